@@ -1,0 +1,51 @@
+# dreamcut — the README's two commands: `make demo` and `make test`.
+# Everything installs into ./.venv with pip; nothing relies on anything installed by hand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+DEMO_DIR ?= demo-project
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench install install-test chromium clean help
+
+help:
+	@echo "make demo   - install into .venv and run 'dreamcut demo $(DEMO_DIR)' (shot list + song -> 2K video + exports)"
+	@echo "make test   - install test dependencies (and Debian chromium) and run pytest"
+	@echo "make bench  - run the benchmarks in benchmarks/ and print their tables"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+
+$(VENV)/.base-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+# torch is pinned in the `local` extra (2.13.0: the CPU wheel on this machine's disk).
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.base-installed
+	$(PIP) install -e ".[test,local,cloud,ray,search,web-test,bench]"
+	@touch $@
+
+install: $(VENV)/.base-installed
+install-test: $(VENV)/.test-installed
+
+# Browser tests drive Debian's chromium through Playwright (no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+demo: install
+	$(BIN)/dreamcut demo $(DEMO_DIR)
+
+test: install-test chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache test-artifacts bench-results

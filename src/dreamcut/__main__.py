@@ -1,0 +1,3 @@
+from dreamcut.cli import main
+
+main()

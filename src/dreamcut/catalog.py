@@ -1,0 +1,341 @@
+"""The project's catalog: one SQLite file (WAL) with shots, takes, jobs, ledger, reviews.
+
+Durability rules:
+- A job row (with its idempotency key) is committed before a paid request leaves the
+  machine; the provider's job id is committed the moment it returns.
+- Every write is its own short transaction; readers never block writers (WAL).
+- The schema is versioned with `PRAGMA user_version`; `MIGRATIONS[n]` upgrades n -> n+1.
+  Never edit a shipped migration: add a new one.
+
+This module stores and fetches. It never calls a backend and never renders.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from dreamcut.errors import BadInput, WorkFailed
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    # 0 -> 1: the first schema.
+    0: """
+    CREATE TABLE shots (
+        id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        prompt TEXT NOT NULL,
+        spec_json TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        key TEXT PRIMARY KEY,              -- idempotency key = request content key
+        shot_id TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'take',  -- take | preview
+        variant INTEGER NOT NULL DEFAULT 0,
+        backend TEXT NOT NULL,              -- e.g. 'runway:gen4_turbo'
+        request_json TEXT NOT NULL,
+        state TEXT NOT NULL,                -- pending | submitted | running | downloading | completed | failed | canceled
+        provider_job_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        reserved_usd REAL NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        error_code TEXT,
+        error_message TEXT,
+        take_id TEXT,
+        batch TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        submitted_at REAL,
+        finished_at REAL
+    );
+    CREATE INDEX jobs_state ON jobs(state);
+    CREATE INDEX jobs_shot ON jobs(shot_id);
+    CREATE TABLE takes (
+        id TEXT PRIMARY KEY,
+        shot_id TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'take',  -- take | preview
+        source TEXT NOT NULL DEFAULT 'generated',  -- generated | imported
+        job_key TEXT,
+        path TEXT NOT NULL,                 -- relative to the project folder
+        variant INTEGER NOT NULL DEFAULT 0,
+        seed INTEGER,
+        backend TEXT NOT NULL,
+        model TEXT,
+        prompt TEXT NOT NULL DEFAULT '',
+        seconds REAL NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        fps REAL NOT NULL,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        content_hash TEXT,
+        meta_json TEXT NOT NULL DEFAULT '{}',
+        score REAL,
+        score_json TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX takes_shot ON takes(shot_id);
+    CREATE UNIQUE INDEX takes_hash ON takes(shot_id, content_hash) WHERE content_hash IS NOT NULL;
+    CREATE TABLE reviews (
+        take_id TEXT PRIMARY KEY,
+        rating INTEGER,                     -- 1..5
+        status TEXT,                        -- selected | rejected | NULL
+        note TEXT NOT NULL DEFAULT '',
+        tags_json TEXT NOT NULL DEFAULT '[]',
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE selections (
+        shot_id TEXT PRIMARY KEY,
+        take_id TEXT NOT NULL,
+        source_in REAL,                     -- seconds inside the take, chosen by the director
+        source_out REAL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_key TEXT,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,                 -- reserve | release | charge
+        amount_usd REAL NOT NULL,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX ledger_job ON ledger(job_key);
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+}
+
+
+@dataclass
+class Take:
+    id: str
+    shot_id: str
+    path: str
+    seconds: float
+    width: int
+    height: int
+    fps: float
+    backend: str
+    kind: str = "take"
+    source: str = "generated"
+    job_key: str | None = None
+    variant: int = 0
+    seed: int | None = None
+    model: str | None = None
+    prompt: str = ""
+    cost_usd: float = 0.0
+    content_hash: str | None = None
+    meta: dict[str, Any] | None = None
+    score: float | None = None
+    score_detail: dict[str, Any] | None = None
+    created_at: float = 0.0
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Take":
+        d = dict(row)
+        d["meta"] = json.loads(d.pop("meta_json") or "{}")
+        sj = d.pop("score_json")
+        d["score_detail"] = json.loads(sj) if sj else None
+        return cls(**d)
+
+
+class Catalog:
+    """Thin, typed access to `.dreamcut/catalog.sqlite`. One instance per thread."""
+
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = Path(path)
+        if not readonly:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise BadInput(f"cannot create the catalog folder: {e.strerror}", where=str(self.path.parent),
+                               fix="make the project folder writable") from None
+        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        try:
+            self.db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            if not readonly:
+                self._migrate()
+        except sqlite3.OperationalError as e:
+            raise BadInput(f"cannot open the catalog: {e}", where=str(self.path),
+                           fix="make the project folder writable") from None
+        except sqlite3.DatabaseError as e:
+            raise WorkFailed(f"the catalog is damaged: {e}", where=str(self.path),
+                             fix="restore .dreamcut/catalog.sqlite from a backup") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------
+    def _migrate(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then see the new version
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise BadInput(f"catalog schema {version} is newer than this dreamcut ({SCHEMA_VERSION})",
+                               where=str(self.path), fix="upgrade dreamcut")
+            while version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                version += 1
+                self.db.execute(f"PRAGMA user_version={version}")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (nested calls join the outer one)."""
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # -- shots -----------------------------------------------------------------------
+    def sync_shots(self, shots: list[tuple[str, int, str, dict]]) -> None:
+        """Upsert the shot list (id, position, prompt, spec dict). Shots removed from the
+        spec stay in the catalog with their takes (a director may bring them back)."""
+        with self.transaction():
+            for sid, pos, prompt, spec in shots:
+                self.db.execute(
+                    "INSERT INTO shots(id, position, prompt, spec_json) VALUES (?,?,?,?) "
+                    "ON CONFLICT(id) DO UPDATE SET position=excluded.position, prompt=excluded.prompt, "
+                    "spec_json=excluded.spec_json", (sid, pos, prompt, json.dumps(spec, sort_keys=True)))
+
+    def shot_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM shots ORDER BY position")]
+
+    # -- takes -----------------------------------------------------------------------
+    def add_take(self, take: Take) -> None:
+        take.created_at = take.created_at or time.time()
+        self.db.execute(
+            "INSERT INTO takes(id, shot_id, kind, source, job_key, path, variant, seed, backend, model, prompt, "
+            "seconds, width, height, fps, cost_usd, content_hash, meta_json, score, score_json, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (take.id, take.shot_id, take.kind, take.source, take.job_key, take.path, take.variant, take.seed,
+             take.backend, take.model, take.prompt, take.seconds, take.width, take.height, take.fps,
+             take.cost_usd, take.content_hash, json.dumps(take.meta or {}, sort_keys=True), take.score,
+             json.dumps(take.score_detail) if take.score_detail is not None else None, take.created_at))
+
+    def take(self, take_id: str) -> Take | None:
+        row = self.db.execute("SELECT * FROM takes WHERE id=?", (take_id,)).fetchone()
+        return Take.from_row(row) if row else None
+
+    def takes(self, shot_id: str | None = None, kind: str | None = "take") -> list[Take]:
+        sql, args = "SELECT * FROM takes WHERE 1=1", []
+        if shot_id is not None:
+            sql += " AND shot_id=?"
+            args.append(shot_id)
+        if kind is not None:
+            sql += " AND kind=?"
+            args.append(kind)
+        sql += " ORDER BY shot_id, created_at, id"
+        return [Take.from_row(r) for r in self.db.execute(sql, args)]
+
+    def take_for_job(self, job_key: str) -> Take | None:
+        row = self.db.execute("SELECT * FROM takes WHERE job_key=?", (job_key,)).fetchone()
+        return Take.from_row(row) if row else None
+
+    def set_score(self, take_id: str, score: float, detail: dict[str, Any]) -> None:
+        self.db.execute("UPDATE takes SET score=?, score_json=? WHERE id=?", (score, json.dumps(detail), take_id))
+
+    # -- selections and reviews --------------------------------------------------------
+    def select(self, shot_id: str, take_id: str, source_in: float | None = None,
+               source_out: float | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO selections(shot_id, take_id, source_in, source_out, updated_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(shot_id) DO UPDATE SET take_id=excluded.take_id, source_in=excluded.source_in, "
+            "source_out=excluded.source_out, updated_at=excluded.updated_at",
+            (shot_id, take_id, source_in, source_out, time.time()))
+
+    def selections(self) -> dict[str, sqlite3.Row]:
+        return {r["shot_id"]: r for r in self.db.execute("SELECT * FROM selections")}
+
+    def review(self, take_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM reviews WHERE take_id=?", (take_id,)).fetchone()
+        if not row:
+            return {"take_id": take_id, "rating": None, "status": None, "note": "", "tags": [], "updated_at": None}
+        d = dict(row)
+        d["tags"] = json.loads(d.pop("tags_json"))
+        return d
+
+    def set_review(self, take_id: str, **fields: Any) -> dict[str, Any]:
+        """Update rating / status / note / tags of one take; returns the stored review."""
+        with self.transaction():
+            current = self.review(take_id)
+            current.update({k: v for k, v in fields.items() if k in {"rating", "status", "note", "tags"}})
+            self.db.execute(
+                "INSERT INTO reviews(take_id, rating, status, note, tags_json, updated_at) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(take_id) DO UPDATE SET rating=excluded.rating, status=excluded.status, "
+                "note=excluded.note, tags_json=excluded.tags_json, updated_at=excluded.updated_at",
+                (take_id, current["rating"], current["status"], current["note"], json.dumps(current["tags"]),
+                 time.time()))
+        return self.review(take_id)
+
+    # -- jobs and ledger -----------------------------------------------------------------
+    def job(self, key: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM jobs WHERE key=?", (key,)).fetchone()
+
+    def jobs(self, *states: str, shot_id: str | None = None) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += list(states)
+        if shot_id is not None:
+            sql += " AND shot_id=?"
+            args.append(shot_id)
+        return list(self.db.execute(sql + " ORDER BY created_at, key", args))
+
+    def update_job(self, key: str, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE jobs SET {cols} WHERE key=?", (*fields.values(), key))
+
+    def ledger_add(self, kind: str, amount_usd: float, job_key: str | None = None, note: str = "") -> None:
+        self.db.execute("INSERT INTO ledger(job_key, at, kind, amount_usd, note) VALUES (?,?,?,?,?)",
+                        (job_key, time.time(), kind, amount_usd, note))
+
+    def spent_usd(self) -> float:
+        return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])
+
+    def reserved_usd(self) -> float:
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ('pending','submitted','running','downloading')"
+        ).fetchone()
+        return float(row[0])
+
+    # -- small key/value store (analysis cache keys, signing cert fingerprint, ...) ------
+    def get_kv(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_kv(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO kv(key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (key, value))

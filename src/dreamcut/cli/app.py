@@ -1,0 +1,123 @@
+"""The typer app, the global options, and the one place errors become one-line messages.
+
+Command modules in this package (`dreamcut.cli.<area>`) add their commands to `app`;
+each command is a thin call into the library. Conventions:
+- every command works on the project in the current folder, or `--project DIR`;
+- exit codes: 0 done, 1 failed while working, 2 bad input;
+- errors print one line `error: <where>: <what> (fix: <how>)`; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+from dreamcut.errors import BadInput, DreamcutError
+
+app = typer.Typer(
+    name="dreamcut",
+    help="Make a music video from a shot list and a song: generate takes, preview, review, cut to the beat, "
+         "render 2K, export to your NLE.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class Globals:
+    project_dir: Path | None = None
+    debug: bool = False
+    quiet: bool = False
+
+
+G = Globals()
+
+
+@app.callback()
+def _globals(
+    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project folder (default: the current folder).",
+                                           envvar="DREAMCUT_PROJECT"),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    G.project_dir = project
+    G.debug = debug
+    G.quiet = quiet or not sys.stderr.isatty() and os.environ.get("DREAMCUT_PROGRESS") != "1"
+
+
+def open_project():
+    """The project named by --project (or the current folder), with its spec validated."""
+    from dreamcut.project import Project
+
+    return Project.open(G.project_dir or Path.cwd())
+
+
+@contextmanager
+def progress_bar(transient: bool = False) -> Iterator[Progress]:
+    """A rich progress bar (what, how many, elapsed, time left); silent when not a terminal."""
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TaskProgressColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                        console=err_console, transient=transient, disable=G.quiet)
+    with progress:
+        yield progress
+
+
+def fraction_updater(progress: Progress, task_id, total: float = 100.0):
+    """A `progress(fraction)` callback for library functions that report 0..1."""
+    def update(fraction: float) -> None:
+        progress.update(task_id, completed=min(total, max(0.0, fraction) * total))
+    return update
+
+
+def say(message: str) -> None:
+    console.print(message, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from dreamcut.cli import load_commands
+
+    load_commands()
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    try:
+        app(args=argv, standalone_mode=False)
+    except DreamcutError as e:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {e.line()}", highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: nothing half-written; run the same command again to resume")
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as e:
+        code = getattr(e, "exit_code", getattr(e, "code", 0))
+        sys.exit(code or 0)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as e:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(2 if isinstance(e, click.exceptions.UsageError) else 1)
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (rerun with --debug for details)",
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def bad_input(message: str, *, where: str | None = None, fix: str | None = None) -> BadInput:
+    return BadInput(message, where=where, fix=fix)

@@ -1,0 +1,1 @@
+"""Generation: turning the shot list into takes, durably and within budget."""

@@ -1,0 +1,292 @@
+"""Media plumbing shared by everything that touches files: ffmpeg, probing, atomic writes.
+
+- `ffmpeg_exe()` is imageio-ffmpeg's bundled binary (no system ffmpeg needed).
+- `probe()` reads container and stream facts with PyAV (imageio-ffmpeg ships no ffprobe).
+- `FrameWriter` pipes raw RGB frames into one ffmpeg process (for the few places that
+  really need per-frame Python: the animatic, transition frames).
+- `atomic_path()` gives a temp path beside the target and renames it into place only
+  when the block succeeds: nothing is ever half-written.
+
+This module never decides anything about an edit; it only moves pixels and bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from dreamcut.errors import BadInput, WorkFailed
+
+
+def ffmpeg_exe() -> str:
+    override = os.environ.get("DREAMCUT_FFMPEG")
+    if override:
+        return override
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temp path in the target's folder; rename it onto `target` if the block succeeds.
+
+    The temp name keeps the target's extension (ffmpeg picks the muxer from it) and
+    starts with '.' so listings and globs skip it.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ext = suffix if suffix is not None else target.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{ext}", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- probing --------------------------------------------------------------------------
+
+
+@dataclass
+class VideoStreamInfo:
+    codec: str
+    width: int
+    height: int
+    fps: float
+    frames: int | None
+    pix_fmt: str | None
+    rotation: int = 0
+    bit_depth: int = 8
+    color_space: str | None = None
+    color_transfer: str | None = None
+    color_primaries: str | None = None
+    variable_frame_rate: bool = False
+
+
+@dataclass
+class AudioStreamInfo:
+    codec: str
+    sample_rate: int
+    channels: int
+
+
+@dataclass
+class MediaInfo:
+    path: Path
+    duration: float
+    format: str
+    video: VideoStreamInfo | None = None
+    audio: AudioStreamInfo | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def probe(path: Path) -> MediaInfo:
+    """Container and stream facts. Raises BadInput naming the file when it cannot be read."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput("file does not exist", where=str(path))
+    try:
+        with av.open(str(path)) as c:
+            duration = float(c.duration / 1_000_000) if c.duration else 0.0
+            info = MediaInfo(path=path, duration=duration, format=c.format.name,
+                             metadata={k: str(v) for k, v in (c.metadata or {}).items()})
+            if c.streams.video:
+                vs = c.streams.video[0]
+                cc = vs.codec_context
+                rate = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(0)
+                fps = float(rate) if rate else 0.0
+                rotation = 0
+                try:
+                    # PyAV >= 13 exposes the display-matrix rotation on frames; stream metadata
+                    # carries 'rotate' for older muxers.
+                    rotation = int(float(vs.metadata.get("rotate", 0)))
+                except (TypeError, ValueError):
+                    rotation = 0
+                pix_fmt = cc.format.name if cc.format else None
+                depth = 10 if pix_fmt and ("10" in pix_fmt or "p010" in pix_fmt) else (12 if pix_fmt and "12" in pix_fmt else 8)
+                vdur = float(vs.duration * vs.time_base) if vs.duration and vs.time_base else None
+                if vdur and not duration:
+                    info.duration = vdur
+                info.video = VideoStreamInfo(
+                    codec=cc.name, width=cc.width, height=cc.height, fps=fps,
+                    frames=vs.frames or None, pix_fmt=pix_fmt, rotation=rotation, bit_depth=depth,
+                    color_space=_enum_name(getattr(cc, "colorspace", None)),
+                    color_transfer=_enum_name(getattr(cc, "color_trc", None)),
+                    color_primaries=_enum_name(getattr(cc, "color_primaries", None)),
+                )
+            if c.streams.audio:
+                a = c.streams.audio[0]
+                info.audio = AudioStreamInfo(codec=a.codec_context.name, sample_rate=a.codec_context.sample_rate or 0,
+                                             channels=a.codec_context.channels if hasattr(a.codec_context, "channels") else 0)
+            return info
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as e:  # type: ignore[attr-defined]
+        raise BadInput(f"not a readable media file ({type(e).__name__})", where=str(path),
+                       fix="re-export or re-download it") from None
+
+
+def _enum_name(v) -> str | None:
+    if v is None:
+        return None
+    name = getattr(v, "name", None)
+    return str(name if name is not None else v)
+
+
+def count_frames(path: Path) -> int:
+    """Decode and count video frames (exact, slower than probe's header count)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def read_frames(path: Path, *, every: int = 1, size: tuple[int, int] | None = None,
+                start: float = 0.0, max_frames: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time_s, RGB uint8 HxWx3) frames decoded with PyAV, optionally scaled to `size`."""
+    import av
+
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        if start > 0:
+            c.seek(int(start / vs.time_base), stream=vs, backward=True)
+        n = 0
+        for i, frame in enumerate(c.decode(vs)):
+            t = float(frame.pts * vs.time_base) if frame.pts is not None else i / float(vs.average_rate or 24)
+            if t + 1e-6 < start:
+                continue
+            if i % every:
+                continue
+            if size:
+                arr = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+            else:
+                arr = frame.to_ndarray(format="rgb24")
+            yield t, arr
+            n += 1
+            if max_frames is not None and n >= max_frames:
+                return
+
+
+# -- running ffmpeg ------------------------------------------------------------------
+
+_TIME_RE = re.compile(rb"out_time_us=(\d+)")
+
+
+def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
+               progress: Callable[[float], None] | None = None, what: str = "ffmpeg") -> None:
+    """Run ffmpeg with `-progress pipe:1`; report fraction done; raise WorkFailed with its last error line."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    err_chunks: list[bytes] = []
+
+    import threading
+
+    def _drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            err_chunks.append(line)
+            if len(err_chunks) > 200:
+                del err_chunks[:100]
+
+    t = threading.Thread(target=_drain, daemon=True)
+    t.start()
+    for line in proc.stdout:
+        m = _TIME_RE.search(line)
+        if m and progress and duration:
+            progress(min(1.0, int(m.group(1)) / 1e6 / duration))
+    rc = proc.wait()
+    t.join(timeout=5)
+    if rc != 0:
+        last = b"".join(err_chunks).decode(errors="replace").strip().splitlines()
+        raise WorkFailed(f"{what} failed: {last[-1] if last else f'exit code {rc}'}")
+    if progress:
+        progress(1.0)
+
+
+class FrameWriter:
+    """Pipe RGB frames into one ffmpeg process that encodes H.264 (or what `codec_args` says).
+
+    with FrameWriter(path, 1280, 720, 24) as w:
+        w.write(frame)  # HxWx3 uint8
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, *,
+                 codec_args: Sequence[str] = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+                                              "-pix_fmt", "yuv420p"),
+                 extra_inputs: Sequence[str] = (), extra_args: Sequence[str] = (), metadata: dict | None = None):
+        self.path = Path(path)
+        self.width, self.height, self.fps = width, height, fps
+        meta: list[str] = []
+        for k, v in (metadata or {}).items():
+            meta += ["-metadata", f"{k}={v}"]
+        self.cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps}",
+                    "-i", "pipe:0", *extra_inputs, *codec_args, *extra_args, *meta,
+                    "-movflags", "+faststart", str(self.path)]
+        self.proc: subprocess.Popen | None = None
+        self.frames = 0
+
+    def __enter__(self) -> "FrameWriter":
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        assert self.proc and self.proc.stdin
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"frame {frame.shape} {frame.dtype} != ({self.height}, {self.width}, 3) uint8")
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame).data)
+        except BrokenPipeError:
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            raise WorkFailed(f"ffmpeg stopped while encoding {self.path.name}: {err.strip()[-300:]}") from None
+        self.frames += 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.proc
+        if self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        if exc_type is not None:
+            self.proc.kill()
+            self.proc.wait()
+            return
+        err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+        rc = self.proc.wait()
+        if rc != 0:
+            raise WorkFailed(f"ffmpeg could not encode {self.path.name}: {err.strip()[-300:]}")

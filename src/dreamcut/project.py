@@ -1,0 +1,123 @@
+"""A project folder: where everything lives, and the spec + catalog opened together.
+
+    my-video/
+      dreamcut.yaml              the shot list
+      song.wav                   the song (any format ffmpeg reads)
+      refs/                      reference images
+      .dreamcut/catalog.sqlite   shots, takes, jobs, ledger, reviews
+      .dreamcut/cache/           analysis caches keyed by content hash
+      takes/<shot>/<take>.mp4    (+ <take>.json)
+      previews/<shot>/...        MiniClips and contact sheets
+      edits/cut.otio
+      renders/final_720p.mp4, renders/final_2k.mp4
+      exports/cut.otio, exports/premiere.xml, exports/cut.edl
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from dreamcut.catalog import Catalog
+from dreamcut.errors import BadInput
+from dreamcut.spec import SPEC_FILE, ProjectSpec, load_spec
+
+
+class Project:
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> "Project":
+        """Open an existing project (validates the spec eagerly so errors come first)."""
+        project = cls(Path(root) if root else Path.cwd())
+        if not project.root.is_dir():
+            raise BadInput("project folder does not exist", where=str(root), fix="run `dreamcut init DIR` first")
+        _ = project.spec
+        return project
+
+    # -- paths -----------------------------------------------------------------------
+    @property
+    def spec_path(self) -> Path:
+        return self.root / SPEC_FILE
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".dreamcut"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.state_dir / "catalog.sqlite"
+
+    @property
+    def takes_dir(self) -> Path:
+        return self.root / "takes"
+
+    @property
+    def previews_dir(self) -> Path:
+        return self.root / "previews"
+
+    @property
+    def edits_dir(self) -> Path:
+        return self.root / "edits"
+
+    @property
+    def renders_dir(self) -> Path:
+        return self.root / "renders"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def song_path(self) -> Path:
+        return self.root / self.spec.song
+
+    def take_path(self, shot_id: str, take_id: str) -> Path:
+        return self.takes_dir / shot_id / f"{take_id}.mp4"
+
+    def rel(self, path: Path) -> str:
+        """Path relative to the project root, as stored in the catalog and exports."""
+        return os.path.relpath(Path(path).resolve(), self.root)
+
+    def abs(self, rel: str) -> Path:
+        return (self.root / rel).resolve()
+
+    def inside(self, path: Path) -> bool:
+        """True if `path` (after resolving links) is inside the project folder."""
+        try:
+            Path(path).resolve().relative_to(self.root)
+            return True
+        except ValueError:
+            return False
+
+    # -- spec and catalog -------------------------------------------------------------
+    @cached_property
+    def spec(self) -> ProjectSpec:
+        return load_spec(self.spec_path)
+
+    def reload_spec(self) -> ProjectSpec:
+        self.__dict__.pop("spec", None)
+        return self.spec
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        catalog = Catalog(self.catalog_path)
+        spec = self.spec
+        catalog.sync_shots([(s.id, i, s.prompt_text, s.model_dump(mode="json")) for i, s in enumerate(spec.shots)])
+        return catalog
+
+    def check_writable(self) -> None:
+        """Fail early, before any work, when the project folder cannot be written."""
+        probe = self.root / ".dreamcut-write-test"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise BadInput(f"the project folder is not writable ({e.strerror})", where=str(self.root),
+                           fix="fix its permissions or copy the project somewhere writable") from None

@@ -1,0 +1,400 @@
+"""The shot list, `dreamcut.yaml`: pydantic models, loading, and errors with file:line.
+
+This module only reads and validates. It never touches the catalog, never renders,
+and never imports a backend's SDK (backend names are checked against the static
+registry in `dreamcut.backends.registry`).
+
+Versioning: `version:` is the spec format version. `load_spec` migrates older
+versions forward through `MIGRATIONS` (version -> function on the raw mapping)
+and refuses files written by a newer dreamcut.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dreamcut.backends.registry import BackendRef, parse_backend
+from dreamcut.errors import BadInput
+
+SPEC_VERSION = 1
+SPEC_FILE = "dreamcut.yaml"
+
+# Generous ceilings that catch typos and pasted junk (a 100 kB prompt), not taste.
+MAX_PROMPT_CHARS = 8000
+MAX_TAKE_SECONDS = 120.0
+MAX_TAKES_PER_SHOT = 1000
+MAX_SHOTS = 2000
+
+# version -> function(raw mapping) -> raw mapping of version + 1
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_RES_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_ASPECT_RE = re.compile(r"^(\d{1,3}):(\d{1,3})$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Placement(_Model):
+    """Pin a shot's start to the music. Exactly one field is set.
+
+    section: a section label from the song analysis ("chorus", "chorus#2" for the second chorus)
+    bar: 1-based bar number; beat: 1-based beat number; second: seconds from the song start.
+    """
+
+    section: str | None = None
+    bar: int | None = Field(default=None, ge=1)
+    beat: int | None = Field(default=None, ge=1)
+    second: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Placement":
+        given = [k for k in ("section", "bar", "beat", "second") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of section, bar, beat, second")
+        return self
+
+
+TransitionKind = Literal["cut", "dissolve", "dip", "zoom"]
+
+
+class TransitionSpec(_Model):
+    """How a shot hands over to the next one. `beats` is the length in beats of the song."""
+
+    kind: TransitionKind = "cut"
+    beats: float = Field(default=1.0, gt=0, le=16)
+
+
+class Segment(_Model):
+    """One scene of a multi-scene prompt. `at` = start second in the take, `seconds` = length."""
+
+    text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    at: float | None = Field(default=None, ge=0)
+    seconds: float | None = Field(default=None, gt=0)
+
+
+class Shot(_Model):
+    id: str
+    prompt: str | list[Segment]
+    negative: str | None = None
+    seconds: float | None = Field(default=None, gt=0, le=MAX_TAKE_SECONDS)
+    place: Placement | None = None
+    refs: list[str] = Field(default_factory=list)
+    transition: TransitionSpec | None = None
+    backend: str | None = None
+    takes: int | None = Field(default=None, ge=1, le=MAX_TAKES_PER_SHOT)
+    style: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not _ID_RE.match(v):
+            raise ValueError("use letters, digits, '-' and '_' (max 64), starting with a letter or digit")
+        return v
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str | list[Segment]) -> str | list[Segment]:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError("the prompt is empty")
+            if len(v) > MAX_PROMPT_CHARS:
+                raise ValueError(f"the prompt is {len(v)} characters; at most {MAX_PROMPT_CHARS}")
+        elif not v:
+            raise ValueError("a segment list needs at least one segment")
+        return v
+
+    @field_validator("transition", mode="before")
+    @classmethod
+    def _transition_shorthand(cls, v: Any) -> Any:
+        return {"kind": v} if isinstance(v, str) else v
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_backend(v)
+        return v
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as one text (segments joined), for search, captions and credits."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        return " ".join(s.text for s in self.prompt)
+
+
+class RenderSpec(_Model):
+    """Finishing: the master is rendered first, then upscaled to `resolution`."""
+
+    resolution: str = "2k"
+    master: str = "720p"
+    codec: Literal["h264", "prores"] = "h264"
+    upscaler: str = "lanczos"
+    interpolate_fps: int | None = Field(default=None, ge=1, le=240)
+    end_card: bool = False
+    crf: int = Field(default=18, ge=0, le=51)
+
+    @field_validator("resolution", "master")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        parse_resolution(v)
+        return v
+
+
+class ProjectSpec(_Model):
+    version: int = SPEC_VERSION
+    title: str = Field(min_length=1, max_length=200)
+    song: str
+    fps: int = Field(default=24, ge=1, le=120)
+    aspect: str = "16:9"
+    style: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+    style_preset: str | None = None
+    styles: dict[str, str] = Field(default_factory=dict)
+    negative: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+    backend: str = "animatic"
+    budget_usd: float = Field(default=0.0, ge=0, le=1_000_000)
+    takes_per_shot: int = Field(default=2, ge=1, le=MAX_TAKES_PER_SHOT)
+    take_seconds: float = Field(default=8.0, gt=0, le=MAX_TAKE_SECONDS)
+    transition: TransitionSpec = TransitionSpec()
+    caption: bool = True
+    prices: dict[str, float] = Field(default_factory=dict)
+    include_prompt_in_credentials: bool = True
+    render: RenderSpec = RenderSpec()
+    shots: list[Shot] = Field(min_length=1, max_length=MAX_SHOTS)
+
+    @field_validator("aspect")
+    @classmethod
+    def _aspect(cls, v: str) -> str:
+        m = _ASPECT_RE.match(v)
+        if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
+            raise ValueError("write the aspect as W:H, e.g. 16:9, 9:16, 1:1, 2:1")
+        return v
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        parse_backend(v)
+        return v
+
+    @field_validator("transition", mode="before")
+    @classmethod
+    def _transition_shorthand(cls, v: Any) -> Any:
+        return {"kind": v} if isinstance(v, str) else v
+
+    @field_validator("prices")
+    @classmethod
+    def _prices(cls, v: dict[str, float]) -> dict[str, float]:
+        for key, price in v.items():
+            parse_backend(key)
+            if price < 0 or price > 100:
+                raise ValueError(f"price for {key!r} must be USD per second between 0 and 100")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "ProjectSpec":
+        seen: set[str] = set()
+        for shot in self.shots:
+            if shot.id in seen:
+                raise ValueError(f"shot id {shot.id!r} is used twice; shot ids must be unique")
+            seen.add(shot.id)
+        parse_resolution(self.render.resolution, self.aspect)
+        parse_resolution(self.render.master, self.aspect)
+        return self
+
+    # -- derived values -------------------------------------------------------------
+    @property
+    def backend_ref(self) -> BackendRef:
+        return parse_backend(self.backend)
+
+    def shot_backend(self, shot: Shot) -> BackendRef:
+        return parse_backend(shot.backend or self.backend)
+
+    def shot_takes(self, shot: Shot) -> int:
+        return shot.takes or self.takes_per_shot
+
+    def shot_seconds(self, shot: Shot) -> float:
+        return shot.seconds or self.take_seconds
+
+    @property
+    def master_size(self) -> tuple[int, int]:
+        return parse_resolution(self.render.master, self.aspect)
+
+    @property
+    def final_size(self) -> tuple[int, int]:
+        return parse_resolution(self.render.resolution, self.aspect)
+
+    def shot(self, shot_id: str) -> Shot:
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        known = ", ".join(s.id for s in self.shots[:12])
+        raise BadInput(f"no shot {shot_id!r} in the shot list", fix=f"use one of: {known}")
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2.0)) * 2)
+
+
+def parse_resolution(text: str, aspect: str = "16:9") -> tuple[int, int]:
+    """'720p' -> 1280x720 (16:9); '1080p'; '2k' -> 2048 wide; '4k' -> 3840 wide; 'WxH' as given.
+
+    Sizes are rounded to even numbers (H.264 4:2:0 needs them).
+    """
+    m = _ASPECT_RE.match(aspect)
+    aw, ah = (int(m.group(1)), int(m.group(2))) if m else (16, 9)
+    t = str(text).strip().lower()
+    named_height = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080, "1440p": 1440, "2160p": 2160}
+    named_width = {"2k": 2048, "4k": 3840}
+    if t in named_height:
+        short = named_height[t]
+        # "720p" names the short side: 1280x720 landscape, 720x1280 portrait.
+        if aw >= ah:
+            return _even(short * aw / ah), short
+        return short, _even(short * ah / aw)
+    if t in named_width:
+        long = named_width[t]
+        if aw >= ah:
+            return long, _even(long * ah / aw)
+        return _even(long * aw / ah), long
+    m2 = _RES_RE.match(t)
+    if m2:
+        w, h = int(m2.group(1)), int(m2.group(2))
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            raise ValueError(f"resolution {text!r} is out of range (16..8192 per side)")
+        return _even(w), _even(h)
+    raise ValueError(f"resolution {text!r} is not one of 720p, 1080p, 2k, 4k or WxH (e.g. 1920x1080)")
+
+
+# -- loading with line numbers -------------------------------------------------------
+
+
+def _line_index(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+    """Map each key path in the YAML document to its 1-based line."""
+    lines: dict[tuple, int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value
+            lines[path + (key,)] = k.start_mark.line + 1
+            for p, line in _line_index(v, path + (key,)).items():
+                lines.setdefault(p, line)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            lines.update(_line_index(v, path + (i,)))
+    return lines
+
+
+def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    loc = tuple(x for x in loc if not (isinstance(x, str) and x in {"str", "list[Segment]", "function-after[_exactly_one(), Placement]"}))
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
+def _field_name(loc: tuple, raw: Any) -> str:
+    """shots[3].prompt -> 'shots[3] (id: corridor).prompt' so the director finds it."""
+    out = ""
+    node = raw
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            try:
+                node = node[part]
+                if isinstance(node, dict) and "id" in node:
+                    out += f" (id: {node['id']})"
+            except (IndexError, KeyError, TypeError):
+                node = None
+        else:
+            if part in {"str", "list[Segment]"} or part.startswith("function-"):
+                continue
+            out += ("." if out else "") + str(part)
+            try:
+                node = node[part] if isinstance(node, dict) else None
+            except (KeyError, TypeError):
+                node = None
+    return out or "(top level)"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_spec_text(text: str, filename: str = SPEC_FILE) -> ProjectSpec:
+    """Parse and validate spec text. Raises BadInput naming file:line, field, value and what is allowed."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{filename}:{mark.line + 1}" if mark else filename
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise BadInput(f"not valid YAML: {problem}", where=where,
+                       fix="check indentation and quoting on that line (a ':' inside text needs quotes)") from None
+    if not isinstance(raw, dict):
+        raise BadInput("the shot list must be a YAML mapping (title:, song:, shots: ...)", where=filename,
+                       fix="run `dreamcut init` to see a commented example")
+    lines = _line_index(node) if node is not None else {}
+    version = raw.get("version", SPEC_VERSION)
+    if not isinstance(version, int) or version < 1:
+        raise BadInput(f"version {version!r} is not a spec version", where=f"{filename}:{lines.get(('version',), 1)}",
+                       fix=f"write `version: {SPEC_VERSION}`")
+    if version > SPEC_VERSION:
+        raise BadInput(f"version {version} was written by a newer dreamcut (this one reads up to {SPEC_VERSION})",
+                       where=f"{filename}:{lines.get(('version',), 1)}", fix="upgrade dreamcut")
+    while version < SPEC_VERSION:
+        raw = MIGRATIONS[version](raw)
+        version += 1
+        raw["version"] = version
+    try:
+        return ProjectSpec.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        line = _line_for(loc, lines)
+        where = f"{filename}:{line}" if line else filename
+        field = _field_name(loc, raw)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            raise BadInput(f"{field}: unknown field", where=where,
+                           fix="remove it or check its spelling (see `dreamcut init` for every field)") from None
+        if err["type"] == "missing":
+            raise BadInput(f"{field}: required field is missing", where=where, fix=f"add `{loc[-1]}:`") from None
+        value = err.get("input")
+        shown = f" (got {_short(value)})" if value is not None and not isinstance(value, (dict, list)) else ""
+        raise BadInput(f"{field}: {msg}{shown}", where=where) from None
+
+
+def load_spec(path: Path) -> ProjectSpec:
+    """Read `dreamcut.yaml` from disk (UTF-8 only) and validate it, including that the song exists."""
+    path = Path(path)
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput("no shot list here", where=str(path),
+                       fix="run `dreamcut init DIR` or pass --project DIR") from None
+    except OSError as e:
+        raise BadInput(f"cannot read the shot list: {e.strerror}", where=name) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise BadInput(f"not UTF-8 text (byte 0x{data[e.start]:02x})", where=f"{name}:{line}",
+                       fix="save the file as UTF-8") from None
+    spec = parse_spec_text(text, name)
+    song = path.parent / spec.song
+    if not song.is_file():
+        line = _line_index(yaml.compose(text, Loader=yaml.SafeLoader)).get(("song",), 1)
+        raise BadInput(f"song: file {spec.song!r} does not exist", where=f"{name}:{line}",
+                       fix="put the song in the project folder and name it in `song:`")
+    return spec
