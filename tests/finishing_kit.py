@@ -119,3 +119,27 @@ def build_timeline(cuts: list[Cut], *, song: str, song_seconds: float | None = N
     tl.metadata["dreamcut"] = {"version": 1, "song": song, "fps": fps, "size": list(size), "tempo": 120.0,
                                "title": title}
     return tl
+
+
+def make_project(root: Path, *, shots: int = 3, seconds: float = 3.0, song_seconds: float = 8.0,
+                 fps: int = 24, size: tuple[int, int] = (320, 180)) -> Path:
+    """A tiny project folder: takes/s<i>/s<i>_t1.mp4 (zooming textures), song.wav, and a dreamcut.yaml."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(shots):
+        write_zoom_take(root / f"takes/s{i}/s{i}_t1.mp4", 100 + i, seconds=seconds, fps=fps, size=size,
+                        rate=0.02 + 0.005 * i)
+    write_song(root / "song.wav", song_seconds)
+    shot_lines = "\n".join(f"  - id: s{i}\n    prompt: a slow zoom into texture {i}" for i in range(shots))
+    (root / "dreamcut.yaml").write_text(
+        f"title: finishing test\nsong: song.wav\nfps: {fps}\ntakes_per_shot: 1\n"
+        f"render:\n  master: {size[0]}x{size[1]}\n  resolution: {size[0] * 2}x{size[1] * 2}\n"
+        f"shots:\n{shot_lines}\n", encoding="utf-8")
+    return root
+
+
+def standard_cuts() -> list[Cut]:
+    """Every transition kind plus a retimed clip, 6 s in all."""
+    return [Cut("takes/s0/s0_t1.mp4", 0.5, 2.0, "dissolve", 12),
+            Cut("takes/s1/s1_t1.mp4", 0.5, 2.0, "zoom", 12, speed=1.1),
+            Cut("takes/s2/s2_t1.mp4", 0.5, 2.0, "dip", 8),
+            Cut("takes/s0/s0_t1.mp4", 1.0, 2.5)]

@@ -168,16 +168,21 @@ class ZoomPlan:
     opacity: np.ndarray
 
 
-def plan_zoom(frames: int, rate_a: float, rate_b: float, *, start_inset: float = 0.35, ramp: float = 0.3) -> ZoomPlan:
+def plan_zoom(frames: int, rate_a: float, rate_b: float, *, start_inset: float | None = None,
+              ramp: float = 0.25) -> ZoomPlan:
     """Plan a zoom-through of `frames` frames between shots zooming at `rate_a` and `rate_b`.
 
     The rate ramps (smoothstep) from `rate_a` to a cruise rate over the first `ramp` of the
     frames, cruises, and ramps down to `rate_b` over the last `ramp`; the cruise rate is
-    solved so the window grows from `start_inset` of the frame to the full frame.
+    solved so the window grows from `start_inset` of the frame to the full frame. By default
+    a short transition travels less (a half-second one starts at ~0.6 of the frame, a
+    one-second one at ~0.35), so the cruise stays within a few times a take's own zoom.
     """
     n = int(frames)
     if n < 2:
         raise ValueError("a zoom-through needs at least 2 frames")
+    if start_inset is None:
+        start_inset = math.exp(-min(1.4, max(0.5, 0.045 * n)))
     rate_a, rate_b = max(0.0, rate_a), max(0.0, rate_b)
     total = math.log(1.0 / start_inset)  # log-zoom the window travels
     # Integral of the piecewise profile = n*ramp*(ra+rb)/2 + n*(1-ramp)*cruise.
@@ -200,7 +205,7 @@ def plan_zoom(frames: int, rate_a: float, rate_b: float, *, start_inset: float =
 
 
 def zoom_through_frames(a_frames: Iterable[np.ndarray], b_frames: Iterable[np.ndarray], plan: ZoomPlan, *,
-                        feather: float = 0.12) -> Iterator[np.ndarray]:
+                        feather: float = 0.2) -> Iterator[np.ndarray]:
     """The transition's frames: frame t of the outgoing and incoming takes composed per `plan`."""
     for t, (a, b) in enumerate(zip(a_frames, b_frames)):
         if t >= len(plan.inset):
