@@ -81,8 +81,7 @@ def export_all(timeline: otio.schema.Timeline, root: Path, exports_dir: Path, *,
     nle, baked = _for_nle(timeline, root, exports_dir, fps, size, notes, progress)
     for name, path in baked.items():
         written[f"media:{name}"] = path
-    durations.update({str(p.relative_to(root)) if _inside(p, root) else str(p): n
-                      for p, n in ((p, _frames_of(p, fps)) for p in baked.values())})
+    durations.update({os.path.relpath(p, root): _frames_of(p, fps) for p in baked.values()})
 
     def urls(tl: otio.schema.Timeline, style: str) -> otio.schema.Timeline:
         out = copy.deepcopy(tl)
