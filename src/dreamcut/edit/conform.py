@@ -220,6 +220,11 @@ class _Finder:
         reel = (clip.metadata.get("cmx_3600") or {}).get("reel")
         if reel and reel in self.reels:
             return self.takes[self.reels[reel]]
+        from dreamcut.export import baked_reel
+
+        for stem, path in self.baked.items():
+            if reel == baked_reel(stem):
+                return path
         return None
 
     def _rel(self, path: Path) -> str:
