@@ -227,11 +227,16 @@ def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int) 
 
 def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None
                       ) -> tuple[list[str], str]:
-    """ffmpeg input arguments (paths as in the plan) and the `-filter_complex` text ending in [vout].
+    """ffmpeg input arguments and the `-filter_complex` text ending in [vout] (media paths as in the plan).
 
-    `zoom_files[k]` is the rendered file of the k-th ZoomSegment. Inputs are in stream order.
+    Takes are read by `movie` sources inside the graph rather than `-i` inputs: a source is
+    pulled only when the graph needs its frames, so a 55-shot edit holds a few shots' frames
+    in memory, not every input's read-ahead (-i inputs decode eagerly into queues: ~3.5 GB
+    at 2K for 55 shots). `zoom_files[k]` is the rendered file of the k-th ZoomSegment.
+    The returned inputs are empty today; they stay in the signature for the song's index.
     """
     fps = plan.fps
+    w, h = size
     inputs: list[str] = []
     chains: list[str] = []
     labels: list[str] = []
@@ -241,25 +246,21 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
         if isinstance(s, ZoomSegment):
             if zoom_files is None or zoom_k >= len(zoom_files):
                 raise ValueError("a zoom-through segment has no rendered file")
-            inputs += ["-i", zoom_files[zoom_k]]
+            source = f"movie=filename={escape_graph_value(zoom_files[zoom_k])}"
             zoom_k += 1
             chain = normalise_chain(size, fps, 1.0, s.frames)
-            n = s.frames
         elif s.media == BLACK:
-            w, h = size
-            inputs += ["-f", "lavfi", "-i", f"color=c=black:s={w}x{h}:r={fps}:d={s.frames / fps + 1 / fps:.6f}"]
+            source = f"color=c=black:s={w}x{h}:r={fps}:d={s.frames / fps + 1 / fps:.6f}"
             chain = normalise_chain(size, fps, 1.0, s.frames)
-            n = s.frames
         else:
-            # Seek half a frame early so the frame at `start` is the first one kept, whatever rounding.
+            # Seek half a frame early and trim there, so the frame at `start` is the first one kept.
             seek = max(0.0, s.start - 0.5 / fps)
-            read = s.frames * s.speed / fps + 3.0 / fps
-            inputs += ["-ss", f"{seek:.6f}", "-t", f"{read:.6f}", "-i", s.media]
+            source = (f"movie=filename={escape_graph_value(s.media)}:seek_point={seek:.6f},"
+                      f"trim=start={seek:.6f}")
             chain = normalise_chain(size, fps, s.speed, s.frames)
-            n = s.frames
-        chains.append(f"[{idx}:v]{chain}[s{idx}]")
+        chains.append(f"{source},{chain}[s{idx}]")
         labels.append(f"s{idx}")
-        lengths.append(n)
+        lengths.append(s.frames)
 
     # Chains of xfades, then one concat of the chains.
     groups: list[str] = []
@@ -281,6 +282,12 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
     else:
         chains.append("".join(f"[{g}]" for g in groups) + f"concat=n={len(groups)}:v=1:a=0[vout]")
     return inputs, ";".join(chains)
+
+
+def escape_graph_value(value: str) -> str:
+    """Escape a filter option value (a file path) for a filtergraph: both of ffmpeg's escaping levels."""
+    level1 = value.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
+    return "".join("\\" + c if c in "[],;'\\" else c for c in level1)
 
 
 def output_args(codec: str, crf: int, fps: int, preset: str = "veryfast") -> list[str]:
