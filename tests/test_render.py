@@ -179,3 +179,19 @@ def test_odd_file_names_survive_the_filtergraph(project):
     out = project / "renders" / "odd.mp4"
     render_timeline(tl, project, out, size=SIZE, fps=FPS)
     assert count_frames(out) == 12
+
+
+def test_shots_are_blended_at_the_takes_size_and_upscaled_once(project):
+    from dreamcut.render.ffmpeg import work_size
+
+    assert work_size((2048, 1152), [(1280, 720), (1280, 720)]) == (1280, 720)
+    assert work_size((1280, 720), [(1920, 1080)]) == (1280, 720)           # never above the output
+    assert work_size((2048, 1152), [(1280, 720), (1920, 1080)]) == (1920, 1080)
+    plan = plan_render(build_timeline(standard_cuts(), song="song.wav"), FPS)
+    _, graph = build_filtergraph(plan, (640, 360), ["z.mp4"], work=(320, 180))
+    assert graph.count("scale=640:360") == 1 and graph.endswith("scale=640:360:flags=bicubic,setsar=1[vout]")
+    out = project / "renders" / "2x.mp4"
+    render_timeline(build_timeline(standard_cuts()[:2], song="song.wav"), project, out, size=(640, 360), fps=FPS)
+    info = probe(out)
+    assert (info.video.width, info.video.height) == (640, 360)
+    assert count_frames(out) == plan_render(build_timeline(standard_cuts()[:2], song="song.wav"), FPS).total_frames

@@ -225,8 +225,8 @@ def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int) 
             f"tpad=stop_mode=clone:stop=2,trim=end_frame={frames},setpts=PTS-STARTPTS")
 
 
-def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None
-                      ) -> tuple[list[str], str]:
+def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None,
+                      work: tuple[int, int] | None = None) -> tuple[list[str], str]:
     """ffmpeg input arguments and the `-filter_complex` text ending in [vout] (media paths as in the plan).
 
     Takes are read by `movie` sources inside the graph rather than `-i` inputs: a source is
@@ -236,6 +236,8 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
     The returned inputs are empty today; they stay in the signature for the song's index.
     """
     fps = plan.fps
+    final = size
+    size = work or size
     w, h = size
     inputs: list[str] = []
     chains: list[str] = []
@@ -277,11 +279,27 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
             groups.append(current)
             current, current_len = nxt, nxt_len
     groups.append(current)
+    last = "vout" if size == final else "vwork"
     if len(groups) == 1:
-        chains.append(f"[{groups[0]}]null[vout]")
+        chains.append(f"[{groups[0]}]null[{last}]")
     else:
-        chains.append("".join(f"[{g}]" for g in groups) + f"concat=n={len(groups)}:v=1:a=0[vout]")
+        chains.append("".join(f"[{g}]" for g in groups) + f"concat=n={len(groups)}:v=1:a=0[{last}]")
+    if last != "vout":
+        chains.append(f"[vwork]scale={final[0]}:{final[1]}:flags=bicubic,setsar=1[vout]")
     return inputs, ";".join(chains)
+
+
+def work_size(size: tuple[int, int], sources: list[tuple[int, int]]) -> tuple[int, int]:
+    """The size the shots are cut and blended at: the output's shape, no larger than the largest take.
+
+    Upscaling once after the blend (720p takes -> 2K) rather than in every shot's branch keeps
+    each branch's frame pool at the takes' size (memory) and scales each output frame once (time).
+    """
+    w, h = size
+    if not sources:
+        return size
+    factor = min(1.0, max(max(sw / w, sh / h) for sw, sh in sources))
+    return (max(2, round(w * factor / 2) * 2), max(2, round(h * factor / 2) * 2))
 
 
 def escape_graph_value(value: str) -> str:
@@ -330,7 +348,7 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
     """Render a RenderPlan (see `plan_render`); also used to bake single transitions for exports."""
     root, out = Path(root), Path(out)
     fps = plan.fps
-    _check_media(plan, root)
+    work = work_size(size, _check_media(plan, root))
     abs_plan = _resolved(plan, root)
 
     zooms = [s for s in abs_plan.streams if isinstance(s, ZoomSegment)]
@@ -346,11 +364,11 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
         zoom_files = []
         for k, z in enumerate(zooms):
             dest = Path(tmp) / f"zoom_{k:03d}.mp4"
-            render_zoom_through(z, dest, size=size, fps=fps)
+            render_zoom_through(z, dest, size=work, fps=fps)
             zoom_files.append(str(dest))
             if progress:
                 progress(min(1.0, (k + 1) * z.frames * 6 / max(1, total_work)))
-        inputs, graph = build_filtergraph(abs_plan, size, zoom_files)
+        inputs, graph = build_filtergraph(abs_plan, size, zoom_files, work=work)
         audio: list[str] = []
         if abs_plan.song:
             audio_index = sum(1 for a in inputs if a == "-i")
@@ -389,7 +407,7 @@ def _abs(root: Path, media: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _check_media(plan: RenderPlan, root: Path) -> None:
+def _check_media(plan: RenderPlan, root: Path) -> list[tuple[int, int]]:
     """Every take and the song exist, decode, and hold the frames the edit reads (BadInput naming the file)."""
     needed: dict[str, float] = {}
     owner: dict[str, str] = {}
@@ -403,6 +421,7 @@ def _check_media(plan: RenderPlan, root: Path) -> None:
             if st.start < -0.5 / plan.fps:
                 raise BadInput(f"clip starts {-st.start:.2f} s before the take begins (no handle for its transition)",
                                where=f"clip {st.clip} ({st.media})", fix="move the in point later or shorten the transition")
+    sizes: list[tuple[int, int]] = []
     for media, end in needed.items():
         where = media  # project-relative: never a home-directory path in a message
         try:
@@ -411,6 +430,7 @@ def _check_media(plan: RenderPlan, root: Path) -> None:
             raise BadInput(e.message, where=where, fix=e.fix or "regenerate or replace this take") from None
         if info.video is None:
             raise BadInput("has no video stream", where=where, fix="regenerate or replace this take")
+        sizes.append((info.video.width, info.video.height))
         if end > info.duration + 1.5 / plan.fps:
             raise BadInput(f"the edit reads to {end:.2f} s but the take lasts {info.duration:.2f} s",
                            where=f"clip {owner[media]} ({media})", fix="move the out point earlier")
@@ -421,6 +441,7 @@ def _check_media(plan: RenderPlan, root: Path) -> None:
             raise BadInput(e.message, where=plan.song, fix=e.fix or "replace the song file") from None
         if info.audio is None:
             raise BadInput("the song has no audio stream", where=plan.song, fix="point the spec at an audio file")
+    return sizes
 
 
 def decode_stream(stream: Stream, size: tuple[int, int], fps: int) -> list[np.ndarray]:
