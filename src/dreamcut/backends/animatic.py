@@ -130,11 +130,12 @@ ERA_WORDS: list[tuple[str, str]] = [  # checked in order; the first hit wins
     ("35mm", "vintage"), ("16mm", "vintage"), ("film", "vintage"), ("nostalgic", "vintage"),
     ("modern", "clean"), ("digital", "clean"), ("clean", "clean"), ("2020s", "clean"), ("2000s", "clean"),
 ]
+GENERIC_ERA_WORDS = ("vintage", "retro", "35mm", "16mm", "film", "nostalgic")
 GRAIN_WORDS = ("grain", "grainy", "film grain")
 
 # camera word -> kind, checked in order (more specific phrases first)
 CAMERA_WORDS: list[tuple[str, str]] = [
-    ("zoom out", "zoom_out"), ("pull back", "zoom_out"), ("pulls back", "zoom_out"), ("dolly out", "zoom_out"),
+    ("zoom out", "zoom_out"), ("zooms out", "zoom_out"), ("zooming out", "zoom_out"), ("pull back", "zoom_out"), ("pulls back", "zoom_out"), ("dolly out", "zoom_out"),
     ("pan left", "pan_left"), ("pans left", "pan_left"), ("pan right", "pan_right"), ("pans right", "pan_right"),
     ("tilt up", "tilt_up"), ("tilts up", "tilt_up"), ("tilt down", "tilt_down"), ("tilts down", "tilt_down"),
     ("orbit", "orbit"), ("circles around", "orbit"), ("arc shot", "orbit"), ("handheld", "handheld"),
@@ -217,7 +218,11 @@ def read_look(text: str, context: str = "", ref_colours: tuple[RGB, ...] = ()) -
         motifs.add("sun")
     if outdoor and time == "night":
         motifs.add("moon")
-    grade = _first_hit(own, ERA_WORDS) or _first_hit(ctx, ERA_WORDS) or "clean"
+    # A named decade beats a generic "vintage"/"film", wherever it is written.
+    specific = [(w, g) for w, g in ERA_WORDS if w not in GENERIC_ERA_WORDS]
+    generic = [(w, g) for w, g in ERA_WORDS if w in GENERIC_ERA_WORDS]
+    grade = (_first_hit(own, specific) or _first_hit(ctx, specific) or _first_hit(own, generic)
+             or _first_hit(ctx, generic) or "clean")
     g = GRADES[grade]
     grain = g[4]
     if any(_has(own, w) or _has(ctx, w) for w in GRAIN_WORDS):
@@ -671,6 +676,9 @@ def render_frames(request: GenerationRequest):
 
     w, h, fps = request.width, request.height, request.fps
     n = request.frame_count
+    # Camera paths, flicker and grain are drawn for the whole take, so a preview's frames are
+    # exactly the take's first frames.
+    n_take = max(n, int(round(request.seconds * fps)))
     segs = _segments_of(request)
     refs = _ref_colours(request.refs) if request.refs else ()
     key = (request.prompt, request.seed, w, h, fps, request.seconds,
@@ -689,7 +697,7 @@ def render_frames(request: GenerationRequest):
 
     # Each segment's camera path covers the whole take (cheap), so the next scene is already
     # moving when it appears in the portal.
-    views = [camera_views(cams[i], n, fps, _rng("camera", *key, i), start_log_zoom=0.37 * i)
+    views = [camera_views(cams[i], n_take, fps, _rng("camera", *key, i), start_log_zoom=0.37 * i)
              for i in range(len(segs))]
 
     # Screen-space passes, computed once: vignette, grain tiles, caption bands.
@@ -708,8 +716,9 @@ def render_frames(request: GenerationRequest):
             big = np.rint(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
             grain_tiles.append((cv2.merge([np.clip(big, 0, 255).astype(np.uint8)] * 3),
                                 cv2.merge([np.clip(-big, 0, 255).astype(np.uint8)] * 3)))
-    grain_order = grng.integers(0, max(1, len(grain_tiles)), n)
-    flicker = 1.0 + (_smooth_noise(grng, n, fps, hz=6.0) * 0.025 if grade_look.grade != "clean" else np.zeros(n))
+    grain_order = grng.integers(0, max(1, len(grain_tiles)), n_take)
+    flicker = 1.0 + (_smooth_noise(grng, n_take, fps, hz=6.0) * 0.025 if grade_look.grade != "clean"
+                     else np.zeros(n_take))
 
     bands: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
