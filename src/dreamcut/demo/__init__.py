@@ -1,0 +1,1 @@
+"""The demo project: an original synthesized song and an example shot list."""
