@@ -91,7 +91,7 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return None
 
 
-_POLICY_WORDS = ("content policy", "content_policy", "moderation", "safety", "unsafe", "not allowed",
+_POLICY_WORDS = ("content policy", "content_policy", "moderation", "safety", "unsafe", "flagged", "(e005)",
                  "violat", "usage guidelines", "nsfw", "prohibited", "sensitive")
 
 
