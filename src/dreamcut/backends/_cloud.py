@@ -47,7 +47,7 @@ def env_base_url(name: str) -> str | None:
 
 
 _AUTH_PATTERNS = [
-    re.compile(r"(?i)(bearer|key|token)\s+[A-Za-z0-9._:\-]{8,}"),
+    re.compile(r"\b(Bearer|Key|Token|bearer|token)\s+[A-Za-z0-9._:\-]{16,}"),
     re.compile(r"(?i)(api[_-]?key|token|secret|key)=([^&\s\"']+)"),
 ]
 

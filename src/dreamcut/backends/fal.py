@@ -204,14 +204,15 @@ class FalBackend:
     def _client(self) -> Any:
         if self._sdk is None:
             import fal_client
+            import fal_client.auth
             import fal_client.client
 
             self._key = env_key(["FAL_KEY"], provider="fal", signup="https://fal.ai/dashboard/keys")
             base = env_base_url("DREAMCUT_FAL_BASE_URL")
-            if base:
-                # fal-client builds queue URLs from this module constant (https://{FAL_QUEUE_RUN_HOST}/,
-                # fixed at import, https only); setting it is the one way to reach a plain-http stand-in.
-                fal_client.client.QUEUE_URL_FORMAT = base + "/"
+            # fal-client builds queue URLs from this module constant (https://{FAL_QUEUE_RUN_HOST}/, fixed at
+            # import, https only); setting it is the one way to reach a plain-http stand-in or gateway.
+            fal_client.client.QUEUE_URL_FORMAT = (base + "/") if base else \
+                f"https://{fal_client.auth.FAL_QUEUE_RUN_HOST}/"
             self._sdk = fal_client.SyncClient(key=self._key, default_timeout=120.0)
         return self._sdk
 
