@@ -543,8 +543,8 @@ def check_prompts(spec: "ProjectSpec") -> list[PromptProblem]:
                                           f"keep every segment inside 0-{seconds:g} s, in order, or set the shot's "
                                           "`seconds:`"))
         composed = compose(spec, shot, 0)
-        empty = [i + 1 for i, s in enumerate(composed.segments) if not s.text.strip()]
-        if not composed.subject.strip() or not re.search(r"\w", composed.subject):
+        empty = [i + 1 for i, s in enumerate(composed.segments) if not re.search(r"\w", s.text)]
+        if len(empty) == len(composed.segments) and not re.search(r"\w", composed.lead):
             problems.append(PromptProblem(sid, "error", "the prompt is empty after composition",
                                           "write what the shot shows"))
         elif empty and len(composed.segments) > 1:
