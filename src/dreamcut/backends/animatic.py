@@ -368,7 +368,7 @@ def draw_scene(look: Look, width: int, height: int, rng: np.random.Generator) ->
             w = (ax1 - ax0) * 0.08
             if look.outdoor:  # floodlights on poles
                 for px in (ax0 + 0.04 * (ax1 - ax0), ax1 - 0.04 * (ax1 - ax0)):
-                    cv2.circle(img, (int(px), int(ay0 + 0.12 * (ay1 - ay0))), max(2, int(w * 0.5)), glow, -1,
+                    cv2.circle(img, (int(px), int(ay0 + 0.12 * (ay1 - ay0))), max(2, int(w * 0.3)), glow, -1,
                                cv2.LINE_AA)
             else:
                 yc = ay0 + (by0 - ay0) * 0.5
@@ -572,7 +572,9 @@ def caption_overlay(caption: str, segment: str | None, width: int, height: int) 
     font = _font(size)
     pad = int(size * 0.6)
     text = caption if "ANIMATIC" in caption.upper() else f"ANIMATIC  {caption}"
-    draw.text((pad, pad * 0.7), _fit(draw, text, font, width - 2 * pad), font=font, fill=(255, 255, 255, 255))
+    room_for_timecode = 0 if segment else size * 6  # the running timecode sits at the band's bottom right
+    draw.text((pad, pad * 0.7), _fit(draw, text, font, width - 2 * pad - room_for_timecode), font=font,
+              fill=(255, 255, 255, 255))
     if segment:
         draw.text((pad, pad * 0.7 + size * 1.45), _fit(draw, segment, font, width - 2 * pad - size * 6), font=font,
                   fill=(255, 220, 140, 255))
@@ -745,13 +747,18 @@ def render_frames(request: GenerationRequest):
         for i, (opens, fills) in enumerate(windows):
             if t >= fills:
                 cur = i + 1
-        cv2.warpAffine(texture(cur), view_matrix(views[cur][f], w, h), (w, h), dst=out, flags=inv,
+        view = views[cur][f]
+        opening = cur < len(windows) and windows[cur][0] <= t < windows[cur][1]
+        if opening:
+            # The outer scene rushes forward with the portal (the camera flies through the doorway),
+            # relative to the moment the portal opened so the camera does not jump.
+            opens, boundary = windows[cur][0], segs[cur + 1].start
+            rush = portal_scale(t, boundary) / portal_scale(opens, boundary)
+            view = replace(view, log_zoom=view.log_zoom + math.log2(rush))
+        cv2.warpAffine(texture(cur), view_matrix(view, w, h), (w, h), dst=out, flags=inv,
                        borderMode=cv2.BORDER_REFLECT_101)
-        if cur < len(windows):
-            opens, fills = windows[cur]
-            if opens <= t < fills:
-                _zoom_through(out, texture(cur + 1), views[cur + 1][f], t, segs[cur + 1].start, opens, fills, w, h,
-                              views[cur][f], texture(cur))
+        if opening:
+            _zoom_through(out, texture(cur + 1), views[cur + 1][f], portal_scale(t, segs[cur + 1].start), w, h)
         frame = cv2.multiply(out, vig, scale=float(flicker[f]) / 255.0)
         if grain_tiles:
             pos, neg = grain_tiles[int(grain_order[f])]
@@ -768,19 +775,12 @@ def render_frames(request: GenerationRequest):
         yield frame
 
 
-def _zoom_through(out: np.ndarray, nxt: np.ndarray, view: _View, t: float, boundary: float, opens: float, fills: float,
-                  w: int, h: int, outer_view: _View, outer: np.ndarray) -> None:
-    """Draw the next scene into a centred window that grows out of the frame's middle."""
+def _zoom_through(out: np.ndarray, nxt: np.ndarray, view: _View, s: float, w: int, h: int) -> None:
+    """Draw the next scene into a centred window of `s` times the frame, growing out of its middle."""
     import cv2
 
-    s = portal_scale(t, boundary)
-    if t >= fills - 1e-9 or s >= 1.0:
+    if s >= 1.0:
         return
-    # The outer scene rushes forward with the portal (the camera flies through the doorway).
-    # Relative to the moment the portal opened, so the outer camera does not jump.
-    rush = replace(outer_view, log_zoom=outer_view.log_zoom + math.log2(s / portal_scale(opens, boundary)))
-    cv2.warpAffine(outer, view_matrix(rush, w, h), (w, h), dst=out, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
-                   borderMode=cv2.BORDER_REFLECT_101)
     pw, ph = max(2, int(round(w * s))), max(2, int(round(h * s)))
     x0, y0 = (w - pw) // 2, (h - ph) // 2
     m = view_matrix(view, w, h, scale=pw / w)
