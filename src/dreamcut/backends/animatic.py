@@ -164,9 +164,9 @@ class Look:
 
 @dataclass(frozen=True)
 class Camera:
-    """How the camera moves: `zoom` in doublings per second (negative = zooming out),
-    `pan`/`tilt` in frame widths/heights per second, `turn` in degrees per second, `shake` in
-    fractions of the frame width."""
+    """How the camera moves: `zoom` in doublings per second (negative = zooming out), `pan` in
+    frame widths per second, `tilt` in frame heights over the whole take, `turn` the orbit's
+    swing in degrees, `shake` in fractions of the frame width."""
 
     kind: str
     zoom: float = 0.0
@@ -251,9 +251,9 @@ def read_camera(text: str, context: str = "") -> Camera:
         "zoom_out": Camera("zoom_out", zoom=-zoom),
         "pan_left": Camera("pan_left", pan=-0.09 * speed),
         "pan_right": Camera("pan_right", pan=0.09 * speed),
-        "tilt_up": Camera("tilt_up", tilt=-0.08 * speed),
-        "tilt_down": Camera("tilt_down", tilt=0.08 * speed),
-        "orbit": Camera("orbit", zoom=zoom * 0.4, turn=8.0 * speed),
+        "tilt_up": Camera("tilt_up", tilt=-0.45 * min(speed, 1.2)),
+        "tilt_down": Camera("tilt_down", tilt=0.45 * min(speed, 1.2)),
+        "orbit": Camera("orbit", zoom=zoom * 0.4, turn=8.0),
         "handheld": Camera("handheld", zoom=zoom * 0.5, shake=0.012),
         "static": Camera("static"),
     }[kind]
@@ -509,18 +509,26 @@ def view_matrix(view: _View, width: int, height: int, scale: float = 1.0) -> np.
 
 
 def camera_views(camera: Camera, n: int, fps: int, rng: np.random.Generator, start_log_zoom: float) -> list[_View]:
+    """The camera of each of the take's n frames."""
     t = np.arange(n, dtype=np.float64) / fps
+    length = max(t[-1], 1e-6) if n else 1.0
     shake_x = _smooth_noise(rng, n, fps) * camera.shake
     shake_y = _smooth_noise(rng, n, fps) * camera.shake * 0.8
     shake_a = _smooth_noise(rng, n, fps) * camera.shake * 40
+    # An orbit is an arc: the view swings and banks around the centre and comes back.
+    swing = np.sin(2 * np.pi * t / 8.0)
+    # A tilt travels once over the take, eased at both ends (sky stays sky, ground stays ground).
+    u = np.clip(t / length, 0, 1)
+    ease = u * u * (3 - 2 * u)
     views = []
     for i in range(n):
         lz = start_log_zoom + camera.zoom * t[i]
         if camera.kind in ("pan_left", "pan_right", "tilt_up", "tilt_down", "static"):
-            lz = start_log_zoom  # a pan is a pan: the camera does not also fly forward
-        # Pans slide across the scene; past the texture's edge the picture mirrors on.
-        views.append(_View(lz, dx=camera.pan * t[i] + shake_x[i], dy=camera.tilt * t[i] + shake_y[i],
-                           angle=camera.turn * t[i] + shake_a[i]))
+            # A pan is a pan: no flying forward. Held at a zoom that leaves room to travel; a long
+            # pan runs on past the texture's edge into its mirror image.
+            lz = 0.8
+        views.append(_View(lz, dx=camera.pan * t[i] + 0.06 * swing[i] * (camera.turn > 0) + shake_x[i],
+                           dy=camera.tilt * ease[i] + shake_y[i], angle=camera.turn * swing[i] + shake_a[i]))
     return views
 
 
