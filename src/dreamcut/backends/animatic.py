@@ -613,8 +613,18 @@ class AnimaticBackend(LocalBackend):
                             price_per_second=0.0, price_source="animatic: rendered on this machine, free",
                             local=True, preview_mode="frames")
 
+    def problems(self, request: GenerationRequest) -> list[str]:
+        out = super().problems(request)
+        if request.width % 2 or request.height % 2 or min(request.width, request.height) < 16:
+            out.append(f"{request.width}x{request.height} cannot be encoded as H.264 4:2:0: use even sizes of "
+                       "at least 16 pixels")
+        return out
+
     def render(self, request: GenerationRequest, dest: Path, progress: Progress | None = None) -> None:
         dest = Path(dest)
+        bad = [p for p in self.problems(request) if "H.264" in p]
+        if bad:
+            raise BadInput(bad[0], where=request.shot_id, fix="set render.master to an even WxH, e.g. 1280x720")
         with atomic_path(dest) as tmp:
             meta = {"title": f"ANIMATIC {request.shot_id}",
                     "comment": "dreamcut animatic: procedural previz for timing an edit, not AI-generated footage"}
