@@ -45,6 +45,7 @@ def test_times_inside_the_text():
     _, mm = parse_timed("[0:00-0:04] a porch [0:04 to 0:10] the stars")
     assert [(s.at, s.seconds) for s in mm] == [(0, 4), (4, 6)]
     assert parse_timed("a corridor [with brackets]") is None
+    assert parse_timed("a photo labelled [1986] on the wall") is None  # a year, not a time
 
 
 def test_compose_timed_text_gives_segments_in_take_seconds():

@@ -144,7 +144,8 @@ class Scene:
 
 _NUM = r"\d+(?::\d{1,2})?(?:\.\d+)?"
 _UNIT = r"\s*(?:s|sec|secs|seconds)?"
-_MARK_RE = re.compile(rf"\[\s*(?P<a>{_NUM}){_UNIT}\s*(?:(?:-|–|—|to)\s*(?P<b>{_NUM}){_UNIT})?\s*\]", re.I)
+_MARK_RE = re.compile(rf"\[\s*(?P<a>{_NUM})(?P<u>\s*(?:s|sec|secs|seconds))?\s*"
+                      rf"(?:(?:-|–|—|to)\s*(?P<b>{_NUM}){_UNIT})?\s*\]", re.I)
 
 _TRAVEL_RE = re.compile(r"\b(zoom\w*|dolly\w*|continuous\w*|fly\w*|flies|glid\w+|push\w* in|travel\w*|"
                         r"sweep\w*|camera moves?)\b", re.I)
@@ -170,7 +171,8 @@ def _seconds(text: str) -> float:
 
 def parse_timed(text: str) -> tuple[str, list[Scene]] | None:
     """`[0-5s] corridor [5-12s] classroom` -> (lead, scenes); None when the text has no time markers."""
-    marks = list(_MARK_RE.finditer(text))
+    # A bare number in brackets ("[1986]") is text, not a time: a marker has a range, a unit or m:ss.
+    marks = [m for m in _MARK_RE.finditer(text) if m.group("b") or m.group("u") or ":" in m.group("a")]
     if not marks:
         return None
     lead = text[: marks[0].start()].strip()

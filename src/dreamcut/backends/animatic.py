@@ -46,7 +46,7 @@ from dreamcut.media import FrameWriter, atomic_path
 # Encoder settings, measured in benchmarks/bench_animatic.py: an animatic is previz, so speed
 # matters more than bytes; a fixed thread count keeps the decoded frames identical across
 # machines with different core counts.
-ENCODER_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "22", "-pix_fmt", "yuv420p", "-threads", "2")
+ENCODER_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "25", "-pix_fmt", "yuv420p", "-threads", "2")
 
 # A zoom-through between two segments: the next scene's window grows exponentially at this
 # rate (per second, natural log), covering half the frame at the boundary.
