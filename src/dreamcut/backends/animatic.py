@@ -629,12 +629,14 @@ class AnimaticBackend(LocalBackend):
             meta = {"title": f"ANIMATIC {request.shot_id}",
                     "comment": "dreamcut animatic: procedural previz for timing an edit, not AI-generated footage"}
             with FrameWriter(tmp, request.width, request.height, request.fps, codec_args=self.encoder_args,
-                             metadata=meta) as writer:
+                             metadata=meta, input_pix_fmt="yuv420p") as writer:
                 _write_threaded(render_frames(request), writer, request.frame_count, progress)
 
 
 def _write_threaded(frames, writer: FrameWriter, total: int, progress: Progress | None) -> None:
     """Draw frames in this thread while another feeds the encoder (both release the GIL)."""
+    import cv2
+
     q: queue.Queue = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
 
@@ -642,7 +644,9 @@ def _write_threaded(frames, writer: FrameWriter, total: int, progress: Progress 
         try:
             while (frame := q.get()) is not None:
                 if not failure:
-                    writer.write(frame)
+                    # BT.601 limited range, as ffmpeg's own rgb24 -> yuv420p; done here, beside the
+                    # drawing thread, rather than in the encoder's process.
+                    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420))
         except BaseException as e:  # noqa: BLE001 - handed to the drawing thread
             failure.append(e)
             while q.get() is not None:
