@@ -303,3 +303,30 @@ def test_demo_takes_change_scene_at_the_written_times(tmp_path):
             assert abs(crossing - frame) <= 3, (p.shot_id, crossing, frame)
             checked += 1
     assert checked >= 2
+
+
+def _first(prompt: str) -> np.ndarray:
+    return next(render_frames(req(prompt, seconds=0.2)))
+
+
+def test_words_show_in_the_pixels():
+    def sat(f):  # colour variety: spread of the Lab chroma channels (a sepia tint is one colour)
+        lab = cv2.cvtColor(f, cv2.COLOR_RGB2LAB).astype(np.float32)
+        return float(lab[..., 1].std() + lab[..., 2].std())
+
+    def luma(f):
+        return cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).mean()
+
+    assert luma(_first("a field at night")) < 0.6 * luma(_first("a field at noon"))
+    assert sat(_first("a 1950s kitchen")) < 0.6 * sat(_first("a modern kitchen"))
+    assert sat(_first("a black and white kitchen")) < 0.2 * sat(_first("a modern kitchen"))
+    red, blue = _first("a red corridor with lockers"), _first("a blue corridor with lockers")
+    assert red[..., 0].mean() > red[..., 2].mean() and blue[..., 2].mean() > blue[..., 0].mean()
+
+    def fine_detail(a, b):  # high-frequency energy of the difference between two frames
+        d = a.astype(np.float32) - b.astype(np.float32)
+        return float(np.abs(d - cv2.GaussianBlur(d, (0, 0), 2)).mean())
+
+    clean = _first("a modern kitchen")
+    assert fine_detail(_first("a modern kitchen, film grain"), clean) > 1.0
+    assert fine_detail(_first("a modern kitchen."), clean) < 0.2  # another prompt, same words: no grain

@@ -724,25 +724,30 @@ def render_frames(request: GenerationRequest):
     views = [camera_views(cams[i], n_take, fps, _rng("camera", *key, i), start_log_zoom=0.37 * i)
              for i in range(len(segs))]
 
-    # Screen-space passes, computed once: vignette, grain tiles, caption bands.
-    grade_look = looks[0]
+    # Screen-space passes, computed once per look (not per frame): vignette, grain tiles.
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     rr = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-    vignette = np.clip(1.0 - grade_look.vignette * 0.5 * rr, 0.3, 1.0)
-    vig = cv2.merge([np.clip(vignette * 255, 0, 255).astype(np.uint8)] * 3)
-    grain_tiles: list[tuple[np.ndarray, np.ndarray]] = []
     grng = _rng("grain", *key)
-    if grade_look.grain > 0:
-        # Film grain is clumpy: noise drawn at half resolution, then enlarged. A few tiles
-        # cycled in a seeded order look random and cost one add and one subtract per frame.
-        for _ in range(6):
-            small = grng.normal(0.0, grade_look.grain, (max(1, h // 2), max(1, w // 2))).astype(np.float32)
-            big = np.rint(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
-            grain_tiles.append((cv2.merge([np.clip(big, 0, 255).astype(np.uint8)] * 3),
-                                cv2.merge([np.clip(-big, 0, 255).astype(np.uint8)] * 3)))
-    grain_order = grng.integers(0, max(1, len(grain_tiles)), n_take)
-    flicker = 1.0 + (_smooth_noise(grng, n_take, fps, hz=6.0) * 0.025 if grade_look.grade != "clean"
-                     else np.zeros(n_take))
+    unit_grain = [grng.normal(0.0, 1.0, (max(1, h // 2), max(1, w // 2))).astype(np.float32) for _ in range(6)]
+    grain_order = grng.integers(0, len(unit_grain), n_take)
+    flicker_noise = _smooth_noise(grng, n_take, fps, hz=6.0)
+    screens: dict[tuple[float, float], tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]] = {}
+
+    def screen(look: Look):
+        """The vignette and grain tiles of a look. Film grain is clumpy: noise drawn at half
+        resolution, then enlarged; a few tiles cycled in a seeded order cost one add and one
+        subtract per frame."""
+        k = (look.vignette, look.grain)
+        if k not in screens:
+            vignette = np.clip(1.0 - look.vignette * 0.5 * rr, 0.3, 1.0)
+            vig = cv2.merge([np.clip(vignette * 255, 0, 255).astype(np.uint8)] * 3)
+            tiles = []
+            for small in (unit_grain if look.grain > 0 else []):
+                big = np.rint(cv2.resize(small * look.grain, (w, h), interpolation=cv2.INTER_LINEAR))
+                tiles.append((cv2.merge([np.clip(big, 0, 255).astype(np.uint8)] * 3),
+                              cv2.merge([np.clip(-big, 0, 255).astype(np.uint8)] * 3)))
+            screens[k] = (vig, tiles)
+        return screens[k]
 
     bands: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
@@ -781,7 +786,10 @@ def render_frames(request: GenerationRequest):
                        borderMode=cv2.BORDER_REFLECT_101)
         if opening:
             _zoom_through(out, texture(cur + 1), views[cur + 1][f], portal_scale(t, segs[cur + 1].start), w, h)
-        frame = cv2.multiply(out, vig, scale=float(flicker[f]) / 255.0)
+        look = looks[cur]
+        vig, grain_tiles = screen(look)
+        flicker = 1.0 + (0.025 * float(flicker_noise[f]) if look.grade != "clean" else 0.0)
+        frame = cv2.multiply(out, vig, scale=flicker / 255.0)
         if grain_tiles:
             pos, neg = grain_tiles[int(grain_order[f])]
             cv2.add(frame, pos, dst=frame)
