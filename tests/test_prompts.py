@@ -310,3 +310,18 @@ def test_init_template_shows_every_field():
         for name in model.model_fields:
             assert re.search(rf"\b{name}:", text), f"{model.__name__}.{name} is not shown in the init template"
     assert "#" in text and demo_spec_text().count("#") > 10
+
+
+def test_single_scene_cloud_prompts_name_the_camera_move_the_providers_way():
+    spec = one_shot('"A crowded kitchen in 1995, kids at the table, pancakes, handheld camera, '
+                    'the camera slowly pushes in"', extra="style: warm film")
+    c = compose(spec, spec.shots[0])
+    runway = format_for_backend(c, "runway", 1000)
+    assert runway.startswith("Handheld camera, the camera slowly pushes in: A crowded kitchen in 1995")
+    veo = format_for_backend(c, "veo", 4000)
+    assert veo.startswith("A crowded kitchen in 1995, kids at the table, pancakes.")
+    assert "Camera: handheld camera, slowly pushes in." in veo and veo.endswith("Style: warm film.")
+    assert format_for_backend(c, "diffusers", 1000).startswith(c.segments[0].text)  # local: as written
+    # Camera words go before the subject's clauses when trimming, after the style.
+    short = format_for_backend(c, "veo", len("A crowded kitchen in 1995, kids at the table, pancakes.") + 2)
+    assert short == "A crowded kitchen in 1995, kids at the table, pancakes."
