@@ -84,7 +84,8 @@ def test_natural_phrasing_splits_into_equal_shares():
 
 def test_action_words_are_not_scene_changes():
     assert split_natural("a boy turns then runs across the yard") == ["a boy turns then runs across the yard"]
-    assert split_natural("a man waves, then smiles") == ["a man waves, smiles"]  # too short to be a place
+    assert split_natural("a man waves, then smiles") == ["a man waves, then smiles"]  # too short to be a place
+    assert split_natural("the porch light fades to black") == ["the porch light fades to black"]
     # Without a travelling camera, a comma before "into" is just a clause.
     assert len(split_natural("a girl in a red dress, into the light of the window")) == 1
 

@@ -200,7 +200,8 @@ def split_natural(text: str) -> list[str]:
             out[-1] = f"{out[-1]}, {p}"  # too short to be a place: an action of the scene before
             continue
         out.append(p[0].upper() + p[1:] if p[0].islower() and out else p)
-    return out or [text.strip()]
+    # One scene after all: keep the director's words exactly as written.
+    return out if len(out) > 1 else [text.strip()]
 
 
 def shot_scenes(prompt: "str | Sequence[Segment]") -> tuple[str, list[Scene]]:
