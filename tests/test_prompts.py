@@ -326,3 +326,39 @@ def test_single_scene_cloud_prompts_name_the_camera_move_the_providers_way():
     # Camera words go before the subject's clauses when trimming, after the style.
     short = format_for_backend(c, "veo", len("A crowded kitchen in 1995, kids at the table, pancakes.") + 2)
     assert short == "A crowded kitchen in 1995, kids at the table, pancakes."
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12)
+_clause = st.lists(_word, min_size=1, max_size=8).map(" ".join)
+_scene = st.lists(_clause, min_size=1, max_size=5).map(", ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenes=st.lists(_scene, min_size=1, max_size=4), style=st.lists(_clause, max_size=5).map(", ".join),
+       backend=st.sampled_from(["runway", "veo", "luma", "openai-videos", "diffusers", "fal", "animatic"]),
+       limit=st.integers(min_value=20, max_value=1200))
+def test_formatting_property_fits_whole_words_and_keeps_each_scene_start(scenes, style, backend, limit):
+    seconds = 12.0
+    step = seconds / len(scenes)
+    from dreamcut.backends.base import SceneSegment
+    from dreamcut.prompts import ComposedPrompt
+
+    segments = tuple(SceneSegment(i * step, (i + 1) * step, t) for i, t in enumerate(scenes))
+    subject = " Then ".join(scenes) + "."
+    composed = ComposedPrompt(text=f"{subject} Style: {style}." if style else subject, negative="",
+                              segments=segments, variant=0, subject=subject, style=style, seconds=seconds)
+    full = format_for_backend(composed, backend, 100_000)
+    out = format_for_backend(composed, backend, limit)
+    assert len(out) <= limit
+    vocabulary = set(re.findall(r"[\w\-–:\[\]]+", full.lower()))
+    assert set(re.findall(r"[\w\-–:\[\]]+", out.replace("…", "").lower())) <= vocabulary
+    if len(out) == len(full):
+        assert out == full
+    # When there is room for every scene's first words, each scene keeps them.
+    firsts = [" ".join(s.split()[:4]) for s in scenes]
+    if sum(len(f) + 16 for f in firsts) < limit // 2:
+        for f in firsts:
+            assert f.lower() in out.lower()

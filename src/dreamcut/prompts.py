@@ -344,9 +344,6 @@ PUBLIC_FIGURES = (
 TRADEMARKED_CHARACTERS = ("mickey mouse", "spider-man", "spiderman", "batman", "superman", "darth vader",
                           "pikachu", "harry potter", "homer simpson", "shrek", "hello kitty", "iron man")
 
-_CLOUD_TIMED = {"runway", "luma", "openai-videos", "fal", "replicate"}
-
-
 def max_prompt_chars(backend: "str | BackendRef") -> int:
     """The prompt length limit of a backend (`name` or `name:model`), from the static table."""
     name = str(backend).partition(":")[0].strip().lower()
