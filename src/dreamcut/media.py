@@ -247,14 +247,19 @@ class FrameWriter:
     def __init__(self, path: Path, width: int, height: int, fps: float, *,
                  codec_args: Sequence[str] = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
                                               "-pix_fmt", "yuv420p"),
-                 extra_inputs: Sequence[str] = (), extra_args: Sequence[str] = (), metadata: dict | None = None):
+                 extra_inputs: Sequence[str] = (), extra_args: Sequence[str] = (), metadata: dict | None = None,
+                 input_pix_fmt: str = "rgb24"):
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
+        # "yuv420p" frames (H*3/2 x W, I420 as cv2.COLOR_RGB2YUV_I420 writes it) skip ffmpeg's
+        # colour conversion and halve the bytes through the pipe.
+        self.input_pix_fmt = input_pix_fmt
+        self.frame_shape = (height * 3 // 2, width) if input_pix_fmt == "yuv420p" else (height, width, 3)
         meta: list[str] = []
         for k, v in (metadata or {}).items():
             meta += ["-metadata", f"{k}={v}"]
         self.cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps}",
+                    "-f", "rawvideo", "-pix_fmt", input_pix_fmt, "-s", f"{width}x{height}", "-r", f"{fps}",
                     "-i", "pipe:0", *extra_inputs, *codec_args, *extra_args, *meta,
                     "-movflags", "+faststart", str(self.path)]
         self.proc: subprocess.Popen | None = None
@@ -266,8 +271,8 @@ class FrameWriter:
 
     def write(self, frame: np.ndarray) -> None:
         assert self.proc and self.proc.stdin
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"frame {frame.shape} {frame.dtype} != ({self.height}, {self.width}, 3) uint8")
+        if frame.shape != self.frame_shape or frame.dtype != np.uint8:
+            raise ValueError(f"frame {frame.shape} {frame.dtype} != {self.frame_shape} uint8")
         try:
             self.proc.stdin.write(np.ascontiguousarray(frame).data)
         except BrokenPipeError:
