@@ -1,1 +1,1 @@
-"""The demo project: an original synthesized song and an example shot list."""
+"""The demo project: an example shot list (`project.py`) and an original synthesized song (`song.py`)."""
