@@ -105,6 +105,12 @@ def test_metre_can_be_imposed(songs):
         analyze_song(songs / "waltz.wav", beats_per_bar=5)
 
 
+def test_progress_is_reported_as_fractions(songs, tmp_path):
+    calls: list[float] = []
+    analyze_song(songs / "short.wav", cache_dir=tmp_path, progress=calls.append)
+    assert calls and calls == sorted(calls) and calls[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in calls)
+
+
 def test_helpers_and_round_trip(analysed):
     a, t = analysed["demo"]
     assert SongAnalysis.from_dict(json.loads(json.dumps(a.to_dict()))) == a
