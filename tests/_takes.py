@@ -68,3 +68,71 @@ def inject_jolt(frames, at: int, length: int = 2, shift: int = 28):
     for i in range(at, at + length):
         out[i] = np.ascontiguousarray(np.roll(out[i], shift, axis=1))
     return out
+
+
+# -- small real projects for the board, previews and search tests ---------------------------------
+
+SHOT_PROMPTS = [
+    "A long zoom through a 1980s high-school corridor into a classroom",
+    "Teenagers running onto a football field at dusk, stadium lights flaring",
+    "A bedroom wall covered in posters, slow push in, morning light",
+    "A car driving along a coastal road at night, headlights on wet asphalt",
+    "Confetti falling in an empty gym after the prom, {blue|pink} light",
+]
+
+
+def write_song(path: Path, seconds: float = 6.0, rate: int = 22050) -> Path:
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    beat = (np.sin(2 * np.pi * 2.0 * t) > 0.95).astype(np.float32)  # 120 bpm clicks
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * t))
+    sf.write(str(path), (tone + 0.5 * beat).astype(np.float32), rate)
+    return path
+
+
+def make_project(root: Path, *, shots: int = 3, takes_per_shot: int = 3, media: int | None = None,
+                 take_seconds: float = 2.0, size: tuple[int, int] = (256, 144), extra_yaml: str = "") -> Path:
+    """A project folder with a song, a shot list and real mp4 takes registered in the catalog.
+
+    `media` limits how many distinct mp4 files are written (rows then share them round-robin),
+    which is how a 700-take production is made cheaply."""
+    import yaml
+
+    from dreamcut.catalog import Take
+    from dreamcut.media import file_sha256
+    from dreamcut.project import Project
+
+    root.mkdir(parents=True, exist_ok=True)
+    write_song(root / "song.wav")
+    spec = {"title": "Test Video", "song": "song.wav", "take_seconds": take_seconds, "takes_per_shot": 2,
+            "render": {"master": f"{size[0]}x{size[1]}", "resolution": f"{size[0]}x{size[1]}"},
+            "shots": [{"id": f"s{i + 1:02d}", "prompt": SHOT_PROMPTS[i % len(SHOT_PROMPTS)] + (f" (part {i + 1})" if i >= len(SHOT_PROMPTS) else "")}
+                      for i in range(shots)]}
+    (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False) + extra_yaml)
+    project = Project.open(root)
+    total = shots * takes_per_shot
+    n_files = min(total, media or total)
+    files: list[tuple[str, str]] = []
+    w, h = size
+    n_frames = int(take_seconds * 24)
+    for k in range(n_files):
+        shot = f"s{k % shots + 1:02d}"
+        path = root / "takes" / shot / f"media{k:03d}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frames = clean_frames(n_frames, w, h, seed=k + 3, speed=1.0 + (k % 3))
+        if k % 4 == 1:
+            frames = inject_frozen(frames, n_frames // 3, max(8, n_frames // 4))
+        write_take(path, frames)
+        files.append((project.rel(path), file_sha256(path)))
+    cat = project.catalog
+    with cat.transaction():
+        for i in range(total):
+            shot = f"s{i % shots + 1:02d}"
+            rel, digest = files[i % n_files]
+            cat.add_take(Take(id=f"{shot}-t{i // shots + 1:03d}", shot_id=shot, path=rel, seconds=take_seconds,
+                              width=w, height=h, fps=24.0, backend="animatic", variant=i // shots, seed=1000 + i,
+                              prompt=spec["shots"][i % shots]["prompt"], cost_usd=round(0.05 * (i % 7), 2),
+                              created_at=1_700_000_000 + i))
+    cat.close()
+    return root
