@@ -136,3 +136,35 @@ def make_project(root: Path, *, shots: int = 3, takes_per_shot: int = 3, media: 
                               created_at=1_700_000_000 + i))
     cat.close()
     return root
+
+
+# -- a deterministic local backend for tests that must not wait for another module ----------------
+
+from dreamcut.backends.base import Capabilities, GenerationRequest, LocalBackend  # noqa: E402
+
+
+class PatternBackend(LocalBackend):
+    """A real LocalBackend (renders through FrameWriter) whose pixels are a pure function of the
+    request's seed and prompt: frame i of a take is frame i of its preview. Preview mode renders
+    only `preview_frames` frames, as the backend protocol asks."""
+
+    def __init__(self, name: str = "animatic", price_per_second: float = 0.0, local: bool = True):
+        super().__init__(name=name)
+        self._price = price_per_second
+        self._local = local
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(local=self._local, price_per_second=self._price, price_source="test table",
+                            preview_mode="frames", min_seconds=1.0)
+
+    def price(self, request: GenerationRequest) -> float:
+        from dreamcut.generate.cost import request_price
+
+        return request_price(self.capabilities(), request)
+
+    def render(self, request: GenerationRequest, dest: Path, progress=None) -> None:
+        import zlib
+
+        seed = (request.seed ^ zlib.crc32(request.prompt.encode())) & 0x7FFFFFFF
+        frames = clean_frames(request.frame_count, request.width, request.height, seed=seed % 100000, speed=2.0)
+        write_take(dest, frames, request.fps)
