@@ -1,5 +1,1 @@
-"""Analysis of the song and of takes: beats and sections, take quality, search.
-
-Each module reads media and returns plain data (cached by content hash); none of them
-renders, edits or writes to the catalog.
-"""
+"""Hearing the material: the song (beats, bars, sections) and, later, the takes."""

@@ -76,9 +76,12 @@ def progress_bar(transient: bool = False) -> Iterator[Progress]:
 
 
 def fraction_updater(progress: Progress, task_id, total: float = 100.0):
-    """A `progress(fraction)` callback for library functions that report 0..1."""
-    def update(fraction: float) -> None:
-        progress.update(task_id, completed=min(total, max(0.0, fraction) * total))
+    """A `progress(fraction[, what])` callback for library functions that report 0..1."""
+    base = progress.tasks[[t.id for t in progress.tasks].index(task_id)].description if progress.tasks else ""
+
+    def update(fraction: float, what: str | None = None) -> None:
+        progress.update(task_id, completed=min(total, max(0.0, fraction) * total),
+                        **({"description": f"{base}: {what}"} if what else {}))
     return update
 
 
