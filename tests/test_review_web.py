@@ -178,3 +178,34 @@ def test_production_size_first_paint(tmp_path):
     assert "/media/take/" not in html and "/proxy/" not in html and ".mp4" not in html
     assert len(re.findall(r'<img loading="lazy"', html)) == 715
     assert "<video" not in html.split("<div id=\"cmp\"")[0]
+
+
+def test_review_command_serves_the_board(project, tmp_path):
+    """`dreamcut review --no-open` as a real process: listens on 127.0.0.1 and shows every take."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from conftest import REPO
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "--project", str(project), "review", "--no-open",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline, html = time.time() + 30, None
+        while time.time() < deadline and html is None:
+            try:
+                html = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert html is not None, proc.stderr.read1().decode() if proc.poll() is not None else "no answer"
+        assert len(re.findall(r'class="take', html)) == len(re.findall(r'id="t-', html)) >= 9
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

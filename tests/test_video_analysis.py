@@ -182,3 +182,19 @@ def test_prompt_similarity_with_a_local_clip(takes, tmp_path):
     assert b.metrics["prompt_similarity"] != sim  # the prompt reaches the text tower
     with pytest.raises(BadInput):
         analyze_take(takes["clean"], prompt="x", clip_model=tmp_path / "nowhere")
+
+
+def test_rank_command_scores_and_explains(tmp_path, cli):
+    from _takes import make_project
+    from dreamcut.catalog import Catalog
+
+    root = make_project(tmp_path / "p", shots=2, takes_per_shot=2)
+    r = cli("--project", str(root), "rank")
+    assert r.returncode == 0, r.stderr
+    assert "4 takes, best first" in r.stdout and "frozen" in r.stdout  # make_project freezes every 4th file
+    with Catalog(root / ".dreamcut" / "catalog.sqlite") as cat:
+        takes = cat.takes()
+        assert all(t.score is not None and "explanation" in t.score_detail for t in takes)
+        frozen = [t for t in takes if any(d["kind"] == "frozen" for d in t.score_detail["defects"])]
+        assert len(frozen) == 1 and frozen[0].score == min(t.score for t in takes)
+    assert cli("--project", str(root), "rank", "--clip-model", str(tmp_path / "none")).returncode == 2

@@ -29,14 +29,16 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from dreamcut.errors import BadInput, WorkFailed
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 3
 ANALYSIS_WIDTH = 160  # px; every signal is measured on frames this wide (fast, and enough)
+FLOW_WIDTH = 96  # px; optical flow runs on frames this wide (it is the costly signal)
 DEFECT_KINDS = ("frozen", "flash", "cut", "motion_spike", "flicker", "dark", "blown")
 
 FROZEN_MIN_SECONDS = 0.3
@@ -99,6 +101,7 @@ class Signals:
     similarity: np.ndarray  # normalised correlation of small thumbnails (1 = same picture)
     motion: np.ndarray  # mean optical-flow magnitude, px at ANALYSIS_WIDTH
     thumbs: np.ndarray  # (n, 18, 32) float32 zero-mean unit-norm thumbnails, for "does it come back?"
+    smalls: np.ndarray | None = None  # (n, h, FLOW_WIDTH) uint8 gray frames, for "did it only move?"
 
 
 def _thumb(gray: np.ndarray) -> np.ndarray:
@@ -110,36 +113,53 @@ def _thumb(gray: np.ndarray) -> np.ndarray:
     return t / n if n > 1e-3 else t
 
 
-def measure(frames: Sequence[np.ndarray], times: Sequence[float], fps: float, *, sharp_every: int = 4) -> Signals:
-    """Measure the signals of RGB (or gray) frames already scaled to analysis size."""
+def _flow_magnitude(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean Farneback optical-flow magnitude between two gray frames, in px at ANALYSIS_WIDTH."""
     import cv2
 
-    n = len(frames)
-    luma = np.zeros(n, np.float32)
-    dark = np.zeros(n, np.float32)
-    blown = np.zeros(n, np.float32)
-    sharp = np.full(n, np.nan, np.float32)
-    diff = np.zeros(n, np.float32)
-    sim = np.ones(n, np.float32)
-    motion = np.zeros(n, np.float32)
-    thumbs = np.zeros((n, 18, 32), np.float32)
-    prev = None
-    for i, f in enumerate(frames):
-        gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if f.ndim == 3 else f
-        luma[i] = gray.mean()
-        dark[i] = np.count_nonzero(gray <= 16) / gray.size
-        blown[i] = np.count_nonzero(gray >= 250) / gray.size
-        if i % sharp_every == 0:
-            sharp[i] = cv2.Laplacian(gray, cv2.CV_32F).var()
-        thumbs[i] = _thumb(gray)
-        if prev is not None:
-            diff[i] = cv2.absdiff(gray, prev).mean()
-            sim[i] = float((thumbs[i] * thumbs[i - 1]).sum())
-            flow = cv2.calcOpticalFlowFarneback(prev, gray, None, 0.5, 3, 9, 2, 5, 1.1, 0)
-            motion[i] = float(np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2).mean())
-        prev = gray
-    return Signals(times=np.asarray(times, np.float64), fps=fps, luma=luma, dark_frac=dark, blown_frac=blown,
-                   sharpness=sharp, diff=diff, similarity=sim, motion=motion, thumbs=thumbs)
+    flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 2, 5, 1.1, 0)
+    return float(cv2.magnitude(flow[..., 0], flow[..., 1]).mean()) * (ANALYSIS_WIDTH / a.shape[1])
+
+
+def measure(frames: Iterable[np.ndarray], times: Sequence[float] | None, fps: float, *,
+            sharp_every: int = 4) -> Signals:
+    """Measure the signals of RGB (or gray) frames already scaled to analysis size.
+
+    `frames` may be a generator (decoding then overlaps with measuring): optical flow runs in a
+    worker thread (OpenCV releases the GIL), on frames FLOW_WIDTH wide. `times` None: i / fps."""
+    import cv2
+
+    luma, dark, blown, sharp, diff, sim, thumbs, flows, smalls = [], [], [], [], [], [], [], [], []
+    prev = prev_small = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for i, f in enumerate(frames):
+            gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if f.ndim == 3 else f
+            luma.append(float(gray.mean()))
+            dark.append(np.count_nonzero(gray <= 16) / gray.size)
+            blown.append(np.count_nonzero(gray >= 250) / gray.size)
+            sharp.append(float(cv2.Laplacian(gray, cv2.CV_32F).var()) if i % sharp_every == 0 else np.nan)
+            thumbs.append(_thumb(gray))
+            fh = max(2, int(round(gray.shape[0] * FLOW_WIDTH / gray.shape[1])))
+            small = cv2.resize(gray, (FLOW_WIDTH, fh), interpolation=cv2.INTER_AREA) \
+                if gray.shape[1] > FLOW_WIDTH else gray
+            smalls.append(small)
+            if prev is None:
+                diff.append(0.0)
+                sim.append(1.0)
+            else:
+                diff.append(float(cv2.absdiff(gray, prev).mean()))
+                sim.append(float((thumbs[i] * thumbs[i - 1]).sum()))
+                flows.append(pool.submit(_flow_magnitude, prev_small, small))
+            prev, prev_small = gray, small
+        motion = [0.0] + [fl.result() for fl in flows] if luma else []
+    n = len(luma)
+    t = np.asarray(times, np.float64) if times is not None else np.arange(n) / fps
+    return Signals(times=t[:n], fps=fps, luma=np.asarray(luma, np.float32), dark_frac=np.asarray(dark, np.float32),
+                   blown_frac=np.asarray(blown, np.float32), sharpness=np.asarray(sharp, np.float32),
+                   diff=np.asarray(diff, np.float32), similarity=np.asarray(sim, np.float32),
+                   motion=np.asarray(motion, np.float32),
+                   thumbs=np.stack(thumbs) if thumbs else np.zeros((0, 18, 32), np.float32),
+                   smalls=np.stack(smalls) if smalls else None)
 
 
 # -- defects: pure functions of the signals ---------------------------------------------------
@@ -221,7 +241,7 @@ def find_cuts(s: Signals, exclude: list[Defect] = ()) -> list[Defect]:
         around = np.concatenate([s.similarity[max(1, i - look):i], s.similarity[i + 1:i + 1 + look]])
         if len(around) and float(np.median(around)) < 0.75:
             continue  # chaotic footage everywhere: not a clean cut
-        if _shifted_match(s.thumbs[i - 1], s.thumbs[i]) > 0.8:
+        if s.smalls is not None and _shifted_match(s.smalls[i - 1], s.smalls[i]) > 0.7:
             continue  # the same picture moved (a jolt, or a stall resuming): not a cut
         later = s.thumbs[i + 1:min(n, i + 1 + look)]
         if len(later) and float((later * s.thumbs[i - 1]).sum(axis=(1, 2)).max()) > 0.75:
@@ -231,14 +251,17 @@ def find_cuts(s: Signals, exclude: list[Defect] = ()) -> list[Defect]:
 
 
 def _shifted_match(before: np.ndarray, after: np.ndarray) -> float:
-    """Best correlation of the centre of `before` anywhere within +-6 x +-4 thumbnail pixels of
-    `after` (about a fifth of the frame): high when the picture only moved."""
+    """Best correlation of the centre of `before` anywhere within a sixth of the frame in `after`:
+    high when the picture only moved (a jolt, a stall resuming), low after a real cut."""
     import cv2
 
-    centre = np.ascontiguousarray(before[4:14, 6:26])
-    if float(centre.std()) < 1e-6:
+    h, w = before.shape[:2]
+    dy, dx = max(1, h // 6), max(1, w // 6)
+    centre = np.ascontiguousarray(before[dy:h - dy, dx:w - dx]).astype(np.float32)
+    if float(centre.std()) < 1e-3:
         return 0.0
-    return float(cv2.matchTemplate(np.ascontiguousarray(after), centre, cv2.TM_CCOEFF_NORMED).max())
+    return float(cv2.matchTemplate(np.ascontiguousarray(after).astype(np.float32), centre,
+                                   cv2.TM_CCOEFF_NORMED).max())
 
 
 def find_motion_spikes(s: Signals, exclude: list[Defect] = ()) -> list[Defect]:
@@ -475,6 +498,22 @@ def prompt_similarity(frames: Sequence[np.ndarray], prompt: str, model_dir: Path
 # -- the entry point: I/O at the edge -----------------------------------------------------------
 
 
+def _decode_small(path: Path, size: tuple[int, int], *, rgb: bool) -> Iterator[tuple[float, np.ndarray]]:
+    """Decode every frame straight to a small gray (or RGB) picture. Like media.read_frames, but
+    scaling with swscale's fast bilinear filter into gray halves the cost of a 720p take, and
+    decoding is what analysis spends its time on."""
+    import av
+
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        rate = float(vs.average_rate or 24)
+        for i, frame in enumerate(c.decode(vs)):
+            t = float(frame.pts * vs.time_base) if frame.pts is not None else i / rate
+            yield t, frame.to_ndarray(format="rgb24" if rgb else "gray", width=size[0], height=size[1],
+                                      interpolation="FAST_BILINEAR")
+
+
 def _cache_key(content_hash: str, prompt: str | None, clip_model: Path | None) -> str:
     extra = json.dumps([ANALYSIS_VERSION, ANALYSIS_WIDTH, prompt if clip_model else None,
                         str(Path(clip_model).resolve()) if clip_model else None])
@@ -485,7 +524,7 @@ def analyze_take(path: Path, *, cache_dir: Path | None = None, prompt: str | Non
                  clip_model: Path | None = None) -> TakeAnalysis:
     """Score one take and find its defects. Cached in `cache_dir` by content hash (+ prompt and
     model when prompt similarity is asked for)."""
-    from dreamcut.media import file_sha256, probe, read_frames, write_text_atomic
+    from dreamcut.media import file_sha256, probe, write_text_atomic
 
     path = Path(path)
     info = probe(path)
@@ -504,22 +543,29 @@ def analyze_take(path: Path, *, cache_dir: Path | None = None, prompt: str | Non
     w, h = info.video.width, info.video.height
     aw = min(ANALYSIS_WIDTH, w)
     ah = max(2, int(round(h * aw / w / 2.0)) * 2)
-    times, frames = [], []
-    try:
-        for t, f in read_frames(path, size=(aw, ah)):
+    times: list[float] = []
+    frames: list[np.ndarray] = []
+    want_clip = clip_model is not None and bool(prompt)
+
+    def decoded():
+        for t, f in _decode_small(path, (aw, ah), rgb=want_clip):
             times.append(t)
-            frames.append(f)
+            if want_clip:
+                frames.append(f)  # kept for the prompt match (160 px wide: ~20 MB for a 20 s take)
+            yield f
+
+    fps = info.video.fps or 24.0
+    try:
+        signals = measure(decoded(), None, fps)
     except Exception as e:  # PyAV decode errors have many classes; all mean the same here
         raise WorkFailed(f"cannot decode the take ({type(e).__name__})", where=path.name,
                          fix="re-download or re-render the take") from None
-    if len(frames) < 2:
+    if len(times) < 2:
         raise BadInput("the take has fewer than 2 frames", where=path.name, fix="re-render the take")
-    fps = info.video.fps or (len(frames) - 1) / max(times[-1] - times[0], 1e-3)
-    t0 = times[0]
-    signals = measure(frames, [t - t0 for t in times], fps)
+    signals.times = np.asarray(times, np.float64) - times[0]
     defects, metrics = find_defects(signals)
     similarity = None
-    if clip_model is not None and prompt:
+    if want_clip:
         similarity = prompt_similarity(frames, prompt, Path(clip_model))
         metrics["prompt_similarity"] = round(similarity, 4)
     score, explanation = score_take(metrics, defects, similarity)
