@@ -44,7 +44,7 @@ DEFECT_KINDS = ("frozen", "flash", "cut", "motion_spike", "flicker", "dark", "bl
 FROZEN_MIN_SECONDS = 0.3
 FLASH_MAX_SECONDS = 0.35
 EXPOSURE_MIN_SECONDS = 0.5
-FLICKER_LEVELS = 1.5  # luminance jitter (0..255 levels, high-passed) above which a stretch flickers
+FLICKER_LEVELS = 2.0  # luminance jitter (0..255 levels, high-passed) above which a stretch flickers
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,7 @@ def find_defects(s: Signals) -> tuple[list[Defect], dict[str, float]]:
     frozen = find_frozen(s)
     cuts = find_cuts(s, flashes)
     spikes = find_motion_spikes(s, flashes + cuts + frozen)  # a stall resuming jumps: part of the stall
-    flicker, flicker_index = find_flicker(s, flashes + cuts)
+    flicker, flicker_index = find_flicker(s, flashes + cuts + spikes)
     exposure = find_exposure(s, flashes)
     defects = sorted(flashes + frozen + cuts + spikes + flicker + exposure, key=lambda d: (d.start, d.kind))
     sharp = s.sharpness[~np.isnan(s.sharpness)]

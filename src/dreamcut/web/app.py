@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 
 from dreamcut.catalog import Catalog
 from dreamcut.project import Project
@@ -206,6 +206,19 @@ class Board:
         return job
 
 
+def _chunked(parts, size: int = 32_768):
+    buf: list[str] = []
+    n = 0
+    for part in parts:
+        buf.append(part)
+        n += len(part)
+        if n >= size:
+            yield "".join(buf).encode()
+            buf, n = [], 0
+    if buf:
+        yield "".join(buf).encode()
+
+
 def _read_cut(path: Path) -> dict[str, Any]:
     import opentimelineio as otio
 
@@ -256,17 +269,20 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
         return response
 
     @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
+    def index() -> StreamingResponse:
         rows = board.rows()
         shots = board.shots()
         by_shot: dict[str, list[dict]] = {s["id"]: [] for s in shots}
         for r in rows:
             by_shot.setdefault(r["shot_id"], []).append(r)
         sheets = {sid: (board.project.previews_dir / sid / "contact_sheet.png").is_file() for sid in by_shot}
-        html = templates.get_template("board.html").render(
+        parts = templates.get_template("board.html").generate(
             title=board.project.spec.title, shots=shots, by_shot=by_shot, selections=board.selections(),
             sheets=sheets, total=len(rows), now=board.changes(0.0)["now"])
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        # Streamed in ~32 kB pieces: the browser paints the header and the first shots while the
+        # rest of a 700-take board is still being rendered and sent.
+        return StreamingResponse(_chunked(parts), media_type="text/html; charset=utf-8",
+                                 headers={"Cache-Control": "no-store"})
 
     @app.get("/thumb/{take_id}.jpg")
     def thumb(take_id: str) -> FileResponse:
