@@ -129,7 +129,7 @@ class Orchestrator:
     def _download(self, p: PlannedTake, backend: Backend, provider_id: str, billed: float | None) -> Take:
         key = p.key
         take_id = take_id_for(p)
-        dest = self.project.take_path(p.shot_id, take_id)
+        dest = self.project.take_path(p.shot_id, take_id, kind=p.kind)
         if not dest.exists():
             with atomic_path(dest) as tmp:
                 backend.download(provider_id, tmp)
