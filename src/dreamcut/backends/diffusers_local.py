@@ -106,9 +106,10 @@ def valid_frames(frames: int, temporal_factor: int) -> int:
 
 
 def round_size(width: int, height: int, multiple: int) -> tuple[int, int]:
-    """The nearest size whose sides are multiples of `multiple` (at least one multiple each)."""
+    """The nearest size whose sides are multiples of `multiple` (at least one multiple each).
+    A tie rounds down (720 -> 704 for 32): fewer pixels, less memory."""
     def r(x: int) -> int:
-        return max(multiple, int(math.floor(x / multiple + 0.5)) * multiple)
+        return max(multiple, int(math.ceil(x / multiple - 0.5)) * multiple)
     return r(width), r(height)
 
 
@@ -704,9 +705,7 @@ class DiffusersBackend(LocalBackend):
                     # A text-to-video Wan transformer has no image channels: condition by putting the
                     # encoded image in the first latent frame (Wan 2.2 TI2V's own method).
                     extra["expand_timesteps"] = True
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
-                    pipe = getattr(diffusers, cls_name).from_pipe(base, torch_dtype=self._torch_dtype(torch), **extra)
+                pipe = _derive(getattr(diffusers, cls_name), base, **extra)
                 pipe.set_progress_bar_config(disable=True)
             self._pipes[role] = pipe
         pipe = self._pipes[role]
@@ -731,6 +730,22 @@ class DiffusersBackend(LocalBackend):
                     img = cv2.resize(img, (plan.out_width, plan.out_height),
                                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
                 w.write(img)
+
+
+def _derive(cls, base, **config):
+    """`cls` built on `base`'s loaded components (shared, no copy) and its config.
+
+    This is `from_pipe` without its final `.to(dtype)`, which would cast the modules a model
+    keeps in float32 (Wan's norms and rope) down to bf16."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    kwargs = {k: v for k, v in base.components.items() if k in params}
+    for k in params:
+        if k not in kwargs and k != "self" and k in base.config and not k.startswith("_"):
+            kwargs[k] = base.config[k]
+    kwargs.update(config)
+    return cls(**kwargs)
 
 
 def torch_inference():
