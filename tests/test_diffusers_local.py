@@ -179,15 +179,15 @@ def test_ltx_take_has_requested_size_fps_and_length_with_rounding_note(ltx, tmp_
     assert any("40x30" in n for n in ltx.notes[str(out)])
 
 
-def test_same_seed_same_take_other_seed_other_take(wan, tmp_path):
+def test_same_seed_same_take_other_seed_other_take(ltx, tmp_path):
     a, b, c = (tmp_path / f"{n}.mp4" for n in "abc")
-    run_to_file(wan, req(seed=11), a, poll_interval=0)
-    run_to_file(wan, req(seed=11), b, poll_interval=0)
-    run_to_file(wan, req(seed=12), c, poll_interval=0)
+    run_to_file(ltx, req(seed=11), a, poll_interval=0)
+    run_to_file(ltx, req(seed=11), b, poll_interval=0)
+    run_to_file(ltx, req(seed=12), c, poll_interval=0)
     fa, fb, fc = frames_of(a), frames_of(b), frames_of(c)
     assert fa.shape == (8, 32, 32, 3)
     assert np.array_equal(fa, fb)
-    assert np.abs(fa - fc).mean() > 0.5
+    assert np.abs(fa - fc).mean() > 5.0  # of 255
 
 
 @pytest.mark.parametrize("family", ["ltx", "wan"])
@@ -200,7 +200,9 @@ def test_reference_image_conditions_the_take(family, models, tmp_path):
         run_to_file(backend, req(refs=(ref,), seconds=1.0), out, poll_interval=0)
         outs.append(frames_of(out))
     assert outs[0].shape == outs[1].shape
-    assert np.abs(outs[0] - outs[1]).mean() > 1.0  # same seed and text: only the image differs
+    diff = np.abs(outs[0] - outs[1]).mean(axis=(1, 2, 3))
+    # same seed and text, so without conditioning the takes would be identical (see the seed test)
+    assert diff.mean() > 1.0
 
 
 def test_preview_makes_the_first_four_frames(wan, tmp_path):
