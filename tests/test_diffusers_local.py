@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("diffusers")
 pytest.importorskip("torch")
+pytest.importorskip("diffusers")
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tiny_models  # noqa: E402
@@ -38,6 +38,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-models")
     return {"ltx": tiny_models.build_ltx(root / "ltx"), "wan": tiny_models.build_wan(root / "wan"),
+            "wan_i2v": tiny_models.build_wan_i2v(root / "wan_i2v"),
             "cogvideox": tiny_models.build_cogvideox(root / "cogvideox")}
 
 
@@ -233,6 +234,37 @@ def test_chained_long_take_has_the_requested_length_and_a_continuous_join(models
     elsewhere = np.concatenate([step[: join - plan.segments[1].overlap - 1], step[join + 1:]])
     # no cut at the join: the biggest change there is no bigger than the take's ordinary motion
     assert window.max() <= max(2.0 * np.percentile(elsewhere, 90), 3.0)
+
+
+def test_each_segment_continues_from_the_previous_one(models):
+    """Two takes that differ only in their FIRST scene: the second segment has the same text and
+    seed in both, so it can only differ because it is conditioned on the first one's tail."""
+    backend = DiffusersBackend(model=str(models["ltx"]), comfortable_frames=17)
+    takes = []
+    for first in ("a school corridor", "a desert road at noon"):
+        r = req(seconds=3.0, segments=(SceneSegment(0, 1.5, first), SceneSegment(1.5, 3.0, "a football field")))
+        plan = backend.plan(r)
+        takes.append(backend.generate(r, plan))
+    assert len(takes[0]) == len(takes[1]) == plan.total_frames == 24
+    second = slice(plan.segments[0].keep + 1, None)  # past the blend window's first frame
+    # (identical inputs give bit-identical frames: see the seed test; random weights move little)
+    assert np.abs(takes[0][second] - takes[1][second]).mean() > 1e-4
+
+
+def test_wan_image_to_video_folder_first_and_last_frame(models, tmp_path):
+    backend = DiffusersBackend(model=str(models["wan_i2v"]))
+    assert any("needs a reference image" in p for p in backend.problems(req()))
+    with pytest.raises(BadInput, match="needs a reference image"):
+        run_to_file(backend, req(), tmp_path / "x.mp4", poll_interval=0)
+    first = ref_image(tmp_path / "first.png", (220, 30, 30))
+    last = ref_image(tmp_path / "last.png", (20, 40, 220))
+    one = req(refs=(first,), options=(("steps", 2), ("model_fps", 8)))
+    two = replace(one, refs=(first, last))
+    assert any("last frame" in n for n in backend.plan(two).notes)
+    a, b = backend.generate(one, backend.plan(one)), backend.generate(two, backend.plan(two))
+    per_frame = np.abs(a - b).mean(axis=(1, 2, 3))
+    # the last-frame image changes the end of the take much more than its start
+    assert per_frame[-1] > 10 * per_frame[0] and per_frame[-1] > 1e-4
 
 
 # -- through the orchestrator (the path `dreamcut generate` takes) -----------------------------

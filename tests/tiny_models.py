@@ -109,3 +109,26 @@ def build_cogvideox(folder: Path) -> Path:
                              scheduler=CogVideoXDDIMScheduler())
     pipe.save_pretrained(folder)
     return folder
+
+
+def build_wan_i2v(folder: Path) -> Path:
+    """Wan 2.2 image-to-video layout: a 36-channel transformer (noise + mask + image latents), no
+    CLIP image encoder; it takes a last frame too (first-and-last-frame)."""
+    _stack()
+    import torch
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+
+    tokenizer, n = _tokenizer()
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=36, out_channels=16,
+        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32)
+    pipe = WanImageToVideoPipeline(
+        transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        text_encoder=_t5(n, umt5=True), tokenizer=tokenizer)
+    pipe.save_pretrained(folder)
+    return folder

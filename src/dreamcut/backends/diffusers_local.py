@@ -350,6 +350,13 @@ def inspect_model_folder(path: Path, label: str) -> ModelFolder:
     return ModelFolder(path, label, class_name, FAMILIES[family], kind, index)
 
 
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _missing_shards(sub: Path, files: list[str], name: str) -> list[str]:
     out = []
     for f in files:
@@ -398,27 +405,26 @@ def _hide_broken_torchvision() -> None:
     except Exception:  # noqa: BLE001 - any failure means "unusable", whatever it raised
         for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
             del sys.modules[name]
+    # A None entry makes `import torchvision` raise ImportError and find_spec() say "not
+    # installed", so transformers and diffusers take their documented no-torchvision paths.
+    sys.modules["torchvision"] = None  # type: ignore[assignment]
     log.warning("torchvision is installed but cannot load (does its build match torch?); "
                 "using transformers and diffusers without it")
-    import transformers.utils as tu
-    import transformers.utils.import_utils as tiu
-
-    def off() -> bool:
-        return False
-
-    for mod in (tiu, tu):
-        for fn in ("is_torchvision_available", "is_torchvision_v2_available"):
-            if hasattr(mod, fn):
-                setattr(mod, fn, off)
-    try:
-        import diffusers.utils as du
+    if "diffusers" in sys.modules:  # imported before us: it read availability at import time
         import diffusers.utils.import_utils as diu
 
-        for mod in (diu, du):
-            if hasattr(mod, "is_torchvision_available"):
-                setattr(mod, "is_torchvision_available", off)
-    except ImportError:
-        pass
+        diu._torchvision_available = False
+    if "transformers" in sys.modules:  # imported before us: its availability checks are cached
+        import transformers.utils as tu
+        import transformers.utils.import_utils as tiu
+
+        def off() -> bool:
+            return False
+
+        for mod in (tiu, tu):
+            for fn in ("is_torchvision_available", "is_torchvision_v2_available"):
+                if hasattr(mod, fn):
+                    setattr(mod, fn, off)
 
 
 def _env_flag(name: str) -> bool | None:
@@ -490,8 +496,25 @@ class DiffusersBackend(LocalBackend):
         # CogVideoX's text-to-video transformer has no image input; the others do.
         return not (self.family.name == "cogvideox" and self.folder.kind == "t2v")
 
+    def _takes_last_frame(self) -> bool:
+        """Whether a second reference image can end the take (first-and-last-frame)."""
+        fam = self.family.name
+        if fam == "ltx":
+            return True
+        if fam != "wan" or self.folder.kind != "i2v":
+            return False
+        # Wan 2.1 FLF2V embeds two CLIP images (pos_embed_seq_len); Wan 2.2 I2V has no CLIP input
+        cfg = _read_json(self.folder.path / "transformer" / "config.json")
+        return cfg.get("image_dim") is None or bool(cfg.get("pos_embed_seq_len"))
+
+    def _first_last_only(self) -> bool:
+        """Wan 2.1 FLF2V: its image embedding takes exactly two CLIP images (first and last frame)."""
+        if self.family.name != "wan" or self.folder.kind != "i2v":
+            return False
+        return bool(_read_json(self.folder.path / "transformer" / "config.json").get("pos_embed_seq_len"))
+
     def _can_chain(self) -> bool:
-        return self._can_use_image()
+        return self._can_use_image() and not self._first_last_only()
 
     def capabilities(self) -> Capabilities:
         fam = self.family
@@ -507,6 +530,12 @@ class DiffusersBackend(LocalBackend):
         out = super().problems(request)
         if self.folder.kind == "i2v" and not request.refs:
             out.append(f"{self.folder.label} is an image-to-video model: the shot needs a reference image (refs:)")
+        if self._first_last_only():
+            longest = self.family.comfortable_frames / (self.family.native_fps or 16)
+            if len(request.refs) < 2:
+                out.append(f"{self.folder.label} is a first-and-last-frame model: the shot needs two reference images")
+            if request.seconds > longest + 1e-6:
+                out.append(f"{request.seconds:g} s is longer than a first-and-last-frame model makes ({longest:g} s)")
         for ref in request.refs:
             if not Path(ref).is_file():
                 out.append(f"reference image {Path(ref).name!r} does not exist")
@@ -515,14 +544,20 @@ class DiffusersBackend(LocalBackend):
     # -- the take ---------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> TakePlan:
         pipe_tf, pipe_mult = self._model_rules()
-        return plan_take(request, self.family, temporal_factor=pipe_tf, size_multiple=pipe_mult,
+        plan = plan_take(request, self.family, temporal_factor=pipe_tf, size_multiple=pipe_mult,
                          comfortable_frames=self.comfortable_frames, overlap_frames=self.overlap_frames,
                          can_use_image=self._can_use_image(), needs_image=self.folder.kind == "i2v")
+        if len(request.refs) > 1:
+            note = ("second reference image is the take's last frame" if self._takes_last_frame()
+                    else f"{self.folder.label} has no last-frame input: reference images after the first are unused")
+            plan = replace(plan, notes=plan.notes + (note,))
+        return plan
 
     def render(self, request: GenerationRequest, dest: Path, progress: Progress | None = None) -> None:
-        for p in self.problems(request):
-            if "does not exist" in p or "needs a reference image" in p or "cannot use reference" in p:
-                raise BadInput(p, where=f"shot {request.shot_id}", fix="fix the shot's refs: in dreamcut.yaml")
+        problems = self.problems(request)
+        if problems:
+            raise BadInput("; ".join(problems), where=f"shot {request.shot_id}",
+                           fix="change the shot's refs:/seconds: in dreamcut.yaml, or use another model folder")
         plan = self.plan(request)
         for note in plan.notes:
             log.warning("%s: %s", request.shot_id, note)
@@ -572,12 +607,23 @@ class DiffusersBackend(LocalBackend):
         if fam == "ltx":
             kw["frame_rate"] = int(round(plan.model_fps))
             kw["max_sequence_length"] = int(msl or 128)
-            if seg.condition == "frames":
+            last = refs[1] if (len(refs) > 1 and seg is plan.segments[-1]) else None
+            if seg.condition == "frames" or last is not None:
+                # the condition pipeline: the previous tail (or the first reference) at frame 0,
+                # and a second reference as the segment's last frame (first-and-last-frame)
                 pipe = self._pipe("condition")
                 from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
-                kw["conditions"] = [LTXVideoCondition(video=tail, frame_index=0,
-                                                      strength=float(request.option("continuity", 1.0)))]
+                strength = float(request.option("continuity", 1.0))
+                if seg.condition == "frames":
+                    conds = [LTXVideoCondition(video=tail, frame_index=0, strength=strength)]
+                elif seg.condition == "image":
+                    conds = [LTXVideoCondition(image=refs[0], frame_index=0, strength=1.0)]
+                else:
+                    conds = []
+                if last is not None:
+                    conds.append(LTXVideoCondition(image=last, frame_index=seg.frames - 1, strength=1.0))
+                kw["conditions"] = conds
             elif seg.condition == "image":
                 pipe = self._pipe("i2v")
                 kw["image"] = refs[0]
@@ -589,7 +635,7 @@ class DiffusersBackend(LocalBackend):
             else:
                 pipe = self._pipe("i2v")
                 kw["image"] = tail[0] if seg.condition == "frames" else refs[0]
-                if self.folder.kind == "i2v" and len(refs) > 1 and len(plan.segments) == 1:
+                if len(refs) > 1 and seg is plan.segments[-1] and self._takes_last_frame():
                     kw["last_image"] = refs[1]  # first-and-last-frame (FLF2V)
         else:  # cogvideox
             tr = self._pipes["base"].transformer
