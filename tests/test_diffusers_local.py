@@ -103,9 +103,14 @@ def test_long_take_plan_covers_the_take_and_follows_scene_segments():
     assert sum(s.keep for s in plan.segments) == plan.total_frames == 321
     assert plan.segments[0].condition == "text" and all(s.condition == "frames" for s in plan.segments[1:])
     assert all(s.frames <= 81 and s.overlap + s.keep <= s.frames for s in plan.segments)
-    texts = [s.text.split(".")[0] for s in plan.segments]
+    texts = [s.text.split(". Style")[0].rstrip(".") for s in plan.segments]
     assert texts[0] == "corridor" and texts[-1] == "football field" and "classroom" in texts
     assert all(s.text.endswith("Style: vintage 35mm.") for s in plan.segments)
+    # words before the first scene apply to every segment
+    led = replace(r, prompt="Slow dolly, 1986. corridor Then classroom Then football field. Style: vintage 35mm.")
+    led_texts = [s.text for s in plan_take(led, FAMILIES["wan"]).segments]
+    assert led_texts[0] == "Slow dolly, 1986. corridor. Style: vintage 35mm."
+    assert led_texts[-1] == "Slow dolly, 1986. football field. Style: vintage 35mm."
     # the scene change falls where it was written: 5 s of 16 fps frames into the take
     starts = np.cumsum([0] + [s.keep for s in plan.segments])
     first_class = texts.index("classroom")

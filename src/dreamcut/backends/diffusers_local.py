@@ -150,7 +150,8 @@ class TakePlan:
 def plan_take(request: GenerationRequest, family: Family, *, temporal_factor: int | None = None,
               size_multiple: int | None = None, comfortable_frames: int | None = None,
               overlap_frames: int | None = None, can_use_image: bool = True,
-              needs_image: bool = False) -> TakePlan:
+              needs_image: bool = False, default_steps: int | None = None,
+              default_guidance: float | None = None) -> TakePlan:
     """Decide every number of a take before any weight is touched (pure).
 
     Long takes and multi-scene takes become chained segments: each scene segment of the
@@ -167,8 +168,8 @@ def plan_take(request: GenerationRequest, family: Family, *, temporal_factor: in
         raise BadInput("this image-to-video model needs a reference image", where=f"shot {request.shot_id}",
                        fix="add `refs:` to the shot, or use a text-to-video model folder")
 
-    steps = int(request.option("steps", family.steps))
-    guidance = float(request.option("guidance", family.guidance))
+    steps = int(request.option("steps", default_steps or family.steps))
+    guidance = float(request.option("guidance", default_guidance or family.guidance))
     want_w, want_h = request.width, request.height
     if request.preview:
         # MiniClips: the first frames only, at a smaller size with fewer steps.
@@ -241,9 +242,17 @@ def _scene_frames(request: GenerationRequest, total: int) -> list[tuple[int, str
 
 
 def _scene_text(request: GenerationRequest, scene: str) -> str:
-    """A scene's own text, keeping the take's style block (the part after 'Style:')."""
-    _, sep, style = request.prompt.rpartition(" Style: ")
-    return f"{scene.rstrip('. ')}. Style: {style}" if sep else scene
+    """A scene's own text for its segment: the take's lead words (before the first scene, they
+    apply to the whole take), the scene, and the take's style block (after 'Style:')."""
+    body, sep, style = request.prompt.rpartition(" Style: ")
+    if not sep:
+        body = request.prompt
+    first = request.segments[0].text.strip() if request.segments else ""
+    at = body.find(first) if first else -1
+    # prompts.compose writes "<lead>. <scene 1> Then <scene 2>..."; anything else has no lead
+    lead = body[:at].rstrip(" ").rstrip(".").strip() if at > 1 and body[:at].endswith(". ") else ""
+    text = ". ".join(p for p in (lead, scene.strip().rstrip(". ")) if p) + "."
+    return f"{text} Style: {style}" if sep else text
 
 
 def blend_join(made: np.ndarray, new: np.ndarray, overlap: int) -> np.ndarray:
@@ -447,7 +456,9 @@ class DiffusersBackend(LocalBackend):
     vae_tiling / vae_slicing: decode in tiles / one video at a time (less VRAM at 720p).
     compile: `torch.compile` the transformer (slow first call, faster after).
     comfortable_frames / overlap_frames: override the family's segment length and blend window.
-    Each memory option can also come from env DREAMCUT_DIFFUSERS_<NAME> (1/0).
+    steps / guidance: defaults for requests without a "steps" / "guidance" option.
+    Each option can also come from env DREAMCUT_DIFFUSERS_<NAME> (flags as 1/0), which is how
+    `dreamcut make` / `dreamcut serve` pass them (the registry builds backends from a name only).
     """
 
     name: str = "diffusers"
@@ -460,6 +471,8 @@ class DiffusersBackend(LocalBackend):
     compile: bool | None = None
     comfortable_frames: int | None = None
     overlap_frames: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
     notes: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _folder: ModelFolder | None = field(default=None, repr=False)
     _pipes: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -475,6 +488,14 @@ class DiffusersBackend(LocalBackend):
         for opt in ("cpu_offload", "vae_tiling", "vae_slicing", "compile"):
             if getattr(self, opt) is None:
                 setattr(self, opt, _env_flag(f"DREAMCUT_DIFFUSERS_{opt.upper()}"))
+        for opt, kind in (("steps", int), ("guidance", float), ("comfortable_frames", int), ("overlap_frames", int)):
+            env = os.environ.get(f"DREAMCUT_DIFFUSERS_{opt.upper()}")
+            if getattr(self, opt) is None and env:
+                try:
+                    setattr(self, opt, kind(env))
+                except ValueError:
+                    raise BadInput(f"DREAMCUT_DIFFUSERS_{opt.upper()}={env!r} is not a number",
+                                   fix="set it to a number or unset it") from None
 
     def __getstate__(self) -> dict:
         # Ray ships the backend to a worker: ship the settings, never loaded weights.
@@ -546,7 +567,8 @@ class DiffusersBackend(LocalBackend):
         pipe_tf, pipe_mult = self._model_rules()
         plan = plan_take(request, self.family, temporal_factor=pipe_tf, size_multiple=pipe_mult,
                          comfortable_frames=self.comfortable_frames, overlap_frames=self.overlap_frames,
-                         can_use_image=self._can_use_image(), needs_image=self.folder.kind == "i2v")
+                         can_use_image=self._can_use_image(), needs_image=self.folder.kind == "i2v",
+                         default_steps=self.steps, default_guidance=self.guidance)
         if len(request.refs) > 1:
             note = ("second reference image is the take's last frame" if self._takes_last_frame()
                     else f"{self.folder.label} has no last-frame input: reference images after the first are unused")
