@@ -275,23 +275,17 @@ def test_wan_image_to_video_folder_first_and_last_frame(models, tmp_path):
 # -- through the orchestrator (the path `dreamcut generate` takes) -----------------------------
 
 
-@pytest.mark.slow
-def test_orchestrator_round_trip_with_tiny_ltx(models, tmp_path):
+def _tiny_project(root: Path, model: Path) -> Path:
     import soundfile as sf
 
-    from dreamcut.generate.batch import plan_takes
-    from dreamcut.generate.orchestrator import Orchestrator
-    from dreamcut.project import Project
-
-    root = tmp_path / "proj"
     (root / "refs").mkdir(parents=True)
     sf.write(root / "song.wav", np.zeros(8000, np.float32), 8000)
     ref_image(root / "refs" / "hall.png", (200, 180, 40))
-    spec = f"""
+    (root / "dreamcut.yaml").write_text(f"""
 title: tiny
 song: song.wav
 fps: 8
-backend: "diffusers:{models['ltx']}"
+backend: "diffusers:{model}"
 takes_per_shot: 1
 take_seconds: 1.0
 render: {{master: "64x32", resolution: "64x32"}}
@@ -303,21 +297,55 @@ shots:
   - id: hall
     prompt: a hall with a yellow floor
     refs: [refs/hall.png]
-"""
-    (root / "dreamcut.yaml").write_text(spec)
-    project = Project.open(root)
-    planned = plan_takes(project.spec, root=str(root))
-    planned = [replace(p, request=p.request.with_options(steps=2)) for p in planned]
-    summary = Orchestrator(project, poll_interval=0).run(planned)
-    assert summary.made == 2 and summary.failed == 0, summary.failures
-    for take in project.catalog.takes() if hasattr(project.catalog, "takes") else []:
-        info = probe(project.abs(take.path))
-        assert (info.video.width, info.video.height, round(info.video.fps)) == (64, 32, 8)
+""")
+    return root
+
+
+def test_cli_check_names_a_missing_model_folder(models, tmp_path, cli):
+    root = _tiny_project(tmp_path / "proj", models["ltx"])
+    ok = cli("check", cwd=root)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    text = (root / "dreamcut.yaml").read_text().replace(str(models["ltx"]), str(tmp_path / "gone" / "LTX-Video"))
+    (root / "dreamcut.yaml").write_text(text)
+    bad = cli("check", cwd=root)
+    assert bad.returncode == 2
+    line = [ln for ln in (bad.stdout + bad.stderr).splitlines() if "error" in ln.lower()]
+    assert line and "LTX-Video" in line[0] and "does not exist" in line[0] and str(tmp_path) not in line[0]
+
+
+@pytest.mark.slow
+def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
+    """`dreamcut generate` when the CLI has it; until then the same path it takes
+    (plan_takes -> Orchestrator.run), in-process."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.orchestrator import Orchestrator
+    from dreamcut.project import Project
+
+    root = _tiny_project(tmp_path / "proj", models["ltx"])
+    env = {"DREAMCUT_DIFFUSERS_STEPS": "2"}
+    if cli("generate", "--help", cwd=root).returncode == 0:
+        proc = cli("generate", cwd=root, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    else:
+        os.environ.update(env)
+        try:
+            project = Project.open(root)
+            summary = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
+            assert summary.made == 2 and summary.failed == 0, summary.failures
+        finally:
+            for k in env:
+                os.environ.pop(k, None)
     mp4s = sorted((root / "takes").rglob("*.mp4"))
-    assert len(mp4s) == 2
+    assert [p.parent.name for p in mp4s] == ["corridor", "hall"]
     for mp4 in mp4s:
+        info = probe(mp4)
+        assert (info.video.width, info.video.height, round(info.video.fps)) == (64, 32, 8)
         assert count_frames(mp4) == 8
         sidecar = json.loads(mp4.with_suffix(".json").read_text())
         assert sidecar["backend"].startswith("diffusers:")
-    again = Orchestrator(project, poll_interval=0).run(planned)
+    hall = json.loads(mp4s[1].with_suffix(".json").read_text())
+    assert hall["request"]["refs"] and len(json.loads(mp4s[0].with_suffix(".json").read_text())["request"]["segments"]) == 2
+    # resuming makes nothing twice
+    project = Project.open(root)
+    again = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
     assert again.skipped == 2 and again.made == 0

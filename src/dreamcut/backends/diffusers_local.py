@@ -31,6 +31,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -390,9 +391,13 @@ def _import_stack():
     try:
         import diffusers
         import torch
+        import transformers
     except ImportError as e:
         raise BadInput(f"backend 'diffusers' cannot load: missing package {e.name or e}",
                        fix="pip install 'dreamcut[local]'") from None
+    # loading bars would fight the CLI's own progress bar
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
     return torch, diffusers
 
 
@@ -668,7 +673,7 @@ class DiffusersBackend(LocalBackend):
                 pipe = self._pipe("i2v")
                 kw["image"] = tail[0] if seg.condition == "frames" else refs[0]
         try:
-            with torch_inference():
+            with torch_inference(), _quiet_diffusers():
                 result = pipe(**kw)
         except (RuntimeError, ValueError) as e:
             if "out of memory" in str(e).lower():
@@ -814,6 +819,20 @@ def _derive(cls, base, **config):
             kwargs[k] = base.config[k]
     kwargs.update(config)
     return cls(**kwargs)
+
+
+@contextlib.contextmanager
+def _quiet_diffusers():
+    """Pipelines log advice meant for their own developers during a call (scheduler
+    sigmas, truncated prompts); our notes say what matters to a director."""
+    from diffusers.utils import logging as dlog
+
+    before = dlog.get_verbosity()
+    dlog.set_verbosity_error()
+    try:
+        yield
+    finally:
+        dlog.set_verbosity(before)
 
 
 def torch_inference():
