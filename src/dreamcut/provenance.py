@@ -304,7 +304,7 @@ def _take_facts(project, take) -> dict:
         facts["prompt"] = take.prompt
     meta = take.meta or {}
     if take.source == "imported":
-        for k in ("original_name", "provider", "provider_model"):
+        for k in ("provider", "provider_model"):
             if meta.get(k):
                 facts[k] = meta[k]
     return {k: v for k, v in facts.items() if v is not None}
@@ -316,10 +316,12 @@ def _already_signed_for(store: dict | None, take_id: str) -> bool:
     return bool(facts and facts.get("take") == take_id and not _problems(store))
 
 
-def sign_take(project, take_path: Path, take) -> None:
+def sign_take(project, take_path: Path, take, *, original: Path | None = None) -> None:
     """Embed a signed manifest in the take file (temp file beside it, then rename).
 
-    Idempotent: a take already carrying dreamcut's valid manifest for the same take id is left alone.
+    `original`: for an imported take, the file it was normalised from; a C2PA manifest in it
+    (or in the take file itself) becomes the `parentOf` ingredient. Idempotent: a take already
+    carrying dreamcut's valid manifest for the same take id is left alone.
     """
     import c2pa
 
@@ -331,10 +333,18 @@ def sign_take(project, take_path: Path, take) -> None:
     existing = read_manifest_store(take_path)
     if _already_signed_for(existing, take.id):
         return
+    parent_src: Path | None = None
+    if original is not None and mime_for(original) and read_manifest_store(original) is not None:
+        parent_src = Path(original)
+    elif existing is not None:
+        parent_src = take_path
     facts = _take_facts(project, take)
     agent = {"name": take.backend, **({"version": take.model} if take.model else {})}
     params: dict[str, Any] = {k: facts[k] for k in ("seed", "prompt") if k in facts}
-    if existing is not None:
+    if take.source == "imported":
+        params["description"] = "imported by the director" + (
+            f"; made with {facts['provider']}" if facts.get("provider") else "")
+    if parent_src is not None:
         # The provider signed it first: its manifest is our parent, and we say we opened it.
         actions = [{"action": "c2pa.opened", "softwareAgent": agent,
                     "parameters": {"ingredientIds": ["provider"], **params}}]
@@ -344,16 +354,18 @@ def sign_take(project, take_path: Path, take) -> None:
     if take.source == "imported" and (take.meta or {}).get("normalized"):
         actions.append({"action": "c2pa.transcoded", "softwareAgent": {"name": "dreamcut", "version": __version__},
                         "parameters": {"description": (take.meta or {}).get("normalized")}})
-    manifest = {"claim_generator_info": _generator_info(), "title": take_path.name, "format": mime,
+    title = Path(take.path).name if take.path else take_path.name
+    manifest = {"claim_generator_info": _generator_info(), "title": title, "format": mime,
                 "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}},
                                {"label": TAKE_ASSERTION, "data": facts}]}
     identity = signing_identity(project)
     try:
         with c2pa.Builder(manifest) as builder:
-            if existing is not None:
-                with open(take_path, "rb") as f:
-                    builder.add_ingredient({"title": (take.meta or {}).get("original_name") or take_path.name,
-                                            "relationship": "parentOf", "label": "provider"}, mime, f)
+            if parent_src is not None:
+                with open(parent_src, "rb") as f:
+                    builder.add_ingredient({"title": (take.meta or {}).get("original_name") or title,
+                                            "relationship": "parentOf", "label": "provider"},
+                                           mime_for(parent_src) or mime, f)
             with atomic_path(take_path) as tmp, open(take_path, "rb") as src, open(tmp, "w+b") as dst:
                 builder.sign(_signer(identity), mime, src, dst)
     except c2pa.C2paError as e:
