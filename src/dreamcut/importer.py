@@ -167,9 +167,9 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
         mezz_tmp = work / "take.mp4"
         conforms = _conforms(info, spec.fps, master_w, master_h, src)
         if conforms:
+            concealed = _decode_check(original_tmp, info)
             shutil.copyfile(original_tmp, mezz_tmp)
             normalized = None
-            concealed = 0
         else:
             concealed = _normalize(original_tmp, mezz_tmp, info, spec.fps, master_w, master_h, chosen_fit)
             normalized = _describe_normalization(info, spec.fps, master_w, master_h, chosen_fit, display_w, display_h)
@@ -420,6 +420,23 @@ def _normalize(src: Path, dst: Path, info: MediaInfo, fps: int, mw: int, mh: int
         last = last.replace(str(src), src.name).replace(str(dst), dst.name)
         raise _Refused(f"could not be decoded ({last[:160]})")
     return len(errors)
+
+
+def _decode_check(src: Path, info: MediaInfo) -> int:
+    """Decode every frame of a file we would keep as is; refuse it when much of it is missing.
+
+    Returns the number of decode errors ffmpeg reported (frames it concealed)."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(src), "-map", "0:v:0",
+           "-f", "null", "-progress", "pipe:1", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    frames = [int(m) for m in re.findall(r"^frame=(\d+)", proc.stdout, re.MULTILINE)]
+    decoded = frames[-1] if frames else 0
+    assert info.video is not None
+    expected = max(1, int(info.duration * info.video.fps))
+    if proc.returncode != 0 or decoded < expected * 0.8 - 1:
+        raise _Refused(f"damaged: only {decoded / max(info.video.fps, 1):.1f} s of {info.duration:.1f} s "
+                       f"could be decoded")
+    return len([ln for ln in proc.stderr.splitlines() if ln.strip()])
 
 
 def _describe_normalization(info: MediaInfo, fps: int, mw: int, mh: int, fit: str, dw: int, dh: int) -> str:

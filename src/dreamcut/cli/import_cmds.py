@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from dreamcut.cli.app import app, err_console, open_project, progress_bar, say
+from dreamcut.cli.app import app, console, err_console, open_project, progress_bar
 
 
 @app.command("import")
@@ -49,10 +49,10 @@ def import_takes(
         if files:
             raise BadInput("give files or --watch, not both", where="import", fix="drop the file arguments")
         router = ShotRouter(pattern=pattern, globs=globs, inbox=shot)
-        say(f"watching {watch_dir.name} for finished downloads (Ctrl-C to stop)" if not once else
-            f"importing finished files from {watch_dir.name}")
+        console.print(f"watching {watch_dir.name} for finished downloads (Ctrl-C to stop)" if not once else
+            f"importing finished files from {watch_dir.name}", highlight=False)
         results = watch(project, watch_dir, router, link=link, fit=fit, interval=interval, once=once,
-                        timeout=timeout, report=lambda r: say(r.line()))
+                        timeout=timeout, report=lambda r: console.print(r.line(), soft_wrap=True, highlight=False))
     else:
         if not shot or not files:
             raise BadInput("name a shot and at least one file or folder", where="import",
@@ -66,10 +66,10 @@ def import_takes(
             results = import_files(project, shot, files, link=link, prompt=prompt, fit=fit, progress=on_file)
             progress.update(task, completed=len(results))
         for r in results:
-            (err_console.print if r.status == "refused" else say)(r.line())
+            (err_console if r.status == "refused" else console).print(r.line(), soft_wrap=True, highlight=False)
     refused = sum(1 for r in results if r.status == "refused")
     made = sum(1 for r in results if r.status == "imported")
     dup = sum(1 for r in results if r.status == "duplicate")
-    say(f"{made} imported, {dup} already there, {refused} refused")
+    console.print(f"{made} imported, {dup} already there, {refused} refused", highlight=False)
     if refused:  # the good files are in; the exit code still says that some were not
         raise SystemExit(2)

@@ -7,7 +7,12 @@ from typing import Optional
 
 import typer
 
-from dreamcut.cli.app import G, app, open_project, progress_bar, say
+from dreamcut.cli.app import G, app, console, open_project, progress_bar
+
+
+def say(text: str) -> None:
+    # one line stays one line (a verify report is read by people and by scripts)
+    console.print(text, soft_wrap=True, highlight=False, markup=False)
 
 
 def _timeline_path(project, timeline: Optional[Path]) -> Path | None:
