@@ -1,0 +1,160 @@
+"""Bad input gets one clear line, a non-zero exit code, and nothing in the project lost or half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+GOOD = """\
+version: 1
+title: Bad input
+song: song.wav
+fps: 12
+takes_per_shot: 1
+take_seconds: 2
+render:
+  master: 160x90
+  resolution: 320x180
+shots:
+  - id: one
+    prompt: a corridor at dusk, slow zoom
+  - id: two
+    prompt: a classroom in the 1980s
+"""
+
+
+def write_song(path: Path, seconds: float = 3.0, sr: int = 22050) -> None:
+    t = np.arange(int(seconds * sr)) / sr
+    clicks = (np.sin(2 * np.pi * 880 * t) * (np.mod(t, 0.5) < 0.03)).astype(np.float32)
+    data = (clicks * 0.5 * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(data.tobytes())
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "dreamcut.yaml").write_text(GOOD)
+    write_song(root / "song.wav")
+    return root
+
+
+def assert_one_line_error(proc, code: int, *words: str) -> None:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:"), lines[0]
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+@pytest.mark.parametrize("mutate,words", [
+    (lambda t: t.replace("song: song.wav", "song: missing.wav"), ["dreamcut.yaml:3", "missing.wav", "fix:"]),
+    (lambda t: t.replace("title: Bad input", "title: [unclosed"), ["dreamcut.yaml:2", "not valid YAML"]),
+    (lambda t: t.replace("fps: 12", "fps: 12\nbackend: sorra:2"), ["dreamcut.yaml:5", "unknown backend 'sorra'"]),
+    (lambda t: t.replace("take_seconds: 2", "take_seconds: 2\nbackend: runway"), ["needs a model"]),
+    (lambda t: t + "    seconds: 0\n", ["shots[1] (id: two).seconds", "greater than 0"]),
+    (lambda t: t + "    seconds: -4\n", ["shots[1] (id: two).seconds", "got -4"]),
+    (lambda t: t.replace("a classroom in the 1980s", "x" * 100_000), ["shots[1] (id: two).prompt", "characters"]),
+    (lambda t: t.replace("takes_per_shot: 1", "takes_per_shot: 100000"), ["takes_per_shot"]),
+])
+def test_bad_spec_is_one_line_exit_2_and_nothing_changes(project: Path, cli, mutate, words):
+    (project / "dreamcut.yaml").write_text(mutate(GOOD))
+    before = snapshot(project)
+    for command in (["check"], ["generate"], ["make"]):
+        proc = cli("--project", str(project), *command)
+        assert_one_line_error(proc, 2, *words)
+    assert snapshot(project) == before
+
+
+def test_non_utf8_spec(project: Path, cli):
+    (project / "dreamcut.yaml").write_bytes(GOOD.replace("1980s", "1980s caf\xe9").encode("latin-1"))
+    before = snapshot(project)
+    proc = cli("--project", str(project), "check")
+    assert_one_line_error(proc, 2, "dreamcut.yaml:14", "not UTF-8", "save the file as UTF-8")
+    assert snapshot(project) == before
+
+
+def test_corrupt_song(project: Path, cli):
+    (project / "song.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" * 10)
+    before = snapshot(project)
+    proc = cli("--project", str(project), "check")
+    assert_one_line_error(proc, 2, "song.wav")
+    assert snapshot(project) == before
+
+
+def test_missing_project_and_unknown_command(tmp_path: Path, cli):
+    proc = cli("--project", str(tmp_path / "nowhere"), "check")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:")
+    proc = cli("frobnicate")
+    assert proc.returncode == 2
+
+
+def test_every_command_has_help(cli):
+    proc = cli("--help", check=True)
+    commands = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("│ ") and len(ln.split()) > 2]
+    assert {"init", "check", "demo", "make", "edit", "render", "export"} <= set(commands), proc.stdout
+    for name in commands:
+        sub = cli(name, "--help")
+        assert sub.returncode == 0, (name, sub.stderr)
+        assert "Usage" in sub.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "setuid"), reason="needs POSIX users")
+def test_read_only_project_folder(tmp_path: Path, cli):
+    """A project the user cannot write: one clear line, nothing lost. As root, run the CLI as `nobody`
+    (root ignores file permissions)."""
+    base = Path("/tmp") / f"dreamcut-ro-{os.getpid()}"
+    shutil.rmtree(base, ignore_errors=True)
+    root = base / "proj"
+    root.mkdir(parents=True)
+    (root / "dreamcut.yaml").write_text(GOOD)
+    write_song(root / "song.wav")
+    for p in (base, root):
+        p.chmod(0o755)
+    for p in root.iterdir():
+        p.chmod(0o644)
+    root.chmod(0o555)
+    before = snapshot(root)
+    env = {"HOME": str(base)}
+    try:
+        if os.geteuid() == 0:
+            import subprocess
+            import sys
+
+            from conftest import REPO
+
+            def drop():
+                os.setgid(65534)
+                os.setuid(65534)
+
+            proc = subprocess.run([sys.executable, "-m", "dreamcut", "--project", str(root), "generate"],
+                                  capture_output=True, text=True, preexec_fn=drop, timeout=120,
+                                  env={**os.environ, **env, "PYTHONPATH": str(REPO / "src")})
+        else:
+            proc = cli("--project", str(root), "generate", env=env)
+        assert_one_line_error(proc, 2, "not writable")
+        assert snapshot(root) == before
+    finally:
+        root.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
