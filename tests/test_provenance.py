@@ -293,6 +293,15 @@ def test_sidecars_for_exports_and_credits(project, cli):
     side = prov.write_sidecar(project, mov, timeline=tl)
     assert side.name == "clip.mov.c2pa" and file_sha256(mov) == before
     assert prov.verify(mov).valid
+    # an .otioz bundle (a zip) gets a binary sidecar with the takes as ingredients, via sign_exports
+    import zipfile
+
+    bundle = project.exports_dir / "cut.otioz"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("content.otio", otio.adapters.write_to_string(tl))
+    assert prov.sign_exports(project, {"otioz": bundle}, tl) == [project.exports_dir / "cut.otioz.c2pa"]
+    r = prov.verify(bundle)
+    assert r.valid and [t.take for t in r.takes] == [t.id for t, _ in used] and "seed 123" in r.text()
     # credits: models and the generation count; the end card and disclosure tags
     text = prov.credits_text(project, tl)
     assert "2 shots chosen from 3 takes (3 generated)" in text

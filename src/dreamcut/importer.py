@@ -219,7 +219,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
 
         from dreamcut.provenance import sign_take
 
-        sign_take(project, mezz_tmp, take, original=None if link else original_tmp)
+        sign_take(project, mezz_tmp, take, original=original_tmp)
 
         # 4. into place, then the catalog row (last, one transaction)
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -532,9 +532,20 @@ def write_sidecar(project, path: Path, *, timeline=None, sources: list[Path] | N
                         {"action": "c2pa.created", "digitalSourceType": COMPOSITE_WITH_TRAINED_MEDIA,
                          "softwareAgent": {"name": "dreamcut", "version": __version__}}]}},
                         {"label": RENDER_ASSERTION, "data": {"takes": [t.take for t in takes]}}]}
+        if takes:
+            ids = [f"take:{t.take}" for t in takes]
+            manifest["assertions"][0]["data"]["actions"].append(
+                {"action": "c2pa.placed", "parameters": {"ingredientIds": ids}})
         out = sidecar_path(path)
         with c2pa.Builder(manifest) as builder:
             builder.set_no_embed()
+            for t in takes:
+                take_file = project.abs(t.path)
+                if take_file.is_file() and mime_for(take_file):
+                    with open(take_file, "rb") as f:
+                        builder.add_ingredient({"title": f"{t.shot} / {t.take}" if t.shot else t.take,
+                                                "relationship": "componentOf", "label": f"take:{t.take}"},
+                                               mime_for(take_file), f)
             with open(path, "rb") as src, atomic_path(out) as tmp_manifest:
                 import io
 
@@ -544,8 +555,12 @@ def write_sidecar(project, path: Path, *, timeline=None, sources: list[Path] | N
     ingredients = []
     for t in takes:
         p = project.abs(t.path)
-        ingredients.append({"shot": t.shot, "take": t.take, "path": t.path,
-                            "sha256": file_sha256(p) if p.is_file() else None, "relationship": "componentOf"})
+        facts = {"shot": t.shot, "take": t.take}
+        take = project.catalog.take(t.take)
+        if take is not None:
+            facts = _take_facts(project, take)
+        ingredients.append({**facts, "path": t.path, "sha256": file_sha256(p) if p.is_file() else None,
+                            "relationship": "componentOf"})
     for s in sources or []:
         s = Path(s)
         ingredients.append({"title": s.name, "path": project.rel(s) if project.inside(s) else s.name,
@@ -560,6 +575,17 @@ def write_sidecar(project, path: Path, *, timeline=None, sources: list[Path] | N
     out = json_sidecar_path(path)
     write_text_atomic(out, json.dumps(doc, indent=2, sort_keys=True))
     return out
+
+
+def sign_exports(project, outputs, timeline) -> list[Path]:
+    """Sidecar credentials for each export (`pipeline.export`'s dict or a list of paths); returns the sidecars."""
+    paths = list(outputs.values()) if isinstance(outputs, dict) else list(outputs)
+    written = []
+    for p in paths:
+        p = Path(p)
+        if p.is_file() and not p.name.endswith((".c2pa", SIDECAR_JSON_SUFFIX)):
+            written.append(write_sidecar(project, p, timeline=timeline))
+    return written
 
 
 def _sign_bytes(identity: SigningIdentity, payload: bytes) -> bytes:
@@ -757,8 +783,11 @@ def _verify_json_sidecar(path: Path, project=None) -> VerifyReport:
     report.signer = "project" if str(cert.serial_number) in _project_serials(path, project) else "unknown"
     for ing in body.get("ingredients", []):
         if ing.get("relationship") == "componentOf":
-            report.takes.append(IngredientFacts(title=ing.get("take", ""), relationship="componentOf",
-                                                shot=ing.get("shot"), take=ing.get("take")))
+            f = IngredientFacts(title=ing.get("take", ""), relationship="componentOf")
+            for k, v in ing.items():
+                if k in ("shot", "take", "backend", "model", "seed", "prompt", "source"):
+                    setattr(f, k, v)
+            report.takes.append(f)
     return report
 
 
