@@ -103,6 +103,7 @@ def test_messy_inputs_are_normalised(project, tmp_path):
     assert "1792x1024 -> 128x72 (crop)" in by_name["film.mov"].reason
     hevc = by_name["hevc10.mp4"].take
     assert hevc.meta["codec"] == "hevc" and hevc.meta["bit_depth"] == 10
+    assert set(hevc.meta["color"]) == {"primaries", "transfer", "matrix"}
     assert "10-bit -> h264 yuv420p 8-bit" in by_name["hevc10.mp4"].reason
     assert by_name["clip.webm"].take.meta["codec"] == "vp9"
     # the catalog has them all, with the facts a director asks about

@@ -198,8 +198,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
             "height": info.video.height,
             "pix_fmt": info.video.pix_fmt,
             "bit_depth": info.video.bit_depth,
-            "color": {"space": info.video.color_space, "transfer": info.video.color_transfer,
-                      "primaries": info.video.color_primaries},
+            "color": _colour_names(info),
             "container": info.format,
             "fit": chosen_fit,
             "normalized": normalized,
@@ -368,6 +367,27 @@ def _provider_facts(src: Path, info: MediaInfo) -> dict:
     elif tags.get("encoder") and not tags["encoder"].lower().startswith("lav"):
         out["provider"] = tags["encoder"]
     return out
+
+
+# ffmpeg's (ITU-T H.273) numbers for the colour fields, by name, for people reading the catalog.
+_PRIMARIES = {"1": "bt709", "2": "unspecified", "4": "bt470m", "5": "bt470bg", "6": "smpte170m", "7": "smpte240m",
+              "9": "bt2020", "11": "smpte431", "12": "smpte432"}
+_TRANSFER = {"1": "bt709", "2": "unspecified", "4": "gamma22", "5": "gamma28", "6": "smpte170m", "7": "smpte240m",
+             "8": "linear", "13": "iec61966-2-1", "14": "bt2020-10", "15": "bt2020-12", "16": "smpte2084",
+             "18": "arib-std-b67"}
+_MATRIX = {"0": "rgb", "1": "bt709", "2": "unspecified", "5": "bt470bg", "6": "smpte170m", "7": "smpte240m",
+           "9": "bt2020nc", "10": "bt2020c"}
+
+
+def _colour_names(info: MediaInfo) -> dict:
+    v = info.video
+    assert v is not None
+
+    def name(table: dict, value: str | None) -> str | None:
+        return table.get(str(value), str(value).lower()) if value is not None else None
+
+    return {"primaries": name(_PRIMARIES, v.color_primaries), "transfer": name(_TRANSFER, v.color_transfer),
+            "matrix": name(_MATRIX, v.color_space)}
 
 
 # -- normalisation ---------------------------------------------------------------------------------
