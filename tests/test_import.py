@@ -217,8 +217,10 @@ def test_conforming_file_kept_as_is_and_provider_credentials(project, tmp_path):
     assert take.meta["provider"] == "VideoCo Gen 4.5"
     # the original keeps its provider manifest byte for byte; the take's manifest has it as parent
     assert file_sha256(project.abs(take.meta["original"])) == file_sha256(signed)
+    assert "the provider's Content Credentials kept (VideoCo Gen 4.5)" in r.reason
     report = prov.verify(project.abs(take.path))
     assert report.valid and report.take_facts["prompt"] == "a neon corridor"
+    assert report.provider == "VideoCo Gen 4.5" and "imported from VideoCo Gen 4.5" in report.text()
     with c2pa.Reader(str(project.abs(take.path))) as rd:
         store = json.loads(rd.json())
     m = store["manifests"][store["active_manifest"]]

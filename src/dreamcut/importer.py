@@ -248,6 +248,12 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
         shutil.rmtree(work, ignore_errors=True)
     what = normalized or "already in the project's format; copied as is"
     extra = f"; {concealed} damaged frame(s) concealed" if concealed else ""
+    if provider.get("provider_credentials"):
+        extra += f"; the provider's Content Credentials kept ({provider['provider']})"
+    elif provider.get("provider"):
+        extra += f"; made with {provider['provider']}"
+    if take.prompt:
+        extra += "; prompt: '" + (take.prompt if len(take.prompt) <= 50 else take.prompt[:47] + "...") + "'"
     return ImportResult(name=name, status="imported", reason=what + extra, take=take)
 
 

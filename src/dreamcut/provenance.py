@@ -613,6 +613,7 @@ class IngredientFacts:
     seed: int | None = None
     prompt: str | None = None
     source: str | None = None
+    provider: str | None = None
     signed: bool = False
 
 
@@ -629,6 +630,7 @@ class VerifyReport:
     takes: list[IngredientFacts] = field(default_factory=list)
     parent: str | None = None
     take_facts: dict | None = None  # when the file is a take itself
+    provider: str | None = None  # the provider whose own manifest this take keeps as its parent
     sidecar: str | None = None
 
     @property
@@ -647,6 +649,8 @@ class VerifyReport:
         if self.takes:
             parts[0] += f" from {len(self.takes)} take{'s' if len(self.takes) != 1 else ''}: " + \
                 ", ".join(_describe_take(vars(t)) for t in self.takes)
+        if self.provider:
+            parts.append(f"the provider's own Content Credentials are kept ({self.provider})")
         if self.parent:
             parts.append(f"upscaled from {self.parent}")
         if self.sidecar:
@@ -670,7 +674,7 @@ def _describe_take(f: dict) -> str:
     if f.get("seed") is not None:
         bits.append(f"seed {f['seed']}")
     if f.get("source") == "imported":
-        bits.append("imported")
+        bits.append(f"imported from {f['provider']}" if f.get("provider") else "imported")
     if f.get("prompt"):
         p = str(f["prompt"])
         bits.append("'" + (p if len(p) <= 60 else p[:57] + "...") + "'")
@@ -731,6 +735,12 @@ def verify(path: Path, project=None) -> VerifyReport:
         report.signer = "user"
     report.take_facts = _assertion(m, TAKE_ASSERTION)
     manifests = store.get("manifests", {})
+    if report.take_facts is not None:
+        for ing in m.get("ingredients", []) or []:
+            child = manifests.get(ing.get("active_manifest") or "")
+            if ing.get("relationship") == "parentOf" and child is not None:
+                g = (child.get("claim_generator_info") or [{}])[0]
+                report.provider = f"{g.get('name', '')} {g.get('version', '')}".strip() or "unnamed tool"
 
     def collect(man: dict) -> None:
         for ing in man.get("ingredients", []) or []:
@@ -785,7 +795,7 @@ def _verify_json_sidecar(path: Path, project=None) -> VerifyReport:
         if ing.get("relationship") == "componentOf":
             f = IngredientFacts(title=ing.get("take", ""), relationship="componentOf")
             for k, v in ing.items():
-                if k in ("shot", "take", "backend", "model", "seed", "prompt", "source"):
+                if k in ("shot", "take", "backend", "model", "seed", "prompt", "source", "provider"):
                     setattr(f, k, v)
             report.takes.append(f)
     return report
