@@ -310,6 +310,8 @@ def test_sidecars_for_exports_and_credits(project, cli):
     assert "2 shots chosen from 3 takes" in out.stdout
     card = prov.end_card_image(project, tl, (320, 180))
     assert card.shape == (180, 320, 3) and card.dtype == np.uint8 and card.max() > 200 and card.mean() < 60
+    clip = prov.end_card_clip(project, tl, project.renders_dir / "end_card.mp4", (128, 72), FPS, seconds=1)
+    assert probe(clip).video.frames == FPS
     tags = prov.disclosure_metadata(project, tl)
     assert "AI-generated" in tags["comment"]
     tagged = project.renders_dir / "tagged.mp4"

@@ -6,8 +6,8 @@
 1. refuse early, with one line naming the file and the reason (not a video, unreadable,
    no video stream, too short, damaged beyond repair);
 2. the same file twice (by content hash) is one take;
-3. keep the original under `takes/<shot>/originals/` (copied, or with `link=True` a
-   symbolic link to it), and make a mezzanine the rest of dreamcut can rely on:
+3. keep the original under `takes/<shot>/originals/` (copied, or with `link=True` a hard
+   link, else a symbolic link outside the home folder), and make a mezzanine the rest of dreamcut can rely on:
    constant frame rate at the project's fps, the project's master size with a stated fit
    (`crop`, `pad`, `blur` = blurred fill behind the whole picture), rotation applied,
    H.264 yuv420p 8-bit, source metadata dropped;
@@ -153,9 +153,10 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
     try:
         # 1. the original, kept as it came (or linked)
         original_tmp = work / f"original{src.suffix.lower()}"
+        link_kind = None
         if link:
-            os.symlink(src.resolve(), original_tmp)
-        else:
+            link_kind = _link(project, src, original_tmp)
+        if link_kind == "copy" or not link:
             _copy(src, original_tmp)
             if file_sha256(original_tmp) != digest:
                 raise _Refused("the file changed while it was being copied (still downloading?)")
@@ -184,7 +185,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
         meta = {
             "source_name": _safe_source_path(project, src),
             "original": project.rel(original_dest),
-            "linked": link,
+            "linked": link_kind,
             "bytes": size,
             "original_name": name,
             "codec": info.video.codec,
@@ -294,6 +295,21 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _link(project, src: Path, dst: Path) -> str:
+    """Reference the original without copying its bytes: a hard link (no path is stored anywhere);
+    across disks a symbolic link, except to a file in the home folder (a link would hold that
+    path inside the project), which is copied instead. Returns 'hardlink', 'symlink' or 'copy'."""
+    try:
+        os.link(src, dst)
+        return "hardlink"
+    except OSError:
+        pass
+    if _safe_source_path(project, src) == src.name and not project.inside(src):
+        return "copy"
+    os.symlink(src.resolve(), dst)
+    return "symlink"
 
 
 def _copy(src: Path, dst: Path, chunk: int = 4 << 20) -> None:

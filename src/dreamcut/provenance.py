@@ -901,6 +901,21 @@ def end_card_image(project, timeline, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+def end_card_clip(project, timeline, path: Path, size: tuple[int, int], fps: int, seconds: float = 4.0) -> Path:
+    """The end card as an H.264 clip (fades in and out over half a second), for the renderer to append."""
+    from dreamcut.media import FrameWriter
+
+    card = end_card_image(project, timeline, size).astype(np.float32)
+    n = max(1, int(round(seconds * fps)))
+    fade = max(1, int(round(0.5 * fps)))
+    with atomic_path(Path(path)) as tmp:
+        with FrameWriter(tmp, size[0], size[1], fps) as w:
+            for i in range(n):
+                k = min(1.0, (i + 1) / fade, (n - i) / fade)
+                w.write((card * k).astype(np.uint8))
+    return Path(path)
+
+
 # -- privacy -----------------------------------------------------------------------------------------
 
 
