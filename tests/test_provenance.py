@@ -61,12 +61,13 @@ def make_project(root: Path, include_prompt: bool = True) -> Project:
     return Project.open(root)
 
 
-def add_generated_take(project: Project, shot: str, n: int, seed: int, shade: int = 0) -> tuple[Take, Path]:
+def add_generated_take(project: Project, shot: str, n: int, seed: int, shade: int = 0, backend: str = "diffusers",
+                       model: str = "ltx-video") -> tuple[Take, Path]:
     take_id = f"{shot}-t{n:02d}-abc{n}"
     path = make_clip(project.take_path(shot, take_id), shade=shade)
     info = probe(path)
     take = Take(id=take_id, shot_id=shot, path=project.rel(path), seconds=info.duration, width=W, height=H,
-                fps=FPS, backend="animatic", model="v1", seed=seed, variant=n - 1,
+                fps=FPS, backend=backend, model=model, seed=seed, variant=n - 1,
                 prompt=project.spec.shot(shot).prompt_text)
     project.catalog.add_take(take)
     return take, path
@@ -138,7 +139,7 @@ def test_signed_take_reads_back_with_c2pa(project):
     assert created["digitalSourceType"] == prov.TRAINED_ALGORITHMIC_MEDIA
     assert created["parameters"]["seed"] == 123
     assert created["parameters"]["prompt"] == "a zoom through a 1980s high-school corridor"
-    assert created["softwareAgent"] == {"name": "animatic", "version": "v1"}
+    assert created["softwareAgent"] == {"name": "diffusers", "version": "ltx-video"}
     facts = next(a for a in m["assertions"] if a["label"] == prov.TAKE_ASSERTION)["data"]
     assert facts["shot"] == "corridor" and facts["take"] == take.id
     # only the trust list complains: the signature and the content hash are valid
@@ -154,6 +155,23 @@ def test_signed_take_reads_back_with_c2pa(project):
     assert report.valid and not report.tampered and report.signer == "project"
     assert "signed by this project's own certificate" in report.text()
     assert "seed 123" in report.text()
+
+
+def test_animatic_previz_is_not_labelled_ai(project):
+    take, path = add_generated_take(project, "corridor", 1, seed=4, backend="animatic", model=None)
+    prov.sign_take(project, path, take)
+    store = reader_json(path)
+    m = store["manifests"][store["active_manifest"]]
+    created = next(a for a in m["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"][0]
+    assert created["digitalSourceType"] == prov.ALGORITHMIC_MEDIA
+    tl = make_timeline(project, [take])
+    assert "no AI-generated footage" in prov.credits_text(project, tl)
+    assert prov.disclosure_metadata(project, tl)["ai_generated"] == "false"
+    master = render_concat(project, [path], project.renders_dir / "final_720p.mp4")
+    prov.sign_render(project, master, tl)
+    m = reader_json(master)["manifests"][reader_json(master)["active_manifest"]]
+    created = next(a for a in m["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"][0]
+    assert created["digitalSourceType"] == prov.COMPOSITE_SYNTHETIC
 
 
 def test_prompt_left_out_when_switched_off(tmp_path):
@@ -238,6 +256,8 @@ def test_render_ingredients_match_timeline_and_upscale_chain(project):
         assert facts["take"] in ing["title"] and "prompt" in facts
     actions = [a["action"] for a in next(a for a in m["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"]]
     assert actions[0] == "c2pa.created" and "c2pa.placed" in actions and "c2pa.trimmed" in actions
+    created = next(a for a in m["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"][0]
+    assert created["digitalSourceType"] == prov.COMPOSITE_WITH_TRAINED_MEDIA
     assert actions[-1] == "c2pa.transcoded"
     report = prov.verify(master)
     assert report.valid and [t.take for t in report.takes] == [t.id for t, _ in used]
@@ -305,7 +325,7 @@ def test_sidecars_for_exports_and_credits(project, cli):
     # credits: models and the generation count; the end card and disclosure tags
     text = prov.credits_text(project, tl)
     assert "2 shots chosen from 3 takes (3 generated)" in text
-    assert "dreamcut animatic" in text
+    assert "Models: diffusers:ltx-video." in text and "generative AI" in text
     out = cli("credits", cwd=project.root, check=True)
     assert "2 shots chosen from 3 takes" in out.stdout
     card = prov.end_card_image(project, tl, (320, 180))

@@ -44,6 +44,10 @@ from dreamcut.media import atomic_path, file_sha256, write_text_atomic
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 COMPOSITE_WITH_TRAINED_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+# The animatic backend is procedural previz, not a trained model: it is never labelled as AI output.
+ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
+COMPOSITE_SYNTHETIC = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic"
+PROCEDURAL_BACKENDS = frozenset({"animatic"})
 TAKE_ASSERTION = "org.dreamcut.take"
 RENDER_ASSERTION = "org.dreamcut.render"
 SIDECAR_JSON_SUFFIX = ".c2pa.json"
@@ -349,7 +353,8 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
         actions = [{"action": "c2pa.opened", "softwareAgent": agent,
                     "parameters": {"ingredientIds": ["provider"], **params}}]
     else:
-        actions = [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+        source_type = ALGORITHMIC_MEDIA if take.backend in PROCEDURAL_BACKENDS else TRAINED_ALGORITHMIC_MEDIA
+        actions = [{"action": "c2pa.created", "digitalSourceType": source_type,
                     "softwareAgent": agent, "parameters": params}]
     if take.source == "imported" and (take.meta or {}).get("normalized"):
         actions.append({"action": "c2pa.transcoded", "softwareAgent": {"name": "dreamcut", "version": __version__},
@@ -417,6 +422,16 @@ def timeline_takes(timeline) -> list[TimelineTake]:
     return list(seen.values())
 
 
+def _composite_type(project, takes: list[TimelineTake]) -> str:
+    """compositeWithTrainedAlgorithmicMedia when any take came from a model (or was imported),
+    compositeSynthetic when every take is procedural previz."""
+    for t in takes:
+        take = project.catalog.take(t.take)
+        if take is None or take.backend not in PROCEDURAL_BACKENDS:
+            return COMPOSITE_WITH_TRAINED_MEDIA
+    return COMPOSITE_SYNTHETIC if takes else COMPOSITE_WITH_TRAINED_MEDIA
+
+
 def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None) -> None:
     """Embed a manifest in a render: the timeline's takes as components, or (upscale) its master as parent."""
     import c2pa
@@ -450,7 +465,7 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
         if not takes:
             raise BadInput("the timeline has no clips", where=render_path.name, fix="plan the edit first")
         ids = [f"take:{t.take}" for t in takes]
-        actions = [{"action": "c2pa.created", "digitalSourceType": COMPOSITE_WITH_TRAINED_MEDIA,
+        actions = [{"action": "c2pa.created", "digitalSourceType": _composite_type(project, takes),
                     "softwareAgent": agent},
                    {"action": "c2pa.placed", "softwareAgent": agent, "parameters": {"ingredientIds": ids}}]
         trimmed = [f"take:{t.take}" for t in takes if t.trimmed]
@@ -529,7 +544,7 @@ def write_sidecar(project, path: Path, *, timeline=None, sources: list[Path] | N
     if mime is not None:
         manifest = {"claim_generator_info": _generator_info(), "title": path.name, "format": mime,
                     "assertions": [{"label": "c2pa.actions", "data": {"actions": [
-                        {"action": "c2pa.created", "digitalSourceType": COMPOSITE_WITH_TRAINED_MEDIA,
+                        {"action": "c2pa.created", "digitalSourceType": _composite_type(project, takes),
                          "softwareAgent": {"name": "dreamcut", "version": __version__}}]}},
                         {"label": RENDER_ASSERTION, "data": {"takes": [t.take for t in takes]}}]}
         if takes:
@@ -567,7 +582,7 @@ def write_sidecar(project, path: Path, *, timeline=None, sources: list[Path] | N
                             "sha256": file_sha256(s), "relationship": "parentOf"})
     body = {"format": SIDECAR_FORMAT, "claim_generator_info": _generator_info(),
             "asset": {"name": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size},
-            "actions": [{"action": action, "digitalSourceType": COMPOSITE_WITH_TRAINED_MEDIA}],
+            "actions": [{"action": action, "digitalSourceType": _composite_type(project, takes)}],
             "ingredients": ingredients, "title": project.spec.title}
     payload = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     doc = {"manifest": body, "signature": {"alg": "ES256", "value": base64.b64encode(_sign_bytes(identity, payload)).decode(),
@@ -811,6 +826,7 @@ class CreditsFacts:
     generated: int
     imported: int
     models: list[str]
+    uses_ai: bool = True
 
 
 def credits_facts(project, timeline) -> CreditsFacts:
@@ -829,8 +845,9 @@ def credits_facts(project, timeline) -> CreditsFacts:
         if label not in models:
             models.append(label)
     imported = sum(1 for t in all_takes if t.source == "imported")
+    uses_ai = any(by_id[t.take].backend not in PROCEDURAL_BACKENDS for t in used if t.take in by_id) or not used
     return CreditsFacts(shots=len({t.shot for t in used if t.shot}) or len(used), takes_used=len(used),
-                        generated=len(all_takes) - imported, imported=imported, models=models)
+                        generated=len(all_takes) - imported, imported=imported, models=models, uses_ai=uses_ai)
 
 
 def _model_label(take) -> str:
@@ -847,8 +864,10 @@ def credits_text(project, timeline) -> str:
     f = credits_facts(project, timeline)
     total = f.generated + f.imported
     made = f"{f.generated} generated" + (f" + {f.imported} imported" if f.imported else "")
+    what = ("Video made with generative AI and edited with dreamcut " if f.uses_ai else
+            "Previz animatic (procedural, no AI-generated footage) made with dreamcut ")
     lines = [f"{project.spec.title}",
-             "Video made with generative AI and edited with dreamcut " + __version__ + ".",
+             what + __version__ + ".",
              f"{f.shots} shot{'s' if f.shots != 1 else ''} chosen from {total} takes ({made}).",
              "Models: " + (", ".join(f.models) if f.models else "none recorded") + ".",
              "Content Credentials (C2PA) are embedded in the video: check them with `dreamcut verify` "
@@ -858,14 +877,16 @@ def credits_text(project, timeline) -> str:
 
 def disclosure_metadata(project, timeline=None) -> dict[str, str]:
     """MP4 tags marking the video as AI-generated (pass to ffmpeg as `-metadata k=v`)."""
-    note = "AI-generated video (synthetic media, IPTC trainedAlgorithmicMedia) made with dreamcut " + __version__
-    if timeline is not None:
-        f = credits_facts(project, timeline)
-        if f.models:
-            note += "; models: " + ", ".join(f.models)
+    f = credits_facts(project, timeline) if timeline is not None else None
+    if f is None or f.uses_ai:
+        note = "AI-generated video (synthetic media, IPTC trainedAlgorithmicMedia) made with dreamcut " + __version__
+    else:
+        note = "Previz animatic (procedural synthetic media, not AI-generated) made with dreamcut " + __version__
+    if f is not None and f.models:
+        note += "; models: " + ", ".join(f.models)
     note += "; Content Credentials (C2PA) embedded"
     return {"title": project.spec.title, "comment": note, "description": note,
-            "encoder": f"dreamcut {__version__}", "ai_generated": "true"}
+            "encoder": f"dreamcut {__version__}", "ai_generated": "true" if f is None or f.uses_ai else "false"}
 
 
 def end_card_image(project, timeline, size: tuple[int, int]) -> np.ndarray:
