@@ -189,7 +189,11 @@ def test_duplicates_are_one_take(project, tmp_path, cli):
     assert "1 imported" in first.stdout
     again = cli("import", "corridor", str(clip), str(copy), cwd=project.root, check=True)
     assert "0 imported, 2 already there" in again.stdout
-    assert len(Project.open(project.root).catalog.takes("corridor")) == 1
+    # a folder imports its videos (the duplicate inside is recognised as such)
+    other = make_src(tmp_path / "a" / "y.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    folder = cli("import", "corridor", str(tmp_path / "a"), cwd=project.root, check=True)
+    assert "1 imported, 1 already there" in folder.stdout and other.name in folder.stdout
+    assert len(Project.open(project.root).catalog.takes("corridor")) == 2
     # the same file is a take of another shot too (the hash is unique per shot)
     (r,) = import_files(project, "field", [clip])
     assert r.status == "imported"
@@ -260,6 +264,11 @@ def test_watch_imports_finished_downloads(project, tmp_path, cli):
     make_src(inbox / "random name.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
     (inbox / ".partial.mp4").write_bytes(b"")  # hidden / in-progress names are ignored
     assert pattern_regex("shot-{shot}_*").match("shot-field_take1.mp4").group("shot") == "field"
+    router = ShotRouter(pattern="shot-{shot}_*", globs={"corridor": "*hallway*"}, inbox=None)
+    known = {"corridor", "field"}
+    assert router.shot_for("shot-field_v2.mp4", known) == "field"
+    assert router.shot_for("Hallway zoom.MP4", known) == "corridor"
+    assert router.shot_for("shot-nothere_1.mp4", known) is None
     out = cli("import", "corridor", "--watch", str(inbox), "--pattern", "shot-{shot}_*", "--once",
               "--interval", "0.2", cwd=project.root)
     assert out.returncode == 0, out.stdout + out.stderr
