@@ -683,13 +683,16 @@ class VerifyReport:
 
 
 def _describe_take(f: dict) -> str:
-    bits = [str(f.get("backend") or "unknown generator")]
-    if f.get("model"):
-        bits[0] += f":{f['model']}"
+    if f.get("source") == "imported" or f.get("backend") == "imported":
+        bits = [f"imported from {f['provider']}" if f.get("provider") else "imported"]
+        if f.get("model"):
+            bits.append(f"model {f['model']}")
+    else:
+        bits = [str(f.get("backend") or "unknown generator")]
+        if f.get("model"):
+            bits[0] += f":{f['model']}"
     if f.get("seed") is not None:
         bits.append(f"seed {f['seed']}")
-    if f.get("source") == "imported":
-        bits.append(f"imported from {f['provider']}" if f.get("provider") else "imported")
     if f.get("prompt"):
         p = str(f["prompt"])
         bits.append("'" + (p if len(p) <= 60 else p[:57] + "...") + "'")
