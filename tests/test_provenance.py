@@ -261,6 +261,8 @@ def test_render_ingredients_match_timeline_and_upscale_chain(project):
     assert actions[-1] == "c2pa.transcoded"
     report = prov.verify(master)
     assert report.valid and [t.take for t in report.takes] == [t.id for t, _ in used]
+    tags = probe(master).metadata
+    assert "AI-generated" in tags.get("comment", "") and tags.get("title") == project.spec.title
 
     up = render_concat(project, [master], project.renders_dir / "final_2k.mp4", size=(256, 144))
     prov.sign_render(project, up, tl, parent=master)

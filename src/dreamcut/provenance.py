@@ -432,8 +432,13 @@ def _composite_type(project, takes: list[TimelineTake]) -> str:
     return COMPOSITE_SYNTHETIC if takes else COMPOSITE_WITH_TRAINED_MEDIA
 
 
-def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None) -> None:
-    """Embed a manifest in a render: the timeline's takes as components, or (upscale) its master as parent."""
+def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None, disclose: bool = True) -> None:
+    """Embed a manifest in a render: the timeline's takes as components, or (upscale) its master as parent.
+
+    disclose: first write the disclosure tags (`disclosure_metadata`) into the file's metadata
+    (a stream-copy remux, no re-encode), so every signed render says what it is even to tools
+    that do not read C2PA.
+    """
     import c2pa
 
     from dreamcut.media import probe
@@ -443,6 +448,8 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
     if mime is None or not can_embed(render_path):
         raise BadInput("this file type cannot carry embedded Content Credentials", where=render_path.name,
                        fix="use write_sidecar for it")
+    if disclose:
+        add_disclosure_tags(render_path, disclosure_metadata(project, timeline))
     info = probe(render_path)
     size = [info.video.width, info.video.height] if info.video else None
     takes = timeline_takes(timeline)
@@ -890,6 +897,18 @@ def disclosure_metadata(project, timeline=None) -> dict[str, str]:
     note += "; Content Credentials (C2PA) embedded"
     return {"title": project.spec.title, "comment": note, "description": note,
             "encoder": f"dreamcut {__version__}", "ai_generated": "true" if f is None or f.uses_ai else "false"}
+
+
+def add_disclosure_tags(path: Path, tags: dict[str, str]) -> None:
+    """Write `tags` into an MP4/MOV's metadata by a stream-copy remux (temp file, then rename)."""
+    from dreamcut.media import run_ffmpeg
+
+    path = Path(path)
+    args = ["-i", str(path), "-map", "0:v", "-map", "0:a?", "-c", "copy", "-map_metadata", "0"]
+    for k, v in tags.items():
+        args += ["-metadata", f"{k}={v}"]
+    with atomic_path(path) as tmp:
+        run_ffmpeg([*args, "-movflags", "+faststart+use_metadata_tags", str(tmp)], what="tagging the render")
 
 
 def end_card_image(project, timeline, size: tuple[int, int]) -> np.ndarray:
