@@ -203,6 +203,18 @@ def test_keys_are_private_and_never_in_outputs(project):
     assert ee.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
 
 
+def test_concurrent_signing_makes_one_key(project):
+    """The orchestrator lands takes from several threads: one key is made, every take verifies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    made = [add_generated_take(project, "corridor", n, seed=n, shade=n * 20) for n in range(1, 5)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda tp: prov.sign_take(project, tp[1], tp[0]), made))
+    serials = {prov.verify(path).signer for _, path in made}
+    assert serials == {"project"}
+    assert sorted(p.name for p in prov.keys_dir(project).iterdir()) == [".lock", "signer-chain.pem", "signer.key"]
+
+
 def test_provider_manifest_kept_as_parent(project, tmp_path):
     # A "provider" signs the file first with its own certificate.
     chain, key = prov.make_project_certificate("Some Provider")
