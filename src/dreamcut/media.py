@@ -112,8 +112,51 @@ class MediaInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def probe(path: Path) -> MediaInfo:
-    """Container and stream facts. Raises BadInput naming the file when it cannot be read."""
+def probe(path: Path, *, deep: bool = False) -> MediaInfo:
+    """Container and stream facts. Raises BadInput naming the file when it cannot be read.
+
+    `deep=True` also decodes the first frame (for the display-matrix rotation that phones and
+    some web apps write as side data) and reads the first packets' timestamps to tell a
+    variable frame rate (imports of downloaded files need both; renders do not).
+    """
+    info = _probe(path)
+    if deep and info.video is not None:
+        _probe_deep(Path(path), info)
+    return info
+
+
+def _probe_deep(path: Path, info: MediaInfo, max_packets: int = 600) -> None:
+    import av
+
+    assert info.video is not None
+    try:
+        with av.open(str(path)) as c:
+            vs = c.streams.video[0]
+            pts: list[int] = []
+            for packet in c.demux(vs):
+                if packet.pts is not None:
+                    pts.append(packet.pts)
+                if len(pts) >= max_packets:
+                    break
+            pts.sort()
+            steps = [b - a for a, b in zip(pts, pts[1:]) if b > a]
+            if len(steps) >= 3:
+                # Constant frame rate: every step equals the typical one (timestamp rounding allowed).
+                typical = sorted(steps)[len(steps) // 2]
+                off = sum(1 for d in steps if abs(d - typical) > max(1, typical * 0.05))
+                info.video.variable_frame_rate = off > max(1, len(steps) // 50)
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                rot = getattr(frame, "rotation", 0) or 0
+                if rot and not info.video.rotation:
+                    # PyAV gives the counter-clockwise display angle; players rotate by it.
+                    info.video.rotation = int(round(rot)) % 360
+                break
+    except (av.error.FFmpegError, UnicodeDecodeError):  # type: ignore[attr-defined]
+        pass  # the shallow facts stand; the importer's decode pass will say what is broken
+
+
+def _probe(path: Path) -> MediaInfo:
     import av
 
     path = Path(path)
