@@ -53,10 +53,12 @@ def zoom_frames(seed: int, frames: int, size: tuple[int, int], rate: float, star
 def write_zoom_take(path: Path, seed: int, *, seconds: float, fps: int = 24, size: tuple[int, int] = (320, 180),
                     rate: float = 0.02) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    frames = round(seconds * fps)
+    rate = min(rate, math.log(4.0) / frames)  # long takes zoom slower, so the texture stays finite
     with FrameWriter(path, size[0], size[1], fps,
                      codec_args=("-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p",
                                  "-g", str(fps))) as w:
-        for frame in zoom_frames(seed, round(seconds * fps), size, rate):
+        for frame in zoom_frames(seed, frames, size, rate):
             w.write(frame)
     return path
 

@@ -142,3 +142,30 @@ def test_zoom_through_in_render_is_continuous(project):
     within = np.median(s[:12])
     assert s[17:31].min() >= within - 0.2
     assert tr.zoom_rate(frames[22:26]) > 0.02          # still zooming forward through the cut
+
+
+def test_prores_needs_a_mov_and_codecs_are_checked(project):
+    tl = build_timeline([Cut("takes/s0/s0_t1.mp4", 0.0, 1.0)], song="song.wav")
+    with pytest.raises(BadInput, match=r"\.mov"):
+        render_timeline(tl, project, project / "renders" / "grade.mp4", size=SIZE, fps=FPS, codec="prores")
+    with pytest.raises(BadInput, match="unknown codec"):
+        render_timeline(tl, project, project / "renders" / "x.mp4", size=SIZE, fps=FPS, codec="vp9")
+
+
+def test_gaps_render_black_and_transitions_must_not_touch_them():
+    import opentimelineio as otio
+
+    tl = build_timeline([Cut("takes/s0/s0_t1.mp4", 0.0, 1.0), Cut("takes/s1/s1_t1.mp4", 0.0, 1.0)], song="song.wav")
+    tl.tracks[0].insert(1, otio.schema.Gap(source_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, FPS), otio.opentime.RationalTime(10, FPS))))
+    plan = plan_render(tl, FPS)
+    assert plan.total_frames == 24 + 10 + 24
+    _, graph = build_filtergraph(plan, SIZE)
+    assert "color=c=black" not in graph          # the black source is an input, the graph only normalises it
+    inputs, _ = build_filtergraph(plan, SIZE)
+    assert any(a.startswith("color=c=black:s=320x180") for a in inputs)
+    tl.tracks[0].insert(1, otio.schema.Transition(transition_type="SMPTE_Dissolve",
+                                                  in_offset=otio.opentime.RationalTime(2, FPS),
+                                                  out_offset=otio.opentime.RationalTime(2, FPS)))
+    with pytest.raises(BadInput, match="gap"):
+        plan_render(tl, FPS)

@@ -81,8 +81,7 @@ def export_all(timeline: otio.schema.Timeline, root: Path, exports_dir: Path, *,
     nle, baked = _for_nle(timeline, root, exports_dir, fps, size, notes, progress)
     for name, path in baked.items():
         written[f"media:{name}"] = path
-    durations.update({str(p.relative_to(root)) if _inside(p, root) else str(p): n
-                      for p, n in ((p, _frames_of(p, fps)) for p in baked.values())})
+    durations.update({os.path.relpath(p, root): _frames_of(p, fps) for p in baked.values()})
 
     def urls(tl: otio.schema.Timeline, style: str) -> otio.schema.Timeline:
         out = copy.deepcopy(tl)
@@ -226,7 +225,7 @@ def _for_nle(timeline: otio.schema.Timeline, root: Path, exports_dir: Path, fps:
                                                      otio.opentime.RationalTime(d, fps)))
             bake.metadata["dreamcut"] = {"baked": after[i].transition_type, "from": e.clip.name,
                                          "to": items[i + 1].clip.name, "speed": 1.0}
-            bake.metadata["cmx_3600"] = {"reel": f"BAKED{sorted(bakes).index(i) + 1:03d}"}
+            bake.metadata["cmx_3600"] = {"reel": baked_reel(dest.stem)}
             video.append(bake)
         elif after[i] is not None:
             video.append(copy.deepcopy(after[i]))
@@ -252,6 +251,13 @@ def _reels(entries: list[_Entry]) -> dict[str, str]:
         used.add(reel)
         by_take[take] = reel
     return {e.clip.name: by_take[e.clip.name] for e in entries}
+
+
+def baked_reel(name: str) -> str:
+    """The EDL reel of a baked transition clip: 'BK' + 6 hex digits of its name (conform maps it back)."""
+    import hashlib
+
+    return "BK" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:6].upper()
 
 
 def _safe(name: str) -> str:

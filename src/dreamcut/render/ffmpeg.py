@@ -310,6 +310,8 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
     out = Path(out)
     if codec not in CODECS:
         raise BadInput(f"unknown codec {codec!r}", where="render.codec", fix="use h264 or prores")
+    if codec == "prores" and out.suffix.lower() != ".mov":
+        raise BadInput("ProRes 422 HQ with PCM audio goes in a .mov", where=out.name, fix="name the output *.mov")
     if size[0] % 2 or size[1] % 2:
         raise BadInput(f"output size {size[0]}x{size[1]} must be even", where="render", fix="use an even width and height")
     render_plan(plan_render(timeline, fps), root, out, size=size, codec=codec, crf=crf, preset=preset,

@@ -1,0 +1,64 @@
+"""Finishing commands: `conform` (an NLE's edit back into renders) and `upscalers` (what can upscale here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dreamcut.cli.app import app, fraction_updater, open_project, progress_bar, say
+
+
+@app.command()
+def conform(
+    edit: Path = typer.Argument(..., help="The edit exported by your NLE: .otio, FCP7 .xml (Premiere) or .edl."),
+    upscale_to_final: bool = typer.Option(True, "--upscale/--no-upscale",
+                                          help="Also upscale the master to the final size (renders/final_2k.mp4)."),
+) -> None:
+    """Read back an edit changed in an NLE (reordered, trimmed, takes swapped) and re-render it.
+
+    Writes edits/conformed.otio, renders/final_720p.mp4 (the master size) and, unless
+    --no-upscale, renders/final_2k.mp4 (the final size, with the spec's upscaler).
+    The project's own edit (edits/cut.otio) is left as it is.
+    """
+    import opentimelineio as otio
+
+    from dreamcut.edit.conform import read_edit
+    from dreamcut.media import write_text_atomic
+    from dreamcut.render.ffmpeg import render_timeline, timeline_frames
+    from dreamcut.render.upscale import interpolate, upscale
+
+    project = open_project()
+    spec = project.spec
+    edit = edit if edit.is_absolute() else Path.cwd() / edit
+    project.check_writable()
+    timeline = read_edit(edit, project.root, fps=spec.fps, song=spec.song, size=spec.master_size)
+    frames = timeline_frames(timeline, spec.fps)
+    clips = sum(1 for _ in timeline.tracks[0].find_clips())
+    write_text_atomic(project.edits_dir / "conformed.otio", otio.adapters.write_to_string(timeline, "otio_json"))
+    master = project.renders_dir / "final_720p.mp4"
+    final = project.renders_dir / "final_2k.mp4"
+    w, h = spec.master_size
+    with progress_bar() as bar:
+        task = bar.add_task(f"render {w}x{h}", total=100)
+        render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps, crf=spec.render.crf,
+                        progress=fraction_updater(bar, task))
+        if upscale_to_final:
+            fw, fh = spec.final_size
+            task = bar.add_task(f"upscale {fw}x{fh} ({spec.render.upscaler})", total=100)
+            upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=fraction_updater(bar, task))
+            if spec.render.interpolate_fps:
+                task = bar.add_task(f"interpolate to {spec.render.interpolate_fps} fps", total=100)
+                smooth = project.renders_dir / f"final_2k_{spec.render.interpolate_fps}fps.mp4"
+                interpolate(final, smooth, spec.render.interpolate_fps, progress=fraction_updater(bar, task))
+    say(f"conformed {edit.name}: {clips} clips, {frames / spec.fps:.2f} s -> {project.rel(master)}"
+        + (f", {project.rel(final)}" if upscale_to_final else ""))
+
+
+@app.command()
+def upscalers() -> None:
+    """List the upscalers and whether each can run on this machine (and why not)."""
+    from dreamcut.render.upscale import available_upscalers
+
+    for name, reason in available_upscalers().items():
+        say(f"{name:<11} {'ready' if reason is None else 'unavailable: ' + reason}")
