@@ -272,6 +272,11 @@ class Orchestrator:
                 summary.pending += 1
                 summary.failures.append((p.key, f"retry later: {e}"))
             return "pending"
+        except Exception as e:  # unexpected: keep the job in flight for the next run, go on with the others
+            with self._db:
+                summary.pending += 1
+                summary.failures.append((p.key, f"unexpected {type(e).__name__}: {str(e)[:200]}"))
+            return "pending"
 
     def _make_take(self, p: PlannedTake, summary: RunSummary) -> str:
         key = p.key
