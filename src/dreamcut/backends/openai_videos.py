@@ -25,6 +25,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ KNOWN_MODELS: dict[str, Capabilities] = {
 for _snapshot, _base in (("sora-2-2025-10-06", "sora-2"), ("sora-2-2025-12-08", "sora-2"),
                          ("sora-2-pro-2025-10-06", "sora-2-pro")):
     KNOWN_MODELS[_snapshot] = KNOWN_MODELS[_base]
+
+# The SDK marks every videos method deprecated (OpenAI's own Sora API shuts down 2026-09-24);
+# this backend is for compatible servers too, so the warning says nothing to our users.
+warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
 _KEY_LIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9*_\-.]+")
 

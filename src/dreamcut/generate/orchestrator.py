@@ -307,8 +307,14 @@ class Orchestrator:
             else:
                 staged = self._produce_chain(p, backend, caps, plan)
         except _Failed as f:
-            self._fail(key, f.code, f.message, summary)
-            return "failed"
+            with self._db:
+                canceled = self.catalog.job(key)["state"] == "canceled"
+            if not canceled:  # a job cancelled meanwhile fails at the provider: that is the cancel, not a failure
+                self._fail(key, f.code, f.message, summary)
+                return "failed"
+            with self._db:
+                summary.canceled += 1
+            return "canceled"
         except _Canceled:
             with self._db:
                 summary.canceled += 1
@@ -574,6 +580,13 @@ class Orchestrator:
         for row in self.catalog.jobs(*ACTIVE):
             if shots and row["shot_id"] not in shots:
                 continue
+            # Mark it first, so a generate running elsewhere stops polling it before the provider forgets it.
+            with self.catalog.transaction():
+                self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=0.0,
+                                        error_code="canceled", error_message="cancelled by the director")
+                if row["reserved_usd"]:
+                    self.catalog.ledger_add("release", -row["reserved_usd"], row["key"])
+            n += 1
             if row["provider_job_id"]:
                 try:
                     from dreamcut.backends.registry import parse_backend
@@ -583,13 +596,7 @@ class Orchestrator:
                     if not backend.capabilities().local:
                         self._call(ref, row["key"], lambda: backend.cancel(row["provider_job_id"]))
                 except (_Failed, _GaveUp, BadInput):
-                    pass  # the job is cancelled here either way; the provider may still finish it
-            with self.catalog.transaction():
-                self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=0.0,
-                                        error_code="canceled", error_message="cancelled by the director")
-                if row["reserved_usd"]:
-                    self.catalog.ledger_add("release", -row["reserved_usd"], row["key"])
-            n += 1
+                    pass  # cancelled here either way; the provider may still finish (and bill) it
         return n
 
     # -- small helpers ---------------------------------------------------------------------------
