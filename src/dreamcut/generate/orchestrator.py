@@ -33,6 +33,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -162,6 +163,7 @@ class Orchestrator:
         self._db = threading.RLock()  # one catalog connection, shared by the worker threads
         self._stop = threading.Event()
         self._rng = random.Random(seed)
+        self._typical: dict[str, float] = {}  # seconds from submit to completed, per backend (this run)
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"
 
@@ -191,6 +193,7 @@ class Orchestrator:
     # -- checks before anything is spent ---------------------------------------------------
     def check(self, planned: list[PlannedTake]) -> None:
         """Raise BadInput for the first request no backend can make, or when the batch is over budget."""
+        planned = _distinct(planned)
         for p in planned:
             backend = self.backend(p.backend)
             caps = backend.capabilities()
@@ -209,7 +212,7 @@ class Orchestrator:
                 fix = ("export it in the shell that runs dreamcut (keys are never read from files)"
                        if "API_KEY" in problems[0] else "change the shot's seconds, size or backend in dreamcut.yaml")
                 raise BadInput(problems[0], where=f"shot {p.shot_id}", fix=fix)
-        todo = [p for p in _distinct(planned) if self.catalog.job(p.key) is None]
+        todo = [p for p in planned if self.catalog.job(p.key) is None]
         need = sum(self.price(p) for p in todo)
         if need > 0:
             with self._db:
@@ -392,9 +395,18 @@ class Orchestrator:
             row = self.catalog.job(key)
         submitted_at = row["submitted_at"] or time.time()
         running = row["state"] == "running"
+        # Just submitted: nothing to learn from an immediate poll. Come back when jobs of this
+        # backend have been taking to finish in this run (the provider's hints take over after).
+        first_wait = max(self.poll_interval, 0.95 * self._typical.get(str(ref), 0.0)) - (time.time() - submitted_at)
+        if first_wait > 0:
+            self._sleep(first_wait)
         while True:
             status = self._call(ref, key, lambda: backend.poll(provider_id))
             if status.state == JobState.COMPLETED:
+                took = time.time() - submitted_at
+                with self._db:
+                    typical = self._typical.get(str(ref))
+                    self._typical[str(ref)] = took if typical is None else 0.8 * typical + 0.2 * took
                 if status.cost_usd is not None:
                     with self._db:
                         self.catalog.update_job(key, cost_usd=status.cost_usd)
@@ -425,11 +437,12 @@ class Orchestrator:
         def download() -> None:
             backend.download(provider_id, part)
             try:
-                _verify(part, key)
+                info = _verify(part, key)
             except _Failed:
                 part.unlink(missing_ok=True)
                 raise ProviderError("the download is not a playable video", code="corrupt_download", transient=True)
             _fsync(part)
+            _remember_probe(part, info)  # a rename keeps inode, size and mtime: _finish need not probe again
             os.replace(part, dest)
 
         self._call(ref, key, download)
@@ -536,7 +549,7 @@ class Orchestrator:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if staged != dest and staged.exists():
             os.replace(staged, dest)  # same filesystem: atomic; the staged file was verified
-        info = probe(dest)
+        info = _probe_once(dest)
         assert info.video is not None
         with self._db:
             row = self.catalog.job(key)
@@ -620,10 +633,20 @@ class _Failed(Exception):
         self.message = message
 
 
+class _KeyedTake(PlannedTake):
+    """A planned take whose content key is computed once (hashing the request is not free)."""
+
+    @cached_property
+    def key(self) -> str:  # type: ignore[override]
+        return self.request.key(str(self.backend))
+
+
 def _distinct(planned: list[PlannedTake]) -> list[PlannedTake]:
     seen: set[str] = set()
     out = []
     for p in planned:
+        if not isinstance(p, _KeyedTake):
+            p = _KeyedTake(p.shot_id, p.index, p.backend, p.request, p.kind)
         if p.key not in seen:
             seen.add(p.key)
             out.append(p)
@@ -640,13 +663,35 @@ def _segment_request(request: GenerationRequest, at: float, seconds: float) -> G
     return replace(request, seconds=seconds, prompt=prompt, segments=())
 
 
-def _verify(path: Path, key: str) -> None:
+_PROBED: dict[tuple[str, int, int], object] = {}  # (path, size, mtime_ns) -> MediaInfo, so a file is probed once
+_PROBED_LOCK = threading.Lock()
+
+
+def _verify(path: Path, key: str):
     try:
         info = probe(path)
     except BadInput:
         raise _Failed("corrupt", "the file is not a readable video") from None
     if info.video is None or info.duration <= 0:
         raise _Failed("corrupt", "the file has no video")
+    return info
+
+
+def _probe_once(path: Path, info=None):
+    """Probe `path`, or reuse the probe of the same bytes made before a rename (same size and mtime)."""
+    st = path.stat()
+    ident = (st.st_size, st.st_mtime_ns, st.st_ino)
+    with _PROBED_LOCK:
+        cached = _PROBED.pop(ident, None)
+    return cached or probe(path)
+
+
+def _remember_probe(path: Path, info) -> None:
+    st = path.stat()
+    with _PROBED_LOCK:
+        if len(_PROBED) > 256:
+            _PROBED.clear()
+        _PROBED[(st.st_size, st.st_mtime_ns, st.st_ino)] = info
 
 
 def _verified(path: Path) -> bool:
