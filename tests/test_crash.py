@@ -91,6 +91,9 @@ def test_resume_after_killed_generate(tmp_path):
         assert f"already there {done_before}" in out or "already there" in out
         result = _check_batch(root, serve, 12, 1.0)
         assert result["completed"] == 12
+        status = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "status"], env=cli_env(),
+                                capture_output=True, text=True)
+        assert status.returncode == 0 and "12 done, 0 to go" in status.stdout and "spent $0.12" in status.stdout
     finally:
         serve.close()
 

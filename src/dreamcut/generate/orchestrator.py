@@ -397,7 +397,7 @@ class Orchestrator:
         running = row["state"] == "running"
         # Just submitted: nothing to learn from an immediate poll. Come back when jobs of this
         # backend have been taking to finish in this run (the provider's hints take over after).
-        first_wait = max(self.poll_interval, 0.95 * self._typical.get(str(ref), 0.0)) - (time.time() - submitted_at)
+        first_wait = max(self.poll_interval, self._typical.get(str(ref), 0.0)) - (time.time() - submitted_at)
         if first_wait > 0:
             self._sleep(first_wait)
         while True:
