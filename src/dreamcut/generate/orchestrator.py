@@ -302,9 +302,9 @@ class Orchestrator:
                 return "failed"
         plan = segment_plan(caps, p.request.seconds) or [p.request.seconds]
         try:
-            if _verified(self.project.take_path(p.shot_id, take_id_for(p))):
+            if _verified(self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)):
                 # A crash after the move into takes/ and before the catalog commit: just record it.
-                staged = self.project.take_path(p.shot_id, take_id_for(p))
+                staged = self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)
             elif len(plan) == 1:
                 staged = self._produce(p.backend, backend, caps, key, p.request, lambda b, k: b.submit(p.request, k))
             else:
@@ -545,7 +545,7 @@ class Orchestrator:
     def _finish(self, p: PlannedTake, staged: Path) -> Take:
         key = p.key
         take_id = take_id_for(p)
-        dest = self.project.take_path(p.shot_id, take_id)
+        dest = self.project.take_path(p.shot_id, take_id, kind=p.kind)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if staged != dest and staged.exists():
             os.replace(staged, dest)  # same filesystem: atomic; the staged file was verified

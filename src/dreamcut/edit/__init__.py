@@ -1,0 +1,1 @@
+"""Cutting to the music: the planner (pure), transitions, and conform."""

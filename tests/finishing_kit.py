@@ -1,0 +1,145 @@
+"""Test media and timelines for the finishing tests (render, transitions, export, conform, upscale).
+
+Takes are procedural textures with a continuous forward zoom, written with `media.FrameWriter`;
+the song is a synthesized tone with clicks; timelines are built directly with the
+OpenTimelineIO API following docs/internals.md, so these tests do not depend on the planner.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import opentimelineio as otio
+import soundfile as sf
+
+from dreamcut.media import FrameWriter
+
+TRANSITION_TYPES = {"dissolve": "SMPTE_Dissolve", "dip": "dreamcut_DipToBlack", "zoom": "dreamcut_ZoomThrough"}
+
+
+def texture(seed: int, width: int, height: int) -> np.ndarray:
+    """A colourful multi-octave smooth-noise texture (RGB uint8), different per seed."""
+    rng = np.random.default_rng(seed)
+    acc = np.zeros((height, width, 3), np.float32)
+    for octave, weight in ((4, 1.0), (8, 0.6), (16, 0.4), (48, 0.25)):
+        small = rng.random((max(2, octave * height // width), octave, 3), dtype=np.float32)
+        acc += weight * cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    acc -= acc.min()
+    acc /= acc.max()
+    tint = rng.random(3).astype(np.float32) * 0.6 + 0.4
+    return np.clip(acc * tint * 255.0, 0, 255).astype(np.uint8)
+
+
+def zoom_frames(seed: int, frames: int, size: tuple[int, int], rate: float, start: int = 0) -> list[np.ndarray]:
+    """`frames` frames of a forward zoom at `rate` (log-scale per frame) into a seeded texture."""
+    w, h = size
+    total = math.exp(rate * (start + frames)) * 1.05
+    base = texture(seed, int(w * total), int(h * total))
+    bh, bw = base.shape[:2]
+    out = []
+    for t in range(start, start + frames):
+        view = 1.0 / math.exp(rate * t)  # fraction of the base visible
+        cw, ch = bw * view, bh * view
+        x0, y0 = (bw - cw) / 2.0, (bh - ch) / 2.0
+        m = np.array([[w / cw, 0, -x0 * w / cw], [0, h / ch, -y0 * h / ch]], np.float64)
+        out.append(cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_AREA if cw > w else cv2.INTER_LINEAR))
+    return out
+
+
+def write_zoom_take(path: Path, seed: int, *, seconds: float, fps: int = 24, size: tuple[int, int] = (320, 180),
+                    rate: float = 0.02) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FrameWriter(path, size[0], size[1], fps,
+                     codec_args=("-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p",
+                                 "-g", str(fps))) as w:
+        for frame in zoom_frames(seed, round(seconds * fps), size, rate):
+            w.write(frame)
+    return path
+
+
+def write_song(path: Path, seconds: float, *, rate: int = 44100) -> Path:
+    """A stereo tone with a click every half second (so the loudness is known and non-trivial)."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = 0.25 * np.sin(2 * np.pi * 220.0 * t)
+    clicks = (np.mod(t, 0.5) < 0.01) * 0.5
+    mono = (tone + clicks).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.stack([mono, mono * 0.8], axis=1), rate, subtype="PCM_16")
+    return path
+
+
+@dataclass
+class Cut:
+    """One clip of a test edit: take file (project-relative), in/out in take seconds, the transition INTO the next."""
+
+    take: str
+    start: float
+    end: float
+    transition: str = "cut"
+    transition_frames: int = 0
+    speed: float = 1.0
+
+
+def build_timeline(cuts: list[Cut], *, song: str, song_seconds: float | None = None, fps: int = 24,
+                   size: tuple[int, int] = (320, 180), title: str = "test cut") -> otio.schema.Timeline:
+    """A timeline in dreamcut's conventions (docs/internals.md) built straight from OTIO."""
+    def rt(seconds: float) -> otio.opentime.RationalTime:
+        return otio.opentime.RationalTime(round(seconds * fps), fps)
+
+    tl = otio.schema.Timeline(name=title)
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    record = 0.0
+    for i, cut in enumerate(cuts):
+        src = otio.opentime.TimeRange(rt(cut.start), rt(cut.end - cut.start))
+        record_len = round((cut.end - cut.start) * fps / cut.speed) / fps
+        take_id = Path(cut.take).stem
+        clip = otio.schema.Clip(name=take_id, media_reference=otio.schema.ExternalReference(target_url=cut.take),
+                                source_range=src)
+        clip.metadata["dreamcut"] = {"shot": Path(cut.take).parent.name, "take": take_id, "speed": cut.speed,
+                                     "reason": "test", "score": None, "record_start": record,
+                                     "record_end": record + record_len}
+        record += record_len
+        video.append(clip)
+        if i + 1 < len(cuts) and cut.transition != "cut":
+            half = otio.opentime.RationalTime(cut.transition_frames // 2, fps)
+            video.append(otio.schema.Transition(name=cut.transition,
+                                                transition_type=TRANSITION_TYPES[cut.transition],
+                                                in_offset=half, out_offset=half))
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    song_len = song_seconds if song_seconds is not None else record
+    audio.append(otio.schema.Clip(name=Path(song).stem, media_reference=otio.schema.ExternalReference(target_url=song),
+                                  source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps),
+                                                                       rt(song_len))))
+    tl.tracks.append(video)
+    tl.tracks.append(audio)
+    tl.metadata["dreamcut"] = {"version": 1, "song": song, "fps": fps, "size": list(size), "tempo": 120.0,
+                               "title": title}
+    return tl
+
+
+def make_project(root: Path, *, shots: int = 3, seconds: float = 3.0, song_seconds: float = 8.0,
+                 fps: int = 24, size: tuple[int, int] = (320, 180)) -> Path:
+    """A tiny project folder: takes/s<i>/s<i>_t1.mp4 (zooming textures), song.wav, and a dreamcut.yaml."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(shots):
+        write_zoom_take(root / f"takes/s{i}/s{i}_t1.mp4", 100 + i, seconds=seconds, fps=fps, size=size,
+                        rate=0.02 + 0.005 * i)
+    write_song(root / "song.wav", song_seconds)
+    shot_lines = "\n".join(f"  - id: s{i}\n    prompt: a slow zoom into texture {i}" for i in range(shots))
+    (root / "dreamcut.yaml").write_text(
+        f"title: finishing test\nsong: song.wav\nfps: {fps}\ntakes_per_shot: 1\n"
+        f"render:\n  master: {size[0]}x{size[1]}\n  resolution: {size[0] * 2}x{size[1] * 2}\n"
+        f"shots:\n{shot_lines}\n", encoding="utf-8")
+    return root
+
+
+def standard_cuts() -> list[Cut]:
+    """Every transition kind plus a retimed clip, 6 s in all."""
+    return [Cut("takes/s0/s0_t1.mp4", 0.5, 2.0, "dissolve", 12),
+            Cut("takes/s1/s1_t1.mp4", 0.5, 2.0, "zoom", 12, speed=1.1),
+            Cut("takes/s2/s2_t1.mp4", 0.5, 2.0, "dip", 8),
+            Cut("takes/s0/s0_t1.mp4", 1.0, 2.5)]
