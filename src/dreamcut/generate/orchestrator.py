@@ -400,13 +400,16 @@ class Orchestrator:
         first_wait = max(self.poll_interval, self._typical.get(str(ref), 0.0)) - (time.time() - submitted_at)
         if first_wait > 0:
             self._sleep(first_wait)
+        polls = 0
         while True:
             status = self._call(ref, key, lambda: backend.poll(provider_id))
+            polls += 1
             if status.state == JobState.COMPLETED:
                 took = time.time() - submitted_at
                 with self._db:
+                    # Done at the first poll: try a little sooner next time; else learn when it really ended.
                     typical = self._typical.get(str(ref))
-                    self._typical[str(ref)] = took if typical is None else 0.8 * typical + 0.2 * took
+                    self._typical[str(ref)] = 0.97 * typical if (polls == 1 and typical) else took
                 if status.cost_usd is not None:
                     with self._db:
                         self.catalog.update_job(key, cost_usd=status.cost_usd)

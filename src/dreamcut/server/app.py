@@ -209,7 +209,7 @@ class VideoServer:
         """Ask the client to come back when the job should be done (at most `poll_after_ms`)."""
         if video.status in ("queued", "in_progress") and video.started is not None and not video.stuck:
             left_ms = (self.latency - (time.monotonic() - video.started)) * 1000
-            return int(max(20, min(self.poll_after_ms, left_ms) + 25))  # + the render after the wait
+            return int(max(20, min(self.poll_after_ms, left_ms + 25)))  # + the render after the wait
         return self.poll_after_ms
 
     def _work(self) -> None:
