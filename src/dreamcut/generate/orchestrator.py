@@ -198,7 +198,7 @@ class Orchestrator:
             backend = self.backend(p.backend)
             caps = backend.capabilities()
             problems = [x for x in backend.problems(p.request) if not self._chain_fixes(x, caps, backend, p)]
-            if p.request.seconds > caps.max_seconds + 1e-6 or caps.durations:
+            if not p.request.preview and (p.request.seconds > caps.max_seconds + 1e-6 or caps.durations):
                 plan = segment_plan(caps, p.request.seconds)
                 if plan is None:
                     allowed = ", ".join(f"{d:g}" for d in (caps.durations or ()))
@@ -300,7 +300,9 @@ class Orchestrator:
             row = self._reserve(p, summary)
             if row is None:
                 return "failed"
-        plan = segment_plan(caps, p.request.seconds) or [p.request.seconds]
+        # A preview is a few frames: never a chain, whatever the take's length.
+        plan = [p.request.seconds] if p.request.preview else (segment_plan(caps, p.request.seconds)
+                                                              or [p.request.seconds])
         try:
             if _verified(self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)):
                 # A crash after the move into takes/ and before the catalog commit: just record it.
