@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import wave
@@ -37,7 +38,9 @@ class Serve:
         cmd = [sys.executable, "-m", "dreamcut", "serve", "--port", str(self.port), "--api-key", api_key, *args]
         if storage is not None:
             cmd += ["--storage", str(storage)]
-        self.proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The server's log goes to a file: a pipe nobody reads would fill up and stall the server.
+        self.log = tempfile.NamedTemporaryFile(prefix="dreamcut-serve-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(cmd, env=cli_env(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -45,7 +48,7 @@ class Serve:
                 break
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"serve exited: {self.proc.stderr.read().decode()[-2000:]}")
+                    raise RuntimeError(f"serve exited: {Path(self.log.name).read_text()[-2000:]}")
                 if time.monotonic() > deadline:
                     raise RuntimeError("serve did not start in 30 s")
                 time.sleep(0.1)
@@ -74,6 +77,8 @@ class Serve:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 def write_song(path: Path, seconds: float = 1.0) -> None:

@@ -25,9 +25,14 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
+import openai
+import pydantic
 
 from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError,
                                     price_seconds)
@@ -51,6 +56,10 @@ KNOWN_MODELS: dict[str, Capabilities] = {
 for _snapshot, _base in (("sora-2-2025-10-06", "sora-2"), ("sora-2-2025-12-08", "sora-2"),
                          ("sora-2-pro-2025-10-06", "sora-2-pro")):
     KNOWN_MODELS[_snapshot] = KNOWN_MODELS[_base]
+
+# The SDK marks every videos method deprecated (OpenAI's own Sora API shuts down 2026-09-24);
+# this backend is for compatible servers too, so the warning says nothing to our users.
+warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
 _KEY_LIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9*_\-.]+")
 
@@ -81,8 +90,6 @@ class OpenAIVideosBackend:
             raise BadInput("OPENAI_API_KEY is not set", where=f"{self.name}:{self.model}",
                            fix="export OPENAI_API_KEY=... (the key of the server at the base URL)")
         if self._client_obj is None:
-            import openai
-
             self._client_obj = openai.OpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
                                              timeout=self.timeout)
         return self._client_obj
@@ -202,8 +209,6 @@ class OpenAIVideosBackend:
         self._call(fetch)
 
     def cancel(self, job_id: str) -> None:
-        import openai
-
         try:
             self._call(lambda c: c.videos.delete(job_id))
         except ProviderError as e:
@@ -241,9 +246,6 @@ class _Mapped(ProviderError):
 
 def _map_error(e: Exception, key: str | None) -> _Mapped:
     """SDK exception -> ProviderError: 429/5xx/network/garbled bodies are transient, other 4xx terminal."""
-    import openai
-    import pydantic
-
     if isinstance(e, openai.APIStatusError):
         status = e.status_code
         body = e.body if isinstance(e.body, dict) else {}
@@ -263,9 +265,10 @@ def _map_error(e: Exception, key: str | None) -> _Mapped:
         return _Mapped(f"cannot reach the server ({type(e).__name__})", code="connection", transient=True)
     if isinstance(e, (openai.APIResponseValidationError, pydantic.ValidationError, ValueError)):
         return _Mapped(f"the server sent a malformed response ({type(e).__name__})", code="malformed", transient=True)
-    import httpx
-
-    if isinstance(e, httpx.HTTPError):
+    # Errors while streaming a body are not wrapped by the SDK; it ships its own httpx fork
+    # (`httpx2`) in recent versions, so match by module rather than by one package's classes.
+    if isinstance(e, (httpx.HTTPError, ConnectionError, TimeoutError)) or \
+            type(e).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "h11"):
         return _Mapped(f"the connection failed ({type(e).__name__})", code="connection", transient=True)
     raise e
 

@@ -7,16 +7,14 @@ the budget) runs before the first paid request.
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from dreamcut.cli.app import G, app, console, open_project, progress_bar, say
-from dreamcut.errors import BadInput, WorkFailed
+from dreamcut.cli.app import app, console, open_project, progress_bar, say
+from dreamcut.errors import WorkFailed
 
 
 def _shots(project, shots: Optional[list[str]]) -> list[str] | None:

@@ -67,7 +67,11 @@ class RayExecutor:
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
-            options = {"include_dashboard": False, "log_to_driver": False, **(init_options or {})}
+            import dreamcut
+
+            # Ship dreamcut's own code to the workers, so a cluster needs only its dependencies.
+            options = {"include_dashboard": False, "log_to_driver": False,
+                       "runtime_env": {"py_modules": [str(Path(dreamcut.__file__).parent)]}, **(init_options or {})}
             try:
                 ray.init(address=address, **options)
             except (ConnectionError, RuntimeError, ValueError) as e:
@@ -80,7 +84,8 @@ class RayExecutor:
         try:
             data = self._ray.get(self._remote.remote(backend, request.to_dict(), key))
         except self._ray.exceptions.RayError as e:
-            raise WorkFailed(f"the Ray task for {request.shot_id} failed: {str(e).splitlines()[0][:200]}",
+            lines = [x for x in str(e).splitlines() if x.strip()]
+            raise WorkFailed(f"the Ray task for {request.shot_id} failed: {lines[-1][:300] if lines else type(e).__name__}",
                              where=f"shot {request.shot_id}") from None
         Path(dest).write_bytes(data)
 

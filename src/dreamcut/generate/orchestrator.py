@@ -33,6 +33,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -162,6 +163,7 @@ class Orchestrator:
         self._db = threading.RLock()  # one catalog connection, shared by the worker threads
         self._stop = threading.Event()
         self._rng = random.Random(seed)
+        self._typical: dict[str, float] = {}  # seconds from submit to completed, per backend (this run)
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"
 
@@ -191,11 +193,12 @@ class Orchestrator:
     # -- checks before anything is spent ---------------------------------------------------
     def check(self, planned: list[PlannedTake]) -> None:
         """Raise BadInput for the first request no backend can make, or when the batch is over budget."""
+        planned = _distinct(planned)
         for p in planned:
             backend = self.backend(p.backend)
             caps = backend.capabilities()
             problems = [x for x in backend.problems(p.request) if not self._chain_fixes(x, caps, backend, p)]
-            if p.request.seconds > caps.max_seconds + 1e-6 or caps.durations:
+            if not p.request.preview and (p.request.seconds > caps.max_seconds + 1e-6 or caps.durations):
                 plan = segment_plan(caps, p.request.seconds)
                 if plan is None:
                     allowed = ", ".join(f"{d:g}" for d in (caps.durations or ()))
@@ -209,7 +212,7 @@ class Orchestrator:
                 fix = ("export it in the shell that runs dreamcut (keys are never read from files)"
                        if "API_KEY" in problems[0] else "change the shot's seconds, size or backend in dreamcut.yaml")
                 raise BadInput(problems[0], where=f"shot {p.shot_id}", fix=fix)
-        todo = [p for p in _distinct(planned) if self.catalog.job(p.key) is None]
+        todo = [p for p in planned if self.catalog.job(p.key) is None]
         need = sum(self.price(p) for p in todo)
         if need > 0:
             with self._db:
@@ -272,6 +275,11 @@ class Orchestrator:
                 summary.pending += 1
                 summary.failures.append((p.key, f"retry later: {e}"))
             return "pending"
+        except Exception as e:  # unexpected: keep the job in flight for the next run, go on with the others
+            with self._db:
+                summary.pending += 1
+                summary.failures.append((p.key, f"unexpected {type(e).__name__}: {str(e)[:200]}"))
+            return "pending"
 
     def _make_take(self, p: PlannedTake, summary: RunSummary) -> str:
         key = p.key
@@ -292,7 +300,9 @@ class Orchestrator:
             row = self._reserve(p, summary)
             if row is None:
                 return "failed"
-        plan = segment_plan(caps, p.request.seconds) or [p.request.seconds]
+        # A preview is a few frames: never a chain, whatever the take's length.
+        plan = [p.request.seconds] if p.request.preview else (segment_plan(caps, p.request.seconds)
+                                                              or [p.request.seconds])
         try:
             if _verified(self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)):
                 # A crash after the move into takes/ and before the catalog commit: just record it.
@@ -302,8 +312,14 @@ class Orchestrator:
             else:
                 staged = self._produce_chain(p, backend, caps, plan)
         except _Failed as f:
-            self._fail(key, f.code, f.message, summary)
-            return "failed"
+            with self._db:
+                canceled = self.catalog.job(key)["state"] == "canceled"
+            if not canceled:  # a job cancelled meanwhile fails at the provider: that is the cancel, not a failure
+                self._fail(key, f.code, f.message, summary)
+                return "failed"
+            with self._db:
+                summary.canceled += 1
+            return "canceled"
         except _Canceled:
             with self._db:
                 summary.canceled += 1
@@ -381,9 +397,21 @@ class Orchestrator:
             row = self.catalog.job(key)
         submitted_at = row["submitted_at"] or time.time()
         running = row["state"] == "running"
+        # Just submitted: nothing to learn from an immediate poll. Come back when jobs of this
+        # backend have been taking to finish in this run (the provider's hints take over after).
+        first_wait = max(self.poll_interval, self._typical.get(str(ref), 0.0)) - (time.time() - submitted_at)
+        if first_wait > 0:
+            self._sleep(first_wait)
+        polls = 0
         while True:
             status = self._call(ref, key, lambda: backend.poll(provider_id))
+            polls += 1
             if status.state == JobState.COMPLETED:
+                took = time.time() - submitted_at
+                with self._db:
+                    # Done at the first poll: try a little sooner next time; else learn when it really ended.
+                    typical = self._typical.get(str(ref))
+                    self._typical[str(ref)] = 0.97 * typical if (polls == 1 and typical) else took
                 if status.cost_usd is not None:
                     with self._db:
                         self.catalog.update_job(key, cost_usd=status.cost_usd)
@@ -414,11 +442,12 @@ class Orchestrator:
         def download() -> None:
             backend.download(provider_id, part)
             try:
-                _verify(part, key)
+                info = _verify(part, key)
             except _Failed:
                 part.unlink(missing_ok=True)
                 raise ProviderError("the download is not a playable video", code="corrupt_download", transient=True)
             _fsync(part)
+            _remember_probe(part, info)  # a rename keeps inode, size and mtime: _finish need not probe again
             os.replace(part, dest)
 
         self._call(ref, key, download)
@@ -525,7 +554,7 @@ class Orchestrator:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if staged != dest and staged.exists():
             os.replace(staged, dest)  # same filesystem: atomic; the staged file was verified
-        info = probe(dest)
+        info = _probe_once(dest)
         assert info.video is not None
         with self._db:
             row = self.catalog.job(key)
@@ -569,6 +598,13 @@ class Orchestrator:
         for row in self.catalog.jobs(*ACTIVE):
             if shots and row["shot_id"] not in shots:
                 continue
+            # Mark it first, so a generate running elsewhere stops polling it before the provider forgets it.
+            with self.catalog.transaction():
+                self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=0.0,
+                                        error_code="canceled", error_message="cancelled by the director")
+                if row["reserved_usd"]:
+                    self.catalog.ledger_add("release", -row["reserved_usd"], row["key"])
+            n += 1
             if row["provider_job_id"]:
                 try:
                     from dreamcut.backends.registry import parse_backend
@@ -578,13 +614,7 @@ class Orchestrator:
                     if not backend.capabilities().local:
                         self._call(ref, row["key"], lambda: backend.cancel(row["provider_job_id"]))
                 except (_Failed, _GaveUp, BadInput):
-                    pass  # the job is cancelled here either way; the provider may still finish it
-            with self.catalog.transaction():
-                self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=0.0,
-                                        error_code="canceled", error_message="cancelled by the director")
-                if row["reserved_usd"]:
-                    self.catalog.ledger_add("release", -row["reserved_usd"], row["key"])
-            n += 1
+                    pass  # cancelled here either way; the provider may still finish (and bill) it
         return n
 
     # -- small helpers ---------------------------------------------------------------------------
@@ -608,10 +638,20 @@ class _Failed(Exception):
         self.message = message
 
 
+class _KeyedTake(PlannedTake):
+    """A planned take whose content key is computed once (hashing the request is not free)."""
+
+    @cached_property
+    def key(self) -> str:  # type: ignore[override]
+        return self.request.key(str(self.backend))
+
+
 def _distinct(planned: list[PlannedTake]) -> list[PlannedTake]:
     seen: set[str] = set()
     out = []
     for p in planned:
+        if not isinstance(p, _KeyedTake):
+            p = _KeyedTake(p.shot_id, p.index, p.backend, p.request, p.kind)
         if p.key not in seen:
             seen.add(p.key)
             out.append(p)
@@ -628,13 +668,35 @@ def _segment_request(request: GenerationRequest, at: float, seconds: float) -> G
     return replace(request, seconds=seconds, prompt=prompt, segments=())
 
 
-def _verify(path: Path, key: str) -> None:
+_PROBED: dict[tuple[str, int, int], object] = {}  # (path, size, mtime_ns) -> MediaInfo, so a file is probed once
+_PROBED_LOCK = threading.Lock()
+
+
+def _verify(path: Path, key: str):
     try:
         info = probe(path)
     except BadInput:
         raise _Failed("corrupt", "the file is not a readable video") from None
     if info.video is None or info.duration <= 0:
         raise _Failed("corrupt", "the file has no video")
+    return info
+
+
+def _probe_once(path: Path, info=None):
+    """Probe `path`, or reuse the probe of the same bytes made before a rename (same size and mtime)."""
+    st = path.stat()
+    ident = (st.st_size, st.st_mtime_ns, st.st_ino)
+    with _PROBED_LOCK:
+        cached = _PROBED.pop(ident, None)
+    return cached or probe(path)
+
+
+def _remember_probe(path: Path, info) -> None:
+    st = path.stat()
+    with _PROBED_LOCK:
+        if len(_PROBED) > 256:
+            _PROBED.clear()
+        _PROBED[(st.st_size, st.st_mtime_ns, st.st_ino)] = info
 
 
 def _verified(path: Path) -> bool:

@@ -178,27 +178,17 @@ class VideoServer:
             self.billing.faults[kind] = self.billing.faults.get(kind, 0) + 1
             return kind
 
-    def maybe_stuck(self) -> bool:
-        """Chaos for creates: a fifth of the fault rate makes jobs that never finish."""
-        if self.chaos <= 0:
+    def _maybe_stuck(self) -> bool:
+        """Chaos for new jobs (caller holds the lock): a fifth of the fault rate never finishes."""
+        if self.chaos <= 0 or self.rng.random() >= self.chaos / 5:
             return False
-        with self.lock:
-            if self.rng.random() >= self.chaos / 5:
-                return False
-            self.billing.faults["stuck"] = self.billing.faults.get("stuck", 0) + 1
-            return True
-
-    # -- auth ----------------------------------------------------------------------------
-    def authorized(self, request: Request) -> bool:
-        if not self._api_key:
-            return True
-        given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self._api_key}".encode())
+        self.billing.faults["stuck"] = self.billing.faults.get("stuck", 0) + 1
+        return True
 
     # -- jobs ----------------------------------------------------------------------------
     def new_video(self, *, model: ServedModel, prompt: str, seconds: str, size: str, reference: Path | None = None,
                   remixed_from: str | None = None, extends: str | None = None, billed_seconds: float,
-                  idempotency_key: str | None, stuck: bool = False) -> tuple[Video, bool]:
+                  idempotency_key: str | None) -> tuple[Video, bool]:
         """Accept a job (and bill it) unless the idempotency key was seen: then return the first one."""
         with self.lock:
             if idempotency_key and idempotency_key in self.by_key:
@@ -206,7 +196,7 @@ class VideoServer:
                 return self.videos[self.by_key[idempotency_key]], False
             video = Video(id=f"video_{uuid.uuid4().hex}", model=model.id, prompt=prompt, seconds=seconds, size=size,
                           created_at=int(time.time()), reference=reference, remixed_from_video_id=remixed_from,
-                          extends=extends, stuck=stuck, billed_seconds=billed_seconds,
+                          extends=extends, stuck=self._maybe_stuck(), billed_seconds=billed_seconds,
                           price=model.price_per_second)
             self.videos[video.id] = video
             if idempotency_key:
@@ -218,8 +208,8 @@ class VideoServer:
     def poll_after(self, video: Video) -> int:
         """Ask the client to come back when the job should be done (at most `poll_after_ms`)."""
         if video.status in ("queued", "in_progress") and video.started is not None and not video.stuck:
-            left = self.latency - (time.monotonic() - video.started)
-            return int(max(20, min(self.poll_after_ms, left * 1000 + 20)))
+            left_ms = (self.latency - (time.monotonic() - video.started)) * 1000
+            return int(max(20, min(self.poll_after_ms, left_ms + 25)))  # + the render after the wait
         return self.poll_after_ms
 
     def _work(self) -> None:
@@ -349,35 +339,7 @@ async def _form(request: Request) -> dict[str, Any]:
 def create_app(server: VideoServer) -> FastAPI:
     app = FastAPI(title="dreamcut serve", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
-
-    @app.middleware("http")
-    async def _auth_and_chaos(request: Request, call_next):
-        if not server.authorized(request):
-            return _error(401, "Incorrect API key provided. Send `Authorization: Bearer KEY` with the server's key.",
-                          code="invalid_api_key")
-        path = request.url.path
-        if path.startswith("/v1/videos") and server.chaos > 0:
-            # Faults before the request is handled: the server did nothing, the client must retry.
-            kind = server.maybe_fault(("rate_limit", "server_error", "drop_before"))
-            if kind == "rate_limit":
-                return _error(429, "Rate limit reached for requests. Please try again shortly.",
-                              type_="requests", code="rate_limit_exceeded",
-                              headers={"Retry-After": "1", "retry-after-ms": "200"})
-            if kind == "server_error":
-                return _error(500, "The server had an error while processing your request.", type_="server_error",
-                              code="server_error")
-            if kind == "drop_before":
-                return _DroppedResponse()
-            response = await call_next(request)
-            # Faults after the request was handled (a create was accepted and billed): the
-            # client never learns the answer and must retry with the same idempotency key.
-            kind = server.maybe_fault(("drop_after", "malformed"))
-            if kind == "drop_after":
-                return _DroppedResponse()
-            if kind == "malformed" and response.headers.get("content-type", "").startswith("application/json"):
-                return Response(b'{"id": "video_', status_code=200, media_type="application/json")
-            return response
-        return await call_next(request)
+    app.add_middleware(_AuthAndChaos, server=server)
 
     @app.get("/v1/models")
     def list_models():
@@ -408,10 +370,8 @@ def create_app(server: VideoServer) -> FastAPI:
                               code="invalid_image")
             reference = server.storage / f"ref_{uuid.uuid4().hex}{Path(upload.filename or 'x.png').suffix or '.png'}"
             reference.write_bytes(data)
-        stuck = server.maybe_stuck()
         video, _ = server.new_video(model=model, prompt=prompt, seconds=seconds, size=size, reference=reference,
-                                    billed_seconds=float(seconds), idempotency_key=request.headers.get("idempotency-key"),
-                                    stuck=stuck)
+                                    billed_seconds=float(seconds), idempotency_key=request.headers.get("idempotency-key"))
         return video.to_dict()
 
     @app.get("/v1/videos")
@@ -518,14 +478,65 @@ def _looks_like_image(data: bytes) -> bool:
             or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"))
 
 
-class _DroppedResponse(Response):
-    """Start a response and break the connection mid-body: the client sees a dropped connection."""
+class _AuthAndChaos:
+    """Pure ASGI middleware: Bearer-key check, then chaos around the videos endpoints."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, app, server: VideoServer):
+        self.app = app
+        self.server = server
 
     async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
-        await send({"type": "http.response.body", "body": b'{"id": "vid', "more_body": True})
-        raise ConnectionAbortedError("dreamcut chaos: dropped connection")
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        server = self.server
+        if server._api_key:
+            given = dict(scope.get("headers") or ()).get(b"authorization", b"")
+            if not hmac.compare_digest(given, f"Bearer {server._api_key}".encode()):
+                return await _error(401, "Incorrect API key provided. Send `Authorization: Bearer KEY` with the "
+                                    "server's key.", code="invalid_api_key")(scope, receive, send)
+        if not (scope["path"].startswith("/v1/videos") and server.chaos > 0):
+            return await self.app(scope, receive, send)
+        # Faults before the request is handled: the server did nothing, the client must retry.
+        kind = server.maybe_fault(("rate_limit", "server_error", "drop_before"))
+        if kind == "rate_limit":
+            return await _error(429, "Rate limit reached for requests. Please try again shortly.", type_="requests",
+                                code="rate_limit_exceeded", headers={"Retry-After": "1", "retry-after-ms": "200"}
+                                )(scope, receive, send)
+        if kind == "server_error":
+            return await _error(500, "The server had an error while processing your request.", type_="server_error",
+                                code="server_error")(scope, receive, send)
+        if kind == "drop_before":
+            return await _drop(send)
+        # Faults after the request was handled (a create was accepted and billed): the client
+        # never learns the answer and must retry with the same idempotency key.
+        kind = server.maybe_fault(("drop_after", "malformed"))
+        if kind is None:
+            return await self.app(scope, receive, send)
+        messages: list[dict] = []
+
+        async def capture(message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, capture)
+        start = messages[0] if messages else {}
+        headers = dict(start.get("headers") or ())
+        if kind == "malformed" and headers.get(b"content-type", b"").startswith(b"application/json"):
+            body = b'{"id": "video_'
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await _drop(send)
+
+
+async def _drop(send) -> None:
+    """Start a response and break the connection mid-body: the client sees a dropped connection."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+    await send({"type": "http.response.body", "body": b'{"id": "vid', "more_body": True})
+    raise _ChaosDrop()
+
+
+class _ChaosDrop(Exception):
+    """Raised on purpose after a partial response: uvicorn closes the connection."""
