@@ -110,11 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as e:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+        # Typer >= 0.20 vendors click as typer._click; match by name so both work.
+        names = {c.__name__ for c in type(e).__mro__}
+        if "ClickException" in names:
             e.show()
-            sys.exit(2 if isinstance(e, click.exceptions.UsageError) else 1)
+            sys.exit(2 if "UsageError" in names or "BadParameter" in names else 1)
         if debug:
             raise
         err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (rerun with --debug for details)",
