@@ -123,7 +123,9 @@ def test_no_path_traversal(project, tmp_path):
     refused = ["/files/previews/s01/link.png", "/files/..%2F" + outside.name, "/files/previews/..%2F..%2Fsecret.png",
                "/files/%2E%2E/%2E%2E/etc/passwd", "/files/dreamcut.yaml", "/files/.dreamcut/catalog.sqlite",
                "/files/song.wav", "/files/" + str(outside), "/media/take/s01-evil1", "/media/take/s01-evil2",
-               "/proxy/s01-evil1.mp4", "/thumb/s01-evil2.jpg", "/static/..%2Fapp.py"]
+               "/proxy/s01-evil1.mp4", "/thumb/s01-evil2.jpg", "/static/..%2Fapp.py",
+               "/files/takes/s01/sidecar.json"]
+    (project / "takes" / "s01" / "sidecar.json").write_text('{"secret": 1}')
     for url in refused:
         r = c.get(url)
         assert r.status_code == 404, (url, r.status_code)
