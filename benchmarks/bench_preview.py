@@ -5,8 +5,8 @@ the same N variants are promoted to full takes, and the compute seconds the cata
 for each job (submit -> take on disk) are summed. Paths:
   - animatic (the default local backend): 720p at 24 fps, 8 s takes (the spec default) and
     20 s takes (the reference production's clip length);
-  - local model (backends/diffusers_local.py with a tiny random pipeline), when that backend
-    is present in this checkout; otherwise the row says it was not measured.
+  - local model (backends/diffusers_local.py with a tiny random LTX-Video pipeline built by
+    tests/tiny_models.py), when that backend and torch are installed; otherwise the row says so.
 Writes bench-results/preview.json and prints a markdown table.
 """
 
@@ -73,12 +73,18 @@ def measure(name: str, backend: str, variants: int, seconds: float, master: str,
 
 
 def main() -> int:
-    rows = [measure("animatic, 8 s takes", "animatic", 8, 8.0, "720p"),
-            measure("animatic, 20 s takes", "animatic", 8, 20.0, "720p")]
+    from dreamcut.generate.orchestrator import Orchestrator
+
+    # One job at a time: each job's recorded seconds are then its own compute, not a share of
+    # several renders running at once on the same cores.
+    one_at_a_time = lambda project: Orchestrator(project, concurrency=1)  # noqa: E731
+    rows = [measure("animatic, 8 s takes", "animatic", 8, 8.0, "720p", one_at_a_time),
+            measure("animatic, 20 s takes", "animatic", 8, 20.0, "720p", one_at_a_time)]
     try:
         import importlib
 
         importlib.import_module("dreamcut.backends.diffusers_local")
+        importlib.import_module("torch")
         local = _local_model_row()
     except ImportError:
         local = {"path": "local model (diffusers)", "backend": "diffusers", "holds": None,
@@ -132,17 +138,19 @@ def _quarter_size_what_if() -> dict:
 
 
 def _local_model_row() -> dict:
-    """The diffusers path with a tiny random pipeline, when its builders are importable."""
-    from dreamcut.backends import diffusers_local as dl
+    """The diffusers path with a tiny random LTX-Video pipeline (tests/tiny_models.py builds it and
+    the backend loads it through its real loading path). Two variants of 2 s takes: a full take
+    of even a toy model runs 40 denoising steps on the CPU, so more would take many minutes."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import tiny_models
 
-    builder = getattr(dl, "build_tiny_pipeline", None) or getattr(dl, "tiny_pipeline", None)
-    if builder is None:
-        return {"path": "local model (diffusers)", "backend": "diffusers", "holds": None,
-                "note": "no tiny-pipeline builder exported by diffusers_local: not measured"}
+    from dreamcut.generate.orchestrator import Orchestrator
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-tiny-"))
     try:
-        model_dir = builder(tmp / "tiny")
-        return measure("local model (diffusers, tiny)", f"diffusers:{model_dir}", 8, 2.0, "256x144")
+        model_dir = tiny_models.build_ltx(tmp / "tiny-ltx")
+        return measure("local model (diffusers, tiny LTX-Video), 2 s takes", f"diffusers:{model_dir}", 2, 2.0,
+                       "96x54", lambda project: Orchestrator(project, concurrency=1))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

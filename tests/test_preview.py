@@ -160,3 +160,18 @@ def test_animatic_preview_matches_its_promoted_take(project):
     assert len(small) == 4
     for a, b in zip(full, small):
         assert _mad(a, b) < 4.0
+
+
+def test_preview_and_promote_commands(tmp_path, cli):
+    root = make_project(tmp_path / "cli", shots=2, takes_per_shot=1, size=SIZE, take_seconds=1.0)
+    r = cli("--project", str(root), "preview", "s01", "--variants", "4")
+    assert r.returncode == 0, r.stderr
+    assert "contact sheet: previews/s01/contact_sheet.png" in r.stdout
+    r = cli("--project", str(root), "promote", "s01", "2")
+    assert r.returncode == 0, r.stderr
+    p = Project.open(root)
+    (take,) = [t for t in p.catalog.takes("s01") if t.variant == 2 and t.seed == preview_seed("s01", 2)]
+    assert take.id in r.stdout and (root / take.path).is_file()
+    bad = cli("--project", str(root), "preview", "s01", "--variants", "5")
+    assert bad.returncode == 2 and "--variants" in bad.stderr
+    assert cli("--project", str(root), "promote", "nope", "1").returncode == 2

@@ -123,7 +123,9 @@ def test_no_path_traversal(project, tmp_path):
     refused = ["/files/previews/s01/link.png", "/files/..%2F" + outside.name, "/files/previews/..%2F..%2Fsecret.png",
                "/files/%2E%2E/%2E%2E/etc/passwd", "/files/dreamcut.yaml", "/files/.dreamcut/catalog.sqlite",
                "/files/song.wav", "/files/" + str(outside), "/media/take/s01-evil1", "/media/take/s01-evil2",
-               "/proxy/s01-evil1.mp4", "/thumb/s01-evil2.jpg", "/static/..%2Fapp.py"]
+               "/proxy/s01-evil1.mp4", "/thumb/s01-evil2.jpg", "/static/..%2Fapp.py",
+               "/files/takes/s01/sidecar.json"]
+    (project / "takes" / "s01" / "sidecar.json").write_text('{"secret": 1}')
     for url in refused:
         r = c.get(url)
         assert r.status_code == 404, (url, r.status_code)
@@ -209,3 +211,51 @@ def test_review_command_serves_the_board(project, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_demo_project_is_reviewable(tmp_path):
+    """The short demo, generated and cut by the real pipeline: the board shows every take, and the
+    cut strip shows the planner's clips with their reasons over the song."""
+    from dreamcut import pipeline
+    from dreamcut.demo.project import write_demo_project
+    from dreamcut.demo.song import synthesize_song
+    from dreamcut.project import Project
+
+    root = tmp_path / "demo"
+    write_demo_project(root, short=True)
+    synthesize_song(root / "song.wav", structure=[("intro", 2), ("verse", 2), ("chorus", 2), ("outro", 1)])
+    project = Project.open(root)
+    pipeline.generate(project)
+    pipeline.make_edit(project)
+    takes = project.catalog.takes()
+    assert takes
+    c = TestClient(create_app(root))
+    html = c.get("/").text
+    assert set(re.findall(r'id="t-([^"]+)"', html)) == {t.id for t in takes}
+    cut = c.get("/api/cut").json()
+    assert cut["clips"] and all(c_["reason"] for c_ in cut["clips"])
+    assert {c_["take"] for c_ in cut["clips"]} <= {t.id for t in takes}
+    assert cut["peaks"] and cut["seconds"] > 10
+
+
+def test_board_preview_job_runs_the_cli(tmp_path):
+    """The board's "preview 8" button: a background `dreamcut preview` that lands previews in the catalog."""
+    import time
+
+    root = make_project(tmp_path / "jobs", shots=2, takes_per_shot=1, take_seconds=1.0)
+    c = TestClient(create_app(root))
+    job = c.post("/api/jobs", json={"action": "preview", "shot": "s01", "variants": 4}, headers=H).json()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        state = next(j for j in c.get("/api/jobs").json() if j["id"] == job["id"])
+        if state["state"] != "running":
+            break
+        time.sleep(0.3)
+    assert state["state"] == "done", state["log"]
+    with Catalog(root / ".dreamcut" / "catalog.sqlite") as cat:
+        previews = cat.takes("s01", kind="preview")
+    assert len(previews) == 4 and (root / "previews" / "s01" / "contact_sheet.png").is_file()
+    html = c.get("/").text
+    assert html.count('data-kind="preview"') == 4 and "contact_sheet.png" in html
+    assert str(Path.home()) not in state["log"]

@@ -198,3 +198,31 @@ def test_rank_command_scores_and_explains(tmp_path, cli):
         frozen = [t for t in takes if any(d["kind"] == "frozen" for d in t.score_detail["defects"])]
         assert len(frozen) == 1 and frozen[0].score == min(t.score for t in takes)
     assert cli("--project", str(root), "rank", "--clip-model", str(tmp_path / "none")).returncode == 2
+
+
+def test_any_signals_give_bounded_defects_and_score():
+    """Whatever the frames measure, defects lie inside the take, have known kinds, and the score is 0..1."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dreamcut.analysis.video import Signals, find_defects
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.integers(2, 80), st.integers(0, 2**31 - 1), st.sampled_from([12.0, 24.0, 30.0]))
+    def check(n, seed, fps):
+        rng = np.random.default_rng(seed)
+        luma = rng.uniform(0, 255, n).astype(np.float32) if seed % 2 else np.full(n, 100, np.float32)
+        s = Signals(times=np.arange(n) / fps, fps=fps, luma=luma,
+                    dark_frac=rng.uniform(0, 1, n).astype(np.float32), blown_frac=rng.uniform(0, 1, n).astype(np.float32),
+                    sharpness=rng.uniform(0, 500, n).astype(np.float32), diff=np.abs(rng.normal(0, 2, n)).astype(np.float32),
+                    similarity=rng.uniform(-1, 1, n).astype(np.float32), motion=np.abs(rng.normal(0, 3, n)).astype(np.float32),
+                    thumbs=rng.normal(0, 1, (n, 18, 32)).astype(np.float32),
+                    smalls=rng.integers(0, 255, (n, 54, 96)).astype(np.uint8))
+        defects, metrics = find_defects(s)
+        end = n / fps + 1e-6
+        for d in defects:
+            assert d.kind in DEFECT_KINDS and 0 <= d.start < d.end <= end + 1 / fps
+        score, why = score_take(metrics, defects)
+        assert 0.0 <= score <= 1.0 and isinstance(why, str)
+
+    check()

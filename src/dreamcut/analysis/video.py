@@ -293,9 +293,8 @@ def find_motion_spikes(s: Signals, exclude: list[Defect] = ()) -> list[Defect]:
 
 def flicker_residual(s: Signals, exclude: list[Defect] = ()) -> np.ndarray:
     """Luminance minus its 7-frame running median: the jitter that no real light change makes."""
-    from scipy.ndimage import median_filter
-
-    smooth = median_filter(s.luma.astype(np.float64), size=7, mode="nearest")
+    padded = np.pad(s.luma.astype(np.float64), 3, mode="edge")
+    smooth = np.median(np.lib.stride_tricks.sliding_window_view(padded, 7), axis=1)
     r = s.luma - smooth
     for i in range(len(r)):
         if _covered(s, i, exclude, pad=3):

@@ -18,7 +18,7 @@ def preview(
     variants: int = typer.Option(8, "--variants", "-n", help="How many variants: 4, 8, 16 or 32."),
 ) -> None:
     """MiniClips: render the first 4 frames of N variants of a shot, and a contact sheet to choose from."""
-    from dreamcut.preview import ALLOWED_VARIANTS, preview_shot
+    from dreamcut.preview import ALLOWED_VARIANTS, preview_shot, prompt_variants
 
     if variants not in ALLOWED_VARIANTS:
         raise BadInput(f"--variants {variants} is not offered", where="--variants",
@@ -28,7 +28,9 @@ def preview(
     with progress_bar() as bars:
         task = bars.add_task(f"previewing {shot}", total=100)
         result = preview_shot(project, shot, variants, progress=fraction_updater(bars, task))
-    table = Table(title=f"{shot}: {len(result.costs)} previews")
+    alternatives = prompt_variants(project, shot)
+    table = Table(title=f"{shot}: {len(result.costs)} previews"
+                        + (f" over {alternatives} prompt alternatives" if alternatives > 1 else ""))
     for col in ("variant", "seed", "preview", "cost", "prompt"):
         table.add_column(col)
     for c in result.costs:

@@ -45,7 +45,8 @@ HERE = Path(__file__).resolve().parent
 STATUS_VALUES = (None, "selected", "rejected")
 # Folders of a project whose files the board may serve through /files/ (not the catalog, not the spec).
 SERVED_FOLDERS = ("takes", "previews", "renders", "edits", "exports", "refs")
-SERVED_SUFFIXES = {".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg", ".webp", ".gif", ".json", ".otio"}
+# Pictures and videos only: sidecars (.json) carry request details the board has no need to expose.
+SERVED_SUFFIXES = {".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg", ".webp", ".gif"}
 MAX_NOTE = 4000
 MAX_TAGS = 20
 
