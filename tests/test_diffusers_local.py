@@ -160,6 +160,34 @@ def test_missing_and_partial_folders_are_one_clear_line(models, tmp_path):
         DiffusersBackend(model="someone/not-downloaded-model")
 
 
+def test_repo_id_resolves_from_the_local_cache_only(models, tmp_path, monkeypatch):
+    snapshot = tmp_path / "hub" / "models--tiny--wan-t2v" / "snapshots" / "0123abcd"
+    shutil.copytree(models["wan"], snapshot)
+    (tmp_path / "hub" / "models--tiny--wan-t2v" / "refs").mkdir()
+    (tmp_path / "hub" / "models--tiny--wan-t2v" / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    backend = load_backend("diffusers:tiny/wan-t2v")
+    assert backend.folder.path == snapshot and backend.family.name == "wan"
+    with pytest.raises(BadInput, match="local Hugging Face cache"):
+        load_backend("diffusers:tiny/not-there")
+
+
+def test_backend_ships_to_a_worker_without_weights(ltx, tmp_path):
+    """Ray pickles the backend to run it on a worker: settings travel, loaded pipelines do not."""
+    import pickle
+
+    a = tmp_path / "a.mp4"
+    run_to_file(ltx, req(seed=5), a, poll_interval=0)
+    assert ltx._pipes  # loaded here
+    blob = pickle.dumps(ltx)
+    assert len(blob) < 100_000
+    worker = pickle.loads(blob)
+    assert not worker._pipes and worker.folder == ltx.folder
+    b = tmp_path / "b.mp4"
+    run_to_file(worker, req(seed=5), b, poll_interval=0)
+    assert np.array_equal(frames_of(a), frames_of(b))
+
+
 def test_capabilities_and_problems(ltx, models, tmp_path):
     caps = ltx.capabilities()
     assert caps.local and caps.image_conditioning and caps.preview_mode == "frames"

@@ -32,6 +32,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -305,7 +306,8 @@ def resolve_model(model: str) -> tuple[Path, str]:
             snapshot_download = None  # type: ignore[assignment]
         if snapshot_download is not None:
             try:
-                return Path(snapshot_download(text, local_files_only=True)), text
+                cache = os.environ.get("HF_HUB_CACHE") or None
+                return Path(snapshot_download(text, local_files_only=True, cache_dir=cache)), text
             except (LocalEntryNotFoundError, OSError, ValueError):
                 pass
         raise BadInput(f"model {text!r} is neither a folder nor in the local Hugging Face cache",
@@ -569,6 +571,7 @@ class DiffusersBackend(LocalBackend):
 
     # -- the take ---------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> TakePlan:
+        self._use_request_settings(request)
         pipe_tf, pipe_mult = self._model_rules()
         plan = plan_take(request, self.family, temporal_factor=pipe_tf, size_multiple=pipe_mult,
                          comfortable_frames=self.comfortable_frames, overlap_frames=self.overlap_frames,
@@ -589,6 +592,8 @@ class DiffusersBackend(LocalBackend):
         for note in plan.notes:
             log.warning("%s: %s", request.shot_id, note)
         self.notes[str(dest)] = list(plan.notes)
+        while len(self.notes) > 256:  # a long-running server keeps only recent notes
+            self.notes.pop(next(iter(self.notes)))
         frames = self.generate(request, plan, progress)
         frames = retime(frames, plan.model_fps, plan.out_fps, plan.out_frames)
         self._write(frames, plan, dest, request)
@@ -598,6 +603,7 @@ class DiffusersBackend(LocalBackend):
     def generate(self, request: GenerationRequest, plan: TakePlan, progress: Progress | None = None) -> np.ndarray:
         """All segments of a take as float32 frames in [0, 1], (N, H, W, 3), at the model's fps."""
         torch, _ = _import_stack()
+        self._use_request_settings(request)
         made = np.zeros((0, plan.height, plan.width, 3), np.float32)
         refs = [_load_image(r, plan.width, plan.height) for r in request.refs]
         for i, seg in enumerate(plan.segments):
@@ -612,6 +618,20 @@ class DiffusersBackend(LocalBackend):
             else:
                 made = blend_join(made, out[: seg.overlap + seg.keep], seg.overlap)
         return made[: plan.total_frames] if not request.preview else made[: plan.out_frames]
+
+    def _use_request_settings(self, request: GenerationRequest) -> None:
+        """dtype / cpu_offload / compile asked by a request: these are load-time settings, so
+        a change reloads the model (the weights stay in the OS page cache: seconds, not minutes)."""
+        changed = False
+        for opt in ("dtype", "cpu_offload", "compile"):
+            want = request.option(opt)
+            if want is not None and want != getattr(self, opt):
+                setattr(self, opt, want)
+                changed = True
+        if changed and self._pipes:
+            self._pipes.clear()
+            self._active = None
+            gc.collect()
 
     # -- one model call ------------------------------------------------------------------
     def _call(self, seg: SegmentPlan, plan: TakePlan, request: GenerationRequest, refs: list,
@@ -633,6 +653,10 @@ class DiffusersBackend(LocalBackend):
         tail = [_to_pil(f) for f in made[len(made) - seg.overlap:]] if seg.condition == "frames" else []
         if fam == "ltx":
             kw["frame_rate"] = int(round(plan.model_fps))
+            if getattr(self._pipes["base"].vae.config, "timestep_conditioning", False):
+                # LTX-Video 0.9.1+ VAEs decode from a slightly noised latent (the published settings)
+                kw["decode_timestep"] = float(request.option("decode_timestep", 0.05))
+                kw["decode_noise_scale"] = float(request.option("decode_noise_scale", 0.025))
             kw["max_sequence_length"] = int(msl or 128)
             last = refs[1] if (len(refs) > 1 and seg is plan.segments[-1]) else None
             if seg.condition == "frames" or last is not None:
@@ -672,6 +696,12 @@ class DiffusersBackend(LocalBackend):
             else:
                 pipe = self._pipe("i2v")
                 kw["image"] = tail[0] if seg.condition == "frames" else refs[0]
+        vae = getattr(pipe, "vae", None)
+        for opt, on, off in (("vae_tiling", "enable_tiling", "disable_tiling"),
+                             ("vae_slicing", "enable_slicing", "disable_slicing")):
+            want = request.option(opt, getattr(self, opt))
+            if want is not None and vae is not None and hasattr(vae, on):
+                getattr(vae, on if want else off)()
         try:
             with torch_inference(), _quiet_diffusers():
                 result = pipe(**kw)
