@@ -191,7 +191,7 @@ def plan_take(request: GenerationRequest, family: Family, *, temporal_factor: in
 
     if request.preview:
         first = valid_frames(max(4, request.preview_frames), tf)
-        text = request.segments[0].text if len(request.segments) > 1 else request.prompt
+        text = _scene_text(request, request.segments[0].text) if len(request.segments) > 1 else request.prompt
         cond = "image" if request.refs and can_use_image else "text"
         seg = SegmentPlan(frames=first, overlap=0, keep=first, text=text, condition=cond)
         return TakePlan(family.name, width, height, float(request.fps), first, (seg,), steps, guidance,
@@ -205,17 +205,19 @@ def plan_take(request: GenerationRequest, family: Family, *, temporal_factor: in
     scenes = _scene_frames(request, total)
     segs: list[SegmentPlan] = []
     made = 0
-    for scene_index, (scene_frames, text) in enumerate(scenes):
+    for scene_frames, text in scenes:
         left = scene_frames
         while left > 0:
             first = made == 0
             ov = 0 if first else overlap
             room = comfortable - ov
             keep = min(left, room)
-            # a tail shorter than one latent step would be wasted compute: fold it in
-            if 0 < left - keep < tf and keep + (left - keep) <= room:
-                keep = left
+            if 0 < left - keep < room // 2:
+                # a short remainder would be a near-empty call that is mostly overlap: share
+                # the rest of the scene evenly between this call and the next
+                keep = (left + 1) // 2
             frames = valid_frames(ov + keep, tf)
+            keep = min(left, frames - ov)  # frames rounded up to the family's rule are kept, not wasted
             if first:
                 cond = "image" if (request.refs and can_use_image) else "text"
             else:
