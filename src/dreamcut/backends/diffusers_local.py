@@ -38,6 +38,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -486,6 +487,7 @@ class DiffusersBackend(LocalBackend):
     _folder: ModelFolder | None = field(default=None, repr=False)
     _pipes: dict[str, Any] = field(default_factory=dict, repr=False)
     _active: str | None = field(default=None, repr=False)
+    _lock: Any = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -509,8 +511,12 @@ class DiffusersBackend(LocalBackend):
     def __getstate__(self) -> dict:
         # Ray ships the backend to a worker: ship the settings, never loaded weights.
         state = dict(self.__dict__)
-        state["_pipes"], state["_active"], state["_pending"] = {}, None, {}
+        state["_pipes"], state["_active"], state["_pending"], state["_lock"] = {}, None, {}, None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # -- what it can do -------------------------------------------------------------
     @property
@@ -590,6 +596,12 @@ class DiffusersBackend(LocalBackend):
         if problems:
             raise BadInput("; ".join(problems), where=f"shot {request.shot_id}",
                            fix="change the shot's refs:/seconds: in dreamcut.yaml, or use another model folder")
+        # One take at a time per loaded model: `dreamcut serve` and the orchestrator render from
+        # several threads, and a pipeline (its scheduler state, the GPU) serves one call at a time.
+        with self._lock:
+            self._render_locked(request, dest, progress)
+
+    def _render_locked(self, request: GenerationRequest, dest: Path, progress: Progress | None) -> None:
         plan = self.plan(request)
         for note in plan.notes:
             log.warning("%s: %s", request.shot_id, note)
