@@ -377,3 +377,88 @@ def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
     project = Project.open(root)
     again = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
     assert again.skipped == 2 and again.made == 0
+
+
+# -- as the engine of `dreamcut serve` and of the Ray executor -------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's notice about OpenAI's hosted Sora API
+def test_serve_renders_with_the_tiny_model_through_the_openai_sdk(models, tmp_path):
+    """`dreamcut serve --backend diffusers:<folder>` answers the official OpenAI SDK."""
+    pytest.importorskip("dreamcut.server.app", reason="dreamcut serve is not on this branch yet")
+    import subprocess
+    import time
+    import urllib.request
+
+    from openai import OpenAI
+
+    port, key = _free_port(), "local-test-key"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
+               DREAMCUT_DIFFUSERS_STEPS="2")
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "serve", "--port", str(port), "--api-key", key,
+                             "--backend", f"diffusers:{models['ltx']}", "--fps", "8", "--workers", "2",
+                             "--poll-after-ms", "50", "--storage", str(tmp_path / "store")],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(urllib.request.Request(
+                    f"http://127.0.0.1:{port}/_dreamcut/health", headers={"Authorization": f"Bearer {key}"}), timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        client = OpenAI(api_key=key, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+        ids = [client.videos.create(model="diffusers", prompt=f"a corridor, take {i}", seconds="1", size="64x32").id
+               for i in range(2)]  # two at once: the server's workers share one loaded model
+        for vid in ids:
+            deadline = time.monotonic() + 240
+            while (v := client.videos.retrieve(vid)).status not in ("completed", "failed"):
+                assert time.monotonic() < deadline, "the video did not finish"
+                time.sleep(0.2)
+            assert v.status == "completed", v.error
+            out = tmp_path / f"{vid}.mp4"
+            client.videos.download_content(vid).write_to_file(out)
+            info = probe(out)
+            assert (info.video.width, info.video.height, round(info.video.fps)) == (64, 32, 8)
+            assert count_frames(out) == 8
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.mark.slow
+def test_ray_executor_renders_with_the_tiny_model(models, tmp_path):
+    """The Ray executor pickles the backend to a worker, which loads the model itself."""
+    executors = pytest.importorskip("dreamcut.generate.executors", reason="the Ray executor is not on this branch yet")
+    pytest.importorskip("ray")
+    from dreamcut.backends.registry import parse_backend
+
+    ref = parse_backend(f"diffusers:{models['ltx']}")
+    backend = load_backend(ref)
+    ex = executors.RayExecutor(None, num_gpus=0, num_cpus=1,
+                               init_options={"num_cpus": 1, "object_store_memory": 80 * 2**20,
+                                             "runtime_env": {"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}}})
+    try:
+        r = req(seed=3)
+        dest = tmp_path / "ray.mp4"
+        ex.render(ref, backend, r, dest, r.key(str(ref)))
+    finally:
+        ex.close()
+    local = tmp_path / "local.mp4"
+    run_to_file(backend, r, local, poll_interval=0)
+    assert count_frames(dest) == 8
+    assert np.array_equal(frames_of(dest), frames_of(local))
