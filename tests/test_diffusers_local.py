@@ -117,6 +117,16 @@ def test_long_take_plan_covers_the_take_and_follows_scene_segments():
     assert abs(starts[first_class] - 5 * 16) <= 1
 
 
+def test_family_members_that_differ_are_recognised():
+    from dreamcut.backends.diffusers_local import family_for
+
+    assert family_for("wan", {"_class_name": "WanPipeline"}, {}).native_fps == 16
+    ti2v = family_for("wan", {"_class_name": "WanPipeline", "expand_timesteps": True}, {})
+    assert (ti2v.native_fps, ti2v.comfortable_frames) == (24, 121)
+    assert family_for("cogvideox", {}, {"patch_size_t": 2}).native_fps == 16
+    assert family_for("cogvideox", {}, {"patch_size_t": None}).native_fps == 8
+
+
 def test_blend_and_retime_are_continuous():
     a = np.zeros((10, 2, 2, 3), np.float32)
     b = np.ones((10, 2, 2, 3), np.float32)
@@ -203,7 +213,8 @@ def test_capabilities_and_problems(ltx, models, tmp_path):
 
 def test_ltx_take_has_requested_size_fps_and_length_with_rounding_note(ltx, tmp_path):
     out = tmp_path / "take.mp4"
-    run_to_file(ltx, req(width=40, height=30, seconds=1.5), out, poll_interval=0)
+    long_prompt = "a corridor " * 30 + "Style: vintage."  # 300+ tokens for the tiny character tokenizer
+    run_to_file(ltx, req(width=40, height=30, seconds=1.5, prompt=long_prompt), out, poll_interval=0)
     info = probe(out)
     assert (info.video.width, info.video.height) == (40, 30)
     assert info.video.fps == pytest.approx(8)
@@ -211,6 +222,7 @@ def test_ltx_take_has_requested_size_fps_and_length_with_rounding_note(ltx, tmp_
     assert info.duration == pytest.approx(1.5, abs=0.01)
     assert "40x30 is not a multiple of 32" in info.metadata.get("comment", "")
     assert any("40x30" in n for n in ltx.notes[str(out)])
+    assert any("reads the first 128" in n for n in ltx.notes[str(out)])  # never cut silently
 
 
 def test_same_seed_same_take_other_seed_other_take(ltx, tmp_path):

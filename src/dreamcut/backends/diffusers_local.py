@@ -362,7 +362,20 @@ def inspect_model_folder(path: Path, label: str) -> ModelFolder:
     if missing:
         raise BadInput(f"model folder is incomplete: missing {', '.join(missing)}", where=where,
                        fix="finish the download (or save_pretrained) of the whole pipeline")
-    return ModelFolder(path, label, class_name, FAMILIES[family], kind, index)
+    transformer = _read_json(path / "transformer" / "config.json") or _read_json(path / "transformer_2" / "config.json")
+    return ModelFolder(path, label, class_name, family_for(family, index, transformer), kind, index)
+
+
+def family_for(name: str, index: dict, transformer: dict) -> Family:
+    """The family's defaults, adjusted for the members that differ (read from their configs)."""
+    fam = FAMILIES[name]
+    if name == "wan" and index.get("expand_timesteps"):
+        # Wan 2.2 TI2V-5B: 24 fps, 121 frames (5 s) a call
+        return replace(fam, native_fps=24, comfortable_frames=121)
+    if name == "cogvideox" and transformer.get("patch_size_t"):
+        # CogVideoX 1.5: 16 fps, 81 frames a call (the 1.0 models: 8 fps, 49 frames)
+        return replace(fam, native_fps=16, comfortable_frames=81)
+    return fam
 
 
 def _read_json(path: Path) -> dict:
@@ -603,6 +616,7 @@ class DiffusersBackend(LocalBackend):
 
     def _render_locked(self, request: GenerationRequest, dest: Path, progress: Progress | None) -> None:
         plan = self.plan(request)
+        plan = replace(plan, notes=plan.notes + self._prompt_notes(request, plan))
         for note in plan.notes:
             log.warning("%s: %s", request.shot_id, note)
         self.notes[str(dest)] = list(plan.notes)
@@ -633,6 +647,30 @@ class DiffusersBackend(LocalBackend):
                 made = blend_join(made, out[: seg.overlap + seg.keep], seg.overlap)
         return made[: plan.total_frames] if not request.preview else made[: plan.out_frames]
 
+    def _max_tokens(self, request: GenerationRequest) -> int:
+        """How many text tokens the model reads (the same for every segment of a take)."""
+        if request.option("max_sequence_length"):
+            return int(request.option("max_sequence_length"))
+        if self.family.name == "cogvideox":
+            tr = self._pipes["base"].transformer
+            return int(getattr(tr.config, "max_text_seq_length", None) or self.family.max_sequence_length)
+        return self.family.max_sequence_length
+
+    def _prompt_notes(self, request: GenerationRequest, plan: TakePlan) -> tuple[str, ...]:
+        """A note for each segment text longer than the model reads (it would be cut silently)."""
+        tokenizer = getattr(self._pipes.get("base"), "tokenizer", None)
+        if tokenizer is None:
+            return ()
+        limit = self._max_tokens(request)
+        out = []
+        for i, seg in enumerate(plan.segments):
+            n = len(tokenizer(seg.text, add_special_tokens=True).input_ids)
+            if n > limit:
+                where = f"segment {i + 1} prompt" if len(plan.segments) > 1 else "prompt"
+                out.append(f"{where} is {n} tokens; {self.folder.label} reads the first {limit} "
+                           f"(shorten it, or set option max_sequence_length)")
+        return tuple(dict.fromkeys(out))
+
     def _use_request_settings(self, request: GenerationRequest) -> None:
         """dtype / cpu_offload / compile asked by a request: these are load-time settings, so
         a change reloads the model (the weights stay in the OS page cache: seconds, not minutes)."""
@@ -655,9 +693,7 @@ class DiffusersBackend(LocalBackend):
                                   height=plan.height, width=plan.width, num_frames=seg.frames,
                                   num_inference_steps=plan.steps, guidance_scale=plan.guidance,
                                   generator=generator, output_type="np")
-        msl = request.option("max_sequence_length")
-        if msl:
-            kw["max_sequence_length"] = int(msl)
+        kw["max_sequence_length"] = self._max_tokens(request)
 
         def on_step(pipe, i, t, callback_kwargs):
             step((i + 1) / plan.steps)
@@ -671,7 +707,6 @@ class DiffusersBackend(LocalBackend):
                 # LTX-Video 0.9.1+ VAEs decode from a slightly noised latent (the published settings)
                 kw["decode_timestep"] = float(request.option("decode_timestep", 0.05))
                 kw["decode_noise_scale"] = float(request.option("decode_noise_scale", 0.025))
-            kw["max_sequence_length"] = int(msl or 128)
             last = refs[1] if (len(refs) > 1 and seg is plan.segments[-1]) else None
             if seg.condition == "frames" or last is not None:
                 # the condition pipeline: the previous tail (or the first reference) at frame 0,
@@ -703,8 +738,6 @@ class DiffusersBackend(LocalBackend):
                 if len(refs) > 1 and seg is plan.segments[-1] and self._takes_last_frame():
                     kw["last_image"] = refs[1]  # first-and-last-frame (FLF2V)
         else:  # cogvideox
-            tr = self._pipes["base"].transformer
-            kw["max_sequence_length"] = int(msl or getattr(tr.config, "max_text_seq_length", 226))
             if seg.condition == "text":
                 pipe = self._pipe("t2v")
             else:
