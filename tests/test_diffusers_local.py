@@ -251,6 +251,19 @@ def test_reference_image_conditions_the_take(family, models, tmp_path):
     assert diff.mean() > 1.0
 
 
+def test_ltx_two_references_are_first_and_last_frame(ltx, tmp_path):
+    first = ref_image(tmp_path / "first.png", (220, 30, 30))
+    last = ref_image(tmp_path / "last.png", (20, 40, 220))
+    r = req(refs=(first, last), seconds=1.0)
+    assert "second reference image is the take's last frame" in ltx.plan(r).notes
+    out = tmp_path / "flf.mp4"
+    run_to_file(ltx, r, out, poll_interval=0)
+    assert count_frames(out) == 8
+    swapped = tmp_path / "swapped.mp4"
+    run_to_file(ltx, replace(r, refs=(last, first)), swapped, poll_interval=0)
+    assert np.abs(frames_of(out) - frames_of(swapped)).mean() > 1.0
+
+
 def test_preview_makes_the_first_four_frames(wan, tmp_path):
     out = tmp_path / "preview.mp4"
     run_to_file(wan, req(seconds=8.0, width=64, height=32, preview=True), out, poll_interval=0)

@@ -630,6 +630,10 @@ class DiffusersBackend(LocalBackend):
 
     def generate(self, request: GenerationRequest, plan: TakePlan, progress: Progress | None = None) -> np.ndarray:
         """All segments of a take as float32 frames in [0, 1], (N, H, W, 3), at the model's fps."""
+        with self._lock:
+            return self._generate_locked(request, plan, progress)
+
+    def _generate_locked(self, request: GenerationRequest, plan: TakePlan, progress: Progress | None) -> np.ndarray:
         torch, _ = _import_stack()
         self._use_request_settings(request)
         made = np.zeros((0, plan.height, plan.width, 3), np.float32)
@@ -673,7 +677,8 @@ class DiffusersBackend(LocalBackend):
 
     def _use_request_settings(self, request: GenerationRequest) -> None:
         """dtype / cpu_offload / compile asked by a request: these are load-time settings, so
-        a change reloads the model (the weights stay in the OS page cache: seconds, not minutes)."""
+        a change reloads the model (the weights stay in the OS page cache: seconds, not minutes).
+        The setting then stays until a request asks for another (no reload back and forth)."""
         changed = False
         for opt in ("dtype", "cpu_offload", "compile"):
             want = request.option(opt)
