@@ -366,6 +366,18 @@ def test_cli_check_names_a_missing_model_folder(models, tmp_path, cli):
     assert line and "LTX-Video" in line[0] and "does not exist" in line[0] and str(tmp_path) not in line[0]
 
 
+def test_cli_local_model_describes_a_folder_without_loading_it(models, tmp_path, cli):
+    ok = cli("local-model", str(models["wan_i2v"]))
+    assert ok.returncode == 0, ok.stderr
+    assert "WanImageToVideoPipeline" in ok.stdout and "reference image (required)" in ok.stdout
+    assert "last frame" in ok.stdout
+    partial = tmp_path / "partial"
+    shutil.copytree(models["ltx"], partial)
+    shutil.rmtree(partial / "text_encoder")
+    bad = cli("local-model", str(partial))
+    assert bad.returncode == 2 and "missing text_encoder/" in bad.stderr
+
+
 @pytest.mark.slow
 def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
     """`dreamcut generate` when the CLI has it; until then the same path it takes
