@@ -10,13 +10,14 @@ fps -> resize to the take's size -> write one mp4 with `media.FrameWriter`.
 
 The family is read from `model_index.json` (`_class_name`):
 - LTX-Video: `LTXPipeline` (text), `LTXImageToVideoPipeline` (a reference image), and
-  `LTXConditionPipeline` (continue from the previous segment's last frames), all built
-  from the same components with `from_pipe` (no second copy of the weights).
+  `LTXConditionPipeline` (continue from the previous segment's last frames; a second
+  reference as the last frame), all built on the same loaded components (`_derive`, i.e.
+  `from_pipe` without its dtype cast: no second copy of the weights).
 - Wan: a text-to-video folder (`WanPipeline`: 2.1 T2V, 2.2 T2V / TI2V) conditions on an
   image through `WanImageToVideoPipeline` with `expand_timesteps` (the first latent frame
   is the encoded image, as Wan 2.2 TI2V does); an image-to-video folder
-  (`WanImageToVideoPipeline`: 2.1 I2V / FLF2V, 2.2 I2V) needs a reference image and uses a
-  second one as the last frame (first-and-last-frame).
+  (`WanImageToVideoPipeline`: 2.1 I2V / FLF2V, 2.2 I2V) needs a reference image; FLF2V and
+  2.2 I2V use a second one as the last frame (first-and-last-frame).
 - CogVideoX: `CogVideoXPipeline` (text) or `CogVideoXImageToVideoPipeline` (image).
 
 Rules this module keeps:
@@ -27,6 +28,7 @@ Rules this module keeps:
   size, fps and length.
 - torch, diffusers and transformers are imported lazily (the base install has none).
 - No paths from the user's home in messages: errors name the model folder by its name.
+- One render at a time per loaded model (a lock): serve and the orchestrator use threads.
 """
 
 from __future__ import annotations
