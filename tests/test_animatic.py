@@ -223,3 +223,110 @@ def test_reference_image_tints_the_scene(tmp_path):
     bad.write_bytes(b"not an image")
     with pytest.raises(BadInput):
         next(render_frames(req("a room", refs=(str(bad),))))
+
+
+def test_progress_reaches_one_and_odd_sizes_are_refused(tmp_path):
+    seen: list[float] = []
+    AnimaticBackend().render(req(seconds=0.5), tmp_path / "p.mp4", progress=seen.append)
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    odd = req(w=255, h=144)
+    assert AnimaticBackend().problems(odd)
+    with pytest.raises(BadInput):
+        AnimaticBackend().render(odd, tmp_path / "odd.mp4")
+    assert not (tmp_path / "odd.mp4").exists()
+
+
+def test_frames_are_the_same_in_another_process():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib\nfrom dreamcut.backends.animatic import render_frames\n"
+            "from dreamcut.backends.base import GenerationRequest, SceneSegment\n"
+            "r = GenerationRequest('s1', 'a red corridor at dusk, film grain', 1.0, 256, 144, 12, 5,"
+            " segments=(SceneSegment(0, 0.5, 'a red corridor'), SceneSegment(0.5, 1.0, 'a blue field')),"
+            " caption='ANIMATIC x')\n"
+            "h = hashlib.sha256()\n"
+            "for f in render_frames(r): h.update(f.tobytes())\n"
+            "print(h.hexdigest())\n")
+    env = dict(os.environ, PYTHONHASHSEED="123", PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    h = hashlib.sha256()
+    r = GenerationRequest("s1", "a red corridor at dusk, film grain", 1.0, 256, 144, 12, 5,
+                          segments=(SceneSegment(0, 0.5, "a red corridor"), SceneSegment(0.5, 1.0, "a blue field")),
+                          caption="ANIMATIC x")
+    for f in render_frames(r):
+        h.update(f.tobytes())
+    assert other.stdout.strip() == h.hexdigest()
+
+
+def _crossings(decoded: list[np.ndarray], segments, fps: int) -> list[tuple[int, int]]:
+    """(frame where the picture turns from scene k to scene k+1, the written boundary frame)."""
+    hists = [_hist(f) for f in decoded]
+    refs = []
+    for s in segments:
+        a, b = int(s.start * fps), int(s.end * fps)
+        refs.append(np.mean(hists[a + 2: max(a + 3, b - 14)], axis=0))
+    dist = np.array([[np.abs(h - r).sum() for r in refs] for h in hists])
+    out = []
+    for k, s in enumerate(segments[1:]):
+        frame = int(round(s.start * fps))
+        window = range(max(1, frame - 24), min(len(hists), frame + 24))
+        out.append((next(i for i in window if dist[i, k + 1] < dist[i, k]), frame))
+    return out
+
+
+def test_demo_takes_change_scene_at_the_written_times(tmp_path):
+    """The short demo through the real planner, orchestrator and catalog: its multi-scene takes
+    change scene where the shot list says."""
+    import soundfile as sf
+
+    from dreamcut.demo.project import write_demo_project
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.orchestrator import Orchestrator
+    from dreamcut.project import Project
+
+    write_demo_project(tmp_path, short=True)
+    sf.write(tmp_path / "song.wav", np.zeros((44100 * 15, 2), np.float32), 44100)
+    project = Project.open(tmp_path)
+    planned = plan_takes(project.spec, root=str(tmp_path))
+    summary = Orchestrator(project, poll_interval=0).run(planned)
+    assert summary.made == len(planned) == 3 and summary.spent_usd == 0
+    checked = 0
+    for p in planned:
+        if len(p.request.segments) < 2:
+            continue
+        take = next((tmp_path / "takes" / p.shot_id).glob("*.mp4"))
+        decoded = frames(take)
+        assert len(decoded) == p.request.frame_count
+        for crossing, frame in _crossings(decoded, p.request.segments, p.request.fps):
+            assert abs(crossing - frame) <= 3, (p.shot_id, crossing, frame)
+            checked += 1
+    assert checked >= 2
+
+
+def _first(prompt: str) -> np.ndarray:
+    return next(render_frames(req(prompt, seconds=0.2)))
+
+
+def test_words_show_in_the_pixels():
+    def sat(f):  # colour variety: spread of the Lab chroma channels (a sepia tint is one colour)
+        lab = cv2.cvtColor(f, cv2.COLOR_RGB2LAB).astype(np.float32)
+        return float(lab[..., 1].std() + lab[..., 2].std())
+
+    def luma(f):
+        return cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).mean()
+
+    assert luma(_first("a field at night")) < 0.6 * luma(_first("a field at noon"))
+    assert sat(_first("a 1950s kitchen")) < 0.6 * sat(_first("a modern kitchen"))
+    assert sat(_first("a black and white kitchen")) < 0.2 * sat(_first("a modern kitchen"))
+    red, blue = _first("a red corridor with lockers"), _first("a blue corridor with lockers")
+    assert red[..., 0].mean() > red[..., 2].mean() and blue[..., 2].mean() > blue[..., 0].mean()
+
+    def fine_detail(a, b):  # high-frequency energy of the difference between two frames
+        d = a.astype(np.float32) - b.astype(np.float32)
+        return float(np.abs(d - cv2.GaussianBlur(d, (0, 0), 2)).mean())
+
+    clean = _first("a modern kitchen")
+    assert fine_detail(_first("a modern kitchen, film grain"), clean) > 1.0
+    assert fine_detail(_first("a modern kitchen."), clean) < 0.2  # another prompt, same words: no grain

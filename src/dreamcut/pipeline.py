@@ -117,6 +117,7 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     from dreamcut.media import atomic_path
 
     spec = project.spec
+    project.check_writable()
     song = song or analyse_song(project)
     chosen = selected_takes(project)
     missing = [s.id for s in spec.shots if s.id not in chosen]

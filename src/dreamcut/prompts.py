@@ -25,7 +25,7 @@ go wrong (errors) or what providers are known to refuse (warnings) without rewri
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 from typing import TYPE_CHECKING, Literal, Sequence
 
@@ -144,7 +144,8 @@ class Scene:
 
 _NUM = r"\d+(?::\d{1,2})?(?:\.\d+)?"
 _UNIT = r"\s*(?:s|sec|secs|seconds)?"
-_MARK_RE = re.compile(rf"\[\s*(?P<a>{_NUM}){_UNIT}\s*(?:(?:-|–|—|to)\s*(?P<b>{_NUM}){_UNIT})?\s*\]", re.I)
+_MARK_RE = re.compile(rf"\[\s*(?P<a>{_NUM})(?P<u>\s*(?:s|sec|secs|seconds))?\s*"
+                      rf"(?:(?:-|–|—|to)\s*(?P<b>{_NUM}){_UNIT})?\s*\]", re.I)
 
 _TRAVEL_RE = re.compile(r"\b(zoom\w*|dolly\w*|continuous\w*|fly\w*|flies|glid\w+|push\w* in|travel\w*|"
                         r"sweep\w*|camera moves?)\b", re.I)
@@ -170,7 +171,8 @@ def _seconds(text: str) -> float:
 
 def parse_timed(text: str) -> tuple[str, list[Scene]] | None:
     """`[0-5s] corridor [5-12s] classroom` -> (lead, scenes); None when the text has no time markers."""
-    marks = list(_MARK_RE.finditer(text))
+    # A bare number in brackets ("[1986]") is text, not a time: a marker has a range, a unit or m:ss.
+    marks = [m for m in _MARK_RE.finditer(text) if m.group("b") or m.group("u") or ":" in m.group("a")]
     if not marks:
         return None
     lead = text[: marks[0].start()].strip()
@@ -198,7 +200,8 @@ def split_natural(text: str) -> list[str]:
             out[-1] = f"{out[-1]}, {p}"  # too short to be a place: an action of the scene before
             continue
         out.append(p[0].upper() + p[1:] if p[0].islower() and out else p)
-    return out or [text.strip()]
+    # One scene after all: keep the director's words exactly as written.
+    return out if len(out) > 1 else [text.strip()]
 
 
 def shot_scenes(prompt: "str | Sequence[Segment]") -> tuple[str, list[Scene]]:
@@ -341,9 +344,6 @@ PUBLIC_FIGURES = (
 TRADEMARKED_CHARACTERS = ("mickey mouse", "spider-man", "spiderman", "batman", "superman", "darth vader",
                           "pikachu", "harry potter", "homer simpson", "shrek", "hello kitty", "iron man")
 
-_CLOUD_TIMED = {"runway", "luma", "openai-videos", "fal", "replicate"}
-
-
 def max_prompt_chars(backend: "str | BackendRef") -> int:
     """The prompt length limit of a backend (`name` or `name:model`), from the static table."""
     name = str(backend).partition(":")[0].strip().lower()
@@ -377,9 +377,19 @@ class _Draft:
     joiner: str
     style: list[str]  # style clauses, most important first
     style_label: str
+    camera: list[str] = field(default_factory=list)  # camera clauses lifted out of a single scene
+    camera_first: bool = False  # Runway: "camera move: scene. details." Others: "Camera: ..." after the scene
 
     def render(self) -> str:
         parts = [self.header, _sentence(self.lead)] if self.header or self.lead else []
+        if self.camera and self.camera_first and self.items:
+            label, text = self.items[0]
+            cam = ", ".join(self.camera)
+            parts.append(f"{cam[0].upper() + cam[1:]}: {_sentence(text)}")
+            parts.extend(_sentence(t) for _, t in self.items[1:])
+            if self.style:
+                parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
+            return " ".join(p for p in parts if p)
         body = []
         for i, (label, text) in enumerate(self.items):
             t = _sentence(text)
@@ -389,6 +399,9 @@ class _Draft:
                 t = t[0].upper() + t[1:]
             body.append(f"{label} {t}".strip() if label else t)
         parts.extend(body)
+        if self.camera:
+            moves = [re.sub(r"^the camera\s+", "", c, flags=re.I) for c in self.camera]
+            parts.append(_sentence("Camera: " + ", ".join(moves)))
         if self.style:
             parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
         return " ".join(p for p in parts if p)
@@ -417,10 +430,33 @@ def _cut_words(text: str, limit: int) -> str:
     return cut.rstrip(" ,;.") + "…"
 
 
+_CAMERA_RE = re.compile(
+    r"\b(camera|zoom\w*|dolly\w*|pan|pans|panning|tilt\w*|orbit\w*|handheld|hand-held|tracking|push(?:es)? in|"
+    r"pull(?:s)? back|crane|aerial|drone|close-up|wide shot|static shot|locked-off|slow motion)\b", re.I)
+
+
+def split_camera(text: str) -> tuple[str, list[str]]:
+    """Lift the clauses that are about the camera ("slow push in", "the camera orbits them") out of
+    a scene's text. The first clause always stays: it carries the subject."""
+    clauses = [c.strip() for c in re.split(r"[,;]", text) if c.strip()]
+    if len(clauses) < 2:
+        return text, []
+    keep, camera = [clauses[0]], []
+    for c in clauses[1:]:
+        (camera if _CAMERA_RE.search(c) and len(c.split()) <= 12 else keep).append(c)
+    return ", ".join(keep), camera
+
+
 def _draft(composed: ComposedPrompt, backend: str) -> _Draft:
     if not composed.multi:
-        return _Draft("", composed.lead, [("", composed.segments[0].text if composed.segments else composed.subject)],
-                      "", _clauses(composed.style), "Style: ")
+        text = composed.segments[0].text if composed.segments else composed.subject
+        if backend in ("animatic", "diffusers", "imported"):
+            return _Draft("", composed.lead, [("", text)], "", _clauses(composed.style), "Style: ")
+        # Cloud prompt guides name the camera move separately from the subject: Runway leads
+        # with it ("camera move: scene. details."), Veo, Luma and Sora read it after the scene.
+        rest, camera = split_camera(text)
+        return _Draft("", composed.lead, [("", rest)], "", _clauses(composed.style), "Style: ", camera,
+                      camera_first=backend == "runway")
     if backend in ("animatic", "diffusers", "imported"):
         # Local models read one flowing paragraph (LTX-Video's guide: chronological, one paragraph);
         # multi-segment takes are generated segment by segment with each segment's own text.
@@ -461,6 +497,9 @@ def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: i
     if len(text) > max_chars and draft.style:
         draft.style = []
         text = draft.render()
+    while len(text) > max_chars and draft.camera:
+        draft.camera.pop()
+        text = draft.render()
     while len(text) > max_chars:
         # Shorten the longest of the lead and the scenes by a clause (or a word), keeping its start.
         candidates = [(len(t), i) for i, (_, t) in enumerate(draft.items)]
@@ -486,7 +525,7 @@ def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: i
 def subject_only_length(composed: ComposedPrompt, backend_name: str) -> int:
     """Characters the backend's text needs with no style and no header: the part never trimmed."""
     draft = _draft(composed, backend_name.partition(":")[0].strip().lower())
-    draft.style, draft.header = [], ""
+    draft.style, draft.header, draft.camera = [], "", []
     return len(draft.render())
 
 
@@ -543,8 +582,8 @@ def check_prompts(spec: "ProjectSpec") -> list[PromptProblem]:
                                           f"keep every segment inside 0-{seconds:g} s, in order, or set the shot's "
                                           "`seconds:`"))
         composed = compose(spec, shot, 0)
-        empty = [i + 1 for i, s in enumerate(composed.segments) if not s.text.strip()]
-        if not composed.subject.strip() or not re.search(r"\w", composed.subject):
+        empty = [i + 1 for i, s in enumerate(composed.segments) if not re.search(r"\w", s.text)]
+        if len(empty) == len(composed.segments) and not re.search(r"\w", composed.lead):
             problems.append(PromptProblem(sid, "error", "the prompt is empty after composition",
                                           "write what the shot shows"))
         elif empty and len(composed.segments) > 1:

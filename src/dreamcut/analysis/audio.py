@@ -28,7 +28,8 @@ from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
 ANALYSIS_VERSION = 1
 ANALYSIS_SR = 22050
-HOP = 256  # ~11.6 ms at 22.05 kHz: well inside the +-70 ms a beat may be off
+HOP = 512  # 23 ms at 22.05 kHz for tracking; each beat is then refined on a 3 ms grid
+_ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 
 
@@ -91,8 +92,11 @@ class SongAnalysis:
         return i if self.beats[i] - t < t - self.beats[i - 1] else i - 1
 
     def bar_index(self, t: float) -> int:
-        """0-based index of the bar containing `t` (-1 before the first downbeat)."""
-        return bisect.bisect_right(self.downbeats, t + 1e-6) - 1
+        """0-based index of the bar containing `t` (-1 before the first downbeat).
+
+        A time within 5 ms of a downbeat counts as on it (beat times are estimates).
+        """
+        return bisect.bisect_right(self.downbeats, t + _ON_TIME) - 1
 
     def beat_in_bar(self, t: float) -> int:
         """1-based position of the beat nearest `t` inside its bar (1 = downbeat)."""
@@ -103,14 +107,14 @@ class SongAnalysis:
         bar = self.bar_index(b)
         if bar < 0:
             # Pickup beats before the first bar count back from it.
-            first = bisect.bisect_left(self.beats, self.downbeats[0] - 1e-6) if self.downbeats else 0
+            first = bisect.bisect_left(self.beats, self.downbeats[0] - _ON_TIME) if self.downbeats else 0
             return (self.beats_per_bar - (first - i) % self.beats_per_bar) % self.beats_per_bar + 1
-        first = bisect.bisect_left(self.beats, self.downbeats[bar] - 1e-6)
+        first = bisect.bisect_left(self.beats, self.downbeats[bar] - _ON_TIME)
         return (i - first) % self.beats_per_bar + 1
 
     def section_at(self, t: float) -> tuple[int, Section] | None:
         for i, s in enumerate(self.sections):
-            if s.start - 1e-6 <= t < s.end - 1e-6:
+            if s.start - _ON_TIME <= t < s.end - _ON_TIME:
                 return i, s
         return None
 
@@ -184,11 +188,11 @@ def _ffmpeg_decode(path: Path, sr: int) -> tuple[np.ndarray, int]:
 
 
 def analyze_song(path: Path, *, cache_dir: Path | None = None, beats_per_bar: int | None = None,
-                 progress: Callable[[float, str], None] | None = None) -> SongAnalysis:
+                 progress: Callable[[float], None] | None = None) -> SongAnalysis:
     """Analyse the song at `path`; reuse `cache_dir/<sha256>.json` when it is there.
 
     beats_per_bar: 3 or 4 to impose the metre; None detects it.
-    progress: called as progress(fraction 0..1, what) during the work.
+    progress: called with the fraction done (0..1), like the rest of dreamcut.
     """
     path = Path(path)
     if not path.is_file():
@@ -196,7 +200,7 @@ def analyze_song(path: Path, *, cache_dir: Path | None = None, beats_per_bar: in
     if beats_per_bar not in (None, 3, 4):
         raise BadInput(f"beats_per_bar={beats_per_bar} is not supported", where=str(path),
                        fix="use 3, 4, or leave it out to detect it")
-    report = progress or (lambda f, what: None)
+    report = progress or (lambda f: None)
     digest = file_sha256(path)
     cache_file = None
     if cache_dir is not None:
@@ -205,60 +209,62 @@ def analyze_song(path: Path, *, cache_dir: Path | None = None, beats_per_bar: in
             try:
                 d = json.loads(cache_file.read_text(encoding="utf-8"))
                 if d.get("version") == ANALYSIS_VERSION and d.get("content_hash") == digest:
-                    report(1.0, "cached")
+                    report(1.0)
                     return SongAnalysis.from_dict(d)
             except (ValueError, KeyError, TypeError):
                 pass  # a damaged cache entry is recomputed and overwritten
-    report(0.0, "decoding")
+    report(0.0)
     y, native_sr = load_audio(path)
     analysis = analyze_samples(y, ANALYSIS_SR, beats_per_bar=beats_per_bar, progress=report)
     analysis.sample_rate = native_sr
     analysis.content_hash = digest
     if cache_file is not None:
         write_text_atomic(cache_file, json.dumps(analysis.to_dict()))
-    report(1.0, "done")
+    report(1.0)
     return analysis
 
 
 def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
-                    progress: Callable[[float, str], None] | None = None) -> SongAnalysis:
+                    progress: Callable[[float], None] | None = None) -> SongAnalysis:
     """The analysis on decoded mono samples (no I/O)."""
     import librosa
 
-    report = progress or (lambda f, what: None)
+    report = progress or (lambda f: None)
     duration = len(y) / sr
-    report(0.1, "beats")
+    report(0.1)
     S = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP))
-    mel = librosa.feature.melspectrogram(S=S ** 2, sr=sr, n_mels=96)
+    power = S * S
+    del S
+    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=96)
     mel_db = librosa.power_to_db(mel, ref=np.max)
     oenv = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
     tempo, beat_frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False,
                                                  tightness=400)
     beat_frames = _regularise(beat_frames, oenv)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
-    shift = _attack_shift(y, sr, times[beat_frames])
+    refined, shift = _refine_beats(y, sr, times[beat_frames])
     # A "beat" in the last 0.1 s is the song's end (the fade), not a beat.
-    # (A beat pulled a few ms before 0 by the shift is the song's first beat: keep it at 0.)
-    keep = [int(f) for f in beat_frames if -0.05 <= times[f] + shift < duration - 0.1]
-    beats = [max(0.0, float(times[f]) + shift) for f in keep]
-    beat_frames = np.asarray(keep, dtype=int)
+    # (A beat pulled a few ms before 0 by the refinement is the song's first beat: keep it at 0.)
+    keep = [k for k, t in enumerate(refined) if -0.05 <= t < duration - 0.1]
+    beats = [max(0.0, float(refined[k])) for k in keep]
+    beat_frames = np.asarray([beat_frames[k] for k in keep], dtype=int)
     if len(beats) >= 2:
         # The slope of a straight line through the beats: robust to one late beat.
         tempo = float(60.0 / np.polyfit(np.arange(len(beats)), beats, 1)[0])
     else:
         tempo = float(np.atleast_1d(tempo)[0])
 
-    report(0.35, "bars")
-    chroma = librosa.feature.chroma_stft(S=S ** 2, sr=sr, hop_length=HOP)
+    report(0.35)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=HOP, tuning=0.0)  # tuning: not needed here
     low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
     bpb, first = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar)
     downbeats = [beats[i] for i in range(first, len(beats), bpb)]
 
-    report(0.5, "onsets")
+    report(0.5)
     onset_frames = librosa.onset.onset_detect(onset_envelope=oenv, sr=sr, hop_length=HOP, units="frames")
-    onsets = [round(float(t), 4) for t in times[onset_frames]]
+    onsets = [round(max(0.0, float(t) + shift), 4) for t in times[onset_frames]]
 
-    report(0.6, "energy")
+    report(0.6)
     rms = np.sqrt(np.maximum(mel.sum(axis=0), 0))
     step = max(1, int(round(0.1 * sr / HOP)))  # 10 values a second
     n = len(rms) // step
@@ -266,40 +272,53 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     energy = energy / max(1e-9, float(energy.max()))
     energy_times = [round(float(times[i * step]), 4) for i in range(n)]
 
-    report(0.7, "sections")
+    report(0.7)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=20)
     sections = _sections(downbeats, duration, times, chroma, mfcc, rms)
-    report(0.95, "sections")
+    report(0.95)
     return SongAnalysis(duration=round(duration, 6), sample_rate=sr, tempo=round(tempo, 4),
                         beats=[round(b, 4) for b in beats], downbeats=[round(d, 4) for d in downbeats],
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
                         energy=[round(float(e), 4) for e in energy], sections=sections)
 
 
-def _attack_shift(y: np.ndarray, sr: int, beat_times: np.ndarray) -> float:
-    """How far the beats sit from the attacks, on a fine (3 ms) onset envelope.
+# Where the fine flux peak sits relative to the attack (measured on synthesized drums):
+# the 512-sample window starts to see an attack about 6 ms before its centre reaches it.
+_FLUX_LEAD = -0.006
 
-    The coarse envelope the tracker runs on smears an attack over its 93 ms window, which
-    puts every beat ~20-30 ms late: a frame at 24 fps. The median offset to the nearest
-    fine peak moves the whole grid onto the attacks without making it jitter.
+
+def _refine_beats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, reach: float = 0.06,
+                  snap: float = 0.02) -> tuple[np.ndarray, float]:
+    """Move the tracked beats onto the attacks; return (beat times, the median shift).
+
+    The tracker works on a 23 ms grid whose 93 ms windows smear every attack, which
+    leaves beats ~20-30 ms late: most of a frame at 24 fps. Around each beat we compute
+    a spectral flux on a 3 ms grid (512-sample windows) and find its peak. The grid
+    moves by the median offset; a beat whose own peak is within `snap` of that moves
+    onto its peak (a played attack), the others keep the median (no attack to trust).
     """
-    import librosa
-
     if len(beat_times) < 4:
-        return 0.0
-    hop = 64
-    env = librosa.onset.onset_strength(y=y, sr=sr, n_fft=512, hop_length=hop, n_mels=64)
-    reach = int(round(0.06 * sr / hop))
-    offsets = []
-    for t in beat_times:
-        c = int(round(t * sr / hop))
-        lo, hi = max(0, c - reach), min(len(env), c + reach + 1)
-        if hi - lo > 2:
-            offsets.append((lo + int(np.argmax(env[lo:hi]))) * hop / sr - t)
-    if not offsets:
-        return 0.0
-    # The fine peak itself lags the attack by about half its hop window.
-    return float(np.median(offsets)) - 0.004
+        return np.asarray(beat_times, dtype=float), 0.0
+    win, hop = 512, 64
+    k = int(round(reach * sr / hop))
+    offs_frames = np.arange(-k, k + 1) * hop  # frame centres relative to the beat, in samples
+    window = np.hanning(win).astype(np.float32)
+    padded = np.concatenate([np.zeros(win + k * hop, np.float32), y.astype(np.float32),
+                             np.zeros(win + k * hop, np.float32)])
+    base = win + k * hop - win // 2
+    offsets = np.zeros(len(beat_times))
+    for lo in range(0, len(beat_times), 128):  # in chunks: a few MB at a time
+        centres = np.round(np.asarray(beat_times[lo:lo + 128]) * sr).astype(int)
+        idx = base + centres[:, None, None] + offs_frames[None, :, None] + np.arange(win)[None, None, :]
+        frames = padded[idx] * window
+        mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=-1)))
+        flux = np.maximum(0.0, np.diff(mag, axis=1)).sum(axis=-1)  # (beats, 2k)
+        peak = np.argmax(flux, axis=1) + 1
+        offsets[lo:lo + 128] = offs_frames[peak] / sr
+    shift = float(np.median(offsets))
+    own = np.abs(offsets - shift) <= snap
+    moved = np.asarray(beat_times, dtype=float) + np.where(own, offsets, shift) - _FLUX_LEAD
+    return moved, shift - _FLUX_LEAD
 
 
 def _regularise(beat_frames: np.ndarray, oenv: np.ndarray) -> np.ndarray:

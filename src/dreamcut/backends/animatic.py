@@ -46,7 +46,7 @@ from dreamcut.media import FrameWriter, atomic_path
 # Encoder settings, measured in benchmarks/bench_animatic.py: an animatic is previz, so speed
 # matters more than bytes; a fixed thread count keeps the decoded frames identical across
 # machines with different core counts.
-ENCODER_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "22", "-pix_fmt", "yuv420p", "-threads", "2")
+ENCODER_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "25", "-pix_fmt", "yuv420p", "-threads", "2")
 
 # A zoom-through between two segments: the next scene's window grows exponentially at this
 # rate (per second, natural log), covering half the frame at the boundary.
@@ -164,9 +164,9 @@ class Look:
 
 @dataclass(frozen=True)
 class Camera:
-    """How the camera moves: `zoom` in doublings per second (negative = zooming out),
-    `pan`/`tilt` in frame widths/heights per second, `turn` in degrees per second, `shake` in
-    fractions of the frame width."""
+    """How the camera moves: `zoom` in doublings per second (negative = zooming out), `pan` in
+    frame widths per second, `tilt` in frame heights over the whole take, `turn` the orbit's
+    swing in degrees, `shake` in fractions of the frame width."""
 
     kind: str
     zoom: float = 0.0
@@ -251,9 +251,9 @@ def read_camera(text: str, context: str = "") -> Camera:
         "zoom_out": Camera("zoom_out", zoom=-zoom),
         "pan_left": Camera("pan_left", pan=-0.09 * speed),
         "pan_right": Camera("pan_right", pan=0.09 * speed),
-        "tilt_up": Camera("tilt_up", tilt=-0.08 * speed),
-        "tilt_down": Camera("tilt_down", tilt=0.08 * speed),
-        "orbit": Camera("orbit", zoom=zoom * 0.4, turn=8.0 * speed),
+        "tilt_up": Camera("tilt_up", tilt=-0.45 * min(speed, 1.2)),
+        "tilt_down": Camera("tilt_down", tilt=0.45 * min(speed, 1.2)),
+        "orbit": Camera("orbit", zoom=zoom * 0.4, turn=8.0),
         "handheld": Camera("handheld", zoom=zoom * 0.5, shake=0.012),
         "static": Camera("static"),
     }[kind]
@@ -368,7 +368,7 @@ def draw_scene(look: Look, width: int, height: int, rng: np.random.Generator) ->
             w = (ax1 - ax0) * 0.08
             if look.outdoor:  # floodlights on poles
                 for px in (ax0 + 0.04 * (ax1 - ax0), ax1 - 0.04 * (ax1 - ax0)):
-                    cv2.circle(img, (int(px), int(ay0 + 0.12 * (ay1 - ay0))), max(2, int(w * 0.5)), glow, -1,
+                    cv2.circle(img, (int(px), int(ay0 + 0.12 * (ay1 - ay0))), max(2, int(w * 0.3)), glow, -1,
                                cv2.LINE_AA)
             else:
                 yc = ay0 + (by0 - ay0) * 0.5
@@ -509,18 +509,26 @@ def view_matrix(view: _View, width: int, height: int, scale: float = 1.0) -> np.
 
 
 def camera_views(camera: Camera, n: int, fps: int, rng: np.random.Generator, start_log_zoom: float) -> list[_View]:
+    """The camera of each of the take's n frames."""
     t = np.arange(n, dtype=np.float64) / fps
+    length = max(t[-1], 1e-6) if n else 1.0
     shake_x = _smooth_noise(rng, n, fps) * camera.shake
     shake_y = _smooth_noise(rng, n, fps) * camera.shake * 0.8
     shake_a = _smooth_noise(rng, n, fps) * camera.shake * 40
+    # An orbit is an arc: the view swings and banks around the centre and comes back.
+    swing = np.sin(2 * np.pi * t / 8.0)
+    # A tilt travels once over the take, eased at both ends (sky stays sky, ground stays ground).
+    u = np.clip(t / length, 0, 1)
+    ease = u * u * (3 - 2 * u)
     views = []
     for i in range(n):
         lz = start_log_zoom + camera.zoom * t[i]
         if camera.kind in ("pan_left", "pan_right", "tilt_up", "tilt_down", "static"):
-            lz = start_log_zoom  # a pan is a pan: the camera does not also fly forward
-        # Pans slide across the scene; past the texture's edge the picture mirrors on.
-        views.append(_View(lz, dx=camera.pan * t[i] + shake_x[i], dy=camera.tilt * t[i] + shake_y[i],
-                           angle=camera.turn * t[i] + shake_a[i]))
+            # A pan is a pan: no flying forward. Held at a zoom that leaves room to travel; a long
+            # pan runs on past the texture's edge into its mirror image.
+            lz = 0.8
+        views.append(_View(lz, dx=camera.pan * t[i] + 0.06 * swing[i] * (camera.turn > 0) + shake_x[i],
+                           dy=camera.tilt * ease[i] + shake_y[i], angle=camera.turn * swing[i] + shake_a[i]))
     return views
 
 
@@ -572,7 +580,9 @@ def caption_overlay(caption: str, segment: str | None, width: int, height: int) 
     font = _font(size)
     pad = int(size * 0.6)
     text = caption if "ANIMATIC" in caption.upper() else f"ANIMATIC  {caption}"
-    draw.text((pad, pad * 0.7), _fit(draw, text, font, width - 2 * pad), font=font, fill=(255, 255, 255, 255))
+    room_for_timecode = 0 if segment else size * 6  # the running timecode sits at the band's bottom right
+    draw.text((pad, pad * 0.7), _fit(draw, text, font, width - 2 * pad - room_for_timecode), font=font,
+              fill=(255, 255, 255, 255))
     if segment:
         draw.text((pad, pad * 0.7 + size * 1.45), _fit(draw, segment, font, width - 2 * pad - size * 6), font=font,
                   fill=(255, 220, 140, 255))
@@ -603,18 +613,30 @@ class AnimaticBackend(LocalBackend):
                             price_per_second=0.0, price_source="animatic: rendered on this machine, free",
                             local=True, preview_mode="frames")
 
+    def problems(self, request: GenerationRequest) -> list[str]:
+        out = super().problems(request)
+        if request.width % 2 or request.height % 2 or min(request.width, request.height) < 16:
+            out.append(f"{request.width}x{request.height} cannot be encoded as H.264 4:2:0: use even sizes of "
+                       "at least 16 pixels")
+        return out
+
     def render(self, request: GenerationRequest, dest: Path, progress: Progress | None = None) -> None:
         dest = Path(dest)
+        bad = [p for p in self.problems(request) if "H.264" in p]
+        if bad:
+            raise BadInput(bad[0], where=request.shot_id, fix="set render.master to an even WxH, e.g. 1280x720")
         with atomic_path(dest) as tmp:
             meta = {"title": f"ANIMATIC {request.shot_id}",
                     "comment": "dreamcut animatic: procedural previz for timing an edit, not AI-generated footage"}
             with FrameWriter(tmp, request.width, request.height, request.fps, codec_args=self.encoder_args,
-                             metadata=meta) as writer:
+                             metadata=meta, input_pix_fmt="yuv420p") as writer:
                 _write_threaded(render_frames(request), writer, request.frame_count, progress)
 
 
 def _write_threaded(frames, writer: FrameWriter, total: int, progress: Progress | None) -> None:
     """Draw frames in this thread while another feeds the encoder (both release the GIL)."""
+    import cv2
+
     q: queue.Queue = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
 
@@ -622,7 +644,9 @@ def _write_threaded(frames, writer: FrameWriter, total: int, progress: Progress 
         try:
             while (frame := q.get()) is not None:
                 if not failure:
-                    writer.write(frame)
+                    # BT.601 limited range, as ffmpeg's own rgb24 -> yuv420p; done here, beside the
+                    # drawing thread, rather than in the encoder's process.
+                    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420))
         except BaseException as e:  # noqa: BLE001 - handed to the drawing thread
             failure.append(e)
             while q.get() is not None:
@@ -700,25 +724,30 @@ def render_frames(request: GenerationRequest):
     views = [camera_views(cams[i], n_take, fps, _rng("camera", *key, i), start_log_zoom=0.37 * i)
              for i in range(len(segs))]
 
-    # Screen-space passes, computed once: vignette, grain tiles, caption bands.
-    grade_look = looks[0]
+    # Screen-space passes, computed once per look (not per frame): vignette, grain tiles.
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     rr = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-    vignette = np.clip(1.0 - grade_look.vignette * 0.5 * rr, 0.3, 1.0)
-    vig = cv2.merge([np.clip(vignette * 255, 0, 255).astype(np.uint8)] * 3)
-    grain_tiles: list[tuple[np.ndarray, np.ndarray]] = []
     grng = _rng("grain", *key)
-    if grade_look.grain > 0:
-        # Film grain is clumpy: noise drawn at half resolution, then enlarged. A few tiles
-        # cycled in a seeded order look random and cost one add and one subtract per frame.
-        for _ in range(6):
-            small = grng.normal(0.0, grade_look.grain, (max(1, h // 2), max(1, w // 2))).astype(np.float32)
-            big = np.rint(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
-            grain_tiles.append((cv2.merge([np.clip(big, 0, 255).astype(np.uint8)] * 3),
-                                cv2.merge([np.clip(-big, 0, 255).astype(np.uint8)] * 3)))
-    grain_order = grng.integers(0, max(1, len(grain_tiles)), n_take)
-    flicker = 1.0 + (_smooth_noise(grng, n_take, fps, hz=6.0) * 0.025 if grade_look.grade != "clean"
-                     else np.zeros(n_take))
+    unit_grain = [grng.normal(0.0, 1.0, (max(1, h // 2), max(1, w // 2))).astype(np.float32) for _ in range(6)]
+    grain_order = grng.integers(0, len(unit_grain), n_take)
+    flicker_noise = _smooth_noise(grng, n_take, fps, hz=6.0)
+    screens: dict[tuple[float, float], tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]] = {}
+
+    def screen(look: Look):
+        """The vignette and grain tiles of a look. Film grain is clumpy: noise drawn at half
+        resolution, then enlarged; a few tiles cycled in a seeded order cost one add and one
+        subtract per frame."""
+        k = (look.vignette, look.grain)
+        if k not in screens:
+            vignette = np.clip(1.0 - look.vignette * 0.5 * rr, 0.3, 1.0)
+            vig = cv2.merge([np.clip(vignette * 255, 0, 255).astype(np.uint8)] * 3)
+            tiles = []
+            for small in (unit_grain if look.grain > 0 else []):
+                big = np.rint(cv2.resize(small * look.grain, (w, h), interpolation=cv2.INTER_LINEAR))
+                tiles.append((cv2.merge([np.clip(big, 0, 255).astype(np.uint8)] * 3),
+                              cv2.merge([np.clip(-big, 0, 255).astype(np.uint8)] * 3)))
+            screens[k] = (vig, tiles)
+        return screens[k]
 
     bands: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
@@ -745,14 +774,22 @@ def render_frames(request: GenerationRequest):
         for i, (opens, fills) in enumerate(windows):
             if t >= fills:
                 cur = i + 1
-        cv2.warpAffine(texture(cur), view_matrix(views[cur][f], w, h), (w, h), dst=out, flags=inv,
+        view = views[cur][f]
+        opening = cur < len(windows) and windows[cur][0] <= t < windows[cur][1]
+        if opening:
+            # The outer scene rushes forward with the portal (the camera flies through the doorway),
+            # relative to the moment the portal opened so the camera does not jump.
+            opens, boundary = windows[cur][0], segs[cur + 1].start
+            rush = portal_scale(t, boundary) / portal_scale(opens, boundary)
+            view = replace(view, log_zoom=view.log_zoom + math.log2(rush))
+        cv2.warpAffine(texture(cur), view_matrix(view, w, h), (w, h), dst=out, flags=inv,
                        borderMode=cv2.BORDER_REFLECT_101)
-        if cur < len(windows):
-            opens, fills = windows[cur]
-            if opens <= t < fills:
-                _zoom_through(out, texture(cur + 1), views[cur + 1][f], t, segs[cur + 1].start, opens, fills, w, h,
-                              views[cur][f], texture(cur))
-        frame = cv2.multiply(out, vig, scale=float(flicker[f]) / 255.0)
+        if opening:
+            _zoom_through(out, texture(cur + 1), views[cur + 1][f], portal_scale(t, segs[cur + 1].start), w, h)
+        look = looks[cur]
+        vig, grain_tiles = screen(look)
+        flicker = 1.0 + (0.025 * float(flicker_noise[f]) if look.grade != "clean" else 0.0)
+        frame = cv2.multiply(out, vig, scale=flicker / 255.0)
         if grain_tiles:
             pos, neg = grain_tiles[int(grain_order[f])]
             cv2.add(frame, pos, dst=frame)
@@ -768,19 +805,12 @@ def render_frames(request: GenerationRequest):
         yield frame
 
 
-def _zoom_through(out: np.ndarray, nxt: np.ndarray, view: _View, t: float, boundary: float, opens: float, fills: float,
-                  w: int, h: int, outer_view: _View, outer: np.ndarray) -> None:
-    """Draw the next scene into a centred window that grows out of the frame's middle."""
+def _zoom_through(out: np.ndarray, nxt: np.ndarray, view: _View, s: float, w: int, h: int) -> None:
+    """Draw the next scene into a centred window of `s` times the frame, growing out of its middle."""
     import cv2
 
-    s = portal_scale(t, boundary)
-    if t >= fills - 1e-9 or s >= 1.0:
+    if s >= 1.0:
         return
-    # The outer scene rushes forward with the portal (the camera flies through the doorway).
-    # Relative to the moment the portal opened, so the outer camera does not jump.
-    rush = replace(outer_view, log_zoom=outer_view.log_zoom + math.log2(s / portal_scale(opens, boundary)))
-    cv2.warpAffine(outer, view_matrix(rush, w, h), (w, h), dst=out, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
-                   borderMode=cv2.BORDER_REFLECT_101)
     pw, ph = max(2, int(round(w * s))), max(2, int(round(h * s)))
     x0, y0 = (w - pw) // 2, (h - ph) // 2
     m = view_matrix(view, w, h, scale=pw / w)

@@ -12,6 +12,7 @@ the same arguments give the same samples.
 
 from __future__ import annotations
 
+import functools
 import json
 import wave
 from dataclasses import asdict, dataclass, field
@@ -115,6 +116,7 @@ def _hat(sr: int, rng: np.random.Generator, decay: float) -> np.ndarray:
     return 0.12 * hp * _env(n, sr, 0.0005, decay)
 
 
+@functools.lru_cache(maxsize=512)  # notes repeat bar after bar: synthesize each once
 def _tone(freq: float, seconds: float, sr: int, harmonics: int, attack: float, decay: float,
           detune: float = 0.0) -> np.ndarray:
     n = int(seconds * sr)

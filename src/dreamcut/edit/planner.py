@@ -45,7 +45,7 @@ TRANSITION_TYPES = {
 BONUS_DOWNBEAT = 1.0
 BONUS_PHRASE4 = 0.75
 BONUS_PHRASE8 = 0.75
-BONUS_SECTION = 2.5
+BONUS_SECTION = 4.0
 
 # How much each kind of take defect is worth avoiding, per occurrence plus per second.
 DEFECT_WEIGHTS = {"frozen": 1.0, "freeze": 1.0, "flash": 2.0, "hard_cut": 3.0, "cut": 3.0,
@@ -307,7 +307,7 @@ def _place_cuts(group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps
     back = np.zeros((m + 1, n), dtype=int)
     cost[0, 0] = 0.0
     for j in range(m):
-        scale = max(2.0 * beat_frames, 0.25 * target[j])
+        scale = max(2.0 * beat_frames, 0.3 * target[j])
         c = ((d - target[j]) / scale) ** 2
         c = c + np.where(d > comfy[j], 0.5, 0.0)  # a transition will be shortened
         over = d / max(usable[j], 1.0) - 1.0

@@ -34,6 +34,7 @@ from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import FrameWriter, atomic_path, ffmpeg_exe, probe, run_ffmpeg
 
 CODECS = ("h264", "prores")
+BLACK = "<black>"  # a Stream of black frames (a gap in an NLE's edit)
 
 # The lossless intermediate for zoom-through frames (read back once by the main graph).
 _LOSSLESS = ("-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv444p")
@@ -131,8 +132,13 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
             after.append(None)
             pending = None
         elif isinstance(item, otio.schema.Gap):
-            raise BadInput("the video track has a gap", where=f"gap at clip {len(clips) + 1}",
-                           fix="the edit must cover the song end to end; close the gap in the NLE")
+            # The planner never leaves gaps; an edit conformed from an NLE may. They render black.
+            if pending is not None:
+                raise BadInput("a transition next to a gap", where=f"transition {pending.name}",
+                               fix="remove the transition or fill the gap in the NLE")
+            clips.append(item)
+            before.append(None)
+            after.append(None)
         else:
             raise BadInput(f"unsupported item {type(item).__name__} on V1", where=getattr(item, "name", "V1"))
     if pending is not None:
@@ -150,7 +156,18 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
 
     plan = RenderPlan(fps=fps)
     takes: list[Stream] = []
+    takes_after: list[otio.schema.Transition | None] = []
     for i, clip in enumerate(clips):
+        if isinstance(clip, otio.schema.Gap):
+            if after[i] is not None:
+                raise BadInput("a transition next to a gap", where=f"transition {after[i].name}",
+                               fix="remove the transition or fill the gap in the NLE")
+            n = _frames(clip.source_range.duration, fps)
+            if n > 0:
+                takes.append(Stream(media=BLACK, start=0.0, frames=n, clip="gap"))
+                takes_after.append(None)
+                plan.total_frames += n
+            continue
         speed = _speed(clip)
         sr = clip.source_range or clip.trimmed_range()
         src_start = _frames(sr.start_time, fps)
@@ -165,13 +182,14 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
                            fix="shorten the transitions or lengthen the clip")
         takes.append(Stream(media=_media_url(clip), start=(src_start - head * speed) / fps, frames=frames,
                             speed=speed, clip=clip.name))
+        takes_after.append(after[i])
         plan.total_frames += record
 
     for i, stream in enumerate(takes):
         plan.streams.append(stream)
         if i + 1 == len(takes):
             break
-        kind, t_in, t_out = offsets(after[i])
+        kind, t_in, t_out = offsets(takes_after[i])
         if kind == tr.ZOOM_THROUGH:
             n = t_in + t_out
             nxt = takes[i + 1]
@@ -225,6 +243,11 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
                 raise ValueError("a zoom-through segment has no rendered file")
             inputs += ["-i", zoom_files[zoom_k]]
             zoom_k += 1
+            chain = normalise_chain(size, fps, 1.0, s.frames)
+            n = s.frames
+        elif s.media == BLACK:
+            w, h = size
+            inputs += ["-f", "lavfi", "-i", f"color=c=black:s={w}x{h}:r={fps}:d={s.frames / fps + 1 / fps:.6f}"]
             chain = normalise_chain(size, fps, 1.0, s.frames)
             n = s.frames
         else:
@@ -289,7 +312,15 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
         raise BadInput(f"unknown codec {codec!r}", where="render.codec", fix="use h264 or prores")
     if size[0] % 2 or size[1] % 2:
         raise BadInput(f"output size {size[0]}x{size[1]} must be even", where="render", fix="use an even width and height")
-    plan = plan_render(timeline, fps)
+    render_plan(plan_render(timeline, fps), root, out, size=size, codec=codec, crf=crf, preset=preset,
+                progress=progress)
+
+
+def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int], codec: str = "h264",
+                crf: int = 18, preset: str = "veryfast", progress: Callable[[float], None] | None = None) -> None:
+    """Render a RenderPlan (see `plan_render`); also used to bake single transitions for exports."""
+    root, out = Path(root), Path(out)
+    fps = plan.fps
     _check_media(plan, root)
     abs_plan = _resolved(plan, root)
 
@@ -330,6 +361,8 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
 
 def _resolved(plan: RenderPlan, root: Path) -> RenderPlan:
     def fix(s: Stream) -> Stream:
+        if s.media == BLACK:
+            return s
         return Stream(media=str(_abs(root, s.media)), start=s.start, frames=s.frames, speed=s.speed, clip=s.clip)
 
     streams: list[Stream | ZoomSegment] = []
@@ -353,6 +386,8 @@ def _check_media(plan: RenderPlan, root: Path) -> None:
     owner: dict[str, str] = {}
     for s in plan.streams:
         for st in ((s.outgoing, s.incoming) if isinstance(s, ZoomSegment) else (s,)):
+            if st.media == BLACK:
+                continue
             end = st.start + st.frames * st.speed / plan.fps
             needed[st.media] = max(needed.get(st.media, 0.0), end)
             owner.setdefault(st.media, st.clip)
