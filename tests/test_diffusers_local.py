@@ -408,12 +408,21 @@ def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
         assert count_frames(mp4) == 8
         sidecar = json.loads(mp4.with_suffix(".json").read_text())
         assert sidecar["backend"].startswith("diffusers:")
+    # the two-scene shot was made as chained segments (the backend's note rides in the file)
+    assert "2 segments" in probe(mp4s[0]).metadata.get("comment", "")
     hall = json.loads(mp4s[1].with_suffix(".json").read_text())
     assert hall["request"]["refs"] and len(json.loads(mp4s[0].with_suffix(".json").read_text())["request"]["segments"]) == 2
     # resuming makes nothing twice
     project = Project.open(root)
     again = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
     assert again.skipped == 2 and again.made == 0
+    # MiniClips through the CLI: four variants of the image-conditioned shot, four frames each
+    if cli("preview", "--help", cwd=root).returncode == 0:
+        proc = cli("preview", "hall", "--variants", "4", cwd=root, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        clips = sorted((root / "previews" / "hall").rglob("*.mp4"))
+        assert len(clips) == 4 and all(count_frames(c) == 4 for c in clips)
+        assert (root / "previews" / "hall" / "contact_sheet.png").is_file()
 
 
 # -- as the engine of `dreamcut serve` and of the Ray executor -------------------------------
