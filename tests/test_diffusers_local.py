@@ -380,26 +380,15 @@ def test_cli_local_model_describes_a_folder_without_loading_it(models, tmp_path,
 
 @pytest.mark.slow
 def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
-    """`dreamcut generate` when the CLI has it; until then the same path it takes
-    (plan_takes -> Orchestrator.run), in-process."""
+    """`dreamcut generate` and `dreamcut preview` with `backend: diffusers:<folder>`."""
     from dreamcut.generate.batch import plan_takes
     from dreamcut.generate.orchestrator import Orchestrator
     from dreamcut.project import Project
 
     root = _tiny_project(tmp_path / "proj", models["ltx"])
     env = {"DREAMCUT_DIFFUSERS_STEPS": "2"}
-    if cli("generate", "--help", cwd=root).returncode == 0:
-        proc = cli("generate", cwd=root, env=env)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    else:
-        os.environ.update(env)
-        try:
-            project = Project.open(root)
-            summary = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
-            assert summary.made == 2 and summary.failed == 0, summary.failures
-        finally:
-            for k in env:
-                os.environ.pop(k, None)
+    proc = cli("generate", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     mp4s = sorted((root / "takes").rglob("*.mp4"))
     assert [p.parent.name for p in mp4s] == ["corridor", "hall"]
     for mp4 in mp4s:
@@ -417,12 +406,11 @@ def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
     again = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
     assert again.skipped == 2 and again.made == 0
     # MiniClips through the CLI: four variants of the image-conditioned shot, four frames each
-    if cli("preview", "--help", cwd=root).returncode == 0:
-        proc = cli("preview", "hall", "--variants", "4", cwd=root, env=env)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        clips = sorted((root / "previews" / "hall").rglob("*.mp4"))
-        assert len(clips) == 4 and all(count_frames(c) == 4 for c in clips)
-        assert (root / "previews" / "hall" / "contact_sheet.png").is_file()
+    proc = cli("preview", "hall", "--variants", "4", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    clips = sorted((root / "previews" / "hall").rglob("*.mp4"))
+    assert len(clips) == 4 and all(count_frames(c) == 4 for c in clips)
+    assert (root / "previews" / "hall" / "contact_sheet.png").is_file()
 
 
 # -- as the engine of `dreamcut serve` and of the Ray executor -------------------------------
@@ -440,7 +428,6 @@ def _free_port() -> int:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's notice about OpenAI's hosted Sora API
 def test_serve_renders_with_the_tiny_model_through_the_openai_sdk(models, tmp_path):
     """`dreamcut serve --backend diffusers:<folder>` answers the official OpenAI SDK."""
-    pytest.importorskip("dreamcut.server.app", reason="dreamcut serve is not on this branch yet")
     import subprocess
     import time
     import urllib.request
@@ -489,8 +476,8 @@ def test_serve_renders_with_the_tiny_model_through_the_openai_sdk(models, tmp_pa
 @pytest.mark.slow
 def test_ray_executor_renders_with_the_tiny_model(models, tmp_path):
     """The Ray executor pickles the backend to a worker, which loads the model itself."""
-    executors = pytest.importorskip("dreamcut.generate.executors", reason="the Ray executor is not on this branch yet")
     pytest.importorskip("ray")
+    from dreamcut.generate import executors
     from dreamcut.backends.registry import parse_backend
 
     ref = parse_backend(f"diffusers:{models['ltx']}")
