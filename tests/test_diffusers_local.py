@@ -225,6 +225,15 @@ def test_ltx_take_has_requested_size_fps_and_length_with_rounding_note(ltx, tmp_
     assert any("reads the first 128" in n for n in ltx.notes[str(out)])  # never cut silently
 
 
+def test_cogvideox_text_to_video_take(models, tmp_path):
+    cog = load_backend(f"diffusers:{models['cogvideox']}")
+    out = tmp_path / "cog.mp4"
+    run_to_file(cog, req(seconds=1.0, fps=8, width=48, height=32), out, poll_interval=0)
+    info = probe(out)
+    assert (info.video.width, info.video.height, count_frames(out)) == (48, 32, 8)
+    assert cog.plan(req()).segments[0].frames == 9  # 4k+1 at its native 8 fps: no retiming
+
+
 def test_same_seed_same_take_other_seed_other_take(ltx, tmp_path):
     a, b, c = (tmp_path / f"{n}.mp4" for n in "abc")
     run_to_file(ltx, req(seed=11), a, poll_interval=0)
