@@ -10,7 +10,8 @@ text encoders as the published checkpoints), so the compute is the real compute;
 weights are random because nothing is downloaded here. The pixels are meaningless.
 
 Method: each configuration is warmed up once (compilation happens there), then run at two
-step counts (2 and --steps); wall time is linear in steps, so the fit gives the fixed cost
+step counts (2 and --steps; the fastest of --repeats runs each); wall time is linear in
+steps, so the fit gives the fixed cost
 (text encoding + VAE decode) and the cost per step, and the table reports the take at the
 family's default steps (LTX 40, Wan 50) from that fit, next to the measured runs.
 
@@ -142,7 +143,7 @@ def run_once(torch, pipe, family: str, take: tuple[int, int, int, int], steps: i
     return time.perf_counter() - t0
 
 
-def measure(torch, family: str, build, take, steps: int, compile_: bool, device: str) -> dict:
+def measure(torch, family: str, build, take, steps: int, compile_: bool, device: str, repeats: int = 1) -> dict:
     if device == "cuda":
         torch.cuda.empty_cache()
         with torch.device("cuda"):
@@ -159,10 +160,13 @@ def measure(torch, family: str, build, take, steps: int, compile_: bool, device:
     t_warm = run_once(torch, pipe, family, take, 2)  # compiles, allocates, warms kernels
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    t_small = run_once(torch, pipe, family, take, 2)
-    t_big = run_once(torch, pipe, family, take, steps) if steps > 2 else t_small
+    # the fastest of `repeats` runs: other load on the machine only ever adds time
+    t_small = min(run_once(torch, pipe, family, take, 2) for _ in range(repeats))
+    t_big = min(run_once(torch, pipe, family, take, steps) for _ in range(repeats))
     peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
-    per_step = (t_big - t_small) / (steps - 2) if steps > 2 else t_small / 2
+    per_step = (t_big - t_small) / (steps - 2)
+    if per_step <= 0:  # timing noise swamped the difference: fall back to the mean per step
+        per_step = t_big / steps
     fixed = max(0.0, t_small - 2 * per_step)
     default = DEFAULT_STEPS[family]
     take_s = fixed + default * per_step
@@ -186,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default="ltx,wan", help="comma-separated: ltx, wan")
     ap.add_argument("--steps", type=int, default=6, help="steps of the second timed run (the fit uses 2 and this)")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per step count, fastest kept "
+                                                               "(default: 1 on a GPU, 3 in smoke mode)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "gpu_generate.json")
     args = ap.parse_args(argv)
 
@@ -199,14 +205,15 @@ def main(argv: list[str] | None = None) -> int:
     builders = {"ltx": ltx_tiny if smoke else ltx_full, "wan": wan_tiny if smoke else wan_full}
     takes = SMOKE_TAKE if smoke else TAKE
     compiles = [False] if (args.no_compile or smoke) else [False, True]
-    steps = 3 if smoke else max(3, args.steps)
+    steps = 8 if smoke else max(3, args.steps)
+    repeats = args.repeats or (3 if smoke else 1)
     gpu_name = torch.cuda.get_device_name(0) if has_gpu else None
 
     rows = []
     for family in families:
         for c in compiles:
             print(f"measuring {family} {'compiled' if c else 'eager'} on {device} ...", file=sys.stderr, flush=True)
-            rows.append(measure(torch, family, builders[family], takes[family], steps, c, device))
+            rows.append(measure(torch, family, builders[family], takes[family], steps, c, device, repeats))
 
     print(f"\n### Local generation cost ({'smoke: tiny configs on CPU' if smoke else gpu_name})\n")
     print("| model | take | compile | s wall per s of video | take at default steps | per step | peak VRAM |")
@@ -224,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
               f"| {'yes' if r['compile'] else 'no'} | {r['wall_s_per_video_s']} "
               f"| {r['take_s_at_default_steps']} s ({r['default_steps']} steps) | {r['per_step_s']} s | {vram} |")
     if smoke:
-        print("\nno GPU: not measured. The rows above the smoke rows are the real measurement, which needs CUDA.")
+        print("\nno GPU: not measured. The full-size rows need CUDA; the smoke rows (tiny models) only show "
+              "that the harness runs and are not comparable to anything.")
 
     payload = {"mode": "smoke" if smoke else "gpu", "measured": not smoke, "gpu": gpu_name,
                "torch": torch.__version__, "python": platform.python_version(), "dtype": "bf16" if not smoke else "fp32",

@@ -117,6 +117,16 @@ def test_long_take_plan_covers_the_take_and_follows_scene_segments():
     assert abs(starts[first_class] - 5 * 16) <= 1
 
 
+def test_family_members_that_differ_are_recognised():
+    from dreamcut.backends.diffusers_local import family_for
+
+    assert family_for("wan", {"_class_name": "WanPipeline"}, {}).native_fps == 16
+    ti2v = family_for("wan", {"_class_name": "WanPipeline", "expand_timesteps": True}, {})
+    assert (ti2v.native_fps, ti2v.comfortable_frames) == (24, 121)
+    assert family_for("cogvideox", {}, {"patch_size_t": 2}).native_fps == 16
+    assert family_for("cogvideox", {}, {"patch_size_t": None}).native_fps == 8
+
+
 def test_blend_and_retime_are_continuous():
     a = np.zeros((10, 2, 2, 3), np.float32)
     b = np.ones((10, 2, 2, 3), np.float32)
@@ -160,6 +170,34 @@ def test_missing_and_partial_folders_are_one_clear_line(models, tmp_path):
         DiffusersBackend(model="someone/not-downloaded-model")
 
 
+def test_repo_id_resolves_from_the_local_cache_only(models, tmp_path, monkeypatch):
+    snapshot = tmp_path / "hub" / "models--tiny--wan-t2v" / "snapshots" / "0123abcd"
+    shutil.copytree(models["wan"], snapshot)
+    (tmp_path / "hub" / "models--tiny--wan-t2v" / "refs").mkdir()
+    (tmp_path / "hub" / "models--tiny--wan-t2v" / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    backend = load_backend("diffusers:tiny/wan-t2v")
+    assert backend.folder.path == snapshot and backend.family.name == "wan"
+    with pytest.raises(BadInput, match="local Hugging Face cache"):
+        load_backend("diffusers:tiny/not-there")
+
+
+def test_backend_ships_to_a_worker_without_weights(ltx, tmp_path):
+    """Ray pickles the backend to run it on a worker: settings travel, loaded pipelines do not."""
+    import pickle
+
+    a = tmp_path / "a.mp4"
+    run_to_file(ltx, req(seed=5), a, poll_interval=0)
+    assert ltx._pipes  # loaded here
+    blob = pickle.dumps(ltx)
+    assert len(blob) < 100_000
+    worker = pickle.loads(blob)
+    assert not worker._pipes and worker.folder == ltx.folder
+    b = tmp_path / "b.mp4"
+    run_to_file(worker, req(seed=5), b, poll_interval=0)
+    assert np.array_equal(frames_of(a), frames_of(b))
+
+
 def test_capabilities_and_problems(ltx, models, tmp_path):
     caps = ltx.capabilities()
     assert caps.local and caps.image_conditioning and caps.preview_mode == "frames"
@@ -175,7 +213,8 @@ def test_capabilities_and_problems(ltx, models, tmp_path):
 
 def test_ltx_take_has_requested_size_fps_and_length_with_rounding_note(ltx, tmp_path):
     out = tmp_path / "take.mp4"
-    run_to_file(ltx, req(width=40, height=30, seconds=1.5), out, poll_interval=0)
+    long_prompt = "a corridor " * 30 + "Style: vintage."  # 300+ tokens for the tiny character tokenizer
+    run_to_file(ltx, req(width=40, height=30, seconds=1.5, prompt=long_prompt), out, poll_interval=0)
     info = probe(out)
     assert (info.video.width, info.video.height) == (40, 30)
     assert info.video.fps == pytest.approx(8)
@@ -183,6 +222,16 @@ def test_ltx_take_has_requested_size_fps_and_length_with_rounding_note(ltx, tmp_
     assert info.duration == pytest.approx(1.5, abs=0.01)
     assert "40x30 is not a multiple of 32" in info.metadata.get("comment", "")
     assert any("40x30" in n for n in ltx.notes[str(out)])
+    assert any("reads the first 128" in n for n in ltx.notes[str(out)])  # never cut silently
+
+
+def test_cogvideox_text_to_video_take(models, tmp_path):
+    cog = load_backend(f"diffusers:{models['cogvideox']}")
+    out = tmp_path / "cog.mp4"
+    run_to_file(cog, req(seconds=1.0, fps=8, width=48, height=32), out, poll_interval=0)
+    info = probe(out)
+    assert (info.video.width, info.video.height, count_frames(out)) == (48, 32, 8)
+    assert cog.plan(req()).segments[0].frames == 9  # 4k+1 at its native 8 fps: no retiming
 
 
 def test_same_seed_same_take_other_seed_other_take(ltx, tmp_path):
@@ -209,6 +258,19 @@ def test_reference_image_conditions_the_take(family, models, tmp_path):
     diff = np.abs(outs[0] - outs[1]).mean(axis=(1, 2, 3))
     # same seed and text, so without conditioning the takes would be identical (see the seed test)
     assert diff.mean() > 1.0
+
+
+def test_ltx_two_references_are_first_and_last_frame(ltx, tmp_path):
+    first = ref_image(tmp_path / "first.png", (220, 30, 30))
+    last = ref_image(tmp_path / "last.png", (20, 40, 220))
+    r = req(refs=(first, last), seconds=1.0)
+    assert "second reference image is the take's last frame" in ltx.plan(r).notes
+    out = tmp_path / "flf.mp4"
+    run_to_file(ltx, r, out, poll_interval=0)
+    assert count_frames(out) == 8
+    swapped = tmp_path / "swapped.mp4"
+    run_to_file(ltx, replace(r, refs=(last, first)), swapped, poll_interval=0)
+    assert np.abs(frames_of(out) - frames_of(swapped)).mean() > 1.0
 
 
 def test_preview_makes_the_first_four_frames(wan, tmp_path):
@@ -313,28 +375,29 @@ def test_cli_check_names_a_missing_model_folder(models, tmp_path, cli):
     assert line and "LTX-Video" in line[0] and "does not exist" in line[0] and str(tmp_path) not in line[0]
 
 
+def test_cli_local_model_describes_a_folder_without_loading_it(models, tmp_path, cli):
+    ok = cli("local-model", str(models["wan_i2v"]))
+    assert ok.returncode == 0, ok.stderr
+    assert "WanImageToVideoPipeline" in ok.stdout and "reference image (required)" in ok.stdout
+    assert "last frame" in ok.stdout
+    partial = tmp_path / "partial"
+    shutil.copytree(models["ltx"], partial)
+    shutil.rmtree(partial / "text_encoder")
+    bad = cli("local-model", str(partial))
+    assert bad.returncode == 2 and "missing text_encoder/" in bad.stderr
+
+
 @pytest.mark.slow
 def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
-    """`dreamcut generate` when the CLI has it; until then the same path it takes
-    (plan_takes -> Orchestrator.run), in-process."""
+    """`dreamcut generate` and `dreamcut preview` with `backend: diffusers:<folder>`."""
     from dreamcut.generate.batch import plan_takes
     from dreamcut.generate.orchestrator import Orchestrator
     from dreamcut.project import Project
 
     root = _tiny_project(tmp_path / "proj", models["ltx"])
     env = {"DREAMCUT_DIFFUSERS_STEPS": "2"}
-    if cli("generate", "--help", cwd=root).returncode == 0:
-        proc = cli("generate", cwd=root, env=env)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    else:
-        os.environ.update(env)
-        try:
-            project = Project.open(root)
-            summary = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
-            assert summary.made == 2 and summary.failed == 0, summary.failures
-        finally:
-            for k in env:
-                os.environ.pop(k, None)
+    proc = cli("generate", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     mp4s = sorted((root / "takes").rglob("*.mp4"))
     assert [p.parent.name for p in mp4s] == ["corridor", "hall"]
     for mp4 in mp4s:
@@ -343,9 +406,101 @@ def test_generate_end_to_end_with_tiny_ltx(models, tmp_path, cli):
         assert count_frames(mp4) == 8
         sidecar = json.loads(mp4.with_suffix(".json").read_text())
         assert sidecar["backend"].startswith("diffusers:")
+    # the two-scene shot was made as chained segments (the backend's note rides in the file)
+    assert "2 segments" in probe(mp4s[0]).metadata.get("comment", "")
     hall = json.loads(mp4s[1].with_suffix(".json").read_text())
     assert hall["request"]["refs"] and len(json.loads(mp4s[0].with_suffix(".json").read_text())["request"]["segments"]) == 2
     # resuming makes nothing twice
     project = Project.open(root)
     again = Orchestrator(project, poll_interval=0).run(plan_takes(project.spec, root=str(root)))
     assert again.skipped == 2 and again.made == 0
+    # MiniClips through the CLI: four variants of the image-conditioned shot, four frames each
+    proc = cli("preview", "hall", "--variants", "4", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    clips = sorted((root / "previews" / "hall").rglob("*.mp4"))
+    assert len(clips) == 4 and all(count_frames(c) == 4 for c in clips)
+    assert (root / "previews" / "hall" / "contact_sheet.png").is_file()
+
+
+# -- as the engine of `dreamcut serve` and of the Ray executor -------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's notice about OpenAI's hosted Sora API
+def test_serve_renders_with_the_tiny_model_through_the_openai_sdk(models, tmp_path):
+    """`dreamcut serve --backend diffusers:<folder>` answers the official OpenAI SDK."""
+    import subprocess
+    import time
+    import urllib.request
+
+    from openai import OpenAI
+
+    port, key = _free_port(), "local-test-key"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
+               DREAMCUT_DIFFUSERS_STEPS="2")
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "serve", "--port", str(port), "--api-key", key,
+                             "--backend", f"diffusers:{models['ltx']}", "--fps", "8", "--workers", "2",
+                             "--poll-after-ms", "50", "--storage", str(tmp_path / "store")],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(urllib.request.Request(
+                    f"http://127.0.0.1:{port}/_dreamcut/health", headers={"Authorization": f"Bearer {key}"}), timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        client = OpenAI(api_key=key, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+        ids = [client.videos.create(model="diffusers", prompt=f"a corridor, take {i}", seconds="1", size="64x32").id
+               for i in range(2)]  # two at once: the server's workers share one loaded model
+        for vid in ids:
+            deadline = time.monotonic() + 240
+            while (v := client.videos.retrieve(vid)).status not in ("completed", "failed"):
+                assert time.monotonic() < deadline, "the video did not finish"
+                time.sleep(0.2)
+            assert v.status == "completed", v.error
+            out = tmp_path / f"{vid}.mp4"
+            client.videos.download_content(vid).write_to_file(out)
+            info = probe(out)
+            assert (info.video.width, info.video.height, round(info.video.fps)) == (64, 32, 8)
+            assert count_frames(out) == 8
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.mark.slow
+def test_ray_executor_renders_with_the_tiny_model(models, tmp_path):
+    """The Ray executor pickles the backend to a worker, which loads the model itself."""
+    pytest.importorskip("ray")
+    from dreamcut.generate import executors
+    from dreamcut.backends.registry import parse_backend
+
+    ref = parse_backend(f"diffusers:{models['ltx']}")
+    backend = load_backend(ref)
+    ex = executors.RayExecutor(None, num_gpus=0, num_cpus=1,
+                               init_options={"num_cpus": 1, "object_store_memory": 80 * 2**20,
+                                             "runtime_env": {"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}}})
+    try:
+        r = req(seed=3)
+        dest = tmp_path / "ray.mp4"
+        ex.render(ref, backend, r, dest, r.key(str(ref)))
+    finally:
+        ex.close()
+    local = tmp_path / "local.mp4"
+    run_to_file(backend, r, local, poll_interval=0)
+    assert count_frames(dest) == 8
+    assert np.array_equal(frames_of(dest), frames_of(local))

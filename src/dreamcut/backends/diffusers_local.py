@@ -10,13 +10,14 @@ fps -> resize to the take's size -> write one mp4 with `media.FrameWriter`.
 
 The family is read from `model_index.json` (`_class_name`):
 - LTX-Video: `LTXPipeline` (text), `LTXImageToVideoPipeline` (a reference image), and
-  `LTXConditionPipeline` (continue from the previous segment's last frames), all built
-  from the same components with `from_pipe` (no second copy of the weights).
+  `LTXConditionPipeline` (continue from the previous segment's last frames; a second
+  reference as the last frame), all built on the same loaded components (`_derive`, i.e.
+  `from_pipe` without its dtype cast: no second copy of the weights).
 - Wan: a text-to-video folder (`WanPipeline`: 2.1 T2V, 2.2 T2V / TI2V) conditions on an
   image through `WanImageToVideoPipeline` with `expand_timesteps` (the first latent frame
   is the encoded image, as Wan 2.2 TI2V does); an image-to-video folder
-  (`WanImageToVideoPipeline`: 2.1 I2V / FLF2V, 2.2 I2V) needs a reference image and uses a
-  second one as the last frame (first-and-last-frame).
+  (`WanImageToVideoPipeline`: 2.1 I2V / FLF2V, 2.2 I2V) needs a reference image; FLF2V and
+  2.2 I2V use a second one as the last frame (first-and-last-frame).
 - CogVideoX: `CogVideoXPipeline` (text) or `CogVideoXImageToVideoPipeline` (image).
 
 Rules this module keeps:
@@ -27,16 +28,19 @@ Rules this module keeps:
   size, fps and length.
 - torch, diffusers and transformers are imported lazily (the base install has none).
 - No paths from the user's home in messages: errors name the model folder by its name.
+- One render at a time per loaded model (a lock): serve and the orchestrator use threads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import math
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -190,7 +194,7 @@ def plan_take(request: GenerationRequest, family: Family, *, temporal_factor: in
 
     if request.preview:
         first = valid_frames(max(4, request.preview_frames), tf)
-        text = request.segments[0].text if len(request.segments) > 1 else request.prompt
+        text = _scene_text(request, request.segments[0].text) if len(request.segments) > 1 else request.prompt
         cond = "image" if request.refs and can_use_image else "text"
         seg = SegmentPlan(frames=first, overlap=0, keep=first, text=text, condition=cond)
         return TakePlan(family.name, width, height, float(request.fps), first, (seg,), steps, guidance,
@@ -204,17 +208,19 @@ def plan_take(request: GenerationRequest, family: Family, *, temporal_factor: in
     scenes = _scene_frames(request, total)
     segs: list[SegmentPlan] = []
     made = 0
-    for scene_index, (scene_frames, text) in enumerate(scenes):
+    for scene_frames, text in scenes:
         left = scene_frames
         while left > 0:
             first = made == 0
             ov = 0 if first else overlap
             room = comfortable - ov
             keep = min(left, room)
-            # a tail shorter than one latent step would be wasted compute: fold it in
-            if 0 < left - keep < tf and keep + (left - keep) <= room:
-                keep = left
+            if 0 < left - keep < room // 2:
+                # a short remainder would be a near-empty call that is mostly overlap: share
+                # the rest of the scene evenly between this call and the next
+                keep = (left + 1) // 2
             frames = valid_frames(ov + keep, tf)
+            keep = min(left, frames - ov)  # frames rounded up to the family's rule are kept, not wasted
             if first:
                 cond = "image" if (request.refs and can_use_image) else "text"
             else:
@@ -305,7 +311,8 @@ def resolve_model(model: str) -> tuple[Path, str]:
             snapshot_download = None  # type: ignore[assignment]
         if snapshot_download is not None:
             try:
-                return Path(snapshot_download(text, local_files_only=True)), text
+                cache = os.environ.get("HF_HUB_CACHE") or None
+                return Path(snapshot_download(text, local_files_only=True, cache_dir=cache)), text
             except (LocalEntryNotFoundError, OSError, ValueError):
                 pass
         raise BadInput(f"model {text!r} is neither a folder nor in the local Hugging Face cache",
@@ -357,7 +364,20 @@ def inspect_model_folder(path: Path, label: str) -> ModelFolder:
     if missing:
         raise BadInput(f"model folder is incomplete: missing {', '.join(missing)}", where=where,
                        fix="finish the download (or save_pretrained) of the whole pipeline")
-    return ModelFolder(path, label, class_name, FAMILIES[family], kind, index)
+    transformer = _read_json(path / "transformer" / "config.json") or _read_json(path / "transformer_2" / "config.json")
+    return ModelFolder(path, label, class_name, family_for(family, index, transformer), kind, index)
+
+
+def family_for(name: str, index: dict, transformer: dict) -> Family:
+    """The family's defaults, adjusted for the members that differ (read from their configs)."""
+    fam = FAMILIES[name]
+    if name == "wan" and index.get("expand_timesteps"):
+        # Wan 2.2 TI2V-5B: 24 fps, 121 frames (5 s) a call
+        return replace(fam, native_fps=24, comfortable_frames=121)
+    if name == "cogvideox" and transformer.get("patch_size_t"):
+        # CogVideoX 1.5: 16 fps, 81 frames a call (the 1.0 models: 8 fps, 49 frames)
+        return replace(fam, native_fps=16, comfortable_frames=81)
+    return fam
 
 
 def _read_json(path: Path) -> dict:
@@ -482,6 +502,7 @@ class DiffusersBackend(LocalBackend):
     _folder: ModelFolder | None = field(default=None, repr=False)
     _pipes: dict[str, Any] = field(default_factory=dict, repr=False)
     _active: str | None = field(default=None, repr=False)
+    _lock: Any = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -505,8 +526,12 @@ class DiffusersBackend(LocalBackend):
     def __getstate__(self) -> dict:
         # Ray ships the backend to a worker: ship the settings, never loaded weights.
         state = dict(self.__dict__)
-        state["_pipes"], state["_active"], state["_pending"] = {}, None, {}
+        state["_pipes"], state["_active"], state["_pending"], state["_lock"] = {}, None, {}, None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # -- what it can do -------------------------------------------------------------
     @property
@@ -569,6 +594,7 @@ class DiffusersBackend(LocalBackend):
 
     # -- the take ---------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> TakePlan:
+        self._use_request_settings(request)
         pipe_tf, pipe_mult = self._model_rules()
         plan = plan_take(request, self.family, temporal_factor=pipe_tf, size_multiple=pipe_mult,
                          comfortable_frames=self.comfortable_frames, overlap_frames=self.overlap_frames,
@@ -585,10 +611,19 @@ class DiffusersBackend(LocalBackend):
         if problems:
             raise BadInput("; ".join(problems), where=f"shot {request.shot_id}",
                            fix="change the shot's refs:/seconds: in dreamcut.yaml, or use another model folder")
+        # One take at a time per loaded model: `dreamcut serve` and the orchestrator render from
+        # several threads, and a pipeline (its scheduler state, the GPU) serves one call at a time.
+        with self._lock:
+            self._render_locked(request, dest, progress)
+
+    def _render_locked(self, request: GenerationRequest, dest: Path, progress: Progress | None) -> None:
         plan = self.plan(request)
+        plan = replace(plan, notes=plan.notes + self._prompt_notes(request, plan))
         for note in plan.notes:
             log.warning("%s: %s", request.shot_id, note)
         self.notes[str(dest)] = list(plan.notes)
+        while len(self.notes) > 256:  # a long-running server keeps only recent notes
+            self.notes.pop(next(iter(self.notes)))
         frames = self.generate(request, plan, progress)
         frames = retime(frames, plan.model_fps, plan.out_fps, plan.out_frames)
         self._write(frames, plan, dest, request)
@@ -597,7 +632,12 @@ class DiffusersBackend(LocalBackend):
 
     def generate(self, request: GenerationRequest, plan: TakePlan, progress: Progress | None = None) -> np.ndarray:
         """All segments of a take as float32 frames in [0, 1], (N, H, W, 3), at the model's fps."""
+        with self._lock:
+            return self._generate_locked(request, plan, progress)
+
+    def _generate_locked(self, request: GenerationRequest, plan: TakePlan, progress: Progress | None) -> np.ndarray:
         torch, _ = _import_stack()
+        self._use_request_settings(request)
         made = np.zeros((0, plan.height, plan.width, 3), np.float32)
         refs = [_load_image(r, plan.width, plan.height) for r in request.refs]
         for i, seg in enumerate(plan.segments):
@@ -613,6 +653,45 @@ class DiffusersBackend(LocalBackend):
                 made = blend_join(made, out[: seg.overlap + seg.keep], seg.overlap)
         return made[: plan.total_frames] if not request.preview else made[: plan.out_frames]
 
+    def _max_tokens(self, request: GenerationRequest) -> int:
+        """How many text tokens the model reads (the same for every segment of a take)."""
+        if request.option("max_sequence_length"):
+            return int(request.option("max_sequence_length"))
+        if self.family.name == "cogvideox":
+            tr = self._pipes["base"].transformer
+            return int(getattr(tr.config, "max_text_seq_length", None) or self.family.max_sequence_length)
+        return self.family.max_sequence_length
+
+    def _prompt_notes(self, request: GenerationRequest, plan: TakePlan) -> tuple[str, ...]:
+        """A note for each segment text longer than the model reads (it would be cut silently)."""
+        tokenizer = getattr(self._pipes.get("base"), "tokenizer", None)
+        if tokenizer is None:
+            return ()
+        limit = self._max_tokens(request)
+        out = []
+        for i, seg in enumerate(plan.segments):
+            n = len(tokenizer(seg.text, add_special_tokens=True).input_ids)
+            if n > limit:
+                where = f"segment {i + 1} prompt" if len(plan.segments) > 1 else "prompt"
+                out.append(f"{where} is {n} tokens; {self.folder.label} reads the first {limit} "
+                           f"(shorten it, or set option max_sequence_length)")
+        return tuple(dict.fromkeys(out))
+
+    def _use_request_settings(self, request: GenerationRequest) -> None:
+        """dtype / cpu_offload / compile asked by a request: these are load-time settings, so
+        a change reloads the model (the weights stay in the OS page cache: seconds, not minutes).
+        The setting then stays until a request asks for another (no reload back and forth)."""
+        changed = False
+        for opt in ("dtype", "cpu_offload", "compile"):
+            want = request.option(opt)
+            if want is not None and want != getattr(self, opt):
+                setattr(self, opt, want)
+                changed = True
+        if changed and self._pipes:
+            self._pipes.clear()
+            self._active = None
+            gc.collect()
+
     # -- one model call ------------------------------------------------------------------
     def _call(self, seg: SegmentPlan, plan: TakePlan, request: GenerationRequest, refs: list,
               made: np.ndarray, generator: Any, step: Callable[[float], None]) -> np.ndarray:
@@ -621,9 +700,7 @@ class DiffusersBackend(LocalBackend):
                                   height=plan.height, width=plan.width, num_frames=seg.frames,
                                   num_inference_steps=plan.steps, guidance_scale=plan.guidance,
                                   generator=generator, output_type="np")
-        msl = request.option("max_sequence_length")
-        if msl:
-            kw["max_sequence_length"] = int(msl)
+        kw["max_sequence_length"] = self._max_tokens(request)
 
         def on_step(pipe, i, t, callback_kwargs):
             step((i + 1) / plan.steps)
@@ -633,7 +710,10 @@ class DiffusersBackend(LocalBackend):
         tail = [_to_pil(f) for f in made[len(made) - seg.overlap:]] if seg.condition == "frames" else []
         if fam == "ltx":
             kw["frame_rate"] = int(round(plan.model_fps))
-            kw["max_sequence_length"] = int(msl or 128)
+            if getattr(self._pipes["base"].vae.config, "timestep_conditioning", False):
+                # LTX-Video 0.9.1+ VAEs decode from a slightly noised latent (the published settings)
+                kw["decode_timestep"] = float(request.option("decode_timestep", 0.05))
+                kw["decode_noise_scale"] = float(request.option("decode_noise_scale", 0.025))
             last = refs[1] if (len(refs) > 1 and seg is plan.segments[-1]) else None
             if seg.condition == "frames" or last is not None:
                 # the condition pipeline: the previous tail (or the first reference) at frame 0,
@@ -665,13 +745,17 @@ class DiffusersBackend(LocalBackend):
                 if len(refs) > 1 and seg is plan.segments[-1] and self._takes_last_frame():
                     kw["last_image"] = refs[1]  # first-and-last-frame (FLF2V)
         else:  # cogvideox
-            tr = self._pipes["base"].transformer
-            kw["max_sequence_length"] = int(msl or getattr(tr.config, "max_text_seq_length", 226))
             if seg.condition == "text":
                 pipe = self._pipe("t2v")
             else:
                 pipe = self._pipe("i2v")
                 kw["image"] = tail[0] if seg.condition == "frames" else refs[0]
+        vae = getattr(pipe, "vae", None)
+        for opt, on, off in (("vae_tiling", "enable_tiling", "disable_tiling"),
+                             ("vae_slicing", "enable_slicing", "disable_slicing")):
+            want = request.option(opt, getattr(self, opt))
+            if want is not None and vae is not None and hasattr(vae, on):
+                getattr(vae, on if want else off)()
         try:
             with torch_inference(), _quiet_diffusers():
                 result = pipe(**kw)
