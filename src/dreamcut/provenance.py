@@ -605,8 +605,11 @@ def sign_exports(project, outputs, timeline) -> list[Path]:
     written = []
     for p in paths:
         p = Path(p)
-        if p.is_file() and not p.name.endswith((".c2pa", SIDECAR_JSON_SUFFIX)):
-            written.append(write_sidecar(project, p, timeline=timeline))
+        if not p.is_file() or p.name.endswith((".c2pa", SIDECAR_JSON_SUFFIX)):
+            continue
+        if can_embed(p) and read_manifest_store(p) is not None:
+            continue  # a take copied into a bundle already carries its own credentials
+        written.append(write_sidecar(project, p, timeline=timeline))
     return written
 
 
