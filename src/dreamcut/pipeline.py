@@ -87,7 +87,7 @@ def analyse_song(project: Project, progress: Progress | None = None):
 
 
 def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
-    """Defects and scores of the chosen takes (cached by content); stored as take scores."""
+    """Defects and scores of takes (cached by content hash); stored as the takes' scores."""
     try:
         from dreamcut.analysis.video import analyze_take
     except ImportError:  # ranking not installed in this build: the planner uses whole takes
@@ -117,13 +117,16 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     from dreamcut.media import atomic_path
 
     spec = project.spec
+    project.check_writable()
     song = song or analyse_song(project)
+    # Score every take first (cached by content), so the default choice per shot is the best one.
+    candidates = [t for shot in spec.shots for t in project.catalog.takes(shot.id)]
+    analyses = analyse_takes(project, candidates, progress)
     chosen = selected_takes(project)
     missing = [s.id for s in spec.shots if s.id not in chosen]
     if missing:
         raise BadInput(f"no takes yet for shot(s) {', '.join(missing[:8])}", where=str(project.spec_path.name),
                        fix="run `dreamcut generate` (or `dreamcut import SHOT FILE`) first")
-    analyses = analyse_takes(project, list(chosen.values()), progress)
     selections = project.catalog.selections()
     inputs = []
     for shot in spec.shots:

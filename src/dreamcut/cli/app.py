@@ -101,6 +101,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         err_console.print(f"[bold red]error:[/] {e.line()}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
+    except PermissionError as e:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {e.filename or 'a file'}: not writable or readable ({e.strerror}) "
+                          f"(fix: check the folder's permissions)", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing half-written; run the same command again to resume")
         sys.exit(130)

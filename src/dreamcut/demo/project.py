@@ -171,7 +171,7 @@ render:
 
 def demo_spec_text(*, short: bool = False) -> str:
     """The demo shot list as YAML text (comments included)."""
-    head = _HEADER.format(takes=1 if short else 2, take_seconds=6 if short else 8,
+    head = _HEADER.format(takes=1 if short else 2, take_seconds=7 if short else 8,
                           render=_SHORT_RENDER if short else _FULL_RENDER)
     return head + (_SHORT_SHOTS if short else _FULL_SHOTS)
 
@@ -179,7 +179,7 @@ def demo_spec_text(*, short: bool = False) -> str:
 def write_demo_project(root: Path, *, short: bool = False) -> Path:
     """Write `root/dreamcut.yaml` for the demo (the song `song.wav` is written by `demo.song`).
 
-    short=True: 3 shots of 6 s, 320x180 master, for a 15 s test song."""
+    short=True: 3 shots of 7 s, 320x180 master, for a 15 s test song."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = root / SPEC_FILE
