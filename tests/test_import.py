@@ -413,6 +413,12 @@ def test_imported_and_generated_takes_through_the_whole_pipeline(tmp_path, cli):
     assert report.valid and report.parent == master.name
     assert imported.id in {t.take for t in report.takes}
     assert "imported" in report.text() and "football field" in report.text()
-    assert any((root / "exports").iterdir())
+    # every export gets credentials (what pipeline.export should do after export_all)
+    outputs = {p_.name: p_ for p_ in (root / "exports").iterdir() if p_.is_file()}
+    assert {"cut.otio", "premiere.xml", "cut.edl"} <= set(outputs)
+    prov.sign_exports(p, outputs, tl)
+    for name in ("cut.otio", "premiere.xml", "cut.edl"):
+        r_ = prov.verify(root / "exports" / name)
+        assert r_.valid and imported.id in {t.take for t in r_.takes}, name
     leaks = prov.find_leaks(root, list(PLANTED.values()) + [str(home), "planted-user-8c1f"])
     assert leaks == [], leaks

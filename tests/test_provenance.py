@@ -62,9 +62,9 @@ def make_project(root: Path, include_prompt: bool = True) -> Project:
 
 
 def add_generated_take(project: Project, shot: str, n: int, seed: int, shade: int = 0, backend: str = "diffusers",
-                       model: str = "ltx-video") -> tuple[Take, Path]:
+                       model: str = "ltx-video", seconds: float = 1.0) -> tuple[Take, Path]:
     take_id = f"{shot}-t{n:02d}-abc{n}"
-    path = make_clip(project.take_path(shot, take_id), shade=shade)
+    path = make_clip(project.take_path(shot, take_id), shade=shade, seconds=seconds)
     info = probe(path)
     take = Take(id=take_id, shot_id=shot, path=project.rel(path), seconds=info.duration, width=W, height=H,
                 fps=FPS, backend=backend, model=model, seed=seed, variant=n - 1,
@@ -393,6 +393,7 @@ PLANTED = {
 }
 
 
+@pytest.mark.slow
 def test_secret_scan_of_every_file_written(tmp_path, cli):
     """Planted API keys and a fake home folder: nothing the CLI writes in the project may contain them."""
     home = tmp_path / "home" / "planted-user-8c1f"
@@ -402,12 +403,12 @@ def test_secret_scan_of_every_file_written(tmp_path, cli):
     env = {**PLANTED, "HOME": str(home), "USER": "planted-user-8c1f"}
     # the director's downloads live in the home folder: import one (if the importer is present), then sign
     downloads = home / "Downloads"
-    clip = make_clip(downloads / "gen-3-alpha_corridor.mp4", shade=30)
+    clip = make_clip(downloads / "gen-3-alpha_corridor.mp4", shade=30, seconds=3)
     (downloads / "gen-3-alpha_corridor.txt").write_text("a zoom through a corridor")
     imported = cli("import", "corridor", str(clip), cwd=root, env=env)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     for shot, n in [("corridor", 1), ("field", 1)]:
-        add_generated_take(project, shot, n, seed=n)
+        add_generated_take(project, shot, n, seed=n, seconds=3)  # enough material for the 4 s song
     cli("sign", cwd=root, env=env, check=True)
     takes = Project.open(root).catalog.takes()
     tl = make_timeline(project, takes)

@@ -422,6 +422,17 @@ def timeline_takes(timeline) -> list[TimelineTake]:
     return list(seen.values())
 
 
+def _catalog_take_facts(project, takes: list[TimelineTake]) -> dict[str, dict]:
+    """What the catalog knows of each take, carried in the render's own assertion so the chain
+    reads even when a take file was never signed."""
+    out = {}
+    for t in takes:
+        take = project.catalog.take(t.take)
+        if take is not None:
+            out[t.take] = _take_facts(project, take)
+    return out
+
+
 def _composite_type(project, takes: list[TimelineTake]) -> str:
     """compositeWithTrainedAlgorithmicMedia when any take came from a model (or was imported),
     compositeSynthetic when every take is procedural previz."""
@@ -455,6 +466,7 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
     takes = timeline_takes(timeline)
     agent = {"name": "dreamcut", "version": __version__}
     render_facts: dict[str, Any] = {"title": project.spec.title, "takes": [t.take for t in takes],
+                                    "take_facts": _catalog_take_facts(project, takes),
                                     "shots": sorted({t.shot for t in takes if t.shot}), "size": size,
                                     "fps": project.spec.fps}
     ingredients: list[tuple[dict, Path]] = []
@@ -553,7 +565,8 @@ def write_sidecar(project, path: Path, *, timeline=None, sources: list[Path] | N
                     "assertions": [{"label": "c2pa.actions", "data": {"actions": [
                         {"action": "c2pa.created", "digitalSourceType": _composite_type(project, takes),
                          "softwareAgent": {"name": "dreamcut", "version": __version__}}]}},
-                        {"label": RENDER_ASSERTION, "data": {"takes": [t.take for t in takes]}}]}
+                        {"label": RENDER_ASSERTION, "data": {"takes": [t.take for t in takes],
+                                                             "take_facts": _catalog_take_facts(project, takes)}}]}
         if takes:
             ids = [f"take:{t.take}" for t in takes]
             manifest["assertions"][0]["data"]["actions"].append(
@@ -605,8 +618,11 @@ def sign_exports(project, outputs, timeline) -> list[Path]:
     written = []
     for p in paths:
         p = Path(p)
-        if p.is_file() and not p.name.endswith((".c2pa", SIDECAR_JSON_SUFFIX)):
-            written.append(write_sidecar(project, p, timeline=timeline))
+        if not p.is_file() or p.name.endswith((".c2pa", SIDECAR_JSON_SUFFIX)):
+            continue
+        if can_embed(p) and read_manifest_store(p) is not None:
+            continue  # a take copied into a bundle already carries its own credentials
+        written.append(write_sidecar(project, p, timeline=timeline))
     return written
 
 
@@ -779,8 +795,11 @@ def verify(path: Path, project=None) -> VerifyReport:
             if rel != "componentOf":
                 continue
             facts = _assertion(child, TAKE_ASSERTION) if child else None
-            if facts is None and ing.get("title") == (_assertion(man, RENDER_ASSERTION) or {}).get("song"):
+            render_facts = _assertion(man, RENDER_ASSERTION) or {}
+            if facts is None and ing.get("title") == render_facts.get("song"):
                 continue
+            if facts is None:  # an unsigned take: the render's own assertion says what it was
+                facts = (render_facts.get("take_facts") or {}).get(str(ing.get("title", "")).rsplit(" / ", 1)[-1])
             f = IngredientFacts(title=ing.get("title", ""), relationship=rel, signed=child is not None)
             for k, v in (facts or {}).items():
                 if hasattr(f, k):
