@@ -158,3 +158,19 @@ def test_chaos_injects_every_fault_kind(tmp_path):
         assert billing["creates"] <= 5  # five idempotency keys: never more than five paid jobs
     finally:
         s.close()
+
+
+def test_default_backend_is_the_animatic(tmp_path):
+    s = Serve("--fps", "12", storage=tmp_path / "anim")  # no --backend: the animatic renders
+    try:
+        client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
+        assert "animatic" in {m.id for m in client.models.list()}
+        v = client.videos.create_and_poll(prompt="a 1980s school corridor, slow zoom", model="animatic",
+                                          seconds="1", size="256x144")
+        assert v.status == "completed", v.error
+        path = tmp_path / "a.mp4"
+        client.videos.download_content(v.id).write_to_file(path)
+        info = probe(path)
+        assert (info.video.width, info.video.height) == (256, 144) and abs(info.duration - 1.0) < 0.1
+    finally:
+        s.close()
