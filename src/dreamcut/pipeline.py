@@ -88,10 +88,8 @@ def analyse_song(project: Project, progress: Progress | None = None):
 
 def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
     """Defects and scores of takes (cached by content hash); stored as the takes' scores."""
-    try:
-        from dreamcut.analysis.video import analyze_take
-    except ImportError:  # ranking not installed in this build: the planner uses whole takes
-        return {}
+    from dreamcut.analysis.video import analyze_take
+
     out = {}
     for i, take in enumerate(takes):
         result = analyze_take(project.abs(take.path), cache_dir=project.cache_dir / "video")
@@ -190,10 +188,8 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
 
 
 def _sign_render(project: Project, path: Path, timeline, parent: Path | None = None) -> None:
-    try:
-        from dreamcut.provenance import sign_render
-    except ImportError:
-        return
+    from dreamcut.provenance import sign_render
+
     sign_render(project, path, timeline, parent=parent)
 
 
@@ -203,8 +199,12 @@ def _sign_render(project: Project, path: Path, timeline, parent: Path | None = N
 def export(project: Project, timeline=None) -> dict[str, Path]:
     from dreamcut.export import export_all
 
+    from dreamcut.provenance import sign_exports
+
     timeline = timeline if timeline is not None else load_edit(project)
-    return export_all(timeline, project.root, project.exports_dir)
+    outputs = export_all(timeline, project.root, project.exports_dir)
+    sign_exports(project, outputs, timeline)
+    return outputs
 
 
 def write_report(project: Project, report: PipelineReport) -> Path:

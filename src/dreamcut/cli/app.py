@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> None:
     load_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns a command's exit code instead of exiting.
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except DreamcutError as e:
         if debug:
             raise

@@ -140,8 +140,10 @@ class Orchestrator:
     def __init__(self, project: Project, *, backend_factory: Callable[[BackendRef], Backend] | None = None,
                  poll_interval: float = 1.0, limits: dict[str, Limits] | None = None,
                  default_limits: Limits | None = None, concurrency: int | None = None, executor=None,
-                 budget_usd: float | None = None, prices: dict[str, float] | None = None, seed: int | None = None):
+                 budget_usd: float | None = None, prices: dict[str, float] | None = None, seed: int | None = None,
+                 sign_takes: bool = True):
         self.project = project
+        self.sign_takes = sign_takes  # Content Credentials on every take (off only to measure the runner alone)
         self.catalog = project.catalog
         self._factory = backend_factory or (lambda ref: load_backend(ref))
         self._backends: dict[str, Backend] = {}
@@ -564,6 +566,11 @@ class Orchestrator:
                     variant=p.request.variant, seed=p.request.seed, backend=p.backend.name, model=p.backend.model,
                     prompt=p.request.prompt, seconds=info.duration, width=info.video.width,
                     height=info.video.height, fps=info.video.fps, cost_usd=cost)
+        if self.sign_takes:
+            from dreamcut.provenance import sign_take
+
+            # Before the take is recorded: a crash here re-signs on resume (signing is idempotent).
+            sign_take(self.project, dest, take)
         sidecar = {"take": take_id, "shot": p.shot_id, "backend": str(p.backend), "seed": p.request.seed,
                    "variant": p.request.variant, "cost_usd": cost, "request": p.request.to_dict(),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
