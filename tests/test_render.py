@@ -27,7 +27,7 @@ def test_plan_counts_frames_and_builds_one_graph():
     zooms = [s for s in plan.streams if not hasattr(s, "media")]
     assert len(zooms) == 1 and zooms[0].frames == 12        # only the zoom-through is per-frame Python
     inputs, graph = build_filtergraph(plan, SIZE, ["zoom.mp4"])
-    assert inputs.count("-i") == 5
+    assert graph.count("movie=filename=") == 5 and inputs == []   # sources pulled inside the one graph
     assert "xfade=transition=fade:" in graph and "xfade=transition=fadeblack:" in graph
     assert "concat=n=3" in graph and graph.endswith("[vout]")
     assert "setpts=(PTS-STARTPTS)/1.100000" in graph
@@ -161,11 +161,37 @@ def test_gaps_render_black_and_transitions_must_not_touch_them():
     plan = plan_render(tl, FPS)
     assert plan.total_frames == 24 + 10 + 24
     _, graph = build_filtergraph(plan, SIZE)
-    assert "color=c=black" not in graph          # the black source is an input, the graph only normalises it
-    inputs, _ = build_filtergraph(plan, SIZE)
-    assert any(a.startswith("color=c=black:s=320x180") for a in inputs)
+    assert "color=c=black:s=320x180" in graph
     tl.tracks[0].insert(1, otio.schema.Transition(transition_type="SMPTE_Dissolve",
                                                   in_offset=otio.opentime.RationalTime(2, FPS),
                                                   out_offset=otio.opentime.RationalTime(2, FPS)))
     with pytest.raises(BadInput, match="gap"):
         plan_render(tl, FPS)
+
+
+def test_odd_file_names_survive_the_filtergraph(project):
+    """Paths with spaces, quotes, colons, commas and brackets are escaped for the graph."""
+    import shutil
+
+    odd = project / "takes" / "s0" / "it's a take: [v2], final;.mp4"
+    shutil.copy(project / "takes/s0/s0_t1.mp4", odd)
+    tl = build_timeline([Cut(str(odd.relative_to(project)), 0.5, 1.0)], song="song.wav")
+    out = project / "renders" / "odd.mp4"
+    render_timeline(tl, project, out, size=SIZE, fps=FPS)
+    assert count_frames(out) == 12
+
+
+def test_shots_are_blended_at_the_takes_size_and_upscaled_once(project):
+    from dreamcut.render.ffmpeg import work_size
+
+    assert work_size((2048, 1152), [(1280, 720), (1280, 720)]) == (1280, 720)
+    assert work_size((1280, 720), [(1920, 1080)]) == (1280, 720)           # never above the output
+    assert work_size((2048, 1152), [(1280, 720), (1920, 1080)]) == (1920, 1080)
+    plan = plan_render(build_timeline(standard_cuts(), song="song.wav"), FPS)
+    _, graph = build_filtergraph(plan, (640, 360), ["z.mp4"], work=(320, 180))
+    assert graph.count("scale=640:360") == 1 and graph.endswith("scale=640:360:flags=bicubic,setsar=1[vout]")
+    out = project / "renders" / "2x.mp4"
+    render_timeline(build_timeline(standard_cuts()[:2], song="song.wav"), project, out, size=(640, 360), fps=FPS)
+    info = probe(out)
+    assert (info.video.width, info.video.height) == (640, 360)
+    assert count_frames(out) == plan_render(build_timeline(standard_cuts()[:2], song="song.wav"), FPS).total_frames

@@ -225,13 +225,20 @@ def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int) 
             f"tpad=stop_mode=clone:stop=2,trim=end_frame={frames},setpts=PTS-STARTPTS")
 
 
-def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None
-                      ) -> tuple[list[str], str]:
-    """ffmpeg input arguments (paths as in the plan) and the `-filter_complex` text ending in [vout].
+def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None,
+                      work: tuple[int, int] | None = None) -> tuple[list[str], str]:
+    """ffmpeg input arguments and the `-filter_complex` text ending in [vout] (media paths as in the plan).
 
-    `zoom_files[k]` is the rendered file of the k-th ZoomSegment. Inputs are in stream order.
+    Takes are read by `movie` sources inside the graph rather than `-i` inputs: a source is
+    pulled only when the graph needs its frames, so a 55-shot edit holds a few shots' frames
+    in memory, not every input's read-ahead (-i inputs decode eagerly into queues: ~3.5 GB
+    at 2K for 55 shots). `zoom_files[k]` is the rendered file of the k-th ZoomSegment.
+    The returned inputs are empty today; they stay in the signature for the song's index.
     """
     fps = plan.fps
+    final = size
+    size = work or size
+    w, h = size
     inputs: list[str] = []
     chains: list[str] = []
     labels: list[str] = []
@@ -241,25 +248,21 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
         if isinstance(s, ZoomSegment):
             if zoom_files is None or zoom_k >= len(zoom_files):
                 raise ValueError("a zoom-through segment has no rendered file")
-            inputs += ["-i", zoom_files[zoom_k]]
+            source = f"movie=filename={escape_graph_value(zoom_files[zoom_k])}"
             zoom_k += 1
             chain = normalise_chain(size, fps, 1.0, s.frames)
-            n = s.frames
         elif s.media == BLACK:
-            w, h = size
-            inputs += ["-f", "lavfi", "-i", f"color=c=black:s={w}x{h}:r={fps}:d={s.frames / fps + 1 / fps:.6f}"]
+            source = f"color=c=black:s={w}x{h}:r={fps}:d={s.frames / fps + 1 / fps:.6f}"
             chain = normalise_chain(size, fps, 1.0, s.frames)
-            n = s.frames
         else:
-            # Seek half a frame early so the frame at `start` is the first one kept, whatever rounding.
+            # Seek half a frame early and trim there, so the frame at `start` is the first one kept.
             seek = max(0.0, s.start - 0.5 / fps)
-            read = s.frames * s.speed / fps + 3.0 / fps
-            inputs += ["-ss", f"{seek:.6f}", "-t", f"{read:.6f}", "-i", s.media]
+            source = (f"movie=filename={escape_graph_value(s.media)}:seek_point={seek:.6f},"
+                      f"trim=start={seek:.6f}")
             chain = normalise_chain(size, fps, s.speed, s.frames)
-            n = s.frames
-        chains.append(f"[{idx}:v]{chain}[s{idx}]")
+        chains.append(f"{source},{chain}[s{idx}]")
         labels.append(f"s{idx}")
-        lengths.append(n)
+        lengths.append(s.frames)
 
     # Chains of xfades, then one concat of the chains.
     groups: list[str] = []
@@ -276,11 +279,33 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
             groups.append(current)
             current, current_len = nxt, nxt_len
     groups.append(current)
+    last = "vout" if size == final else "vwork"
     if len(groups) == 1:
-        chains.append(f"[{groups[0]}]null[vout]")
+        chains.append(f"[{groups[0]}]null[{last}]")
     else:
-        chains.append("".join(f"[{g}]" for g in groups) + f"concat=n={len(groups)}:v=1:a=0[vout]")
+        chains.append("".join(f"[{g}]" for g in groups) + f"concat=n={len(groups)}:v=1:a=0[{last}]")
+    if last != "vout":
+        chains.append(f"[vwork]scale={final[0]}:{final[1]}:flags=bicubic,setsar=1[vout]")
     return inputs, ";".join(chains)
+
+
+def work_size(size: tuple[int, int], sources: list[tuple[int, int]]) -> tuple[int, int]:
+    """The size the shots are cut and blended at: the output's shape, no larger than the largest take.
+
+    Upscaling once after the blend (720p takes -> 2K) rather than in every shot's branch keeps
+    each branch's frame pool at the takes' size (memory) and scales each output frame once (time).
+    """
+    w, h = size
+    if not sources:
+        return size
+    factor = min(1.0, max(max(sw / w, sh / h) for sw, sh in sources))
+    return (max(2, round(w * factor / 2) * 2), max(2, round(h * factor / 2) * 2))
+
+
+def escape_graph_value(value: str) -> str:
+    """Escape a filter option value (a file path) for a filtergraph: both of ffmpeg's escaping levels."""
+    level1 = value.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
+    return "".join("\\" + c if c in "[],;'\\" else c for c in level1)
 
 
 def output_args(codec: str, crf: int, fps: int, preset: str = "veryfast") -> list[str]:
@@ -323,7 +348,7 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
     """Render a RenderPlan (see `plan_render`); also used to bake single transitions for exports."""
     root, out = Path(root), Path(out)
     fps = plan.fps
-    _check_media(plan, root)
+    work = work_size(size, _check_media(plan, root))
     abs_plan = _resolved(plan, root)
 
     zooms = [s for s in abs_plan.streams if isinstance(s, ZoomSegment)]
@@ -339,11 +364,11 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
         zoom_files = []
         for k, z in enumerate(zooms):
             dest = Path(tmp) / f"zoom_{k:03d}.mp4"
-            render_zoom_through(z, dest, size=size, fps=fps)
+            render_zoom_through(z, dest, size=work, fps=fps)
             zoom_files.append(str(dest))
             if progress:
                 progress(min(1.0, (k + 1) * z.frames * 6 / max(1, total_work)))
-        inputs, graph = build_filtergraph(abs_plan, size, zoom_files)
+        inputs, graph = build_filtergraph(abs_plan, size, zoom_files, work=work)
         audio: list[str] = []
         if abs_plan.song:
             audio_index = sum(1 for a in inputs if a == "-i")
@@ -382,7 +407,7 @@ def _abs(root: Path, media: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _check_media(plan: RenderPlan, root: Path) -> None:
+def _check_media(plan: RenderPlan, root: Path) -> list[tuple[int, int]]:
     """Every take and the song exist, decode, and hold the frames the edit reads (BadInput naming the file)."""
     needed: dict[str, float] = {}
     owner: dict[str, str] = {}
@@ -396,6 +421,7 @@ def _check_media(plan: RenderPlan, root: Path) -> None:
             if st.start < -0.5 / plan.fps:
                 raise BadInput(f"clip starts {-st.start:.2f} s before the take begins (no handle for its transition)",
                                where=f"clip {st.clip} ({st.media})", fix="move the in point later or shorten the transition")
+    sizes: list[tuple[int, int]] = []
     for media, end in needed.items():
         where = media  # project-relative: never a home-directory path in a message
         try:
@@ -404,6 +430,7 @@ def _check_media(plan: RenderPlan, root: Path) -> None:
             raise BadInput(e.message, where=where, fix=e.fix or "regenerate or replace this take") from None
         if info.video is None:
             raise BadInput("has no video stream", where=where, fix="regenerate or replace this take")
+        sizes.append((info.video.width, info.video.height))
         if end > info.duration + 1.5 / plan.fps:
             raise BadInput(f"the edit reads to {end:.2f} s but the take lasts {info.duration:.2f} s",
                            where=f"clip {owner[media]} ({media})", fix="move the out point earlier")
@@ -414,6 +441,7 @@ def _check_media(plan: RenderPlan, root: Path) -> None:
             raise BadInput(e.message, where=plan.song, fix=e.fix or "replace the song file") from None
         if info.audio is None:
             raise BadInput("the song has no audio stream", where=plan.song, fix="point the spec at an audio file")
+    return sizes
 
 
 def decode_stream(stream: Stream, size: tuple[int, int], fps: int) -> list[np.ndarray]:
