@@ -112,8 +112,51 @@ class MediaInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def probe(path: Path) -> MediaInfo:
-    """Container and stream facts. Raises BadInput naming the file when it cannot be read."""
+def probe(path: Path, *, deep: bool = False) -> MediaInfo:
+    """Container and stream facts. Raises BadInput naming the file when it cannot be read.
+
+    `deep=True` also decodes the first frame (for the display-matrix rotation that phones and
+    some web apps write as side data) and reads the first packets' timestamps to tell a
+    variable frame rate (imports of downloaded files need both; renders do not).
+    """
+    info = _probe(path)
+    if deep and info.video is not None:
+        _probe_deep(Path(path), info)
+    return info
+
+
+def _probe_deep(path: Path, info: MediaInfo, max_packets: int = 600) -> None:
+    import av
+
+    assert info.video is not None
+    try:
+        with av.open(str(path)) as c:
+            vs = c.streams.video[0]
+            pts: list[int] = []
+            for packet in c.demux(vs):
+                if packet.pts is not None:
+                    pts.append(packet.pts)
+                if len(pts) >= max_packets:
+                    break
+            pts.sort()
+            steps = [b - a for a, b in zip(pts, pts[1:]) if b > a]
+            if len(steps) >= 3:
+                # Constant frame rate: every step equals the typical one (timestamp rounding allowed).
+                typical = sorted(steps)[len(steps) // 2]
+                off = sum(1 for d in steps if abs(d - typical) > max(1, typical * 0.05))
+                info.video.variable_frame_rate = off > max(1, len(steps) // 50)
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                rot = getattr(frame, "rotation", 0) or 0
+                if rot and not info.video.rotation:
+                    # PyAV gives the counter-clockwise display angle; players rotate by it.
+                    info.video.rotation = int(round(rot)) % 360
+                break
+    except (av.error.FFmpegError, UnicodeDecodeError):  # type: ignore[attr-defined]
+        pass  # the shallow facts stand; the importer's decode pass will say what is broken
+
+
+def _probe(path: Path) -> MediaInfo:
     import av
 
     path = Path(path)
@@ -247,14 +290,19 @@ class FrameWriter:
     def __init__(self, path: Path, width: int, height: int, fps: float, *,
                  codec_args: Sequence[str] = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
                                               "-pix_fmt", "yuv420p"),
-                 extra_inputs: Sequence[str] = (), extra_args: Sequence[str] = (), metadata: dict | None = None):
+                 extra_inputs: Sequence[str] = (), extra_args: Sequence[str] = (), metadata: dict | None = None,
+                 input_pix_fmt: str = "rgb24"):
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
+        # "yuv420p" frames (H*3/2 x W, I420 as cv2.COLOR_RGB2YUV_I420 writes it) skip ffmpeg's
+        # colour conversion and halve the bytes through the pipe.
+        self.input_pix_fmt = input_pix_fmt
+        self.frame_shape = (height * 3 // 2, width) if input_pix_fmt == "yuv420p" else (height, width, 3)
         meta: list[str] = []
         for k, v in (metadata or {}).items():
             meta += ["-metadata", f"{k}={v}"]
         self.cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps}",
+                    "-f", "rawvideo", "-pix_fmt", input_pix_fmt, "-s", f"{width}x{height}", "-r", f"{fps}",
                     "-i", "pipe:0", *extra_inputs, *codec_args, *extra_args, *meta,
                     "-movflags", "+faststart", str(self.path)]
         self.proc: subprocess.Popen | None = None
@@ -266,8 +314,8 @@ class FrameWriter:
 
     def write(self, frame: np.ndarray) -> None:
         assert self.proc and self.proc.stdin
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"frame {frame.shape} {frame.dtype} != ({self.height}, {self.width}, 3) uint8")
+        if frame.shape != self.frame_shape or frame.dtype != np.uint8:
+            raise ValueError(f"frame {frame.shape} {frame.dtype} != {self.frame_shape} uint8")
         try:
             self.proc.stdin.write(np.ascontiguousarray(frame).data)
         except BrokenPipeError:

@@ -78,8 +78,10 @@ class Project:
     def song_path(self) -> Path:
         return self.root / self.spec.song
 
-    def take_path(self, shot_id: str, take_id: str) -> Path:
-        return self.takes_dir / shot_id / f"{take_id}.mp4"
+    def take_path(self, shot_id: str, take_id: str, kind: str = "take") -> Path:
+        """Where a take's mp4 lives: takes/<shot>/, or previews/<shot>/ for MiniClips previews."""
+        folder = self.previews_dir if kind == "preview" else self.takes_dir
+        return folder / shot_id / f"{take_id}.mp4"
 
     def rel(self, path: Path) -> str:
         """Path relative to the project root, as stored in the catalog and exports."""

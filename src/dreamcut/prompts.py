@@ -1,33 +1,75 @@
-"""Prompt composition: global style + shot prompt (+ scene segments) + variation.
+"""Prompt composition: style preset + global style + shot prompt (+ scene segments) + variation.
 
-Pure functions only: text in, text out. No I/O, no backend calls.
+Pure functions only: text in, text out. No I/O, no backend calls, no SDK imports.
 
-- `{a|b|c}` alternatives expand into numbered variants. Variant n picks alternatives by
-  the mixed-radix digits of n (first group varies fastest), so variant 7 is always the
-  same text for the same prompt.
-- A shot's prompt is either one text or a list of scene segments with `at:` / `seconds:`;
-  segments without times share the take's remaining length equally.
+A shot's prompt is plain text or an ordered list of scene segments, written either
+- as a YAML list with `at:` (start second) / `seconds:` (length) — `spec.Segment`;
+- with times inside the text: `[0-5s] a corridor ... [5-12s] a classroom ...` (also `[0:05-0:12]`,
+  `[5s]` for a start only, en dashes and "to"); words before the first marker apply to the whole take;
+- in natural phrasing: "..., then ...", "... transitions into ...", "... dissolves into ...",
+  "... gives way to ...", "... and finally ...", and — when the camera travels (zoom, dolly,
+  continuous, flying ...) — comma-led "..., into ...", "..., out onto ...". Untimed segments
+  share the take equally. A mid-sentence "then" with no comma ("he turns then runs") is action,
+  not a scene change, and a would-be segment of fewer than three words stays with the one before.
+
+`{a|b|c}` alternatives expand into numbered variants over the whole shot (its text or
+segments, then the style): variant n picks alternatives by the mixed-radix digits of n,
+first group fastest, so variant 7 is always the same text for the same prompt.
+
+`format_for_backend` writes the one text a provider receives, shaped the way its prompt
+guide recommends, within its length limit: style is trimmed first, then the least
+important clauses, never mid-word, never the subject. `check_prompts` lists what would
+go wrong (errors) or what providers are known to refuse (warnings) without rewriting it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
+from typing import TYPE_CHECKING, Literal, Sequence
 
 from dreamcut.backends.base import SceneSegment
 from dreamcut.errors import BadInput
-from dreamcut.spec import ProjectSpec, Segment, Shot
+
+if TYPE_CHECKING:
+    from dreamcut.backends.registry import BackendRef
+    from dreamcut.spec import ProjectSpec, Segment, Shot
 
 _ALT_RE = re.compile(r"\{([^{}]*\|[^{}]*)\}")
+_SEP = "\x1e"  # joins a shot's texts so one variant number picks across all of them
 
 
 @dataclass(frozen=True)
 class ComposedPrompt:
-    text: str  # what a single-text backend receives
+    text: str  # what a single-text backend receives (before per-backend formatting)
     negative: str
     segments: tuple[SceneSegment, ...]  # scene segments in take seconds (one segment for a plain prompt)
     variant: int
+    subject: str = ""  # the shot's own words, variant expanded, without style
+    style: str = ""  # preset + global style, variant expanded
+    lead: str = ""  # words before the first timed segment: they apply to the whole take
+    seconds: float = 0.0  # the take's length
+
+    @property
+    def multi(self) -> bool:
+        return len(self.segments) > 1
+
+
+@dataclass(frozen=True)
+class PromptProblem:
+    """One finding of `check_prompts`: shot id, error|warning, what, and the fix."""
+
+    shot_id: str
+    severity: Literal["error", "warning"]
+    message: str
+    fix: str
+
+    def line(self) -> str:
+        return f"{self.shot_id}: {self.severity}: {self.message} (fix: {self.fix})"
+
+
+# -- {a|b} variants ------------------------------------------------------------------
 
 
 def alternatives(text: str) -> list[list[str]]:
@@ -36,7 +78,8 @@ def alternatives(text: str) -> list[list[str]]:
 
 
 def variant_count(text: str) -> int:
-    return prod(len(g) for g in alternatives(text)) if alternatives(text) else 1
+    groups = alternatives(text)
+    return prod(len(g) for g in groups) if groups else 1
 
 
 def expand(text: str, variant: int) -> str:
@@ -53,30 +96,126 @@ def expand(text: str, variant: int) -> str:
     return _ALT_RE.sub(lambda _m: next(it), text)
 
 
-def style_text(spec: ProjectSpec, shot: Shot | None = None) -> str:
-    """The style block: the preset named by the shot or project (if any), then the global style."""
-    parts = []
-    preset = (shot.style if shot and shot.style else None) or spec.style_preset
-    if preset:
-        parts.append(resolve_style(spec, preset))
-    if spec.style.strip():
-        parts.append(spec.style.strip())
-    return ", ".join(p.rstrip(". ") for p in parts if p)
+def alternative_errors(text: str) -> list[str]:
+    """Syntax errors in `{a|b}` groups: unbalanced or nested braces, one or empty alternatives."""
+    errors: list[str] = []
+    depth, start = 0, -1
+    for i, ch in enumerate(text):
+        if ch == "{":
+            if depth:
+                errors.append(f"nested '{{' at character {i + 1}: groups cannot contain groups")
+            depth += 1
+            start = i if depth == 1 else start
+        elif ch == "}":
+            if not depth:
+                errors.append(f"'}}' at character {i + 1} closes no '{{'")
+                continue
+            depth -= 1
+            if depth == 0:
+                body = text[start + 1:i]
+                shown = _clip(text[start:i + 1], 40)
+                alts = body.split("|")
+                if "{" in body:
+                    pass  # already reported as nested
+                elif len(alts) < 2:
+                    errors.append(f"{shown} has one alternative; write {{a|b}} with at least two")
+                elif any(not a.strip() for a in alts):
+                    errors.append(f"{shown} has an empty alternative")
+    if depth:
+        errors.append(f"'{{' at character {start + 1} is never closed")
+    return errors
 
 
-def resolve_style(spec: ProjectSpec, name: str) -> str:
-    if name in spec.styles:
-        return spec.styles[name]
-    from dreamcut.styles import PRESETS
-
-    if name in PRESETS:
-        return PRESETS[name].text
-    raise BadInput(f"unknown style preset {name!r}", where="dreamcut.yaml",
-                   fix="run `dreamcut styles` to list presets, or define it under `styles:`")
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def segment_times(segments: list[Segment], seconds: float) -> list[tuple[float, float]]:
-    """Start/end seconds of each segment inside a take of `seconds`."""
+# -- scene segments --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A segment as written, before its times are settled: `at` start, `seconds` length."""
+
+    text: str
+    at: float | None = None
+    seconds: float | None = None
+
+
+_NUM = r"\d+(?::\d{1,2})?(?:\.\d+)?"
+_UNIT = r"\s*(?:s|sec|secs|seconds)?"
+_MARK_RE = re.compile(rf"\[\s*(?P<a>{_NUM})(?P<u>\s*(?:s|sec|secs|seconds))?\s*"
+                      rf"(?:(?:-|–|—|to)\s*(?P<b>{_NUM}){_UNIT})?\s*\]", re.I)
+
+_TRAVEL_RE = re.compile(r"\b(zoom\w*|dolly\w*|continuous\w*|fly\w*|flies|glid\w+|push\w* in|travel\w*|"
+                        r"sweep\w*|camera moves?)\b", re.I)
+# Scene-change phrases; the matched words are dropped from the segments.
+_CHANGE_RE = re.compile(
+    r"(?:[,;:.]\s*(?:and\s+)?then\b"
+    r"|\s+and\s+then\b"
+    r"|(?:^|(?<=[.!?]))\s*then\b"
+    r"|[,;]?\s+(?:transitions?|transitioning|dissolves?|dissolving|morphs?|morphing|melts?|melting|"
+    r"fades?|fading|cuts?|cutting|blends?|blending)\s+(?:in)?to\b"
+    r"|[,;]?\s+gives?\s+way\s+to\b"
+    r"|[,;.]?\s*\band\s+finally\b|[,;.]\s*finally\b)", re.I)
+# With a travelling camera, a comma before "into"/"out onto" starts the next place (words kept).
+_PLACE_RE = re.compile(r"[,;]\s*(?:and\s+)?(?=(?:out\s+onto|out\s+into|out\s+to|into|onto|through\s+to)\b)", re.I)
+
+
+def _seconds(text: str) -> float:
+    if ":" in text:
+        m, s = text.split(":", 1)
+        return int(m) * 60 + float(s)
+    return float(text)
+
+
+def parse_timed(text: str) -> tuple[str, list[Scene]] | None:
+    """`[0-5s] corridor [5-12s] classroom` -> (lead, scenes); None when the text has no time markers."""
+    # A bare number in brackets ("[1986]") is text, not a time: a marker has a range, a unit or m:ss.
+    marks = [m for m in _MARK_RE.finditer(text) if m.group("b") or m.group("u") or ":" in m.group("a")]
+    if not marks:
+        return None
+    lead = text[: marks[0].start()].strip()
+    scenes = []
+    for i, m in enumerate(marks):
+        end_of_text = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        body = text[m.end():end_of_text].strip().strip(",;").strip()
+        a = _seconds(m.group("a"))
+        b = _seconds(m.group("b")) if m.group("b") else None
+        scenes.append(Scene(body, at=a, seconds=(b - a) if b is not None else None))
+    return lead, scenes
+
+
+def split_natural(text: str) -> list[str]:
+    """Split natural phrasing ("..., then ...", "... transitions into ...") into scene texts."""
+    parts = [p for p in _CHANGE_RE.split(text)]
+    if _TRAVEL_RE.search(text):
+        parts = [q for p in parts for q in _PLACE_RE.split(p)]
+    out: list[str] = []
+    for p in parts:
+        p = p.strip().strip(",;:").strip()
+        if not p:
+            continue
+        if out and len(p.split()) < 3:
+            out[-1] = f"{out[-1]}, {p}"  # too short to be a place: an action of the scene before
+            continue
+        out.append(p[0].upper() + p[1:] if p[0].islower() and out else p)
+    # One scene after all: keep the director's words exactly as written.
+    return out if len(out) > 1 else [text.strip()]
+
+
+def shot_scenes(prompt: "str | Sequence[Segment]") -> tuple[str, list[Scene]]:
+    """A shot's prompt as (lead, scenes), whichever way it was written."""
+    if not isinstance(prompt, str):
+        return "", [Scene(s.text.strip(), s.at, s.seconds) for s in prompt]
+    timed = parse_timed(prompt)
+    if timed is not None:
+        return timed
+    return "", [Scene(p) for p in split_natural(prompt.strip())]
+
+
+def segment_times(segments: "Sequence[Segment | Scene]", seconds: float) -> list[tuple[float, float]]:
+    """Start/end seconds of each segment inside a take of `seconds` (clamped to the take)."""
     out: list[tuple[float, float]] = []
     t = 0.0
     untimed = [s for s in segments if s.seconds is None and s.at is None]
@@ -87,25 +226,392 @@ def segment_times(segments: list[Segment], seconds: float) -> list[tuple[float, 
         if seg.seconds is not None:
             end = start + seg.seconds
         elif i + 1 < len(segments) and segments[i + 1].at is not None:
-            end = segments[i + 1].at
+            end = segments[i + 1].at  # type: ignore[assignment]
         else:
             end = start + share if i + 1 < len(segments) else seconds
-        out.append((start, min(end, seconds)))
+        start = min(start, seconds)
+        out.append((start, max(start, min(end, seconds))))
         t = end
     return out
 
 
-def compose(spec: ProjectSpec, shot: Shot, variant: int = 0, seconds: float | None = None) -> ComposedPrompt:
+def timing_errors(scenes: Sequence["Segment | Scene"], seconds: float) -> list[str]:
+    """What is wrong with written segment times in a take of `seconds` (empty list: fine)."""
+    errors: list[str] = []
+    prev_end = 0.0
+    eps = 1e-6
+    for i, s in enumerate(scenes, 1):
+        if s.seconds is not None and s.seconds <= eps:
+            errors.append(f"segment {i} has no length ({s.seconds:g} s)")
+        if s.at is not None and s.at >= seconds - eps:
+            errors.append(f"segment {i} starts at {s.at:g} s, at or after the end of the {seconds:g} s take")
+        end = (s.at if s.at is not None else prev_end) + (s.seconds or 0.0)
+        if s.seconds is not None and end > seconds + eps:
+            errors.append(f"segment {i} ends at {end:g} s, after the end of the {seconds:g} s take")
+        if s.at is not None and s.at < prev_end - eps:
+            errors.append(f"segment {i} starts at {s.at:g} s, before segment {i - 1} ends ({prev_end:g} s)")
+        prev_end = max(prev_end, end if s.seconds is not None else (s.at if s.at is not None else prev_end))
+    return errors
+
+
+# -- composition ---------------------------------------------------------------------
+
+
+def style_text(spec: "ProjectSpec", shot: "Shot | None" = None) -> str:
+    """The style block: the preset named by the shot or project (if any), then the global style."""
+    parts = []
+    preset = (shot.style if shot and shot.style else None) or spec.style_preset
+    if preset:
+        parts.append(resolve_style(spec, preset))
+    if spec.style.strip():
+        parts.append(spec.style.strip())
+    return ", ".join(p.strip().rstrip(". ") for p in parts if p.strip())
+
+
+def resolve_style(spec: "ProjectSpec", name: str) -> str:
+    from dreamcut.styles import find_preset
+
+    preset = find_preset(name, spec)
+    if preset is not None:
+        return preset.text
+    raise BadInput(f"unknown style preset {name!r}", where="dreamcut.yaml",
+                   fix="run `dreamcut styles` to list presets, or define it under `styles:`")
+
+
+def _shot_texts(shot: "Shot") -> list[str]:
+    return [shot.prompt] if isinstance(shot.prompt, str) else [s.text for s in shot.prompt]
+
+
+def shot_variant_count(spec: "ProjectSpec", shot: "Shot") -> int:
+    """How many distinct variants the shot's `{a|b}` groups (and the style's) make."""
+    return variant_count(_SEP.join(_shot_texts(shot) + [style_text(spec, shot)]))
+
+
+def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float | None = None) -> ComposedPrompt:
     """The full prompt of one variant of a shot."""
     seconds = seconds if seconds is not None else spec.shot_seconds(shot)
-    style = style_text(spec, shot)
+    texts = _shot_texts(shot)
+    expanded = expand(_SEP.join(texts + [style_text(spec, shot)]), variant).split(_SEP)
+    style = expanded[-1]
     if isinstance(shot.prompt, str):
-        body = expand(shot.prompt.strip(), variant)
-        segments = (SceneSegment(0.0, seconds, body),)
+        lead, scenes = shot_scenes(expanded[0])
     else:
-        times = segment_times(list(shot.prompt), seconds)
-        segments = tuple(SceneSegment(a, b, expand(s.text.strip(), variant)) for s, (a, b) in zip(shot.prompt, times))
-        body = " Then ".join(s.text.rstrip(". ") for s in segments) + "."
-    text = f"{body.rstrip()} Style: {style}." if style else body
+        lead, scenes = "", [Scene(t.strip(), s.at, s.seconds) for t, s in zip(expanded[:-1], shot.prompt)]
+    times = segment_times(scenes, seconds)
+    segments = tuple(SceneSegment(a, b, s.text) for s, (a, b) in zip(scenes, times))
+    if len(segments) == 1 and not lead:
+        subject = segments[0].text
+    else:
+        bodies = [s.text.rstrip(". ") for s in segments if s.text.strip()]
+        subject = ((lead.rstrip(". ") + ". ") if lead else "") + " Then ".join(bodies) + "."
+        if not bodies:
+            subject = lead
+    subject = subject.strip()
+    text = f"{subject.rstrip()} Style: {style}." if style else subject
     negative = ", ".join(x for x in (spec.negative.strip(), (shot.negative or "").strip()) if x)
-    return ComposedPrompt(text=text, negative=negative, segments=segments, variant=variant)
+    return ComposedPrompt(text=text, negative=negative, segments=segments, variant=variant, subject=subject,
+                          style=style, lead=lead, seconds=seconds)
+
+
+# -- what each backend receives ------------------------------------------------------
+
+# Prompt length limits by backend name, so planning never imports an SDK. Where a provider
+# documents one it is cited; otherwise the figure is a conservative guess, marked as such.
+MAX_PROMPT_CHARS: dict[str, int] = {
+    "animatic": 8000,  # our own limit (spec.MAX_PROMPT_CHARS)
+    "diffusers": 1000,  # text encoders truncate (LTX-Video T5: 128-256 tokens by default); ~4 chars/token
+    "runway": 1000,  # runwayml SDK: promptText "a non-empty string up to 1000 characters" (checked 2026-11)
+    "luma": 2000,  # not published in the lumaai SDK; conservative
+    "veo": 4000,  # Gemini API docs: prompts up to 1024 tokens; ~4 chars/token
+    "openai-videos": 4000,  # not published in the openai SDK; conservative
+    "fal": 2000,  # depends on the hosted model; conservative
+    "replicate": 2000,  # depends on the hosted model; conservative
+    "imported": 8000,
+}
+
+# Providers whose published usage policies refuse prompts depicting real, identifiable people.
+REFUSES_REAL_PEOPLE = frozenset({"runway", "luma", "veo", "openai-videos"})
+# A small curated list (not exhaustive) of public figures and trademarked characters that
+# hosted video models are known to refuse. Matching is whole words, case-insensitive.
+PUBLIC_FIGURES = (
+    "donald trump", "joe biden", "barack obama", "kamala harris", "hillary clinton", "vladimir putin",
+    "xi jinping", "emmanuel macron", "king charles", "queen elizabeth", "princess diana", "pope francis",
+    "elon musk", "mark zuckerberg", "jeff bezos", "bill gates", "taylor swift", "beyonce", "beyoncé",
+    "rihanna", "lady gaga", "billie eilish", "ariana grande", "kanye west", "kim kardashian", "drake",
+    "tom cruise", "brad pitt", "keanu reeves", "scarlett johansson", "leonardo dicaprio", "oprah winfrey",
+    "michael jackson", "elvis presley", "marilyn monroe", "david bowie", "freddie mercury",
+)
+TRADEMARKED_CHARACTERS = ("mickey mouse", "spider-man", "spiderman", "batman", "superman", "darth vader",
+                          "pikachu", "harry potter", "homer simpson", "shrek", "hello kitty", "iron man")
+
+def max_prompt_chars(backend: "str | BackendRef") -> int:
+    """The prompt length limit of a backend (`name` or `name:model`), from the static table."""
+    name = str(backend).partition(":")[0].strip().lower()
+    return MAX_PROMPT_CHARS.get(name, 2000)
+
+
+def _fmt_s(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _label(backend: str, a: float, b: float) -> str:
+    if backend == "veo":  # Veo's prompt guide writes timestamps as [00:00-00:04]
+        return f"[{int(a) // 60:02d}:{int(round(a)) % 60:02d}-{int(b) // 60:02d}:{int(round(b)) % 60:02d}]"
+    return f"{_fmt_s(a)}–{_fmt_s(b)} s:"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(" ,;")
+    if not text:
+        return ""
+    return text if text[-1] in ".!?…" else text + "."
+
+
+@dataclass
+class _Draft:
+    """A prompt in parts, so trimming can take the least important words first."""
+
+    header: str
+    lead: str
+    items: list[tuple[str, str]]  # (timing label or "", text)
+    joiner: str
+    style: list[str]  # style clauses, most important first
+    style_label: str
+    camera: list[str] = field(default_factory=list)  # camera clauses lifted out of a single scene
+    camera_first: bool = False  # Runway: "camera move: scene. details." Others: "Camera: ..." after the scene
+
+    def render(self) -> str:
+        parts = [self.header, _sentence(self.lead)] if self.header or self.lead else []
+        if self.camera and self.camera_first and self.items:
+            label, text = self.items[0]
+            cam = ", ".join(self.camera)
+            parts.append(f"{cam[0].upper() + cam[1:]}: {_sentence(text)}")
+            parts.extend(_sentence(t) for _, t in self.items[1:])
+            if self.style:
+                parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
+            return " ".join(p for p in parts if p)
+        body = []
+        for i, (label, text) in enumerate(self.items):
+            t = _sentence(text)
+            if not label and i > 0 and self.joiner:
+                t = f"{self.joiner} {t[0].lower() + t[1:] if t[:1].isupper() and not t[:2].isupper() else t}"
+            if label and t:
+                t = t[0].upper() + t[1:]
+            body.append(f"{label} {t}".strip() if label else t)
+        parts.extend(body)
+        if self.camera:
+            moves = [re.sub(r"^the camera\s+", "", c, flags=re.I) for c in self.camera]
+            parts.append(_sentence("Camera: " + ", ".join(moves)))
+        if self.style:
+            parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
+        return " ".join(p for p in parts if p)
+
+
+def _drop_last_clause(text: str, min_words: int) -> str | None:
+    """The text without its last comma/semicolon clause or, failing that, its last word."""
+    for sep in (";", ","):
+        if sep in text:
+            head = text[: text.rfind(sep)].rstrip()
+            if len(head.split()) >= min_words:
+                return head
+    words = text.split()
+    if len(words) > min_words:
+        return " ".join(words[:-1])
+    return None
+
+
+def _cut_words(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    if " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;.") + "…"
+
+
+_CAMERA_RE = re.compile(
+    r"\b(camera|zoom\w*|dolly\w*|pan|pans|panning|tilt\w*|orbit\w*|handheld|hand-held|tracking|push(?:es)? in|"
+    r"pull(?:s)? back|crane|aerial|drone|close-up|wide shot|static shot|locked-off|slow motion)\b", re.I)
+
+
+def split_camera(text: str) -> tuple[str, list[str]]:
+    """Lift the clauses that are about the camera ("slow push in", "the camera orbits them") out of
+    a scene's text. The first clause always stays: it carries the subject."""
+    clauses = [c.strip() for c in re.split(r"[,;]", text) if c.strip()]
+    if len(clauses) < 2:
+        return text, []
+    keep, camera = [clauses[0]], []
+    for c in clauses[1:]:
+        (camera if _CAMERA_RE.search(c) and len(c.split()) <= 12 else keep).append(c)
+    return ", ".join(keep), camera
+
+
+def _draft(composed: ComposedPrompt, backend: str) -> _Draft:
+    if not composed.multi:
+        text = composed.segments[0].text if composed.segments else composed.subject
+        if backend in ("animatic", "diffusers", "imported"):
+            return _Draft("", composed.lead, [("", text)], "", _clauses(composed.style), "Style: ")
+        # Cloud prompt guides name the camera move separately from the subject: Runway leads
+        # with it ("camera move: scene. details."), Veo, Luma and Sora read it after the scene.
+        rest, camera = split_camera(text)
+        return _Draft("", composed.lead, [("", rest)], "", _clauses(composed.style), "Style: ", camera,
+                      camera_first=backend == "runway")
+    if backend in ("animatic", "diffusers", "imported"):
+        # Local models read one flowing paragraph (LTX-Video's guide: chronological, one paragraph);
+        # multi-segment takes are generated segment by segment with each segment's own text.
+        return _Draft("", composed.lead, [("", s.text) for s in composed.segments], "Then",
+                      _clauses(composed.style), "Style: ")
+    header = "One continuous shot with no cuts; each scene flows into the next."
+    items = [(_label(backend, s.start, s.end), s.text) for s in composed.segments]
+    return _Draft(header, composed.lead, items, "", _clauses(composed.style), "Style: ")
+
+
+def _clauses(style: str) -> list[str]:
+    return [c.strip() for c in style.split(",") if c.strip()]
+
+
+def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: int) -> str:
+    """The one text a backend receives, shaped the way its provider's prompt guide recommends.
+
+    Single-scene prompts read subject first, then style. Multi-scene prompts for cloud models
+    say it is one continuous shot and give each scene its time ("0–5 s: ...", Veo: "[00:00-00:05]");
+    local models get one chronological paragraph. Negative prompts are not folded in: they
+    travel in `GenerationRequest.negative_prompt` for the backends that accept one.
+
+    Over `max_chars`, the least important words go first: style clauses from the end, the
+    "one continuous shot" header, the style entirely, then the last clauses of the longest
+    scene, never below its first words; only then a cut at a word boundary. Never mid-word.
+    """
+    backend = backend_name.partition(":")[0].strip().lower()
+    if backend == "animatic" and len(composed.text) <= max_chars:
+        return composed.text  # the animatic reads the words; segments travel in the request
+    draft = _draft(composed, backend)
+    text = draft.render()
+    while len(text) > max_chars and len(draft.style) > 1:
+        draft.style.pop()
+        text = draft.render()
+    if len(text) > max_chars and draft.header:
+        draft.header = ""
+        text = draft.render()
+    if len(text) > max_chars and draft.style:
+        draft.style = []
+        text = draft.render()
+    while len(text) > max_chars and draft.camera:
+        draft.camera.pop()
+        text = draft.render()
+    while len(text) > max_chars:
+        # Shorten the longest of the lead and the scenes by a clause (or a word), keeping its start.
+        candidates = [(len(t), i) for i, (_, t) in enumerate(draft.items)]
+        candidates.append((len(draft.lead), -1))
+        progressed = False
+        for _, i in sorted(candidates, reverse=True):
+            current = draft.lead if i < 0 else draft.items[i][1]
+            shorter = _drop_last_clause(current, 0 if i < 0 else 4)
+            if shorter is None:
+                continue
+            if i < 0:
+                draft.lead = shorter
+            else:
+                draft.items[i] = (draft.items[i][0], shorter)
+            progressed = True
+            break
+        if not progressed:
+            break
+        text = draft.render()
+    return _cut_words(text, max_chars)
+
+
+def subject_only_length(composed: ComposedPrompt, backend_name: str) -> int:
+    """Characters the backend's text needs with no style and no header: the part never trimmed."""
+    draft = _draft(composed, backend_name.partition(":")[0].strip().lower())
+    draft.style, draft.header, draft.camera = [], "", []
+    return len(draft.render())
+
+
+# -- checks ------------------------------------------------------------------------
+
+
+def _mentions(text: str, names: Sequence[str]) -> list[str]:
+    low = " " + re.sub(r"[^\w\-é]+", " ", text.lower()) + " "
+    return [n for n in names if f" {n} " in low]
+
+
+def check_prompts(spec: "ProjectSpec") -> list[PromptProblem]:
+    """Every prompt problem of a shot list, errors first within each shot.
+
+    Errors: unknown style preset, `{a|b}` syntax, a prompt empty after composition, segment
+    times that overrun the take, a subject too long for the model. Warnings: style trimmed to
+    fit, and names of real people or trademarked characters that the shot's provider is known
+    to refuse (a small curated list; listed, never rewritten).
+    """
+    from dreamcut.styles import all_presets, find_preset
+
+    problems: list[PromptProblem] = []
+    known = _clip(", ".join(all_presets(spec)), 200)
+    project_preset_ok = True
+    if spec.style_preset and find_preset(spec.style_preset, spec) is None:
+        project_preset_ok = False
+        problems.append(PromptProblem("project", "error", f"style_preset {spec.style_preset!r} is not a preset",
+                                      f"use one of: {known}, or define it under `styles:`"))
+    for where, text in (("style", spec.style), ("negative", spec.negative)):
+        for err in alternative_errors(text):
+            problems.append(PromptProblem("project", "error", f"{where}: {err}", "fix the braces in `"
+                                          f"{where}:`; write alternatives as {{a|b|c}}"))
+    for shot in spec.shots:
+        sid = shot.id
+        backend = spec.shot_backend(shot)
+        limit = max_prompt_chars(backend)
+        seconds = spec.shot_seconds(shot)
+        syntax = []
+        for i, t in enumerate(_shot_texts(shot)):
+            where = "prompt" if isinstance(shot.prompt, str) else f"prompt segment {i + 1}"
+            syntax += [f"{where}: {e}" for e in alternative_errors(t)]
+        syntax += [f"negative: {e}" for e in alternative_errors(shot.negative or "")]
+        for err in syntax:
+            problems.append(PromptProblem(sid, "error", err, "balance the braces; write alternatives as {a|b|c}"))
+        if shot.style and find_preset(shot.style, spec) is None:
+            problems.append(PromptProblem(sid, "error", f"style {shot.style!r} is not a preset",
+                                          f"use one of: {known}, or define it under `styles:`"))
+            continue
+        if not project_preset_ok:
+            continue
+        lead, scenes = shot_scenes(shot.prompt)
+        for err in timing_errors(scenes, seconds):
+            problems.append(PromptProblem(sid, "error", err,
+                                          f"keep every segment inside 0-{seconds:g} s, in order, or set the shot's "
+                                          "`seconds:`"))
+        composed = compose(spec, shot, 0)
+        empty = [i + 1 for i, s in enumerate(composed.segments) if not re.search(r"\w", s.text)]
+        if len(empty) == len(composed.segments) and not re.search(r"\w", composed.lead):
+            problems.append(PromptProblem(sid, "error", "the prompt is empty after composition",
+                                          "write what the shot shows"))
+        elif empty and len(composed.segments) > 1:
+            problems.append(PromptProblem(sid, "error", f"segment {', '.join(map(str, empty))} has no text",
+                                          "write what that segment shows after its time marker"))
+        n_variants = shot_variant_count(spec, shot)
+        longest = max((compose(spec, shot, v) for v in range(min(n_variants, 64))),
+                      key=lambda c: len(c.text)) if n_variants > 1 else composed
+        need = subject_only_length(longest, backend.name)
+        full = len(_draft(longest, backend.name).render())
+        if need > limit:
+            problems.append(PromptProblem(sid, "error",
+                                          f"the prompt needs {need} characters without style; {backend} takes {limit}",
+                                          f"shorten the prompt by {need - limit} characters or split the shot"))
+        elif full > limit:
+            problems.append(PromptProblem(sid, "warning",
+                                          f"{full} characters with style; {backend} takes {limit}, so style "
+                                          "clauses will be trimmed from the end",
+                                          "shorten the style or the prompt to keep every style word"))
+        if backend.name in REFUSES_REAL_PEOPLE:
+            words = " ".join(_shot_texts(shot) + [style_text(spec, shot)])
+            for name in _mentions(words, PUBLIC_FIGURES):
+                problems.append(PromptProblem(sid, "warning",
+                                              f"names a real person ({name!r}); {backend.name} refuses prompts "
+                                              "depicting real, identifiable people",
+                                              "describe a fictional person instead (age, look, clothes)"))
+            for name in _mentions(words, TRADEMARKED_CHARACTERS):
+                problems.append(PromptProblem(sid, "warning",
+                                              f"names a trademarked character ({name!r}); {backend.name} is known "
+                                              "to refuse these", "describe an original character"))
+    return problems

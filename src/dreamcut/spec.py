@@ -335,9 +335,14 @@ def parse_spec_text(text: str, filename: str = SPEC_FILE) -> ProjectSpec:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        # The context mark is where the broken construct starts (an unclosed bracket's line);
+        # the problem mark is where the parser gave up, often a line later.
+        mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        problem_mark = getattr(e, "problem_mark", None)
+        if problem_mark is not None and mark is not None and problem_mark.line != mark.line:
+            problem += f" (noticed on line {problem_mark.line + 1})"
         raise BadInput(f"not valid YAML: {problem}", where=where,
                        fix="check indentation and quoting on that line (a ':' inside text needs quotes)") from None
     if not isinstance(raw, dict):

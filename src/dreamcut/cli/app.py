@@ -76,9 +76,12 @@ def progress_bar(transient: bool = False) -> Iterator[Progress]:
 
 
 def fraction_updater(progress: Progress, task_id, total: float = 100.0):
-    """A `progress(fraction)` callback for library functions that report 0..1."""
-    def update(fraction: float) -> None:
-        progress.update(task_id, completed=min(total, max(0.0, fraction) * total))
+    """A `progress(fraction[, what])` callback for library functions that report 0..1."""
+    base = progress.tasks[[t.id for t in progress.tasks].index(task_id)].description if progress.tasks else ""
+
+    def update(fraction: float, what: str | None = None) -> None:
+        progress.update(task_id, completed=min(total, max(0.0, fraction) * total),
+                        **({"description": f"{base}: {what}"} if what else {}))
     return update
 
 
@@ -92,12 +95,21 @@ def main(argv: list[str] | None = None) -> None:
     load_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns a command's exit code instead of exiting.
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except DreamcutError as e:
         if debug:
             raise
         err_console.print(f"[bold red]error:[/] {e.line()}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
+    except PermissionError as e:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {e.filename or 'a file'}: not writable or readable ({e.strerror}) "
+                          f"(fix: check the folder's permissions)", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing half-written; run the same command again to resume")
         sys.exit(130)
@@ -107,11 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as e:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+        # Typer >= 0.20 vendors click as typer._click; match by name so both work.
+        names = {c.__name__ for c in type(e).__mro__}
+        if "ClickException" in names:
             e.show()
-            sys.exit(2 if isinstance(e, click.exceptions.UsageError) else 1)
+            sys.exit(2 if "UsageError" in names or "BadParameter" in names else 1)
         if debug:
             raise
         err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (rerun with --debug for details)",

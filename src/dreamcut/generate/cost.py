@@ -73,3 +73,37 @@ def estimate(planned: list[PlannedTake], caps_for, *, prices: dict[str, float] |
         # Typical wall time: real time for cloud renders (~1x), per-backend speeds refine this later.
         b.generation_minutes += p.request.seconds / 60.0
     return Estimate(by_backend=dict(out), budget_usd=budget_usd)
+
+
+def segment_plan(caps: Capabilities, seconds: float) -> list[float] | None:
+    """How a take of `seconds` is made from segments this model can generate, longest first.
+
+    One segment when the model makes that length; otherwise a chain (extend, or image-to-video
+    from the previous segment's last frame). Fixed-length models (4/8/12 s) need lengths that
+    add up exactly, with as few segments as possible; None when no chain adds up.
+    """
+    eps = 1e-6
+    if caps.durations:
+        durations = sorted(set(caps.durations), reverse=True)
+        if any(abs(seconds - d) < eps for d in durations):
+            return [float(seconds)]
+        # fewest segments adding up to `seconds` (lengths in tenths of a second keep it exact)
+        target = int(round(seconds * 10))
+        units = [int(round(d * 10)) for d in durations]
+        best: dict[int, list[int]] = {0: []}
+        for total in range(1, target + 1):
+            options = [best[total - u] + [u] for u in units if total - u in best]
+            if options:
+                best[total] = min(options, key=len)
+        if target not in best:
+            return None
+        return sorted((u / 10 for u in best[target]), reverse=True)
+    if seconds <= caps.max_seconds + eps:
+        return [float(seconds)]
+    n = int(-(-seconds // caps.max_seconds))
+    return [round(seconds / n, 6)] * (n - 1) + [round(seconds - round(seconds / n, 6) * (n - 1), 6)]
+
+
+def can_chain(caps: Capabilities, backend: object) -> bool:
+    """A model can make takes longer than one segment by extending or by image-to-video."""
+    return (caps.extend and hasattr(backend, "extend")) or caps.image_conditioning

@@ -1,0 +1,1 @@
+"""Hearing the material: the song (beats, bars, sections) and, later, the takes."""

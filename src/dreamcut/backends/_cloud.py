@@ -1,0 +1,286 @@
+"""Plumbing shared by the cloud backends (runway, luma, veo, fal, replicate).
+
+What every paid-API backend needs and nothing more: reading a key from the environment,
+a per-provider base-URL override (so tests point the real SDK at a local stand-in),
+scrubbing keys out of text before it leaves a backend, checking reference images,
+choosing a size / duration a model can make, and streaming a result to disk atomically.
+
+This module never decides anything about a provider's wire format: each backend file
+keeps its provider's quirks. It must never write, log or return a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import mimetypes
+import os
+import re
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from dreamcut.backends.base import Capabilities, GenerationRequest, ProviderError, Progress
+from dreamcut.errors import BadInput
+from dreamcut.media import atomic_path
+
+# -- keys and URLs ---------------------------------------------------------------------------
+
+
+def env_key(names: Iterable[str], *, provider: str, signup: str) -> str:
+    """The first non-empty environment variable of `names`; BadInput naming them if none is set."""
+    names = list(names)
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    wanted = " or ".join(names)
+    raise BadInput(f"{provider} needs an API key in the environment ({wanted} is not set)",
+                   where=provider, fix=f"export {names[0]}=... (get one at {signup})")
+
+
+def env_base_url(name: str) -> str | None:
+    """An http(s) base URL from `name`, or None: tests and self-hosted gateways use it."""
+    value = os.environ.get(name, "").strip()
+    return value.rstrip("/") or None
+
+
+_AUTH_PATTERNS = [
+    re.compile(r"\b(Bearer|Key|Token|bearer|token)\s+[A-Za-z0-9._:\-]{16,}"),
+    re.compile(r"(?i)(api[_-]?key|token|secret|key)=([^&\s\"']+)"),
+]
+
+
+def scrub(text: object, secrets: Iterable[str | None] = ()) -> str:
+    """`text` with every secret value and anything that looks like an auth header removed."""
+    out = str(text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            out = out.replace(secret, "***")
+    for pattern in _AUTH_PATTERNS:
+        out = pattern.sub(lambda m: f"{m.group(1)} ***" if m.lastindex == 1 else f"{m.group(1)}=***", out)
+    out = " ".join(out.split())
+    return out[:500]
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from `Retry-After` (delta or HTTP date) or `retry-after-ms`; None when absent."""
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in dict(headers).items()}
+    ms = lower.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = (lower.get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import datetime as _dt
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - _dt.datetime.now(when.tzinfo)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+_POLICY_WORDS = ("content policy", "content_policy", "moderation", "safety", "unsafe", "flagged", "(e005)",
+                 "violat", "usage guidelines", "nsfw", "prohibited", "sensitive")
+
+
+def looks_like_policy(text: str | None) -> bool:
+    low = (text or "").lower()
+    return any(w in low for w in _POLICY_WORDS)
+
+
+def http_status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None,
+                      secrets: Iterable[str | None]) -> ProviderError:
+    """The house mapping of an HTTP failure: 408/409/429/5xx are transient, the rest terminal."""
+    text = scrub(message, secrets)
+    retry_after = retry_after_seconds(headers)
+    if status == 429:
+        return ProviderError(f"{provider}: rate limited ({text})", code="rate_limited", transient=True,
+                             retry_after=retry_after)
+    if status in (408, 409) or status >= 500:
+        return ProviderError(f"{provider}: server error {status} ({text})", code=f"http_{status}", transient=True,
+                             retry_after=retry_after)
+    if status in (401, 403):
+        return ProviderError(f"{provider}: the API key was refused ({status}: {text})", code="auth")
+    if looks_like_policy(text):
+        return ProviderError(f"{provider}: refused by content policy: {text}", code="content_policy")
+    return ProviderError(f"{provider}: invalid request ({status}: {text})", code="invalid_request")
+
+
+# -- reference images -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefImage:
+    """A reference image checked to be an image: its bytes, MIME type and size in pixels."""
+
+    path: str
+    data: bytes
+    mime: str
+    width: int
+    height: int
+
+    def data_uri(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+def is_remote(ref: str) -> bool:
+    return ref.startswith("https://") or ref.startswith("http://")
+
+
+def load_ref(ref: str, *, where: str, max_bytes: int | None = None) -> RefImage:
+    """Read a reference image; BadInput (before any money is spent) when it is not an image.
+
+    Over `max_bytes` (a provider's inline limit) the image is re-encoded as JPEG, halving its
+    size until it fits, so a large PNG still goes inline instead of failing at the provider.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(ref)
+    if not path.is_file():
+        raise BadInput(f"reference image {path.name!r} does not exist", where=where, fix="check the shot's refs:")
+    data = path.read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = (im.format or "").upper()
+            width, height = im.size
+            if max_bytes is not None and len(data) > max_bytes:
+                rgb = im.convert("RGB")
+                while True:
+                    buf = io.BytesIO()
+                    rgb.save(buf, "JPEG", quality=90)
+                    if buf.tell() <= max_bytes or max(rgb.size) < 256:
+                        break
+                    rgb = rgb.resize((max(1, rgb.width // 2), max(1, rgb.height // 2)))
+                data, fmt = buf.getvalue(), "JPEG"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise BadInput(f"reference {path.name!r} is not an image", where=where,
+                       fix="use a PNG, JPEG or WebP file in refs:") from None
+    mime = Image.MIME.get(fmt) or mimetypes.guess_type(path.name)[0] or "image/png"
+    return RefImage(str(path), data, mime, width, height)
+
+
+def ref_problems(request: GenerationRequest, caps: Capabilities, *, max_refs: int, needs_image: bool,
+                 model: str) -> list[str]:
+    """What is wrong with the request's reference images for this model (cheap: no upload)."""
+    out = []
+    if request.refs and not caps.image_conditioning:
+        out.append(f"{model} cannot use reference images (remove refs: or pick an image-to-video model)")
+    elif len(request.refs) > max_refs:
+        out.append(f"{model} takes at most {max_refs} reference image(s), got {len(request.refs)}")
+    if needs_image and not request.refs:
+        out.append(f"{model} makes video from an image: give the shot a reference image (refs:)")
+    for ref in request.refs[:max_refs]:
+        if is_remote(ref):
+            continue
+        try:
+            load_ref(ref, where=request.shot_id)
+        except BadInput as e:
+            out.append(e.message)
+    return out
+
+
+# -- geometry and length ----------------------------------------------------------------------
+
+
+def aspect_of(width: int, height: int) -> float:
+    return width / max(1, height)
+
+
+def pick_size(caps: Capabilities, request: GenerationRequest) -> tuple[int, int] | None:
+    """The allowed size with the request's aspect ratio (within 3%) nearest in area; in preview
+    mode the smallest such size. None when no allowed size has that aspect ratio."""
+    if not caps.sizes:
+        return (request.width, request.height)
+    want = aspect_of(request.width, request.height)
+    fits = [s for s in caps.sizes if abs(aspect_of(*s) / want - 1.0) <= 0.03]
+    if not fits:
+        return None
+    if request.preview:
+        return min(fits, key=lambda s: s[0] * s[1])
+    area = request.width * request.height
+    return min(fits, key=lambda s: (abs(s[0] * s[1] - area), s[0] * s[1]))
+
+
+def pick_seconds(caps: Capabilities, request: GenerationRequest) -> float:
+    """The length to ask for: the shortest allowed in preview mode, else the nearest allowed >= wish."""
+    if request.preview:
+        return min(caps.durations) if caps.durations else caps.min_seconds
+    return caps.nearest_duration(request.seconds)
+
+
+def common_problems(caps: Capabilities, request: GenerationRequest, model: str) -> list[str]:
+    """Duration, size and prompt-length problems shared by every cloud model."""
+    out = []
+    longest = max(caps.durations) if caps.durations else caps.max_seconds
+    if not request.preview and request.seconds > longest + 1e-6:
+        allowed = ", ".join(f"{d:g}" for d in caps.durations) if caps.durations else f"{caps.min_seconds:g}-{caps.max_seconds:g}"
+        out.append(f"{request.seconds:g} s is longer than {model} makes (allowed: {allowed} s); "
+                   f"split the shot or let dreamcut chain segments")
+    if pick_size(caps, request) is None:
+        sizes = ", ".join(f"{w}x{h}" for w, h in caps.sizes or ())
+        out.append(f"{model} cannot make {request.width}x{request.height} (aspect ratio); sizes: {sizes}")
+    if len(request.prompt) > caps.max_prompt_chars:
+        out.append(f"prompt is {len(request.prompt)} characters; {model} takes at most {caps.max_prompt_chars}")
+    return out
+
+
+def ratio_text(size: tuple[int, int], sep: str = ":") -> str:
+    """1280x720 -> '16:9' (reduced), the way most providers name aspect ratios."""
+    from math import gcd
+
+    w, h = size
+    g = gcd(w, h) or 1
+    return f"{w // g}{sep}{h // g}"
+
+
+# -- downloads --------------------------------------------------------------------------------
+
+
+def download_url(url: str, dest: Path, *, provider: str, progress: Progress | None = None,
+                 headers: Mapping[str, str] | None = None, secrets: Iterable[str | None] = (),
+                 timeout: float = 120.0) -> None:
+    """Stream `url` into `dest` through a temp file; ProviderError (transient for 5xx/network)."""
+    import httpx
+
+    try:
+        with httpx.stream("GET", url, headers=dict(headers or {}), timeout=timeout, follow_redirects=True) as r:
+            if r.status_code >= 400:
+                r.read()
+                raise http_status_error(provider, r.status_code, f"download failed: {r.text[:200]}",
+                                        r.headers, secrets)
+            total = int(r.headers.get("content-length") or 0)
+            done = 0
+            with atomic_path(Path(dest)) as tmp:
+                with open(tmp, "wb") as f:
+                    for chunk in r.iter_bytes(1 << 20):
+                        f.write(chunk)
+                        done += len(chunk)
+                        if progress and total:
+                            progress(min(1.0, done / total))
+                if done == 0:
+                    raise ProviderError(f"{provider}: the provider returned an empty video", code="empty_output",
+                                        transient=True)
+    except httpx.HTTPError as e:
+        raise ProviderError(f"{provider}: download failed ({scrub(type(e).__name__ + ': ' + str(e), secrets)})",
+                            code="network", transient=True) from None
+
+
+def write_video_bytes(data: bytes, dest: Path, *, provider: str) -> None:
+    if not data:
+        raise ProviderError(f"{provider}: the provider returned an empty video", code="empty_output", transient=True)
+    with atomic_path(Path(dest)) as tmp:
+        tmp.write_bytes(data)

@@ -1,0 +1,237 @@
+"""fal.ai text-to-video apps through the official `fal-client` SDK's queue.
+
+Reads top to bottom as build request -> submit -> poll -> download:
+- build: the model string is the fal app id (e.g. `fal-ai/veo3`); `MODELS` holds, per app,
+  its lengths, sizes, price, argument names, and the sibling app that takes a first-frame
+  image (`.../image-to-video`). Images go inline as data URIs (`fal_client.encode`), which
+  fal accepts for every file input.
+- submit: `SyncClient.submit(app, arguments)` = POST queue.fal.run/{app} -> request_id.
+  fal has no idempotency key, and its SDK itself retries 408/409/429 and dropped
+  connections up to 10 times with short backoff: a persistent 429 reaches us only after
+  that (~50 s); a 5xx reaches us at once.
+- poll: `status(app, request_id, with_logs=True)`: IN_QUEUE -> IN_PROGRESS (logs) ->
+  COMPLETED; a COMPLETED request may still be an error (its `error`/`error_type`, or the
+  result answering 4xx with fal's `detail`), so completion is confirmed by reading the result.
+- download: the result's `video.url`.
+- cancel: PUT .../requests/{id}/cancel.
+
+The key is FAL_KEY (environment only; sent as `Authorization: Key ...`; scrubbed from
+messages). `DREAMCUT_FAL_BASE_URL` replaces https://queue.fal.run (tests, gateways).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
+                                      is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ratio_text,
+                                      ref_problems, scrub)
+from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.errors import BadInput
+
+PRICE_SOURCE = "fal.ai model pages (USD per second of video), as of 2025-10; check before a large batch"
+
+
+@dataclass(frozen=True)
+class _Model:
+    image_app: str  # the sibling app that animates a first-frame image
+    durations: tuple[float, ...]
+    sizes: dict[tuple[int, int], str | None]  # output size -> the app's `resolution` value (None: no such arg)
+    usd_per_second: float
+    duration_format: str = "{:g}"  # how the app spells a duration ("5", "8s")
+    aspect_arg: bool = True  # takes aspect_ratio
+    extra: dict[str, Any] = field(default_factory=dict)  # fixed arguments (audio off, no prompt rewriting)
+    negative: bool = True  # takes negative_prompt
+    seed: bool = False
+
+    def caps(self) -> Capabilities:
+        return Capabilities(min_seconds=min(self.durations), max_seconds=max(self.durations),
+                            durations=self.durations, sizes=tuple(self.sizes), image_conditioning=True,
+                            extend=False, max_prompt_chars=2500, price_per_second=self.usd_per_second,
+                            price_source=PRICE_SOURCE, preview_mode="cheapest")
+
+
+_KLING_SIZES = {(1920, 1080): None, (1080, 1920): None, (1080, 1080): None}
+_VEO_SIZES = {(1280, 720): "720p", (720, 1280): "720p", (1920, 1080): "1080p", (1080, 1920): "1080p"}
+
+MODELS: dict[str, _Model] = {
+    "fal-ai/kling-video/v2.5-turbo/pro/text-to-video": _Model(
+        image_app="fal-ai/kling-video/v2.5-turbo/pro/image-to-video", durations=(5.0, 10.0), sizes=_KLING_SIZES,
+        usd_per_second=0.07, extra={"cfg_scale": 0.5}),
+    # Veo 3 on fal, audio off (audio doubles the price; the song is the soundtrack).
+    "fal-ai/veo3": _Model(
+        image_app="fal-ai/veo3/image-to-video", durations=(4.0, 6.0, 8.0), sizes=_VEO_SIZES, usd_per_second=0.20,
+        duration_format="{:g}s", extra={"generate_audio": False, "enhance_prompt": False}, seed=True),
+    "fal-ai/veo3/fast": _Model(
+        image_app="fal-ai/veo3/fast/image-to-video", durations=(4.0, 6.0, 8.0), sizes=_VEO_SIZES,
+        usd_per_second=0.10, duration_format="{:g}s", extra={"generate_audio": False, "enhance_prompt": False},
+        seed=True),
+    "fal-ai/minimax/hailuo-02/standard/text-to-video": _Model(
+        image_app="fal-ai/minimax/hailuo-02/standard/image-to-video", durations=(6.0, 10.0),
+        sizes={(1366, 768): None}, usd_per_second=0.045, aspect_arg=False, negative=False,
+        extra={"prompt_optimizer": False}),
+}
+
+
+class FalBackend:
+    """`fal:APP` in a spec; APP is one of `MODELS` (a fal text-to-video app id)."""
+
+    name = "fal"
+    min_poll_interval = 2.0
+    max_inline_image_bytes = 5_000_000
+
+    def __init__(self, model: str | None = None) -> None:
+        if model not in MODELS:
+            raise BadInput(f"unknown fal app {model!r}; use one of: {', '.join(MODELS)}", where="fal",
+                           fix="write backend: fal:fal-ai/veo3/fast (or another listed app)")
+        self.model = model
+        self._model = MODELS[model]
+        self._caps = self._model.caps()
+        self._key: str | None = None
+        self._sdk: Any = None
+
+    # -- what the model can do -------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    def price(self, request: GenerationRequest) -> float:
+        return round(self._model.usd_per_second * pick_seconds(self._caps, request), 6)
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        return common_problems(self._caps, request, self.model) + ref_problems(
+            request, self._caps, max_refs=1, needs_image=False, model=self.model)
+
+    # -- build request ---------------------------------------------------------------------
+
+    def build(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        """(the app to call, its arguments) for `request`."""
+        import fal_client
+
+        problems = self.problems(request)
+        if problems:
+            raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see fal:{self.model} capabilities")
+        m = self._model
+        size = pick_size(self._caps, request)
+        args: dict[str, Any] = {"prompt": request.prompt,
+                                "duration": m.duration_format.format(pick_seconds(self._caps, request))}
+        if m.aspect_arg:
+            args["aspect_ratio"] = ratio_text(size)
+        if m.sizes[size]:
+            args["resolution"] = m.sizes[size]
+        if m.negative and request.negative_prompt:
+            args["negative_prompt"] = request.negative_prompt
+        if m.seed:
+            args["seed"] = request.seed % 2_147_483_647
+        args.update(m.extra)
+        app = self.model
+        if request.refs:
+            ref = request.refs[0]
+            if is_remote(ref):
+                args["image_url"] = ref
+            else:
+                image = load_ref(ref, where=request.shot_id, max_bytes=self.max_inline_image_bytes)
+                args["image_url"] = fal_client.encode(image.data, image.mime)
+            app = m.image_app
+        return app, args
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        app, args = self.build(request)
+        try:
+            handle = self._client().submit(app, args)
+        except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(e) from None
+        return handle.request_id
+
+    # -- poll ------------------------------------------------------------------------------
+
+    def poll(self, job_id: str) -> JobStatus:
+        import fal_client
+
+        try:
+            status = self._client().status(self.model, job_id, with_logs=True)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+        if isinstance(status, fal_client.Queued):
+            return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
+        if isinstance(status, fal_client.InProgress):
+            return JobStatus(JobState.RUNNING, progress=0.5, poll_after=self.min_poll_interval)
+        if status.error:
+            return self._failed(status.error_type, status.error)
+        try:
+            self._video_url(job_id)
+        except ProviderError as e:
+            if e.transient:
+                raise
+            return JobStatus(JobState.FAILED, error_code=e.code, error_message=e.message)
+        return JobStatus(JobState.COMPLETED, progress=1.0)
+
+    def _failed(self, error_type: str | None, error: str) -> JobStatus:
+        reason = scrub(error, [self._key])
+        if error_type and "cancel" in error_type:
+            return JobStatus(JobState.CANCELED, error_code="canceled", error_message=f"fal: {reason}")
+        policy = (error_type or "") == "content_policy_violation" or looks_like_policy(reason)
+        return JobStatus(JobState.FAILED, error_code="content_policy" if policy else (error_type or "failed"),
+                         error_message=f"fal: request failed ({error_type or 'error'}): {reason}")
+
+    # -- download --------------------------------------------------------------------------
+
+    def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
+        download_url(self._video_url(job_id), Path(dest), provider="fal", progress=progress, secrets=[self._key])
+
+    def _video_url(self, job_id: str) -> str:
+        try:
+            result = self._client().result(self.model, job_id)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+        url = ((result or {}).get("video") or {}).get("url")
+        if not url:
+            raise ProviderError(f"fal: request {job_id} returned no video", code="no_output")
+        return url
+
+    def cancel(self, job_id: str) -> None:
+        try:
+            self._client().cancel(self.model, job_id)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+
+    # -- SDK plumbing ----------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        if self._sdk is None:
+            import fal_client
+            import fal_client.auth
+            import fal_client.client
+
+            self._key = env_key(["FAL_KEY"], provider="fal", signup="https://fal.ai/dashboard/keys")
+            base = env_base_url("DREAMCUT_FAL_BASE_URL")
+            # fal-client builds queue URLs from this module constant (https://{FAL_QUEUE_RUN_HOST}/, fixed at
+            # import, https only); setting it is the one way to reach a plain-http stand-in or gateway.
+            fal_client.client.QUEUE_URL_FORMAT = (base + "/") if base else \
+                f"https://{fal_client.auth.FAL_QUEUE_RUN_HOST}/"
+            self._sdk = fal_client.SyncClient(key=self._key, default_timeout=120.0)
+        return self._sdk
+
+    def _error(self, e: Exception) -> Exception:
+        import fal_client
+        import httpx
+
+        if isinstance(e, (BadInput, ProviderError)):
+            return e
+        if isinstance(e, fal_client.FalClientHTTPError):
+            detail = e.message
+            types = []
+            if isinstance(detail, list):  # validation errors: [{"loc", "msg", "type"}, ...]
+                types = [d.get("type", "") for d in detail if isinstance(d, dict)]
+                detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+            if e.error_type == "content_policy_violation" or "content_policy_violation" in types:
+                return ProviderError(f"fal: refused by content policy: {scrub(detail, [self._key])}",
+                                     code="content_policy")
+            return http_status_error("fal", e.status_code, str(detail), e.response_headers, [self._key])
+        if isinstance(e, httpx.HTTPError):
+            return ProviderError(f"fal: network error ({scrub(e, [self._key])})", code="network", transient=True)
+        return ProviderError(f"fal: {type(e).__name__}: {scrub(e, [self._key])}", code="error")

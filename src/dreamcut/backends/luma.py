@@ -1,0 +1,203 @@
+"""Luma Dream Machine (api.lumalabs.ai/dream-machine/v1) through the official `lumaai` SDK.
+
+Reads top to bottom as build request -> submit -> poll -> download:
+- build: `ray-2` or `ray-flash-2`, duration "5s" | "9s", a resolution (540p/720p/1080p/4k)
+  and an aspect ratio chosen from the shot's size; reference images become keyframes
+  (frame0 = first frame, frame1 = last frame). Luma's docs ask for image URLs: an https
+  ref is passed through, a local file goes inline as a data URI.
+- extend: a new generation whose frame0 is the previous generation
+  (`{"type": "generation", "id": ...}`): Luma continues that clip.
+- submit: POST /generations/video with the SDK's retries off (no idempotency key at Luma).
+- poll: GET /generations/{id}: queued -> dreaming -> completed | failed (failure_reason).
+- download: `assets.video` of the completed generation.
+
+Luma has no cancel endpoint: `cancel` says so instead of deleting (deleting a generation
+is not documented to stop or refund it).
+
+The key is LUMAAI_API_KEY (environment only, scrubbed from messages);
+`DREAMCUT_LUMA_BASE_URL` replaces the SDK's base URL (include `/dream-machine/v1`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
+                                      is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ref_problems,
+                                      scrub)
+from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.errors import BadInput
+
+FPS = 24  # Luma renders at 24 fps; its price is per million rendered pixels
+PRICE_SOURCE = "lumalabs.ai/api pricing (USD per million pixels at 24 fps), as of 2025-10; check before a large batch"
+
+_ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "21:9": (21, 9),
+            "9:21": (9, 21)}
+_RESOLUTIONS = {"540p": 540, "720p": 720, "1080p": 1080, "4k": 2160}
+
+
+def _size(aspect: tuple[int, int], short: int) -> tuple[int, int]:
+    a, b = aspect
+    long = int(round(short * max(a, b) / min(a, b) / 2)) * 2
+    return (long, short) if a >= b else (short, long)
+
+
+# (width, height) -> (aspect_ratio, resolution) as Luma names them
+SIZES: dict[tuple[int, int], tuple[str, str]] = {
+    _size(ar, px): (name, res) for name, ar in _ASPECTS.items() for res, px in _RESOLUTIONS.items()
+}
+
+
+@dataclass(frozen=True)
+class _Model:
+    usd_per_megapixel: float
+
+    def caps(self) -> Capabilities:
+        per_second_720p = self.usd_per_megapixel * 1280 * 720 * FPS / 1e6
+        return Capabilities(min_seconds=5, max_seconds=9, durations=(5.0, 9.0), sizes=tuple(SIZES),
+                            image_conditioning=True, extend=True, max_prompt_chars=5000,
+                            price_per_second=round(per_second_720p, 4),
+                            price_source=f"{PRICE_SOURCE} (${self.usd_per_megapixel}/Mpx; 720p 16:9)",
+                            preview_mode="cheapest")
+
+
+MODELS: dict[str, _Model] = {
+    "ray-2": _Model(usd_per_megapixel=0.0064),
+    "ray-flash-2": _Model(usd_per_megapixel=0.0022),
+}
+
+
+class LumaBackend:
+    """`luma:MODEL` in a spec. MODEL is one of `MODELS`."""
+
+    name = "luma"
+    min_poll_interval = 3.0
+
+    def __init__(self, model: str | None = None) -> None:
+        if model not in MODELS:
+            raise BadInput(f"unknown luma model {model!r}; use one of: {', '.join(MODELS)}", where="luma",
+                           fix="write backend: luma:ray-2 (or luma:ray-flash-2)")
+        self.model = model
+        self._model = MODELS[model]
+        self._caps = self._model.caps()
+        self._key: str | None = None
+        self._sdk: Any = None
+
+    # -- what the model can do -------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    def price(self, request: GenerationRequest) -> float:
+        w, h = pick_size(self._caps, request) or (1280, 720)
+        seconds = pick_seconds(self._caps, request)
+        return round(self._model.usd_per_megapixel * w * h * FPS * seconds / 1e6, 6)
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        return common_problems(self._caps, request, self.model) + ref_problems(
+            request, self._caps, max_refs=2, needs_image=False, model=self.model)
+
+    # -- build request ---------------------------------------------------------------------
+
+    def build(self, request: GenerationRequest, *, continue_from: str | None = None) -> dict[str, Any]:
+        """SDK keyword arguments for `request`; `continue_from` = a generation id to extend."""
+        problems = self.problems(request)
+        if problems:
+            raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see luma:{self.model} capabilities")
+        size = pick_size(self._caps, request)
+        aspect, resolution = SIZES[size]
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "duration": f"{pick_seconds(self._caps, request):g}s",
+            "resolution": resolution,
+            "aspect_ratio": aspect,
+            "loop": False,
+        }
+        keyframes: dict[str, Any] = {}
+        if continue_from:
+            keyframes["frame0"] = {"type": "generation", "id": continue_from}
+        images = [ref if is_remote(ref) else load_ref(ref, where=request.shot_id).data_uri() for ref in request.refs]
+        slots = ["frame1"] if continue_from else ["frame0", "frame1"]
+        for slot, url in zip(slots, images):
+            keyframes[slot] = {"type": "image", "url": url}
+        if keyframes:
+            body["keyframes"] = keyframes
+        return body
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        return self._create(self.build(request))
+
+    def extend(self, provider_job_id: str, request: GenerationRequest, idempotency_key: str) -> str:
+        """Continue generation `provider_job_id` for `request.seconds` more (a new generation id)."""
+        return self._create(self.build(request, continue_from=provider_job_id))
+
+    def _create(self, body: dict[str, Any]) -> str:
+        try:
+            generation = self._client().with_options(max_retries=0).generations.create(**body)
+        except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(e) from None
+        return generation.id
+
+    # -- poll ------------------------------------------------------------------------------
+
+    def poll(self, job_id: str) -> JobStatus:
+        generation = self._get(job_id)
+        state = generation.state
+        if state == "queued":
+            return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
+        if state == "dreaming":
+            return JobStatus(JobState.RUNNING, progress=0.5, poll_after=self.min_poll_interval)
+        if state == "completed":
+            return JobStatus(JobState.COMPLETED, progress=1.0)
+        reason = scrub(generation.failure_reason or "no reason given", [self._key])
+        code = "content_policy" if looks_like_policy(reason) else "failed"
+        return JobStatus(JobState.FAILED, error_code=code, error_message=f"luma: generation failed: {reason}")
+
+    # -- download --------------------------------------------------------------------------
+
+    def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
+        generation = self._get(job_id)
+        video = generation.assets.video if generation.assets else None
+        if generation.state != "completed" or not video:
+            raise ProviderError(f"luma: generation {job_id} has no video (state {generation.state})",
+                                code="no_output")
+        download_url(video, Path(dest), provider="luma", progress=progress, secrets=[self._key])
+
+    def cancel(self, job_id: str) -> None:
+        raise ProviderError("luma: the Luma API cannot cancel a generation; it will finish and be billed",
+                            code="cancel_unsupported")
+
+    # -- SDK plumbing ----------------------------------------------------------------------
+
+    def _get(self, job_id: str) -> Any:
+        try:
+            return self._client().generations.get(job_id)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+
+    def _client(self) -> Any:
+        if self._sdk is None:
+            from lumaai import LumaAI
+
+            self._key = env_key(["LUMAAI_API_KEY"], provider="luma", signup="https://lumalabs.ai/api/keys")
+            self._sdk = LumaAI(auth_token=self._key, base_url=env_base_url("DREAMCUT_LUMA_BASE_URL"),
+                               timeout=120.0, max_retries=2)
+        return self._sdk
+
+    def _error(self, e: Exception) -> Exception:
+        import lumaai
+
+        if isinstance(e, (BadInput, ProviderError)):
+            return e
+        if isinstance(e, lumaai.APIStatusError):
+            body = e.body if isinstance(e.body, dict) else {}
+            message = body.get("detail") or body.get("error") or e.message
+            return http_status_error("luma", e.status_code, str(message), e.response.headers, [self._key])
+        if isinstance(e, lumaai.APIConnectionError):
+            return ProviderError(f"luma: network error ({scrub(e, [self._key])})", code="network", transient=True)
+        return ProviderError(f"luma: {type(e).__name__}: {scrub(e, [self._key])}", code="error")

@@ -1,0 +1,286 @@
+"""OpenAI-compatible `/v1/videos` backend, through the official `openai` SDK.
+
+build request -> `videos.create` (multipart, with our idempotency key) -> `videos.retrieve`
+(honouring `openai-poll-after-ms`) -> `videos.download_content` (video | thumbnail |
+spritesheet). Also `remix` and `extend` (the provider stitches an extension onto the source
+video, so the extension's download is the whole take so far).
+
+The base URL comes from `base_url=`, `DREAMCUT_OPENAI_BASE_URL` or `OPENAI_BASE_URL` (default:
+OpenAI's own). The key comes from `OPENAI_API_KEY` only and lives in memory: it is never
+written anywhere and never appears in an error message (provider messages are scrubbed).
+
+OpenAI announced the shutdown of its own Sora API on 2026-09-24. This backend stays for
+compatible servers, including `dreamcut serve` (`openai-videos:animatic` against it).
+
+Quirks kept here and nowhere else:
+- the SDK's own retries are off (`max_retries=0`): the orchestrator retries with backoff and
+  the same idempotency key, so a retried create is never billed twice by a server that honours
+  `Idempotency-Key` (the SDK sends none by itself for the OpenAI client);
+- `videos.extend(video={"id": ...})` fails inside SDK 2.x/3.x's multipart file extraction, so the
+  reference goes in `extra_body` (sent as the form field `video[id]`, as the API expects).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pydantic
+
+from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError,
+                                    price_seconds)
+from dreamcut.errors import BadInput
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_PRICE_SOURCE = "OpenAI API pricing, platform.openai.com/docs/pricing (Sora video), checked 2025-10-07"
+_SORA_SIZES = ((720, 1280), (1280, 720))
+_SORA_PRO_SIZES = _SORA_SIZES + ((1024, 1792), (1792, 1024))
+
+# model -> capabilities. Extensions add 4..20 s per call (OpenAI's /videos/extensions).
+KNOWN_MODELS: dict[str, Capabilities] = {
+    "sora-2": Capabilities(min_seconds=4, max_seconds=12, durations=(4, 8, 12), sizes=_SORA_SIZES,
+                           image_conditioning=True, extend=True, price_per_second=0.10,
+                           price_source=f"{_PRICE_SOURCE}: sora-2 $0.10/s (720p)", preview_mode="cheapest"),
+    "sora-2-pro": Capabilities(min_seconds=4, max_seconds=12, durations=(4, 8, 12), sizes=_SORA_PRO_SIZES,
+                               image_conditioning=True, extend=True, price_per_second=0.30,
+                               price_source=f"{_PRICE_SOURCE}: sora-2-pro $0.30/s (720p), $0.50/s (1024p)",
+                               preview_mode="cheapest"),
+}
+for _snapshot, _base in (("sora-2-2025-10-06", "sora-2"), ("sora-2-2025-12-08", "sora-2"),
+                         ("sora-2-pro-2025-10-06", "sora-2-pro")):
+    KNOWN_MODELS[_snapshot] = KNOWN_MODELS[_base]
+
+# The SDK marks every videos method deprecated (OpenAI's own Sora API shuts down 2026-09-24);
+# this backend is for compatible servers too, so the warning says nothing to our users.
+warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
+
+_KEY_LIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9*_\-.]+")
+
+
+@dataclass
+class OpenAIVideosBackend:
+    """model: the server's model name (sora-2, sora-2-pro, or what a compatible server lists).
+    base_url: the API root (".../v1"); default from the environment, then OpenAI's.
+    timeout: seconds per HTTP request.
+    """
+
+    model: str = "sora-2"
+    base_url: str | None = None
+    timeout: float = 120.0
+    name: str = "openai-videos"
+    _client_obj: Any = field(default=None, repr=False)
+    _caps: Capabilities | None = field(default=None, repr=False)
+    _key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = (self.base_url or os.environ.get("DREAMCUT_OPENAI_BASE_URL")
+                         or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self._key = os.environ.get("OPENAI_API_KEY") or None
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _client(self):
+        if self._key is None:
+            raise BadInput("OPENAI_API_KEY is not set", where=f"{self.name}:{self.model}",
+                           fix="export OPENAI_API_KEY=... (the key of the server at the base URL)")
+        if self._client_obj is None:
+            self._client_obj = openai.OpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
+                                             timeout=self.timeout)
+        return self._client_obj
+
+    def capabilities(self) -> Capabilities:
+        if self._caps is None:
+            self._caps = KNOWN_MODELS.get(self.model) or self._served_capabilities()
+        return self._caps
+
+    def _served_capabilities(self) -> Capabilities:
+        """A compatible server's own model (e.g. `dreamcut serve`'s `animatic`): ask its /v1/models."""
+        where = f"{self.name}:{self.model}"
+        if self._key is None:
+            raise BadInput(f"unknown model {self.model!r} (and no OPENAI_API_KEY to ask the server)", where=where,
+                           fix="use sora-2 or sora-2-pro, or set OPENAI_API_KEY for the server that serves it")
+        try:
+            served = {m.id: m for m in self._client().models.list()}
+        except Exception as e:
+            raise _map_error(e, self._key).as_bad_input(where) from None
+        m = served.get(self.model)
+        if m is None:
+            known = ", ".join(sorted(served)[:10]) or "none"
+            raise BadInput(f"unknown model {self.model!r}: the server offers {known}", where=where,
+                           fix="pick one of the server's models")
+        extra = (m.model_extra or {}).get("dreamcut") or {}
+        durations = tuple(float(s) for s in extra["seconds"]) if extra.get("seconds") else None
+        sizes = tuple(tuple(int(x) for x in s.split("x")) for s in extra["sizes"]) if extra.get("sizes") else None
+        return Capabilities(min_seconds=min(durations) if durations else 0.1,
+                            max_seconds=max(durations) if durations else float(extra.get("max_seconds", 20.0)),
+                            durations=durations, sizes=sizes,  # type: ignore[arg-type]
+                            image_conditioning=bool(extra.get("image_conditioning", True)),
+                            extend=bool(extra.get("extend", True)),
+                            price_per_second=float(extra.get("price_per_second", 0.0)),
+                            price_source=f"the server's /v1/models listing ({self.base_url})")
+
+    # -- planning ----------------------------------------------------------------------------
+    def price(self, request: GenerationRequest) -> float:
+        caps = self.capabilities()
+        per_second = caps.price_per_second
+        if self.model.startswith("sora-2-pro") and max(request.width, request.height) >= 1792:
+            per_second = 0.50
+        return round(per_second * price_seconds(caps, request), 6)
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        caps = self.capabilities()
+        out = []
+        if self._key is None:
+            out.append("OPENAI_API_KEY is not set")
+        if caps.sizes and (request.width, request.height) not in caps.sizes:
+            sizes = ", ".join(f"{w}x{h}" for w, h in caps.sizes)
+            out.append(f"{self.model} makes {sizes}, not {request.width}x{request.height}")
+        if caps.durations and request.seconds - max(caps.durations) <= 1e-6 \
+                and not any(abs(request.seconds - d) < 1e-6 for d in caps.durations):
+            allowed = ", ".join(f"{d:g}" for d in caps.durations)
+            out.append(f"{request.seconds:g} s is not a length {self.model} makes ({allowed} s)")
+        if len(request.prompt) > caps.max_prompt_chars:
+            out.append(f"the prompt is {len(request.prompt)} characters; {self.model} takes {caps.max_prompt_chars}")
+        return out
+
+    # -- the job ------------------------------------------------------------------------------
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        kwargs: dict[str, Any] = {"prompt": request.prompt, "model": self.model,
+                                  "seconds": _seconds(request.seconds), "size": f"{request.width}x{request.height}"}
+        if request.refs:
+            ref = Path(request.refs[0])
+            mime = mimetypes.guess_type(ref.name)[0] or "image/png"
+            kwargs["input_reference"] = (ref.name, ref.read_bytes(), mime)
+        video = self._call(lambda c: c.videos.create(**kwargs, extra_headers={"Idempotency-Key": idempotency_key}))
+        return video.id
+
+    def extend(self, provider_job_id: str, request: GenerationRequest, idempotency_key: str) -> str:
+        """Add `request.seconds` to a completed video; the new job's download is the whole, stitched video."""
+        from openai import omit
+
+        video = self._call(lambda c: c.videos.extend(
+            prompt=request.prompt, seconds=_seconds(request.seconds), video=omit,
+            extra_body={"video": {"id": provider_job_id}}, extra_headers={"Idempotency-Key": idempotency_key}))
+        return video.id
+
+    def remix(self, provider_job_id: str, prompt: str, idempotency_key: str) -> str:
+        video = self._call(lambda c: c.videos.remix(provider_job_id, prompt=prompt,
+                                                    extra_headers={"Idempotency-Key": idempotency_key}))
+        return video.id
+
+    def poll(self, job_id: str) -> JobStatus:
+        raw = self._call(lambda c: c.videos.with_raw_response.retrieve(job_id))
+        video = self._call(lambda c: raw.parse())
+        after = raw.headers.get("openai-poll-after-ms")
+        poll_after = float(after) / 1000.0 if after and after.isdigit() else None
+        state = {"queued": JobState.QUEUED, "in_progress": JobState.RUNNING, "completed": JobState.COMPLETED,
+                 "failed": JobState.FAILED}.get(video.status, JobState.RUNNING)
+        status = JobStatus(state, progress=(video.progress or 0) / 100.0, poll_after=poll_after)
+        if state == JobState.FAILED:
+            err = video.error
+            status.error_code = (err.code if err else None) or "failed"
+            status.error_message = _scrub((err.message if err else None) or "the provider failed the job", self._key)
+        return status
+
+    def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
+        self.download_variant(job_id, dest, "video", progress)
+
+    def download_variant(self, job_id: str, dest: Path, variant: str = "video", progress: Progress | None = None) -> None:
+        """Stream one asset (video | thumbnail | spritesheet) into `dest`; a short body is an error."""
+        def fetch(c):
+            with c.videos.with_streaming_response.download_content(job_id, variant=variant) as response:
+                total = int(response.headers.get("content-length") or 0)
+                got = 0
+                with open(dest, "wb") as f:
+                    for chunk in response.iter_bytes(1 << 16):
+                        f.write(chunk)
+                        got += len(chunk)
+                        if progress and total:
+                            progress(min(1.0, got / total))
+                if total and got != total:
+                    raise ProviderError(f"download cut short ({got} of {total} bytes)", code="short_download",
+                                        transient=True)
+        self._call(fetch)
+
+    def cancel(self, job_id: str) -> None:
+        try:
+            self._call(lambda c: c.videos.delete(job_id))
+        except ProviderError as e:
+            if e.code not in ("not_found", "video_not_found"):
+                raise
+        except openai.NotFoundError:
+            pass
+
+    # -- errors -------------------------------------------------------------------------------
+    def _call(self, fn):
+        client = self._client()
+        try:
+            return fn(client)
+        except ProviderError:
+            raise
+        except Exception as e:
+            raise _map_error(e, self._key) from None
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def _scrub(text: str, key: str | None) -> str:
+    if key:
+        text = text.replace(key, "***")
+    return _KEY_LIKE.sub(lambda m: m.group(1) + "***", text)
+
+
+class _Mapped(ProviderError):
+    def as_bad_input(self, where: str) -> BadInput:
+        return BadInput(f"the server refused: {self.message}", where=where,
+                        fix="check the base URL, the key and the model")
+
+
+def _map_error(e: Exception, key: str | None) -> _Mapped:
+    """SDK exception -> ProviderError: 429/5xx/network/garbled bodies are transient, other 4xx terminal."""
+    if isinstance(e, openai.APIStatusError):
+        status = e.status_code
+        body = e.body if isinstance(e.body, dict) else {}
+        err = body.get("error", body) if isinstance(body, dict) else {}
+        code = (err.get("code") if isinstance(err, dict) else None) or getattr(e, "code", None) or f"http_{status}"
+        message = (err.get("message") if isinstance(err, dict) else None) or f"HTTP {status}"
+        if status in (401, 403):
+            return _Mapped("the server refused the API key (OPENAI_API_KEY)", code="auth", transient=False)
+        if status == 429 or status == 408 or status == 409 or status >= 500:
+            return _Mapped(_scrub(message, key), code=str(code), transient=True, retry_after=_retry_after(e.response))
+        if status == 404:
+            return _Mapped(_scrub(message, key), code="not_found", transient=False)
+        if code in ("moderation_blocked", "content_policy_violation") or "policy" in message.lower():
+            return _Mapped(_scrub(message, key), code="content_policy", transient=False)
+        return _Mapped(_scrub(message, key), code=str(code or "invalid_request"), transient=False)
+    if isinstance(e, (openai.APIConnectionError, openai.APITimeoutError)):
+        return _Mapped(f"cannot reach the server ({type(e).__name__})", code="connection", transient=True)
+    if isinstance(e, (openai.APIResponseValidationError, pydantic.ValidationError, ValueError)):
+        return _Mapped(f"the server sent a malformed response ({type(e).__name__})", code="malformed", transient=True)
+    # Errors while streaming a body are not wrapped by the SDK; it ships its own httpx fork
+    # (`httpx2`) in recent versions, so match by module rather than by one package's classes.
+    if isinstance(e, (httpx.HTTPError, ConnectionError, TimeoutError)) or \
+            type(e).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "h11"):
+        return _Mapped(f"the connection failed ({type(e).__name__})", code="connection", transient=True)
+    raise e
+
+
+def _retry_after(response) -> float | None:
+    if response is None:
+        return None
+    ms = response.headers.get("retry-after-ms")
+    try:
+        if ms is not None:
+            return float(ms) / 1000.0
+        s = response.headers.get("retry-after")
+        return float(s) if s is not None else None
+    except ValueError:
+        return None

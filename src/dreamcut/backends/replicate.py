@@ -1,0 +1,252 @@
+"""Replicate (api.replicate.com) predictions through the official `replicate` SDK.
+
+Reads top to bottom as build request -> submit -> poll -> download:
+- build: each known video model names its inputs differently (`image` / `first_frame_image`
+  / `start_image`, `resolution` / `mode`); `MODELS` holds, per model, its lengths, sizes,
+  prices and a small function that writes its input dict. A model may be pinned to a
+  version as `owner/name:VERSION`. Reference images are handed to the SDK as files, which
+  it uploads to Replicate's Files API and replaces by their URL (the SDK's own way).
+- submit: POST /v1/models/{owner}/{name}/predictions (or /v1/predictions with a version).
+  The SDK never retries a POST, so a create is sent once; Replicate has no idempotency key.
+- poll: GET /v1/predictions/{id}: starting -> processing -> succeeded | failed | canceled;
+  progress comes from the model's logs when it prints a progress bar.
+- download: the prediction's output URL (or the first of a list).
+- cancel: POST /v1/predictions/{id}/cancel.
+
+The key is REPLICATE_API_TOKEN (environment only, scrubbed from messages);
+`DREAMCUT_REPLICATE_BASE_URL` points the SDK elsewhere (tests).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
+                                      is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ref_problems,
+                                      scrub)
+from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.errors import BadInput
+
+PRICE_SOURCE = "replicate.com model pages (USD per second of output), as of 2025-10; check before a large batch"
+
+Inputs = Callable[[GenerationRequest, str, int, list], dict]
+
+
+@dataclass(frozen=True)
+class _Model:
+    durations: tuple[float, ...]
+    tiers: dict[tuple[int, int], tuple[str, float]]  # output size -> (the model's name for it, USD/s)
+    default_size: tuple[int, int]
+    max_refs: int
+    needs_image: bool
+    inputs: Inputs  # (request, tier, seconds, images) -> the model's input dict
+
+    def caps(self) -> Capabilities:
+        return Capabilities(min_seconds=min(self.durations), max_seconds=max(self.durations),
+                            durations=self.durations, sizes=tuple(self.tiers), image_conditioning=True,
+                            extend=False, max_prompt_chars=2000, price_per_second=self.tiers[self.default_size][1],
+                            price_source=f"{PRICE_SOURCE} ({self.tiers[self.default_size][0]})",
+                            preview_mode="cheapest")
+
+
+def _aspect(request: GenerationRequest) -> str:
+    from dreamcut.backends._cloud import ratio_text
+
+    return ratio_text((request.width, request.height))
+
+
+def _seedance(request: GenerationRequest, tier: str, seconds: int, images: list) -> dict:
+    out = {"prompt": request.prompt, "duration": seconds, "resolution": tier, "aspect_ratio": _aspect(request),
+           "fps": 24, "seed": request.seed % 2_147_483_647}
+    if images:
+        out["image"] = images[0]
+    if len(images) > 1:
+        out["last_frame_image"] = images[1]
+    return out
+
+
+def _hailuo(request: GenerationRequest, tier: str, seconds: int, images: list) -> dict:
+    out = {"prompt": request.prompt, "duration": seconds, "resolution": tier, "prompt_optimizer": False}
+    if images:
+        out["first_frame_image"] = images[0]
+    return out
+
+
+def _kling(request: GenerationRequest, tier: str, seconds: int, images: list) -> dict:
+    out = {"prompt": request.prompt, "duration": seconds, "mode": tier, "start_image": images[0]}
+    if request.negative_prompt:
+        out["negative_prompt"] = request.negative_prompt
+    return out
+
+
+def _three(w: int, h: int) -> list[tuple[int, int]]:
+    return [(w, h), (h, w), (h, h)]
+
+
+MODELS: dict[str, _Model] = {
+    # ByteDance Seedance 1 Lite: text or image (first/last frame), 480p/720p/1080p.
+    "bytedance/seedance-1-lite": _Model(
+        durations=(5.0, 10.0),
+        tiers={**{s: ("480p", 0.018) for s in _three(864, 480)}, **{s: ("720p", 0.036) for s in _three(1248, 704)},
+               **{s: ("1080p", 0.072) for s in _three(1920, 1088)}, (1280, 720): ("720p", 0.036),
+               (720, 1280): ("720p", 0.036), (1920, 1080): ("1080p", 0.072), (1080, 1920): ("1080p", 0.072)},
+        default_size=(1280, 720), max_refs=2, needs_image=False, inputs=_seedance),
+    # MiniMax Hailuo 02: text or first frame; 768p (6 or 10 s) or 1080p.
+    "minimax/hailuo-02": _Model(
+        durations=(6.0, 10.0),
+        tiers={(1366, 768): ("768p", 0.045), (1920, 1080): ("1080p", 0.08)},
+        default_size=(1366, 768), max_refs=1, needs_image=False, inputs=_hailuo),
+    # Kling 2.1: image-to-video; standard = 720p, pro = 1080p (aspect follows the image).
+    "kwaivgi/kling-v2.1": _Model(
+        durations=(5.0, 10.0),
+        tiers={**{s: ("standard", 0.05) for s in _three(1280, 720)}, **{s: ("pro", 0.09) for s in _three(1920, 1080)}},
+        default_size=(1280, 720), max_refs=1, needs_image=True, inputs=_kling),
+}
+
+_THROTTLE_WAIT = re.compile(r"available in (\d+(?:\.\d+)?) seconds?", re.I)
+
+
+class ReplicateBackend:
+    """`replicate:OWNER/NAME[:VERSION]` in a spec; OWNER/NAME is one of `MODELS`."""
+
+    name = "replicate"
+    min_poll_interval = 2.0
+
+    def __init__(self, model: str | None = None) -> None:
+        slug, _, version = (model or "").partition(":")
+        if slug not in MODELS:
+            raise BadInput(f"unknown replicate model {model!r}; use one of: {', '.join(MODELS)}", where="replicate",
+                           fix="write backend: replicate:bytedance/seedance-1-lite (optionally :VERSION)")
+        self.model = model
+        self.slug = slug
+        self.version = version or None
+        self._model = MODELS[slug]
+        self._caps = self._model.caps()
+        self._key: str | None = None
+        self._sdk: Any = None
+        self._last = threading.local()  # Retry-After of the last response, per thread
+
+    # -- what the model can do -------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    def price(self, request: GenerationRequest) -> float:
+        size = pick_size(self._caps, request) or self._model.default_size
+        return round(self._model.tiers[size][1] * pick_seconds(self._caps, request), 6)
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        out = common_problems(self._caps, request, self.slug)
+        size = pick_size(self._caps, request)
+        if self.slug == "minimax/hailuo-02" and size == (1920, 1080) and pick_seconds(self._caps, request) > 6:
+            out.append("minimax/hailuo-02 makes 1080p only 6 s long; ask for 6 s or 768p")
+        return out + ref_problems(request, self._caps, max_refs=self._model.max_refs,
+                                  needs_image=self._model.needs_image, model=self.slug)
+
+    # -- build request ---------------------------------------------------------------------
+
+    def build(self, request: GenerationRequest) -> dict[str, Any]:
+        """The model's input dict; local reference images are `Path`s the SDK uploads on create."""
+        problems = self.problems(request)
+        if problems:
+            raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see replicate:{self.slug} capabilities")
+        for ref in request.refs:
+            if not is_remote(ref):
+                load_ref(ref, where=request.shot_id)  # not an image -> BadInput before any upload
+        images = [ref if is_remote(ref) else Path(ref) for ref in request.refs]
+        tier = self._model.tiers[pick_size(self._caps, request)][0]
+        return self._model.inputs(request, tier, int(pick_seconds(self._caps, request)), images)
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        inputs = self.build(request)
+        client = self._client()
+        try:
+            if self.version:
+                prediction = client.predictions.create(version=self.version, input=inputs)
+            else:
+                prediction = client.models.predictions.create(model=self.slug, input=inputs)
+        except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(e) from None
+        return prediction.id
+
+    # -- poll ------------------------------------------------------------------------------
+
+    def poll(self, job_id: str) -> JobStatus:
+        prediction = self._get(job_id)
+        status = prediction.status
+        if status == "starting":
+            return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
+        if status == "processing":
+            progress = prediction.progress
+            return JobStatus(JobState.RUNNING, progress=progress.percentage if progress else 0.0,
+                             poll_after=self.min_poll_interval)
+        if status == "succeeded":
+            return JobStatus(JobState.COMPLETED, progress=1.0)
+        if status in ("canceled", "aborted"):
+            return JobStatus(JobState.CANCELED, error_code="canceled", error_message="replicate: prediction canceled")
+        reason = scrub(prediction.error or "no reason given", [self._key])
+        code = "content_policy" if looks_like_policy(reason) else "failed"
+        return JobStatus(JobState.FAILED, error_code=code, error_message=f"replicate: prediction failed: {reason}")
+
+    # -- download --------------------------------------------------------------------------
+
+    def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
+        prediction = self._get(job_id)
+        output = prediction.output
+        url = output[0] if isinstance(output, list) and output else output
+        if prediction.status != "succeeded" or not isinstance(url, str):
+            raise ProviderError(f"replicate: prediction {job_id} has no video (status {prediction.status})",
+                                code="no_output")
+        download_url(url, Path(dest), provider="replicate", progress=progress, secrets=[self._key])
+
+    def cancel(self, job_id: str) -> None:
+        try:
+            self._client().predictions.cancel(job_id)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+
+    # -- SDK plumbing ----------------------------------------------------------------------
+
+    def _get(self, job_id: str) -> Any:
+        try:
+            return self._client().predictions.get(job_id)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+
+    def _client(self) -> Any:
+        if self._sdk is None:
+            import replicate
+
+            self._key = env_key(["REPLICATE_API_TOKEN"], provider="replicate",
+                                signup="https://replicate.com/account/api-tokens")
+
+            # ReplicateError keeps no headers, so remember Retry-After as responses arrive.
+            def remember(response: Any) -> None:
+                self._last.retry_after = response.headers.get("Retry-After")
+
+            self._sdk = replicate.Client(api_token=self._key, base_url=env_base_url("DREAMCUT_REPLICATE_BASE_URL"),
+                                         event_hooks={"response": [remember]})
+        return self._sdk
+
+    def _error(self, e: Exception) -> Exception:
+        import httpx
+        from replicate.exceptions import ReplicateError
+
+        if isinstance(e, (BadInput, ProviderError)):
+            return e
+        if isinstance(e, ReplicateError):
+            message = e.detail or e.title or "error"
+            headers = {"Retry-After": getattr(self._last, "retry_after", None) or ""}
+            if not headers["Retry-After"] and (m := _THROTTLE_WAIT.search(message)):
+                headers["Retry-After"] = m.group(1)
+            return http_status_error("replicate", e.status or 500, message, headers, [self._key])
+        if isinstance(e, httpx.HTTPError):
+            return ProviderError(f"replicate: network error ({scrub(e, [self._key])})", code="network",
+                                 transient=True)
+        return ProviderError(f"replicate: {type(e).__name__}: {scrub(e, [self._key])}", code="error")

@@ -1,0 +1,210 @@
+"""Runway (api.dev.runwayml.com) through the official `runwayml` SDK: text/image -> video tasks.
+
+Reads top to bottom as build request -> submit -> poll -> download:
+- build: `gen4_turbo` animates a reference image (image_to_video only); `gen4.5` and the
+  Veo 3.1 models take text (text_to_video) or text + a first (and last) frame image.
+  Images go inline as data URIs (Runway accepts up to 5 MB; larger ones are re-encoded).
+- submit: POST /v1/text_to_video or /v1/image_to_video with the SDK's retries OFF, because
+  Runway has no idempotency key: a blind retry of a create could pay twice. The orchestrator
+  decides about retries with the ProviderError this raises.
+- poll: GET /v1/tasks/{id}: PENDING and THROTTLED are queued (THROTTLED = over the account's
+  concurrency; Runway starts it later by itself), RUNNING carries progress, FAILED carries a
+  failureCode (SAFETY.* = content policy), SUCCEEDED carries output URLs and the credits charged.
+- download: the first output URL (signed, expires in 24-48 h; a later poll gets fresh ones).
+
+The key is RUNWAYML_API_SECRET, read from the environment when first needed, kept in memory,
+and scrubbed from every message. `DREAMCUT_RUNWAY_BASE_URL` points the SDK elsewhere (tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
+                                      is_remote, load_ref, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.errors import BadInput
+
+CREDIT_USD = 0.01  # Runway API credits are sold at $0.01 each
+PRICE_SOURCE = "runwayml.com/api pricing (credits x $0.01), as of 2025-10; check before a large batch"
+
+_LANDSCAPE_AND_PORTRAIT = ((1280, 720), (720, 1280))
+_GEN4_RATIOS = ((1280, 720), (720, 1280), (1104, 832), (832, 1104), (960, 960), (1584, 672))
+_VEO_RATIOS = ((1280, 720), (720, 1280), (1920, 1080), (1080, 1920))
+
+
+@dataclass(frozen=True)
+class _Model:
+    caps: Capabilities
+    text: bool  # can make video from text alone
+    max_refs: int
+    credits_per_second: float
+    veo: bool = False  # takes negative_prompt and audio
+
+
+def _caps(durations: tuple[float, ...] | None, sizes, credits: float, *, min_s: float = 2, max_s: float = 10,
+          image: bool = True) -> Capabilities:
+    return Capabilities(min_seconds=min_s, max_seconds=max_s, durations=durations, sizes=sizes,
+                        image_conditioning=image, extend=False, max_prompt_chars=1000,
+                        price_per_second=round(credits * CREDIT_USD, 4),
+                        price_source=f"{PRICE_SOURCE} ({credits:g} credits/s)", preview_mode="cheapest")
+
+
+MODELS: dict[str, _Model] = {
+    # Gen-4 Turbo: image-to-video only, 5 or 10 s, 5 credits/s.
+    "gen4_turbo": _Model(_caps((5.0, 10.0), _GEN4_RATIOS, 5), text=False, max_refs=1, credits_per_second=5),
+    # Gen-4.5: text or image, any whole second 2-10, 12 credits/s.
+    "gen4.5": _Model(_caps(None, _LANDSCAPE_AND_PORTRAIT, 12), text=True, max_refs=1, credits_per_second=12),
+    # Veo 3.1 through Runway, video without audio (audio costs more): 4/6/8 s.
+    "veo3.1": _Model(_caps((4.0, 6.0, 8.0), _VEO_RATIOS, 20, min_s=4, max_s=8), text=True, max_refs=2,
+                     credits_per_second=20, veo=True),
+    "veo3.1_fast": _Model(_caps((4.0, 6.0, 8.0), _VEO_RATIOS, 10, min_s=4, max_s=8), text=True, max_refs=2,
+                          credits_per_second=10, veo=True),
+}
+
+
+class RunwayBackend:
+    """`runway:MODEL` in a spec. MODEL is one of `MODELS`."""
+
+    name = "runway"
+    min_poll_interval = 5.0  # Runway asks clients not to poll a task more often than every 5 s
+    max_inline_image_bytes = 3_500_000  # a 5 MB data URI holds ~3.7 MB of image
+
+    def __init__(self, model: str | None = None) -> None:
+        if model not in MODELS:
+            raise BadInput(f"unknown runway model {model!r}; use one of: {', '.join(MODELS)}", where="runway",
+                           fix="write backend: runway:gen4_turbo (or another listed model)")
+        self.model = model
+        self._model = MODELS[model]
+        self._key: str | None = None
+        self._sdk: Any = None
+
+    # -- what the model can do -------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        return self._model.caps
+
+    def price(self, request: GenerationRequest) -> float:
+        return round(self._model.caps.price_per_second * pick_seconds(self._model.caps, request), 6)
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        caps = self._model.caps
+        return common_problems(caps, request, self.model) + ref_problems(
+            request, caps, max_refs=self._model.max_refs, needs_image=not self._model.text, model=self.model)
+
+    # -- build request ---------------------------------------------------------------------
+
+    def build(self, request: GenerationRequest) -> dict[str, Any]:
+        """The SDK keyword arguments for `request` (pure apart from reading reference images)."""
+        problems = self.problems(request)
+        if problems:
+            raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see runway:{self.model} capabilities")
+        w, h = pick_size(self._model.caps, request)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt_text": request.prompt,
+            "ratio": f"{w}:{h}",
+            "duration": int(pick_seconds(self._model.caps, request)),
+            "seed": request.seed % 4_294_967_295,
+        }
+        if self._model.veo:
+            body["audio"] = False  # the song is the soundtrack; audio would double the price
+            if request.negative_prompt:
+                body["negative_prompt"] = request.negative_prompt
+        if request.refs:
+            uris = [ref if is_remote(ref) else
+                    load_ref(ref, where=request.shot_id, max_bytes=self.max_inline_image_bytes).data_uri()
+                    for ref in request.refs]
+            if len(uris) == 1 and not self._model.veo:
+                body["prompt_image"] = uris[0]
+            else:
+                body["prompt_image"] = [{"uri": u, "position": p} for u, p in zip(uris, ("first", "last"))]
+        return body
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        body = self.build(request)
+        # No retries on a paid create: Runway has no idempotency key (see module docstring).
+        client = self._client().with_options(max_retries=0)
+        try:
+            if "prompt_image" in body:
+                task = client.image_to_video.create(**body)
+            else:
+                task = client.text_to_video.create(**body)
+        except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(e) from None
+        return task.id
+
+    # -- poll ------------------------------------------------------------------------------
+
+    def poll(self, job_id: str) -> JobStatus:
+        try:
+            task = self._client().tasks.retrieve(job_id)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+        status = task.status
+        if status in ("PENDING", "THROTTLED"):
+            return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
+        if status == "RUNNING":
+            return JobStatus(JobState.RUNNING, progress=float(task.progress or 0.0), poll_after=self.min_poll_interval)
+        cost = float(task.cost.credits) * CREDIT_USD if getattr(task, "cost", None) is not None else None
+        if status == "SUCCEEDED":
+            return JobStatus(JobState.COMPLETED, progress=1.0, cost_usd=cost)
+        if status == "CANCELLED":
+            return JobStatus(JobState.CANCELED, error_code="canceled", error_message="runway: task canceled",
+                             cost_usd=cost)
+        code = task.failure_code or "failed"
+        reason = scrub(task.failure, [self._key])
+        if code.upper().startswith("SAFETY") or ".SAFETY" in code.upper():
+            return JobStatus(JobState.FAILED, error_code="content_policy", cost_usd=cost,
+                             error_message=f"runway: refused by content policy ({code}): {reason}")
+        return JobStatus(JobState.FAILED, error_code=code, error_message=f"runway: task failed ({code}): {reason}",
+                         cost_usd=cost)
+
+    # -- download --------------------------------------------------------------------------
+
+    def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
+        try:
+            task = self._client().tasks.retrieve(job_id)  # fresh signed URLs
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+        if task.status != "SUCCEEDED" or not task.output:
+            raise ProviderError(f"runway: task {job_id} has no output (status {task.status})", code="no_output")
+        download_url(task.output[0], Path(dest), provider="runway", progress=progress, secrets=[self._key])
+
+    def cancel(self, job_id: str) -> None:
+        try:
+            self._client().tasks.delete(job_id)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+
+    # -- SDK plumbing ----------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        if self._sdk is None:
+            from runwayml import RunwayML
+
+            self._key = env_key(["RUNWAYML_API_SECRET"], provider="runway", signup="https://dev.runwayml.com")
+            self._sdk = RunwayML(api_key=self._key, base_url=env_base_url("DREAMCUT_RUNWAY_BASE_URL"),
+                                 timeout=120.0, max_retries=2)
+        return self._sdk
+
+    def _error(self, e: Exception) -> Exception:
+        import runwayml
+
+        if isinstance(e, (BadInput, ProviderError)):
+            return e
+        if isinstance(e, runwayml.APIStatusError):
+            body = e.body if isinstance(e.body, dict) else {}
+            message = body.get("error") or body.get("message") or e.message
+            issues = body.get("issues")
+            if issues:
+                message = f"{message}: {issues}"
+            return http_status_error("runway", e.status_code, str(message), e.response.headers, [self._key])
+        if isinstance(e, runwayml.APIConnectionError):
+            return ProviderError(f"runway: network error ({scrub(e, [self._key])})", code="network", transient=True)
+        return ProviderError(f"runway: {type(e).__name__}: {scrub(e, [self._key])}", code="error")
+

@@ -1,0 +1,286 @@
+"""The main job's commands: init, check, make, demo, edit, render, export."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from dreamcut.cli.app import G, app, console, fraction_updater, open_project, progress_bar, say
+from dreamcut.errors import BadInput
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="Folder for the new project (created if missing)."),
+    song: Optional[Path] = typer.Option(None, "--song", help="Copy this song into the project as its song."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing dreamcut.yaml."),
+) -> None:
+    """Start a project: write a commented example shot list (dreamcut.yaml) to edit."""
+    from dreamcut.demo.project import init_template
+    from dreamcut.media import write_text_atomic
+
+    target = directory / "dreamcut.yaml"
+    if target.exists() and not force:
+        raise BadInput("already has a dreamcut.yaml", where=str(directory),
+                       fix="choose another folder, or pass --force to overwrite it")
+    if song is not None and not song.is_file():
+        raise BadInput("song file does not exist", where=str(song), fix="give the path of an audio file")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        text = init_template()
+        if song is not None:
+            dest = directory / f"song{song.suffix.lower()}"
+            shutil.copyfile(song, dest)
+            text = text.replace("song: song.wav", f"song: {dest.name}")
+        write_text_atomic(target, text)
+    except OSError as e:
+        raise BadInput(f"cannot write the project: {e.strerror}", where=str(directory),
+                       fix="choose a writable folder") from None
+    say(f"wrote {target}")
+    say("next: put your song in the folder (named in `song:`), edit the shots, then `dreamcut check`")
+
+
+def _shot_table(spec) -> Table:
+    table = Table(title=f"{spec.title} — {len(spec.shots)} shots", show_lines=False)
+    for col in ("shot", "seconds", "takes", "backend", "scenes", "placed at", "then"):
+        table.add_column(col)
+    for shot in spec.shots:
+        scenes = 1 if isinstance(shot.prompt, str) else len(shot.prompt)
+        place = ""
+        if shot.place:
+            place = next(f"{k} {v}" for k, v in shot.place.model_dump().items() if v is not None)
+        transition = (shot.transition or spec.transition).kind
+        table.add_row(shot.id, f"{spec.shot_seconds(shot):g}", str(spec.shot_takes(shot)), str(spec.shot_backend(shot)),
+                      str(scenes), place, transition)
+    return table
+
+
+def _caps_for(ref):
+    from dreamcut.backends.registry import load_backend
+
+    return load_backend(ref).capabilities()
+
+
+@app.command()
+def check() -> None:
+    """Validate the shot list and say what will happen: shots, takes, seconds, estimated cost."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.cost import estimate
+    from dreamcut.media import probe
+
+    project = open_project()
+    spec = project.spec
+    console.print(_shot_table(spec))
+    song = probe(project.song_path)
+    if song.audio is None:
+        raise BadInput("the song has no audio stream", where=spec.song, fix="point `song:` at an audio file")
+    problems = []
+    try:
+        from dreamcut.prompts import check_prompts
+    except ImportError:
+        check_prompts = None
+    if check_prompts is not None:
+        problems = check_prompts(spec)
+    planned = plan_takes(spec, root=str(project.root))
+    backends = {}
+    for p in planned:
+        name = str(p.backend)
+        if name not in backends:
+            from dreamcut.backends.registry import load_backend
+
+            backends[name] = load_backend(p.backend)
+        for message in backends[name].problems(p.request):
+            problems.append(_Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
+    est = estimate(planned, lambda ref: backends[str(ref)].capabilities(), prices=spec.prices,
+                   budget_usd=spec.budget_usd)
+    seen = set()
+    for pr in problems:
+        key = (pr.shot_id, pr.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        colour = "red" if pr.severity == "error" else "yellow"
+        console.print(f"[{colour}]{pr.severity}[/]: shot {pr.shot_id}: {pr.message}" + (f" (fix: {pr.fix})" if pr.fix else ""),
+                      highlight=False)
+    total_take_seconds = sum(spec.shot_seconds(s) for s in spec.shots)
+    say(f"song: {spec.song}, {song.duration:.1f} s; takes: {est.takes} x ~{est.seconds / max(1, est.takes):.1f} s "
+        f"= {est.seconds:.0f} s of video to generate")
+    for b in est.by_backend.values():
+        say(f"  {b.backend}: {b.takes} takes, {b.seconds:.0f} s, ${b.usd:,.2f}"
+            + (f" at ${b.price_per_second:.3f}/s ({b.price_source})" if b.price_per_second else ""))
+    say(f"estimated cost: ${est.usd:,.2f} of a ${spec.budget_usd:,.2f} budget")
+    if total_take_seconds < song.duration / 1.25:
+        problems.append(_Problem("*", "error", f"the shots' takes add up to {total_take_seconds:.0f} s, too short to "
+                                 f"cover the {song.duration:.0f} s song", "add shots or raise take_seconds"))
+        console.print(f"[red]error[/]: {problems[-1].message} (fix: {problems[-1].fix})")
+    errors = [p for p in problems if p.severity == "error"]
+    if est.over_budget:
+        raise BadInput(f"the estimate ${est.usd:,.2f} exceeds budget_usd ${spec.budget_usd:,.2f}",
+                       where="dreamcut.yaml", fix="raise budget_usd, or fewer takes / seconds")
+    if errors:
+        raise BadInput(f"{len(errors)} problem(s) in the shot list (listed above)", where="dreamcut.yaml",
+                       fix="fix them, then run `dreamcut check` again")
+    say("[green]ok[/]: ready to `dreamcut generate`")
+
+
+class _Problem:
+    def __init__(self, shot_id: str, severity: str, message: str, fix: str = ""):
+        self.shot_id, self.severity, self.message, self.fix = shot_id, severity, message, fix
+
+
+def _run_pipeline(project, *, skip_generate: bool = False) -> dict[str, Path]:
+    """generate -> edit -> render -> upscale -> export, each with a progress bar."""
+    from dreamcut import pipeline
+
+    outputs: dict[str, Path] = {}
+    timings: list[tuple[str, float]] = []
+    spec = project.spec
+    with progress_bar() as bars:
+        if not skip_generate:
+            t0 = time.monotonic()
+            from dreamcut.generate.batch import plan_takes
+
+            total = len(plan_takes(spec, root=str(project.root)))
+            task = bars.add_task("generating takes", total=total)
+            summary = pipeline.generate(project, on_take=lambda p, state: bars.advance(task))
+            timings.append(("generate", time.monotonic() - t0))
+            if summary.failed:
+                reasons = "; ".join(r for _, r in summary.failures[:3])
+                say(f"[yellow]{summary.failed} take(s) failed[/]: {reasons}")
+        t0 = time.monotonic()
+        task = bars.add_task("hearing the song", total=100)
+        song = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
+        bars.update(task, completed=100)
+        task = bars.add_task("cutting to the music", total=100)
+        timeline = pipeline.make_edit(project, song=song, progress=fraction_updater(bars, task))
+        bars.update(task, completed=100)
+        outputs["edit"] = pipeline.cut_path(project)
+        timings.append(("edit", time.monotonic() - t0))
+        t0 = time.monotonic()
+        master_task = bars.add_task(f"rendering {spec.render.master}", total=100)
+        final_task = bars.add_task(f"upscaling to {spec.render.resolution}", total=100)
+        master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bars, master_task),
+                                        upscale_progress=fraction_updater(bars, final_task))
+        bars.update(final_task, completed=100)
+        outputs["master"], outputs["final"] = master, final
+        timings.append(("render", time.monotonic() - t0))
+        t0 = time.monotonic()
+        outputs.update(pipeline.export(project, timeline))
+        timings.append(("export", time.monotonic() - t0))
+    say("  ".join(f"{name} {secs:.1f}s" for name, secs in timings))
+    return outputs
+
+
+def _print_outputs(project, outputs: dict[str, Path]) -> None:
+    from dreamcut.media import probe
+
+    table = Table(title="what was made", show_header=True)
+    table.add_column("file")
+    table.add_column("what")
+    for name, path in outputs.items():
+        what = ""
+        if path.suffix in (".mp4", ".mov"):
+            info = probe(path)
+            v, a = info.video, info.audio
+            what = (f"{v.width}x{v.height} {v.codec} {v.fps:g} fps, {info.duration:.2f} s"
+                    + (f", {a.codec} audio" if a else ", no audio")) if v else ""
+        elif path.exists():
+            what = f"{path.stat().st_size / 1024:.0f} kB"
+        table.add_row(project.rel(path), what)
+    console.print(table)
+
+
+@app.command()
+def make(
+    skip_generate: bool = typer.Option(False, "--skip-generate", help="Use the takes already made; generate nothing."),
+) -> None:
+    """The whole job: generate takes, cut them to the song, render, upscale, export."""
+    project = open_project()
+    outputs = _run_pipeline(project, skip_generate=skip_generate)
+    _print_outputs(project, outputs)
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("demo-project"), help="Where to write the demo project."),
+    short: bool = typer.Option(False, "--short", help="A 15 s song, 3 shots, small frames (for tests)."),
+) -> None:
+    """Write the demo project (an original synthesized song + a 12-shot endless-zoom shot list) and make it."""
+    from dreamcut.demo.project import write_demo_project
+    from dreamcut.demo.song import synthesize_song
+    from dreamcut.project import Project
+
+    started = time.monotonic()
+    directory = directory.resolve()
+    if (directory / "dreamcut.yaml").exists():
+        say(f"{directory.name}: demo project exists; resuming (delete the folder to start over)")
+    else:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(f"cannot create the demo folder: {e.strerror}", where=str(directory)) from None
+        write_demo_project(directory, short=short)
+    song = directory / "song.wav"
+    if not song.exists():
+        structure = [("intro", 2), ("verse", 2), ("chorus", 2), ("outro", 1)] if short else None
+        truth = synthesize_song(song, structure=structure)
+        say(f"synthesized an original song: {truth.duration:.1f} s at {truth.bpm:g} bpm, "
+            f"{len(truth.sections)} sections (true beats in song.truth.json)")
+    G.project_dir = directory
+    project = Project.open(directory)
+    outputs = _run_pipeline(project)
+    _print_outputs(project, outputs)
+    say(f"demo finished in {time.monotonic() - started:.0f} s: open {project.rel(outputs['final'])} "
+        f"(in {directory})")
+
+
+@app.command()
+def edit(
+    explain: bool = typer.Option(False, "--explain", help="Say why each cut is where it is (beat, bar, section, score)."),
+) -> None:
+    """Cut the chosen takes to the music and write edits/cut.otio."""
+    from dreamcut import pipeline
+
+    project = open_project()
+    with progress_bar() as bars:
+        task = bars.add_task("hearing the song", total=100)
+        song = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
+        task = bars.add_task("cutting to the music", total=100)
+        timeline = pipeline.make_edit(project, song=song, progress=fraction_updater(bars, task))
+    clips = [c for c in timeline.tracks[0] if c.schema_name() == "Clip"]
+    say(f"wrote {project.rel(pipeline.cut_path(project))}: {len(clips)} cuts over {song.duration:.1f} s "
+        f"at {song.tempo:.1f} bpm")
+    if explain:
+        from dreamcut.edit.planner import explain as explain_lines
+
+        for line in explain_lines(timeline):
+            say(line)
+
+
+@app.command()
+def render() -> None:
+    """Render the edit with the song (master size), then upscale to the final size."""
+    from dreamcut import pipeline
+
+    project = open_project()
+    with progress_bar() as bars:
+        m = bars.add_task(f"rendering {project.spec.render.master}", total=100)
+        f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
+        master, final = pipeline.render(project, master_progress=fraction_updater(bars, m),
+                                        upscale_progress=fraction_updater(bars, f))
+    _print_outputs(project, {"master": master, "final": final})
+
+
+@app.command()
+def export() -> None:
+    """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600)."""
+    from dreamcut import pipeline
+
+    project = open_project()
+    outputs = pipeline.export(project)
+    _print_outputs(project, outputs)

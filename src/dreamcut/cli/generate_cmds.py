@@ -1,0 +1,218 @@
+"""Commands for making takes: `estimate`, `generate`, `status`, `cancel`, `serve`.
+
+Thin calls into `dreamcut.generate` and `dreamcut.server`. Every check that can refuse a
+batch (unknown model, impossible length, missing key, a reference that is not an image,
+the budget) runs before the first paid request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from dreamcut.cli.app import app, console, open_project, progress_bar, say
+from dreamcut.errors import WorkFailed
+
+
+def _shots(project, shots: Optional[list[str]]) -> list[str] | None:
+    if not shots:
+        return None
+    wanted = [s.strip() for item in shots for s in item.split(",") if s.strip()]
+    for s in wanted:
+        project.spec.shot(s)  # BadInput naming the known shots
+    return wanted
+
+
+def _caps_for(orchestrator):
+    return lambda ref: orchestrator.backend(ref).capabilities()
+
+
+@app.command()
+def estimate(
+    shots: Optional[list[str]] = typer.Option(None, "--shots", help="Only these shot ids (comma-separated or repeated)."),
+) -> None:
+    """Print what generating the shot list will cost (takes x seconds x price per backend) against the budget."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.cost import estimate as make_estimate
+    from dreamcut.generate.orchestrator import Orchestrator, done_keys
+
+    project = open_project()
+    spec = project.spec
+    planned = plan_takes(spec, root=str(project.root), shots=_shots(project, shots))
+    orch = Orchestrator(project)
+    est = make_estimate(planned, _caps_for(orch), prices=spec.prices, budget_usd=spec.budget_usd,
+                        already_done=done_keys(project))
+    table = Table(title="estimate", show_lines=False)
+    for col in ("backend", "takes", "seconds", "minutes", "$/s", "USD", "price source"):
+        table.add_column(col, justify="right" if col not in ("backend", "price source") else "left")
+    for b in est.by_backend.values():
+        table.add_row(b.backend, str(b.takes), f"{b.seconds:,.0f}", f"{b.generation_minutes:,.0f}",
+                      f"{b.price_per_second:.3f}", f"${b.usd:,.2f}", b.price_source or "-")
+    console.print(table)
+    spent = project.catalog.spent_usd()
+    reserved = project.catalog.reserved_usd()
+    minutes = est.seconds / 60.0
+    say(f"total: {est.takes} takes, {est.seconds:,.0f} s ({minutes:,.0f} minutes of video), ${est.usd:,.2f}; "
+        f"spent ${spent:,.2f}, reserved ${reserved:,.2f}, budget ${spec.budget_usd:,.2f}")
+    if est.usd + spent + reserved > spec.budget_usd + 1e-9 and est.usd > 0:
+        say(f"OVER BUDGET by ${est.usd + spent + reserved - spec.budget_usd:,.2f}: `dreamcut generate` will refuse "
+            f"to start (raise budget_usd or use --shots)")
+
+
+@app.command()
+def generate(
+    shots: Optional[list[str]] = typer.Option(None, "--shots", help="Only these shot ids (comma-separated or repeated)."),
+    executor: str = typer.Option("local", "--executor", help="Where local-model renders run: local or ray."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: start a local Ray)."),
+    ray_gpus: float = typer.Option(0.0, "--ray-gpus", help="GPUs each Ray render task asks for."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=256, help="Jobs in flight per backend."),
+    rate: float = typer.Option(0.0, "--rate", min=0.0, help="API requests per second per backend (0 = no limit)."),
+    job_timeout: float = typer.Option(3600.0, "--job-timeout", min=0.1,
+                                      help="Seconds after which a job the provider never finishes is cancelled."),
+    poll_interval: float = typer.Option(1.0, "--poll-interval", min=0.01,
+                                        help="Seconds between polls when the provider does not say."),
+) -> None:
+    """Make every take the shot list asks for; a re-run resumes and never pays twice."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.executors import make_executor
+    from dreamcut.generate.orchestrator import Limits, Orchestrator
+
+    project = open_project()
+    project.check_writable()
+    planned = plan_takes(project.spec, root=str(project.root), shots=_shots(project, shots))
+    execu = make_executor(executor, ray_address=ray_address, num_gpus=ray_gpus)
+    orch = Orchestrator(project, poll_interval=poll_interval, executor=execu,
+                        default_limits=Limits(concurrency=concurrency, requests_per_second=rate,
+                                              job_timeout=job_timeout))
+    orch.check(planned)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("generating takes", total=len(planned))
+            summary = orch.run(planned, on_progress=lambda p, state: bar.advance(task))
+    finally:
+        execu.close()
+    say(f"made {summary.made}, already there {summary.skipped}, failed {summary.failed}, "
+        f"left in flight {summary.pending}, cancelled {summary.canceled}; spent ${summary.spent_usd:,.2f} this run, "
+        f"${project.catalog.spent_usd():,.2f} in all")
+    for key, reason in summary.failures[:10]:
+        say(f"  {key[:12]}: {reason}")
+    if summary.failed or summary.pending:
+        raise WorkFailed(f"{summary.failed} takes failed and {summary.pending} are still in flight",
+                         fix="see `dreamcut status`; run `dreamcut generate` again to resume the ones in flight")
+
+
+@app.command()
+def status() -> None:
+    """Per shot: takes done / running / failed, seconds generated, money spent and reserved, ETA."""
+    from dreamcut.generate.batch import plan_takes
+
+    project = open_project()
+    catalog = project.catalog
+    planned = plan_takes(project.spec, root=str(project.root))
+    jobs = {r["key"]: r for r in catalog.jobs()}
+    takes = {t.job_key: t for t in catalog.takes()}
+    table = Table(title="status")
+    for col in ("shot", "done", "running", "failed", "to do", "seconds", "spent", "reserved"):
+        table.add_column(col, justify="left" if col == "shot" else "right")
+    per_shot: dict[str, dict] = {}
+    for p in planned:
+        s = per_shot.setdefault(p.shot_id, dict(done=0, running=0, failed=0, todo=0, seconds=0.0, spent=0.0,
+                                                reserved=0.0, reasons=[]))
+        row = jobs.get(p.key)
+        state = row["state"] if row else None
+        if state == "completed":
+            s["done"] += 1
+            t = takes.get(p.key)
+            s["seconds"] += t.seconds if t else 0.0
+        elif state in ("pending", "submitted", "running", "downloading"):
+            s["running"] += 1
+        elif state in ("failed", "canceled"):
+            s["failed"] += 1
+            s["reasons"].append(f"{row['error_code']}: {row['error_message']}")
+        else:
+            s["todo"] += 1
+    for row in jobs.values():
+        s = per_shot.get(row["shot_id"])
+        if s is None:
+            continue
+        s["reserved"] += row["reserved_usd"] if row["state"] in ("pending", "submitted", "running", "downloading") else 0
+        if row["kind"] != "segment" and row["state"] == "completed" and f"{row['key']}.s0" not in jobs:
+            s["spent"] += row["cost_usd"]
+        if row["kind"] == "segment" and row["state"] == "completed":
+            s["spent"] += row["cost_usd"]
+    for shot_id, s in per_shot.items():
+        table.add_row(shot_id, str(s["done"]), str(s["running"]), str(s["failed"]), str(s["todo"]),
+                      f"{s['seconds']:.1f}", f"${s['spent']:,.2f}", f"${s['reserved']:,.2f}")
+    console.print(table)
+    durations = [r["finished_at"] - r["submitted_at"] for r in jobs.values()
+                 if r["state"] == "completed" and r["finished_at"] and r["submitted_at"]]
+    left = sum(s["running"] + s["todo"] for s in per_shot.values())
+    done = sum(s["done"] for s in per_shot.values())
+    if left and durations:
+        eta = left * (sum(durations) / len(durations)) / 4  # at the default concurrency
+        eta_text = f"ETA about {_duration(eta)} at concurrency 4"
+    elif left:
+        eta_text = "ETA unknown until a take finishes"
+    else:
+        eta_text = "nothing left to make"
+    say(f"{done} done, {left} to go; spent ${catalog.spent_usd():,.2f}, reserved ${catalog.reserved_usd():,.2f}, "
+        f"budget ${project.spec.budget_usd:,.2f}; {eta_text}")
+    for shot_id, s in per_shot.items():
+        for reason in s["reasons"][:3]:
+            say(f"  {shot_id} failed: {reason}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds} s"
+
+
+@app.command()
+def cancel(
+    shots: Optional[list[str]] = typer.Option(None, "--shots", help="Only these shot ids (default: every job in flight)."),
+) -> None:
+    """Cancel jobs in flight: tell the provider, release their reserved money."""
+    from dreamcut.generate.orchestrator import Orchestrator
+
+    project = open_project()
+    n = Orchestrator(project).cancel(_shots(project, shots))
+    say(f"cancelled {n} job{'s' if n != 1 else ''}; reserved now ${project.catalog.reserved_usd():,.2f}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DREAMCUT_API_KEY", show_envvar=True,
+                                          help="Require `Authorization: Bearer KEY` (or set DREAMCUT_API_KEY)."),
+    backend: str = typer.Option("animatic", "--backend", help="Local backend that renders: animatic, testcard, diffusers:PATH."),
+    workers: int = typer.Option(2, "--workers", min=1, max=256, help="Jobs rendered at once."),
+    chaos: float = typer.Option(0.0, "--chaos", min=0.0, max=1.0,
+                                help="Fault rate: 429s with Retry-After, 500s, dropped connections, malformed bodies, stuck jobs."),
+    chaos_seed: Optional[int] = typer.Option(None, "--chaos-seed", help="Seed for reproducible chaos."),
+    latency: float = typer.Option(0.0, "--latency", min=0.0, help="Simulated generation time per job, seconds."),
+    price: float = typer.Option(0.0, "--price", min=0.0, help="USD per second the server bills for its own model."),
+    storage: Optional[Path] = typer.Option(None, "--storage", help="Folder for rendered videos (default: a temp folder)."),
+    blocked_words: Optional[str] = typer.Option(None, "--blocked-words",
+                                                help="Comma-separated words whose prompts fail with moderation_blocked."),
+    poll_after_ms: int = typer.Option(1000, "--poll-after-ms", min=10, help="Largest openai-poll-after-ms sent."),
+    fps: int = typer.Option(24, "--fps", min=1, max=120, help="Frame rate of rendered videos."),
+) -> None:
+    """Run an OpenAI-compatible /v1/videos server on a local backend (the official openai SDK works against it)."""
+    from dreamcut.server import run
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        say("warning: serving beyond this machine without --api-key: anyone who can reach it can use it")
+    say(f"dreamcut serve: http://{host}:{port}/v1 (backend {backend}"
+        f"{', chaos ' + str(chaos) if chaos else ''}{', key required' if api_key else ''})")
+    run(host=host, port=port, api_key=api_key, backend=backend, workers=workers, chaos=chaos, chaos_seed=chaos_seed,
+        latency=latency, price_per_second=price, storage=storage,
+        blocked_words=tuple(w.strip() for w in (blocked_words or "").split(",") if w.strip()),
+        poll_after_ms=poll_after_ms, fps=fps)

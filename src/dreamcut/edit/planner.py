@@ -1,0 +1,532 @@
+"""The edit planner: song analysis + shots -> an OpenTimelineIO timeline cut to the music.
+
+A pure function. `plan_edit` reads no file, renders nothing and asks no one; given the
+same song analysis and shots it returns the same timeline. It decides:
+
+- where each cut falls: on a beat (exactly on the frame nearest the beat), preferring
+  downbeats, phrase starts (4 / 8 bars into a section) and section boundaries, with slot
+  lengths balanced to the takes' usable lengths (a dynamic programme over the beats);
+- pins from the spec (section / bar / beat / second) are kept exactly;
+- a take shorter than its slot is retimed within 0.8x..1.25x (never frozen or looped);
+  when even 0.8x cannot fill the song, BadInput says how many seconds are missing;
+- which part of a long take is used (the stretch with the fewest defects), and the
+  handles a transition needs, left inside the take (or the transition is shortened
+  or becomes a cut, and the clip's reason says so).
+
+The timeline follows docs/internals.md ("The timeline"). `explain(timeline)` prints
+one line per cut for `dreamcut edit --explain`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import opentimelineio as otio
+
+from dreamcut.analysis.audio import SongAnalysis
+from dreamcut.errors import BadInput
+from dreamcut.spec import Placement, TransitionSpec
+
+TIMELINE_VERSION = 1
+MIN_SPEED = 0.8
+MAX_SPEED = 1.25
+
+TRANSITION_TYPES = {
+    "dissolve": otio.schema.TransitionTypes.SMPTE_Dissolve,
+    "dip": "dreamcut_DipToBlack",
+    "zoom": "dreamcut_ZoomThrough",
+}
+
+# Bonus (in cost units) for a cut on each kind of musical place. One unit is roughly what
+# moving a cut ~2 beats away from its balanced position costs, so a downbeat is worth a
+# short move, a section boundary a long one.
+BONUS_DOWNBEAT = 1.0
+BONUS_PHRASE4 = 0.75
+BONUS_PHRASE8 = 0.75
+BONUS_SECTION = 4.0
+
+# How much each kind of take defect is worth avoiding, per occurrence plus per second.
+DEFECT_WEIGHTS = {"frozen": 1.0, "freeze": 1.0, "flash": 2.0, "hard_cut": 3.0, "cut": 3.0,
+                  "motion_spike": 1.0, "spike": 1.0}
+
+
+@dataclass(frozen=True)
+class ShotInput:
+    """One shot as the planner sees it: its selected take and what the director asked.
+
+    media: the take's path relative to the project root. take_seconds: the take's length.
+    place: a pin from the spec. transition: how this shot hands over to the NEXT one.
+    defects: (start s, end s, kind) inside the take, from video analysis.
+    score: the take's quality score, if ranked. source_in: a director's chosen in point (s).
+    """
+
+    shot_id: str
+    take_id: str
+    media: str
+    take_seconds: float
+    place: Placement | None = None
+    transition: TransitionSpec = field(default_factory=TransitionSpec)
+    defects: tuple[tuple[float, float, str], ...] = ()
+    score: float | None = None
+    source_in: float | None = None
+
+
+@dataclass
+class _Cut:
+    """A place a cut may fall: a beat, on its frame."""
+
+    frame: int
+    beat: int  # 0-based beat index
+    bar: int  # 1-based bar number (0 = before the first bar)
+    beat_in_bar: int  # 1-based
+    section: str | None  # e.g. "chorus#2"
+    section_start: bool
+    phrase: int  # 8, 4 or 0: bars into the section, on a downbeat
+    bonus: float
+
+    def describe(self) -> str:
+        if self.bar <= 0:
+            where = f"beat {self.beat + 1} (pickup before bar 1)"
+        elif self.beat_in_bar == 1:
+            where = f"downbeat of bar {self.bar}"
+        else:
+            where = f"beat {self.beat_in_bar} of bar {self.bar}"
+        parts = [where]
+        if self.section_start and self.section:
+            parts[0] += f", start of {self.section}"
+        elif self.section:
+            parts[0] += f" in {self.section}"
+        if self.phrase and not self.section_start:
+            parts.append(f"phrase start ({self.phrase} bars)")
+        return "; ".join(parts)
+
+
+@dataclass
+class _Clip:
+    shot: ShotInput
+    start: int  # record frames
+    end: int
+    cut: _Cut | None  # None for the song start
+    pin: str | None = None
+    speed: float = 1.0
+    src_in: int = 0  # source frames
+    src_len: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tuple[int, int], title: str,
+              song_media: str) -> otio.schema.Timeline:
+    """Cut `shots` (in shot-list order) to `song`; return the timeline (see docs/internals.md).
+
+    fps: the timeline rate (frames per second, integer). size: the master's (w, h).
+    song_media: the song's path relative to the project root.
+    Raises BadInput when the shots cannot cover the song or a pin cannot be kept.
+    """
+    if fps <= 0:
+        raise BadInput(f"fps={fps} must be a positive integer", where="fps", fix="set fps: 24 in dreamcut.yaml")
+    if not shots:
+        raise BadInput("there are no shots to cut", where="shots", fix="add shots to dreamcut.yaml")
+    if song.duration <= 0 or not song.beats:
+        raise BadInput("the song has no beats to cut on", where=song_media,
+                       fix="use a song with a steady pulse, or check that the file is not silent")
+    for s in shots:
+        if not (s.take_seconds > 0):
+            raise BadInput(f"take {s.take_id} has no length ({s.take_seconds} s)", where=s.shot_id,
+                           fix="regenerate the take")
+        if s.source_in is not None and not (0 <= s.source_in < s.take_seconds):
+            raise BadInput(f"in point {s.source_in} s is outside take {s.take_id} ({s.take_seconds:.2f} s)",
+                           where=s.shot_id, fix=f"choose an in point between 0 and {s.take_seconds:.2f} s")
+
+    total = int(round(song.duration * fps))
+    beat_frames = max(1, int(round(song.beat_period * fps)))
+    cuts = _cut_places(song, fps, total)
+    anchors = _anchors(song, shots, cuts, fps, total)
+
+    clips: list[_Clip] = []
+    for (i0, f0, pin0), (i1, f1, _) in zip(anchors[:-1], anchors[1:]):
+        group = shots[i0:i1]
+        inner = [c for c in cuts if f0 < c.frame < f1]
+        chosen = _place_cuts(group, inner, f0, f1, fps, beat_frames, song_media)
+        starts = [f0] + [c.frame for c in chosen]
+        ends = starts[1:] + [f1]
+        for k, shot in enumerate(group):
+            cut = None if starts[k] == 0 else (
+                chosen[k - 1] if k > 0 else next((c for c in cuts if c.frame == f0), None))
+            clips.append(_Clip(shot=shot, start=starts[k], end=ends[k], cut=cut, pin=pin0 if k == 0 else None))
+
+    _retime_and_trim(clips, song, fps)
+    return _timeline(clips, song, fps, size, title, song_media, total)
+
+
+# -- where cuts may fall ------------------------------------------------------------------
+
+
+def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+    names = song.section_names()
+    section_beats: dict[int, str] = {}
+    for sec, name in zip(song.sections, names):
+        if sec.start > 0:
+            section_beats.setdefault(song.nearest_beat(sec.start), name)
+    out: list[_Cut] = []
+    seen: set[int] = set()
+    for i, t in enumerate(song.beats):
+        frame = int(round(t * fps))
+        if frame <= 0 or frame >= total or frame in seen:
+            continue
+        seen.add(frame)
+        bar0 = song.bar_index(t)
+        in_bar = song.beat_in_bar(t)
+        found = song.section_at(t)
+        sec_name = names[found[0]] if found else None
+        sec_start = i in section_beats
+        if sec_start:
+            sec_name = section_beats[i]
+        phrase = 0
+        if in_bar == 1 and bar0 >= 0:
+            first_bar = song.bar_index(found[1].start) if found else 0
+            into = bar0 - max(first_bar, 0)
+            phrase = 8 if into % 8 == 0 else 4 if into % 4 == 0 else 0
+        bonus = (BONUS_DOWNBEAT if in_bar == 1 else 0.0)
+        bonus += BONUS_PHRASE4 if phrase >= 4 else 0.0
+        bonus += BONUS_PHRASE8 if phrase >= 8 else 0.0
+        bonus += BONUS_SECTION if sec_start else 0.0
+        out.append(_Cut(frame=frame, beat=i, bar=bar0 + 1, beat_in_bar=in_bar, section=sec_name,
+                        section_start=sec_start, phrase=phrase, bonus=bonus))
+    return out
+
+
+def _anchors(song: SongAnalysis, shots: list[ShotInput], cuts: list[_Cut], fps: int,
+             total: int) -> list[tuple[int, int, str | None]]:
+    """(shot index, frame, pin text) for the song start, every pinned shot, and the end."""
+    anchors: list[tuple[int, int, str | None]] = [(0, 0, None)]
+    for i, shot in enumerate(shots):
+        if shot.place is None:
+            continue
+        text, t = _pin_time(song, shot)
+        frame = int(round(song.beats[song.nearest_beat(t)] * fps)) if t > 0 else 0
+        if t > 0 and frame <= 0:
+            frame = 0
+        if i == 0:
+            if frame != 0:
+                raise BadInput(f"the first shot is pinned to {text} ({_tc(frame, fps)}), but the first shot "
+                               "starts the song", where=shot.shot_id,
+                               fix="remove the pin, or put a shot before it to cover the song's start")
+            anchors[0] = (0, 0, text)
+            continue
+        if frame >= total:
+            raise BadInput(f"pinned to {text}, which is at or after the song's end ({_tc(total, fps)})",
+                           where=shot.shot_id, fix="pin it inside the song")
+        prev_i, prev_f, _ = anchors[-1]
+        if frame <= prev_f:
+            raise BadInput(f"pinned to {text} ({_tc(frame, fps)}), not after the pin of shot "
+                           f"{shots[prev_i].shot_id} ({_tc(prev_f, fps)})", where=shot.shot_id,
+                           fix="pins must follow the shot order; move the pin or reorder the shots")
+        anchors.append((i, frame, text))
+    anchors.append((len(shots), total, None))
+    return anchors
+
+
+def _pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
+    p = shot.place
+    assert p is not None
+    if p.section is not None:
+        label, _, nth = p.section.partition("#")
+        n = int(nth) if nth.isdigit() else 1
+        matches = [s for s in song.sections if s.label == label.strip().lower()]
+        if len(matches) < n or n < 1:
+            have = ", ".join(song.section_names()) or "none"
+            raise BadInput(f"pinned to section {p.section!r}, which the song does not have", where=shot.shot_id,
+                           fix=f"use one of: {have}")
+        return f"section {label}#{n}", matches[n - 1].start
+    if p.bar is not None:
+        if p.bar > len(song.downbeats):
+            raise BadInput(f"pinned to bar {p.bar}, but the song has {len(song.downbeats)} bars",
+                           where=shot.shot_id, fix=f"use a bar between 1 and {len(song.downbeats)}")
+        return f"bar {p.bar}", song.downbeats[p.bar - 1]
+    if p.beat is not None:
+        if p.beat > len(song.beats):
+            raise BadInput(f"pinned to beat {p.beat}, but the song has {len(song.beats)} beats",
+                           where=shot.shot_id, fix=f"use a beat between 1 and {len(song.beats)}")
+        return f"beat {p.beat}", song.beats[p.beat - 1]
+    assert p.second is not None
+    if p.second >= song.duration:
+        raise BadInput(f"pinned to second {p.second}, but the song is {song.duration:.2f} s long",
+                       where=shot.shot_id, fix=f"use a second below {song.duration:.2f}")
+    return f"second {p.second:g}", p.second
+
+
+# -- placing the cuts: a dynamic programme over the beats -----------------------------------
+
+
+def _usable_frames(shot: ShotInput, fps: int) -> int:
+    """Source frames the shot may play from its in point on (the whole take without a pin)."""
+    start = shot.source_in or 0.0
+    return max(0, int(math.floor((shot.take_seconds - start) * fps + 1e-6)))
+
+
+def _handle_frames(shot: ShotInput, beat_frames: int) -> int:
+    if shot.transition.kind == "cut":
+        return 0
+    return int(round(shot.transition.beats * beat_frames)) // 2
+
+
+def _place_cuts(group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int, beat_frames: int,
+                song_media: str) -> list[_Cut]:
+    """Choose len(group)-1 cuts among `inner` so the group fills [f0, f1] exactly."""
+    m = len(group)
+    span = f1 - f0
+    usable = np.array([_usable_frames(s, fps) for s in group], dtype=float)
+    longest = np.floor(usable / MIN_SPEED + 1e-6)  # a slot the take can fill at 0.8x
+    names = f"{group[0].shot_id}" if m == 1 else f"{group[0].shot_id}..{group[-1].shot_id}"
+    where = f"shots {names} ({_tc(f0, fps)}-{_tc(f1, fps)})"
+    if longest.sum() < span:
+        missing = (span - longest.sum()) / fps * MIN_SPEED
+        raise BadInput(f"the takes cover at most {longest.sum() / fps:.2f} s of these {span / fps:.2f} s even "
+                       f"slowed to {MIN_SPEED}x; {missing:.2f} s more take material is needed", where=where,
+                       fix="make the shots' takes longer (seconds:), add shots, or move the pins")
+    if m == 1:
+        return []
+    min_len = max(1, int(round(0.75 * beat_frames)))
+    nodes = np.array([f0] + [c.frame for c in inner] + [f1], dtype=float)
+    bonus = np.array([0.0] + [c.bonus for c in inner] + [0.0])
+    n = len(nodes)
+    if n - 2 < m - 1:
+        raise BadInput(f"{m} shots need {m - 1} cuts but there are only {n - 2} beats between "
+                       f"{_tc(f0, fps)} and {_tc(f1, fps)}", where=where,
+                       fix="remove shots, or move the pins further apart")
+    # Balanced targets: each shot's share of the span in proportion to what its take can give.
+    target = span * usable / usable.sum()
+    handles = np.array([_handle_frames(s, beat_frames) for s in group], dtype=float)
+    comfy = usable - handles - np.concatenate([[0.0], handles[:-1]])  # fits with its handles
+
+    d = nodes[None, :] - nodes[:, None]  # d[a, b] = length of a slot from node a to node b
+    INF = np.inf
+    cost = np.full((m + 1, n), INF)
+    back = np.zeros((m + 1, n), dtype=int)
+    cost[0, 0] = 0.0
+    for j in range(m):
+        scale = max(2.0 * beat_frames, 0.3 * target[j])
+        c = ((d - target[j]) / scale) ** 2
+        c = c + np.where(d > comfy[j], 0.5, 0.0)  # a transition will be shortened
+        over = d / max(usable[j], 1.0) - 1.0
+        c = c + np.where(over > 0, 3.0 + 20.0 * over, 0.0)  # retimed: allowed, not liked
+        c[(d < min_len) | (d > longest[j])] = INF
+        last = j == m - 1
+        if last:
+            c[:, :-1] = INF  # the last shot of the group ends on the anchor
+        else:
+            c[:, -1] = INF
+            c = c - bonus[None, :]
+        step = cost[j][:, None] + c
+        back[j + 1] = np.argmin(step, axis=0)
+        cost[j + 1] = step[back[j + 1], np.arange(n)]
+    if not np.isfinite(cost[m, n - 1]):
+        raise BadInput(f"{m} shots cannot share these {span / fps:.2f} s with every cut on a beat "
+                       f"(each slot needs at least {min_len / fps:.2f} s and at most 1.25x its take)",
+                       where=where, fix="remove or lengthen shots, or move the pins")
+    picks = []
+    b = n - 1
+    for j in range(m, 0, -1):
+        a = back[j, b]
+        if j < m:
+            picks.append(b)
+        b = a
+    picks.reverse()
+    return [inner[p - 1] for p in picks]
+
+
+# -- speed, in / out points and handles -------------------------------------------------------
+
+
+def _retime_and_trim(clips: list[_Clip], song: SongAnalysis, fps: int) -> None:
+    beat_frames = max(1, int(round(song.beat_period * fps)))
+    # 1. speed: 1.0 when the take is long enough, else slowed (>= 0.8x by the planner's limits).
+    for c in clips:
+        rec = c.end - c.start
+        usable = _usable_frames(c.shot, fps)
+        if rec <= usable:
+            c.speed, c.src_len = 1.0, rec
+        else:
+            c.speed = max(MIN_SPEED, usable / rec)
+            c.src_len = usable
+            c.notes.append(f"retimed {c.speed:.3f}x: the take gives {usable / fps:.2f} s for a "
+                           f"{rec / fps:.2f} s slot")
+    # 2. transitions: centred on the cut, at most half of either neighbour, handles inside the takes.
+    halves: list[int] = []
+    for k in range(len(clips) - 1):
+        a, b = clips[k], clips[k + 1]
+        h = _handle_frames(a.shot, beat_frames)
+        h = min(h, (a.end - a.start) // 2, (b.end - b.start) // 2)
+        halves.append(h)
+    want = list(halves)
+
+    def room(c: _Clip) -> tuple[int, int]:
+        """(source frames free before the in point, after the out point) at the best case."""
+        take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
+        if c.shot.source_in is not None:
+            head = int(round(c.shot.source_in * fps))
+            return head, take - head - c.src_len
+        return take - c.src_len, take - c.src_len  # shared: the in point is free to move
+
+    for k, c in enumerate(clips):
+        head_need = math.ceil(halves[k - 1] * c.speed) if k > 0 else 0
+        tail_need = math.ceil(halves[k] * c.speed) if k < len(halves) else 0
+        head_room, tail_room = room(c)
+        if c.shot.source_in is None:
+            free = head_room
+            if head_need + tail_need > free:
+                # Share the free frames in proportion to what each side asks for.
+                head_fit = int(free * head_need / (head_need + tail_need))
+                tail_fit = free - head_fit
+            else:
+                head_fit, tail_fit = head_need, tail_need
+        else:
+            head_fit, tail_fit = min(head_need, head_room), min(tail_need, tail_room)
+        if k > 0 and head_fit < head_need:
+            halves[k - 1] = min(halves[k - 1], int(head_fit / c.speed))
+        if k < len(halves) and tail_fit < tail_need:
+            halves[k] = min(halves[k], int(tail_fit / c.speed))
+    for k, h in enumerate(halves):
+        kind = clips[k].shot.transition.kind
+        if want[k] == 0 and kind != "cut" and h == 0:
+            clips[k + 1].notes.append(f"{kind} became a cut: the shots are too short for it")
+        elif h < want[k]:
+            if h == 0:
+                clips[k + 1].notes.append(f"{kind} became a cut: no handle room in the takes")
+            else:
+                clips[k + 1].notes.append(f"{kind} shortened to {2 * h} frames: handle room in the takes")
+    # 3. in points: the stretch with the fewest defects, handles included.
+    for k, c in enumerate(clips):
+        head = math.ceil(halves[k - 1] * c.speed) if k > 0 else 0
+        tail = math.ceil(halves[k] * c.speed) if k < len(halves) else 0
+        take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
+        if c.shot.source_in is not None:
+            c.src_in = int(round(c.shot.source_in * fps))
+            c.notes.append(f"in point {c.shot.source_in:g} s as directed")
+        else:
+            c.src_in, avoided = _best_in_point(c.shot.defects, take, c.src_len, head, tail, fps)
+            if avoided:
+                c.notes.append(avoided)
+        c.head, c.tail = head, tail  # type: ignore[attr-defined]
+    for k, c in enumerate(clips):
+        c.half_out = halves[k] if k < len(halves) else 0  # type: ignore[attr-defined]
+
+
+def _best_in_point(defects: tuple[tuple[float, float, str], ...], take: int, length: int, head: int, tail: int,
+                   fps: int) -> tuple[int, str]:
+    lo, hi = head, take - length - tail
+    if hi <= lo or not defects:
+        return max(0, min(lo, take - length)), ""
+    starts = np.arange(lo, hi + 1)
+    cost = np.zeros(len(starts))
+    for d0, d1, kind in defects:
+        w = DEFECT_WEIGHTS.get(kind, 1.0)
+        a, b = d0 * fps, max(d1, d0) * fps
+        for s0, s1, weight in ((starts - head, starts, 0.5), (starts, starts + length, 1.0),
+                               (starts + length, starts + length + tail, 0.5)):
+            overlap = np.clip(np.minimum(s1, b + 1) - np.maximum(s0, a), 0, None)
+            cost += weight * w * ((overlap > 0) * 1.0 + overlap / fps)
+    best = int(starts[int(np.argmin(cost))])  # argmin takes the earliest of equals
+    worst_at_start = cost[0] > cost.min()
+    note = ""
+    if worst_at_start:
+        kinds = sorted({k for _, _, k in defects})
+        note = f"uses {best / fps:.2f}-{(best + length) / fps:.2f} s of the take to avoid {', '.join(kinds)}"
+    return best, note
+
+
+# -- the timeline -------------------------------------------------------------------------------
+
+
+def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int, int], title: str,
+              song_media: str, total: int) -> otio.schema.Timeline:
+    rt = lambda f: otio.opentime.RationalTime(f, fps)  # noqa: E731
+    tl = otio.schema.Timeline(name=title)
+    tl.metadata["dreamcut"] = {"version": TIMELINE_VERSION, "song": song_media, "fps": int(fps),
+                               "size": [int(size[0]), int(size[1])], "tempo": float(song.tempo), "title": title,
+                               "beats_per_bar": int(song.beats_per_bar)}
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for k, c in enumerate(clips):
+        take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
+        clip = otio.schema.Clip(
+            name=c.shot.take_id,
+            media_reference=otio.schema.ExternalReference(
+                target_url=c.shot.media, available_range=otio.opentime.TimeRange(rt(0), rt(take))),
+            source_range=otio.opentime.TimeRange(rt(c.src_in), rt(c.src_len)),
+        )
+        reason = "song start" if c.cut is None else c.cut.describe()
+        if c.pin:
+            reason += f"; pinned to {c.pin}"
+        if c.notes:
+            reason += "; " + "; ".join(c.notes)
+        clip.metadata["dreamcut"] = {
+            "shot": c.shot.shot_id, "take": c.shot.take_id, "speed": round(float(c.speed), 6), "reason": reason,
+            "score": c.shot.score, "record_start": c.start / fps, "record_end": c.end / fps,
+            "record_start_frame": c.start, "record_end_frame": c.end,
+            "bar": c.cut.bar if c.cut else 1, "beat_in_bar": c.cut.beat_in_bar if c.cut else 1,
+            "beat": (c.cut.beat + 1) if c.cut else 1, "section": c.cut.section if c.cut else _first_section(song),
+            "pinned": c.pin, "handles": [int(c.head), int(c.tail)],  # type: ignore[attr-defined]
+        }
+        if k > 0 and clips[k - 1].half_out > 0:  # type: ignore[attr-defined]
+            prev = clips[k - 1]
+            h = prev.half_out  # type: ignore[attr-defined]
+            kind = prev.shot.transition.kind
+            video.append(otio.schema.Transition(
+                name=kind, transition_type=TRANSITION_TYPES[kind], in_offset=rt(h), out_offset=rt(h),
+                metadata={"dreamcut": {"kind": kind, "beats": prev.shot.transition.beats, "frames": 2 * h}}))
+        video.append(clip)
+    names = song.section_names()
+    for sec, name in zip(song.sections, names):
+        a = max(0, int(round(sec.start * fps)))
+        b = min(total, int(round(sec.end * fps)))
+        if b > a:
+            video.markers.append(otio.schema.Marker(
+                name=name, marked_range=otio.opentime.TimeRange(rt(a), rt(b - a)), color="CYAN",
+                metadata={"dreamcut": {"label": sec.label, "start": sec.start, "end": sec.end}}))
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    audio.append(otio.schema.Clip(
+        name="song", media_reference=otio.schema.ExternalReference(
+            target_url=song_media, available_range=otio.opentime.TimeRange(rt(0), rt(total))),
+        source_range=otio.opentime.TimeRange(rt(0), rt(total))))
+    tl.tracks.append(video)
+    tl.tracks.append(audio)
+    return tl
+
+
+def _first_section(song: SongAnalysis) -> str | None:
+    names = song.section_names()
+    return names[0] if names else None
+
+
+def _tc(frame: int, fps: int) -> str:
+    """mm:ss.ff (ff = frames)."""
+    s, f = divmod(int(frame), fps)
+    return f"{s // 60:02d}:{s % 60:02d}.{f:02d}"
+
+
+def explain(timeline: otio.schema.Timeline) -> list[str]:
+    """One line per cut: when, which shot and take, where in the music, speed, score, why."""
+    meta = timeline.metadata.get("dreamcut", {})
+    fps = int(meta.get("fps") or 24)
+    lines = []
+    video = timeline.tracks[0]
+    pending = None
+    for item in video:
+        if isinstance(item, otio.schema.Transition):
+            pending = item
+            continue
+        if not isinstance(item, otio.schema.Clip):
+            continue
+        m = item.metadata.get("dreamcut", {})
+        start = int(m.get("record_start_frame", round(float(m.get("record_start", 0)) * fps)))
+        score = m.get("score")
+        score_text = "  -  " if score is None else f"{float(score):.2f}"
+        into = "cut" if pending is None else f"{pending.metadata.get('dreamcut', {}).get('kind', pending.name)} " \
+            f"{int(pending.in_offset.value + pending.out_offset.value)}f"
+        lines.append(f"{_tc(start, fps)}  {m.get('shot', '?'):<12} {m.get('take', item.name):<16} "
+                     f"bar {m.get('bar', '?'):>3} beat {m.get('beat_in_bar', '?')}  {m.get('section') or '-':<10} "
+                     f"{float(m.get('speed', 1.0)):.2f}x  score {score_text}  {into:<14} {m.get('reason', '')}")
+        pending = None
+    return lines

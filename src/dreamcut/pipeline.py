@@ -1,0 +1,222 @@
+"""The main job, step by step: generate -> hear the song -> cut -> render -> upscale -> export.
+
+Each step reads what the previous one wrote in the project folder, so any step can run
+on its own (`dreamcut edit`, `dreamcut render`, ...) and a crash loses at most the step
+in progress. This module only sequences library calls and chooses file names; every
+decision lives in the modules it calls (planner, orchestrator, renderer, exporters).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from dreamcut.catalog import Take
+from dreamcut.errors import BadInput, WorkFailed
+from dreamcut.project import Project
+
+Progress = Callable[[float], None]
+
+
+@dataclass
+class StepReport:
+    name: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class PipelineReport:
+    steps: list[StepReport] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+# -- generate -------------------------------------------------------------------------
+
+
+def generate(project: Project, *, shots: list[str] | None = None, on_take=None, **orchestrator_options):
+    """Make every take the shot list asks for (resuming anything already made)."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.orchestrator import Orchestrator
+
+    project.check_writable()
+    planned = plan_takes(project.spec, root=str(project.root), shots=shots)
+    return Orchestrator(project, **orchestrator_options).run(planned, on_progress=on_take)
+
+
+# -- selection ------------------------------------------------------------------------
+
+
+def selected_takes(project: Project) -> dict[str, Take]:
+    """The take each shot uses: the director's selection, else the best-rated, else the
+    best-scored, else the first made. Rejected takes are never chosen by default."""
+    catalog = project.catalog
+    chosen: dict[str, Take] = {}
+    explicit = catalog.selections()
+    for shot in project.spec.shots:
+        takes = catalog.takes(shot.id)
+        if not takes:
+            continue
+        by_id = {t.id: t for t in takes}
+        if shot.id in explicit and explicit[shot.id]["take_id"] in by_id:
+            chosen[shot.id] = by_id[explicit[shot.id]["take_id"]]
+            continue
+        reviews = {t.id: catalog.review(t.id) for t in takes}
+        candidates = [t for t in takes if reviews[t.id]["status"] != "rejected"] or takes
+        selected = [t for t in candidates if reviews[t.id]["status"] == "selected"]
+        pool = selected or candidates
+
+        def rank(t: Take) -> tuple:
+            rating = reviews[t.id]["rating"] or 0
+            score = t.score if t.score is not None else -1.0
+            return (-rating, -score, t.created_at, t.id)
+
+        chosen[shot.id] = sorted(pool, key=rank)[0]
+    return chosen
+
+
+# -- hearing the song -------------------------------------------------------------------
+
+
+def analyse_song(project: Project, progress: Progress | None = None):
+    from dreamcut.analysis.audio import analyze_song
+
+    return analyze_song(project.song_path, cache_dir=project.cache_dir / "audio", progress=progress)
+
+
+def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
+    """Defects and scores of takes (cached by content hash); stored as the takes' scores."""
+    from dreamcut.analysis.video import analyze_take
+
+    out = {}
+    for i, take in enumerate(takes):
+        result = analyze_take(project.abs(take.path), cache_dir=project.cache_dir / "video")
+        project.catalog.set_score(take.id, result.score, result.to_dict())
+        out[take.id] = result
+        if progress:
+            progress((i + 1) / max(1, len(takes)))
+    return out
+
+
+# -- the edit -------------------------------------------------------------------------
+
+
+def cut_path(project: Project) -> Path:
+    return project.edits_dir / "cut.otio"
+
+
+def make_edit(project: Project, *, progress: Progress | None = None, song=None):
+    """Plan the cut from the song and the chosen takes; write edits/cut.otio."""
+    import opentimelineio as otio
+
+    from dreamcut.edit.planner import ShotInput, plan_edit
+    from dreamcut.media import atomic_path
+
+    spec = project.spec
+    project.check_writable()
+    song = song or analyse_song(project)
+    # Score every take first (cached by content), so the default choice per shot is the best one.
+    candidates = [t for shot in spec.shots for t in project.catalog.takes(shot.id)]
+    analyses = analyse_takes(project, candidates, progress)
+    chosen = selected_takes(project)
+    missing = [s.id for s in spec.shots if s.id not in chosen]
+    if missing:
+        raise BadInput(f"no takes yet for shot(s) {', '.join(missing[:8])}", where=str(project.spec_path.name),
+                       fix="run `dreamcut generate` (or `dreamcut import SHOT FILE`) first")
+    selections = project.catalog.selections()
+    inputs = []
+    for shot in spec.shots:
+        take = chosen[shot.id]
+        analysis = analyses.get(take.id)
+        defects = tuple((d.start, d.end, d.kind) for d in analysis.defects) if analysis else ()
+        sel = selections.get(shot.id)
+        source_in = sel["source_in"] if sel is not None and sel["take_id"] == take.id else None
+        inputs.append(ShotInput(
+            shot_id=shot.id, take_id=take.id, media=take.path, take_seconds=take.seconds, place=shot.place,
+            transition=shot.transition or spec.transition, defects=defects,
+            score=analysis.score if analysis else take.score, source_in=source_in))
+    timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song)
+    target = cut_path(project)
+    with atomic_path(target) as tmp:
+        otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
+    return timeline
+
+
+def load_edit(project: Project):
+    import opentimelineio as otio
+
+    path = cut_path(project)
+    if not path.is_file():
+        raise BadInput("there is no edit yet", where=project.rel(path), fix="run `dreamcut edit` first")
+    try:
+        return otio.adapters.read_from_file(str(path), adapter_name="otio_json")
+    except Exception as e:  # OTIO raises many exception types for a damaged file
+        raise BadInput(f"the edit cannot be read ({type(e).__name__})", where=project.rel(path),
+                       fix="run `dreamcut edit` to plan it again") from None
+
+
+# -- render ---------------------------------------------------------------------------
+
+
+def render_paths(project: Project) -> tuple[Path, Path]:
+    spec = project.spec
+    ext = ".mov" if spec.render.codec == "prores" else ".mp4"
+    master = project.renders_dir / f"final_{spec.render.master}{ext}"
+    final = project.renders_dir / f"final_{spec.render.resolution}{ext}"
+    return master, final
+
+
+def render(project: Project, timeline=None, *, master_progress: Progress | None = None,
+           upscale_progress: Progress | None = None) -> tuple[Path, Path]:
+    """Render the cut at the master size with the song, then upscale to the final size."""
+    from dreamcut.render.ffmpeg import render_timeline
+    from dreamcut.render.upscale import upscale
+
+    spec = project.spec
+    project.check_writable()
+    timeline = timeline if timeline is not None else load_edit(project)
+    master, final = render_paths(project)
+    render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps, codec=spec.render.codec,
+                    crf=spec.render.crf, progress=master_progress)
+    _sign_render(project, master, timeline)
+    if master != final:
+        upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=upscale_progress)
+        _sign_render(project, final, timeline, parent=master)
+    return master, final
+
+
+def _sign_render(project: Project, path: Path, timeline, parent: Path | None = None) -> None:
+    from dreamcut.provenance import sign_render
+
+    sign_render(project, path, timeline, parent=parent)
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+def export(project: Project, timeline=None) -> dict[str, Path]:
+    from dreamcut.export import export_all
+
+    from dreamcut.provenance import sign_exports
+
+    timeline = timeline if timeline is not None else load_edit(project)
+    outputs = export_all(timeline, project.root, project.exports_dir)
+    sign_exports(project, outputs, timeline)
+    return outputs
+
+
+def write_report(project: Project, report: PipelineReport) -> Path:
+    from dreamcut.media import write_text_atomic
+
+    data = {"steps": [s.__dict__ for s in report.steps],
+            "outputs": {k: project.rel(v) for k, v in report.outputs.items()}}
+    path = project.state_dir / "last_run.json"
+    write_text_atomic(path, json.dumps(data, indent=2))
+    return path
+
+
+def require(condition: bool, message: str, **kw) -> None:
+    if not condition:
+        raise WorkFailed(message, **kw)

@@ -1,0 +1,375 @@
+"""The review board: a FastAPI app over one project's catalog.
+
+Pages and calls:
+    GET  /                       the board: shots x takes, server-rendered (fast first paint)
+    GET  /thumb/{take}.jpg       a small poster (made on demand, cached)
+    GET  /proxy/{take}.mp4       a low-res looping proxy (made on demand, cached)
+    GET  /media/take/{take}      the full take (only the compare view asks for it)
+    GET  /files/{path}           other project media (contact sheets, renders), inside the project only
+    GET  /api/board              every take with its review, and the selections
+    GET  /api/changes?since=T    reviews and selections changed since T (tabs poll this)
+    POST /api/review/{take}      rating / status / note / tags of one take, written at once
+    GET  /api/cut                the current cut (edits/cut.otio) and the song's waveform
+    POST /api/jobs               preview more variants, promote, re-render (background jobs)
+    GET  /api/jobs               the jobs this board started
+
+Safety: media is looked up by take id in the catalog (never by a path from the URL),
+except /files/, which resolves the path (following links) and refuses anything outside
+the project folder or outside its media folders. State-changing calls need the
+`X-Dreamcut: 1` header, which a foreign web page cannot send without a CORS preflight
+this app never grants. The Host header must name this machine (DNS rebinding).
+
+This module presents and records the director's choices; it never decides an edit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+
+from dreamcut.catalog import Catalog
+from dreamcut.project import Project
+from dreamcut.web import media as board_media
+
+HERE = Path(__file__).resolve().parent
+STATUS_VALUES = (None, "selected", "rejected")
+# Folders of a project whose files the board may serve through /files/ (not the catalog, not the spec).
+SERVED_FOLDERS = ("takes", "previews", "renders", "edits", "exports", "refs")
+# Pictures and videos only: sidecars (.json) carry request details the board has no need to expose.
+SERVED_SUFFIXES = {".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg", ".webp", ".gif"}
+MAX_NOTE = 4000
+MAX_TAGS = 20
+
+
+class Board:
+    """The board's state: one project, one catalog connection (guarded by a lock), the jobs."""
+
+    def __init__(self, root: Path):
+        self.project = Project.open(root)
+        self.root = self.project.root
+        self.catalog: Catalog = self.project.catalog
+        self.lock = threading.RLock()
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self._cut_cache: tuple[float, dict] | None = None
+
+    # -- data ----------------------------------------------------------------------------
+    def rows(self) -> list[dict[str, Any]]:
+        with self.lock:
+            cur = self.catalog.db.execute(
+                "SELECT t.id, t.shot_id, t.kind, t.variant, t.seed, t.backend, t.model, t.seconds, t.width, "
+                "t.height, t.cost_usd, t.score, t.score_json, t.created_at, t.prompt, r.rating, r.status, r.note, "
+                "r.tags_json FROM takes t LEFT JOIN reviews r ON r.take_id = t.id "
+                "ORDER BY t.shot_id, t.kind, t.created_at, t.id")
+            out = []
+            for r in cur:
+                d = dict(r)
+                detail = json.loads(d.pop("score_json") or "null") or {}
+                d["explanation"] = detail.get("explanation", "") if isinstance(detail, dict) else ""
+                d["tags"] = json.loads(d.pop("tags_json") or "[]")
+                d["note"] = d["note"] or ""
+                out.append(d)
+            return out
+
+    def shots(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(r) for r in self.catalog.db.execute("SELECT id, position, prompt FROM shots ORDER BY position")]
+
+    def selections(self) -> dict[str, str]:
+        with self.lock:
+            return {k: r["take_id"] for k, r in self.catalog.selections().items()}
+
+    def take_file(self, take_id: str) -> Path:
+        with self.lock:
+            take = self.catalog.take(take_id)
+        if take is None:
+            raise HTTPException(404, "no such take")
+        path = self.root / take.path
+        # A catalog row or a symlink pointing outside the project is refused, not followed.
+        if not self.project.inside(path) or not path.resolve().is_file():
+            raise HTTPException(404, "take file not found inside the project")
+        return path.resolve()
+
+    def set_review(self, take_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if "rating" in body:
+            rating = body["rating"]
+            if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5):
+                raise HTTPException(422, "rating must be 1..5 or null")
+            fields["rating"] = rating
+        if "status" in body:
+            if body["status"] not in STATUS_VALUES:
+                raise HTTPException(422, "status must be selected, rejected or null")
+            fields["status"] = body["status"]
+        if "note" in body:
+            if not isinstance(body["note"], str) or len(body["note"]) > MAX_NOTE:
+                raise HTTPException(422, f"note must be text of at most {MAX_NOTE} characters")
+            fields["note"] = body["note"]
+        if "tags" in body:
+            tags = body["tags"]
+            if not isinstance(tags, list) or len(tags) > MAX_TAGS or not all(isinstance(t, str) and 0 < len(t) <= 40
+                                                                             for t in tags):
+                raise HTTPException(422, f"tags must be a list of at most {MAX_TAGS} short texts")
+            fields["tags"] = sorted({t.strip() for t in tags if t.strip()})
+        with self.lock, self.catalog.transaction():
+            take = self.catalog.take(take_id)
+            if take is None:
+                raise HTTPException(404, "no such take")
+            selected_before = self.selections().get(take.shot_id)
+            if fields.get("status") == "selected":
+                # One selected take per shot: the previous one steps back to unreviewed status.
+                if selected_before and selected_before != take_id:
+                    self.catalog.set_review(selected_before, status=None)
+                self.catalog.select(take.shot_id, take_id)
+            elif "status" in fields and selected_before == take_id:
+                self.catalog.db.execute("DELETE FROM selections WHERE shot_id=? AND take_id=?", (take.shot_id, take_id))
+            review = self.catalog.set_review(take_id, **fields)
+        return review
+
+    def changes(self, since: float) -> dict[str, Any]:
+        with self.lock:
+            reviews = []
+            for r in self.catalog.db.execute("SELECT * FROM reviews WHERE updated_at > ? ORDER BY updated_at", (since,)):
+                d = dict(r)
+                d["tags"] = json.loads(d.pop("tags_json"))
+                reviews.append(d)
+            latest = self.catalog.db.execute("SELECT MAX(updated_at) FROM reviews").fetchone()[0] or 0.0
+            sel_latest = self.catalog.db.execute("SELECT MAX(updated_at) FROM selections").fetchone()[0] or 0.0
+            count = self.catalog.db.execute("SELECT COUNT(*) FROM takes").fetchone()[0]
+        return {"now": max(latest, sel_latest, since), "reviews": reviews, "selections": self.selections(),
+                "takes": count}
+
+    def cut(self) -> dict[str, Any]:
+        """The current cut's clips (with the planner's reasons) over the song's waveform."""
+        cut_file = self.project.edits_dir / "cut.otio"
+        data: dict[str, Any] = {"clips": [], "seconds": 0.0, "peaks": []}
+        if cut_file.is_file():
+            mtime = cut_file.stat().st_mtime
+            if self._cut_cache and self._cut_cache[0] == mtime:
+                data = dict(self._cut_cache[1])
+            else:
+                data = _read_cut(cut_file)
+                self._cut_cache = (mtime, dict(data))
+        try:
+            song = self.project.song_path
+        except Exception:  # a spec without a song still has a board
+            song = None
+        if song is not None and song.is_file() and self.project.inside(song):
+            wave = board_media.waveform(self.project.cache_dir, song.resolve())
+            data["peaks"] = wave["peaks"]
+            data["seconds"] = max(float(data.get("seconds") or 0.0), wave["seconds"])
+        return data
+
+    # -- background jobs -------------------------------------------------------------------
+    def start_job(self, action: str, shot: str | None, variants: list[int] | int | None) -> dict[str, Any]:
+        """Run `dreamcut preview|promote|render` for this project as a child process (isolated, and
+        durable through the catalog: a board restart loses only the log tail, never the work)."""
+        cmd = [sys.executable, "-m", "dreamcut", "--project", str(self.root), "--quiet"]
+        if action == "preview":
+            n = variants if isinstance(variants, int) else 8
+            if n not in (4, 8, 16, 32) or not shot:
+                raise HTTPException(422, "preview needs a shot and variants of 4, 8, 16 or 32")
+            cmd += ["preview", shot, "--variants", str(n)]
+        elif action == "promote":
+            if not shot or not isinstance(variants, list) or not variants or not all(isinstance(v, int) for v in variants):
+                raise HTTPException(422, "promote needs a shot and a list of variant numbers")
+            cmd += ["promote", shot, *[str(v) for v in variants]]
+        elif action == "render":
+            cmd += ["render"]
+        else:
+            raise HTTPException(422, "action must be preview, promote or render")
+        if shot is not None and shot not in {s["id"] for s in self.shots()}:
+            raise HTTPException(404, "no such shot")
+        job_id = uuid.uuid4().hex[:12]
+        job = {"id": job_id, "action": action, "shot": shot, "state": "running", "started_at": time.time(),
+               "finished_at": None, "exit_code": None, "log": ""}
+        self.jobs[job_id] = job
+        env = dict(os.environ)
+        package_parent = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
+
+        def work() -> None:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(self.root))
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-8:]
+            job.update(state="done" if proc.returncode == 0 else "failed", exit_code=proc.returncode,
+                       finished_at=time.time(), log="\n".join(tail).replace(str(Path.home()), "~"))
+
+        threading.Thread(target=work, daemon=True, name=f"board-job-{job_id}").start()
+        return job
+
+
+def _chunked(parts, size: int = 32_768):
+    buf: list[str] = []
+    n = 0
+    for part in parts:
+        buf.append(part)
+        n += len(part)
+        if n >= size:
+            yield "".join(buf).encode()
+            buf, n = [], 0
+    if buf:
+        yield "".join(buf).encode()
+
+
+def _read_cut(path: Path) -> dict[str, Any]:
+    import opentimelineio as otio
+
+    try:
+        timeline = otio.adapters.read_from_file(str(path))
+    except Exception:  # a damaged or foreign cut: show none rather than failing the board
+        return {"clips": [], "seconds": 0.0, "error": "edits/cut.otio could not be read"}
+    clips = []
+    t = 0.0
+    video = timeline.tracks[0] if len(timeline.tracks) else []
+    for item in video:
+        if not isinstance(item, otio.schema.Clip):
+            continue
+        meta = dict(item.metadata.get("dreamcut", {}) or {})
+        dur = item.source_range.duration.to_seconds() if item.source_range else 0.0
+        speed = float(meta.get("speed") or 1.0)
+        start = float(meta.get("record_start", t))
+        end = float(meta.get("record_end", start + dur / speed))
+        clips.append({"take": str(meta.get("take", item.name)), "shot": str(meta.get("shot", "")),
+                      "start": round(start, 3), "end": round(end, 3), "reason": str(meta.get("reason", "")),
+                      "score": meta.get("score")})
+        t = end
+    return {"clips": clips, "seconds": round(t, 3), "title": timeline.name}
+
+
+def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) -> FastAPI:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    board = Board(Path(project_root))
+    templates = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(),
+                            trim_blocks=True, lstrip_blocks=True)
+    app = FastAPI(title="dreamcut review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.board = board
+    hosts = set(allowed_hosts or []) | {"127.0.0.1", "localhost", "::1", "testserver"}
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app.add_middleware(GZipMiddleware, minimum_size=2000)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if "*" not in hosts and (request.url.hostname or "") not in hosts:
+            return JSONResponse({"detail": "unknown host"}, status_code=400)
+        if request.method not in ("GET", "HEAD") and request.headers.get("x-dreamcut") != "1":
+            return JSONResponse({"detail": "missing X-Dreamcut header"}, status_code=403)
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> StreamingResponse:
+        rows = board.rows()
+        shots = board.shots()
+        by_shot: dict[str, list[dict]] = {s["id"]: [] for s in shots}
+        for r in rows:
+            by_shot.setdefault(r["shot_id"], []).append(r)
+        sheets = {sid: (board.project.previews_dir / sid / "contact_sheet.png").is_file() for sid in by_shot}
+        parts = templates.get_template("board.html").generate(
+            title=board.project.spec.title, shots=shots, by_shot=by_shot, selections=board.selections(),
+            sheets=sheets, total=len(rows), now=board.changes(0.0)["now"])
+        # Streamed in ~32 kB pieces: the browser paints the header and the first shots while the
+        # rest of a 700-take board is still being rendered and sent.
+        return StreamingResponse(_chunked(parts), media_type="text/html; charset=utf-8",
+                                 headers={"Cache-Control": "no-store"})
+
+    @app.get("/thumb/{take_id}.jpg")
+    def thumb(take_id: str) -> FileResponse:
+        src = board.take_file(take_id)
+        return FileResponse(board_media.ensure_poster(board.project.cache_dir, take_id, src), media_type="image/jpeg",
+                            headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/proxy/{take_id}.mp4")
+    def proxy(take_id: str) -> FileResponse:
+        src = board.take_file(take_id)
+        return FileResponse(board_media.ensure_proxy(board.project.cache_dir, take_id, src), media_type="video/mp4",
+                            headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/media/take/{take_id}")
+    def full_take(take_id: str) -> FileResponse:
+        return FileResponse(board.take_file(take_id), media_type="video/mp4")
+
+    @app.get("/files/{rel:path}")
+    def project_file(rel: str) -> FileResponse:
+        path = (board.root / rel)
+        resolved = path.resolve()
+        if not board.project.inside(resolved) or not resolved.is_file():
+            raise HTTPException(404, "not found")
+        inner = resolved.relative_to(board.root).parts
+        if not inner or inner[0] not in SERVED_FOLDERS or resolved.suffix.lower() not in SERVED_SUFFIXES:
+            raise HTTPException(404, "not found")
+        return FileResponse(resolved)
+
+    @app.get("/api/board")
+    def api_board() -> dict:
+        return {"shots": board.shots(), "takes": board.rows(), "selections": board.selections(),
+                "now": board.changes(0.0)["now"]}
+
+    @app.get("/api/changes")
+    def api_changes(since: float = 0.0) -> dict:
+        return board.changes(since)
+
+    @app.post("/api/review/{take_id}")
+    async def api_review(take_id: str, request: Request) -> dict:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(422, "send a JSON object") from None
+        if not isinstance(body, dict):
+            raise HTTPException(422, "send a JSON object")
+        import anyio
+
+        return await anyio.to_thread.run_sync(board.set_review, take_id, body)
+
+    @app.get("/api/cut")
+    def api_cut() -> dict:
+        return board.cut()
+
+    @app.post("/api/jobs")
+    async def api_jobs_start(request: Request) -> dict:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(422, "send a JSON object") from None
+        if not isinstance(body, dict):
+            raise HTTPException(422, "send a JSON object")
+        return board.start_job(str(body.get("action")), body.get("shot"), body.get("variants"))
+
+    @app.get("/api/jobs")
+    def api_jobs() -> list:
+        return sorted(board.jobs.values(), key=lambda j: j["started_at"], reverse=True)
+
+    @app.get("/static/{name}")
+    def static(name: str) -> FileResponse:
+        path = (HERE / "static" / name).resolve()
+        if path.parent != (HERE / "static").resolve() or not path.is_file():
+            raise HTTPException(404, "not found")
+        return FileResponse(path, headers={"Cache-Control": "max-age=600"})
+
+    return app
+
+
+def serve(project_root: Path, *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) -> None:
+    """Run the board until interrupted (the CLI's `dreamcut review`)."""
+    import uvicorn
+
+    app = create_app(project_root, allowed_hosts=[host] if host not in ("0.0.0.0", "::") else ["*"])
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(0.8, lambda: webbrowser.open(url)).start()
+    print(f"review board: {url}  (Ctrl+C to stop)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,105 @@
+"""Helpers shared by the generation tests: a real `dreamcut serve` subprocess and tiny projects."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import wave
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+class Serve:
+    """`python -m dreamcut serve ...` on a free localhost port; stopped by `close()`."""
+
+    def __init__(self, *args: str, api_key: str = "test-key", storage: Path | None = None):
+        self.port = free_port()
+        self.api_key = api_key
+        cmd = [sys.executable, "-m", "dreamcut", "serve", "--port", str(self.port), "--api-key", api_key, *args]
+        if storage is not None:
+            cmd += ["--storage", str(storage)]
+        # The server's log goes to a file: a pipe nobody reads would fill up and stall the server.
+        self.log = tempfile.NamedTemporaryFile(prefix="dreamcut-serve-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(cmd, env=cli_env(), stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.get("/_dreamcut/health")
+                break
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"serve exited: {Path(self.log.name).read_text()[-2000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("serve did not start in 30 s")
+                time.sleep(0.1)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def get(self, path: str) -> dict:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers={"Authorization": f"Bearer {self.api_key}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+
+    def billing(self) -> dict:
+        return self.get("/_dreamcut/billing")
+
+    def env(self) -> dict[str, str]:
+        return {"OPENAI_API_KEY": self.api_key, "OPENAI_BASE_URL": self.base_url}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+def write_song(path: Path, seconds: float = 1.0) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x00" * int(8000 * seconds))
+
+
+def make_project(root: Path, *, shots: int, takes: int = 1, seconds: float = 1.0,
+                 backend: str = "openai-videos:testcard", budget: float = 100.0, size: str = "128x72",
+                 fps: int = 12, extra: str = "", shot_extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write_song(root / "song.wav")
+    lines = [
+        "version: 1", "title: test batch", "song: song.wav", f"fps: {fps}", f"backend: {backend}",
+        f"budget_usd: {budget}", f"takes_per_shot: {takes}", f"take_seconds: {seconds}", "caption: false",
+        f"render: {{master: {size}, resolution: {size}}}", extra, "shots:",
+    ]
+    for i in range(shots):
+        lines.append(f"  - id: s{i:03d}\n    prompt: shot number {i}, a slow zoom through a corridor{shot_extra}")
+    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
+    return root

@@ -1,0 +1,143 @@
+"""The Luma backend through the official `lumaai` SDK against a local stand-in of the Dream Machine API."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from dreamcut.backends.base import JobState, ProviderError, run_to_file
+from dreamcut.backends.registry import load_backend
+from dreamcut.errors import BadInput
+from dreamcut.media import probe
+from standins.common import dedupe, not_an_image, png, request, walk
+from standins.luma import LumaStandIn
+
+KEY = "luma-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def luma(monkeypatch):
+    with LumaStandIn(key=KEY) as server:
+        monkeypatch.setenv("LUMAAI_API_KEY", KEY)
+        monkeypatch.setenv("DREAMCUT_LUMA_BASE_URL", server.base_url)
+        yield server
+
+
+def backend(model: str = "ray-2"):
+    b = load_backend(f"luma:{model}")
+    b.min_poll_interval = 0.01
+    return b
+
+
+def test_queued_dreaming_completed_then_a_probeable_take(luma, tmp_path):
+    b = backend()
+    job = b.submit(request(seconds=9), "k")
+    assert dedupe(walk(b, job)) == [JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED]
+    b.download(job, tmp_path / "t.mp4")
+    assert probe(tmp_path / "t.mp4").video.width == 128
+    assert luma.calls("create")[0].json() == {"model": "ray-2", "prompt": request().prompt, "duration": "9s",
+                                              "resolution": "720p", "aspect_ratio": "16:9", "loop": False}
+
+
+def test_reference_images_become_first_and_last_keyframes(luma, tmp_path):
+    first, last = png(tmp_path / "a.png"), png(tmp_path / "b.png")
+    run_to_file(backend("ray-flash-2"), request(refs=(str(first), str(last))), tmp_path / "t.mp4",
+                poll_interval=0.01, timeout=10)
+    keyframes = luma.calls("create")[0].json()["keyframes"]
+    assert keyframes["frame0"]["type"] == "image" and keyframes["frame1"]["type"] == "image"
+    data = keyframes["frame0"]["url"].split(",", 1)[1]
+    assert base64.b64decode(data) == first.read_bytes()
+    assert "https://cdn.example/ref.jpg" in str(
+        backend().build(request(refs=("https://cdn.example/ref.jpg",)))["keyframes"])
+
+
+def test_extend_continues_the_previous_generation(luma, tmp_path):
+    b = backend()
+    assert b.capabilities().extend
+    first = b.submit(request(), "k1")
+    walk(b, first)
+    second = b.extend(first, request(prompt="and out onto the football field"), "k2")
+    assert second != first and walk(b, second)[-1] == JobState.COMPLETED
+    body = luma.calls("create")[1].json()
+    assert body["keyframes"]["frame0"] == {"type": "generation", "id": first}
+    b.download(second, tmp_path / "ext.mp4")
+    assert probe(tmp_path / "ext.mp4").duration > 1.5
+
+
+def test_rate_limit_is_transient_with_retry_after(luma):
+    luma.fault("create", 429, {"detail": "Too many requests"}, headers={"Retry-After": "12"})
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(), "k")
+    assert e.value.transient and e.value.retry_after == 12
+    assert len(luma.calls("create")) == 1
+
+
+def test_server_error_is_transient(luma):
+    luma.fault("create", 503, {"detail": "overloaded"})
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(), "k")
+    assert e.value.transient and e.value.code == "http_503"
+
+
+def test_moderation_refusal_at_create_is_terminal(luma):
+    luma.fault("create", 400, {"detail": "Prompt not allowed because advanced moderation failed"})
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(), "k")
+    assert not e.value.transient and e.value.code == "content_policy" and "moderation" in e.value.message
+
+
+def test_failed_generation_carries_the_failure_reason(luma, tmp_path):
+    luma.plan("policy", "error")
+    b = backend()
+    job = b.submit(request(), "k")
+    walk(b, job)
+    status = b.poll(job)
+    assert status.state == JobState.FAILED and status.error_code == "content_policy"
+    assert "moderation" in status.error_message
+    with pytest.raises(ProviderError) as e:
+        run_to_file(b, request(seed=9), tmp_path / "x.mp4", poll_interval=0.01, timeout=10)
+    assert e.value.code == "failed" and "internal error" in e.value.message
+
+
+def test_stuck_generation_times_out_and_cancel_says_luma_cannot(luma, tmp_path):
+    luma.plan("stuck")
+    b = backend()
+    with pytest.raises(ProviderError) as e:
+        run_to_file(b, request(), tmp_path / "x.mp4", poll_interval=0.01, timeout=0.3)
+    assert e.value.code == "timeout"
+    with pytest.raises(ProviderError) as e:
+        b.cancel(list(luma.jobs)[0])
+    assert e.value.code == "cancel_unsupported"
+
+
+def test_missing_key_unknown_model_bad_duration_size_and_ref(luma, monkeypatch, tmp_path):
+    with pytest.raises(BadInput) as e:
+        load_backend("luma:ray-1")
+    assert "ray-2" in e.value.message and "ray-flash-2" in e.value.message
+    b = backend()
+    assert any("12 s" in p for p in b.problems(request(seconds=12)))
+    assert any("aspect" in p for p in b.problems(request(width=2000, height=800)))
+    with pytest.raises(BadInput) as e:
+        b.submit(request(refs=(str(not_an_image(tmp_path / "x.jpg")),)), "k")
+    assert "not an image" in e.value.message
+    monkeypatch.delenv("LUMAAI_API_KEY")
+    with pytest.raises(BadInput) as e:
+        backend().submit(request(), "k")
+    assert "LUMAAI_API_KEY" in e.value.line() and "\n" not in e.value.line()
+    assert not luma.calls("create")
+
+
+def test_preview_is_540p_5s_and_prices_follow_pixels(luma):
+    b = backend()
+    preview = b.build(request(preview=True, seconds=9))
+    assert preview["resolution"] == "540p" and preview["duration"] == "5s"
+    assert b.price(request(preview=True)) < b.price(request()) < b.price(request(width=1920, height=1080))
+    assert b.price(request()) == pytest.approx(0.0064 * 1280 * 720 * 24 * 5 / 1e6)
+
+
+def test_no_key_in_error_text(luma):
+    luma.fault("create", 400, {"detail": f"header was Bearer {KEY}"})
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(), "k")
+    assert KEY not in str(e.value) and KEY not in e.value.message

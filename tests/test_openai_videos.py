@@ -1,0 +1,138 @@
+"""The openai-videos backend through the official SDK against a real `dreamcut serve` subprocess."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dreamcut.backends.base import GenerationRequest, JobState, ProviderError
+from dreamcut.backends.openai_videos import OpenAIVideosBackend
+from dreamcut.errors import BadInput
+from dreamcut.media import probe
+from serve_helpers import Serve
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    s = Serve("--backend", "testcard", "--latency", "0.4", "--workers", "4", "--poll-after-ms", "300",
+              "--blocked-words", "forbidden", "--price", "0.02", "--fps", "12",
+              storage=tmp_path_factory.mktemp("serve"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def backend(serve, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", serve.api_key)
+    monkeypatch.setenv("DREAMCUT_OPENAI_BASE_URL", serve.base_url)
+    return OpenAIVideosBackend(model="sora-2")
+
+
+def _request(**kw) -> GenerationRequest:
+    base = dict(shot_id="a", prompt="a corridor into a classroom", seconds=4, width=1280, height=720, fps=12, seed=1)
+    return GenerationRequest(**(base | kw))
+
+
+def _wait(backend, job_id):
+    while True:
+        status = backend.poll(job_id)
+        if status.state.terminal:
+            return status
+        assert status.poll_after is not None and 0 < status.poll_after <= 0.3  # from openai-poll-after-ms
+        time.sleep(status.poll_after)
+
+
+def test_submit_poll_download_and_idempotency(backend, serve, tmp_path):
+    before = serve.billing()["creates"]
+    request = _request()
+    job = backend.submit(request, "key-one")
+    assert backend.submit(request, "key-one") == job  # a retried create is the same job, billed once
+    assert serve.billing()["creates"] == before + 1
+    assert _wait(backend, job).state == JobState.COMPLETED
+    dest = tmp_path / "take.mp4"
+    backend.download(job, dest)
+    info = probe(dest)
+    assert (info.video.width, info.video.height) == (1280, 720) and abs(info.duration - 4) < 0.2
+    thumb = tmp_path / "thumb.jpg"
+    backend.download_variant(job, thumb, "thumbnail")
+    assert thumb.read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def test_extend_and_remix(backend, tmp_path):
+    first = backend.submit(_request(), "ext-0")
+    assert _wait(backend, first).state == JobState.COMPLETED
+    longer = backend.extend(first, _request(seconds=8, prompt="out onto the field"), "ext-1")
+    assert _wait(backend, longer).state == JobState.COMPLETED
+    backend.download(longer, tmp_path / "long.mp4")
+    assert abs(probe(tmp_path / "long.mp4").duration - 12) < 0.3  # the provider stitched 4 + 8 s
+    remix = backend.remix(first, "the same corridor, in winter", "remix-0")
+    assert _wait(backend, remix).state == JobState.COMPLETED
+
+
+def test_terminal_and_invalid_requests(backend):
+    blocked = backend.submit(_request(prompt="something forbidden"), "blocked")
+    status = _wait(backend, blocked)
+    assert status.state == JobState.FAILED and status.error_code == "moderation_blocked" and status.error_message
+    with pytest.raises(ProviderError) as e:
+        backend.submit(_request(seconds=5), "bad-seconds")
+    assert not e.value.transient and e.value.code == "invalid_value"
+    with pytest.raises(ProviderError) as e:
+        backend.poll("video_missing")
+    assert not e.value.transient and e.value.code == "not_found"
+    backend.cancel("video_missing")  # cancelling what is gone is fine
+
+
+def test_capabilities_problems_and_prices(backend, serve, monkeypatch):
+    caps = backend.capabilities()
+    assert caps.durations == (4, 8, 12) and caps.extend and caps.price_per_second == 0.10 and "2025" in caps.price_source
+    assert backend.price(_request(seconds=8)) == pytest.approx(0.8)
+    pro = OpenAIVideosBackend(model="sora-2-pro")
+    assert pro.price(_request(seconds=4, width=1792, height=1024)) == pytest.approx(2.0)
+    assert any("not a length" in p for p in backend.problems(_request(seconds=6)))
+    assert any("makes 720x1280" in p for p in backend.problems(_request(width=640, height=480)))
+    served = OpenAIVideosBackend(model="testcard")  # the server's own model, described by its /v1/models
+    caps = served.capabilities()
+    assert caps.durations is None and caps.price_per_second == 0.02 and caps.max_seconds == 120
+    with pytest.raises(BadInput, match="unknown model 'nope'"):
+        OpenAIVideosBackend(model="nope").capabilities()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    keyless = OpenAIVideosBackend(model="sora-2")
+    assert "OPENAI_API_KEY is not set" in keyless.problems(_request())
+    with pytest.raises(BadInput, match="OPENAI_API_KEY"):
+        keyless.submit(_request(), "k")
+
+
+def test_the_key_never_shows(serve, monkeypatch):
+    secret = "sk-test-very-secret-123"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", serve.base_url)
+    backend = OpenAIVideosBackend(model="sora-2")
+    assert secret not in repr(backend)
+    with pytest.raises(ProviderError) as e:
+        backend.submit(_request(), "k")
+    assert e.value.code == "auth" and not e.value.transient and secret not in str(e.value)
+
+
+def test_chaos_faults_are_transient_with_retry_after(tmp_path, monkeypatch):
+    s = Serve("--backend", "testcard", "--chaos", "0.7", "--chaos-seed", "1", storage=tmp_path / "chaos")
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", s.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", s.base_url)
+        backend = OpenAIVideosBackend(model="sora-2")
+        codes, waits = set(), set()
+        for i in range(60):
+            try:
+                backend.submit(_request(), "same-key")
+            except ProviderError as e:
+                assert e.transient, e.code
+                codes.add(e.code)
+                if e.retry_after is not None:
+                    waits.add(e.retry_after)
+        assert {"rate_limit_exceeded", "server_error", "connection", "malformed"} <= codes
+        assert waits == {0.2}  # retry-after-ms wins over Retry-After
+        assert s.billing()["creates"] <= 1
+    finally:
+        s.close()

@@ -1,0 +1,177 @@
+"""MiniClips: previews through the orchestrator, contact sheets, promotion, and their cost."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from _takes import PatternBackend, make_project
+from dreamcut.backends.base import Capabilities
+from dreamcut.errors import BadInput
+from dreamcut.generate.orchestrator import Orchestrator
+from dreamcut.media import count_frames, probe, read_frames
+from dreamcut.preview import (contact_sheet, first_frames, plan_previews, preview_cost_report, preview_seed,
+                              preview_shot, promote, sheet_layout, variant_costs)
+from dreamcut.project import Project
+
+SIZE = (256, 144)
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = make_project(tmp_path / "proj", shots=5, takes_per_shot=1, size=SIZE)
+    return Project.open(root)
+
+
+def _mad(a, b) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def orch(project, backend=None):
+    backend = backend or PatternBackend()
+    return Orchestrator(project, backend_factory=lambda ref: backend, poll_interval=0.01)
+
+
+def test_preview_renders_first_frames_of_n_variants(project):
+    result = preview_shot(project, "s02", 8, orchestrator=orch(project))
+    assert len(result.takes) == 8 and not result.failed
+    takes = project.catalog.takes("s02", kind="preview")
+    assert len(takes) == 8
+    assert len({t.seed for t in takes}) == 8
+    assert {t.variant for t in takes} == set(range(8))
+    for t in takes:
+        assert t.path.startswith("previews/s02/")
+        assert count_frames(project.abs(t.path)) == 4
+    jobs = project.catalog.jobs("completed", shot_id="s02")
+    assert len(jobs) == 8 and {j["kind"] for j in jobs} == {"preview"}
+    # previews are not takes: the planner and the board's take rows do not see them as such
+    assert all(t.kind == "take" for t in project.catalog.takes("s02"))
+    # running it again makes nothing new (the orchestrator's idempotency keys)
+    again = preview_shot(project, "s02", 8, orchestrator=orch(project))
+    assert again.takes == result.takes and len(project.catalog.takes("s02", kind="preview")) == 8
+
+
+def test_prompt_alternatives_vary_with_the_variant(project):
+    planned = plan_previews(project, "s05", 4)  # "... after the prom, {blue|pink} light"
+    prompts = [p.request.prompt for p in planned]
+    assert "blue light" in prompts[0] and "pink light" in prompts[1] and prompts[2] == prompts[0]
+    assert [p.request.seed for p in planned] == [preview_seed("s05", k) for k in range(4)]
+    assert all(p.request.preview and p.request.preview_frames == 4 for p in planned)
+
+
+def test_contact_sheet_size_and_layout(project):
+    result = preview_shot(project, "s01", 8, orchestrator=orch(project))
+    sheet = Image.open(result.sheet)
+    layout = sheet_layout(8, SIZE)
+    assert sheet.size == layout.size
+    assert layout.size == (layout.label_width + 4 * (192 + layout.pad) + layout.pad,
+                           layout.header + 8 * (108 + layout.pad) + layout.pad)
+    pixels = np.asarray(sheet.convert("RGB")).astype(np.int16)
+    takes = sorted(project.catalog.takes("s01", kind="preview"), key=lambda t: t.variant)
+    import cv2
+
+    for row, take in enumerate(takes):
+        frames = first_frames(project.abs(take.path))
+        for col in range(4):
+            x0, y0, x1, y1 = layout.box(row, col)
+            want = cv2.resize(frames[col], layout.cell, interpolation=cv2.INTER_AREA).astype(np.int16)
+            assert np.abs(pixels[y0:y1, x0:x1] - want).mean() < 1.0, (row, col)
+        # each row carries a label (text pixels in the label column)
+        label = pixels[layout.box(row, 0)[1]:layout.box(row, 0)[3], :layout.label_width]
+        assert (label.max(axis=2) > 150).sum() > 50
+    assert all(row.label().startswith(f"v{row.variant}  seed {row.seed}") for row in result.costs)
+
+
+def test_contact_sheet_with_a_short_preview_keeps_its_grid(tmp_path):
+    frames = [np.full((90, 160, 3), 200, np.uint8)] * 2  # a backend that gave only 2 frames
+    layout = contact_sheet("t", [("v0", frames), ("v1", frames * 2)], tmp_path / "s.png")
+    assert Image.open(tmp_path / "s.png").size == layout.size == sheet_layout(2, (160, 90)).size
+
+
+def test_promoted_take_starts_with_the_preview_frames(project):
+    o = orch(project)
+    preview_shot(project, "s03", 4, orchestrator=o)
+    ids = promote(project, "s03", [1, 3], orchestrator=o)
+    assert len(ids) == 2
+    previews = {t.variant: t for t in project.catalog.takes("s03", kind="preview")}
+    for tid in ids:
+        take = project.catalog.take(tid)
+        assert take.kind == "take" and take.path.startswith("takes/s03/")
+        pv = previews[take.variant]
+        assert take.seed == pv.seed and take.prompt == pv.prompt
+        full = [f for _, f in read_frames(project.abs(take.path), max_frames=4)]
+        small = first_frames(project.abs(pv.path))
+        other = first_frames(project.abs(previews[2].path))
+        for a, b, c in zip(full, small, other):
+            # equal up to H.264 noise (two encodes of the same pixels), unlike another variant's
+            assert _mad(a, b) < 4.0 < 15.0 < _mad(a, c)
+        assert probe(project.abs(take.path)).duration > 1.5  # a full take, not 4 frames
+
+
+def test_local_preview_cost_is_measured_compute(project):
+    """Local backends cost compute seconds: each preview and full job's render time is recorded and
+    the report divides them (the 5% bound itself is measured in benchmarks/bench_preview.py: tests
+    never assert wall-clock time)."""
+    o = orch(project)
+    preview_shot(project, "s04", 4, orchestrator=o)
+    caps = lambda ref: PatternBackend().capabilities()  # noqa: E731
+    before = variant_costs(project, "s04", caps_for=caps)
+    assert all(c.preview_compute_s > 0 and c.full_compute_s is None and not c.full_measured for c in before)
+    assert "? full (compute)" in before[0].label()
+    promote(project, "s04", [0, 1], orchestrator=o)
+    costs = variant_costs(project, "s04", caps_for=caps)
+    assert [c.full_measured for c in costs] == [True, True, False, False]
+    assert costs[2].full_compute_s is not None  # estimated from this backend's measured full takes
+    (line,) = preview_cost_report(project, variants=4, shots=["s04"], caps_for=caps)
+    assert line.full_usd == 0 and line.preview_compute_s > 0 and line.full_compute_s > 0
+    assert line.ratio == pytest.approx(line.preview_compute_s / line.full_compute_s)
+
+
+def test_cloud_preview_cost_comes_from_the_price_table(project):
+    caps = Capabilities(price_per_second=0.10, price_source="test", min_seconds=1.0, local=False)
+    (line,) = preview_cost_report(project, variants=8, shots=["s01"], caps_for=lambda ref: caps)
+    # previews bill the model's shortest length (1 s) against 2 s takes
+    assert line.full_usd == pytest.approx(8 * 0.10 * 2.0)
+    assert line.preview_usd == pytest.approx(8 * 0.10 * 1.0)
+    assert line.ratio == pytest.approx(0.5)
+
+
+def test_bad_input(project):
+    with pytest.raises(BadInput):
+        preview_shot(project, "nope", 8, orchestrator=orch(project))
+    with pytest.raises(BadInput):
+        preview_shot(project, "s01", 0, orchestrator=orch(project))
+    with pytest.raises(BadInput):
+        promote(project, "s01", [], orchestrator=orch(project))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dreamcut.backends.animatic") is None,
+                    reason="the animatic backend is not on this branch yet")
+def test_animatic_preview_matches_its_promoted_take(project):
+    preview_shot(project, "s01", 2)
+    (tid,) = promote(project, "s01", [1])
+    take = project.catalog.take(tid)
+    pv = next(t for t in project.catalog.takes("s01", kind="preview") if t.variant == 1)
+    full = [f for _, f in read_frames(project.abs(take.path), max_frames=4)]
+    small = first_frames(project.abs(pv.path))
+    assert len(small) == 4
+    for a, b in zip(full, small):
+        assert _mad(a, b) < 4.0
+
+
+def test_preview_and_promote_commands(tmp_path, cli):
+    root = make_project(tmp_path / "cli", shots=2, takes_per_shot=1, size=SIZE, take_seconds=1.0)
+    r = cli("--project", str(root), "preview", "s01", "--variants", "4")
+    assert r.returncode == 0, r.stderr
+    assert "contact sheet: previews/s01/contact_sheet.png" in r.stdout
+    r = cli("--project", str(root), "promote", "s01", "2")
+    assert r.returncode == 0, r.stderr
+    p = Project.open(root)
+    (take,) = [t for t in p.catalog.takes("s01") if t.variant == 2 and t.seed == preview_seed("s01", 2)]
+    assert take.id in r.stdout and (root / take.path).is_file()
+    bad = cli("--project", str(root), "preview", "s01", "--variants", "5")
+    assert bad.returncode == 2 and "--variants" in bad.stderr
+    assert cli("--project", str(root), "promote", "nope", "1").returncode == 2

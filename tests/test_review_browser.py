@@ -1,0 +1,136 @@
+"""The review board in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from _takes import make_project
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make chromium)")]
+
+
+@pytest.fixture(scope="module")
+def board_url(tmp_path_factory):
+    import uvicorn
+
+    from dreamcut.web import create_app
+
+    root = make_project(tmp_path_factory.mktemp("browser") / "proj", shots=3, takes_per_shot=4)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", root
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def test_rate_select_compare_note_reload(board_url, browser, artifacts_dir):
+    url, root = board_url
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(url)
+    page.wait_for_selector("#t-s01-t001")
+    assert page.locator(".take").count() == 12
+
+    # rate 4 stars
+    page.locator("#t-s01-t001 .st i").nth(3).click()
+    page.wait_for_function("document.getElementById('t-s01-t001').dataset.rating === '4'")
+    # select a take, then another in the same shot: only the second stays selected
+    page.click("#t-s01-t002 button.s")
+    page.wait_for_selector("#t-s01-t002.sel")
+    page.click("#t-s01-t003 button.s")
+    page.wait_for_selector("#t-s01-t003.sel")
+    assert "sel" not in (page.get_attribute("#t-s01-t002", "class") or "")
+    # reject one
+    page.click("#t-s02-t001 button.x")
+    page.wait_for_selector("#t-s02-t001.rej")
+    # note and tags through the dialog
+    page.click("#t-s01-t004 button.n")
+    page.fill("#dlg-note", "great light, use the last 3 s")
+    page.fill("#dlg-tags", "dusk keeper")
+    page.click("#dlg-save")
+    page.wait_for_function("document.querySelector('#t-s01-t004 .nt').textContent.includes('great light')")
+
+    # cards that scrolled into view loop a small proxy, never the full take
+    page.wait_for_function("document.querySelectorAll('.take video').length >= 4")
+    srcs = page.eval_on_selector_all(".take video", "vs => vs.map(v => v.getAttribute('src'))")
+    assert all(s.startswith("/proxy/") for s in srcs)
+    assert not any("/media/take/" in u for u in requested)
+
+    # compare two takes side by side, playing in sync
+    page.click("#t-s01-t001 button.c")
+    page.click("#t-s02-t002 button.c")
+    page.wait_for_selector("#cmp:not([hidden])")
+    page.wait_for_function("document.getElementById('va').readyState >= 2 && document.getElementById('vb').readyState >= 2")
+    page.click("#cmp-play")
+    page.wait_for_function("document.getElementById('va').currentTime > 0.4")
+    ta, tb = page.evaluate("[document.getElementById('va').currentTime, document.getElementById('vb').currentTime]")
+    assert abs(ta - tb) < 0.25, (ta, tb)
+    page.screenshot(path=str(artifacts_dir / "review_board_compare.png"))
+    page.click("#cmp-close")
+    page.wait_for_selector("#cmp", state="hidden")
+
+    # reload: everything was kept
+    page.reload()
+    page.wait_for_selector("#t-s01-t001")
+    assert page.get_attribute("#t-s01-t001", "data-rating") == "4"
+    assert page.locator("#t-s01-t001 .st i.on").count() == 4
+    assert "sel" in page.get_attribute("#t-s01-t003", "class")
+    assert "rej" in page.get_attribute("#t-s02-t001", "class")
+    assert "great light" in page.inner_text("#t-s01-t004 .nt")
+    assert page.get_attribute("#t-s01-t004", "data-tags") == "dusk,keeper"
+
+    # filter: rejected only, then tag
+    page.select_option("#f-status", "rejected")
+    assert page.locator(".take:not(.hide)").count() == 1
+    page.select_option("#f-status", "")
+    page.fill("#f-tag", "keeper")
+    assert page.locator(".take:not(.hide)").count() == 1
+    page.fill("#f-tag", "")
+    # sort by rating puts the rated take first in its row
+    page.select_option("#sort", "rating")
+    assert page.eval_on_selector("#s-s01 .row", "r => r.firstElementChild.id") == "t-s01-t001"
+    page.screenshot(path=str(artifacts_dir / "review_board.png"), full_page=True)
+    ctx.close()
+
+
+def test_two_tabs_stay_consistent(board_url, browser):
+    url, _ = board_url
+    ctx = browser.new_context()
+    a, b = ctx.new_page(), ctx.new_page()
+    a.goto(url)
+    b.goto(url)
+    a.wait_for_selector("#t-s03-t002")
+    b.wait_for_selector("#t-s03-t002")
+    a.locator("#t-s03-t002 .st i").nth(1).click()
+    a.click("#t-s03-t002 button.s")
+    b.wait_for_function("document.getElementById('t-s03-t002').dataset.rating === '2'", timeout=8000)
+    b.wait_for_selector("#t-s03-t002.sel", timeout=8000)
+    ctx.close()

@@ -1,0 +1,176 @@
+"""`dreamcut serve` as a real subprocess, driven by the official openai SDK, unchanged."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import httpx
+import openai
+import pytest
+
+from dreamcut.media import probe
+from serve_helpers import Serve
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    s = Serve("--backend", "testcard", "--latency", "0.6", "--workers", "4", "--poll-after-ms", "150",
+              "--blocked-words", "forbidden", "--fps", "12", storage=tmp_path_factory.mktemp("serve"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(serve):
+    return openai.OpenAI(base_url=serve.base_url, api_key=serve.api_key, max_retries=0)
+
+
+def test_status_flow_polling_and_fields(client):
+    video = client.videos.create(prompt="a neon corridor, slow zoom", model="sora-2", seconds="4", size="1280x720")
+    assert video.object == "video" and video.status == "queued" and video.seconds == "4"
+    assert video.size == "1280x720" and isinstance(video.created_at, int) and video.progress == 0
+    raw = client.videos.with_raw_response.retrieve(video.id)
+    assert int(raw.headers["openai-poll-after-ms"]) > 0
+    seen = {raw.parse().status}
+    while True:
+        v = client.videos.retrieve(video.id)
+        seen.add(v.status)
+        if v.status == "completed":
+            break
+        assert 0 <= v.progress < 100
+        time.sleep(0.1)
+    assert "in_progress" in seen and v.progress == 100 and v.completed_at is not None
+    done = client.videos.poll(video.id)  # the SDK's own poll helper honours openai-poll-after-ms
+    assert done.status == "completed"
+
+
+def test_download_variants(client, tmp_path):
+    v = client.videos.create_and_poll(prompt="a football field at dusk", model="sora-2", seconds="4",
+                                      size="720x1280")
+    assert v.status == "completed"
+    path = tmp_path / "v.mp4"
+    client.videos.download_content(v.id).write_to_file(path)
+    info = probe(path)
+    assert (info.video.width, info.video.height) == (720, 1280) and abs(info.duration - 4.0) < 0.2
+    for variant in ("thumbnail", "spritesheet"):
+        data = client.videos.download_content(v.id, variant=variant).content
+        assert data[:3] == b"\xff\xd8\xff", variant  # JPEG
+
+
+def test_list_paginates_like_the_official_api(client):
+    ids = {client.videos.create(prompt=f"page test {i}", model="sora-2").id for i in range(3)}
+    page = client.videos.list(limit=2, order="asc")
+    assert len(page.data) == 2 and page.has_more is True
+    listed = {v.id for v in client.videos.list(limit=2)}  # auto-pagination follows last_id
+    assert ids <= listed
+
+
+def test_errors_have_official_shapes(client, serve, tmp_path):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.videos.create(prompt="x", model="sora-2", seconds="5")
+    assert e.value.code == "invalid_value" and "seconds" in e.value.message
+    with pytest.raises(openai.BadRequestError) as e:
+        client.videos.create(prompt="x", model="sora-2", size="640x480")
+    assert e.value.code == "invalid_value"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.videos.create(prompt="x", model="no-such-model")
+    assert e.value.code == "model_not_found"
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve("video_does_not_exist")
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("this is text, not a picture")
+    with pytest.raises(openai.BadRequestError) as e:
+        client.videos.create(prompt="x", model="sora-2", input_reference=not_image)
+    assert e.value.code == "invalid_image"
+    blocked = client.videos.create_and_poll(prompt="something forbidden", model="sora-2")
+    assert blocked.status == "failed" and blocked.error.code == "moderation_blocked" and blocked.error.message
+
+
+def test_bearer_key_is_required(serve):
+    bad = openai.OpenAI(base_url=serve.base_url, api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        bad.videos.list()
+    assert "wrong" not in str(e.value)
+    assert httpx.get(f"{serve.base_url}/videos").status_code == 401
+
+
+def test_image_reference_remix_extend_delete(client, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    ref = tmp_path / "ref.png"
+    Image.fromarray(np.full((72, 128, 3), 90, np.uint8)).save(ref)
+    v = client.videos.create_and_poll(prompt="from a still", model="sora-2", seconds="4", size="1280x720",
+                                      input_reference=ref)
+    assert v.status == "completed"
+    remix = client.videos.remix(v.id, prompt="the same, in winter")
+    assert remix.remixed_from_video_id == v.id and remix.seconds == "4"
+    ext = client.videos.extend(prompt="and further", seconds="4", video=openai.omit,
+                               extra_body={"video": {"id": v.id}})
+    assert ext.seconds == "8"
+    ext = client.videos.poll(ext.id)
+    assert ext.status == "completed"
+    path = tmp_path / "ext.mp4"
+    client.videos.download_content(ext.id).write_to_file(path)
+    assert abs(probe(path).duration - 8.0) < 0.3
+    gone = client.videos.delete(remix.id)
+    assert gone.deleted and gone.object == "video.deleted"
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(remix.id)
+
+
+def test_idempotency_key_bills_once(client, serve):
+    before = serve.billing()
+    a = client.videos.create(prompt="once", model="sora-2", extra_headers={"Idempotency-Key": "k-123"})
+    b = client.videos.create(prompt="once", model="sora-2", extra_headers={"Idempotency-Key": "k-123"})
+    after = serve.billing()
+    assert a.id == b.id
+    assert after["creates"] == before["creates"] + 1
+    assert after["idempotent_replays"] == before["idempotent_replays"] + 1
+
+
+def test_chaos_injects_every_fault_kind(tmp_path):
+    s = Serve("--backend", "testcard", "--chaos", "0.6", "--chaos-seed", "3", storage=tmp_path / "chaos")
+    try:
+        headers = {"Authorization": f"Bearer {s.api_key}"}
+        statuses, broken, malformed, retry_after = [], 0, 0, []
+        for i in range(60):
+            try:
+                r = httpx.post(f"{s.base_url}/videos", headers={**headers, "Idempotency-Key": f"c{i % 5}"},
+                               files={"prompt": (None, f"chaos {i % 5}"), "model": (None, "sora-2")}, timeout=5)
+            except httpx.HTTPError:
+                broken += 1
+                continue
+            statuses.append(r.status_code)
+            if r.status_code == 429:
+                retry_after.append(r.headers.get("retry-after"))
+            if r.status_code == 200:
+                try:
+                    r.json()
+                except ValueError:
+                    malformed += 1
+        assert 429 in statuses and 500 in statuses and broken and malformed
+        assert all(ra == "1" for ra in retry_after)
+        billing = s.billing()
+        assert billing["creates"] <= 5  # five idempotency keys: never more than five paid jobs
+    finally:
+        s.close()
+
+
+def test_default_backend_is_the_animatic(tmp_path):
+    s = Serve("--fps", "12", storage=tmp_path / "anim")  # no --backend: the animatic renders
+    try:
+        client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
+        assert "animatic" in {m.id for m in client.models.list()}
+        v = client.videos.create_and_poll(prompt="a 1980s school corridor, slow zoom", model="animatic",
+                                          seconds="1", size="256x144")
+        assert v.status == "completed", v.error
+        path = tmp_path / "a.mp4"
+        client.videos.download_content(v.id).write_to_file(path)
+        info = probe(path)
+        assert (info.video.width, info.video.height) == (256, 144) and abs(info.duration - 1.0) < 0.1
+    finally:
+        s.close()
