@@ -187,7 +187,7 @@ def test_conform_command_renders_master_and_final(project, cli):
     root, _ = project
     proc = cli("--project", str(root), "conform", str(root / "exports" / "cut.edl"))
     assert proc.returncode == 0, proc.stderr
-    master, final = root / "renders" / "final_720p.mp4", root / "renders" / "final_2k.mp4"
+    master, final = root / "renders" / "final_320x180.mp4", root / "renders" / "final_640x360.mp4"
     assert (probe(master).video.width, probe(final).video.width) == (320, 640)
     assert abs(probe(final).duration - probe(master).duration) <= 1 / FPS
     assert (root / "edits" / "conformed.otio").is_file()

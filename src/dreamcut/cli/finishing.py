@@ -17,16 +17,18 @@ def conform(
 ) -> None:
     """Read back an edit changed in an NLE (reordered, trimmed, takes swapped) and re-render it.
 
-    Writes edits/conformed.otio, renders/final_720p.mp4 (the master size) and, unless
-    --no-upscale, renders/final_2k.mp4 (the final size, with the spec's upscaler).
+    Writes edits/conformed.otio, the master render (renders/final_720p.mp4 by default) and,
+    unless --no-upscale, the final upscale (renders/final_2k.mp4, with the spec's upscaler),
+    through the same render step as `dreamcut render` (so renders are signed the same way).
     The project's own edit (edits/cut.otio) is left as it is.
     """
     import opentimelineio as otio
 
+    from dreamcut import pipeline
     from dreamcut.edit.conform import read_edit
     from dreamcut.media import write_text_atomic
-    from dreamcut.render.ffmpeg import render_timeline, timeline_frames
-    from dreamcut.render.upscale import interpolate, upscale
+    from dreamcut.render.ffmpeg import timeline_frames
+    from dreamcut.render.upscale import interpolate
 
     project = open_project()
     spec = project.spec
@@ -36,23 +38,29 @@ def conform(
     frames = timeline_frames(timeline, spec.fps)
     clips = sum(1 for _ in timeline.tracks[0].find_clips())
     write_text_atomic(project.edits_dir / "conformed.otio", otio.adapters.write_to_string(timeline, "otio_json"))
-    master = project.renders_dir / "final_720p.mp4"
-    final = project.renders_dir / "final_2k.mp4"
+    master, final = pipeline.render_paths(project)
     w, h = spec.master_size
+    fw, fh = spec.final_size
     with progress_bar() as bar:
-        task = bar.add_task(f"render {w}x{h}", total=100)
-        render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps, crf=spec.render.crf,
-                        progress=fraction_updater(bar, task))
+        render_task = bar.add_task(f"render {w}x{h}", total=100)
+        upscale_task = bar.add_task(f"upscale {fw}x{fh} ({spec.render.upscaler})", total=100,
+                                    visible=upscale_to_final and master != final)
         if upscale_to_final:
-            fw, fh = spec.final_size
-            task = bar.add_task(f"upscale {fw}x{fh} ({spec.render.upscaler})", total=100)
-            upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=fraction_updater(bar, task))
-            if spec.render.interpolate_fps:
-                task = bar.add_task(f"interpolate to {spec.render.interpolate_fps} fps", total=100)
-                smooth = project.renders_dir / f"final_2k_{spec.render.interpolate_fps}fps.mp4"
-                interpolate(final, smooth, spec.render.interpolate_fps, progress=fraction_updater(bar, task))
+            # The pipeline's own render step: same file names, same provenance signing.
+            master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bar, render_task),
+                                            upscale_progress=fraction_updater(bar, upscale_task))
+        else:
+            from dreamcut.render.ffmpeg import render_timeline
+
+            render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps,
+                            codec=spec.render.codec, crf=spec.render.crf,
+                            progress=fraction_updater(bar, render_task))
+        if upscale_to_final and spec.render.interpolate_fps:
+            task = bar.add_task(f"interpolate to {spec.render.interpolate_fps} fps", total=100)
+            smooth = final.with_name(f"{final.stem}_{spec.render.interpolate_fps}fps{final.suffix}")
+            interpolate(final, smooth, spec.render.interpolate_fps, progress=fraction_updater(bar, task))
     say(f"conformed {edit.name}: {clips} clips, {frames / spec.fps:.2f} s -> {project.rel(master)}"
-        + (f", {project.rel(final)}" if upscale_to_final else ""))
+        + (f", {project.rel(final)}" if upscale_to_final and final != master else ""))
 
 
 @app.command()
