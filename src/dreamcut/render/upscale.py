@@ -70,7 +70,9 @@ def _spandrel_problem() -> str | None:
     try:
         _import_spandrel()
     except ImportError as e:
-        return f"spandrel is not installed ({e.name}); pip install spandrel torch"
+        missing = e.name or "spandrel"
+        return (f"{missing} is not installed: pip install torchvision matching your torch, then "
+                f"pip install 'dreamcut[sr]'")
     except Exception as e:
         return f"spandrel cannot load here: {type(e).__name__}: {str(e)[:120]}"
     return None
