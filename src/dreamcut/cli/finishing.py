@@ -66,7 +66,9 @@ def conform(
 @app.command()
 def upscalers() -> None:
     """List the upscalers and whether each can run on this machine (and why not)."""
+    from rich.markup import escape
+
     from dreamcut.render.upscale import available_upscalers
 
     for name, reason in available_upscalers().items():
-        say(f"{name:<11} {'ready' if reason is None else 'unavailable: ' + reason}")
+        say(escape(f"{name:<11} {'ready' if reason is None else 'unavailable: ' + reason}"))
