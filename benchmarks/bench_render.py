@@ -4,8 +4,9 @@ All three produce the same result: 55 takes (720p, procedurally generated once i
 bench-results/cache/), each trimmed to its slot, a 0.5 s dissolve at every cut, scaled to
 2048x1152 at 24 fps, H.264 (libx264 veryfast, crf 18) with the song as AAC 256k.
 
-- dreamcut: `render_timeline` straight to 2K (one ffmpeg process; no 720p intermediate —
-  the pipeline's 720p master + upscale is two passes and is not what is compared here).
+- dreamcut: `render_timeline` straight to 2K in one ffmpeg process (takes pulled by `movie`
+  sources, cut and blended at their own 720p, scaled to 2K once at the end; no 720p file —
+  the pipeline's 720p master + lanczos upscale is two passes and is not what is compared here).
 - hand ffmpeg: one ffmpeg command written directly (inputs with -ss/-t, setpts, scale, fps,
   a chain of xfades), as an expert would type it.
 - MoviePy 2.x: the same edit with `CrossFadeIn` and `concatenate_videoclips(padding=-0.5)`.

@@ -134,3 +134,10 @@ def test_interpolate_doubles_the_frame_rate(master):
     assert info.video.fps == pytest.approx(48, abs=0.01)
     assert count_frames(out) == 72
     assert abs(info.duration - probe(master).duration) <= 2 / FPS
+
+
+def test_upscalers_command_lists_each_with_its_reason(cli):
+    proc = cli("upscalers")
+    assert proc.returncode == 0
+    assert "lanczos     ready" in proc.stdout
+    assert "realesrgan" in proc.stdout and "spandrel" in proc.stdout
