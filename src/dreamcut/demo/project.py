@@ -171,7 +171,7 @@ render:
 
 def demo_spec_text(*, short: bool = False) -> str:
     """The demo shot list as YAML text (comments included)."""
-    head = _HEADER.format(takes=1 if short else 2, take_seconds=7 if short else 8,
+    head = _HEADER.format(takes=1 if short else 2, take_seconds=7 if short else 10,
                           render=_SHORT_RENDER if short else _FULL_RENDER)
     return head + (_SHORT_SHOTS if short else _FULL_SHOTS)
 

@@ -46,6 +46,7 @@ BONUS_DOWNBEAT = 1.0
 BONUS_PHRASE4 = 0.75
 BONUS_PHRASE8 = 0.75
 BONUS_SECTION = 4.0
+LOST_TRANSITION = 2.0  # cost of a slot so long that its transition must be shortened or dropped
 
 # How much each kind of take defect is worth avoiding, per occurrence plus per second.
 DEFECT_WEIGHTS = {"frozen": 1.0, "freeze": 1.0, "flash": 2.0, "hard_cut": 3.0, "cut": 3.0,
@@ -309,7 +310,8 @@ def _place_cuts(group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps
     for j in range(m):
         scale = max(2.0 * beat_frames, 0.3 * target[j])
         c = ((d - target[j]) / scale) ** 2
-        c = c + np.where(d > comfy[j], 0.5, 0.0)  # a transition will be shortened
+        # A transition the director asked for outweighs a phrase start (but not a section start).
+        c = c + np.where(d > comfy[j], LOST_TRANSITION, 0.0)
         over = d / max(usable[j], 1.0) - 1.0
         c = c + np.where(over > 0, 3.0 + 20.0 * over, 0.0)  # retimed: allowed, not liked
         c[(d < min_len) | (d > longest[j])] = INF
