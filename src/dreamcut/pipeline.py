@@ -179,10 +179,11 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
     timeline = timeline if timeline is not None else load_edit(project)
     master, final = render_paths(project)
     render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps, codec=spec.render.codec,
-                    crf=spec.render.crf, progress=master_progress)
+                    crf=spec.render.crf, preset=spec.render.preset, progress=master_progress)
     _sign_render(project, master, timeline)
     if master != final:
-        upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=upscale_progress)
+        upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=upscale_progress,
+                crf=spec.render.crf, preset=spec.render.preset)
         _sign_render(project, final, timeline, parent=master)
     return master, final
 

@@ -160,6 +160,7 @@ _FULL_RENDER = """\
 render:
   master: 720p            # generated takes and the first render
   resolution: 2k          # final upscale: 2048x1152 for 16:9
+  preset: superfast       # a quick x264 encode for previz; veryfast (default) or slower for delivery
 """
 
 _SHORT_RENDER = """\
@@ -228,6 +229,7 @@ render:
   # interpolate_fps: 48     # optional frame interpolation of the final
   end_card: false           # add a credits card at the end
   crf: 18                   # H.264 quality (lower = better, bigger)
+  preset: veryfast          # x264 speed: superfast, veryfast, faster, fast, medium, slow (slower = smaller)
 
 shots:
   # A plain long-form prompt.

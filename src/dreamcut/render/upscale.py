@@ -29,7 +29,11 @@ from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import FrameWriter, atomic_path, probe, read_frames, run_ffmpeg
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
-_H264 = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p")
+def h264_args(crf: int = 18, preset: str = "veryfast") -> tuple[str, ...]:
+    return ("-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p")
+
+
+_H264 = h264_args()
 
 
 # -- what is available ------------------------------------------------------------------------
@@ -129,7 +133,8 @@ def parse_method(method: str) -> tuple[str, Path | None]:
 
 
 def upscale(src: Path, dst: Path, size: tuple[int, int], *, method: str = "lanczos",
-            progress: Callable[[float], None] | None = None, tile: int = 256, device: str | None = None) -> None:
+            progress: Callable[[float], None] | None = None, tile: int = 256, device: str | None = None,
+            crf: int = 18, preset: str = "veryfast") -> None:
     """Upscale `src` to exactly `size` (W, H) into `dst` (H.264, audio copied), written atomically.
 
     method: 'lanczos' (default), 'realesrgan', or 'spandrel:<weights>' / a weights path.
@@ -149,7 +154,7 @@ def upscale(src: Path, dst: Path, size: tuple[int, int], *, method: str = "lancz
         vf = (f"scale={w}:{h}:force_original_aspect_ratio=decrease:flags=lanczos,"
               f"pad={w}:{h}:-1:-1:color=black,setsar=1")
         with atomic_path(dst) as tmp:
-            run_ffmpeg(["-i", str(src), "-map", "0:v:0", "-map", "0:a?", "-vf", vf, *_H264, "-c:a", "copy",
+            run_ffmpeg(["-i", str(src), "-map", "0:v:0", "-map", "0:a?", "-vf", vf, *h264_args(crf, preset), "-c:a", "copy",
                         "-movflags", "+faststart", str(tmp)],
                        duration=info.duration, progress=progress, what=f"upscaling {src.name}")
         return
