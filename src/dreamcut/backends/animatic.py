@@ -26,9 +26,10 @@ fraction of the take's size (option `preview_scale`, default PREVIEW_SCALE, neve
 than a contact-sheet cell) and encoded in-process with PyAV rather than by a new ffmpeg
 process. Every random choice is keyed to the REQUESTED size, and the caption band is laid out
 at that size and then shrunk, so a preview is its full take's first frames in miniature:
-the same composition, camera, flicker and caption (grain is drawn anew at the small size).
-A preview costs a few hundredths of a second; a full take's fixed costs (the scene textures,
-ffmpeg's start) would otherwise dominate four frames.
+the same composition, camera, flicker, grain and caption, up to edges drawn small (compared
+with the take's frames shrunk, about 30-35 dB PSNR). A preview costs a few hundredths of a
+second; a full take's fixed costs (scene textures at full size, ffmpeg's start) would
+otherwise dominate four frames.
 
 Determinism: the pixels depend only on (prompt, seed, size, fps, seconds, segments, refs'
 contents, and for a preview its scale). Randomness comes from numpy generators seeded with a
@@ -57,7 +58,8 @@ from dreamcut.media import FrameWriter, atomic_path
 # machines with different core counts.
 ENCODER_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "25", "-pix_fmt", "yuv420p", "-threads", "2")
 # Previews go through PyAV's libx264 in this process: starting ffmpeg alone costs more than
-# drawing and encoding four small frames. Same codec and quality as ENCODER_ARGS; one thread.
+# drawing and encoding four small frames. Same codec and preset as ENCODER_ARGS, a notch finer
+# (each pixel of a small frame carries more of the picture); one thread, so deterministic.
 PREVIEW_ENCODER_OPTIONS = {"preset": "ultrafast", "crf": "23", "threads": "1"}
 # A preview is drawn at this fraction of the take's size (request option `preview_scale`)...
 PREVIEW_SCALE = 0.25
