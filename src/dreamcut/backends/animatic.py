@@ -39,6 +39,7 @@ request gives the same frames byte for byte.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import queue
@@ -655,7 +656,7 @@ class AnimaticBackend(LocalBackend):
         with atomic_path(dest) as tmp:
             meta = {"title": f"ANIMATIC {request.shot_id}",
                     "comment": "dreamcut animatic: procedural previz for timing an edit, not AI-generated footage"}
-            if request.preview:
+            if request.preview and _in_process_h264():
                 _write_in_process(render_frames(request), tmp, width, height, request.fps, meta, progress,
                                   request.frame_count)
                 return
@@ -677,6 +678,17 @@ def render_size(request: GenerationRequest) -> tuple[int, int]:
     rw = min(float(w), max(w * float(scale), float(PREVIEW_MIN_WIDTH)))
     even = lambda v: max(16, 2 * int(round(v / 2)))  # noqa: E731  (H.264 4:2:0 needs even sides)
     return min(w, even(rw)), min(h, even(rw * h / w))
+
+
+@functools.lru_cache(maxsize=1)
+def _in_process_h264() -> bool:
+    """Whether this PyAV build can encode H.264 (its wheels bundle libx264); else ffmpeg does."""
+    try:
+        import av
+
+        return "libx264" in av.codecs_available
+    except ImportError:
+        return False
 
 
 def _write_in_process(frames, path: Path, width: int, height: int, fps: int, metadata: dict[str, str],
