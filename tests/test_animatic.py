@@ -6,6 +6,7 @@ Small frames (256x144) and short takes keep this file fast; one test renders 720
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from dreamcut.backends.animatic import (AnimaticBackend, caption_overlay, portal_scale, read_camera, read_look,
-                                        render_frames)
+                                        render_frames, render_size)
 from dreamcut.backends.base import GenerationRequest, SceneSegment, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
@@ -113,21 +114,67 @@ def test_720p_default_size(tmp_path):
     assert count_frames(path) == 12
 
 
-def test_preview_renders_exactly_four_frames(tmp_path):
-    path = render(tmp_path, req(seconds=8.0, preview=True), "preview")
-    assert count_frames(path) == 4
-    full = frames(render(tmp_path, req(seconds=8.0), "full"))
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
+
+
+def soft_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of the pictures with grain and encoder noise blurred away: compares composition."""
+    return psnr(cv2.GaussianBlur(a, (0, 0), 1.5), cv2.GaussianBlur(b, (0, 0), 1.5))
+
+
+def shrunk(full: list[np.ndarray], like: np.ndarray) -> list[np.ndarray]:
+    return [cv2.resize(f, (like.shape[1], like.shape[0]), interpolation=cv2.INTER_AREA) for f in full]
+
+
+# Random motifs (stars, moon, figures, flowers) and grain, a caption and a running timecode: if the
+# preview's randomness or layout followed its own smaller size, these would move and the match fail.
+BUSY = "an old couple among flowers on a porch at night, stars, 1950s film grain"
+
+
+def test_preview_renders_four_small_frames_of_the_take(tmp_path):
+    preview = req(BUSY, seconds=8.0, preview=True, caption="ANIMATIC  s1  take 1  |  porch")
+    path = render(tmp_path, preview, "preview")
+    info = probe(path)
+    # A quarter of the take's size, but never narrower than a contact-sheet cell (192 wide).
+    assert render_size(preview) == (192, 108) == (info.video.width, info.video.height)
+    assert count_frames(path) == 4 and info.video.codec == "h264" and info.video.pix_fmt == "yuv420p"
+    assert "animatic" in info.metadata.get("comment", "").lower()
+    assert frame_hashes(render(tmp_path, preview, "again")) == frame_hashes(path)  # deterministic
+    full = frames(render(tmp_path, replace(preview, preview=False), "full"))
     assert len(full) == 192
-    # The preview is the take's first frames (up to encoder differences between two files).
-    for a, b in zip(frames(path), full[:4]):
-        assert np.abs(a.astype(int) - b.astype(int)).mean() < 3
+    # The preview is the take's first frames in miniature: compared at the preview's size (the full
+    # frames shrunk), they differ only by grain drawn anew and two encodes -- not by composition.
+    small = frames(path)
+    ref = shrunk(full[:4], small[0])
+    assert all(psnr(a, b) > 30 for a, b in zip(small, ref))
+    # Another seed moves the stars, flowers and people: with grain blurred away, clearly further off.
+    other = frames(render(tmp_path, replace(preview, seed=8), "other"))
+    assert soft_psnr(small[0], ref[0]) > soft_psnr(other[0], ref[0]) + 3
 
 
 def test_preview_frames_match_the_full_take_before_encoding():
-    full = list(render_frames(req(seconds=1.0)))
-    preview = list(render_frames(req(seconds=1.0, preview=True)))
-    assert len(preview) == 4
-    assert all(np.array_equal(a, b) for a, b in zip(preview, full[:4]))
+    full = list(render_frames(req(BUSY, seconds=1.0, caption="ANIMATIC s1")))
+    # Drawn at the take's own size, a preview is exactly the take's first frames.
+    same = list(render_frames(req(BUSY, seconds=1.0, caption="ANIMATIC s1", preview=True,
+                                  options=(("preview_scale", 1.0),))))
+    assert len(same) == 4 and all(np.array_equal(a, b) for a, b in zip(same, full[:4]))
+    # Drawn small (the default), it is the take's first frames shrunk, up to the grain.
+    small = list(render_frames(req(BUSY, seconds=1.0, caption="ANIMATIC s1", preview=True)))
+    assert small[0].shape == (108, 192, 3)
+    assert all(psnr(a, b) > 30 for a, b in zip(small, shrunk(full[:4], small[0])))
+
+
+def test_preview_size_follows_preview_scale():
+    hd = dict(w=1280, h=720, preview=True)
+    assert render_size(req(**hd)) == (320, 180)  # PREVIEW_SCALE = 0.25
+    assert render_size(req(**hd, options=(("preview_scale", 0.5),))) == (640, 360)
+    assert render_size(req(**hd, options=(("preview_scale", 0.01),))) == (192, 108)  # a contact-sheet cell
+    assert render_size(req(w=1280, h=720)) == (1280, 720)  # a full take is drawn at its size
+    assert render_size(req(w=160, h=90, preview=True)) == (160, 90)  # never larger than the take
+    with pytest.raises(BadInput):
+        render_size(req(**hd, options=(("preview_scale", 2),)))
 
 
 def test_caption_changes_pixels_only_in_its_band(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -28,6 +29,15 @@ def project(tmp_path):
 
 def _mad(a, b) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def _psnr(a, b) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
+
+
+def _soft_psnr(a, b) -> float:
+    return _psnr(cv2.GaussianBlur(a, (0, 0), 1.5), cv2.GaussianBlur(b, (0, 0), 1.5))
 
 
 def orch(project, backend=None):
@@ -151,15 +161,26 @@ def test_bad_input(project):
 @pytest.mark.skipif(importlib.util.find_spec("dreamcut.backends.animatic") is None,
                     reason="the animatic backend is not on this branch yet")
 def test_animatic_preview_matches_its_promoted_take(project):
-    preview_shot(project, "s01", 2)
-    (tid,) = promote(project, "s01", [1])
+    # s02 (teenagers on a field at dusk) has seeded parts -- where the sun and the people are -- so
+    # a promotion with the wrong seed would show a different picture.
+    preview_shot(project, "s02", 2)
+    (tid,) = promote(project, "s02", [1])
     take = project.catalog.take(tid)
-    pv = next(t for t in project.catalog.takes("s01", kind="preview") if t.variant == 1)
-    full = [f for _, f in read_frames(project.abs(take.path), max_frames=4)]
-    small = first_frames(project.abs(pv.path))
+    pv = {t.variant: t for t in project.catalog.takes("s02", kind="preview")}
+    small, other = first_frames(project.abs(pv[1].path)), first_frames(project.abs(pv[0].path))
     assert len(small) == 4
-    for a, b in zip(full, small):
-        assert _mad(a, b) < 4.0
+    # The animatic draws previews at a fraction of the take's size (that is what keeps them under
+    # 5% of a take's compute), with every random choice keyed to the take's size. So they are
+    # compared at the preview's size, with the take's first frames shrunk: what differs then is
+    # edges drawn small and two lossy encodes, not the picture.
+    ph, pw = small[0].shape[:2]
+    assert pw < SIZE[0] and abs(pw / ph - SIZE[0] / SIZE[1]) < 0.02
+    full = [cv2.resize(f, (pw, ph), interpolation=cv2.INTER_AREA)
+            for _, f in read_frames(project.abs(take.path), max_frames=4)]
+    for a, b, c in zip(full, small, other):
+        assert _psnr(a, b) > 30 and _mad(a, b) < 5.0
+        # Blurred (encoder noise gone), the preview agrees with its take; another seed does not.
+        assert _soft_psnr(a, b) > 36 > _soft_psnr(a, c) + 3
 
 
 def test_preview_and_promote_commands(tmp_path, cli):

@@ -21,14 +21,25 @@ from precomputed tiles, caption). Scene segments each get their own texture; the
 between two segments is a zoom-through: the next scene grows out of the centre and covers
 half the frame exactly at the written boundary time.
 
+Previews (MiniClips, `request.preview`): the first `preview_frames` frames, drawn at a
+fraction of the take's size (option `preview_scale`, default PREVIEW_SCALE, never narrower
+than a contact-sheet cell) and encoded in-process with PyAV rather than by a new ffmpeg
+process. Every random choice is keyed to the REQUESTED size, and the caption band is laid out
+at that size and then shrunk, so a preview is its full take's first frames in miniature:
+the same composition, camera, flicker, grain and caption, up to edges drawn small (compared
+with the take's frames shrunk, about 30-35 dB PSNR). A preview costs a few hundredths of a
+second; a full take's fixed costs (scene textures at full size, ffmpeg's start) would
+otherwise dominate four frames.
+
 Determinism: the pixels depend only on (prompt, seed, size, fps, seconds, segments, refs'
-contents). Randomness comes from numpy generators seeded with a SHA-256 of those inputs;
-the encoder runs with a fixed thread count, so decoding the same request gives the same
-frames byte for byte.
+contents, and for a preview its scale). Randomness comes from numpy generators seeded with a
+SHA-256 of those inputs; the encoders run with fixed thread counts, so decoding the same
+request gives the same frames byte for byte.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import queue
@@ -47,6 +58,17 @@ from dreamcut.media import FrameWriter, atomic_path
 # matters more than bytes; a fixed thread count keeps the decoded frames identical across
 # machines with different core counts.
 ENCODER_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "25", "-pix_fmt", "yuv420p", "-threads", "2")
+# Previews go through PyAV's libx264 in this process: starting ffmpeg alone costs more than
+# drawing and encoding four small frames. Same codec and preset as ENCODER_ARGS, a notch finer
+# (each pixel of a small frame carries more of the picture); one thread, so deterministic.
+PREVIEW_ENCODER_OPTIONS = {"preset": "ultrafast", "crf": "23", "threads": "1"}
+# A preview is drawn at this fraction of the take's size (request option `preview_scale`)...
+PREVIEW_SCALE = 0.25
+# ...but never narrower than a contact sheet's cell (preview.py lays frames out 192 wide), so
+# the sheet never enlarges a preview.
+PREVIEW_MIN_WIDTH = 192
+# Film grain is a few tiles of noise cycled in a seeded order.
+GRAIN_TILES = 6
 
 # A zoom-through between two segments: the next scene's window grows exponentially at this
 # rate (per second, natural log), covering half the frame at the boundary.
@@ -494,10 +516,13 @@ class _View:
     angle: float = 0.0
 
 
-def view_matrix(view: _View, width: int, height: int, scale: float = 1.0) -> np.ndarray:
+def view_matrix(view: _View, width: int, height: int, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
     """The inverse map output->texture for `cv2.warpAffine(..., WARP_INVERSE_MAP)`.
 
-    `scale` < 1 renders the view into a smaller window (the zoom-through portal)."""
+    `scale` < 1 renders the view into a smaller window (the zoom-through portal). `shift` moves
+    where each output pixel samples, in output pixels along both axes: a frame drawn at s times
+    the take's size samples at (1 - s) / 2, the centre of the take's pixels that shrinking the
+    take averages into that pixel (cv2 puts pixel centres on integer coordinates)."""
     z = Z_MIN * 2.0 ** (view.log_zoom % 1.0)
     k = 2.0 / z / scale  # texture pixels per output pixel
     a = math.radians(view.angle)
@@ -505,6 +530,8 @@ def view_matrix(view: _View, width: int, height: int, scale: float = 1.0) -> np.
     ow, oh = width * scale / 2.0, height * scale / 2.0
     tx = width + view.dx * width * 2.0 / z
     ty = height + view.dy * height * 2.0 / z
+    tx += (ca - sa) * shift
+    ty += (sa + ca) * shift
     return np.array([[ca, -sa, tx - ca * ow + sa * oh], [sa, ca, ty - sa * ow - ca * oh]], np.float32)
 
 
@@ -625,12 +652,64 @@ class AnimaticBackend(LocalBackend):
         bad = [p for p in self.problems(request) if "H.264" in p]
         if bad:
             raise BadInput(bad[0], where=request.shot_id, fix="set render.master to an even WxH, e.g. 1280x720")
+        width, height = render_size(request)
         with atomic_path(dest) as tmp:
             meta = {"title": f"ANIMATIC {request.shot_id}",
                     "comment": "dreamcut animatic: procedural previz for timing an edit, not AI-generated footage"}
-            with FrameWriter(tmp, request.width, request.height, request.fps, codec_args=self.encoder_args,
+            if request.preview and _in_process_h264():
+                _write_in_process(render_frames(request), tmp, width, height, request.fps, meta, progress,
+                                  request.frame_count)
+                return
+            with FrameWriter(tmp, width, height, request.fps, codec_args=self.encoder_args,
                              metadata=meta, input_pix_fmt="yuv420p") as writer:
                 _write_threaded(render_frames(request), writer, request.frame_count, progress)
+
+
+def render_size(request: GenerationRequest) -> tuple[int, int]:
+    """The size the frames are drawn and encoded at: the request's, or for a preview that times
+    `preview_scale` (even, at least PREVIEW_MIN_WIDTH wide or the request's width if smaller)."""
+    w, h = request.width, request.height
+    if not request.preview:
+        return w, h
+    scale = request.option("preview_scale", PREVIEW_SCALE)
+    if not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+        raise BadInput(f"preview_scale {scale!r} is not a fraction of the take's size", where=request.shot_id,
+                       fix="use a number in (0, 1], e.g. 0.25")
+    rw = min(float(w), max(w * float(scale), float(PREVIEW_MIN_WIDTH)))
+    even = lambda v: max(16, 2 * int(round(v / 2)))  # noqa: E731  (H.264 4:2:0 needs even sides)
+    return min(w, even(rw)), min(h, even(rw * h / w))
+
+
+@functools.lru_cache(maxsize=1)
+def _in_process_h264() -> bool:
+    """Whether this PyAV build can encode H.264 (its wheels bundle libx264); else ffmpeg does."""
+    try:
+        import av
+
+        return "libx264" in av.codecs_available
+    except ImportError:
+        return False
+
+
+def _write_in_process(frames, path: Path, width: int, height: int, fps: int, metadata: dict[str, str],
+                      progress: Progress | None, total: int) -> None:
+    """Encode a few frames to H.264 mp4 with PyAV (no ffmpeg process: its start would cost more
+    than the frames). The same BT.601 conversion as the full take's, so colours match."""
+    import av
+    import cv2
+
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+        container.metadata.update(metadata)
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = dict(PREVIEW_ENCODER_OPTIONS)
+        for i, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+            picture.pts = i
+            container.mux(stream.encode(picture))
+            if progress:
+                progress((i + 1) / total)
+        container.mux(stream.encode())
 
 
 def _write_threaded(frames, writer: FrameWriter, total: int, progress: Progress | None) -> None:
@@ -695,13 +774,19 @@ def _ref_colours(refs: tuple[str, ...]) -> tuple[RGB, ...]:
 
 
 def render_frames(request: GenerationRequest):
-    """Yield the take's frames (RGB uint8, height x width x 3). Pure in the request."""
+    """Yield the take's frames (RGB uint8, rows x columns x 3 of `render_size(request)`: the
+    request's size, smaller for a preview). Pure in the request."""
     import cv2
 
     w, h, fps = request.width, request.height, request.fps
+    # Drawn at (rw, rh); every random choice below is keyed to the requested (w, h), so a small
+    # preview shows the composition of its full take.
+    rw, rh = render_size(request)
+    small = (rw, rh) != (w, h)
+    shift = (1.0 - rw / w) / 2.0  # see view_matrix: a small frame samples where the take's pixels centre
     n = request.frame_count
-    # Camera paths, flicker and grain are drawn for the whole take, so a preview's frames are
-    # exactly the take's first frames.
+    # Camera paths, flicker and grain order are drawn for the whole take, so a preview's frames
+    # are the take's first frames (exactly, when drawn at the take's size).
     n_take = max(n, int(round(request.seconds * fps)))
     segs = _segments_of(request)
     refs = _ref_colours(request.refs) if request.refs else ()
@@ -716,7 +801,7 @@ def render_frames(request: GenerationRequest):
         if i not in textures:
             for old in [k for k in textures if k < i - 1]:
                 del textures[old]  # only the current and the next scene are ever on screen
-            textures[i] = draw_scene(looks[i], w, h, _rng("scene", *key, i))
+            textures[i] = draw_scene(looks[i], rw, rh, _rng("scene", *key, i))
         return textures[i]
 
     # Each segment's camera path covers the whole take (cheap), so the next scene is already
@@ -725,47 +810,81 @@ def render_frames(request: GenerationRequest):
              for i in range(len(segs))]
 
     # Screen-space passes, computed once per look (not per frame): vignette, grain tiles.
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    rr = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-    grng = _rng("grain", *key)
-    unit_grain = [grng.normal(0.0, 1.0, (max(1, h // 2), max(1, w // 2))).astype(np.float32) for _ in range(6)]
-    grain_order = grng.integers(0, len(unit_grain), n_take)
-    flicker_noise = _smooth_noise(grng, n_take, fps, hz=6.0)
-    screens: dict[tuple[float, float], tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]] = {}
+    yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+    rr = ((xx + shift - rw / 2) / (rw / 2)) ** 2 + ((yy + shift - rh / 2) / (rh / 2)) ** 2
+    # Flicker and the order of the grain tiles come from their own generator, so they do not
+    # depend on the size drawn at: a preview flickers like its take.
+    frng = _rng("flicker", *key)
+    grain_order = frng.integers(0, GRAIN_TILES, n_take)
+    flicker_noise = _smooth_noise(frng, n_take, fps, hz=6.0)
+    unit_grain: dict[int, np.ndarray] = {}
+    vignettes: dict[float, np.ndarray] = {}
+    grains: dict[tuple[float, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def screen(look: Look):
-        """The vignette and grain tiles of a look. Film grain is clumpy: noise drawn at half
-        resolution, then enlarged; a few tiles cycled in a seeded order cost one add and one
-        subtract per frame."""
-        k = (look.vignette, look.grain)
-        if k not in screens:
-            vignette = np.clip(1.0 - look.vignette * 0.5 * rr, 0.3, 1.0)
-            vig = cv2.merge([np.clip(vignette * 255, 0, 255).astype(np.uint8)] * 3)
-            tiles = []
-            for small in (unit_grain if look.grain > 0 else []):
-                big = np.rint(cv2.resize(small * look.grain, (w, h), interpolation=cv2.INTER_LINEAR))
-                tiles.append((cv2.merge([np.clip(big, 0, 255).astype(np.uint8)] * 3),
-                              cv2.merge([np.clip(-big, 0, 255).astype(np.uint8)] * 3)))
-            screens[k] = (vig, tiles)
-        return screens[k]
+    def vignette(look: Look) -> np.ndarray:
+        if look.vignette not in vignettes:
+            v = np.clip(1.0 - look.vignette * 0.5 * rr, 0.3, 1.0)
+            vignettes[look.vignette] = cv2.merge([np.clip(v * 255, 0, 255).astype(np.uint8)] * 3)
+        return vignettes[look.vignette]
 
-    bands: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+    def grain(look: Look, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Tile j of a look's film grain, as (add, subtract) images. Grain is clumpy: unit noise at
+        half the take's size, enlarged; a few tiles cycled in a seeded order cost one add and one
+        subtract per frame. Each tile has its own generator and is made when first shown, so a
+        preview pays only for the tiles of its few frames -- and shows its take's grain, shrunk."""
+        k = (look.grain, j)
+        if k not in grains:
+            if j not in unit_grain:
+                unit_grain[j] = _rng("grain", *key, j).standard_normal((max(1, h // 2), max(1, w // 2)),
+                                                                        dtype=np.float32)
+            shrink = rw < w / 2
+            big = np.rint(cv2.resize(unit_grain[j] * np.float32(look.grain), (rw, rh),
+                                     interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+            grains[k] = (cv2.merge([np.clip(big, 0, 255).astype(np.uint8)] * 3),
+                         cv2.merge([np.clip(-big, 0, 255).astype(np.uint8)] * 3))
+        return grains[k]
+
+    bands: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}  # premul, 1-alpha, top drawn, top laid out
 
     def band(i: int):
         if i not in bands:
             seg = segs[i]
             label = (f"[{seg.start:g}-{seg.end:g}s] {seg.text}" if len(segs) > 1 else None)
             rgb, alpha, top = caption_overlay(request.caption or "", label, w, h)
-            a = alpha.astype(np.uint16)[:, :, None]
-            bands[i] = (rgb.astype(np.uint16) * a, (255 - a).astype(np.uint16), top)
+            if small:
+                # Laid out at the take's size (where its text is legible and placed), then shrunk:
+                # premultiplied RGB and transparency, linear quantities, so they shrink exactly.
+                band_h = max(1, int(round((h - top) * rh / h)))
+                premul = cv2.resize((rgb.astype(np.float32) * alpha[:, :, None]) / 255.0, (rw, band_h),
+                                    interpolation=cv2.INTER_AREA)
+                clear = cv2.resize((255 - alpha).astype(np.float32) / 255.0, (rw, band_h),
+                                   interpolation=cv2.INTER_AREA)
+                bands[i] = (premul, clear[:, :, None], rh - band_h, top)
+            else:
+                a = alpha.astype(np.uint16)[:, :, None]
+                bands[i] = (rgb.astype(np.uint16) * a, (255 - a).astype(np.uint16), top, top)
         return bands[i]
+
+    def small_band(i: int, stamp: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """A preview's caption band with its running timecode, drawn at the take's size and shrunk.
+        The band under the timecode is plain (caption_overlay leaves it room), so drawing the
+        shrunk text over the shrunk band is the take's frame in miniature."""
+        premul, clear, top_small, top = band(i)
+        ink = np.zeros((h - top, w), np.uint8)
+        x, y, _, size = _timecode_box(w, h)
+        cv2.putText(ink, stamp, (x, y + size - top), cv2.FONT_HERSHEY_SIMPLEX, size / 30.0, 255,
+                    max(1, size // 14), cv2.LINE_AA)
+        m = cv2.resize(ink, (rw, premul.shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32)[:, :, None]
+        m /= 255.0
+        # White text over the band, as the take draws it over its finished frame.
+        return premul * (1 - m) + 255.0 * m, clear * (1 - m), top_small
 
     windows = []
     for i in range(len(segs) - 1):
         b = segs[i + 1].start
         windows.append(portal_window(b, segs[i].start, segs[i + 1].end))
 
-    out = np.empty((h, w, 3), np.uint8)
+    out = np.empty((rh, rw, 3), np.uint8)
     inv = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
     for f in range(n):
         t = f / fps
@@ -782,30 +901,36 @@ def render_frames(request: GenerationRequest):
             opens, boundary = windows[cur][0], segs[cur + 1].start
             rush = portal_scale(t, boundary) / portal_scale(opens, boundary)
             view = replace(view, log_zoom=view.log_zoom + math.log2(rush))
-        cv2.warpAffine(texture(cur), view_matrix(view, w, h), (w, h), dst=out, flags=inv,
+        cv2.warpAffine(texture(cur), view_matrix(view, rw, rh, shift=shift), (rw, rh), dst=out, flags=inv,
                        borderMode=cv2.BORDER_REFLECT_101)
         if opening:
-            _zoom_through(out, texture(cur + 1), views[cur + 1][f], portal_scale(t, segs[cur + 1].start), w, h)
+            _zoom_through(out, texture(cur + 1), views[cur + 1][f], portal_scale(t, segs[cur + 1].start), rw, rh,
+                          shift)
         look = looks[cur]
-        vig, grain_tiles = screen(look)
         flicker = 1.0 + (0.025 * float(flicker_noise[f]) if look.grade != "clean" else 0.0)
-        frame = cv2.multiply(out, vig, scale=flicker / 255.0)
-        if grain_tiles:
-            pos, neg = grain_tiles[int(grain_order[f])]
+        frame = cv2.multiply(out, vignette(look), scale=flicker / 255.0)
+        if look.grain > 0:
+            pos, neg = grain(look, int(grain_order[f]))
             cv2.add(frame, pos, dst=frame)
             cv2.subtract(frame, neg, dst=frame)
         if request.caption is not None:
             shown = cur if not (cur < len(windows) and t >= segs[cur + 1].start) else cur + 1
-            premul, inv_a, top = band(shown)
-            region = frame[top:]
-            region[:] = ((region.astype(np.uint16) * inv_a + premul + 127) // 255).astype(np.uint8)
-            x, y, _, size = _timecode_box(w, h)
-            cv2.putText(frame, f"{t:6.2f}s", (x, y + size), cv2.FONT_HERSHEY_SIMPLEX, size / 30.0, (255, 255, 255),
-                        max(1, size // 14), cv2.LINE_AA)
+            if small:
+                premul, clear, top = small_band(shown, f"{t:6.2f}s")
+                region = frame[top:]
+                region[:] = np.clip(region * clear + premul + 0.5, 0, 255).astype(np.uint8)
+            else:
+                premul, inv_a, top, _ = band(shown)
+                region = frame[top:]
+                region[:] = ((region.astype(np.uint16) * inv_a + premul + 127) // 255).astype(np.uint8)
+                x, y, _, size = _timecode_box(w, h)
+                cv2.putText(frame, f"{t:6.2f}s", (x, y + size), cv2.FONT_HERSHEY_SIMPLEX, size / 30.0,
+                            (255, 255, 255), max(1, size // 14), cv2.LINE_AA)
         yield frame
 
 
-def _zoom_through(out: np.ndarray, nxt: np.ndarray, view: _View, s: float, w: int, h: int) -> None:
+def _zoom_through(out: np.ndarray, nxt: np.ndarray, view: _View, s: float, w: int, h: int,
+                  shift: float = 0.0) -> None:
     """Draw the next scene into a centred window of `s` times the frame, growing out of its middle."""
     import cv2
 
@@ -813,7 +938,7 @@ def _zoom_through(out: np.ndarray, nxt: np.ndarray, view: _View, s: float, w: in
         return
     pw, ph = max(2, int(round(w * s))), max(2, int(round(h * s)))
     x0, y0 = (w - pw) // 2, (h - ph) // 2
-    m = view_matrix(view, w, h, scale=pw / w)
+    m = view_matrix(view, w, h, scale=pw / w, shift=shift)
     inner = cv2.warpAffine(nxt, m, (pw, ph), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT_101)
     # A soft edge (a few percent of the window) so the portal reads as depth, not as a box.
