@@ -33,6 +33,8 @@ def _caps_for(orchestrator):
 @app.command()
 def estimate(
     shots: Optional[list[str]] = typer.Option(None, "--shots", help="Only these shot ids (comma-separated or repeated)."),
+    preview_variants: int = typer.Option(8, "--preview-variants", min=1, max=64,
+                                         help="Also price MiniClips previews of this many variants per shot."),
 ) -> None:
     """Print what generating the shot list will cost (takes x seconds x price per backend) against the budget."""
     from dreamcut.generate.batch import plan_takes
@@ -57,9 +59,26 @@ def estimate(
     minutes = est.seconds / 60.0
     say(f"total: {est.takes} takes, {est.seconds:,.0f} s ({minutes:,.0f} minutes of video), ${est.usd:,.2f}; "
         f"spent ${spent:,.2f}, reserved ${reserved:,.2f}, budget ${spec.budget_usd:,.2f}")
+    _print_preview_costs(project, preview_variants, _shots(project, shots), _caps_for(orch))
     if est.usd + spent + reserved > spec.budget_usd + 1e-9 and est.usd > 0:
         say(f"OVER BUDGET by ${est.usd + spent + reserved - spec.budget_usd:,.2f}: `dreamcut generate` will refuse "
             f"to start (raise budget_usd or use --shots)")
+
+
+def _print_preview_costs(project, variants: int, shots, caps_for) -> None:
+    """MiniClips first: what N previews per shot cost beside N full takes (money, else compute)."""
+    from dreamcut.preview import preview_cost_report
+
+    for line in preview_cost_report(project, variants=variants, shots=shots, caps_for=caps_for):
+        if line.full_usd > 0:
+            say(f"previews ({line.backend}): {line.variants} previews of 4 frames = ${line.preview_usd:,.2f}, "
+                f"{100 * line.ratio:.1f}% of ${line.full_usd:,.2f} for as many full takes")
+        elif line.ratio is not None:
+            say(f"previews ({line.backend}): {line.variants} previews of 4 frames = {line.preview_compute_s:,.1f} compute s, "
+                f"{100 * line.ratio:.1f}% of {line.full_compute_s:,.1f} s for as many full takes (measured here)")
+        else:
+            say(f"previews ({line.backend}): {line.variants} previews of 4 frames, free; compute share measured "
+                f"after the first `dreamcut preview` and `generate`")
 
 
 @app.command()
