@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dreamcut.backends.base import GenerationRequest
 from dreamcut.backends.registry import BackendRef
-from dreamcut.prompts import compose, format_for_backend, max_prompt_chars
+from dreamcut.prompts import compose, expand, format_for_backend, max_prompt_chars
 from dreamcut.spec import ProjectSpec, Shot
 
 
@@ -45,7 +45,7 @@ def request_for(spec: ProjectSpec, shot: Shot, index: int, *, root: str = ".", p
     # One text per request, shaped for the provider and within its limit (static table: no SDK import).
     prompt = format_for_backend(composed, backend.name, max_prompt_chars(backend))
     width, height = spec.master_size
-    caption = caption_for(shot, index, shot.prompt_text, backend) if (spec.caption and backend.name == "animatic") else None
+    caption = caption_for(shot, index, expand(shot.prompt_text, variant), backend) if (spec.caption and backend.name == "animatic") else None
     refs = tuple(str((__import__("pathlib").Path(root) / r).resolve()) for r in shot.refs)
     return GenerationRequest(
         shot_id=shot.id, prompt=prompt, negative_prompt=composed.negative, seconds=spec.shot_seconds(shot),
