@@ -168,6 +168,7 @@ class Orchestrator:
         self._rng = random.Random(seed)
         self._pacers: dict[tuple, _Pacer] = {}  # when to poll first, per (backend, seconds, size)
         self._slots: dict[str, _Slots] = {}  # jobs at the provider at once, per backend
+        self._made_dirs: set[Path] = set()
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"
 
@@ -323,10 +324,8 @@ class Orchestrator:
                 return row["state"]
         backend = self.backend(p.backend)
         caps = backend.capabilities()
-        if row is None:
-            row = self._reserve(p, summary)
-            if row is None:
-                return "failed"
+        if row is None and not self._reserve(p, summary):
+            return "failed"
         # A preview is a few frames: never a chain, whatever the take's length.
         plan = [p.request.seconds] if p.request.preview else (segment_plan(caps, p.request.seconds)
                                                               or [p.request.seconds])
@@ -358,7 +357,8 @@ class Orchestrator:
         return "completed"
 
     # -- reservation -------------------------------------------------------------------------
-    def _reserve(self, p: PlannedTake, summary: RunSummary):
+    def _reserve(self, p: PlannedTake, summary: RunSummary) -> bool:
+        """Create the job row and reserve its price, in one transaction; False when the budget is spent."""
         price = self.price(p)
         now = time.time()
         request_json = p.request_json if isinstance(p, _KeyedTake) else json.dumps(p.request.to_dict())
@@ -369,7 +369,7 @@ class Orchestrator:
                     if price > left + 1e-9:
                         summary.failed += 1
                         summary.failures.append((p.key, f"budget: needs ${price:.2f}, ${max(0, left):.2f} left"))
-                        return None
+                        return False
                 db.execute(
                     "INSERT INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
                     "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -377,7 +377,7 @@ class Orchestrator:
                      "pending", price, now, now))
                 if price:
                     self.catalog.ledger_add("reserve", price, p.key)
-            return self.catalog.job(p.key)
+            return True
 
     # -- one provider job, from submit to a verified file ---------------------------------------
     def _produce(self, ref: BackendRef, backend: Backend, caps: Capabilities, key: str,
@@ -439,8 +439,10 @@ class Orchestrator:
         # one have been finishing in this run; after that, when the provider says to.
         first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)
         learning = first_wait > 0  # a job resumed long after its submit says nothing about how long jobs take
-        if learning:
+        while first_wait > 0.005:
             self._sleep(first_wait)
+            # Jobs that finished meanwhile may have moved the estimate later: follow it.
+            first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)
         polls = 0
         running = False
         while True:
@@ -478,7 +480,7 @@ class Orchestrator:
         with self._db:
             self.catalog.update_job(key, state="downloading")
         part = dest.with_name(f"{dest.stem}.part{dest.suffix}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(dest.parent)
 
         def download() -> None:
             backend.download(provider_id, part)
@@ -593,7 +595,7 @@ class Orchestrator:
         key = p.key
         take_id = take_id_for(p)
         dest = self.project.take_path(p.shot_id, take_id, kind=p.kind)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(dest.parent)
         if staged != dest and staged.exists():
             os.replace(staged, dest)  # same filesystem: atomic; the staged file was verified
         info = _probe_once(dest)
@@ -666,6 +668,10 @@ class Orchestrator:
         return n
 
     # -- small helpers ---------------------------------------------------------------------------
+    def _ensure_dir(self, folder: Path) -> None:
+        if folder not in self._made_dirs:  # once per folder and run, not one failing mkdir per job
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(folder)
     def _check_stop(self) -> None:
         if self._stop.is_set():
             raise _Stopped()
@@ -706,12 +712,13 @@ class _Pacer:
     """When to poll a new job first, learned from how long jobs like it take in this run.
 
     Aims to find about six jobs in seven done at their first poll: each one found done moves the
-    first poll 0.5 % earlier, each one that was not moves it 3 % later (equilibrium: ~15 % misses);
+    first poll 0.1 % earlier, each one that was not moves it 0.6 % later (equilibrium: ~15 % misses;
+    small steps, because a whole slot-full of jobs is already waiting on the last estimate);
     a job that took much longer than expected resets it. A miss costs a poll or two (the
     provider's `poll_after` says when to come back); a late first poll costs a slot's time.
     """
 
-    EARLIER, LATER = 0.995, 1.03
+    EARLIER, LATER = 0.999, 1.006
 
     def __init__(self) -> None:
         self.expected: float | None = None
