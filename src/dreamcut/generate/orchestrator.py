@@ -19,6 +19,12 @@ Durability contract (what makes "never pay twice, lose nothing" true, even after
    `<key>.s<i>`, each durable like any job: the provider's `extend` where it has one,
    otherwise image-to-video from the previous segment's last frame; joined by ffmpeg.
 
+Keeping a backend busy: a backend's `concurrency` counts jobs AT THE PROVIDER (submitted, not
+yet seen finished) or local renders; the slot is freed the moment a poll finds the job done, so
+the next job is submitted while the finished one downloads, is verified and recorded on another
+thread. The first poll comes when jobs like it have been finishing in this run (`_Pacer`), after
+that when the provider's `poll_after` (e.g. `openai-poll-after-ms`) says: about one poll per job.
+
 Local backends (free to re-run) render through an executor (in-process or Ray).
 This module decides nothing about which takes to make (see `batch.py`) and prices only
 through `cost.py`; it runs what it is given and records every step.
