@@ -102,12 +102,13 @@ def test_resume_after_killed_generate(tmp_path):
 def test_kill_9_twenty_times_under_chaos(tmp_path):
     """Issue 4: 100 jobs against `serve --chaos 0.2`, kill -9 at random points 20 times, resume each time."""
     rng = random.Random(4)
-    # Enough work (100 jobs x 2 s at 8 in flight, ~25 s plus chaos) that 20 kills 0.8-3 s after each
-    # start land mid-batch however fast the machine is; a quick machine must not finish early.
-    serve = Serve("--backend", "testcard", "--price", "0.01", "--latency", "2.0", "--workers", "24",
+    # Jobs of 3 s: long enough that the batch is still running when most of the 20 kills land
+    # (with 0.4 s, a runner that frees a slot as soon as a job is done finished all 100 jobs
+    # before the 15th kill on a quiet machine; the provider's clock runs on between runs).
+    serve = Serve("--backend", "testcard", "--price", "0.01", "--latency", "3.0", "--workers", "24",
                   "--poll-after-ms", "100", "--chaos", "0.2", "--chaos-seed", "7", "--fps", "8",
                   storage=tmp_path / "serve")
-    args = ("--concurrency", "8", "--poll-interval", "0.1", "--job-timeout", "12")
+    args = ("--concurrency", "16", "--poll-interval", "0.1", "--job-timeout", "6")
     try:
         root = make_project(tmp_path / "proj", shots=50, takes=2, size="64x64", fps=8)
         kills = 0

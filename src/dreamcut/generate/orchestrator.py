@@ -19,6 +19,12 @@ Durability contract (what makes "never pay twice, lose nothing" true, even after
    `<key>.s<i>`, each durable like any job: the provider's `extend` where it has one,
    otherwise image-to-video from the previous segment's last frame; joined by ffmpeg.
 
+Keeping a backend busy: a backend's `concurrency` counts jobs AT THE PROVIDER (submitted, not
+yet seen finished) or local renders; the slot is freed the moment a poll finds the job done, so
+the next job is submitted while the finished one downloads, is verified and recorded on another
+thread. The first poll comes when jobs like it have been finishing in this run (`_Pacer`), after
+that when the provider's `poll_after` (e.g. `openai-poll-after-ms`) says: about one poll per job.
+
 Local backends (free to re-run) render through an executor (in-process or Ray).
 This module decides nothing about which takes to make (see `batch.py`) and prices only
 through `cost.py`; it runs what it is given and records every step.
@@ -28,10 +34,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -165,7 +172,9 @@ class Orchestrator:
         self._db = threading.RLock()  # one catalog connection, shared by the worker threads
         self._stop = threading.Event()
         self._rng = random.Random(seed)
-        self._typical: dict[str, float] = {}  # seconds from submit to completed, per backend (this run)
+        self._pacers: dict[tuple, _Pacer] = {}  # when to poll first, per (backend, seconds, size)
+        self._slots: dict[str, _Slots] = {}  # jobs at the provider at once, per backend
+        self._made_dirs: set[Path] = set()
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"
 
@@ -196,6 +205,7 @@ class Orchestrator:
     def check(self, planned: list[PlannedTake]) -> None:
         """Raise BadInput for the first request no backend can make, or when the batch is over budget."""
         planned = _distinct(planned)
+        _load_libraries(self.sign_takes)
         for p in planned:
             backend = self.backend(p.backend)
             caps = backend.capabilities()
@@ -240,22 +250,36 @@ class Orchestrator:
         by_backend: dict[str, list[PlannedTake]] = {}
         for p in planned:
             by_backend.setdefault(str(p.backend), []).append(p)
-        pools = {name: ThreadPoolExecutor(max_workers=max(1, self.limits_for(ps[0].backend).concurrency),
-                                          thread_name_prefix=f"gen-{name}") for name, ps in by_backend.items()}
+        pools = {}
+        for name, ps in by_backend.items():
+            ref = ps[0].backend
+            slots = max(1, self.limits_for(ref).concurrency)
+            self._slots_for(ref, slots)
+            # A slot is a job at the provider (or a local render). Downloading, verifying and
+            # recording a finished job happen outside it, on extra threads, so the next job is
+            # submitted the moment the provider says one is done.
+            workers = slots if self.backend(ref).capabilities().local else 2 * slots
+            pools[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"gen-{name}")
+        finished: queue.SimpleQueue = queue.SimpleQueue()
         futures: dict[Future, PlannedTake] = {}
         try:
             for name, ps in by_backend.items():
                 for p in ps:
-                    futures[pools[name].submit(self._run_one, p, summary)] = p
-            remaining = set(futures)
-            while remaining:
-                done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
-                for f in done:
-                    state = f.result()
-                    if on_progress:
-                        on_progress(futures[f], state)
+                    f = pools[name].submit(self._run_one, p, summary)
+                    futures[f] = p
+                    f.add_done_callback(finished.put)
+            for _ in range(len(futures)):
+                while True:  # a timeout, so Ctrl-C reaches this thread promptly
+                    try:
+                        f = finished.get(timeout=1.0)
+                        break
+                    except queue.Empty:
+                        continue
+                state = f.result()
+                if on_progress:
+                    on_progress(futures[f], state)
         except BaseException:
-            self._stop.set()  # Ctrl-C: workers stop at their next step; jobs stay in flight for resume
+            self.stop()  # Ctrl-C: workers stop at their next step; jobs stay in flight for resume
             raise
         finally:
             for pool in pools.values():
@@ -264,6 +288,14 @@ class Orchestrator:
 
     def stop(self) -> None:
         self._stop.set()
+        for slots in self._slots.values():
+            slots.wake_all()
+
+    def _slots_for(self, ref: BackendRef, n: int | None = None) -> "_Slots":
+        name = str(ref)
+        if name not in self._slots:
+            self._slots[name] = _Slots(n or max(1, self.limits_for(ref).concurrency), self._stop)
+        return self._slots[name]
 
     def _run_one(self, p: PlannedTake, summary: RunSummary) -> str:
         try:
@@ -298,10 +330,8 @@ class Orchestrator:
                 return row["state"]
         backend = self.backend(p.backend)
         caps = backend.capabilities()
-        if row is None:
-            row = self._reserve(p, summary)
-            if row is None:
-                return "failed"
+        if row is None and not self._reserve(p, summary):
+            return "failed"
         # A preview is a few frames: never a chain, whatever the take's length.
         plan = [p.request.seconds] if p.request.preview else (segment_plan(caps, p.request.seconds)
                                                               or [p.request.seconds])
@@ -333,9 +363,11 @@ class Orchestrator:
         return "completed"
 
     # -- reservation -------------------------------------------------------------------------
-    def _reserve(self, p: PlannedTake, summary: RunSummary):
+    def _reserve(self, p: PlannedTake, summary: RunSummary) -> bool:
+        """Create the job row and reserve its price, in one transaction; False when the budget is spent."""
         price = self.price(p)
         now = time.time()
+        request_json = p.request_json if isinstance(p, _KeyedTake) else json.dumps(p.request.to_dict())
         with self._db, self.catalog.transaction() as db:
             if self.catalog.job(p.key) is None:
                 if price > 0:
@@ -343,15 +375,15 @@ class Orchestrator:
                     if price > left + 1e-9:
                         summary.failed += 1
                         summary.failures.append((p.key, f"budget: needs ${price:.2f}, ${max(0, left):.2f} left"))
-                        return None
+                        return False
                 db.execute(
                     "INSERT INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
                     "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (p.key, p.shot_id, p.kind, p.request.variant, str(p.backend), json.dumps(p.request.to_dict()),
+                    (p.key, p.shot_id, p.kind, p.request.variant, str(p.backend), request_json,
                      "pending", price, now, now))
                 if price:
                     self.catalog.ledger_add("reserve", price, p.key)
-            return self.catalog.job(p.key)
+            return True
 
     # -- one provider job, from submit to a verified file ---------------------------------------
     def _produce(self, ref: BackendRef, backend: Backend, caps: Capabilities, key: str,
@@ -363,57 +395,68 @@ class Orchestrator:
             return dest
         if caps.local:
             # Free to re-run: a crash loses compute, never money, so nothing is resumed.
-            with self._db:
-                self.catalog.update_job(key, state="running", attempts=self.catalog.job(key)["attempts"] + 1,
-                                        submitted_at=time.time())
-            self._check_stop()
-            try:
-                with atomic_path(dest) as tmp:
-                    self.executor.render(ref, backend, request, tmp, key)
-                    _verify(tmp, key)
-            except (_Failed, _Stopped):
-                raise
-            except Exception as e:  # a local render failing is this take's failure, not the batch's
-                raise _Failed("render_failed", getattr(e, "message", None) or str(e)[:300]) from None
+            with self._slots_for(ref):
+                with self._db:
+                    self.catalog.update_job(key, state="running", attempts=self.catalog.job(key)["attempts"] + 1,
+                                            submitted_at=time.time())
+                self._check_stop()
+                try:
+                    with atomic_path(dest) as tmp:
+                        self.executor.render(ref, backend, request, tmp, key)
+                        _verify(tmp, key)
+                except (_Failed, _Stopped):
+                    raise
+                except Exception as e:  # a local render failing is this take's failure, not the batch's
+                    raise _Failed("render_failed", getattr(e, "message", None) or str(e)[:300]) from None
             return dest
-        provider_id = self._ensure_submitted(ref, backend, key, submit)
-        self._wait(ref, backend, key, provider_id)
+        with self._slots_for(ref):  # held while the provider works on it; downloading happens outside
+            provider_id, submitted_at = self._ensure_submitted(ref, backend, key, submit)
+            self._wait(ref, backend, key, provider_id, submitted_at, request)
         return self._fetch(ref, backend, key, provider_id, dest)
 
     def _ensure_submitted(self, ref: BackendRef, backend: Backend, key: str,
-                          submit: Callable[[Backend, str], str]) -> str:
+                          submit: Callable[[Backend, str], str]) -> tuple[str, float | None]:
+        """The provider's id for job `key` (submitting it if it has none) and when it was submitted."""
         with self._db:
             row = self.catalog.job(key)
         if row["provider_job_id"]:
-            return row["provider_job_id"]
+            return row["provider_job_id"], row["submitted_at"]
         with self._db:
             self.catalog.update_job(key, attempts=row["attempts"] + 1)
         provider_id = self._call(ref, key, lambda: submit(backend, key))
+        submitted_at = time.time()
         with self._db:
-            self.catalog.update_job(key, state="submitted", provider_job_id=provider_id, submitted_at=time.time())
-        return provider_id
+            self.catalog.update_job(key, state="submitted", provider_job_id=provider_id, submitted_at=submitted_at)
+        return provider_id, submitted_at
 
-    def _wait(self, ref: BackendRef, backend: Backend, key: str, provider_id: str) -> JobStatus:
+    def _pacer(self, ref: BackendRef, request: GenerationRequest) -> "_Pacer":
+        k = (str(ref), request.seconds, request.width, request.height)
+        pacer = self._pacers.get(k)
+        if pacer is None:
+            pacer = self._pacers.setdefault(k, _Pacer())
+        return pacer
+
+    def _wait(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, submitted_at: float | None,
+              request: GenerationRequest) -> JobStatus:
         limits = self.limits_for(ref)
-        with self._db:
-            row = self.catalog.job(key)
-        submitted_at = row["submitted_at"] or time.time()
-        running = row["state"] == "running"
-        # Just submitted: nothing to learn from an immediate poll. Come back when jobs of this
-        # backend have been taking to finish in this run (the provider's hints take over after).
-        first_wait = max(self.poll_interval, self._typical.get(str(ref), 0.0)) - (time.time() - submitted_at)
-        if first_wait > 0:
+        submitted_at = submitted_at or time.time()
+        pacer = self._pacer(ref, request)
+        # Just submitted: nothing to learn from an immediate poll. Come back when jobs like this
+        # one have been finishing in this run; after that, when the provider says to.
+        first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)
+        learning = first_wait > 0  # a job resumed long after its submit says nothing about how long jobs take
+        while first_wait > 0.005:
             self._sleep(first_wait)
+            # Jobs that finished meanwhile may have moved the estimate later: follow it.
+            first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)
         polls = 0
+        running = False
         while True:
             status = self._call(ref, key, lambda: backend.poll(provider_id))
             polls += 1
             if status.state == JobState.COMPLETED:
-                took = time.time() - submitted_at
-                with self._db:
-                    # Done at the first poll: try a little sooner next time; else learn when it really ended.
-                    typical = self._typical.get(str(ref))
-                    self._typical[str(ref)] = 0.97 * typical if (polls == 1 and typical) else took
+                if learning:
+                    pacer.learn(time.time() - submitted_at, first_poll_found_it=polls == 1)
                 if status.cost_usd is not None:
                     with self._db:
                         self.catalog.update_job(key, cost_usd=status.cost_usd)
@@ -422,24 +465,28 @@ class Orchestrator:
                 raise _Failed(status.error_code or status.state.value,
                               status.error_message or f"the provider reports {status.state.value}")
             with self._db:
-                if self.catalog.job(key)["state"] == "canceled":  # `dreamcut cancel` from another terminal
+                row = self.catalog.job(key)
+                if row["state"] == "canceled":  # `dreamcut cancel` from another terminal
                     raise _Canceled()
-                if not running:
+                if not running and row["state"] != "running":
                     self.catalog.update_job(key, state="running")
-                    running = True
+                running = True
             if time.time() - submitted_at > limits.job_timeout:
                 try:
                     self._call(ref, key, lambda: backend.cancel(provider_id))
                 except _Failed:
                     pass
                 raise _Failed("timeout", f"the provider did not finish within {limits.job_timeout:g} s; cancelled")
-            self._sleep(status.poll_after if status.poll_after is not None else self.poll_interval)
+            # Not done: come back when the provider says, but not sooner than a small share of how
+            # long such jobs take (a provider that says "20 ms" while it renders gets a few polls, not dozens).
+            after = status.poll_after if status.poll_after is not None else self.poll_interval
+            self._sleep(max(after, pacer.repoll_floor()))
 
     def _fetch(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, dest: Path) -> Path:
         with self._db:
             self.catalog.update_job(key, state="downloading")
         part = dest.with_name(f"{dest.stem}.part{dest.suffix}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(dest.parent)
 
         def download() -> None:
             backend.download(provider_id, part)
@@ -499,8 +546,9 @@ class Orchestrator:
                     # The provider stitches: the last extension's download is the whole take.
                     self._produce(p.backend, backend, caps, ckey, request, submit, dest=final)
                 else:
-                    prev_provider = self._ensure_submitted(p.backend, backend, ckey, submit)
-                    self._wait(p.backend, backend, ckey, prev_provider)
+                    with self._slots_for(p.backend):
+                        prev_provider, submitted_at = self._ensure_submitted(p.backend, backend, ckey, submit)
+                        self._wait(p.backend, backend, ckey, prev_provider, submitted_at, request)
                 self._charge_child(p.key, ckey, backend, request)
             else:
                 if parts:
@@ -553,7 +601,7 @@ class Orchestrator:
         key = p.key
         take_id = take_id_for(p)
         dest = self.project.take_path(p.shot_id, take_id, kind=p.kind)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(dest.parent)
         if staged != dest and staged.exists():
             os.replace(staged, dest)  # same filesystem: atomic; the staged file was verified
         info = _probe_once(dest)
@@ -572,7 +620,8 @@ class Orchestrator:
             # Before the take is recorded: a crash here re-signs on resume (signing is idempotent).
             sign_take(self.project, dest, take)
         sidecar = {"take": take_id, "shot": p.shot_id, "backend": str(p.backend), "seed": p.request.seed,
-                   "variant": p.request.variant, "cost_usd": cost, "request": p.request.to_dict(),
+                   "variant": p.request.variant, "cost_usd": cost,
+                   "request": p.request_dict if isinstance(p, _KeyedTake) else p.request.to_dict(),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
         write_text_atomic(dest.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True))
         with self._db, self.catalog.transaction():
@@ -625,6 +674,10 @@ class Orchestrator:
         return n
 
     # -- small helpers ---------------------------------------------------------------------------
+    def _ensure_dir(self, folder: Path) -> None:
+        if folder not in self._made_dirs:  # once per folder and run, not one failing mkdir per job
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(folder)
     def _check_stop(self) -> None:
         if self._stop.is_set():
             raise _Stopped()
@@ -632,6 +685,67 @@ class Orchestrator:
     def _sleep(self, seconds: float) -> None:
         if self._stop.wait(max(0.0, seconds)):
             raise _Stopped()
+
+
+class _Slots:
+    """A counting semaphore that a stopping run can wake: jobs in flight at one backend."""
+
+    def __init__(self, n: int, stop: threading.Event):
+        self.free = n
+        self.stop = stop
+        self.cond = threading.Condition(threading.Lock())
+
+    def __enter__(self) -> "_Slots":
+        with self.cond:
+            while self.free <= 0 and not self.stop.is_set():
+                self.cond.wait()
+            if self.stop.is_set():
+                raise _Stopped()
+            self.free -= 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self.cond:
+            self.free += 1
+            self.cond.notify()
+
+    def wake_all(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+
+class _Pacer:
+    """When to poll a new job first, learned from how long jobs like it take in this run.
+
+    Aims to find about six jobs in seven done at their first poll: each one found done moves the
+    first poll 0.1 % earlier, each one that was not moves it 0.6 % later (equilibrium: ~15 % misses;
+    small steps, because a whole slot-full of jobs is already waiting on the last estimate);
+    a job that took much longer than expected resets it. A miss costs a poll or two (the
+    provider's `poll_after` says when to come back); a late first poll costs a slot's time.
+    """
+
+    EARLIER, LATER = 0.999, 1.006
+
+    def __init__(self) -> None:
+        self.expected: float | None = None
+        self.lock = threading.Lock()
+
+    def first_poll(self, default: float) -> float:
+        return self.expected if self.expected is not None else default
+
+    def repoll_floor(self) -> float:
+        return 0.025 * self.expected if self.expected is not None else 0.0
+
+    def learn(self, took: float, *, first_poll_found_it: bool) -> None:
+        with self.lock:
+            if self.expected is None:
+                self.expected = took
+            elif first_poll_found_it:
+                self.expected *= self.EARLIER
+            elif took > 1.25 * self.expected:  # jobs got much slower: start again from this one
+                self.expected = took
+            else:
+                self.expected = min(took, self.expected * self.LATER)
 
 
 class _Canceled(Exception):
@@ -646,11 +760,19 @@ class _Failed(Exception):
 
 
 class _KeyedTake(PlannedTake):
-    """A planned take whose content key is computed once (hashing the request is not free)."""
+    """A planned take whose content key and request record are computed once (neither is free)."""
 
     @cached_property
     def key(self) -> str:  # type: ignore[override]
         return self.request.key(str(self.backend))
+
+    @cached_property
+    def request_dict(self) -> dict:
+        return self.request.to_dict()
+
+    @cached_property
+    def request_json(self) -> str:
+        return json.dumps(self.request_dict)
 
 
 def _distinct(planned: list[PlannedTake]) -> list[PlannedTake]:
@@ -677,6 +799,16 @@ def _segment_request(request: GenerationRequest, at: float, seconds: float) -> G
 
 _PROBED: dict[tuple[str, int, int], object] = {}  # (path, size, mtime_ns) -> MediaInfo, so a file is probed once
 _PROBED_LOCK = threading.Lock()
+
+
+def _load_libraries(signing: bool) -> None:
+    """Import what every finished job needs once, up front, rather than inside the first job."""
+    import av  # noqa: F401  (the probe's library)
+
+    if signing:
+        import c2pa  # noqa: F401
+
+        import dreamcut.provenance  # noqa: F401
 
 
 def _verify(path: Path, key: str):
