@@ -130,7 +130,7 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     for shot in spec.shots:
         take = chosen[shot.id]
         analysis = analyses.get(take.id)
-        defects = tuple((d.start, d.end, d.kind) for d in analysis.defects) if analysis else ()
+        defects = _real_defects(project, take, analysis)
         sel = selections.get(shot.id)
         source_in = sel["source_in"] if sel is not None and sel["take_id"] == take.id else None
         inputs.append(ShotInput(
@@ -142,6 +142,24 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     with atomic_path(target) as tmp:
         otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
     return timeline
+
+
+# A scene change the director wrote into a multi-scene prompt looks like a cut or a jolt to
+# the defect finder; it is the point of the take, so it is not held against it.
+_SCENE_CHANGE_LOOKALIKES = {"cut", "motion_spike", "flash"}
+
+
+def _real_defects(project: Project, take: Take, analysis) -> tuple[tuple[float, float, str], ...]:
+    if analysis is None:
+        return ()
+    boundaries: list[float] = []
+    row = project.catalog.job(take.job_key) if take.job_key else None
+    if row is not None:
+        segments = json.loads(row["request_json"]).get("segments") or []
+        boundaries = [seg["start"] for seg in segments[1:]]
+    return tuple((d.start, d.end, d.kind) for d in analysis.defects
+                 if not (d.kind in _SCENE_CHANGE_LOOKALIKES
+                         and any(d.start - 0.75 <= b <= d.end + 0.75 for b in boundaries)))
 
 
 def load_edit(project: Project):
