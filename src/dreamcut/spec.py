@@ -139,7 +139,6 @@ class RenderSpec(_Model):
     codec: Literal["h264", "prores"] = "h264"
     upscaler: str = "lanczos"
     interpolate_fps: int | None = Field(default=None, ge=1, le=240)
-    end_card: bool = False
     crf: int = Field(default=18, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"] = "veryfast"
 

@@ -227,7 +227,6 @@ render:
   codec: h264               # h264 | prores
   upscaler: lanczos         # how the master is upscaled
   # interpolate_fps: 48     # optional frame interpolation of the final
-  end_card: false           # add a credits card at the end
   crf: 18                   # H.264 quality (lower = better, bigger)
   preset: veryfast          # x264 speed: superfast, veryfast, faster, fast, medium, slow (slower = smaller)
 
