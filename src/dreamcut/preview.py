@@ -331,14 +331,7 @@ def preview_shot(project: Project, shot_id: str, variants: int = 8, progress: Pr
     project.spec.shot(shot_id)  # BadInput naming the known shots
     planned = plan_previews(project, shot_id, variants)
     orch = _orchestrator(project, orchestrator)
-    done = {"n": 0}
-
-    def step(p: PlannedTake, state: str) -> None:
-        done["n"] += 1
-        if progress:
-            progress(done["n"] / len(planned))
-
-    summary = orch.run(planned, on_progress=step)
+    summary = _run_counting(orch, planned, progress)
     result = PreviewResult(shot_id)
     for p in planned:
         take = project.catalog.take_for_job(p.key)
@@ -352,6 +345,19 @@ def preview_shot(project: Project, shot_id: str, variants: int = 8, progress: Pr
         reason = summary.failures[0][1] if summary.failures else "see `dreamcut status`"
         raise WorkFailed(f"every preview failed: {reason}", where=shot_id, fix="check the backend, then run again")
     return result
+
+
+def _run_counting(orch, planned: list[PlannedTake], progress: Progress | None):
+    """Run the planned jobs, reporting the fraction of them finished."""
+    done = 0
+
+    def step(p: PlannedTake, state: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done / len(planned))
+
+    return orch.run(planned, on_progress=step)
 
 
 def promote(project: Project, shot_id: str, variants: list[int], progress: Progress | None = None, *,
@@ -368,14 +374,7 @@ def promote(project: Project, shot_id: str, variants: list[int], progress: Progr
             raise BadInput(f"variant {v} is negative", where=shot_id, fix="use the numbers on the contact sheet")
         planned.append(full_take_for(project, shot_id, v, seed=seeds.get(v)))
     orch = _orchestrator(project, orchestrator)
-    done = {"n": 0}
-
-    def step(p: PlannedTake, state: str) -> None:
-        done["n"] += 1
-        if progress:
-            progress(done["n"] / len(planned))
-
-    summary = orch.run(planned, on_progress=step)
+    summary = _run_counting(orch, planned, progress)
     ids = [t.id for p in planned if (t := project.catalog.take_for_job(p.key))]
     if summary.failed and not ids:
         from dreamcut.errors import WorkFailed
