@@ -68,6 +68,18 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def copy_chunks(chunks, f, total: int = 0, progress: Callable[[float], None] | None = None) -> int:
+    """Write an iterable of byte chunks to the open file `f`, reporting progress when `total` is
+    known; returns the bytes written (downloads compare it with what the server announced)."""
+    done = 0
+    for chunk in chunks:
+        f.write(chunk)
+        done += len(chunk)
+        if progress and total:
+            progress(min(1.0, done / total))
+    return done
+
+
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -23,7 +23,7 @@ from typing import Iterable, Mapping
 
 from dreamcut.backends.base import Capabilities, GenerationRequest, ProviderError, Progress
 from dreamcut.errors import BadInput
-from dreamcut.media import atomic_path
+from dreamcut.media import atomic_path, copy_chunks
 
 # -- keys and URLs ---------------------------------------------------------------------------
 
@@ -263,14 +263,9 @@ def download_url(url: str, dest: Path, *, provider: str, progress: Progress | No
                 raise http_status_error(provider, r.status_code, f"download failed: {r.text[:200]}",
                                         r.headers, secrets)
             total = int(r.headers.get("content-length") or 0)
-            done = 0
             with atomic_path(Path(dest)) as tmp:
                 with open(tmp, "wb") as f:
-                    for chunk in r.iter_bytes(1 << 20):
-                        f.write(chunk)
-                        done += len(chunk)
-                        if progress and total:
-                            progress(min(1.0, done / total))
+                    done = copy_chunks(r.iter_bytes(1 << 20), f, total, progress)
                 if done == 0:
                     raise ProviderError(f"{provider}: the provider returned an empty video", code="empty_output",
                                         transient=True)
@@ -284,3 +279,10 @@ def write_video_bytes(data: bytes, dest: Path, *, provider: str) -> None:
         raise ProviderError(f"{provider}: the provider returned an empty video", code="empty_output", transient=True)
     with atomic_path(Path(dest)) as tmp:
         tmp.write_bytes(data)
+
+
+def lookup_model(provider: str, table: dict, model: str | None, fix: str, what: str = "model"):
+    """The entry of a backend's model table, or one BadInput line naming the allowed ones."""
+    if model not in table:
+        raise BadInput(f"unknown {provider} {what} {model!r}; use one of: {', '.join(table)}", where=provider, fix=fix)
+    return table[model]

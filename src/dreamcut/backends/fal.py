@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
+from dreamcut.backends._cloud import (lookup_model, common_problems, download_url, env_base_url, env_key, http_status_error,
                                       is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ratio_text,
                                       ref_problems, scrub)
 from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
@@ -83,11 +83,8 @@ class FalBackend:
     max_inline_image_bytes = 5_000_000
 
     def __init__(self, model: str | None = None) -> None:
-        if model not in MODELS:
-            raise BadInput(f"unknown fal app {model!r}; use one of: {', '.join(MODELS)}", where="fal",
-                           fix="write backend: fal:fal-ai/veo3/fast (or another listed app)")
+        self._model = lookup_model("fal", MODELS, model, "write backend: fal:fal-ai/veo3/fast (or another listed app)", what="app")
         self.model = model
-        self._model = MODELS[model]
         self._caps = self._model.caps()
         self._key: str | None = None
         self._sdk: Any = None

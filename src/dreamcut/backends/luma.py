@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
+from dreamcut.backends._cloud import (lookup_model, common_problems, download_url, env_base_url, env_key, http_status_error,
                                       is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ref_problems,
                                       scrub)
 from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
@@ -76,11 +76,8 @@ class LumaBackend:
     min_poll_interval = 3.0
 
     def __init__(self, model: str | None = None) -> None:
-        if model not in MODELS:
-            raise BadInput(f"unknown luma model {model!r}; use one of: {', '.join(MODELS)}", where="luma",
-                           fix="write backend: luma:ray-2 (or luma:ray-flash-2)")
+        self._model = lookup_model("luma", MODELS, model, "write backend: luma:ray-2 (or luma:ray-flash-2)")
         self.model = model
-        self._model = MODELS[model]
         self._caps = self._model.caps()
         self._key: str | None = None
         self._sdk: Any = None

@@ -37,6 +37,7 @@ import pydantic
 from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError,
                                     price_seconds)
 from dreamcut.errors import BadInput
+from dreamcut.media import copy_chunks
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _PRICE_SOURCE = "OpenAI API pricing, platform.openai.com/docs/pricing (Sora video), checked 2025-10-07"
@@ -196,13 +197,8 @@ class OpenAIVideosBackend:
         def fetch(c):
             with c.videos.with_streaming_response.download_content(job_id, variant=variant) as response:
                 total = int(response.headers.get("content-length") or 0)
-                got = 0
                 with open(dest, "wb") as f:
-                    for chunk in response.iter_bytes(1 << 16):
-                        f.write(chunk)
-                        got += len(chunk)
-                        if progress and total:
-                            progress(min(1.0, got / total))
+                    got = copy_chunks(response.iter_bytes(1 << 16), f, total, progress)
                 if total and got != total:
                     raise ProviderError(f"download cut short ({got} of {total} bytes)", code="short_download",
                                         transient=True)

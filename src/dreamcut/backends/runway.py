@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
+from dreamcut.backends._cloud import (lookup_model, common_problems, download_url, env_base_url, env_key, http_status_error,
                                       is_remote, load_ref, pick_seconds, pick_size, ref_problems, scrub)
 from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
 from dreamcut.errors import BadInput
@@ -73,11 +73,8 @@ class RunwayBackend:
     max_inline_image_bytes = 3_500_000  # a 5 MB data URI holds ~3.7 MB of image
 
     def __init__(self, model: str | None = None) -> None:
-        if model not in MODELS:
-            raise BadInput(f"unknown runway model {model!r}; use one of: {', '.join(MODELS)}", where="runway",
-                           fix="write backend: runway:gen4_turbo (or another listed model)")
+        self._model = lookup_model("runway", MODELS, model, "write backend: runway:gen4_turbo (or another listed model)")
         self.model = model
-        self._model = MODELS[model]
         self._key: str | None = None
         self._sdk: Any = None
 

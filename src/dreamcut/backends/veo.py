@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (common_problems, env_base_url, env_key, http_status_error, is_remote,
+from dreamcut.backends._cloud import (lookup_model, common_problems, env_base_url, env_key, http_status_error, is_remote,
                                       load_ref, looks_like_policy, pick_seconds, pick_size, ratio_text, ref_problems,
                                       scrub, write_video_bytes)
 from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
@@ -84,11 +84,8 @@ class VeoBackend:
     min_poll_interval = 10.0
 
     def __init__(self, model: str | None = None) -> None:
-        if model not in MODELS:
-            raise BadInput(f"unknown veo model {model!r}; use one of: {', '.join(MODELS)}", where="veo",
-                           fix="write backend: veo:veo-3.1-fast-generate-001 (or another listed model)")
+        self._model = lookup_model("veo", MODELS, model, "write backend: veo:veo-3.1-fast-generate-001 (or another listed model)")
         self.model = model
-        self._model = MODELS[model]
         self._caps = self._model.caps()
         self._key: str | None = None
         self._sdk: Any = None

@@ -323,12 +323,7 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
 
     @app.post("/api/review/{take_id}")
     async def api_review(take_id: str, request: Request) -> dict:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(422, "send a JSON object") from None
-        if not isinstance(body, dict):
-            raise HTTPException(422, "send a JSON object")
+        body = await _json_object(request)
         import anyio
 
         return await anyio.to_thread.run_sync(board.set_review, take_id, body)
@@ -339,12 +334,7 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
 
     @app.post("/api/jobs")
     async def api_jobs_start(request: Request) -> dict:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(422, "send a JSON object") from None
-        if not isinstance(body, dict):
-            raise HTTPException(422, "send a JSON object")
+        body = await _json_object(request)
         return board.start_job(str(body.get("action")), body.get("shot"), body.get("variants"))
 
     @app.get("/api/jobs")
@@ -373,3 +363,14 @@ def serve(project_root: Path, *, host: str = "127.0.0.1", port: int = 8765, open
         threading.Timer(0.8, lambda: webbrowser.open(url)).start()
     print(f"review board: {url}  (Ctrl+C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+async def _json_object(request: Request) -> dict:
+    """The request's JSON body, which must be an object (422 otherwise)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(422, "send a JSON object") from None
+    if not isinstance(body, dict):
+        raise HTTPException(422, "send a JSON object")
+    return body
