@@ -157,6 +157,39 @@ class ProviderError(Exception):
         self.retry_after = retry_after
 
 
+class OutcomeUnknown(ProviderError):
+    """A paid create whose result is unknown: the provider may have accepted it.
+
+    Raised by `submit`/`extend` when the request left this machine and no clear answer
+    came back (connection dropped or timed out after sending, a 5xx or an HTML body after
+    the POST reached the provider). The orchestrator never re-sends such a create blindly:
+    it reconciles through `find_jobs` where the provider can list jobs, and otherwise parks
+    the job as `needs-reconcile`, counting its worst-case cost against the budget.
+    """
+
+    def __init__(self, message: str, *, code: str = "outcome_unknown"):
+        super().__init__(message, code=code, transient=False)
+
+
+class CancelBilling(str, Enum):
+    """What a provider bills for a job cancelled (or abandoned) while it runs."""
+
+    REFUNDED = "refunded"  # cancel stops the job and nothing is billed
+    BILLED = "billed"  # cancel stops the job, but it is billed in full
+    IMPOSSIBLE = "impossible"  # no cancel: the job runs on and is billed when it finishes
+
+
+@dataclass(frozen=True)
+class ProviderJob:
+    """One job as the provider's own list shows it (for reconciling unknown outcomes)."""
+
+    job_id: str
+    state: JobState
+    created_at: float | None = None  # unix seconds, when the provider says
+    tag: str | None = None  # our idempotency key, where the API carries a client tag/metadata
+    prompt: str | None = None
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: str
@@ -175,6 +208,15 @@ class Backend(Protocol):
     def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None: ...
 
     def cancel(self, job_id: str) -> None: ...
+
+    # Optional (looked up with getattr; the orchestrator has defaults):
+    #   cancel_billing: CancelBilling   what a cancel costs at this provider (default REFUNDED)
+    #   def charged(self, request, status: JobStatus) -> float
+    #       dollars the provider bills for a job that ended in `status` (failures too, per its docs);
+    #       default: status.cost_usd if given, else price(request) when COMPLETED, else 0.
+    #   def find_jobs(self, request, idempotency_key, created_after: float) -> list[ProviderJob] | None
+    #       the provider's jobs that may be this create (by client tag/metadata, else prompt + time
+    #       window); None when the provider cannot list jobs.
 
 
 @runtime_checkable
