@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from functools import cached_property
 from pathlib import Path
@@ -114,12 +115,39 @@ class Project:
         catalog.sync_shots([(s.id, i, s.prompt_text, s.model_dump(mode="json")) for i, s in enumerate(spec.shots)])
         return catalog
 
+    def lock_for_writing(self, command: str, *, wait: bool = False, on_wait=None) -> None:
+        """Become the project's one writer for the rest of this process (see `dreamcut.lock`)."""
+        from dreamcut import lock
+
+        try:
+            lock.acquire(self.state_dir, command, wait=wait, on_wait=on_wait)
+        except OSError as e:
+            raise disk_error(e, self.root) from None
+
     def check_writable(self) -> None:
         """Fail early, before any work, when the project folder cannot be written."""
-        probe = self.root / ".dreamcut-write-test"
+        probe = self.root / f".dreamcut-write-test.{os.getpid()}"  # per process: two writers never race on it
         try:
-            probe.write_bytes(b"")
+            probe.write_bytes(b"x")
             probe.unlink()
         except OSError as e:
-            raise BadInput(f"the project folder is not writable ({e.strerror})", where=str(self.root),
-                           fix="fix its permissions or copy the project somewhere writable") from None
+            probe.unlink(missing_ok=True)
+            raise disk_error(e, self.root) from None
+
+
+def disk_error(e: OSError, where: Path) -> BadInput:
+    """The one line for a write that failed: a full disk says so; anything else is permissions."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT) or disk_full(where):
+        return BadInput("the disk is full", where=str(where),
+                        fix="free some space on that disk, then run the same command again (nothing is lost)")
+    return BadInput(f"the project folder is not writable ({e.strerror})", where=str(where),
+                    fix="fix its permissions or copy the project somewhere writable")
+
+
+def disk_full(where: Path, margin: int = 64 * 1024) -> bool:
+    """True when the disk holding `where` has (almost) no space left for us."""
+    try:
+        st = os.statvfs(where if Path(where).exists() else Path(where).parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin

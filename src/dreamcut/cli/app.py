@@ -41,6 +41,7 @@ class Globals:
     project_dir: Path | None = None
     debug: bool = False
     quiet: bool = False
+    wait: bool = False
 
 
 G = Globals()
@@ -52,17 +53,33 @@ def _globals(
                                            envvar="DREAMCUT_PROJECT"),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    wait: bool = typer.Option(False, "--wait", help="When another command is writing the project, queue behind it "
+                                                    "instead of refusing.", envvar="DREAMCUT_WAIT"),
 ) -> None:
     G.project_dir = project
     G.debug = debug
+    G.wait = wait
     G.quiet = quiet or not sys.stderr.isatty() and os.environ.get("DREAMCUT_PROGRESS") != "1"
 
 
-def open_project():
-    """The project named by --project (or the current folder), with its spec validated."""
+def open_project(*, write: str | None = None):
+    """The project named by --project (or the current folder), with its spec validated.
+
+    write="generate" (the command's name): this command writes the project, so it becomes the
+    project's one writer (refused, naming the holder, while another writes; `--wait` queues).
+    """
     from dreamcut.project import Project
 
-    return Project.open(G.project_dir or Path.cwd())
+    project = Project.open(G.project_dir or Path.cwd())
+    if write:
+        lock_project(project, write)
+    return project
+
+
+def lock_project(project, command: str) -> None:
+    """Hold `project`'s writer lock for the rest of this command."""
+    project.lock_for_writing(command, wait=G.wait,
+                             on_wait=lambda line: err_console.print(line, highlight=False, soft_wrap=True))
 
 
 @contextmanager

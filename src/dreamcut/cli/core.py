@@ -205,7 +205,7 @@ def make(
     skip_generate: bool = typer.Option(False, "--skip-generate", help="Use the takes already made; generate nothing."),
 ) -> None:
     """The whole job: generate takes, cut them to the song, render, upscale, export."""
-    project = open_project()
+    project = open_project(write="make")
     outputs = _run_pipeline(project, skip_generate=skip_generate)
     _print_outputs(project, outputs)
 
@@ -218,7 +218,6 @@ def demo(
     """Write the demo project (an original synthesized song + a 12-shot endless-zoom shot list) and make it."""
     from dreamcut.demo.project import write_demo_project
     from dreamcut.demo.song import synthesize_song
-    from dreamcut.project import Project
 
     started = time.monotonic()
     directory = directory.resolve()
@@ -237,7 +236,7 @@ def demo(
         say(f"synthesized an original song: {truth.duration:.1f} s at {truth.bpm:g} bpm, "
             f"{len(truth.sections)} sections (true beats in song.truth.json)")
     G.project_dir = directory
-    project = Project.open(directory)
+    project = open_project(write="demo")
     outputs = _run_pipeline(project)
     _print_outputs(project, outputs)
     say(f"demo finished in {time.monotonic() - started:.0f} s: open {project.rel(outputs['final'])} "
@@ -251,7 +250,7 @@ def edit(
     """Cut the chosen takes to the music and write edits/cut.otio."""
     from dreamcut import pipeline
 
-    project = open_project()
+    project = open_project(write="edit")
     with progress_bar() as bars:
         task = bars.add_task("hearing the song", total=100)
         song = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
@@ -272,7 +271,7 @@ def render() -> None:
     """Render the edit with the song (master size), then upscale to the final size."""
     from dreamcut import pipeline
 
-    project = open_project()
+    project = open_project(write="render")
     with progress_bar() as bars:
         m = bars.add_task(f"rendering {project.spec.render.master}", total=100)
         f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
@@ -286,6 +285,6 @@ def export() -> None:
     """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600)."""
     from dreamcut import pipeline
 
-    project = open_project()
+    project = open_project(write="export")
     outputs = pipeline.export(project)
     _print_outputs(project, outputs)

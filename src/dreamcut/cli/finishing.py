@@ -30,7 +30,7 @@ def conform(
     from dreamcut.render.ffmpeg import timeline_frames
     from dreamcut.render.upscale import interpolate
 
-    project = open_project()
+    project = open_project(write="conform")
     spec = project.spec
     edit = edit if edit.is_absolute() else Path.cwd() / edit
     project.check_writable()

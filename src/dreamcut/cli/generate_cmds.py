@@ -99,7 +99,7 @@ def generate(
     from dreamcut.generate.executors import make_executor
     from dreamcut.generate.orchestrator import Limits, Orchestrator
 
-    project = open_project()
+    project = open_project(write="generate")
     project.check_writable()
     planned = plan_takes(project.spec, root=str(project.root), shots=_shots(project, shots))
     execu = make_executor(executor, ray_address=ray_address, num_gpus=ray_gpus)
@@ -200,7 +200,7 @@ def cancel(
     """Cancel jobs in flight: tell the provider, release their reserved money."""
     from dreamcut.generate.orchestrator import Orchestrator
 
-    project = open_project()
+    project = open_project(write="cancel")
     n = Orchestrator(project).cancel(_shots(project, shots))
     say(f"cancelled {n} job{'s' if n != 1 else ''}; reserved now ${project.catalog.reserved_usd():,.2f}")
 

@@ -23,7 +23,7 @@ def preview(
     if variants not in ALLOWED_VARIANTS:
         raise BadInput(f"--variants {variants} is not offered", where="--variants",
                        fix=f"use one of {', '.join(map(str, ALLOWED_VARIANTS))}")
-    project = open_project()
+    project = open_project(write="preview")
     project.check_writable()
     with progress_bar() as bars:
         task = bars.add_task(f"previewing {shot}", total=100)
@@ -51,7 +51,7 @@ def promote(
     """Render full takes of previewed variants, with the same seed and prompt."""
     from dreamcut.preview import promote as promote_variants
 
-    project = open_project()
+    project = open_project(write="promote")
     project.check_writable()
     with progress_bar() as bars:
         task = bars.add_task(f"promoting {shot}", total=100)
@@ -109,7 +109,7 @@ def rank(
     """Score every take (sharpness, exposure, flicker, stalls, cuts, flashes, motion) and list them best first."""
     from dreamcut.analysis.video import analyze_take
 
-    project = open_project()
+    project = open_project(write="rank")
     takes = [t for t in project.catalog.takes() if not shot or t.shot_id in shot]
     if not takes:
         raise BadInput("no takes to rank", fix="run `dreamcut generate` first (or check --shot)")

@@ -7,7 +7,7 @@ Durability contract (what makes "never pay twice, lose nothing" true, even after
 2. The provider's job id is committed the moment submit returns. A job without one is
    submitted again with the SAME idempotency key (the provider answers with the first job);
    a job with one is only ever polled.
-3. Downloads stream to `.dreamcut/downloads/<key>.part.mp4`, are probed, and only then
+3. Downloads stream to `.dreamcut/downloads/<key>.<pid>.part.mp4`, are probed, and only then
    renamed to `<key>.mp4`; a verified download is renamed into `takes/<shot>/<take>.mp4`,
    then the take row, the job's `completed` state and the ledger charge are committed in
    one transaction. A restart finds each file where the crash left it and carries on.
@@ -485,7 +485,7 @@ class Orchestrator:
     def _fetch(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, dest: Path) -> Path:
         with self._db:
             self.catalog.update_job(key, state="downloading")
-        part = dest.with_name(f"{dest.stem}.part{dest.suffix}")
+        part = dest.with_name(f"{dest.stem}.{os.getpid()}.part{dest.suffix}")  # per process: never shared
         self._ensure_dir(dest.parent)
 
         def download() -> None:
