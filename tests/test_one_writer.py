@@ -1,0 +1,99 @@
+"""One writer per project: two `dreamcut generate`s at once against a provider WITHOUT idempotency
+(the Luma stand-in) create each job once; the second is refused naming the first, or queues with --wait."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from _takes import write_song
+from conftest import REPO
+from standins.luma import LumaStandIn
+
+KEY = "luma-secret-0123456789abcdef"
+
+
+def _project(root: Path, shots: int = 2, takes: int = 2) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write_song(root / "song.wav", seconds=6.0)
+    spec = {"title": "Two writers", "song": "song.wav", "backend": "luma:ray-flash-2", "take_seconds": 5,
+            "takes_per_shot": takes, "budget_usd": 100,
+            "render": {"master": "256x144", "resolution": "256x144"},
+            "shots": [{"id": f"s{i + 1}", "prompt": f"a lighthouse at dusk, angle {i + 1}"} for i in range(shots)]}
+    (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return root
+
+
+def _env(server: LumaStandIn) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(LUMAAI_API_KEY=KEY, DREAMCUT_LUMA_BASE_URL=server.base_url)
+    return env
+
+
+def _generate(root: Path, env: dict, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dreamcut", "-p", str(root), *extra, "generate",
+                             "--poll-interval", "0.05"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _holder_pid(root: Path) -> int | None:
+    import json
+
+    try:
+        return json.loads((root / ".dreamcut" / "writer.lock").read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def test_two_generates_at_once_create_each_job_once(tmp_path):
+    root = _project(tmp_path / "p")
+    with LumaStandIn(key=KEY) as server:
+        env = _env(server)
+        first = _generate(root, env)
+        for _ in range(600):  # bounded: until the first one holds the lock (or has exited)
+            if _holder_pid(root) == first.pid or first.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert _holder_pid(root) == first.pid
+        refused = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate"], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        queued = _generate(root, env, "--wait")
+        out1, err1 = first.communicate(timeout=180)
+        out3, err3 = queued.communicate(timeout=180)
+        creates = len(server.calls("create"))
+    assert first.returncode == 0, out1 + err1
+    assert refused.returncode == 2
+    lines = [ln for ln in refused.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in refused.stderr
+    assert f"pid {first.pid}" in lines[0] and "dreamcut generate" in lines[0] and "--wait" in lines[0]
+    assert queued.returncode == 0, out3 + err3
+    assert "waiting for" in err3 and f"pid {first.pid}" in err3
+    assert "already there 4" in out3.replace("\n", " ")
+    db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
+    jobs = db.execute("SELECT COUNT(*), COUNT(DISTINCT provider_job_id) FROM jobs WHERE state='completed'").fetchone()
+    charges = db.execute("SELECT COUNT(*) FROM ledger WHERE kind='charge'").fetchone()[0]
+    db.close()
+    assert creates == 4 and jobs == (4, 4) and charges == 4
+    leftovers = [p.name for p in (root / ".dreamcut" / "downloads").iterdir() if ".part" in p.name]
+    assert leftovers == []
+
+
+def test_reads_are_never_blocked_by_a_writer(tmp_path, cli):
+    from dreamcut import lock
+
+    root = _project(tmp_path / "p")
+    lock.acquire(root / ".dreamcut", "render")  # this test process is the writer
+    try:
+        status = cli("-p", str(root), "status")
+        assert status.returncode == 0, status.stderr
+        edit = cli("-p", str(root), "export")
+        assert edit.returncode == 2 and f"pid {os.getpid()}" in edit.stderr and "dreamcut render" in edit.stderr
+    finally:
+        lock.release(root / ".dreamcut")
