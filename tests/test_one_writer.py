@@ -10,31 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
-from _takes import write_song
-from conftest import REPO
+from _luma_project import KEY, luma_env, luma_project
 from standins.luma import LumaStandIn
-
-KEY = "luma-secret-0123456789abcdef"
-
-
-def _project(root: Path, shots: int = 2, takes: int = 2) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    write_song(root / "song.wav", seconds=6.0)
-    spec = {"title": "Two writers", "song": "song.wav", "backend": "luma:ray-flash-2", "take_seconds": 5,
-            "takes_per_shot": takes, "budget_usd": 100,
-            "render": {"master": "256x144", "resolution": "256x144"},
-            "shots": [{"id": f"s{i + 1}", "prompt": f"a lighthouse at dusk, angle {i + 1}"} for i in range(shots)]}
-    (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    return root
-
-
-def _env(server: LumaStandIn) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(LUMAAI_API_KEY=KEY, DREAMCUT_LUMA_BASE_URL=server.base_url)
-    return env
 
 
 def _generate(root: Path, env: dict, *extra: str) -> subprocess.Popen:
@@ -53,9 +30,9 @@ def _holder_pid(root: Path) -> int | None:
 
 
 def test_two_generates_at_once_create_each_job_once(tmp_path):
-    root = _project(tmp_path / "p")
+    root = luma_project(tmp_path / "p")
     with LumaStandIn(key=KEY) as server:
-        env = _env(server)
+        env = luma_env(server)
         first = _generate(root, env)
         for _ in range(600):  # bounded: until the first one holds the lock (or has exited)
             if _holder_pid(root) == first.pid or first.poll() is not None:
@@ -88,7 +65,7 @@ def test_two_generates_at_once_create_each_job_once(tmp_path):
 def test_reads_are_never_blocked_by_a_writer(tmp_path, cli):
     from dreamcut import lock
 
-    root = _project(tmp_path / "p")
+    root = luma_project(tmp_path / "p")
     lock.acquire(root / ".dreamcut", "render")  # this test process is the writer
     try:
         status = cli("-p", str(root), "status")

@@ -99,8 +99,11 @@ def generate(
     from dreamcut.generate.executors import make_executor
     from dreamcut.generate.orchestrator import Limits, Orchestrator
 
+    from dreamcut.generate.validate import validate
+
     project = open_project(write="generate")
     project.check_writable()
+    validate(project).refuse()  # exactly `dreamcut check`'s verdict, before any money is spent
     planned = plan_takes(project.spec, root=str(project.root), shots=_shots(project, shots))
     execu = make_executor(executor, ray_address=ray_address, num_gpus=ray_gpus)
     orch = Orchestrator(project, poll_interval=poll_interval, executor=execu,

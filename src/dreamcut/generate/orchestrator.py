@@ -858,15 +858,11 @@ def _fsync(path: Path) -> None:
 
 
 def _check_image(path: str, shot_id: str) -> None:
-    p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"reference image {p.name} does not exist", where=f"shot {shot_id}",
-                       fix="put it in refs/ and name it in the shot's refs:")
-    head = p.read_bytes()[:16]
-    if not (head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff")
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
-        raise BadInput(f"reference {p.name} is not an image (PNG, JPEG or WebP)", where=f"shot {shot_id}",
-                       fix="use a PNG, JPEG or WebP file")
+    from dreamcut.generate.validate import ref_problem
+
+    problem = ref_problem(Path(path).parent, Path(path).name)
+    if problem:
+        raise BadInput(problem, where=f"shot {shot_id}", fix="use a PNG, JPEG or WebP file")
 
 
 def _last_frame(video: Path, still: Path) -> None:
