@@ -66,6 +66,9 @@ def review(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8765, "--port", help="Port to listen on."),
     no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
+    allowed_host: Optional[List[str]] = typer.Option(
+        None, "--allowed-host", help="A host name the board may be reached by (repeatable); required with a --host "
+                                     "other than this machine's loopback."),
 ) -> None:
     """The review board: every take of every shot, to rate, select, compare and annotate."""
     from dreamcut.web import serve
@@ -73,7 +76,7 @@ def review(
     project = open_project()
     if not 0 < port < 65536:
         raise BadInput(f"port {port} is out of range", where="--port", fix="use 1..65535")
-    serve(project.root, host=host, port=port, open_browser=not no_open)
+    serve(project.root, host=host, port=port, open_browser=not no_open, allowed_hosts=allowed_host or None)
 
 
 @app.command()
