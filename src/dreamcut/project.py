@@ -15,13 +15,12 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from functools import cached_property
 from pathlib import Path
 
 from dreamcut.catalog import Catalog
-from dreamcut.errors import BadInput
+from dreamcut.errors import BadInput, disk_error
 from dreamcut.spec import SPEC_FILE, ProjectSpec, load_spec
 
 
@@ -110,10 +109,36 @@ class Project:
 
     @cached_property
     def catalog(self) -> Catalog:
+        self.refuse_lost_catalog()
         catalog = Catalog(self.catalog_path)
         spec = self.spec
         catalog.sync_shots([(s.id, i, s.prompt_text, s.model_dump(mode="json")) for i, s in enumerate(spec.shots)])
         return catalog
+
+    def take_files(self) -> list[Path]:
+        """The take and preview videos on disk (hidden temp files aside)."""
+        out = []
+        for folder in (self.takes_dir, self.previews_dir):
+            if folder.is_dir():
+                out += [p for p in folder.glob("*/*.mp4") if not p.name.startswith(".")]
+        return out
+
+    def refuse_lost_catalog(self) -> None:
+        """A missing or empty catalog beside take files is a loss to repair, never a fresh start."""
+        path = self.catalog_path
+        if path.exists() and path.stat().st_size > 0:
+            return
+        files = self.take_files()
+        if not files:
+            return
+        from dreamcut.catalog import list_backups
+
+        state = "empty (0 bytes)" if path.exists() else "missing"
+        backups = list_backups(path)
+        fix = (f"run `dreamcut catalog restore` (newest of {len(backups)} automatic backups), or "
+               if backups else "") + "`dreamcut catalog rebuild` (from the takes' sidecars)"
+        raise BadInput(f"the catalog is {state} but {len(files)} take files are here; refusing to start an "
+                       f"empty one (ledger, reviews and selections would be lost)", where=self.rel(path), fix=fix)
 
     def lock_for_writing(self, command: str, *, wait: bool = False, on_wait=None) -> None:
         """Become the project's one writer for the rest of this process (see `dreamcut.lock`)."""
@@ -133,21 +158,3 @@ class Project:
         except OSError as e:
             probe.unlink(missing_ok=True)
             raise disk_error(e, self.root) from None
-
-
-def disk_error(e: OSError, where: Path) -> BadInput:
-    """The one line for a write that failed: a full disk says so; anything else is permissions."""
-    if e.errno in (errno.ENOSPC, errno.EDQUOT) or disk_full(where):
-        return BadInput("the disk is full", where=str(where),
-                        fix="free some space on that disk, then run the same command again (nothing is lost)")
-    return BadInput(f"the project folder is not writable ({e.strerror})", where=str(where),
-                    fix="fix its permissions or copy the project somewhere writable")
-
-
-def disk_full(where: Path, margin: int = 64 * 1024) -> bool:
-    """True when the disk holding `where` has (almost) no space left for us."""
-    try:
-        st = os.statvfs(where if Path(where).exists() else Path(where).parent)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < margin

@@ -116,6 +116,7 @@ def generate(
             summary = orch.run(planned, on_progress=lambda p, state: bar.advance(task))
     finally:
         execu.close()
+    _backup(project)
     say(f"made {summary.made}, already there {summary.skipped}, failed {summary.failed}, "
         f"left in flight {summary.pending}, cancelled {summary.canceled}; spent ${summary.spent_usd:,.2f} this run, "
         f"${project.catalog.spent_usd():,.2f} in all")
@@ -124,6 +125,14 @@ def generate(
     if summary.failed or summary.pending:
         raise WorkFailed(f"{summary.failed} takes failed and {summary.pending} are still in flight",
                          fix="see `dreamcut status`; run `dreamcut generate` again to resume the ones in flight")
+
+
+def _backup(project) -> None:
+    """A catalog backup after each batch (`dreamcut catalog restore` puts it back); a full disk only warns."""
+    try:
+        project.catalog.backup("after-generate")
+    except Exception as e:  # noqa: BLE001 - the batch is recorded; a missing backup is said, not fatal
+        say(f"[yellow]warning[/]: no catalog backup this time ({type(e).__name__}: {e})")
 
 
 @app.command()

@@ -620,6 +620,7 @@ class Orchestrator:
             # Before the take is recorded: a crash here re-signs on resume (signing is idempotent).
             sign_take(self.project, dest, take)
         sidecar = {"take": take_id, "shot": p.shot_id, "backend": str(p.backend), "seed": p.request.seed,
+                   "job_key": key, "kind": p.kind,  # with the rest: enough for `dreamcut catalog rebuild`
                    "variant": p.request.variant, "cost_usd": cost,
                    "request": p.request_dict if isinstance(p, _KeyedTake) else p.request.to_dict(),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
