@@ -25,8 +25,14 @@ def luma_project(root: Path, shots: int = 2, takes: int = 2) -> Path:
     return root
 
 
-def luma_env(server) -> dict:
+def source_env() -> dict:
+    """The environment for a `python -m dreamcut` child that runs this checkout's sources."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def luma_env(server) -> dict:
+    env = source_env()
     env.update(LUMAAI_API_KEY=KEY, DREAMCUT_LUMA_BASE_URL=server.base_url)
     return env

@@ -97,7 +97,7 @@ def generate(
     """Make every take the shot list asks for; a re-run resumes and never pays twice."""
     from dreamcut.generate.batch import plan_takes
     from dreamcut.generate.executors import make_executor
-    from dreamcut.generate.orchestrator import Limits, Orchestrator
+    from dreamcut.generate.orchestrator import DISK_FULL, Limits, Orchestrator
 
     from dreamcut.generate.validate import validate
 
@@ -122,6 +122,11 @@ def generate(
         f"${project.catalog.spent_usd():,.2f} in all")
     for key, reason in summary.failures[:10]:
         say(f"  {key[:12]}: {reason}")
+    if any(reason.startswith(DISK_FULL) for _, reason in summary.failures):
+        raise WorkFailed(f"the disk is full: {summary.pending} takes are left in flight, none lost",
+                         where=str(project.root),
+                         fix="free some space, then run `dreamcut generate` again (finished jobs are fetched, "
+                             "not paid, again)")
     if summary.failed or summary.pending:
         raise WorkFailed(f"{summary.failed} takes failed and {summary.pending} are still in flight",
                          fix="see `dreamcut status`; run `dreamcut generate` again to resume the ones in flight")

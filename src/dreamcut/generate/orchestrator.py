@@ -310,6 +310,12 @@ class Orchestrator:
                 summary.failures.append((p.key, f"retry later: {e}"))
             return "pending"
         except Exception as e:  # unexpected: keep the job in flight for the next run, go on with the others
+            if _is_disk_full(e, self.project.root):
+                # Not the job's fault: it stays in flight, and the next run fetches (not pays) it again.
+                with self._db:
+                    summary.pending += 1
+                    summary.failures.append((p.key, f"{DISK_FULL}: run `dreamcut generate` again when space is free"))
+                return "pending"
             with self._db:
                 summary.pending += 1
                 summary.failures.append((p.key, f"unexpected {type(e).__name__}: {str(e)[:200]}"))
@@ -407,6 +413,9 @@ class Orchestrator:
                 except (_Failed, _Stopped):
                     raise
                 except Exception as e:  # a local render failing is this take's failure, not the batch's
+                    if _is_disk_full(e, dest.parent):
+                        raise  # the disk's fault, not the take's: left in flight, re-rendered next run
+
                     raise _Failed("render_failed", getattr(e, "message", None) or str(e)[:300]) from None
             return dest
         with self._slots_for(ref):  # held while the provider works on it; downloading happens outside
@@ -602,8 +611,29 @@ class Orchestrator:
         take_id = take_id_for(p)
         dest = self.project.take_path(p.shot_id, take_id, kind=p.kind)
         self._ensure_dir(dest.parent)
-        if staged != dest and staged.exists():
+        moved = staged != dest and staged.exists()
+        if moved:
             os.replace(staged, dest)  # same filesystem: atomic; the staged file was verified
+        try:
+            return self._record(p, dest, take_id)
+        except BaseException:
+            # No take file without its catalog row: a failed sign or commit (a full disk) puts the
+            # file back where the next run finds it, verified, and records it then.
+            if moved and dest.exists() and not self._recorded(take_id):
+                os.replace(dest, staged)
+                dest.with_suffix(".json").unlink(missing_ok=True)
+            raise
+
+    def _recorded(self, take_id: str) -> bool:
+        try:
+            with self._db:
+                return self.catalog.take(take_id) is not None
+        except Exception:  # noqa: BLE001 - cannot tell: assume not, so the file goes back for the next run
+            return False
+
+    def _record(self, p: PlannedTake, dest: Path, take_id: str) -> Take:
+        """Sign the take in `dest`, write its sidecar, and commit take row + job state + charge."""
+        key = p.key
         info = _probe_once(dest)
         assert info.video is not None
         with self._db:
@@ -810,6 +840,27 @@ def _load_libraries(signing: bool) -> None:
         import c2pa  # noqa: F401
 
         import dreamcut.provenance  # noqa: F401
+
+
+DISK_FULL = "disk full"
+
+
+def _is_disk_full(e: BaseException, where: Path) -> bool:
+    """A failure caused by a full disk (ENOSPC anywhere in its chain, SQLite's or ffmpeg's words)."""
+    import errno
+
+    from dreamcut.errors import disk_full
+
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(e)
+        if "No space left" in text or "disk is full" in text:
+            return True
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return disk_full(where)
 
 
 def _verify(path: Path, key: str):
