@@ -31,6 +31,11 @@ def _holder_pid(root: Path) -> int | None:
 
 def test_two_generates_at_once_create_each_job_once(tmp_path):
     root = luma_project(tmp_path / "p")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = root / ".dreamcut" / "downloads" / f"0123456789abcdef01234567.{dead.pid}.part.mp4"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a download from a process killed with -9")
     with LumaStandIn(key=KEY) as server:
         env = luma_env(server)
         first = _generate(root, env)

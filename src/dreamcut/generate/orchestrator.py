@@ -246,6 +246,7 @@ class Orchestrator:
         """Make every planned take that is not made yet; resume jobs a crash left in flight."""
         planned = _distinct(planned)
         self.check(planned)
+        _clear_stale_parts(self.downloads_dir)
         summary = RunSummary()
         by_backend: dict[str, list[PlannedTake]] = {}
         for p in planned:
@@ -861,6 +862,25 @@ def _is_disk_full(e: BaseException, where: Path) -> bool:
         e = e.__cause__ or e.__context__
         seen += 1
     return disk_full(where)
+
+
+def _clear_stale_parts(folder: Path) -> None:
+    """Remove `<key>.<pid>.part.mp4` downloads left by processes that are gone (kill -9, a full disk)."""
+    if not folder.is_dir():
+        return
+    for part in folder.glob("*.part.mp4"):
+        pid = part.name.rsplit(".part.mp4", 1)[0].rsplit(".", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            alive = True
+        if not alive:
+            part.unlink(missing_ok=True)
 
 
 def _verify(path: Path, key: str):
