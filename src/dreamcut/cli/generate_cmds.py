@@ -217,7 +217,9 @@ def cancel(
     """Cancel jobs in flight: tell the provider, release their reserved money."""
     from dreamcut.generate.orchestrator import Orchestrator
 
-    project = open_project(write="cancel")
+    # Not the writer lock: cancel is how a director stops a running `generate` from another
+    # terminal; it marks jobs in the catalog (one short transaction each) and the generate stops polling them.
+    project = open_project()
     n = Orchestrator(project).cancel(_shots(project, shots))
     say(f"cancelled {n} job{'s' if n != 1 else ''}; reserved now ${project.catalog.reserved_usd():,.2f}")
 
