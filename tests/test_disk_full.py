@@ -78,6 +78,9 @@ def test_local_batch_on_a_full_disk_finishes_after_space_is_freed(small_disk):
     lines = [ln for ln in at_zero.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "the disk is full" in lines[0] and "writable" not in lines[0], at_zero.stderr
     assert "Traceback" not in at_zero.stderr
+    assert _run(root, env, "check").returncode == 0  # reading needs no space
+    status = _run(root, env, "status")
+    assert status.returncode == 0 or ("the disk is full" in status.stderr and "writable" not in status.stderr)
     filler.unlink()
     fill(small_disk, leave=700_000)  # room for the catalog and a few takes, not all six
     partial = _run(root, env, "generate")
