@@ -116,11 +116,12 @@ class Project:
         return catalog
 
     def take_files(self) -> list[Path]:
-        """The take and preview videos on disk (hidden temp files aside)."""
+        """The takes and previews dreamcut made or imported: videos with their sidecar (<take>.json)."""
         out = []
         for folder in (self.takes_dir, self.previews_dir):
             if folder.is_dir():
-                out += [p for p in folder.glob("*/*.mp4") if not p.name.startswith(".")]
+                out += [p for p in folder.glob("*/*.mp4")
+                        if not p.name.startswith(".") and p.with_suffix(".json").is_file()]
         return out
 
     def refuse_lost_catalog(self) -> None:
@@ -137,7 +138,7 @@ class Project:
         backups = list_backups(path)
         fix = (f"run `dreamcut catalog restore` (newest of {len(backups)} automatic backups), or "
                if backups else "") + "`dreamcut catalog rebuild` (from the takes' sidecars)"
-        raise BadInput(f"the catalog is {state} but {len(files)} take files are here; refusing to start an "
+        raise BadInput(f"the catalog is {state} but {len(files)} takes are here; refusing to start an "
                        f"empty one (ledger, reviews and selections would be lost)", where=self.rel(path), fix=fix)
 
     def lock_for_writing(self, command: str, *, wait: bool = False, on_wait=None) -> None:
