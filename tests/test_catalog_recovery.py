@@ -118,3 +118,25 @@ def test_damage_mid_page_is_reported_as_damage(generated, cli, tmp_path):
     assert proc.returncode == 1
     line = _one_error_line(proc)
     assert "catalog is damaged" in line and "dreamcut catalog restore" in line
+
+
+def test_rebuild_recovers_imported_takes(tmp_path, cli):
+    import shutil
+
+    from standins._http import tiny_mp4
+
+    root = luma_project(tmp_path / "p")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(tiny_mp4())
+    imported = cli("-p", str(root), "import", "s1", str(clip), "--prompt", "a lighthouse, shot on a phone")
+    assert imported.returncode == 0, imported.stderr
+    before = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
+    want = sorted(before.execute("SELECT id, shot_id, source, path, prompt, content_hash FROM takes"))
+    before.close()
+    assert len(want) == 1
+    shutil.rmtree(root / ".dreamcut")
+    rebuilt = cli("-p", str(root), "catalog", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    after = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
+    assert sorted(after.execute("SELECT id, shot_id, source, path, prompt, content_hash FROM takes")) == want
+    after.close()

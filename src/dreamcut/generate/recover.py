@@ -1,7 +1,8 @@
 """Rebuilding a lost catalog from what the takes carry beside them.
 
 Every generated take has a sidecar, `takes/<shot>/<take>.json` (previews: `previews/...`), with
-its request, seed, backend, provider job id and cost. `rebuild_catalog` makes a new catalog from
+its request, seed, backend, provider job id and cost; an imported take's sidecar has its prompt,
+model, seed and content hash. `rebuild_catalog` makes a new catalog from
 them: one take row (size and length probed from the file), one completed job and one ledger
 charge per take. Reviews and selections live only in the catalog: a rebuild cannot bring them
 back (a restore from `.dreamcut/backups/` can), and it says so.
@@ -68,6 +69,16 @@ def rebuild_catalog(project) -> Rebuilt:
                     info = None
                 if info is None or info.video is None:
                     result.skipped.append(f"{rel}: {video.name} is not a readable video")
+                    continue
+                if meta.get("source") == "imported":  # made elsewhere: a take, no job, nothing charged here
+                    cat.add_take(Take(id=take_id, shot_id=shot_id, kind="take", source="imported",
+                                      path=project.rel(video), seed=meta.get("seed"), backend="imported",
+                                      model=meta.get("model"), prompt=str(meta.get("prompt") or ""),
+                                      seconds=info.duration, width=info.video.width, height=info.video.height,
+                                      fps=info.video.fps, content_hash=meta.get("content_hash"),
+                                      meta={"rebuilt_from": rel, "import": meta.get("import")},
+                                      created_at=float(meta.get("created_at") or video.stat().st_mtime)))
+                    result.takes += 1
                     continue
                 key = meta.get("job_key")
                 if not key:
