@@ -16,6 +16,7 @@ import numpy as np
 import opentimelineio as otio
 import soundfile as sf
 
+from dreamcut import timeline
 from dreamcut.media import FrameWriter
 
 TRANSITION_TYPES = {"dissolve": "SMPTE_Dissolve", "dip": "dreamcut_DipToBlack", "zoom": "dreamcut_ZoomThrough"}
@@ -88,38 +89,34 @@ class Cut:
 
 def build_timeline(cuts: list[Cut], *, song: str, song_seconds: float | None = None, fps: int = 24,
                    size: tuple[int, int] = (320, 180), title: str = "test cut") -> otio.schema.Timeline:
-    """A timeline in dreamcut's conventions (docs/internals.md) built straight from OTIO."""
-    def rt(seconds: float) -> otio.opentime.RationalTime:
-        return otio.opentime.RationalTime(round(seconds * fps), fps)
+    """A timeline in dreamcut's conventions (docs/internals.md), written through `dreamcut.timeline`.
 
+    Each cut reads `end - start` seconds of its take at `speed`, so it plays `(end - start) / speed`.
+    """
     tl = otio.schema.Timeline(name=title)
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    record = 0.0
+    record = 0
     for i, cut in enumerate(cuts):
-        src = otio.opentime.TimeRange(rt(cut.start), rt(cut.end - cut.start))
-        record_len = round((cut.end - cut.start) * fps / cut.speed) / fps
+        source_in = round(cut.start * fps)
+        record_len = round((cut.end - cut.start) * fps / cut.speed)
         take_id = Path(cut.take).stem
-        clip = otio.schema.Clip(name=take_id, media_reference=otio.schema.ExternalReference(target_url=cut.take),
-                                source_range=src)
-        clip.metadata["dreamcut"] = {"shot": Path(cut.take).parent.name, "take": take_id, "speed": cut.speed,
-                                     "reason": "test", "score": None, "record_start": record,
-                                     "record_end": record + record_len}
+        video.append(timeline.make_clip(take=take_id, media=cut.take, source_in=source_in, record=record_len, fps=fps,
+                                        speed=cut.speed, shot=Path(cut.take).parent.name, reason="test", score=None,
+                                        record_start=record / fps, record_end=(record + record_len) / fps))
         record += record_len
-        video.append(clip)
         if i + 1 < len(cuts) and cut.transition != "cut":
-            half = otio.opentime.RationalTime(cut.transition_frames // 2, fps)
-            video.append(otio.schema.Transition(name=cut.transition,
-                                                transition_type=TRANSITION_TYPES[cut.transition],
-                                                in_offset=half, out_offset=half))
+            half = cut.transition_frames // 2
+            video.append(timeline.make_transition(TRANSITION_TYPES[cut.transition], half, half, fps,
+                                                  name=cut.transition))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
-    song_len = song_seconds if song_seconds is not None else record
+    song_len = round(song_seconds * fps) if song_seconds is not None else record
     audio.append(otio.schema.Clip(name=Path(song).stem, media_reference=otio.schema.ExternalReference(target_url=song),
                                   source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps),
-                                                                       rt(song_len))))
+                                                                       otio.opentime.RationalTime(song_len, fps))))
     tl.tracks.append(video)
     tl.tracks.append(audio)
-    tl.metadata["dreamcut"] = {"version": 1, "song": song, "fps": fps, "size": list(size), "tempo": 120.0,
-                               "title": title}
+    tl.metadata["dreamcut"] = {"version": timeline.VERSION, "song": song, "fps": fps, "size": list(size),
+                               "tempo": 120.0, "title": title}
     return tl
 
 

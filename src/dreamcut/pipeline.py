@@ -109,10 +109,8 @@ def cut_path(project: Project) -> Path:
 
 def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     """Plan the cut from the song and the chosen takes; write edits/cut.otio."""
-    import opentimelineio as otio
-
     from dreamcut.edit.planner import ShotInput, plan_edit
-    from dreamcut.media import atomic_path
+    from dreamcut.timeline import write_timeline
 
     spec = project.spec
     project.check_writable()
@@ -138,9 +136,7 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
             transition=shot.transition or spec.transition, defects=defects,
             score=analysis.score if analysis else take.score, source_in=source_in))
     timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song)
-    target = cut_path(project)
-    with atomic_path(target) as tmp:
-        otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
+    write_timeline(timeline, cut_path(project))
     return timeline
 
 
@@ -163,16 +159,12 @@ def _real_defects(project: Project, take: Take, analysis) -> tuple[tuple[float, 
 
 
 def load_edit(project: Project):
-    import opentimelineio as otio
+    from dreamcut.timeline import read_timeline
 
     path = cut_path(project)
     if not path.is_file():
         raise BadInput("there is no edit yet", where=project.rel(path), fix="run `dreamcut edit` first")
-    try:
-        return otio.adapters.read_from_file(str(path), adapter_name="otio_json")
-    except Exception as e:  # OTIO raises many exception types for a damaged file
-        raise BadInput(f"the edit cannot be read ({type(e).__name__})", where=project.rel(path),
-                       fix="run `dreamcut edit` to plan it again") from None
+    return read_timeline(path, where=project.rel(path))
 
 
 # -- render ---------------------------------------------------------------------------

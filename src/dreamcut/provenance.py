@@ -391,34 +391,28 @@ class TimelineTake:
 
 
 def timeline_takes(timeline) -> list[TimelineTake]:
-    """The takes of the timeline's V1 clips, first use order, one entry per take."""
+    """The takes of the timeline's V1 clips (read through `dreamcut.timeline`), first use order, one per take."""
     import opentimelineio as otio
+
+    from dreamcut import timeline as tl
 
     if isinstance(timeline, (str, Path)):
         timeline = otio.adapters.read_from_file(str(timeline))
+    fps = tl.info(timeline).fps
     seen: dict[str, TimelineTake] = {}
-    tracks = list(timeline.tracks)
-    video = next((t for t in tracks if t.kind == otio.schema.TrackKind.Video), tracks[0] if tracks else None)
-    for item in (video or []):
-        if not isinstance(item, otio.schema.Clip):
+    for view, clip in zip(tl.clips(timeline, fps), tl.iter_clips(timeline)):
+        if not view.media:
             continue
-        meta = dict(item.metadata.get("dreamcut", {}) or {})
-        ref = item.media_reference
-        url = getattr(ref, "target_url", None)
-        if not url:
-            continue
-        take_id = str(meta.get("take") or item.name)
-        avail = ref.available_range
-        sr = item.source_range
+        avail = getattr(clip.media_reference, "available_range", None)
         trimmed = True
-        if avail is not None and sr is not None:
-            trimmed = sr.start_time.to_seconds() > 1e-3 or abs(sr.duration.to_seconds() - avail.duration.to_seconds()) > 1e-3
-        speed = float(meta.get("speed", 1.0) or 1.0)
-        if take_id in seen:
-            seen[take_id].trimmed = True
+        if avail is not None:
+            length = tl.frames(avail.duration, fps)
+            trimmed = view.source_in > 0 or abs(view.source_frames - length) > 0.5
+        if view.take in seen:
+            seen[view.take].trimmed = True
             continue
-        seen[take_id] = TimelineTake(shot=str(meta.get("shot", "")), take=take_id, path=url, trimmed=trimmed,
-                                     speed=speed)
+        seen[view.take] = TimelineTake(shot=view.shot or "", take=view.take, path=view.path, trimmed=trimmed,
+                                       speed=view.speed)
     return list(seen.values())
 
 

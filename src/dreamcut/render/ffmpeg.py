@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 import opentimelineio as otio
 
+from dreamcut import timeline as tl
 from dreamcut.edit import transitions as tr
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import FrameWriter, atomic_path, ffmpeg_exe, probe, run_ffmpeg
@@ -83,105 +84,69 @@ class RenderPlan:
     song_start: float = 0.0
 
 
-def _frames(t: otio.opentime.RationalTime, fps: int) -> int:
-    return round(t.rescaled_to(fps).value)
-
-
-def _speed(clip: otio.schema.Clip) -> float:
-    meta = clip.metadata.get("dreamcut") or {}
-    try:
-        speed = float(meta.get("speed", 1.0) or 1.0)
-    except (TypeError, ValueError):
-        speed = 1.0
-    return speed if speed > 0 else 1.0
-
-
-def _media_url(clip: otio.schema.Clip) -> str:
-    ref = clip.media_reference
-    url = getattr(ref, "target_url", None)
-    if not url:
-        raise BadInput("clip has no media file", where=f"clip {clip.name}",
-                       fix="every clip on V1 must reference its take with an ExternalReference")
-    if url.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        url = unquote(urlparse(url).path)
-    return url
-
-
 def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
-    """Turn a timeline in dreamcut's conventions into streams and joins, counted in frames at `fps`."""
+    """Turn a timeline in dreamcut's conventions (read through `dreamcut.timeline`) into streams and joins."""
     if not timeline.tracks or len(timeline.tracks) < 1:
         raise BadInput("timeline has no video track", where=timeline.name or "timeline")
-    video = timeline.tracks[0]
-    items = list(video)
-    clips: list[otio.schema.Clip] = []
-    before: list[otio.schema.Transition | None] = []
-    after: list[otio.schema.Transition | None] = []
-    pending: otio.schema.Transition | None = None
-    for item in items:
-        if isinstance(item, otio.schema.Transition):
-            if not clips:
+    views = tl.items(timeline, fps)
+    # Each clip or gap with the transitions on either side of it.
+    parts: list[tl.ClipView | tl.GapView] = []
+    before: list[tl.TransitionView | None] = []
+    after: list[tl.TransitionView | None] = []
+    pending: tl.TransitionView | None = None
+    for item in views:
+        if isinstance(item, tl.TransitionView):
+            if not parts:
                 raise BadInput("the video track starts with a transition", where=f"transition {item.name}",
                                fix="a transition sits between two clips")
+            if isinstance(parts[-1], tl.GapView):
+                raise BadInput("a transition next to a gap", where=f"transition {item.name}",
+                               fix="remove the transition or fill the gap in the NLE")
             pending = item
             after[-1] = item
-        elif isinstance(item, otio.schema.Clip):
-            clips.append(item)
-            before.append(pending)
-            after.append(None)
-            pending = None
-        elif isinstance(item, otio.schema.Gap):
+            continue
+        if isinstance(item, tl.GapView) and pending is not None:
             # The planner never leaves gaps; an edit conformed from an NLE may. They render black.
-            if pending is not None:
-                raise BadInput("a transition next to a gap", where=f"transition {pending.name}",
-                               fix="remove the transition or fill the gap in the NLE")
-            clips.append(item)
-            before.append(None)
-            after.append(None)
-        else:
-            raise BadInput(f"unsupported item {type(item).__name__} on V1", where=getattr(item, "name", "V1"))
+            raise BadInput("a transition next to a gap", where=f"transition {pending.name}",
+                           fix="remove the transition or fill the gap in the NLE")
+        parts.append(item)
+        before.append(pending)
+        after.append(None)
+        pending = None
     if pending is not None:
         raise BadInput("the video track ends with a transition", where=f"transition {pending.name}")
-    if not clips:
+    if not parts:
         raise BadInput("the timeline has no clips", where=timeline.name or "timeline")
 
-    def offsets(t: otio.schema.Transition | None) -> tuple[str, int, int]:
+    def offsets(t: tl.TransitionView | None) -> tuple[str, int, int]:
         if t is None:
             return tr.CUT, 0, 0
-        kind = t.transition_type or tr.DISSOLVE
-        if kind not in (tr.DISSOLVE, tr.DIP_TO_BLACK, tr.ZOOM_THROUGH):
-            kind = tr.DISSOLVE  # an NLE's own dissolve flavours render as a dissolve
-        return kind, _frames(t.in_offset, fps), _frames(t.out_offset, fps)
+        return t.rendered_kind, t.in_frames, t.out_frames
 
     plan = RenderPlan(fps=fps)
     takes: list[Stream] = []
-    takes_after: list[otio.schema.Transition | None] = []
-    for i, clip in enumerate(clips):
-        if isinstance(clip, otio.schema.Gap):
-            if after[i] is not None:
-                raise BadInput("a transition next to a gap", where=f"transition {after[i].name}",
-                               fix="remove the transition or fill the gap in the NLE")
-            n = _frames(clip.source_range.duration, fps)
-            if n > 0:
-                takes.append(Stream(media=BLACK, start=0.0, frames=n, clip="gap"))
+    takes_after: list[tl.TransitionView | None] = []
+    for i, part in enumerate(parts):
+        if isinstance(part, tl.GapView):
+            if part.record > 0:
+                takes.append(Stream(media=BLACK, start=0.0, frames=part.record, clip="gap"))
                 takes_after.append(None)
-                plan.total_frames += n
+                plan.total_frames += part.record
             continue
-        speed = _speed(clip)
-        sr = clip.source_range or clip.trimmed_range()
-        src_start = _frames(sr.start_time, fps)
-        record = max(1, round(_frames(sr.duration, fps) / speed))
+        if not part.media:
+            raise BadInput("clip has no media file", where=f"clip {part.name}",
+                           fix="every clip on V1 must reference its take with an ExternalReference")
+        speed, record = part.speed, part.record
         kb, in_b, out_b = offsets(before[i])
         ka, in_a, out_a = offsets(after[i])
         head = in_b if kb in tr.XFADE else (-out_b if kb == tr.ZOOM_THROUGH else 0)
         tail = out_a if ka in tr.XFADE else (-in_a if ka == tr.ZOOM_THROUGH else 0)
         frames = head + record + tail
         if frames < 1:
-            raise BadInput("clip is shorter than the transitions around it", where=f"clip {clip.name}",
+            raise BadInput("clip is shorter than the transitions around it", where=f"clip {part.name}",
                            fix="shorten the transitions or lengthen the clip")
-        takes.append(Stream(media=_media_url(clip), start=(src_start - head * speed) / fps, frames=frames,
-                            speed=speed, clip=clip.name))
+        takes.append(Stream(media=part.path, start=(part.source_in - head * speed) / fps, frames=frames,
+                            speed=speed, clip=part.name))
         takes_after.append(after[i])
         plan.total_frames += record
 
@@ -203,16 +168,12 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
         else:
             plan.joins.append(Join(kind, t_in + t_out))
 
-    if len(timeline.tracks) > 1:
-        audio = timeline.tracks[1]
-        songs = [c for c in audio if isinstance(c, otio.schema.Clip)]
-        if songs:
-            plan.song = _media_url(songs[0])
-            sr = songs[0].source_range
-            plan.song_start = sr.start_time.to_seconds() if sr else 0.0
+    song = tl.song_clip(timeline)
+    if song is not None and getattr(song.media_reference, "target_url", None):
+        plan.song = tl.media_path(song.media_reference.target_url)
+        plan.song_start = song.source_range.start_time.to_seconds() if song.source_range else 0.0
     if plan.song is None:
-        meta = timeline.metadata.get("dreamcut") or {}
-        plan.song = meta.get("song")
+        plan.song = tl.info(timeline).song
     return plan
 
 
