@@ -8,9 +8,9 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from dreamcut.edit.conform import read_edit
+from dreamcut.nle.conform import read_edit
 from dreamcut.errors import BadInput
-from dreamcut.export import export_all
+from dreamcut.nle.export import export_all
 from dreamcut.media import count_frames, probe
 from dreamcut.render.ffmpeg import plan_render, render_timeline
 from finishing_kit import build_timeline, make_project, standard_cuts, write_song, write_zoom_take

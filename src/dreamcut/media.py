@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -37,17 +38,28 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+#: temp names carry the writing process's id (".<stem>.pid<N>.<random>.part<ext>", ".dreamcut-render-pid<N>-..."),
+#: so the next run can tell a dead run's leftovers from a live writer's files
+_PID_TAG = re.compile(r"[.-]pid(\d+)[.-]")
+
+
+def temp_prefix(stem: str) -> str:
+    """The prefix of a temp file or folder this process makes for `stem` (see `sweep_stale`)."""
+    return f".{stem}.pid{os.getpid()}."
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path in the target's folder; rename it onto `target` if the block succeeds.
 
-    The temp name keeps the target's extension (ffmpeg picks the muxer from it) and
-    starts with '.' so listings and globs skip it.
+    The temp name keeps the target's extension (ffmpeg picks the muxer from it), starts with
+    '.' so listings and globs skip it, and names this process (`sweep_stale` removes a dead
+    run's leftovers). The rename is one step: readers see the old file or the new one.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     ext = suffix if suffix is not None else target.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{ext}", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.stem), suffix=f".part{ext}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -58,14 +70,51 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove temp files and folders left in `folder` by runs that died (killed, crashed); returns them.
+
+    Only dot-names with a `.part` file suffix or a `.dreamcut-render-` folder prefix are
+    considered, and only those whose writer process no longer runs (or that name none: made
+    before temp names carried a process id).
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        name = p.name
+        if not name.startswith("."):
+            continue
+        is_part = p.is_file() and ".part" in name
+        is_work = p.is_dir() and name.startswith(".dreamcut-render-")
+        if not (is_part or is_work):
+            continue
+        m = _PID_TAG.search(name)
+        if m and _alive(int(m.group(1))):
+            continue
+        if is_work:
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
 def write_text_atomic(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
-
-
-def write_bytes_atomic(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
 
 
 def copy_chunks(chunks, f, total: int = 0, progress: Callable[[float], None] | None = None) -> int:

@@ -208,7 +208,7 @@ def _sign_render(project: Project, path: Path, timeline, parent: Path | None = N
 
 
 def export(project: Project, timeline=None) -> dict[str, Path]:
-    from dreamcut.export import export_all
+    from dreamcut.nle.export import export_all
 
     from dreamcut.provenance import sign_exports
 

@@ -25,7 +25,7 @@ def conform(
     import opentimelineio as otio
 
     from dreamcut import pipeline
-    from dreamcut.edit.conform import read_edit
+    from dreamcut.nle.conform import read_edit
     from dreamcut.media import write_text_atomic
     from dreamcut.render.ffmpeg import timeline_frames
     from dreamcut.render.upscale import interpolate
