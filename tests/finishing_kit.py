@@ -142,3 +142,17 @@ def standard_cuts() -> list[Cut]:
             Cut("takes/s1/s1_t1.mp4", 0.5, 2.0, "zoom", 12, speed=1.1),
             Cut("takes/s2/s2_t1.mp4", 0.5, 2.0, "dip", 8),
             Cut("takes/s0/s0_t1.mp4", 1.0, 2.5)]
+
+
+def edit_summary(t: otio.schema.Timeline, fps: int = 24) -> list[tuple]:
+    """What an edit is, read through dreamcut.timeline: each clip's media, in point, record length and
+    speed (2 decimals: an EDL's M2 line carries 0.1 fps), each transition's kind and offsets, each gap's length."""
+    out: list[tuple] = []
+    for item in timeline.items(t, fps):
+        if isinstance(item, timeline.ClipView):
+            out.append(("clip", item.path, item.source_in, item.record, round(item.speed, 2)))
+        elif isinstance(item, timeline.TransitionView):
+            out.append(("transition", item.rendered_kind, item.in_frames, item.out_frames))
+        else:
+            out.append(("gap", item.record))
+    return out

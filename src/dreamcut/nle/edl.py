@@ -15,10 +15,10 @@ cut to the outgoing reel plus a `D nnn` event that starts where the dissolve sta
 Gaps are `BL` (black) events. The title is ASCII (non-ASCII letters are transliterated).
 
 Reading (`read`): OTIO's cmx_3600 adapter (it honours M2 as a LinearTimeWarp), then two
-corrections: the speed is recomputed exactly from each event's source and record lengths
-(the M2 field has one decimal), and each dissolve is centred on its cut, as dreamcut writes
-them (an EDL dissolve has no cut point of its own; where the cut sits inside a dissolve
-does not change a single rendered frame).
+corrections: the speed is checked against each event's source and record lengths (the M2
+field has one decimal; it is kept inside what the event's whole-frame lengths allow), and
+each dissolve is centred on its cut, as dreamcut writes them (an EDL dissolve has no cut
+point of its own; where the cut sits inside a dissolve does not change a rendered frame).
 """
 
 from __future__ import annotations
@@ -137,8 +137,11 @@ def read(path: Path, fps: int) -> otio.schema.Timeline:
     if len(events) == len(clips):
         for clip, (src, rec) in zip(clips, events):
             warps = [fx for fx in clip.effects if isinstance(fx, otio.schema.LinearTimeWarp)]
-            if warps and rec > 0 and src > 0 and abs(src / rec - warps[0].time_scalar) < 0.06:
-                warps[0].time_scalar = src / rec
+            if warps and rec > 0 and src > 0:
+                # The M2 speed has one decimal (of fps); the event's lengths are whole frames: keep
+                # the M2 value inside the range the lengths allow.
+                lo, hi = (src - 0.5) / rec, (src + 0.5) / rec
+                warps[0].time_scalar = min(hi, max(lo, float(warps[0].time_scalar)))
     _centre_dissolves(track, fps)
     return edit
 
