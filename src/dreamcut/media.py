@@ -112,6 +112,43 @@ def sweep_stale(folder: Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def staged_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path beside `target` (named for this process) that is removed unless the caller
+    renames it into place: for outputs that must be finished, signed and checked before they
+    replace the old file (`os.replace(tmp, target)`, one step)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.stem), suffix=f".part{target.suffix}", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that makes a child process (ffmpeg) get SIGKILL when this process dies, even by
+    `kill -9` (Linux `prctl(PR_SET_PDEATHSIG)`); None where the platform has no such call."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent:  # the parent died before the call: do not outlive it
+            os._exit(1)
+
+    return preexec
+
+
 def write_text_atomic(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -313,7 +350,7 @@ def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
                progress: Callable[[float], None] | None = None, what: str = "ffmpeg") -> None:
     """Run ffmpeg with `-progress pipe:1`; report fraction done; raise WorkFailed with its last error line."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=die_with_parent())
     assert proc.stdout is not None
     err_chunks: list[bytes] = []
 
@@ -365,12 +402,13 @@ class FrameWriter:
         self.cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
                     "-f", "rawvideo", "-pix_fmt", input_pix_fmt, "-s", f"{width}x{height}", "-r", f"{fps}",
                     "-i", "pipe:0", *extra_inputs, *codec_args, *extra_args, *meta,
-                    "-movflags", "+faststart", str(self.path)]
+                    "-movflags", "+faststart+use_metadata_tags" if meta else "+faststart", str(self.path)]
         self.proc: subprocess.Popen | None = None
         self.frames = 0
 
     def __enter__(self) -> "FrameWriter":
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_parent())
         return self
 
     def write(self, frame: np.ndarray) -> None:

@@ -437,12 +437,16 @@ def _composite_type(project, takes: list[TimelineTake]) -> str:
     return COMPOSITE_SYNTHETIC if takes else COMPOSITE_WITH_TRAINED_MEDIA
 
 
-def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None, disclose: bool = True) -> None:
+def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None, disclose: bool = True,
+                title: str | None = None, parent_title: str | None = None) -> None:
     """Embed a manifest in a render: the timeline's takes as components, or (upscale) its master as parent.
 
     disclose: first write the disclosure tags (`disclosure_metadata`) into the file's metadata
     (a stream-copy remux, no re-encode), so every signed render says what it is even to tools
-    that do not read C2PA.
+    that do not read C2PA. The renderer sets them at encode time instead (`disclose=False`),
+    so signing is the only pass over a render after ffmpeg wrote it.
+    title / parent_title: the names the manifest gives the file and its parent (a render
+    signed under a temp name before it is renamed into place).
     """
     import c2pa
 
@@ -468,12 +472,13 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
         parent = Path(parent)
         pinfo = probe(parent)
         psize = [pinfo.video.width, pinfo.video.height] if pinfo.video else None
-        render_facts["upscaled_from"] = parent.name
+        render_facts["upscaled_from"] = parent_title or parent.name
         actions = [{"action": "c2pa.opened", "softwareAgent": agent, "parameters": {"ingredientIds": ["master"]}},
                    {"action": "c2pa.resized", "softwareAgent": agent,
                     "parameters": {"description": f"upscaled {psize} -> {size}"}},
                    {"action": "c2pa.transcoded", "softwareAgent": agent}]
-        ingredients.append(({"title": parent.name, "relationship": "parentOf", "label": "master"}, parent))
+        ingredients.append(({"title": parent_title or parent.name, "relationship": "parentOf", "label": "master"},
+                            parent))
     else:
         if not takes:
             raise BadInput("the timeline has no clips", where=render_path.name, fix="plan the edit first")
@@ -512,7 +517,7 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
             actions.append({"action": "c2pa.placed", "softwareAgent": agent,
                             "parameters": {"ingredientIds": ["song"], "description": "the song"}})
         actions.append({"action": "c2pa.transcoded", "softwareAgent": agent})
-    manifest = {"claim_generator_info": _generator_info(), "title": render_path.name, "format": mime,
+    manifest = {"claim_generator_info": _generator_info(), "title": title or render_path.name, "format": mime,
                 "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}},
                                {"label": RENDER_ASSERTION, "data": render_facts}]}
     identity = signing_identity(project)

@@ -21,6 +21,7 @@ This module never changes the edit: no cut moves, no clip is added or dropped.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ import opentimelineio as otio
 from dreamcut import timeline as tl
 from dreamcut.edit import transitions as tr
 from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.media import FrameWriter, atomic_path, ffmpeg_exe, probe, run_ffmpeg
+from dreamcut.media import FrameWriter, atomic_path, die_with_parent, ffmpeg_exe, probe, run_ffmpeg
 
 CODECS = ("h264", "prores")
 BLACK = "<black>"  # a Stream of black frames (a gap in an NLE's edit)
@@ -287,12 +288,14 @@ def output_args(codec: str, crf: int, fps: int, preset: str = "veryfast") -> lis
 
 def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, size: tuple[int, int], fps: int,
                     codec: str = "h264", crf: int = 18, preset: str = "veryfast",
-                    progress: Callable[[float], None] | None = None) -> None:
+                    progress: Callable[[float], None] | None = None, metadata: dict[str, str] | None = None) -> None:
     """Render `timeline` (media paths relative to `root`) to `out` at `size` and `fps`, with the song.
 
     codec: 'h264' (H.264 + AAC 256k, .mp4) or 'prores' (ProRes 422 HQ + 24-bit PCM, .mov).
     crf / preset: x264 quality and speed (ignored for ProRes).
     progress: called with the fraction done (0..1); zoom-through frames count first.
+    metadata: container tags written by the encode itself (the disclosure tags), so the file is
+    written once; signing is the only pass after it.
     """
     root = Path(root)
     out = Path(out)
@@ -303,11 +306,12 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
     if size[0] % 2 or size[1] % 2:
         raise BadInput(f"output size {size[0]}x{size[1]} must be even", where="render", fix="use an even width and height")
     render_plan(plan_render(timeline, fps), root, out, size=size, codec=codec, crf=crf, preset=preset,
-                progress=progress)
+                progress=progress, metadata=metadata)
 
 
 def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int], codec: str = "h264",
-                crf: int = 18, preset: str = "veryfast", progress: Callable[[float], None] | None = None) -> None:
+                crf: int = 18, preset: str = "veryfast", progress: Callable[[float], None] | None = None,
+                metadata: dict[str, str] | None = None) -> None:
     """Render a RenderPlan (see `plan_render`); also used to bake single transitions for exports."""
     root, out = Path(root), Path(out)
     fps = plan.fps
@@ -323,7 +327,9 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
             return None
         return lambda f: progress(min(1.0, (offset + f * share) / max(1, total_work)))
 
-    with tempfile.TemporaryDirectory(prefix=".dreamcut-render-", dir=out.parent if out.parent.exists() else None) as tmp:
+    # The work folder names this process: a later run removes it if this one is killed (media.sweep_stale).
+    with tempfile.TemporaryDirectory(prefix=f".dreamcut-render-pid{os.getpid()}-",
+                                     dir=out.parent if out.parent.exists() else None) as tmp:
         zoom_files = []
         for k, z in enumerate(zooms):
             dest = Path(tmp) / f"zoom_{k:03d}.mp4"
@@ -343,6 +349,10 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
         if abs_plan.song:
             args += ["-map", f"{audio_index}:a:0"]
         args += [*output_args(codec, crf, fps, preset), "-frames:v", str(abs_plan.total_frames)]
+        for k, v in (metadata or {}).items():
+            args += ["-metadata", f"{k}={v}"]
+        if metadata:
+            args += ["-movflags", "+faststart+use_metadata_tags"]  # keeps keys MP4 has no atom for
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as part_path:
             run_ffmpeg([*args, str(part_path)], duration=abs_plan.total_frames / fps,
@@ -417,7 +427,7 @@ def decode_stream(stream: Stream, size: tuple[int, int], fps: int) -> list[np.nd
     chain = normalise_chain(size, fps, stream.speed, stream.frames)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{seek:.6f}", "-t", f"{read:.6f}",
            "-i", stream.media, "-vf", chain, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = subprocess.run(cmd, capture_output=True, preexec_fn=die_with_parent())
     if proc.returncode != 0:
         raise WorkFailed(f"could not decode {Path(stream.media).name}: "
                          f"{proc.stderr.decode(errors='replace').strip()[-200:]}")
