@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from dreamcut.errors import BadInput, WorkFailed
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     # 0 -> 1: the first schema.
@@ -109,6 +109,10 @@ MIGRATIONS: dict[int, str] = {
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,
+    # 1 -> 2: the key/value table nothing ever read or wrote goes.
+    1: """
+    DROP TABLE IF EXISTS kv;
     """,
 }
 
@@ -229,9 +233,6 @@ class Catalog:
                     "ON CONFLICT(id) DO UPDATE SET position=excluded.position, prompt=excluded.prompt, "
                     "spec_json=excluded.spec_json", (sid, pos, prompt, json.dumps(spec, sort_keys=True)))
 
-    def shot_ids(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT id FROM shots ORDER BY position")]
-
     # -- takes -----------------------------------------------------------------------
     def add_take(self, take: Take) -> None:
         take.created_at = take.created_at or time.time()
@@ -330,12 +331,3 @@ class Catalog:
             "SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ('pending','submitted','running','downloading')"
         ).fetchone()
         return float(row[0])
-
-    # -- small key/value store (analysis cache keys, signing cert fingerprint, ...) ------
-    def get_kv(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def set_kv(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO kv(key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (key, value))

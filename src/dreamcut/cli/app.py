@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from dreamcut.errors import BadInput, DreamcutError
+from dreamcut.errors import DreamcutError
 
 app = typer.Typer(
     name="dreamcut",
@@ -145,6 +145,3 @@ def main(argv: list[str] | None = None) -> None:
                           highlight=False, soft_wrap=True)
         sys.exit(1)
 
-
-def bad_input(message: str, *, where: str | None = None, fix: str | None = None) -> BadInput:
-    return BadInput(message, where=where, fix=fix)
