@@ -280,7 +280,9 @@ def test_preview_makes_the_first_four_frames(wan, tmp_path):
     assert count_frames(out) == 4
     assert (info.video.width, info.video.height) == (64, 32)
     plan = wan.plan(req(seconds=8.0, width=64, height=32, preview=True))
-    assert (plan.width, plan.height) == (32, 16) or plan.width < 64  # generated smaller
+    _, multiple = wan._model_rules()
+    assert (plan.width, plan.height) == round_size(32, 16, multiple)  # half size, on the model's grid
+    assert plan.width == 32
     assert plan.steps <= 2 and plan.segments[0].frames == 5  # Wan's smallest valid count >= 4
 
 
