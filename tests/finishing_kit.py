@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import opentimelineio as otio
-import soundfile as sf
 
+from conftest import write_song  # noqa: F401  (the one song writer; finishing tests import it from here)
 from dreamcut import timeline
 from dreamcut.media import FrameWriter
 
@@ -61,17 +61,6 @@ def write_zoom_take(path: Path, seed: int, *, seconds: float, fps: int = 24, siz
                                  "-g", str(fps))) as w:
         for frame in zoom_frames(seed, frames, size, rate):
             w.write(frame)
-    return path
-
-
-def write_song(path: Path, seconds: float, *, rate: int = 44100) -> Path:
-    """A stereo tone with a click every half second (so the loudness is known and non-trivial)."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = 0.25 * np.sin(2 * np.pi * 220.0 * t)
-    clicks = (np.mod(t, 0.5) < 0.01) * 0.5
-    mono = (tone + clicks).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.stack([mono, mono * 0.8], axis=1), rate, subtype="PCM_16")
     return path
 
 
