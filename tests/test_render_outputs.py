@@ -165,3 +165,18 @@ def test_sweep_keeps_a_live_writers_files(tmp_path):
                               f".dreamcut-render-pid{dead.pid}-abc"])
     assert sorted(os.listdir(tmp_path)) == sorted([f".cut.pid{os.getpid()}.x2.part.otio", "final.mp4", ".hidden",
                                                    f".dreamcut-render-pid{os.getpid()}-def"])
+
+
+def test_a_failing_export_leaves_the_previous_exports(project):
+    assert _dreamcut(project, "export", env=_env()).returncode == 0
+    names = ("cut.otio", "premiere.xml", "cut.edl", "reels.txt", "NOTES.txt", "cut.otio.c2pa.json")
+    before = {n: _digest(project / "exports" / n) for n in names}
+    assert verify(project / "exports" / "premiere.xml").valid
+    env = _env()
+    env["DREAMCUT_C2PA_CERT"] = str(project / "dreamcut.yaml")
+    env.pop("DREAMCUT_C2PA_KEY", None)
+    _write_edit(project, [Cut("takes/s1/s1_t1.mp4", 0.0, 1.0), Cut("takes/s0/s0_t1.mp4", 0.0, 1.0)])
+    proc = _dreamcut(project, "export", env=env)
+    assert proc.returncode == 2 and "DREAMCUT_C2PA_KEY" in proc.stderr
+    assert {n: _digest(project / "exports" / n) for n in names} == before
+    assert not [p.name for p in (project / "exports").iterdir() if p.name.startswith(".")]

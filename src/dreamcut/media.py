@@ -85,7 +85,7 @@ def _alive(pid: int) -> bool:
 def sweep_stale(folder: Path) -> list[Path]:
     """Remove temp files and folders left in `folder` by runs that died (killed, crashed); returns them.
 
-    Only dot-names with a `.part` file suffix or a `.dreamcut-render-` folder prefix are
+    Only dot-names with a `.part` file suffix or a `.dreamcut-` folder prefix are
     considered, and only those whose writer process no longer runs (or that name none: made
     before temp names carried a process id).
     """
@@ -98,7 +98,7 @@ def sweep_stale(folder: Path) -> list[Path]:
         if not name.startswith("."):
             continue
         is_part = p.is_file() and ".part" in name
-        is_work = p.is_dir() and name.startswith(".dreamcut-render-")
+        is_work = p.is_dir() and name.startswith(".dreamcut-")
         if not (is_part or is_work):
             continue
         m = _PID_TAG.search(name)

@@ -227,12 +227,38 @@ def _check_signed(project: Project, path: Path, shown: Path) -> None:
 # -- export ---------------------------------------------------------------------------
 
 
-def export(project: Project, timeline=None) -> dict[str, Path]:
+def export(project: Project, timeline=None, *, progress: Progress | None = None) -> dict[str, Path]:
+    """Write the NLE exports (`nle.export`), sign them, check the signatures, then move them into exports/.
+
+    The files are made in a work folder inside exports/ and replace the previous ones only once
+    all of them are written and verified (one rename each); a failure leaves the previous
+    exports as they were. Leftovers of runs that died are removed first.
+    """
+    import shutil
+    import tempfile
+
+    from dreamcut.media import sweep_stale
     from dreamcut.nle.export import export_all
+    from dreamcut.provenance import sign_exports, verify
 
-    from dreamcut.provenance import sign_exports
-
+    project.check_writable()
     timeline = timeline if timeline is not None else load_edit(project)
-    outputs = export_all(timeline, project.root, project.exports_dir)
-    sign_exports(project, outputs, timeline)
-    return outputs
+    final_dir = project.exports_dir
+    final_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale(final_dir)
+    stage = Path(tempfile.mkdtemp(prefix=f".dreamcut-export-pid{os.getpid()}-", dir=final_dir))
+    try:
+        staged = export_all(timeline, project.root, final_dir, stage_dir=stage, progress=progress)
+        sign_exports(project, staged, timeline)
+        for path in staged.values():
+            if path.parent == stage:
+                report = verify(path, project)
+                if not report.valid:
+                    raise WorkFailed(f"the signed export does not verify ({', '.join(report.problems) or 'no credentials'})",
+                                     where=project.rel(final_dir / path.name),
+                                     fix="rerun the export; the previous exports were kept")
+        for path in sorted(stage.iterdir()):
+            os.replace(path, final_dir / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return {k: final_dir / v.name if v.parent == stage else v for k, v in staged.items()}

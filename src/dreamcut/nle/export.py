@@ -50,11 +50,15 @@ NLE_AUDIO = {".wav", ".aif", ".aiff"}
 
 
 def export_all(timeline: otio.schema.Timeline, root: Path, exports_dir: Path, *, absolute: bool = False,
-               bundle: bool = True, progress: Callable[[float], None] | None = None) -> dict[str, Path]:
+               bundle: bool = True, progress: Callable[[float], None] | None = None,
+               stage_dir: Path | None = None) -> dict[str, Path]:
     """Write cut.otio, premiere.xml, cut.edl, reels.txt (+ cut.otioz) and NOTES.txt into `exports_dir`.
 
     absolute: write absolute file URLs in cut.otio instead of URLs relative to `exports_dir`.
     bundle: also write the .otioz bundle (copies every take the edit uses).
+    stage_dir: write those files there instead (URLs still point from `exports_dir`), for a
+    caller that signs and checks them before moving them into place. Media (baked clips, the
+    song's WAV) always go to `exports_dir/media`, each written atomically.
     Returns {"otio", "premiere", "edl", "reels", "otioz", "notes", "media:<name>"...} -> written path.
     """
     root, exports_dir = Path(root).resolve(), Path(exports_dir)
@@ -63,6 +67,7 @@ def export_all(timeline: otio.schema.Timeline, root: Path, exports_dir: Path, *,
     media_dir = exports_dir / "media"
     for folder in (exports_dir, media_dir):
         sweep_stale(folder)
+    out_dir = Path(stage_dir) if stage_dir is not None else exports_dir
     meta = tl.info(timeline)
     fps, size = meta.fps, meta.size
     notes: list[str] = []
@@ -82,34 +87,34 @@ def export_all(timeline: otio.schema.Timeline, root: Path, exports_dir: Path, *,
 
     full = otio_fmt.with_urls(timeline, root, exports_dir, lengths, fps, absolute=absolute, song=song_rel)
     full.metadata.setdefault("dreamcut", {})["export_notes"] = list(notes)
-    written["otio"] = exports_dir / FILES["otio"]
+    written["otio"] = out_dir / FILES["otio"]
     write_text_atomic(written["otio"], otio_fmt.write(full))
 
     xml = otio_fmt.with_urls(nle, root, exports_dir, lengths, fps, absolute=True, localhost=True, song=song_rel)
-    written["premiere"] = exports_dir / FILES["premiere"]
+    written["premiere"] = out_dir / FILES["premiere"]
     write_text_atomic(written["premiere"], fcp7.write(xml, fps))
 
     table = reels.assign(set(reels.project_takes(root)) | {v.take for v in tl.clips(nle, fps) if not v.baked})
-    written["reels"] = exports_dir / FILES["reels"]
+    written["reels"] = out_dir / FILES["reels"]
     write_text_atomic(written["reels"], reels.table_text(table))
 
     def reel(view: tl.ClipView) -> str:
         return reels.baked_reel(view.name) if view.baked else table[view.take]
 
-    written["edl"] = exports_dir / FILES["edl"]
+    written["edl"] = out_dir / FILES["edl"]
     write_text_atomic(written["edl"], edl.write(nle, fps, title=meta.title or timeline.name or "dreamcut edit",
                                                 reel=reel, source_file=lambda v: str((root / v.path).resolve())))
 
     if bundle:
         packed = otio_fmt.with_urls(timeline, root, exports_dir, lengths, fps, absolute=True, song=song_rel)
         packed.metadata.setdefault("dreamcut", {})["export_notes"] = list(notes)
-        written["otioz"] = otioz.write(packed, exports_dir / FILES["otioz"])
+        written["otioz"] = otioz.write(packed, out_dir / FILES["otioz"])
 
     lines = ["dreamcut export notes", f"edit: {meta.title or timeline.name}  ({fps} fps, {size[0]}x{size[1]})",
              "media URLs: cut.otio " + ("absolute file URLs" if absolute else "relative to this folder")
              + "; premiere.xml absolute file URLs; cut.edl absolute paths in * SOURCE FILE comments", ""]
     lines += [f"- {n}" for n in notes] or ["- nothing was baked or simplified: every format carries the edit as is"]
-    written["notes"] = exports_dir / FILES["notes"]
+    written["notes"] = out_dir / FILES["notes"]
     write_text_atomic(written["notes"], "\n".join(lines) + "\n")
     if progress:
         progress(1.0)
