@@ -197,3 +197,17 @@ def test_conform_command_renders_master_and_final(project, cli):
     assert "conformed cut.edl" in proc.stdout
     bad = cli("--project", str(root), "conform", str(root / "nope.xml"))
     assert bad.returncode == 2 and "nope.xml" in bad.stderr
+
+
+def test_conform_without_upscale_signs_the_master_and_removes_the_stale_final(project, cli):
+    root, _ = project
+    master, final = root / "renders" / "final_320x180.mp4", root / "renders" / "final_640x360.mp4"
+    if not final.exists():
+        assert cli("--project", str(root), "conform", str(root / "exports" / "cut.otio")).returncode == 0
+    proc = cli("--project", str(root), "conform", "--no-upscale", str(root / "exports" / "premiere.xml"))
+    assert proc.returncode == 0, proc.stderr
+    from dreamcut.provenance import verify
+
+    report = verify(master)
+    assert report.has_manifest and report.valid
+    assert not final.exists() and "removed renders/final_640x360.mp4" in " ".join(proc.stdout.split())
