@@ -1,8 +1,9 @@
 """Transitions between two shots: hard cut, dissolve, dip to black, and zoom-through.
 
 Cut, dissolve and dip to black are rendered by ffmpeg inside the one render filtergraph
-(`concat`, `xfade=fade`, `xfade=fadeblack`); the frame functions here define what they
-mean and are used where a transition must be baked into media (exports).
+(`concat`, `xfade=fade`, `xfade=fadeblack`), also when an export bakes a dip into a clip;
+the frame functions here state what they mean in numpy (and are tested as such), but no
+render calls them. The transition kinds themselves are `dreamcut.timeline`'s.
 
 Zoom-through is the endless-zoom transition: the outgoing shot keeps zooming in while
 the incoming shot grows out of its centre. It needs per-frame Python, so it is rendered

@@ -1,17 +1,21 @@
 """Render a timeline to one video file with ONE ffmpeg process: a filtergraph, built by pure functions.
 
-The edit (docs/internals.md) becomes a list of *streams*, one per clip: the take trimmed to
-its source range (plus the handles a dissolve needs), retimed by its speed (`setpts`),
-normalised to the output size and fps (`scale` + `pad` + `fps`), padded by cloning its
-last frame only as a guard against a take that is a frame short, and trimmed to an exact
-frame count. Streams joined by a dissolve or a dip to black are chained with `xfade`
-(`fade` / `fadeblack`); the chains are joined with one `concat`. A zoom-through needs
-per-frame Python, so its frames (and only those) are rendered first by
-`edit.transitions` into a lossless clip that the graph reads as one more input; the two
-shots around it are cut short by the transition's offsets, so the timeline's length holds.
+The edit, read through `dreamcut.timeline` (docs/internals.md), becomes a list of *streams*,
+one per clip: the take trimmed to its source range (plus the handles a dissolve needs),
+retimed by its speed (`setpts`), normalised to the work size and fps (`scale` + `pad` +
+`fps`; the work size is the output's shape no larger than the largest take, and the blended
+picture is scaled to the output size once at the end), padded by cloning its last frame only
+as a guard against a take that is a frame short, and trimmed to an exact frame count. Takes
+are `movie` sources inside the graph (pulled when needed, not decoded ahead). Streams joined
+by a dissolve or a dip to black are chained with `xfade` (`fade` / `fadeblack`); the chains
+are joined with one `concat`. A zoom-through needs per-frame Python, so its frames (and only
+those) are rendered first by `edit.transitions` into a lossless clip that the graph reads as
+one more `movie` source; the two shots around it are cut short by the transition's offsets,
+so the timeline's length holds.
 
 The song is the A1 clip, read with `-ss`/`-t` and encoded without any filter: loudness
-untouched (AAC 256k beside H.264, 24-bit PCM beside ProRes 422 HQ in a .mov).
+untouched (AAC 256k beside H.264, 24-bit PCM beside ProRes 422 HQ in a .mov). Container tags
+(`metadata=`, the disclosure tags) are written by the same encode.
 
 Everything is counted in frames at the timeline's rate, so the output lasts exactly the
 timeline's duration. The file is written atomically; progress goes to `progress(fraction)`.
