@@ -163,3 +163,17 @@ def test_a_missing_take_is_named(exported, tmp_path):
     tl = build_timeline([Cut("takes/s7/s7_t1.mp4", 0, 1)], song="song.wav")
     with pytest.raises(BadInput, match="takes/s7/s7_t1.mp4"):
         export_all(tl, root, tmp_path / "x")
+
+
+def test_edl_has_the_shape_nle_edls_have(exported, shared_nle):
+    """Our EDL's events and comments are written the way Avid and Premiere write theirs."""
+    _, _, written = exported
+    event = re.compile(r"^\d{3}  \S{1,8}\s+V\s+(C|D \d{3})\s+(\d\d:\d\d:\d\d:\d\d ?){4}\s*$")
+    for text in (written["edl"].read_text(), (shared_nle / "avid_example.edl").read_text()):
+        lines = text.splitlines()
+        assert lines[0].startswith("TITLE:") and lines[0].isascii()
+        events = [line for line in lines if re.match(r"^\d{3} ", line)]
+        assert events and all(event.match(line) for line in events), [x for x in events if not event.match(x)]
+        assert any(line.startswith("* FROM CLIP NAME:  ") for line in lines)
+    ours = written["edl"].read_text()
+    assert "FCM: NON-DROP FRAME" in ours and re.search(r"^M2   S1T1\s+026\.4\s+00:00:00:05$", ours, re.M)
