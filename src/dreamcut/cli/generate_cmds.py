@@ -17,6 +17,16 @@ from dreamcut.cli.app import app, console, open_project, progress_bar, say
 from dreamcut.errors import WorkFailed
 
 
+def _plan(project, shots: Optional[list[str]] = None):
+    """The planned takes of the shot list, with job rows of older key versions re-keyed to them."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.orchestrator import migrate_job_keys
+
+    planned = plan_takes(project.spec, root=str(project.root), shots=_shots(project, shots))
+    migrate_job_keys(project, planned)
+    return planned
+
+
 def _shots(project, shots: Optional[list[str]]) -> list[str] | None:
     if not shots:
         return None
@@ -24,10 +34,6 @@ def _shots(project, shots: Optional[list[str]]) -> list[str] | None:
     for s in wanted:
         project.spec.shot(s)  # BadInput naming the known shots
     return wanted
-
-
-def _caps_for(orchestrator):
-    return lambda ref: orchestrator.backend(ref).capabilities()
 
 
 @app.command()
@@ -39,14 +45,15 @@ def estimate(
     """Print what generating the shot list will cost (takes x seconds x price per backend) against the budget."""
     from dreamcut.generate.batch import plan_takes
     from dreamcut.generate.cost import estimate as make_estimate
-    from dreamcut.generate.orchestrator import Orchestrator, done_keys
+    from dreamcut.generate.orchestrator import Orchestrator, known_keys
 
     project = open_project()
     spec = project.spec
-    planned = plan_takes(spec, root=str(project.root), shots=_shots(project, shots))
+    planned = _plan(project, shots)
     orch = Orchestrator(project)
-    est = make_estimate(planned, _caps_for(orch), prices=spec.prices, budget_usd=spec.budget_usd,
-                        already_done=done_keys(project))
+    # Takes with a job already (done, in flight with their money reserved, failed): not priced again.
+    est = make_estimate(planned, orch.backend, prices=spec.prices, budget_usd=spec.budget_usd,
+                        already_done=known_keys(project))
     table = Table(title="estimate", show_lines=False)
     for col in ("backend", "takes", "seconds", "minutes", "$/s", "USD", "price source"):
         table.add_column(col, justify="right" if col not in ("backend", "price source") else "left")
@@ -59,17 +66,17 @@ def estimate(
     minutes = est.seconds / 60.0
     say(f"total: {est.takes} takes, {est.seconds:,.0f} s ({minutes:,.0f} minutes of video), ${est.usd:,.2f}; "
         f"spent ${spent:,.2f}, reserved ${reserved:,.2f}, budget ${spec.budget_usd:,.2f}")
-    _print_preview_costs(project, preview_variants, _shots(project, shots), _caps_for(orch))
+    _print_preview_costs(project, preview_variants, _shots(project, shots), orch.backend)
     if est.usd + spent + reserved > spec.budget_usd + 1e-9 and est.usd > 0:
         say(f"OVER BUDGET by ${est.usd + spent + reserved - spec.budget_usd:,.2f}: `dreamcut generate` will refuse "
             f"to start (raise budget_usd or use --shots)")
 
 
-def _print_preview_costs(project, variants: int, shots, caps_for) -> None:
+def _print_preview_costs(project, variants: int, shots, backend_for) -> None:
     """MiniClips first: what N previews per shot cost beside N full takes (money, else compute)."""
     from dreamcut.preview import preview_cost_report
 
-    for line in preview_cost_report(project, variants=variants, shots=shots, caps_for=caps_for):
+    for line in preview_cost_report(project, variants=variants, shots=shots, backend_for=backend_for):
         if line.full_usd > 0:
             say(f"previews ({line.backend}): {line.variants} previews of 4 frames = ${line.preview_usd:,.2f}, "
                 f"{100 * line.ratio:.1f}% of ${line.full_usd:,.2f} for as many full takes")
@@ -101,7 +108,7 @@ def generate(
 
     project = open_project()
     project.check_writable()
-    planned = plan_takes(project.spec, root=str(project.root), shots=_shots(project, shots))
+    planned = _plan(project, shots)
     execu = make_executor(executor, ray_address=ray_address, num_gpus=ray_gpus)
     orch = Orchestrator(project, poll_interval=poll_interval, executor=execu,
                         default_limits=Limits(concurrency=concurrency, requests_per_second=rate,
@@ -130,7 +137,7 @@ def status() -> None:
 
     project = open_project()
     catalog = project.catalog
-    planned = plan_takes(project.spec, root=str(project.root))
+    planned = _plan(project)
     jobs = {r["key"]: r for r in catalog.jobs()}
     takes = {t.job_key: t for t in catalog.takes()}
     table = Table(title="status")
