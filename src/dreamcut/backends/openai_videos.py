@@ -79,6 +79,7 @@ class OpenAIVideosBackend:
     _client_obj: Any = field(default=None, repr=False)
     _caps: Capabilities | None = field(default=None, repr=False)
     _key: str | None = field(default=None, repr=False)
+    _dreamcut_server: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or os.environ.get("DREAMCUT_OPENAI_BASE_URL")
@@ -116,6 +117,7 @@ class OpenAIVideosBackend:
             raise BadInput(f"unknown model {self.model!r}: the server offers {known}", where=where,
                            fix="pick one of the server's models")
         extra = (m.model_extra or {}).get("dreamcut") or {}
+        self._dreamcut_server = bool(extra)  # `dreamcut serve` honours Idempotency-Key; OpenAI's spec has none
         durations = tuple(float(s) for s in extra["seconds"]) if extra.get("seconds") else None
         sizes = tuple(tuple(int(x) for x in s.split("x")) for s in extra["sizes"]) if extra.get("sizes") else None
         return Capabilities(min_seconds=min(durations) if durations else 0.1,
@@ -125,6 +127,12 @@ class OpenAIVideosBackend:
                             extend=bool(extra.get("extend", True)),
                             price_per_second=float(extra.get("price_per_second", 0.0)),
                             price_source=f"the server's /v1/models listing ({self.base_url})")
+
+    @property
+    def honours_idempotency_key(self) -> bool:
+        """True for `dreamcut serve`, which answers a repeated create with the first job (safe to re-send)."""
+        self.capabilities()
+        return self._dreamcut_server
 
     # -- planning ----------------------------------------------------------------------------
     def price(self, request: GenerationRequest) -> float:
