@@ -10,8 +10,8 @@ from dreamcut.backends.base import JobState, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.runway import RunwayStandIn
+from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.runway import RunwayStandIn
 
 KEY = "rw-secret-key-0123456789abcdef"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from standins._http import Request, Response, StandIn
+from simulators._http import Request, Response, Simulator, usd
 
 RATIOS = {
     "gen4_turbo": {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"},
@@ -21,7 +21,11 @@ RATIOS = {
 CREDITS = {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 20, "veo3.1_fast": 10}
 
 
-class RunwayStandIn(StandIn):
+class RunwaySim(Simulator):
+    provider = 'runway'
+    key_env = 'RUNWAYML_API_SECRET'
+    base_url_env = 'DREAMCUT_RUNWAY_BASE_URL'
+
     throttled_polls = 1  # polls a task spends THROTTLED after PENDING
 
     def setup_routes(self) -> None:
@@ -29,6 +33,16 @@ class RunwayStandIn(StandIn):
         self.add("POST", r"/v1/image_to_video", "create", self.create)
         self.add("GET", r"/v1/tasks/(?P<id>[^/]+)", "task", self.task)
         self.add("DELETE", r"/v1/tasks/(?P<id>[^/]+)", "delete", self.delete)
+
+    def billed(self, job):
+        return usd(job.extra["credits"]) / 100 if self.phase(job) == "done" else 0
+
+    def state_name(self, job) -> str:
+        return {"queued": "PENDING", "running": "RUNNING", "done": "SUCCEEDED", "canceled": "CANCELLED"}.get(
+            self.phase(job), "FAILED")
+
+    def phase(self, job):
+        return job.phase(self.clock.now(), queued_polls=1 + self.throttled_polls)
 
     def authorized(self, req: Request) -> bool:
         return req.header("Authorization") == f"Bearer {self.key}"
@@ -55,7 +69,7 @@ class RunwayStandIn(StandIn):
             issues.append({"path": ["model"], "message": "gen4_turbo is image-to-video only"})
         if issues:
             return Response(400, {"error": "Validation of body failed", "issues": issues})
-        job = self.new_job(body)
+        job = self.new_job(body, prompt=body.get("promptText"))
         credits = CREDITS[model] * int(body.get("duration") or 5)
         job.extra["credits"] = credits
         return Response(200, {"id": job.id, "estimatedCost": {"credits": credits}})
@@ -67,7 +81,7 @@ class RunwayStandIn(StandIn):
         job.polls += 1
         base = {"id": job.id, "createdAt": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
         estimated = {"estimatedCost": {"credits": job.extra["credits"]}}
-        phase = job.phase(queued_polls=1 + self.throttled_polls)
+        phase = job.phase(self.clock.now(), queued_polls=1 + self.throttled_polls)
         if phase == "queued":
             status = "PENDING" if job.polls == 1 else "THROTTLED"
             return Response(200, {**base, **estimated, "status": status})
@@ -91,3 +105,6 @@ class RunwayStandIn(StandIn):
             return Response(404, {"error": "Task not found."})
         job.canceled = True
         return Response(204, b"")
+
+
+RunwayStandIn = RunwaySim  # the stand-in's old name

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from standins._http import Request, Response, StandIn
+from simulators._http import Request, Response, Simulator
 
 PREFIX = "/dream-machine/v1"
 ASPECTS = {"1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"}
 
 
-class LumaStandIn(StandIn):
+class LumaSim(Simulator):
+    provider = 'luma'
+    key_env = 'LUMAAI_API_KEY'
+    base_url_env = 'DREAMCUT_LUMA_BASE_URL'
+    base_path = PREFIX
+
     def setup_routes(self) -> None:
         self.add("POST", PREFIX + r"/generations/video", "create", self.create)
         self.add("GET", PREFIX + r"/generations/(?P<id>[^/]+)", "get", self.get)
@@ -58,7 +63,7 @@ class LumaStandIn(StandIn):
         if job is None:
             return Response(404, {"detail": "Generation not found"})
         job.polls += 1
-        phase = job.phase()
+        phase = job.phase(self.clock.now())
         if phase == "queued":
             return Response(200, self._generation(job, "queued"))
         if phase == "running":
@@ -74,3 +79,6 @@ class LumaStandIn(StandIn):
     def delete(self, req: Request) -> Response:
         self.jobs.pop(req.params["id"], None)
         return Response(204, b"")
+
+
+LumaStandIn = LumaSim  # the stand-in's old name
