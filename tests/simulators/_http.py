@@ -401,6 +401,8 @@ class Simulator:
                     return
                 if kind == "slow":
                     time.sleep(sim.slow_seconds)
+                if kind == "refused":  # stop listening before answering: the client's next connect is refused
+                    sim._stop_listening(self.connection)
                 data, ctype = out.encoded()
                 try:
                     self.send_response(out.status)
@@ -417,7 +419,7 @@ class Simulator:
                 except OSError:  # the client gave up (slow answers)
                     self.close_connection = True
                 if kind == "refused":
-                    threading.Thread(target=sim._outage, args=(self.connection,), daemon=True).start()
+                    threading.Thread(target=sim._listen_again, daemon=True).start()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -430,8 +432,9 @@ class Simulator:
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
-    def _outage(self, current: socket.socket) -> None:
-        """Stop listening for `refuse_seconds`: new connections are refused, idle ones are closed."""
+    def _stop_listening(self, current: socket.socket) -> None:
+        """New connections are refused from now on; idle keep-alive ones are closed (the client's pool
+        must reconnect, and is refused)."""
         with self.lock:
             server, self._server = self._server, None
             conns = [c for c in self._conns if c is not current]
@@ -439,14 +442,16 @@ class Simulator:
             return
         server.shutdown()
         server.server_close()
-        for c in conns:  # idle keep-alive connections: the client's pool must reconnect (and be refused)
+        for c in conns:
             try:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def _listen_again(self) -> None:
         time.sleep(self.refuse_seconds)
         with self.lock:
-            if not self._stopped:
+            if not self._stopped and self._server is None:
                 self._listen()
 
     def start(self) -> "Simulator":
