@@ -10,8 +10,8 @@ from dreamcut.backends.base import JobState, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.fal import FalStandIn
+from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.fal import FalStandIn
 
 KEY = "fal-key-id:fal-key-secret-0123456789"
 VEO_FAST = "fal-ai/veo3/fast"

@@ -8,8 +8,8 @@ from dreamcut.backends.base import JobState, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.replicate import ReplicateStandIn
+from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.replicate import ReplicateStandIn
 
 KEY = "r8_secret_0123456789abcdefABCDEF"
 

@@ -10,9 +10,9 @@ from dreamcut.backends.base import JobState, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins._http import tiny_mp4
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.veo import VeoStandIn, google_error
+from simulators._http import tiny_mp4
+from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.veo import VeoStandIn, google_error
 
 KEY = "AIzaSy-veo-secret-0123456789abcdef"
 FAST = "veo-3.1-fast-generate-001"

@@ -10,7 +10,7 @@ Auth: `Authorization: Key <FAL_KEY>`. Every answer carries `x-fal-request-id`.
 
 from __future__ import annotations
 
-from standins._http import Request, Response, StandIn
+from simulators._http import Request, Response, StandIn
 
 APPS = {  # app -> (duration spelling, needs image_url)
     "fal-ai/kling-video/v2.5-turbo/pro/text-to-video": ({"5", "10"}, False),
@@ -38,9 +38,10 @@ class FalStandIn(StandIn):
         return Response(401, {"detail": "No user found for Key ID and Secret"})
 
     def dispatch(self, req: Request):
-        out = super().dispatch(req)  # a Response or an injected Fault; both carry headers
-        out.headers.setdefault("x-fal-request-id", "req-standin")
-        return out
+        out, fault = super().dispatch(req)  # (response or None for a dropped connection, fault)
+        if out is not None:
+            out.headers.setdefault("x-fal-request-id", "req-standin")
+        return out, fault
 
     def submit(self, req: Request) -> Response:
         app = req.params["app"]
@@ -67,7 +68,7 @@ class FalStandIn(StandIn):
         if job is None:
             return Response(404, {"detail": "Request not found"})
         job.polls += 1
-        phase = job.phase()
+        phase = job.phase(self.clock.now())
         logs = [{"message": "Generating video...", "level": "INFO", "source": "user", "timestamp": "2025-10-01T00:00:00"}]
         if phase == "queued":
             return Response(202, {"status": "IN_QUEUE", "queue_position": 0, "response_url": ""})
@@ -89,7 +90,7 @@ class FalStandIn(StandIn):
                                               "msg": "The content could not be processed because it contained "
                                                      "material flagged by a content checker."}]},
                             {"x-fal-error-type": "content_policy_violation"})
-        if job.phase() != "done":
+        if job.phase(self.clock.now()) != "done":
             return Response(400, {"detail": "Request is still in progress"})
         return Response(200, {"video": {"url": self.media_url(f"{job.id}.mp4"), "content_type": "video/mp4",
                                         "file_name": "output.mp4", "file_size": 12345}, "seed": 1})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 
-from standins._http import Request, Response, StandIn, tiny_mp4
+from simulators._http import Request, Response, StandIn, tiny_mp4
 
 RESOURCE = "projects/standin-project/locations/us-central1/publishers/google/models/{model}"
 DURATIONS = {"veo-2.0-generate-001": {5, 6, 7, 8}}
@@ -71,7 +71,7 @@ class VeoStandIn(StandIn):
         if job is None:
             return Response(404, google_error(404, "NOT_FOUND", f"Operation {name} not found"))
         job.polls += 1
-        phase = job.phase(queued_polls=0, running_polls=2)
+        phase = job.phase(self.clock.now(), queued_polls=0, running_polls=2)
         if phase in ("queued", "running"):
             return Response(200, {"name": name, "done": False})
         response_type = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from standins._http import Request, Response, StandIn, parse_multipart
+from simulators._http import Request, Response, Simulator, parse_multipart
 
 SCHEMAS = {  # model -> {input name: allowed values or type}
     "bytedance/seedance-1-lite": {"prompt": str, "duration": {5, 10}, "resolution": {"480p", "720p", "1080p"},
@@ -28,7 +28,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class ReplicateStandIn(StandIn):
+class ReplicateSim(Simulator):
+    provider = 'replicate'
+    key_env = 'REPLICATE_API_TOKEN'
+    base_url_env = 'DREAMCUT_REPLICATE_BASE_URL'
+
     def setup_routes(self) -> None:
         self.add("POST", r"/v1/models/(?P<owner>[^/]+)/(?P<name>[^/]+)/predictions", "create", self.create)
         self.add("POST", r"/v1/predictions", "create", self.create)
@@ -71,7 +75,7 @@ class ReplicateStandIn(StandIn):
         if job is None:
             return Response(404, {"title": "Not found", "detail": "Prediction not found", "status": 404})
         job.polls += 1
-        phase = job.phase()
+        phase = job.phase(self.clock.now())
         if phase == "queued":
             return Response(200, self._prediction(job, "starting"))
         if phase == "running":
@@ -104,3 +108,6 @@ class ReplicateStandIn(StandIn):
         return Response(201, {"id": file_id, "name": name or "file", "content_type": "image/png", "size": len(data),
                               "etag": "x", "checksums": {}, "metadata": {}, "created_at": _now(),
                               "expires_at": None, "urls": {"get": f"{self.url}/v1/files/{file_id}"}})
+
+
+ReplicateStandIn = ReplicateSim  # the stand-in's old name
