@@ -15,6 +15,7 @@ from simulators._http import FAULT_KINDS, SimClock, Simulator
 from simulators.luma import LumaSim
 from simulators.replicate import ReplicateSim
 from simulators.runway import RunwaySim
+from simulators.veo import VeoSim
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ PROVIDERS: dict[str, ProviderSim] = {
     "runway": ProviderSim("runway:gen4.5", RunwaySim),
     "luma": ProviderSim("luma:ray-flash-2", LumaSim),
     "replicate": ProviderSim("replicate:bytedance/seedance-1-lite", ReplicateSim),
+    "veo": ProviderSim("veo:veo-3.1-fast-generate-001", VeoSim),
 }
 
 __all__ = ["FAULT_KINDS", "PROVIDERS", "ProviderSim", "SimClock", "Simulator"]
