@@ -268,7 +268,7 @@ def reconcile(
                 "prompt": json.loads(r["request_json"]).get("prompt", ""), "reason": r["error_message"]}
                for r in rows]
     if json_out:
-        say(json.dumps(listing, indent=2))
+        typer.echo(json.dumps(listing, indent=2))  # plain stdout: no console wrapping inside strings
         return
     if not listing:
         say("no parked jobs")

@@ -464,7 +464,7 @@ class Orchestrator:
             request = loaded_request(row["request_json"], self.project.root)
         if row["state"] in ("submitting", PARKED) and not getattr(backend, "honours_idempotency_key", False):
             # A run died (or the provider went silent) after this create left: it may exist there.
-            reason = row["error_message"] if row["state"] == PARKED else \
+            reason = (row["error_message"] or "").split("; ")[0] if row["state"] == PARKED else \
                 "a run stopped between sending the create and recording the provider's answer"
             return self._reconcile(ref, backend, key, request, row["sent_at"] or row["created_at"], reason)
         limits = self.limits_for(ref)
