@@ -50,10 +50,11 @@ import random
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from dreamcut.backends.base import (Backend, CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus,
                                     OutcomeUnknown, ProviderError, ProviderJob)
@@ -191,6 +192,7 @@ class Orchestrator:
         self._pacers: dict[tuple, _Pacer] = {}  # when to poll first, per (backend, seconds, size)
         self._slots: dict[str, _Slots] = {}  # jobs at the provider at once, per backend
         self._made_dirs: set[Path] = set()
+        self._warm: dict[str, _WarmGate] = {}
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"
 
@@ -470,18 +472,27 @@ class Orchestrator:
         limits = self.limits_for(ref)
         limiter = self._limiter(ref)
         last: ProviderError | None = None
+        warm = self._warm_gate(ref)
         for attempt in range(limits.max_attempts):
             self._check_stop()
             limiter.acquire()
-            sent_at = time.time()
-            with self._db:  # committed before the paid request leaves: a crash from here on is "unknown"
-                self.catalog.update_job(key, state="submitting", sent_at=sent_at,
-                                        attempts=self.catalog.job(key)["attempts"] + 1)
-            try:
-                provider_id = submit(backend, key)
-            except OutcomeUnknown as e:
-                return self._reconcile(ref, backend, key, request, sent_at, e.message)
-            except ProviderError as e:
+            # A backend's first create in a process loads its SDK; the others wait for it, so a
+            # kill in that second leaves one create of unknown outcome, not a slot-full.
+            with warm.hold():
+                sent_at = time.time()
+                with self._db:  # committed before the paid request leaves: a crash from here on is "unknown"
+                    self.catalog.update_job(key, state="submitting", sent_at=sent_at,
+                                            attempts=self.catalog.job(key)["attempts"] + 1)
+                try:
+                    provider_id = submit(backend, key)
+                except ProviderError as e:
+                    error = e
+                else:
+                    error = None
+            if isinstance(error, OutcomeUnknown):
+                return self._reconcile(ref, backend, key, request, sent_at, error.message)
+            if error is not None:
+                e = error
                 with self._db:  # the provider certainly made nothing (the backend's word): safe to send again
                     self.catalog.update_job(key, state="pending")
                 if not e.transient:
@@ -494,6 +505,15 @@ class Orchestrator:
                 self.catalog.update_job(key, state="submitted", provider_job_id=provider_id, submitted_at=submitted_at)
             return provider_id, submitted_at
         raise _GaveUp(f"{last.code}: {last.message}" if last else "no answer")
+
+    def _warm_gate(self, ref: BackendRef):
+        """A context held around a create: exclusive until the backend's first create in this run returned."""
+        name = str(ref)
+        with self._db:
+            gate = self._warm.get(name)
+            if gate is None:
+                gate = self._warm[name] = _WarmGate()
+        return gate
 
     def _reconcile(self, ref: BackendRef, backend: Backend, key: str, request: GenerationRequest,
                    sent_at: float, reason: str) -> tuple[str, float]:
@@ -518,7 +538,7 @@ class Orchestrator:
         candidates = match_provider_jobs(found or [], key, claimed)
         if len(candidates) == 1:
             job = candidates[0]
-            submitted_at = job.created_at or sent_at
+            submitted_at = sent_at  # our clock (the provider's may differ): timeouts and pacing read it
             with self._db:
                 self.catalog.update_job(key, state="submitted", provider_job_id=job.job_id, submitted_at=submitted_at,
                                         error_code=None, error_message=None)
@@ -947,6 +967,25 @@ class _Slots:
     def wake_all(self) -> None:
         with self.cond:
             self.cond.notify_all()
+
+
+class _WarmGate:
+    """Serialises creates until the first one returned (however it ended); then lets all through."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.warm = False
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.warm:
+            yield
+            return
+        with self.lock:
+            try:
+                yield
+            finally:
+                self.warm = True
 
 
 class _Pacer:
