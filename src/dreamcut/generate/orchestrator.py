@@ -866,10 +866,13 @@ class Orchestrator:
                            fix="adopt the provider job this take made (see the provider's dashboard)")
         ref, backend, _request = self._job_backend(row)
         try:
-            self._call(ref, key, lambda: backend.poll(provider_job_id))
+            status = self._call(ref, key, lambda: backend.poll(provider_job_id))
         except (_Failed, _GaveUp) as e:
             raise BadInput(f"{ref} does not know job {provider_job_id} ({e})", where="reconcile --adopt",
                            fix="copy the job id from the provider's dashboard") from None
+        if status.state == JobState.CANCELED:  # nothing of ours is cancelled while parked: gone, or not this one
+            raise BadInput(f"{ref} reports job {provider_job_id} cancelled or gone ({status.error_message})",
+                           where="reconcile --adopt", fix="copy the job id of this take from the provider's dashboard")
         with self.catalog.transaction():
             self.catalog.update_job(key, state="submitted", provider_job_id=provider_job_id,
                                     submitted_at=row["sent_at"] or time.time(), error_code=None, error_message=None)
