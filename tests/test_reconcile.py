@@ -124,3 +124,24 @@ def test_a_billed_failure_is_charged(tmp_path, sim):
     books = sim.books()
     assert books["billed_usd"] == pytest.approx(0.48)  # the refused one is billed too
     assert _ledger(root) == (round(books["billed_usd"], 6), 0.0)
+
+
+def test_a_job_given_up_where_cancel_is_impossible_stays_spent(tmp_path):
+    """Luma cannot cancel: a generation timed out here finishes and bills there, so its price stays spent."""
+    sim = PROVIDERS["luma"].factory(key=PROVIDERS["luma"].key).start()
+    try:
+        root = tmp_path / "p"
+        root.mkdir()
+        write_song(root / "song.wav", seconds=1.0)
+        (root / "dreamcut.yaml").write_text(
+            "version: 1\ntitle: t\nsong: song.wav\nfps: 24\nbackend: luma:ray-flash-2\nbudget_usd: 10\n"
+            "takes_per_shot: 1\ntake_seconds: 5\ncaption: false\nrender: {master: 1280x720, resolution: 1280x720}\n"
+            "shots:\n  - id: s0\n    prompt: a kite over dunes\n")
+        r = _cli(root, sim, "generate", "--poll-interval", "0.05", "--job-timeout", "0.5")
+        assert "failed 1" in r.stdout and "cannot cancel" in r.stdout + r.stderr, r.stdout + r.stderr
+        spent, held = _ledger(root)
+        assert spent > 0.2 and held == 0.0
+        sim.settle()  # Luma renders on and bills
+        assert round(sim.books()["billed_usd"], 6) == spent
+    finally:
+        sim.stop()
