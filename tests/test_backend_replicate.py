@@ -163,8 +163,11 @@ def test_an_output_not_fetched_within_the_hour_is_a_billed_failure_with_its_reas
     assert rep.books()["billed_usd"] == pytest.approx(0.18) == b.charged(request(), b.poll(job))
 
 
-@pytest.mark.parametrize("kind", ["accept_drop", "accept_5xx", "html"])
-def test_a_lost_create_is_outcome_unknown_and_found_again_by_listing(rep, kind):
+@pytest.mark.parametrize("kind", ["accept_drop", "accept_5xx", "html", "slow"])
+def test_a_lost_create_is_outcome_unknown_and_found_again_by_listing(rep, kind, monkeypatch):
+    rep.client_timeout = 0.5
+    rep.slow_seconds = 1.0
+    monkeypatch.setenv("DREAMCUT_HTTP_TIMEOUT", rep.env["DREAMCUT_HTTP_TIMEOUT"])
     rep.inject("create", kind)
     b = backend()
     since = time.time() - 1

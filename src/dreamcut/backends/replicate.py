@@ -8,7 +8,8 @@ Reads top to bottom as build request -> submit -> poll -> download:
   it uploads to Replicate's Files API and replaces by their URL (the SDK's own way).
   `aspect_ratio` is the nearest of the model's fixed set (1366x768 -> 16:9, never 683:384).
 - submit: POST /v1/models/{owner}/{name}/predictions (or /v1/predictions with a version).
-  The SDK never retries a POST, so a create is sent once; Replicate has no idempotency key.
+  Sent through the SDK's HTTP client (which never retries a POST) with a timeout, since the
+  SDK's own create sets none; a create is sent once: Replicate has no idempotency key.
   A create whose answer is lost raises `OutcomeUnknown`; `find_jobs` then lists predictions
   (GET /v1/predictions, newest first) and matches model + input since the attempt (inputs are
   removed after an hour, so only recent creates can be matched).
@@ -204,16 +205,28 @@ class ReplicateBackend:
     # -- submit ----------------------------------------------------------------------------
 
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        import httpx
+        from replicate.helpers import encode_json
+
         inputs = self.build(request)
         client = self._client()
+        try:  # local reference images go to the Files API first (free; a failure here is not a create)
+            encoded = encode_json(inputs, client)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e) from None
+        # The same POST the SDK's predictions.create sends, but with a timeout: replicate 1.0.7 passes
+        # `timeout=None` for a create without `wait` (prediction.py _create_prediction_timeout), which
+        # would let a create whose answer never comes hang forever.
+        path, body = (("/v1/predictions", {"version": self.version, "input": encoded}) if self.version else
+                      (f"/v1/models/{self.slug}/predictions", {"input": encoded}))
         try:
-            if self.version:
-                prediction = client.predictions.create(version=self.version, input=inputs)
-            else:
-                prediction = client.models.predictions.create(model=self.slug, input=inputs)
+            answer = client._request("POST", path, json=body, timeout=httpx.Timeout(client_timeout())).json()
         except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
             raise self._error(e, create=True) from None
-        return prediction.id
+        prediction_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(prediction_id, str) or not prediction_id:
+            raise outcome_unknown("replicate", "the answer was not a prediction (no JSON id)", [self._key])
+        return prediction_id
 
     def find_jobs(self, request: GenerationRequest, idempotency_key: str, created_after: float,
                   *, max_pages: int = 10) -> list[ProviderJob]:
