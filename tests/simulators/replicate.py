@@ -39,7 +39,7 @@ SCHEMAS = {  # model -> {input name: allowed values or type}
     "bytedance/seedance-1-lite": {"prompt": str, "duration": {5, 10}, "resolution": {"480p", "720p", "1080p"},
                                   "aspect_ratio": SEEDANCE_ASPECTS, "fps": {24}, "seed": int, "image": str,
                                   "last_frame_image": str},
-    "minimax/hailuo-02": {"prompt": str, "duration": {6, 10}, "resolution": {"512p", "768p", "1080p"},
+    "minimax/hailuo-02": {"prompt": str, "duration": {6, 10}, "resolution": {"768p", "1080p"},
                           "prompt_optimizer": bool, "first_frame_image": str},
     "kwaivgi/kling-v2.1": {"prompt": str, "duration": {5, 10}, "mode": {"standard", "pro"}, "start_image": str,
                            "negative_prompt": str},
@@ -48,7 +48,7 @@ SCHEMAS = {  # model -> {input name: allowed values or type}
 # them, read 2025-10; a copy kept here so a wrong backend price shows up as ledger != books).
 PRICES = {
     "bytedance/seedance-1-lite": ("resolution", {"480p": "0.018", "720p": "0.036", "1080p": "0.072"}),
-    "minimax/hailuo-02": ("resolution", {"512p": "0.025", "768p": "0.045", "1080p": "0.08"}),
+    "minimax/hailuo-02": ("resolution", {"768p": "0.045", "1080p": "0.08"}),
     "kwaivgi/kling-v2.1": ("mode", {"standard": "0.05", "pro": "0.09"}),
 }
 

@@ -81,6 +81,7 @@ class RunwaySim(Simulator):
     key_env = "RUNWAYML_API_SECRET"
     base_url_env = "DREAMCUT_RUNWAY_BASE_URL"
     throttled_polls = 1  # polls a task spends THROTTLED after PENDING
+    failure_plans = ("policy", "internal", "error")  # SAFETY.INPUT.TEXT, INTERNAL, INTERNAL.BAD_OUTPUT.CODE01
 
     def setup_routes(self) -> None:
         self.add("POST", r"/v1/text_to_video", "create", self.create)
