@@ -435,7 +435,11 @@ class Simulator:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that hangs up (a timeout, a kill -9) is part of the game, not news
+
+        server = Server(("127.0.0.1", self._port), Handler)
         server.daemon_threads = True
         self._port = server.server_port
         self._server = server

@@ -78,11 +78,13 @@ class ReplicateSim(Simulator):
         self.uploads: dict[str, tuple[str | None, bytes]] = {}
         self.versions = {"5e1fd8ab": "minimax/hailuo-02"}  # version id -> the model it belongs to
 
+    # Errors are RFC 7807 problem details {"title", "detail", "status"} (replicate 1.0.7 exceptions.py ReplicateError).
     def unauthorized(self) -> Response:
         return Response(401, {"title": "Unauthenticated", "detail": "You did not pass a valid authentication token",
                               "status": 401})
 
     def rate_limited(self, req: Request) -> Response:
+        # [ratelimits]: the 429 body; no headers are documented, so none are sent.
         return Response(429, {"detail": "Request was throttled. Your rate limit resets in ~1s.", "status": 429})
 
     def server_error(self, req: Request, status: int = 500) -> Response:
@@ -158,7 +160,7 @@ class ReplicateSim(Simulator):
                "error": None, "metrics": {}, "source": "api", "data_removed": removed,
                "created_at": self.clock.iso(job.created_at), "started_at": None, "completed_at": None,
                "urls": {"get": base, "cancel": base + "/cancel", "stream": base + "/stream"}}
-        if status == "processing":
+        if status == "processing":  # a model's tqdm bar in `logs` (what replicate 1.0.7 Prediction.progress parses)
             out["logs"] = "Generating...\n 40%|####      | 20/50 [00:04<00:06]"
         if status == "succeeded":
             out["metrics"] = {"predict_time": 12.5}
