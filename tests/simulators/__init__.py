@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from simulators._http import FAULT_KINDS, SimClock, Simulator
+from simulators.fal import FalSim
 from simulators.luma import LumaSim
 from simulators.replicate import ReplicateSim
 from simulators.runway import RunwaySim
@@ -34,6 +35,7 @@ PROVIDERS: dict[str, ProviderSim] = {
     "luma": ProviderSim("luma:ray-flash-2", LumaSim),
     "replicate": ProviderSim("replicate:bytedance/seedance-1-lite", ReplicateSim),
     "veo": ProviderSim("veo:veo-3.1-fast-generate-001", VeoSim),
+    "fal": ProviderSim("fal:fal-ai/veo3/fast", FalSim),
 }
 
 __all__ = ["FAULT_KINDS", "PROVIDERS", "ProviderSim", "SimClock", "Simulator"]
