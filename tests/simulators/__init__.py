@@ -14,6 +14,7 @@ from typing import Callable
 from simulators._http import FAULT_KINDS, SimClock, Simulator
 from simulators.fal import FalSim
 from simulators.luma import LumaSim
+from simulators.openai_videos import OpenAISim
 from simulators.replicate import ReplicateSim
 from simulators.runway import RunwaySim
 from simulators.veo import VeoSim
@@ -36,6 +37,7 @@ PROVIDERS: dict[str, ProviderSim] = {
     "replicate": ProviderSim("replicate:bytedance/seedance-1-lite", ReplicateSim),
     "veo": ProviderSim("veo:veo-3.1-fast-generate-001", VeoSim),
     "fal": ProviderSim("fal:fal-ai/veo3/fast", FalSim),
+    "openai-videos": ProviderSim("openai-videos:sora-2", OpenAISim),
 }
 
 __all__ = ["FAULT_KINDS", "PROVIDERS", "ProviderSim", "SimClock", "Simulator"]
