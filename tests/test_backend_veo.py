@@ -234,7 +234,7 @@ def test_what_the_ledger_charges_is_what_google_bills(veo):
 def test_a_long_take_is_planned_priced_and_made_in_7_s_extension_steps(veo, tmp_path):
     b = backend()
     r = request(seconds=12)
-    assert b.extension_plan(12) == [6.0, 7.0]  # not 8 + 4: every extension is 7 s
+    assert b.segment_plan(12) == [6.0, 7.0]  # not 8 + 4: every extension is 7 s
     assert b.made_seconds(r) == 13 and b.price(r) == pytest.approx(0.10 * 13)
     assert "13 s" in b.notes(r)[0]
     first = b.submit(request(seconds=6), "k0")
