@@ -10,7 +10,7 @@ from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, Prov
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.common import dedupe, not_an_image, png, request, wait_refusing, walk
 from simulators.fal import FalSim
 
 KEY = "fal-key-id:fal-key-secret-0123456789"
@@ -150,8 +150,9 @@ def test_a_refused_connection_is_transient_and_sends_nothing(fal):
     fal.refuse_seconds = 1.0
     fal.inject("status", "refused")
     b.poll(job)
+    wait_refusing(fal)
     with pytest.raises(ProviderError) as e:
-        b.submit(request(seed=2), "k2")
+        backend().submit(request(seed=2), "k2")  # a new client: no pooled connection to reuse
     assert type(e.value) is ProviderError and e.value.transient and e.value.code == "network"
     assert fal.books()["jobs_created"] == 1
 

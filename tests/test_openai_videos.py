@@ -12,6 +12,7 @@ from dreamcut.backends.openai_videos import OpenAIVideosBackend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
 from serve_helpers import Serve
+from simulators.common import wait_refusing
 from simulators.openai_videos import OpenAISim
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -204,8 +205,9 @@ def test_a_refused_connection_is_transient_and_sends_nothing(sim):
     sim.refuse_seconds = 1.0
     sim.inject("retrieve", "refused")
     b.poll(job)
+    wait_refusing(sim)
     with pytest.raises(ProviderError) as e:
-        b.submit(_request(seed=2), "k2")
+        OpenAIVideosBackend(model="sora-2").submit(_request(seed=2), "k2")  # a new client: no pooled connection
     assert type(e.value) is not OutcomeUnknown and e.value.transient
     assert sim.books()["jobs_created"] == 1
 
