@@ -275,19 +275,24 @@ class OpenAIVideosBackend:
         """Videos in GET /videos (newest first) with this prompt and model, made since `created_after`
         (less a clock-skew window); None when the server cannot list videos."""
         since = created_after - FIND_WINDOW_S
-        found: list[ProviderJob] = []
-        try:
-            for video in self._call(lambda c: c.videos.list(limit=100, order="desc")):
+
+        def recent(c) -> list:  # inside one `_call`: the SDK fetches further pages while we iterate
+            out = []
+            for video in c.videos.list(limit=100, order="desc"):
                 if video.created_at < since:
                     break
-                if video.prompt == request.prompt and video.model == self.model:
-                    found.append(ProviderJob(video.id, _STATES.get(video.status, JobState.RUNNING),
-                                             created_at=float(video.created_at), prompt=video.prompt))
+                out.append(video)
+            return out
+
+        try:
+            videos = self._call(recent)
         except ProviderError as e:
             if e.code in ("not_found", "http_404", "http_405"):
                 return None
             raise
-        return found
+        return [ProviderJob(v.id, _STATES.get(v.status, JobState.RUNNING), created_at=float(v.created_at),
+                            prompt=v.prompt)
+                for v in videos if v.prompt == request.prompt and v.model == self.model]
 
     def _create(self, fn):
         """A paid create. A lost answer is retried with the same key only on a server that honours it."""
