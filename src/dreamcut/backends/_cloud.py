@@ -59,16 +59,31 @@ def never_sent(error: BaseException) -> bool:
     """True when `error` (or what caused it) shows the request never left this machine:
     the connection was refused or could not be opened in time. Anything else after a paid
     create was sent (dropped connection, read timeout, a reset) leaves its outcome unknown."""
-    import httpx
-
     seen: set[int] = set()
     cur: BaseException | None = error
     while cur is not None and id(cur) not in seen:
-        if isinstance(cur, (httpx.ConnectError, httpx.ConnectTimeout)):
+        # By class name, so httpx's fork httpx2 (google-genai >= 3.6, openai 3.x) counts too:
+        # its ConnectError is not an httpx.ConnectError.
+        if is_transport_error(cur) and any(c.__name__ in _NOT_SENT for c in type(cur).__mro__):
+            return True
+        if isinstance(cur, ConnectionRefusedError):
             return True
         seen.add(id(cur))
         cur = cur.__cause__ or cur.__context__
     return False
+
+
+# Transport failures before any byte of the request left: no connection (refused, DNS, TLS,
+# connect timeout) or no free pooled connection.
+_NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout")
+_TRANSPORT_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2", "h11", "h2")
+
+
+def is_transport_error(error: BaseException) -> bool:
+    """An exception of the HTTP transport (httpx, its fork httpx2, the layers under them) or of
+    the socket: the exchange broke, as opposed to an answer the provider gave."""
+    return type(error).__module__.split(".")[0] in _TRANSPORT_MODULES or isinstance(error, (ConnectionError,
+                                                                                            TimeoutError))
 
 
 def outcome_unknown(provider: str, what: str, secrets: Iterable[str | None] = ()) -> OutcomeUnknown:
