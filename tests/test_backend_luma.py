@@ -68,8 +68,11 @@ def test_the_simulator_refuses_data_uris_like_luma(luma):
     assert r.status_code == 400 and "URL" in r.json()["detail"] and not luma.jobs
 
 
-@pytest.mark.parametrize("kind", ["accept_drop", "accept_5xx", "html"])
-def test_a_lost_create_is_outcome_unknown_and_found_again_by_listing(luma, kind):
+@pytest.mark.parametrize("kind", ["accept_drop", "accept_5xx", "html", "slow"])
+def test_a_lost_create_is_outcome_unknown_and_found_again_by_listing(luma, kind, monkeypatch):
+    luma.client_timeout = 0.5
+    luma.slow_seconds = 1.0
+    monkeypatch.setenv("DREAMCUT_HTTP_TIMEOUT", luma.env["DREAMCUT_HTTP_TIMEOUT"])
     luma.inject("create", kind)
     b = backend()
     since = time.time() - 1
@@ -87,6 +90,13 @@ def test_refused_and_throttled_creates_are_transient_and_create_nothing(luma):
     with pytest.raises(ProviderError) as e:
         backend().submit(request(), "k")
     assert e.value.transient and not isinstance(e.value, OutcomeUnknown) and not luma.jobs
+    luma.refuse_seconds = 0.5
+    luma.inject("create", "refused")
+    backend().submit(request(seed=1), "first")  # answered; then the listener is gone for a while
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(seed=2), "second")
+    assert e.value.transient and e.value.code == "network" and not isinstance(e.value, OutcomeUnknown)
+    assert len(luma.jobs) == 1
 
 
 def test_luma_cannot_cancel_so_a_timed_out_generation_is_still_billed(luma):

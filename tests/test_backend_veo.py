@@ -10,7 +10,7 @@ from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, Prov
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.common import dedupe, not_an_image, png, request, wait_refusing, walk
 from simulators.veo import VeoSim, clip, google_error
 
 KEY = "AIzaSy-veo-secret-0123456789abcdef"
@@ -39,7 +39,7 @@ def backend(model: str = FAST):
 def test_operation_runs_to_a_probeable_take(veo, tmp_path):
     b = backend()
     job = b.submit(request(seconds=8, negative_prompt="captions"), "k")
-    assert job.endswith("/operations/" + list(veo.jobs)[0]) and job.startswith("projects/")
+    assert job == list(veo.jobs)[0] and job.startswith("projects/") and "/operations/" in job
     assert dedupe(walk(b, job)) == [JobState.RUNNING, JobState.COMPLETED]
     b.download(job, tmp_path / "t.mp4")
     assert probe(tmp_path / "t.mp4").video.width == 128
@@ -190,8 +190,9 @@ def test_a_refused_connection_is_transient_and_sends_nothing(veo):
     veo.refuse_seconds = 1.0
     veo.inject("fetch", "refused")
     assert b.poll(job).state == JobState.RUNNING  # the poll that trips the outage is answered
+    wait_refusing(veo)
     with pytest.raises(ProviderError) as e:
-        b.submit(request(seed=2), "k2")
+        backend().submit(request(seed=2), "k2")  # a new client: no pooled connection to reuse
     assert type(e.value) is ProviderError and e.value.transient and e.value.code == "network"
     assert veo.books()["jobs_created"] == 1
 
@@ -234,7 +235,7 @@ def test_what_the_ledger_charges_is_what_google_bills(veo):
 def test_a_long_take_is_planned_priced_and_made_in_7_s_extension_steps(veo, tmp_path):
     b = backend()
     r = request(seconds=12)
-    assert b.extension_plan(12) == [6.0, 7.0]  # not 8 + 4: every extension is 7 s
+    assert b.segment_plan(12) == [6.0, 7.0]  # not 8 + 4: every extension is 7 s
     assert b.made_seconds(r) == 13 and b.price(r) == pytest.approx(0.10 * 13)
     assert "13 s" in b.notes(r)[0]
     first = b.submit(request(seconds=6), "k0")

@@ -109,3 +109,89 @@ def test_every_registered_provider_starts_with_env_books_and_a_clock():
             assert sim.clock.now() - before >= 3600
         finally:
             sim.stop()
+
+
+def _drive(provider, monkeypatch, tmp_path, *, takes: int, faults: float, seed: int) -> dict:
+    """Make `takes` takes through the real backend against its simulator under random faults, the way
+    a careful client must: retry only transient errors, never re-send a create whose outcome is
+    unknown (find it by listing where the provider can list; otherwise park it)."""
+    import time
+
+    from dreamcut.backends.base import JobState, OutcomeUnknown, ProviderError
+    from dreamcut.backends.registry import load_backend
+    from simulators.common import request
+
+    sim = provider.start(faults=faults, seed=seed)
+    sim.slow_seconds = 1.5
+    sim.client_timeout = 1.0
+    sim.inject("create", "accept_drop")  # the first create is accepted, billed and its answer lost, for sure
+    try:
+        for name, value in sim.env.items():
+            monkeypatch.setenv(name, value)
+        backend = load_backend(provider.spec)
+        backend.min_poll_interval = 0.0
+
+        def retry(fn, tries: int = 40):
+            last = None
+            for _ in range(tries):
+                try:
+                    return fn()
+                except OutcomeUnknown:
+                    raise
+                except ProviderError as e:
+                    if not e.transient:
+                        raise
+                    last = e
+                    time.sleep(0.05)  # 40 tries outlast a `refused` outage (refuse_seconds)
+            e = last
+            raise AssertionError(f"a transient error did not clear in 40 tries: {e.code} {e.message}")
+
+        outcome = {"made": [], "failed": [], "parked": []}
+        for i in range(takes):
+            req = request(prompt=f"take {i}: a corridor, a classroom, a football field", seed=i)
+            job = None
+            for _ in range(40):
+                sent_at = time.time() - 1
+                try:
+                    job = retry(lambda: backend.submit(req, f"key{i}"))
+                    break
+                except OutcomeUnknown:
+                    found = retry(lambda: backend.find_jobs(req, f"key{i}", sent_at))
+                    if found is None:
+                        break  # cannot list: parked, never re-sent
+                    if found:
+                        job = found[0].job_id
+                        break
+                    # listed and absent: the provider never created it, so sending again is safe
+            if job is None:
+                outcome["parked"].append(i)
+                continue
+            for _ in range(200):
+                status = retry(lambda: backend.poll(job))
+                if status.state.terminal:
+                    break
+            if status.state == JobState.COMPLETED:
+                retry(lambda: backend.download(job, tmp_path / f"{i}.mp4"))
+                outcome["made"].append(i)
+            else:
+                assert status.error_message, status
+                outcome["failed"].append(i)
+        sim.settle()
+        outcome["books"] = sim.books()
+        outcome["fired"] = [k for _, k in sim.faults_fired]
+        return outcome
+    finally:
+        sim.stop()
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_the_real_backend_never_pays_twice_for_a_take_under_random_faults(name, monkeypatch, tmp_path):
+    from collections import Counter
+
+    out = _drive(PROVIDERS[name], monkeypatch, tmp_path, takes=8, faults=0.15, seed=10)
+    per_take = Counter(j["prompt"] for j in out["books"]["jobs"])
+    assert max(per_take.values()) == 1, per_take  # no take created (and billed) twice
+    assert len(out["made"]) + len(out["failed"]) + len(out["parked"]) == 8 and len(out["made"]) >= 4
+    assert per_take["take 0: a corridor, a classroom, a football field"] == 1  # the lost create, made once
+    for i in out["made"]:
+        assert (tmp_path / f"{i}.mp4").stat().st_size > 1000

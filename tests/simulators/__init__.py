@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from simulators._http import FAULT_KINDS, SimClock, Simulator
+from simulators.fal import FalSim
 from simulators.luma import LumaSim
+from simulators.openai_videos import OpenAISim
 from simulators.replicate import ReplicateSim
 from simulators.runway import RunwaySim
 from simulators.veo import VeoSim
@@ -34,6 +36,8 @@ PROVIDERS: dict[str, ProviderSim] = {
     "luma": ProviderSim("luma:ray-flash-2", LumaSim),
     "replicate": ProviderSim("replicate:bytedance/seedance-1-lite", ReplicateSim),
     "veo": ProviderSim("veo:veo-3.1-fast-generate-001", VeoSim),
+    "fal": ProviderSim("fal:fal-ai/veo3/fast", FalSim),
+    "openai-videos": ProviderSim("openai-videos:sora-2", OpenAISim),
 }
 
 __all__ = ["FAULT_KINDS", "PROVIDERS", "ProviderSim", "SimClock", "Simulator"]

@@ -21,7 +21,9 @@ What a test controls:
     refused       the listener goes away for `refuse_seconds`: new connections are refused
                   (ECONNREFUSED, the request never leaves the client); the request that
                   triggered it is answered normally
-- job plans (`sim.plan("policy", "stuck", ...)`) for the next jobs created;
+- job plans (`sim.plan("policy", "stuck", ...)`) for the next jobs created; with random faults on,
+  a share (`faults / 4`) of the other new jobs also fails in one of the provider's documented ways
+  (`failure_plans`: content policy, internal errors...), billed or not as that provider bills them;
 - the clock (`sim.clock.advance(3600)`): jobs progress by polls AND by clock time (a provider
   renders whether or not anyone polls), and retention / expiry rules read this clock.
 
@@ -184,6 +186,7 @@ class Simulator:
     base_url_env = "DREAMCUT_PROVIDER_BASE_URL"
     base_path = ""  # appended to the URL in `env` (e.g. Luma's /dream-machine/v1)
     create_routes: tuple[str, ...] = ("create",)
+    failure_plans: tuple[str, ...] = ("policy", "error")  # how this provider's jobs fail (random mode)
     client_timeout = 2.0  # DREAMCUT_HTTP_TIMEOUT in `env`
     slow_seconds = 3.0  # a `slow` answer comes this late (past client_timeout)
     refuse_seconds = 0.4  # a `refused` outage lasts this long
@@ -299,8 +302,14 @@ class Simulator:
     def new_job(self, request: Any, prefix: str = "", *, tag: str | None = None, prompt: str | None = None,
                 job_id: str | None = None) -> Job:
         with self.lock:
-            job = Job(job_id or self.new_id(prefix), request, self.next_plan.popleft() if self.next_plan else "ok",
-                      created_at=self.clock.now(), tag=tag, prompt=prompt)
+            if self.next_plan:
+                plan = self.next_plan.popleft()
+            elif self.fault_rate > 0 and self.failure_plans and self.rng.random() < self.fault_rate / 4:
+                plan = self.rng.choice(self.failure_plans)
+            else:
+                plan = "ok"
+            job = Job(job_id or self.new_id(prefix), request, plan, created_at=self.clock.now(), tag=tag,
+                      prompt=prompt)
             self.jobs[job.id] = job
             return job
 
@@ -426,7 +435,11 @@ class Simulator:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that hangs up (a timeout, a kill -9) is part of the game, not news
+
+        server = Server(("127.0.0.1", self._port), Handler)
         server.daemon_threads = True
         self._port = server.server_port
         self._server = server

@@ -59,7 +59,7 @@ class LumaSim(Simulator):
         return self.url + PREFIX
 
     def unauthorized(self) -> Response:
-        return Response(401, {"detail": "Invalid authentication credentials"})
+        return Response(401, {"detail": "Invalid authentication credentials"})  # [spec] Error = {"detail"}
 
     def rate_limited(self, req: Request) -> Response:
         # [spec] error shape {"detail"}; Luma's rate-limit headers are not documented in any source read.
@@ -117,6 +117,7 @@ class LumaSim(Simulator):
 
     def _view(self, job: Job) -> dict:
         phase = self.phase(job)
+        # [types] Generation.state: queued | dreaming | completed | failed; `failure_reason` on failure.
         if phase == "queued":
             return self._generation(job, "queued")
         if phase == "running":

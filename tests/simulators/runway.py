@@ -81,6 +81,7 @@ class RunwaySim(Simulator):
     key_env = "RUNWAYML_API_SECRET"
     base_url_env = "DREAMCUT_RUNWAY_BASE_URL"
     throttled_polls = 1  # polls a task spends THROTTLED after PENDING
+    failure_plans = ("policy", "internal", "error")  # SAFETY.INPUT.TEXT, INTERNAL, INTERNAL.BAD_OUTPUT.CODE01
 
     def setup_routes(self) -> None:
         self.add("POST", r"/v1/text_to_video", "create", self.create)
@@ -89,6 +90,7 @@ class RunwaySim(Simulator):
         self.add("DELETE", r"/v1/tasks/(?P<id>[^/]+)", "delete", self.delete)
 
     def unauthorized(self) -> Response:
+        # [errors]: 401 "The provided API key is not valid"; 400s carry "an error member" (same shape here).
         return Response(401, {"error": "Invalid API key."})
 
     def rate_limited(self, req: Request) -> Response:
@@ -134,6 +136,7 @@ class RunwaySim(Simulator):
     # -- routes ------------------------------------------------------------------------------
 
     def create(self, req: Request) -> Response:
+        # runwayml 5.24.0 _client.py sends `X-Runway-Version: 2024-11-06` on every request.
         if req.header("X-Runway-Version") != "2024-11-06":
             return Response(400, {"error": "Missing or invalid X-Runway-Version header."})
         body = req.json()
@@ -161,7 +164,7 @@ class RunwaySim(Simulator):
                 problem = _uri_problem(uri)
                 if problem:
                     issues.append({"path": ["promptImage", i], "message": problem})
-        if issues:
+        if issues:  # [errors]: 400 "a JSON response with an error member"; `issues` as the API adds it
             return Response(400, {"error": "Validation of body failed", "issues": issues})
         job = self.new_job(body, prompt=body.get("promptText"))
         job.extra["credits"] = CREDITS[model] * duration

@@ -155,14 +155,16 @@ class VeoSim(Simulator):
                     base64.b64decode(media.get("bytesBase64Encoded", ""), validate=True)
         if problems:
             return Response(400, google_error(400, "INVALID_ARGUMENT", "; ".join(problems)))
-        job = self.new_job({"model": model, **body}, prompt=instance.get("prompt"))
+        # The operation's full resource name is its id, in the books too (what a director adopts).
+        job = self.new_job({"model": model, **body}, prompt=instance.get("prompt"),
+                           job_id=RESOURCE.format(model=model) + "/operations/" + self.new_id())
         job.extra.update(model=model, seconds=int(seconds),
                          made=(input_seconds or 0) + seconds if input_seconds is not None else seconds)
-        return Response(200, {"name": RESOURCE.format(model=model) + f"/operations/{job.id}"})
+        return Response(200, {"name": job.id})
 
     def fetch(self, req: Request) -> Response:
         name = req.json().get("operationName", "")
-        job = self.jobs.get(name.rsplit("/", 1)[-1])
+        job = self.jobs.get(name)
         if job is None:
             return Response(404, google_error(404, "NOT_FOUND", f"Operation {name} not found"))
         job.polls += 1

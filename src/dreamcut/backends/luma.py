@@ -228,8 +228,9 @@ class LumaBackend:
         assets = getattr(generation, "assets", None)
         video = assets.video if assets else None
         if getattr(generation, "state", None) != "completed" or not video:
-            raise ProviderError(f"luma: generation {job_id} has no video (state {generation.state})",
-                                code="no_output")
+            state = getattr(generation, "state", None)
+            raise ProviderError(f"luma: generation {job_id} has no video (state {state})", code="no_output",
+                                transient=state is None)  # None: the answer was not the generation (not JSON)
         download_url(video, Path(dest), provider="luma", progress=progress, secrets=[self._key])
 
     def cancel(self, job_id: str) -> None:

@@ -26,6 +26,7 @@ and scrubbed from every message. `DREAMCUT_RUNWAY_BASE_URL` points the SDK elsew
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,8 @@ MODELS: dict[str, _Model] = {
     # Gen-4 Turbo: image-to-video only, 5 or 10 s, 5 credits/s.
     "gen4_turbo": _Model(_caps((5.0, 10.0), _GEN4_RATIOS, 5), text=False, max_refs=1, credits_per_second=5),
     # Gen-4.5: text or image, whole seconds 2-10 ("Must be an integer from 2 to 10": runwayml 5.24.0
-    # types/text_to_video_create_params.py), 12 credits/s. Listing them makes a 3.7 s wish 4 s, not 3.
-    "gen4.5": _Model(_caps(tuple(float(s) for s in range(2, 11)), _LANDSCAPE_AND_PORTRAIT, 12), text=True,
-                     max_refs=1, credits_per_second=12),
+    # types/text_to_video_create_params.py), 12 credits/s. `whole_seconds` rounds a wish up (3.7 s -> 4 s).
+    "gen4.5": _Model(_caps(None, _LANDSCAPE_AND_PORTRAIT, 12), text=True, max_refs=1, credits_per_second=12),
     # Veo 3.1 through Runway, video without audio (audio costs more): 4/6/8 s.
     "veo3.1": _Model(_caps((4.0, 6.0, 8.0), _VEO_RATIOS, 20, min_s=4, max_s=8), text=True, max_refs=2,
                      credits_per_second=20, veo=True),
@@ -110,8 +110,18 @@ class RunwayBackend:
     def capabilities(self) -> Capabilities:
         return self._model.caps
 
+    def whole_seconds(self, request: GenerationRequest) -> int:
+        """The seconds Runway will make (and bill) for `request`: every model takes whole seconds, so
+        a wish is rounded UP to the next whole second the model makes (3.7 s -> 4 s), never truncated."""
+        seconds = pick_seconds(self._model.caps, request)
+        whole = math.ceil(seconds - 1e-6)
+        caps = self._model.caps
+        if caps.durations:
+            return int(caps.nearest_duration(whole))
+        return int(min(max(whole, math.ceil(caps.min_seconds)), math.floor(caps.max_seconds)))
+
     def price(self, request: GenerationRequest) -> float:
-        return round(self._model.caps.price_per_second * pick_seconds(self._model.caps, request), 6)
+        return round(self._model.credits_per_second * self.whole_seconds(request) * CREDIT_USD, 6)
 
     def problems(self, request: GenerationRequest) -> list[str]:
         caps = self._model.caps
@@ -144,7 +154,7 @@ class RunwayBackend:
             "model": self.model,
             "prompt_text": request.prompt,
             "ratio": f"{w}:{h}",
-            "duration": int(round(pick_seconds(self._model.caps, request))),
+            "duration": self.whole_seconds(request),
             "seed": request.seed % 4_294_967_295,
         }
         if self._model.veo:

@@ -17,7 +17,7 @@ Extensions (Veo 3.1 only), from docs.cloud.google.com/gemini-enterprise-agent-pl
 extend-videos (read 2026-11-29): the input video must be 1-30 s long and each call adds exactly
 7 s; extension output is 720p. So a long take is one generation (4, 6 or 8 s) plus 7 s steps,
 each step starting from a video of at most 30 s: the longest take is 8 + 4 x 7 = 36 s, and a
-12 s shot is made as 6 + 7 = 13 s. `extension_plan` plans it, `price` prices what is made
+12 s shot is made as 6 + 7 = 13 s. `segment_plan` plans it, `price` prices what is made
 (13 s, not 12), `made_seconds` and `notes` say so; a take that needs extending cannot be 1080p.
 
 Failures, mapped so that money is never lost track of (google-genai 3.6 sends through `httpx2`,
@@ -129,13 +129,13 @@ class VeoBackend:
         return round(self._model.usd_per_second * EXTEND_SECONDS, 6)
 
     def made_seconds(self, request: GenerationRequest) -> float:
-        """How long the take Veo makes for `request` is (>= the wish; see `extension_plan`)."""
+        """How long the take Veo makes for `request` is (>= the wish; see `segment_plan`)."""
         if request.preview or request.seconds <= max(self._model.durations) + 1e-6:
             return pick_seconds(self._caps, request)
-        plan = self.extension_plan(request.seconds)
+        plan = self.segment_plan(request.seconds)
         return float(sum(plan)) if plan else pick_seconds(self._caps, request)
 
-    def extension_plan(self, seconds: float) -> list[float] | None:
+    def segment_plan(self, seconds: float) -> list[float] | None:
         """The calls that make a take of at least `seconds`: [generation, 7, 7, ...].
 
         One generation when one is long enough. Otherwise the first length and number of 7 s
@@ -159,7 +159,7 @@ class VeoBackend:
 
     def notes(self, request: GenerationRequest) -> list[str]:
         """What Veo makes differently from the wish, said before any money is spent."""
-        plan = None if request.preview else self.extension_plan(request.seconds)
+        plan = None if request.preview else self.segment_plan(request.seconds)
         made = float(sum(plan)) if plan else 0.0
         if not plan or abs(made - request.seconds) < 1e-6:
             return []
@@ -174,7 +174,7 @@ class VeoBackend:
         if any(is_remote(r) for r in request.refs):
             out.append(f"{self.model} takes local reference images (or gs:// URIs), not http(s) URLs")
         if not request.preview and request.seconds > max(self._model.durations) + 1e-6 and self._model.extend:
-            plan = self.extension_plan(request.seconds)
+            plan = self.segment_plan(request.seconds)
             if plan is None:
                 longest = max(d + EXTEND_SECONDS * (1 + int((MAX_EXTEND_INPUT - d) // EXTEND_SECONDS))
                               for d in self._model.durations)
