@@ -19,7 +19,7 @@ def test_version_1_catalog_loses_the_kv_table_and_keeps_its_rows(tmp_path):
     db.commit()
     db.close()
     catalog = Catalog(path)
-    assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = {r[0] for r in catalog.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "kv" not in tables and {"shots", "takes", "jobs", "ledger"} <= tables
     assert catalog.db.execute("SELECT prompt FROM shots WHERE id='s1'").fetchone()[0] == "a corridor"

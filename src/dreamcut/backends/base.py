@@ -143,6 +143,9 @@ class JobStatus:
     error_message: str | None = None
     poll_after: float | None = None  # seconds the provider asks us to wait before the next poll
     cost_usd: float | None = None  # what the provider billed, when it says
+    # FAILED, but the provider documents this failure as worth retrying (e.g. Runway INTERNAL): a retry is
+    # a NEW paid create (a new job id), so whoever retries counts it against the budget like any create.
+    retryable: bool = False
 
 
 class ProviderError(Exception):

@@ -60,12 +60,6 @@ def _shot_table(spec) -> Table:
     return table
 
 
-def _caps_for(ref):
-    from dreamcut.backends.registry import load_backend
-
-    return load_backend(ref).capabilities()
-
-
 @app.command()
 def check() -> None:
     """Validate the shot list and say what will happen: shots, takes, seconds, estimated cost."""
@@ -96,7 +90,7 @@ def check() -> None:
             backends[name] = load_backend(p.backend)
         for message in backends[name].problems(p.request):
             problems.append(_Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
-    est = estimate(planned, lambda ref: backends[str(ref)].capabilities(), prices=spec.prices,
+    est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
                    budget_usd=spec.budget_usd)
     seen = set()
     for pr in problems:
