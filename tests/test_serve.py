@@ -55,9 +55,11 @@ def test_download_variants(client, tmp_path):
     client.videos.download_content(v.id).write_to_file(path)
     info = probe(path)
     assert (info.video.width, info.video.height) == (720, 1280) and abs(info.duration - 4.0) < 0.2
-    for variant in ("thumbnail", "spritesheet"):
-        data = client.videos.download_content(v.id, variant=variant).content
-        assert data[:3] == b"\xff\xd8\xff", variant  # JPEG
+    thumb = client.videos.with_raw_response.download_content(v.id, variant="thumbnail")
+    assert thumb.headers["content-type"] == "image/webp"
+    assert thumb.content[:4] == b"RIFF" and thumb.content[8:12] == b"WEBP"  # the spec: thumbnail is webp
+    sheet = client.videos.with_raw_response.download_content(v.id, variant="spritesheet")
+    assert sheet.headers["content-type"] == "image/jpeg" and sheet.content[:3] == b"\xff\xd8\xff"
 
 
 def test_list_paginates_like_the_official_api(client):
@@ -116,6 +118,10 @@ def test_image_reference_remix_extend_delete(client, tmp_path):
     path = tmp_path / "ext.mp4"
     client.videos.download_content(ext.id).write_to_file(path)
     assert abs(probe(path).duration - 8.0) < 0.3
+    running = client.videos.create(prompt="still rendering", model="sora-2")
+    with pytest.raises(openai.ConflictError):  # the spec: DELETE is for completed or failed videos
+        client.videos.delete(running.id)
+    remix = client.videos.poll(remix.id)
     gone = client.videos.delete(remix.id)
     assert gone.deleted and gone.object == "video.deleted"
     with pytest.raises(openai.NotFoundError):

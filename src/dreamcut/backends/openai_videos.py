@@ -205,9 +205,16 @@ class OpenAIVideosBackend:
         self._call(fetch)
 
     def cancel(self, job_id: str) -> None:
+        """DELETE the job; a server that deletes only finished videos (the spec: "completed or failed",
+        `dreamcut serve` answers 409 invalid_video_state) is asked to stop it with its `cancel`, then the
+        DELETE is sent again."""
         try:
             self._call(lambda c: c.videos.delete(job_id))
         except ProviderError as e:
+            if e.code == "invalid_video_state":
+                self._call(lambda c: c.post(f"/videos/{job_id}/cancel", cast_to=openai.types.Video))
+                self._call(lambda c: c.videos.delete(job_id))  # now failed (cancelled): deletable
+                return
             if e.code not in ("not_found", "video_not_found"):
                 raise
         except openai.NotFoundError:
