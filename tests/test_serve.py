@@ -180,3 +180,19 @@ def test_default_backend_is_the_animatic(tmp_path):
         assert (info.video.width, info.video.height) == (256, 144) and abs(info.duration - 1.0) < 0.1
     finally:
         s.close()
+
+
+def test_api_key_flag_is_deprecated_and_key_file_checked(tmp_path, cli):
+    s = Serve("--backend", "testcard", "--api-key", "flag-key", api_key="flag-key", storage=tmp_path / "flag")
+    try:
+        assert s.get("/_dreamcut/health") == {"ok": True}
+        assert "--api-key is deprecated" in s.log_text() and "flag-key" not in s.log_text()
+    finally:
+        s.close()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    for key_file in (tmp_path / "missing.txt", empty):
+        proc = cli("serve", "--api-key-file", str(key_file), "--port", "0")
+        assert proc.returncode == 2 and key_file.name in proc.stderr, proc.stderr
+    both = cli("serve", "--api-key", "k", "--api-key-file", str(empty))
+    assert both.returncode == 2 and "--api-key-file" in both.stderr
