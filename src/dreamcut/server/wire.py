@@ -24,6 +24,7 @@ from starlette.requests import Request
 MAX_PROMPT_CHARS = 32000  # CreateVideo*Body.prompt.maxLength in the spec
 MAX_NAME_CHARS = 80  # CreateVideoCharacterBody.name.maxLength
 MAX_IMAGE_URL_CHARS = 20971520  # ImageRefParam.image_url.maxLength
+MAX_JSON_DEPTH = 16  # the spec's deepest body nests 3 levels
 _BRACKET = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z_][A-Za-z0-9_]*)\]$")
 
 
@@ -110,13 +111,30 @@ async def parse_body(request: Request, limit: int) -> dict[str, Any]:
                        code="unsupported_media_type")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        if _depth(body) > MAX_JSON_DEPTH:
+            raise ApiError(400, f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                        "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent "
                        "was not valid JSON.)", code="invalid_json") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"The JSON body must be an object, not {_kind(body)}.", code="invalid_json")
     return body
+
+
+def _depth(value: Any, limit: int = 64) -> int:
+    """How deep a parsed JSON value nests (counting stops past `limit`), without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        deepest = max(deepest, d)
+        if d > limit:
+            return d
+        if isinstance(v, dict):
+            todo += [(x, d + 1) for x in v.values()]
+        elif isinstance(v, list):
+            todo += [(x, d + 1) for x in v]
+    return deepest
 
 
 def _kind(value: Any) -> str:
