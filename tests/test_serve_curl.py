@@ -122,3 +122,23 @@ def test_key_never_on_the_command_line(serve, tmp_path):
         assert env_served.get("/_dreamcut/health") == {"ok": True}
     finally:
         env_served.close()
+
+
+def test_cancel_stops_a_running_render(serve):
+    """A cancelled job is failed/cancelled at once, never completes, never bills, and leaves no file."""
+    before = serve.billing()
+    v = curl(serve, "-F", "model=animatic", "-F", "size=128x72", "-F", "seconds=60", "-F", "prompt=a long corridor",
+             f"{serve.base_url}/videos")
+    deadline = time.monotonic() + 60
+    while curl(serve, f"{serve.base_url}/videos/{v['id']}")["status"] == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cancelled = curl(serve, "-X", "POST", f"{serve.base_url}/videos/{v['id']}/cancel")
+    assert cancelled["status"] == "failed" and cancelled["error"]["code"] == "cancelled"
+    storage = Path(serve.proc.args[serve.proc.args.index("--storage") + 1])
+    while list(storage.glob(f".{v['id']}*")) and time.monotonic() < deadline:  # the render's temp file
+        time.sleep(0.05)
+    assert not list(storage.glob(f".{v['id']}*")) and not (storage / f"{v['id']}.mp4").exists()
+    assert curl(serve, f"{serve.base_url}/videos/{v['id']}")["status"] == "failed"
+    assert serve.billing()["completed"] == before["completed"]
+    gone = curl(serve, "-X", "DELETE", f"{serve.base_url}/videos/{v['id']}")
+    assert gone["deleted"] is True

@@ -25,7 +25,7 @@ Beyond the spec (under names OpenAI does not use, see docs/generation.md):
 - `GET /v1/models`, `GET /v1/models/{id}`: the models served, with a `dreamcut` block (lengths,
   sizes, price); local models (the backend's own name) accept any even WxH and any length.
 - `POST /v1/videos/{id}/cancel`: stops a queued or running job (status `failed`, error code
-  `cancelled`, never billed); a render already inside the backend runs to its end and is dropped.
+  `cancelled`, never billed); a render inside the backend stops at its next progress report.
 - `POST /v1/files`, `GET /v1/files/{id}`: enough of the Files API for `input_reference.file_id`.
 - `Idempotency-Key` on every create: a retry with the same body returns the first object and is
   billed once; the same key with a different body is refused with 409.
@@ -45,6 +45,7 @@ import itertools
 import queue
 import random
 import re
+import subprocess
 import tempfile
 import threading
 import time
@@ -74,6 +75,7 @@ EXTENSION_SECONDS = ("4", "8", "12", "16", "20")
 VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20
 MAX_CHARACTER_REFS = 4
+MIN_SECONDS = 0.1  # local models: shorter is not a clip
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,18 @@ def _error(status: int, message: str, *, type_: str = "invalid_request_error", c
 
 def _not_found(video_id: str, param: str | None = None) -> ApiError:
     return ApiError(404, f"Video with id '{video_id[:100]}' not found.", param=param, code="video_not_found")
+
+
+class _Cancelled(Exception):
+    """Raised from a render's progress callback once its job was cancelled."""
+
+
+def _reason(e: Exception) -> str:
+    """A failed job's message: ffmpeg's last error line, never the command (it names server paths)."""
+    if isinstance(e, subprocess.CalledProcessError):
+        lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        return f"rendering failed: {lines[-1][:200] if lines else f'exit code {e.returncode}'}"
+    return f"rendering failed: {str(e)[:300] or type(e).__name__}"
 
 
 def _seconds_text(seconds: float) -> str:
@@ -375,9 +389,11 @@ class VideoServer:
                 continue
             try:
                 self._run(video)
+            except _Cancelled:
+                (self.storage / f"{video.id}.segment.mp4").unlink(missing_ok=True)
             except Exception as e:  # a render failure is the job's failure, not the server's
                 if not video.canceled:
-                    video.status, video.error = "failed", {"code": "internal_error", "message": str(e)[:300]}
+                    video.status, video.error = "failed", {"code": "internal_error", "message": _reason(e)}
 
     def _run(self, video: Video) -> None:
         video.status, video.started = "in_progress", time.monotonic()
@@ -403,12 +419,12 @@ class VideoServer:
         path = self.storage / f"{video.id}.mp4"
         if video.extend_from is not None:
             seg = self.storage / f"{video.id}.segment.mp4"
-            self._render(video.prompt, video.billed_seconds, w, h, seg, refs)
+            self._render(video, video.prompt, video.billed_seconds, w, h, seg, refs)
             assets.stitch(video.extend_from, seg, path, w, h, self.fps)
             seg.unlink()
         else:
             with atomic_path(path) as tmp:
-                self._render(video.prompt, float(video.seconds), w, h, tmp, refs)
+                self._render(video, video.prompt, float(video.seconds), w, h, tmp, refs)
         with self.lock:
             if video.canceled or video.id not in self.videos:
                 path.unlink(missing_ok=True)
@@ -419,12 +435,17 @@ class VideoServer:
             self.billing.billed_seconds += video.billed_seconds
             self.billing.billed_usd = round(self.billing.billed_usd + video.billed_seconds * video.price, 6)
 
-    def _render(self, prompt: str, seconds: float, w: int, h: int, dest: Path, refs: list[Path]) -> None:
+    def _render(self, video: Video, prompt: str, seconds: float, w: int, h: int, dest: Path,
+                refs: list[Path]) -> None:
+        """One backend render; a cancel stops it at the backend's next progress report (if it reports)."""
+        def progress(fraction: float) -> None:
+            if video.canceled:
+                raise _Cancelled()
         caps = self.backend.capabilities()
         request = GenerationRequest(shot_id="serve", prompt=prompt, seconds=seconds, width=w, height=h, fps=self.fps,
                                     seed=int(uuid.uuid5(uuid.NAMESPACE_URL, prompt).int % (2 ** 31)),
                                     refs=tuple(str(r) for r in refs) if caps.image_conditioning else ())
-        self.backend.render(request, dest, None)
+        self.backend.render(request, dest, progress)
 
     def asset(self, video: Video, variant: str) -> Path:
         assert video.path is not None
@@ -533,10 +554,11 @@ class VideoServer:
             s = float(value)
         except ValueError:
             s = -1.0
-        if not 0 < s <= model.max_seconds:
-            raise ApiError(400, f"Invalid value for 'seconds': {value[:40]!r}. Use a number of seconds up to "
-                           f"{model.max_seconds:g} for {model.id}.", param="seconds", code="invalid_value")
-        return value.strip()
+        if not MIN_SECONDS <= s <= model.max_seconds:
+            raise ApiError(400, f"Invalid value for 'seconds': {value[:40]!r}. Use a number of seconds from "
+                           f"{MIN_SECONDS:g} to {model.max_seconds:g} for {model.id}.", param="seconds",
+                           code="invalid_value")
+        return _seconds_text(s)
 
     @staticmethod
     def check_size(value: str | None, model: ServedModel) -> str:
@@ -557,8 +579,13 @@ class VideoServer:
         cid = f"char_{uuid.uuid4().hex}"
         clip = self.storage / f"{cid}.video"
         _, _, seconds = assets.accept_video(upload.data, clip, "video")
-        still = assets.still(clip, self.storage / f"{cid}.png", seconds / 2)
-        clip.unlink(missing_ok=True)
+        try:
+            still = assets.still(clip, self.storage / f"{cid}.png", seconds / 2)
+        except subprocess.SubprocessError:
+            raise ApiError(400, "No frame of the uploaded video could be decoded.", param="video",
+                           code="invalid_video") from None
+        finally:
+            clip.unlink(missing_ok=True)
         with self.lock:
             if idempotency and idempotency[0] in self.by_key:  # a concurrent retry won the race
                 still.unlink(missing_ok=True)
