@@ -196,3 +196,30 @@ def test_api_key_flag_is_deprecated_and_key_file_checked(tmp_path, cli):
         assert proc.returncode == 2 and key_file.name in proc.stderr, proc.stderr
     both = cli("serve", "--api-key", "k", "--api-key-file", str(empty))
     assert both.returncode == 2 and "--api-key-file" in both.stderr
+
+
+def test_sdk_edit_characters_and_reference_objects(client, tmp_path):
+    import base64
+    import subprocess
+
+    from dreamcut.media import ffmpeg_exe
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=128x72:rate=8:duration=1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    char = client.videos.create_character(name="Rook", video=clip)
+    assert char.name == "Rook" and client.videos.get_character(char.id).id == char.id
+    edit = client.videos.edit(prompt="Rook, in neon", video=clip)  # an uploaded source video
+    assert edit.size == "1280x720" and client.videos.poll(edit.id).status == "completed"
+    from PIL import Image
+
+    png = tmp_path / "ref.png"
+    Image.new("RGB", (64, 36), (10, 200, 10)).save(png)
+    data_url = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+    # the SDK's file extraction refuses a dict for input_reference: extra_body sends it as input_reference[...]
+    v = client.videos.create(prompt="from a data URL", model="sora-2",
+                             extra_body={"input_reference": {"image_url": data_url}})
+    assert client.videos.poll(v.id).status == "completed"
+    with pytest.raises(openai.NotFoundError) as e:  # a reference object is used or refused, never ignored
+        client.videos.create(prompt="x", model="sora-2", extra_body={"input_reference": {"file_id": "file-missing"}})
+    assert e.value.body["param"] == "input_reference.file_id"
