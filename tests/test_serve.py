@@ -223,3 +223,23 @@ def test_sdk_edit_characters_and_reference_objects(client, tmp_path):
     with pytest.raises(openai.NotFoundError) as e:  # a reference object is used or refused, never ignored
         client.videos.create(prompt="x", model="sora-2", extra_body={"input_reference": {"file_id": "file-missing"}})
     assert e.value.body["param"] == "input_reference.file_id"
+
+
+def test_characters_outlive_a_restart(tmp_path):
+    import subprocess
+
+    from dreamcut.media import ffmpeg_exe
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=blue:size=64x36:rate=8:duration=1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    made = None
+    for _ in range(2):
+        s = Serve("--backend", "testcard", storage=tmp_path / "store")
+        try:
+            client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
+            if made is None:
+                made = client.videos.create_character(name="Ada", video=clip)
+            assert client.videos.get_character(made.id).name == "Ada"
+        finally:
+            s.close()

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import itertools
+import json
 import queue
 import random
 import re
@@ -59,7 +60,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dreamcut.backends.base import GenerationRequest, LocalBackend
-from dreamcut.media import atomic_path
+from dreamcut.media import atomic_path, write_text_atomic
 from dreamcut.server import assets
 from dreamcut.server.wire import (MAX_IMAGE_URL_CHARS, MAX_NAME_CHARS, MAX_PROMPT_CHARS, ApiError, Upload,
                                   fingerprint, obj, parse_body, text)
@@ -246,6 +247,7 @@ class VideoServer:
         self.videos: dict[str, Video] = {}
         self.order_keys: dict[str, tuple[int, int]] = {}  # every id ever listed, deleted ones too (cursors)
         self.characters: dict[str, Character] = {}
+        self._load_characters()
         self.files: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, tuple[str, str]] = {}  # Idempotency-Key -> (fingerprint, object id)
         self.billing = Billing()
@@ -256,6 +258,29 @@ class VideoServer:
                         for i in range(max(1, workers))]
         for t in self.workers:
             t.start()
+
+    # -- characters outlive the process when --storage is given ---------------------------
+    @property
+    def _characters_file(self) -> Path:
+        return self.storage / "characters.json"
+
+    def _load_characters(self) -> None:
+        try:
+            entries = json.loads(self._characters_file.read_text())
+        except (OSError, ValueError):
+            return  # none yet (or unreadable: started afresh, the stills stay on disk)
+        for e in entries if isinstance(entries, list) else []:
+            try:
+                c = Character(id=e["id"], name=e["name"], created_at=int(e["created_at"]), still=Path(e["still"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if c.still.exists():
+                self.characters[c.id] = c
+
+    def _save_characters(self) -> None:
+        """Caller holds the lock."""
+        write_text_atomic(self._characters_file, json.dumps(
+            [dict(c.to_dict(), still=str(c.still)) for c in self.characters.values()], indent=1))
 
     def close(self) -> None:
         for _ in self.workers:
@@ -464,7 +489,7 @@ class VideoServer:
             return None
         dest = self.storage / f"ref_{uuid.uuid4().hex}.png"
         if isinstance(value, Upload):
-            return assets.reference_png(value.data, dest, "input_reference")
+            return await asyncio.to_thread(assets.reference_png, value.data, dest, "input_reference")
         ref = obj(body, "input_reference")
         assert ref is not None
         given = [k for k in ("image_url", "file_id") if ref.get(k) is not None]
@@ -478,7 +503,8 @@ class VideoServer:
             if entry is None:
                 raise ApiError(404, f"No file with id '{file_id[:100]}' (upload it with POST /v1/files).",
                                param="input_reference.file_id", code="file_not_found")
-            return assets.reference_png(entry["path"].read_bytes(), dest, "input_reference.file_id")
+            return await asyncio.to_thread(assets.reference_png, entry["path"].read_bytes(), dest,
+                                           "input_reference.file_id")
         url = text(ref, "image_url", required=True, max_chars=MAX_IMAGE_URL_CHARS, param="input_reference.image_url")
         assert url is not None
         if url.lower().startswith("data:"):
@@ -489,7 +515,7 @@ class VideoServer:
             raise ApiError(400, "input_reference.image_url must be a base64 data URL"
                            + (" or an http(s) URL." if self.fetch_urls else " (this server does not fetch URLs)."),
                            param="input_reference.image_url", code="invalid_image_url")
-        return assets.reference_png(data, dest, "input_reference.image_url")
+        return await asyncio.to_thread(assets.reference_png, data, dest, "input_reference.image_url")
 
     async def _fetch(self, url: str) -> bytes:
         import httpx
@@ -600,6 +626,7 @@ class VideoServer:
                                "names are unique (any case).", param="name", code="character_name_taken")
             character = Character(id=cid, name=name, created_at=int(time.time()), still=still)
             self.characters[cid] = character
+            self._save_characters()
             if idempotency:
                 self.by_key[idempotency[0]] = (idempotency[1], cid)
         return character
@@ -753,7 +780,7 @@ def create_app(server: VideoServer) -> FastAPI:
         prompt = text(body, "prompt", required=True, max_chars=MAX_PROMPT_CHARS)
         seconds_text = text(body, "seconds", required=True)
         model_name = text(body, "model")  # dreamcut: the model for an uploaded source (default sora-2)
-        source, path, w, h, length = server.source_video(body, "extended")
+        source, path, w, h, length = await asyncio.to_thread(server.source_video, body, "extended")
         model = server.models[source.model] if source else server.model(model_name)
         seconds = server.check_seconds(seconds_text, model, EXTENSION_SECONDS if model.spec else None, default=None)
         size = source.size if source else server.size_for_upload(model, w, h)
@@ -772,7 +799,7 @@ def create_app(server: VideoServer) -> FastAPI:
             return (server.videos.get(replayed) or server._gone(replayed)).to_dict()
         prompt = text(body, "prompt", required=True, max_chars=MAX_PROMPT_CHARS)
         model_name = text(body, "model")
-        source, path, w, h, length = server.source_video(body, "edited")
+        source, path, w, h, length = await asyncio.to_thread(server.source_video, body, "edited")
         model = server.models[source.model] if source else server.model(model_name)
         seconds = source.seconds if source else _seconds_text(length)
         size = source.size if source else server.size_for_upload(model, w, h)
