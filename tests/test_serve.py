@@ -243,3 +243,17 @@ def test_characters_outlive_a_restart(tmp_path):
             assert client.videos.get_character(made.id).name == "Ada"
         finally:
             s.close()
+
+
+def test_a_full_queue_answers_429_with_retry_after(tmp_path):
+    s = Serve("--backend", "testcard", "--max-pending", "1", "--latency", "30", storage=tmp_path / "full")
+    try:
+        headers = {"Authorization": f"Bearer {s.api_key}"}
+        first = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "one"})
+        second = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"})
+        assert first.status_code == 200 and second.status_code == 429
+        assert second.headers["retry-after"] == "1" and second.json()["error"]["code"] == "rate_limit_exceeded"
+        httpx.post(f"{s.base_url}/videos/{first.json()['id']}/cancel", headers=headers).raise_for_status()
+        assert httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"}).status_code == 200
+    finally:
+        s.close()
