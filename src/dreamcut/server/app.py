@@ -172,6 +172,11 @@ def _error(status: int, message: str, *, type_: str = "invalid_request_error", c
                         status_code=status, headers=headers)
 
 
+def _key_reused() -> ApiError:
+    return ApiError(409, "This Idempotency-Key was already used with a different request body. Use a new key for "
+                    "a new request.", param="Idempotency-Key", code="idempotency_key_reused")
+
+
 def _not_found(video_id: str, param: str | None = None) -> ApiError:
     return ApiError(404, f"Video with id '{video_id[:100]}' not found.", param=param, code="video_not_found")
 
@@ -336,8 +341,7 @@ class VideoServer:
             if seen is None:
                 return None
             if seen[0] != fp:
-                raise ApiError(409, "This Idempotency-Key was already used with a different request body. Use a "
-                               "new key for a new request.", param="Idempotency-Key", code="idempotency_key_reused")
+                raise _key_reused()
             self.billing.idempotent_replays += 1
             return seen[1]
 
@@ -351,8 +355,7 @@ class VideoServer:
             if idempotency and idempotency[0] in self.by_key:
                 fp, vid = self.by_key[idempotency[0]]
                 if fp != idempotency[1]:
-                    raise ApiError(409, "This Idempotency-Key was already used with a different request body.",
-                                   param="Idempotency-Key", code="idempotency_key_reused")
+                    raise _key_reused()
                 self.billing.idempotent_replays += 1
                 return self.videos.get(vid) or self._gone(vid)
             pending = sum(1 for v in self.videos.values() if v.status in ("queued", "in_progress"))
@@ -410,18 +413,25 @@ class VideoServer:
             if vid is None:
                 return
             video = self.videos.get(vid)
-            if video is None or video.canceled:
+            if video is None:
                 continue
-            try:
+            try:  # a cancelled job returns at once (and its upload is still removed)
                 self._run(video)
             except _Cancelled:
                 (self.storage / f"{video.id}.segment.mp4").unlink(missing_ok=True)
             except Exception as e:  # a render failure is the job's failure, not the server's
                 if not video.canceled:
                     video.status, video.error = "failed", {"code": "internal_error", "message": _reason(e)}
+            finally:  # an uploaded source serves its one job
+                for source in (video.extend_from, video.condition_on[0] if video.condition_on else None):
+                    if source is not None and source.name.startswith("upload_"):
+                        source.unlink(missing_ok=True)
 
     def _run(self, video: Video) -> None:
-        video.status, video.started = "in_progress", time.monotonic()
+        with self.lock:  # a cancel may have come between the queue and here
+            if video.canceled:
+                return
+            video.status, video.started = "in_progress", time.monotonic()
         if video.stuck:
             video.progress = 37
             return  # chaos: this job never finishes
@@ -432,9 +442,11 @@ class VideoServer:
             time.sleep(self.latency / steps)
             video.progress = min(95, int(100 * (i + 1) / (steps + 1)))
         if any(w in video.prompt.lower() for w in self.blocked_words):
-            video.status = "failed"
-            video.error = {"code": "moderation_blocked",
-                           "message": "Your request was blocked by the server's content policy."}
+            with self.lock:
+                if not video.canceled:
+                    video.status = "failed"
+                    video.error = {"code": "moderation_blocked",
+                                   "message": "Your request was blocked by the server's content policy."}
             return
         w, h = (int(x) for x in video.size.split("x"))
         refs = list(video.refs)
@@ -617,8 +629,7 @@ class VideoServer:
                 still.unlink(missing_ok=True)
                 fp, other = self.by_key[idempotency[0]]
                 if fp != idempotency[1]:
-                    raise ApiError(409, "This Idempotency-Key was already used with a different request body.",
-                                   param="Idempotency-Key", code="idempotency_key_reused")
+                    raise _key_reused()
                 return self.characters[other]
             if any(c.name.lower() == name.lower() for c in self.characters.values()):
                 still.unlink(missing_ok=True)
