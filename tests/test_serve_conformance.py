@@ -16,6 +16,7 @@ import json
 import subprocess
 import threading
 import time
+import uuid
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -450,4 +451,28 @@ def test_fuzz_paths_and_queries(api, ids):
         url = path.replace("{video_id}", quote(pid, safe="") or "x").replace("{character_id}",
                                                                              quote(pid, safe="") or "x")
         api.call(op, method.upper(), url, params=query)
+    run()
+
+
+def test_fuzz_idempotency_keys(api, serve):
+    """Any sequence of creates over a few keys and bodies: a key keeps its first body's video, is
+    refused (409) with another body, and the server accepts exactly one paid job per key."""
+
+    @FUZZ
+    @given(calls=st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from(["p1", "p2"]),
+                                    st.sampled_from(["json", "multipart"])), min_size=1, max_size=6))
+    def run(calls):
+        run_id = uuid.uuid4().hex  # fresh keys per example (drawn ones would repeat across examples)
+        before = serve.billing()["creates"]
+        first: dict[str, tuple[str, str]] = {}
+        for key, prompt, form in calls:
+            kw = {"json": {"prompt": prompt}} if form == "json" else {"files": {"prompt": (None, prompt)}}
+            r = api.call("createVideo", "POST", "/videos", headers={"Idempotency-Key": f"{run_id}-{key}"}, **kw)
+            if key not in first:
+                first[key] = (prompt, r.json()["id"])
+            elif first[key][0] == prompt:
+                assert r.json()["id"] == first[key][1]
+            else:
+                assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_key_reused"
+        assert serve.billing()["creates"] == before + len(first)
     run()

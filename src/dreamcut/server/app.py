@@ -671,7 +671,7 @@ def _query(request: Request) -> tuple[str | None, int, str]:
     if order not in ("asc", "desc"):
         raise ApiError(400, f"Invalid 'order': {order[:40]!r}. Supported values are: 'asc', 'desc'.", param="order",
                        code="invalid_value")
-    return q.get("after"), limit, order
+    return q.get("after") or None, limit, order  # `after=` (empty) is no cursor
 
 
 def create_app(server: VideoServer) -> FastAPI:
