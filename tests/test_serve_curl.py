@@ -13,11 +13,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from dreamcut.media import ffmpeg_exe, probe, read_frames
-from openai_spec import schema_errors
+from openai_spec import check, schema_errors
 from serve_helpers import Serve
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -132,6 +133,9 @@ def test_cancel_stops_a_running_render(serve):
     deadline = time.monotonic() + 60
     while curl(serve, f"{serve.base_url}/videos/{v['id']}")["status"] == "queued" and time.monotonic() < deadline:
         time.sleep(0.05)
+    running = httpx.delete(f"{serve.base_url}/videos/{v['id']}", headers={"Authorization": f"Bearer {serve.api_key}"})
+    check("DeleteVideo", running)  # the spec deletes completed or failed videos: this one is running
+    assert running.status_code == 409 and running.json()["error"]["code"] == "invalid_video_state"
     cancelled = curl(serve, "-X", "POST", f"{serve.base_url}/videos/{v['id']}/cancel")
     assert cancelled["status"] == "failed" and cancelled["error"]["code"] == "cancelled"
     storage = Path(serve.proc.args[serve.proc.args.index("--storage") + 1])
