@@ -404,7 +404,7 @@ def ids(api, done, media) -> list[str]:
     return [done["id"], char["id"], "video_123", "char_123", "file-123", "sora-2", "sora-2-pro"]
 
 
-@pytest.mark.parametrize("op,schema,form", [
+BODY_CASES = [
     ("createVideo", "CreateVideoJsonBody", "json"), ("createVideo", "CreateVideoMultipartBody", "multipart"),
     ("CreateVideoExtend", "CreateVideoExtendJsonBody", "json"),
     ("CreateVideoExtend", "CreateVideoExtendMultipartBody", "multipart"),
@@ -412,7 +412,22 @@ def ids(api, done, media) -> list[str]:
     ("CreateVideoEdit", "CreateVideoEditMultipartBody", "multipart"),
     ("CreateVideoCharacter", "CreateVideoCharacterBody", "multipart"),
     ("CreateVideoRemix", "CreateVideoRemixBody", "json"), ("CreateVideoRemix", "CreateVideoRemixBody", "multipart"),
-])
+]
+
+
+def test_every_operation_and_request_form_of_the_spec_is_covered():
+    """The spec file decides what is fuzzed: each operation, and each (operation, body schema, form) pair."""
+    paths = openai_spec.spec()["paths"]
+    in_spec = {op["operationId"]: (method, path) for path, item in paths.items() for method, op in item.items()}
+    assert in_spec == openai_spec.OPERATIONS
+    forms = {"application/json": "json", "multipart/form-data": "multipart"}
+    bodies = {(op["operationId"], c["schema"]["$ref"].rsplit("/", 1)[1], forms[ctype])
+              for item in paths.values() for op in item.values()
+              for ctype, c in op.get("requestBody", {}).get("content", {}).items()}
+    assert bodies == set(BODY_CASES)
+
+
+@pytest.mark.parametrize("op,schema,form", BODY_CASES)
 def test_fuzz_request_bodies(api, media, ids, op, schema, form):
     method, path = openai_spec.OPERATIONS[op]
 
