@@ -211,6 +211,8 @@ def test_sdk_edit_characters_and_reference_objects(client, tmp_path):
     assert char.name == "Rook" and client.videos.get_character(char.id).id == char.id
     edit = client.videos.edit(prompt="Rook, in neon", video=clip)  # an uploaded source video
     assert edit.size == "1280x720" and client.videos.poll(edit.id).status == "completed"
+    ext = client.videos.extend(prompt="Rook walks on", seconds="4", video=clip)  # an uploaded source video
+    assert ext.seconds == "5" and client.videos.poll(ext.id).status == "completed"
     from PIL import Image
 
     png = tmp_path / "ref.png"
