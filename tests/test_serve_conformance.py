@@ -296,6 +296,7 @@ def test_client_mistakes_are_4xx_in_openais_shape(api, serve, done):
         ("CreateVideoExtend", "POST", "/videos/extensions", {"json": {"prompt": "x", "seconds": "4"}}, 400),
         ("GetVideo", "GET", "/videos/nope", {}, 404),
         ("GetVideo", "GET", "/no/such/route", {}, 404),
+        ("createVideo", "POST", "/videos/", {"json": {"prompt": "x"}}, 404),
         ("GetVideo", "PATCH", f"/videos/{vid}", {}, 405),
         ("createVideo", "POST", "/videos", {"content": b"x" * (3 << 20),
                                             "headers": {"content-type": "application/json"}}, 413),

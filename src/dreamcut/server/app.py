@@ -676,6 +676,7 @@ def _query(request: Request) -> tuple[str | None, int, str]:
 
 def create_app(server: VideoServer) -> FastAPI:
     app = FastAPI(title="dreamcut serve", docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.redirect_slashes = False  # `/v1/videos/` is an unknown URL (404 in OpenAI's shape), not a 307
     app.state.server = server
     app.add_middleware(_AuthAndChaos, server=server)
     limit = server.max_request_bytes
