@@ -447,9 +447,9 @@ def test_serve_renders_with_the_tiny_model_through_the_openai_sdk(models, tmp_pa
 
     port, key = _free_port(), "local-test-key"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
-               DREAMCUT_DIFFUSERS_STEPS="2")
+               DREAMCUT_DIFFUSERS_STEPS="2", DREAMCUT_API_KEY=key)  # the key never on the command line
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "serve", "--port", str(port), "--api-key", key,
+    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "serve", "--port", str(port),
                              "--backend", f"diffusers:{models['ltx']}", "--fps", "8", "--workers", "2",
                              "--poll-after-ms", "50", "--storage", str(tmp_path / "store")],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
