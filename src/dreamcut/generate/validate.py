@@ -85,7 +85,7 @@ def validate(project) -> Validation:
             backends[name] = load_backend(p.backend)
         for message in backends[name].problems(p.request):
             problems.append(Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
-    est = estimate(planned, lambda ref: backends[str(ref)].capabilities(), prices=spec.prices,
+    est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
                    budget_usd=spec.budget_usd)
     total_take_seconds = sum(spec.shot_seconds(s) for s in spec.shots)
     if total_take_seconds < song.duration / 1.25:
