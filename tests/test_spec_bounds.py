@@ -3,13 +3,11 @@ before a single paid create leaves the machine (checked against the Luma stand-i
 
 from __future__ import annotations
 
-import os
 import resource
 import subprocess
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import pytest
 

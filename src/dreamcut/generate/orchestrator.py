@@ -754,7 +754,6 @@ class Orchestrator:
 
     # -- finishing -------------------------------------------------------------------------------
     def _finish(self, p: PlannedTake, staged: Path) -> Take:
-        key = p.key
         take_id = take_id_for(p)
         dest = self.project.take_path(p.shot_id, take_id, kind=p.kind)
         self._ensure_dir(dest.parent)
