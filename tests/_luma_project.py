@@ -1,4 +1,4 @@
-"""A small cloud project against the Luma stand-in (a provider without idempotency), for the
+"""A small cloud project against the Luma simulator (a provider without idempotency), for the
 tests of what holds under concurrency, faults and hostile input."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from _luma_project import KEY, luma_env, luma_project
-from standins.luma import LumaStandIn
+from simulators.luma import LumaSim
 
 
 def _one_error_line(proc) -> str:
@@ -33,9 +33,9 @@ def _facts(root: Path) -> tuple:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """A cloud project with 4 paid takes made through the Luma stand-in."""
+    """A cloud project with 4 paid takes made through the Luma simulator."""
     root = luma_project(tmp_path_factory.mktemp("catalog") / "p")
-    with LumaStandIn(key=KEY) as server:
+    with LumaSim(key=KEY) as server:
         env = luma_env(server)
         proc = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate", "--poll-interval",
                                "0.05"], env=env, capture_output=True, text=True, timeout=300)
@@ -78,7 +78,7 @@ def test_rebuild_recovers_takes_and_ledger_from_sidecars(generated, tmp_path):
     shutil.copytree(src, root)
     shutil.rmtree(root / ".dreamcut")  # catalog and backups gone: only the takes and sidecars are left
     assert spent > 0
-    with LumaStandIn(key=KEY) as server:
+    with LumaSim(key=KEY) as server:
         env = luma_env(server)
 
         def run(*args):
@@ -123,7 +123,7 @@ def test_damage_mid_page_is_reported_as_damage(generated, cli, tmp_path):
 def test_rebuild_recovers_imported_takes(tmp_path, cli):
     import shutil
 
-    from standins._http import tiny_mp4
+    from simulators._http import tiny_mp4
 
     root = luma_project(tmp_path / "p")
     clip = tmp_path / "clip.mp4"

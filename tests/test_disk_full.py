@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from _luma_project import KEY, luma_env, luma_project, source_env
-from standins.luma import LumaStandIn
+from simulators.luma import LumaSim
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_local_batch_on_a_full_disk_finishes_after_space_is_freed(small_disk):
     db.close()
 
 
-class _FillsDiskOnDownload(LumaStandIn):
+class _FillsDiskOnDownload(LumaSim):
     """Fills the disk the first time a finished video is fetched: the provider has done (and billed) the work."""
 
     disk: Path | None = None

@@ -1,5 +1,5 @@
 """One writer per project: two `dreamcut generate`s at once against a provider WITHOUT idempotency
-(the Luma stand-in) create each job once; the second is refused naming the first, or queues with --wait."""
+(the Luma simulator) create each job once; the second is refused naming the first, or queues with --wait."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from _luma_project import KEY, luma_env, luma_project
-from standins.luma import LumaStandIn
+from simulators.luma import LumaSim
 
 
 def _generate(root: Path, env: dict, *extra: str) -> subprocess.Popen:
@@ -36,7 +36,7 @@ def test_two_generates_at_once_create_each_job_once(tmp_path):
     stale = root / ".dreamcut" / "downloads" / f"0123456789abcdef01234567.{dead.pid}.part.mp4"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half a download from a process killed with -9")
-    with LumaStandIn(key=KEY) as server:
+    with LumaSim(key=KEY) as server:
         env = luma_env(server)
         first = _generate(root, env)
         for _ in range(600):  # bounded: until the first one holds the lock (or has exited)

@@ -1,5 +1,5 @@
 """Hostile shot lists: bounded parsing, and `generate` refusing exactly what `check` refuses,
-before a single paid create leaves the machine (checked against the Luma stand-in)."""
+before a single paid create leaves the machine (checked against the Luma simulator)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from _luma_project import luma_env, luma_project
 from dreamcut.errors import BadInput
 from dreamcut.spec import parse_spec_text
-from standins.luma import LumaStandIn
+from simulators.luma import LumaSim
 
 HEAD = "title: t\nsong: song.wav\nbackend: luma:ray-flash-2\ntake_seconds: 5\nbudget_usd: 100\n"
 SHOTS = "shots:\n  - id: s1\n    prompt: a lighthouse at dusk\n  - id: s2\n    prompt: waves on rocks\n"
@@ -78,7 +78,7 @@ def test_check_and_generate_refuse_alike_before_any_create(name, tmp_path):
     (root / "refs" / "fake.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 10)
     (root / "dreamcut.yaml").write_text(text)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
-    with LumaStandIn(key="luma-secret-0123456789abcdef") as server:
+    with LumaSim(key="luma-secret-0123456789abcdef") as server:
         env = luma_env(server)
         results = {cmd: subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), cmd], env=env,
                                        capture_output=True, text=True, timeout=120) for cmd in ("check", "generate")}
