@@ -108,6 +108,7 @@ def generate(
 
     project = open_project(write="generate")
     project.check_writable()
+    project.catalog  # opened (or refused as lost) first: what resumes, and where a run killed at once left off
     validate(project).refuse()  # exactly `dreamcut check`'s verdict, before any money is spent
     planned = _plan(project, shots)
     execu = make_executor(executor, ray_address=ray_address, num_gpus=ray_gpus)
