@@ -92,6 +92,10 @@ def say(message: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     from dreamcut.cli import load_commands
 
+    import faulthandler
+
+    # A native crash (numba, a codec) then leaves a stack on stderr instead of a silent exit.
+    faulthandler.enable()
     load_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
