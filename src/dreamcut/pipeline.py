@@ -88,11 +88,11 @@ def analyse_song(project: Project, progress: Progress | None = None):
 
 def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
     """Defects and scores of takes (cached by content hash); stored as the takes' scores."""
-    from dreamcut.analysis.video import analyze_take
+    from dreamcut.ranking import rank_take
 
     out = {}
     for i, take in enumerate(takes):
-        result = analyze_take(project.abs(take.path), cache_dir=project.cache_dir / "video")
+        result = rank_take(project, take)
         project.catalog.set_score(take.id, result.score, result.to_dict())
         out[take.id] = result
         if progress:
