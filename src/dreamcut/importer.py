@@ -46,6 +46,7 @@ from dreamcut.media import MediaInfo, ffmpeg_exe, file_sha256, probe, write_text
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".gif"}
 FITS = ("auto", "crop", "pad", "blur")
+SOURCES = ("camera", "generated", "unknown")  # where a clip comes from: its C2PA digital source type
 MIN_SECONDS = 0.2
 # With "auto", aspect ratios closer than this crop (losing a sliver); farther ones blur-pad.
 AUTO_CROP_TOLERANCE = 0.12
@@ -86,10 +87,22 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def source_for(project, shot_id: str, source: str | None) -> str:
+    """The source type of clips imported into a shot: as given, else the shot's `source:`, else generated."""
+    chosen = source or project.spec.shot(shot_id).source or "generated"
+    if chosen not in SOURCES:
+        raise BadInput(f"unknown source {chosen!r}", where="--source", fix=f"use one of: {', '.join(SOURCES)}")
+    return chosen
+
+
 def import_files(project, shot_id: str, files: Iterable[Path], *, link: bool = False, prompt: str | None = None,
-                 fit: str = "auto", progress: Callable[[Path, int, int], None] | None = None) -> list[ImportResult]:
-    """Import each file as a take of `shot_id`; one result per file (refusals do not stop the rest)."""
+                 fit: str = "auto", progress: Callable[[Path, int, int], None] | None = None,
+                 source: str | None = None) -> list[ImportResult]:
+    """Import each file as a take of `shot_id`; one result per file (refusals do not stop the rest).
+
+    `source`: camera | generated | unknown (None: the shot's `source:`, else generated)."""
     project.spec.shot(shot_id)  # BadInput with the known shot ids when it is not in the shot list
+    source = source_for(project, shot_id, source)
     if fit not in FITS:
         raise BadInput(f"unknown fit {fit!r}", where="--fit", fix=f"use one of: {', '.join(FITS)}")
     clear_stale_temp(project)
@@ -98,16 +111,17 @@ def import_files(project, shot_id: str, files: Iterable[Path], *, link: bool = F
     for i, f in enumerate(files):
         if progress:
             progress(f, i, len(files))
-        results.append(import_one(project, shot_id, f, link=link, prompt=prompt, fit=fit))
+        results.append(import_one(project, shot_id, f, link=link, prompt=prompt, fit=fit, source=source))
     return results
 
 
 def import_one(project, shot_id: str, src: Path, *, link: bool = False, prompt: str | None = None,
-               fit: str = "auto") -> ImportResult:
+               fit: str = "auto", source: str | None = None) -> ImportResult:
     src = Path(src)
     name = src.name
     try:
-        return _import(project, shot_id, src, link=link, prompt=prompt, fit=fit)
+        return _import(project, shot_id, src, link=link, prompt=prompt, fit=fit,
+                       source=source_for(project, shot_id, source))
     except _Refused as e:
         return ImportResult(name=name, status="refused", reason=str(e))
     except DreamcutError as e:
@@ -117,7 +131,8 @@ def import_one(project, shot_id: str, src: Path, *, link: bool = False, prompt: 
 # -- the import of one file --------------------------------------------------------------------
 
 
-def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None, fit: str) -> ImportResult:
+def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None, fit: str,
+            source: str = "generated") -> ImportResult:
     name = src.name
     if not src.is_file():
         raise _Refused("file does not exist")
@@ -202,6 +217,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
             "color": _colour_names(info),
             "container": info.format,
             "fit": chosen_fit,
+            "source_type": source,
             "normalized": normalized,
             "damaged_frames_concealed": concealed,
         }
@@ -374,7 +390,8 @@ def _provider_facts(src: Path, info: MediaInfo) -> dict:
     if tags:
         out["provider_metadata"] = tags
     for key in ("comment", "description", "synopsis"):
-        if tags.get(key) and len(tags[key]) > 12 and not tags[key].lower().startswith(("lavf", "made with")):
+        if tags.get(key) and len(tags[key]) > 12 and not tags[key].lower().startswith(("lavf", "made with")) \
+                and not is_muxer(tags[key]):
             out["prompt"] = tags[key]
             break
     try:
@@ -386,9 +403,19 @@ def _provider_facts(src: Path, info: MediaInfo) -> dict:
     if cred:
         out["provider_credentials"] = cred
         out["provider"] = cred.get("generator") or cred.get("signed_by")
-    elif tags.get("encoder") and not tags["encoder"].lower().startswith("lav"):
+    elif tags.get("encoder") and not is_muxer(tags["encoder"]):
         out["provider"] = tags["encoder"]
     return out
+
+
+# Container muxers and transcoders write their own name into the file; none of them made the clip.
+_MUXERS = re.compile(r"^(lav[fc]|libebml|libmatroska|mkvmerge|mkvtoolnix|handbrake|ffmpeg|gpac|mp4box|isomedia|"
+                     r"l-smash|x26[45]|google|mediainfo|vlc|avidemux|shutter encoder)", re.IGNORECASE)
+
+
+def is_muxer(name: str) -> bool:
+    """True for an `encoder` tag naming the tool that wrapped the file, not the one that made the picture."""
+    return bool(_MUXERS.match(name.strip())) or "libmatroska" in name.lower() or "lavf" in name.lower()
 
 
 # ffmpeg's (ITU-T H.273) numbers for the colour fields, by name, for people reading the catalog.
@@ -538,7 +565,7 @@ class ShotRouter:
 def watch(project, folder: Path, router: ShotRouter, *, link: bool = False, fit: str = "auto",
           interval: float = 2.0, once: bool = False, timeout: float | None = None,
           report: Callable[[ImportResult], None] | None = None,
-          stop: Callable[[], bool] | None = None) -> list[ImportResult]:
+          stop: Callable[[], bool] | None = None, source: str | None = None) -> list[ImportResult]:
     """Import video files that appear in `folder` once their size is stable across two checks.
 
     Runs until `stop()` is true, `timeout` seconds pass, or (with `once`) after one pass
@@ -575,7 +602,7 @@ def watch(project, folder: Path, router: ShotRouter, *, link: bool = False, fit:
                 res = ImportResult(name=f.name, status="refused",
                                    reason="no shot matches its name (give --pattern, --map or --inbox)")
             else:
-                res = import_one(project, shot, f, link=link, fit=fit)
+                res = import_one(project, shot, f, link=link, fit=fit, source=source)
             handled[f] = sig
             results.append(res)
             if report:

@@ -91,6 +91,9 @@ class Shot(_Model):
     backend: str | None = None
     takes: int | None = Field(default=None, ge=1, le=MAX_TAKES_PER_SHOT)
     style: str | None = None
+    # Where imported clips of this shot come from (the default of `dreamcut import --source`):
+    # camera (real footage: C2PA digitalCapture), generated (a model made them), unknown.
+    source: Literal["camera", "generated", "unknown"] | None = None
 
     @field_validator("id")
     @classmethod
