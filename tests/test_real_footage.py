@@ -152,3 +152,5 @@ def test_a_dissolve_is_a_milder_transition(ranked):
     (tr,) = [d for d in t["defects"] if d["kind"] == "transition"]
     assert tr["start"] <= 2.1 and tr["end"] >= 2.1  # the dissolve's middle, 1.8 + 0.3 s
     assert t["score"] > takes["joined"]["score"]  # a dissolve costs less than two hard cuts
+    for name in ("bikes", "bunny", "bikes2997", "joined"):  # pans and motion are not dissolves
+        assert [d for d in takes[name]["defects"] if d["kind"] == "transition"] == [], takes[name]

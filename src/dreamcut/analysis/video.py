@@ -385,7 +385,7 @@ def find_dissolves(s: Signals, exclude: list[Defect] = ()) -> list[Defect]:
         if float(steps.max()) > 0.45 * d_end:
             continue  # one big step: a cut, handled elsewhere
         mix = float(np.abs(f[i] - 0.5 * (f[a] + f[b])).mean())
-        if mix > 0.2 * d_end:
+        if mix > 0.3 * d_end:
             continue  # the middle frame is not a mix of the two ends: motion
         if _shifted_match(s.smalls[a], s.smalls[b]) > 0.6:
             continue
