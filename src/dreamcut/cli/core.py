@@ -67,7 +67,10 @@ def _caps_for(ref):
 
 
 @app.command()
-def check() -> None:
+def check(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (problems, estimate) instead of text; "
+                                                      "the exit code still says whether the shot list is ready."),
+) -> None:
     """Validate the shot list and say what will happen: shots, takes, seconds, estimated cost."""
     from dreamcut.generate.batch import plan_takes
     from dreamcut.generate.cost import estimate
@@ -75,7 +78,8 @@ def check() -> None:
 
     project = open_project()
     spec = project.spec
-    console.print(_shot_table(spec))
+    if not as_json:
+        console.print(_shot_table(spec))
     song = probe(project.song_path)
     if song.audio is None:
         raise BadInput("the song has no audio stream", where=spec.song, fix="point `song:` at an audio file")
@@ -99,25 +103,35 @@ def check() -> None:
     est = estimate(planned, lambda ref: backends[str(ref)].capabilities(), prices=spec.prices,
                    budget_usd=spec.budget_usd)
     seen = set()
+    unique = []
     for pr in problems:
         key = (pr.shot_id, pr.message)
-        if key in seen:
-            continue
-        seen.add(key)
+        if key not in seen:
+            seen.add(key)
+            unique.append(pr)
+    problems = unique
+    total_take_seconds = sum(spec.shot_seconds(s) for s in spec.shots)
+    if total_take_seconds < song.duration / 1.25:
+        problems.append(_Problem("*", "error", f"the shots' takes add up to {total_take_seconds:.0f} s, too short to "
+                                 f"cover the {song.duration:.0f} s song", "add shots or raise take_seconds"))
+    if as_json:
+        from dreamcut.cli.json_out import check_document, emit
+
+        doc = check_document(problems, est, song=spec.song, song_seconds=song.duration, budget=spec.budget_usd)
+        emit(doc)
+        if not doc["ok"]:
+            raise SystemExit(2)
+        return
+    for pr in problems:
         colour = "red" if pr.severity == "error" else "yellow"
         console.print(f"[{colour}]{pr.severity}[/]: shot {pr.shot_id}: {pr.message}" + (f" (fix: {pr.fix})" if pr.fix else ""),
                       highlight=False)
-    total_take_seconds = sum(spec.shot_seconds(s) for s in spec.shots)
     say(f"song: {spec.song}, {song.duration:.1f} s; takes: {est.takes} x ~{est.seconds / max(1, est.takes):.1f} s "
         f"= {est.seconds:.0f} s of video to generate")
     for b in est.by_backend.values():
         say(f"  {b.backend}: {b.takes} takes, {b.seconds:.0f} s, ${b.usd:,.2f}"
             + (f" at ${b.price_per_second:.3f}/s ({b.price_source})" if b.price_per_second else ""))
     say(f"estimated cost: ${est.usd:,.2f} of a ${spec.budget_usd:,.2f} budget")
-    if total_take_seconds < song.duration / 1.25:
-        problems.append(_Problem("*", "error", f"the shots' takes add up to {total_take_seconds:.0f} s, too short to "
-                                 f"cover the {song.duration:.0f} s song", "add shots or raise take_seconds"))
-        console.print(f"[red]error[/]: {problems[-1].message} (fix: {problems[-1].fix})")
     errors = [p for p in problems if p.severity == "error"]
     if est.over_budget:
         raise BadInput(f"the estimate ${est.usd:,.2f} exceeds budget_usd ${spec.budget_usd:,.2f}",
@@ -247,6 +261,8 @@ def demo(
 @app.command()
 def edit(
     explain: bool = typer.Option(False, "--explain", help="Say why each cut is where it is (beat, bar, section, score)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the edit (every cut, its time in seconds and why) as "
+                                                      "one JSON document."),
 ) -> None:
     """Cut the chosen takes to the music and write edits/cut.otio."""
     from dreamcut import pipeline
@@ -258,11 +274,19 @@ def edit(
         task = bars.add_task("cutting to the music", total=100)
         timeline = pipeline.make_edit(project, song=song, progress=fraction_updater(bars, task))
     clips = [c for c in timeline.tracks[0] if c.schema_name() == "Clip"]
+    if as_json:
+        from dreamcut.cli.json_out import edit_document, emit
+
+        emit(edit_document(timeline, cut_file=project.rel(pipeline.cut_path(project)), song_seconds=song.duration,
+                           tempo=song.tempo))
+        return
     say(f"wrote {project.rel(pipeline.cut_path(project))}: {len(clips)} cuts over {song.duration:.1f} s "
         f"at {song.tempo:.1f} bpm")
     if explain:
         from dreamcut.edit.planner import explain as explain_lines
 
+        fps = int(timeline.metadata.get("dreamcut", {}).get("fps") or project.spec.fps)
+        say(f"timecode mm:ss.ff (ff = frame of {fps} fps), shot, take, bar, beat, section, speed, score, entry, why")
         for line in explain_lines(timeline):
             say(line)
 
