@@ -176,7 +176,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
             if file_sha256(original_tmp) != digest:
                 raise _Refused("the file changed while it was being copied (still downloading?)")
         # 2. the mezzanine
-        display_w, display_h = info.video.width, info.video.height
+        display_w, display_h = int(round(info.video.width * info.video.sample_aspect)), info.video.height
         if info.video.rotation % 180 == 90:
             display_w, display_h = display_h, display_w
         chosen_fit = _choose_fit(fit, display_w, display_h, master_w, master_h)
@@ -435,8 +435,67 @@ def _colour_names(info: MediaInfo) -> dict:
     def name(table: dict, value: str | None) -> str | None:
         return table.get(str(value), str(value).lower()) if value is not None else None
 
+    src = source_colour(info)
     return {"primaries": name(_PRIMARIES, v.color_primaries), "transfer": name(_TRANSFER, v.color_transfer),
-            "matrix": name(_MATRIX, v.color_space)}
+            "matrix": name(_MATRIX, v.color_space), "range": v.color_range,
+            "read_as": src.system, "assumed": src.assumed, "output": "bt709"}
+
+
+@dataclass(frozen=True)
+class SourceColour:
+    """How the source's YUV is to be read: a colour system name of ffmpeg's colorspace filter
+    (bt709, bt601-6-625, bt601-6-525, bt2020) and whether that was assumed (untagged file)."""
+
+    system: str
+    assumed: bool
+
+
+def source_colour(info: MediaInfo) -> SourceColour:
+    """The source's colour system: its matrix tag, else the convention of its resolution (ITU-R
+    BT.709 for HD, BT.601 for SD: 625-line at 576 lines, 525-line at 480/486), as players do."""
+    v = info.video
+    assert v is not None
+    matrix = _MATRIX.get(str(v.color_space), str(v.color_space).lower() if v.color_space else None)
+    if matrix == "bt709":
+        return SourceColour("bt709", False)
+    if matrix == "bt470bg":
+        return SourceColour("bt601-6-625", False)
+    if matrix == "smpte170m":
+        return SourceColour("bt601-6-525", False)
+    if matrix in ("bt2020nc", "bt2020c"):
+        return SourceColour("bt2020", False)
+    if v.width >= 1280 or v.height >= 720:
+        return SourceColour("bt709", True)
+    return SourceColour("bt601-6-625" if v.height in (576, 288) else "bt601-6-525", True)
+
+
+# setparams names (matrix, primaries, transfer) of each colour system a source is read as.
+_SYSTEM_TAGS = {"bt709": ("bt709", "bt709", "bt709"), "bt601-6-625": ("bt470bg", "bt470bg", "smpte170m"),
+                "bt601-6-525": ("smpte170m", "smpte170m", "smpte170m"), "bt2020": ("bt2020nc", "bt2020", "bt2020-10")}
+
+
+def colour_filter(info: MediaInfo) -> str:
+    """The ffmpeg filters that read the source's YUV as what it is and bring it to BT.709 (what the
+    mezzanine is tagged). The source is tagged explicitly first: left untagged, ffmpeg would
+    convert it as BT.601 to meet the BT.709 output tags, shifting an untagged HD clip's colours.
+    A BT.709 source keeps its pixels; another system is converted by the colorspace filter."""
+    src = source_colour(info)
+    matrix, primaries, transfer = _SYSTEM_TAGS[src.system]
+    rng = "pc" if (info.video and info.video.color_range == "pc") else "tv"
+    tag = f"setparams=colorspace={matrix}:color_primaries={primaries}:color_trc={transfer}:range={rng},"
+    if src.system == "bt709" and rng == "tv":
+        return tag
+    return tag + "colorspace=all=bt709:range=tv:fast=0,"
+
+
+def square_pixels_filter(info: MediaInfo) -> str:
+    """Scale a non-square-pixel picture (e.g. PAL 704x576 at 16:9) to square pixels first, so it is
+    fitted by its display shape; "" for square pixels."""
+    v = info.video
+    assert v is not None
+    if abs(v.sample_aspect - 1.0) < 0.01:
+        return ""
+    return "scale=trunc(iw*sar/2)*2:ih,setsar=1,"
 
 
 # -- normalisation ---------------------------------------------------------------------------------
@@ -454,7 +513,8 @@ def _conforms(info: MediaInfo, fps: int, mw: int, mh: int, src: Path) -> bool:
     assert v is not None
     return (src.suffix.lower() in (".mp4", ".m4v") and v.codec == "h264" and v.pix_fmt == "yuv420p"
             and (v.width, v.height) == (mw, mh) and abs(v.fps - fps) < 0.01 and not v.variable_frame_rate
-            and v.rotation == 0 and (info.audio is None or info.audio.codec == "aac"))
+            and v.rotation == 0 and (info.audio is None or info.audio.codec == "aac")
+            and abs(v.sample_aspect - 1.0) < 0.01 and source_colour(info).system == "bt709")
 
 
 def fit_filter(fit: str, mw: int, mh: int) -> str:
@@ -473,7 +533,8 @@ def fit_filter(fit: str, mw: int, mh: int) -> str:
 
 def _normalize(src: Path, dst: Path, info: MediaInfo, fps: int, mw: int, mh: int, fit: str) -> int:
     """Transcode to the mezzanine; returns the number of decode errors ffmpeg concealed."""
-    graph = f"[0:v:0]fps={fps},{fit_filter(fit, mw, mh)},setsar=1,format=yuv420p[v]"
+    graph = f"[0:v:0]{colour_filter(info)}fps={fps},{square_pixels_filter(info)}{fit_filter(fit, mw, mh)},setsar=1," \
+            f"format=yuv420p[v]"
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", str(src),
            "-filter_complex", graph, "-map", "[v]"]
     if info.audio is not None:
@@ -520,6 +581,11 @@ def _describe_normalization(info: MediaInfo, fps: int, mw: int, mh: int, fit: st
         bits.append(f"rotated {v.rotation} deg")
     if (dw, dh) != (mw, mh):
         bits.append(f"{dw}x{dh} -> {mw}x{mh} ({fit})")
+    if abs(v.sample_aspect - 1.0) >= 0.01:
+        bits.append(f"non-square pixels {v.width}x{v.height} shown as {int(round(v.width * v.sample_aspect))}x{v.height}")
+    src = source_colour(info)
+    if src.system != "bt709":
+        bits.append(f"colours {src.system}{' (untagged SD, assumed)' if src.assumed else ''} -> bt709")
     if v.codec != "h264" or v.pix_fmt != "yuv420p":
         bits.append(f"{v.codec} {v.pix_fmt or ''} {v.bit_depth}-bit -> h264 yuv420p 8-bit".replace("  ", " "))
     return "normalized: " + (", ".join(bits) if bits else "re-encoded to h264 mp4")
