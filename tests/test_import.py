@@ -491,3 +491,53 @@ def test_untagged_hd_keeps_its_colours(tmp_path):
         sat = flat & (ra[..., ch] > 150) & (ra.min(axis=2) < 60)  # saturated: one channel high, another low
         assert sat.sum() > 50
         assert abs(float(ra[..., ch][sat].mean()) - float(rb[..., ch][sat].mean())) < 0.5, ch
+
+
+# -- where a clip comes from: camera footage is not AI -------------------------------------------------
+
+
+def _created(path: Path) -> dict:
+    from test_provenance import reader_json
+
+    store = reader_json(path)
+    m = store["manifests"][store["active_manifest"]]
+    return next(a for a in m["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"][0]
+
+
+def test_camera_footage_is_digital_capture_and_its_render_is_not_ai(project, tmp_path, cli):
+    from test_provenance import make_timeline, render_concat
+
+    a = make_src(tmp_path / "cam" / "a.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    b = make_src(tmp_path / "cam" / "b.mkv", rate="25", seconds=1.2,
+                 extra=["-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata",
+                        "encoder=libebml v1.4.2 + libmatroska v1.6.4"])
+    r = cli("--project", str(project.root), "import", "corridor", str(a), str(b), "--source", "camera")
+    assert r.returncode == 0, r.stderr
+    takes = project.catalog.takes("corridor")
+    assert len(takes) == 2 and all(t.meta["source_type"] == "camera" for t in takes)
+    for t in takes:
+        created = _created(project.abs(t.path))
+        assert created["action"] == "c2pa.created" and created["digitalSourceType"] == prov.DIGITAL_CAPTURE
+        assert "provider" not in t.meta  # the Matroska muxer is not the clip's maker
+    tl = make_timeline(project, takes)
+    assert prov.disclosure_metadata(project, tl)["ai_generated"] == "false"
+    assert "Camera footage" in prov.credits_text(project, tl) and "generative AI" not in prov.credits_text(project, tl)
+    master = render_concat(project, [project.abs(t.path) for t in takes], project.renders_dir / "final_720p.mp4")
+    prov.sign_render(project, master, tl)
+    assert _created(master)["digitalSourceType"] == prov.COMPOSITE_CAPTURE
+    assert probe(master).metadata.get("ai_generated") == "false"
+
+
+def test_generated_is_the_default_and_the_shot_can_say_camera(project, tmp_path, cli):
+    a = make_src(tmp_path / "gen" / "a.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    (r,) = import_files(project, "corridor", [a])
+    assert r.take.meta["source_type"] == "generated"
+    assert _created(project.abs(r.take.path))["digitalSourceType"] == prov.TRAINED_ALGORITHMIC_MEDIA
+    spec = (project.root / "dreamcut.yaml").read_text().replace(
+        "  - id: field\n", "  - id: field\n    source: camera\n")
+    (project.root / "dreamcut.yaml").write_text(spec)
+    proj = Project.open(project.root)
+    (r2,) = import_files(proj, "field", [a])
+    assert r2.take.meta["source_type"] == "camera"
+    bad = cli("--project", str(project.root), "import", "field", str(a), "--source", "phone")
+    assert bad.returncode == 2 and "--source" in bad.stderr and "camera, generated, unknown" in bad.stderr

@@ -514,7 +514,7 @@ def _conforms(info: MediaInfo, fps: int, mw: int, mh: int, src: Path) -> bool:
     return (src.suffix.lower() in (".mp4", ".m4v") and v.codec == "h264" and v.pix_fmt == "yuv420p"
             and (v.width, v.height) == (mw, mh) and abs(v.fps - fps) < 0.01 and not v.variable_frame_rate
             and v.rotation == 0 and (info.audio is None or info.audio.codec == "aac")
-            and abs(v.sample_aspect - 1.0) < 0.01 and source_colour(info).system == "bt709")
+            and abs(v.sample_aspect - 1.0) < 0.01)  # colours: a copy keeps pixels and tags as they are
 
 
 def fit_filter(fit: str, mw: int, mh: int) -> str:
