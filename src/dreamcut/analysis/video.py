@@ -599,11 +599,15 @@ def score_take(metrics: dict[str, Any], defects: list[Defect], similarity: float
     dark_expected: the share of the take (0..1) whose prompt asks for a dark picture; exposure is
     then judged against a darker target."""
     seconds = max(float(metrics.get("seconds") or 0.0), 1e-3)
-    sharp01 = float(np.clip((np.log10(max(metrics.get("sharpness", 0.0), 1e-3)) - 0.5) / 2.0, 0.0, 1.0))
     luma = float(metrics.get("luma_mean", 128.0))
-    target = 118.0 - 70.0 * float(np.clip(dark_expected, 0.0, 1.0))
+    dark_expected = float(np.clip(dark_expected, 0.0, 1.0))
+    # Laplacian variance grows with the square of contrast: a night picture asked for is judged
+    # as sharp as the same picture lit normally.
+    sharp = float(metrics.get("sharpness", 0.0)) * (1.0 + dark_expected * ((118.0 / max(min(luma, 118.0), 8.0)) ** 2 - 1))
+    sharp01 = float(np.clip((np.log10(max(sharp, 1e-3)) - 0.5) / 2.0, 0.0, 1.0))
+    target = 118.0 - 70.0 * dark_expected
     exposure01 = float(np.clip(1.0 - abs(luma - target) / 118.0, 0.0, 1.0))
-    crushed = metrics.get("dark_frac", 0.0) * (1.0 - float(np.clip(dark_expected, 0.0, 1.0)))
+    crushed = metrics.get("dark_frac", 0.0) * (1.0 - dark_expected)
     exposure01 *= 1.0 - min(1.0, 2.0 * (crushed + metrics.get("blown_frac", 0.0)))
     smooth = float(metrics.get("motion_smoothness", 1.0))
     score = 0.55 + 0.2 * sharp01 + 0.15 * exposure01 + 0.1 * smooth
