@@ -21,6 +21,9 @@ $(BIN)/python:
 
 $(VENV)/.base-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
+	@# One OpenCV (README "One OpenCV"): a venv from before may still hold the headless build.
+	if $(BIN)/python -m pip show -q opencv-python-headless >/dev/null 2>&1; then \
+	  $(PIP) uninstall -y opencv-python-headless && $(PIP) install --force-reinstall --no-deps "opencv-python>=4.9"; fi
 	@touch $@
 
 # torch is pinned in the `local` extra (2.13.0: the CPU wheel on this machine's disk).
