@@ -29,7 +29,8 @@ def test_rank_json(cli, project):
     assert scores == sorted(scores, reverse=True)
     frozen = [t for t in doc["takes"] if any(d["kind"] == "frozen" for d in t["defects"])]
     assert frozen and all(isinstance(d["start"], float) and d["end"] > d["start"] for d in frozen[0]["defects"])
-    assert set(doc["takes"][0]) == {"shot", "take", "score", "why", "defects", "source"}
+    assert set(doc["takes"][0]) == {"shot", "take", "score", "why", "defects", "source", "analysed"}
+    assert doc["takes"][0]["analysed"].startswith("takes/")
 
 
 def test_status_estimate_check_json(cli, project):

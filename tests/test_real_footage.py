@@ -98,6 +98,8 @@ def _match(found: list[float], expected: list[float]) -> tuple[int, int, int]:
 def test_rank_json_document(ranked):
     takes, doc = ranked
     assert doc["command"] == "rank" and doc["version"] == 1
+    for t in doc["takes"]:  # imported takes are judged on their originals, not the 24 fps mezzanines
+        assert t["analysed"].startswith(f"takes/{t['shot']}/originals/"), t
     for t in doc["takes"]:
         assert set(t) >= {"shot", "take", "score", "why", "defects"}
         for d in t["defects"]:

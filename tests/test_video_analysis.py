@@ -29,6 +29,7 @@ def takes(tmp_path_factory) -> dict[str, Path]:
         "jolt": inject_jolt(base, 60, length=2),         # frames 60, 61 jump sideways
         "all": inject_jolt(inject_flash(inject_cut(inject_frozen(base, 10, 12), 70), 40), 55),
         "dark": [(f * 0.14).astype(np.uint8) if 20 <= i < 50 else f for i, f in enumerate(base)],  # dim, not black
+        "glitch": inject_cut(base, 40)[:44] + base[44:],  # 4 frames of another picture, then back
         "flicker": [np.clip(f.astype(np.int16) + (9 if i % 2 else -9), 0, 255).astype(np.uint8)
                     for i, f in enumerate(base)],
     }
@@ -74,6 +75,14 @@ def test_every_defect_found_in_one_take(takes):
     assert "frozen 0.5 s at 0.5 s" in a.explanation  # times for people are seconds with a unit
 
 
+def test_cut_away_and_back_is_one_glitch(takes):
+    a = analyze_take(takes["glitch"])
+    assert [d.kind for d in a.defects] == ["cut"], a.defects
+    (d,) = a.defects
+    assert abs(d.start - 40 / FPS) <= TOL and abs(d.end - 44 / FPS) <= TOL
+    assert "cut away and back (4 frame(s))" == d.detail
+
+
 def test_flicker_is_found_and_named(takes):
     a = analyze_take(takes["flicker"])
     assert _found(a, "flicker"), a.defects
@@ -83,7 +92,7 @@ def test_flicker_is_found_and_named(takes):
 
 def test_clean_take_scores_higher_than_every_defective_one(takes):
     clean = analyze_take(takes["clean"]).score
-    for case in ("frozen", "cut", "flash", "jolt", "all", "dark", "flicker"):
+    for case in ("frozen", "cut", "flash", "jolt", "all", "dark", "flicker", "glitch"):
         assert analyze_take(takes[case]).score < clean, case
     assert analyze_take(takes["all"]).score < analyze_take(takes["frozen"]).score
 

@@ -45,12 +45,29 @@ def take_request(project, take: Take) -> TakeRequest | None:
         return None
     segments = composed.segments
     changes = tuple(round(seg.start, 3) for seg in segments[1:])
+    sent = _sent_segments(project, take)
+    if sent is not None:  # the segments the backend was actually sent (its own clamping applied)
+        changes = tuple(round(float(seg["start"]), 3) for seg in sent[1:])
     whole = " ".join(x for x in (composed.lead, composed.style, take.prompt if len(segments) <= 1 else "") if x)
     if asks_for_darkness(whole) or (len(segments) <= 1 and asks_for_darkness(composed.subject)):
         dark = ((0.0, float(take.seconds or composed.seconds)),)
     else:
         dark = tuple((round(seg.start, 3), round(seg.end, 3)) for seg in segments if asks_for_darkness(seg.text))
     return TakeRequest(dark_expected=dark, scene_changes=changes)
+
+
+def _sent_segments(project, take: Take) -> list[dict] | None:
+    import json
+
+    row = project.catalog.job(take.job_key) if take.job_key else None
+    if row is None:
+        return None
+    try:
+        segments = json.loads(row["request_json"]).get("segments")
+    except (ValueError, TypeError, KeyError):
+        return None
+    return segments if isinstance(segments, list) and all(isinstance(x, dict) and "start" in x for x in segments) \
+        else None
 
 
 def rank_take(project, take: Take, *, clip_model: Path | None = None) -> TakeAnalysis:

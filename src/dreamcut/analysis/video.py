@@ -347,7 +347,7 @@ def find_cuts(s: Signals, exclude: list[Defect] = ()) -> list[Defect]:
     for i in s.boundaries:
         if not 0 < i < n or i <= head + 1 or i >= tail - 1 or black[i] or black[i - 1]:
             continue  # black edges are intended; black inside is find_black_gaps' business
-        if _covered(s, i, exclude) or any(d.start - 1e-6 <= _t(s, i) < d.end for d in out):
+        if _covered(s, i, exclude) or any(d.start - 1e-3 <= _t(s, i) <= d.end + 1e-3 for d in out):
             continue
         if s.similarity[i] >= 0.85:
             continue  # the same picture, relit: not a cut

@@ -31,13 +31,13 @@ def defect_items(defects: Iterable[Any]) -> list[dict[str, Any]]:
             for d in defects]
 
 
-def rank_document(rows: Iterable[tuple[Any, Any, Any, str]]) -> dict[str, Any]:
-    """rows: (score or None, take, TakeAnalysis or None, why), best first."""
+def rank_document(rows: Iterable[tuple[Any, Any, Any, str, str | None]]) -> dict[str, Any]:
+    """rows: (score or None, take, TakeAnalysis or None, why, file analysed (project-relative) or None), best first."""
     takes = []
-    for score, take, analysis, why in rows:
+    for score, take, analysis, why, analysed in rows:
         takes.append({"shot": take.shot_id, "take": take.id, "score": None if score is None else round(score, 4),
                       "why": why, "defects": defect_items(analysis.defects) if analysis is not None else [],
-                      "source": take.source})
+                      "source": take.source, "analysed": analysed})
     return document("rank", takes=takes)
 
 
