@@ -34,6 +34,20 @@ def _ff(out: Path, inputs: list[Path], graph: str) -> Path:
     return out
 
 
+def _vfr(out: Path, src: Path) -> Path:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-vf",
+           "setpts='if(lt(N,100),N/25,4+(N-100)/12.5)/TB'", "-fps_mode", "vfr", "-c:v", "libx264", "-preset",
+           "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(out)]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def _remux(src: Path, out: Path) -> Path:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-c", "copy", str(out)],
+                   check=True)
+    return out
+
+
 def _part(i: int, a: int, b: int, label: str) -> str:
     """Frames [a, b) of input i at 25 fps, 640x360 square pixels."""
     return (f"[{i}:v]fps=25,scale=640:360,setsar=1,trim=start_frame={a}:end_frame={b},"
@@ -53,6 +67,11 @@ def corpus(tmp_path_factory):
         "joined": (_ff(d / "joined.mp4", [bunny, bikes, bunny],
                        ";".join([_part(0, 0, 50, "a"), _part(1, 80, 136, "b"), _part(2, 60, 110, "c"),
                                  "[a][b][c]concat=n=3:v=1[v]"])), [50 / 25, 106 / 25], []),
+        # variable frame rate: the first 100 frames at 25 fps, the rest at 12.5 fps (each lasts 80 ms)
+        "bikesvfr": (_vfr(d / "bikesvfr.mp4", bikes), [f / 25 if f < 100 else 4.0 + (f - 100) / 12.5
+                                                       for f in BIKES_CUTS], []),
+        # the same joins in a Matroska file, its muxer string left in
+        "joinedmkv": (_remux(d / "joined.mp4", d / "joined.mkv"), [50 / 25, 106 / 25], []),
         "edgefades": (_ff(d / "edgefades.mp4", [bunny],
                           _part(0, 0, 125, "a") + ";[a]fade=t=in:st=0:d=0.6,fade=t=out:st=4.4:d=0.6[v]"), [], []),
         "blackgap": (_ff(d / "blackgap.mp4", [bunny, bunny],
@@ -103,7 +122,7 @@ def test_rank_json_document(ranked):
     for t in doc["takes"]:
         assert set(t) >= {"shot", "take", "score", "why", "defects"}
         for d in t["defects"]:
-            assert set(d) == {"kind", "start", "end", "detail"} and 0 <= d["start"] < d["end"] <= 11.0
+            assert set(d) == {"kind", "start", "end", "detail"} and 0 <= d["start"] < d["end"] <= 17.0
 
 
 def test_hard_cuts_on_imported_takes_vs_pyscenedetect(ranked, corpus, capsys):
@@ -154,5 +173,5 @@ def test_a_dissolve_is_a_milder_transition(ranked):
     (tr,) = [d for d in t["defects"] if d["kind"] == "transition"]
     assert tr["start"] <= 2.1 and tr["end"] >= 2.1  # the dissolve's middle, 1.8 + 0.3 s
     assert t["score"] > takes["joined"]["score"]  # a dissolve costs less than two hard cuts
-    for name in ("bikes", "bunny", "bikes2997", "joined"):  # pans and motion are not dissolves
+    for name in ("bikes", "bunny", "bikes2997", "bikesvfr", "joined", "joinedmkv"):  # motion is not a dissolve
         assert [d for d in takes[name]["defects"] if d["kind"] == "transition"] == [], takes[name]
