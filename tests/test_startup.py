@@ -45,3 +45,19 @@ def test_a_native_crash_is_one_line():
     assert line is not None and "\n" not in line
     assert line.startswith("dreamcut render crashed in native code (SIGSEGV)")
     assert crash_line(0, "dreamcut render") is None and crash_line(2, "x") is None
+
+
+def test_a_crashed_ffmpeg_is_one_line(tmp_path, monkeypatch):
+    """run_ffmpeg turns an ffmpeg killed by a signal into one WorkFailed line (a real process that
+    crashes, given as the ffmpeg through DREAMCUT_FFMPEG)."""
+    from dreamcut import media
+    from dreamcut.errors import WorkFailed
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DREAMCUT_FFMPEG", str(fake))
+    with pytest.raises(WorkFailed) as e:
+        media.run_ffmpeg(["-i", "x.mp4", "y.mp4"], what="rendering the master")
+    assert e.value.message.startswith("rendering the master crashed in native code (SIGSEGV)")
+    assert "\n" not in e.value.line()

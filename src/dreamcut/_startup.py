@@ -106,5 +106,4 @@ def crash_line(returncode: int, what: str) -> str | None:
         name = signal.Signals(-returncode).name
     except ValueError:
         name = f"signal {-returncode}"
-    return (f"{what} crashed in native code ({name}); rerun it, and if it happens again run it with "
-            f"{NUMBA_ENV} pointing at an empty folder and report the command")
+    return f"{what} crashed in native code ({name}); run it again, and report the command if it crashes again"

@@ -298,6 +298,10 @@ def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
             progress(min(1.0, int(m.group(1)) / 1e6 / duration))
     rc = proc.wait()
     t.join(timeout=5)
+    if rc < 0:  # killed by a signal: a native crash, not an ffmpeg error message
+        from dreamcut._startup import crash_line
+
+        raise WorkFailed(crash_line(rc, what) or f"{what} failed")
     if rc != 0:
         last = b"".join(err_chunks).decode(errors="replace").strip().splitlines()
         raise WorkFailed(f"{what} failed: {last[-1] if last else f'exit code {rc}'}")
