@@ -10,8 +10,12 @@
    link, else a symbolic link outside the home folder), and make a mezzanine the rest of dreamcut can rely on:
    constant frame rate at the project's fps, the project's master size with a stated fit
    (`crop`, `pad`, `blur` = blurred fill behind the whole picture), rotation applied,
-   H.264 yuv420p 8-bit, source metadata dropped;
-4. keep what the provider said (its C2PA manifest, model, prompt) and sign the mezzanine;
+   non-square pixels shown at their display shape, colours read by the source's tags (or
+   its resolution's convention when untagged: HD BT.709, SD BT.601) and converted to the
+   BT.709 the mezzanine is tagged with, H.264 yuv420p 8-bit, source metadata dropped;
+4. keep what the provider said (its C2PA manifest, model, prompt; never a muxer's name as
+   the maker), record where the clip comes from (`source`: camera | generated | unknown,
+   the C2PA digital source type) and sign the mezzanine;
 5. rename the files into place and write the catalog row last, in one transaction.
 
 Every byte is written under `.dreamcut/tmp/import-<pid>-*` first, so a failed or killed

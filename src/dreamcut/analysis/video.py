@@ -253,7 +253,11 @@ def find_flashes(s: Signals) -> list[Defect]:
     i = 1
     while i < n:
         before = float(np.median(s.luma[max(0, i - 5):i]))
-        jitter = float(np.std(np.diff(s.luma[max(0, i - 12):i]))) if i > 2 else 0.0
+        # The take's own jitter, before the jump and after where a flash would be over: a take that
+        # flickers frame to frame (even from its first frames) does not flash at every bright frame.
+        jitters = [float(np.std(np.diff(w))) for w in (s.luma[max(0, i - 12):i],
+                                                       s.luma[i + max_len + 1:i + max_len + 13]) if len(w) > 2]
+        jitter = max(jitters, default=0.0)
         threshold = max(25.0, 6.0 * jitter)
         if s.luma[i] - before > threshold:
             back = next((j for j in range(i + 1, min(n, i + max_len + 1)) if s.luma[j] - before < threshold / 2), None)
