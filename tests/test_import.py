@@ -541,3 +541,15 @@ def test_generated_is_the_default_and_the_shot_can_say_camera(project, tmp_path,
     assert r2.take.meta["source_type"] == "camera"
     bad = cli("--project", str(project.root), "import", "field", str(a), "--source", "phone")
     assert bad.returncode == 2 and "--source" in bad.stderr and "camera, generated, unknown" in bad.stderr
+
+
+def test_unknown_origin_makes_no_source_claim_and_is_disclosed(project, tmp_path):
+    from test_provenance import make_timeline
+
+    a = make_src(tmp_path / "u" / "a.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    (r,) = import_files(project, "corridor", [a], source="unknown")
+    assert r.status == "imported", r.line()
+    created = _created(project.abs(r.take.path))
+    assert created["action"] == "c2pa.opened" and "digitalSourceType" not in created  # no creation claim
+    assert prov.verify(project.abs(r.take.path)).valid
+    assert prov.disclosure_metadata(project, make_timeline(project, [r.take]))["ai_generated"] == "true"

@@ -364,6 +364,12 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
         parent_src = Path(original)
     elif existing is not None:
         parent_src = take_path
+    label = "provider"
+    if parent_src is None and take_source_type(take) is None:
+        # Unknown origin: no creation claim can be made (c2pa.created needs a source type), so the
+        # manifest says only that dreamcut opened the clip, which is its ingredient.
+        parent_src = original if original is not None and mime_for(original) else take_path
+        label = "original"
     facts = _take_facts(project, take)
     agent = {"name": take.backend, **({"version": take.model} if take.model else {})}
     params: dict[str, Any] = {k: facts[k] for k in ("seed", "prompt") if k in facts}
@@ -373,7 +379,7 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
     if parent_src is not None:
         # The provider signed it first: its manifest is our parent, and we say we opened it.
         actions = [{"action": "c2pa.opened", "softwareAgent": agent,
-                    "parameters": {"ingredientIds": ["provider"], **params}}]
+                    "parameters": {"ingredientIds": [label], **params}}]
     else:
         source_type = take_source_type(take)
         actions = [{"action": "c2pa.created", **({"digitalSourceType": source_type} if source_type else {}),
@@ -391,7 +397,7 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
             if parent_src is not None:
                 with open(parent_src, "rb") as f:
                     builder.add_ingredient({"title": (take.meta or {}).get("original_name") or title,
-                                            "relationship": "parentOf", "label": "provider"},
+                                            "relationship": "parentOf", "label": label},
                                            mime_for(parent_src) or mime, f)
             with atomic_path(take_path) as tmp, open(take_path, "rb") as src, open(tmp, "w+b") as dst:
                 builder.sign(_signer(identity), mime, src, dst)
