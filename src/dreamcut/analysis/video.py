@@ -280,7 +280,7 @@ def find_frozen(s: Signals) -> list[Defect]:
     # Scale the threshold to the take: slow drifts have small differences, codec noise smaller still.
     threshold = max(0.05, min(0.6, 0.08 * typical))
     still = np.zeros(len(s.diff), bool)
-    still[1:] = s.diff[1:] <= threshold
+    still[1:] = (s.diff[1:] <= threshold) & ~black_frames(s)[1:]  # black is a cut to black or an edge, not a stall
     out = []
     for a, b in _runs(still):
         held = b - a + 2  # frames a-1..b show the same picture
