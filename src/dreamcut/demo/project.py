@@ -242,6 +242,7 @@ shots:
     # backend: animatic     # this shot's backend
     # style: night-drive    # this shot's style preset (instead of style_preset)
     # refs: [refs/corridor.jpg]   # reference images (image-conditioned backends)
+    # source: camera        # clips imported into this shot: camera | generated | unknown
     # place: {section: chorus}    # pin the start: {section: chorus#2} | {bar: 17} | {beat: 65} | {second: 42.5}
     # transition: {kind: dissolve, beats: 2}   # into the next shot
 
