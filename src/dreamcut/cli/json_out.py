@@ -53,7 +53,8 @@ def estimate_document(est: Any, *, spent: float, reserved: float, budget: float)
 
 def status_document(per_shot: dict[str, dict], *, spent: float, reserved: float, budget: float,
                     eta_seconds: float | None) -> dict[str, Any]:
-    shots = [{"shot": shot_id, "done": s["done"], "running": s["running"], "failed": s["failed"], "to_do": s["todo"],
+    shots = [{"shot": shot_id, "done": s["done"], "running": s["running"], "parked": s.get("parked", 0),
+              "failed": s["failed"], "to_do": s["todo"],
               "seconds": round(s["seconds"], 3), "spent_usd": round(s["spent"], 4),
               "reserved_usd": round(s["reserved"], 4), "failures": list(s["reasons"])}
              for shot_id, s in per_shot.items()]
