@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for tracking; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -55,6 +55,9 @@ class SongAnalysis:
     energy: list[float] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
     content_hash: str = ""
+    tempo_curve: list[list[float]] = field(default_factory=list)  # [second, bpm] every 4 beats
+    pulse: float = 1.0  # 0..1: how clearly the beat is heard (below WEAK_PULSE: cut on phrases)
+    corrected: list[str] = field(default_factory=list)  # which facts the spec's `song:` block set
 
     # -- serialisation --------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -71,7 +74,9 @@ class SongAnalysis:
                    energy=[float(x) for x in d.get("energy", [])],
                    sections=[Section(float(s["start"]), float(s["end"]), str(s["label"]))
                              for s in d.get("sections", [])],
-                   content_hash=str(d.get("content_hash", "")))
+                   content_hash=str(d.get("content_hash", "")),
+                   tempo_curve=[[float(a), float(b)] for a, b in d.get("tempo_curve", [])],
+                   pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])])
 
     # -- questions the planner asks -------------------------------------------------
     @property
@@ -238,9 +243,10 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=96)
     mel_db = librosa.power_to_db(mel, ref=np.max)
     oenv = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
-    tempo, beat_frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False,
-                                                 tightness=400)
+    low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
+    tempo, beat_frames, tempo_curve, pulse = _track_beats(oenv, low, sr)
     beat_frames = _regularise(beat_frames, oenv)
+    beat_frames = _on_the_beat(beat_frames, low, oenv)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
     refined, shift = _refine_beats(y, sr, times[beat_frames])
     # A "beat" in the last 0.1 s is the song's end (the fade), not a beat.
@@ -256,7 +262,6 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
 
     report(0.35)
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=HOP, tuning=0.0)  # tuning: not needed here
-    low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
     bpb, first = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar)
     downbeats = [beats[i] for i in range(first, len(beats), bpb)]
 
@@ -276,10 +281,92 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=20)
     sections = _sections(downbeats, duration, times, chroma, mfcc, rms)
     report(0.95)
+    curve = _tempo_curve_points(tempo_curve, times, beats)
     return SongAnalysis(duration=round(duration, 6), sample_rate=sr, tempo=round(tempo, 4),
+                        tempo_curve=curve, pulse=round(pulse, 3),
                         beats=[round(b, 4) for b in beats], downbeats=[round(d, 4) for d in downbeats],
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
                         energy=[round(float(e), 4) for e in energy], sections=sections)
+
+
+# Relative spread of the local tempo (95th / 5th percentile) above which the song "moves":
+# then the tracker follows a tempo curve instead of holding one tempo.
+DRIFT = 1.05
+WEAK_PULSE = 0.35  # below this pulse strength the planner cuts on phrases / onsets, and says so
+
+
+def _track_beats(oenv: np.ndarray, low: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """(tempo, beat frames, local tempo per frame, pulse strength 0..1).
+
+    The local tempo comes from an 8 s autocorrelation tempogram, smoothed over ~10 s.
+    When it moves (rubato, a live drummer, an accelerando) the dynamic programme is
+    given that curve and a loose tightness, so the grid bends with the music; a
+    steady song keeps one tempo and a tight grid.
+    """
+    import librosa
+    from scipy.ndimage import median_filter
+
+    oenv = np.asarray(oenv, dtype=np.float64)
+    global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
+    local = librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP, aggregate=None,
+                                  start_bpm=global_tempo, std_bpm=0.5)
+    local = np.asarray(local, dtype=np.float64).reshape(-1)[: len(oenv)]
+    # fold octave errors onto the global tempo's octave, then smooth
+    ratio = local / global_tempo
+    local = np.where(ratio > 1.5, local / 2, np.where(ratio < 0.67, local * 2, local))
+    width = max(3, int(round(10.0 * sr / HOP)) | 1)
+    local = median_filter(local, size=width, mode="nearest")
+    lo, hi = np.percentile(local, [5, 95])
+    moving = hi / max(lo, 1e-9) > DRIFT
+    if moving:
+        _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False,
+                                            bpm=local, tightness=120)
+    else:
+        local = np.full(len(oenv), global_tempo)
+        _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False,
+                                            bpm=global_tempo, tightness=400)
+    # Pulse strength: how much more onset energy sits on the beats than between them.
+    if len(frames) >= 4:
+        on = float(np.mean(oenv[frames]))
+        mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
+        off = float(np.mean(oenv[mids]))
+        pulse = float(np.clip((on - off) / (on + 1e-9), 0.0, 1.0))
+    else:
+        pulse = 0.0
+    return global_tempo, np.asarray(frames, dtype=int), local, pulse
+
+
+def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray) -> np.ndarray:
+    """Move the grid by half a beat when the bass hits between the tracked beats.
+
+    A syncopated song (ragtime's "oom-pah", an off-beat hi-hat) can pull the tracker onto
+    the off-beats; the bass and kick mark the beat, so the phase that has them wins.
+    """
+    if len(frames) < 8:
+        return frames
+    mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
+    w = 2
+
+    def strength(fr: np.ndarray, env: np.ndarray) -> float:
+        return float(np.mean([env[max(0, f - w): f + w + 1].max() for f in fr if f < len(env)]))
+
+    on, off = strength(frames, low), strength(mids, low)
+    if off > 1.3 * on and strength(mids, oenv) > 0.8 * strength(frames, oenv):
+        # before the first beat there is room for one more half-beat only if the song allows
+        return mids
+    return frames
+
+
+def _tempo_curve_points(local: np.ndarray, times: np.ndarray, beats: list[float]) -> list[list[float]]:
+    """The tempo as (second, bpm) points, one a bar-ish (every 4 beats) from the beats themselves."""
+    if len(beats) < 3:
+        return []
+    b = np.asarray(beats)
+    out = []
+    for i in range(0, len(b) - 1, 4):
+        j = min(len(b) - 1, i + 4)
+        out.append([round(float(b[i]), 3), round(float(60.0 * (j - i) / (b[j] - b[i])), 2)])
+    return out
 
 
 # Where the fine flux peak sits relative to the attack (measured on synthesized drums):
