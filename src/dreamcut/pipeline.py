@@ -81,9 +81,13 @@ def selected_takes(project: Project) -> dict[str, Take]:
 
 
 def analyse_song(project: Project, progress: Progress | None = None):
-    from dreamcut.analysis.audio import analyze_song
+    """The song map: heard from the song (cached), with the spec's `song:` corrections applied."""
+    from dreamcut.analysis.audio import analyze_song, apply_corrections
 
-    return analyze_song(project.song_path, cache_dir=project.cache_dir / "audio", progress=progress)
+    meter = project.spec.song_map.meter if project.spec.song_map else None
+    heard = analyze_song(project.song_path, cache_dir=project.cache_dir / "audio", progress=progress,
+                         beats_per_bar=meter if meter in (3, 4) else None)
+    return apply_corrections(heard, project.spec.song_map)
 
 
 def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
@@ -160,6 +164,23 @@ def _real_defects(project: Project, take: Take, analysis) -> tuple[tuple[float, 
     return tuple((d.start, d.end, d.kind) for d in analysis.defects
                  if not (d.kind in _SCENE_CHANGE_LOOKALIKES
                          and any(d.start - 0.75 <= b <= d.end + 0.75 for b in boundaries)))
+
+
+def planned_cuts(project: Project) -> list[float]:
+    """Record times (s) of the cuts in the current edit; [] when there is none (or it is unreadable)."""
+    if not cut_path(project).is_file():
+        return []
+    try:
+        timeline = load_edit(project)
+    except BadInput:
+        return []
+    out = []
+    for item in timeline.tracks[0]:
+        m = item.metadata.get("dreamcut", {}) if hasattr(item, "metadata") else {}
+        start = m.get("record_start")
+        if start is not None and float(start) > 0:
+            out.append(round(float(start), 4))
+    return out
 
 
 def load_edit(project: Project):
