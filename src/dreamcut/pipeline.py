@@ -141,7 +141,8 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
             shot_id=shot.id, take_id=take.id, media=take.path, take_seconds=take.seconds, place=shot.place,
             transition=shot.transition or spec.transition, defects=defects,
             score=analysis.score if analysis else take.score, source_in=source_in))
-    timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song)
+    timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song,
+                         pacing=spec.song_map.pacing if spec.song_map else None)
     target = cut_path(project)
     with atomic_path(target) as tmp:
         otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")

@@ -111,6 +111,7 @@ class _Clip:
     end: int
     cut: _Cut | None  # None for the song start
     pin: str | None = None
+    use: tuple[int, int] | None = None  # (k, of n): the k-th of n cuts this take supplies (pacing)
     speed: float = 1.0
     src_in: int = 0  # source frames
     src_len: int = 0
@@ -118,11 +119,15 @@ class _Clip:
 
 
 def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tuple[int, int], title: str,
-              song_media: str) -> otio.schema.Timeline:
+              song_media: str, pacing=None) -> otio.schema.Timeline:
     """Cut `shots` (in shot-list order) to `song`; return the timeline (see docs/internals.md).
 
     fps: the timeline rate (frames per second, integer). size: the master's (w, h).
     song_media: the song's path relative to the project root.
+    pacing: None (each shot once, slots balanced to the takes), bars per cut (a number),
+    "auto" (from each section's energy and name: calmer verses, faster choruses), or a
+    mapping section name -> either ("default" for the rest). With pacing a shot supplies
+    as many cuts as its share of the song needs, each from a different in-point of its take.
     Raises BadInput when the shots cannot cover the song or a pin cannot be kept.
     """
     if fps <= 0:
@@ -149,6 +154,11 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
     for (i0, f0, pin0), (i1, f1, _) in zip(anchors[:-1], anchors[1:]):
         group = shots[i0:i1]
         inner = [c for c in cuts if f0 < c.frame < f1]
+        if pacing is not None:
+            paced = _paced_clips(song, group, inner, f0, f1, fps, pacing, cuts, pin0)
+            if paced is not None:
+                clips.extend(paced)
+                continue
         chosen = _place_cuts(group, inner, f0, f1, fps, beat_frames, song_media)
         starts = [f0] + [c.frame for c in chosen]
         ends = starts[1:] + [f1]
@@ -256,6 +266,130 @@ def _pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
         raise BadInput(f"pinned to second {p.second}, but the song is {song.duration:.2f} s long",
                        where=shot.shot_id, fix=f"use a second below {song.duration:.2f}")
     return f"second {p.second:g}", p.second
+
+
+# -- pacing: bars per cut per section; a shot may supply several cuts --------------------------
+
+AUTO_FAST = 4  # bars per cut in choruses and loud sections (auto)
+AUTO_CALM = 8  # bars per cut in verses, intros, outros and quiet sections (auto)
+
+
+def section_pace(song: SongAnalysis, index: int, pacing) -> int:
+    """Bars per cut for the song's `index`-th section under `pacing` (see plan_edit)."""
+    sec = song.sections[index]
+    rule = pacing
+    if isinstance(pacing, dict):
+        rule = pacing.get(sec.label, pacing.get("default", "auto"))
+    if rule != "auto":
+        return max(1, int(round(float(rule))))
+    # auto: loud or chorus -> fast, quiet or verse-like -> calm
+    e = np.asarray(song.energy, dtype=float)
+    t = np.asarray(song.energy_times, dtype=float)
+    if e.size:
+        inside = e[(t >= sec.start) & (t < sec.end)]
+        level = float(inside.mean()) if inside.size else float(e.mean())
+        loud = level > 1.1 * float(np.median(e))
+        quiet = level < 0.9 * float(np.median(e))
+    else:
+        loud = quiet = False
+    if sec.label in ("chorus", "bridge") or (loud and sec.label not in ("intro", "outro")):
+        return AUTO_FAST
+    if quiet or sec.label in ("verse", "intro", "outro"):
+        return AUTO_CALM
+    return AUTO_FAST
+
+
+def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list[int]:
+    """Record frames of the paced cuts in (f0, f1): every N bars from each section's start."""
+    out: list[int] = []
+    nb = len(song.downbeats)
+    for i, sec in enumerate(song.sections):
+        n = section_pace(song, i, pacing)
+        first = max(0, song.bar_index(sec.start))
+        if first < nb and song.downbeats[first] < sec.start - 0.25:
+            first += 1  # the section starts mid-bar: its phrases count from the next bar
+        starts = [sec.start] if sec.start > 0 else []
+        k = first + n
+        while k < nb and song.downbeats[k] < sec.end - 0.05:
+            starts.append(song.downbeats[k])
+            k += n
+        for t in starts:
+            frame = int(round(song.beats[song.nearest_beat(t)] * fps))
+            if f0 < frame < f1:
+                out.append(frame)
+    return sorted(set(out))
+
+
+def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                 pacing, cuts: list[_Cut], pin0: str | None) -> list[_Clip] | None:
+    """Clips for one anchored span under `pacing`; None when there are fewer paced slots than shots
+    (the balanced planner then places one cut per shot)."""
+    by_frame = {c.frame: c for c in inner}
+    points = [f for f in _pace_points(song, f0, f1, fps, pacing) if f in by_frame]
+    bar = max(1, int(round(song.beat_period * song.beats_per_bar * fps)))
+    # no slot under a bar (a section boundary right after a phrase cut): drop the weaker cut
+    kept: list[int] = []
+    for f in points:
+        if (kept and f - kept[-1] < bar) or f1 - f < bar // 2:
+            if kept and by_frame[f].bonus > by_frame[kept[-1]].bonus and f1 - f >= bar // 2:
+                kept[-1] = f
+            continue
+        if f - f0 < bar // 2:
+            continue
+        kept.append(f)
+    bounds = [f0] + kept + [f1]
+    # a slot longer than any take can fill (even slowed) is split on its phrase / bar / beat
+    longest = max(_usable_frames(s, fps) for s in group) / MIN_SPEED
+    split: list[int] = [bounds[0]]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        while b - a > longest:
+            inside = [c for c in inner if a + bar <= c.frame <= min(b - bar, a + longest)] or \
+                     [c for c in inner if a < c.frame <= a + longest]
+            if not inside:
+                break
+            best = max(inside, key=lambda c: (c.bonus, c.frame))
+            split.append(best.frame)
+            a = best.frame
+        split.append(b)
+    slots = list(zip(split[:-1], split[1:]))
+    m = len(group)
+    if len(slots) < m:
+        return None
+    # each shot a contiguous run of slots (the story's order), in proportion to its take's length
+    usable = np.array([_usable_frames(s, fps) for s in group], dtype=float)
+    lengths = np.array([b - a for a, b in slots], dtype=float)
+    share = np.cumsum(usable) / usable.sum() * lengths.sum()
+    mids = np.cumsum(lengths) - lengths / 2
+    owner = np.minimum(np.searchsorted(share, mids), m - 1)
+    # every shot gets at least one slot, order kept
+    owner = list(int(o) for o in owner)
+    for j in range(m):
+        if j not in owner:
+            # take a slot from the neighbour with the most
+            counts = [owner.count(x) for x in range(m)]
+            donor = max(range(m), key=lambda x: (counts[x], -abs(x - j)))
+            idx = [i for i, o in enumerate(owner) if o == donor]
+            give = idx[0] if donor > j else idx[-1]
+            owner[give] = j
+            owner = sorted(owner)
+    clips: list[_Clip] = []
+    for j in range(m):
+        mine = [slots[i] for i in range(len(slots)) if owner[i] == j]
+        n = len(mine)
+        for k, (a, b) in enumerate(mine):
+            shot = group[j]
+            if n > 1 and shot.source_in is None:
+                # different in-points of the one take, spread over it
+                take = _usable_frames(shot, fps)
+                room = max(0, take - (b - a))
+                src = (room * k // (n - 1)) / fps
+                # a take cut against itself: a straight cut; the shot's transition leads out of its last use
+                shot = ShotInput(**{**shot.__dict__, "source_in": round(src, 6),
+                                    **({"transition": TransitionSpec()} if k < n - 1 else {})})
+            cut = None if a == 0 else by_frame.get(a) or next((c for c in cuts if c.frame == a), None)
+            clips.append(_Clip(shot=shot, start=a, end=b, cut=cut, pin=pin0 if (j == 0 and k == 0) else None,
+                               use=(k + 1, n) if n > 1 else None))
+    return clips
 
 
 # -- placing the cuts: a dynamic programme over the beats -----------------------------------
@@ -406,7 +540,10 @@ def _retime_and_trim(clips: list[_Clip], song: SongAnalysis, fps: int) -> None:
         take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
         if c.shot.source_in is not None:
             c.src_in = int(round(c.shot.source_in * fps))
-            c.notes.append(f"in point {c.shot.source_in:g} s as directed")
+            if c.use is not None:
+                c.notes.append(f"cut {c.use[0]} of {c.use[1]} from this take, in point {c.shot.source_in:.2f} s")
+            else:
+                c.notes.append(f"in point {c.shot.source_in:g} s as directed")
         else:
             c.src_in, avoided = _best_in_point(c.shot.defects, take, c.src_len, head, tail, fps)
             if avoided:
@@ -470,6 +607,8 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
             "bar": c.cut.bar if c.cut else 1, "beat_in_bar": c.cut.beat_in_bar if c.cut else 1,
             "beat": (c.cut.beat + 1) if c.cut else 1, "section": c.cut.section if c.cut else _first_section(song),
             "pinned": c.pin, "handles": [int(c.head), int(c.tail)],  # type: ignore[attr-defined]
+            "use": list(c.use) if c.use else None, "phrase": c.cut.phrase if c.cut else 8,
+            "notes": list(c.notes),
         }
         if k > 0 and clips[k - 1].half_out > 0:  # type: ignore[attr-defined]
             prev = clips[k - 1]
