@@ -26,9 +26,9 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 9
 ANALYSIS_SR = 22050
-HOP = 512  # 23 ms at 22.05 kHz for tracking; each beat is then refined on a 3 ms grid
+HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 
@@ -245,7 +245,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     mel_db = librosa.power_to_db(mel, ref=np.max)
     oenv = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
     low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
-    tempo, beat_frames, tempo_curve, pulse = _track_beats(oenv, low, sr)
+    tempo, beat_frames, tempo_curve, pulse = _track_beats(oenv, sr)
     beat_frames = _regularise(beat_frames, oenv)
     beat_frames = _on_the_beat(beat_frames, low, oenv)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
@@ -292,40 +292,82 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
 
 # Relative spread of the local tempo (95th / 5th percentile) above which the song "moves":
 # then the tracker follows a tempo curve instead of holding one tempo.
-DRIFT = 1.05
+DRIFT = 1.08
 WEAK_PULSE = 0.35  # below this pulse strength the planner cuts on phrases / onsets, and says so
 
 
-def _track_beats(oenv: np.ndarray, low: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarray, float]:
+def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0, step_s: float = 0.25,
+                 smooth: int = 9) -> np.ndarray:
+    """The tempo (bpm) at every onset-envelope frame (HOP grid), within +-35 % of `around`.
+
+    Autocorrelation of the onset envelope in 3 s windows every 0.25 s; the best lag (with
+    the evidence of twice the lag, and a parabola through the peak for sub-frame precision)
+    is the local beat period; a 9-point median smooths it.
+    """
+    fps = sr / HOP
+    W = max(8, int(win_s * fps))
+    step = max(1, int(step_s * fps))
+    P = 60.0 * fps / around
+    lo, hi = max(2, int(P / 1.35)), min(W // 2 - 1, int(np.ceil(P * 1.35)) + 1)
+    if hi <= lo + 2:
+        return np.full(len(oenv), around)
+    centres = np.arange(0, len(oenv), step)
+    window = np.hanning(W)
+    periods = []
+    for c in centres:
+        a = max(0, c - W // 2)
+        seg = oenv[a:a + W]
+        if len(seg) < W:
+            seg = np.pad(seg, (0, W - len(seg)))
+        seg = (seg - seg.mean()) * window
+        ac = np.correlate(seg, seg, "full")[W - 1:]
+        lags = np.arange(lo, hi)
+        # a mild prior around the song's tempo keeps a dotted rhythm (4/3) from passing for a tempo change
+        prior = np.exp(-0.5 * (np.log2(lags / P) / 0.3) ** 2)
+        score = (ac[lags] + 0.5 * ac[np.minimum(2 * lags, W - 1)]) * prior
+        k = int(np.argmax(score))
+        L = float(lags[k])
+        if 0 < k < len(score) - 1:
+            y0, y1, y2 = score[k - 1], score[k], score[k + 1]
+            den = y0 - 2 * y1 + y2
+            if den < 0 and y1 > 0:
+                L += 0.5 * (y0 - y2) / den
+        periods.append(L)
+    from scipy.ndimage import median_filter
+
+    per = median_filter(np.asarray(periods), size=smooth, mode="nearest")
+    return np.interp(np.arange(len(oenv)), centres, 60.0 * fps / per)
+
+
+def _track_beats(oenv: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarray, float]:
     """(tempo, beat frames, local tempo per frame, pulse strength 0..1).
 
-    The local tempo comes from an 8 s autocorrelation tempogram, smoothed over ~10 s.
-    When it moves (rubato, a live drummer, an accelerando) the dynamic programme is
-    given that curve and a loose tightness, so the grid bends with the music; a
-    steady song keeps one tempo and a tight grid.
+    The local tempo (autocorrelation in 3 s windows) says whether the song moves: a
+    10th-90th percentile spread over 8 % is rubato, a live drummer, an accelerando. Then
+    the dynamic programme is given that tempo curve, so the grid bends with the music.
+    A steady song is tracked against librosa's tempogram tempo, smoothed over 10 s. The
+    tightness is loose enough (120) that the whole-frame beat period can alternate
+    between its two nearest values and so match a tempo between them.
     """
     import librosa
     from scipy.ndimage import median_filter
 
     oenv = np.asarray(oenv, dtype=np.float64)
     global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
-    local = librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP, aggregate=None,
-                                  start_bpm=global_tempo, std_bpm=0.5)
-    local = np.asarray(local, dtype=np.float64).reshape(-1)[: len(oenv)]
-    # fold octave errors onto the global tempo's octave, then smooth
-    ratio = local / global_tempo
-    local = np.where(ratio > 1.5, local / 2, np.where(ratio < 0.67, local * 2, local))
-    width = max(3, int(round(10.0 * sr / HOP)) | 1)
-    local = median_filter(local, size=width, mode="nearest")
-    lo, hi = np.percentile(local, [5, 95])
-    moving = hi / max(lo, 1e-9) > DRIFT
-    if moving:
-        _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False,
-                                            bpm=local, tightness=120)
+    local = _local_tempo(oenv, sr, global_tempo)
+    lo, hi = np.percentile(local, [10, 90])
+    if hi / max(lo, 1e-9) > DRIFT:
+        tempo = float(np.median(local))
     else:
-        local = np.full(len(oenv), global_tempo)
-        _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False,
-                                            bpm=global_tempo, tightness=400)
+        heard = librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP, aggregate=None,
+                                      start_bpm=global_tempo, std_bpm=0.5).reshape(-1)[: len(oenv)]
+        ratio = heard / global_tempo  # fold octave slips back onto the song's tempo
+        heard = np.where(ratio > 1.5, heard / 2, np.where(ratio < 0.67, heard * 2, heard))
+        local = median_filter(heard, size=max(3, int(round(10.0 * sr / HOP)) | 1), mode="nearest")
+        tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)))
+    _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
+                                        tightness=120)
+    frames = np.asarray(frames, dtype=int)
     # Pulse strength: how much more onset energy sits on the beats than between them.
     if len(frames) >= 4:
         on = float(np.mean(oenv[frames]))
@@ -334,7 +376,7 @@ def _track_beats(oenv: np.ndarray, low: np.ndarray, sr: int) -> tuple[float, np.
         pulse = float(np.clip((on - off) / (on + 1e-9), 0.0, 1.0))
     else:
         pulse = 0.0
-    return global_tempo, np.asarray(frames, dtype=int), local, pulse
+    return tempo, frames, local, pulse
 
 
 def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray) -> np.ndarray:
