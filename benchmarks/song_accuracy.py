@@ -38,7 +38,7 @@ def score(name: str) -> dict:
     found = [s.start for s in a.sections[1:]]
     hits = [any(abs(f - b) <= bar for f in found) for b in r.sections]
     return {"recording": name, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
-            "pulse": a.pulse_confidence if hasattr(a, "pulse_confidence") else None,
+            "pulse": a.pulse,
             "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3),
             "sections": len(r.sections), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
             "labels": [s.label for s in a.sections]}

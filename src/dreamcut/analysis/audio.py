@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 9
+ANALYSIS_VERSION = 10
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -293,12 +293,13 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
 # Relative spread of the local tempo (95th / 5th percentile) above which the song "moves":
 # then the tracker follows a tempo curve instead of holding one tempo.
 DRIFT = 1.08
-WEAK_PULSE = 0.35  # below this pulse strength the planner cuts on phrases / onsets, and says so
+WEAK_PULSE = 0.2  # below this pulse strength the planner cuts on phrases / onsets, and says so
 
 
 def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0, step_s: float = 0.25,
-                 smooth: int = 9) -> np.ndarray:
-    """The tempo (bpm) at every onset-envelope frame (HOP grid), within +-35 % of `around`.
+                 smooth: int = 9) -> tuple[np.ndarray, float]:
+    """The tempo (bpm) at every onset-envelope frame (HOP grid), within +-35 % of `around`,
+    and the pulse's clarity (median normalised autocorrelation at the beat period, 0..1).
 
     Autocorrelation of the onset envelope in 3 s windows every 0.25 s; the best lag (with
     the evidence of twice the lag, and a parabola through the peak for sub-frame precision)
@@ -310,10 +311,11 @@ def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0
     P = 60.0 * fps / around
     lo, hi = max(2, int(P / 1.35)), min(W // 2 - 1, int(np.ceil(P * 1.35)) + 1)
     if hi <= lo + 2:
-        return np.full(len(oenv), around)
+        return np.full(len(oenv), around), 0.0
     centres = np.arange(0, len(oenv), step)
     window = np.hanning(W)
     periods = []
+    clarity: list[float] = []
     for c in centres:
         a = max(0, c - W // 2)
         seg = oenv[a:a + W]
@@ -327,6 +329,7 @@ def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0
         score = (ac[lags] + 0.5 * ac[np.minimum(2 * lags, W - 1)]) * prior
         k = int(np.argmax(score))
         L = float(lags[k])
+        clarity.append(float(ac[lags[k]] / ac[0]) if ac[0] > 0 else 0.0)
         if 0 < k < len(score) - 1:
             y0, y1, y2 = score[k - 1], score[k], score[k + 1]
             den = y0 - 2 * y1 + y2
@@ -336,7 +339,7 @@ def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0
     from scipy.ndimage import median_filter
 
     per = median_filter(np.asarray(periods), size=smooth, mode="nearest")
-    return np.interp(np.arange(len(oenv)), centres, 60.0 * fps / per)
+    return np.interp(np.arange(len(oenv)), centres, 60.0 * fps / per), float(np.median(clarity)) if clarity else 0.0
 
 
 def _track_beats(oenv: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarray, float]:
@@ -354,7 +357,7 @@ def _track_beats(oenv: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarr
 
     oenv = np.asarray(oenv, dtype=np.float64)
     global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
-    local = _local_tempo(oenv, sr, global_tempo)
+    local, clarity = _local_tempo(oenv, sr, global_tempo)
     lo, hi = np.percentile(local, [10, 90])
     if hi / max(lo, 1e-9) > DRIFT:
         tempo = float(np.median(local))
@@ -364,18 +367,11 @@ def _track_beats(oenv: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarr
         ratio = heard / global_tempo  # fold octave slips back onto the song's tempo
         heard = np.where(ratio > 1.5, heard / 2, np.where(ratio < 0.67, heard * 2, heard))
         local = median_filter(heard, size=max(3, int(round(10.0 * sr / HOP)) | 1), mode="nearest")
-        tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)))
+        tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)[0]))
     _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                         tightness=120)
     frames = np.asarray(frames, dtype=int)
-    # Pulse strength: how much more onset energy sits on the beats than between them.
-    if len(frames) >= 4:
-        on = float(np.mean(oenv[frames]))
-        mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
-        off = float(np.mean(oenv[mids]))
-        pulse = float(np.clip((on - off) / (on + 1e-9), 0.0, 1.0))
-    else:
-        pulse = 0.0
+    pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
     return tempo, frames, local, pulse
 
 

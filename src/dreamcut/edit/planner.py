@@ -175,6 +175,9 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
 
 
 def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+    from dreamcut.analysis.audio import WEAK_PULSE
+
+    weak = song.pulse < WEAK_PULSE and "tempo" not in song.corrected
     names = song.section_names()
     section_beats: dict[int, str] = {}
     for sec, name in zip(song.sections, names):
@@ -202,6 +205,8 @@ def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
         bonus = (BONUS_DOWNBEAT if in_bar == 1 else 0.0)
         bonus += BONUS_PHRASE4 if phrase >= 4 else 0.0
         bonus += BONUS_PHRASE8 if phrase >= 8 else 0.0
+        if weak:  # the grid is a guess: only phrase starts and section boundaries are worth a move
+            bonus = 2.0 * bonus if phrase else 0.0
         bonus += BONUS_SECTION if sec_start else 0.0
         out.append(_Cut(frame=frame, beat=i, bar=bar0 + 1, beat_in_bar=in_bar, section=sec_name,
                         section_start=sec_start, phrase=phrase, bonus=bonus))
@@ -215,7 +220,7 @@ def _anchors(song: SongAnalysis, shots: list[ShotInput], cuts: list[_Cut], fps: 
     for i, shot in enumerate(shots):
         if shot.place is None:
             continue
-        text, t = _pin_time(song, shot)
+        text, t = pin_time(song, shot)
         frame = int(round(song.beats[song.nearest_beat(t)] * fps)) if t > 0 else 0
         if t > 0 and frame <= 0:
             frame = 0
@@ -239,7 +244,9 @@ def _anchors(song: SongAnalysis, shots: list[ShotInput], cuts: list[_Cut], fps: 
     return anchors
 
 
-def _pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
+def pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
+    """(how the pin reads, its second in the song); BadInput when the song map has no such place.
+    `dreamcut check` asks the same question before anything is generated."""
     p = shot.place
     assert p is not None
     if p.section is not None:
@@ -389,6 +396,9 @@ def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], 
             cut = None if a == 0 else by_frame.get(a) or next((c for c in cuts if c.frame == a), None)
             clips.append(_Clip(shot=shot, start=a, end=b, cut=cut, pin=pin0 if (j == 0 and k == 0) else None,
                                use=(k + 1, n) if n > 1 else None))
+            if n > 1 and k > 0 and _usable_frames(group[j], fps) <= b - a:
+                clips[-1].notes.append("repeats the same footage: the take is no longer than its slot "
+                                       "(longer takes give each use its own stretch)")
     return clips
 
 
@@ -526,13 +536,15 @@ def _retime_and_trim(clips: list[_Clip], song: SongAnalysis, fps: int) -> None:
             halves[k] = min(halves[k], int(tail_fit / c.speed))
     for k, h in enumerate(halves):
         kind = clips[k].shot.transition.kind
+        more = 2 * (want[k] - h) * max(clips[k].speed, clips[k + 1].speed) / fps  # take seconds short, both sides
+        between = f"{clips[k].shot.shot_id} and {clips[k + 1].shot.shot_id} need {more:.2f} s more take"
         if want[k] == 0 and kind != "cut" and h == 0:
             clips[k + 1].notes.append(f"{kind} became a cut: the shots are too short for it")
         elif h < want[k]:
             if h == 0:
-                clips[k + 1].notes.append(f"{kind} became a cut: no handle room in the takes")
+                clips[k + 1].notes.append(f"{kind} became a cut: no handle room in the takes ({between})")
             else:
-                clips[k + 1].notes.append(f"{kind} shortened to {2 * h} frames: handle room in the takes")
+                clips[k + 1].notes.append(f"{kind} shortened to {2 * h} frames: handle room in the takes ({between})")
     # 3. in points: the stretch with the fewest defects, handles included.
     for k, c in enumerate(clips):
         head = math.ceil(halves[k - 1] * c.speed) if k > 0 else 0
@@ -585,7 +597,7 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
     tl = otio.schema.Timeline(name=title)
     tl.metadata["dreamcut"] = {"version": TIMELINE_VERSION, "song": song_media, "fps": int(fps),
                                "size": [int(size[0]), int(size[1])], "tempo": float(song.tempo), "title": title,
-                               "beats_per_bar": int(song.beats_per_bar)}
+                               "beats_per_bar": int(song.beats_per_bar), "warnings": _song_warnings(song)}
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     for k, c in enumerate(clips):
         take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
@@ -636,6 +648,15 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
     return tl
 
 
+def _song_warnings(song: SongAnalysis) -> list[str]:
+    from dreamcut.analysis.audio import WEAK_PULSE
+
+    if song.pulse < WEAK_PULSE and "tempo" not in song.corrected:
+        return [f"weak pulse ({song.pulse:.2f}): the beat grid is a guess; cuts favour phrase starts and "
+                "section boundaries (set `bpm:` and `downbeat:` in the song: block if you hear a beat)"]
+    return []
+
+
 def _first_section(song: SongAnalysis) -> str | None:
     names = song.section_names()
     return names[0] if names else None
@@ -645,6 +666,29 @@ def _tc(frame: int, fps: int) -> str:
     """mm:ss.ff (ff = frames)."""
     s, f = divmod(int(frame), fps)
     return f"{s // 60:02d}:{s % 60:02d}.{f:02d}"
+
+
+DEGRADED_MARKS = ("became a cut", "shortened to", "retimed", "repeats the same footage")
+
+
+def degraded(timeline: otio.schema.Timeline) -> list[str]:
+    """Every decision the edit took against what was asked, one line each: a transition
+    that became a cut or was shortened, a clip retimed, a stale take used, a weak pulse."""
+    meta = timeline.metadata.get("dreamcut", {})
+    fps = int(meta.get("fps") or 24)
+    out = [str(x) for x in meta.get("warnings", [])]
+    for item in timeline.tracks[0]:
+        if not isinstance(item, otio.schema.Clip):
+            continue
+        m = item.metadata.get("dreamcut", {})
+        notes = m.get("notes")
+        if notes is None:  # a timeline from before notes were kept: read the reason
+            notes = str(m.get("reason", "")).split("; ")
+        for note in notes:
+            if any(k in note for k in DEGRADED_MARKS):
+                start = int(m.get("record_start_frame", 0))
+                out.append(f"{_tc(start, fps)} {m.get('shot', '?')}: {note}")
+    return out
 
 
 def explain(timeline: otio.schema.Timeline) -> list[str]:
