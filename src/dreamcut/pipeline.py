@@ -49,12 +49,31 @@ def generate(project: Project, *, shots: list[str] | None = None, on_take=None, 
 # -- selection ------------------------------------------------------------------------
 
 
-def selected_takes(project: Project) -> dict[str, Take]:
+def current_prompts(project: Project) -> dict[str, set[str]]:
+    """The prompts the shot list asks for now, per shot (what a take made today would be sent)."""
+    from dreamcut.generate.batch import plan_takes
+
+    out: dict[str, set[str]] = {}
+    for p in plan_takes(project.spec, root=str(project.root)):
+        out.setdefault(p.shot_id, set()).add(p.request.prompt)
+    return out
+
+
+def is_stale(take: Take, current: dict[str, set[str]]) -> bool:
+    """A generated take whose prompt is not one the shot list asks for now. Imported
+    takes (no prompt of ours) are never stale."""
+    return take.source == "generated" and bool(take.prompt) and take.prompt not in current.get(take.shot_id, set())
+
+
+def selected_takes(project: Project, notes: list[str] | None = None) -> dict[str, Take]:
     """The take each shot uses: the director's selection, else the best-rated, else the
-    best-scored, else the first made. Rejected takes are never chosen by default."""
+    best-scored, else the first made. Rejected takes are never chosen by default, and a
+    take made from an older prompt only when the shot has no take from its current one
+    (said in `notes`); a director's explicit selection is kept either way."""
     catalog = project.catalog
     chosen: dict[str, Take] = {}
     explicit = catalog.selections()
+    current = current_prompts(project)
     for shot in project.spec.shots:
         takes = catalog.takes(shot.id)
         if not takes:
@@ -65,6 +84,9 @@ def selected_takes(project: Project) -> dict[str, Take]:
             continue
         reviews = {t.id: catalog.review(t.id) for t in takes}
         candidates = [t for t in takes if reviews[t.id]["status"] != "rejected"] or takes
+        fresh = [t for t in candidates if not is_stale(t, current)]
+        stale_only = not fresh
+        candidates = fresh or candidates
         selected = [t for t in candidates if reviews[t.id]["status"] == "selected"]
         pool = selected or candidates
 
@@ -74,6 +96,9 @@ def selected_takes(project: Project) -> dict[str, Take]:
             return (-rating, -score, t.created_at, t.id)
 
         chosen[shot.id] = sorted(pool, key=rank)[0]
+        if stale_only and notes is not None:
+            notes.append(f"{shot.id}: stale take {chosen[shot.id].id} used: it was made from an older prompt "
+                         "(run `dreamcut generate` for takes of the current one, or select this take to keep it)")
     return chosen
 
 
@@ -124,7 +149,8 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     # Score every take first (cached by content), so the default choice per shot is the best one.
     candidates = [t for shot in spec.shots for t in project.catalog.takes(shot.id)]
     analyses = analyse_takes(project, candidates, progress)
-    chosen = selected_takes(project)
+    warnings: list[str] = []
+    chosen = selected_takes(project, warnings)
     missing = [s.id for s in spec.shots if s.id not in chosen]
     if missing:
         raise BadInput(f"no takes yet for shot(s) {', '.join(missing[:8])}", where=str(project.spec_path.name),
@@ -143,10 +169,53 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
             score=analysis.score if analysis else take.score, source_in=source_in))
     timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song,
                          pacing=spec.song_map.pacing if spec.song_map else None)
+    meta = dict(timeline.metadata["dreamcut"])
+    meta["warnings"] = list(meta.get("warnings", [])) + warnings
+    timeline.metadata["dreamcut"] = meta
     target = cut_path(project)
     with atomic_path(target) as tmp:
         otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
     return timeline
+
+
+def check_against_song(project: Project, song) -> list[tuple[str, str, str, str]]:
+    """(shot, severity, message, fix) for what the edit would refuse or degrade, before anything
+    is generated: pins the song map does not have, and transitions the takes leave no handle
+    room for (a dry run of the planner with takes of the length asked, or the takes made)."""
+    from dreamcut.edit.planner import ShotInput, degraded_items, pin_time, plan_edit
+
+    spec = project.spec
+    out: list[tuple[str, str, str, str]] = []
+    made = {}
+    try:
+        made = {t.shot_id: t for t in selected_takes(project).values()}
+    except Exception:  # noqa: BLE001 - a check must not fail on an unreadable catalog; the edit will say
+        made = {}
+    inputs = []
+    for i, shot in enumerate(spec.shots):
+        take = made.get(shot.id)
+        seconds = take.seconds if take is not None else spec.shot_seconds(shot)
+        si = ShotInput(shot_id=shot.id, take_id=take.id if take else f"{shot.id}-planned",
+                       media=take.path if take else f"takes/{shot.id}.mp4", take_seconds=seconds, place=shot.place,
+                       transition=shot.transition or spec.transition)
+        inputs.append(si)
+        if shot.place is not None:
+            try:
+                pin_time(song, si)
+            except BadInput as e:
+                out.append((shot.id, "error", e.message, e.fix or ""))
+    if any(sev == "error" for _, sev, _, _ in out):
+        return out
+    try:
+        timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title,
+                             song_media=spec.song, pacing=spec.song_map.pacing if spec.song_map else None)
+    except BadInput as e:
+        out.append((e.where or "*", "error", e.message, e.fix or ""))
+        return out
+    for frame, shot, what in degraded_items(timeline):
+        fix = "make the takes longer (seconds:) or the transition shorter (beats:)" if shot else ""
+        out.append((shot or "*", "warning", what, fix))
+    return out
 
 
 # A scene change the director wrote into a multi-scene prompt looks like a cut or a jolt to

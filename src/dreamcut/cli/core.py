@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dreamcut.cli.app import G, app, console, fraction_updater, open_project, progress_bar, say
+from dreamcut.cli.app import G, app, console, err_console, fraction_updater, open_project, progress_bar, say
 from dreamcut.errors import BadInput
 
 
@@ -20,7 +20,9 @@ def init(
     song: Optional[Path] = typer.Option(None, "--song", help="Copy this song into the project as its song."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing dreamcut.yaml."),
 ) -> None:
-    """Start a project: write a commented example shot list (dreamcut.yaml) to edit."""
+    """Start a project: write a commented example shot list (dreamcut.yaml) to edit.
+
+    With --song, the shot list covers that song: one shot per phrase, takes long enough for it."""
     from dreamcut.demo.project import init_template
     from dreamcut.media import write_text_atomic
 
@@ -32,7 +34,13 @@ def init(
         raise BadInput("song file does not exist", where=str(song), fix="give the path of an audio file")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        text = init_template()
+        if song is not None:
+            from dreamcut.analysis.audio import analyze_song
+
+            heard = analyze_song(song)
+            text = init_template(duration=heard.duration, bpm=heard.tempo, beats_per_bar=heard.beats_per_bar)
+        else:
+            text = init_template()
         if song is not None:
             dest = directory / f"song{song.suffix.lower()}"
             shutil.copyfile(song, dest)
@@ -96,6 +104,14 @@ def check() -> None:
             backends[name] = load_backend(p.backend)
         for message in backends[name].problems(p.request):
             problems.append(_Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
+    # The song map: pins that name places the song has, and handle room for the transitions asked.
+    from dreamcut import pipeline
+
+    with progress_bar(transient=True) as bars:
+        task = bars.add_task("hearing the song", total=100)
+        heard = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
+    for shot_id, severity, message, fix in pipeline.check_against_song(project, heard):
+        problems.append(_Problem(shot_id, severity, message, fix))
     est = estimate(planned, lambda ref: backends[str(ref)].capabilities(), prices=spec.prices,
                    budget_usd=spec.budget_usd)
     seen = set()
@@ -247,6 +263,8 @@ def demo(
 @app.command()
 def edit(
     explain: bool = typer.Option(False, "--explain", help="Say why each cut is where it is (beat, bar, section, score)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any decision was degraded (a transition became a "
+                                                        "cut, a clip was retimed, a stale take was used)."),
 ) -> None:
     """Cut the chosen takes to the music and write edits/cut.otio."""
     from dreamcut import pipeline
@@ -265,6 +283,17 @@ def edit(
 
         for line in explain_lines(timeline):
             say(line)
+    from dreamcut.edit.planner import degraded
+
+    lost = degraded(timeline)
+    if lost:
+        say(f"[yellow]{len(lost)} degraded decision(s)[/]:")
+        for line in lost:
+            say(f"  {line}")
+        if strict:
+            err_console.print(f"error: {len(lost)} degraded decision(s) with --strict (fix: lengthen the takes, "
+                              "regenerate stale shots, or drop --strict)", highlight=False)
+            raise typer.Exit(1)
 
 
 @app.command()

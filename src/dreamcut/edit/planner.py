@@ -671,12 +671,12 @@ def _tc(frame: int, fps: int) -> str:
 DEGRADED_MARKS = ("became a cut", "shortened to", "retimed", "repeats the same footage")
 
 
-def degraded(timeline: otio.schema.Timeline) -> list[str]:
-    """Every decision the edit took against what was asked, one line each: a transition
-    that became a cut or was shortened, a clip retimed, a stale take used, a weak pulse."""
+def degraded_items(timeline: otio.schema.Timeline) -> list[tuple[int | None, str | None, str]]:
+    """(record frame, shot, what) for every decision the edit took against what was asked:
+    a transition that became a cut or was shortened, a clip retimed, footage repeated, a
+    stale take used, a weak pulse. Song-wide items have no frame or shot."""
     meta = timeline.metadata.get("dreamcut", {})
-    fps = int(meta.get("fps") or 24)
-    out = [str(x) for x in meta.get("warnings", [])]
+    out: list[tuple[int | None, str | None, str]] = [(None, None, str(x)) for x in meta.get("warnings", [])]
     for item in timeline.tracks[0]:
         if not isinstance(item, otio.schema.Clip):
             continue
@@ -686,9 +686,15 @@ def degraded(timeline: otio.schema.Timeline) -> list[str]:
             notes = str(m.get("reason", "")).split("; ")
         for note in notes:
             if any(k in note for k in DEGRADED_MARKS):
-                start = int(m.get("record_start_frame", 0))
-                out.append(f"{_tc(start, fps)} {m.get('shot', '?')}: {note}")
+                out.append((int(m.get("record_start_frame", 0)), str(m.get("shot", "?")), note))
     return out
+
+
+def degraded(timeline: otio.schema.Timeline) -> list[str]:
+    """`degraded_items` as lines: 'mm:ss.ff shot: what'."""
+    fps = int(timeline.metadata.get("dreamcut", {}).get("fps") or 24)
+    return [what if frame is None else f"{_tc(frame, fps)} {shot}: {what}"
+            for frame, shot, what in degraded_items(timeline)]
 
 
 def explain(timeline: otio.schema.Timeline) -> list[str]:
