@@ -117,18 +117,22 @@ def test_check_says_how_much_more_take_a_transition_needs(project, cli):
     assert "s more take" in text
 
 
-def _import_takes(project: Path, cli, seconds: float) -> None:
-    spec = yaml.safe_load((project / "dreamcut.yaml").read_text())
-    for i, shot in enumerate(spec["shots"]):
-        clip = project.parent / f"{shot['id']}.mp4"
+def _import_takes(project: Path, seconds: float) -> None:
+    """Real takes through the real importer (in-process: one Python start instead of one per shot)."""
+    from dreamcut.importer import import_one
+    from dreamcut.project import Project
+
+    p = Project.open(project)
+    for i, shot in enumerate(p.spec.shots):
+        clip = project.parent / f"{shot.id}.mp4"
         write_take(clip, clean_frames(int(seconds * 24), seed=i + 1))
-        cli("--project", str(project), "import", shot["id"], str(clip), check=True)
+        import_one(p, shot.id, clip)
 
 
 def test_edit_lists_degraded_decisions_and_strict_fails(project, cli):
     _edit_spec(project, lambda d: d.update(transition={"kind": "dissolve", "beats": 4}))
     spec = yaml.safe_load((project / "dreamcut.yaml").read_text())
-    _import_takes(project, cli, spec["take_seconds"] * 0.85)
+    _import_takes(project, spec["take_seconds"] * 0.85)
     out = cli("--project", str(project), "edit")
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
@@ -136,6 +140,17 @@ def test_edit_lists_degraded_decisions_and_strict_fails(project, cli):
     assert "retimed" in text or "became a cut" in text or "shortened" in text
     strict = cli("--project", str(project), "edit", "--strict")
     assert strict.returncode == 1 and "degraded" in strict.stderr
+    # incremental: a second render of an unchanged edit renders nothing, and says so
+    _edit_spec(project, lambda d: d.update(render={"master": "256x144", "resolution": "256x144",
+                                                   "preset": "ultrafast"}))
+    first = cli("--project", str(project), "render", check=True)
+    assert "unchanged" not in first.stdout
+    video = project / "renders" / "final_256x144.mp4"
+    stamp = video.stat().st_mtime_ns
+    again = cli("--project", str(project), "render", check=True)
+    assert "unchanged" in again.stdout and video.stat().st_mtime_ns == stamp
+    forced = cli("--project", str(project), "render", "--force", check=True)
+    assert "unchanged" not in forced.stdout and video.stat().st_mtime_ns != stamp
 
 
 def test_a_take_from_an_older_prompt_is_not_chosen_over_a_current_one(project):

@@ -277,9 +277,41 @@ def render_paths(project: Project) -> tuple[Path, Path]:
     return master, final
 
 
+def render_inputs(project: Project, timeline, master: Path, final: Path) -> str:
+    """A fingerprint of everything a render reads: the edit, every take file and the song
+    (path, size, modification time), and the render settings. Same fingerprint, same video."""
+    import hashlib
+
+    import opentimelineio as otio
+
+    spec = project.spec
+    h = hashlib.sha256()
+    h.update(otio.adapters.write_to_string(timeline, adapter_name="otio_json").encode())
+    media = sorted({c.media_reference.target_url for c in timeline.find_clips()
+                    if getattr(c.media_reference, "target_url", None)})
+    for rel in media + [spec.song]:
+        path = project.abs(rel) if not Path(rel).is_absolute() else Path(rel)
+        st = path.stat() if path.exists() else None
+        h.update(f"{rel}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+    h.update(json.dumps({"render": spec.render.model_dump(), "fps": spec.fps, "size": spec.master_size,
+                         "final": spec.final_size, "caption": spec.caption, "outputs": [str(master), str(final)]},
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _render_stamp(project: Project) -> Path:
+    return project.state_dir / "render-inputs.json"
+
+
 def render(project: Project, timeline=None, *, master_progress: Progress | None = None,
-           upscale_progress: Progress | None = None) -> tuple[Path, Path]:
-    """Render the cut at the master size with the song, then upscale to the final size."""
+           upscale_progress: Progress | None = None, force: bool = False,
+           on_skip: Callable[[str], None] | None = None) -> tuple[Path, Path]:
+    """Render the cut at the master size with the song, then upscale to the final size.
+
+    When the edit, the takes, the song and the settings are what the last render read
+    (and its files are still there), nothing is rendered again: `on_skip` hears why.
+    """
+    from dreamcut.media import write_text_atomic
     from dreamcut.render.ffmpeg import render_timeline
     from dreamcut.render.upscale import upscale
 
@@ -287,6 +319,20 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
     project.check_writable()
     timeline = timeline if timeline is not None else load_edit(project)
     master, final = render_paths(project)
+    fingerprint = render_inputs(project, timeline, master, final)
+    stamp = _render_stamp(project)
+    if not force and master.is_file() and final.is_file() and stamp.is_file():
+        try:
+            last = json.loads(stamp.read_text(encoding="utf-8"))
+        except ValueError:
+            last = {}
+        if last.get("inputs") == fingerprint and last.get("master_size") == master.stat().st_size \
+                and last.get("final_size") == final.stat().st_size:
+            if on_skip:
+                on_skip(f"render: edit, takes, song and settings unchanged; kept {project.rel(master)}"
+                        + (f" and {project.rel(final)}" if final != master else ""))
+            return master, final
+    stamp.unlink(missing_ok=True)
     render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps, codec=spec.render.codec,
                     crf=spec.render.crf, preset=spec.render.preset, progress=master_progress)
     _sign_render(project, master, timeline)
@@ -294,7 +340,16 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
         upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=upscale_progress,
                 crf=spec.render.crf, preset=spec.render.preset)
         _sign_render(project, final, timeline, parent=master)
+    write_text_atomic(stamp, json.dumps({"inputs": fingerprint, "master_size": master.stat().st_size,
+                                         "final_size": final.stat().st_size}))
     return master, final
+
+
+def write_song_picture(project: Project, song, target: Path | None = None) -> Path:
+    """renders/song.png: the song map with the planned cuts (see `dreamcut song`)."""
+    from dreamcut.render.song_picture import draw_song_map
+
+    return draw_song_map(song, target or project.renders_dir / "song.png", cuts=planned_cuts(project))
 
 
 def _sign_render(project: Project, path: Path, timeline, parent: Path | None = None) -> None:

@@ -176,12 +176,13 @@ def _run_pipeline(project, *, skip_generate: bool = False) -> dict[str, Path]:
         timeline = pipeline.make_edit(project, song=song, progress=fraction_updater(bars, task))
         bars.update(task, completed=100)
         outputs["edit"] = pipeline.cut_path(project)
+        outputs["song map"] = pipeline.write_song_picture(project, song)
         timings.append(("edit", time.monotonic() - t0))
         t0 = time.monotonic()
         master_task = bars.add_task(f"rendering {spec.render.master}", total=100)
         final_task = bars.add_task(f"upscaling to {spec.render.resolution}", total=100)
         master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bars, master_task),
-                                        upscale_progress=fraction_updater(bars, final_task))
+                                        upscale_progress=fraction_updater(bars, final_task), on_skip=say)
         bars.update(final_task, completed=100)
         outputs["master"], outputs["final"] = master, final
         timings.append(("render", time.monotonic() - t0))
@@ -297,8 +298,12 @@ def edit(
 
 
 @app.command()
-def render() -> None:
-    """Render the edit with the song (master size), then upscale to the final size."""
+def render(
+    force: bool = typer.Option(False, "--force", help="Render even when the edit, takes and settings are unchanged."),
+) -> None:
+    """Render the edit with the song (master size), then upscale to the final size.
+
+    Skipped, and said, when the edit, the takes, the song and the settings are unchanged."""
     from dreamcut import pipeline
 
     project = open_project()
@@ -306,7 +311,7 @@ def render() -> None:
         m = bars.add_task(f"rendering {project.spec.render.master}", total=100)
         f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
         master, final = pipeline.render(project, master_progress=fraction_updater(bars, m),
-                                        upscale_progress=fraction_updater(bars, f))
+                                        upscale_progress=fraction_updater(bars, f), force=force, on_skip=say)
     _print_outputs(project, {"master": master, "final": final})
 
 

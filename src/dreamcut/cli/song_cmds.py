@@ -27,15 +27,13 @@ def song(
     from dreamcut import pipeline
     from dreamcut.analysis.audio import song_map
     from dreamcut.render.overlay import timecode
-    from dreamcut.render.song_picture import draw_song_map
 
     project = open_project()
     with progress_bar(transient=True) as bar:
         task = bar.add_task("hearing the song", total=100)
         analysis = pipeline.analyse_song(project, progress=fraction_updater(bar, task))
     cuts = pipeline.planned_cuts(project)
-    target = picture or project.renders_dir / "song.png"
-    draw_song_map(analysis, target, cuts=cuts)
+    target = pipeline.write_song_picture(project, analysis, picture)
     data = song_map(analysis)
     data["picture"] = project.rel(target)
     data["cuts"] = cuts
