@@ -51,8 +51,8 @@ def draw_song_map(song: SongAnalysis, path: Path, *, cuts: list[float] | None = 
         pts_top = [(x(t), mid - e * half) for t, e in zip(song.energy_times, song.energy)]
         pts_bot = [(x(t), mid + e * half) for t, e in zip(song.energy_times, song.energy)]
         d.polygon(pts_top + list(reversed(pts_bot)), fill=(120, 170, 220))
-    if song.tempo_curve and len(song.tempo_curve) >= 2:
-        bpms = [b for _, b in song.tempo_curve]
+    bpms = [b for _, b in song.tempo_curve]
+    if len(bpms) >= 2 and max(bpms) > 1.03 * min(bpms):  # a tempo that moves: draw its curve
         lo, hi = min(bpms) * 0.95, max(bpms) * 1.05
         pts = [(x(t), wave_bot - (b - lo) / max(hi - lo, 1e-6) * (wave_bot - wave_top)) for t, b in song.tempo_curve]
         d.line(pts, fill=(240, 220, 90), width=2)
