@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from PIL import Image
@@ -151,6 +152,26 @@ def test_edit_lists_degraded_decisions_and_strict_fails(project, cli):
     assert "unchanged" in again.stdout and video.stat().st_mtime_ns == stamp
     forced = cli("--project", str(project), "render", "--force", check=True)
     assert "unchanged" not in forced.stdout and video.stat().st_mtime_ns != stamp
+    # the program overlay (on by default for animatic projects) sits in the top-left corner only
+    with_overlay = _frame(video, 5.2)
+    _edit_spec(project, lambda d: d["render"].update(overlay=False))
+    cli("--project", str(project), "render", check=True)
+    plain = _frame(video, 5.2)
+    corner = np.abs(with_overlay[:30, :90].astype(int) - plain[:30, :90]).mean()
+    rest = np.abs(with_overlay[60:, 120:].astype(int) - plain[60:, 120:]).mean()
+    assert corner > 20 and rest < 3, (corner, rest)
+    ass = (project / ".dreamcut" / "overlay.ass").read_text()
+    assert "Dialogue:" in ass and "bar 1.1" in ass
+
+
+def _frame(video: Path, t: float) -> np.ndarray:
+    import subprocess
+
+    from dreamcut.media import ffmpeg_exe
+
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(video), "-frames:v", "1", "-f",
+                          "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(144, 256, 3)
 
 
 def test_a_take_from_an_older_prompt_is_not_chosen_over_a_current_one(project):

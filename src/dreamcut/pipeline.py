@@ -293,7 +293,8 @@ def render_inputs(project: Project, timeline, master: Path, final: Path) -> str:
         path = project.abs(rel) if not Path(rel).is_absolute() else Path(rel)
         st = path.stat() if path.exists() else None
         h.update(f"{rel}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
-    h.update(json.dumps({"render": spec.render.model_dump(), "fps": spec.fps, "size": spec.master_size,
+    h.update(json.dumps({"render": spec.render.model_dump(), "overlay": overlay_on(project),
+                         "song_map": spec.song_map.model_dump() if spec.song_map else None, "fps": spec.fps, "size": spec.master_size,
                          "final": spec.final_size, "caption": spec.caption, "outputs": [str(master), str(final)]},
                         sort_keys=True, default=str).encode())
     return h.hexdigest()
@@ -334,7 +335,8 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
             return master, final
     stamp.unlink(missing_ok=True)
     render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps, codec=spec.render.codec,
-                    crf=spec.render.crf, preset=spec.render.preset, progress=master_progress)
+                    crf=spec.render.crf, preset=spec.render.preset, progress=master_progress,
+                    overlay=_program_overlay(project, timeline))
     _sign_render(project, master, timeline)
     if master != final:
         upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=upscale_progress,
@@ -350,6 +352,32 @@ def write_song_picture(project: Project, song, target: Path | None = None) -> Pa
     from dreamcut.render.song_picture import draw_song_map
 
     return draw_song_map(song, target or project.renders_dir / "song.png", cuts=planned_cuts(project))
+
+
+def overlay_on(project: Project) -> bool:
+    """Whether renders carry the program overlay: `render.overlay`, else on for animatic projects."""
+    setting = project.spec.render.overlay
+    return project.spec.backend_ref.name == "animatic" if setting is None else bool(setting)
+
+
+def _program_overlay(project: Project, timeline) -> str | None:
+    """The overlay filter for this render (an ASS script in the project state folder), or None."""
+    if not overlay_on(project):
+        return None
+    from dreamcut.media import write_text_atomic
+    from dreamcut.render.overlay import overlay_filter, program_ass
+
+    spec = project.spec
+    song = analyse_song(project)
+    shots = []
+    for item in timeline.tracks[0]:
+        m = item.metadata.get("dreamcut", {}) if hasattr(item, "metadata") else {}
+        if "record_start" in m:
+            shots.append((float(m["record_start"]), float(m["record_end"]), str(m.get("shot", ""))))
+    duration = shots[-1][1] if shots else song.duration
+    ass = project.state_dir / "overlay.ass"
+    write_text_atomic(ass, program_ass(song, shots, spec.master_size, duration))
+    return overlay_filter(ass, spec.master_size)
 
 
 def _sign_render(project: Project, path: Path, timeline, parent: Path | None = None) -> None:

@@ -210,6 +210,8 @@ class RenderSpec(_Model):
     interpolate_fps: int | None = Field(default=None, ge=1, le=240)
     crf: int = Field(default=18, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"] = "veryfast"
+    # The program overlay (song timecode, bar.beat, section, shot in a corner); None: on for animatic projects.
+    overlay: bool | None = None
 
     @field_validator("resolution", "master")
     @classmethod

@@ -8,26 +8,10 @@ Pillow's bundled font with a warning line.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from dreamcut.analysis.audio import SongAnalysis
-
-FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # fonts-noto-cjk (OFL-1.1)
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # fonts-dejavu-core (Bitstream Vera licence)
-)
-
-
-@lru_cache(maxsize=16)
-def load_font(size: int):
-    from PIL import ImageFont
-
-    for path in FONT_CANDIDATES:
-        if Path(path).is_file():
-            return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size)
-
+from dreamcut.fonts import load_font, unicode_font_path  # noqa: F401  (load_font: re-exported for drawers)
 
 def timecode(t: float) -> str:
     """mm:ss.cc of the song."""
@@ -44,3 +28,68 @@ def program_line(song: SongAnalysis, t: float, shot: str = "") -> str:
     section = song.section_names()[found[0]] if found else "-"
     where = f"bar {bar}.{beat}" if bar >= 1 else f"pickup .{beat}"
     return "  ".join(x for x in (timecode(t), where, section, shot) if x)
+
+
+def _ass_time(t: float) -> str:
+    cs = int(round(max(0.0, t) * 100))
+    h, rem = divmod(cs, 360000)
+    m, rem = divmod(rem, 6000)
+    s, c = divmod(rem, 100)
+    return f"{h}:{m:02d}:{s:02d}.{c:02d}"
+
+
+def _ass_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("{", "(").replace("}", ")").replace("\n", " ")
+
+
+def program_ass(song: SongAnalysis, shots: list[tuple[float, float, str]], size: tuple[int, int],
+                duration: float) -> str:
+    """An ASS subtitle script: one event per beat with 'bar B.b  section  shot' in the top-left
+    corner (the running song timecode above it is drawn by ffmpeg's drawtext, per frame).
+
+    shots: (record start s, record end s, shot name) of the edit's clips.
+    """
+    w, h = size
+    fs = max(10, int(round(h * 0.035)))
+    margin = max(4, int(round(h * 0.02)))
+    font = unicode_font_path()
+    family = "DejaVu Sans"
+    if font is not None:
+        family = load_font(fs).getname()[0]
+    lines = ["[Script Info]", "ScriptType: v4.00+", f"PlayResX: {w}", f"PlayResY: {h}", "WrapStyle: 2",
+             "ScaledBorderAndShadow: yes", "", "[V4+ Styles]",
+             "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
+             "Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
+             "MarginL, MarginR, MarginV, Encoding",
+             f"Style: P,{family},{fs},&H00FFFFFF,&H00FFFFFF,&H80000000,&H80000000,0,0,0,0,100,100,0,0,3,"
+             f"{max(1, fs // 6)},0,7,{margin},{margin},{margin + int(fs * 1.5)},1",
+             "", "[Events]", "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text"]
+    marks = [0.0] + [b for b in song.beats if 0.0 < b < duration] + [duration]
+    for a, b in zip(marks[:-1], marks[1:]):
+        if b - a < 0.02:
+            continue
+        shot = next((name for s0, s1, name in shots if s0 - 1e-6 <= a < s1 - 1e-6), "")
+        text = program_line(song, a + 1e-3, shot).split("  ", 1)[-1]  # the timecode runs per frame instead
+        lines.append(f"Dialogue: 0,{_ass_time(a)},{_ass_time(b)},P,,0,0,0,,{_ass_text(text)}")
+    return "\n".join(lines) + "\n"
+
+
+def _filter_path(p: Path) -> str:
+    """A path inside a filtergraph argument: quoted, with the graph's special characters escaped."""
+    return "'" + str(p).replace("\\", "\\\\").replace("'", "'\\\\\\''").replace(":", "\\:") + "'"
+
+
+def overlay_filter(ass_file: Path, size: tuple[int, int]) -> str:
+    """The filter chain that draws the program overlay: the running song timecode (drawtext)
+    and the ASS events (bar.beat, section, shot) under it."""
+    h = size[1]
+    fs = max(10, int(round(h * 0.035)))
+    margin = max(4, int(round(h * 0.02)))
+    font = unicode_font_path()
+    parts = []
+    fontsdir = f":fontsdir={_filter_path(font.parent)}" if font is not None else ""
+    parts.append(f"ass=filename={_filter_path(ass_file)}{fontsdir}")
+    fontfile = f"fontfile={_filter_path(font)}:" if font is not None else ""
+    parts.append(f"drawtext={fontfile}text='%{{pts\\:hms}}':x={margin}:y={margin}:fontsize={fs}:fontcolor=white:"
+                 f"box=1:boxcolor=black@0.5:boxborderw={max(1, fs // 6)}")
+    return ",".join(parts)
