@@ -38,11 +38,12 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
-# Song-analysis tests render public-domain scores with Debian's fluidsynth + FluidR3 GM soundfont.
+# Song-analysis tests render public-domain scores with Debian's fluidsynth + FluidR3 GM soundfont;
+# fonts-noto-cjk (OFL) gives the program overlay and take labels CJK (DejaVu covers Latin otherwise).
 fluidsynth:
 	@{ command -v fluidsynth >/dev/null 2>&1 && test -f /usr/share/sounds/sf2/FluidR3_GM.sf2; } || { \
 	  echo "installing Debian fluidsynth + fluid-soundfont-gm for the song-analysis tests"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null) \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm fonts-noto-cjk >/dev/null) \
 	  || echo "warning: could not install fluidsynth; the recordings tests will be skipped"; }
 
 demo: install
