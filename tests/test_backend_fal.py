@@ -1,4 +1,4 @@
-"""The fal backend through the official `fal-client` SDK against a local stand-in of fal's queue API."""
+"""The fal backend through the official `fal-client` SDK against the simulator of fal's queue API."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import base64
 
 import pytest
 
-from dreamcut.backends.base import JobState, ProviderError, run_to_file
+from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.fal import FalStandIn
+from simulators.common import dedupe, not_an_image, png, request, wait_refusing, walk
+from simulators.fal import FalSim
 
 KEY = "fal-key-id:fal-key-secret-0123456789"
 VEO_FAST = "fal-ai/veo3/fast"
@@ -20,9 +20,11 @@ KLING = "fal-ai/kling-video/v2.5-turbo/pro/text-to-video"
 
 @pytest.fixture
 def fal(monkeypatch):
-    with FalStandIn(key=KEY) as server:
+    with FalSim(key=KEY) as server:
         monkeypatch.setenv("FAL_KEY", KEY)
         monkeypatch.setenv("DREAMCUT_FAL_BASE_URL", server.url)
+        monkeypatch.setenv("DREAMCUT_HTTP_TIMEOUT", "0.5")
+        server.slow_seconds = 1.0
         yield server
 
 
@@ -58,14 +60,15 @@ def test_an_image_goes_to_the_image_to_video_app_as_a_data_uri(fal, tmp_path):
     assert fal.calls("status")[0].path.startswith("/fal-ai/kling-video/requests/")
 
 
-def test_one_429_is_retried_inside_the_sdk_and_a_5xx_is_transient_with_retry_after(fal):
-    fal.fault("submit", 429, {"detail": "Too many requests"})
-    job = backend().submit(request(), "k")
-    assert job and len(fal.jobs) == 1  # the refused attempt created nothing
-    fal.fault("submit", 503, {"detail": "Service unavailable"}, headers={"Retry-After": "11"})
+def test_a_429_reaches_us_at_once_and_a_5xx_on_submit_is_an_unknown_outcome(fal):
+    fal.fault("submit", 429, {"detail": "Too many requests"}, headers={"Retry-After": "11"})
     with pytest.raises(ProviderError) as e:
         backend().submit(request(), "k")
-    assert e.value.transient and e.value.retry_after == 11 and e.value.code == "http_503"
+    assert type(e.value) is ProviderError and e.value.transient and e.value.retry_after == 11
+    assert len(fal.calls("submit")) == 1 and not fal.jobs  # fal-client did not re-send it by itself
+    fal.fault("submit", 503, {"detail": "Service unavailable"})
+    with pytest.raises(OutcomeUnknown):  # the request may be queued behind that 503
+        backend().submit(request(), "k")
 
 
 def test_a_rejected_argument_is_terminal_with_fals_detail(fal):
@@ -94,8 +97,8 @@ def test_stuck_request_times_out_and_cancels(fal, tmp_path):
         run_to_file(b, request(), tmp_path / "x.mp4", poll_interval=0.01, timeout=0.3)
     assert e.value.code == "timeout"
     job = list(fal.jobs)[0]
-    b.cancel(job)
-    assert fal.calls("cancel") and b.poll(job).state == JobState.CANCELED
+    b.cancel(job)  # a running request only gets a signal: it runs on
+    assert fal.calls("cancel") and b.poll(job).state == JobState.RUNNING
 
 
 def test_bad_input_is_caught_before_money(fal, monkeypatch, tmp_path):
@@ -127,3 +130,59 @@ def test_no_key_in_error_text(fal):
     with pytest.raises(ProviderError) as e:
         backend().submit(request(), "k")
     assert KEY not in str(e.value) and "fal-key-secret" not in e.value.message
+
+
+# -- money: a create is sent once, unknown outcomes, what fal bills ------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["accept_drop", "slow", "accept_5xx", "html"])
+def test_a_submit_whose_answer_is_lost_is_sent_once_and_is_an_unknown_outcome(fal, kind):
+    """fal-client re-sends a dropped or timed-out POST up to 10 times by itself: each one a paid request."""
+    fal.inject("submit", kind)
+    with pytest.raises(OutcomeUnknown):
+        backend().submit(request(), "k")
+    assert len(fal.calls("submit")) == 1 and fal.books()["jobs_created"] == 1
+
+
+def test_a_refused_connection_is_transient_and_sends_nothing(fal):
+    b = backend()
+    job = b.submit(request(), "k1")
+    fal.refuse_seconds = 1.0
+    fal.inject("status", "refused")
+    b.poll(job)
+    wait_refusing(fal)
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(seed=2), "k2")  # a new client: no pooled connection to reuse
+    assert type(e.value) is ProviderError and e.value.transient and e.value.code == "network"
+    assert fal.books()["jobs_created"] == 1
+
+
+def test_html_while_polling_is_transient(fal):
+    b = backend()
+    job = b.submit(request(), "k")
+    fal.inject("status", "html")
+    with pytest.raises(ProviderError) as e:
+        b.poll(job)
+    assert e.value.transient and type(e.value) is ProviderError
+
+
+def test_cancel_removes_a_queued_request_but_only_signals_a_running_one_and_the_ledger_matches(fal):
+    b = backend()
+    assert b.cancel_billing == CancelBilling.IMPOSSIBLE and b.find_jobs(request(), "k", 0.0) is None
+    fal.plan("ok", "ok", "policy", "error")
+    queued = b.submit(request(seed=1, seconds=8), "k1")
+    b.cancel(queued)  # still IN_QUEUE: removed, nothing billed
+    running = b.submit(request(seed=2, seconds=8), "k2")
+    b.poll(running)
+    assert b.poll(running).state == JobState.RUNNING
+    b.cancel(running)  # IN_PROGRESS: a signal only; it completes and bills
+    policy = b.submit(request(seed=3, seconds=8), "k3")
+    error = b.submit(request(seed=4, seconds=8), "k4")
+    charged = 0.0
+    for job, seed in ((queued, 1), (running, 2), (policy, 3), (error, 4)):
+        walk(b, job)
+        charged += b.charged(request(seed=seed, seconds=8), b.poll(job))
+    assert b.poll(queued).state == JobState.CANCELED and b.poll(running).state == JobState.COMPLETED
+    books = fal.books()
+    assert [j["billed_usd"] for j in books["jobs"]] == [0, pytest.approx(0.8), pytest.approx(0.8), 0]
+    assert charged == pytest.approx(books["billed_usd"])  # the content-policy refusal is billed too

@@ -1,4 +1,4 @@
-"""The Luma backend through the official `lumaai` SDK against a local stand-in of the Dream Machine API."""
+"""The Luma backend through the official `lumaai` SDK against the Dream Machine API simulator."""
 
 from __future__ import annotations
 
@@ -6,21 +6,23 @@ import base64
 
 import pytest
 
-from dreamcut.backends.base import JobState, ProviderError, run_to_file
+import time
+
+from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.luma import LumaStandIn
+from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.luma import LumaSim
 
 KEY = "luma-secret-0123456789abcdef"
 
 
 @pytest.fixture
 def luma(monkeypatch):
-    with LumaStandIn(key=KEY) as server:
-        monkeypatch.setenv("LUMAAI_API_KEY", KEY)
-        monkeypatch.setenv("DREAMCUT_LUMA_BASE_URL", server.base_url)
+    with LumaSim(key=KEY) as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
         yield server
 
 
@@ -40,16 +42,73 @@ def test_queued_dreaming_completed_then_a_probeable_take(luma, tmp_path):
                                               "resolution": "720p", "aspect_ratio": "16:9", "loop": False}
 
 
-def test_reference_images_become_first_and_last_keyframes(luma, tmp_path):
-    first, last = png(tmp_path / "a.png"), png(tmp_path / "b.png")
-    run_to_file(backend("ray-flash-2"), request(refs=(str(first), str(last))), tmp_path / "t.mp4",
-                poll_interval=0.01, timeout=10)
+def test_hosted_reference_images_become_first_and_last_keyframes(luma, tmp_path):
+    first, last = "https://cdn.example.com/a.png", "https://cdn.example.com/b.png"
+    run_to_file(backend("ray-flash-2"), request(refs=(first, last)), tmp_path / "t.mp4", poll_interval=0.01, timeout=10)
     keyframes = luma.calls("create")[0].json()["keyframes"]
-    assert keyframes["frame0"]["type"] == "image" and keyframes["frame1"]["type"] == "image"
-    data = keyframes["frame0"]["url"].split(",", 1)[1]
-    assert base64.b64decode(data) == first.read_bytes()
-    assert "https://cdn.example/ref.jpg" in str(
-        backend().build(request(refs=("https://cdn.example/ref.jpg",)))["keyframes"])
+    assert keyframes == {"frame0": {"type": "image", "url": first}, "frame1": {"type": "image", "url": last}}
+
+
+def test_local_reference_images_are_refused_before_money_with_one_line(luma, tmp_path):
+    ref = png(tmp_path / "hero.png")
+    b = backend()
+    assert any("hosted URLs" in p and "hero.png" in p for p in b.problems(request(refs=(str(ref),))))
+    with pytest.raises(BadInput) as e:
+        b.submit(request(refs=(str(ref),)), "k")
+    assert "https://" in e.value.line() and "\n" not in e.value.line()
+    assert not luma.calls("create")
+
+
+def test_the_simulator_refuses_data_uris_like_luma(luma):
+    import httpx
+
+    r = httpx.post(f"{luma.base_url}/generations/video", headers={"Authorization": f"Bearer {KEY}"},
+                   json={"model": "ray-2", "prompt": "x", "duration": "5s", "aspect_ratio": "16:9", "resolution": "720p",
+                         "keyframes": {"frame0": {"type": "image", "url": "data:image/png;base64,iVBORw0KGgo="}}})
+    assert r.status_code == 400 and "URL" in r.json()["detail"] and not luma.jobs
+
+
+@pytest.mark.parametrize("kind", ["accept_drop", "accept_5xx", "html", "slow"])
+def test_a_lost_create_is_outcome_unknown_and_found_again_by_listing(luma, kind, monkeypatch):
+    luma.client_timeout = 0.5
+    luma.slow_seconds = 1.0
+    monkeypatch.setenv("DREAMCUT_HTTP_TIMEOUT", luma.env["DREAMCUT_HTTP_TIMEOUT"])
+    luma.inject("create", kind)
+    b = backend()
+    since = time.time() - 1
+    with pytest.raises(OutcomeUnknown):
+        b.submit(request(), "k")
+    assert len(luma.calls("create")) == 1
+    b.submit(request(prompt="another shot entirely"), "k2")  # not this take: must not match
+    found = b.find_jobs(request(), "k", since)
+    assert [j.job_id for j in found] == [list(luma.jobs)[0]] and found[0].prompt == request().prompt
+    assert b.find_jobs(request(), "k", time.time() + 60) == []  # created before the window: not ours
+
+
+def test_refused_and_throttled_creates_are_transient_and_create_nothing(luma):
+    luma.inject("create", "rate_limit")
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(), "k")
+    assert e.value.transient and not isinstance(e.value, OutcomeUnknown) and not luma.jobs
+    luma.refuse_seconds = 0.5
+    luma.inject("create", "refused")
+    backend().submit(request(seed=1), "first")  # answered; then the listener is gone for a while
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(seed=2), "second")
+    assert e.value.transient and e.value.code == "network" and not isinstance(e.value, OutcomeUnknown)
+    assert len(luma.jobs) == 1
+
+
+def test_luma_cannot_cancel_so_a_timed_out_generation_is_still_billed(luma):
+    b = backend()
+    assert b.cancel_billing == CancelBilling.IMPOSSIBLE
+    job = b.submit(request(), "k")
+    with pytest.raises(ProviderError):
+        b.cancel(job)
+    luma.settle()  # nobody polls: Luma renders it anyway
+    assert luma.books()["jobs"][0]["state"] == "completed"
+    assert luma.books()["billed_usd"] == pytest.approx(b.price(request()))
+    assert b.charged(request(), b.poll(job)) == pytest.approx(luma.books()["billed_usd"])
 
 
 def test_extend_continues_the_previous_generation(luma, tmp_path):
@@ -73,11 +132,11 @@ def test_rate_limit_is_transient_with_retry_after(luma):
     assert len(luma.calls("create")) == 1
 
 
-def test_server_error_is_transient(luma):
+def test_a_server_error_on_create_is_outcome_unknown(luma):
     luma.fault("create", 503, {"detail": "overloaded"})
-    with pytest.raises(ProviderError) as e:
+    with pytest.raises(OutcomeUnknown) as e:
         backend().submit(request(), "k")
-    assert e.value.transient and e.value.code == "http_503"
+    assert "503" in e.value.message
 
 
 def test_moderation_refusal_at_create_is_terminal(luma):

@@ -1,24 +1,26 @@
-"""The Replicate backend through the official `replicate` SDK against a local stand-in of Replicate's API."""
+"""The Replicate backend through the official `replicate` SDK against the Replicate API simulator."""
 
 from __future__ import annotations
 
 import pytest
 
-from dreamcut.backends.base import JobState, ProviderError, run_to_file
+import time
+
+from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.replicate import ReplicateStandIn
+from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.replicate import ReplicateSim
 
 KEY = "r8_secret_0123456789abcdefABCDEF"
 
 
 @pytest.fixture
 def rep(monkeypatch):
-    with ReplicateStandIn(key=KEY) as server:
-        monkeypatch.setenv("REPLICATE_API_TOKEN", KEY)
-        monkeypatch.setenv("DREAMCUT_REPLICATE_BASE_URL", server.url)
+    with ReplicateSim(key=KEY) as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
         yield server
 
 
@@ -80,11 +82,10 @@ def test_throttled_create_is_transient_with_retry_after_and_sent_once(rep):
     assert len(rep.calls("create")) == 2  # the SDK never retries a POST
 
 
-def test_server_error_is_transient_and_invalid_input_terminal(rep):
+def test_server_error_on_create_is_outcome_unknown_and_invalid_input_terminal(rep):
     rep.fault("create", 500, {"title": "Internal Server Error", "status": 500})
-    with pytest.raises(ProviderError) as e:
+    with pytest.raises(OutcomeUnknown):
         backend().submit(request(), "k")
-    assert e.value.transient
     rep.fault("create", 422, {"title": "Input validation failed", "status": 422,
                               "detail": "- input.duration: duration must be one of the following: 5, 10"})
     with pytest.raises(ProviderError) as e:
@@ -111,7 +112,7 @@ def test_flagged_output_is_a_terminal_content_policy_failure(rep, tmp_path):
     assert status.error_code == "failed" and "out of memory" in status.error_message
 
 
-def test_stuck_prediction_times_out_and_cancels(rep, tmp_path):
+def test_stuck_prediction_times_out_and_a_cancel_is_billed(rep, tmp_path):
     rep.plan("stuck")
     b = backend()
     with pytest.raises(ProviderError) as e:
@@ -119,7 +120,79 @@ def test_stuck_prediction_times_out_and_cancels(rep, tmp_path):
     assert e.value.code == "timeout"
     job = list(rep.jobs)[0]
     b.cancel(job)
-    assert rep.calls("cancel") and b.poll(job).state == JobState.CANCELED
+    status = b.poll(job)
+    assert rep.calls("cancel") and status.state == JobState.CANCELED and b.cancel_billing == CancelBilling.BILLED
+    assert b.charged(request(), status) == pytest.approx(rep.books()["billed_usd"]) == pytest.approx(0.18)
+
+
+def test_an_aborted_prediction_is_read_and_not_billed(rep):
+    b = backend()
+    job = b.submit(request(), "k")
+    rep.jobs[job].extra["deadline"] = rep.clock.now()  # as if sent with Cancel-After and never started
+    status = b.poll(job)  # replicate 1.0.7's Prediction model would refuse the "aborted" status
+    assert status.state == JobState.CANCELED and status.error_code == "aborted"
+    assert rep.books()["jobs"][0]["state"] == "aborted"
+    assert b.charged(request(), status) == rep.books()["billed_usd"] == 0
+
+
+def test_aspect_ratio_is_the_nearest_allowed_value_not_the_raw_size(rep):
+    from dreamcut.backends.replicate import nearest_aspect
+
+    assert nearest_aspect(1366, 768) == "16:9" and nearest_aspect(1248, 704) == "16:9"
+    assert nearest_aspect(704, 1248) == "9:16" and nearest_aspect(704, 704) == "1:1"
+    assert nearest_aspect(2560, 1080) == "21:9" and nearest_aspect(1024, 768) == "4:3"
+    b = backend()
+    job = b.submit(request(width=1248, height=704), "k")  # 1248x704 reduces to 39:22
+    assert rep.calls("create")[-1].json()["input"]["aspect_ratio"] == "16:9" and walk(b, job)[-1] == JobState.COMPLETED
+
+
+def test_an_output_not_fetched_within_the_hour_is_a_billed_failure_with_its_reason(rep, tmp_path):
+    b = backend()
+    job = b.submit(request(), "k")
+    status = JobState.QUEUED
+    for _ in range(10):
+        status = b.poll(job).state
+        if status.terminal:
+            break
+    assert status == JobState.COMPLETED
+    rep.clock.advance(3601)  # Replicate deletes API outputs after an hour
+    with pytest.raises(ProviderError) as e:
+        b.download(job, tmp_path / "late.mp4")
+    assert e.value.code == "output_expired" and not e.value.transient and "paid for and is lost" in e.value.message
+    assert not (tmp_path / "late.mp4").exists()
+    assert rep.books()["billed_usd"] == pytest.approx(0.18) == b.charged(request(), b.poll(job))
+
+
+@pytest.mark.parametrize("kind", ["accept_drop", "accept_5xx", "html", "slow"])
+def test_a_lost_create_is_outcome_unknown_and_found_again_by_listing(rep, kind, monkeypatch):
+    rep.client_timeout = 0.5
+    rep.slow_seconds = 1.0
+    monkeypatch.setenv("DREAMCUT_HTTP_TIMEOUT", rep.env["DREAMCUT_HTTP_TIMEOUT"])
+    rep.inject("create", kind)
+    b = backend()
+    since = time.time() - 1
+    with pytest.raises(OutcomeUnknown):
+        b.submit(request(), "k")
+    assert len(rep.calls("create")) == 1
+    b.submit(request(seed=8), "k2")  # another take: a different input, must not match
+    found = b.find_jobs(request(), "k", since)
+    assert [j.job_id for j in found] == [list(rep.jobs)[0]]
+    assert b.find_jobs(request(), "k", time.time() + 60) == []
+
+
+def test_a_refused_connection_or_throttle_on_create_is_transient_and_creates_nothing(rep):
+    rep.refuse_seconds = 0.5
+    rep.inject("create", "refused")
+    backend().submit(request(seed=1), "first")
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(seed=2), "second")
+    assert e.value.transient and not isinstance(e.value, OutcomeUnknown) and e.value.code == "network"
+    rep.inject("create", "rate_limit")
+    time.sleep(0.6)
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(seed=3), "third")
+    assert e.value.code == "rate_limited" and e.value.retry_after == 1
+    assert rep.books()["jobs_created"] == 1
 
 
 def test_bad_input_is_caught_before_money(rep, monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""The Runway backend through the official `runwayml` SDK against a local stand-in of the Runway API."""
+"""The Runway backend through the official `runwayml` SDK against the Runway API simulator."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import base64
 
 import pytest
 
-from dreamcut.backends.base import JobState, ProviderError, run_to_file
+from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.runway import RunwayStandIn
+from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.runway import RunwaySim
 
 KEY = "rw-secret-key-0123456789abcdef"
 
 
 @pytest.fixture
 def runway(monkeypatch):
-    with RunwayStandIn(key=KEY) as server:
-        monkeypatch.setenv("RUNWAYML_API_SECRET", KEY)
-        monkeypatch.setenv("DREAMCUT_RUNWAY_BASE_URL", server.url)
+    with RunwaySim(key=KEY) as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
         yield server
 
 
@@ -86,18 +86,38 @@ def test_rate_limit_on_create_is_transient_with_retry_after_and_not_retried_blin
     assert len(runway.calls("create")) == 1  # the SDK did not silently pay twice
 
 
-def test_server_error_on_create_is_transient(runway):
-    runway.fault("create", 502, {"error": "Bad gateway"})
-    with pytest.raises(ProviderError) as e:
+@pytest.mark.parametrize("kind", ["accept_drop", "accept_5xx", "html", "slow"])
+def test_a_create_whose_answer_is_lost_is_outcome_unknown_and_sent_once(runway, kind):
+    runway.slow_seconds = float(runway.env["DREAMCUT_HTTP_TIMEOUT"]) + 1
+    runway.inject("create", kind)
+    with pytest.raises(OutcomeUnknown) as e:
         backend().submit(request(), "k")
-    assert e.value.transient and e.value.code == "http_502"
+    assert not e.value.transient and "reconcile" in e.value.message
+    assert len(runway.calls("create")) == 1  # never re-sent: Runway has no idempotency key
+    runway.settle()
+    books = runway.books()
+    assert books["jobs_created"] == 1 and books["billed_usd"] == pytest.approx(0.60)  # made and billed
 
 
-def test_a_dropped_connection_is_transient(runway):
-    runway.fault("create", 0, drop=True)
-    with pytest.raises(ProviderError) as e:
-        backend().submit(request(), "k")
-    assert e.value.transient and e.value.code == "network"
+@pytest.mark.parametrize("kind", ["refused", "rate_limit", "5xx"])
+def test_a_create_refused_at_the_door_is_transient_and_created_nothing(runway, kind):
+    runway.refuse_seconds = 0.5
+    if kind == "refused":
+        runway.inject("create", "refused")
+        backend().submit(request(), "first")  # answered; the listener is gone for refuse_seconds after it
+    else:
+        runway.inject("create", kind)
+    before = runway.books()["jobs_created"]
+    b = backend()
+    if kind == "5xx":  # a 503 from the front door is indistinguishable from one after accepting: unknown
+        with pytest.raises(OutcomeUnknown):
+            b.submit(request(seed=99), "k")
+    else:
+        with pytest.raises(ProviderError) as e:
+            b.submit(request(seed=99), "k")
+        assert e.value.transient and not isinstance(e.value, OutcomeUnknown)
+        assert e.value.code == ("network" if kind == "refused" else "rate_limited")
+    assert runway.books()["jobs_created"] == before
 
 
 def test_content_policy_failure_is_terminal_with_the_reason(runway, tmp_path):
@@ -129,7 +149,7 @@ def test_a_5xx_while_polling_is_absorbed_by_the_sdks_retry(runway):
     assert walk(b, job)[-1] == JobState.COMPLETED
 
 
-def test_a_stuck_task_times_out_and_can_be_canceled(runway, tmp_path):
+def test_a_stuck_task_times_out_and_a_cancel_while_running_is_billed_and_gone(runway, tmp_path):
     runway.plan("stuck")
     b = backend()
     with pytest.raises(ProviderError) as e:
@@ -137,7 +157,65 @@ def test_a_stuck_task_times_out_and_can_be_canceled(runway, tmp_path):
     assert e.value.code == "timeout" and e.value.transient
     job = list(runway.jobs)[0]
     b.cancel(job)
-    assert runway.calls("delete") and b.poll(job).state == JobState.CANCELED
+    status = b.poll(job)  # an aborted task answers 404 from now on
+    assert runway.calls("delete") and status.state == JobState.CANCELED and status.error_code == "gone"
+    assert b.cancel_billing == CancelBilling.BILLED
+    assert runway.books()["billed_usd"] == pytest.approx(0.60) == b.charged(request(), status)
+
+
+def test_a_cancel_before_running_is_refunded_by_runway_but_counted_as_worst_case(runway):
+    b = backend()
+    job = b.submit(request(), "k")
+    b.cancel(job)  # still PENDING on the server: refunded
+    assert runway.books()["billed_usd"] == 0
+    # dreamcut cannot tell (a PENDING answer "does not guarantee a refund"): it counts the worst case
+    assert b.charged(request(), b.poll(job)) == pytest.approx(0.60)
+
+
+def test_safety_failures_are_billed_and_internal_ones_refunded_and_retryable(runway):
+    runway.plan("policy", "internal", "error")
+    b = backend()
+    policy, internal, bad = (b.submit(request(seed=s), "k") for s in (1, 2, 3))
+    for job in (policy, internal, bad):
+        walk(b, job)
+    p, i, x = b.poll(policy), b.poll(internal), b.poll(bad)
+    assert p.error_code == "content_policy" and not p.retryable and p.cost_usd == pytest.approx(0.60)
+    assert i.error_code == "INTERNAL" and i.retryable and i.cost_usd == 0
+    assert x.error_code == "INTERNAL.BAD_OUTPUT.CODE01" and x.retryable and x.cost_usd == 0
+    assert sum(b.charged(request(), s) for s in (p, i, x)) == pytest.approx(runway.books()["billed_usd"]) == 0.60
+
+
+def test_gen45_makes_whole_seconds_rounded_up_and_prices_what_it_makes(runway, tmp_path):
+    b = backend("gen4.5")
+    wish = request(seconds=3.7)
+    assert b.build(wish)["duration"] == 4  # int() would have made 3 s
+    assert b.price(wish) == pytest.approx(4 * 12 * 0.01)
+    run_to_file(b, wish, tmp_path / "t.mp4", poll_interval=0.01, timeout=10)
+    assert runway.books()["billed_usd"] == pytest.approx(b.price(wish))
+    assert b.price(request(seconds=2)) == pytest.approx(0.24) and b.build(request(seconds=10))["duration"] == 10
+
+
+def test_reference_urls_must_be_https_on_a_domain_before_any_money(runway):
+    b = backend("gen4_turbo")
+    for url in ("http://cdn.example.com/ref.png", "https://203.0.113.7/ref.png"):
+        assert any("https" in p or "domain" in p for p in b.problems(request(refs=(url,), seconds=5)))
+        with pytest.raises(BadInput):
+            b.submit(request(refs=(url,), seconds=5), "k")
+    assert not b.problems(request(refs=("https://cdn.example.com/ref.png",), seconds=5))
+    assert not runway.calls("create")
+    # and the simulator refuses them the way Runway documents (400 with the issue), without creating a task
+    import httpx
+
+    r = httpx.post(f"{runway.url}/v1/image_to_video", headers={"Authorization": f"Bearer {KEY}",
+                   "X-Runway-Version": "2024-11-06"}, json={"model": "gen4_turbo", "ratio": "1280:720",
+                   "duration": 5, "promptImage": "http://cdn.example.com/ref.png"})
+    assert r.status_code == 400 and "HTTPS" in str(r.json()["issues"]) and not runway.jobs
+
+
+def test_runway_cannot_list_tasks_so_lost_creates_are_parked(runway):
+    assert backend().find_jobs(request(), "k", 0.0) is None
+
+
 
 
 def test_missing_key_is_one_clear_line(runway, monkeypatch):

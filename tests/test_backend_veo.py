@@ -1,4 +1,4 @@
-"""The Veo backend through the official `google-genai` SDK against a local stand-in of Vertex AI's Veo API."""
+"""The Veo backend through the official `google-genai` SDK against the simulator of Vertex AI's Veo API."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import base64
 
 import pytest
 
-from dreamcut.backends.base import JobState, ProviderError, run_to_file
+from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from standins._http import tiny_mp4
-from standins.common import dedupe, not_an_image, png, request, walk
-from standins.veo import VeoStandIn, google_error
+from simulators.common import dedupe, not_an_image, png, request, wait_refusing, walk
+from simulators.veo import VeoSim, clip, google_error
 
 KEY = "AIzaSy-veo-secret-0123456789abcdef"
 FAST = "veo-3.1-fast-generate-001"
@@ -20,10 +19,12 @@ FAST = "veo-3.1-fast-generate-001"
 
 @pytest.fixture
 def veo(monkeypatch):
-    with VeoStandIn(key=KEY) as server:
+    with VeoSim(key=KEY) as server:
         monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
         monkeypatch.setenv("GEMINI_API_KEY", KEY)
         monkeypatch.setenv("DREAMCUT_VEO_BASE_URL", server.url)
+        monkeypatch.setenv("DREAMCUT_HTTP_TIMEOUT", "0.5")
+        server.slow_seconds = 1.0
         for name in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI"):
             monkeypatch.delenv(name, raising=False)
         yield server
@@ -38,7 +39,7 @@ def backend(model: str = FAST):
 def test_operation_runs_to_a_probeable_take(veo, tmp_path):
     b = backend()
     job = b.submit(request(seconds=8, negative_prompt="captions"), "k")
-    assert job.endswith("/operations/" + list(veo.jobs)[0]) and job.startswith("projects/")
+    assert job == list(veo.jobs)[0] and job.startswith("projects/") and "/operations/" in job
     assert dedupe(walk(b, job)) == [JobState.RUNNING, JobState.COMPLETED]
     b.download(job, tmp_path / "t.mp4")
     assert probe(tmp_path / "t.mp4").video.width == 128
@@ -69,7 +70,7 @@ def test_extend_sends_the_previous_take_as_the_source_video(veo, tmp_path):
     second = b.extend(first, request(prompt="out onto the football field", seconds=7), "k2")
     assert walk(b, second)[-1] == JobState.COMPLETED
     body = veo.calls("create")[1].json()
-    assert base64.b64decode(body["instances"][0]["video"]["bytesBase64Encoded"]) == tiny_mp4()
+    assert base64.b64decode(body["instances"][0]["video"]["bytesBase64Encoded"]) == clip(6)  # the 5 s wish was made as 6 s
     assert body["parameters"]["durationSeconds"] == 7 and "image" not in body["instances"][0]
 
 
@@ -86,11 +87,11 @@ def test_quota_errors_are_transient_and_honour_retry_info_or_retry_after(veo):
     assert len(veo.calls("create")) == 2 and not veo.jobs
 
 
-def test_server_errors_are_transient_and_bad_arguments_terminal(veo):
+def test_server_errors_on_a_create_are_unknown_outcomes_and_bad_arguments_terminal(veo):
     veo.fault("create", 503, google_error(503, "UNAVAILABLE", "The service is currently unavailable."))
-    with pytest.raises(ProviderError) as e:
+    with pytest.raises(OutcomeUnknown) as e:  # a 5xx may come after Google accepted the job
         backend().submit(request(), "k")
-    assert e.value.transient and e.value.code == "http_503"
+    assert not e.value.transient and "reconcile" in e.value.message
     veo.fault("fetch", 500, google_error(500, "INTERNAL", "oops"))
     job = backend().submit(request(), "k")
     with pytest.raises(ProviderError) as e:
@@ -160,3 +161,106 @@ def test_no_key_in_error_text(veo):
         with pytest.raises(ProviderError) as e:
             backend().submit(request(), "k")
         assert KEY not in str(e.value) and KEY not in e.value.message
+
+
+# -- money: unknown outcomes, refused connections, billing --------------------------------------------
+
+
+def test_a_dropped_answer_after_google_accepted_is_an_unknown_outcome_never_resent(veo):
+    veo.inject("create", "accept_drop")
+    with pytest.raises(OutcomeUnknown):
+        backend().submit(request(), "k")
+    assert len(veo.calls("create")) == 1 and veo.books()["jobs_created"] == 1
+    veo.settle()
+    assert veo.books()["billed_usd"] == pytest.approx(0.10 * 6)  # Google finished and billed it anyway
+
+
+def test_timeouts_5xx_after_accept_and_html_answers_to_a_create_are_unknown_outcomes(veo):
+    for kind in ("slow", "accept_5xx", "html"):
+        veo.inject("create", kind)
+        with pytest.raises(OutcomeUnknown):
+            backend().submit(request(), "k")
+    assert veo.books()["jobs_created"] == 3 and len(veo.calls("create")) == 3
+
+
+def test_a_refused_connection_is_transient_and_sends_nothing(veo):
+    """google-genai 3.6 raises httpx2.ConnectError, which is not an httpx error: it must not fail the job."""
+    b = backend()
+    job = b.submit(request(), "k1")
+    veo.refuse_seconds = 1.0
+    veo.inject("fetch", "refused")
+    assert b.poll(job).state == JobState.RUNNING  # the poll that trips the outage is answered
+    wait_refusing(veo)
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(seed=2), "k2")  # a new client: no pooled connection to reuse
+    assert type(e.value) is ProviderError and e.value.transient and e.value.code == "network"
+    assert veo.books()["jobs_created"] == 1
+
+
+def test_html_and_dropped_answers_while_polling_are_transient(veo):
+    b = backend()
+    job = b.submit(request(), "k")
+    veo.inject("fetch", "html")
+    veo.inject("fetch", "drop")
+    for _ in range(2):
+        with pytest.raises(ProviderError) as e:
+            b.poll(job)
+        assert e.value.transient and type(e.value) is ProviderError
+    assert walk(b, job)[-1] == JobState.COMPLETED
+
+
+def test_rate_limits_create_nothing_and_wait_as_google_says(veo):
+    veo.inject("create", "rate_limit")
+    with pytest.raises(ProviderError) as e:
+        backend().submit(request(), "k")
+    assert type(e.value) is ProviderError and e.value.transient and e.value.retry_after == 1
+    assert veo.books()["jobs_created"] == 0
+
+
+def test_what_the_ledger_charges_is_what_google_bills(veo):
+    b = backend()
+    assert b.cancel_billing == CancelBilling.IMPOSSIBLE  # no cancel: a job given up on is still billed
+    assert b.find_jobs(request(), "k", 0.0) is None  # google-genai cannot list video operations
+    veo.plan("ok", "policy", "error")
+    charged = 0.0
+    for seed in range(3):
+        r = request(seed=seed, seconds=8)
+        job = b.submit(r, f"k{seed}")
+        walk(b, job)
+        charged += b.charged(r, b.poll(job))
+    veo.settle()
+    assert charged == pytest.approx(veo.books()["billed_usd"]) == pytest.approx(0.10 * 8)
+
+
+def test_a_long_take_is_planned_priced_and_made_in_7_s_extension_steps(veo, tmp_path):
+    b = backend()
+    r = request(seconds=12)
+    assert b.segment_plan(12) == [6.0, 7.0]  # not 8 + 4: every extension is 7 s
+    assert b.made_seconds(r) == 13 and b.price(r) == pytest.approx(0.10 * 13)
+    assert "13 s" in b.notes(r)[0]
+    first = b.submit(request(seconds=6), "k0")
+    walk(b, first)
+    second = b.extend(first, request(seconds=7), "k1")
+    walk(b, second)
+    b.download(second, tmp_path / "take.mp4")
+    assert abs(probe(tmp_path / "take.mp4").duration - 13) < 0.2  # the extension holds the whole take
+    assert b.price(request(seconds=6)) + b.extend_price(request(seconds=7)) == pytest.approx(b.price(r))
+    veo.settle()
+    assert veo.books()["billed_usd"] == pytest.approx(b.price(r))
+    assert [p for p in b.problems(request(seconds=36)) if "extending" in p] == []
+    assert any("at most 36 s" in p for p in b.problems(request(seconds=37)))
+
+
+def test_extensions_are_720p_and_start_from_at_most_30_s(veo):
+    b = backend()
+    assert any("720p only" in p for p in b.problems(request(seconds=12, width=1920, height=1080)))
+    assert not any("720p" in p for p in b.problems(request(seconds=8, width=1920, height=1080)))
+    job = b.submit(request(seconds=8), "k0")
+    for i in range(4):  # 8 -> 15 -> 22 -> 29 -> 36 s
+        walk(b, job)
+        job = b.extend(job, request(seconds=7), f"k{i + 1}")
+    walk(b, job)
+    with pytest.raises(ProviderError) as e:
+        b.extend(job, request(seconds=7), "k5")
+    assert e.value.code == "extend_input_too_long" and "36.0 s" in e.value.message
+    assert len(veo.calls("create")) == 5  # the sixth was refused here, before any money

@@ -13,7 +13,7 @@ from dreamcut.backends._cloud import (http_status_error, load_ref, pick_seconds,
 from dreamcut.backends.base import Backend, Capabilities
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
-from standins.common import png, request
+from simulators.common import png, request
 
 ONE_PER_BACKEND = ["runway:gen4.5", "luma:ray-2", "veo:veo-3.1-fast-generate-001", "fal:fal-ai/veo3/fast",
                    "replicate:bytedance/seedance-1-lite"]

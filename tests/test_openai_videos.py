@@ -1,4 +1,5 @@
-"""The openai-videos backend through the official SDK against a real `dreamcut serve` subprocess."""
+"""The openai-videos backend through the official SDK: against a real `dreamcut serve` subprocess, and
+against the simulator of OpenAI's own /v1/videos API (no idempotency key, no cancel)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import time
 
 import pytest
 
-from dreamcut.backends.base import GenerationRequest, JobState, ProviderError
+from dreamcut.backends.base import CancelBilling, GenerationRequest, JobState, OutcomeUnknown, ProviderError
 from dreamcut.backends.openai_videos import OpenAIVideosBackend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
 from serve_helpers import Serve
+from simulators.common import wait_refusing
+from simulators.openai_videos import OpenAISim
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -56,9 +59,9 @@ def test_submit_poll_download_and_idempotency(backend, serve, tmp_path):
     backend.download(job, dest)
     info = probe(dest)
     assert (info.video.width, info.video.height) == (1280, 720) and abs(info.duration - 4) < 0.2
-    thumb = tmp_path / "thumb.jpg"
+    thumb = tmp_path / "thumb.webp"
     backend.download_variant(job, thumb, "thumbnail")
-    assert thumb.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert thumb.read_bytes()[8:12] == b"WEBP"  # the spec documents the thumbnail as image/webp
 
 
 def test_extend_and_remix(backend, tmp_path):
@@ -122,6 +125,10 @@ def test_chaos_faults_are_transient_with_retry_after(tmp_path, monkeypatch):
         monkeypatch.setenv("OPENAI_API_KEY", s.api_key)
         monkeypatch.setenv("OPENAI_BASE_URL", s.base_url)
         backend = OpenAIVideosBackend(model="sora-2")
+        for _ in range(30):  # learn, through the chaos, that this is dreamcut serve (it honours Idempotency-Key)
+            if backend.honours_idempotency():
+                break
+        assert backend.honours_idempotency()
         codes, waits = set(), set()
         for i in range(60):
             try:
@@ -136,3 +143,91 @@ def test_chaos_faults_are_transient_with_retry_after(tmp_path, monkeypatch):
         assert s.billing()["creates"] <= 1
     finally:
         s.close()
+
+
+def test_dreamcut_serve_honours_idempotency_and_cancels_unbilled(backend, serve):
+    assert backend.honours_idempotency() and backend.cancel_billing == CancelBilling.REFUNDED
+    job = backend.submit(_request(prompt="to be cancelled"), "cancel-me")
+    backend.cancel(job)  # dreamcut serve's DELETE stops a queued or running job
+
+
+# -- OpenAI's own API, as documented: retired, no idempotency key, no cancel ------------------------------
+
+
+@pytest.fixture
+def sim(monkeypatch):
+    with OpenAISim(key="sk-sim-0123456789abcdef") as server:
+        server.slow_seconds = 1.0
+        for name, value in (server.env | {"DREAMCUT_HTTP_TIMEOUT": "0.5"}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        yield server
+
+
+def test_sora_on_api_openai_com_is_refused_naming_the_fix(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    for name in ("DREAMCUT_OPENAI_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for b in (OpenAIVideosBackend(model="sora-2"), OpenAIVideosBackend(model="sora-2-pro",
+                                                                       base_url="https://api.openai.com/v1")):
+        with pytest.raises(BadInput) as e:
+            b.price(_request())
+        assert "2026-09-24" in e.value.message and "DREAMCUT_OPENAI_BASE_URL" in e.value.line()
+        with pytest.raises(BadInput):
+            b.submit(_request(), "k")
+
+
+@pytest.mark.parametrize("kind", ["accept_drop", "slow", "accept_5xx", "html"])
+def test_a_lost_create_answer_is_an_unknown_outcome_where_the_server_has_no_idempotency(sim, kind):
+    b = OpenAIVideosBackend(model="sora-2")
+    assert not b.honours_idempotency()  # OpenAI's /v1/models: owned_by system
+    sim.inject("create", kind)
+    with pytest.raises(OutcomeUnknown):
+        b.submit(_request(), "k")
+    assert len(sim.calls("create")) == 1 and sim.books()["jobs_created"] == 1
+
+
+def test_a_lost_create_is_found_again_by_prompt_in_the_video_list(sim):
+    b = OpenAIVideosBackend(model="sora-2")
+    b.submit(_request(prompt="another shot"), "k0")
+    sent_at = time.time()
+    sim.inject("create", "accept_drop")
+    with pytest.raises(OutcomeUnknown):
+        b.submit(_request(prompt="the lost one"), "k1")
+    found = b.find_jobs(_request(prompt="the lost one"), "k1", sent_at)
+    lost = [j for j in sim.books()["jobs"] if j["prompt"] == "the lost one"]
+    assert [j.job_id for j in found] == [lost[0]["id"]] and found[0].prompt == "the lost one"
+
+
+def test_a_refused_connection_is_transient_and_sends_nothing(sim):
+    b = OpenAIVideosBackend(model="sora-2")
+    job = b.submit(_request(), "k1")
+    sim.refuse_seconds = 1.0
+    sim.inject("retrieve", "refused")
+    b.poll(job)
+    wait_refusing(sim)
+    with pytest.raises(ProviderError) as e:
+        OpenAIVideosBackend(model="sora-2").submit(_request(seed=2), "k2")  # a new client: no pooled connection
+    assert type(e.value) is not OutcomeUnknown and e.value.transient
+    assert sim.books()["jobs_created"] == 1
+
+
+def test_delete_is_never_used_as_a_cancel_and_the_ledger_matches_the_bill(sim, tmp_path):
+    b = OpenAIVideosBackend(model="sora-2")
+    assert b.cancel_billing == CancelBilling.IMPOSSIBLE
+    sim.plan("ok", "policy")
+    jobs = [b.submit(_request(seconds=8), "k1"), b.submit(_request(seconds=8, prompt="blocked"), "k2")]
+    with pytest.raises(ProviderError) as e:
+        b.cancel(jobs[0])
+    assert e.value.code == "cancel_unsupported" and not sim.calls("delete")
+    charged = 0.0
+    for job, prompt in zip(jobs, ("a corridor into a classroom", "blocked")):
+        status = _wait(b, job)
+        charged += b.charged(_request(seconds=8, prompt=prompt), status)
+    assert [j["state"] for j in sim.books()["jobs"]] == ["completed", "failed"]
+    assert charged == pytest.approx(sim.books()["billed_usd"]) == pytest.approx(0.80)
+    b.download(jobs[0], tmp_path / "t.mp4")
+    sim.clock.advance(3601)  # the assets expire: a take not downloaded in time is paid for and lost
+    with pytest.raises(ProviderError) as e:
+        b.download(jobs[0], tmp_path / "late.mp4")
+    assert not e.value.transient

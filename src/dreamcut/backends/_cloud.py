@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from dreamcut.backends.base import Capabilities, GenerationRequest, ProviderError, Progress
+from dreamcut.backends.base import Capabilities, GenerationRequest, OutcomeUnknown, ProviderError, Progress
 from dreamcut.errors import BadInput
 from dreamcut.media import atomic_path, copy_chunks
 
@@ -44,6 +44,52 @@ def env_base_url(name: str) -> str | None:
     """An http(s) base URL from `name`, or None: tests and self-hosted gateways use it."""
     value = os.environ.get(name, "").strip()
     return value.rstrip("/") or None
+
+
+def client_timeout(default: float = 120.0) -> float:
+    """Seconds an SDK waits for one HTTP answer: DREAMCUT_HTTP_TIMEOUT (tests, slow links) or `default`."""
+    try:
+        value = float(os.environ.get("DREAMCUT_HTTP_TIMEOUT", "") or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def never_sent(error: BaseException) -> bool:
+    """True when `error` (or what caused it) shows the request never left this machine:
+    the connection was refused or could not be opened in time. Anything else after a paid
+    create was sent (dropped connection, read timeout, a reset) leaves its outcome unknown."""
+    seen: set[int] = set()
+    cur: BaseException | None = error
+    while cur is not None and id(cur) not in seen:
+        # By class name, so httpx's fork httpx2 (google-genai >= 3.6, openai 3.x) counts too:
+        # its ConnectError is not an httpx.ConnectError.
+        if is_transport_error(cur) and any(c.__name__ in _NOT_SENT for c in type(cur).__mro__):
+            return True
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+# Transport failures before any byte of the request left: no connection (refused, DNS, TLS,
+# connect timeout) or no free pooled connection.
+_NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout")
+_TRANSPORT_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2", "h11", "h2")
+
+
+def is_transport_error(error: BaseException) -> bool:
+    """An exception of the HTTP transport (httpx, its fork httpx2, the layers under them) or of
+    the socket: the exchange broke, as opposed to an answer the provider gave."""
+    return type(error).__module__.split(".")[0] in _TRANSPORT_MODULES or isinstance(error, (ConnectionError,
+                                                                                            TimeoutError))
+
+
+def outcome_unknown(provider: str, what: str, secrets: Iterable[str | None] = ()) -> OutcomeUnknown:
+    """The one wording of a paid create whose answer was lost (`what` says how)."""
+    return OutcomeUnknown(f"{provider}: the create may have been accepted, but {scrub(what, secrets)}; "
+                          f"not re-sent (it could be billed twice): run `dreamcut reconcile`")
 
 
 _AUTH_PATTERNS = [
@@ -116,6 +162,16 @@ def http_status_error(provider: str, status: int, message: str, headers: Mapping
     if looks_like_policy(text):
         return ProviderError(f"{provider}: refused by content policy: {text}", code="content_policy")
     return ProviderError(f"{provider}: invalid request ({status}: {text})", code="invalid_request")
+
+
+def create_status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None,
+                        secrets: Iterable[str | None]) -> ProviderError:
+    """An HTTP failure answering a paid create (no idempotency key): a 5xx or 408 may come after
+    the provider accepted the job, so its outcome is unknown; a 429 is the provider refusing
+    before it created anything (transient); the rest are the house mapping."""
+    if status == 408 or status >= 500:
+        return outcome_unknown(provider, f"the answer was HTTP {status} ({scrub(message, secrets)[:200]})", secrets)
+    return http_status_error(provider, status, message, headers, secrets)
 
 
 # -- reference images -------------------------------------------------------------------------

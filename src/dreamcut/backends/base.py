@@ -143,6 +143,9 @@ class JobStatus:
     error_message: str | None = None
     poll_after: float | None = None  # seconds the provider asks us to wait before the next poll
     cost_usd: float | None = None  # what the provider billed, when it says
+    # FAILED, but the provider documents this failure as worth retrying (e.g. Runway INTERNAL): a retry is
+    # a NEW paid create (a new job id), so whoever retries counts it against the budget like any create.
+    retryable: bool = False
 
 
 class ProviderError(Exception):
@@ -217,19 +220,6 @@ class Backend(Protocol):
     #   def find_jobs(self, request, idempotency_key, created_after: float) -> list[ProviderJob] | None
     #       the provider's jobs that may be this create (by client tag/metadata, else prompt + time
     #       window); None when the provider cannot list jobs.
-
-
-@runtime_checkable
-class Extendable(Protocol):
-    """Optional: backends whose provider can lengthen a finished video (`Capabilities.extend`).
-
-    `extend` starts a paid job that continues the completed job `provider_job_id` by
-    `request.seconds` with `request.prompt`, and returns the new provider job id. The new
-    job's download is the whole video so far (the provider stitches), as OpenAI's
-    /videos/extensions does. Like `submit`, it passes the idempotency key to the provider.
-    """
-
-    def extend(self, provider_job_id: str, request: GenerationRequest, idempotency_key: str) -> str: ...
 
 
 def price_seconds(caps: Capabilities, request: GenerationRequest) -> float:

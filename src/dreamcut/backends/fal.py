@@ -6,14 +6,30 @@ Reads top to bottom as build request -> submit -> poll -> download:
   image (`.../image-to-video`). Images go inline as data URIs (`fal_client.encode`), which
   fal accepts for every file input.
 - submit: `SyncClient.submit(app, arguments)` = POST queue.fal.run/{app} -> request_id.
-  fal has no idempotency key, and its SDK itself retries 408/409/429 and dropped
-  connections up to 10 times with short backoff: a persistent 429 reaches us only after
-  that (~50 s); a 5xx reaches us at once.
+  fal has no idempotency key, and fal-client (1.0.3, client.py `_maybe_retry_request`) re-sends
+  any request up to MAX_ATTEMPTS = 10 times on 408/409/429, on dropped connections and on
+  timeouts - a paid create included. That loop reads the module constant on every call, so
+  `_client` sets `fal_client.client.MAX_ATTEMPTS = 1`: every request is sent once, and every
+  failure reaches the orchestrator, which retries only what is safe. (Its backup-domain
+  transport re-sends only after a ConnectError/ConnectTimeout: nothing was sent; kept.)
+  A create whose answer is lost (dropped or timed-out after sending, a 5xx, a 200 that is not
+  fal's JSON) is `OutcomeUnknown`; a refused connection or fal's 429 are transient.
 - poll: `status(app, request_id, with_logs=True)`: IN_QUEUE -> IN_PROGRESS (logs) ->
   COMPLETED; a COMPLETED request may still be an error (its `error`/`error_type`, or the
   result answering 4xx with fal's `detail`), so completion is confirmed by reading the result.
 - download: the result's `video.url`.
-- cancel: PUT .../requests/{id}/cancel.
+- cancel: PUT .../requests/{id}/cancel. fal's reference (fal.ai/docs/inference-api/queue/cancel,
+  read 2026-11-29): a request still in the queue is removed; one in progress only gets a
+  cancellation signal, and the app decides whether to stop. So `cancel_billing` is IMPOSSIBLE
+  (the worst case: it runs on and is billed) and `charged` reads how the request really ended.
+- billing (fal.ai/docs/documentation/model-apis/pricing and /faq, read 2026-11-29): only
+  successful outputs are billed, per second of video; server errors never; an input error
+  (422, content policy included) "may still be charged" once a runner worked on it, which
+  `charged` counts (the worst case).
+- listing: fal's platform API lists requests by end time with status success/error/user_error
+  (fal.ai/docs/platform-apis/v1/models/requests/by-endpoint): a request still queued or running
+  is not there, so an empty list would not prove a create failed. `find_jobs` returns None and
+  an unknown create is parked for `dreamcut reconcile`.
 
 The key is FAL_KEY (environment only; sent as `Authorization: Key ...`; scrubbed from
 messages). `DREAMCUT_FAL_BASE_URL` replaces https://queue.fal.run (tests, gateways).
@@ -25,10 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (lookup_model, common_problems, download_url, env_base_url, env_key, http_status_error,
-                                      is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ratio_text,
-                                      ref_problems, scrub)
-from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
+                                      env_key, http_status_error, is_remote, is_transport_error, load_ref,
+                                      looks_like_policy, lookup_model, never_sent, outcome_unknown, pick_seconds,
+                                      pick_size, ratio_text, ref_problems, scrub)
+from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
+                                    ProviderError)
 from dreamcut.errors import BadInput
 
 PRICE_SOURCE = "fal.ai model pages (USD per second of video), as of 2025-10; check before a large batch"
@@ -73,6 +91,10 @@ MODELS: dict[str, _Model] = {
         sizes={(1366, 768): None}, usd_per_second=0.045, aspect_arg=False, negative=False,
         extra={"prompt_optimizer": False}),
 }
+
+
+# Failures fal may bill (a runner worked on the request before refusing it: HTTP 422 answers).
+_BILLED_FAILURES = ("content_policy", "invalid_request", "user_error")
 
 
 class FalBackend:
@@ -138,10 +160,11 @@ class FalBackend:
 
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
         app, args = self.build(request)
+        client = self._client()
         try:
-            handle = self._client().submit(app, args)
+            handle = client.submit(app, args)
         except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
-            raise self._error(e) from None
+            raise self._error(e, create=True) from None
         return handle.request_id
 
     # -- poll ------------------------------------------------------------------------------
@@ -190,11 +213,32 @@ class FalBackend:
             raise ProviderError(f"fal: request {job_id} returned no video", code="no_output")
         return url
 
+    # -- money ---------------------------------------------------------------------------
+
+    # A queued request is removed; a running one is only signalled and may finish and bill (module doc).
+    cancel_billing = CancelBilling.IMPOSSIBLE
+
     def cancel(self, job_id: str) -> None:
         try:
             self._client().cancel(self.model, job_id)
         except Exception as e:  # noqa: BLE001
             raise self._error(e) from None
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """What fal bills for a request that ended in `status`: a video made costs its price; an
+        input error or content-policy refusal may be billed once a runner worked on it (counted:
+        the worst case); server errors and cancelled requests are not billed."""
+        if status.cost_usd is not None:
+            return status.cost_usd
+        if status.state == JobState.COMPLETED:
+            return self.price(request)
+        if status.state == JobState.FAILED and status.error_code in _BILLED_FAILURES:
+            return self.price(request)
+        return 0.0
+
+    def find_jobs(self, request: GenerationRequest, idempotency_key: str, created_after: float) -> None:
+        """None: fal lists finished requests only (module doc), which cannot prove a create failed."""
+        return None
 
     # -- SDK plumbing ----------------------------------------------------------------------
 
@@ -210,15 +254,19 @@ class FalBackend:
             # import, https only); setting it is the one way to reach a plain-http stand-in or gateway.
             fal_client.client.QUEUE_URL_FORMAT = (base + "/") if base else \
                 f"https://{fal_client.auth.FAL_QUEUE_RUN_HOST}/"
-            self._sdk = fal_client.SyncClient(key=self._key, default_timeout=120.0)
+            # One attempt per request: fal-client's own loop would re-send a paid create (module doc).
+            fal_client.client.MAX_ATTEMPTS = 1
+            self._sdk = fal_client.SyncClient(key=self._key, default_timeout=client_timeout(120.0))
         return self._sdk
 
-    def _error(self, e: Exception) -> Exception:
+    def _error(self, e: Exception, *, create: bool = False) -> Exception:
+        """An SDK failure as a ProviderError; `create`: it came from the paid submit (see module doc)."""
         import fal_client
-        import httpx
 
         if isinstance(e, (BadInput, ProviderError)):
             return e
+        if isinstance(e, fal_client.FalClientHTTPError) and create and (e.status_code >= 500 or e.status_code == 408):
+            return create_status_error("fal", e.status_code, str(e.message), e.response_headers, [self._key])
         if isinstance(e, fal_client.FalClientHTTPError):
             detail = e.message
             types = []
@@ -229,6 +277,14 @@ class FalBackend:
                 return ProviderError(f"fal: refused by content policy: {scrub(detail, [self._key])}",
                                      code="content_policy")
             return http_status_error("fal", e.status_code, str(detail), e.response_headers, [self._key])
-        if isinstance(e, httpx.HTTPError):
-            return ProviderError(f"fal: network error ({scrub(e, [self._key])})", code="network", transient=True)
+        if is_transport_error(e):
+            if create and not never_sent(e):
+                return outcome_unknown("fal", f"the connection failed after sending ({type(e).__name__})", [self._key])
+            return ProviderError(f"fal: network error ({scrub(f'{type(e).__name__}: {e}', [self._key])})",
+                                 code="network", transient=True)
+        if isinstance(e, (ValueError, KeyError, TypeError)):
+            # a 200 that is not fal's JSON (a proxy's HTML page) or lacks the request id
+            if create:
+                return outcome_unknown("fal", f"the answer was not fal's JSON ({type(e).__name__})", [self._key])
+            return ProviderError(f"fal: unreadable answer ({type(e).__name__})", code="malformed", transient=True)
         return ProviderError(f"fal: {type(e).__name__}: {scrub(e, [self._key])}", code="error")

@@ -3,16 +3,23 @@
 Reads top to bottom as build request -> submit -> poll -> download:
 - build: `ray-2` or `ray-flash-2`, duration "5s" | "9s", a resolution (540p/720p/1080p/4k)
   and an aspect ratio chosen from the shot's size; reference images become keyframes
-  (frame0 = first frame, frame1 = last frame). Luma's docs ask for image URLs: an https
-  ref is passed through, a local file goes inline as a data URI.
+  (frame0 = first frame, frame1 = last frame). Luma takes hosted image URLs only ("You should
+  upload and use your own cdn image urls, currently this is the only way to pass an image",
+  docs.lumalabs.ai/docs/video-generation): an https ref is passed through; a local file is a
+  problem before any money is spent (one line: host it and give its https URL).
 - extend: a new generation whose frame0 is the previous generation
   (`{"type": "generation", "id": ...}`): Luma continues that clip.
 - submit: POST /generations/video with the SDK's retries off (no idempotency key at Luma).
+  A create whose answer is lost raises `OutcomeUnknown`; `find_jobs` then lists generations
+  (GET /generations, newest first) and matches the same request (prompt, model, duration,
+  aspect ratio, resolution, keyframes) created since the attempt.
 - poll: GET /generations/{id}: queued -> dreaming -> completed | failed (failure_reason).
 - download: `assets.video` of the completed generation.
 
-Luma has no cancel endpoint: `cancel` says so instead of deleting (deleting a generation
-is not documented to stop or refund it).
+Luma has no cancel endpoint (`cancel_billing` is IMPOSSIBLE): `cancel` says so instead of
+deleting (deleting a generation is not documented to stop or refund it); a generation timed
+out here finishes and is billed there. Whether a failed generation is billed is not
+documented: `charged` counts it as free, as the simulator does.
 
 The key is LUMAAI_API_KEY (environment only, scrubbed from messages);
 `DREAMCUT_LUMA_BASE_URL` replaces the SDK's base URL (include `/dream-machine/v1`).
@@ -24,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (lookup_model, common_problems, download_url, env_base_url, env_key, http_status_error,
-                                      is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ref_problems,
-                                      scrub)
-from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
+                                      env_key, http_status_error, is_remote, looks_like_policy, lookup_model,
+                                      never_sent, outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
+                                    ProviderError, ProviderJob)
 from dreamcut.errors import BadInput
 
 FPS = 24  # Luma renders at 24 fps; its price is per million rendered pixels
@@ -69,10 +77,25 @@ MODELS: dict[str, _Model] = {
 }
 
 
+_STATES = {"queued": JobState.QUEUED, "dreaming": JobState.RUNNING, "completed": JobState.COMPLETED,
+           "failed": JobState.FAILED}
+
+
+def _same_keyframes(sent: Any, want: Any) -> bool:
+    """The keyframes Luma echoes back in `request` name the same frames we would send."""
+    if not want:
+        return not sent
+    if not isinstance(sent, dict):
+        return False
+    return all({k: v for k, v in (sent.get(slot) or {}).items() if v is not None} == frame
+               for slot, frame in want.items())
+
+
 class LumaBackend:
     """`luma:MODEL` in a spec. MODEL is one of `MODELS`."""
 
     name = "luma"
+    cancel_billing = CancelBilling.IMPOSSIBLE
     min_poll_interval = 3.0
 
     def __init__(self, model: str | None = None) -> None:
@@ -93,8 +116,17 @@ class LumaBackend:
         return round(self._model.usd_per_megapixel * w * h * FPS * seconds / 1e6, 6)
 
     def problems(self, request: GenerationRequest) -> list[str]:
-        return common_problems(self._caps, request, self.model) + ref_problems(
+        out = common_problems(self._caps, request, self.model) + ref_problems(
             request, self._caps, max_refs=2, needs_image=False, model=self.model)
+        local = [Path(ref).name for ref in request.refs if not is_remote(ref)]
+        if local:
+            out.append(f"luma takes reference images as hosted URLs only, not local files ({', '.join(local)}): "
+                       f"upload them and put their https:// URLs in refs:")
+        return out
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """A completed generation costs its price; a failed one is counted free (not documented either way)."""
+        return self.price(request) if status.state == JobState.COMPLETED else 0.0
 
     # -- build request ---------------------------------------------------------------------
 
@@ -116,7 +148,7 @@ class LumaBackend:
         keyframes: dict[str, Any] = {}
         if continue_from:
             keyframes["frame0"] = {"type": "generation", "id": continue_from}
-        images = [ref if is_remote(ref) else load_ref(ref, where=request.shot_id).data_uri() for ref in request.refs]
+        images = list(request.refs)  # all hosted URLs: problems() refused local files above
         slots = ["frame1"] if continue_from else ["frame0", "frame1"]
         for slot, url in zip(slots, images):
             keyframes[slot] = {"type": "image", "url": url}
@@ -137,14 +169,48 @@ class LumaBackend:
         try:
             generation = self._client().with_options(max_retries=0).generations.create(**body)
         except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
-            raise self._error(e) from None
-        return generation.id
+            raise self._error(e, create=True) from None
+        generation_id = getattr(generation, "id", None)
+        if not isinstance(generation_id, str) or not generation_id:
+            raise outcome_unknown("luma", "the answer was not a generation (no JSON id)", [self._key])
+        return generation_id
+
+    def find_jobs(self, request: GenerationRequest, idempotency_key: str, created_after: float,
+                  *, continue_from: str | None = None, max_pages: int = 10) -> list[ProviderJob]:
+        """Generations created since `created_after` whose request is this one (Luma carries no client
+        tag): GET /generations, newest first, page by page until older than `created_after`."""
+        want = self.build(request, continue_from=continue_from)
+        found: list[ProviderJob] = []
+        for page in range(max_pages):
+            try:
+                answer = self._client().generations.list(limit=100, offset=page * 100)
+            except Exception as e:  # noqa: BLE001
+                raise self._error(e) from None
+            generations = getattr(answer, "generations", None)
+            if generations is None:
+                raise ProviderError("luma: the list answer was not JSON", code="bad_answer", transient=True)
+            older = False
+            for g in generations:
+                created = g.created_at.timestamp() if g.created_at else None
+                if created is not None and created < created_after:
+                    older = True
+                    continue
+                sent = g.request.model_dump(exclude_none=True) if g.request is not None else {}
+                if all(sent.get(k) == v for k, v in want.items() if k != "keyframes") and \
+                        _same_keyframes(sent.get("keyframes"), want.get("keyframes")):
+                    found.append(ProviderJob(g.id, _STATES.get(g.state or "", JobState.QUEUED), created,
+                                             prompt=sent.get("prompt")))
+            if older or not getattr(answer, "has_more", False):
+                break
+        return found
 
     # -- poll ------------------------------------------------------------------------------
 
     def poll(self, job_id: str) -> JobStatus:
         generation = self._get(job_id)
-        state = generation.state
+        state = getattr(generation, "state", None)
+        if state is None:
+            raise ProviderError("luma: the generation answer was not JSON", code="bad_answer", transient=True)
         if state == "queued":
             return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
         if state == "dreaming":
@@ -159,10 +225,12 @@ class LumaBackend:
 
     def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
         generation = self._get(job_id)
-        video = generation.assets.video if generation.assets else None
-        if generation.state != "completed" or not video:
-            raise ProviderError(f"luma: generation {job_id} has no video (state {generation.state})",
-                                code="no_output")
+        assets = getattr(generation, "assets", None)
+        video = assets.video if assets else None
+        if getattr(generation, "state", None) != "completed" or not video:
+            state = getattr(generation, "state", None)
+            raise ProviderError(f"luma: generation {job_id} has no video (state {state})", code="no_output",
+                                transient=state is None)  # None: the answer was not the generation (not JSON)
         download_url(video, Path(dest), provider="luma", progress=progress, secrets=[self._key])
 
     def cancel(self, job_id: str) -> None:
@@ -183,10 +251,12 @@ class LumaBackend:
 
             self._key = env_key(["LUMAAI_API_KEY"], provider="luma", signup="https://lumalabs.ai/api/keys")
             self._sdk = LumaAI(auth_token=self._key, base_url=env_base_url("DREAMCUT_LUMA_BASE_URL"),
-                               timeout=120.0, max_retries=2)
+                               timeout=client_timeout(), max_retries=2)
         return self._sdk
 
-    def _error(self, e: Exception) -> Exception:
+    def _error(self, e: Exception, *, create: bool = False) -> Exception:
+        """The ProviderError for an SDK failure; on a paid create, anything that may have reached Luma
+        without a clear answer is `OutcomeUnknown`."""
         import lumaai
 
         if isinstance(e, (BadInput, ProviderError)):
@@ -194,7 +264,13 @@ class LumaBackend:
         if isinstance(e, lumaai.APIStatusError):
             body = e.body if isinstance(e.body, dict) else {}
             message = body.get("detail") or body.get("error") or e.message
-            return http_status_error("luma", e.status_code, str(message), e.response.headers, [self._key])
+            mapping = create_status_error if create else http_status_error
+            return mapping("luma", e.status_code, str(message), e.response.headers, [self._key])
         if isinstance(e, lumaai.APIConnectionError):
+            if create and not never_sent(e):
+                return outcome_unknown("luma", f"the connection failed ({type(e).__name__})", [self._key])
             return ProviderError(f"luma: network error ({scrub(e, [self._key])})", code="network", transient=True)
-        return ProviderError(f"luma: {type(e).__name__}: {scrub(e, [self._key])}", code="error")
+        if create:
+            return outcome_unknown("luma", f"the answer could not be read ({type(e).__name__})", [self._key])
+        return ProviderError(f"luma: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
+                             code="bad_answer", transient=True)

@@ -5,19 +5,29 @@ build request -> `videos.create` (multipart, with our idempotency key) -> `video
 spritesheet). Also `remix` and `extend` (the provider stitches an extension onto the source
 video, so the extension's download is the whole take so far).
 
-The base URL comes from `base_url=`, `DREAMCUT_OPENAI_BASE_URL` or `OPENAI_BASE_URL` (default:
-OpenAI's own). The key comes from `OPENAI_API_KEY` only and lives in memory: it is never
-written anywhere and never appears in an error message (provider messages are scrubbed).
+OpenAI shut down its own Sora API (sora-2, sora-2-pro, /v1/videos on api.openai.com) on
+2026-09-24 (developers.openai.com/api/docs/guides/video-generation, read 2026-11-29). This
+backend is for compatible servers, `dreamcut serve` included, given by an explicit base URL:
+`base_url=`, `DREAMCUT_OPENAI_BASE_URL` or `OPENAI_BASE_URL`. Without one, or pointed at
+api.openai.com, it refuses with one line naming the fix, before anything is priced or sent.
+The key comes from `OPENAI_API_KEY` only and lives in memory: it is never written anywhere and
+never appears in an error message (provider messages are scrubbed).
 
-OpenAI announced the shutdown of its own Sora API on 2026-09-24. This backend stays for
-compatible servers, including `dreamcut serve` (`openai-videos:animatic` against it).
+Money, by what each server documents:
+- the official /videos API has no Idempotency-Key and no cancel (DELETE removes a completed or
+  failed video; platform.openai.com/docs/api-reference/videos, read 2026-11-29). So against any
+  server but `dreamcut serve`, a create whose answer is lost (dropped or timed out after sending,
+  5xx, an unreadable body) is `OutcomeUnknown`, `cancel` refuses (`cancel_billing` IMPOSSIBLE),
+  and `find_jobs` looks for the job in GET /videos by prompt, model and creation time.
+- `dreamcut serve` (recognised by its /v1/models listing: `owned_by: dreamcut`) honours
+  `Idempotency-Key`, so a lost create is retried with the same key, and a queued or running job is
+  stopped unbilled by its `POST /videos/{id}/cancel`, then deleted (`cancel_billing` REFUNDED).
 
 Quirks kept here and nowhere else:
-- the SDK's own retries are off (`max_retries=0`): the orchestrator retries with backoff and
-  the same idempotency key, so a retried create is never billed twice by a server that honours
-  `Idempotency-Key` (the SDK sends none by itself for the OpenAI client);
+- the SDK's own retries are off (`max_retries=0`): the orchestrator decides what is re-sent;
 - `videos.extend(video={"id": ...})` fails inside SDK 2.x/3.x's multipart file extraction, so the
-  reference goes in `extra_body` (sent as the form field `video[id]`, as the API expects).
+  reference goes in `extra_body` (sent as the form field `video[id]`, as the API expects);
+- `client.videos` needs openai >= 2.2.0 and `videos.extend` >= 2.27.0 (the SDK's CHANGELOG).
 """
 
 from __future__ import annotations
@@ -29,17 +39,21 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import openai
 import pydantic
 
-from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError,
-                                    price_seconds)
+from dreamcut.backends._cloud import client_timeout, never_sent, outcome_unknown
+from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
+                                    ProviderError, ProviderJob, price_seconds)
 from dreamcut.errors import BadInput
 from dreamcut.media import copy_chunks
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+RETIRED_HOST = "api.openai.com"  # its Sora /v1/videos API was shut down on 2026-09-24
+FIND_WINDOW_S = 120.0  # a lost create is looked for among videos made this long before it was sent
 _PRICE_SOURCE = "OpenAI API pricing, platform.openai.com/docs/pricing (Sora video), checked 2025-10-07"
 _SORA_SIZES = ((720, 1280), (1280, 720))
 _SORA_PRO_SIZES = _SORA_SIZES + ((1024, 1792), (1792, 1024))
@@ -58,7 +72,7 @@ for _snapshot, _base in (("sora-2-2025-10-06", "sora-2"), ("sora-2-2025-12-08", 
                          ("sora-2-pro-2025-10-06", "sora-2-pro")):
     KNOWN_MODELS[_snapshot] = KNOWN_MODELS[_base]
 
-# The SDK marks every videos method deprecated (OpenAI's own Sora API shuts down 2026-09-24);
+# The SDK marks every videos method deprecated (OpenAI's own Sora API shut down 2026-09-24);
 # this backend is for compatible servers too, so the warning says nothing to our users.
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
@@ -74,19 +88,31 @@ class OpenAIVideosBackend:
 
     model: str = "sora-2"
     base_url: str | None = None
-    timeout: float = 120.0
+    timeout: float | None = None
     name: str = "openai-videos"
     _client_obj: Any = field(default=None, repr=False)
     _caps: Capabilities | None = field(default=None, repr=False)
     _key: str | None = field(default=None, repr=False)
+    _dreamcut_server: bool | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or os.environ.get("DREAMCUT_OPENAI_BASE_URL")
                          or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self._key = os.environ.get("OPENAI_API_KEY") or None
+        if self.timeout is None:
+            self.timeout = client_timeout(120.0)
 
     # -- set-up ----------------------------------------------------------------------------
+    def _check_live(self) -> None:
+        """BadInput when the base URL is OpenAI's own: its Sora video API no longer exists."""
+        if urlsplit(self.base_url).hostname == RETIRED_HOST:
+            raise BadInput(f"OpenAI shut down its Sora video API (sora-2, sora-2-pro, /v1/videos) on 2026-09-24; "
+                           f"{self.name} needs a compatible server", where=f"{self.name}:{self.model}",
+                           fix="set DREAMCUT_OPENAI_BASE_URL to a compatible server's /v1 URL (e.g. `dreamcut serve`), "
+                               "or pick another backend")
+
     def _client(self):
+        self._check_live()
         if self._key is None:
             raise BadInput("OPENAI_API_KEY is not set", where=f"{self.name}:{self.model}",
                            fix="export OPENAI_API_KEY=... (the key of the server at the base URL)")
@@ -96,6 +122,7 @@ class OpenAIVideosBackend:
         return self._client_obj
 
     def capabilities(self) -> Capabilities:
+        self._check_live()
         if self._caps is None:
             self._caps = KNOWN_MODELS.get(self.model) or self._served_capabilities()
         return self._caps
@@ -125,6 +152,11 @@ class OpenAIVideosBackend:
                             extend=bool(extra.get("extend", True)),
                             price_per_second=float(extra.get("price_per_second", 0.0)),
                             price_source=f"the server's /v1/models listing ({self.base_url})")
+
+    @property
+    def honours_idempotency_key(self) -> bool:
+        """For the orchestrator: True for `dreamcut serve`, which answers a repeated create with the first job."""
+        return self.honours_idempotency()
 
     # -- planning ----------------------------------------------------------------------------
     def price(self, request: GenerationRequest) -> float:
@@ -158,30 +190,32 @@ class OpenAIVideosBackend:
             ref = Path(request.refs[0])
             mime = mimetypes.guess_type(ref.name)[0] or "image/png"
             kwargs["input_reference"] = (ref.name, ref.read_bytes(), mime)
-        video = self._call(lambda c: c.videos.create(**kwargs, extra_headers={"Idempotency-Key": idempotency_key}))
+        video = self._create(lambda c: c.videos.create(**kwargs, extra_headers={"Idempotency-Key": idempotency_key}))
         return video.id
 
     def extend(self, provider_job_id: str, request: GenerationRequest, idempotency_key: str) -> str:
         """Add `request.seconds` to a completed video; the new job's download is the whole, stitched video."""
         from openai import omit
 
-        video = self._call(lambda c: c.videos.extend(
+        video = self._create(lambda c: c.videos.extend(
             prompt=request.prompt, seconds=_seconds(request.seconds), video=omit,
             extra_body={"video": {"id": provider_job_id}}, extra_headers={"Idempotency-Key": idempotency_key}))
         return video.id
 
     def remix(self, provider_job_id: str, prompt: str, idempotency_key: str) -> str:
-        video = self._call(lambda c: c.videos.remix(provider_job_id, prompt=prompt,
+        video = self._create(lambda c: c.videos.remix(provider_job_id, prompt=prompt,
                                                     extra_headers={"Idempotency-Key": idempotency_key}))
         return video.id
 
     def poll(self, job_id: str) -> JobStatus:
         raw = self._call(lambda c: c.videos.with_raw_response.retrieve(job_id))
         video = self._call(lambda c: raw.parse())
+        if not isinstance(getattr(video, "status", None), str):
+            raise ProviderError(f"{self.name}: the server answered with something that is not a video object",
+                                code="malformed", transient=True)
         after = raw.headers.get("openai-poll-after-ms")
         poll_after = float(after) / 1000.0 if after and after.isdigit() else None
-        state = {"queued": JobState.QUEUED, "in_progress": JobState.RUNNING, "completed": JobState.COMPLETED,
-                 "failed": JobState.FAILED}.get(video.status, JobState.RUNNING)
+        state = _STATES.get(video.status, JobState.RUNNING)
         status = JobStatus(state, progress=(video.progress or 0) / 100.0, poll_after=poll_after)
         if state == JobState.FAILED:
             err = video.error
@@ -204,14 +238,88 @@ class OpenAIVideosBackend:
                                         transient=True)
         self._call(fetch)
 
+    # -- money ------------------------------------------------------------------------------
+    def honours_idempotency(self) -> bool:
+        """Whether the server is `dreamcut serve`, the one server known to honour Idempotency-Key and
+        to stop a job on DELETE (its /v1/models says `owned_by: dreamcut`). Asked once; a failed
+        listing answers False (assume the official API's rules) without being remembered."""
+        if self._dreamcut_server is None:
+            try:
+                models = list(self._client().models.list())
+            except Exception:  # noqa: BLE001 - unknown server: the official API's rules
+                return False
+            self._dreamcut_server = any(getattr(m, "owned_by", None) == "dreamcut" for m in models)
+        return self._dreamcut_server
+
+    @property
+    def cancel_billing(self) -> CancelBilling:
+        """`dreamcut serve` stops a cancelled job unbilled; the official API has no cancel at all."""
+        return CancelBilling.REFUNDED if self.honours_idempotency() else CancelBilling.IMPOSSIBLE
+
     def cancel(self, job_id: str) -> None:
+        """`dreamcut serve` only (the official API has no cancel): DELETE the job; a queued or running
+        one (DELETE is for completed or failed videos, 409 invalid_video_state) is stopped with serve's
+        `POST /videos/{id}/cancel`, then deleted."""
+        if not self.honours_idempotency():
+            raise ProviderError(f"{self.name}: the /videos API has no cancel (DELETE only removes completed or failed "
+                                f"videos); the job runs on and is billed", code="cancel_unsupported")
         try:
             self._call(lambda c: c.videos.delete(job_id))
         except ProviderError as e:
+            if e.code == "invalid_video_state":
+                self._call(lambda c: c.post(f"/videos/{job_id}/cancel", cast_to=openai.types.Video))
+                self._call(lambda c: c.videos.delete(job_id))  # now failed (cancelled): deletable
+                return
             if e.code not in ("not_found", "video_not_found"):
                 raise
         except openai.NotFoundError:
             pass
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """Dollars billed for a job that ended in `status`: a completed video costs its price (per
+        second generated); a failed one delivered nothing and is counted as unbilled."""
+        if status.cost_usd is not None:
+            return status.cost_usd
+        return self.price(request) if status.state == JobState.COMPLETED else 0.0
+
+    def find_jobs(self, request: GenerationRequest, idempotency_key: str,
+                  created_after: float) -> list[ProviderJob] | None:
+        """Videos in GET /videos (newest first) with this prompt and model, made since `created_after`
+        (less a clock-skew window); None when the server cannot list videos."""
+        since = created_after - FIND_WINDOW_S
+
+        def recent(c) -> list:  # inside one `_call`: the SDK fetches further pages while we iterate
+            out = []
+            for video in c.videos.list(limit=100, order="desc"):
+                if video.created_at < since:
+                    break
+                out.append(video)
+            return out
+
+        try:
+            videos = self._call(recent)
+        except ProviderError as e:
+            if e.code in ("not_found", "http_404", "http_405"):
+                return None
+            raise
+        return [ProviderJob(v.id, _STATES.get(v.status, JobState.RUNNING), created_at=float(v.created_at),
+                            prompt=v.prompt)
+                for v in videos if v.prompt == request.prompt and v.model == self.model]
+
+    def _create(self, fn):
+        """A paid create. A lost answer is retried with the same key only on a server that honours it."""
+        try:
+            video = self._call(fn)
+            if not isinstance(getattr(video, "id", None), str):  # e.g. an HTML page, which the SDK returns as text
+                malformed = _Mapped("the server answered with something that is not a video object",
+                                    code="malformed", transient=True)
+                malformed.ambiguous = True
+                raise malformed
+            return video
+        except _Mapped as e:
+            if e.ambiguous and not self.honours_idempotency():
+                raise outcome_unknown(self.name, e.message, [self._key]) from None
+            raise
 
     # -- errors -------------------------------------------------------------------------------
     def _call(self, fn):
@@ -222,6 +330,10 @@ class OpenAIVideosBackend:
             raise
         except Exception as e:
             raise _map_error(e, self._key) from None
+
+
+_STATES = {"queued": JobState.QUEUED, "in_progress": JobState.RUNNING, "completed": JobState.COMPLETED,
+           "failed": JobState.FAILED}
 
 
 def _seconds(seconds: float) -> str:
@@ -235,6 +347,8 @@ def _scrub(text: str, key: str | None) -> str:
 
 
 class _Mapped(ProviderError):
+    ambiguous = False  # the request may have reached the server and been acted on (a lost answer)
+
     def as_bad_input(self, where: str) -> BadInput:
         return BadInput(f"the server refused: {self.message}", where=where,
                         fix="check the base URL, the key and the model")
@@ -251,21 +365,30 @@ def _map_error(e: Exception, key: str | None) -> _Mapped:
         if status in (401, 403):
             return _Mapped("the server refused the API key (OPENAI_API_KEY)", code="auth", transient=False)
         if status == 429 or status == 408 or status == 409 or status >= 500:
-            return _Mapped(_scrub(message, key), code=str(code), transient=True, retry_after=_retry_after(e.response))
+            mapped = _Mapped(_scrub(message, key), code=str(code), transient=True, retry_after=_retry_after(e.response))
+            mapped.ambiguous = status == 408 or status >= 500
+            return mapped
         if status == 404:
             return _Mapped(_scrub(message, key), code="not_found", transient=False)
         if code in ("moderation_blocked", "content_policy_violation") or "policy" in message.lower():
             return _Mapped(_scrub(message, key), code="content_policy", transient=False)
         return _Mapped(_scrub(message, key), code=str(code or "invalid_request"), transient=False)
     if isinstance(e, (openai.APIConnectionError, openai.APITimeoutError)):
-        return _Mapped(f"cannot reach the server ({type(e).__name__})", code="connection", transient=True)
+        mapped = _Mapped(f"cannot reach the server ({type(e).__name__})", code="connection", transient=True)
+        mapped.ambiguous = not never_sent(e)
+        return mapped
     if isinstance(e, (openai.APIResponseValidationError, pydantic.ValidationError, ValueError)):
-        return _Mapped(f"the server sent a malformed response ({type(e).__name__})", code="malformed", transient=True)
+        mapped = _Mapped(f"the server sent a malformed response ({type(e).__name__})", code="malformed",
+                         transient=True)
+        mapped.ambiguous = True
+        return mapped
     # Errors while streaming a body are not wrapped by the SDK; it ships its own httpx fork
     # (`httpx2`) in recent versions, so match by module rather than by one package's classes.
     if isinstance(e, (httpx.HTTPError, ConnectionError, TimeoutError)) or \
             type(e).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "h11"):
-        return _Mapped(f"the connection failed ({type(e).__name__})", code="connection", transient=True)
+        mapped = _Mapped(f"the connection failed ({type(e).__name__})", code="connection", transient=True)
+        mapped.ambiguous = not never_sent(e)
+        return mapped
     raise e
 
 

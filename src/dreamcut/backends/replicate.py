@@ -6,12 +6,21 @@ Reads top to bottom as build request -> submit -> poll -> download:
   prices and a small function that writes its input dict. A model may be pinned to a
   version as `owner/name:VERSION`. Reference images are handed to the SDK as files, which
   it uploads to Replicate's Files API and replaces by their URL (the SDK's own way).
+  `aspect_ratio` is the nearest of the model's fixed set (1366x768 -> 16:9, never 683:384).
 - submit: POST /v1/models/{owner}/{name}/predictions (or /v1/predictions with a version).
-  The SDK never retries a POST, so a create is sent once; Replicate has no idempotency key.
-- poll: GET /v1/predictions/{id}: starting -> processing -> succeeded | failed | canceled;
-  progress comes from the model's logs when it prints a progress bar.
-- download: the prediction's output URL (or the first of a list).
-- cancel: POST /v1/predictions/{id}/cancel.
+  Sent through the SDK's HTTP client (which never retries a POST) with a timeout, since the
+  SDK's own create sets none; a create is sent once: Replicate has no idempotency key.
+  A create whose answer is lost raises `OutcomeUnknown`; `find_jobs` then lists predictions
+  (GET /v1/predictions, newest first) and matches model + input since the attempt (inputs are
+  removed after an hour, so only recent creates can be matched).
+- poll: GET /v1/predictions/{id}: starting -> processing -> succeeded | failed | canceled |
+  aborted (a deadline passed before it started; not billed). Read as raw JSON: replicate 1.0.7's
+  Prediction model does not accept "aborted". Progress comes from the model's progress bar.
+- download: the prediction's output URL (or the first of a list). API outputs are deleted an
+  hour after the prediction (replicate.com/docs/topics/predictions/data-retention): a take not
+  fetched in time is paid for and lost, and says so (`output_expired`, not retried).
+- cancel: POST /v1/predictions/{id}/cancel. Canceled predictions are billed ("only charged for
+  predictions with a canceled status, not for aborted ones"), so `cancel_billing` is BILLED.
 
 The key is REPLICATE_API_TOKEN (environment only, scrubbed from messages);
 `DREAMCUT_REPLICATE_BASE_URL` points the SDK elsewhere (tests).
@@ -19,16 +28,19 @@ The key is REPLICATE_API_TOKEN (environment only, scrubbed from messages);
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from dreamcut.backends._cloud import (common_problems, download_url, env_base_url, env_key, http_status_error,
-                                      is_remote, load_ref, looks_like_policy, pick_seconds, pick_size, ref_problems,
-                                      scrub)
-from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
+                                      env_key, http_status_error, is_remote, load_ref, looks_like_policy, never_sent,
+                                      outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
+                                    ProviderError, ProviderJob)
 from dreamcut.errors import BadInput
 
 PRICE_SOURCE = "replicate.com model pages (USD per second of output), as of 2025-10; check before a large batch"
@@ -53,10 +65,20 @@ class _Model:
                             preview_mode="cheapest")
 
 
-def _aspect(request: GenerationRequest) -> str:
-    from dreamcut.backends._cloud import ratio_text
+# The aspect ratios Replicate's video models take (issue 12's reading of the model pages; a raw size
+# reduced by its gcd, e.g. 1366x768 -> 683:384, is refused).
+ASPECT_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 
-    return ratio_text((request.width, request.height))
+
+def nearest_aspect(width: int, height: int, allowed: tuple[str, ...] = ASPECT_RATIOS) -> str:
+    """The allowed aspect ratio closest to width:height (compared on a log scale, so 2:1 and 1:2 are
+    equally far from 1:1)."""
+    want = math.log(width / max(1, height))
+    return min(allowed, key=lambda r: abs(math.log(int(r.split(":")[0]) / int(r.split(":")[1])) - want))
+
+
+def _aspect(request: GenerationRequest) -> str:
+    return nearest_aspect(request.width, request.height)
 
 
 def _seedance(request: GenerationRequest, tier: str, seconds: int, images: list) -> dict:
@@ -107,13 +129,25 @@ MODELS: dict[str, _Model] = {
         default_size=(1280, 720), max_refs=1, needs_image=True, inputs=_kling),
 }
 
-_THROTTLE_WAIT = re.compile(r"available in (\d+(?:\.\d+)?) seconds?", re.I)
+# "Expected available in 9 seconds" and "Your rate limit resets in ~30s" (replicate.com/docs/topics/predictions/rate-limits)
+_THROTTLE_WAIT = re.compile(r"(?:available|resets) in ~?(\d+(?:\.\d+)?) ?s(?:econds?)?\b", re.I)
+_STATES = {"starting": JobState.QUEUED, "processing": JobState.RUNNING, "succeeded": JobState.COMPLETED,
+           "failed": JobState.FAILED, "canceled": JobState.CANCELED, "aborted": JobState.CANCELED}
+
+
+def _timestamp(text: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() if text else None
+    except ValueError:
+        return None
 
 
 class ReplicateBackend:
     """`replicate:OWNER/NAME[:VERSION]` in a spec; OWNER/NAME is one of `MODELS`."""
 
     name = "replicate"
+    cancel_billing = CancelBilling.BILLED  # see the module docstring
+    output_retention_s = 3600.0  # API outputs are deleted after an hour: download before that
     min_poll_interval = 2.0
 
     def __init__(self, model: str | None = None) -> None:
@@ -138,6 +172,13 @@ class ReplicateBackend:
     def price(self, request: GenerationRequest) -> float:
         size = pick_size(self._caps, request) or self._model.default_size
         return round(self._model.tiers[size][1] * pick_seconds(self._caps, request), 6)
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """Succeeded and canceled predictions are billed (canceled: the full price, the worst case);
+        aborted ones are not; failed ones are counted free (not documented for output-priced models)."""
+        if status.state == JobState.COMPLETED or (status.state == JobState.CANCELED and status.error_code == "canceled"):
+            return self.price(request)
+        return 0.0
 
     def problems(self, request: GenerationRequest) -> list[str]:
         out = common_problems(self._caps, request, self.slug)
@@ -164,33 +205,79 @@ class ReplicateBackend:
     # -- submit ----------------------------------------------------------------------------
 
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        import httpx
+        from replicate.helpers import encode_json
+
         inputs = self.build(request)
         client = self._client()
-        try:
-            if self.version:
-                prediction = client.predictions.create(version=self.version, input=inputs)
-            else:
-                prediction = client.models.predictions.create(model=self.slug, input=inputs)
-        except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+        try:  # local reference images go to the Files API first (free; a failure here is not a create)
+            encoded = encode_json(inputs, client)
+        except Exception as e:  # noqa: BLE001
             raise self._error(e) from None
-        return prediction.id
+        # The same POST the SDK's predictions.create sends, but with a timeout: replicate 1.0.7 passes
+        # `timeout=None` for a create without `wait` (prediction.py _create_prediction_timeout), which
+        # would let a create whose answer never comes hang forever.
+        path, body = (("/v1/predictions", {"version": self.version, "input": encoded}) if self.version else
+                      (f"/v1/models/{self.slug}/predictions", {"input": encoded}))
+        try:
+            answer = client._request("POST", path, json=body, timeout=httpx.Timeout(client_timeout())).json()
+        except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(e, create=True) from None
+        prediction_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(prediction_id, str) or not prediction_id:
+            raise outcome_unknown("replicate", "the answer was not a prediction (no JSON id)", [self._key])
+        return prediction_id
+
+    def find_jobs(self, request: GenerationRequest, idempotency_key: str, created_after: float,
+                  *, max_pages: int = 10) -> list[ProviderJob]:
+        """Predictions of this model with this input created since `created_after` (Replicate has no
+        client tag): GET /v1/predictions, newest first, until older than `created_after`. Local refs
+        are uploaded as new files on each create, so their URLs are not compared."""
+        inputs = self._model.inputs(request, self._model.tiers[pick_size(self._caps, request)][0],
+                                    int(pick_seconds(self._caps, request)), [None] * len(request.refs))
+        wanted = {k: v for k, v in inputs.items() if v is not None}
+        found: list[ProviderJob] = []
+        path = "/v1/predictions"
+        for _ in range(max_pages):
+            page = self._json("GET", path)
+            older = False
+            for p in page.get("results") or []:
+                created = _timestamp(p.get("created_at"))
+                if created is not None and created < created_after:
+                    older = True
+                    continue
+                sent = p.get("input") or {}
+                if p.get("model") == self.slug and all(sent.get(k) == v for k, v in wanted.items()):
+                    found.append(ProviderJob(p["id"], _STATES.get(p.get("status"), JobState.QUEUED), created,
+                                             prompt=sent.get("prompt")))
+            path = page.get("next")
+            if older or not path:
+                break
+        return found
 
     # -- poll ------------------------------------------------------------------------------
 
     def poll(self, job_id: str) -> JobStatus:
         prediction = self._get(job_id)
-        status = prediction.status
+        status = prediction.get("status")
         if status == "starting":
             return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
         if status == "processing":
-            progress = prediction.progress
+            from replicate.prediction import Prediction
+
+            progress = Prediction.Progress.parse(prediction.get("logs") or "")
             return JobStatus(JobState.RUNNING, progress=progress.percentage if progress else 0.0,
                              poll_after=self.min_poll_interval)
         if status == "succeeded":
             return JobStatus(JobState.COMPLETED, progress=1.0)
-        if status in ("canceled", "aborted"):
+        if status == "canceled":
             return JobStatus(JobState.CANCELED, error_code="canceled", error_message="replicate: prediction canceled")
-        reason = scrub(prediction.error or "no reason given", [self._key])
+        if status == "aborted":
+            return JobStatus(JobState.CANCELED, error_code="aborted", cost_usd=0.0,
+                             error_message="replicate: prediction aborted (its deadline passed before it started)")
+        if status != "failed":
+            raise ProviderError(f"replicate: unknown prediction status {status!r}", code="bad_answer", transient=True)
+        reason = scrub(prediction.get("error") or "no reason given", [self._key])
         code = "content_policy" if looks_like_policy(reason) else "failed"
         return JobStatus(JobState.FAILED, error_code=code, error_message=f"replicate: prediction failed: {reason}")
 
@@ -198,12 +285,24 @@ class ReplicateBackend:
 
     def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
         prediction = self._get(job_id)
-        output = prediction.output
+        if prediction.get("status") == "succeeded" and prediction.get("data_removed"):
+            raise self._expired(job_id)
+        output = prediction.get("output")
         url = output[0] if isinstance(output, list) and output else output
-        if prediction.status != "succeeded" or not isinstance(url, str):
-            raise ProviderError(f"replicate: prediction {job_id} has no video (status {prediction.status})",
+        if prediction.get("status") != "succeeded" or not isinstance(url, str):
+            raise ProviderError(f"replicate: prediction {job_id} has no video (status {prediction.get('status')})",
                                 code="no_output")
-        download_url(url, Path(dest), provider="replicate", progress=progress, secrets=[self._key])
+        try:
+            download_url(url, Path(dest), provider="replicate", progress=progress, secrets=[self._key])
+        except ProviderError as e:
+            if not e.transient and self._get(job_id).get("data_removed"):
+                raise self._expired(job_id) from None
+            raise
+
+    def _expired(self, job_id: str) -> ProviderError:
+        return ProviderError(f"replicate: the output of prediction {job_id} was deleted (API outputs are kept one "
+                             f"hour); it was paid for and is lost: generate the take again if you want it",
+                             code="output_expired")
 
     def cancel(self, job_id: str) -> None:
         try:
@@ -213,11 +312,18 @@ class ReplicateBackend:
 
     # -- SDK plumbing ----------------------------------------------------------------------
 
-    def _get(self, job_id: str) -> Any:
+    def _get(self, job_id: str) -> dict:
+        return self._json("GET", f"/v1/predictions/{job_id}")
+
+    def _json(self, method: str, path: str) -> dict:
+        """A GET through the SDK's client (auth, retries on 429/503/504) read as plain JSON."""
         try:
-            return self._client().predictions.get(job_id)
+            answer = self._client()._request(method, path).json()
         except Exception as e:  # noqa: BLE001
             raise self._error(e) from None
+        if not isinstance(answer, dict):
+            raise ProviderError("replicate: the answer was not a JSON object", code="bad_answer", transient=True)
+        return answer
 
     def _client(self) -> Any:
         if self._sdk is None:
@@ -230,11 +336,15 @@ class ReplicateBackend:
             def remember(response: Any) -> None:
                 self._last.retry_after = response.headers.get("Retry-After")
 
+            import httpx
+
             self._sdk = replicate.Client(api_token=self._key, base_url=env_base_url("DREAMCUT_REPLICATE_BASE_URL"),
-                                         event_hooks={"response": [remember]})
+                                         timeout=httpx.Timeout(client_timeout()), event_hooks={"response": [remember]})
         return self._sdk
 
-    def _error(self, e: Exception) -> Exception:
+    def _error(self, e: Exception, *, create: bool = False) -> Exception:
+        """The ProviderError for an SDK failure; on a paid create, anything that may have reached
+        Replicate without a clear answer is `OutcomeUnknown`."""
         import httpx
         from replicate.exceptions import ReplicateError
 
@@ -245,8 +355,14 @@ class ReplicateBackend:
             headers = {"Retry-After": getattr(self._last, "retry_after", None) or ""}
             if not headers["Retry-After"] and (m := _THROTTLE_WAIT.search(message)):
                 headers["Retry-After"] = m.group(1)
-            return http_status_error("replicate", e.status or 500, message, headers, [self._key])
+            mapping = create_status_error if create else http_status_error
+            return mapping("replicate", e.status or 500, message, headers, [self._key])
         if isinstance(e, httpx.HTTPError):
+            if create and not never_sent(e):
+                return outcome_unknown("replicate", f"the connection failed ({type(e).__name__})", [self._key])
             return ProviderError(f"replicate: network error ({scrub(e, [self._key])})", code="network",
                                  transient=True)
-        return ProviderError(f"replicate: {type(e).__name__}: {scrub(e, [self._key])}", code="error")
+        if create:
+            return outcome_unknown("replicate", f"the answer could not be read ({type(e).__name__})", [self._key])
+        return ProviderError(f"replicate: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
+                             code="bad_answer", transient=True)

@@ -3,14 +3,21 @@
 Reads top to bottom as build request -> submit -> poll -> download:
 - build: `gen4_turbo` animates a reference image (image_to_video only); `gen4.5` and the
   Veo 3.1 models take text (text_to_video) or text + a first (and last) frame image.
-  Images go inline as data URIs (Runway accepts up to 5 MB; larger ones are re-encoded).
+  gen4.5 takes whole seconds 2-10: a 3.7 s wish is made (and priced) as 4 s.
+  Local images go inline as data URIs (Runway accepts up to 5 MB; larger ones are re-encoded);
+  remote refs must be https:// URLs on a domain name (docs.dev.runwayml.com/assets/inputs/).
 - submit: POST /v1/text_to_video or /v1/image_to_video with the SDK's retries OFF, because
-  Runway has no idempotency key: a blind retry of a create could pay twice. The orchestrator
-  decides about retries with the ProviderError this raises.
+  Runway has no idempotency key and no endpoint that lists tasks: a create whose answer is
+  lost (dropped connection, timeout, 5xx, a non-JSON answer) raises `OutcomeUnknown` and is
+  never re-sent; only a refused connection or a 429 (nothing created) is transient.
 - poll: GET /v1/tasks/{id}: PENDING and THROTTLED are queued (THROTTLED = over the account's
   concurrency; Runway starts it later by itself), RUNNING carries progress, FAILED carries a
-  failureCode (SAFETY.* = content policy), SUCCEEDED carries output URLs and the credits charged.
+  failureCode (SAFETY.* = content policy, billed like a success; INTERNAL and INTERNAL.BAD_OUTPUT.*
+  are `retryable`: a retry is a new paid create), terminal tasks carry `cost.credits`. A task
+  that was cancelled or deleted answers 404 for good: it is reported CANCELED ("gone").
 - download: the first output URL (signed, expires in 24-48 h; a later poll gets fresh ones).
+- cancel: DELETE /v1/tasks/{id}. A task the server sees RUNNING is not refunded, and a PENDING
+  one is not guaranteed to be (runwayml 5.24.0 resources/tasks.py), so `cancel_billing` is BILLED.
 
 The key is RUNWAYML_API_SECRET, read from the environment when first needed, kept in memory,
 and scrubbed from every message. `DREAMCUT_RUNWAY_BASE_URL` points the SDK elsewhere (tests).
@@ -18,13 +25,18 @@ and scrubbed from every message. `DREAMCUT_RUNWAY_BASE_URL` points the SDK elsew
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from dreamcut.backends._cloud import (lookup_model, common_problems, download_url, env_base_url, env_key, http_status_error,
-                                      is_remote, load_ref, pick_seconds, pick_size, ref_problems, scrub)
-from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
+                                      env_key, http_status_error, is_remote, load_ref, lookup_model, never_sent,
+                                      outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
+                                    ProviderError)
 from dreamcut.errors import BadInput
 
 CREDIT_USD = 0.01  # Runway API credits are sold at $0.01 each
@@ -55,7 +67,8 @@ def _caps(durations: tuple[float, ...] | None, sizes, credits: float, *, min_s: 
 MODELS: dict[str, _Model] = {
     # Gen-4 Turbo: image-to-video only, 5 or 10 s, 5 credits/s.
     "gen4_turbo": _Model(_caps((5.0, 10.0), _GEN4_RATIOS, 5), text=False, max_refs=1, credits_per_second=5),
-    # Gen-4.5: text or image, any whole second 2-10, 12 credits/s.
+    # Gen-4.5: text or image, whole seconds 2-10 ("Must be an integer from 2 to 10": runwayml 5.24.0
+    # types/text_to_video_create_params.py), 12 credits/s. `whole_seconds` rounds a wish up (3.7 s -> 4 s).
     "gen4.5": _Model(_caps(None, _LANDSCAPE_AND_PORTRAIT, 12), text=True, max_refs=1, credits_per_second=12),
     # Veo 3.1 through Runway, video without audio (audio costs more): 4/6/8 s.
     "veo3.1": _Model(_caps((4.0, 6.0, 8.0), _VEO_RATIOS, 20, min_s=4, max_s=8), text=True, max_refs=2,
@@ -65,10 +78,24 @@ MODELS: dict[str, _Model] = {
 }
 
 
+def _url_problem(url: str) -> str | None:
+    """Runway fetches remote inputs itself: "All URLs must be HTTPS" and "must reference a domain name
+    in the hostname position, not an IP address" (docs.dev.runwayml.com/assets/inputs/, read 2026-11-29)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "Runway only fetches https:// URLs"
+    try:
+        ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        return None
+    return "Runway only fetches URLs on a domain name, not an IP address"
+
+
 class RunwayBackend:
     """`runway:MODEL` in a spec. MODEL is one of `MODELS`."""
 
     name = "runway"
+    cancel_billing = CancelBilling.BILLED  # see the module docstring
     min_poll_interval = 5.0  # Runway asks clients not to poll a task more often than every 5 s
     max_inline_image_bytes = 3_500_000  # a 5 MB data URI holds ~3.7 MB of image
 
@@ -83,13 +110,37 @@ class RunwayBackend:
     def capabilities(self) -> Capabilities:
         return self._model.caps
 
+    def whole_seconds(self, request: GenerationRequest) -> int:
+        """The seconds Runway will make (and bill) for `request`: every model takes whole seconds, so
+        a wish is rounded UP to the next whole second the model makes (3.7 s -> 4 s), never truncated."""
+        seconds = pick_seconds(self._model.caps, request)
+        whole = math.ceil(seconds - 1e-6)
+        caps = self._model.caps
+        if caps.durations:
+            return int(caps.nearest_duration(whole))
+        return int(min(max(whole, math.ceil(caps.min_seconds)), math.floor(caps.max_seconds)))
+
     def price(self, request: GenerationRequest) -> float:
-        return round(self._model.caps.price_per_second * pick_seconds(self._model.caps, request), 6)
+        return round(self._model.credits_per_second * self.whole_seconds(request) * CREDIT_USD, 6)
 
     def problems(self, request: GenerationRequest) -> list[str]:
         caps = self._model.caps
-        return common_problems(caps, request, self.model) + ref_problems(
+        out = common_problems(caps, request, self.model) + ref_problems(
             request, caps, max_refs=self._model.max_refs, needs_image=not self._model.text, model=self.model)
+        for ref in request.refs:
+            if is_remote(ref) and (why := _url_problem(ref)):
+                out.append(f"reference {ref[:80]!r}: {why}; give an https:// URL or a local file (sent inline)")
+        return out
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """What Runway bills for a finished task: its reported `cost.credits` when the task said; else the
+        documented rule: successes and SAFETY.* failures in full, a cancel in full (worst case), other
+        failures nothing (refunded)."""
+        if status.cost_usd is not None:
+            return status.cost_usd
+        if status.state == JobState.COMPLETED or status.error_code in ("content_policy", "gone", "canceled"):
+            return self.price(request)
+        return 0.0
 
     # -- build request ---------------------------------------------------------------------
 
@@ -103,7 +154,7 @@ class RunwayBackend:
             "model": self.model,
             "prompt_text": request.prompt,
             "ratio": f"{w}:{h}",
-            "duration": int(pick_seconds(self._model.caps, request)),
+            "duration": self.whole_seconds(request),
             "seed": request.seed % 4_294_967_295,
         }
         if self._model.veo:
@@ -132,8 +183,16 @@ class RunwayBackend:
             else:
                 task = client.text_to_video.create(**body)
         except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
-            raise self._error(e) from None
-        return task.id
+            raise self._error(e, create=True) from None
+        task_id = getattr(task, "id", None)
+        if not isinstance(task_id, str) or not task_id:
+            # A 200 whose body is not the task (an HTML page from a proxy): the SDK hands back text.
+            raise outcome_unknown("runway", "the answer was not a task (no JSON id)", [self._key])
+        return task_id
+
+    def find_jobs(self, request: GenerationRequest, idempotency_key: str, created_after: float) -> None:
+        """Runway cannot list tasks (runwayml 5.24.0 resources/tasks.py: retrieve and delete only)."""
+        return None
 
     # -- poll ------------------------------------------------------------------------------
 
@@ -141,13 +200,21 @@ class RunwayBackend:
         try:
             task = self._client().tasks.retrieve(job_id)
         except Exception as e:  # noqa: BLE001
-            raise self._error(e) from None
-        status = task.status
+            error = self._error(e)
+            if getattr(e, "status_code", None) == 404:
+                # Cancelled and deleted tasks "will not be able to be fetched again" (runwayml 5.24.0
+                # resources/tasks.py): gone for good; what it cost is not knowable any more.
+                return JobStatus(JobState.CANCELED, error_code="gone",
+                                 error_message=f"runway: task {job_id} is gone (cancelled or deleted tasks answer 404)")
+            raise error from None
+        status = getattr(task, "status", None)
+        if status is None:
+            raise ProviderError("runway: the task answer was not JSON", code="bad_answer", transient=True)
         if status in ("PENDING", "THROTTLED"):
             return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
         if status == "RUNNING":
             return JobStatus(JobState.RUNNING, progress=float(task.progress or 0.0), poll_after=self.min_poll_interval)
-        cost = float(task.cost.credits) * CREDIT_USD if getattr(task, "cost", None) is not None else None
+        cost = round(float(task.cost.credits) * CREDIT_USD, 6) if getattr(task, "cost", None) is not None else None
         if status == "SUCCEEDED":
             return JobStatus(JobState.COMPLETED, progress=1.0, cost_usd=cost)
         if status == "CANCELLED":
@@ -158,8 +225,11 @@ class RunwayBackend:
         if code.upper().startswith("SAFETY") or ".SAFETY" in code.upper():
             return JobStatus(JobState.FAILED, error_code="content_policy", cost_usd=cost,
                              error_message=f"runway: refused by content policy ({code}): {reason}")
+        # INTERNAL and INTERNAL.BAD_OUTPUT.* are documented as retryable (docs.dev.runwayml.com/errors/task-failures/,
+        # as issue 12 reads it); a retry is a new paid create.
+        retryable = code.upper() == "INTERNAL" or code.upper().startswith("INTERNAL.")
         return JobStatus(JobState.FAILED, error_code=code, error_message=f"runway: task failed ({code}): {reason}",
-                         cost_usd=cost)
+                         cost_usd=cost, retryable=retryable)
 
     # -- download --------------------------------------------------------------------------
 
@@ -168,8 +238,9 @@ class RunwayBackend:
             task = self._client().tasks.retrieve(job_id)  # fresh signed URLs
         except Exception as e:  # noqa: BLE001
             raise self._error(e) from None
-        if task.status != "SUCCEEDED" or not task.output:
-            raise ProviderError(f"runway: task {job_id} has no output (status {task.status})", code="no_output")
+        if getattr(task, "status", None) != "SUCCEEDED" or not getattr(task, "output", None):
+            raise ProviderError(f"runway: task {job_id} has no output (status {getattr(task, 'status', None)})",
+                                code="no_output", transient=isinstance(task, str))
         download_url(task.output[0], Path(dest), provider="runway", progress=progress, secrets=[self._key])
 
     def cancel(self, job_id: str) -> None:
@@ -186,10 +257,12 @@ class RunwayBackend:
 
             self._key = env_key(["RUNWAYML_API_SECRET"], provider="runway", signup="https://dev.runwayml.com")
             self._sdk = RunwayML(api_key=self._key, base_url=env_base_url("DREAMCUT_RUNWAY_BASE_URL"),
-                                 timeout=120.0, max_retries=2)
+                                 timeout=client_timeout(), max_retries=2)
         return self._sdk
 
-    def _error(self, e: Exception) -> Exception:
+    def _error(self, e: Exception, *, create: bool = False) -> Exception:
+        """The ProviderError for an SDK failure; on a paid create, anything that may have reached Runway
+        without a clear answer is `OutcomeUnknown`."""
         import runwayml
 
         if isinstance(e, (BadInput, ProviderError)):
@@ -200,8 +273,14 @@ class RunwayBackend:
             issues = body.get("issues")
             if issues:
                 message = f"{message}: {issues}"
-            return http_status_error("runway", e.status_code, str(message), e.response.headers, [self._key])
+            mapping = create_status_error if create else http_status_error
+            return mapping("runway", e.status_code, str(message), e.response.headers, [self._key])
         if isinstance(e, runwayml.APIConnectionError):
+            if create and not never_sent(e):
+                return outcome_unknown("runway", f"the connection failed ({type(e).__name__})", [self._key])
             return ProviderError(f"runway: network error ({scrub(e, [self._key])})", code="network", transient=True)
-        return ProviderError(f"runway: {type(e).__name__}: {scrub(e, [self._key])}", code="error")
+        if create:
+            return outcome_unknown("runway", f"the answer could not be read ({type(e).__name__})", [self._key])
+        return ProviderError(f"runway: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
+                             code="bad_answer", transient=True)
 

@@ -10,13 +10,33 @@ Reads top to bottom as build request -> submit -> poll -> download:
   not done -> running; done with `error` -> failed (Google's code and message); done with
   every video removed by the safety filter (`raiMediaFilteredCount`) -> content_policy.
 - download: the finished operation carries the video bytes inline (no output bucket is set).
-- extend (Veo 3.1): a new operation whose source video is the previous take's bytes.
+- extend (Veo 3.1): a new operation whose source video is the previous take's bytes; the
+  finished operation holds the whole video so far (source + 7 s).
 
-Why Vertex AI mode: in the installed google-genai (3.4), `generate_videos` and video
+Extensions (Veo 3.1 only), from docs.cloud.google.com/gemini-enterprise-agent-platform/models/video/
+extend-videos (read 2026-11-29): the input video must be 1-30 s long and each call adds exactly
+7 s; extension output is 720p. So a long take is one generation (4, 6 or 8 s) plus 7 s steps,
+each step starting from a video of at most 30 s: the longest take is 8 + 4 x 7 = 36 s, and a
+12 s shot is made as 6 + 7 = 13 s. `segment_plan` plans it, `price` prices what is made
+(13 s, not 12), `made_seconds` and `notes` say so; a take that needs extending cannot be 1080p.
+
+Failures, mapped so that money is never lost track of (google-genai 3.6 sends through `httpx2`,
+so transport errors are httpx2 classes, not httpx's):
+- a connection that was never made (refused, DNS, connect timeout): transient, nothing was sent;
+- a create sent but unanswered (read timeout, dropped connection), answered 5xx, or answered
+  with something that is not the API's JSON (an HTML page): `OutcomeUnknown` - Google may be
+  rendering (and will bill) the video, so it is never re-sent blindly;
+- the same failures while polling or downloading are transient (reading costs nothing).
+Veo has no cancel (the SDK has none for video operations): `cancel_billing` is IMPOSSIBLE, a
+video given up on here finishes and is billed there. google-genai cannot list video
+operations, so `find_jobs` returns None: an unknown create is parked for `dreamcut reconcile`.
+
+Why Vertex AI mode: in google-genai 3.x, `generate_videos` and video
 operations are only implemented for the Vertex AI API (`vertexai=True`); the Gemini
 Developer API path raises before sending anything. So the key in GOOGLE_API_KEY (or
 GEMINI_API_KEY) is used as a Vertex AI express-mode API key (`x-goog-api-key`).
-The SDK's own retries are off by default, so every failure reaches the orchestrator.
+The SDK's own retries are off by default (`retry_args(None)` stops after one attempt,
+google/genai/_api_client.py 3.6.1), so every failure reaches the orchestrator; we keep it so.
 
 The key is never written anywhere and is scrubbed from messages. `DREAMCUT_VEO_BASE_URL`
 replaces https://aiplatform.googleapis.com/ (tests, regional endpoints).
@@ -29,10 +49,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (lookup_model, common_problems, env_base_url, env_key, http_status_error, is_remote,
-                                      load_ref, looks_like_policy, pick_seconds, pick_size, ratio_text, ref_problems,
-                                      scrub, write_video_bytes)
-from dreamcut.backends.base import (Capabilities, GenerationRequest, JobState, JobStatus, Progress, ProviderError)
+from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, env_base_url, env_key,
+                                      http_status_error, is_remote, is_transport_error, load_ref, looks_like_policy,
+                                      lookup_model, never_sent, outcome_unknown, pick_seconds, pick_size, ratio_text,
+                                      ref_problems, scrub, write_video_bytes)
+from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
+                                    ProviderError)
 from dreamcut.errors import BadInput
 
 PRICE_SOURCE = ("cloud.google.com/vertex-ai/generative-ai/pricing (Veo, video without audio), as of 2025-10; "
@@ -72,7 +94,9 @@ MODELS: dict[str, _Model] = {
                                    audio_flag=False),
 }
 
-EXTEND_SECONDS = 7  # Veo 3.1 extends a video by 7 s per call
+EXTEND_SECONDS = 7  # Veo 3.1 extends a video by exactly 7 s per call (extend-videos page, read 2026-11-29)
+MAX_EXTEND_INPUT = 30  # the video given to an extension is 1-30 s long (same page)
+EXTEND_RESOLUTION = "720p"  # extensions are made at 720p only (same page)
 
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
@@ -96,13 +120,71 @@ class VeoBackend:
         return self._caps
 
     def price(self, request: GenerationRequest) -> float:
-        return round(self._model.usd_per_second * pick_seconds(self._caps, request), 6)
+        """Dollars for the whole take as Veo makes it: every second generated is billed, so a 12 s
+        shot made as 6 + 7 s costs 13 s (Vertex AI pricing bills per second of video generated)."""
+        return round(self._model.usd_per_second * self.made_seconds(request), 6)
+
+    def extend_price(self, request: GenerationRequest) -> float:
+        """Dollars for one extension call: 7 s of video, whatever length was wished."""
+        return round(self._model.usd_per_second * EXTEND_SECONDS, 6)
+
+    def made_seconds(self, request: GenerationRequest) -> float:
+        """How long the take Veo makes for `request` is (>= the wish; see `segment_plan`)."""
+        if request.preview or request.seconds <= max(self._model.durations) + 1e-6:
+            return pick_seconds(self._caps, request)
+        plan = self.segment_plan(request.seconds)
+        return float(sum(plan)) if plan else pick_seconds(self._caps, request)
+
+    def segment_plan(self, seconds: float) -> list[float] | None:
+        """The calls that make a take of at least `seconds`: [generation, 7, 7, ...].
+
+        One generation when one is long enough. Otherwise the first length and number of 7 s
+        extensions that make the least video (then the fewest calls) with every extension
+        starting from a video of at most 30 s. None when the model cannot extend or no chain
+        reaches `seconds` (more than 8 + 4 x 7 = 36 s)."""
+        durations = sorted(self._model.durations)
+        if seconds <= durations[-1] + 1e-6:
+            return [self._caps.nearest_duration(seconds)]
+        if not self._model.extend:
+            return None
+        best: tuple[float, int, list[float]] | None = None
+        for first in durations:
+            plan, made = [first], first
+            while made < seconds - 1e-6 and made <= MAX_EXTEND_INPUT + 1e-6:
+                plan.append(float(EXTEND_SECONDS))
+                made += EXTEND_SECONDS
+            if made >= seconds - 1e-6 and (best is None or (made, len(plan)) < best[:2]):
+                best = (made, len(plan), plan)
+        return best[2] if best else None
+
+    def notes(self, request: GenerationRequest) -> list[str]:
+        """What Veo makes differently from the wish, said before any money is spent."""
+        plan = None if request.preview else self.segment_plan(request.seconds)
+        made = float(sum(plan)) if plan else 0.0
+        if not plan or abs(made - request.seconds) < 1e-6:
+            return []
+        how = (" + ".join(f"{s:g}" for s in plan) + " s: Veo extends in 7 s steps") if len(plan) > 1 else \
+            ("its lengths are " + ", ".join(f"{d:g}" for d in self._model.durations) + " s")
+        return [f"veo makes {made:g} s for this {request.seconds:g} s shot ({how}); "
+                f"it is priced and recorded as {made:g} s and trimmed in the edit"]
 
     def problems(self, request: GenerationRequest) -> list[str]:
         out = common_problems(self._caps, request, self.model) + ref_problems(
             request, self._caps, max_refs=self._model.max_refs, needs_image=False, model=self.model)
         if any(is_remote(r) for r in request.refs):
             out.append(f"{self.model} takes local reference images (or gs:// URIs), not http(s) URLs")
+        if not request.preview and request.seconds > max(self._model.durations) + 1e-6 and self._model.extend:
+            plan = self.segment_plan(request.seconds)
+            if plan is None:
+                longest = max(d + EXTEND_SECONDS * (1 + int((MAX_EXTEND_INPUT - d) // EXTEND_SECONDS))
+                              for d in self._model.durations)
+                out.append(f"{request.seconds:g} s is more than {self.model} reaches by extending (at most "
+                           f"{longest:g} s: each 7 s extension starts from a video of at most {MAX_EXTEND_INPUT} s)")
+            size = pick_size(self._caps, request)
+            if size and self._model.sizes.get(size) != EXTEND_RESOLUTION:
+                out.append(f"a {request.seconds:g} s take needs Veo extensions, which are made at 720p only; "
+                           f"use {'1280x720' if size[0] >= size[1] else '720x1280'} or at most "
+                           f"{max(self._model.durations):g} s at {size[0]}x{size[1]}")
         return out
 
     # -- build request ---------------------------------------------------------------------
@@ -120,7 +202,7 @@ class VeoBackend:
             number_of_videos=1,
             duration_seconds=EXTEND_SECONDS if video is not None else int(pick_seconds(self._caps, request)),
             aspect_ratio=ratio_text(size),
-            resolution=self._model.sizes[size],
+            resolution=EXTEND_RESOLUTION if video is not None else self._model.sizes[size],
             negative_prompt=request.negative_prompt or None,
             seed=request.seed % 4_294_967_295,
             generate_audio=False if self._model.audio_flag else None,
@@ -152,16 +234,21 @@ class VeoBackend:
         if not self._model.extend:
             raise BadInput(f"{self.model} cannot extend a video", where=request.shot_id,
                            fix="use veo-3.1-generate-001 or veo-3.1-fast-generate-001")
-        return self._start(self.build(request, video=self._video_bytes(provider_job_id)))
+        video = self._video_bytes(provider_job_id)
+        seconds = _mp4_seconds(video)
+        if seconds is not None and seconds > MAX_EXTEND_INPUT + 0.05:
+            raise ProviderError(f"veo: cannot extend a {seconds:.1f} s video: Veo extends videos of at most "
+                                f"{MAX_EXTEND_INPUT} s", code="extend_input_too_long")
+        return self._start(self.build(request, video=video))
 
     def _start(self, kwargs: dict[str, Any]) -> str:
+        """The one paid call. Every failure after the request may have left is OutcomeUnknown."""
         try:
             operation = self._client().models.generate_videos(**kwargs)
         except Exception as e:  # noqa: BLE001 - every SDK failure becomes a ProviderError
-            raise self._error(e) from None
+            raise self._error(e, create=True) from None
         if not operation.name:
-            raise ProviderError("veo: the API returned an operation without a name", code="bad_response",
-                                transient=True)
+            raise outcome_unknown("veo", "the answer held no operation name", [self._key])
         return operation.name
 
     # -- poll ------------------------------------------------------------------------------
@@ -204,9 +291,28 @@ class VeoBackend:
                                 code="no_output")
         return video.video_bytes
 
+    # -- money ---------------------------------------------------------------------------
+
+    # google-genai has no cancel for video operations (operations.py 3.6.1 has get only), so a
+    # video given up on here runs on at Google and is billed.
+    cancel_billing = CancelBilling.IMPOSSIBLE
+
     def cancel(self, job_id: str) -> None:
         raise ProviderError("veo: video operations cannot be canceled through the API; it will finish and be billed",
                             code="cancel_unsupported")
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """Veo bills the seconds of video it delivers: a completed operation costs its price; an
+        operation that ended in an error or with every video removed by the safety filter
+        delivered nothing and is not billed (Vertex AI pricing, per second of generated video)."""
+        if status.cost_usd is not None:
+            return status.cost_usd
+        return self.price(request) if status.state == JobState.COMPLETED else 0.0
+
+    def find_jobs(self, request: GenerationRequest, idempotency_key: str, created_after: float) -> None:
+        """None: google-genai 3.6 cannot list video operations (operations.get only) and the
+        request carries no client tag, so an unknown create is parked for `dreamcut reconcile`."""
+        return None
 
     # -- SDK plumbing ----------------------------------------------------------------------
 
@@ -216,7 +322,7 @@ class VeoBackend:
         try:
             return self._client().operations.get(types.GenerateVideosOperation(name=job_id))
         except Exception as e:  # noqa: BLE001
-            raise self._error(e) from None
+            raise self._error(e, create=False) from None
 
     def _client(self) -> Any:
         if self._sdk is None:
@@ -226,27 +332,43 @@ class VeoBackend:
             self._key = env_key(["GOOGLE_API_KEY", "GEMINI_API_KEY"], provider="veo",
                                 signup="https://console.cloud.google.com/vertex-ai (express mode API key)")
             base = env_base_url("DREAMCUT_VEO_BASE_URL")
-            options = types.HttpOptions(base_url=base + "/", timeout=300_000) if base else \
-                types.HttpOptions(timeout=300_000)
+            timeout_ms = int(client_timeout(300.0) * 1000)
+            options = types.HttpOptions(base_url=base + "/", timeout=timeout_ms) if base else \
+                types.HttpOptions(timeout=timeout_ms)
             self._sdk = genai.Client(vertexai=True, api_key=self._key, http_options=options)
         return self._sdk
 
-    def _error(self, e: Exception) -> Exception:
-        import httpx
+    def _error(self, e: Exception, *, create: bool) -> Exception:
+        """An SDK failure as a ProviderError; `create`: it came from the paid create (see module doc)."""
+        import json
+
+        import pydantic
         from google.genai import errors
 
         if isinstance(e, (BadInput, ProviderError)):
             return e
         if isinstance(e, errors.APIError):
+            code = int(e.code or 500)
+            message = f"{e.status or ''} {e.message or ''}".strip()
             headers = dict(getattr(getattr(e, "response", None), "headers", None) or {})
             if not any(k.lower() == "retry-after" for k in headers):
                 delay = _retry_delay(e.details)
                 if delay is not None:
                     headers["Retry-After"] = str(delay)
-            message = f"{e.status or ''} {e.message or ''}".strip()
-            return http_status_error("veo", int(e.code or 500), message, headers, [self._key])
-        if isinstance(e, httpx.HTTPError):
-            return ProviderError(f"veo: network error ({scrub(e, [self._key])})", code="network", transient=True)
+            mapping = create_status_error if create else http_status_error
+            return mapping("veo", code, message, headers, [self._key])
+        if is_transport_error(e):
+            if create and not never_sent(e):
+                return outcome_unknown("veo", f"the connection failed after sending ({type(e).__name__})",
+                                       [self._key])
+            return ProviderError(f"veo: network error ({scrub(f'{type(e).__name__}: {e}', [self._key])})",
+                                 code="network", transient=True)
+        if isinstance(e, (json.JSONDecodeError, errors.UnknownApiResponseError, pydantic.ValidationError)):
+            # a 200 whose body is not the API's JSON (a proxy's HTML page, a truncated body)
+            if create:
+                return outcome_unknown("veo", f"the answer was not the API's JSON ({type(e).__name__})", [self._key])
+            return ProviderError(f"veo: unreadable answer ({scrub(type(e).__name__, [self._key])})",
+                                 code="malformed", transient=True)
         return ProviderError(f"veo: {type(e).__name__}: {scrub(e, [self._key])}", code="error")
 
 
@@ -259,3 +381,18 @@ def _retry_delay(details: Any) -> float | None:
             if m:
                 return float(m.group(1))
     return None
+
+
+def _mp4_seconds(data: bytes) -> float | None:
+    """The duration in an MP4's `mvhd` box (timescale, duration), or None if there is none."""
+    import struct
+
+    at = data.find(b"mvhd")
+    if at < 4 or at + 28 > len(data):
+        return None
+    version = data[at + 4]
+    if version == 1 and at + 40 <= len(data):
+        timescale, duration = struct.unpack(">IQ", data[at + 24:at + 36])
+    else:
+        timescale, duration = struct.unpack(">II", data[at + 16:at + 24])
+    return duration / timescale if timescale else None

@@ -68,12 +68,6 @@ def _shot_table(spec) -> Table:
     return table
 
 
-def _caps_for(ref):
-    from dreamcut.backends.registry import load_backend
-
-    return load_backend(ref).capabilities()
-
-
 @app.command()
 def check() -> None:
     """Validate the shot list and say what will happen: shots, takes, seconds, estimated cost."""
@@ -112,7 +106,7 @@ def check() -> None:
         heard = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
     for shot_id, severity, message, fix in pipeline.check_against_song(project, heard):
         problems.append(_Problem(shot_id, severity, message, fix))
-    est = estimate(planned, lambda ref: backends[str(ref)].capabilities(), prices=spec.prices,
+    est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
                    budget_usd=spec.budget_usd)
     seen = set()
     for pr in problems:
@@ -182,7 +176,7 @@ def _run_pipeline(project, *, skip_generate: bool = False) -> dict[str, Path]:
         master_task = bars.add_task(f"rendering {spec.render.master}", total=100)
         final_task = bars.add_task(f"upscaling to {spec.render.resolution}", total=100)
         master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bars, master_task),
-                                        upscale_progress=fraction_updater(bars, final_task), on_skip=say)
+                                        upscale_progress=fraction_updater(bars, final_task), say=say)
         bars.update(final_task, completed=100)
         outputs["master"], outputs["final"] = master, final
         timings.append(("render", time.monotonic() - t0))
@@ -311,15 +305,22 @@ def render(
         m = bars.add_task(f"rendering {project.spec.render.master}", total=100)
         f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
         master, final = pipeline.render(project, master_progress=fraction_updater(bars, m),
-                                        upscale_progress=fraction_updater(bars, f), force=force, on_skip=say)
+                                        upscale_progress=fraction_updater(bars, f), force=force, say=say)
     _print_outputs(project, {"master": master, "final": final})
 
 
 @app.command()
 def export() -> None:
-    """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600)."""
+    """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600), cut.otioz.
+
+    Zoom-throughs and dips are baked into clips in exports/media/ (XML and EDL carry only
+    dissolves); retimed clips go out as speed changes; the song as WAV. The files are signed
+    and replace the previous exports only when all of them are written.
+    """
     from dreamcut import pipeline
 
     project = open_project()
-    outputs = pipeline.export(project)
+    with progress_bar() as bars:
+        task = bars.add_task("exporting (baking transitions NLEs cannot carry)", total=100)
+        outputs = pipeline.export(project, progress=fraction_updater(bars, task))
     _print_outputs(project, outputs)

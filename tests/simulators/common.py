@@ -43,3 +43,21 @@ def dedupe(states: list[JobState]) -> list[JobState]:
         if not out or out[-1] != s:
             out.append(s)
     return out
+
+
+def wait_refusing(sim, tries: int = 200) -> None:
+    """Wait (bounded) until the simulator's `refused` outage has begun: new connections are refused."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    url = urlsplit(sim.url)
+    for _ in range(tries):
+        try:
+            socket.create_connection((url.hostname, url.port), timeout=0.2).close()
+        except ConnectionRefusedError:
+            return
+        except OSError:  # reset while the listener shuts down
+            pass
+        time.sleep(0.005)
+    raise AssertionError("the simulator never started refusing connections")
