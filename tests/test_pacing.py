@@ -108,3 +108,19 @@ def test_corrections_are_followed_exactly():
         assert int(round(fixed.beats[fixed.nearest_beat(s.start)] * FPS)) in starts
     with pytest.raises(BadInput, match="bar 500"):
         apply_corrections(song, SongSpec(file="song.wav", sections=[{"name": "verse", "bar": 500}]))
+
+
+def test_weak_pulse_is_said_and_cuts_keep_to_phrases():
+    from dreamcut.edit.planner import degraded
+
+    song = rock_song()
+    song.pulse = 0.1
+    tl = paced(song, shots_for([20.0] * 10), None)  # takes that can span whole phrases
+    lines = degraded(tl)
+    assert any(line.startswith("weak pulse") for line in lines)
+    clips = [c for c in tl.tracks[0] if isinstance(c, otio.schema.Clip)]
+    cuts = [c.metadata["dreamcut"] for c in clips[1:]]
+    assert all(m["beat_in_bar"] == 1 and m["phrase"] in (4, 8) for m in cuts), [(m["bar"], m["phrase"]) for m in cuts]
+    # the director's tempo settles it: no warning once the spec gives the bpm
+    fixed = apply_corrections(song, SongSpec(file="song.wav", bpm=140.0))
+    assert not any(line.startswith("weak pulse") for line in degraded(paced(fixed, shots_for([20.0] * 10), None)))

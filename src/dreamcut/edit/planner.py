@@ -155,7 +155,16 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
             if paced is not None:
                 clips.extend(paced)
                 continue
-        chosen = _place_cuts(group, inner, f0, f1, fps, beat_frames, song_media)
+        chosen = None
+        if _weak(song):
+            # The grid is a guess: cut only on phrase starts and section boundaries when they suffice.
+            try:
+                chosen = _place_cuts(group, [c for c in inner if c.phrase or c.section_start], f0, f1, fps,
+                                     beat_frames, song_media)
+            except BadInput:
+                chosen = None
+        if chosen is None:
+            chosen = _place_cuts(group, inner, f0, f1, fps, beat_frames, song_media)
         starts = [f0] + [c.frame for c in chosen]
         ends = starts[1:] + [f1]
         for k, shot in enumerate(group):
@@ -170,10 +179,15 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
 # -- where cuts may fall ------------------------------------------------------------------
 
 
-def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+def _weak(song: SongAnalysis) -> bool:
+    """A pulse too weak to trust the beat grid (and no tempo from the director)."""
     from dreamcut.analysis.audio import WEAK_PULSE
 
-    weak = song.pulse < WEAK_PULSE and "tempo" not in song.corrected
+    return song.pulse < WEAK_PULSE and "tempo" not in song.corrected
+
+
+def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+    weak = _weak(song)
     names = song.section_names()
     section_beats: dict[int, str] = {}
     for sec, name in zip(song.sections, names):
@@ -638,9 +652,7 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
 
 
 def _song_warnings(song: SongAnalysis) -> list[str]:
-    from dreamcut.analysis.audio import WEAK_PULSE
-
-    if song.pulse < WEAK_PULSE and "tempo" not in song.corrected:
+    if _weak(song):
         return [f"weak pulse ({song.pulse:.2f}): the beat grid is a guess; cuts favour phrase starts and "
                 "section boundaries (set `bpm:` and `downbeat:` in the song: block if you hear a beat)"]
     return []
