@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 10
+ANALYSIS_VERSION = 11
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -411,6 +411,8 @@ def _tempo_curve_points(local: np.ndarray, times: np.ndarray, beats: list[float]
 # Where the fine flux peak sits relative to the attack (measured on synthesized drums):
 # the 512-sample window starts to see an attack about 6 ms before its centre reaches it.
 _FLUX_LEAD = -0.006
+# An attack starts where the fine flux first reaches half its peak (see _refine_beats).
+RISE = 0.5
 
 
 def _refine_beats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, reach: float = 0.06,
@@ -439,8 +441,14 @@ def _refine_beats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, reach: floa
         frames = padded[idx] * window
         mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=-1)))
         flux = np.maximum(0.0, np.diff(mag, axis=1)).sum(axis=-1)  # (beats, 2k)
-        peak = np.argmax(flux, axis=1) + 1
-        offsets[lo:lo + 128] = offs_frames[peak] / sr
+        peak = np.argmax(flux, axis=1)
+        # The attack starts where the flux first rises toward its peak: a slow attack (bowed
+        # strings, an organ) peaks well after the note starts, a drum hit within a few ms.
+        level = flux[np.arange(len(peak)), peak][:, None] * RISE
+        cols = np.arange(flux.shape[1])[None, :]
+        before = np.where((flux < level) & (cols < peak[:, None]), cols, -1).max(axis=1)
+        peak = np.maximum(before + 1, 0)
+        offsets[lo:lo + 128] = offs_frames[peak + 1] / sr
     shift = float(np.median(offsets))
     own = np.abs(offsets - shift) <= snap
     moved = np.asarray(beat_times, dtype=float) + np.where(own, offsets, shift) - _FLUX_LEAD
