@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 11
+ANALYSIS_VERSION = 12
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -421,9 +421,11 @@ def _refine_beats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, reach: floa
 
     The tracker works on a 23 ms grid whose 93 ms windows smear every attack, which
     leaves beats ~20-30 ms late: most of a frame at 24 fps. Around each beat we compute
-    a spectral flux on a 3 ms grid (512-sample windows) and find its peak. The grid
-    moves by the median offset; a beat whose own peak is within `snap` of that moves
-    onto its peak (a played attack), the others keep the median (no attack to trust).
+    a spectral flux on a 3 ms grid (512-sample windows) and find where the attack starts
+    (the flux reaching half its peak: a bowed or swelling note peaks 40-60 ms after it
+    starts, a drum within a few ms). The grid moves by the median offset; a beat whose
+    own attack is within `snap` of that moves onto it (a played attack), the others keep
+    the median (no attack to trust).
     """
     if len(beat_times) < 4:
         return np.asarray(beat_times, dtype=float), 0.0
