@@ -32,6 +32,15 @@ def test_steady_quartet_beats_and_bars():
     on = np.mean([np.min(np.abs(ref - d)) <= 0.07 for d in inside])
     assert on >= 0.9  # the planner's preferred cut places are on true beats
     assert not song_map(a)["tempo_moves"]
+    # a real edit of it: every cut within 70 ms of a true beat
+    from dreamcut.edit.planner import ShotInput, plan_edit
+
+    shots = [ShotInput(shot_id=f"s{i}", take_id=f"s{i}", media="x.mp4", take_seconds=12.0) for i in range(6)]
+    tl = plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
+    cuts = [c.metadata["dreamcut"]["record_start"] for c in tl.tracks[0].find_clips()][1:]
+    cuts = [c for c in cuts if c <= ref[-1] + 0.07]
+    assert len(cuts) >= 5
+    assert max(np.min(np.abs(ref - c)) for c in cuts) <= 0.07
 
 
 def test_rubato_is_heard_as_a_moving_tempo():
