@@ -192,8 +192,8 @@ def check_against_song(project: Project, song) -> list[tuple[str, str, str, str]
     try:
         timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title,
                              song_media=spec.song, pacing=spec.song_map.pacing if spec.song_map else None)
-    except BadInput as e:
-        out.append((e.where or "*", "error", e.message, e.fix or ""))
+    except BadInput as e:  # said loudly, but the takes may yet be made longer than the spec asks
+        out.append((e.where or "*", "warning", f"the edit would refuse this: {e.message}", e.fix or ""))
         return out
     for frame, shot, what in degraded_items(timeline):
         fix = "make the takes longer (seconds:) or the transition shorter (beats:)" if shot else ""
