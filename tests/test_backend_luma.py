@@ -157,6 +157,8 @@ def test_failed_generation_carries_the_failure_reason(luma, tmp_path):
     with pytest.raises(ProviderError) as e:
         run_to_file(b, request(seed=9), tmp_path / "x.mp4", poll_interval=0.01, timeout=10)
     assert e.value.code == "failed" and "internal error" in e.value.message
+    luma.settle()
+    assert luma.books()["billed_usd"] == 0 == b.charged(request(), status)  # failures: not billed (assumed)
 
 
 def test_stuck_generation_times_out_and_cancel_says_luma_cannot(luma, tmp_path):
