@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
+import time
 
 import pytest
-
-import time
 
 from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
@@ -63,7 +61,8 @@ def test_the_simulator_refuses_data_uris_like_luma(luma):
     import httpx
 
     r = httpx.post(f"{luma.base_url}/generations/video", headers={"Authorization": f"Bearer {KEY}"},
-                   json={"model": "ray-2", "prompt": "x", "duration": "5s", "aspect_ratio": "16:9", "resolution": "720p",
+                   json={"model": "ray-2", "prompt": "x", "duration": "5s", "aspect_ratio": "16:9",
+                         "resolution": "720p",
                          "keyframes": {"frame0": {"type": "image", "url": "data:image/png;base64,iVBORw0KGgo="}}})
     assert r.status_code == 400 and "URL" in r.json()["detail"] and not luma.jobs
 

@@ -169,7 +169,8 @@ class RunwaySim(Simulator):
             return Response(400, {"error": "Validation of body failed", "issues": issues})
         job = self.new_job(body, prompt=body.get("promptText"))
         job.extra["credits"] = CREDITS[model] * duration
-        # [sdk-create] create response: {"id", "estimatedCost": {"credits"}} ("The maximum credits this task may charge").
+        # [sdk-create] create response: {"id", "estimatedCost": {"credits"}}
+        # ("The maximum credits this task may charge").
         return Response(200, {"id": job.id, "estimatedCost": {"credits": job.extra["credits"]}})
 
     def task(self, req: Request) -> Response:
