@@ -201,3 +201,14 @@ def test_no_key_in_error_text(luma):
     with pytest.raises(ProviderError) as e:
         backend().submit(request(), "k")
     assert KEY not in str(e.value) and KEY not in e.value.message
+
+
+def test_find_jobs_pages_past_the_first_hundred(luma):
+    b = backend()
+    since = time.time() - 1
+    target = b.submit(request(), "k")
+    for i in range(120):  # newer generations of other takes push ours onto the second page
+        luma.new_job({"model": "ray-2", "prompt": f"other {i}", "duration": "5s", "aspect_ratio": "16:9",
+                      "resolution": "720p"})
+    assert [j.job_id for j in b.find_jobs(request(), "k", since)] == [target]
+    assert len(luma.calls("list")) == 2
