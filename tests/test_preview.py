@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from _takes import PatternBackend, make_project
-from dreamcut.backends.base import Capabilities
+
 from dreamcut.errors import BadInput
 from dreamcut.generate.orchestrator import Orchestrator
 from dreamcut.media import count_frames, probe, read_frames
@@ -127,22 +127,22 @@ def test_local_preview_cost_is_measured_compute(project):
     never assert wall-clock time)."""
     o = orch(project)
     preview_shot(project, "s04", 4, orchestrator=o)
-    caps = lambda ref: PatternBackend().capabilities()  # noqa: E731
-    before = variant_costs(project, "s04", caps_for=caps)
+    backend = lambda ref: PatternBackend()  # noqa: E731
+    before = variant_costs(project, "s04", backend_for=backend)
     assert all(c.preview_compute_s > 0 and c.full_compute_s is None and not c.full_measured for c in before)
     assert "? full (compute)" in before[0].label()
     promote(project, "s04", [0, 1], orchestrator=o)
-    costs = variant_costs(project, "s04", caps_for=caps)
+    costs = variant_costs(project, "s04", backend_for=backend)
     assert [c.full_measured for c in costs] == [True, True, False, False]
     assert costs[2].full_compute_s is not None  # estimated from this backend's measured full takes
-    (line,) = preview_cost_report(project, variants=4, shots=["s04"], caps_for=caps)
+    (line,) = preview_cost_report(project, variants=4, shots=["s04"], backend_for=backend)
     assert line.full_usd == 0 and line.preview_compute_s > 0 and line.full_compute_s > 0
     assert line.ratio == pytest.approx(line.preview_compute_s / line.full_compute_s)
 
 
 def test_cloud_preview_cost_comes_from_the_price_table(project):
-    caps = Capabilities(price_per_second=0.10, price_source="test", min_seconds=1.0, local=False)
-    (line,) = preview_cost_report(project, variants=8, shots=["s01"], caps_for=lambda ref: caps)
+    cloud = PatternBackend(price_per_second=0.10, local=False)
+    (line,) = preview_cost_report(project, variants=8, shots=["s01"], backend_for=lambda ref: cloud)
     # previews bill the model's shortest length (1 s) against 2 s takes
     assert line.full_usd == pytest.approx(8 * 0.10 * 2.0)
     assert line.preview_usd == pytest.approx(8 * 0.10 * 1.0)

@@ -22,7 +22,10 @@ from typing import Any, Iterator
 
 from dreamcut.errors import BadInput, WorkFailed
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+
+# Job states that hold money reserved: in flight, or parked with an unknown outcome (worst case).
+RESERVING_STATES = ("pending", "submitting", "submitted", "running", "downloading", "needs_reconcile")
 
 MIGRATIONS: dict[int, str] = {
     # 0 -> 1: the first schema.
@@ -109,6 +112,20 @@ MIGRATIONS: dict[int, str] = {
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,
+    # 1 -> 2: the key/value table nothing ever read or wrote goes.
+    1: """
+    DROP TABLE IF EXISTS kv;
+    """,
+    # 2 -> 3: unknown create outcomes and versioned job keys.
+    #   state 'submitting': a paid create is (or may be) on its way; no answer recorded yet.
+    #   state 'needs_reconcile': the create's outcome is unknown; parked with its worst case reserved.
+    #   sent_at: when the last create left (the window in which to look for it at the provider).
+    #   key_version: the job-key formula the row was keyed with (0 = the content hash of the
+    #   formatted request, before versioned keys); `rekey_job` moves a row to its new key.
+    2: """
+    ALTER TABLE jobs ADD COLUMN sent_at REAL;
+    ALTER TABLE jobs ADD COLUMN key_version INTEGER NOT NULL DEFAULT 0
     """,
 }
 
@@ -229,9 +246,6 @@ class Catalog:
                     "ON CONFLICT(id) DO UPDATE SET position=excluded.position, prompt=excluded.prompt, "
                     "spec_json=excluded.spec_json", (sid, pos, prompt, json.dumps(spec, sort_keys=True)))
 
-    def shot_ids(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT id FROM shots ORDER BY position")]
-
     # -- takes -----------------------------------------------------------------------
     def add_take(self, take: Take) -> None:
         take.created_at = take.created_at or time.time()
@@ -326,16 +340,18 @@ class Catalog:
         return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])
 
     def reserved_usd(self) -> float:
-        row = self.db.execute(
-            "SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ('pending','submitted','running','downloading')"
-        ).fetchone()
+        """Money held for jobs in flight and the worst case of parked ones."""
+        marks = ",".join("?" * len(RESERVING_STATES))
+        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks})",
+                              RESERVING_STATES).fetchone()
         return float(row[0])
 
-    # -- small key/value store (analysis cache keys, signing cert fingerprint, ...) ------
-    def get_kv(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def set_kv(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO kv(key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (key, value))
+    def rekey_job(self, old: str, new: str, key_version: int) -> None:
+        """Move job `old` (and its chain segments `old.sN`, ledger lines and take) to key `new`."""
+        n = len(old)
+        with self.transaction():
+            for table, col in (("jobs", "key"), ("ledger", "job_key"), ("takes", "job_key")):
+                self.db.execute(f"UPDATE {table} SET {col}=? WHERE {col}=?", (new, old))
+                self.db.execute(f"UPDATE {table} SET {col}=? || substr({col}, ?) WHERE {col} LIKE ? ESCAPE '!'",
+                                (new, n + 1, old + ".s%"))
+            self.db.execute("UPDATE jobs SET key_version=? WHERE key=? OR key LIKE ?", (key_version, new, new + ".s%"))

@@ -9,7 +9,7 @@ decision lives in the modules it calls (planner, orchestrator, renderer, exporte
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -18,19 +18,6 @@ from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.project import Project
 
 Progress = Callable[[float], None]
-
-
-@dataclass
-class StepReport:
-    name: str
-    seconds: float
-    detail: str = ""
-
-
-@dataclass
-class PipelineReport:
-    steps: list[StepReport] = field(default_factory=list)
-    outputs: dict[str, Path] = field(default_factory=dict)
 
 
 # -- generate -------------------------------------------------------------------------
@@ -109,10 +96,8 @@ def cut_path(project: Project) -> Path:
 
 def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     """Plan the cut from the song and the chosen takes; write edits/cut.otio."""
-    import opentimelineio as otio
-
     from dreamcut.edit.planner import ShotInput, plan_edit
-    from dreamcut.media import atomic_path
+    from dreamcut.timeline import write_timeline
 
     spec = project.spec
     project.check_writable()
@@ -138,9 +123,7 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
             transition=shot.transition or spec.transition, defects=defects,
             score=analysis.score if analysis else take.score, source_in=source_in))
     timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song)
-    target = cut_path(project)
-    with atomic_path(target) as tmp:
-        otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
+    write_timeline(timeline, cut_path(project))
     return timeline
 
 
@@ -163,16 +146,12 @@ def _real_defects(project: Project, take: Take, analysis) -> tuple[tuple[float, 
 
 
 def load_edit(project: Project):
-    import opentimelineio as otio
+    from dreamcut.timeline import read_timeline
 
     path = cut_path(project)
     if not path.is_file():
         raise BadInput("there is no edit yet", where=project.rel(path), fix="run `dreamcut edit` first")
-    try:
-        return otio.adapters.read_from_file(str(path), adapter_name="otio_json")
-    except Exception as e:  # OTIO raises many exception types for a damaged file
-        raise BadInput(f"the edit cannot be read ({type(e).__name__})", where=project.rel(path),
-                       fix="run `dreamcut edit` to plan it again") from None
+    return read_timeline(path, where=project.rel(path))
 
 
 # -- render ---------------------------------------------------------------------------
@@ -187,8 +166,19 @@ def render_paths(project: Project) -> tuple[Path, Path]:
 
 
 def render(project: Project, timeline=None, *, master_progress: Progress | None = None,
-           upscale_progress: Progress | None = None) -> tuple[Path, Path]:
-    """Render the cut at the master size with the song, then upscale to the final size."""
+           upscale_progress: Progress | None = None, upscale_to_final: bool = True,
+           say: Callable[[str], None] | None = None) -> tuple[Path, Path]:
+    """Render the cut at the master size with the song, then upscale it to the final size.
+
+    Each output is encoded once, its disclosure tags set by the encode, then signed and
+    verified under a temp name; only then does it replace the previous file (one rename), so
+    a failing render (a bad signing setting, a damaged take, a kill) leaves the previous signed
+    renders as they were. Temp files of runs that died are removed first.
+    upscale_to_final=False renders the master only and removes a final render that no longer
+    matches it (saying so through `say`), rather than leaving a stale one.
+    """
+    from dreamcut.media import staged_path, sweep_stale
+    from dreamcut.provenance import disclosure_metadata, sign_render
     from dreamcut.render.ffmpeg import render_timeline
     from dreamcut.render.upscale import upscale
 
@@ -196,46 +186,79 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
     project.check_writable()
     timeline = timeline if timeline is not None else load_edit(project)
     master, final = render_paths(project)
-    render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps, codec=spec.render.codec,
-                    crf=spec.render.crf, preset=spec.render.preset, progress=master_progress)
-    _sign_render(project, master, timeline)
-    if master != final:
-        upscale(master, final, spec.final_size, method=spec.render.upscaler, progress=upscale_progress,
-                crf=spec.render.crf, preset=spec.render.preset)
-        _sign_render(project, final, timeline, parent=master)
+    master.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(master.parent)
+    tags = disclosure_metadata(project, timeline)
+    with staged_path(master) as new_master:
+        render_timeline(timeline, project.root, new_master, size=spec.master_size, fps=spec.fps,
+                        codec=spec.render.codec, crf=spec.render.crf, preset=spec.render.preset,
+                        progress=master_progress, metadata=tags)
+        sign_render(project, new_master, timeline, disclose=False, title=master.name)
+        _check_signed(project, new_master, master)
+        if master == final or not upscale_to_final:
+            os.replace(new_master, master)
+            if master != final and final.exists():
+                final.unlink()
+                if say:
+                    say(f"removed {project.rel(final)}: it was upscaled from the previous master "
+                        "(run `dreamcut render` to make it again)")
+            return master, final
+        with staged_path(final) as new_final:
+            upscale(new_master, new_final, spec.final_size, method=spec.render.upscaler, progress=upscale_progress,
+                    crf=spec.render.crf, preset=spec.render.preset, metadata=tags)
+            sign_render(project, new_final, timeline, parent=new_master, disclose=False, title=final.name,
+                        parent_title=master.name)
+            _check_signed(project, new_final, final)
+            os.replace(new_master, master)
+            os.replace(new_final, final)
     return master, final
 
 
-def _sign_render(project: Project, path: Path, timeline, parent: Path | None = None) -> None:
-    from dreamcut.provenance import sign_render
+def _check_signed(project: Project, path: Path, shown: Path) -> None:
+    """The just-signed render verifies (else WorkFailed, and the previous render stays)."""
+    from dreamcut.provenance import verify
 
-    sign_render(project, path, timeline, parent=parent)
+    report = verify(path, project)
+    if not (report.has_manifest and report.valid):
+        raise WorkFailed(f"the signed render does not verify ({', '.join(report.problems) or 'no manifest'})",
+                         where=project.rel(shown), fix="rerun the render; the previous render was kept")
 
 
 # -- export ---------------------------------------------------------------------------
 
 
-def export(project: Project, timeline=None) -> dict[str, Path]:
-    from dreamcut.export import export_all
+def export(project: Project, timeline=None, *, progress: Progress | None = None) -> dict[str, Path]:
+    """Write the NLE exports (`nle.export`), sign them, check the signatures, then move them into exports/.
 
-    from dreamcut.provenance import sign_exports
+    The files are made in a work folder inside exports/ and replace the previous ones only once
+    all of them are written and verified (one rename each); a failure leaves the previous
+    exports as they were. Leftovers of runs that died are removed first.
+    """
+    import shutil
+    import tempfile
 
+    from dreamcut.media import sweep_stale
+    from dreamcut.nle.export import export_all
+    from dreamcut.provenance import sign_exports, verify
+
+    project.check_writable()
     timeline = timeline if timeline is not None else load_edit(project)
-    outputs = export_all(timeline, project.root, project.exports_dir)
-    sign_exports(project, outputs, timeline)
-    return outputs
-
-
-def write_report(project: Project, report: PipelineReport) -> Path:
-    from dreamcut.media import write_text_atomic
-
-    data = {"steps": [s.__dict__ for s in report.steps],
-            "outputs": {k: project.rel(v) for k, v in report.outputs.items()}}
-    path = project.state_dir / "last_run.json"
-    write_text_atomic(path, json.dumps(data, indent=2))
-    return path
-
-
-def require(condition: bool, message: str, **kw) -> None:
-    if not condition:
-        raise WorkFailed(message, **kw)
+    final_dir = project.exports_dir
+    final_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale(final_dir)
+    stage = Path(tempfile.mkdtemp(prefix=f".dreamcut-export-pid{os.getpid()}-", dir=final_dir))
+    try:
+        staged = export_all(timeline, project.root, final_dir, stage_dir=stage, progress=progress)
+        sign_exports(project, staged, timeline)
+        for path in staged.values():
+            if path.parent == stage:
+                report = verify(path, project)
+                if not report.valid:
+                    raise WorkFailed(f"the signed export does not verify ({', '.join(report.problems) or 'no credentials'})",
+                                     where=project.rel(final_dir / path.name),
+                                     fix="rerun the export; the previous exports were kept")
+        for path in sorted(stage.iterdir()):
+            os.replace(path, final_dir / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return {k: final_dir / v.name if v.parent == stage else v for k, v in staged.items()}

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from dreamcut.errors import BadInput
-from dreamcut.generate.batch import PlannedTake, request_for
+from dreamcut.generate.batch import PlannedTake, planned_take
 from dreamcut.project import Project
 from dreamcut.prompts import variant_count
 
@@ -49,22 +49,16 @@ def plan_previews(project: Project, shot_id: str, variants: int, *, start: int =
     alternative (k modulo the number of `{a|b}` combinations). Pure apart from reading the spec."""
     spec = project.spec
     shot = spec.shot(shot_id)
-    backend = spec.shot_backend(shot)
-    out = []
-    for k in range(start, start + variants):
-        request = request_for(spec, shot, k, root=str(project.root), preview=True, seed=preview_seed(shot.id, k),
-                              variant=k)
-        out.append(PlannedTake(shot.id, k, backend, request, kind="preview"))
-    return out
+    return [planned_take(spec, shot, k, root=str(project.root), preview=True, seed=preview_seed(shot.id, k),
+                         variant=k, kind="preview") for k in range(start, start + variants)]
 
 
 def full_take_for(project: Project, shot_id: str, variant: int, seed: int | None = None) -> PlannedTake:
     """The full take that matches preview `variant` (same seed, prompt variant and caption)."""
     spec = project.spec
     shot = spec.shot(shot_id)
-    request = request_for(spec, shot, variant, root=str(project.root), preview=False,
-                          seed=preview_seed(shot.id, variant) if seed is None else seed, variant=variant)
-    return PlannedTake(shot.id, variant, spec.shot_backend(shot), request, kind="take")
+    return planned_take(spec, shot, variant, root=str(project.root), preview=False,
+                        seed=preview_seed(shot.id, variant) if seed is None else seed, variant=variant, kind="take")
 
 
 # -- cost ---------------------------------------------------------------------------------------
@@ -128,21 +122,21 @@ def _full_compute_estimate(project: Project, backend: str, frames: int) -> float
     return per_frame * frames
 
 
-def _default_caps(ref):
+def _default_backend(ref):
     from dreamcut.backends.registry import load_backend
 
     try:
-        return load_backend(ref).capabilities()
+        return load_backend(ref)
     except BadInput:  # a backend whose SDK is not installed here: show compute only
         return None
 
 
-def variant_costs(project: Project, shot_id: str, caps_for=None) -> list[VariantCost]:
-    """Cost rows of the previews a shot has, ordered by variant. `caps_for(BackendRef)` gives a
-    backend's Capabilities (default: load it through the registry)."""
-    from dreamcut.generate.cost import request_price
+def variant_costs(project: Project, shot_id: str, backend_for=None) -> list[VariantCost]:
+    """Cost rows of the previews a shot has, ordered by variant. `backend_for(BackendRef)` gives the
+    backend (default: load it through the registry; None where its SDK is not installed here)."""
+    from dreamcut.generate.cost import take_price
 
-    caps_for = caps_for or _default_caps
+    backend_for = backend_for or _default_backend
     spec = project.spec
     rows = []
     previews = sorted(project.catalog.takes(shot_id, kind="preview"), key=lambda t: (t.variant, t.created_at))
@@ -151,9 +145,9 @@ def variant_costs(project: Project, shot_id: str, caps_for=None) -> list[Variant
         planned = full_take_for(project, shot_id, t.variant, seed=t.seed)
         ref = str(planned.backend)
         if ref not in caps_cache:
-            caps_cache[ref] = caps_for(planned.backend)
-        caps = caps_cache[ref]
-        full_usd = request_price(caps, planned.request, spec.prices.get(ref)) if caps is not None else 0.0
+            caps_cache[ref] = backend_for(planned.backend)
+        backend = caps_cache[ref]
+        full_usd = take_price(backend, planned.request, spec.prices.get(ref)) if backend is not None else 0.0
         job = project.catalog.job(t.job_key) if t.job_key else None
         preview_s = _job_seconds(job)
         full_job = project.catalog.job(planned.key)
@@ -186,27 +180,28 @@ class PreviewCostLine:
 
 
 def preview_cost_report(project: Project, *, variants: int = 8, shots: list[str] | None = None,
-                        caps_for=None) -> list[PreviewCostLine]:
+                        backend_for=None) -> list[PreviewCostLine]:
     """What previewing `variants` of each shot costs against rendering that many full takes, per
     backend. Cloud: the price table (spec `prices:` override it). Local: compute seconds measured
     in this project's jobs (None until both kinds have run once). For `dreamcut estimate`."""
     from dreamcut.backends.registry import load_backend
-    from dreamcut.generate.cost import request_price
+    from dreamcut.generate.cost import take_price
 
     spec = project.spec
-    caps_for = caps_for or (lambda ref: load_backend(ref).capabilities())
+    backend_for = backend_for or load_backend
     lines: dict[str, PreviewCostLine] = {}
     for shot in spec.shots:
         if shots and shot.id not in shots:
             continue
         for p in plan_previews(project, shot.id, variants):
             ref = str(p.backend)
-            caps = caps_for(p.backend)
+            backend = backend_for(p.backend)
+            caps = backend.capabilities()
             full = full_take_for(project, shot.id, p.index)
             line = lines.setdefault(ref, PreviewCostLine(ref, 0, 0.0, 0.0))
             line.variants += 1
-            line.preview_usd += request_price(caps, p.request, spec.prices.get(ref))
-            line.full_usd += request_price(caps, full.request, spec.prices.get(ref))
+            line.preview_usd += take_price(backend, p.request, spec.prices.get(ref))
+            line.full_usd += take_price(backend, full.request, spec.prices.get(ref))
             if caps.local:
                 prev = measured_compute(project, ref, "preview")
                 fulls = measured_compute(project, ref, "take")
@@ -288,9 +283,9 @@ def first_frames(path: Path, n: int = PREVIEW_FRAMES) -> list[np.ndarray]:
     return [f for _, f in read_frames(path, max_frames=n)]
 
 
-def write_contact_sheet(project: Project, shot_id: str, caps_for=None) -> Path:
+def write_contact_sheet(project: Project, shot_id: str, backend_for=None) -> Path:
     """previews/<shot>/contact_sheet.png from the shot's previews in the catalog."""
-    costs = variant_costs(project, shot_id, caps_for)
+    costs = variant_costs(project, shot_id, backend_for)
     rows = []
     for vc in costs:
         take = project.catalog.take(vc.take_id) if vc.take_id else None
@@ -336,9 +331,8 @@ def preview_shot(project: Project, shot_id: str, variants: int = 8, progress: Pr
     for p in planned:
         take = project.catalog.take_for_job(p.key)
         (result.takes if take else result.failed).append(take.id if take else take_id_for(p))
-    caps_for = lambda ref: orch.backend(ref).capabilities()  # noqa: E731  (the backends that ran)
-    result.sheet = write_contact_sheet(project, shot_id, caps_for)
-    result.costs = variant_costs(project, shot_id, caps_for)
+    result.sheet = write_contact_sheet(project, shot_id, orch.backend)  # the backends that ran
+    result.costs = variant_costs(project, shot_id, orch.backend)
     if summary.failed and not result.takes:
         from dreamcut.errors import WorkFailed
 

@@ -60,12 +60,6 @@ def _shot_table(spec) -> Table:
     return table
 
 
-def _caps_for(ref):
-    from dreamcut.backends.registry import load_backend
-
-    return load_backend(ref).capabilities()
-
-
 @app.command()
 def check() -> None:
     """Validate the shot list and say what will happen: shots, takes, seconds, estimated cost."""
@@ -96,7 +90,7 @@ def check() -> None:
             backends[name] = load_backend(p.backend)
         for message in backends[name].problems(p.request):
             problems.append(_Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
-    est = estimate(planned, lambda ref: backends[str(ref)].capabilities(), prices=spec.prices,
+    est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
                    budget_usd=spec.budget_usd)
     seen = set()
     for pr in problems:
@@ -283,9 +277,16 @@ def render() -> None:
 
 @app.command()
 def export() -> None:
-    """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600)."""
+    """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600), cut.otioz.
+
+    Zoom-throughs and dips are baked into clips in exports/media/ (XML and EDL carry only
+    dissolves); retimed clips go out as speed changes; the song as WAV. The files are signed
+    and replace the previous exports only when all of them are written.
+    """
     from dreamcut import pipeline
 
     project = open_project()
-    outputs = pipeline.export(project)
+    with progress_bar() as bars:
+        task = bars.add_task("exporting (baking transitions NLEs cannot carry)", total=100)
+        outputs = pipeline.export(project, progress=fraction_updater(bars, task))
     _print_outputs(project, outputs)

@@ -1,4 +1,4 @@
-"""Commands for making takes: `estimate`, `generate`, `status`, `cancel`, `serve`.
+"""Commands for making takes: `estimate`, `generate`, `status`, `reconcile`, `cancel`, `serve`.
 
 Thin calls into `dreamcut.generate` and `dreamcut.server`. Every check that can refuse a
 batch (unknown model, impossible length, missing key, a reference that is not an image,
@@ -17,6 +17,16 @@ from dreamcut.cli.app import app, console, open_project, progress_bar, say
 from dreamcut.errors import WorkFailed
 
 
+def _plan(project, shots: Optional[list[str]] = None):
+    """The planned takes of the shot list, with job rows of older key versions re-keyed to them."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.generate.orchestrator import migrate_job_keys
+
+    planned = plan_takes(project.spec, root=str(project.root), shots=_shots(project, shots))
+    migrate_job_keys(project, planned)
+    return planned
+
+
 def _shots(project, shots: Optional[list[str]]) -> list[str] | None:
     if not shots:
         return None
@@ -26,10 +36,6 @@ def _shots(project, shots: Optional[list[str]]) -> list[str] | None:
     return wanted
 
 
-def _caps_for(orchestrator):
-    return lambda ref: orchestrator.backend(ref).capabilities()
-
-
 @app.command()
 def estimate(
     shots: Optional[list[str]] = typer.Option(None, "--shots", help="Only these shot ids (comma-separated or repeated)."),
@@ -37,16 +43,16 @@ def estimate(
                                          help="Also price MiniClips previews of this many variants per shot."),
 ) -> None:
     """Print what generating the shot list will cost (takes x seconds x price per backend) against the budget."""
-    from dreamcut.generate.batch import plan_takes
     from dreamcut.generate.cost import estimate as make_estimate
-    from dreamcut.generate.orchestrator import Orchestrator, done_keys
+    from dreamcut.generate.orchestrator import Orchestrator, known_keys
 
     project = open_project()
     spec = project.spec
-    planned = plan_takes(spec, root=str(project.root), shots=_shots(project, shots))
+    planned = _plan(project, shots)
     orch = Orchestrator(project)
-    est = make_estimate(planned, _caps_for(orch), prices=spec.prices, budget_usd=spec.budget_usd,
-                        already_done=done_keys(project))
+    # Takes with a job already (done, in flight with their money reserved, failed): not priced again.
+    est = make_estimate(planned, orch.backend, prices=spec.prices, budget_usd=spec.budget_usd,
+                        already_done=known_keys(project))
     table = Table(title="estimate", show_lines=False)
     for col in ("backend", "takes", "seconds", "minutes", "$/s", "USD", "price source"):
         table.add_column(col, justify="right" if col not in ("backend", "price source") else "left")
@@ -59,17 +65,17 @@ def estimate(
     minutes = est.seconds / 60.0
     say(f"total: {est.takes} takes, {est.seconds:,.0f} s ({minutes:,.0f} minutes of video), ${est.usd:,.2f}; "
         f"spent ${spent:,.2f}, reserved ${reserved:,.2f}, budget ${spec.budget_usd:,.2f}")
-    _print_preview_costs(project, preview_variants, _shots(project, shots), _caps_for(orch))
+    _print_preview_costs(project, preview_variants, _shots(project, shots), orch.backend)
     if est.usd + spent + reserved > spec.budget_usd + 1e-9 and est.usd > 0:
         say(f"OVER BUDGET by ${est.usd + spent + reserved - spec.budget_usd:,.2f}: `dreamcut generate` will refuse "
             f"to start (raise budget_usd or use --shots)")
 
 
-def _print_preview_costs(project, variants: int, shots, caps_for) -> None:
+def _print_preview_costs(project, variants: int, shots, backend_for) -> None:
     """MiniClips first: what N previews per shot cost beside N full takes (money, else compute)."""
     from dreamcut.preview import preview_cost_report
 
-    for line in preview_cost_report(project, variants=variants, shots=shots, caps_for=caps_for):
+    for line in preview_cost_report(project, variants=variants, shots=shots, backend_for=backend_for):
         if line.full_usd > 0:
             say(f"previews ({line.backend}): {line.variants} previews of 4 frames = ${line.preview_usd:,.2f}, "
                 f"{100 * line.ratio:.1f}% of ${line.full_usd:,.2f} for as many full takes")
@@ -95,13 +101,12 @@ def generate(
                                         help="Seconds between polls when the provider does not say."),
 ) -> None:
     """Make every take the shot list asks for; a re-run resumes and never pays twice."""
-    from dreamcut.generate.batch import plan_takes
     from dreamcut.generate.executors import make_executor
     from dreamcut.generate.orchestrator import Limits, Orchestrator
 
     project = open_project()
     project.check_writable()
-    planned = plan_takes(project.spec, root=str(project.root), shots=_shots(project, shots))
+    planned = _plan(project, shots)
     execu = make_executor(executor, ray_address=ray_address, num_gpus=ray_gpus)
     orch = Orchestrator(project, poll_interval=poll_interval, executor=execu,
                         default_limits=Limits(concurrency=concurrency, requests_per_second=rate,
@@ -114,39 +119,53 @@ def generate(
     finally:
         execu.close()
     say(f"made {summary.made}, already there {summary.skipped}, failed {summary.failed}, "
-        f"left in flight {summary.pending}, cancelled {summary.canceled}; spent ${summary.spent_usd:,.2f} this run, "
-        f"${project.catalog.spent_usd():,.2f} in all")
+        f"left in flight {summary.pending}, cancelled {summary.canceled}, parked {summary.parked}; "
+        f"spent ${summary.spent_usd:,.2f} this run, ${project.catalog.spent_usd():,.2f} in all")
     for key, reason in summary.failures[:10]:
         say(f"  {key[:12]}: {reason}")
-    if summary.failed or summary.pending:
-        raise WorkFailed(f"{summary.failed} takes failed and {summary.pending} are still in flight",
-                         fix="see `dreamcut status`; run `dreamcut generate` again to resume the ones in flight")
+    for key, reason in summary.parked_keys[:10]:
+        say(f"  {key[:12]} parked: {reason}")
+    if summary.parked:
+        say(f"{summary.parked} parked: a paid create's outcome is unknown, so it was not sent again; "
+            f"their worst case stays reserved. Resolve them with `dreamcut reconcile`.")
+    if summary.failed or summary.pending or summary.parked:
+        raise WorkFailed(f"{summary.failed} takes failed, {summary.pending} are still in flight and "
+                         f"{summary.parked} are parked",
+                         fix="see `dreamcut status`; run `dreamcut generate` again to resume the ones in flight; "
+                             "`dreamcut reconcile` for the parked ones")
 
 
 @app.command()
 def status() -> None:
-    """Per shot: takes done / running / failed, seconds generated, money spent and reserved, ETA."""
-    from dreamcut.generate.batch import plan_takes
+    """Per shot: takes done / running / parked / failed, seconds generated, money spent and reserved, ETA."""
+    from dreamcut.catalog import RESERVING_STATES
+    from dreamcut.generate.orchestrator import ACTIVE, PARKED, parked_jobs
 
     project = open_project()
     catalog = project.catalog
-    planned = plan_takes(project.spec, root=str(project.root))
+    planned = _plan(project)
+    spent: dict[str, float] = {}
+    for key, amount in catalog.db.execute(
+            "SELECT job_key, SUM(amount_usd) FROM ledger WHERE kind='charge' GROUP BY job_key"):
+        spent[key] = amount  # the ledger is the one record of what was spent (failures and cancels too)
     jobs = {r["key"]: r for r in catalog.jobs()}
     takes = {t.job_key: t for t in catalog.takes()}
     table = Table(title="status")
-    for col in ("shot", "done", "running", "failed", "to do", "seconds", "spent", "reserved"):
+    for col in ("shot", "done", "running", "parked", "failed", "to do", "seconds", "spent", "reserved"):
         table.add_column(col, justify="left" if col == "shot" else "right")
     per_shot: dict[str, dict] = {}
     for p in planned:
-        s = per_shot.setdefault(p.shot_id, dict(done=0, running=0, failed=0, todo=0, seconds=0.0, spent=0.0,
-                                                reserved=0.0, reasons=[]))
+        s = per_shot.setdefault(p.shot_id, dict(done=0, running=0, parked=0, failed=0, todo=0, seconds=0.0,
+                                                spent=0.0, reserved=0.0, reasons=[]))
         row = jobs.get(p.key)
         state = row["state"] if row else None
         if state == "completed":
             s["done"] += 1
             t = takes.get(p.key)
             s["seconds"] += t.seconds if t else 0.0
-        elif state in ("pending", "submitted", "running", "downloading"):
+        elif state == PARKED or any(r["state"] == PARKED for r in _segments(jobs, p.key)):
+            s["parked"] += 1
+        elif state in ACTIVE:
             s["running"] += 1
         elif state in ("failed", "canceled"):
             s["failed"] += 1
@@ -157,13 +176,10 @@ def status() -> None:
         s = per_shot.get(row["shot_id"])
         if s is None:
             continue
-        s["reserved"] += row["reserved_usd"] if row["state"] in ("pending", "submitted", "running", "downloading") else 0
-        if row["kind"] != "segment" and row["state"] == "completed" and f"{row['key']}.s0" not in jobs:
-            s["spent"] += row["cost_usd"]
-        if row["kind"] == "segment" and row["state"] == "completed":
-            s["spent"] += row["cost_usd"]
+        s["reserved"] += row["reserved_usd"] if row["state"] in RESERVING_STATES else 0
+        s["spent"] += spent.get(row["key"], 0.0)
     for shot_id, s in per_shot.items():
-        table.add_row(shot_id, str(s["done"]), str(s["running"]), str(s["failed"]), str(s["todo"]),
+        table.add_row(shot_id, str(s["done"]), str(s["running"]), str(s["parked"]), str(s["failed"]), str(s["todo"]),
                       f"{s['seconds']:.1f}", f"${s['spent']:,.2f}", f"${s['reserved']:,.2f}")
     console.print(table)
     durations = [r["finished_at"] - r["submitted_at"] for r in jobs.values()
@@ -182,6 +198,13 @@ def status() -> None:
     for shot_id, s in per_shot.items():
         for reason in s["reasons"][:3]:
             say(f"  {shot_id} failed: {reason}")
+    parked = parked_jobs(project)
+    if parked:
+        worst = sum(r["reserved_usd"] for r in parked)
+        say(f"{len(parked)} parked (outcome unknown, never re-sent; worst case ${worst:,.2f} counted in reserved): "
+            f"resolve with `dreamcut reconcile`")
+        for r in parked[:10]:
+            say(f"  {r['shot_id']} {r['key'][:12]} ({r['backend']}): {r['error_message']}")
 
 
 def _duration(seconds: float) -> str:
@@ -191,6 +214,73 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds} s"
+
+
+def _segments(jobs: dict, key: str) -> list:
+    return [jobs[k] for k in (f"{key}.s{i}" for i in range(64)) if k in jobs] if f"{key}.s0" in jobs else []
+
+
+@app.command()
+def reconcile(
+    adopt: Optional[tuple[str, str]] = typer.Option(None, "--adopt", metavar="KEY PROVIDER_JOB_ID",
+                                                    help="This parked job's create is that provider job: poll and "
+                                                         "download it (from the provider's dashboard)."),
+    resubmit: Optional[str] = typer.Option(None, "--resubmit", metavar="KEY",
+                                           help="Send this parked job's create again. It MAY PAY TWICE if the first "
+                                                "one reached the provider: check its dashboard first."),
+    abandon: Optional[str] = typer.Option(None, "--abandon", metavar="KEY",
+                                          help="Give this parked job up; its worst case stays spent in the ledger."),
+    not_billed: bool = typer.Option(False, "--not-billed",
+                                    help="With --abandon: the provider did not bill it (release the money)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the parked jobs as JSON."),
+) -> None:
+    """Parked jobs (a paid create whose outcome is unknown): list them, or adopt, resubmit or abandon one."""
+    import json
+
+    from dreamcut.errors import BadInput
+    from dreamcut.generate.orchestrator import Orchestrator, parked_jobs
+
+    project = open_project()
+    actions = [a for a in (adopt, resubmit, abandon) if a]
+    if len(actions) > 1:
+        raise BadInput("give one of --adopt, --resubmit, --abandon at a time", where="reconcile",
+                       fix="run `dreamcut reconcile` once per parked job")
+    if not_billed and not abandon:
+        raise BadInput("--not-billed goes with --abandon KEY", where="reconcile", fix="add --abandon KEY")
+    orch = Orchestrator(project)
+    if adopt:
+        key = orch.adopt(adopt[0], adopt[1])
+        say(f"{key}: adopted provider job {adopt[1]}; `dreamcut generate` polls and downloads it")
+        return
+    if resubmit:
+        say(f"{resubmit}: sending the create again; if the first one reached the provider, this pays twice")
+        key, provider_id = orch.resubmit(resubmit)
+        say(f"{key}: provider job {provider_id}; `dreamcut generate` polls and downloads it")
+        return
+    if abandon:
+        key, spent = orch.abandon(abandon, billed=not not_billed)
+        say(f"{key}: abandoned; " + (f"${spent:,.2f} kept as spent (use --not-billed if the provider did not bill it)"
+                                      if spent else "nothing kept as spent"))
+        return
+    rows = parked_jobs(project)
+    listing = [{"key": r["key"], "shot": r["shot_id"], "kind": r["kind"], "backend": r["backend"],
+                "worst_case_usd": round(float(r["reserved_usd"]), 6), "sent_at": r["sent_at"],
+                "prompt": json.loads(r["request_json"]).get("prompt", ""), "reason": r["error_message"]}
+               for r in rows]
+    if json_out:
+        typer.echo(json.dumps(listing, indent=2))  # plain stdout: no console wrapping inside strings
+        return
+    if not listing:
+        say("no parked jobs")
+        return
+    table = Table(title="parked jobs (outcome unknown)")
+    for col in ("key", "shot", "backend", "worst case", "reason"):
+        table.add_column(col)
+    for item in listing:
+        table.add_row(item["key"], item["shot"], item["backend"], f"${item['worst_case_usd']:,.2f}", item["reason"])
+    console.print(table)
+    say("look each one up on the provider's dashboard (same prompt, sent at that time), then "
+        "`--adopt KEY JOB_ID`, or `--resubmit KEY` (may pay twice), or `--abandon KEY [--not-billed]`")
 
 
 @app.command()
@@ -209,8 +299,11 @@ def cancel(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DREAMCUT_API_KEY", show_envvar=True,
-                                          help="Require `Authorization: Bearer KEY` (or set DREAMCUT_API_KEY)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", hidden=True,
+                                          help="Deprecated: shows the key in the process list; use --api-key-file."),
+    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file",
+                                                help="File holding the key clients must send as `Authorization: Bearer KEY` "
+                                                     "(or set DREAMCUT_API_KEY)."),
     backend: str = typer.Option("animatic", "--backend", help="Local backend that renders: animatic, testcard, diffusers:PATH."),
     workers: int = typer.Option(2, "--workers", min=1, max=256, help="Jobs rendered at once."),
     chaos: float = typer.Option(0.0, "--chaos", min=0.0, max=1.0,
@@ -223,15 +316,26 @@ def serve(
                                                 help="Comma-separated words whose prompts fail with moderation_blocked."),
     poll_after_ms: int = typer.Option(1000, "--poll-after-ms", min=10, help="Largest openai-poll-after-ms sent."),
     fps: int = typer.Option(24, "--fps", min=1, max=120, help="Frame rate of rendered videos."),
+    max_request_mb: int = typer.Option(64, "--max-request-mb", min=1, max=4096,
+                                       help="Largest request body accepted (uploads, data URLs); 413 past it."),
+    max_pending: int = typer.Option(1000, "--max-pending", min=1, help="Queued + running jobs before creates get 429."),
+    no_fetch_urls: bool = typer.Option(False, "--no-fetch-urls",
+                                       help="Refuse http(s) input_reference.image_url (data URLs and file ids still work)."),
 ) -> None:
     """Run an OpenAI-compatible /v1/videos server on a local backend (the official openai SDK works against it)."""
-    from dreamcut.server import run
+    import os
 
+    from dreamcut.server import resolve_api_key, run
+
+    api_key, warning = resolve_api_key(flag=api_key, file=api_key_file, env=os.environ.get("DREAMCUT_API_KEY"))
+    if warning:
+        say(warning)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
-        say("warning: serving beyond this machine without --api-key: anyone who can reach it can use it")
+        say("warning: serving beyond this machine without an API key (--api-key-file or DREAMCUT_API_KEY): anyone who can reach it can use it")
     say(f"dreamcut serve: http://{host}:{port}/v1 (backend {backend}"
         f"{', chaos ' + str(chaos) if chaos else ''}{', key required' if api_key else ''})")
     run(host=host, port=port, api_key=api_key, backend=backend, workers=workers, chaos=chaos, chaos_seed=chaos_seed,
         latency=latency, price_per_second=price, storage=storage,
         blocked_words=tuple(w.strip() for w in (blocked_words or "").split(",") if w.strip()),
-        poll_after_ms=poll_after_ms, fps=fps)
+        poll_after_ms=poll_after_ms, fps=fps, max_request_bytes=max_request_mb << 20, max_pending=max_pending,
+        fetch_urls=not no_fetch_urls)

@@ -28,16 +28,12 @@ import opentimelineio as otio
 from dreamcut.analysis.audio import SongAnalysis
 from dreamcut.errors import BadInput
 from dreamcut.spec import Placement, TransitionSpec
+from dreamcut.timeline import (TYPE_TO_KIND, VERSION, ClipView, TransitionView, info, items, make_clip,
+                               make_transition)
 
-TIMELINE_VERSION = 1
+TIMELINE_VERSION = VERSION
 MIN_SPEED = 0.8
 MAX_SPEED = 1.25
-
-TRANSITION_TYPES = {
-    "dissolve": otio.schema.TransitionTypes.SMPTE_Dissolve,
-    "dip": "dreamcut_DipToBlack",
-    "zoom": "dreamcut_ZoomThrough",
-}
 
 # Bonus (in cost units) for a cut on each kind of musical place. One unit is roughly what
 # moving a cut ~2 beats away from its balanced position costs, so a downbeat is worth a
@@ -452,32 +448,26 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     for k, c in enumerate(clips):
         take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
-        clip = otio.schema.Clip(
-            name=c.shot.take_id,
-            media_reference=otio.schema.ExternalReference(
-                target_url=c.shot.media, available_range=otio.opentime.TimeRange(rt(0), rt(take))),
-            source_range=otio.opentime.TimeRange(rt(c.src_in), rt(c.src_len)),
-        )
         reason = "song start" if c.cut is None else c.cut.describe()
         if c.pin:
             reason += f"; pinned to {c.pin}"
         if c.notes:
             reason += "; " + "; ".join(c.notes)
-        clip.metadata["dreamcut"] = {
-            "shot": c.shot.shot_id, "take": c.shot.take_id, "speed": round(float(c.speed), 6), "reason": reason,
-            "score": c.shot.score, "record_start": c.start / fps, "record_end": c.end / fps,
-            "record_start_frame": c.start, "record_end_frame": c.end,
-            "bar": c.cut.bar if c.cut else 1, "beat_in_bar": c.cut.beat_in_bar if c.cut else 1,
-            "beat": (c.cut.beat + 1) if c.cut else 1, "section": c.cut.section if c.cut else _first_section(song),
-            "pinned": c.pin, "handles": [int(c.head), int(c.tail)],  # type: ignore[attr-defined]
-        }
+        # Speed goes into the clip as a LinearTimeWarp (dreamcut.timeline), the range counts record frames.
+        clip = make_clip(
+            take=c.shot.take_id, media=c.shot.media, source_in=c.src_in, record=c.end - c.start, fps=fps,
+            speed=round(float(c.speed), 6), shot=c.shot.shot_id, available=take, reason=reason,
+            score=c.shot.score, record_start=c.start / fps, record_end=c.end / fps,
+            record_start_frame=c.start, record_end_frame=c.end,
+            bar=c.cut.bar if c.cut else 1, beat_in_bar=c.cut.beat_in_bar if c.cut else 1,
+            beat=(c.cut.beat + 1) if c.cut else 1, section=c.cut.section if c.cut else _first_section(song),
+            pinned=c.pin, handles=[int(c.head), int(c.tail)])  # type: ignore[attr-defined]
         if k > 0 and clips[k - 1].half_out > 0:  # type: ignore[attr-defined]
             prev = clips[k - 1]
             h = prev.half_out  # type: ignore[attr-defined]
             kind = prev.shot.transition.kind
-            video.append(otio.schema.Transition(
-                name=kind, transition_type=TRANSITION_TYPES[kind], in_offset=rt(h), out_offset=rt(h),
-                metadata={"dreamcut": {"kind": kind, "beats": prev.shot.transition.beats, "frames": 2 * h}}))
+            video.append(make_transition(kind, h, h, fps, name=kind, meta={
+                "kind": kind, "beats": prev.shot.transition.beats, "frames": 2 * h}))
         video.append(clip)
     names = song.section_names()
     for sec, name in zip(song.sections, names):
@@ -510,25 +500,21 @@ def _tc(frame: int, fps: int) -> str:
 
 def explain(timeline: otio.schema.Timeline) -> list[str]:
     """One line per cut: when, which shot and take, where in the music, speed, score, why."""
-    meta = timeline.metadata.get("dreamcut", {})
-    fps = int(meta.get("fps") or 24)
+    fps = info(timeline).fps
     lines = []
-    video = timeline.tracks[0]
-    pending = None
-    for item in video:
-        if isinstance(item, otio.schema.Transition):
+    pending: TransitionView | None = None
+    for item in items(timeline, fps):
+        if isinstance(item, TransitionView):
             pending = item
             continue
-        if not isinstance(item, otio.schema.Clip):
+        if not isinstance(item, ClipView):
             continue
-        m = item.metadata.get("dreamcut", {})
-        start = int(m.get("record_start_frame", round(float(m.get("record_start", 0)) * fps)))
+        m = item.meta
         score = m.get("score")
         score_text = "  -  " if score is None else f"{float(score):.2f}"
-        into = "cut" if pending is None else f"{pending.metadata.get('dreamcut', {}).get('kind', pending.name)} " \
-            f"{int(pending.in_offset.value + pending.out_offset.value)}f"
-        lines.append(f"{_tc(start, fps)}  {m.get('shot', '?'):<12} {m.get('take', item.name):<16} "
+        into = "cut" if pending is None else f"{TYPE_TO_KIND.get(pending.kind, pending.name)} {pending.frames}f"
+        lines.append(f"{_tc(item.record_start, fps)}  {item.shot or '?':<12} {item.take:<16} "
                      f"bar {m.get('bar', '?'):>3} beat {m.get('beat_in_bar', '?')}  {m.get('section') or '-':<10} "
-                     f"{float(m.get('speed', 1.0)):.2f}x  score {score_text}  {into:<14} {m.get('reason', '')}")
+                     f"{item.speed:.2f}x  score {score_text}  {into:<14} {m.get('reason', '')}")
         pending = None
     return lines

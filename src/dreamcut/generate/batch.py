@@ -1,17 +1,34 @@
 """Which takes a shot list asks for: pure planning from the spec to generation requests.
 
-No I/O here. The orchestrator turns these into jobs; `estimate` prices them.
+No I/O here apart from hashing reference images. The orchestrator turns these into jobs;
+`estimate` prices them.
+
+Job identity: a take's job key is a hash of the shot's INPUTS as the director wrote them (key
+version, shot id, take number, variant, kind, backend and model, seconds, size, fps, seed, the
+spec's prompt fields: the raw prompt or segments, the style preset's name, the global style and
+negative prompts, and the content hashes of reference images), never of text our code formats
+from them. So changing how prompts are formatted, or moving the project folder, re-keys nothing
+and re-pays nothing. `KEY_VERSION` changes only with a deliberate change of what identifies a
+take, and comes with a migration (see `orchestrator.migrate_job_keys`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from dreamcut.backends.base import GenerationRequest
 from dreamcut.backends.registry import BackendRef
 from dreamcut.prompts import compose, expand, format_for_backend, max_prompt_chars
 from dreamcut.spec import ProjectSpec, Shot
+
+
+KEY_VERSION = 1  # what identifies a take; a change needs a migration of existing job keys
 
 
 @dataclass(frozen=True)
@@ -21,10 +38,51 @@ class PlannedTake:
     backend: BackendRef
     request: GenerationRequest
     kind: str = "take"  # take | preview
+    inputs: tuple = field(default=(), compare=False)  # the spec's prompt fields, as (name, value) pairs
 
     @property
     def key(self) -> str:
-        return self.request.key(str(self.backend))
+        return job_key(self)
+
+
+def job_key(p: PlannedTake) -> str:
+    """The job's idempotency key: a versioned hash of the take's inputs (see the module docstring)."""
+    r = p.request
+    inputs = dict(p.inputs) if p.inputs else {"prompt": r.prompt, "negative": r.negative_prompt,
+                                              "segments": [[s.start, s.end, s.text] for s in r.segments]}
+    blob = {"v": KEY_VERSION, "shot": p.shot_id, "index": p.index, "variant": r.variant, "kind": p.kind,
+            "backend": p.backend.name, "model": p.backend.model, "seconds": r.seconds, "size": [r.width, r.height],
+            "fps": r.fps, "seed": r.seed, "preview": [r.preview, r.preview_frames if r.preview else 0],
+            "options": [list(kv) for kv in r.options], "inputs": inputs, "refs": [ref_hash(x) for x in r.refs]}
+    text = json.dumps(blob, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+_REF_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def ref_hash(path: str) -> str:
+    """Content hash of a reference image (its bytes, not its path); remote refs hash their URL."""
+    if "://" in path:
+        return "url:" + hashlib.sha256(path.encode()).hexdigest()[:16]
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing:" + Path(path).name  # `check` refuses a missing reference before anything is paid
+    ident = (path, st.st_size, st.st_mtime_ns)
+    if ident not in _REF_HASHES:
+        _REF_HASHES[ident] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:32]
+    return _REF_HASHES[ident]
+
+
+def spec_inputs(spec: ProjectSpec, shot: Shot) -> tuple:
+    """The spec's prompt fields of a shot as written: what identifies its takes' words."""
+    prompt: Any = shot.prompt if isinstance(shot.prompt, str) else [
+        s.model_dump(exclude_none=True) for s in shot.prompt]
+    preset = shot.style or spec.style_preset
+    return (("prompt", prompt), ("style_preset", preset), ("style_preset_text", spec.styles.get(preset or "")),
+            ("style", spec.style), ("negative", [spec.negative, shot.negative or ""]),
+            ("caption", bool(spec.caption)))
 
 
 def take_seed(shot_id: str, index: int) -> int:
@@ -35,6 +93,13 @@ def take_seed(shot_id: str, index: int) -> int:
 def caption_for(shot: Shot, index: int, text: str, backend: BackendRef) -> str:
     excerpt = text if len(text) <= 90 else text[:87].rstrip() + "..."
     return f"ANIMATIC  {shot.id}  take {index + 1}  |  {excerpt}"
+
+
+def planned_take(spec: ProjectSpec, shot: Shot, index: int, *, root: str = ".", preview: bool = False,
+                 seed: int | None = None, variant: int | None = None, kind: str = "take") -> PlannedTake:
+    """One planned take of a shot, with its request and the spec inputs that identify it."""
+    request = request_for(spec, shot, index, root=root, preview=preview, seed=seed, variant=variant)
+    return PlannedTake(shot.id, index, spec.shot_backend(shot), request, kind, inputs=spec_inputs(spec, shot))
 
 
 def request_for(spec: ProjectSpec, shot: Shot, index: int, *, root: str = ".", preview: bool = False,
@@ -60,5 +125,5 @@ def plan_takes(spec: ProjectSpec, *, root: str = ".", shots: list[str] | None = 
         if shots and shot.id not in shots:
             continue
         for i in range(spec.shot_takes(shot)):
-            out.append(PlannedTake(shot.id, i, spec.shot_backend(shot), request_for(spec, shot, i, root=root)))
+            out.append(planned_take(spec, shot, i, root=root))
     return out

@@ -1,14 +1,19 @@
 """Prices and estimates: what a batch will cost and how long it will take, before anything is spent.
 
-Pure functions over planned takes and backend capabilities. Price tables live with each
-backend (`Capabilities.price_per_second`, with source and date); the spec's `prices:`
-overrides them per `backend:model`.
+One price function: `job_price(backend, request, override)` is what one provider job costs: the
+backend's own `price(request)` (its table, with its size and length rules, source and date), with
+the spec's `prices:` override for that `backend:model` applied here and nowhere else.
+`take_price` is the sum of `job_price` over the jobs a take is made of (one, or a chain of
+segments). `check`, `estimate`, the orchestrator's reservation and its charges all call these,
+so the estimate is exactly what `generate` reserves.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+
+from dataclasses import replace
 
 from dreamcut.backends.base import Capabilities, GenerationRequest, price_seconds
 from dreamcut.generate.batch import PlannedTake
@@ -48,20 +53,68 @@ class Estimate:
 
 
 def request_price(caps: Capabilities, request: GenerationRequest, override: float | None = None) -> float:
+    """A flat per-second table price (for backends whose table is one number per second)."""
     per_second = caps.price_per_second if override is None else override
     return round(per_second * price_seconds(caps, request), 6)
 
 
-def estimate(planned: list[PlannedTake], caps_for, *, prices: dict[str, float] | None = None,
+def job_price(backend, request: GenerationRequest, override: float | None = None) -> float:
+    """THE price of one provider job: `backend.price(request)`, with the spec's `prices:` override.
+
+    The override is USD per second at the model's default size: it scales the backend's own
+    price (which keeps the backend's size and length rules); for a backend whose table is free
+    (a local or self-hosted model) it is the override times the seconds billed.
+    """
+    base = float(backend.price(request))
+    if override is None:
+        return round(base, 6)
+    caps = backend.capabilities()
+    if caps.price_per_second > 0:
+        return round(base * override / caps.price_per_second, 6)
+    return round(override * price_seconds(caps, request), 6)
+
+
+def segment_request(request: GenerationRequest, at: float, seconds: float) -> GenerationRequest:
+    """The request for one segment of a chained take: its length, and the scene text that covers its start."""
+    prompt = request.prompt
+    for seg in request.segments:
+        if seg.start <= at + 1e-6 < seg.end:
+            prompt = f"{request.prompt}\n\nThis part: {seg.text}" if seg.text not in request.prompt else request.prompt
+            break
+    return replace(request, seconds=seconds, prompt=prompt, segments=())
+
+
+def take_requests(caps: Capabilities, request: GenerationRequest) -> list[GenerationRequest]:
+    """The provider jobs a take is made of: the request itself, or one request per chain segment."""
+    if request.preview:  # a preview is a few frames: never a chain
+        return [request]
+    plan = segment_plan(caps, request.seconds) or [request.seconds]
+    if len(plan) == 1:
+        return [request]
+    out, at = [], 0.0
+    for seconds in plan:
+        out.append(segment_request(request, at, seconds))
+        at += seconds
+    return out
+
+
+def take_price(backend, request: GenerationRequest, override: float | None = None) -> float:
+    """What a take costs: the sum of `job_price` over the jobs it is made of."""
+    caps = backend.capabilities()
+    return round(sum(job_price(backend, r, override) for r in take_requests(caps, request)), 6)
+
+
+def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float] | None = None,
              budget_usd: float = 0.0, already_done: set[str] = frozenset()) -> Estimate:
-    """Price every planned take not already done. `caps_for(BackendRef) -> Capabilities`."""
+    """Price every planned take not already done. `backend_for(BackendRef) -> Backend`."""
     prices = prices or {}
     out: dict[str, BackendEstimate] = defaultdict(lambda: BackendEstimate(""))
     for p in planned:
         if p.key in already_done:
             continue
         name = str(p.backend)
-        caps = caps_for(p.backend)
+        backend = backend_for(p.backend)
+        caps = backend.capabilities()
         override = prices.get(name)
         b = out[name]
         b.backend = name
@@ -69,7 +122,7 @@ def estimate(planned: list[PlannedTake], caps_for, *, prices: dict[str, float] |
         b.seconds += p.request.seconds
         b.price_per_second = caps.price_per_second if override is None else override
         b.price_source = "spec prices:" if override is not None else caps.price_source
-        b.usd += request_price(caps, p.request, override)
+        b.usd += take_price(backend, p.request, override)
         # Typical wall time: real time for cloud renders (~1x), per-backend speeds refine this later.
         b.generation_minutes += p.request.seconds / 60.0
     return Estimate(by_backend=dict(out), budget_usd=budget_usd)

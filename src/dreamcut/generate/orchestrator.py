@@ -4,17 +4,27 @@ Durability contract (what makes "never pay twice, lose nothing" true, even after
 1. A job row keyed by the request's content key (the idempotency key) is committed, with
    its cost reserved in the ledger, BEFORE any paid request leaves the machine. The budget
    check and the reservation are one transaction: spent + reserved never exceeds the budget.
-2. The provider's job id is committed the moment submit returns. A job without one is
-   submitted again with the SAME idempotency key (the provider answers with the first job);
-   a job with one is only ever polled.
+2. The job is marked `submitting` (with `sent_at`) before each paid create leaves, and the
+   provider's job id is committed the moment submit returns; a job with an id is only ever
+   polled. A create whose outcome is unknown (the backend raises `OutcomeUnknown`, or a run was
+   killed between sending and recording the answer) is NEVER sent again by `generate`: where the
+   backend can list jobs (`find_jobs`) it is reconciled by matching (our tag, else prompt and time
+   window; exactly one unclaimed match is adopted), otherwise it is parked as `needs_reconcile`
+   with its worst case still reserved, and `dreamcut reconcile` resolves it (adopt a provider id,
+   resubmit on an explicit flag, or abandon). Only a provider that honours our idempotency key
+   (`honours_idempotency_key`) gets the same create again after a crash.
 3. Downloads stream to `.dreamcut/downloads/<key>.part.mp4`, are probed, and only then
    renamed to `<key>.mp4`; a verified download is renamed into `takes/<shot>/<take>.mp4`,
    then the take row, the job's `completed` state and the ledger charge are committed in
    one transaction. A restart finds each file where the crash left it and carries on.
-4. Transient failures (429, 5xx, dropped connections, garbled bodies) are retried with
-   jittered exponential backoff, honouring Retry-After; terminal ones (content policy,
-   invalid request) are recorded with the provider's reason and never retried. A job the
-   provider never finishes is cancelled after `job_timeout` and recorded as failed.
+4. Transient failures that certainly did not create anything (429, refused connections, 5xx on
+   polls) are retried with jittered exponential backoff, honouring Retry-After; terminal ones
+   (content policy, invalid request) are recorded with the provider's reason and never retried.
+   A job the provider never finishes is cancelled after `job_timeout` and recorded as failed.
+   The ledger records what the provider bills, failures and cancels included (`charged`): a
+   billed failure is charged; a job given up at a provider that cannot cancel, or bills
+   cancels, keeps its price as spent. The budget guard counts spent + reserved + parked worst
+   case, so the provider's bill never passes `budget_usd`.
 5. Long takes (more seconds than the model makes at once) are chains of child jobs keyed
    `<key>.s<i>`, each durable like any job: the provider's `extend` where it has one,
    otherwise image-to-video from the previous segment's last frame; joined by ffmpeg.
@@ -27,7 +37,8 @@ that when the provider's `poll_after` (e.g. `openai-poll-after-ms`) says: about 
 
 Local backends (free to re-run) render through an executor (in-process or Ray).
 This module decides nothing about which takes to make (see `batch.py`) and prices only
-through `cost.py`; it runs what it is given and records every step.
+through `cost.py` (`take_price` to reserve, `job_price` to charge); it runs what it is given
+and records every step.
 """
 
 from __future__ import annotations
@@ -39,21 +50,25 @@ import random
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from dreamcut.backends.base import Backend, Capabilities, GenerationRequest, JobState, JobStatus, ProviderError
-from dreamcut.backends.registry import BackendRef, load_backend
-from dreamcut.catalog import Take
+from dreamcut.backends.base import (Backend, CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus,
+                                    OutcomeUnknown, ProviderError, ProviderJob)
+from dreamcut.backends.registry import BackendRef, load_backend, parse_backend
+from dreamcut.catalog import RESERVING_STATES, Take
 from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.generate.batch import PlannedTake
-from dreamcut.generate.cost import can_chain, request_price, segment_plan
+from dreamcut.generate.batch import KEY_VERSION, PlannedTake
+from dreamcut.generate.cost import can_chain, job_price, segment_plan, take_price, take_requests
 from dreamcut.media import atomic_path, ffmpeg_exe, probe, write_text_atomic
 from dreamcut.project import Project
 
-ACTIVE = ("pending", "submitted", "running", "downloading")
+ACTIVE = ("pending", "submitting", "submitted", "running", "downloading")
+PARKED = "needs_reconcile"
+RECONCILE_SKEW_S = 300.0  # look this much before our send time at the provider (clock skew)
 
 
 @dataclass
@@ -65,6 +80,8 @@ class RunSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (job key, reason)
     pending: int = 0  # left in flight (gave up retrying for now, or stopped): the next run resumes them
     canceled: int = 0
+    parked: int = 0  # outcome unknown: never re-sent; `dreamcut reconcile` resolves them
+    parked_keys: list[tuple[str, str]] = field(default_factory=list)  # (job key, reason)
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,7 @@ class Orchestrator:
         self._pacers: dict[tuple, _Pacer] = {}  # when to poll first, per (backend, seconds, size)
         self._slots: dict[str, _Slots] = {}  # jobs at the provider at once, per backend
         self._made_dirs: set[Path] = set()
+        self._warm: dict[str, _WarmGate] = {}
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"
 
@@ -195,11 +213,24 @@ class Orchestrator:
         return self._limiters[name]
 
     def price(self, p: PlannedTake) -> float:
-        backend = self.backend(p.backend)
-        override = self.prices.get(str(p.backend))
-        if override is None:
-            return backend.price(p.request)
-        return request_price(backend.capabilities(), p.request, override)
+        """What the take costs (every segment of a chain): what is reserved for it."""
+        return take_price(self.backend(p.backend), p.request, self.prices.get(str(p.backend)))
+
+    def job_price(self, ref: BackendRef | str, request: GenerationRequest) -> float:
+        """What one provider job costs (cost.job_price with the spec's override)."""
+        ref = parse_backend(ref) if isinstance(ref, str) else ref
+        return job_price(self.backend(ref), request, self.prices.get(str(ref)))
+
+    def charged(self, ref: BackendRef | str, backend: Backend, request: GenerationRequest, status: JobStatus) -> float:
+        """Dollars the provider bills for a job that ended in `status` (failures and cancels too)."""
+        fn = getattr(backend, "charged", None)
+        if fn is not None:
+            return round(float(fn(request, status)), 6)
+        if status.cost_usd is not None:
+            return round(float(status.cost_usd), 6)
+        if status.state == JobState.COMPLETED:
+            return self.job_price(ref, request)
+        return 0.0
 
     # -- checks before anything is spent ---------------------------------------------------
     def check(self, planned: list[PlannedTake]) -> None:
@@ -333,8 +364,7 @@ class Orchestrator:
         if row is None and not self._reserve(p, summary):
             return "failed"
         # A preview is a few frames: never a chain, whatever the take's length.
-        plan = [p.request.seconds] if p.request.preview else (segment_plan(caps, p.request.seconds)
-                                                              or [p.request.seconds])
+        plan = [r.seconds for r in take_requests(caps, p.request)]
         try:
             if _verified(self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)):
                 # A crash after the move into takes/ and before the catalog commit: just record it.
@@ -347,7 +377,7 @@ class Orchestrator:
             with self._db:
                 canceled = self.catalog.job(key)["state"] == "canceled"
             if not canceled:  # a job cancelled meanwhile fails at the provider: that is the cancel, not a failure
-                self._fail(key, f.code, f.message, summary)
+                self._fail(key, f.code, f.message, summary, billed=f.billed, billed_key=f.key or key)
                 return "failed"
             with self._db:
                 summary.canceled += 1
@@ -356,6 +386,11 @@ class Orchestrator:
             with self._db:
                 summary.canceled += 1
             return "canceled"
+        except _Parked as e:
+            with self._db:
+                summary.parked += 1
+                summary.parked_keys.append((e.key, e.reason))
+            return "parked"
         take = self._finish(p, staged)
         with self._db:
             summary.made += 1
@@ -367,7 +402,7 @@ class Orchestrator:
         """Create the job row and reserve its price, in one transaction; False when the budget is spent."""
         price = self.price(p)
         now = time.time()
-        request_json = p.request_json if isinstance(p, _KeyedTake) else json.dumps(p.request.to_dict())
+        request_json = json.dumps(stored_request(p.request, self.project.root))
         with self._db, self.catalog.transaction() as db:
             if self.catalog.job(p.key) is None:
                 if price > 0:
@@ -378,9 +413,9 @@ class Orchestrator:
                         return False
                 db.execute(
                     "INSERT INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
-                    "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "created_at, updated_at, key_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (p.key, p.shot_id, p.kind, p.request.variant, str(p.backend), request_json,
-                     "pending", price, now, now))
+                     "pending", price, now, now, KEY_VERSION))
                 if price:
                     self.catalog.ledger_add("reserve", price, p.key)
             return True
@@ -410,24 +445,117 @@ class Orchestrator:
                     raise _Failed("render_failed", getattr(e, "message", None) or str(e)[:300]) from None
             return dest
         with self._slots_for(ref):  # held while the provider works on it; downloading happens outside
-            provider_id, submitted_at = self._ensure_submitted(ref, backend, key, submit)
+            provider_id, submitted_at = self._ensure_submitted(ref, backend, key, submit, request)
             self._wait(ref, backend, key, provider_id, submitted_at, request)
         return self._fetch(ref, backend, key, provider_id, dest)
 
     def _ensure_submitted(self, ref: BackendRef, backend: Backend, key: str,
-                          submit: Callable[[Backend, str], str]) -> tuple[str, float | None]:
-        """The provider's id for job `key` (submitting it if it has none) and when it was submitted."""
+                          submit: Callable[[Backend, str], str],
+                          request: GenerationRequest | None = None) -> tuple[str, float | None]:
+        """The provider's id for job `key` (submitting it if it has none) and when it was submitted.
+
+        A create whose outcome is unknown is never sent again here: it is reconciled through the
+        provider's job list, or parked (`_Parked`)."""
         with self._db:
             row = self.catalog.job(key)
         if row["provider_job_id"]:
             return row["provider_job_id"], row["submitted_at"]
+        if row["state"] in ("failed", "canceled"):  # abandoned or cancelled through `reconcile` / `cancel`
+            raise _Failed(row["error_code"] or row["state"], row["error_message"] or row["state"])
+        if request is None:
+            request = loaded_request(row["request_json"], self.project.root)
+        if row["state"] in ("submitting", PARKED) and not getattr(backend, "honours_idempotency_key", False):
+            # A run died (or the provider went silent) after this create left: it may exist there.
+            reason = (row["error_message"] or "").split("; ")[0] if row["state"] == PARKED else \
+                "a run stopped between sending the create and recording the provider's answer"
+            return self._reconcile(ref, backend, key, request, row["sent_at"] or row["created_at"], reason)
+        limits = self.limits_for(ref)
+        limiter = self._limiter(ref)
+        last: ProviderError | None = None
+        warm = self._warm_gate(ref)
+        for attempt in range(limits.max_attempts):
+            self._check_stop()
+            limiter.acquire()
+            # A backend's first create in a process loads its SDK; the others wait for it, so a
+            # kill in that second leaves one create of unknown outcome, not a slot-full.
+            with warm.hold():
+                sent_at = time.time()
+                with self._db:  # committed before the paid request leaves: a crash from here on is "unknown"
+                    self.catalog.update_job(key, state="submitting", sent_at=sent_at,
+                                            attempts=self.catalog.job(key)["attempts"] + 1)
+                try:
+                    provider_id = submit(backend, key)
+                except ProviderError as e:
+                    error = e
+                else:
+                    error = None
+            if isinstance(error, OutcomeUnknown):
+                return self._reconcile(ref, backend, key, request, sent_at, error.message)
+            if error is not None:
+                e = error
+                with self._db:  # the provider certainly made nothing (the backend's word): safe to send again
+                    self.catalog.update_job(key, state="pending")
+                if not e.transient:
+                    raise _Failed(e.code, e.message) from None
+                last = e
+                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap, e.retry_after, self._rng))
+                continue
+            submitted_at = time.time()
+            with self._db:
+                self.catalog.update_job(key, state="submitted", provider_job_id=provider_id, submitted_at=submitted_at)
+            return provider_id, submitted_at
+        raise _GaveUp(f"{last.code}: {last.message}" if last else "no answer")
+
+    def _warm_gate(self, ref: BackendRef):
+        """A context held around a create: exclusive until the backend's first create in this run returned."""
+        name = str(ref)
         with self._db:
-            self.catalog.update_job(key, attempts=row["attempts"] + 1)
-        provider_id = self._call(ref, key, lambda: submit(backend, key))
-        submitted_at = time.time()
+            gate = self._warm.get(name)
+            if gate is None:
+                gate = self._warm[name] = _WarmGate()
+        return gate
+
+    def _reconcile(self, ref: BackendRef, backend: Backend, key: str, request: GenerationRequest,
+                   sent_at: float, reason: str) -> tuple[str, float]:
+        """Find the provider job a create of unknown outcome made, and adopt it; else park the job."""
+        finder = getattr(backend, "find_jobs", None)
+        if finder is None:
+            self._park(key, f"{reason}; {ref} cannot list its jobs, so it cannot be looked up")
+        found: list[ProviderJob] | None = None
+        for look in range(2):  # a create may take a moment to show in the provider's list
+            try:
+                found = self._call(ref, key, lambda: finder(request, key, sent_at - RECONCILE_SKEW_S))
+            except (_Failed, _GaveUp) as e:
+                self._park(key, f"{reason}; listing the provider's jobs failed ({e})")
+            if found is None:
+                self._park(key, f"{reason}; {ref} cannot list its jobs, so it cannot be looked up")
+            if found or look:
+                break
+            self._sleep(self.poll_interval)
         with self._db:
-            self.catalog.update_job(key, state="submitted", provider_job_id=provider_id, submitted_at=submitted_at)
-        return provider_id, submitted_at
+            claimed = {r[0] for r in self.catalog.db.execute(
+                "SELECT provider_job_id FROM jobs WHERE provider_job_id IS NOT NULL AND key != ?", (key,))}
+        candidates = match_provider_jobs(found or [], key, claimed)
+        if len(candidates) == 1:
+            job = candidates[0]
+            submitted_at = sent_at  # our clock (the provider's may differ): timeouts and pacing read it
+            with self._db:
+                self.catalog.update_job(key, state="submitted", provider_job_id=job.job_id, submitted_at=submitted_at,
+                                        error_code=None, error_message=None)
+                self.catalog.ledger_add("note", 0.0, key, f"reconciled: adopted provider job {job.job_id}")
+            return job.job_id, submitted_at
+        if not candidates:
+            self._park(key, f"{reason}; no matching job at the provider (it may not exist, or not show yet)")
+        ids = ", ".join(j.job_id for j in candidates[:5])
+        self._park(key, f"{reason}; {len(candidates)} provider jobs match ({ids}): pick one with "
+                        f"`dreamcut reconcile --adopt`")
+        raise AssertionError  # unreachable: _park raises
+
+    def _park(self, key: str, reason: str) -> None:
+        """Park job `key`: outcome unknown, worst case kept reserved, never re-sent by `generate`."""
+        with self._db:
+            self.catalog.update_job(key, state=PARKED, error_code="outcome_unknown", error_message=reason[:500])
+        raise _Parked(key, reason)
 
     def _pacer(self, ref: BackendRef, request: GenerationRequest) -> "_Pacer":
         k = (str(ref), request.seconds, request.width, request.height)
@@ -457,13 +585,14 @@ class Orchestrator:
             if status.state == JobState.COMPLETED:
                 if learning:
                     pacer.learn(time.time() - submitted_at, first_poll_found_it=polls == 1)
-                if status.cost_usd is not None:
-                    with self._db:
-                        self.catalog.update_job(key, cost_usd=status.cost_usd)
+                cost = self.charged(ref, backend, request, status)
+                with self._db:
+                    self.catalog.update_job(key, cost_usd=cost)
                 return status
-            if status.state.terminal:
+            if status.state.terminal:  # failed or cancelled there: charged what the provider bills for it
                 raise _Failed(status.error_code or status.state.value,
-                              status.error_message or f"the provider reports {status.state.value}")
+                              status.error_message or f"the provider reports {status.state.value}",
+                              billed=self.charged(ref, backend, request, status), key=key)
             with self._db:
                 row = self.catalog.job(key)
                 if row["state"] == "canceled":  # `dreamcut cancel` from another terminal
@@ -472,15 +601,32 @@ class Orchestrator:
                     self.catalog.update_job(key, state="running")
                 running = True
             if time.time() - submitted_at > limits.job_timeout:
-                try:
-                    self._call(ref, key, lambda: backend.cancel(provider_id))
-                except _Failed:
-                    pass
-                raise _Failed("timeout", f"the provider did not finish within {limits.job_timeout:g} s; cancelled")
+                billed, how = self._give_up(ref, backend, key, provider_id, request)
+                raise _Failed("timeout", f"the provider did not finish within {limits.job_timeout:g} s; {how}",
+                              billed=billed, key=key)
             # Not done: come back when the provider says, but not sooner than a small share of how
             # long such jobs take (a provider that says "20 ms" while it renders gets a few polls, not dozens).
             after = status.poll_after if status.poll_after is not None else self.poll_interval
             self._sleep(max(after, pacer.repoll_floor()))
+
+    def _give_up(self, ref: BackendRef, backend: Backend, key: str, provider_id: str,
+                 request: GenerationRequest) -> tuple[float, str]:
+        """Stop waiting for a provider job: cancel it where that helps, and say what it will bill."""
+        billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
+        price = self.job_price(ref, request)
+        if billing == CancelBilling.IMPOSSIBLE:
+            return price, f"{ref} cannot cancel: it finishes and bills there, so ${price:.2f} stays spent"
+        try:
+            self._call(ref, key, lambda: backend.cancel(provider_id))
+        except (_Failed, _GaveUp) as e:
+            return price, f"the cancel failed ({e}): ${price:.2f} kept as spent"
+        if billing == CancelBilling.BILLED:
+            return price, f"cancelled; {ref} bills cancelled jobs, so ${price:.2f} stays spent"
+        try:  # the provider's own word on what the cancelled job costs, when it says
+            status = self._call(ref, key, lambda: backend.poll(provider_id))
+        except (_Failed, _GaveUp):
+            return 0.0, "cancelled"
+        return (self.charged(ref, backend, request, status) if status.state.terminal else 0.0), "cancelled"
 
     def _fetch(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, dest: Path) -> Path:
         with self._db:
@@ -513,6 +659,8 @@ class Orchestrator:
             try:
                 return fn()
             except ProviderError as e:
+                if isinstance(e, OutcomeUnknown):
+                    raise  # only the submit path may see it, and it reconciles
                 if not e.transient:
                     raise _Failed(e.code, e.message) from None
                 last = e
@@ -528,11 +676,10 @@ class Orchestrator:
         seg_dir = self.segments_dir / p.key
         parts: list[Path] = []
         prev_provider: str | None = None
-        at = 0.0
-        for i, seconds in enumerate(plan):
+        requests = take_requests(caps, p.request)  # the same segments `take_price` priced
+        for i, _seconds in enumerate(plan):
             ckey = f"{p.key}.s{i}"
-            request = _segment_request(p.request, at, seconds)
-            at += seconds
+            request = requests[i]
             last = i == len(plan) - 1
             if use_extend:
                 if i == 0:
@@ -547,7 +694,7 @@ class Orchestrator:
                     self._produce(p.backend, backend, caps, ckey, request, submit, dest=final)
                 else:
                     with self._slots_for(p.backend):
-                        prev_provider, submitted_at = self._ensure_submitted(p.backend, backend, ckey, submit)
+                        prev_provider, submitted_at = self._ensure_submitted(p.backend, backend, ckey, submit, request)
                         self._wait(p.backend, backend, ckey, prev_provider, submitted_at, request)
                 self._charge_child(p.key, ckey, backend, request)
             else:
@@ -573,9 +720,10 @@ class Orchestrator:
         with self._db:
             self.catalog.db.execute(
                 "INSERT OR IGNORE INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
-                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (ckey, p.shot_id, "segment", p.request.variant, str(p.backend), json.dumps(request.to_dict()),
-                 "pending", 0.0, now, now))
+                "created_at, updated_at, key_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (ckey, p.shot_id, "segment", p.request.variant, str(p.backend),
+                 json.dumps(stored_request(request, self.project.root)),
+                 "pending", 0.0, now, now, KEY_VERSION))
 
     def _charge_child(self, parent: str, ckey: str, backend: Backend, request: GenerationRequest) -> None:
         """A finished segment moves its price from the parent's reservation to a charge, once."""
@@ -583,9 +731,7 @@ class Orchestrator:
             row = self.catalog.job(ckey)
             if row["state"] == "completed":
                 return
-            override = self.prices.get(f"{row['backend']}")
-            cost = row["cost_usd"] or (request_price(backend.capabilities(), request, override)
-                                       if override is not None else backend.price(request))
+            cost = row["cost_usd"] or self.job_price(row["backend"], request)
             parent_row = self.catalog.job(parent)
             moved = min(cost, parent_row["reserved_usd"])
             self.catalog.update_job(ckey, state="completed", cost_usd=cost, finished_at=time.time())
@@ -621,7 +767,7 @@ class Orchestrator:
             sign_take(self.project, dest, take)
         sidecar = {"take": take_id, "shot": p.shot_id, "backend": str(p.backend), "seed": p.request.seed,
                    "variant": p.request.variant, "cost_usd": cost,
-                   "request": p.request_dict if isinstance(p, _KeyedTake) else p.request.to_dict(),
+                   "request": stored_request(p.request, self.project.root),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
         write_text_atomic(dest.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True))
         with self._db, self.catalog.transaction():
@@ -637,11 +783,21 @@ class Orchestrator:
                     self.catalog.ledger_add("release", -row["reserved_usd"], key)
         return take
 
-    def _fail(self, key: str, code: str, message: str, summary: RunSummary) -> None:
+    def _fail(self, key: str, code: str, message: str, summary: RunSummary, *, billed: float = 0.0,
+              billed_key: str | None = None) -> None:
+        """Record job `key` failed with its reason; charge what the provider bills for it (on the
+        job that failed: the take's, or one segment of its chain), release the rest of the reservation."""
+        billed_key = billed_key or key
         with self._db, self.catalog.transaction():
             row = self.catalog.job(key)
+            if billed_key != key:
+                self.catalog.update_job(billed_key, state="failed", error_code=code, error_message=message[:500],
+                                        finished_at=time.time(), cost_usd=billed)
             self.catalog.update_job(key, state="failed", error_code=code, error_message=message[:500],
-                                    finished_at=time.time(), reserved_usd=0.0)
+                                    finished_at=time.time(), reserved_usd=0.0,
+                                    cost_usd=(row["cost_usd"] if row else 0.0) + billed)
+            if billed:
+                self.catalog.ledger_add("charge", billed, billed_key, f"billed by the provider: {code}")
             if row and row["reserved_usd"]:
                 self.catalog.ledger_add("release", -row["reserved_usd"], key)
             summary.failed += 1
@@ -654,24 +810,126 @@ class Orchestrator:
         for row in self.catalog.jobs(*ACTIVE):
             if shots and row["shot_id"] not in shots:
                 continue
+            if row["state"] == "submitting":
+                continue  # a create on its way (or of unknown outcome): `reconcile` decides, not a blind cancel
+            billed = 0.0
+            ref = parse_backend(row["backend"])
+            try:
+                backend = self.backend(ref)
+                local = backend.capabilities().local
+            except BadInput:
+                backend, local = None, False
+            if row["provider_job_id"] and not local and backend is not None:
+                billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
+                if billing != CancelBilling.REFUNDED:  # it finishes (or is billed) there: the money stays spent
+                    billed = row["reserved_usd"]
             # Mark it first, so a generate running elsewhere stops polling it before the provider forgets it.
             with self.catalog.transaction():
                 self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=0.0,
-                                        error_code="canceled", error_message="cancelled by the director")
+                                        error_code="canceled", error_message="cancelled by the director",
+                                        cost_usd=row["cost_usd"] + billed)
+                if billed:
+                    self.catalog.ledger_add("charge", billed, row["key"], "cancelled where cancels are billed")
                 if row["reserved_usd"]:
                     self.catalog.ledger_add("release", -row["reserved_usd"], row["key"])
             n += 1
-            if row["provider_job_id"]:
+            if row["provider_job_id"] and backend is not None and not local:
                 try:
-                    from dreamcut.backends.registry import parse_backend
-
-                    ref = parse_backend(row["backend"])
-                    backend = self.backend(ref)
-                    if not backend.capabilities().local:
-                        self._call(ref, row["key"], lambda: backend.cancel(row["provider_job_id"]))
+                    self._call(ref, row["key"], lambda: backend.cancel(row["provider_job_id"]))
                 except (_Failed, _GaveUp, BadInput):
                     pass  # cancelled here either way; the provider may still finish (and bill) it
         return n
+
+    # -- reconcile: the director resolves parked jobs ---------------------------------------------
+    def parked_job(self, key: str):
+        """The parked (or mid-create) job whose key is `key` or starts with it; BadInput otherwise."""
+        rows = [r for r in self.catalog.jobs(PARKED, "submitting") if r["key"].startswith(key)]
+        if len(rows) != 1:
+            listed = ", ".join(r["key"] for r in self.catalog.jobs(PARKED)[:5]) or "none"
+            what = "no parked job" if not rows else f"{len(rows)} parked jobs"
+            raise BadInput(f"{what} with key {key!r} (parked: {listed})", where="reconcile",
+                           fix="use a key from `dreamcut reconcile` (a unique prefix is enough)")
+        return rows[0]
+
+    def _job_backend(self, row) -> tuple[BackendRef, Backend, GenerationRequest]:
+        ref = parse_backend(row["backend"])
+        return ref, self.backend(ref), loaded_request(row["request_json"], self.project.root)
+
+    def adopt(self, key: str, provider_job_id: str) -> str:
+        """Adopt provider job `provider_job_id` as parked job `key`'s create (checked with one poll)."""
+        row = self.parked_job(key)
+        key = row["key"]
+        other = self.catalog.db.execute("SELECT key FROM jobs WHERE provider_job_id=? AND key != ?",
+                                        (provider_job_id, key)).fetchone()
+        if other:
+            raise BadInput(f"provider job {provider_job_id} already belongs to job {other[0]}", where="reconcile --adopt",
+                           fix="adopt the provider job this take made (see the provider's dashboard)")
+        ref, backend, _request = self._job_backend(row)
+        try:
+            status = self._call(ref, key, lambda: backend.poll(provider_job_id))
+        except (_Failed, _GaveUp) as e:
+            raise BadInput(f"{ref} does not know job {provider_job_id} ({e})", where="reconcile --adopt",
+                           fix="copy the job id from the provider's dashboard") from None
+        if status.state == JobState.CANCELED:  # nothing of ours is cancelled while parked: gone, or not this one
+            raise BadInput(f"{ref} reports job {provider_job_id} cancelled or gone ({status.error_message})",
+                           where="reconcile --adopt", fix="copy the job id of this take from the provider's dashboard")
+        with self.catalog.transaction():
+            self.catalog.update_job(key, state="submitted", provider_job_id=provider_job_id,
+                                    submitted_at=row["sent_at"] or time.time(), error_code=None, error_message=None)
+            self.catalog.ledger_add("note", 0.0, key, f"reconcile: adopted provider job {provider_job_id}")
+        return key
+
+    def resubmit(self, key: str) -> tuple[str, str]:
+        """Send parked job `key`'s create again (the director's explicit choice: it may pay twice).
+        Returns (key, provider job id); parks it again if this create's outcome is unknown too."""
+        row = self.parked_job(key)
+        key = row["key"]
+        ref, backend, request = self._job_backend(row)
+        submit: Callable[[Backend, str], str] = lambda b, k: b.submit(request, k)  # noqa: E731
+        parent, _, index = key.rpartition(".s")
+        if parent and index.isdigit() and int(index) > 0 and backend.capabilities().extend and hasattr(backend, "extend"):
+            prev = self.catalog.job(f"{parent}.s{int(index) - 1}")["provider_job_id"]
+            submit = lambda b, k: b.extend(prev, request, k)  # noqa: E731
+        with self.catalog.transaction():
+            self.catalog.update_job(key, state="pending", error_code=None, error_message=None)
+            self.catalog.ledger_add("note", 0.0, key, "reconcile: resubmitted by the director")
+        try:
+            provider_id, _ = self._ensure_submitted(ref, backend, key, submit, request)
+        except _Failed as f:
+            self._fail(key, f.code, f.message, RunSummary())
+            raise WorkFailed(f"{ref} refused the create: {f.code}: {f.message}", where=key) from None
+        except _GaveUp as e:
+            raise WorkFailed(f"{ref} did not answer ({e}); nothing was created", where=key,
+                             fix="run `dreamcut generate` later: the job is pending again") from None
+        return key, provider_id
+
+    def abandon(self, key: str, *, billed: bool = True) -> tuple[str, float]:
+        """Give parked job `key` up. Its worst case stays in the ledger as spent unless the director
+        says the provider did not bill it. Returns (key, dollars kept as spent)."""
+        row = self.parked_job(key)
+        key = row["key"]
+        ref, backend, request = self._job_backend(row)
+        parent, _, index = key.rpartition(".s")
+        segment = row["kind"] == "segment" and parent and index.isdigit()
+        worst = self.job_price(ref, request) if segment else float(row["reserved_usd"])
+        spent = worst if billed else 0.0
+        why = (f"abandoned by the director; worst case ${spent:.2f} kept as spent" if billed
+               else "abandoned by the director, who says the provider did not bill it")
+        with self.catalog.transaction():
+            self.catalog.update_job(key, state="failed", error_code="abandoned", error_message=why,
+                                    finished_at=time.time(), reserved_usd=0.0, cost_usd=spent)
+            if spent:
+                self.catalog.ledger_add("charge", spent, key, "reconcile: abandoned, worst case kept")
+            if segment:  # the money came out of the take's reservation
+                prow = self.catalog.job(parent)
+                moved = min(spent, prow["reserved_usd"])
+                if moved:
+                    self.catalog.update_job(parent, reserved_usd=prow["reserved_usd"] - moved,
+                                            cost_usd=prow["cost_usd"] + spent)
+                    self.catalog.ledger_add("release", -moved, parent)
+            elif row["reserved_usd"]:
+                self.catalog.ledger_add("release", -row["reserved_usd"], key)
+        return key, spent
 
     # -- small helpers ---------------------------------------------------------------------------
     def _ensure_dir(self, folder: Path) -> None:
@@ -714,6 +972,25 @@ class _Slots:
             self.cond.notify_all()
 
 
+class _WarmGate:
+    """Serialises creates until the first one returned (however it ended); then lets all through."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.warm = False
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.warm:
+            yield
+            return
+        with self.lock:
+            try:
+                yield
+            finally:
+                self.warm = True
+
+
 class _Pacer:
     """When to poll a new job first, learned from how long jobs like it take in this run.
 
@@ -753,26 +1030,53 @@ class _Canceled(Exception):
 
 
 class _Failed(Exception):
-    def __init__(self, code: str, message: str):
+    """A job ended for good. `billed`: dollars the provider bills for it anyway (on job `key`)."""
+
+    def __init__(self, code: str, message: str, *, billed: float = 0.0, key: str | None = None):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.billed = billed
+        self.key = key
+
+
+class _Parked(Exception):
+    """A create's outcome is unknown and could not be reconciled: the job waits for `dreamcut reconcile`."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
 
 
 class _KeyedTake(PlannedTake):
-    """A planned take whose content key and request record are computed once (neither is free)."""
+    """A planned take whose job key and request record are computed once (neither is free)."""
 
     @cached_property
     def key(self) -> str:  # type: ignore[override]
-        return self.request.key(str(self.backend))
+        return PlannedTake.key.fget(self)  # type: ignore[attr-defined]
 
-    @cached_property
-    def request_dict(self) -> dict:
-        return self.request.to_dict()
 
-    @cached_property
-    def request_json(self) -> str:
-        return json.dumps(self.request_dict)
+def stored_request(request: GenerationRequest, root: Path) -> dict:
+    """The request as recorded in the catalog and take sidecars: reference images relative to the
+    project (a copied or moved project still finds them), others absolute."""
+    d = request.to_dict()
+    refs = []
+    for r in request.refs:
+        try:
+            refs.append(Path(r).resolve().relative_to(Path(root).resolve()).as_posix() if "://" not in r else r)
+        except ValueError:
+            refs.append(r)
+    d["refs"] = refs
+    return d
+
+
+def loaded_request(request_json: str, root: Path) -> GenerationRequest:
+    """The request of a job row, its relative reference images resolved against the project."""
+    d = json.loads(request_json)
+    d["refs"] = [r if ("://" in r or Path(r).is_absolute()) else str((Path(root) / r).resolve())
+                 for r in d.get("refs", ())]
+    return GenerationRequest.from_dict(d)
 
 
 def _distinct(planned: list[PlannedTake]) -> list[PlannedTake]:
@@ -780,21 +1084,11 @@ def _distinct(planned: list[PlannedTake]) -> list[PlannedTake]:
     out = []
     for p in planned:
         if not isinstance(p, _KeyedTake):
-            p = _KeyedTake(p.shot_id, p.index, p.backend, p.request, p.kind)
+            p = _KeyedTake(p.shot_id, p.index, p.backend, p.request, p.kind, p.inputs)
         if p.key not in seen:
             seen.add(p.key)
             out.append(p)
     return out
-
-
-def _segment_request(request: GenerationRequest, at: float, seconds: float) -> GenerationRequest:
-    """The request for one segment: its length, and the scene text that covers its start."""
-    prompt = request.prompt
-    for seg in request.segments:
-        if seg.start <= at + 1e-6 < seg.end:
-            prompt = f"{request.prompt}\n\nThis part: {seg.text}" if seg.text not in request.prompt else request.prompt
-            break
-    return replace(request, seconds=seconds, prompt=prompt, segments=())
 
 
 _PROBED: dict[tuple[str, int, int], object] = {}  # (path, size, mtime_ns) -> MediaInfo, so a file is probed once
@@ -892,6 +1186,54 @@ def _concat(parts: list[Path], dest: Path) -> None:
             raise WorkFailed(f"cannot join the segments: {proc.stderr.decode(errors='replace').strip()[-200:]}")
     finally:
         listing.unlink(missing_ok=True)
+
+
+def match_provider_jobs(found: list[ProviderJob], key: str, claimed: set[str]) -> list[ProviderJob]:
+    """The provider jobs that may be the create of job `key`: not already another job's, and carrying
+    our key as their tag where any carries one (a job tagged with another key is not ours)."""
+    free = [j for j in found if j.job_id not in claimed]
+    tagged = [j for j in free if j.tag == key]
+    if tagged:
+        return tagged
+    return [j for j in free if not j.tag]
+
+
+def migrate_job_keys(project: Project, planned: list[PlannedTake]) -> int:
+    """Re-key job rows written under an older key version to the planned takes' keys (no re-pay).
+
+    Key version 0 was the content hash of the formatted request (`GenerationRequest.key`): a row
+    whose old key equals what a planned take's request hashes to now is that take's job. Returns
+    how many rows moved. Files named by key (downloads, segment folders) move with them."""
+    catalog = project.catalog
+    if catalog.db.execute("SELECT 1 FROM jobs WHERE key_version < ? LIMIT 1", (KEY_VERSION,)).fetchone() is None:
+        return 0
+    moved = 0
+    state = project.state_dir
+    for p in planned:
+        new = p.key
+        old = p.request.key(str(p.backend))
+        if old == new:
+            continue
+        row = catalog.job(old)
+        if row is None or row["key_version"] >= KEY_VERSION or catalog.job(new) is not None:
+            continue
+        for folder, name_old, name_new in ((state / "downloads", f"{old}.mp4", f"{new}.mp4"),
+                                           (state / "segments", old, new)):
+            if (folder / name_old).exists() and not (folder / name_new).exists():
+                os.replace(folder / name_old, folder / name_new)
+        catalog.rekey_job(old, new, KEY_VERSION)
+        moved += 1
+    return moved
+
+
+def known_keys(project: Project) -> set[str]:
+    """Keys of takes that have a job (done, in flight, parked or failed): not priced again."""
+    return {r["key"] for r in project.catalog.jobs()}
+
+
+def parked_jobs(project: Project) -> list:
+    """Jobs whose create's outcome is unknown, waiting for `dreamcut reconcile`."""
+    return project.catalog.jobs(PARKED)
 
 
 def pending_keys(project: Project) -> set[str]:

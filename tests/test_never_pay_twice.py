@@ -1,0 +1,218 @@
+"""Never pay twice, never past the budget, a ledger equal to the bill: against every provider simulator.
+
+For each provider in `simulators.PROVIDERS` (the provider's documented status flow, errors and
+billing, with faults at 20%: accept-then-drop, 5xx after accept, slow answers, HTML bodies,
+rate limits...): 100 takes, the real `dreamcut generate` process kill -9'ed 10 times and
+resumed, then run to the end. Creates whose outcome is unknown are reconciled or parked, never
+re-sent; the director then resolves the parked ones with `dreamcut reconcile` the way the docs
+say (look the take up in the provider's books: adopt the job that is there, resubmit only when
+there is none). Then, from the provider's own books:
+- every job ended completed or failed with a reason (parked ones were resolved, and counted);
+- no take was billed twice (before reconciling, any take with two provider jobs must be parked);
+- the ledger equals the provider's billing to the cent, and the billing is within budget_usd;
+- every completed take is on disk once, whole.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dreamcut.media import probe
+from serve_helpers import cli_env, write_song
+from simulators import PROVIDERS
+
+TAKES = 100
+KILLS = 10
+MARK = re.compile(r"K(\d{4})Z")  # each take's prompt carries its own marker: the books name the take by it
+
+
+def _project(root: Path, spec: str, seconds: float, budget: float) -> Path:
+    root.mkdir(parents=True)
+    write_song(root / "song.wav", seconds=1.0)
+    lines = ["version: 1", "title: never pay twice", "song: song.wav", "fps: 24", f"backend: {spec}",
+             f"budget_usd: {budget:.2f}", "takes_per_shot: 1", f"take_seconds: {seconds:g}", "caption: false",
+             "render: {master: 1280x720, resolution: 1280x720}", "shots:"]
+    for i in range(TAKES):
+        lines.append(f"  - id: s{i:03d}\n    prompt: K{i:04d}Z a slow dolly through a corridor of lanterns")
+    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def _cli(root: Path, env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _jobs(root: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
+    db.row_factory = sqlite3.Row
+    rows = list(db.execute("SELECT * FROM jobs"))
+    db.close()
+    return rows
+
+
+def _take_of(job: dict) -> int | None:
+    m = MARK.search(job.get("prompt") or "")
+    return int(m.group(1)) if m else None
+
+
+def _books_by_take(books: dict) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for job in books["jobs"]:
+        out.setdefault(_take_of(job), []).append(job)
+    return out
+
+
+def _settings(spec: str, env: dict, monkeypatch) -> tuple[float, float]:
+    """(seconds of one take, its price) for the provider's model: one segment, no chain."""
+    from dreamcut.backends.base import GenerationRequest
+    from dreamcut.backends.registry import load_backend
+    from dreamcut.generate.cost import take_price
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    backend = load_backend(spec)
+    caps = backend.capabilities()
+    seconds = min(caps.durations) if caps.durations else max(caps.min_seconds, min(4.0, caps.max_seconds))
+    request = GenerationRequest(shot_id="s", prompt="p", seconds=seconds, width=1280, height=720, fps=24, seed=1)
+    return seconds, take_price(backend, request)
+
+
+@pytest.mark.slow  # about 100 s per provider: 100 takes, 10 kills, real processes
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_never_pay_twice(provider, tmp_path, monkeypatch):
+    ps = PROVIDERS[provider]
+    sim = ps.start(faults=0.2, seed=20 + len(provider))
+    rng = random.Random(7)
+    try:
+        seconds, price = _settings(ps.spec, sim.env, monkeypatch)
+        budget = round(TAKES * price + 0.005, 2)  # exactly the batch: any second payment would pass it
+        root = _project(tmp_path / "p", ps.spec, seconds, budget)
+        env = cli_env(**sim.env)
+        args = ("generate", "--concurrency", "24", "--poll-interval", "0.05")
+        speed = _Accelerate(sim)  # provider time runs 10x: renders take a fraction of a second here
+        t0 = time.monotonic()
+
+        # -- 10 kill -9s mid-batch, each run resuming the last ---------------------------------
+        kills, runs = 0, 0
+        while kills < KILLS and runs < 3 * KILLS:
+            runs += 1
+            proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "-p", str(root), *args], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(2.0, 4.5))  # past the start-up second: the kill lands among jobs in flight
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        assert kills == KILLS, f"only {kills} of {runs} runs were killed mid-batch"
+        t_kills = time.monotonic() - t0
+        print(f"\n{provider}: kills done after {t_kills:.0f} s: {Counter(j['state'] for j in _jobs(root))}")
+
+        # -- resume to the end: nothing left in flight ---------------------------------------------
+        for _ in range(6):
+            out = _cli(root, env, *args)
+            if not [j for j in _jobs(root) if j["state"] in ("pending", "submitting", "submitted", "running",
+                                                                 "downloading")]:
+                break
+        states = Counter(j["state"] for j in _jobs(root) if j["kind"] == "take")
+        assert sum(states.values()) == TAKES and set(states) <= {"completed", "failed", "needs_reconcile"}, (
+            states, out.stdout[-2000:], out.stderr[-2000:])
+
+        t_resume = time.monotonic() - t0
+        print(f"{provider}: resumed after {t_resume:.0f} s: {states}")
+        # -- no take billed twice unless it is parked (a possible duplicate is never silent) ---------
+        parked = json.loads(_cli(root, env, "reconcile", "--json").stdout)
+        parked_takes = {int(MARK.search(p["prompt"]).group(1)) for p in parked}
+        for take, jobs in _books_by_take(sim.books()).items():
+            assert take is not None
+            assert len(jobs) == 1 or take in parked_takes, (take, jobs)
+        status = _cli(root, env, "status")
+        assert (f"{len(parked)} parked" in status.stdout) if parked else ("parked" not in status.stdout.split("\n")[-2])
+
+        # -- the director resolves each parked job from the provider's books ------------------------
+        first_parked = len(parked)
+        for _ in range(4):
+            if not parked:
+                break
+            claimed = {j["provider_job_id"] for j in _jobs(root) if j["provider_job_id"]}
+            books = _books_by_take(sim.books())
+            for p in parked:
+                there = [j for j in books.get(int(MARK.search(p["prompt"]).group(1)), []) if j["id"] not in claimed]
+                assert len(there) <= 1, there  # never two creates for one take
+                r = (_cli(root, env, "reconcile", "--adopt", p["key"], there[0]["id"]) if there
+                     else _cli(root, env, "reconcile", "--resubmit", p["key"]))
+                assert r.returncode in (0, 1), r.stderr  # 1: the resubmit's own outcome was unknown: parked again
+            for _ in range(4):
+                _cli(root, env, *args)
+                if not [j for j in _jobs(root) if j["state"] in ("pending", "submitting", "submitted", "running",
+                                                                     "downloading")]:
+                    break
+            parked = json.loads(_cli(root, env, "reconcile", "--json").stdout)
+        assert not parked, parked
+        t_reconcile = time.monotonic() - t0
+        speed.stop()
+        sim.settle()  # provider time passes: everything that will bill has billed
+
+        # -- the checks ------------------------------------------------------------------------------
+        jobs = [j for j in _jobs(root) if j["kind"] == "take"]
+        completed = [j for j in jobs if j["state"] == "completed"]
+        failed = [j for j in jobs if j["state"] == "failed"]
+        assert len(completed) + len(failed) == TAKES
+        assert all(j["error_code"] and j["error_message"] for j in failed)
+        books = sim.books()
+        per_take = _books_by_take(books)
+        assert all(len(v) == 1 for v in per_take.values()), "a take was created twice at the provider"
+        assert books["jobs_created"] <= TAKES
+        db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
+        spent = db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0]
+        held = db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind IN ('reserve','release')"
+                          ).fetchone()[0]
+        takes = list(db.execute("SELECT job_key, path FROM takes"))
+        db.close()
+        assert round(spent, 2) == round(books["billed_usd"], 2), (spent, books["billed_usd"])  # to the cent
+        assert abs(held) < 1e-6  # nothing left reserved
+        assert books["billed_usd"] <= budget + 1e-9
+        assert sorted(k for k, _ in takes) == sorted(j["key"] for j in completed)
+        files = sorted(str(p.relative_to(root)) for p in (root / "takes").rglob("*.mp4"))
+        assert files == sorted(path for _, path in takes)
+        for path in files:
+            info = probe(root / path)
+            assert info.video is not None and info.duration > 0
+        print(f"\n{provider}: {kills} kills, {len(completed)} completed, {len(failed)} failed, "
+              f"{first_parked} parked then reconciled; {books['jobs_created']} provider jobs, "
+              f"${books['billed_usd']:.2f} billed = ledger ${spent:.2f} <= budget ${budget:.2f}; "
+              f"faults {dict(Counter(k for _, k in sim.faults_fired))}; "
+              f"wall: kills {t_kills:.0f} s, resumed {t_resume:.0f} s, reconciled {t_reconcile:.0f} s")
+    finally:
+        sim.stop()
+
+
+class _Accelerate:
+    """Provider time runs 10x faster than the wall clock while the batch runs (a background thread)."""
+
+    def __init__(self, sim) -> None:
+        import threading
+
+        self.sim = sim
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(0.05):
+            self.sim.clock.advance(0.45)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=5)

@@ -1,0 +1,147 @@
+"""Unknown create outcomes: parked, shown, never re-sent, resolved by `dreamcut reconcile`; billed failures charged.
+
+Against the Runway simulator (Runway has no idempotency key and cannot list tasks, so a create
+whose answer is lost can only be parked), through the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from serve_helpers import cli_env, write_song
+from simulators import PROVIDERS
+
+SPEC = "runway:gen4.5"
+
+
+@pytest.fixture
+def sim():
+    s = PROVIDERS["runway"].factory(key=PROVIDERS["runway"].key).start()
+    yield s
+    s.stop()
+
+
+def _project(root: Path, shots: int = 1) -> Path:
+    root.mkdir(parents=True)
+    write_song(root / "song.wav", seconds=1.0)
+    lines = ["version: 1", "title: reconcile", "song: song.wav", "fps: 24", f"backend: {SPEC}", "budget_usd: 10",
+             "takes_per_shot: 1", "take_seconds: 2", "caption: false",
+             "render: {master: 1280x720, resolution: 1280x720}", "shots:"]
+    lines += [f"  - id: s{i}\n    prompt: shot {i}, a paper boat on a puddle" for i in range(shots)]
+    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def _cli(root: Path, sim, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), *args], env=cli_env(**sim.env),
+                          capture_output=True, text=True, timeout=120)
+
+
+def _generate(root, sim):
+    return _cli(root, sim, "generate", "--poll-interval", "0.05")
+
+
+def _ledger(root: Path) -> tuple[float, float]:
+    with sqlite3.connect(root / ".dreamcut" / "catalog.sqlite") as db:
+        spent = db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0]
+        held = db.execute("SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN "
+                          "('pending','submitting','submitted','running','downloading','needs_reconcile')").fetchone()[0]
+    return round(spent, 6), round(held, 6)
+
+
+def test_a_lost_create_is_parked_never_resent_and_adopted(tmp_path, sim):
+    root = _project(tmp_path / "p")
+    sim.inject("create", "accept_drop")  # Runway creates (and will bill) the task; the answer is lost
+    r = _generate(root, sim)
+    assert r.returncode == 1 and "parked 1" in r.stdout, r.stdout + r.stderr
+    assert sim.books()["jobs_created"] == 1
+    parked = json.loads(_cli(root, sim, "reconcile", "--json").stdout)
+    assert len(parked) == 1 and parked[0]["worst_case_usd"] == pytest.approx(0.24)  # gen4.5 2 s at 12 credits/s
+    assert "cannot list" in parked[0]["reason"]
+    assert _ledger(root) == (0.0, 0.24)  # the worst case stays reserved: the budget counts it
+    status = _cli(root, sim, "status")
+    assert "1 parked" in status.stdout and parked[0]["key"][:12] in status.stdout, status.stdout
+    # a re-run never sends the create again
+    r = _generate(root, sim)
+    assert r.returncode == 1 and "parked 1" in r.stdout
+    assert sim.books()["jobs_created"] == 1
+    # the director finds the task on the dashboard and adopts it
+    task = sim.books()["jobs"][0]["id"]
+    assert _cli(root, sim, "reconcile", "--adopt", parked[0]["key"][:10], "no-such-task").returncode == 2
+    r = _cli(root, sim, "reconcile", "--adopt", parked[0]["key"][:10], task)
+    assert r.returncode == 0, r.stderr
+    r = _generate(root, sim)
+    assert r.returncode == 0 and "made 1" in r.stdout, r.stdout + r.stderr
+    sim.settle()
+    assert sim.books()["jobs_created"] == 1
+    assert _ledger(root) == (round(sim.books()["billed_usd"], 6), 0.0)
+
+
+def test_abandon_keeps_the_worst_case_unless_not_billed(tmp_path, sim):
+    root = _project(tmp_path / "p", shots=2)
+    sim.inject("create", "accept_drop", times=2)
+    r = _generate(root, sim)
+    assert "parked 2" in r.stdout, r.stdout + r.stderr
+    keys = [p["key"] for p in json.loads(_cli(root, sim, "reconcile", "--json").stdout)]
+    r = _cli(root, sim, "reconcile", "--abandon", keys[0])
+    assert r.returncode == 0 and "$0.24 kept as spent" in r.stdout, r.stdout + r.stderr
+    assert _cli(root, sim, "reconcile", "--not-billed").returncode == 2  # only with --abandon
+    r = _cli(root, sim, "reconcile", "--abandon", keys[1], "--not-billed")
+    assert r.returncode == 0 and "nothing kept" in r.stdout
+    assert _ledger(root) == (0.24, 0.0)
+    assert json.loads(_cli(root, sim, "reconcile", "--json").stdout) == []
+    r = _generate(root, sim)  # abandoned jobs are failed with their reason, never re-sent
+    assert "failed 2" in r.stdout and sim.books()["jobs_created"] == 2
+
+
+def test_resubmit_only_on_the_explicit_flag(tmp_path, sim):
+    root = _project(tmp_path / "p")
+    sim.inject("create", "drop")  # closed before Runway handled it: to the client, the same as a lost answer
+    r = _generate(root, sim)
+    assert "parked 1" in r.stdout, r.stdout + r.stderr
+    assert sim.books()["jobs_created"] == 0  # nothing on the dashboard: the director may resubmit
+    (p,) = json.loads(_cli(root, sim, "reconcile", "--json").stdout)
+    r = _cli(root, sim, "reconcile", "--resubmit", p["key"])
+    assert r.returncode == 0 and "pays twice" in r.stdout, r.stdout + r.stderr
+    assert sim.books()["jobs_created"] == 1  # the director's choice, said out loud
+    r = _generate(root, sim)
+    assert r.returncode == 0 and "made 1" in r.stdout
+
+
+def test_a_billed_failure_is_charged(tmp_path, sim):
+    """Runway bills SAFETY.INPUT.* failures: the ledger records it, the reservation is not simply released."""
+    root = _project(tmp_path / "p", shots=2)
+    sim.plan("policy")
+    r = _generate(root, sim)
+    assert "failed 1" in r.stdout, r.stdout + r.stderr
+    sim.settle()
+    books = sim.books()
+    assert books["billed_usd"] == pytest.approx(0.48)  # the refused one is billed too
+    assert _ledger(root) == (round(books["billed_usd"], 6), 0.0)
+
+
+def test_a_job_given_up_where_cancel_is_impossible_stays_spent(tmp_path):
+    """Luma cannot cancel: a generation timed out here finishes and bills there, so its price stays spent."""
+    sim = PROVIDERS["luma"].factory(key=PROVIDERS["luma"].key).start()
+    try:
+        root = tmp_path / "p"
+        root.mkdir()
+        write_song(root / "song.wav", seconds=1.0)
+        (root / "dreamcut.yaml").write_text(
+            "version: 1\ntitle: t\nsong: song.wav\nfps: 24\nbackend: luma:ray-flash-2\nbudget_usd: 10\n"
+            "takes_per_shot: 1\ntake_seconds: 5\ncaption: false\nrender: {master: 1280x720, resolution: 1280x720}\n"
+            "shots:\n  - id: s0\n    prompt: a kite over dunes\n")
+        r = _cli(root, sim, "generate", "--poll-interval", "0.05", "--job-timeout", "0.5")
+        assert "failed 1" in r.stdout and "cannot cancel" in r.stdout + r.stderr, r.stdout + r.stderr
+        spent, held = _ledger(root)
+        assert spent > 0.2 and held == 0.0
+        sim.settle()  # Luma renders on and bills
+        assert round(sim.books()["billed_usd"], 6) == spent
+    finally:
+        sim.stop()
