@@ -7,7 +7,9 @@ and Premiere write a constant speed change:
   `variablespeed` 0), placed after its `<file>` as Premiere requires;
 - its `<in>`/`<out>` count frames of the *retimed* clip (source frame / speed), so
   `out - in` equals `end - start` on the sequence, and its `<duration>` is the media's
-  length at that speed. The `<file>` keeps the media's own duration.
+  length at that speed. The `<file>` keeps the media's own duration. Whole retimed frames
+  hit every source frame of a slowed clip (what the planner makes); a sped-up clip's in
+  point can come back a frame off, a limit of the format.
 
 Reading turns such a filter back into a `LinearTimeWarp` and the in point back into source
 frames. A variable-speed remap (keyframed) or a reversed clip cannot be rendered from
