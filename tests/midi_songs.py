@@ -67,8 +67,8 @@ def available() -> str | None:
         return ("fluidsynth or the FluidR3 soundfont is missing (apt-get install fluidsynth fluid-soundfont-gm; "
                 "`make test` installs them)")
     try:
-        import music21  # noqa: F401
-        import pretty_midi  # noqa: F401
+        import music21  # noqa: F401 - only: is it installed
+        import pretty_midi  # noqa: F401 - only: is it installed
     except ImportError as e:
         return f"{e.name} is not installed (pip install -e '.[test]')"
     return None

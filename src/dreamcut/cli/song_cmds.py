@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dreamcut.cli.app import G, app, console, fraction_updater, open_project, progress_bar, say
+from dreamcut.cli.app import app, console, fraction_updater, open_project, progress_bar, say
 
 
 @app.command()

@@ -1,9 +1,9 @@
 """The program overlay: song timecode, bar.beat, section and shot, in a corner of the frame.
 
-`program_line(song, t, shot)` is the text (one home for it: the renderer's overlay and
-`dreamcut song` use it); `load_font(size)` finds a Unicode font covering Latin, accents
-and CJK (Debian's fonts-noto-cjk when installed, else DejaVu Sans), falling back to
-Pillow's bundled font with a warning line.
+`program_line(song, t, shot)` is the text; `program_ass(...)` writes it as one ASS subtitle
+event per beat, and `overlay_filter(...)` is the ffmpeg chain that draws those events and
+the running song timecode (drawtext) over the finished picture. The font is
+`dreamcut.fonts`' choice (Noto Sans CJK where installed, else DejaVu Sans).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dreamcut.analysis.audio import SongAnalysis
 from dreamcut.fonts import load_font, unicode_font_path  # noqa: F401  (load_font: re-exported for drawers)
+
 
 def timecode(t: float) -> str:
     """mm:ss.cc of the song."""
