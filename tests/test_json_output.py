@@ -48,6 +48,7 @@ def test_edit_json_and_explain_labels_timecode(cli, project):
     assert doc["cuts"] and doc["cuts"][0]["start"] == 0.0
     starts = [c["start"] for c in doc["cuts"]]
     assert starts == sorted(starts) and all(c["shot"] in {"s01", "s02", "s03"} for c in doc["cuts"])
+    assert isinstance(doc["degraded"], list) and all(isinstance(x, str) for x in doc["degraded"])
     r = cli("--project", str(project), "edit", "--explain")
     assert r.returncode == 0, r.stderr
     assert "timecode mm:ss.ff (ff = frame of 24 fps)" in r.stdout
