@@ -40,7 +40,9 @@ def test_status_estimate_check_json(cli, project):
     est = _doc(cli, project, "estimate")
     assert est["takes"] >= 0 and isinstance(est["usd"], float) and isinstance(est["backends"], list)
     check = _doc(cli, project, "check")
-    assert check["ok"] is True and check["problems"] == [] and check["song_seconds"] > 0
+    assert check["ok"] is True and check["song_seconds"] > 0
+    assert [p for p in check["problems"] if p["severity"] == "error"] == []  # warnings may be listed
+    assert all(set(p) == {"shot", "severity", "message", "fix"} for p in check["problems"])
 
 
 def test_edit_json_and_explain_labels_timecode(cli, project):
