@@ -24,6 +24,10 @@ $(VENV)/.base-installed: pyproject.toml | $(BIN)/python
 	@# One OpenCV (README "One OpenCV"): a venv from before may still hold the headless build.
 	if $(BIN)/python -m pip show -q opencv-python-headless >/dev/null 2>&1; then \
 	  $(PIP) uninstall -y opencv-python-headless && $(PIP) install --force-reinstall --no-deps "opencv-python>=4.9"; fi
+	@# opencv-python (not headless) loads libGL and glib at import: Debian's libgl1 and libglib2.0-0.
+	@$(BIN)/python -c "import cv2" >/dev/null 2>&1 || { \
+	  echo "installing Debian libgl1 + libglib2.0-0 for OpenCV"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null; }
 	@touch $@
 
 # torch is pinned in the `local` extra (2.13.0: the CPU wheel on this machine's disk).
