@@ -148,7 +148,8 @@ def _drive(provider, monkeypatch, tmp_path, *, takes: int, faults: float, seed: 
 
         outcome = {"made": [], "failed": [], "parked": []}
         for i in range(takes):
-            req = request(prompt=f"take {i}: a corridor, a classroom, a football field", seed=i)
+            req = request(prompt=f"take {i}: a corridor, a classroom, a football field", seed=i,
+                          seconds=backend.capabilities().nearest_duration(5))  # sora-2 takes 4, 8 or 12 only
             job = None
             for _ in range(40):
                 sent_at = time.time() - 1
