@@ -1,8 +1,8 @@
 """Fuzzing the shot list (hypothesis): whatever `dreamcut.yaml` says, `check` answers exit 0, or
 exit 2 with one line; never exit 1, never a traceback, never a changed file.
 
-Most examples call the check function itself in-process (`validate`, which `dreamcut check` and
-`dreamcut generate` share); a few go through the real CLI process. Bounded and derandomized so
+Most examples call the check function itself in-process (`pipeline.check`, which `dreamcut check`
+and `dreamcut generate` share); a few go through the real CLI process. Bounded and derandomized so
 `make test` stays fast and repeatable."""
 
 from __future__ import annotations
@@ -100,17 +100,18 @@ def project(tmp_path_factory) -> Path:
 
 def _snapshot(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "dreamcut.yaml"}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "dreamcut.yaml"
+            and ".dreamcut" not in p.relative_to(root).parts}  # dreamcut's own state (song analysis cache)
 
 
 def _check_in_process(root: Path, text: str) -> None:
-    from dreamcut.generate.validate import validate
+    from dreamcut.pipeline import check
     from dreamcut.project import Project
 
     (root / "dreamcut.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
     before = _snapshot(root)
     try:
-        validate(Project.open(root)).refuse()
+        check(Project.open(root)).refuse()
     except BadInput as e:
         line = e.line()
         assert "\n" not in line and line.strip(), repr(line)

@@ -105,9 +105,13 @@ def ref_problem(root: Path, ref: str) -> str | None:
     if ref.startswith(("http://", "https://")):
         return None
     path = Path(root) / ref
-    name = Path(ref).name
-    if not path.is_file():
-        return f"reference image {ref} does not exist"
+    name = Path(ref).name[:60]
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name longer than the filesystem allows
+        return f"reference {ref[:60]!r} is not a usable file name"
+    if not exists:
+        return f"reference image {ref[:60]} does not exist"
     try:
         from PIL import Image, UnidentifiedImageError
 
