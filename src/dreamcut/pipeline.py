@@ -73,6 +73,17 @@ def analyse_song(project: Project, progress: Progress | None = None):
     return analyze_song(project.song_path, cache_dir=project.cache_dir / "audio", progress=progress)
 
 
+def beat_effects(project: Project, timeline) -> list:
+    """The beat-synced effect cues of the edit (`render.effects`); [] when the spec's `effects:` is off."""
+    settings = project.spec.effects
+    if settings is None or not settings.active:
+        return []
+    from dreamcut.render import effects
+
+    hits = effects.song_hits(project.song_path, cache_dir=project.cache_dir / "audio")
+    return effects.timeline_cues(timeline, settings, analyse_song(project), hits, project.spec.fps)
+
+
 def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
     """Defects and scores of takes (cached by content hash); stored as the takes' scores."""
     from dreamcut.analysis.video import analyze_take
@@ -189,10 +200,17 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
     master.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(master.parent)
     tags = disclosure_metadata(project, timeline)
+    cues = beat_effects(project, timeline)
+    fx = None
+    if cues:
+        from dreamcut.render.effects import filter_chain
+
+        def fx(work: tuple[int, int]) -> str:
+            return filter_chain(cues, spec.fps, work)
     with staged_path(master) as new_master:
         render_timeline(timeline, project.root, new_master, size=spec.master_size, fps=spec.fps,
                         codec=spec.render.codec, crf=spec.render.crf, preset=spec.render.preset,
-                        progress=master_progress, metadata=tags)
+                        progress=master_progress, metadata=tags, effects=fx)
         sign_render(project, new_master, timeline, disclose=False, title=master.name)
         _check_signed(project, new_master, master)
         if master == final or not upscale_to_final:
@@ -248,7 +266,11 @@ def export(project: Project, timeline=None, *, progress: Progress | None = None)
     sweep_stale(final_dir)
     stage = Path(tempfile.mkdtemp(prefix=f".dreamcut-export-pid{os.getpid()}-", dir=final_dir))
     try:
-        staged = export_all(timeline, project.root, final_dir, stage_dir=stage, progress=progress)
+        from dreamcut.render.effects import with_markers
+
+        # The effects ride along as markers: no NLE format carries the expressions themselves.
+        marked = with_markers(timeline, beat_effects(project, timeline), project.spec.fps)
+        staged = export_all(marked, project.root, final_dir, stage_dir=stage, progress=progress)
         sign_exports(project, staged, timeline)
         for path in staged.values():
             if path.parent == stage:

@@ -131,6 +131,44 @@ class Shot(_Model):
         return " ".join(s.text for s in self.prompt)
 
 
+# The section labels the song analysis gives (dreamcut.analysis.audio.LABELS; a test keeps them equal).
+SECTION_LABELS = ("intro", "verse", "chorus", "bridge", "outro")
+
+
+class EffectLevels(_Model):
+    """How much of each beat-synced effect, 0 (off) to 1 (full): zoom pulse on kicks, flash on snares, shake."""
+
+    pulse: float = Field(default=0.0, ge=0, le=1)
+    flash: float = Field(default=0.0, ge=0, le=1)
+    shake: float = Field(default=0.0, ge=0, le=1)
+
+
+class EffectsSpec(EffectLevels):
+    """`effects:` beat-synced motion (off by default). `sections:` overrides levels per section label."""
+
+    sections: dict[str, EffectLevels] = Field(default_factory=dict)
+
+    @field_validator("sections")
+    @classmethod
+    def _labels(cls, v: dict[str, EffectLevels]) -> dict[str, EffectLevels]:
+        for label in v:
+            if label not in SECTION_LABELS:
+                raise ValueError(f"unknown section {label!r}; use one of {', '.join(SECTION_LABELS)}")
+        return v
+
+    def levels(self, label: str) -> dict[str, float]:
+        """The levels in a section: its overrides (the fields it sets) over the top-level ones."""
+        out = {k: float(getattr(self, k)) for k in ("pulse", "flash", "shake")}
+        override = self.sections.get(label)
+        if override is not None:
+            out.update({k: float(getattr(override, k)) for k in override.model_fields_set})
+        return out
+
+    @property
+    def active(self) -> bool:
+        return any(v > 0 for lv in [self, *self.sections.values()] for v in (lv.pulse, lv.flash, lv.shake))
+
+
 class RenderSpec(_Model):
     """Finishing: the master is rendered first, then upscaled to `resolution`."""
 
@@ -168,6 +206,7 @@ class ProjectSpec(_Model):
     prices: dict[str, float] = Field(default_factory=dict)
     include_prompt_in_credentials: bool = True
     render: RenderSpec = RenderSpec()
+    effects: EffectsSpec | None = None
     shots: list[Shot] = Field(min_length=1, max_length=MAX_SHOTS)
 
     @field_validator("aspect")
