@@ -13,8 +13,8 @@ render graph is exactly what it was). Three layers:
   spec's levels for that section. Times become frames of the timeline (song time minus the
   edit's song offset), so an effect starts on the frame its hit falls in.
 - `filter_chain(cues, fps, size)`: the ffmpeg text appended to the one render pass:
-  `crop` with per-frame w/h/x/y expressions in the frame number `n` then `scale` back (zoom
-  and shake; outside a cue the crop is the whole frame and the scale passes frames through),
+  `scale` with per-frame size expressions then a `crop` back to the work size with per-frame
+  x/y (zoom and shake; outside a cue the scale is the identity and passes frames through),
   and `eq` with `eval=frame` and an `enable` window (flash). No per-frame Python.
 
 The speed ramp into a downbeat named by issue 18 is not built (it changes which source frames
@@ -97,7 +97,7 @@ def percussive_hits(y: np.ndarray, sr: int) -> list[Hit]:
         span = slice(f, min(mag.shape[1], f + 3))
         lo, hi = float(mag[low, span].mean()), float(mag[mid, span].mean())
         kind = "kick" if lo > 2.0 * hi else ("snare" if hi > 0.5 * lo else "hit")
-        hits.append(Hit(time=_attack(y_perc, sr, f * HOP), kind=kind, strength=float(env[f]) / peak))
+        hits.append(Hit(time=float(_attack(y_perc, sr, int(f) * HOP)), kind=kind, strength=float(env[f]) / peak))
     return hits
 
 
@@ -226,22 +226,35 @@ def _no_overlap(cues: list[Cue]) -> list[Cue]:
     return sorted(out, key=lambda c: (c.frame, c.kind))
 
 
-def _curve(cues: list[Cue], peak: float, power: float = 1.0) -> str:
-    """An ffmpeg expression in the frame number n: each cue `amount*peak*(1-(n-f)/L)^power` inside its window."""
+def _curve(cues: list[Cue], peak: float, fps: int, power: int = 1) -> str:
+    """An ffmpeg expression of the frame index (t*fps): each cue `amount*peak*(1-(i-f)/L)^power` in its window.
+
+    Written in `t`, not `n`: `scale` counts `n` from 1 with eval=frame, `crop` and `eq` from 0.
+    Frame k's timestamp is exactly k/fps after the graph's setpts, so t*fps is the index.
+    """
+    i = f"(t*{fps})"
     terms = []
     for c in cues:
-        a = c.amount * peak
-        fall = f"(1-(n-{c.frame})/{c.frames})" if power == 1 else f"pow(1-(n-{c.frame})/{c.frames}\\,{power})"
-        terms.append(f"between(n\\,{c.frame}\\,{c.frame + c.frames - 1})*{a:.5f}*{fall}")
+        fall = f"(1-({i}-{c.frame})/{c.frames})"
+        if power > 1:
+            fall = "*".join([fall] * power)
+        terms.append(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})*{c.amount * peak:.5f}*{fall}")
     return "+".join(terms) if terms else "0"
 
 
-def _window(cues: list[Cue]) -> str:
-    return "+".join(f"between(n\\,{c.frame}\\,{c.frame + c.frames - 1})" for c in cues) or "0"
+def _window(cues: list[Cue], fps: int) -> str:
+    i = f"(t*{fps})"
+    return "+".join(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})" for c in cues) or "0"
 
 
 def filter_chain(cues: list[Cue], fps: int, size: tuple[int, int]) -> str:
-    """The filter text (input and output unlabelled, joined with ',') for the cues at work `size`; '' for none."""
+    """The filter text (input and output unlabelled, joined with ',') for the cues at work `size`; '' for none.
+
+    Zoom and shake: `scale` with eval=frame enlarges the picture by the zoom factor (at factor 1
+    it passes the frame through) and `crop` cuts the work size back out, centred plus the shake
+    offset (`crop` reads its w/h once, its x/y every frame). Flash: `eq` brightness, enabled only
+    inside the flash windows.
+    """
     if not cues:
         return ""
     w, h = size
@@ -251,31 +264,25 @@ def filter_chain(cues: list[Cue], fps: int, size: tuple[int, int]) -> str:
     parts = []
     if pulses or shakes:
         # zoom factor: the pulse plus the margin a shake needs; the crop moves inside that margin
-        margin = 2 * SHAKE_PIXELS
-        zoom = f"(1+{_curve(pulses, PULSE_ZOOM, 2)}+{_curve(shakes, margin)})"
-        # the shake: a fast alternating offset, its amplitude the shake curve (within the margin)
-        dx = f"({_curve(shakes, SHAKE_PIXELS * w)})*sin(n*2.3)"
-        dy = f"({_curve(shakes, SHAKE_PIXELS * w * 0.6)})*cos(n*3.1)"
-        parts.append(f"crop=w='2*trunc(iw/{zoom}/2)':h='2*trunc(ih/{zoom}/2)':"
-                     f"x='(iw-ow)/2+{dx}':y='(ih-oh)/2+{dy}':exact=0")
-        parts.append(f"scale={w}:{h}:flags=bilinear:eval=init,setsar=1")
+        zoom = f"(1+{_curve(pulses, PULSE_ZOOM, fps, 2)}+{_curve(shakes, 2 * SHAKE_PIXELS, fps)})"
+        dx = f"({_curve(shakes, SHAKE_PIXELS * w, fps)})*sin(t*{fps}*2.3)"
+        dy = f"({_curve(shakes, SHAKE_PIXELS * w * 0.6, fps)})*cos(t*{fps}*3.1)"
+        parts.append(f"scale=w='2*trunc({w}*{zoom}/2)':h='2*trunc({h}*{zoom}/2)':eval=frame:flags=bilinear")
+        parts.append(f"crop=w={w}:h={h}:x='trunc(({w}*{zoom}-{w})/2+{dx})':y='trunc(({h}*{zoom}-{h})/2+{dy})'")
+        parts.append("setsar=1")
     if flashes:
-        parts.append(f"eq=brightness='{_curve(flashes, FLASH_BRIGHTNESS)}':eval=frame:enable='{_window(flashes)}'")
+        parts.append(f"eq=brightness='{_curve(flashes, FLASH_BRIGHTNESS, fps)}':eval=frame:"
+                     f"enable='{_window(flashes, fps)}'")
     return ",".join(parts)
 
 
 def markers(cues: list[Cue], fps: int) -> list:
     """One OTIO marker per cue (name 'fx pulse 0.42'), on the frames it covers, for the NLE exports."""
-    import opentimelineio as otio
+    from dreamcut import timeline as tl
 
-    colour = {"pulse": otio.schema.MarkerColor.ORANGE, "flash": otio.schema.MarkerColor.YELLOW,
-              "shake": otio.schema.MarkerColor.RED}
-    out = []
-    for c in cues:
-        rng = otio.opentime.TimeRange(otio.opentime.RationalTime(c.frame, fps), otio.opentime.RationalTime(c.frames, fps))
-        out.append(otio.schema.Marker(name=f"fx {c.kind} {c.amount:.2f}", marked_range=rng, color=colour[c.kind],
-                                      metadata={"dreamcut": {"effect": c.kind, "amount": c.amount, "time": c.time}}))
-    return out
+    colour = {"pulse": "ORANGE", "flash": "YELLOW", "shake": "RED"}
+    return [tl.effect_marker(f"fx {c.kind} {c.amount:.2f}", c.frame, c.frames, fps, effect=c.kind, amount=c.amount,
+                             time=c.time, color=colour[c.kind]) for c in cues]
 
 
 __all__ = ["Hit", "Cue", "percussive_hits", "song_hits", "plan_effects", "timeline_cues", "with_markers", "section_energy", "filter_chain",
