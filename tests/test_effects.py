@@ -203,3 +203,31 @@ def test_cues_become_markers_in_the_otio_premiere_and_edl_exports(project, edit,
     assert xml.count("<marker>") == 2 and "fx flash 0.30" in xml
     edl = written["edl"].read_text(encoding="utf-8")
     assert "* LOC: 00:00:00:12 ORANGE fx pulse 0.50" in edl and "* LOC: 00:00:01:06 YELLOW fx flash 0.30" in edl
+
+
+def test_dreamcut_render_and_export_draw_and_mark_the_effects(tmp_path):
+    """The CLI path: `effects:` in dreamcut.yaml -> `dreamcut render` flashes on the snares, `export` marks them."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from dreamcut import timeline as tl
+
+    root = make_project(tmp_path / "p", song_seconds=5.0)
+    sf.write(root / "song.wav", click_track(), SR)
+    with open(root / "dreamcut.yaml", "a", encoding="utf-8") as f:
+        f.write("effects:\n  flash: 1.0\n")
+    cuts = [Cut("takes/s0/s0_t1.mp4", 0.5, 2.0), Cut("takes/s1/s1_t1.mp4", 0.5, 2.0), Cut("takes/s2/s2_t1.mp4", 0.5, 2.0)]
+    edit = build_timeline(cuts, song="song.wav")
+    tl.write_timeline(edit, root / "edits" / "cut.otio")
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO / "src")}
+    for command in ("render", "export"):
+        proc = subprocess.run([sys.executable, "-m", "dreamcut", "--project", str(root), command], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    plain = root / "plain.mp4"
+    render_timeline(edit, root, plain, size=SIZE, fps=FPS)
+    brighter = _luma(root / "renders" / "final_320x180.mp4") - _luma(plain)
+    assert [start for start, _ in _runs(brighter > 3.0)] == [int(t * FPS) for t in HIT_TIMES[1::2]]
+    edl = (root / "exports" / "cut.edl").read_text(encoding="utf-8")
+    assert edl.count("* LOC:") == 5 and edl.count("fx flash") == 5
