@@ -230,6 +230,15 @@ render:
   crf: 18                   # H.264 quality (lower = better, bigger)
   preset: veryfast          # x264 speed: superfast, veryfast, faster, fast, medium, slow (slower = smaller)
 
+# Beat-synced motion (off unless given): levels 0..1, scaled by each section's energy.
+# pulse = zoom on kicks, flash = exposure flash on snares, shake = on the strongest hits.
+# effects:
+#   pulse: 0.6
+#   flash: 0.3
+#   shake: 0
+#   sections:               # per section label: intro, verse, chorus, bridge, outro
+#     chorus: {shake: 0.5}
+
 shots:
   # A plain long-form prompt.
   - id: opening             # letters, digits, '-' and '_'
