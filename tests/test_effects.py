@@ -231,3 +231,23 @@ def test_dreamcut_render_and_export_draw_and_mark_the_effects(tmp_path):
     assert [start for start, _ in _runs(brighter > 3.0)] == [int(t * FPS) for t in HIT_TIMES[1::2]]
     edl = (root / "exports" / "cut.edl").read_text(encoding="utf-8")
     assert edl.count("* LOC:") == 5 and edl.count("fx flash") == 5
+
+
+def test_a_long_song_of_cues_runs_in_one_graph(tmp_path):
+    """A minute of cues every 9 frames (160 of each kind, 3x a dense drum part): split so ffmpeg takes them all."""
+    import subprocess
+
+    from dreamcut.media import ffmpeg_exe
+
+    frames = 60 * FPS
+    cues = [fx.Cue(kind, f, 4, 0.8, f / FPS) for f in range(0, frames - 8, 9) for kind in ("pulse", "flash", "shake")]
+    graph = tmp_path / "graph.txt"   # read from a file, as the renderer does (too long for one argument)
+    graph.write_text(f"[0:v]{fx.filter_chain(fx._no_overlap(cues), FPS, (64, 36))}[v]", encoding="utf-8")
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                           f"color=c=gray:s=64x36:r={FPS}:d={frames / FPS}", "-/filter_complex", str(graph),
+                           "-map", "[v]", "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()[-300:]
+    luma = np.frombuffer(proc.stdout, np.uint8).reshape(-1, 36 * 64).mean(axis=1)
+    assert len(luma) == frames
+    flashed = luma > luma.min() + 5
+    assert all(flashed[c.frame] for c in cues[:: 3]) and not flashed[5]   # every flash lands, none between

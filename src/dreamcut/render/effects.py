@@ -231,25 +231,58 @@ def _no_overlap(cues: list[Cue]) -> list[Cue]:
     return sorted(out, key=lambda c: (c.frame, c.kind))
 
 
+def _index(fps: int) -> str:
+    """The frame index as an expression: t*fps, and 0 where t is not defined (a filter's setup
+    evaluates x/y once with t = NAN, and `crop` refuses a NAN position)."""
+    return f"(if(isnan(t)\\,0\\,t)*{fps})"
+
+
 def _curve(cues: list[Cue], peak: float, fps: int, power: int = 1) -> str:
     """An ffmpeg expression of the frame index (t*fps): each cue `amount*peak*(1-(i-f)/L)^power` in its window.
 
     Written in `t`, not `n`: `scale` counts `n` from 1 with eval=frame, `crop` and `eq` from 0.
     Frame k's timestamp is exactly k/fps after the graph's setpts, so t*fps is the index.
     """
-    i = f"(t*{fps})"
+    i = _index(fps)
     terms = []
     for c in cues:
         fall = f"(1-({i}-{c.frame})/{c.frames})"
         if power > 1:
             fall = "*".join([fall] * power)
         terms.append(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})*{c.amount * peak:.5f}*{fall}")
-    return "+".join(terms) if terms else "0"
+    if not terms:
+        return "0"
+    # `if` evaluates its branch only when the gate holds: outside this run a frame costs one test.
+    first, last = min(c.frame for c in cues), max(c.frame + c.frames for c in cues)
+    return f"if(between({i}\\,{first - 0.5}\\,{last - 0.5})\\,{'+'.join(terms)}\\,0)"
 
 
 def _window(cues: list[Cue], fps: int) -> str:
-    i = f"(t*{fps})"
-    return "+".join(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})" for c in cues) or "0"
+    i = _index(fps)
+    if not cues:
+        return "0"
+    first, last = min(c.frame for c in cues), max(c.frame + c.frames for c in cues)
+    inner = "+".join(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})" for c in cues)
+    return f"if(between({i}\\,{first - 0.5}\\,{last - 0.5})\\,{inner}\\,0)"
+
+
+CHUNK = 16  # cues per filter instance: ffmpeg refuses very long expressions, so a song's cues are split
+
+
+def _chunks(cues: list[Cue]) -> list[list[Cue]]:
+    """Cues in time order, split into runs of at most CHUNK whose frame windows do not overlap the next run's."""
+    out: list[list[Cue]] = []
+    run: list[Cue] = []
+    end = -1
+    for c in sorted(cues, key=lambda c: c.frame):
+        if len(run) >= CHUNK and c.frame >= end:
+            out.append(run)
+            run = []
+        run.append(c)
+        end = max(end, c.frame + c.frames)
+    if run:
+        out.append(run)
+    return out
 
 
 def filter_chain(cues: list[Cue], fps: int, size: tuple[int, int]) -> str:
@@ -258,26 +291,28 @@ def filter_chain(cues: list[Cue], fps: int, size: tuple[int, int]) -> str:
     Zoom and shake: `scale` with eval=frame enlarges the picture by the zoom factor (at factor 1
     it passes the frame through) and `crop` cuts the work size back out, centred plus the shake
     offset (`crop` reads its w/h once, its x/y every frame). Flash: `eq` brightness, enabled only
-    inside the flash windows.
+    inside the flash windows. Each filter carries at most CHUNK cues (runs of the song in time
+    order); outside its run's windows it leaves the frame as it is.
     """
     if not cues:
         return ""
     w, h = size
-    pulses = [c for c in cues if c.kind == "pulse"]
-    shakes = [c for c in cues if c.kind == "shake"]
-    flashes = [c for c in cues if c.kind == "flash"]
     parts = []
-    if pulses or shakes:
+    for run in _chunks([c for c in cues if c.kind in ("pulse", "shake")]):
+        pulses = [c for c in run if c.kind == "pulse"]
+        shakes = [c for c in run if c.kind == "shake"]
         # zoom factor: the pulse plus the margin a shake needs; the crop moves inside that margin
         zoom = f"(1+{_curve(pulses, PULSE_ZOOM, fps, 2)}+{_curve(shakes, 2 * SHAKE_PIXELS, fps)})"
-        dx = f"({_curve(shakes, SHAKE_PIXELS * w, fps)})*sin(t*{fps}*2.3)"
-        dy = f"({_curve(shakes, SHAKE_PIXELS * w * 0.6, fps)})*cos(t*{fps}*3.1)"
+        dx = f"({_curve(shakes, SHAKE_PIXELS * w, fps)})*sin({_index(fps)}*2.3)" if shakes else "0"
+        dy = f"({_curve(shakes, SHAKE_PIXELS * w * 0.6, fps)})*cos({_index(fps)}*3.1)" if shakes else "0"
         parts.append(f"scale=w='2*trunc({w}*{zoom}/2)':h='2*trunc({h}*{zoom}/2)':eval=frame:flags=bilinear")
+        # (crop clamps x/y to the frame it gets; its `iw` is the size at setup, so it is not used here)
         parts.append(f"crop=w={w}:h={h}:x='trunc(({w}*{zoom}-{w})/2+{dx})':y='trunc(({h}*{zoom}-{h})/2+{dy})'")
+    if parts:
         parts.append("setsar=1")
-    if flashes:
-        parts.append(f"eq=brightness='{_curve(flashes, FLASH_BRIGHTNESS, fps)}':eval=frame:"
-                     f"enable='{_window(flashes, fps)}'")
+    for run in _chunks([c for c in cues if c.kind == "flash"]):
+        parts.append(f"eq=brightness='{_curve(run, FLASH_BRIGHTNESS, fps)}':eval=frame:"
+                     f"enable='{_window(run, fps)}'")
     return ",".join(parts)
 
 
