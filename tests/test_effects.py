@@ -161,8 +161,12 @@ def spec_section(start, end, label):
     return Section(start, end, label)
 
 
-def test_section_labels_match_the_analysis():
-    assert spec_mod.SECTION_LABELS == LABELS
+def test_a_section_the_song_lacks_is_refused_when_planned(edit, hits):
+    song = SongAnalysis(duration=5.0, sample_rate=SR, tempo=120.0, beats=[], downbeats=[], beats_per_bar=4,
+                        sections=[spec_section(0, 5, label) for label in LABELS[:1]])
+    with pytest.raises(BadInput) as e:
+        fx.timeline_cues(edit, spec_mod.EffectsSpec(pulse=0.5, sections={"chrous": {"pulse": 1}}), song, hits, FPS)
+    assert "no section 'chrous'" in str(e.value) and "intro" in str(e.value)
 
 
 BASE = "title: t\nsong: song.wav\nshots:\n  - id: a\n    prompt: p\n"
@@ -172,7 +176,7 @@ BASE = "title: t\nsong: song.wav\nshots:\n  - id: a\n    prompt: p\n"
     ("effects:\n  pulse: 1.5\n", "effects.pulse"),
     ("effects:\n  zoom: 0.5\n", "effects.zoom: unknown field"),
     ("effects:\n  flash: loud\n", "effects.flash"),
-    ("effects:\n  sections:\n    chrous:\n      pulse: 1\n", "unknown section 'chrous'"),
+    ("effects:\n  sections:\n    chorus#2:\n      pulse: 1\n", "a section name is a word"),
 ])
 def test_bad_effect_values_are_refused_with_the_line(effects, says):
     with pytest.raises(BadInput) as e:

@@ -196,8 +196,14 @@ def timeline_cues(timeline: Any, settings: Any, song: Any, hits: list[Hit], fps:
     """The cues of an edit: `settings` is the spec's EffectsSpec (None or all zero -> no cues)."""
     if settings is None or not settings.active:
         return []
+    from dreamcut.errors import BadInput
     from dreamcut.render.ffmpeg import plan_render
 
+    known = sorted({s.label for s in getattr(song, "sections", []) or []})
+    for label in settings.sections:
+        if label not in known:
+            raise BadInput(f"effects.sections: the song has no section {label!r}",
+                           where="dreamcut.yaml", fix=f"use one of: {', '.join(known) or '(none found)'}")
     plan = plan_render(timeline, fps)
     return plan_effects(hits, song, settings.levels, fps=fps, total_frames=plan.total_frames,
                         song_start=plan.song_start)
