@@ -645,7 +645,13 @@ class Orchestrator:
             _remember_probe(part, info)  # a rename keeps inode, size and mtime: _finish need not probe again
             os.replace(part, dest)
 
-        self._call(ref, key, download)
+        try:
+            self._call(ref, key, download)
+        except _Failed as f:  # the provider finished the job (and bills it) even if we cannot fetch it
+            with self._db:
+                cost = float(self.catalog.job(key)["cost_usd"] or 0.0)
+            raise _Failed(f.code, f"{f.message} (the provider finished it: ${cost:.2f} billed)" if cost else f.message,
+                          billed=cost, key=key) from None
         return dest
 
     def _call(self, ref: BackendRef, key: str, fn: Callable):
