@@ -580,7 +580,11 @@ class Orchestrator:
         polls = 0
         running = False
         while True:
-            status = self._call(ref, key, lambda: backend.poll(provider_id))
+            try:
+                status = self._call(ref, key, lambda: backend.poll(provider_id))
+            except _Failed as f:  # we give up on a job the provider may still finish: bill it as it will
+                billed, how = self._give_up(ref, backend, key, provider_id, request)
+                raise _Failed(f.code, f"{f.message}; {how}", billed=billed, key=key) from None
             polls += 1
             if status.state == JobState.COMPLETED:
                 if learning:
