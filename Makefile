@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO_DIR ?= demo-project
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install install-test chromium clean help
+.PHONY: demo test bench install install-test chromium fluidsynth clean help
 
 help:
 	@echo "make demo   - install into .venv and run 'dreamcut demo $(DEMO_DIR)' (shot list + song -> 2K video + exports)"
@@ -38,10 +38,18 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
+# Song-analysis tests render public-domain scores with Debian's fluidsynth + FluidR3 GM soundfont;
+# fonts-noto-cjk (OFL) gives the program overlay and take labels CJK (DejaVu covers Latin otherwise).
+fluidsynth:
+	@{ command -v fluidsynth >/dev/null 2>&1 && test -f /usr/share/sounds/sf2/FluidR3_GM.sf2; } || { \
+	  echo "installing Debian fluidsynth + fluid-soundfont-gm for the song-analysis tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm fonts-noto-cjk >/dev/null) \
+	  || echo "warning: could not install fluidsynth; the recordings tests will be skipped"; }
+
 demo: install
 	$(BIN)/dreamcut demo $(DEMO_DIR)
 
-test: install-test chromium
+test: install-test chromium fluidsynth
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-test

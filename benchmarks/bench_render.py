@@ -1,22 +1,26 @@
-"""Final render of a 55-shot, 4-minute edit with dissolves to 2K: dreamcut vs a hand-written ffmpeg command vs MoviePy.
+"""Final render of a 55-shot, 4-minute edit with dissolves, on the path `dreamcut render` runs, vs hand-written ffmpeg.
 
-All three produce the same result: 55 takes (720p, procedurally generated once into
-bench-results/cache/), each trimmed to its slot, a 0.5 s dissolve at every cut, scaled to
-2048x1152 at 24 fps, H.264 (libx264 veryfast, crf 18) with the song as AAC 256k.
+Both produce the same two files from the same edit: 55 takes (720p, procedurally generated once
+into bench-results/cache/), each trimmed to its slot, a 0.5 s dissolve at every cut, the song
+as AAC 256k, H.264 (libx264 veryfast, crf 18) at 24 fps:
+  - the 1280x720 master, and
+  - the 2048x1152 final (lanczos upscale of the master picture).
 
-- dreamcut: `render_timeline` straight to 2K in one ffmpeg process (takes pulled by `movie`
-  sources, cut and blended at their own 720p, scaled to 2K once at the end; no 720p file —
-  the pipeline's 720p master + lanczos upscale is two passes and is not what is compared here).
-- hand ffmpeg: one ffmpeg command written directly (inputs with -ss/-t, setpts, scale, fps,
-  a chain of xfades), as an expert would type it.
-- MoviePy 2.x: the same edit with `CrossFadeIn` and `concatenate_videoclips(padding=-0.5)`.
-  MoviePy composites every frame in Python; unless --moviepy-full, it renders the first
-  `--moviepy-shots` shots and its time is extrapolated linearly to the whole edit
-  (the table says so).
+- dreamcut: the `dreamcut render` command on a project folder (bench-results/render_project:
+  the takes, the song, dreamcut.yaml and edits/cut.otio), run as its own process: the one
+  ffmpeg process for the master (takes pulled by `movie` sources), the lanczos upscale to 2K,
+  each file's disclosure tags set by its encode, C2PA signing and verification of both, and
+  the rename into place. Exactly what a user runs.
+- hand ffmpeg: ONE ffmpeg command an expert would type that writes both files (inputs with
+  -ss/-t, setpts, scale, fps, a chain of xfades, `split` into the master and a lanczos 2K),
+  with no signing.
+- MoviePy 2.x (only with --moviepy): the same edit straight to 2K with `CrossFadeIn`; it
+  composites every frame in Python, so it renders `--moviepy-shots` shots and its time is
+  extrapolated linearly (the table says so). It writes one file, not two.
 
 Wall time and peak RSS (this process + all children, sampled every 50 ms with psutil).
 Prints a markdown table; writes bench-results/render.json.
-Usage: python benchmarks/bench_render.py [--shots 55] [--minutes 4] [--moviepy-shots 6]
+Usage: python benchmarks/bench_render.py [--shots 55] [--minutes 4] [--moviepy --moviepy-shots 6]
 """
 
 from __future__ import annotations
@@ -39,12 +43,13 @@ import numpy as np  # noqa: E402
 import opentimelineio as otio  # noqa: E402
 import psutil  # noqa: E402
 
+from dreamcut import timeline as tl  # noqa: E402
 from dreamcut.media import ffmpeg_exe, probe  # noqa: E402
-from dreamcut.render.ffmpeg import render_timeline  # noqa: E402
 
 OUT = REPO / "bench-results"
 CACHE = OUT / "cache"
 FPS = 24
+MASTER = (1280, 720)
 SIZE = (2048, 1152)
 DISSOLVE = 12          # frames (0.5 s)
 TAKE_SECONDS = 6.0
@@ -94,37 +99,62 @@ def slots(shots: int, total_frames: int) -> list[int]:
     return [(i + 1) * total_frames // shots - i * total_frames // shots for i in range(shots)]
 
 
-def build_timeline(takes: list[Path], song: Path, total_frames: int) -> otio.schema.Timeline:
-    """The edit in dreamcut's conventions: every cut a centred 0.5 s dissolve."""
-    tl = otio.schema.Timeline(name="bench")
+def build_timeline(takes: list[str], song: str, total_frames: int) -> otio.schema.Timeline:
+    """The edit in dreamcut's conventions (through dreamcut.timeline): every cut a centred 0.5 s dissolve."""
+    t = otio.schema.Timeline(name="bench")
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    half = otio.opentime.RationalTime(DISSOLVE // 2, FPS)
     for i, (take, n) in enumerate(zip(takes, slots(len(takes), total_frames))):
         if i:
-            video.append(otio.schema.Transition(transition_type="SMPTE_Dissolve", in_offset=half, out_offset=half))
-        clip = otio.schema.Clip(name=take.stem, media_reference=otio.schema.ExternalReference(
-            target_url=os.path.relpath(take, REPO)), source_range=otio.opentime.TimeRange(
-            otio.opentime.RationalTime(round(IN_POINT * FPS), FPS), otio.opentime.RationalTime(n, FPS)))
-        clip.metadata["dreamcut"] = {"speed": 1.0}
-        video.append(clip)
+            video.append(tl.make_transition(tl.DISSOLVE, DISSOLVE // 2, DISSOLVE // 2, FPS))
+        video.append(tl.make_clip(take=Path(take).stem, media=take, source_in=round(IN_POINT * FPS), record=n,
+                                  fps=FPS, shot="bench"))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
-    audio.append(otio.schema.Clip(name="song", media_reference=otio.schema.ExternalReference(
-        target_url=os.path.relpath(song, REPO)), source_range=otio.opentime.TimeRange(
-        otio.opentime.RationalTime(0, FPS), otio.opentime.RationalTime(total_frames, FPS))))
-    tl.tracks.extend([video, audio])
-    return tl
+    audio.append(otio.schema.Clip(name="song", media_reference=otio.schema.ExternalReference(target_url=song),
+                                  source_range=otio.opentime.TimeRange(tl.rt(0, FPS), tl.rt(total_frames, FPS))))
+    t.tracks.extend([video, audio])
+    t.metadata["dreamcut"] = {"version": tl.VERSION, "fps": FPS, "size": list(MASTER), "song": song,
+                              "title": "bench"}
+    return t
 
 
-# -- the three contenders -----------------------------------------------------------------------
+def make_project(takes: list[Path], song: Path, total_frames: int) -> Path:
+    """A project folder for `dreamcut render`: the takes and song hard-linked in (provenance signs only
+    files inside the project), the spec, the edit."""
+    import shutil
+
+    root = OUT / "render_project"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "takes" / "bench").mkdir(parents=True)
+    rel_takes = []
+    for take in takes:
+        os.link(take, root / "takes" / "bench" / take.name)
+        rel_takes.append(f"takes/bench/{take.name}")
+    os.link(song, root / song.name)
+    (root / "dreamcut.yaml").write_text(
+        f"title: render bench\nsong: {song.name}\nfps: {FPS}\n"
+        f"render:\n  master: {MASTER[0]}x{MASTER[1]}\n  resolution: {SIZE[0]}x{SIZE[1]}\n  crf: 18\n"
+        "shots:\n  - id: bench\n    prompt: the bench takes\n", encoding="utf-8")
+    tl.write_timeline(build_timeline(rel_takes, song.name, total_frames), root / "edits" / "cut.otio")
+    from dreamcut.project import Project
+
+    Project(root)  # the catalog, as `dreamcut init` would leave it
+    return root
 
 
-def run_dreamcut(takes, song, total_frames, out: Path) -> None:
-    render_timeline(build_timeline(takes, song, total_frames), REPO, out, size=SIZE, fps=FPS, crf=18)
+# -- the contenders -------------------------------------------------------------------------------
 
 
-def hand_command(takes, song, total_frames, out: Path) -> list[str]:
-    """The single ffmpeg command an expert would write for this edit."""
-    w, h = SIZE
+def run_dreamcut(root: Path) -> tuple[Path, Path]:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, "-m", "dreamcut", "--project", str(root), "render"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return (root / "renders" / f"final_{MASTER[0]}x{MASTER[1]}.mp4", root / "renders" / f"final_{SIZE[0]}x{SIZE[1]}.mp4")
+
+
+def hand_command(takes, song, total_frames, master: Path, final: Path) -> list[str]:
+    """The single ffmpeg command an expert would write for this edit: the master and the 2K in one run."""
+    w, h = MASTER
     half = DISSOLVE // 2
     args, graph = [], []
     lengths = slots(len(takes), total_frames)
@@ -142,15 +172,18 @@ def hand_command(takes, song, total_frames, out: Path) -> list[str]:
         graph.append(f"[{prev}][v{i}]xfade=transition=fade:duration={DISSOLVE / FPS}:offset={offset:.4f}[x{i}]")
         prev = f"x{i}"
         length += lengths[i] + (half if i < len(takes) - 1 else 0) + half - DISSOLVE
-    graph_file = out.with_suffix(".graph.txt")
+    graph.append(f"[{prev}]split=2[master][up];[up]scale={SIZE[0]}:{SIZE[1]}:flags=lanczos[final]")
+    graph_file = master.with_suffix(".graph.txt")
     graph_file.write_text(";".join(graph))
+    out = ["-c:a", "aac", "-b:a", "256k", "-frames:v", str(total_frames), "-movflags", "+faststart"]
     return [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args, "-t", f"{total_frames / FPS:.4f}",
-            "-i", str(song), "-/filter_complex", str(graph_file), "-map", f"[{prev}]", "-map", f"{len(takes)}:a",
-            *X264, "-c:a", "aac", "-b:a", "256k", "-frames:v", str(total_frames), str(out)]
+            "-i", str(song), "-/filter_complex", str(graph_file),
+            "-map", "[master]", "-map", f"{len(takes)}:a", *X264, *out, str(master),
+            "-map", "[final]", "-map", f"{len(takes)}:a", *X264, *out, str(final)]
 
 
-def run_hand(takes, song, total_frames, out: Path) -> None:
-    subprocess.run(hand_command(takes, song, total_frames, out), check=True)
+def run_hand(takes, song, total_frames, master: Path, final: Path) -> None:
+    subprocess.run(hand_command(takes, song, total_frames, master, final), check=True)
 
 
 def run_moviepy(takes, song, total_frames, out: Path, shots: int) -> float:
@@ -241,58 +274,64 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shots", type=int, default=55)
     ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--moviepy", action="store_true", help="also time MoviePy (straight to 2K, extrapolated)")
     ap.add_argument("--moviepy-shots", type=int, default=6, help="shots MoviePy renders (extrapolated to all)")
     ap.add_argument("--moviepy-full", action="store_true", help="let MoviePy render the whole edit")
-    ap.add_argument("--skip-moviepy", action="store_true")
     args = ap.parse_args()
 
     total_frames = round(args.minutes * 60 * FPS)
     takes, song = make_sources(args.shots, args.minutes * 60 + 1)
     OUT.mkdir(exist_ok=True)
+    root = make_project(takes, song, total_frames)
     results: dict[str, dict] = {}
 
-    ours = OUT / "render_dreamcut.mp4"
-    wall, peak, _ = timed(run_dreamcut, takes, song, total_frames, ours)
-    results["dreamcut"] = {"wall_s": wall, "peak_rss_mb": peak / 2**20, "duration_s": probe(ours).duration}
-    print(f"dreamcut: {wall:.1f} s", flush=True)
+    wall, peak, (ours_master, ours_final) = timed(run_dreamcut, root)
+    results["dreamcut render"] = {"wall_s": wall, "peak_rss_mb": peak / 2**20,
+                                  "duration_s": probe(ours_final).duration, "files": 2, "signed": True}
+    print(f"dreamcut render: {wall:.1f} s", flush=True)
 
-    hand = OUT / "render_hand.mp4"
-    wall, peak, _ = timed(run_hand, takes, song, total_frames, hand)
-    results["hand ffmpeg"] = {"wall_s": wall, "peak_rss_mb": peak / 2**20, "duration_s": probe(hand).duration}
+    hand_master, hand_final = OUT / "render_hand_master.mp4", OUT / "render_hand_2k.mp4"
+    wall, peak, _ = timed(run_hand, takes, song, total_frames, hand_master, hand_final)
+    results["hand ffmpeg"] = {"wall_s": wall, "peak_rss_mb": peak / 2**20, "duration_s": probe(hand_final).duration,
+                              "files": 2, "signed": False}
     print(f"hand ffmpeg: {wall:.1f} s", flush=True)
 
     seconds = total_frames / FPS
-    psnr = frame_psnr(ours, hand, [seconds * f for f in (0.1, 0.33, 0.5, 0.77, 0.95)])
-    results["dreamcut"]["psnr_vs_hand_db"] = psnr
+    at = [seconds * f for f in (0.1, 0.33, 0.5, 0.77, 0.95)]
+    results["dreamcut render"]["psnr_vs_hand_db"] = {"master": frame_psnr(ours_master, hand_master, at),
+                                                     "final": frame_psnr(ours_final, hand_final, at)}
 
-    if not args.skip_moviepy:
+    if args.moviepy:
         mp = OUT / "render_moviepy.mp4"
         shots = args.shots if args.moviepy_full else min(args.shots, args.moviepy_shots)
         wall, peak, fraction = timed(run_moviepy, takes, song, total_frames, mp, shots)
-        results["moviepy"] = {"wall_s": wall / fraction, "measured_wall_s": wall, "fraction_rendered": fraction,
-                              "extrapolated": fraction < 1.0, "peak_rss_mb": peak / 2**20,
-                              "duration_s": probe(mp).duration}
+        results["moviepy (2K only)"] = {"wall_s": wall / fraction, "measured_wall_s": wall,
+                                        "fraction_rendered": fraction, "extrapolated": fraction < 1.0,
+                                        "peak_rss_mb": peak / 2**20, "duration_s": probe(mp).duration, "files": 1,
+                                        "signed": False}
         print(f"moviepy: {wall:.1f} s for {fraction:.1%} of the edit", flush=True)
 
     base = results["hand ffmpeg"]["wall_s"]
+    psnr = results["dreamcut render"]["psnr_vs_hand_db"]
     lines = [f"Final render: {args.shots} shots, {args.minutes:g} min, 0.5 s dissolves, 720p takes -> "
-             f"{SIZE[0]}x{SIZE[1]} H.264 crf 18 veryfast + AAC ({os.cpu_count()} CPU cores, {platform.machine()})", "",
-             "| renderer | wall time | vs hand ffmpeg | peak RSS (incl. children) | output duration |",
-             "|---|---:|---:|---:|---:|"]
+             f"{MASTER[0]}x{MASTER[1]} master + {SIZE[0]}x{SIZE[1]} final, H.264 crf 18 veryfast + AAC "
+             f"({os.cpu_count()} CPU cores, {platform.machine()})", "",
+             "| renderer | files | wall time | vs hand ffmpeg | peak RSS (incl. children) | output duration |",
+             "|---|---|---:|---:|---:|---:|"]
     for name, r in results.items():
         note = f" (extrapolated from {r['fraction_rendered']:.0%})" if r.get("extrapolated") else ""
-        lines.append(f"| {name} | {r['wall_s']:.1f} s{note} | {r['wall_s'] / base:.2f}x | "
+        files = f"{r['files']}" + (" signed" if r["signed"] else "")
+        lines.append(f"| {name} | {files} | {r['wall_s']:.1f} s{note} | {r['wall_s'] / base:.2f}x | "
                      f"{r['peak_rss_mb']:.0f} MB | {r['duration_s']:.3f} s |")
-    if "moviepy" in results:
-        lines.append("")
-        lines.append(f"dreamcut is {results['moviepy']['wall_s'] / results['dreamcut']['wall_s']:.1f}x faster than "
-                     f"MoviePy; {results['dreamcut']['wall_s'] / base:.2f}x the hand-written ffmpeg command "
-                     f"(same result: mean PSNR {psnr:.1f} dB between the two renders).")
+    lines.append("")
+    lines.append(f"`dreamcut render` takes {results['dreamcut render']['wall_s'] / base:.2f}x the hand-written "
+                 f"command's time, signing both files included (same result: mean PSNR {psnr['master']:.1f} dB "
+                 f"master, {psnr['final']:.1f} dB 2K).")
     table = "\n".join(lines)
     print(table)
-    report = {"shots": args.shots, "minutes": args.minutes, "size": SIZE, "fps": FPS, "frames": total_frames,
-              "cpu_count": os.cpu_count(), "results": results, "table": table,
-              "targets": {"vs_hand_max": 1.15, "vs_moviepy_min": 5.0, "peak_rss_max_mb": 1536}}
+    report = {"shots": args.shots, "minutes": args.minutes, "master": MASTER, "size": SIZE, "fps": FPS,
+              "frames": total_frames, "cpu_count": os.cpu_count(), "results": results, "table": table,
+              "targets": {"vs_hand_max": 1.15, "peak_rss_max_mb": 1536}}
     (OUT / "render.json").write_text(json.dumps(report, indent=2))
 
 

@@ -30,6 +30,21 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     return proc
 
 
+def write_song(path: Path, seconds: float, *, rate: int = 44100, channels: int = 2) -> Path:
+    """The test song: a 220 Hz tone with a click every half second (120 bpm), so loudness and beats are known."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    tone = 0.25 * np.sin(2 * np.pi * 220.0 * t)
+    clicks = (np.mod(t, 0.5) < 0.01) * 0.5
+    mono = (tone + clicks).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.stack([mono, mono * 0.8], axis=1) if channels == 2 else mono
+    sf.write(str(path), data, rate, subtype="PCM_16")
+    return path
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -14,8 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import opentimelineio as otio
-import soundfile as sf
 
+from conftest import write_song  # noqa: F401  (the one song writer; finishing tests import it from here)
+from dreamcut import timeline
 from dreamcut.media import FrameWriter
 
 TRANSITION_TYPES = {"dissolve": "SMPTE_Dissolve", "dip": "dreamcut_DipToBlack", "zoom": "dreamcut_ZoomThrough"}
@@ -63,17 +64,6 @@ def write_zoom_take(path: Path, seed: int, *, seconds: float, fps: int = 24, siz
     return path
 
 
-def write_song(path: Path, seconds: float, *, rate: int = 44100) -> Path:
-    """A stereo tone with a click every half second (so the loudness is known and non-trivial)."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = 0.25 * np.sin(2 * np.pi * 220.0 * t)
-    clicks = (np.mod(t, 0.5) < 0.01) * 0.5
-    mono = (tone + clicks).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.stack([mono, mono * 0.8], axis=1), rate, subtype="PCM_16")
-    return path
-
-
 @dataclass
 class Cut:
     """One clip of a test edit: take file (project-relative), in/out in take seconds, the transition INTO the next."""
@@ -88,38 +78,34 @@ class Cut:
 
 def build_timeline(cuts: list[Cut], *, song: str, song_seconds: float | None = None, fps: int = 24,
                    size: tuple[int, int] = (320, 180), title: str = "test cut") -> otio.schema.Timeline:
-    """A timeline in dreamcut's conventions (docs/internals.md) built straight from OTIO."""
-    def rt(seconds: float) -> otio.opentime.RationalTime:
-        return otio.opentime.RationalTime(round(seconds * fps), fps)
+    """A timeline in dreamcut's conventions (docs/internals.md), written through `dreamcut.timeline`.
 
+    Each cut reads `end - start` seconds of its take at `speed`, so it plays `(end - start) / speed`.
+    """
     tl = otio.schema.Timeline(name=title)
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    record = 0.0
+    record = 0
     for i, cut in enumerate(cuts):
-        src = otio.opentime.TimeRange(rt(cut.start), rt(cut.end - cut.start))
-        record_len = round((cut.end - cut.start) * fps / cut.speed) / fps
+        source_in = round(cut.start * fps)
+        record_len = round((cut.end - cut.start) * fps / cut.speed)
         take_id = Path(cut.take).stem
-        clip = otio.schema.Clip(name=take_id, media_reference=otio.schema.ExternalReference(target_url=cut.take),
-                                source_range=src)
-        clip.metadata["dreamcut"] = {"shot": Path(cut.take).parent.name, "take": take_id, "speed": cut.speed,
-                                     "reason": "test", "score": None, "record_start": record,
-                                     "record_end": record + record_len}
+        video.append(timeline.make_clip(take=take_id, media=cut.take, source_in=source_in, record=record_len, fps=fps,
+                                        speed=cut.speed, shot=Path(cut.take).parent.name, reason="test", score=None,
+                                        record_start=record / fps, record_end=(record + record_len) / fps))
         record += record_len
-        video.append(clip)
         if i + 1 < len(cuts) and cut.transition != "cut":
-            half = otio.opentime.RationalTime(cut.transition_frames // 2, fps)
-            video.append(otio.schema.Transition(name=cut.transition,
-                                                transition_type=TRANSITION_TYPES[cut.transition],
-                                                in_offset=half, out_offset=half))
+            half = cut.transition_frames // 2
+            video.append(timeline.make_transition(TRANSITION_TYPES[cut.transition], half, half, fps,
+                                                  name=cut.transition))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
-    song_len = song_seconds if song_seconds is not None else record
+    song_len = round(song_seconds * fps) if song_seconds is not None else record
     audio.append(otio.schema.Clip(name=Path(song).stem, media_reference=otio.schema.ExternalReference(target_url=song),
                                   source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps),
-                                                                       rt(song_len))))
+                                                                       otio.opentime.RationalTime(song_len, fps))))
     tl.tracks.append(video)
     tl.tracks.append(audio)
-    tl.metadata["dreamcut"] = {"version": 1, "song": song, "fps": fps, "size": list(size), "tempo": 120.0,
-                               "title": title}
+    tl.metadata["dreamcut"] = {"version": timeline.VERSION, "song": song, "fps": fps, "size": list(size),
+                               "tempo": 120.0, "title": title}
     return tl
 
 
@@ -145,3 +131,17 @@ def standard_cuts() -> list[Cut]:
             Cut("takes/s1/s1_t1.mp4", 0.5, 2.0, "zoom", 12, speed=1.1),
             Cut("takes/s2/s2_t1.mp4", 0.5, 2.0, "dip", 8),
             Cut("takes/s0/s0_t1.mp4", 1.0, 2.5)]
+
+
+def edit_summary(t: otio.schema.Timeline, fps: int = 24) -> list[tuple]:
+    """What an edit is, read through dreamcut.timeline: each clip's media, in point, record length and
+    speed (2 decimals: an EDL's M2 line carries 0.1 fps), each transition's kind and offsets, each gap's length."""
+    out: list[tuple] = []
+    for item in timeline.items(t, fps):
+        if isinstance(item, timeline.ClipView):
+            out.append(("clip", item.path, item.source_in, item.record, round(item.speed, 2)))
+        elif isinstance(item, timeline.TransitionView):
+            out.append(("transition", item.rendered_kind, item.in_frames, item.out_frames))
+        else:
+            out.append(("gap", item.record))
+    return out

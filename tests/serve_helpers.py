@@ -30,17 +30,27 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 class Serve:
-    """`python -m dreamcut serve ...` on a free localhost port; stopped by `close()`."""
+    """`python -m dreamcut serve ...` on a free localhost port; stopped by `close()`.
 
-    def __init__(self, *args: str, api_key: str = "test-key", storage: Path | None = None):
+    The key reaches the server through DREAMCUT_API_KEY (or, with `key_file`, through
+    --api-key-file), never on the command line where `ps` would show it.
+    """
+
+    def __init__(self, *args: str, api_key: str = "test-key", storage: Path | None = None,
+                 key_file: Path | None = None):
         self.port = free_port()
         self.api_key = api_key
-        cmd = [sys.executable, "-m", "dreamcut", "serve", "--port", str(self.port), "--api-key", api_key, *args]
+        cmd = [sys.executable, "-m", "dreamcut", "serve", "--port", str(self.port), *args]
+        env = cli_env(DREAMCUT_API_KEY=api_key)
+        if key_file is not None:
+            key_file.write_text(api_key + "\n")
+            cmd += ["--api-key-file", str(key_file)]
+            del env["DREAMCUT_API_KEY"]
         if storage is not None:
             cmd += ["--storage", str(storage)]
         # The server's log goes to a file: a pipe nobody reads would fill up and stall the server.
         self.log = tempfile.NamedTemporaryFile(prefix="dreamcut-serve-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(cmd, env=cli_env(), stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -56,6 +66,13 @@ class Serve:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
 
     def get(self, path: str) -> dict:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",

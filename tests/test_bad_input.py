@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from conftest import write_song
 
 GOOD = """\
 version: 1
@@ -29,17 +29,6 @@ shots:
 """
 
 
-def write_song(path: Path, seconds: float = 3.0, sr: int = 22050) -> None:
-    t = np.arange(int(seconds * sr)) / sr
-    clicks = (np.sin(2 * np.pi * 880 * t) * (np.mod(t, 0.5) < 0.03)).astype(np.float32)
-    data = (clicks * 0.5 * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(data.tobytes())
-
-
 def snapshot(root: Path) -> dict[str, str]:
     out = {}
     for p in sorted(root.rglob("*")):
@@ -53,7 +42,7 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     root.mkdir()
     (root / "dreamcut.yaml").write_text(GOOD)
-    write_song(root / "song.wav")
+    write_song(root / "song.wav", 3.0, rate=22050, channels=1)
     return root
 
 
@@ -117,7 +106,7 @@ def test_every_command_has_help(cli):
 
     load_commands()
     commands = sorted(typer.main.get_command(app).commands)
-    assert {"init", "check", "demo", "make", "edit", "render", "export"} <= set(commands), proc.stdout
+    assert {"init", "check", "demo", "make", "edit", "render", "export", "conform"} <= set(commands), commands
     for name in commands:
         sub = cli(name, "--help")
         assert sub.returncode == 0, (name, sub.stderr)

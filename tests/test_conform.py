@@ -8,12 +8,12 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from dreamcut.edit.conform import read_edit
+from dreamcut.nle.conform import read_edit
 from dreamcut.errors import BadInput
-from dreamcut.export import export_all
+from dreamcut.nle.export import export_all
 from dreamcut.media import count_frames, probe
 from dreamcut.render.ffmpeg import plan_render, render_timeline
-from finishing_kit import build_timeline, make_project, standard_cuts, write_song, write_zoom_take
+from finishing_kit import build_timeline, edit_summary, make_project, standard_cuts, write_song, write_zoom_take
 
 FPS, SIZE = 24, (320, 180)
 
@@ -47,14 +47,17 @@ def test_unchanged_otio_conforms_to_the_same_edit(project):
     assert types == ["SMPTE_Dissolve", "dreamcut_ZoomThrough", "dreamcut_DipToBlack"]
 
 
-@pytest.mark.parametrize("name", ["premiere.xml", "cut.edl"])
-def test_unchanged_nle_exports_conform_to_the_same_length(project, name):
+@pytest.mark.parametrize("name", ["premiere.xml", "cut.edl", "cut.otioz"])
+def test_unchanged_nle_exports_conform_to_the_identical_edit(project, name):
+    """Baked transitions between their own two shots come back as the transitions: the same edit, frame for frame."""
     root, tl = project
-    back = read_edit(root / "exports" / name, root)
-    names = [c.name for c in _clips(back)]
-    assert names == ["s0_t1", "s1_t1", "s1_t1__zoom__s2_t1", "s2_t1", "s2_t1__dip__s0_t1", "s0_t1"]
-    assert _clips(back)[2].media_reference.target_url == "exports/media/s1_t1__zoom__s2_t1.mp4"
-    assert _clips(back)[3].media_reference.target_url == "takes/s2/s2_t1.mp4"
+    if name == "cut.otioz":
+        export_all(tl, root, root / "exports_z", bundle=True)
+        path = root / "exports_z" / name
+    else:
+        path = root / "exports" / name
+    back = read_edit(path, root)
+    assert edit_summary(back) == edit_summary(tl)
     assert plan_render(back, FPS).total_frames == plan_render(tl, FPS).total_frames
 
 
@@ -194,3 +197,17 @@ def test_conform_command_renders_master_and_final(project, cli):
     assert "conformed cut.edl" in proc.stdout
     bad = cli("--project", str(root), "conform", str(root / "nope.xml"))
     assert bad.returncode == 2 and "nope.xml" in bad.stderr
+
+
+def test_conform_without_upscale_signs_the_master_and_removes_the_stale_final(project, cli):
+    root, _ = project
+    master, final = root / "renders" / "final_320x180.mp4", root / "renders" / "final_640x360.mp4"
+    if not final.exists():
+        assert cli("--project", str(root), "conform", str(root / "exports" / "cut.otio")).returncode == 0
+    proc = cli("--project", str(root), "conform", "--no-upscale", str(root / "exports" / "premiere.xml"))
+    assert proc.returncode == 0, proc.stderr
+    from dreamcut.provenance import verify
+
+    report = verify(master)
+    assert report.has_manifest and report.valid
+    assert not final.exists() and "removed renders/final_640x360.mp4" in " ".join(proc.stdout.split())

@@ -280,7 +280,9 @@ def test_preview_makes_the_first_four_frames(wan, tmp_path):
     assert count_frames(out) == 4
     assert (info.video.width, info.video.height) == (64, 32)
     plan = wan.plan(req(seconds=8.0, width=64, height=32, preview=True))
-    assert (plan.width, plan.height) == (32, 16) or plan.width < 64  # generated smaller
+    _, multiple = wan._model_rules()
+    assert (plan.width, plan.height) == round_size(32, 16, multiple)  # half size, on the model's grid
+    assert plan.width == 32
     assert plan.steps <= 2 and plan.segments[0].frames == 5  # Wan's smallest valid count >= 4
 
 
@@ -445,9 +447,9 @@ def test_serve_renders_with_the_tiny_model_through_the_openai_sdk(models, tmp_pa
 
     port, key = _free_port(), "local-test-key"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
-               DREAMCUT_DIFFUSERS_STEPS="2")
+               DREAMCUT_DIFFUSERS_STEPS="2", DREAMCUT_API_KEY=key)  # the key never on the command line
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "serve", "--port", str(port), "--api-key", key,
+    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "serve", "--port", str(port),
                              "--backend", f"diffusers:{models['ltx']}", "--fps", "8", "--workers", "2",
                              "--poll-after-ms", "50", "--storage", str(tmp_path / "store")],
                             env=env, stdout=log, stderr=subprocess.STDOUT)

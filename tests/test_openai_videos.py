@@ -59,9 +59,9 @@ def test_submit_poll_download_and_idempotency(backend, serve, tmp_path):
     backend.download(job, dest)
     info = probe(dest)
     assert (info.video.width, info.video.height) == (1280, 720) and abs(info.duration - 4) < 0.2
-    thumb = tmp_path / "thumb.jpg"
+    thumb = tmp_path / "thumb.webp"
     backend.download_variant(job, thumb, "thumbnail")
-    assert thumb.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert thumb.read_bytes()[8:12] == b"WEBP"  # the spec documents the thumbnail as image/webp
 
 
 def test_extend_and_remix(backend, tmp_path):

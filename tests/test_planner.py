@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from dreamcut.analysis.audio import Section, SongAnalysis, analyze_song
 from dreamcut.demo.song import SongTruth, synthesize_song
+from dreamcut import timeline
 from dreamcut.edit.planner import ShotInput, explain, plan_edit
 from dreamcut.errors import BadInput
 from dreamcut.spec import Placement, TransitionSpec
@@ -60,36 +61,40 @@ def clips_of(tl):
 
 
 def check_timeline(tl, song: SongAnalysis, shots: list[ShotInput], fps: int) -> None:
-    """The contract of docs/internals.md plus the issue's editing rules."""
+    """The contract of docs/internals.md plus the issue's editing rules, read through dreamcut.timeline."""
     total = int(round(song.duration * fps))
     assert [t.name for t in tl.tracks] == ["V1", "A1"]
     meta = tl.metadata["dreamcut"]
-    assert meta["version"] == 1 and meta["fps"] == fps and meta["song"] == "song.wav" and list(meta["size"]) == [320, 180]
+    assert meta["version"] == 2 and meta["fps"] == fps and meta["song"] == "song.wav" and list(meta["size"]) == [320, 180]
     [song_clip] = list(tl.tracks[1])
     assert song_clip.source_range.start_time.value == 0 and song_clip.source_range.duration.value == total
     assert song_clip.media_reference.target_url == "song.wav"
     assert not any(isinstance(x, otio.schema.Gap) for x in tl.tracks[0])
     clips = clips_of(tl)
-    assert [c.metadata["dreamcut"]["shot"] for c in clips] == [s.shot_id for s in shots]
+    views = timeline.clips(tl, fps)
+    assert [v.shot for v in views] == [s.shot_id for s in shots]
     beat_frames = {int(round(b * fps)) for b in song.beats}
     pos = 0
-    for c, s in zip(clips, shots):
+    for c, v, s in zip(clips, views, shots):
         m = c.metadata["dreamcut"]
-        assert c.name == s.take_id and m["take"] == s.take_id and c.media_reference.target_url == s.media
+        assert "speed" not in m, "speed lives in the clip's LinearTimeWarp only"
+        assert c.name == s.take_id and v.take == s.take_id and c.media_reference.target_url == s.media
         start, end = m["record_start_frame"], m["record_end_frame"]
         assert start == pos and end > start, "no gaps, no overlaps"
+        assert (v.record_start, v.record_end) == (start, end)
         assert m["record_start"] == pytest.approx(start / fps) and m["record_end"] == pytest.approx(end / fps)
         if start > 0:
             assert start in beat_frames, f"cut at frame {start} is not on a beat"
-        assert 0.8 - 1e-9 <= m["speed"] <= 1.25 + 1e-9
+        assert 0.8 - 1e-9 <= v.speed <= 1.25 + 1e-9
+        warps = [fx for fx in c.effects if isinstance(fx, otio.schema.LinearTimeWarp)]
+        assert len(warps) == (1 if v.retimed else 0)
         src = c.source_range
         assert src.start_time.rate == fps
-        assert abs(src.duration.value - (end - start) * m["speed"]) <= 1.0
-        if m["speed"] == 1.0:
-            assert src.duration.value == end - start
+        assert src.duration.value == end - start, "the range counts record frames, as OTIO readers expect"
         assert m["reason"]
         pos = end
     assert pos == total, "the song is covered to its last frame"
+    assert tl.tracks[0].duration().value == total, "any OTIO reader sees the song's length"
     # Transitions: centred, handles inside the takes, never longer than half a neighbour.
     items = list(tl.tracks[0])
     for k, item in enumerate(items):
@@ -97,21 +102,16 @@ def check_timeline(tl, song: SongAnalysis, shots: list[ShotInput], fps: int) -> 
             continue
         assert item.in_offset == item.out_offset and item.in_offset.value >= 1
         assert isinstance(items[k - 1], otio.schema.Clip) and isinstance(items[k + 1], otio.schema.Clip)
-        out_clip, in_clip = items[k - 1], items[k + 1]
+        out_clip, in_clip = timeline.clip_view(items[k - 1], fps), timeline.clip_view(items[k + 1], fps)
         h = item.in_offset.value
-        for c in (out_clip, in_clip):
-            m = c.metadata["dreamcut"]
-            assert h <= (m["record_end_frame"] - m["record_start_frame"]) // 2
-        take_out = out_clip.media_reference.available_range.duration.value
-        sp = out_clip.metadata["dreamcut"]["speed"]
-        assert out_clip.source_range.end_time_exclusive().value + math.ceil(h * sp) <= take_out + 1e-9
-        sp = in_clip.metadata["dreamcut"]["speed"]
-        assert in_clip.source_range.start_time.value - math.ceil(h * sp) >= -1e-9
-    for c in clips:
+        for v in (out_clip, in_clip):
+            assert h <= v.record // 2
+        take_out = items[k - 1].media_reference.available_range.duration.value
+        assert out_clip.source_out + math.ceil(h * out_clip.speed) <= take_out + 1.0 + 1e-9
+        assert in_clip.source_in - math.ceil(h * in_clip.speed) >= -1e-9
+    for c, v in zip(clips, views):
         take = c.media_reference.available_range.duration.value
-        assert c.source_range.start_time.value >= 0 and c.source_range.end_time_exclusive().value <= take
-    if all(c.metadata["dreamcut"]["speed"] == 1.0 for c in clips):
-        assert tl.duration().value == total
+        assert v.source_in >= 0 and v.source_out <= take + 1e-3 * v.record
 
 
 # -- the demo song, for real ------------------------------------------------------------------------
@@ -210,13 +210,12 @@ def test_short_takes_are_retimed_not_frozen():
     shots2 = shots_for([12.0] * 6)
     tl2 = plan(song2, shots2)
     check_timeline(tl2, song2, shots2, FPS)
-    speeds = [c.metadata["dreamcut"]["speed"] for c in clips_of(tl2)]
+    speeds = [v.speed for v in timeline.clips(tl2, FPS)]
     assert all(0.8 <= s <= 1.0 for s in speeds) and sum(s < 1.0 for s in speeds) >= 3
-    for c in clips_of(tl2):
-        m = c.metadata["dreamcut"]
-        if m["speed"] < 1.0:
-            assert c.source_range.duration.value == 12 * FPS  # the whole take, played slower
-            assert "retimed" in m["reason"]
+    for v in timeline.clips(tl2, FPS):
+        if v.speed < 1.0:
+            assert v.source_frames == pytest.approx(12 * FPS, abs=0.01)  # the whole take, played slower
+            assert "retimed" in v.meta["reason"]
 
 
 def test_in_point_avoids_defects_and_respects_a_directed_in_point():
@@ -327,7 +326,7 @@ def test_property_cuts_on_beats_cover_the_song_and_keep_the_rules(case):
         assume(False)
     check_timeline(tl, song, shots, fps)
     assert len(explain(tl)) == len(shots)
-    event("planned" + (", retimed" if any(c.metadata["dreamcut"]["speed"] < 1 for c in clips_of(tl)) else "")
+    event("planned" + (", retimed" if any(v.speed < 1 for v in timeline.clips(tl, fps)) else "")
           + (", with transitions" if any(isinstance(x, otio.schema.Transition) for x in tl.tracks[0]) else ""))
 
 

@@ -55,9 +55,11 @@ def test_download_variants(client, tmp_path):
     client.videos.download_content(v.id).write_to_file(path)
     info = probe(path)
     assert (info.video.width, info.video.height) == (720, 1280) and abs(info.duration - 4.0) < 0.2
-    for variant in ("thumbnail", "spritesheet"):
-        data = client.videos.download_content(v.id, variant=variant).content
-        assert data[:3] == b"\xff\xd8\xff", variant  # JPEG
+    thumb = client.videos.with_raw_response.download_content(v.id, variant="thumbnail")
+    assert thumb.headers["content-type"] == "image/webp"
+    assert thumb.content[:4] == b"RIFF" and thumb.content[8:12] == b"WEBP"  # the spec: thumbnail is webp
+    sheet = client.videos.with_raw_response.download_content(v.id, variant="spritesheet")
+    assert sheet.headers["content-type"] == "image/jpeg" and sheet.content[:3] == b"\xff\xd8\xff"
 
 
 def test_list_paginates_like_the_official_api(client):
@@ -116,6 +118,10 @@ def test_image_reference_remix_extend_delete(client, tmp_path):
     path = tmp_path / "ext.mp4"
     client.videos.download_content(ext.id).write_to_file(path)
     assert abs(probe(path).duration - 8.0) < 0.3
+    running = client.videos.create(prompt="still rendering", model="sora-2")
+    with pytest.raises(openai.ConflictError):  # the spec: DELETE is for completed or failed videos
+        client.videos.delete(running.id)
+    remix = client.videos.poll(remix.id)
     gone = client.videos.delete(remix.id)
     assert gone.deleted and gone.object == "video.deleted"
     with pytest.raises(openai.NotFoundError):
@@ -172,5 +178,84 @@ def test_default_backend_is_the_animatic(tmp_path):
         client.videos.download_content(v.id).write_to_file(path)
         info = probe(path)
         assert (info.video.width, info.video.height) == (256, 144) and abs(info.duration - 1.0) < 0.1
+    finally:
+        s.close()
+
+
+def test_api_key_flag_is_deprecated_and_key_file_checked(tmp_path, cli):
+    s = Serve("--backend", "testcard", "--api-key", "flag-key", api_key="flag-key", storage=tmp_path / "flag")
+    try:
+        assert s.get("/_dreamcut/health") == {"ok": True}
+        assert "--api-key is deprecated" in s.log_text() and "flag-key" not in s.log_text()
+    finally:
+        s.close()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    for key_file in (tmp_path / "missing.txt", empty):
+        proc = cli("serve", "--api-key-file", str(key_file), "--port", "0")
+        assert proc.returncode == 2 and key_file.name in proc.stderr, proc.stderr
+    both = cli("serve", "--api-key", "k", "--api-key-file", str(empty))
+    assert both.returncode == 2 and "--api-key-file" in both.stderr
+
+
+def test_sdk_edit_characters_and_reference_objects(client, tmp_path):
+    import base64
+    import subprocess
+
+    from dreamcut.media import ffmpeg_exe
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=128x72:rate=8:duration=1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    char = client.videos.create_character(name="Rook", video=clip)
+    assert char.name == "Rook" and client.videos.get_character(char.id).id == char.id
+    edit = client.videos.edit(prompt="Rook, in neon", video=clip)  # an uploaded source video
+    assert edit.size == "1280x720" and client.videos.poll(edit.id).status == "completed"
+    ext = client.videos.extend(prompt="Rook walks on", seconds="4", video=clip)  # an uploaded source video
+    assert ext.seconds == "5" and client.videos.poll(ext.id).status == "completed"
+    from PIL import Image
+
+    png = tmp_path / "ref.png"
+    Image.new("RGB", (64, 36), (10, 200, 10)).save(png)
+    data_url = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+    # the SDK's file extraction refuses a dict for input_reference: extra_body sends it as input_reference[...]
+    v = client.videos.create(prompt="from a data URL", model="sora-2",
+                             extra_body={"input_reference": {"image_url": data_url}})
+    assert client.videos.poll(v.id).status == "completed"
+    with pytest.raises(openai.NotFoundError) as e:  # a reference object is used or refused, never ignored
+        client.videos.create(prompt="x", model="sora-2", extra_body={"input_reference": {"file_id": "file-missing"}})
+    assert e.value.body["param"] == "input_reference.file_id"
+
+
+def test_characters_outlive_a_restart(tmp_path):
+    import subprocess
+
+    from dreamcut.media import ffmpeg_exe
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=blue:size=64x36:rate=8:duration=1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    made = None
+    for _ in range(2):
+        s = Serve("--backend", "testcard", storage=tmp_path / "store")
+        try:
+            client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
+            if made is None:
+                made = client.videos.create_character(name="Ada", video=clip)
+            assert client.videos.get_character(made.id).name == "Ada"
+        finally:
+            s.close()
+
+
+def test_a_full_queue_answers_429_with_retry_after(tmp_path):
+    s = Serve("--backend", "testcard", "--max-pending", "1", "--latency", "30", storage=tmp_path / "full")
+    try:
+        headers = {"Authorization": f"Bearer {s.api_key}"}
+        first = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "one"})
+        second = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"})
+        assert first.status_code == 200 and second.status_code == 429
+        assert second.headers["retry-after"] == "1" and second.json()["error"]["code"] == "rate_limit_exceeded"
+        httpx.post(f"{s.base_url}/videos/{first.json()['id']}/cancel", headers=headers).raise_for_status()
+        assert httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"}).status_code == 200
     finally:
         s.close()

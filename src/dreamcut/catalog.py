@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from dreamcut.errors import BadInput, WorkFailed
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Job states that hold money reserved: in flight, or parked with an unknown outcome (worst case).
 RESERVING_STATES = ("pending", "submitting", "submitted", "running", "downloading", "needs_reconcile")
@@ -113,13 +113,17 @@ MIGRATIONS: dict[int, str] = {
         value TEXT NOT NULL
     );
     """,
-    # 1 -> 2: unknown create outcomes and versioned job keys.
+    # 1 -> 2: the key/value table nothing ever read or wrote goes.
+    1: """
+    DROP TABLE IF EXISTS kv;
+    """,
+    # 2 -> 3: unknown create outcomes and versioned job keys.
     #   state 'submitting': a paid create is (or may be) on its way; no answer recorded yet.
     #   state 'needs_reconcile': the create's outcome is unknown; parked with its worst case reserved.
     #   sent_at: when the last create left (the window in which to look for it at the provider).
     #   key_version: the job-key formula the row was keyed with (0 = the content hash of the
     #   formatted request, before versioned keys); `rekey_job` moves a row to its new key.
-    1: """
+    2: """
     ALTER TABLE jobs ADD COLUMN sent_at REAL;
     ALTER TABLE jobs ADD COLUMN key_version INTEGER NOT NULL DEFAULT 0
     """,
@@ -242,9 +246,6 @@ class Catalog:
                     "ON CONFLICT(id) DO UPDATE SET position=excluded.position, prompt=excluded.prompt, "
                     "spec_json=excluded.spec_json", (sid, pos, prompt, json.dumps(spec, sort_keys=True)))
 
-    def shot_ids(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT id FROM shots ORDER BY position")]
-
     # -- takes -----------------------------------------------------------------------
     def add_take(self, take: Take) -> None:
         take.created_at = take.created_at or time.time()
@@ -354,12 +355,3 @@ class Catalog:
                 self.db.execute(f"UPDATE {table} SET {col}=? || substr({col}, ?) WHERE {col} LIKE ? ESCAPE '!'",
                                 (new, n + 1, old + ".s%"))
             self.db.execute("UPDATE jobs SET key_version=? WHERE key=? OR key LIKE ?", (key_version, new, new + ".s%"))
-
-    # -- small key/value store (analysis cache keys, signing cert fingerprint, ...) ------
-    def get_kv(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def set_kv(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO kv(key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (key, value))

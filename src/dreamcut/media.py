@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -37,17 +38,28 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+#: temp names carry the writing process's id (".<stem>.pid<N>.<random>.part<ext>", ".dreamcut-render-pid<N>-..."),
+#: so the next run can tell a dead run's leftovers from a live writer's files
+_PID_TAG = re.compile(r"[.-]pid(\d+)[.-]")
+
+
+def temp_prefix(stem: str) -> str:
+    """The prefix of a temp file or folder this process makes for `stem` (see `sweep_stale`)."""
+    return f".{stem}.pid{os.getpid()}."
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path in the target's folder; rename it onto `target` if the block succeeds.
 
-    The temp name keeps the target's extension (ffmpeg picks the muxer from it) and
-    starts with '.' so listings and globs skip it.
+    The temp name keeps the target's extension (ffmpeg picks the muxer from it), starts with
+    '.' so listings and globs skip it, and names this process (`sweep_stale` removes a dead
+    run's leftovers). The rename is one step: readers see the old file or the new one.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     ext = suffix if suffix is not None else target.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{ext}", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.stem), suffix=f".part{ext}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -58,14 +70,88 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove temp files and folders left in `folder` by runs that died (killed, crashed); returns them.
+
+    Only dot-names with a `.part` file suffix or a `.dreamcut-` folder prefix are
+    considered, and only those whose writer process no longer runs (or that name none: made
+    before temp names carried a process id).
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        name = p.name
+        if not name.startswith("."):
+            continue
+        is_part = p.is_file() and ".part" in name
+        is_work = p.is_dir() and name.startswith(".dreamcut-")
+        if not (is_part or is_work):
+            continue
+        m = _PID_TAG.search(name)
+        if m and _alive(int(m.group(1))):
+            continue
+        if is_work:
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+@contextlib.contextmanager
+def staged_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path beside `target` (named for this process) that is removed unless the caller
+    renames it into place: for outputs that must be finished, signed and checked before they
+    replace the old file (`os.replace(tmp, target)`, one step)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.stem), suffix=f".part{target.suffix}", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that makes a child process (ffmpeg) get SIGKILL when this process dies, even by
+    `kill -9` (Linux `prctl(PR_SET_PDEATHSIG)`); None where the platform has no such call."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent:  # the parent died before the call: do not outlive it
+            os._exit(1)
+
+    return preexec
+
+
 def write_text_atomic(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
-
-
-def write_bytes_atomic(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
 
 
 def copy_chunks(chunks, f, total: int = 0, progress: Callable[[float], None] | None = None) -> int:
@@ -264,7 +350,7 @@ def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
                progress: Callable[[float], None] | None = None, what: str = "ffmpeg") -> None:
     """Run ffmpeg with `-progress pipe:1`; report fraction done; raise WorkFailed with its last error line."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=die_with_parent())
     assert proc.stdout is not None
     err_chunks: list[bytes] = []
 
@@ -316,12 +402,13 @@ class FrameWriter:
         self.cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
                     "-f", "rawvideo", "-pix_fmt", input_pix_fmt, "-s", f"{width}x{height}", "-r", f"{fps}",
                     "-i", "pipe:0", *extra_inputs, *codec_args, *extra_args, *meta,
-                    "-movflags", "+faststart", str(self.path)]
+                    "-movflags", "+faststart+use_metadata_tags" if meta else "+faststart", str(self.path)]
         self.proc: subprocess.Popen | None = None
         self.frames = 0
 
     def __enter__(self) -> "FrameWriter":
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_parent())
         return self
 
     def write(self, frame: np.ndarray) -> None:

@@ -103,10 +103,6 @@ class Project:
     def spec(self) -> ProjectSpec:
         return load_spec(self.spec_path)
 
-    def reload_spec(self) -> ProjectSpec:
-        self.__dict__.pop("spec", None)
-        return self.spec
-
     @cached_property
     def catalog(self) -> Catalog:
         catalog = Catalog(self.catalog_path)

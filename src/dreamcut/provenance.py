@@ -391,34 +391,28 @@ class TimelineTake:
 
 
 def timeline_takes(timeline) -> list[TimelineTake]:
-    """The takes of the timeline's V1 clips, first use order, one entry per take."""
+    """The takes of the timeline's V1 clips (read through `dreamcut.timeline`), first use order, one per take."""
     import opentimelineio as otio
+
+    from dreamcut import timeline as tl
 
     if isinstance(timeline, (str, Path)):
         timeline = otio.adapters.read_from_file(str(timeline))
+    fps = tl.info(timeline).fps
     seen: dict[str, TimelineTake] = {}
-    tracks = list(timeline.tracks)
-    video = next((t for t in tracks if t.kind == otio.schema.TrackKind.Video), tracks[0] if tracks else None)
-    for item in (video or []):
-        if not isinstance(item, otio.schema.Clip):
+    for view, clip in zip(tl.clips(timeline, fps), tl.iter_clips(timeline)):
+        if not view.media:
             continue
-        meta = dict(item.metadata.get("dreamcut", {}) or {})
-        ref = item.media_reference
-        url = getattr(ref, "target_url", None)
-        if not url:
-            continue
-        take_id = str(meta.get("take") or item.name)
-        avail = ref.available_range
-        sr = item.source_range
+        avail = getattr(clip.media_reference, "available_range", None)
         trimmed = True
-        if avail is not None and sr is not None:
-            trimmed = sr.start_time.to_seconds() > 1e-3 or abs(sr.duration.to_seconds() - avail.duration.to_seconds()) > 1e-3
-        speed = float(meta.get("speed", 1.0) or 1.0)
-        if take_id in seen:
-            seen[take_id].trimmed = True
+        if avail is not None:
+            length = tl.frames(avail.duration, fps)
+            trimmed = view.source_in > 0 or abs(view.source_frames - length) > 0.5
+        if view.take in seen:
+            seen[view.take].trimmed = True
             continue
-        seen[take_id] = TimelineTake(shot=str(meta.get("shot", "")), take=take_id, path=url, trimmed=trimmed,
-                                     speed=speed)
+        seen[view.take] = TimelineTake(shot=view.shot or "", take=view.take, path=view.path, trimmed=trimmed,
+                                       speed=view.speed)
     return list(seen.values())
 
 
@@ -443,12 +437,16 @@ def _composite_type(project, takes: list[TimelineTake]) -> str:
     return COMPOSITE_SYNTHETIC if takes else COMPOSITE_WITH_TRAINED_MEDIA
 
 
-def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None, disclose: bool = True) -> None:
+def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None, disclose: bool = True,
+                title: str | None = None, parent_title: str | None = None) -> None:
     """Embed a manifest in a render: the timeline's takes as components, or (upscale) its master as parent.
 
     disclose: first write the disclosure tags (`disclosure_metadata`) into the file's metadata
     (a stream-copy remux, no re-encode), so every signed render says what it is even to tools
-    that do not read C2PA.
+    that do not read C2PA. The renderer sets them at encode time instead (`disclose=False`),
+    so signing is the only pass over a render after ffmpeg wrote it.
+    title / parent_title: the names the manifest gives the file and its parent (a render
+    signed under a temp name before it is renamed into place).
     """
     import c2pa
 
@@ -474,12 +472,13 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
         parent = Path(parent)
         pinfo = probe(parent)
         psize = [pinfo.video.width, pinfo.video.height] if pinfo.video else None
-        render_facts["upscaled_from"] = parent.name
+        render_facts["upscaled_from"] = parent_title or parent.name
         actions = [{"action": "c2pa.opened", "softwareAgent": agent, "parameters": {"ingredientIds": ["master"]}},
                    {"action": "c2pa.resized", "softwareAgent": agent,
                     "parameters": {"description": f"upscaled {psize} -> {size}"}},
                    {"action": "c2pa.transcoded", "softwareAgent": agent}]
-        ingredients.append(({"title": parent.name, "relationship": "parentOf", "label": "master"}, parent))
+        ingredients.append(({"title": parent_title or parent.name, "relationship": "parentOf", "label": "master"},
+                            parent))
     else:
         if not takes:
             raise BadInput("the timeline has no clips", where=render_path.name, fix="plan the edit first")
@@ -518,7 +517,7 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
             actions.append({"action": "c2pa.placed", "softwareAgent": agent,
                             "parameters": {"ingredientIds": ["song"], "description": "the song"}})
         actions.append({"action": "c2pa.transcoded", "softwareAgent": agent})
-    manifest = {"claim_generator_info": _generator_info(), "title": render_path.name, "format": mime,
+    manifest = {"claim_generator_info": _generator_info(), "title": title or render_path.name, "format": mime,
                 "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}},
                                {"label": RENDER_ASSERTION, "data": render_facts}]}
     identity = signing_identity(project)

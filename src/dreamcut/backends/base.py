@@ -222,19 +222,6 @@ class Backend(Protocol):
     #       window); None when the provider cannot list jobs.
 
 
-@runtime_checkable
-class Extendable(Protocol):
-    """Optional: backends whose provider can lengthen a finished video (`Capabilities.extend`).
-
-    `extend` starts a paid job that continues the completed job `provider_job_id` by
-    `request.seconds` with `request.prompt`, and returns the new provider job id. The new
-    job's download is the whole video so far (the provider stitches), as OpenAI's
-    /videos/extensions does. Like `submit`, it passes the idempotency key to the provider.
-    """
-
-    def extend(self, provider_job_id: str, request: GenerationRequest, idempotency_key: str) -> str: ...
-
-
 def price_seconds(caps: Capabilities, request: GenerationRequest) -> float:
     """Seconds that will be billed: previews are billed at the model's shortest length."""
     if request.preview:

@@ -20,8 +20,8 @@ Money, by what each server documents:
   5xx, an unreadable body) is `OutcomeUnknown`, `cancel` refuses (`cancel_billing` IMPOSSIBLE),
   and `find_jobs` looks for the job in GET /videos by prompt, model and creation time.
 - `dreamcut serve` (recognised by its /v1/models listing: `owned_by: dreamcut`) honours
-  `Idempotency-Key`, so a lost create is retried with the same key, and its DELETE stops a
-  queued or running job unbilled (`cancel_billing` REFUNDED).
+  `Idempotency-Key`, so a lost create is retried with the same key, and a queued or running job is
+  stopped unbilled by its `POST /videos/{id}/cancel`, then deleted (`cancel_billing` REFUNDED).
 
 Quirks kept here and nowhere else:
 - the SDK's own retries are off (`max_retries=0`): the orchestrator decides what is re-sent;
@@ -257,12 +257,19 @@ class OpenAIVideosBackend:
         return CancelBilling.REFUNDED if self.honours_idempotency() else CancelBilling.IMPOSSIBLE
 
     def cancel(self, job_id: str) -> None:
+        """`dreamcut serve` only (the official API has no cancel): DELETE the job; a queued or running
+        one (DELETE is for completed or failed videos, 409 invalid_video_state) is stopped with serve's
+        `POST /videos/{id}/cancel`, then deleted."""
         if not self.honours_idempotency():
             raise ProviderError(f"{self.name}: the /videos API has no cancel (DELETE only removes completed or failed "
                                 f"videos); the job runs on and is billed", code="cancel_unsupported")
         try:
             self._call(lambda c: c.videos.delete(job_id))
         except ProviderError as e:
+            if e.code == "invalid_video_state":
+                self._call(lambda c: c.post(f"/videos/{job_id}/cancel", cast_to=openai.types.Video))
+                self._call(lambda c: c.videos.delete(job_id))  # now failed (cancelled): deletable
+                return
             if e.code not in ("not_found", "video_not_found"):
                 raise
         except openai.NotFoundError:

@@ -26,11 +26,11 @@ BACKENDS: dict[str, tuple[str, str, bool]] = {
     "veo": ("dreamcut.backends.veo", "VeoBackend", True),
     "fal": ("dreamcut.backends.fal", "FalBackend", True),
     "replicate": ("dreamcut.backends.replicate", "ReplicateBackend", True),
-    "imported": ("dreamcut.backends.imported", "ImportedBackend", False),
 }
 
-# Names a director may write in a spec (`imported` is how imported takes are labelled).
-SPEC_BACKENDS = [n for n in BACKENDS if n != "imported"]
+# Names a director may write in a spec. (Imported takes are labelled backend "imported": they
+# were made outside dreamcut, so no backend class stands behind that name.)
+SPEC_BACKENDS = list(BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def parse_backend(text: str) -> BackendRef:
         raise ValueError(f"backend must be one of: {', '.join(SPEC_BACKENDS)}")
     name, _, model = text.strip().partition(":")
     name = name.strip().lower()
-    if name not in BACKENDS or name == "imported":
+    if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; use one of: {', '.join(SPEC_BACKENDS)}")
     needs_model = BACKENDS[name][2]
     model = model.strip() or None

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from dreamcut.errors import BadInput, DreamcutError
+from dreamcut.errors import DreamcutError
 
 app = typer.Typer(
     name="dreamcut",
@@ -89,9 +89,24 @@ def say(message: str) -> None:
     console.print(message, highlight=False)
 
 
-def main(argv: list[str] | None = None) -> None:
-    from dreamcut.cli import load_commands
+_loaded = False
 
+
+def load_commands() -> None:
+    """Import every command module of this package (each adds its commands to `app`)."""
+    import importlib
+    import pkgutil
+
+    global _loaded
+    if _loaded:
+        return
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if info.name != "app":
+            importlib.import_module(f"dreamcut.cli.{info.name}")
+    _loaded = True
+
+
+def main(argv: list[str] | None = None) -> None:
     load_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
@@ -130,6 +145,3 @@ def main(argv: list[str] | None = None) -> None:
                           highlight=False, soft_wrap=True)
         sys.exit(1)
 
-
-def bad_input(message: str, *, where: str | None = None, fix: str | None = None) -> BadInput:
-    return BadInput(message, where=where, fix=fix)

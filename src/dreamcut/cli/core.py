@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dreamcut.cli.app import G, app, console, fraction_updater, open_project, progress_bar, say
+from dreamcut.cli.app import G, app, console, err_console, fraction_updater, open_project, progress_bar, say
 from dreamcut.errors import BadInput
 
 
@@ -20,7 +20,9 @@ def init(
     song: Optional[Path] = typer.Option(None, "--song", help="Copy this song into the project as its song."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing dreamcut.yaml."),
 ) -> None:
-    """Start a project: write a commented example shot list (dreamcut.yaml) to edit."""
+    """Start a project: write a commented example shot list (dreamcut.yaml) to edit.
+
+    With --song, the shot list covers that song: one shot per phrase, takes long enough for it."""
     from dreamcut.demo.project import init_template
     from dreamcut.media import write_text_atomic
 
@@ -32,7 +34,13 @@ def init(
         raise BadInput("song file does not exist", where=str(song), fix="give the path of an audio file")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        text = init_template()
+        if song is not None:
+            from dreamcut.analysis.audio import analyze_song
+
+            heard = analyze_song(song)
+            text = init_template(duration=heard.duration, bpm=heard.tempo, beats_per_bar=heard.beats_per_bar)
+        else:
+            text = init_template()
         if song is not None:
             dest = directory / f"song{song.suffix.lower()}"
             shutil.copyfile(song, dest)
@@ -90,6 +98,14 @@ def check() -> None:
             backends[name] = load_backend(p.backend)
         for message in backends[name].problems(p.request):
             problems.append(_Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
+    # The song map: pins that name places the song has, and handle room for the transitions asked.
+    from dreamcut import pipeline
+
+    with progress_bar(transient=True) as bars:
+        task = bars.add_task("hearing the song", total=100)
+        heard = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
+    for shot_id, severity, message, fix in pipeline.check_against_song(project, heard):
+        problems.append(_Problem(shot_id, severity, message, fix))
     est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
                    budget_usd=spec.budget_usd)
     seen = set()
@@ -154,12 +170,13 @@ def _run_pipeline(project, *, skip_generate: bool = False) -> dict[str, Path]:
         timeline = pipeline.make_edit(project, song=song, progress=fraction_updater(bars, task))
         bars.update(task, completed=100)
         outputs["edit"] = pipeline.cut_path(project)
+        outputs["song map"] = pipeline.write_song_picture(project, song)
         timings.append(("edit", time.monotonic() - t0))
         t0 = time.monotonic()
         master_task = bars.add_task(f"rendering {spec.render.master}", total=100)
         final_task = bars.add_task(f"upscaling to {spec.render.resolution}", total=100)
         master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bars, master_task),
-                                        upscale_progress=fraction_updater(bars, final_task))
+                                        upscale_progress=fraction_updater(bars, final_task), say=say)
         bars.update(final_task, completed=100)
         outputs["master"], outputs["final"] = master, final
         timings.append(("render", time.monotonic() - t0))
@@ -176,7 +193,9 @@ def _print_outputs(project, outputs: dict[str, Path]) -> None:
     table = Table(title="what was made", show_header=True)
     table.add_column("file")
     table.add_column("what")
-    baked = [p for p in outputs.values() if p.parent.name == "media" and p.parent.parent.name == "exports"]
+    # baked transition clips get one line; the song's WAV (when made) is listed on its own
+    baked = [p for p in outputs.values()
+             if p.parent.name == "media" and p.parent.parent.name == "exports" and p.suffix == ".mp4"]
     if baked:
         table.add_row("exports/media/", f"{len(baked)} transitions baked into clips for NLEs that cannot carry them")
     for name, path in outputs.items():
@@ -241,6 +260,8 @@ def demo(
 @app.command()
 def edit(
     explain: bool = typer.Option(False, "--explain", help="Say why each cut is where it is (beat, bar, section, score)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any decision was degraded (a transition became a "
+                                                        "cut, a clip was retimed, a stale take was used)."),
 ) -> None:
     """Cut the chosen takes to the music and write edits/cut.otio."""
     from dreamcut import pipeline
@@ -259,11 +280,26 @@ def edit(
 
         for line in explain_lines(timeline):
             say(line)
+    from dreamcut.edit.planner import degraded
+
+    lost = degraded(timeline)
+    if lost:
+        say(f"[yellow]{len(lost)} degraded decision(s)[/]:")
+        for line in lost:
+            say(f"  {line}")
+        if strict:
+            err_console.print(f"error: {len(lost)} degraded decision(s) with --strict (fix: lengthen the takes, "
+                              "regenerate stale shots, or drop --strict)", highlight=False)
+            raise typer.Exit(1)
 
 
 @app.command()
-def render() -> None:
-    """Render the edit with the song (master size), then upscale to the final size."""
+def render(
+    force: bool = typer.Option(False, "--force", help="Render even when the edit, takes and settings are unchanged."),
+) -> None:
+    """Render the edit with the song (master size), then upscale to the final size.
+
+    Skipped, and said, when the edit, the takes, the song and the settings are unchanged."""
     from dreamcut import pipeline
 
     project = open_project()
@@ -271,15 +307,22 @@ def render() -> None:
         m = bars.add_task(f"rendering {project.spec.render.master}", total=100)
         f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
         master, final = pipeline.render(project, master_progress=fraction_updater(bars, m),
-                                        upscale_progress=fraction_updater(bars, f))
+                                        upscale_progress=fraction_updater(bars, f), force=force, say=say)
     _print_outputs(project, {"master": master, "final": final})
 
 
 @app.command()
 def export() -> None:
-    """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600)."""
+    """Export the edit for NLEs: exports/cut.otio, premiere.xml (FCP7 XML), cut.edl (CMX 3600), cut.otioz.
+
+    Zoom-throughs and dips are baked into clips in exports/media/ (XML and EDL carry only
+    dissolves); retimed clips go out as speed changes; the song as WAV. The files are signed
+    and replace the previous exports only when all of them are written.
+    """
     from dreamcut import pipeline
 
     project = open_project()
-    outputs = pipeline.export(project)
+    with progress_bar() as bars:
+        task = bars.add_task("exporting (baking transitions NLEs cannot carry)", total=100)
+        outputs = pipeline.export(project, progress=fraction_updater(bars, task))
     _print_outputs(project, outputs)

@@ -20,15 +20,14 @@ def conform(
     Writes edits/conformed.otio, the master render (renders/final_720p.mp4 by default) and,
     unless --no-upscale, the final upscale (renders/final_2k.mp4, with the spec's upscaler),
     through the same render step as `dreamcut render` (so renders are signed the same way).
+    With --no-upscale a final render made from the previous master is removed, with a line.
     The project's own edit (edits/cut.otio) is left as it is.
     """
-    import opentimelineio as otio
-
     from dreamcut import pipeline
-    from dreamcut.edit.conform import read_edit
-    from dreamcut.media import write_text_atomic
+    from dreamcut.nle.conform import read_edit
     from dreamcut.render.ffmpeg import timeline_frames
     from dreamcut.render.upscale import interpolate
+    from dreamcut.timeline import write_timeline
 
     project = open_project()
     spec = project.spec
@@ -37,7 +36,7 @@ def conform(
     timeline = read_edit(edit, project.root, fps=spec.fps, song=spec.song, size=spec.master_size)
     frames = timeline_frames(timeline, spec.fps)
     clips = sum(1 for _ in timeline.tracks[0].find_clips())
-    write_text_atomic(project.edits_dir / "conformed.otio", otio.adapters.write_to_string(timeline, "otio_json"))
+    write_timeline(timeline, project.edits_dir / "conformed.otio")
     master, final = pipeline.render_paths(project)
     w, h = spec.master_size
     fw, fh = spec.final_size
@@ -45,16 +44,10 @@ def conform(
         render_task = bar.add_task(f"render {w}x{h}", total=100)
         upscale_task = bar.add_task(f"upscale {fw}x{fh} ({spec.render.upscaler})", total=100,
                                     visible=upscale_to_final and master != final)
-        if upscale_to_final:
-            # The pipeline's own render step: same file names, same provenance signing.
-            master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bar, render_task),
-                                            upscale_progress=fraction_updater(bar, upscale_task))
-        else:
-            from dreamcut.render.ffmpeg import render_timeline
-
-            render_timeline(timeline, project.root, master, size=spec.master_size, fps=spec.fps,
-                            codec=spec.render.codec, crf=spec.render.crf,
-                            progress=fraction_updater(bar, render_task))
+        # The pipeline's own render step: same file names, same provenance signing, old renders kept on failure.
+        master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bar, render_task),
+                                        upscale_progress=fraction_updater(bar, upscale_task),
+                                        upscale_to_final=upscale_to_final, say=say)
         if upscale_to_final and spec.render.interpolate_fps:
             task = bar.add_task(f"interpolate to {spec.render.interpolate_fps} fps", total=100)
             smooth = final.with_name(f"{final.stem}_{spec.render.interpolate_fps}fps{final.suffix}")

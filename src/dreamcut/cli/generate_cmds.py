@@ -299,8 +299,11 @@ def cancel(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DREAMCUT_API_KEY", show_envvar=True,
-                                          help="Require `Authorization: Bearer KEY` (or set DREAMCUT_API_KEY)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", hidden=True,
+                                          help="Deprecated: shows the key in the process list; use --api-key-file."),
+    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file",
+                                                help="File holding the key clients must send as `Authorization: Bearer KEY` "
+                                                     "(or set DREAMCUT_API_KEY)."),
     backend: str = typer.Option("animatic", "--backend", help="Local backend that renders: animatic, testcard, diffusers:PATH."),
     workers: int = typer.Option(2, "--workers", min=1, max=256, help="Jobs rendered at once."),
     chaos: float = typer.Option(0.0, "--chaos", min=0.0, max=1.0,
@@ -313,15 +316,26 @@ def serve(
                                                 help="Comma-separated words whose prompts fail with moderation_blocked."),
     poll_after_ms: int = typer.Option(1000, "--poll-after-ms", min=10, help="Largest openai-poll-after-ms sent."),
     fps: int = typer.Option(24, "--fps", min=1, max=120, help="Frame rate of rendered videos."),
+    max_request_mb: int = typer.Option(64, "--max-request-mb", min=1, max=4096,
+                                       help="Largest request body accepted (uploads, data URLs); 413 past it."),
+    max_pending: int = typer.Option(1000, "--max-pending", min=1, help="Queued + running jobs before creates get 429."),
+    no_fetch_urls: bool = typer.Option(False, "--no-fetch-urls",
+                                       help="Refuse http(s) input_reference.image_url (data URLs and file ids still work)."),
 ) -> None:
     """Run an OpenAI-compatible /v1/videos server on a local backend (the official openai SDK works against it)."""
-    from dreamcut.server import run
+    import os
 
+    from dreamcut.server import resolve_api_key, run
+
+    api_key, warning = resolve_api_key(flag=api_key, file=api_key_file, env=os.environ.get("DREAMCUT_API_KEY"))
+    if warning:
+        say(warning)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
-        say("warning: serving beyond this machine without --api-key: anyone who can reach it can use it")
+        say("warning: serving beyond this machine without an API key (--api-key-file or DREAMCUT_API_KEY): anyone who can reach it can use it")
     say(f"dreamcut serve: http://{host}:{port}/v1 (backend {backend}"
         f"{', chaos ' + str(chaos) if chaos else ''}{', key required' if api_key else ''})")
     run(host=host, port=port, api_key=api_key, backend=backend, workers=workers, chaos=chaos, chaos_seed=chaos_seed,
         latency=latency, price_per_second=price, storage=storage,
         blocked_words=tuple(w.strip() for w in (blocked_words or "").split(",") if w.strip()),
-        poll_after_ms=poll_after_ms, fps=fps)
+        poll_after_ms=poll_after_ms, fps=fps, max_request_bytes=max_request_mb << 20, max_pending=max_pending,
+        fetch_urls=not no_fetch_urls)

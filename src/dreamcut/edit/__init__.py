@@ -1,1 +1,1 @@
-"""Cutting to the music: the planner (pure), transitions, and conform."""
+"""Cutting to the music: the planner (pure) and the transitions."""

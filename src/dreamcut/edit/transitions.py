@@ -1,8 +1,9 @@
 """Transitions between two shots: hard cut, dissolve, dip to black, and zoom-through.
 
 Cut, dissolve and dip to black are rendered by ffmpeg inside the one render filtergraph
-(`concat`, `xfade=fade`, `xfade=fadeblack`); the frame functions here define what they
-mean and are used where a transition must be baked into media (exports).
+(`concat`, `xfade=fade`, `xfade=fadeblack`), also when an export bakes a dip into a clip;
+the frame functions here state what they mean in numpy (and are tested as such), but no
+render calls them. The transition kinds themselves are `dreamcut.timeline`'s.
 
 Zoom-through is the endless-zoom transition: the outgoing shot keeps zooming in while
 the incoming shot grows out of its centre. It needs per-frame Python, so it is rendered
@@ -30,15 +31,8 @@ from typing import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-#: transition_type values on OTIO `Transition`s (see docs/internals.md)
-CUT = "cut"
-DISSOLVE = "SMPTE_Dissolve"
-DIP_TO_BLACK = "dreamcut_DipToBlack"
-ZOOM_THROUGH = "dreamcut_ZoomThrough"
-
-#: the spec's transition kinds -> OTIO transition types
-KIND_TO_TYPE = {"cut": CUT, "dissolve": DISSOLVE, "dip": DIP_TO_BLACK, "zoom": ZOOM_THROUGH}
-TYPE_TO_KIND = {v: k for k, v in KIND_TO_TYPE.items()}
+# The transition kinds are the timeline's vocabulary (dreamcut.timeline); named here for the frame code.
+from dreamcut.timeline import CUT, DIP_TO_BLACK, DISSOLVE, KIND_TO_TYPE, TYPE_TO_KIND, ZOOM_THROUGH  # noqa: F401
 
 #: the ffmpeg xfade transition that renders each filter-graph transition type
 XFADE = {DISSOLVE: "fade", DIP_TO_BLACK: "fadeblack"}

@@ -1,17 +1,21 @@
 """Render a timeline to one video file with ONE ffmpeg process: a filtergraph, built by pure functions.
 
-The edit (docs/internals.md) becomes a list of *streams*, one per clip: the take trimmed to
-its source range (plus the handles a dissolve needs), retimed by its speed (`setpts`),
-normalised to the output size and fps (`scale` + `pad` + `fps`), padded by cloning its
-last frame only as a guard against a take that is a frame short, and trimmed to an exact
-frame count. Streams joined by a dissolve or a dip to black are chained with `xfade`
-(`fade` / `fadeblack`); the chains are joined with one `concat`. A zoom-through needs
-per-frame Python, so its frames (and only those) are rendered first by
-`edit.transitions` into a lossless clip that the graph reads as one more input; the two
-shots around it are cut short by the transition's offsets, so the timeline's length holds.
+The edit, read through `dreamcut.timeline` (docs/internals.md), becomes a list of *streams*,
+one per clip: the take trimmed to its source range (plus the handles a dissolve needs),
+retimed by its speed (`setpts`), normalised to the work size and fps (`scale` + `pad` +
+`fps`; the work size is the output's shape no larger than the largest take, and the blended
+picture is scaled to the output size once at the end), padded by cloning its last frame only
+as a guard against a take that is a frame short, and trimmed to an exact frame count. Takes
+are `movie` sources inside the graph (pulled when needed, not decoded ahead). Streams joined
+by a dissolve or a dip to black are chained with `xfade` (`fade` / `fadeblack`); the chains
+are joined with one `concat`. A zoom-through needs per-frame Python, so its frames (and only
+those) are rendered first by `edit.transitions` into a lossless clip that the graph reads as
+one more `movie` source; the two shots around it are cut short by the transition's offsets,
+so the timeline's length holds.
 
 The song is the A1 clip, read with `-ss`/`-t` and encoded without any filter: loudness
-untouched (AAC 256k beside H.264, 24-bit PCM beside ProRes 422 HQ in a .mov).
+untouched (AAC 256k beside H.264, 24-bit PCM beside ProRes 422 HQ in a .mov). Container tags
+(`metadata=`, the disclosure tags) are written by the same encode.
 
 Everything is counted in frames at the timeline's rate, so the output lasts exactly the
 timeline's duration. The file is written atomically; progress goes to `progress(fraction)`.
@@ -21,6 +25,7 @@ This module never changes the edit: no cut moves, no clip is added or dropped.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +34,10 @@ from typing import Callable
 import numpy as np
 import opentimelineio as otio
 
+from dreamcut import timeline as tl
 from dreamcut.edit import transitions as tr
 from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.media import FrameWriter, atomic_path, ffmpeg_exe, probe, run_ffmpeg
+from dreamcut.media import FrameWriter, atomic_path, die_with_parent, ffmpeg_exe, probe, run_ffmpeg
 
 CODECS = ("h264", "prores")
 BLACK = "<black>"  # a Stream of black frames (a gap in an NLE's edit)
@@ -83,105 +89,69 @@ class RenderPlan:
     song_start: float = 0.0
 
 
-def _frames(t: otio.opentime.RationalTime, fps: int) -> int:
-    return round(t.rescaled_to(fps).value)
-
-
-def _speed(clip: otio.schema.Clip) -> float:
-    meta = clip.metadata.get("dreamcut") or {}
-    try:
-        speed = float(meta.get("speed", 1.0) or 1.0)
-    except (TypeError, ValueError):
-        speed = 1.0
-    return speed if speed > 0 else 1.0
-
-
-def _media_url(clip: otio.schema.Clip) -> str:
-    ref = clip.media_reference
-    url = getattr(ref, "target_url", None)
-    if not url:
-        raise BadInput("clip has no media file", where=f"clip {clip.name}",
-                       fix="every clip on V1 must reference its take with an ExternalReference")
-    if url.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        url = unquote(urlparse(url).path)
-    return url
-
-
 def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
-    """Turn a timeline in dreamcut's conventions into streams and joins, counted in frames at `fps`."""
+    """Turn a timeline in dreamcut's conventions (read through `dreamcut.timeline`) into streams and joins."""
     if not timeline.tracks or len(timeline.tracks) < 1:
         raise BadInput("timeline has no video track", where=timeline.name or "timeline")
-    video = timeline.tracks[0]
-    items = list(video)
-    clips: list[otio.schema.Clip] = []
-    before: list[otio.schema.Transition | None] = []
-    after: list[otio.schema.Transition | None] = []
-    pending: otio.schema.Transition | None = None
-    for item in items:
-        if isinstance(item, otio.schema.Transition):
-            if not clips:
+    views = tl.items(timeline, fps)
+    # Each clip or gap with the transitions on either side of it.
+    parts: list[tl.ClipView | tl.GapView] = []
+    before: list[tl.TransitionView | None] = []
+    after: list[tl.TransitionView | None] = []
+    pending: tl.TransitionView | None = None
+    for item in views:
+        if isinstance(item, tl.TransitionView):
+            if not parts:
                 raise BadInput("the video track starts with a transition", where=f"transition {item.name}",
                                fix="a transition sits between two clips")
+            if isinstance(parts[-1], tl.GapView):
+                raise BadInput("a transition next to a gap", where=f"transition {item.name}",
+                               fix="remove the transition or fill the gap in the NLE")
             pending = item
             after[-1] = item
-        elif isinstance(item, otio.schema.Clip):
-            clips.append(item)
-            before.append(pending)
-            after.append(None)
-            pending = None
-        elif isinstance(item, otio.schema.Gap):
+            continue
+        if isinstance(item, tl.GapView) and pending is not None:
             # The planner never leaves gaps; an edit conformed from an NLE may. They render black.
-            if pending is not None:
-                raise BadInput("a transition next to a gap", where=f"transition {pending.name}",
-                               fix="remove the transition or fill the gap in the NLE")
-            clips.append(item)
-            before.append(None)
-            after.append(None)
-        else:
-            raise BadInput(f"unsupported item {type(item).__name__} on V1", where=getattr(item, "name", "V1"))
+            raise BadInput("a transition next to a gap", where=f"transition {pending.name}",
+                           fix="remove the transition or fill the gap in the NLE")
+        parts.append(item)
+        before.append(pending)
+        after.append(None)
+        pending = None
     if pending is not None:
         raise BadInput("the video track ends with a transition", where=f"transition {pending.name}")
-    if not clips:
+    if not parts:
         raise BadInput("the timeline has no clips", where=timeline.name or "timeline")
 
-    def offsets(t: otio.schema.Transition | None) -> tuple[str, int, int]:
+    def offsets(t: tl.TransitionView | None) -> tuple[str, int, int]:
         if t is None:
             return tr.CUT, 0, 0
-        kind = t.transition_type or tr.DISSOLVE
-        if kind not in (tr.DISSOLVE, tr.DIP_TO_BLACK, tr.ZOOM_THROUGH):
-            kind = tr.DISSOLVE  # an NLE's own dissolve flavours render as a dissolve
-        return kind, _frames(t.in_offset, fps), _frames(t.out_offset, fps)
+        return t.rendered_kind, t.in_frames, t.out_frames
 
     plan = RenderPlan(fps=fps)
     takes: list[Stream] = []
-    takes_after: list[otio.schema.Transition | None] = []
-    for i, clip in enumerate(clips):
-        if isinstance(clip, otio.schema.Gap):
-            if after[i] is not None:
-                raise BadInput("a transition next to a gap", where=f"transition {after[i].name}",
-                               fix="remove the transition or fill the gap in the NLE")
-            n = _frames(clip.source_range.duration, fps)
-            if n > 0:
-                takes.append(Stream(media=BLACK, start=0.0, frames=n, clip="gap"))
+    takes_after: list[tl.TransitionView | None] = []
+    for i, part in enumerate(parts):
+        if isinstance(part, tl.GapView):
+            if part.record > 0:
+                takes.append(Stream(media=BLACK, start=0.0, frames=part.record, clip="gap"))
                 takes_after.append(None)
-                plan.total_frames += n
+                plan.total_frames += part.record
             continue
-        speed = _speed(clip)
-        sr = clip.source_range or clip.trimmed_range()
-        src_start = _frames(sr.start_time, fps)
-        record = max(1, round(_frames(sr.duration, fps) / speed))
+        if not part.media:
+            raise BadInput("clip has no media file", where=f"clip {part.name}",
+                           fix="every clip on V1 must reference its take with an ExternalReference")
+        speed, record = part.speed, part.record
         kb, in_b, out_b = offsets(before[i])
         ka, in_a, out_a = offsets(after[i])
         head = in_b if kb in tr.XFADE else (-out_b if kb == tr.ZOOM_THROUGH else 0)
         tail = out_a if ka in tr.XFADE else (-in_a if ka == tr.ZOOM_THROUGH else 0)
         frames = head + record + tail
         if frames < 1:
-            raise BadInput("clip is shorter than the transitions around it", where=f"clip {clip.name}",
+            raise BadInput("clip is shorter than the transitions around it", where=f"clip {part.name}",
                            fix="shorten the transitions or lengthen the clip")
-        takes.append(Stream(media=_media_url(clip), start=(src_start - head * speed) / fps, frames=frames,
-                            speed=speed, clip=clip.name))
+        takes.append(Stream(media=part.path, start=(part.source_in - head * speed) / fps, frames=frames,
+                            speed=speed, clip=part.name))
         takes_after.append(after[i])
         plan.total_frames += record
 
@@ -203,16 +173,12 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
         else:
             plan.joins.append(Join(kind, t_in + t_out))
 
-    if len(timeline.tracks) > 1:
-        audio = timeline.tracks[1]
-        songs = [c for c in audio if isinstance(c, otio.schema.Clip)]
-        if songs:
-            plan.song = _media_url(songs[0])
-            sr = songs[0].source_range
-            plan.song_start = sr.start_time.to_seconds() if sr else 0.0
+    song = tl.song_clip(timeline)
+    if song is not None and getattr(song.media_reference, "target_url", None):
+        plan.song = tl.media_path(song.media_reference.target_url)
+        plan.song_start = song.source_range.start_time.to_seconds() if song.source_range else 0.0
     if plan.song is None:
-        meta = timeline.metadata.get("dreamcut") or {}
-        plan.song = meta.get("song")
+        plan.song = tl.info(timeline).song
     return plan
 
 
@@ -326,12 +292,17 @@ def output_args(codec: str, crf: int, fps: int, preset: str = "veryfast") -> lis
 
 def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, size: tuple[int, int], fps: int,
                     codec: str = "h264", crf: int = 18, preset: str = "veryfast",
-                    progress: Callable[[float], None] | None = None) -> None:
+                    progress: Callable[[float], None] | None = None, metadata: dict[str, str] | None = None,
+                    overlay: str | None = None) -> None:
     """Render `timeline` (media paths relative to `root`) to `out` at `size` and `fps`, with the song.
+
+    overlay: a filter chain drawn over the finished picture (the program overlay, see render.overlay).
 
     codec: 'h264' (H.264 + AAC 256k, .mp4) or 'prores' (ProRes 422 HQ + 24-bit PCM, .mov).
     crf / preset: x264 quality and speed (ignored for ProRes).
     progress: called with the fraction done (0..1); zoom-through frames count first.
+    metadata: container tags written by the encode itself (the disclosure tags), so the file is
+    written once; signing is the only pass after it.
     """
     root = Path(root)
     out = Path(out)
@@ -342,11 +313,12 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
     if size[0] % 2 or size[1] % 2:
         raise BadInput(f"output size {size[0]}x{size[1]} must be even", where="render", fix="use an even width and height")
     render_plan(plan_render(timeline, fps), root, out, size=size, codec=codec, crf=crf, preset=preset,
-                progress=progress)
+                progress=progress, metadata=metadata, overlay=overlay)
 
 
 def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int], codec: str = "h264",
-                crf: int = 18, preset: str = "veryfast", progress: Callable[[float], None] | None = None) -> None:
+                crf: int = 18, preset: str = "veryfast", progress: Callable[[float], None] | None = None,
+                metadata: dict[str, str] | None = None, overlay: str | None = None) -> None:
     """Render a RenderPlan (see `plan_render`); also used to bake single transitions for exports."""
     root, out = Path(root), Path(out)
     fps = plan.fps
@@ -362,7 +334,9 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
             return None
         return lambda f: progress(min(1.0, (offset + f * share) / max(1, total_work)))
 
-    with tempfile.TemporaryDirectory(prefix=".dreamcut-render-", dir=out.parent if out.parent.exists() else None) as tmp:
+    # The work folder names this process: a later run removes it if this one is killed (media.sweep_stale).
+    with tempfile.TemporaryDirectory(prefix=f".dreamcut-render-pid{os.getpid()}-",
+                                     dir=out.parent if out.parent.exists() else None) as tmp:
         zoom_files = []
         for k, z in enumerate(zooms):
             dest = Path(tmp) / f"zoom_{k:03d}.mp4"
@@ -371,6 +345,9 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
             if progress:
                 progress(min(1.0, (k + 1) * z.frames * 6 / max(1, total_work)))
         inputs, graph = build_filtergraph(abs_plan, size, zoom_files, work=work)
+        if overlay:  # drawn over the finished picture: the graph's output label gets one more step
+            head, _, tail = graph.rpartition("[vout]")
+            graph = f"{head}[vprogram]{tail};[vprogram]{overlay}[vout]"
         audio: list[str] = []
         if abs_plan.song:
             audio_index = sum(1 for a in inputs if a == "-i")
@@ -382,6 +359,10 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
         if abs_plan.song:
             args += ["-map", f"{audio_index}:a:0"]
         args += [*output_args(codec, crf, fps, preset), "-frames:v", str(abs_plan.total_frames)]
+        for k, v in (metadata or {}).items():
+            args += ["-metadata", f"{k}={v}"]
+        if metadata:
+            args += ["-movflags", "+faststart+use_metadata_tags"]  # keeps keys MP4 has no atom for
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as part_path:
             run_ffmpeg([*args, str(part_path)], duration=abs_plan.total_frames / fps,
@@ -456,7 +437,7 @@ def decode_stream(stream: Stream, size: tuple[int, int], fps: int) -> list[np.nd
     chain = normalise_chain(size, fps, stream.speed, stream.frames)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{seek:.6f}", "-t", f"{read:.6f}",
            "-i", stream.media, "-vf", chain, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = subprocess.run(cmd, capture_output=True, preexec_fn=die_with_parent())
     if proc.returncode != 0:
         raise WorkFailed(f"could not decode {Path(stream.media).name}: "
                          f"{proc.stderr.decode(errors='replace').strip()[-200:]}")

@@ -134,8 +134,10 @@ def parse_method(method: str) -> tuple[str, Path | None]:
 
 def upscale(src: Path, dst: Path, size: tuple[int, int], *, method: str = "lanczos",
             progress: Callable[[float], None] | None = None, tile: int = 256, device: str | None = None,
-            crf: int = 18, preset: str = "veryfast") -> None:
+            crf: int = 18, preset: str = "veryfast", metadata: dict[str, str] | None = None) -> None:
     """Upscale `src` to exactly `size` (W, H) into `dst` (H.264, audio copied), written atomically.
+
+    metadata: container tags written by the encode itself (the disclosure tags).
 
     method: 'lanczos' (default), 'realesrgan', or 'spandrel:<weights>' / a weights path.
     tile: tile size in source pixels for model upscalers (bounded memory at any resolution).
@@ -155,7 +157,7 @@ def upscale(src: Path, dst: Path, size: tuple[int, int], *, method: str = "lancz
               f"pad={w}:{h}:-1:-1:color=black,setsar=1")
         with atomic_path(dst) as tmp:
             run_ffmpeg(["-i", str(src), "-map", "0:v:0", "-map", "0:a?", "-vf", vf, *h264_args(crf, preset), "-c:a", "copy",
-                        "-movflags", "+faststart", str(tmp)],
+                        *_tag_args(metadata), str(tmp)],
                        duration=info.duration, progress=progress, what=f"upscaling {src.name}")
         return
     if kind == "realesrgan":
@@ -166,11 +168,18 @@ def upscale(src: Path, dst: Path, size: tuple[int, int], *, method: str = "lancz
     else:
         assert weights is not None
         model = _SpandrelModel(weights, tile=tile, device=device)
-    _stream_upscale(src, dst, size, info.duration, info.video.fps, model, progress)
+    _stream_upscale(src, dst, size, info.duration, info.video.fps, model, progress, metadata)
+
+
+def _tag_args(metadata: dict[str, str] | None) -> list[str]:
+    args: list[str] = []
+    for k, v in (metadata or {}).items():
+        args += ["-metadata", f"{k}={v}"]
+    return args + ["-movflags", "+faststart+use_metadata_tags" if metadata else "+faststart"]
 
 
 def _stream_upscale(src: Path, dst: Path, size: tuple[int, int], duration: float, fps: float, model,
-                    progress: Callable[[float], None] | None) -> None:
+                    progress: Callable[[float], None] | None, metadata: dict[str, str] | None = None) -> None:
     w, h = size
     expected = max(1, round(duration * fps))
     first = True
@@ -184,7 +193,8 @@ def _stream_upscale(src: Path, dst: Path, size: tuple[int, int], duration: float
                     vf = (f"scale={w}:{h}:force_original_aspect_ratio=decrease:flags=lanczos,"
                           f"pad={w}:{h}:-1:-1:color=black,setsar=1")
                     writer = FrameWriter(tmp, uw, uh, fps, codec_args=_H264, extra_inputs=("-i", str(src)),
-                                         extra_args=("-map", "0:v:0", "-map", "1:a?", "-vf", vf, "-c:a", "copy"))
+                                         extra_args=("-map", "0:v:0", "-map", "1:a?", "-vf", vf, "-c:a", "copy"),
+                                         metadata=metadata)
                     writer.__enter__()
                     first = False
                 assert writer is not None

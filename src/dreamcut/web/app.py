@@ -221,28 +221,20 @@ def _chunked(parts, size: int = 32_768):
 
 
 def _read_cut(path: Path) -> dict[str, Any]:
-    import opentimelineio as otio
+    from dreamcut import timeline as tl
+    from dreamcut.errors import BadInput
 
     try:
-        timeline = otio.adapters.read_from_file(str(path))
-    except Exception:  # a damaged or foreign cut: show none rather than failing the board
+        timeline = tl.read_timeline(path)
+        fps = tl.info(timeline).fps
+        views = tl.clips(timeline, fps)
+    except (BadInput, ValueError, TypeError):  # a damaged or foreign cut: show none rather than failing the board
         return {"clips": [], "seconds": 0.0, "error": "edits/cut.otio could not be read"}
-    clips = []
-    t = 0.0
-    video = timeline.tracks[0] if len(timeline.tracks) else []
-    for item in video:
-        if not isinstance(item, otio.schema.Clip):
-            continue
-        meta = dict(item.metadata.get("dreamcut", {}) or {})
-        dur = item.source_range.duration.to_seconds() if item.source_range else 0.0
-        speed = float(meta.get("speed") or 1.0)
-        start = float(meta.get("record_start", t))
-        end = float(meta.get("record_end", start + dur / speed))
-        clips.append({"take": str(meta.get("take", item.name)), "shot": str(meta.get("shot", "")),
-                      "start": round(start, 3), "end": round(end, 3), "reason": str(meta.get("reason", "")),
-                      "score": meta.get("score")})
-        t = end
-    return {"clips": clips, "seconds": round(t, 3), "title": timeline.name}
+    clips = [{"take": v.take, "shot": v.shot or "", "start": round(v.record_start / fps, 3),
+              "end": round(v.record_end / fps, 3), "reason": str(v.meta.get("reason", "")),
+              "score": v.meta.get("score")} for v in views]
+    seconds = views[-1].record_end / fps if views else 0.0
+    return {"clips": clips, "seconds": round(seconds, 3), "title": timeline.name}
 
 
 def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) -> FastAPI:

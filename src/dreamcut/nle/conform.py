@@ -1,19 +1,25 @@
-"""Read back an edit changed in an NLE (.otio, FCP7 .xml, CMX 3600 .edl) as a timeline dreamcut renders.
+"""Read back an edit changed in an NLE (.otio, .otioz, FCP7 .xml, CMX 3600 .edl) as a timeline dreamcut renders.
 
-An editor reorders, trims, swaps takes and deletes shots in Premiere or Resolve, then hands
-back an export. `read_edit` maps every clip of the edit's picture back to a file of the
-project and returns a timeline in dreamcut's conventions (docs/internals.md):
+An editor reorders, trims, swaps takes, retimes and deletes shots in Premiere or Resolve,
+then hands back an export. `read_edit` maps every clip of the edit's picture back to a
+file of the project and returns a timeline in dreamcut's conventions (`dreamcut.timeline`):
 
-- which file a clip is: by the clip's name as a take id (`takes/<shot>/<name>.mp4`) or a baked
-  transition (`exports/media/<name>.mp4`), by its media path (relative to the edit file, to
-  the project, or absolute), or by its EDL reel (the reels `export.py` writes). EDLs are
-  matched name-first because their file comments are not reliable per event; XML and OTIO
-  path-first, because a swapped take keeps its old name in some NLEs;
+- the formats are read by their own files: `nle.fcp7` (Time Remap filters become speeds),
+  `nle.edl` (M2 lines become speeds, dissolves centred), OTIO's adapter for .otio/.otioz;
+- which file a clip is: by the clip's name as a take id (`takes/<shot>/<name>.mp4`) or a
+  baked transition (`exports/media/<name>.mp4`), by its media path (relative to the edit
+  file, to the project, or absolute; for EDLs the `* SOURCE FILE:` comment), or by its EDL
+  reel through the reel table the export wrote (`nle.reels`: the reel a clip left with is
+  the reel it comes back as). EDLs are matched name-first (their file comments are not
+  reliable per event); XML and OTIO path-first (a swapped take keeps its old name in
+  some NLEs);
 - source ranges are made relative to the media's start (NLEs give files a start timecode,
-  e.g. 01:00:00:00) and rescaled to the project's fps; speeds come from dreamcut metadata
-  when the edit kept it (.otio), else 1.0;
-- several video tracks are flattened top-down (what the viewer sees); gaps stay gaps (they
-  render black); transitions keep their offsets (the NLE's dissolves render as dissolves);
+  e.g. 01:00:00:00) and rescaled to the project's fps; speeds come from the edit's data;
+- a baked transition clip (zoom-through, dip) that still sits between its own two shots
+  becomes the transition again, so it follows trims made in the NLE; one moved elsewhere
+  stays a clip of its baked media;
+- several video tracks are flattened top-down (what the viewer sees); gaps (and EDL black)
+  stay gaps; the NLE's dissolves render as dissolves;
 - the song: the edit's audio is NOT used (an NLE mixes scratch audio in); A1 is the project's
   song from 0 for the picture's length, as the render muxes it.
 
@@ -23,14 +29,14 @@ This module never writes files and never changes the project's own edit (edits/c
 from __future__ import annotations
 
 import copy
-import re
-import urllib.parse
 from pathlib import Path
 
 import opentimelineio as otio
 
+from dreamcut import timeline as tl
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
+from dreamcut.nle import edl, fcp7, reels
 
 READERS = {".otio": "otio_json", ".xml": "fcp_xml", ".edl": "cmx_3600", ".otioz": "otioz"}
 
@@ -48,7 +54,7 @@ def read_edit(path: Path, root: Path, *, fps: int | None = None, song: str | Non
     adapter = READERS.get(path.suffix.lower())
     if adapter is None:
         raise BadInput(f"unknown edit format {path.suffix!r}", where=path.name,
-                       fix="use an .otio, FCP7 .xml or CMX 3600 .edl export")
+                       fix="use an .otio, .otioz, FCP7 .xml or CMX 3600 .edl export")
     title = None
     if fps is None or song is None or size is None:
         from dreamcut.spec import load_spec
@@ -59,8 +65,14 @@ def read_edit(path: Path, root: Path, *, fps: int | None = None, song: str | Non
         size = size or spec.master_size
         title = spec.title
     try:
-        kwargs = {"rate": fps} if adapter == "cmx_3600" else {}
-        edit = otio.adapters.read_from_file(str(path), adapter_name=adapter, **kwargs)
+        if adapter == "cmx_3600":
+            edit = edl.read(path, fps)
+        elif adapter == "fcp_xml":
+            edit = fcp7.read(path, fps)
+        else:
+            edit = otio.adapters.read_from_file(str(path), adapter_name=adapter)
+    except BadInput:
+        raise
     except Exception as e:  # the adapters raise their own exception types on malformed files
         raise BadInput(f"cannot read this {adapter} file ({type(e).__name__}: {str(e)[:120]})", where=path.name,
                        fix="re-export the edit from the NLE") from None
@@ -73,64 +85,97 @@ def read_edit(path: Path, root: Path, *, fps: int | None = None, song: str | Non
     picture = _picture(edit)
     finder = _Finder(root, path.parent, name_first=adapter == "cmx_3600")
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    record = 0
     for item in picture:
         if isinstance(item, otio.schema.Transition):
-            t = otio.schema.Transition(name=item.name, transition_type=item.transition_type or "SMPTE_Dissolve",
-                                       in_offset=_at(item.in_offset, fps), out_offset=_at(item.out_offset, fps))
-            track.append(t)
+            v = tl.transition_view(item, fps)
+            track.append(tl.make_transition(v.kind, v.in_frames, v.out_frames, fps, name=item.name or None))
             continue
+        if isinstance(item, otio.schema.Clip) and isinstance(item.media_reference, otio.schema.GeneratorReference):
+            item = otio.schema.Gap(source_range=item.source_range)  # EDL black, an NLE's slug: black
         if isinstance(item, otio.schema.Gap):
-            n = _frames(item.source_range.duration if item.source_range else item.duration(), fps)
+            n = tl.frames(item.source_range.duration if item.source_range else item.duration(), fps)
             if n > 0:
-                track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
-                    otio.opentime.RationalTime(0, fps), otio.opentime.RationalTime(n, fps))))
-                record += n
+                track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(tl.rt(0, fps), tl.rt(n, fps))))
             continue
         if not isinstance(item, otio.schema.Clip):
             continue
         media = finder.find(item)
-        old = item.metadata.get("dreamcut") or {}
-        speed = float(old.get("speed", 1.0) or 1.0) if adapter in ("otio_json", "otioz") else 1.0
-        sr = item.source_range or item.trimmed_range()
-        start = _frames(sr.start_time, fps) - _media_start(item, fps)
-        duration = _frames(sr.duration, fps)
-        start = finder.fit_start(media, start, duration, fps, item.name)
-        clip = otio.schema.Clip(name=_take_id(media), media_reference=otio.schema.ExternalReference(target_url=media),
-                                source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(start, fps),
-                                                                     otio.opentime.RationalTime(duration, fps)))
-        rec = max(1, round(duration / speed))
+        view = tl.clip_view(item, fps)
+        start = view.source_in - _media_start(item, fps)
+        start = finder.fit_start(media, start, view.source_frames, fps, item.name)
+        take = Path(media).stem
         parts = Path(media).parts
-        clip.metadata["dreamcut"] = {
-            "shot": parts[1] if len(parts) > 2 and parts[0] == "takes" else None,
-            "take": _take_id(media), "speed": speed,
-            "reason": f"conformed from {path.name}" + (f" (clip {item.name})" if item.name != _take_id(media) else ""),
-            "score": old.get("score"), "record_start": record / fps, "record_end": (record + rec) / fps,
-        }
-        if "baked" in old:
-            clip.metadata["dreamcut"]["baked"] = old["baked"]
-        track.append(clip)
-        record += rec
-    if not any(isinstance(i, otio.schema.Clip) for i in track):
-        raise BadInput("the edit has no picture clips", where=path.name, fix="export the sequence with its video track")
+        old = view.meta
+        extra = {k: old[k] for k in ("from", "to", "in", "out") if k in old}
+        track.append(tl.make_clip(
+            take=take, media=media, source_in=start, record=view.record, speed=view.speed, fps=fps,
+            shot=parts[1] if len(parts) > 2 and parts[0] == "takes" else None,
+            baked=view.baked or finder.baked_kind(media),
+            reason=f"conformed from {path.name}" + (f" (clip {item.name})" if item.name != take else ""),
+            score=old.get("score"), **extra))
+    _unbake(track, fps)
     # An NLE's empty tail (or a dangling transition) is not part of the picture.
     while len(track) and isinstance(track[-1], (otio.schema.Transition, otio.schema.Gap)):
-        if isinstance(track[-1], otio.schema.Gap):
-            record -= _frames(track[-1].source_range.duration, fps)
         del track[-1]
+    if not any(isinstance(i, otio.schema.Clip) for i in track):
+        raise BadInput("the edit has no picture clips", where=path.name, fix="export the sequence with its video track")
+    record = 0
+    for item in track:  # record positions, for the board and `edit --explain`
+        if isinstance(item, otio.schema.Clip):
+            v = tl.clip_view(item, fps)
+            item.metadata["dreamcut"]["record_start"] = record / fps
+            item.metadata["dreamcut"]["record_end"] = (record + v.record) / fps
+            record += v.record
+        elif isinstance(item, otio.schema.Gap):
+            record += tl.frames(item.source_range.duration, fps)
 
-    tl = otio.schema.Timeline(name=edit.name or title or path.stem)
-    tl.tracks.append(track)
+    out = otio.schema.Timeline(name=edit.name or title or path.stem)
+    out.tracks.append(track)
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     audio.append(otio.schema.Clip(name=Path(song).stem, media_reference=otio.schema.ExternalReference(target_url=song),
-                                  source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps),
-                                                                       otio.opentime.RationalTime(record, fps))))
-    tl.tracks.append(audio)
+                                  source_range=otio.opentime.TimeRange(tl.rt(0, fps), tl.rt(record, fps))))
+    out.tracks.append(audio)
     for m in picture.markers:
         track.markers.append(copy.deepcopy(m))
-    tl.metadata["dreamcut"] = {"version": 1, "song": song, "fps": fps, "size": list(size), "tempo": None,
-                               "title": title or tl.name, "conformed_from": path.name}
-    return tl
+    out.metadata["dreamcut"] = {"version": tl.VERSION, "song": song, "fps": fps, "size": list(size), "tempo": None,
+                                "title": title or out.name, "conformed_from": path.name}
+    return out
+
+
+def _unbake(track: otio.schema.Track, fps: int) -> None:
+    """A baked transition clip between its own two shots becomes the transition again (it follows their trims)."""
+    k = 1
+    while k + 1 < len(track):
+        mid, a, b = track[k], track[k - 1], track[k + 1]
+        if not (isinstance(mid, otio.schema.Clip) and isinstance(a, otio.schema.Clip)
+                and isinstance(b, otio.schema.Clip)):
+            k += 1
+            continue
+        vm, va, vb = tl.clip_view(mid, fps), tl.clip_view(a, fps), tl.clip_view(b, fps)
+        src, dst = _baked_ends(vm)
+        if not vm.baked or (src, dst) != (va.take, vb.take):
+            k += 1
+            continue
+        d = vm.record
+        t_in = int(vm.meta["in"]) if "in" in vm.meta and "out" in vm.meta and \
+            int(vm.meta["in"]) + int(vm.meta["out"]) == d else d // 2
+        t_out = d - t_in
+        tl.set_range(a, source_in=va.source_in, record=va.record + t_in, speed=va.speed, fps=fps)
+        tl.set_range(b, source_in=vb.source_in - round(t_out * vb.speed), record=vb.record + t_out, speed=vb.speed,
+                     fps=fps)
+        track.remove(mid)
+        track.insert(k, tl.make_transition(vm.baked, t_in, t_out, fps))
+        k += 2
+
+
+def _baked_ends(view: tl.ClipView) -> tuple[str | None, str | None]:
+    """The take ids a baked clip joins: from its metadata, else from its name `<a>__<kind>__<b>`."""
+    if "from" in view.meta and "to" in view.meta:
+        return str(view.meta["from"]), str(view.meta["to"])
+    parts = view.take.split("__")
+    if len(parts) == 3 and parts[1] in tl.KIND_TO_TYPE:
+        return parts[0], parts[2]
+    return None, None
 
 
 # -- picking the picture --------------------------------------------------------------------------
@@ -176,10 +221,10 @@ def _unnest(track: otio.schema.Track) -> otio.schema.Track:
 class _Finder:
     def __init__(self, root: Path, edit_dir: Path, *, name_first: bool):
         self.root, self.edit_dir, self.name_first = root, edit_dir.resolve(), name_first
-        self.takes = {p.stem: p for p in sorted((root / "takes").glob("*/*.mp4"))} if (root / "takes").is_dir() else {}
+        self.takes = reels.project_takes(root)
         baked = root / "exports" / "media"
         self.baked = {p.stem: p for p in sorted(baked.glob("*.mp4"))} if baked.is_dir() else {}
-        self.reels = _reel_names(self.takes)
+        self.reels = reels.reel_to_take(root, edit_dir)
         self.lengths: dict[str, float] = {}
 
     def find(self, clip: otio.schema.Clip) -> str:
@@ -190,10 +235,17 @@ class _Finder:
             found = attempt(clip)
             if found is not None:
                 return self._rel(found)
-        url = getattr(clip.media_reference, "target_url", None)
-        shown = Path(_url_path(url)).name if url else "no media path"
+        url = getattr(clip.media_reference, "target_url", None) or edl.source_file_of(clip)
+        shown = Path(tl.media_path(url)).name if url else "no media path"
         raise BadInput(f"clip {clip.name!r} ({shown}) matches no take of the project", where=f"clip {clip.name}",
                        fix="name clips by their take id, keep the media paths, or relink the clip to a take")
+
+    def baked_kind(self, media: str) -> str | None:
+        """The transition type of a baked clip's file (exports/media/<a>__<kind>__<b>.mp4), else None."""
+        parts = Path(media).stem.split("__")
+        if Path(media).parent.as_posix().endswith("exports/media") and len(parts) == 3:
+            return tl.KIND_TO_TYPE.get(parts[1])
+        return None
 
     def _by_name(self, clip: otio.schema.Clip) -> Path | None:
         for name in {clip.name, Path(clip.name).stem} if clip.name else ():
@@ -204,10 +256,10 @@ class _Finder:
         return None
 
     def _by_path(self, clip: otio.schema.Clip) -> Path | None:
-        url = getattr(clip.media_reference, "target_url", None)
+        url = getattr(clip.media_reference, "target_url", None) or edl.source_file_of(clip)
         if not url:
             return None
-        p = Path(_url_path(url))
+        p = Path(tl.media_path(url))
         candidates = [p] if p.is_absolute() else [self.edit_dir / p, self.root / p]
         for c in candidates:
             if c.is_file():
@@ -218,12 +270,13 @@ class _Finder:
 
     def _by_reel(self, clip: otio.schema.Clip) -> Path | None:
         reel = (clip.metadata.get("cmx_3600") or {}).get("reel")
-        if reel and reel in self.reels:
-            return self.takes[self.reels[reel]]
-        from dreamcut.export import baked_reel
-
+        if not reel:
+            return None
+        take = self.reels.get(reel)
+        if take in self.takes:
+            return self.takes[take]
         for stem, path in self.baked.items():
-            if reel == baked_reel(stem):
+            if reel == reels.baked_reel(stem):
                 return path
         return None
 
@@ -233,63 +286,26 @@ class _Finder:
         except ValueError:
             return str(Path(path).resolve())  # outside the project: kept in memory only, never written by us
 
-    def fit_start(self, media: str, start: int, duration: int, fps: int, clip_name: str) -> int:
+    def fit_start(self, media: str, start: int, frames: float, fps: int, clip_name: str) -> int:
         """Undo a start timecode the NLE gave the media (e.g. 01:00:00:00) when the range lies past the file."""
         if media not in self.lengths:
             p = Path(media) if Path(media).is_absolute() else self.root / media
             self.lengths[media] = probe(p).duration
         length = round(self.lengths[media] * fps)
-        if start + duration <= length + 1 and start >= 0:
+        if start + frames <= length + 1 and start >= 0:
             return start
         hour = 3600 * fps
         shifted = start - (start // hour) * hour
-        if start >= hour and shifted + duration <= length + 1:
+        if start >= hour and shifted + frames <= length + 1:
             return shifted
-        raise BadInput(f"clip reads frames {start}..{start + duration} but its file has {length}",
+        raise BadInput(f"clip reads frames {start}..{start + frames:.0f} but its file has {length}",
                        where=f"clip {clip_name} ({Path(media).name})", fix="trim the clip inside its take in the NLE")
-
-
-def _reel_names(takes: dict[str, Path]) -> dict[str, str]:
-    """The reel names export.py gives takes (<= 8 letters/digits), mapped back to take ids."""
-    used: dict[str, str] = {}
-    for take in takes:
-        base = re.sub(r"[^A-Za-z0-9]", "", take).upper()[:8] or "TAKE"
-        reel, k = base, 1
-        while reel in used:
-            suffix = str(k)
-            reel, k = base[: 8 - len(suffix)] + suffix, k + 1
-        used[reel] = take
-    return used
-
-
-def _url_path(url: str) -> str:
-    """A file path from a URL or path as NLEs write them (file://localhost/D%3a/..., relative, Windows)."""
-    url = url.strip()
-    if url.startswith("file:"):
-        parsed = urllib.parse.urlparse(url)
-        path = urllib.parse.unquote(parsed.path)
-        if re.match(r"^/[A-Za-z]:", path):  # file://localhost/D:/media/x.mov
-            path = path[1:]
-        return path
-    return urllib.parse.unquote(url.replace("\\", "/")) if "%" in url else url.replace("\\", "/")
-
-
-def _take_id(media: str) -> str:
-    return Path(media).stem
 
 
 def _media_start(clip: otio.schema.Clip, fps: int) -> int:
     ref = clip.media_reference
     ar = getattr(ref, "available_range", None)
-    return _frames(ar.start_time, fps) if ar is not None else 0
-
-
-def _frames(t: otio.opentime.RationalTime, fps: int) -> int:
-    return round(t.rescaled_to(fps).value)
-
-
-def _at(t: otio.opentime.RationalTime, fps: int) -> otio.opentime.RationalTime:
-    return otio.opentime.RationalTime(_frames(t, fps), fps)
+    return tl.frames(ar.start_time, fps) if ar is not None else 0
 
 
 __all__ = ["read_edit", "READERS"]
