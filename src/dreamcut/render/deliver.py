@@ -172,7 +172,8 @@ def crop_path(samples: list[tuple[float, float, float]], *, frames: int, fps: fl
             out[first:end] = fixed
             continue
         t = (np.arange(first, end) + 0.5) / fps
-        inside = (times >= first / fps - 0.5 / fps) & (times < end / fps + 0.5 / fps) & (conf > 2.0 / ANALYSIS_WIDTH)
+        # a sample belongs to the frame it was decoded at (its time, less a quarter frame for rounding)
+        inside = (times >= (first - 0.25) / fps) & (times < (end - 0.25) / fps) & (conf > 2.0 / ANALYSIS_WIDTH)
         if inside.sum() == 0:
             out[first:end] = 0.5
             continue
