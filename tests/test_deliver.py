@@ -135,16 +135,16 @@ def test_vertical_1080x1920_keeps_the_moving_subject_and_honours_the_override(tm
     assert np.abs(got - right).mean() < 12.0 < np.abs(got - left).mean()
 
 
-def test_every_version_and_teaser_has_its_size_duration_and_loudness(tmp_path):
-    root = make_project(tmp_path / "p", size=(320, 180), seconds=[16.0, 16.0], song_seconds=32.0)
+def test_square_and_teasers_have_their_size_duration_and_loudness(tmp_path):
+    # (the 16:9 and 9:16 full versions are checked above; here the 1:1 and both teasers, at a small size)
+    root = make_project(tmp_path / "p", size=(256, 144), seconds=[16.0, 16.0], song_seconds=32.0)
     run_cli("--project", str(root), "render", check=True)
-    proc = deliver_cli(root, "--short-side", "180", "--json", "--lufs", "-16")
+    proc = deliver_cli(root, "--short-side", "144", "--aspects", "1:1", "--teaser-aspects", "9:16", "--json",
+                       "--lufs", "-16")
     assert proc.returncode == 0, proc.stderr
     outputs = {o["name"]: o for o in json.loads(proc.stdout)["outputs"]}
-    expected = {"full_16x9.mp4": ((320, 180), 32.0), "full_9x16.mp4": ((180, 320), 32.0),
-                "full_1x1.mp4": ((180, 180), 32.0),
-                "teaser15s_16x9.mp4": ((320, 180), 15.0), "teaser15s_9x16.mp4": ((180, 320), 15.0),
-                "teaser30s_16x9.mp4": ((320, 180), 30.0), "teaser30s_9x16.mp4": ((180, 320), 30.0)}
+    expected = {"full_1x1.mp4": ((144, 144), 32.0), "teaser15s_9x16.mp4": ((144, 256), 15.0),
+                "teaser30s_9x16.mp4": ((144, 256), 30.0)}
     assert set(outputs) == set(expected)
     out = root / "renders" / "deliver"
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)   # no temp file left
@@ -154,8 +154,9 @@ def test_every_version_and_teaser_has_its_size_duration_and_loudness(tmp_path):
         assert abs(d - seconds) < 0.1, (name, d)
         assert abs(ebur128(out / name) - (-16.0)) <= 1.0, name
         assert outputs[name]["width"] == w and outputs[name]["bytes"] == (out / name).stat().st_size
+        assert verify(out / name).valid
     # the teasers start on a downbeat of the song the edit used
-    assert "bar" in outputs["teaser15s_16x9.mp4"]["note"]
+    assert "bar" in outputs["teaser15s_9x16.mp4"]["note"]
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

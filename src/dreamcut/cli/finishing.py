@@ -108,10 +108,11 @@ def deliver(
         print(json.dumps({"target": {"integrated_lufs": target.integrated, "true_peak_dbtp": target.true_peak},
                           "outputs": [d.to_dict() for d in done]}, indent=2))
         return
-    table = Table(title=f"deliverables (target {target.integrated:g} LUFS, {target.true_peak:g} dBTP)")
+    folder = project.rel(pipeline.deliver_dir(project))
+    table = Table(title=f"{folder}/ (target {target.integrated:g} LUFS, {target.true_peak:g} dBTP)")
     for col in ("file", "size", "seconds", "MB", "LUFS", "dBTP", "note"):
         table.add_column(col)
     for d in done:
-        table.add_row(d.path, f"{d.width}x{d.height}", f"{d.seconds:.2f}", f"{d.bytes / 1e6:.1f}",
+        table.add_row(d.name, f"{d.width}x{d.height}", f"{d.seconds:.2f}", f"{d.bytes / 1e6:.1f}",
                       f"{d.loudness.integrated:.1f}", f"{d.loudness.true_peak:.1f}", d.note)
     console.print(table)
