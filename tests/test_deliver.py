@@ -174,6 +174,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "reframe" in lines[0] and "left, center, right" in lines[0], lines
 
+    spec.write_text(spec.read_text().replace("reframe: middle", "reframe: {x: 2}"))
+    proc = deliver_cli(root)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "dreamcut.yaml" in lines[0] and "reframe.x" in lines[0], lines
+    assert not (root / "renders" / "deliver").exists()
+
 
 # -- the pure decisions --------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -437,7 +437,6 @@ class Delivered:
     loudness: Loudness
     teaser: bool = False
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "path": self.path, "aspect": self.aspect, "width": self.width,
