@@ -345,29 +345,29 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
     stage = Path(tempfile.mkdtemp(prefix=f".dreamcut-deliver-pid{os.getpid()}-", dir=out_dir))
     delivered = []
     try:
-        measured_full = None
+        audio: dict[tuple[float, float], object] = {}   # one normalised audio per window, shared by its versions
         for k, item in enumerate(items):
             share = 0.9 / len(items)
             step = lambda f, k=k, item=item: report(0.1 + share * (k + f), item.name)  # noqa: E731
-            if item.teaser:
-                measured = dl.measure_loudnorm(master, target, start=item.start, seconds=item.seconds, fades=True)
-            else:
-                measured_full = measured_full or dl.measure_loudnorm(master, target)
-                measured = measured_full
+            window = (item.start, item.seconds)
+            if window not in audio:
+                audio[window] = dl.normalise_audio(master, stage / f"audio_{len(audio)}.wav", target,
+                                                   start=item.start if item.teaser else 0.0,
+                                                   seconds=item.seconds if item.teaser else None, fades=item.teaser)
             staged = stage / item.name
             dl.encode(master, staged, item, fps=fps, master_size=master_size, xs=xs_by_aspect.get(item.aspect),
-                      loudnorm=dl.loudnorm_filter(target, measured), work_dir=stage, crf=spec.render.crf,
+                      audio=audio[window].wav, work_dir=stage, crf=spec.render.crf,
                       preset=spec.render.preset, metadata=tags, progress=step)
             loud = dl.measure_ebur128(staged)
             sign_render(project, staged, timeline, parent=master, disclose=False, title=item.name,
                         parent_title=master.name,
-                        derived=_derivation(item, master_size, target))
+                        derived=_derivation(item, master_size, target, audio[window]))
             _check_signed(project, staged, out_dir / item.name)
             got = probe(staged)
             delivered.append(dl.Delivered(name=item.name, path=project.rel(out_dir / item.name), aspect=item.aspect,
                                           width=got.video.width, height=got.video.height, seconds=got.duration,
                                           bytes=staged.stat().st_size, loudness=loud, teaser=item.teaser,
-                                          note=item.note))
+                                          note="; ".join(x for x in (item.note, _audio_note(audio[window])) if x)))
         for item in items:
             os.replace(stage / item.name, out_dir / item.name)
         # A deliverable of a previous run that this run did not make (a shorter master) would be stale.
@@ -383,7 +383,11 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
     return delivered
 
 
-def _derivation(item, master_size: tuple[int, int], target) -> list[tuple[str, str]]:
+def _audio_note(audio) -> str:
+    return f"audio {audio.gain_db:+.1f} dB" + (", peaks limited" if audio.limited else "")
+
+
+def _derivation(item, master_size: tuple[int, int], target, audio) -> list[tuple[str, str]]:
     """What was done to the master to make a deliverable, as C2PA actions (action, description)."""
     steps = []
     if item.teaser:
@@ -392,6 +396,7 @@ def _derivation(item, master_size: tuple[int, int], target) -> list[tuple[str, s
         steps.append(("c2pa.cropped", f"reframed to {item.aspect} around the subject"))
     if tuple(item.size) != tuple(master_size):
         steps.append(("c2pa.resized", f"{list(master_size)} -> {list(item.size)}"))
-    steps.append(("c2pa.edited", f"audio loudness-normalised to {target.integrated:g} LUFS, "
-                                 f"true peak {target.true_peak:g} dBTP (EBU R128)"))
+    steps.append(("c2pa.edited", f"audio loudness-normalised to {target.integrated:g} LUFS, true peak "
+                                 f"{target.true_peak:g} dBTP (EBU R128): {audio.gain_db:+.1f} dB"
+                                 + (", peaks limited" if audio.limited else "")))
     return steps

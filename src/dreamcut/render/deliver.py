@@ -7,13 +7,17 @@ Decisions are pure functions:
   spec replaces tracking with a fixed position;
 - `teaser_window`: the strongest chorus (highest mean energy in the song analysis the edit
   used), started on a downbeat, moved back bar by bar to fit inside the master;
-- `loudnorm_filter`: the second pass of ffmpeg's two-pass EBU R128 loudnorm for a target.
+- `loudness_gain` / `loudness_filter`: the gain that brings the measured audio to the EBU R128
+  target, and a 4x-oversampled peak limiter when that gain would break the true-peak ceiling.
 
-I/O at the edge: `track_subject` decodes the master at a small size; `measure_loudnorm` (the
-first pass) and `measure_ebur128` (what an output really measures) run ffmpeg; `encode`
-writes one deliverable in ONE ffmpeg process: the crop moves per frame through `sendcmd`
-commands to `crop` (no per-frame Python over full frames), then scale, the teaser's cut
-(`-ss`/`-t`) and the audio's loudness (and short fades on teasers).
+I/O at the edge: `track_subject` decodes the master at a small size; `normalise_audio` makes
+the audio of a version in two or more passes: loudnorm's first pass measures it, then the gain
+(and limiter) is applied into a WAV which ebur128 measures; the gain is corrected by what was
+missed until it is within 0.2 LU (at most 4 passes). (loudnorm's own second pass is not used for
+the gain: when the gain would break the peak ceiling it falls back to its dynamic mode and
+misses the target, -15.7 LUFS for -14 on the demo song.) `encode` writes one deliverable in
+ONE ffmpeg process: the crop moves per frame through `sendcmd` commands to `crop` (no per-frame
+Python over full frames), then scale, the teaser's cut (`-ss`/`-t`), and the normalised audio.
 Signing and renaming into place are the pipeline's (`pipeline.deliver`), as for the renders.
 """
 
@@ -40,6 +44,7 @@ ANALYSIS_WIDTH = 160       # the subject is found on frames this wide
 ANALYSIS_RATE = 12.0       # frames per second looked at (the path is interpolated between them)
 MAX_PAN = 0.35             # fraction of the master's width the crop may travel per second
 SMOOTH_SECONDS = 0.35      # Gaussian sigma of the path, seconds
+PEAK_MARGIN = 1.0          # dB under the true-peak ceiling the limiter holds (the AAC encode overshoots)
 
 
 @dataclass(frozen=True)
@@ -262,12 +267,22 @@ def teaser_window(song, *, song_start: float, master_seconds: float, seconds: fl
     return TeaserWindow(0.0, seconds, "no chorus or bars found in the song analysis: from the start", degraded=True)
 
 
-def loudnorm_filter(target: LoudnessTarget, measured: dict) -> str:
-    """The second pass of two-pass loudnorm: the first pass's measurements, linear gain when it can."""
-    return (f"loudnorm=I={target.integrated:g}:TP={target.true_peak:g}:LRA={target.lra:g}"
-            f":measured_I={measured['input_i']}:measured_TP={measured['input_tp']}"
-            f":measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}"
-            f":offset={measured['target_offset']}:linear=true")
+def loudness_gain(measured_i: float, target: LoudnessTarget) -> float:
+    """dB of gain from a measured integrated loudness to the target."""
+    return target.integrated - measured_i
+
+
+def loudness_filter(gain_db: float, measured_tp: float, target: LoudnessTarget) -> tuple[str, bool]:
+    """(audio filter, limited): the gain, and a peak limiter when the gain would push the true
+    peak over the ceiling (run at 4x the rate so it catches inter-sample peaks; 1 dB of margin
+    for the AAC encode's overshoot, measured at 0.6 dB on the demo song)."""
+    chain = f"volume={gain_db:.3f}dB"
+    limited = measured_tp + gain_db > target.true_peak - PEAK_MARGIN
+    if limited:
+        ceiling = 10 ** ((target.true_peak - PEAK_MARGIN) / 20)
+        chain += (f",aresample=192000,alimiter=limit={ceiling:.5f}:attack=1:release=50:level=false"
+                  f",aresample=48000")
+    return chain, limited
 
 
 _EBU_I = re.compile(r"Integrated loudness:\s*\n\s*I:\s*(-?[\d.]+|-inf)\s*LUFS")
@@ -372,6 +387,48 @@ def measure_loudnorm(media: Path, target: LoudnessTarget, *, start: float = 0.0,
     return measured
 
 
+@dataclass(frozen=True)
+class NormalisedAudio:
+    wav: Path
+    gain_db: float
+    limited: bool
+    passes: int
+    loudness: Loudness      # of the WAV (the encoded file is measured again)
+
+
+def normalise_audio(media: Path, wav: Path, target: LoudnessTarget, *, start: float = 0.0,
+                    seconds: float | None = None, fades: bool = False, tolerance: float = 0.2,
+                    max_passes: int = 4) -> NormalisedAudio:
+    """The audio of a version (a window of `media`, with fades for a teaser) at the target loudness, as a WAV."""
+    first = measure_loudnorm(media, target, start=start, seconds=seconds, fades=fades)
+    gain = loudness_gain(float(first["input_i"]), target)
+    tp = float(first["input_tp"])
+    chain = _fade_chain(seconds) if fades and seconds else ""
+    tried: list[tuple[float, float]] = []   # (gain, loudness it gave)
+    for n in range(1, max_passes + 1):
+        af, limited = loudness_filter(gain, tp, target)
+        _ffmpeg_log(["-y", *_window_args(start, seconds), "-i", str(media), "-vn", "-af", f"{chain}{af}",
+                     "-ar", "48000", "-c:a", "pcm_s24le", str(wav)], f"normalising the audio of {media.name}")
+        got = measure_ebur128(wav)
+        if abs(got.integrated - target.integrated) <= tolerance or n == max_passes:
+            return NormalisedAudio(wav=wav, gain_db=gain, limited=limited, passes=n + 1, loudness=got)
+        tried.append((gain, got.integrated))
+        gain = next_gain(tried, target.integrated)
+    raise AssertionError("unreachable")
+
+
+def next_gain(tried: list[tuple[float, float]], target: float) -> float:
+    """The next gain to try from (gain, loudness) pairs: the secant through the last two (a limiter
+    gives back less than 1 dB of loudness per dB of gain), else the miss added once."""
+    g2, i2 = tried[-1]
+    slope = 1.0
+    if len(tried) >= 2:
+        g1, i1 = tried[-2]
+        if abs(g2 - g1) > 1e-3:
+            slope = min(1.0, max(0.2, (i2 - i1) / (g2 - g1)))
+    return g2 + (target - i2) / slope
+
+
 def measure_ebur128(media: Path) -> Loudness:
     """The loudness of a file as ffmpeg's ebur128 filter measures it (integrated, true peak, range)."""
     log = _ffmpeg_log(["-i", str(media), "-vn", "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
@@ -385,9 +442,9 @@ def _fade_chain(seconds: float) -> str:
 
 
 def encode(master: Path, out: Path, item: Deliverable, *, fps: int, master_size: tuple[int, int],
-           xs: list[int] | None, loudnorm: str, work_dir: Path, crf: int = 18, preset: str = "veryfast",
+           xs: list[int] | None, audio: Path, work_dir: Path, crf: int = 18, preset: str = "veryfast",
            metadata: dict[str, str] | None = None, progress: Callable[[float], None] | None = None) -> None:
-    """Write one deliverable with one ffmpeg: cut, reframe (per-frame crop via sendcmd), scale, loudness."""
+    """Write one deliverable with one ffmpeg: cut, reframe (per-frame crop via sendcmd), scale; `audio` muxed in."""
     vf: list[str] = []
     if item.aspect != "16:9" or item.size != master_size:
         if item.aspect != "16:9":
@@ -400,16 +457,15 @@ def encode(master: Path, out: Path, item: Deliverable, *, fps: int, master_size:
             x0 = xs[min(first, len(xs) - 1)]
             vf.append(f"crop@reframe=w={cw}:h={ch}:x={x0}:y={(master_size[1] - ch) // 2}")
         vf.append(f"scale={item.size[0]}:{item.size[1]}:flags=lanczos,setsar=1,format=yuv420p")
-    af = (_fade_chain(item.seconds) if item.teaser else "") + loudnorm + ",aresample=48000"
     frames = round(item.seconds * fps)
-    args = [*(_window_args(item.start, item.seconds) if item.teaser else []), "-i", str(master),
-            "-map", "0:v:0", "-map", "0:a:0"]
+    args = [*(_window_args(item.start, item.seconds) if item.teaser else []), "-i", str(master), "-i", str(audio),
+            "-map", "0:v:0", "-map", "1:a:0"]
     video = output_args("h264", crf, fps, preset)
     if not vf and not item.teaser:
         video = ["-c:v", "copy", *video[video.index("-c:a"):]]  # the master's pictures, untouched
     else:
         args += ["-vf", ",".join(vf) or "null"]
-    args += ["-af", af, *video, "-ar", "48000", "-frames:v", str(frames)]
+    args += [*video, "-ar", "48000", "-frames:v", str(frames), "-shortest"]
     for k, v in (metadata or {}).items():
         args += ["-metadata", f"{k}={v}"]
     if metadata:
@@ -447,5 +503,5 @@ class Delivered:
 
 __all__ = ["ASPECTS", "TEASER_SECONDS", "LoudnessTarget", "Loudness", "Deliverable", "TeaserWindow", "Delivered",
            "output_size", "crop_box", "subject_x", "crop_path", "crop_x_pixels", "crop_commands", "teaser_window",
-           "loudnorm_filter", "parse_ebur128", "plan_deliverables", "parse_aspects", "track_subject",
+           "loudness_gain", "loudness_filter", "normalise_audio", "NormalisedAudio", "next_gain", "parse_ebur128", "plan_deliverables", "parse_aspects", "track_subject",
            "measure_loudnorm", "measure_ebur128", "encode"]
