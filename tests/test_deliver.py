@@ -223,3 +223,17 @@ def test_crop_path_is_smooth_bounded_and_holds_overrides():
     assert np.abs(np.diff(path[:72], 2)).max() < 0.004          # no jitter
     assert path[0] < 0.3 and path[71] > 0.6                      # it follows the subject
     assert all(v == pytest.approx(0.16) for v in path[72:])      # `reframe: left`, held inside the frame
+
+
+def test_loudness_plan_limits_only_when_the_gain_would_break_the_ceiling():
+    target = dl.LoudnessTarget(integrated=-14.0, true_peak=-1.0)
+    assert dl.loudness_gain(-21.0, target) == 7.0
+    chain, limited = dl.loudness_filter(-3.0, -0.5, target)          # quieter: no limiter
+    assert not limited and chain == "volume=-3.000dB"
+    chain, limited = dl.loudness_filter(7.0, -1.2, target)           # +7 dB over peaks at -1.2 dBTP
+    assert limited and "alimiter" in chain and "aresample=192000" in chain
+    # a limiter gives back less than the gain: the next try follows the measured slope
+    assert dl.next_gain([(7.0, -15.0)], -14.0) == 8.0
+    assert dl.next_gain([(7.0, -15.0), (8.0, -14.5)], -14.0) == pytest.approx(9.0)
+    with pytest.raises(Exception, match="out of range"):
+        dl.LoudnessTarget(integrated=3.0)
