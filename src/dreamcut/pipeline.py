@@ -359,6 +359,9 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
                       audio=audio[window].wav, work_dir=stage, crf=spec.render.crf,
                       preset=spec.render.preset, metadata=tags, progress=step)
             loud = dl.measure_ebur128(staged)
+            if say and loud.true_peak > target.true_peak + 0.1:
+                say(f"{item.name}: true peak {loud.true_peak:+.1f} dBTP is over the {target.true_peak:g} dBTP "
+                    "ceiling after the AAC encode (the limiter held the WAV under it)")
             sign_render(project, staged, timeline, parent=master, disclose=False, title=item.name,
                         parent_title=master.name,
                         derived=_derivation(item, master_size, target, audio[window]))
