@@ -83,7 +83,7 @@ def deliver(
     (1080x1920) and a 1:1 version reframed around the subject (a shot's `reframe: left|center|right`
     or `{x: 0..1}` in dreamcut.yaml fixes its crop), and 15 s and 30 s teasers cut from the
     strongest chorus on a downbeat, with short audio fades. The audio of each is normalised to
-    the target (two-pass loudnorm) and measured (ebur128); each file is signed with the master
+    the target (loudnorm's measurement, then a measured gain and peak limiter) and measured (ebur128); each file is signed with the master
     as its parent. The previous deliverables are replaced only when every new one is ready.
     """
     import json
