@@ -72,6 +72,18 @@ class TransitionSpec(_Model):
     beats: float = Field(default=1.0, gt=0, le=16)
 
 
+#: `reframe:` words -> where the subject sits across the frame (0 = left edge, 1 = right edge)
+REFRAME_WORDS = {"left": 0.0, "center": 0.5, "centre": 0.5, "right": 1.0}
+
+
+class Reframe(_Model):
+    """Where the vertical (9:16) and square (1:1) versions centre their crop in this shot, instead of
+    following the subject: `x` from 0 (left edge of the 16:9 frame) to 1 (right edge), or the words
+    left / center / right (`dreamcut deliver`)."""
+
+    x: float = Field(ge=0, le=1)
+
+
 class Segment(_Model):
     """One scene of a multi-scene prompt. `at` = start second in the take, `seconds` = length."""
 
@@ -94,6 +106,18 @@ class Shot(_Model):
     # Where imported clips of this shot come from (the default of `dreamcut import --source`):
     # camera (real footage: C2PA digitalCapture), generated (a model made them), unknown.
     source: Literal["camera", "generated", "unknown"] | None = None
+    reframe: Reframe | None = None
+
+    @field_validator("reframe", mode="before")
+    @classmethod
+    def _reframe_shorthand(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if v.strip().lower() not in REFRAME_WORDS:
+                raise ValueError(f"{v!r} is not a position: use left, center, right or {{x: 0..1}}")
+            return {"x": REFRAME_WORDS[v.strip().lower()]}
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return {"x": v}
+        return v
 
     @field_validator("id")
     @classmethod

@@ -298,6 +298,7 @@ shots:
     # source: camera        # clips imported into this shot: camera | generated | unknown
     # place: {section: chorus}    # pin the start: {section: chorus#2} | {bar: 17} | {beat: 65} | {second: 42.5}
     # transition: {kind: dissolve, beats: 2}   # into the next shot
+    # reframe: left             # `dreamcut deliver`'s 9:16 and 1:1 crop here: left | center | right | {x: 0.3}
 
   # Several scenes in ONE take, with times inside the text; {a|b} makes numbered variants.
   - id: classroom-to-field
