@@ -283,8 +283,9 @@ def render_inputs(project: Project, timeline, master: Path, final: Path) -> str:
         path = project.abs(rel) if not Path(rel).is_absolute() else Path(rel)
         st = path.stat() if path.exists() else None
         h.update(f"{rel}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+    if spec.effects is not None and spec.effects.active:  # absent when off: fingerprints made before stay valid
+        h.update(json.dumps({"effects": spec.effects.model_dump()}, sort_keys=True).encode())
     h.update(json.dumps({"render": spec.render.model_dump(), "overlay": overlay_on(project),
-                         "effects": spec.effects.model_dump() if spec.effects and spec.effects.active else None,
                          "song_map": spec.song_map.model_dump() if spec.song_map else None, "fps": spec.fps, "size": spec.master_size,
                          "final": spec.final_size, "caption": spec.caption, "outputs": [str(master), str(final)]},
                         sort_keys=True, default=str).encode())
