@@ -62,6 +62,16 @@ def _jobs(root: Path) -> list[sqlite3.Row]:
     return rows
 
 
+def _progress(root: Path) -> tuple:
+    """What a run has done so far: job rows by state (nothing before the catalog exists)."""
+    if not (root / ".dreamcut" / "catalog.sqlite").exists():
+        return ()
+    try:
+        return tuple(sorted(Counter(j["state"] for j in _jobs(root)).items()))
+    except sqlite3.OperationalError:  # the schema is not created yet
+        return ()
+
+
 def _take_of(job: dict) -> int | None:
     m = MARK.search(job.get("prompt") or "")
     return int(m.group(1)) if m else None
@@ -108,9 +118,13 @@ def test_never_pay_twice(provider, tmp_path, monkeypatch):
         kills, runs = 0, 0
         while kills < KILLS and runs < 3 * KILLS:
             runs += 1
+            before = _progress(root)
             proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "-p", str(root), *args], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(2.0, 4.5))  # past the start-up second: the kill lands among jobs in flight
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and _progress(root) == before and time.monotonic() < deadline:
+                time.sleep(0.05)  # this run has started work (a job reserved, sent or finished)...
+            time.sleep(rng.uniform(0.0, 2.0))  # ...then the kill lands at a random point among jobs in flight
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
@@ -180,11 +194,14 @@ def test_never_pay_twice(provider, tmp_path, monkeypatch):
                           ).fetchone()[0]
         takes = list(db.execute("SELECT job_key, path FROM takes"))
         db.close()
-        assert round(spent, 2) == round(books["billed_usd"], 2), (spent, books["billed_usd"])  # to the cent
+        failed_there = [(j["shot_id"], j["error_code"], j["error_message"], per_take.get(int(j["shot_id"][1:])))
+                        for j in failed]
+        assert round(spent, 2) == round(books["billed_usd"], 2), (spent, books["billed_usd"], failed_there)  # to the cent
         assert abs(held) < 1e-6  # nothing left reserved
         assert books["billed_usd"] <= budget + 1e-9
         assert sorted(k for k, _ in takes) == sorted(j["key"] for j in completed)
-        files = sorted(str(p.relative_to(root)) for p in (root / "takes").rglob("*.mp4"))
+        # (a kill -9 can leave a hidden temporary file of an unfinished write; never a take)
+        files = sorted(str(p.relative_to(root)) for p in (root / "takes").rglob("*.mp4") if not p.name.startswith("."))
         assert files == sorted(path for _, path in takes)
         for path in files:
             info = probe(root / path)

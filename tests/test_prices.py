@@ -44,8 +44,8 @@ def _models() -> list[str]:
 def _keys(monkeypatch):
     for k, v in FAKE_KEYS.items():
         monkeypatch.setenv(k, v)
-    for k in ("DREAMCUT_OPENAI_BASE_URL", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(k, raising=False)
+    # OpenAI's own Sora API is shut down: openai-videos prices its table for a compatible server
+    monkeypatch.setenv("DREAMCUT_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
 
 
 def _lengths(caps) -> list[float]:

@@ -471,8 +471,12 @@ def _composite_type(project, takes: list[TimelineTake]) -> str:
 
 
 def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None, disclose: bool = True,
-                title: str | None = None, parent_title: str | None = None) -> None:
+                title: str | None = None, parent_title: str | None = None,
+                derived: list[tuple[str, str]] | None = None) -> None:
     """Embed a manifest in a render: the timeline's takes as components, or (upscale) its master as parent.
+
+    derived: with `parent`, what was done to it as (C2PA action, description) pairs (a deliverable:
+    trimmed, cropped, resized, loudness edited) in place of the upscale's resize.
 
     disclose: first write the disclosure tags (`disclosure_metadata`) into the file's metadata
     (a stream-copy remux, no re-encode), so every signed render says what it is even to tools
@@ -505,10 +509,10 @@ def sign_render(project, render_path: Path, timeline, *, parent: Path | None = N
         parent = Path(parent)
         pinfo = probe(parent)
         psize = [pinfo.video.width, pinfo.video.height] if pinfo.video else None
-        render_facts["upscaled_from"] = parent_title or parent.name
+        steps = derived if derived is not None else [("c2pa.resized", f"upscaled {psize} -> {size}")]
+        render_facts["upscaled_from" if derived is None else "derived_from"] = parent_title or parent.name
         actions = [{"action": "c2pa.opened", "softwareAgent": agent, "parameters": {"ingredientIds": ["master"]}},
-                   {"action": "c2pa.resized", "softwareAgent": agent,
-                    "parameters": {"description": f"upscaled {psize} -> {size}"}},
+                   *({"action": a, "softwareAgent": agent, "parameters": {"description": d}} for a, d in steps),
                    {"action": "c2pa.transcoded", "softwareAgent": agent}]
         ingredients.append(({"title": parent_title or parent.name, "relationship": "parentOf", "label": "master"},
                             parent))

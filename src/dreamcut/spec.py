@@ -79,6 +79,18 @@ class TransitionSpec(_Model):
     beats: float = Field(default=1.0, gt=0, le=16)
 
 
+#: `reframe:` words -> where the subject sits across the frame (0 = left edge, 1 = right edge)
+REFRAME_WORDS = {"left": 0.0, "center": 0.5, "centre": 0.5, "right": 1.0}
+
+
+class Reframe(_Model):
+    """Where the vertical (9:16) and square (1:1) versions centre their crop in this shot, instead of
+    following the subject: `x` from 0 (left edge of the 16:9 frame) to 1 (right edge), or the words
+    left / center / right (`dreamcut deliver`)."""
+
+    x: float = Field(ge=0, le=1)
+
+
 class Segment(_Model):
     """One scene of a multi-scene prompt. `at` = start second in the take, `seconds` = length."""
 
@@ -101,6 +113,18 @@ class Shot(_Model):
     # Where imported clips of this shot come from (the default of `dreamcut import --source`):
     # camera (real footage: C2PA digitalCapture), generated (a model made them), unknown.
     source: Literal["camera", "generated", "unknown"] | None = None
+    reframe: Reframe | None = None
+
+    @field_validator("reframe", mode="before")
+    @classmethod
+    def _reframe_shorthand(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if v.strip().lower() not in REFRAME_WORDS:
+                raise ValueError(f"{v!r} is not a position: use left, center, right or {{x: 0..1}}")
+            return {"x": REFRAME_WORDS[v.strip().lower()]}
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return {"x": v}
+        return v
 
     @field_validator("id")
     @classmethod
@@ -171,8 +195,6 @@ class SectionMark(_Model):
         return self
 
 
-
-
 class SongSpec(_Model):
     """Corrections to the song map, and the pace of the cut. Everything is optional:
     what is given overrides the analysis exactly; the rest is heard from the song."""
@@ -208,6 +230,39 @@ class SongSpec(_Model):
             if v is not None and v != "auto" and not (1 <= float(v) <= 32):
                 raise ValueError("pacing is bars per cut between 1 and 32, or `auto`")
         return self
+
+
+class EffectLevels(_Model):
+    """How much of each beat-synced effect, 0 (off) to 1 (full): zoom pulse on kicks, flash on snares, shake."""
+
+    pulse: float = Field(default=0.0, ge=0, le=1)
+    flash: float = Field(default=0.0, ge=0, le=1)
+    shake: float = Field(default=0.0, ge=0, le=1)
+
+
+class EffectsSpec(EffectLevels):
+    """`effects:` beat-synced motion (off by default). `sections:` overrides levels per section label."""
+
+    sections: dict[str, EffectLevels] = Field(default_factory=dict)
+
+    @field_validator("sections")
+    @classmethod
+    def _labels(cls, v: dict[str, EffectLevels]) -> dict[str, EffectLevels]:
+        # A section name follows the song map's rule (SectionMark); that the song has it is
+        # checked when the effects are planned (render.effects.timeline_cues).
+        return {SectionMark(name=label, start=0).name: levels for label, levels in v.items()}
+
+    def levels(self, label: str) -> dict[str, float]:
+        """The levels in a section: its overrides (the fields it sets) over the top-level ones."""
+        out = {k: float(getattr(self, k)) for k in ("pulse", "flash", "shake")}
+        override = self.sections.get(label)
+        if override is not None:
+            out.update({k: float(getattr(override, k)) for k in override.model_fields_set})
+        return out
+
+    @property
+    def active(self) -> bool:
+        return any(v > 0 for lv in [self, *self.sections.values()] for v in (lv.pulse, lv.flash, lv.shake))
 
 
 class RenderSpec(_Model):
@@ -252,6 +307,7 @@ class ProjectSpec(_Model):
     prices: dict[str, float] = Field(default_factory=dict)
     include_prompt_in_credentials: bool = True
     render: RenderSpec = RenderSpec()
+    effects: EffectsSpec | None = None
     shots: list[Shot] = Field(min_length=1, max_length=MAX_SHOTS)
 
     @model_validator(mode="before")

@@ -347,6 +347,18 @@ def iter_clips(timeline: otio.schema.Timeline) -> Iterator[otio.schema.Clip]:
 # -- files ----------------------------------------------------------------------------------------
 
 
+def effect_marker(name: str, start: int, frames: int, fps: int, *, effect: str, amount: float, time: float,
+                  color: str) -> otio.schema.Marker:
+    """A beat-synced effect as a V1 marker (`render.effects`): metadata dreamcut.effect names it."""
+    return otio.schema.Marker(name=name, marked_range=otio.opentime.TimeRange(rt(start, fps), rt(frames, fps)),
+                              color=color, metadata={"dreamcut": {"effect": effect, "amount": amount, "time": time}})
+
+
+def effect_markers(timeline: otio.schema.Timeline) -> list[otio.schema.Marker]:
+    """The beat-synced effect markers on V1, in order (the exports write them where a format can)."""
+    return [m for m in video_track(timeline).markers if (m.metadata.get("dreamcut") or {}).get("effect")]
+
+
 def read_timeline(path: Path, *, where: str | None = None) -> otio.schema.Timeline:
     """Read an .otio written by dreamcut (BadInput naming the file when it cannot be read)."""
     try:
@@ -371,4 +383,4 @@ def write_timeline(timeline: otio.schema.Timeline, path: Path) -> Path:
 __all__ = ["VERSION", "CUT", "DISSOLVE", "DIP_TO_BLACK", "ZOOM_THROUGH", "KIND_TO_TYPE", "TYPE_TO_KIND", "RENDERED",
            "ClipView", "TransitionView", "GapView", "clip_view", "items", "clips", "record_frames", "speed_of",
            "set_range", "make_clip", "make_transition", "upgrade", "info", "TimelineInfo", "song_clip",
-           "media_path", "video_track", "iter_clips", "read_timeline", "write_timeline", "to_json", "frames", "rt"]
+           "media_path", "video_track", "effect_marker", "effect_markers", "iter_clips", "read_timeline", "write_timeline", "to_json", "frames", "rt"]

@@ -1,4 +1,4 @@
-"""Finishing commands: `conform` (an NLE's edit back into renders) and `upscalers` (what can upscale here)."""
+"""Finishing commands: `conform` (an NLE's edit back into renders), `upscalers` (what can upscale here), `deliver`."""
 
 from __future__ import annotations
 
@@ -65,3 +65,54 @@ def upscalers() -> None:
 
     for name, reason in available_upscalers().items():
         say(escape(f"{name:<11} {'ready' if reason is None else 'unavailable: ' + reason}"))
+
+
+@app.command()
+def deliver(
+    lufs: float = typer.Option(-14.0, "--lufs", help="Integrated loudness target, LUFS (EBU R128; -14 for streaming)."),
+    true_peak: float = typer.Option(-1.0, "--true-peak", help="True peak ceiling, dBTP."),
+    short_side: int = typer.Option(1080, "--short-side", help="Short side of the 9:16 and 1:1 versions (1080 -> 1080x1920)."),
+    aspects: str = typer.Option("16:9,9:16,1:1", "--aspects", help="Full-length versions to write (comma list)."),
+    teaser_aspects: str = typer.Option("16:9,9:16", "--teaser-aspects", help="Aspects of the 15 s and 30 s teasers."),
+    teasers: bool = typer.Option(True, "--teasers/--no-teasers", help="Also cut the 15 s and 30 s teasers."),
+    as_json: bool = typer.Option(False, "--json", help="Print the deliverables and their figures as JSON."),
+) -> None:
+    """Write the release versions of the master render into renders/deliver/.
+
+    From renders/final_<master>.mp4 (run `dreamcut render` first): the 16:9 master, a 9:16
+    (1080x1920) and a 1:1 version reframed around the subject (a shot's `reframe: left|center|right`
+    or `{x: 0..1}` in dreamcut.yaml fixes its crop), and 15 s and 30 s teasers cut from the
+    strongest chorus on a downbeat, with short audio fades. The audio of each is normalised to
+    the target (loudnorm's measurement, then a measured gain and peak limiter) and measured (ebur128); each file is signed with the master
+    as its parent. The previous deliverables are replaced only when every new one is ready.
+    """
+    import json
+
+    from rich.table import Table
+
+    from dreamcut import pipeline
+    from dreamcut.cli.app import console
+    from dreamcut.render.deliver import LoudnessTarget, parse_aspects
+
+    project = open_project()
+    target = LoudnessTarget(integrated=lufs, true_peak=true_peak)
+    full = parse_aspects(aspects, "--aspects")
+    teaser_list = parse_aspects(teaser_aspects, "--teaser-aspects")
+    with progress_bar() as bar:
+        task = bar.add_task("deliverables", total=100)
+        update = fraction_updater(bar, task)
+        done = pipeline.deliver(project, target=target, short_side=short_side, aspects=tuple(full),
+                                teaser_aspects=tuple(teaser_list), teasers=None if teasers else (),
+                                progress=update, say=say if not as_json else None)
+    if as_json:
+        print(json.dumps({"target": {"integrated_lufs": target.integrated, "true_peak_dbtp": target.true_peak},
+                          "outputs": [d.to_dict() for d in done]}, indent=2))
+        return
+    folder = project.rel(pipeline.deliver_dir(project))
+    table = Table(title=f"{folder}/ (target {target.integrated:g} LUFS, {target.true_peak:g} dBTP)")
+    for col in ("file", "size", "seconds", "MB", "LUFS", "dBTP", "note"):
+        table.add_column(col)
+    for d in done:
+        table.add_row(d.name, f"{d.width}x{d.height}", f"{d.seconds:.2f}", f"{d.bytes / 1e6:.1f}",
+                      f"{d.loudness.integrated:.1f}", f"{d.loudness.true_peak:.1f}", d.note)
+    console.print(table)

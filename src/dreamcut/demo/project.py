@@ -274,6 +274,15 @@ render:
   crf: 18                   # H.264 quality (lower = better, bigger)
   preset: veryfast          # x264 speed: superfast, veryfast, faster, fast, medium, slow (slower = smaller)
 
+# Beat-synced motion (off unless given): levels 0..1, scaled by each section's energy.
+# pulse = zoom on kicks, flash = exposure flash on snares, shake = on the strongest hits.
+# effects:
+#   pulse: 0.6
+#   flash: 0.3
+#   shake: 0
+#   sections:               # per section label: intro, verse, chorus, bridge, outro
+#     chorus: {shake: 0.5}
+
 shots:
   # A plain long-form prompt.
   - id: opening             # letters, digits, '-' and '_'
@@ -289,6 +298,7 @@ shots:
     # source: camera        # clips imported into this shot: camera | generated | unknown
     # place: {section: chorus}    # pin the start: {section: chorus#2} | {bar: 17} | {beat: 65} | {second: 42.5}
     # transition: {kind: dissolve, beats: 2}   # into the next shot
+    # reframe: left             # `dreamcut deliver`'s 9:16 and 1:1 crop here: left | center | right | {x: 0.3}
 
   # Several scenes in ONE take, with times inside the text; {a|b} makes numbered variants.
   - id: classroom-to-field

@@ -590,7 +590,11 @@ class Orchestrator:
         polls = 0
         running = False
         while True:
-            status = self._call(ref, key, lambda: backend.poll(provider_id))
+            try:
+                status = self._call(ref, key, lambda: backend.poll(provider_id))
+            except _Failed as f:  # we give up on a job the provider may still finish: bill it as it will
+                billed, how = self._give_up(ref, backend, key, provider_id, request)
+                raise _Failed(f.code, f"{f.message}; {how}", billed=billed, key=key) from None
             polls += 1
             if status.state == JobState.COMPLETED:
                 if learning:
@@ -655,7 +659,13 @@ class Orchestrator:
             _remember_probe(part, info)  # a rename keeps inode, size and mtime: _finish need not probe again
             os.replace(part, dest)
 
-        self._call(ref, key, download)
+        try:
+            self._call(ref, key, download)
+        except _Failed as f:  # the provider finished the job (and bills it) even if we cannot fetch it
+            with self._db:
+                cost = float(self.catalog.job(key)["cost_usd"] or 0.0)
+            raise _Failed(f.code, f"{f.message} (the provider finished it: ${cost:.2f} billed)" if cost else f.message,
+                          billed=cost, key=key) from None
         return dest
 
     def _call(self, ref: BackendRef, key: str, fn: Callable):

@@ -58,6 +58,7 @@ def write(nle: otio.schema.Timeline, fps: int, *, title: str, reel: Callable[[tl
           source_file: Callable[[tl.ClipView], str]) -> str:
     """The EDL text of `nle` (clips, gaps and dissolves only) at `fps`."""
     items = tl.items(nle, fps)
+    effects = tl.effect_markers(nle)
     lines = [f"TITLE: {ascii_title(title)}", "FCM: NON-DROP FRAME", ""]
     event = 0
     # dissolve after each item (by index), and before
@@ -106,6 +107,11 @@ def write(nle: otio.schema.Timeline, fps: int, *, title: str, reel: Callable[[tl
         else:
             lines.append(f"* FROM CLIP NAME:  {item.name}")
         lines.append(f"* SOURCE FILE: {source_file(item)}")
+        # Effect markers as `* LOC:` comments (read by Resolve) on the event they fall in.
+        for m in effects:
+            at = tl.frames(m.marked_range.start_time, fps)
+            if rec_in <= at < rec_out:
+                lines.append(f"* LOC: {tc(at, fps)} {m.color or 'YELLOW'} {ascii_title(m.name)}")
         prev_out = (name, src_out)
     return "\n".join(lines) + "\n"
 

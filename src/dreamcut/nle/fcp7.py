@@ -43,6 +43,9 @@ def write(nle: otio.schema.Timeline, fps: int) -> str:
         clip.source_range = otio.opentime.TimeRange(tl.rt(retimed_in(view.source_in, view.speed), fps),
                                                     tl.rt(view.record, fps))
         clip.metadata.pop("dreamcut", None)
+    # The adapter writes sequence markers (the stack's), not a track's: the effect markers go there.
+    for m in tl.effect_markers(out):
+        out.tracks.markers.append(copy.deepcopy(m))
     text = otio.adapters.write_to_string(out, "fcp_xml")
     root = ET.fromstring(text.encode("utf-8"))
     sequence = root.find(".//sequence")

@@ -192,7 +192,7 @@ def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int) 
 
 
 def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None,
-                      work: tuple[int, int] | None = None) -> tuple[list[str], str]:
+                      work: tuple[int, int] | None = None, post: str = "") -> tuple[list[str], str]:
     """ffmpeg input arguments and the `-filter_complex` text ending in [vout] (media paths as in the plan).
 
     Takes are read by `movie` sources inside the graph rather than `-i` inputs: a source is
@@ -200,6 +200,8 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
     in memory, not every input's read-ahead (-i inputs decode eagerly into queues: ~3.5 GB
     at 2K for 55 shots). `zoom_files[k]` is the rendered file of the k-th ZoomSegment.
     The returned inputs are empty today; they stay in the signature for the song's index.
+    post: a filter chain applied to the joined picture at the work size, before the final
+    scale (the beat-synced effects of `render.effects`); '' leaves the graph as it was.
     """
     fps = plan.fps
     final = size
@@ -248,10 +250,13 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
             current, current_len = nxt, nxt_len
     groups.append(current)
     last = "vout" if size == final else "vwork"
+    joined = "vjoined" if post else last
     if len(groups) == 1:
-        chains.append(f"[{groups[0]}]null[{last}]")
+        chains.append(f"[{groups[0]}]null[{joined}]")
     else:
-        chains.append("".join(f"[{g}]" for g in groups) + f"concat=n={len(groups)}:v=1:a=0[{last}]")
+        chains.append("".join(f"[{g}]" for g in groups) + f"concat=n={len(groups)}:v=1:a=0[{joined}]")
+    if post:
+        chains.append(f"[{joined}]{post}[{last}]")
     if last != "vout":
         chains.append(f"[vwork]scale={final[0]}:{final[1]}:flags=bicubic,setsar=1[vout]")
     return inputs, ";".join(chains)
@@ -293,7 +298,8 @@ def output_args(codec: str, crf: int, fps: int, preset: str = "veryfast") -> lis
 def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, size: tuple[int, int], fps: int,
                     codec: str = "h264", crf: int = 18, preset: str = "veryfast",
                     progress: Callable[[float], None] | None = None, metadata: dict[str, str] | None = None,
-                    overlay: str | None = None) -> None:
+                    overlay: str | None = None,
+                    effects: Callable[[tuple[int, int]], str] | None = None) -> None:
     """Render `timeline` (media paths relative to `root`) to `out` at `size` and `fps`, with the song.
 
     overlay: a filter chain drawn over the finished picture (the program overlay, see render.overlay).
@@ -303,6 +309,8 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
     progress: called with the fraction done (0..1); zoom-through frames count first.
     metadata: container tags written by the encode itself (the disclosure tags), so the file is
     written once; signing is the only pass after it.
+    effects: given the work size, the filter chain of the beat-synced effects
+    (`render.effects.filter_chain`), drawn by the same pass; None for none.
     """
     root = Path(root)
     out = Path(out)
@@ -313,12 +321,13 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
     if size[0] % 2 or size[1] % 2:
         raise BadInput(f"output size {size[0]}x{size[1]} must be even", where="render", fix="use an even width and height")
     render_plan(plan_render(timeline, fps), root, out, size=size, codec=codec, crf=crf, preset=preset,
-                progress=progress, metadata=metadata, overlay=overlay)
+                progress=progress, metadata=metadata, overlay=overlay, effects=effects)
 
 
 def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int], codec: str = "h264",
                 crf: int = 18, preset: str = "veryfast", progress: Callable[[float], None] | None = None,
-                metadata: dict[str, str] | None = None, overlay: str | None = None) -> None:
+                metadata: dict[str, str] | None = None, overlay: str | None = None,
+                effects: Callable[[tuple[int, int]], str] | None = None) -> None:
     """Render a RenderPlan (see `plan_render`); also used to bake single transitions for exports."""
     root, out = Path(root), Path(out)
     fps = plan.fps
@@ -344,7 +353,8 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
             zoom_files.append(str(dest))
             if progress:
                 progress(min(1.0, (k + 1) * z.frames * 6 / max(1, total_work)))
-        inputs, graph = build_filtergraph(abs_plan, size, zoom_files, work=work)
+        inputs, graph = build_filtergraph(abs_plan, size, zoom_files, work=work,
+                                          post=effects(work) if effects else "")
         if overlay:  # drawn over the finished picture: the graph's output label gets one more step
             head, _, tail = graph.rpartition("[vout]")
             graph = f"{head}[vprogram]{tail};[vprogram]{overlay}[vout]"

@@ -1,0 +1,149 @@
+"""Beat-synced effects: a render with zoom pulses, flashes and shakes vs the same render without.
+
+The edit: `--shots` takes (testsrc2 with a slow zoom, generated once into bench-results/cache/)
+cut back to back over a song of `--seconds` seconds with a drum pattern (kick on 1 and 3, snare
+on 2 and 4 at 120 bpm, over a pad). Both renders go through `render.ffmpeg.render_timeline`, the
+one ffmpeg pass `dreamcut render` uses for the master (H.264 veryfast crf 18), at `--size`:
+  - without effects, and
+  - with pulse 0.8, flash 0.5, shake 0.5 (every kick pulses, every snare flashes, the
+    strongest quarter of the hits shake), the cues planned from the song's percussive onsets.
+The onset analysis (hpss + onset detection, cached by the song's hash like the song map) is
+timed on its own. Each render runs `--repeats` times, alternating; the table gives the fastest
+of each (the machine is shared) and the ratio. Target: effects cost at most 15 % more.
+Writes bench-results/effects.json.
+Usage: python benchmarks/bench_effects.py [--seconds 60] [--shots 12] [--size 1280x720] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+import numpy as np  # noqa: E402
+import opentimelineio as otio  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from dreamcut import timeline as tl  # noqa: E402
+from dreamcut.analysis.audio import SongAnalysis  # noqa: E402
+from dreamcut.media import ffmpeg_exe  # noqa: E402
+from dreamcut.render import effects as fx  # noqa: E402
+from dreamcut.render.ffmpeg import render_timeline  # noqa: E402
+from dreamcut.spec import EffectsSpec  # noqa: E402
+
+OUT = REPO / "bench-results"
+CACHE = OUT / "cache"
+FPS = 24
+SR = 22050
+
+
+def make_takes(shots: int, seconds: float, size: tuple[int, int]) -> list[Path]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(shots):
+        path = CACHE / f"fx_take_{size[0]}x{size[1]}_{int(seconds * 10)}_{i:02d}.mp4"
+        if not path.exists():
+            tmp = path.with_suffix(".part.mp4")
+            subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+                            "-i", f"testsrc2=s={size[0]}x{size[1]}:r={FPS}:d={seconds}",
+                            "-vf", f"hue=h={(i * 37) % 360}", "-c:v", "libx264", "-preset", "ultrafast",
+                            "-crf", "20", "-pix_fmt", "yuv420p", "-g", "48", str(tmp)], check=True)
+            tmp.rename(path)
+        out.append(path)
+    return out
+
+
+def make_song(seconds: float) -> Path:
+    path = CACHE / f"fx_drums_{int(seconds)}s.wav"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(7)
+    n = np.arange(int(SR * seconds))
+    y = (0.06 * np.sin(2 * np.pi * 196 * n / SR) + 0.04 * np.sin(2 * np.pi * 294 * n / SR)).astype(np.float32)
+    beat = 0.5
+    for b, t in enumerate(np.arange(0.25, seconds - 0.3, beat)):
+        s, k = int(t * SR), np.arange(int(0.25 * SR))
+        k = k[: max(0, min(k.size, y.size - s))]
+        if b % 2 == 0:
+            y[s:s + k.size] += 0.8 * np.sin(2 * np.pi * 60 * k / SR) * np.exp(-k / (0.03 * SR))
+        else:
+            y[s:s + k.size] += 0.4 * rng.standard_normal(k.size) * np.exp(-k / (0.02 * SR))
+    sf.write(path, y, SR)
+    return path
+
+
+def build_edit(takes: list[Path], song: Path, seconds: float) -> otio.schema.Timeline:
+    total = int(seconds * FPS)
+    per = total // len(takes)
+    timeline = otio.schema.Timeline(name="bench effects")
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for i, take in enumerate(takes):
+        n = per if i < len(takes) - 1 else total - per * (len(takes) - 1)
+        video.append(tl.make_clip(take=take.stem, media=str(take), source_in=6, record=n, fps=FPS, shot="bench"))
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    audio.append(otio.schema.Clip(name="song", media_reference=otio.schema.ExternalReference(target_url=str(song)),
+                                  source_range=otio.opentime.TimeRange(tl.rt(0, FPS), tl.rt(total, FPS))))
+    timeline.tracks.append(video)
+    timeline.tracks.append(audio)
+    return timeline
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--shots", type=int, default=12)
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--repeats", type=int, default=2)
+    a = ap.parse_args()
+    size = tuple(int(x) for x in a.size.split("x"))
+    per_shot = a.seconds / a.shots + 1.0
+    takes = make_takes(a.shots, per_shot, size)
+    song = make_song(a.seconds)
+    edit = build_edit(takes, song, a.seconds)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.monotonic()
+        hits = fx.song_hits(song, cache_dir=Path(tmp) / "cache")
+        analysis_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        hits = fx.song_hits(song, cache_dir=Path(tmp) / "cache")
+        cached_s = time.monotonic() - t0
+        analysis = SongAnalysis(duration=a.seconds, sample_rate=SR, tempo=120.0, beats=[], downbeats=[],
+                                beats_per_bar=4)
+        cues = fx.timeline_cues(edit, EffectsSpec(pulse=0.8, flash=0.5, shake=0.5), analysis, hits, FPS)
+        times: dict[str, list[float]] = {"without": [], "with": []}
+        for _ in range(a.repeats):
+            for name in ("without", "with"):
+                effects = (lambda work: fx.filter_chain(cues, FPS, work)) if name == "with" else None
+                t0 = time.monotonic()
+                render_timeline(edit, Path("/"), Path(tmp) / f"{name}.mp4", size=size, fps=FPS, effects=effects)
+                times[name].append(time.monotonic() - t0)
+    plain, with_fx = min(times["without"]), min(times["with"])
+    ratio = with_fx / plain
+    kinds = {k: sum(1 for c in cues if c.kind == k) for k in fx.EFFECT_KINDS}
+    result = {"seconds": a.seconds, "shots": a.shots, "size": a.size, "hits": len(hits), "cues": kinds,
+              "render_without_s": round(plain, 2), "render_with_s": round(with_fx, 2), "ratio": round(ratio, 3),
+              "onset_analysis_s": round(analysis_s, 2), "onset_analysis_cached_s": round(cached_s, 3),
+              "all_runs": times, "target_ratio": 1.15, "meets_target": ratio <= 1.15}
+    OUT.mkdir(exist_ok=True)
+    (OUT / "effects.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(f"edit: {a.seconds:.0f} s, {a.shots} shots, {a.size}, {len(hits)} percussive hits -> "
+          f"{kinds['pulse']} pulses, {kinds['flash']} flashes, {kinds['shake']} shakes\n")
+    print("| render | wall s (fastest of %d) |" % a.repeats)
+    print("|---|---|")
+    print(f"| without effects | {plain:.2f} |")
+    print(f"| with effects | {with_fx:.2f} |")
+    print(f"| ratio | {ratio:.3f} (target <= 1.15) |")
+    print(f"| onset analysis (once per song, cached) | {analysis_s:.2f} (cached: {cached_s:.3f}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
