@@ -4,7 +4,6 @@ before a single paid create leaves the machine (checked against the Luma simulat
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import time
