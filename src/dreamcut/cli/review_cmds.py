@@ -55,7 +55,7 @@ def promote(
     project.check_writable()
     with progress_bar() as bars:
         task = bars.add_task(f"promoting {shot}", total=100)
-        ids = promote_variants(project, shot, list(variants), progress=fraction_updater(bars, task))
+        ids = promote_variants(project, shot, list(variants), progress=fraction_updater(bars, task), warn=say)
     for tid in ids:
         take = project.catalog.take(tid)
         say(f"{tid}  {take.path if take else ''}")
