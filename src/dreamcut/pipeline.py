@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -145,10 +146,52 @@ def _real_defects(project: Project, take: Take, analysis) -> tuple[tuple[float, 
                          and any(d.start - 0.75 <= b <= d.end + 0.75 for b in boundaries)))
 
 
+def conformed_path(project: Project) -> Path:
+    return project.edits_dir / "conformed.otio"
+
+
+@dataclass(frozen=True)
+class EditSource:
+    """Which edit is the project's current one: the planner's cut or an NLE's edit read back by
+    `conform`. `conformed_from` names the NLE file and `conformed_at` when (Unix time)."""
+
+    path: Path
+    conformed_from: str | None = None
+    conformed_at: float | None = None
+
+    @property
+    def conformed(self) -> bool:
+        return self.conformed_from is not None
+
+    def describe(self) -> str:
+        if not self.conformed:
+            return "planned by `dreamcut edit`"
+        import time
+
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.conformed_at or 0))
+        return f"conformed from {self.conformed_from} at {stamp}"
+
+
+def current_edit(project: Project) -> EditSource:
+    """The edit renders, exports and the board use: edits/conformed.otio when `conform` wrote it
+    after the last `dreamcut edit`, else edits/cut.otio. So re-rendering after a conform keeps
+    the NLE's edit; only an explicit `dreamcut edit` (a new plan) sets it aside."""
+    cut, conformed = cut_path(project), conformed_path(project)
+    if conformed.is_file() and (not cut.is_file() or conformed.stat().st_mtime_ns >= cut.stat().st_mtime_ns):
+        try:
+            meta = json.loads(conformed.read_text()).get("metadata", {}).get("dreamcut", {})
+        except (OSError, ValueError, AttributeError):
+            meta = {}
+        return EditSource(conformed, str(meta.get("conformed_from") or conformed.name),
+                          float(meta.get("conformed_at") or conformed.stat().st_mtime))
+    return EditSource(cut)
+
+
 def load_edit(project: Project):
+    """The current edit (`current_edit`) as a timeline."""
     from dreamcut.timeline import read_timeline
 
-    path = cut_path(project)
+    path = current_edit(project).path
     if not path.is_file():
         raise BadInput("there is no edit yet", where=project.rel(path), fix="run `dreamcut edit` first")
     return read_timeline(path, where=project.rel(path))

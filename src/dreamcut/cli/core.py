@@ -267,8 +267,11 @@ def render() -> None:
     from dreamcut import pipeline
 
     project = open_project()
+    source = pipeline.current_edit(project)
+    if source.conformed:
+        say(f"rendering {project.rel(source.path)} ({source.describe()}; `dreamcut edit` plans a new cut)")
     with progress_bar() as bars:
-        m = bars.add_task(f"rendering {project.spec.render.master}", total=100)
+        m = bars.add_task(f"rendering {project.rel(source.path)} at {project.spec.render.master}", total=100)
         f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
         master, final = pipeline.render(project, master_progress=fraction_updater(bars, m),
                                         upscale_progress=fraction_updater(bars, f))

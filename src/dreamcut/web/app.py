@@ -60,7 +60,7 @@ class Board:
         self.catalog: Catalog = self.project.catalog
         self.lock = threading.RLock()
         self.jobs: dict[str, dict[str, Any]] = {}
-        self._cut_cache: tuple[float, dict] | None = None
+        self._cut_cache: tuple[tuple[str, int], dict] | None = None
 
     # -- data ----------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
@@ -148,17 +148,38 @@ class Board:
         return {"now": max(latest, sel_latest, since), "reviews": reviews, "selections": self.selections(),
                 "takes": count}
 
-    def cut(self) -> dict[str, Any]:
-        """The current cut's clips (with the planner's reasons) over the song's waveform."""
-        cut_file = self.project.edits_dir / "cut.otio"
-        data: dict[str, Any] = {"clips": [], "seconds": 0.0, "peaks": []}
-        if cut_file.is_file():
-            mtime = cut_file.stat().st_mtime
-            if self._cut_cache and self._cut_cache[0] == mtime:
+    def edit_source(self):
+        """Which edit is current (the planner's cut or a conformed NLE edit): `pipeline.current_edit`."""
+        from dreamcut.pipeline import current_edit
+
+        return current_edit(self.project)
+
+    def edit(self) -> dict[str, Any]:
+        """The current edit's clips (slot, record times, the planner's reasons) and where it came from."""
+        source = self.edit_source()
+        data: dict[str, Any] = {"clips": [], "seconds": 0.0, "fps": 24}
+        if source.path.is_file():
+            key = (str(source.path), source.path.stat().st_mtime_ns)
+            if self._cut_cache and self._cut_cache[0] == key:
                 data = dict(self._cut_cache[1])
             else:
-                data = _read_cut(cut_file)
-                self._cut_cache = (mtime, dict(data))
+                data = _read_cut(source.path, self.root)
+                self._cut_cache = (key, dict(data))
+        data["source"] = {"path": self.project.rel(source.path), "conformed": source.conformed,
+                          "conformed_from": source.conformed_from, "text": source.describe()}
+        return data
+
+    def usage(self) -> dict[str, list[dict[str, Any]]]:
+        """take id -> the slots of the current edit it fills (a take may be used twice)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for c in self.edit()["clips"]:
+            out.setdefault(c["take"], []).append(c)
+        return out
+
+    def cut(self) -> dict[str, Any]:
+        """The current edit over the song's waveform."""
+        data = self.edit()
+        data["peaks"] = []
         try:
             song = self.project.song_path
         except Exception:  # a spec without a song still has a board
@@ -170,7 +191,8 @@ class Board:
         return data
 
     # -- background jobs -------------------------------------------------------------------
-    def start_job(self, action: str, shot: str | None, variants: list[int] | int | None) -> dict[str, Any]:
+    def start_job(self, action: str, shot: str | None, variants: list[int] | int | None,
+                  confirm: bool = False) -> dict[str, Any]:
         """Run `dreamcut preview|promote|render` for this project as a child process (isolated, and
         durable through the catalog: a board restart loses only the log tail, never the work)."""
         cmd = [sys.executable, "-m", "dreamcut", "--project", str(self.root), "--quiet"]
@@ -182,6 +204,16 @@ class Board:
         elif action == "promote":
             if not shot or not isinstance(variants, list) or not variants or not all(isinstance(v, int) for v in variants):
                 raise HTTPException(422, "promote needs a shot and a list of variant numbers")
+            if shot not in {s["id"] for s in self.shots()}:
+                raise HTTPException(404, "no such shot")
+            from dreamcut.preview import unpreviewed
+
+            with self.lock:
+                never = unpreviewed(self.project, shot, variants)
+            if never and not confirm:
+                # The board asks the director first (409 + `confirm`); the CLI prints a warning line.
+                raise HTTPException(409, f"{shot} variant(s) {', '.join(map(str, never))} were never previewed: "
+                                         "promote anyway?")
             cmd += ["promote", shot, *[str(v) for v in variants]]
         elif action == "render":
             cmd += ["render"]
@@ -220,7 +252,15 @@ def _chunked(parts, size: int = 32_768):
         yield "".join(buf).encode()
 
 
-def _read_cut(path: Path) -> dict[str, Any]:
+def timecode(seconds: float, fps: int) -> str:
+    """HH:MM:SS:FF at `fps` (non-drop), as an NLE's record timecode reads."""
+    total = round(seconds * fps)
+    f = total % fps
+    s_ = total // fps
+    return f"{s_ // 3600:02d}:{s_ // 60 % 60:02d}:{s_ % 60:02d}:{f:02d}"
+
+
+def _read_cut(path: Path, root: Path) -> dict[str, Any]:
     from dreamcut import timeline as tl
     from dreamcut.errors import BadInput
 
@@ -229,12 +269,14 @@ def _read_cut(path: Path) -> dict[str, Any]:
         fps = tl.info(timeline).fps
         views = tl.clips(timeline, fps)
     except (BadInput, ValueError, TypeError):  # a damaged or foreign cut: show none rather than failing the board
-        return {"clips": [], "seconds": 0.0, "error": "edits/cut.otio could not be read"}
-    clips = [{"take": v.take, "shot": v.shot or "", "start": round(v.record_start / fps, 3),
-              "end": round(v.record_end / fps, 3), "reason": str(v.meta.get("reason", "")),
-              "score": v.meta.get("score")} for v in views]
+        return {"clips": [], "seconds": 0.0, "fps": 24, "error": f"{path.name} could not be read"}
+    clips = [{"slot": i + 1, "take": v.take, "shot": v.shot or "", "start": round(v.record_start / fps, 3),
+              "end": round(v.record_end / fps, 3), "tc": timecode(v.record_start / fps, fps),
+              "source_in": round(v.source_in / fps, 3), "speed": v.speed,
+              "reason": str(v.meta.get("reason", "")), "score": v.meta.get("score")}
+             for i, v in enumerate(views)]
     seconds = views[-1].record_end / fps if views else 0.0
-    return {"clips": clips, "seconds": round(seconds, 3), "title": timeline.name}
+    return {"clips": clips, "seconds": round(seconds, 3), "fps": fps, "title": timeline.name}
 
 
 def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) -> FastAPI:
@@ -271,7 +313,8 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
         sheets = {sid: (board.project.previews_dir / sid / "contact_sheet.png").is_file() for sid in by_shot}
         parts = templates.get_template("board.html").generate(
             title=board.project.spec.title, shots=shots, by_shot=by_shot, selections=board.selections(),
-            sheets=sheets, total=len(rows), now=board.changes(0.0)["now"])
+            sheets=sheets, total=len(rows), now=board.changes(0.0)["now"], usage=board.usage(),
+            source=board.edit()["source"])
         # Streamed in ~32 kB pieces: the browser paints the header and the first shots while the
         # rest of a 700-take board is still being rendered and sent.
         return StreamingResponse(_chunked(parts), media_type="text/html; charset=utf-8",
@@ -327,7 +370,8 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
     @app.post("/api/jobs")
     async def api_jobs_start(request: Request) -> dict:
         body = await _json_object(request)
-        return board.start_job(str(body.get("action")), body.get("shot"), body.get("variants"))
+        return board.start_job(str(body.get("action")), body.get("shot"), body.get("variants"),
+                               confirm=body.get("confirm") is True)
 
     @app.get("/api/jobs")
     def api_jobs() -> list:

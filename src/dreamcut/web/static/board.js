@@ -11,7 +11,11 @@
   async function post(url, body) {
     const r = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json", "X-Dreamcut": "1"},
                                 body: JSON.stringify(body)});
-    if (!r.ok) throw new Error((await r.json()).detail || r.statusText);
+    if (!r.ok) {
+      const err = new Error((await r.json().catch(() => ({}))).detail || r.statusText);
+      err.status = r.status;
+      throw err;
+    }
     return r.json();
   }
 
@@ -169,7 +173,13 @@
   function flash(text) { $("#jobs").textContent = text; }
   async function startJob(body) {
     try {
-      const job = await post("/api/jobs", body);
+      let job;
+      try { job = await post("/api/jobs", body); }
+      catch (err) {
+        // 409: promoting a variant never previewed; the director confirms first.
+        if (err.status !== 409 || !window.confirm(err.message)) throw err;
+        job = await post("/api/jobs", Object.assign({}, body, {confirm: true}));
+      }
       flash(job.action + (job.shot ? " " + job.shot : "") + ": running");
       pollJobs();
     } catch (err) { flash(String(err.message || err)); }

@@ -1,0 +1,132 @@
+"""The board as an edit room, over HTTP on a real small project (real takes, previews, a planned cut):
+no route it references fails, cards say where and why a take is used, a conformed edit is shown
+as such and re-rendering from the board keeps it."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from _takes import PatternBackend, make_project
+from dreamcut import pipeline
+from dreamcut.generate.orchestrator import Orchestrator
+from dreamcut.media import probe
+from dreamcut.preview import preview_shot
+from dreamcut.project import Project
+from dreamcut.web import create_app
+
+H = {"X-Dreamcut": "1"}
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory) -> Path:
+    """3 shots x 2 takes of 2 s over a 6 s song, 4 previews (4 frames each) of s01, and the planned cut."""
+    root = make_project(tmp_path_factory.mktemp("room") / "proj", shots=3, takes_per_shot=2)
+    project = Project.open(root)
+    backend = PatternBackend()
+    preview_shot(project, "s01", 4, orchestrator=Orchestrator(project, backend_factory=lambda ref: backend,
+                                                                 poll_interval=0.01))
+    pipeline.make_edit(project)
+    project.catalog.close()
+    return root
+
+
+def _wait_job(c: TestClient, job_id: str, limit: float = 180) -> dict:
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        state = next(j for j in c.get("/api/jobs").json() if j["id"] == job_id)
+        if state["state"] != "running":
+            return state
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} still running after {limit} s")
+
+
+def test_every_url_the_board_references_answers_without_a_server_error(room):
+    c = TestClient(create_app(room))
+    r = c.get("/")
+    assert r.status_code == 200
+    html = r.text
+    urls = set(re.findall(r'(?:src|href)="(/[^"]*)"', html))
+    ids = re.findall(r'id="t-([^"]+)"', html)
+    previews = re.findall(r'id="t-([^"]+)"[^>]*data-kind="preview"', html)
+    assert len(previews) == 4 and len(ids) == 10
+    assert {f"/thumb/{i}.jpg" for i in ids} <= urls
+    # what board.js fetches after the first paint, for every card
+    urls |= {"/api/cut", "/api/board", "/api/jobs", "/api/changes?since=0"}
+    urls |= {f"/proxy/{i}.mp4" for i in ids} | {f"/media/take/{i}" for i in ids}
+    answers = {u: c.get(u).status_code for u in sorted(urls)}
+    assert all(code == 200 for code in answers.values()), {u: s for u, s in answers.items() if s != 200}
+    # the posters of 4-frame previews exist (their first frame), and are pictures
+    for i in previews:
+        body = c.get(f"/thumb/{i}.jpg").content
+        assert body[:2] == b"\xff\xd8" and len(body) > 500
+
+
+def test_cards_say_where_a_take_is_used_and_why(room):
+    c = TestClient(create_app(room))
+    html = c.get("/").text
+    cut = c.get("/api/cut").json()
+    assert cut["clips"] and cut["source"]["conformed"] is False
+    assert "planned by `dreamcut edit`" in html
+    for clip in cut["clips"]:
+        card = html[html.index(f'id="t-{clip["take"]}"'):]
+        card = card[:card.index('<div class="a">')]
+        assert f'slot {clip["slot"]} at {clip["tc"]}' in card, card
+        assert clip["reason"] and f'why: {clip["reason"]}'.replace("'", "&#39;")[:40] in card
+    used = {clip["take"] for clip in cut["clips"]}
+    unused = [i for i in re.findall(r'id="t-([^"]+)"', html) if i not in used]
+    assert unused
+    card = html[html.index(f'id="t-{unused[0]}"'):]
+    assert "in cut:" not in card[:card.index('<div class="a">')]
+
+
+def test_promoting_a_variant_never_previewed_asks_first(room):
+    c = TestClient(create_app(room))
+    r = c.post("/api/jobs", json={"action": "promote", "shot": "s01", "variants": [9]}, headers=H)
+    assert r.status_code == 409 and "never previewed" in r.json()["detail"]
+    assert c.get("/api/jobs").json() == []  # nothing started
+    r = c.post("/api/jobs", json={"action": "promote", "shot": "s02", "variants": [0]}, headers=H)
+    assert r.status_code == 409  # s02 has no previews at all
+
+
+def test_a_conformed_edit_is_shown_and_re_rendering_from_the_board_keeps_it(room, tmp_path, cli):
+    import opentimelineio as otio
+
+    from dreamcut import timeline as tl
+
+    # An editor drops the last clip in the NLE and hands back an .otio
+    cut = tl.read_timeline(room / "edits" / "cut.otio")
+    v1 = tl.video_track(cut)
+    planned = len(tl.clips(cut))
+    last = max(i for i, item in enumerate(v1) if isinstance(item, otio.schema.Clip))
+    while len(v1) > last:
+        del v1[len(v1) - 1]
+    while len(v1) and isinstance(v1[len(v1) - 1], otio.schema.Transition):
+        del v1[len(v1) - 1]
+    nle = tmp_path / "premiere.otio"
+    otio.adapters.write_to_file(cut, str(nle))
+    r = cli("--project", str(room), "conform", str(nle), "--no-upscale")
+    assert r.returncode == 0, r.stderr
+    project = Project.open(room)
+    conformed_frames = tl.record_frames(tl.read_timeline(room / "edits" / "conformed.otio"), project.spec.fps)
+
+    c = TestClient(create_app(room))
+    html = c.get("/").text
+    assert 'data-conformed="1"' in html and "conformed from premiere.otio at " in html
+    shown = c.get("/api/cut").json()
+    assert shown["source"]["conformed"] and len(shown["clips"]) == planned - 1
+
+    job = c.post("/api/jobs", json={"action": "render"}, headers=H).json()
+    state = _wait_job(c, job["id"])
+    assert state["state"] == "done", state["log"]
+    master, _ = pipeline.render_paths(project)
+    assert abs(probe(master).duration - conformed_frames / project.spec.fps) < 0.1
+    again = c.get("/api/cut").json()
+    assert again["source"]["conformed"] and again["clips"] == shown["clips"]
+    # an explicit `dreamcut edit` (a new plan) is what sets the NLE's edit aside
+    pipeline.make_edit(project)
+    assert c.get("/api/cut").json()["source"]["conformed"] is False
