@@ -9,7 +9,10 @@ Pages and calls:
     GET  /api/board              every take with its review, and the selections
     GET  /api/changes?since=T    reviews and selections changed since T (tabs poll this)
     POST /api/review/{take}      rating / status / note / tags of one take, written at once
-    GET  /api/cut                the current cut (edits/cut.otio) and the song's waveform
+    GET  /api/cut                the current edit (planned or conformed: which, and from where), the
+                                 song's waveform, the latest render and whether it is current
+    GET  /api/song               the song map: beats, downbeats, bars, sections (the ruler, snapping)
+    GET  /media/song             the song (the timeline's clock when it plays takes in sequence)
     POST /api/jobs               preview more variants, promote, re-render (background jobs)
     GET  /api/jobs               the jobs this board started
 
@@ -176,9 +179,32 @@ class Board:
             out.setdefault(c["take"], []).append(c)
         return out
 
+    def render_state(self) -> dict[str, Any] | None:
+        """The latest master render and whether it is current (made after the current edit was written)."""
+        from dreamcut.pipeline import render_paths
+
+        master, _ = render_paths(self.project)
+        source = self.edit_source()
+        if not master.is_file() or not source.path.is_file():
+            return None
+        current = master.stat().st_mtime_ns >= source.path.stat().st_mtime_ns
+        return {"url": "/files/" + self.project.rel(master), "current": current}
+
+    def song(self) -> dict[str, Any]:
+        """The song map the edit is cut to (`pipeline.analyse_song`, cached by content): tempo, beats,
+        downbeats, bars and sections, for the timeline's ruler and for snapping."""
+        from dreamcut.pipeline import analyse_song
+
+        song = analyse_song(self.project)
+        return {"duration": song.duration, "tempo": song.tempo, "beats": song.beats, "downbeats": song.downbeats,
+                "beats_per_bar": song.beats_per_bar,
+                "sections": [{"start": x.start, "end": x.end, "label": x.label} for x in song.sections]}
+
     def cut(self) -> dict[str, Any]:
-        """The current edit over the song's waveform."""
+        """The current edit over the song's waveform, with the latest render and the song's URL."""
         data = self.edit()
+        data["render"] = self.render_state()
+        data["song_url"] = "/media/song"
         data["peaks"] = []
         try:
             song = self.project.song_path
@@ -273,6 +299,7 @@ def _read_cut(path: Path, root: Path) -> dict[str, Any]:
     clips = [{"slot": i + 1, "take": v.take, "shot": v.shot or "", "start": round(v.record_start / fps, 3),
               "end": round(v.record_end / fps, 3), "tc": timecode(v.record_start / fps, fps),
               "source_in": round(v.source_in / fps, 3), "speed": v.speed,
+              "media": f"/media/take/{v.take}" if not v.baked else "",
               "reason": str(v.meta.get("reason", "")), "score": v.meta.get("score")}
              for i, v in enumerate(views)]
     seconds = views[-1].record_end / fps if views else 0.0
@@ -335,6 +362,20 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
     @app.get("/media/take/{take_id}")
     def full_take(take_id: str) -> FileResponse:
         return FileResponse(board.take_file(take_id), media_type="video/mp4")
+
+    @app.get("/media/song")
+    def song_file() -> FileResponse:
+        try:
+            song = board.project.song_path
+        except Exception:
+            raise HTTPException(404, "the spec names no song") from None
+        if not board.project.inside(song) or not song.resolve().is_file():
+            raise HTTPException(404, "song not found inside the project")
+        return FileResponse(song.resolve())
+
+    @app.get("/api/song")
+    def api_song() -> dict:
+        return board.song()
 
     @app.get("/files/{rel:path}")
     def project_file(rel: str) -> FileResponse:

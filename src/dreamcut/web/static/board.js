@@ -211,9 +211,145 @@
   }
   setTimeout(poll, 2000);
 
-  // -- the cut over the song's waveform (after first paint) ------------------------------------
+  // -- the edit room: a timeline (bars, timecode, sections) with a playhead, and the edit played
+  //    with the song: the latest render when it is current, else the takes in sequence, each
+  //    placed by the song's clock (the picture follows the audio, never the other way round).
+  const mon = $("#mon"), song = $("#song");
+  let cut = null, songMap = null, fps = 24, playing = false, shown = null, raf = 0;
+  const pad = (n) => String(n).padStart(2, "0");
+  function timecode(t) {
+    const f = Math.round(t * fps), s = Math.floor(f / fps);
+    return pad(Math.floor(s / 3600)) + ":" + pad(Math.floor(s / 60) % 60) + ":" + pad(s % 60) + ":" + pad(f % fps);
+  }
+  function barOf(t) {  // "bar.beat" from the song map's downbeats and beats
+    if (!songMap || !songMap.downbeats.length) return "";
+    let bar = 0;
+    while (bar + 1 < songMap.downbeats.length && songMap.downbeats[bar + 1] <= t + 1e-6) bar++;
+    const beat = songMap.beats.filter((b) => b >= songMap.downbeats[bar] - 1e-6 && b <= t + 1e-6).length;
+    return "bar " + (bar + 1) + "." + Math.max(1, beat);
+  }
+  const total = () => (cut && cut.seconds) || 1;
+  const pct = (t) => (100 * t / total()) + "%";
+  function useRender() {
+    const m = $("#pmode").value;
+    return !!(cut && cut.render) && (m === "render" || (m === "auto" && cut.render.current));
+  }
+  function clipAt(t) {
+    const cs = (cut && cut.clips) || [];
+    return cs.find((c) => t >= c.start - 1e-6 && t < c.end - 1e-6) || (t >= total() - 1e-3 ? cs[cs.length - 1] : null);
+  }
+  const now = () => (useRender() ? mon.currentTime : song.currentTime);
+  function waitFor(el, ev) { return new Promise((ok) => el.addEventListener(ev, ok, {once: true})); }
+
+  async function place(t) {  // show the frame of the edit at record time t
+    if (useRender()) {
+      if (mon.dataset.src !== cut.render.url) {
+        mon.dataset.src = cut.render.url; mon.src = cut.render.url; mon.muted = false; mon.playbackRate = 1;
+        await waitFor(mon, "loadedmetadata");
+      }
+      if (Math.abs(mon.currentTime - t) > 1e-4) { mon.currentTime = t; await waitFor(mon, "seeked"); }
+      shown = null;
+      return;
+    }
+    const c = clipAt(t);
+    if (!c || !c.media) { mon.removeAttribute("src"); delete mon.dataset.src; shown = null; return; }
+    if (mon.dataset.src !== c.media) {
+      mon.dataset.src = c.media; mon.src = c.media; mon.muted = true;
+      await waitFor(mon, "loadedmetadata");
+    }
+    shown = c;
+    mon.playbackRate = c.speed || 1;
+    const want = c.source_in + (t - c.start) * (c.speed || 1);
+    if (Math.abs(mon.currentTime - want) > 1e-4) { mon.currentTime = want; await waitFor(mon, "seeked"); }
+  }
+  function drawHead(t) {
+    $("#playhead").style.left = pct(t);
+    $("#clock").textContent = timecode(t);
+    $("#barpos").textContent = barOf(t);
+    const c = clipAt(t);
+    $$("#clips div").forEach((d) => d.classList.toggle("on", !!c && +d.dataset.slot === c.slot));
+  }
+  async function seek(t) {
+    t = Math.max(0, Math.min(t, total()));
+    if (!useRender()) song.currentTime = t;
+    await place(t);
+    drawHead(t);
+    return t;
+  }
+  function tick() {
+    if (!playing) return;
+    const t = now();
+    drawHead(t);
+    if (!useRender()) {
+      const c = clipAt(t);
+      if (c !== shown) place(t).then(() => { if (playing) mon.play().catch(() => {}); });
+      else if (c) {  // keep the picture on the song's clock (correct drift above two frames)
+        const want = c.source_in + (t - c.start) * (c.speed || 1);
+        if (Math.abs(mon.currentTime - want) > 2 / fps) mon.currentTime = want;
+      }
+      if (t >= total()) return stop();
+    }
+    raf = requestAnimationFrame(tick);
+  }
+  async function play() {
+    const t = now();
+    playing = true; $("#play").textContent = "❚❚ pause";
+    await place(t);
+    if (useRender()) await mon.play(); else { await song.play(); await mon.play().catch(() => {}); }
+    raf = requestAnimationFrame(tick);
+  }
+  function stop() {
+    playing = false; cancelAnimationFrame(raf); mon.pause(); song.pause(); $("#play").textContent = "▶ play";
+  }
+  $("#play").addEventListener("click", () => (playing ? stop() : play()));
+  mon.addEventListener("ended", () => { if (useRender()) stop(); });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === " " && !e.target.closest("input,textarea,select,button,dialog")) { e.preventDefault(); playing ? stop() : play(); }
+  });
+  $("#pmode").addEventListener("change", async () => {
+    const t = now(); stop(); delete mon.dataset.src; shown = null;
+    noteMode(); await seek(t);
+  });
+  $("#tl").addEventListener("click", (e) => {
+    const box = $("#tl").getBoundingClientRect();
+    seek(((e.clientX - box.left) / box.width) * total());
+  });
+  function noteMode() {
+    $("#pnote").textContent = useRender() ? "playing " + cut.render.url.replace("/files/", "")
+      : (cut.render && !cut.render.current ? "render is older than the edit: playing the takes" : "playing the takes");
+  }
+
+  function drawRuler() {
+    const ruler = $("#ruler"), secs = $("#sections");
+    ruler.textContent = ""; secs.textContent = "";
+    if (!songMap) return;
+    const w = ruler.clientWidth || 800, downs = songMap.downbeats;
+    const barPx = downs.length > 1 ? w * (downs[1] - downs[0]) / total() : w;
+    const every = [1, 2, 4, 8, 16, 32].find((k) => k * barPx >= 70) || 64;
+    songMap.beats.forEach((b) => {
+      if (b > total()) return;
+      const i = document.createElement("i"); i.style.left = pct(b); ruler.appendChild(i);
+    });
+    downs.forEach((d, k) => {
+      if (d > total()) return;
+      const i = document.createElement("i"); i.className = "bar"; i.style.left = pct(d); ruler.appendChild(i);
+      if (k % every === 0) {
+        const b = document.createElement("b"); b.style.left = pct(d);
+        b.textContent = (k + 1) + "  " + timecode(d).slice(3); ruler.appendChild(b);
+      }
+    });
+    songMap.sections.forEach((s) => {
+      const d = document.createElement("div");
+      d.style.left = pct(s.start); d.style.width = (100 * (s.end - s.start) / total()) + "%";
+      d.textContent = s.label; d.title = s.label + " " + timecode(s.start) + "–" + timecode(s.end);
+      secs.appendChild(d);
+    });
+  }
+
   async function drawCut() {
-    const cut = await (await fetch("/api/cut")).json();
+    cut = await (await fetch("/api/cut")).json();
+    fps = cut.fps || 24;
+    song.src = cut.song_url;
     const canvas = $("#wave"), ctx = canvas.getContext("2d");
     canvas.width = canvas.clientWidth;
     const w = canvas.width, h = canvas.height, peaks = cut.peaks || [];
@@ -222,17 +358,24 @@
       const x = (i / peaks.length) * w, ph = Math.max(1, p * h);
       ctx.fillRect(x, (h - ph) / 2, Math.max(1, w / peaks.length), ph);
     });
-    const total = cut.seconds || 1, box = $("#clips");
+    const box = $("#clips");
     box.textContent = "";
     (cut.clips || []).forEach((c) => {
       const d = document.createElement("div");
-      d.style.left = (100 * c.start / total) + "%";
-      d.style.width = (100 * (c.end - c.start) / total) + "%";
-      d.textContent = c.shot + " " + c.take;
-      d.title = c.take + " (" + c.start.toFixed(1) + "–" + c.end.toFixed(1) + " s): " + (c.reason || "");
-      d.dataset.take = c.take;
+      d.style.left = pct(c.start);
+      d.style.width = (100 * (c.end - c.start) / total()) + "%";
+      d.textContent = c.slot + " · " + c.shot;
+      d.title = "slot " + c.slot + ": " + c.take + " at " + c.tc + " (" + (c.end - c.start).toFixed(2) + " s)" + (c.reason ? "\n" + c.reason : "");
+      d.dataset.take = c.take; d.dataset.slot = c.slot;
       box.appendChild(d);
     });
+    noteMode();
+    drawHead(0);
+    try { songMap = await (await fetch("/api/song")).json(); } catch (e) { songMap = null; }
+    drawRuler();
+    document.body.dataset.room = "ready";
   }
+  window.dreamcutRoom = {seek, play, stop, state: () => ({t: now(), playing, render: useRender(),
+                                                          clip: shown && shown.slot, src: mon.dataset.src || ""})};
   (window.requestIdleCallback || setTimeout)(drawCut);
 })();
