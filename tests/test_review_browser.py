@@ -235,6 +235,7 @@ def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_
         shown = _png(data)
         want = render[clip.record_start]
         other = render[clip.record_start - 2] if clip.record_start >= 2 else render[clip.record_end + 2]
+        print(f"cut at frame {clip.record_start}: MAD to the render {_mad(shown, want):.2f}, to the other take {_mad(shown, other):.2f}")
         assert _mad(shown, want) < FRAME_TOLERANCE < _mad(shown, other), (clip.take, _mad(shown, want), _mad(shown, other))
     # the render itself (current: made after the edit), at the same times
     page.select_option("#pmode", "auto")

@@ -269,7 +269,12 @@
     const c = clipAt(t);
     $$("#clips div").forEach((d) => d.classList.toggle("on", !!c && +d.dataset.slot === c.slot));
   }
-  async function seek(t) {
+  let pending = Promise.resolve();
+  function seek(t) {  // seeks run one after another (a mode switch and a click must not interleave)
+    pending = pending.then(() => seekNow(t), () => seekNow(t));
+    return pending;
+  }
+  async function seekNow(t) {
     t = Math.max(0, Math.min(t, total()));
     if (!useRender()) song.currentTime = t;
     await place(t);
