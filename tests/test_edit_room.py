@@ -130,3 +130,77 @@ def test_a_conformed_edit_is_shown_and_re_rendering_from_the_board_keeps_it(room
     # an explicit `dreamcut edit` (a new plan) is what sets the NLE's edit aside
     pipeline.make_edit(project)
     assert c.get("/api/cut").json()["source"]["conformed"] is False
+
+
+# -- editing on the grid: every change is the spec's pins / the catalog's selection -----------------
+
+def _views(path: Path):
+    from dreamcut import timeline as tl
+
+    t = tl.read_timeline(path)
+    return tl.items(t, tl.info(t).fps)
+
+
+def test_swap_move_lock_are_what_dreamcut_edit_makes_and_undo_restores(tmp_path, cli):
+    from _takes import write_song
+
+    root = make_project(tmp_path / "grid", shots=3, takes_per_shot=2, take_seconds=5.0)
+    write_song(root / "song.wav", 12.0)  # 120 bpm: a bar is 2 s
+    spec_file = root / "dreamcut.yaml"
+    spec_file.write_text("# the director's notes stay\n" + spec_file.read_text())
+    project = Project.open(root)
+    pipeline.make_edit(project)
+    project.catalog.close()
+    original = _views(root / "edits" / "cut.otio")
+
+    c = TestClient(create_app(root))
+    before = c.get("/api/cut").json()["clips"]
+    offer = c.get("/api/slot/2/takes").json()
+    assert offer["shot"] == "s02" and len(offer["takes"]) == 2 and offer["take"] == before[1]["take"]
+    other = next(t["id"] for t in offer["takes"] if t["id"] != before[1]["take"])
+
+    assert c.post("/api/edit", json={"op": "swap", "slot": 2, "take": other}).status_code == 403  # CSRF header
+    r = c.post("/api/edit", json={"op": "swap", "slot": 2, "take": other}, headers=H)
+    assert r.status_code == 200, r.text
+    assert r.json()["clips"][1]["take"] == other
+    # drag slot 3's cut one bar earlier, a little off the grid: it snaps to the downbeat
+    to = before[2]["start"] - 2.0 + 0.11
+    r = c.post("/api/edit", json={"op": "move", "slot": 3, "to": to}, headers=H)
+    assert r.status_code == 200, r.text
+    moved = r.json()["clips"][2]
+    song = pipeline.analyse_song(Project.open(root))
+    bar = min(range(len(song.downbeats)), key=lambda k: abs(song.downbeats[k] - to))
+    assert abs(moved["start"] - song.downbeats[bar]) < 1 / 24 + 1e-6
+    text = spec_file.read_text()
+    assert "# the director's notes stay" in text and f"bar: {bar + 1}" in text
+    assert Project.open(root).spec.shot("s03").place.bar == bar + 1
+    shown = _views(root / "edits" / "cut.otio")
+    assert shown != original
+
+    # `dreamcut edit` from the spec and the catalog makes the cut the board shows
+    r = cli("--project", str(root), "edit")
+    assert r.returncode == 0, r.stderr
+    assert _views(root / "edits" / "cut.otio") == shown
+
+    # bad changes are refused and change nothing
+    assert c.post("/api/edit", json={"op": "swap", "slot": 2, "take": "s01-t001"}, headers=H).status_code == 422
+    assert c.post("/api/edit", json={"op": "move", "slot": 1, "to": 1.0}, headers=H).status_code == 422
+    assert c.post("/api/edit", json={"op": "explode", "slot": 1}, headers=H).status_code == 422
+    assert _views(root / "edits" / "cut.otio") == shown
+
+    history = c.get("/api/history").json()
+    assert [h["action"] for h in history] == ["move", "swap"]
+    # undo twice: the plan is the original again, and the spec has no pin
+    assert c.post("/api/edit", json={"op": "undo"}, headers=H).status_code == 200
+    assert c.post("/api/edit", json={"op": "undo"}, headers=H).status_code == 200
+    assert c.post("/api/edit", json={"op": "undo"}, headers=H).status_code == 409
+    assert _views(root / "edits" / "cut.otio") == original
+    assert Project.open(root).spec.shot("s03").place is None
+    assert "# the director's notes stay" in spec_file.read_text()
+
+    # lock: slot 2's take and start are pinned where they are
+    r = c.post("/api/edit", json={"op": "lock", "slot": 2}, headers=H)
+    assert r.status_code == 200, r.text
+    p = Project.open(root)
+    assert p.catalog.selections()["s02"]["take_id"] == before[1]["take"] and p.spec.shot("s02").place is not None
+    assert _views(root / "edits" / "cut.otio") == original

@@ -56,13 +56,23 @@ def selected_takes(project: Project) -> dict[str, Take]:
         selected = [t for t in candidates if reviews[t.id]["status"] == "selected"]
         pool = selected or candidates
 
-        def rank(t: Take) -> tuple:
-            rating = reviews[t.id]["rating"] or 0
-            score = t.score if t.score is not None else -1.0
-            return (-rating, -score, t.created_at, t.id)
-
-        chosen[shot.id] = sorted(pool, key=rank)[0]
+        chosen[shot.id] = sorted(pool, key=lambda t: take_rank(t, reviews[t.id]))[0]
     return chosen
+
+
+def take_rank(take: Take, review: dict) -> tuple:
+    """How takes of a shot rank, best first: rating, then score, then the first made."""
+    rating = review["rating"] or 0
+    score = take.score if take.score is not None else -1.0
+    return (-rating, -score, take.created_at, take.id)
+
+
+def ranked_takes(project: Project, shot_id: str) -> list[Take]:
+    """A shot's takes best first (`take_rank`), rejected ones last: what a swap offers."""
+    catalog = project.catalog
+    takes = catalog.takes(shot_id)
+    reviews = {t.id: catalog.review(t.id) for t in takes}
+    return sorted(takes, key=lambda t: (reviews[t.id]["status"] == "rejected", take_rank(t, reviews[t.id])))
 
 
 # -- hearing the song -------------------------------------------------------------------

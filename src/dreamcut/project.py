@@ -103,6 +103,34 @@ class Project:
     def spec(self) -> ProjectSpec:
         return load_spec(self.spec_path)
 
+    def set_shot_place(self, shot_id: str, place: dict | None) -> None:
+        """Write (or remove, with None) a shot's `place:` pin in the spec file, keeping the director's
+        comments and layout; the new spec is validated before it replaces the file (atomically)."""
+        import io
+
+        from ruamel.yaml import YAML
+
+        from dreamcut.media import write_text_atomic
+
+        yaml = YAML()
+        yaml.preserve_quotes = True
+        data = yaml.load(self.spec_path.read_text())
+        shots = [s for s in data.get("shots") or [] if str(s.get("id")) == shot_id]
+        if not shots:
+            raise BadInput(f"no shot {shot_id!r}", where=self.spec_path.name, fix="use a shot id from the spec")
+        if place is None:
+            shots[0].pop("place", None)
+        else:
+            shots[0]["place"] = dict(place)
+        out = io.StringIO()
+        yaml.dump(data, out)
+        text = out.getvalue()
+        import yaml as pyyaml
+
+        ProjectSpec.model_validate(pyyaml.safe_load(text))  # never write a spec that does not load
+        write_text_atomic(self.spec_path, text)
+        self.__dict__.pop("spec", None)  # the next read sees the new pin
+
     @cached_property
     def catalog(self) -> Catalog:
         catalog = Catalog(self.catalog_path)

@@ -13,6 +13,10 @@ Pages and calls:
                                  song's waveform, the latest render and whether it is current
     GET  /api/song               the song map: beats, downbeats, bars, sections (the ruler, snapping)
     GET  /media/song             the song (the timeline's clock when it plays takes in sequence)
+    GET  /api/slot/{n}/takes     the takes slot n can swap to, best-ranked first
+    POST /api/edit               swap / move (snapped to the beat grid) / lock / undo, written as the
+                                 catalog's selection and the spec's `place:` pins, then planned again
+    GET  /api/history            the edit room's changes, newest first (from the catalog)
     POST /api/jobs               preview more variants, promote, re-render (background jobs)
     GET  /api/jobs               the jobs this board started
 
@@ -216,6 +220,100 @@ class Board:
             data["seconds"] = max(float(data.get("seconds") or 0.0), wave["seconds"])
         return data
 
+    # -- the edit room: changes written as the spec's pins and the catalog's selections ---------
+    def slot_takes(self, slot: int) -> dict[str, Any]:
+        """The takes a slot can swap to: its shot's takes, best-ranked first (`pipeline.ranked_takes`)."""
+        from dreamcut.pipeline import ranked_takes
+
+        clip = self._slot(slot)
+        with self.lock:
+            takes = ranked_takes(self.project, clip["shot"])
+        return {"slot": slot, "shot": clip["shot"], "take": clip["take"],
+                "takes": [{"id": t.id, "score": t.score, "variant": t.variant} for t in takes]}
+
+    def _slot(self, slot: Any) -> dict[str, Any]:
+        clips = self.edit()["clips"]
+        if not isinstance(slot, int) or isinstance(slot, bool) or not 1 <= slot <= len(clips):
+            raise HTTPException(422, f"slot must be 1..{len(clips)}")
+        if not clips[slot - 1]["shot"]:
+            raise HTTPException(422, f"slot {slot} is not a shot of the spec")
+        return clips[slot - 1]
+
+    def _place_of(self, shot_id: str) -> dict | None:
+        shot = self.project.spec.shot(shot_id)
+        return shot.place.model_dump(exclude_none=True) if shot.place is not None else None
+
+    def change_edit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One change from the board (swap a slot's take, move a slot's cut onto the beat grid, lock a
+        slot, undo), written where the director's choices live (selection in the catalog, `place:`
+        pins in dreamcut.yaml), recorded in the catalog's history, then planned again exactly as
+        `dreamcut edit` plans. A change the planner refuses is put back and answered 422."""
+        from dreamcut.edit.grid import snap_place
+
+        op = body.get("op")
+        with self.lock:
+            if self.edit_source().conformed:
+                raise HTTPException(409, "the current edit was conformed from an NLE: change it there, or run "
+                                         "`dreamcut edit` to plan again from the spec")
+            if op == "undo":
+                change = self.catalog.last_edit_change()
+                if change is None:
+                    raise HTTPException(409, "nothing to undo")
+                self._apply(change.shot_id, change.before)
+                self.catalog.mark_edit_change_undone(change.id)
+                return self._replan(lambda: (self._apply(change.shot_id, change.after),
+                                             self.catalog.db.execute("UPDATE edit_history SET undone=0 WHERE id=?",
+                                                                     (change.id,))))
+            clip = self._slot(body.get("slot"))
+            shot = clip["shot"]
+            before: dict[str, Any] = {"take": self.selections().get(shot), "place": self._place_of(shot)}
+            if op == "swap":
+                take = self.catalog.take(str(body.get("take")))
+                if take is None or take.shot_id != shot or take.kind != "take":
+                    raise HTTPException(422, f"take must be one of shot {shot}'s takes")
+                after = {"take": take.id}
+            elif op == "move":
+                to = body.get("to")
+                if clip["slot"] == 1 or not isinstance(to, (int, float)) or isinstance(to, bool):
+                    raise HTTPException(422, "move needs a slot after the first and `to` in seconds")
+                place, _ = snap_place(self._song(), float(to))
+                after = {"place": place}
+            elif op == "lock":
+                place = snap_place(self._song(), clip["start"])[0] if clip["slot"] > 1 else None
+                after = {"take": clip["take"], "place": place}
+            else:
+                raise HTTPException(422, "op must be swap, move, lock or undo")
+            before = {k: before[k] for k in after}
+            self._apply(shot, after)
+            change_id = self.catalog.record_edit_change(op, shot, before, after)
+            return self._replan(lambda: (self._apply(shot, before),
+                                         self.catalog.db.execute("DELETE FROM edit_history WHERE id=?", (change_id,))))
+
+    def _song(self):
+        from dreamcut.pipeline import analyse_song
+
+        return analyse_song(self.project)
+
+    def _apply(self, shot_id: str, state: dict[str, Any]) -> None:
+        if "take" in state:
+            if state["take"] is None:
+                self.catalog.db.execute("DELETE FROM selections WHERE shot_id=?", (shot_id,))
+            else:
+                self.catalog.select(shot_id, state["take"])
+        if "place" in state:
+            self.project.set_shot_place(shot_id, state["place"])
+
+    def _replan(self, revert) -> dict[str, Any]:
+        from dreamcut.errors import DreamcutError
+        from dreamcut.pipeline import make_edit
+
+        try:
+            make_edit(self.project)
+        except DreamcutError as e:
+            revert()
+            raise HTTPException(422, str(e)) from None
+        return self.cut()
+
     # -- background jobs -------------------------------------------------------------------
     def start_job(self, action: str, shot: str | None, variants: list[int] | int | None,
                   confirm: bool = False) -> dict[str, Any]:
@@ -407,6 +505,22 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
     @app.get("/api/cut")
     def api_cut() -> dict:
         return board.cut()
+
+    @app.get("/api/slot/{slot}/takes")
+    def api_slot_takes(slot: int) -> dict:
+        return board.slot_takes(slot)
+
+    @app.post("/api/edit")
+    async def api_edit(request: Request) -> dict:
+        body = await _json_object(request)
+        import anyio
+
+        return await anyio.to_thread.run_sync(board.change_edit, body)
+
+    @app.get("/api/history")
+    def api_history() -> list:
+        with board.lock:
+            return [c.__dict__ for c in board.catalog.edit_history()]
 
     @app.post("/api/jobs")
     async def api_jobs_start(request: Request) -> dict:
