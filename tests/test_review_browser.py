@@ -255,3 +255,94 @@ def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_
     page.click("#play")
     page.wait_for_function("!window.dreamcutRoom.state().playing && document.getElementById('song').paused")
     ctx.close()
+
+
+@pytest.fixture(scope="module")
+def grid_url(tmp_path_factory):
+    """3 shots x 2 takes of 5 s over a 12 s song at 120 bpm (a bar is 2 s), with its planned cut."""
+    import uvicorn
+
+    from _takes import write_song
+    from dreamcut import pipeline
+    from dreamcut.project import Project
+    from dreamcut.web import create_app
+
+    root = make_project(tmp_path_factory.mktemp("grid") / "proj", shots=3, takes_per_shot=2, take_seconds=5.0)
+    write_song(root / "song.wav", 12.0)
+    project = Project.open(root)
+    pipeline.make_edit(project)
+    project.catalog.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", root
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cli, artifacts_dir):
+    from dreamcut import timeline as tl
+
+    def views():
+        t = tl.read_timeline(root / "edits" / "cut.otio")
+        return tl.items(t, tl.info(t).fps)
+
+    def cut_version():
+        return int(page.evaluate("document.body.dataset.cutv || '0'"))
+
+    url, root = grid_url
+    original = views()
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    clips = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips)")
+    start3 = clips[2]["start"]
+
+    # drag slot 3's cut one bar (2 s) earlier, a bit off the grid: it lands on the downbeat
+    box = page.locator("#tl").bounding_box()
+    total = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.seconds)")
+    grip = page.locator("#clips div[data-slot='3'] .grip").bounding_box()
+    x_to = box["x"] + box["width"] * (start3 - 2.0 + 0.12) / total
+    v = cut_version()
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(x_to, grip["y"] + 5, steps=8)
+    page.mouse.up()
+    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    moved = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips)")
+    assert abs(moved[2]["start"] - (start3 - 2.0)) < 0.05, (start3, moved[2]["start"])
+
+    # swap slot 2's take from the offered list (best-ranked first)
+    page.click("#clips div[data-slot='2']")
+    page.wait_for_selector("#slotbar:not([hidden])")
+    options = page.eval_on_selector_all("#sb-take option", "os => os.map(o => o.value)")
+    other = next(o for o in options if o != clips[1]["take"])
+    v = cut_version()
+    page.select_option("#sb-take", other)
+    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    page.screenshot(path=str(artifacts_dir / "edit_room_grid.png"))
+
+    # reload: the board shows the changed cut; `dreamcut edit` makes the same cut (as OTIO)
+    page.reload()
+    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    assert page.get_attribute("#clips div[data-slot='2']", "data-take") == other
+    shown = views()
+    assert shown != original
+    r = cli("--project", str(root), "edit")
+    assert r.returncode == 0, r.stderr
+    assert views() == shown
+
+    # undo both changes from the board: the original cut again
+    for _ in range(2):
+        v = cut_version()
+        page.click("#undo")
+        page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    assert views() == original
+    ctx.close()

@@ -363,6 +363,16 @@
       const x = (i / peaks.length) * w, ph = Math.max(1, p * h);
       ctx.fillRect(x, (h - ph) / 2, Math.max(1, w / peaks.length), ph);
     });
+    await redrawCut(cut);
+    noteMode();
+    drawHead(0);
+    try { songMap = await (await fetch("/api/song")).json(); } catch (e) { songMap = null; }
+    drawRuler();
+    document.body.dataset.room = "ready";
+  }
+  async function redrawCut(next) {
+    cut = next; fps = cut.fps || 24;
+    stop(); delete mon.dataset.src; shown = null;
     const box = $("#clips");
     box.textContent = "";
     (cut.clips || []).forEach((c) => {
@@ -372,15 +382,75 @@
       d.textContent = c.slot + " · " + c.shot;
       d.title = "slot " + c.slot + ": " + c.take + " at " + c.tc + " (" + (c.end - c.start).toFixed(2) + " s)" + (c.reason ? "\n" + c.reason : "");
       d.dataset.take = c.take; d.dataset.slot = c.slot;
+      if (c.slot > 1 && !(cut.source && cut.source.conformed)) {
+        const g = document.createElement("span"); g.className = "grip"; g.title = "drag the cut (snaps to the beat)";
+        d.appendChild(g);
+      }
       box.appendChild(d);
     });
-    noteMode();
-    drawHead(0);
-    try { songMap = await (await fetch("/api/song")).json(); } catch (e) { songMap = null; }
-    drawRuler();
-    document.body.dataset.room = "ready";
+    if (picked) $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === picked));
+    document.body.dataset.cutv = String(+(document.body.dataset.cutv || 0) + 1);
   }
-  window.dreamcutRoom = {seek, play, stop, state: () => ({t: now(), playing, render: useRender(),
+  // -- editing on the grid: click a slot to swap its take or lock it; drag a cut (a slot's left
+  //    edge) and it snaps to the nearest beat; every change goes to /api/edit, which writes it
+  //    as the spec's pins / the catalog's selection and plans again.
+  let picked = null;
+  async function edit(body) {
+    try {
+      const c = await post("/api/edit", body);
+      flash(body.op + " done");
+      await redrawCut(c);
+      return c;
+    } catch (err) { flash(String(err.message || err)); return null; }
+  }
+  async function pick(slot) {
+    const offer = await (await fetch("/api/slot/" + slot + "/takes")).json();
+    picked = slot;
+    $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === slot));
+    $("#sb-slot").textContent = slot; $("#sb-shot").textContent = offer.shot;
+    const sel = $("#sb-take"); sel.textContent = "";
+    offer.takes.forEach((t, k) => {
+      const o = document.createElement("option");
+      o.value = t.id; o.textContent = (k === 0 ? "★ " : "") + t.id + (t.score != null ? " (" + t.score.toFixed(2) + ")" : "");
+      o.selected = t.id === offer.take; sel.appendChild(o);
+    });
+    $("#slotbar").hidden = false;
+  }
+  $("#sb-take").addEventListener("change", (e) => edit({op: "swap", slot: picked, take: e.target.value}));
+  $("#sb-lock").addEventListener("click", () => edit({op: "lock", slot: picked}));
+  $("#undo").addEventListener("click", () => edit({op: "undo"}));
+  function snapTime(t) {
+    if (!songMap || !songMap.beats.length) return t;
+    return songMap.beats.reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a));
+  }
+  let drag = null;
+  $("#clips").addEventListener("mousedown", (e) => {
+    const grip = e.target.closest(".grip");
+    if (!grip) return;
+    e.preventDefault(); e.stopPropagation();
+    const d = grip.parentElement;
+    drag = {slot: +d.dataset.slot, el: d, t: null};
+    d.classList.add("drag");
+    let mark = $("#snap"); if (!mark) { mark = document.createElement("div"); mark.id = "snap"; $("#tl").appendChild(mark); }
+  });
+  document.addEventListener("mousemove", (e) => {
+    if (!drag) return;
+    const box = $("#tl").getBoundingClientRect();
+    drag.t = snapTime(((e.clientX - box.left) / box.width) * total());
+    $("#snap").style.left = pct(drag.t);
+  });
+  document.addEventListener("mouseup", async () => {
+    if (!drag) return;
+    const d = drag; drag = null;
+    d.el.classList.remove("drag"); const m = $("#snap"); if (m) m.remove();
+    if (d.t != null) await edit({op: "move", slot: d.slot, to: d.t});
+  });
+  $("#clips").addEventListener("click", (e) => {
+    const d = e.target.closest("#clips div");
+    if (d && !e.target.closest(".grip")) pick(+d.dataset.slot);
+  });
+
+  window.dreamcutRoom = {edit, pick, snapTime, seek, play, stop, state: () => ({t: now(), playing, render: useRender(),
                                                           clip: shown && shown.slot, src: mon.dataset.src || ""})};
   (window.requestIdleCallback || setTimeout)(drawCut);
 })();
