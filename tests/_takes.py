@@ -111,6 +111,7 @@ def make_project(root: Path, *, shots: int = 3, takes_per_shot: int = 3, media: 
                       for i in range(shots)]}
     (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False) + extra_yaml)
     project = Project.open(root)
+    cat = project.catalog  # before the take files: a catalog missing beside takes is refused as lost
     total = shots * takes_per_shot
     n_files = min(total, media or total)
     files: list[tuple[str, str]] = []
@@ -125,7 +126,6 @@ def make_project(root: Path, *, shots: int = 3, takes_per_shot: int = 3, media: 
             frames = inject_frozen(frames, n_frames // 3, max(8, n_frames // 4))
         write_take(path, frames)
         files.append((project.rel(path), file_sha256(path)))
-    cat = project.catalog
     with cat.transaction():
         for i in range(total):
             shot = f"s{i % shots + 1:02d}"

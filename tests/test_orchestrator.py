@@ -247,6 +247,6 @@ def test_bad_input_is_one_line_before_any_money(tmp_path, cli, serve, case):
     line = r.stderr.strip()
     assert len(line.splitlines()) == 1 and line.startswith("error:")
     expected = {"model": "unknown model 'sora-7'", "duration": "6 s is not a length sora-2 makes",
-                "key": "OPENAI_API_KEY is not set", "reference": "not an image"}[case]
+                "key": "OPENAI_API_KEY is not set", "reference": "not a readable picture"}[case]
     assert expected in line and serve.api_key not in line
     assert serve.billing()["creates"] == before

@@ -6,13 +6,19 @@ Durability rules:
 - Every write is its own short transaction; readers never block writers (WAL).
 - The schema is versioned with `PRAGMA user_version`; `MIGRATIONS[n]` upgrades n -> n+1.
   Never edit a shipped migration: add a new one.
+- Never silently lost: SQLite's online backup API copies the catalog into `.dreamcut/backups/`
+  before every migration and after every generate batch (the last BACKUPS_KEPT are kept);
+  `restore_backup` puts the newest sound one back. A missing or empty catalog in a project that
+  has takes is refused by `Project.catalog`, never recreated empty.
 
 This module stores and fetches. It never calls a backend and never renders.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -20,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from dreamcut.errors import BadInput, WorkFailed
+from dreamcut.errors import BadInput, WorkFailed, disk_error, disk_full
 
 SCHEMA_VERSION = 4
+BACKUPS_KEPT = 5
 
 # Job states that hold money reserved: in flight, or parked with an unknown outcome (worst case).
 RESERVING_STATES = ("pending", "submitting", "submitted", "running", "downloading", "needs_reconcile")
@@ -157,6 +164,13 @@ class EditChange:
     undone: bool = False
 
 
+def damaged(e: Exception, path: Path) -> WorkFailed:
+    """The one line for a catalog SQLite cannot read: damage, and how to repair it."""
+    return WorkFailed(f"the catalog is damaged ({e})", where=str(path),
+                      fix="run `dreamcut catalog restore` (from .dreamcut/backups/) or `dreamcut catalog rebuild` "
+                          "(from the takes' sidecars)")
+
+
 @dataclass
 class Take:
     id: str
@@ -213,11 +227,12 @@ class Catalog:
             if not readonly:
                 self._migrate()
         except sqlite3.OperationalError as e:
+            if "disk is full" in str(e) or disk_full(self.path.parent):
+                raise disk_error(OSError(errno.ENOSPC, "disk full"), self.path.parent) from None
             raise BadInput(f"cannot open the catalog: {e}", where=str(self.path),
                            fix="make the project folder writable") from None
         except sqlite3.DatabaseError as e:
-            raise WorkFailed(f"the catalog is damaged: {e}", where=str(self.path),
-                             fix="restore .dreamcut/catalog.sqlite from a backup") from None
+            raise damaged(e, self.path) from None
 
     def close(self) -> None:
         self.db.close()
@@ -230,6 +245,9 @@ class Catalog:
 
     # -- schema ----------------------------------------------------------------------
     def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if 0 < version < SCHEMA_VERSION:
+            self.backup(f"before-migration-v{version}")
         self.db.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then see the new version
         try:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -246,6 +264,27 @@ class Catalog:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def backup(self, reason: str) -> Path:
+        """Copy the catalog, consistently, into `.dreamcut/backups/` (SQLite's online backup API);
+        keep the newest BACKUPS_KEPT. Returns the backup's path."""
+        folder = backups_dir(self.path)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:]
+        dest = folder / f"catalog-{stamp}-{reason}.sqlite"
+        tmp = folder / f".{dest.name}.{os.getpid()}.part"
+        try:
+            out = sqlite3.connect(tmp)
+            try:
+                self.db.backup(out)
+            finally:
+                out.close()
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        for old in list_backups(self.path)[BACKUPS_KEPT:]:
+            old.unlink(missing_ok=True)
+        return dest
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -402,3 +441,73 @@ class Catalog:
                 self.db.execute(f"UPDATE {table} SET {col}=? || substr({col}, ?) WHERE {col} LIKE ? ESCAPE '!'",
                                 (new, n + 1, old + ".s%"))
             self.db.execute("UPDATE jobs SET key_version=? WHERE key=? OR key LIKE ?", (key_version, new, new + ".s%"))
+
+
+# -- backups and restore -------------------------------------------------------------------
+
+
+def backups_dir(catalog_path: Path) -> Path:
+    return Path(catalog_path).parent / "backups"
+
+
+def list_backups(catalog_path: Path) -> list[Path]:
+    """The catalog's automatic backups, newest first."""
+    folder = backups_dir(catalog_path)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.glob("catalog-*.sqlite")), key=lambda p: p.name, reverse=True)
+
+
+def sound(path: Path) -> bool:
+    """True when `path` is a whole SQLite catalog (integrity check passes, has the takes table)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            ok = db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            return ok and db.execute("SELECT name FROM sqlite_master WHERE name='takes'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def set_aside(catalog_path: Path, why: str) -> Path | None:
+    """Move a damaged or lost catalog (and its WAL) out of the way, keeping it for inspection."""
+    catalog_path = Path(catalog_path)
+    kept = None
+    if catalog_path.exists() and catalog_path.stat().st_size > 0:
+        kept = catalog_path.with_name(f"{catalog_path.name}.{why}-{int(time.time())}")
+        os.replace(catalog_path, kept)
+    else:
+        catalog_path.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{catalog_path}{suffix}").unlink(missing_ok=True)
+    return kept
+
+
+def restore_backup(catalog_path: Path, source: Path | None = None) -> Path:
+    """Put the newest sound backup (or `source`) back as the catalog; the current one is set aside.
+
+    Raises BadInput when there is no sound backup to restore.
+    """
+    catalog_path = Path(catalog_path)
+    candidates = [Path(source)] if source else list_backups(catalog_path)
+    chosen = next((c for c in candidates if c.is_file() and sound(c)), None)
+    if chosen is None:
+        raise BadInput("no sound catalog backup to restore" + (f" ({len(candidates)} checked)" if candidates else ""),
+                       where=str(backups_dir(catalog_path)),
+                       fix="run `dreamcut catalog rebuild` to rebuild the catalog from the takes' sidecars")
+    tmp = catalog_path.with_name(f".{catalog_path.name}.{os.getpid()}.restore")
+    try:
+        src = sqlite3.connect(f"file:{chosen}?mode=ro", uri=True)
+        out = sqlite3.connect(tmp)
+        try:
+            src.backup(out)
+        finally:
+            out.close()
+            src.close()
+        set_aside(catalog_path, "replaced")
+        os.replace(tmp, catalog_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return chosen

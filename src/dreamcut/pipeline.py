@@ -31,7 +31,9 @@ def generate(project: Project, *, shots: list[str] | None = None, on_take=None, 
 
     project.check_writable()
     planned = plan_takes(project.spec, root=str(project.root), shots=shots)
-    return Orchestrator(project, **orchestrator_options).run(planned, on_progress=on_take)
+    summary = Orchestrator(project, **orchestrator_options).run(planned, on_progress=on_take)
+    project.catalog.backup("after-generate")  # `dreamcut catalog restore` puts it back
+    return summary
 
 
 # -- selection ------------------------------------------------------------------------

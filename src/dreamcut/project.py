@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from dreamcut.catalog import Catalog
-from dreamcut.errors import BadInput
+from dreamcut.errors import BadInput, disk_error
 from dreamcut.spec import SPEC_FILE, ProjectSpec, load_spec
 
 
@@ -133,17 +133,53 @@ class Project:
 
     @cached_property
     def catalog(self) -> Catalog:
+        self.refuse_lost_catalog()
         catalog = Catalog(self.catalog_path)
         spec = self.spec
         catalog.sync_shots([(s.id, i, s.prompt_text, s.model_dump(mode="json")) for i, s in enumerate(spec.shots)])
         return catalog
 
+    def take_files(self) -> list[Path]:
+        """The takes and previews dreamcut made or imported: videos with their sidecar (<take>.json)."""
+        out = []
+        for folder in (self.takes_dir, self.previews_dir):
+            if folder.is_dir():
+                out += [p for p in folder.glob("*/*.mp4")
+                        if not p.name.startswith(".") and p.with_suffix(".json").is_file()]
+        return out
+
+    def refuse_lost_catalog(self) -> None:
+        """A missing or empty catalog beside take files is a loss to repair, never a fresh start."""
+        path = self.catalog_path
+        if path.exists() and path.stat().st_size > 0:
+            return
+        files = self.take_files()
+        if not files:
+            return
+        from dreamcut.catalog import list_backups
+
+        state = "empty (0 bytes)" if path.exists() else "missing"
+        backups = list_backups(path)
+        fix = (f"run `dreamcut catalog restore` (newest of {len(backups)} automatic backups), or "
+               if backups else "") + "`dreamcut catalog rebuild` (from the takes' sidecars)"
+        raise BadInput(f"the catalog is {state} but {len(files)} takes are here; refusing to start an "
+                       f"empty one (ledger, reviews and selections would be lost)", where=self.rel(path), fix=fix)
+
+    def lock_for_writing(self, command: str, *, wait: bool = False, on_wait=None) -> None:
+        """Become the project's one writer for the rest of this process (see `dreamcut.lock`)."""
+        from dreamcut import lock
+
+        try:
+            lock.acquire(self.state_dir, command, wait=wait, on_wait=on_wait)
+        except OSError as e:
+            raise disk_error(e, self.root) from None
+
     def check_writable(self) -> None:
         """Fail early, before any work, when the project folder cannot be written."""
-        probe = self.root / ".dreamcut-write-test"
+        probe = self.root / f".dreamcut-write-test.{os.getpid()}"  # per process: two writers never race on it
         try:
-            probe.write_bytes(b"")
+            probe.write_bytes(b"x")
             probe.unlink()
         except OSError as e:
-            raise BadInput(f"the project folder is not writable ({e.strerror})", where=str(self.root),
-                           fix="fix its permissions or copy the project somewhere writable") from None
+            probe.unlink(missing_ok=True)
+            raise disk_error(e, self.root) from None

@@ -29,6 +29,12 @@ MAX_PROMPT_CHARS = 8000
 MAX_TAKE_SECONDS = 120.0
 MAX_TAKES_PER_SHOT = 1000
 MAX_SHOTS = 2000
+# Bounds on the YAML itself, so a hostile file fails in milliseconds with one line instead of
+# eating memory: a billion-laughs file is a few hundred bytes that expands to 10^9 nodes.
+MAX_SPEC_BYTES = 20_000_000
+MAX_NODES = 250_000  # nodes after alias expansion (the largest real shot list is ~100k)
+MAX_DEPTH = 24  # nesting; the deepest real field (shots[i].prompt[j].text) is 5 deep
+MAX_ASPECT = 4.0  # widest (or tallest) frame: 4:1; 32:9 is the widest screen sold
 
 # version -> function(raw mapping) -> raw mapping of version + 1
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
@@ -39,7 +45,8 @@ _ASPECT_RE = re.compile(r"^(\d{1,3}):(\d{1,3})$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: .nan and .inf are YAML floats, never a price, a length or a time.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Placement(_Model):
@@ -176,6 +183,9 @@ class ProjectSpec(_Model):
         m = _ASPECT_RE.match(v)
         if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
             raise ValueError("write the aspect as W:H, e.g. 16:9, 9:16, 1:1, 2:1")
+        ratio = int(m.group(1)) / int(m.group(2))
+        if not 1 / MAX_ASPECT <= ratio <= MAX_ASPECT:
+            raise ValueError(f"aspect {v} is wider or taller than {MAX_ASPECT:g}:1; use e.g. 16:9, 21:9, 9:16, 1:1")
         return v
 
     @field_validator("backend")
@@ -256,14 +266,12 @@ def parse_resolution(text: str, aspect: str = "16:9") -> tuple[int, int]:
     if t in named_height:
         short = named_height[t]
         # "720p" names the short side: 1280x720 landscape, 720x1280 portrait.
-        if aw >= ah:
-            return _even(short * aw / ah), short
-        return short, _even(short * ah / aw)
+        size = (_even(short * aw / ah), short) if aw >= ah else (short, _even(short * ah / aw))
+        return _in_range(text, size)
     if t in named_width:
         long = named_width[t]
-        if aw >= ah:
-            return long, _even(long * ah / aw)
-        return _even(long * aw / ah), long
+        size = (long, _even(long * ah / aw)) if aw >= ah else (_even(long * aw / ah), long)
+        return _in_range(text, size)
     m2 = _RES_RE.match(t)
     if m2:
         w, h = int(m2.group(1)), int(m2.group(2))
@@ -273,21 +281,148 @@ def parse_resolution(text: str, aspect: str = "16:9") -> tuple[int, int]:
     raise ValueError(f"resolution {text!r} is not one of 720p, 1080p, 2k, 4k or WxH (e.g. 1920x1080)")
 
 
+def _in_range(text: str, size: tuple[int, int]) -> tuple[int, int]:
+    w, h = size
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise ValueError(f"resolution {text!r} is {w}x{h} at this aspect, out of range (16..8192 per side)")
+    return size
+
+
+# -- bounded YAML ------------------------------------------------------------------------
+
+
+def _bad_yaml(message: str, filename: str, line: int | None, fix: str) -> BadInput:
+    return BadInput(message, where=f"{filename}:{line}" if line else filename, fix=fix)
+
+
+_FLOW_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'|#[^\n]*|[\[\]{}]')
+
+
+def _check_nesting(text: str, filename: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before composing (the composer recurses per level).
+
+    Brackets first, with a regex pass (PyYAML's scanner is quadratic in flow depth: 10,000
+    `[` would take minutes), then the parser's own events for block nesting.
+    """
+    depth = 0
+    for m in _FLOW_TOKENS.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _bad_yaml(f"nested more than {MAX_DEPTH} levels deep", filename,
+                                text.count("\n", 0, m.start()) + 1,
+                                "a shot list is a few levels deep: title:, shots: - id:, prompt:")
+        elif c in "]}":
+            depth = max(0, depth - 1)
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _bad_yaml(f"nested more than {MAX_DEPTH} levels deep", filename, event.start_mark.line + 1,
+                                "a shot list is a few levels deep: title:, shots: - id:, prompt:")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
+def _check_graph(root: yaml.Node, filename: str) -> None:
+    """Count nodes as they would be after alias expansion (each distinct node once, memoised),
+    refuse recursive aliases and duplicate keys. Iterative: no Python recursion at any depth."""
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(nid)
+            total = 1 + sum(size[id(c)] for c in children)
+            if total > MAX_NODES:
+                raise _bad_yaml(f"the shot list expands to more than {MAX_NODES:,} values (aliases repeated "
+                                f"inside aliases?)", filename, node.start_mark.line + 1,
+                                "write the shots out; use an alias (*name) for a value, not to multiply lists")
+            size[nid] = total
+            continue
+        if nid in size:
+            continue
+        if nid in on_path:
+            raise _bad_yaml("an alias refers to itself (a recursive alias)", filename, node.start_mark.line + 1,
+                            "an alias (*name) may only repeat a value defined before it, outside itself")
+        on_path.add(nid)
+        if isinstance(node, yaml.MappingNode):
+            _no_duplicate_keys(node, filename)
+        stack.append((node, True))
+        for child in children:
+            cid = id(child)
+            if cid in on_path:
+                raise _bad_yaml("an alias refers to itself (a recursive alias)", filename,
+                                child.start_mark.line + 1,
+                                "an alias (*name) may only repeat a value defined before it, outside itself")
+            if cid not in size:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _no_duplicate_keys(node: yaml.MappingNode, filename: str) -> None:
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        if key.value in seen:
+            raise _bad_yaml(f"{key.value!r} is given twice, on lines {seen[key.value]} and {line}", filename, line,
+                            "keep one of them (YAML would silently use the last)")
+        seen[key.value] = line
+
+
+def _load_bounded(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
+    """Compose and construct `text` within the bounds above: (node tree, plain Python value)."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise BadInput(f"the shot list is {len(text) / 1e6:.0f} MB; at most {MAX_SPEC_BYTES / 1e6:.0f} MB",
+                       where=filename, fix="a shot list is text: keep pictures and media in files beside it")
+    _check_nesting(text, filename)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_graph(node, filename)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 # -- loading with line numbers -------------------------------------------------------
 
 
 def _line_index(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
-    """Map each key path in the YAML document to its 1-based line."""
-    lines: dict[tuple, int] = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = k.value
-            lines[path + (key,)] = k.start_mark.line + 1
-            for p, line in _line_index(v, path + (key,)).items():
-                lines.setdefault(p, line)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            lines.update(_line_index(v, path + (i,)))
+    """Map each key path in the YAML document to its 1-based line (an aliased node once)."""
+    lines: dict[tuple, int] = {}
+    seen: set[int] = set()
+    stack = [(node, path)]
+    while stack:
+        n, p = stack.pop()
+        lines.setdefault(p, n.start_mark.line + 1)
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            for k, v in reversed(n.value):
+                key = k.value if isinstance(k, yaml.ScalarNode) else str(k.start_mark.line)
+                lines.setdefault(p + (key,), k.start_mark.line + 1)
+                stack.append((v, p + (key,)))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in reversed(list(enumerate(n.value))):
+                stack.append((v, p + (i,)))
     return lines
 
 
@@ -332,8 +467,10 @@ def _short(value: Any) -> str:
 def parse_spec_text(text: str, filename: str = SPEC_FILE) -> ProjectSpec:
     """Parse and validate spec text. Raises BadInput naming file:line, field, value and what is allowed."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        node, raw = _load_bounded(text, filename)
+    except RecursionError:  # a last guard: _check_nesting should have said it first
+        raise BadInput(f"nested more than {MAX_DEPTH} levels deep", where=filename,
+                       fix="a shot list is a few levels deep: title:, shots: - id:, prompt:") from None
     except yaml.YAMLError as e:
         # The context mark is where the broken construct starts (an unclosed bracket's line);
         # the problem mark is where the parser gave up, often a line later.
@@ -399,7 +536,7 @@ def load_spec(path: Path) -> ProjectSpec:
     spec = parse_spec_text(text, name)
     song = path.parent / spec.song
     if not song.is_file():
-        line = _line_index(yaml.compose(text, Loader=yaml.SafeLoader)).get(("song",), 1)
+        line = _line_index(_load_bounded(text, name)[0]).get(("song",), 1)
         raise BadInput(f"song: file {spec.song!r} does not exist", where=f"{name}:{line}",
                        fix="put the song in the project folder and name it in `song:`")
     return spec

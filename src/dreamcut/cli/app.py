@@ -9,7 +9,9 @@ each command is a thin call into the library. Conventions:
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ class Globals:
     project_dir: Path | None = None
     debug: bool = False
     quiet: bool = False
+    wait: bool = False
 
 
 G = Globals()
@@ -52,17 +55,33 @@ def _globals(
                                            envvar="DREAMCUT_PROJECT"),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    wait: bool = typer.Option(False, "--wait", help="When another command is writing the project, queue behind it "
+                                                    "instead of refusing.", envvar="DREAMCUT_WAIT"),
 ) -> None:
     G.project_dir = project
     G.debug = debug
+    G.wait = wait
     G.quiet = quiet or not sys.stderr.isatty() and os.environ.get("DREAMCUT_PROGRESS") != "1"
 
 
-def open_project():
-    """The project named by --project (or the current folder), with its spec validated."""
+def open_project(*, write: str | None = None):
+    """The project named by --project (or the current folder), with its spec validated.
+
+    write="generate" (the command's name): this command writes the project, so it becomes the
+    project's one writer (refused, naming the holder, while another writes; `--wait` queues).
+    """
     from dreamcut.project import Project
 
-    return Project.open(G.project_dir or Path.cwd())
+    project = Project.open(G.project_dir or Path.cwd())
+    if write:
+        lock_project(project, write)
+    return project
+
+
+def lock_project(project, command: str) -> None:
+    """Hold `project`'s writer lock for the rest of this command."""
+    project.lock_for_writing(command, wait=G.wait,
+                             on_wait=lambda line: err_console.print(line, highlight=False, soft_wrap=True))
 
 
 @contextmanager
@@ -119,12 +138,37 @@ def main(argv: list[str] | None = None) -> None:
             raise
         err_console.print(f"[bold red]error:[/] {e.line()}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
-    except PermissionError as e:
+    except sqlite3.DatabaseError as e:  # met mid-command: a damaged page, a full disk
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {e.filename or 'a file'}: not writable or readable ({e.strerror}) "
-                          f"(fix: check the folder's permissions)", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        from dreamcut.catalog import damaged
+        from dreamcut.errors import disk_error
+
+        if "disk is full" in str(e):
+            err = disk_error(OSError(errno.ENOSPC, "disk full"), G.project_dir or Path.cwd())
+        elif isinstance(e, sqlite3.OperationalError) and "malformed" not in str(e):
+            err = DreamcutError(f"the catalog could not be used ({e})", where=".dreamcut/catalog.sqlite",
+                                fix="run the same command again")
+        else:
+            err = damaged(e, Path(".dreamcut/catalog.sqlite"))
+        err_console.print(f"[bold red]error:[/] {err.line()}", highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except OSError as e:
+        if debug:
+            raise
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            from dreamcut.errors import disk_error
+
+            err = disk_error(e, G.project_dir or Path.cwd())
+            err_console.print(f"[bold red]error:[/] {err.line()}", highlight=False, soft_wrap=True)
+            sys.exit(err.exit_code)
+        if isinstance(e, PermissionError):
+            err_console.print(f"[bold red]error:[/] {e.filename or 'a file'}: not writable or readable "
+                              f"({e.strerror}) (fix: check the folder's permissions)", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (rerun with --debug for details)",
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing half-written; run the same command again to resume")
         sys.exit(130)

@@ -63,68 +63,34 @@ def _shot_table(spec) -> Table:
 @app.command()
 def check() -> None:
     """Validate the shot list and say what will happen: shots, takes, seconds, estimated cost."""
-    from dreamcut.generate.batch import plan_takes
-    from dreamcut.generate.cost import estimate
-    from dreamcut.media import probe
+    from dreamcut.generate.validate import validate
 
     project = open_project()
     spec = project.spec
     console.print(_shot_table(spec))
-    song = probe(project.song_path)
-    if song.audio is None:
-        raise BadInput("the song has no audio stream", where=spec.song, fix="point `song:` at an audio file")
-    problems = []
-    try:
-        from dreamcut.prompts import check_prompts
-    except ImportError:
-        check_prompts = None
-    if check_prompts is not None:
-        problems = check_prompts(spec)
-    planned = plan_takes(spec, root=str(project.root))
-    backends = {}
-    for p in planned:
-        name = str(p.backend)
-        if name not in backends:
-            from dreamcut.backends.registry import load_backend
-
-            backends[name] = load_backend(p.backend)
-        for message in backends[name].problems(p.request):
-            problems.append(_Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
-    est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
-                   budget_usd=spec.budget_usd)
-    seen = set()
-    for pr in problems:
-        key = (pr.shot_id, pr.message)
-        if key in seen:
+    result = validate(project)  # the same function `generate` runs before any money is spent
+    for pr in result.problems:
+        if pr.shot_id == "*":
             continue
-        seen.add(key)
         colour = "red" if pr.severity == "error" else "yellow"
         console.print(f"[{colour}]{pr.severity}[/]: shot {pr.shot_id}: {pr.message}" + (f" (fix: {pr.fix})" if pr.fix else ""),
                       highlight=False)
-    total_take_seconds = sum(spec.shot_seconds(s) for s in spec.shots)
-    say(f"song: {spec.song}, {song.duration:.1f} s; takes: {est.takes} x ~{est.seconds / max(1, est.takes):.1f} s "
+    est = result.estimate
+    say(f"song: {spec.song}, {result.song_seconds:.1f} s; takes: {est.takes} x ~{est.seconds / max(1, est.takes):.1f} s "
         f"= {est.seconds:.0f} s of video to generate")
     for b in est.by_backend.values():
         say(f"  {b.backend}: {b.takes} takes, {b.seconds:.0f} s, ${b.usd:,.2f}"
             + (f" at ${b.price_per_second:.3f}/s ({b.price_source})" if b.price_per_second else ""))
     say(f"estimated cost: ${est.usd:,.2f} of a ${spec.budget_usd:,.2f} budget")
-    if total_take_seconds < song.duration / 1.25:
-        problems.append(_Problem("*", "error", f"the shots' takes add up to {total_take_seconds:.0f} s, too short to "
-                                 f"cover the {song.duration:.0f} s song", "add shots or raise take_seconds"))
-        console.print(f"[red]error[/]: {problems[-1].message} (fix: {problems[-1].fix})")
-    errors = [p for p in problems if p.severity == "error"]
-    if est.over_budget:
-        raise BadInput(f"the estimate ${est.usd:,.2f} exceeds budget_usd ${spec.budget_usd:,.2f}",
-                       where="dreamcut.yaml", fix="raise budget_usd, or fewer takes / seconds")
-    if errors:
+    for pr in result.problems:
+        if pr.shot_id == "*":
+            console.print(f"[red]error[/]: {pr.message} (fix: {pr.fix})", highlight=False)
+    if result.errors and not est.over_budget:
+        errors = result.errors
         raise BadInput(f"{len(errors)} problem(s) in the shot list (listed above)", where="dreamcut.yaml",
                        fix="fix them, then run `dreamcut check` again")
+    result.refuse()
     say("[green]ok[/]: ready to `dreamcut generate`")
-
-
-class _Problem:
-    def __init__(self, shot_id: str, severity: str, message: str, fix: str = ""):
-        self.shot_id, self.severity, self.message, self.fix = shot_id, severity, message, fix
 
 
 def _run_pipeline(project, *, skip_generate: bool = False) -> dict[str, Path]:
@@ -134,6 +100,10 @@ def _run_pipeline(project, *, skip_generate: bool = False) -> dict[str, Path]:
     outputs: dict[str, Path] = {}
     timings: list[tuple[str, float]] = []
     spec = project.spec
+    if not skip_generate:
+        from dreamcut.generate.validate import validate
+
+        validate(project).refuse()  # `dreamcut check`'s verdict, before any money is spent
     with progress_bar() as bars:
         if not skip_generate:
             t0 = time.monotonic()
@@ -199,7 +169,7 @@ def make(
     skip_generate: bool = typer.Option(False, "--skip-generate", help="Use the takes already made; generate nothing."),
 ) -> None:
     """The whole job: generate takes, cut them to the song, render, upscale, export."""
-    project = open_project()
+    project = open_project(write="make")
     outputs = _run_pipeline(project, skip_generate=skip_generate)
     _print_outputs(project, outputs)
 
@@ -212,7 +182,6 @@ def demo(
     """Write the demo project (an original synthesized song + a 12-shot endless-zoom shot list) and make it."""
     from dreamcut.demo.project import write_demo_project
     from dreamcut.demo.song import synthesize_song
-    from dreamcut.project import Project
 
     started = time.monotonic()
     directory = directory.resolve()
@@ -231,7 +200,7 @@ def demo(
         say(f"synthesized an original song: {truth.duration:.1f} s at {truth.bpm:g} bpm, "
             f"{len(truth.sections)} sections (true beats in song.truth.json)")
     G.project_dir = directory
-    project = Project.open(directory)
+    project = open_project(write="demo")
     outputs = _run_pipeline(project)
     _print_outputs(project, outputs)
     say(f"demo finished in {time.monotonic() - started:.0f} s: open {project.rel(outputs['final'])} "
@@ -245,7 +214,7 @@ def edit(
     """Cut the chosen takes to the music and write edits/cut.otio."""
     from dreamcut import pipeline
 
-    project = open_project()
+    project = open_project(write="edit")
     with progress_bar() as bars:
         task = bars.add_task("hearing the song", total=100)
         song = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
@@ -266,7 +235,7 @@ def render() -> None:
     """Render the edit with the song (master size), then upscale to the final size."""
     from dreamcut import pipeline
 
-    project = open_project()
+    project = open_project(write="render")
     source = pipeline.current_edit(project)
     if source.conformed:
         say(f"rendering {project.rel(source.path)} ({source.describe()}; `dreamcut edit` plans a new cut)")
@@ -288,7 +257,7 @@ def export() -> None:
     """
     from dreamcut import pipeline
 
-    project = open_project()
+    project = open_project(write="export")
     with progress_bar() as bars:
         task = bars.add_task("exporting (baking transitions NLEs cannot carry)", total=100)
         outputs = pipeline.export(project, progress=fraction_updater(bars, task))

@@ -29,7 +29,7 @@ def conform(
     from dreamcut.render.upscale import interpolate
     from dreamcut.timeline import write_timeline
 
-    project = open_project()
+    project = open_project(write="conform")
     spec = project.spec
     edit = edit if edit.is_absolute() else Path.cwd() / edit
     project.check_writable()

@@ -102,10 +102,13 @@ def generate(
 ) -> None:
     """Make every take the shot list asks for; a re-run resumes and never pays twice."""
     from dreamcut.generate.executors import make_executor
-    from dreamcut.generate.orchestrator import Limits, Orchestrator
+    from dreamcut.generate.orchestrator import DISK_FULL, Limits, Orchestrator
 
-    project = open_project()
+    from dreamcut.generate.validate import validate
+
+    project = open_project(write="generate")
     project.check_writable()
+    validate(project).refuse()  # exactly `dreamcut check`'s verdict, before any money is spent
     planned = _plan(project, shots)
     execu = make_executor(executor, ray_address=ray_address, num_gpus=ray_gpus)
     orch = Orchestrator(project, poll_interval=poll_interval, executor=execu,
@@ -118,6 +121,7 @@ def generate(
             summary = orch.run(planned, on_progress=lambda p, state: bar.advance(task))
     finally:
         execu.close()
+    _backup(project)
     say(f"made {summary.made}, already there {summary.skipped}, failed {summary.failed}, "
         f"left in flight {summary.pending}, cancelled {summary.canceled}, parked {summary.parked}; "
         f"spent ${summary.spent_usd:,.2f} this run, ${project.catalog.spent_usd():,.2f} in all")
@@ -128,11 +132,24 @@ def generate(
     if summary.parked:
         say(f"{summary.parked} parked: a paid create's outcome is unknown, so it was not sent again; "
             f"their worst case stays reserved. Resolve them with `dreamcut reconcile`.")
+    if any(reason.startswith(DISK_FULL) for _, reason in summary.failures):
+        raise WorkFailed(f"the disk is full: {summary.pending} takes are left in flight, none lost",
+                         where=str(project.root),
+                         fix="free some space, then run `dreamcut generate` again (finished jobs are fetched, "
+                             "not paid, again)")
     if summary.failed or summary.pending or summary.parked:
         raise WorkFailed(f"{summary.failed} takes failed, {summary.pending} are still in flight and "
                          f"{summary.parked} are parked",
                          fix="see `dreamcut status`; run `dreamcut generate` again to resume the ones in flight; "
                              "`dreamcut reconcile` for the parked ones")
+
+
+def _backup(project) -> None:
+    """A catalog backup after each batch (`dreamcut catalog restore` puts it back); a full disk only warns."""
+    try:
+        project.catalog.backup("after-generate")
+    except Exception as e:  # noqa: BLE001 - the batch is recorded; a missing backup is said, not fatal
+        say(f"[yellow]warning[/]: no catalog backup this time ({type(e).__name__}: {e})")
 
 
 @app.command()
@@ -242,6 +259,10 @@ def reconcile(
 
     project = open_project()
     actions = [a for a in (adopt, resubmit, abandon) if a]
+    if actions:  # listing is a read; adopting, resubmitting or abandoning writes (and may pay)
+        from dreamcut.cli.app import lock_project
+
+        lock_project(project, "reconcile")
     if len(actions) > 1:
         raise BadInput("give one of --adopt, --resubmit, --abandon at a time", where="reconcile",
                        fix="run `dreamcut reconcile` once per parked job")
@@ -290,6 +311,8 @@ def cancel(
     """Cancel jobs in flight: tell the provider, release their reserved money."""
     from dreamcut.generate.orchestrator import Orchestrator
 
+    # Not the writer lock: cancel is how a director stops a running `generate` from another
+    # terminal; it marks jobs in the catalog (one short transaction each) and the generate stops polling them.
     project = open_project()
     n = Orchestrator(project).cancel(_shots(project, shots))
     say(f"cancelled {n} job{'s' if n != 1 else ''}; reserved now ${project.catalog.reserved_usd():,.2f}")

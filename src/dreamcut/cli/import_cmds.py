@@ -37,7 +37,7 @@ def import_takes(
     from dreamcut.errors import BadInput
     from dreamcut.importer import ShotRouter, import_files, watch
 
-    project = open_project()
+    project = open_project(write="import")
     project.check_writable()
     if watch_dir is not None:
         globs: dict[str, str] = {}

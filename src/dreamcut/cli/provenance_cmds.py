@@ -72,7 +72,7 @@ def sign(
     """Add Content Credentials: to every take without them, or a sidecar to the given export files."""
     from dreamcut.provenance import sign_take, write_sidecar
 
-    project = open_project()
+    project = open_project(write="sign")
     if files:
         tl = _timeline_path(project, timeline)
         for f in files:

@@ -23,7 +23,7 @@ def preview(
     if variants not in ALLOWED_VARIANTS:
         raise BadInput(f"--variants {variants} is not offered", where="--variants",
                        fix=f"use one of {', '.join(map(str, ALLOWED_VARIANTS))}")
-    project = open_project()
+    project = open_project(write="preview")
     project.check_writable()
     with progress_bar() as bars:
         task = bars.add_task(f"previewing {shot}", total=100)
@@ -51,7 +51,7 @@ def promote(
     """Render full takes of previewed variants, with the same seed and prompt."""
     from dreamcut.preview import promote as promote_variants
 
-    project = open_project()
+    project = open_project(write="promote")
     project.check_writable()
     with progress_bar() as bars:
         task = bars.add_task(f"promoting {shot}", total=100)
@@ -66,6 +66,9 @@ def review(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8765, "--port", help="Port to listen on."),
     no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
+    allowed_host: Optional[List[str]] = typer.Option(
+        None, "--allowed-host", help="A host name the board may be reached by (repeatable); required with a --host "
+                                     "other than this machine's loopback."),
 ) -> None:
     """The review board: every take of every shot, to rate, select, compare and annotate."""
     from dreamcut.web import serve
@@ -73,7 +76,7 @@ def review(
     project = open_project()
     if not 0 < port < 65536:
         raise BadInput(f"port {port} is out of range", where="--port", fix="use 1..65535")
-    serve(project.root, host=host, port=port, open_browser=not no_open)
+    serve(project.root, host=host, port=port, open_browser=not no_open, allowed_hosts=allowed_host or None)
 
 
 @app.command()
@@ -109,7 +112,7 @@ def rank(
     """Score every take (sharpness, exposure, flicker, stalls, cuts, flashes, motion) and list them best first."""
     from dreamcut.analysis.video import analyze_take
 
-    project = open_project()
+    project = open_project(write="rank")
     takes = [t for t in project.catalog.takes() if not shot or t.shot_id in shot]
     if not takes:
         raise BadInput("no takes to rank", fix="run `dreamcut generate` first (or check --shot)")

@@ -13,7 +13,7 @@ Durability contract (what makes "never pay twice, lose nothing" true, even after
    with its worst case still reserved, and `dreamcut reconcile` resolves it (adopt a provider id,
    resubmit on an explicit flag, or abandon). Only a provider that honours our idempotency key
    (`honours_idempotency_key`) gets the same create again after a crash.
-3. Downloads stream to `.dreamcut/downloads/<key>.part.mp4`, are probed, and only then
+3. Downloads stream to `.dreamcut/downloads/<key>.<pid>.part.mp4`, are probed, and only then
    renamed to `<key>.mp4`; a verified download is renamed into `takes/<shot>/<take>.mp4`,
    then the take row, the job's `completed` state and the ledger charge are committed in
    one transaction. A restart finds each file where the crash left it and carries on.
@@ -278,6 +278,7 @@ class Orchestrator:
         """Make every planned take that is not made yet; resume jobs a crash left in flight."""
         planned = _distinct(planned)
         self.check(planned)
+        _clear_stale_parts(self.downloads_dir)
         summary = RunSummary()
         by_backend: dict[str, list[PlannedTake]] = {}
         for p in planned:
@@ -342,6 +343,12 @@ class Orchestrator:
                 summary.failures.append((p.key, f"retry later: {e}"))
             return "pending"
         except Exception as e:  # unexpected: keep the job in flight for the next run, go on with the others
+            if _is_disk_full(e, self.project.root):
+                # Not the job's fault: it stays in flight, and the next run fetches (not pays) it again.
+                with self._db:
+                    summary.pending += 1
+                    summary.failures.append((p.key, f"{DISK_FULL}: run `dreamcut generate` again when space is free"))
+                return "pending"
             with self._db:
                 summary.pending += 1
                 summary.failures.append((p.key, f"unexpected {type(e).__name__}: {str(e)[:200]}"))
@@ -443,6 +450,9 @@ class Orchestrator:
                 except (_Failed, _Stopped):
                     raise
                 except Exception as e:  # a local render failing is this take's failure, not the batch's
+                    if _is_disk_full(e, dest.parent):
+                        raise  # the disk's fault, not the take's: left in flight, re-rendered next run
+
                     raise _Failed("render_failed", getattr(e, "message", None) or str(e)[:300]) from None
             return dest
         with self._slots_for(ref):  # held while the provider works on it; downloading happens outside
@@ -632,7 +642,7 @@ class Orchestrator:
     def _fetch(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, dest: Path) -> Path:
         with self._db:
             self.catalog.update_job(key, state="downloading")
-        part = dest.with_name(f"{dest.stem}.part{dest.suffix}")
+        part = dest.with_name(f"{dest.stem}.{os.getpid()}.part{dest.suffix}")  # per process: never shared
         self._ensure_dir(dest.parent)
 
         def download() -> None:
@@ -745,12 +755,32 @@ class Orchestrator:
 
     # -- finishing -------------------------------------------------------------------------------
     def _finish(self, p: PlannedTake, staged: Path) -> Take:
-        key = p.key
         take_id = take_id_for(p)
         dest = self.project.take_path(p.shot_id, take_id, kind=p.kind)
         self._ensure_dir(dest.parent)
-        if staged != dest and staged.exists():
+        moved = staged != dest and staged.exists()
+        if moved:
             os.replace(staged, dest)  # same filesystem: atomic; the staged file was verified
+        try:
+            return self._record(p, dest, take_id)
+        except BaseException:
+            # No take file without its catalog row: a failed sign or commit (a full disk) puts the
+            # file back where the next run finds it, verified, and records it then.
+            if moved and dest.exists() and not self._recorded(take_id):
+                os.replace(dest, staged)
+                dest.with_suffix(".json").unlink(missing_ok=True)
+            raise
+
+    def _recorded(self, take_id: str) -> bool:
+        try:
+            with self._db:
+                return self.catalog.take(take_id) is not None
+        except Exception:  # noqa: BLE001 - cannot tell: assume not, so the file goes back for the next run
+            return False
+
+    def _record(self, p: PlannedTake, dest: Path, take_id: str) -> Take:
+        """Sign the take in `dest`, write its sidecar, and commit take row + job state + charge."""
+        key = p.key
         info = _probe_once(dest)
         assert info.video is not None
         with self._db:
@@ -767,6 +797,7 @@ class Orchestrator:
             # Before the take is recorded: a crash here re-signs on resume (signing is idempotent).
             sign_take(self.project, dest, take)
         sidecar = {"take": take_id, "shot": p.shot_id, "backend": str(p.backend), "seed": p.request.seed,
+                   "job_key": key, "kind": p.kind,  # with the rest: enough for `dreamcut catalog rebuild`
                    "variant": p.request.variant, "cost_usd": cost,
                    "request": stored_request(p.request, self.project.root),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
@@ -1106,6 +1137,46 @@ def _load_libraries(signing: bool) -> None:
         import dreamcut.provenance  # noqa: F401
 
 
+DISK_FULL = "disk full"
+
+
+def _is_disk_full(e: BaseException, where: Path) -> bool:
+    """A failure caused by a full disk (ENOSPC anywhere in its chain, SQLite's or ffmpeg's words)."""
+    import errno
+
+    from dreamcut.errors import disk_full
+
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(e)
+        if "No space left" in text or "disk is full" in text:
+            return True
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return disk_full(where)
+
+
+def _clear_stale_parts(folder: Path) -> None:
+    """Remove `<key>.<pid>.part.mp4` downloads left by processes that are gone (kill -9, a full disk)."""
+    if not folder.is_dir():
+        return
+    for part in folder.glob("*.part.mp4"):
+        pid = part.name.rsplit(".part.mp4", 1)[0].rsplit(".", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            alive = True
+        if not alive:
+            part.unlink(missing_ok=True)
+
+
 def _verify(path: Path, key: str):
     try:
         info = probe(path)
@@ -1153,15 +1224,11 @@ def _fsync(path: Path) -> None:
 
 
 def _check_image(path: str, shot_id: str) -> None:
-    p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"reference image {p.name} does not exist", where=f"shot {shot_id}",
-                       fix="put it in refs/ and name it in the shot's refs:")
-    head = p.read_bytes()[:16]
-    if not (head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff")
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
-        raise BadInput(f"reference {p.name} is not an image (PNG, JPEG or WebP)", where=f"shot {shot_id}",
-                       fix="use a PNG, JPEG or WebP file")
+    from dreamcut.generate.validate import ref_problem
+
+    problem = ref_problem(Path(path).parent, Path(path).name)
+    if problem:
+        raise BadInput(problem, where=f"shot {shot_id}", fix="use a PNG, JPEG or WebP file")
 
 
 def _last_frame(video: Path, still: Path) -> None:

@@ -20,9 +20,12 @@ Pages and calls:
     POST /api/jobs               preview more variants, promote, re-render (background jobs)
     GET  /api/jobs               the jobs this board started
 
-Safety: media is looked up by take id in the catalog (never by a path from the URL),
-except /files/, which resolves the path (following links) and refuses anything outside
-the project folder or outside its media folders. State-changing calls need the
+Safety: the board serves media and nothing else. Media is looked up by take id in the catalog
+(never by a path from the URL), except /files/; either way the path is resolved (links followed)
+and served only when it lands inside takes/, previews/, renders/ or exports/ with a picture or
+video suffix: never .dreamcut/ (the catalog, the signing key), the spec, sidecars or the song,
+whatever a catalog row or a symlink says. Every error is a 4xx with a one-line JSON detail
+(no traceback); request bodies are capped at MAX_BODY bytes and JSON at MAX_JSON_DEPTH levels. State-changing calls need the
 `X-Dreamcut: 1` header, which a foreign web page cannot send without a CORS preflight
 this app never grants. The Host header must name this machine (DNS rebinding).
 
@@ -45,15 +48,20 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 
 from dreamcut.catalog import Catalog
+from dreamcut.errors import BadInput, DreamcutError
 from dreamcut.project import Project
 from dreamcut.web import media as board_media
 
 HERE = Path(__file__).resolve().parent
 STATUS_VALUES = (None, "selected", "rejected")
-# Folders of a project whose files the board may serve through /files/ (not the catalog, not the spec).
-SERVED_FOLDERS = ("takes", "previews", "renders", "edits", "exports", "refs")
+# Folders of a project whose files the board may serve (not the catalog, not the spec, not keys).
+SERVED_FOLDERS = ("takes", "previews", "renders", "exports")
+TAKE_FOLDERS = ("takes", "previews")  # where a take's file may live
 # Pictures and videos only: sidecars (.json) carry request details the board has no need to expose.
-SERVED_SUFFIXES = {".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg", ".webp", ".gif"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".webm"}
+SERVED_SUFFIXES = VIDEO_SUFFIXES | {".png", ".jpg", ".jpeg", ".webp", ".gif"}
+MAX_BODY = 256 * 1024  # bytes: a review note is at most a few kB
+MAX_JSON_DEPTH = 16
 MAX_NOTE = 4000
 MAX_TAGS = 20
 
@@ -100,11 +108,26 @@ class Board:
             take = self.catalog.take(take_id)
         if take is None:
             raise HTTPException(404, "no such take")
-        path = self.root / take.path
-        # A catalog row or a symlink pointing outside the project is refused, not followed.
-        if not self.project.inside(path) or not path.resolve().is_file():
-            raise HTTPException(404, "take file not found inside the project")
-        return path.resolve()
+        # A catalog row or a symlink pointing anywhere but a take's media is refused, not followed.
+        path = self.media_file(take.path, folders=TAKE_FOLDERS, suffixes=VIDEO_SUFFIXES)
+        if path is None:
+            raise HTTPException(404, "take file not found")
+        return path
+
+    def media_file(self, rel: str, *, folders=SERVED_FOLDERS, suffixes=SERVED_SUFFIXES) -> Path | None:
+        """The file `rel` names, resolved (links followed), if it is media in one of `folders`; else None."""
+        if "\x00" in rel:
+            return None
+        try:
+            resolved = (self.root / rel).resolve()
+            inner = resolved.relative_to(self.root).parts
+        except (ValueError, OSError, RuntimeError):
+            return None
+        if len(inner) < 2 or inner[0] not in folders or resolved.suffix.lower() not in suffixes:
+            return None
+        if any(part.startswith(".") for part in inner):  # .dreamcut/, hidden temp files
+            return None
+        return resolved if resolved.is_file() else None
 
     def set_review(self, take_id: str, body: dict[str, Any]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -248,6 +271,20 @@ class Board:
         slot, undo), written where the director's choices live (selection in the catalog, `place:`
         pins in dreamcut.yaml), recorded in the catalog's history, then planned again exactly as
         `dreamcut edit` plans. A change the planner refuses is put back and answered 422."""
+        from dreamcut import lock
+        from dreamcut.errors import BadInput
+
+        with self.lock:
+            try:  # the project's one writer for this change (a running render or generate is waited for by no one)
+                lock.acquire(self.project.state_dir, "review board edit")
+            except BadInput as e:
+                raise HTTPException(409, str(e)) from None
+            try:
+                return self._change_edit(body)
+            finally:
+                lock.release(self.project.state_dir)
+
+    def _change_edit(self, body: dict[str, Any]) -> dict[str, Any]:
         from dreamcut.edit.grid import snap_place
 
         op = body.get("op")
@@ -416,6 +453,7 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
     from starlette.middleware.gzip import GZipMiddleware
 
     app.add_middleware(GZipMiddleware, minimum_size=2000)
+    app.add_middleware(_BodyLimit, limit=MAX_BODY)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -444,6 +482,15 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
         # rest of a 700-take board is still being rendered and sent.
         return StreamingResponse(_chunked(parts), media_type="text/html; charset=utf-8",
                                  headers={"Cache-Control": "no-store"})
+
+    @app.exception_handler(DreamcutError)
+    async def _work_failed(request: Request, exc: DreamcutError) -> JSONResponse:
+        # ffmpeg refusing a file (a take that is not a video) is the file's fault: 422, one line.
+        return JSONResponse({"detail": exc.message[:300]}, status_code=422)
+
+    @app.exception_handler(ValueError)
+    async def _bad_value(request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": "bad request"}, status_code=400)
 
     @app.get("/thumb/{take_id}.jpg")
     def thumb(take_id: str) -> FileResponse:
@@ -477,12 +524,8 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
 
     @app.get("/files/{rel:path}")
     def project_file(rel: str) -> FileResponse:
-        path = (board.root / rel)
-        resolved = path.resolve()
-        if not board.project.inside(resolved) or not resolved.is_file():
-            raise HTTPException(404, "not found")
-        inner = resolved.relative_to(board.root).parts
-        if not inner or inner[0] not in SERVED_FOLDERS or resolved.suffix.lower() not in SERVED_SUFFIXES:
+        resolved = board.media_file(rel)
+        if resolved is None:
             raise HTTPException(404, "not found")
         return FileResponse(resolved)
 
@@ -542,11 +585,23 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
     return app
 
 
-def serve(project_root: Path, *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) -> None:
-    """Run the board until interrupted (the CLI's `dreamcut review`)."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(project_root: Path, *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
+          allowed_hosts: list[str] | None = None) -> None:
+    """Run the board until interrupted (the CLI's `dreamcut review`).
+
+    Listening beyond this machine needs the names it may be reached by (`allowed_hosts`): a
+    wildcard bind never turns the Host check off.
+    """
     import uvicorn
 
-    app = create_app(project_root, allowed_hosts=[host] if host not in ("0.0.0.0", "::") else ["*"])
+    if host not in LOOPBACK and not allowed_hosts:
+        raise BadInput(f"--host {host} listens beyond this machine", where="--host",
+                       fix="also name the host names the board may be reached by: --allowed-host NAME (repeatable)")
+    app = create_app(project_root, allowed_hosts=list(allowed_hosts or []) + ([host] if host not in ("0.0.0.0", "::")
+                                                                             else []))
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if open_browser:
         import webbrowser
@@ -556,11 +611,69 @@ def serve(project_root: Path, *, host: str = "127.0.0.1", port: int = 8765, open
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+class _BodyLimit:
+    """Refuse request bodies over `limit` bytes with 413, by Content-Length or as they stream."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    return await JSONResponse({"detail": f"request body over {self.limit} bytes"},
+                                              status_code=413)(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(413, f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply `data` (JSON text) nests arrays and objects, ignoring brackets inside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for b in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:
+                in_string = False
+        elif b == 0x22:
+            in_string = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 async def _json_object(request: Request) -> dict:
-    """The request's JSON body, which must be an object (422 otherwise)."""
+    """The request's JSON body, which must be an object (422 otherwise), at most MAX_JSON_DEPTH deep."""
+    raw = await request.body()
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise HTTPException(422, f"JSON nested more than {MAX_JSON_DEPTH} levels")
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise HTTPException(422, "send a JSON object") from None
     if not isinstance(body, dict):
         raise HTTPException(422, "send a JSON object")
