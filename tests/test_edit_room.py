@@ -45,25 +45,46 @@ def _wait_job(c: TestClient, job_id: str, limit: float = 180) -> dict:
     raise AssertionError(f"job {job_id} still running after {limit} s")
 
 
-def test_every_url_the_board_references_answers_without_a_server_error(room):
-    c = TestClient(create_app(room))
+def _request_everything(root: Path) -> tuple[list[str], list[str]]:
+    """GET every URL the board page references and every URL board.js asks for; all must be 200.
+    Returns the take ids and the preview ids on the page."""
+    c = TestClient(create_app(root))
     r = c.get("/")
     assert r.status_code == 200
     html = r.text
     urls = set(re.findall(r'(?:src|href)="(/[^"]*)"', html))
     ids = re.findall(r'id="t-([^"]+)"', html)
     previews = re.findall(r'id="t-([^"]+)"[^>]*data-kind="preview"', html)
-    assert len(previews) == 4 and len(ids) == 10
     assert {f"/thumb/{i}.jpg" for i in ids} <= urls
-    # what board.js fetches after the first paint, for every card
-    urls |= {"/api/cut", "/api/board", "/api/jobs", "/api/changes?since=0"}
+    # what board.js fetches after the first paint: the edit room and, per card, its proxy and take
+    cut = c.get("/api/cut").json()
+    urls |= {"/api/cut", "/api/song", "/api/board", "/api/jobs", "/api/changes?since=0", "/api/history",
+             cut["song_url"]}
+    urls |= {c_["media"] for c_ in cut["clips"] if c_["media"]} | {f"/api/slot/{c_['slot']}/takes" for c_ in cut["clips"]}
+    if cut["render"]:
+        urls.add(cut["render"]["url"])
     urls |= {f"/proxy/{i}.mp4" for i in ids} | {f"/media/take/{i}" for i in ids}
     answers = {u: c.get(u).status_code for u in sorted(urls)}
     assert all(code == 200 for code in answers.values()), {u: s for u, s in answers.items() if s != 200}
-    # the posters of 4-frame previews exist (their first frame), and are pictures
-    for i in previews:
+    # posters are pictures, 4-frame previews' too (their first frame)
+    for i in ids:
         body = c.get(f"/thumb/{i}.jpg").content
         assert body[:2] == b"\xff\xd8" and len(body) > 500
+    return ids, previews
+
+
+def test_every_url_the_board_references_answers_without_a_server_error(room):
+    ids, previews = _request_everything(room)
+    assert len(previews) == 4 and len(ids) == 10
+
+
+@pytest.mark.slow
+def test_every_url_of_the_short_demo_answers_without_a_server_error(tmp_path, cli):
+    """`dreamcut demo --short` (generated, cut, rendered by the real pipeline, ~40 s here)."""
+    r = cli("demo", "--short", str(tmp_path / "demo"))
+    assert r.returncode == 0, r.stderr
+    ids, _ = _request_everything(tmp_path / "demo")
+    assert ids
 
 
 def test_cards_say_where_a_take_is_used_and_why(room):
