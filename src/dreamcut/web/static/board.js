@@ -388,6 +388,7 @@
       }
       box.appendChild(d);
     });
+    $("#undo").hidden = !!(cut.source && cut.source.conformed);
     if (picked) $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === picked));
     document.body.dataset.cutv = String(+(document.body.dataset.cutv || 0) + 1);
   }
@@ -404,6 +405,10 @@
     } catch (err) { flash(String(err.message || err)); return null; }
   }
   async function pick(slot) {
+    if (cut.source && cut.source.conformed) {  // the NLE's edit is changed in the NLE, never re-planned here
+      flash("this edit was " + cut.source.text + ": change it in the NLE, or `dreamcut edit` to plan again");
+      return;
+    }
     const offer = await (await fetch("/api/slot/" + slot + "/takes")).json();
     picked = slot;
     $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === slot));
