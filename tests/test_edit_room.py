@@ -225,3 +225,26 @@ def test_swap_move_lock_are_what_dreamcut_edit_makes_and_undo_restores(tmp_path,
     p = Project.open(root)
     assert p.catalog.selections()["s02"]["take_id"] == before[1]["take"] and p.spec.shot("s02").place is not None
     assert _views(root / "edits" / "cut.otio") == original
+
+
+def test_a_transition_changed_on_the_board_is_the_spec_s_and_undoes(tmp_path, cli):
+    from dreamcut import timeline as tl
+
+    root = make_project(tmp_path / "tr", shots=3, takes_per_shot=1, take_seconds=3.0)
+    project = Project.open(root)
+    pipeline.make_edit(project)
+    project.catalog.close()
+    original = _views(root / "edits" / "cut.otio")
+    assert not any(isinstance(i, tl.TransitionView) for i in original)
+    c = TestClient(create_app(root))
+    assert c.post("/api/edit", json={"op": "transition", "slot": 3, "kind": "dissolve"}, headers=H).status_code == 422
+    assert c.post("/api/edit", json={"op": "transition", "slot": 1, "kind": "wipe"}, headers=H).status_code == 422
+    r = c.post("/api/edit", json={"op": "transition", "slot": 1, "kind": "dissolve", "beats": 1}, headers=H)
+    assert r.status_code == 200, r.text
+    shown = _views(root / "edits" / "cut.otio")
+    (tr,) = [i for i in shown if isinstance(i, tl.TransitionView)]
+    assert tr.kind == tl.DISSOLVE and Project.open(root).spec.shot("s01").transition.kind == "dissolve"
+    assert cli("--project", str(root), "edit").returncode == 0
+    assert _views(root / "edits" / "cut.otio") == shown
+    assert c.post("/api/edit", json={"op": "undo"}, headers=H).status_code == 200
+    assert _views(root / "edits" / "cut.otio") == original and Project.open(root).spec.shot("s01").transition is None

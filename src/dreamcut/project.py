@@ -104,8 +104,13 @@ class Project:
         return load_spec(self.spec_path)
 
     def set_shot_place(self, shot_id: str, place: dict | None) -> None:
-        """Write (or remove, with None) a shot's `place:` pin in the spec file, keeping the director's
-        comments and layout; the new spec is validated before it replaces the file (atomically)."""
+        """Write (or remove, with None) a shot's `place:` pin in the spec file (`set_shot_field`)."""
+        self.set_shot_field(shot_id, "place", place)
+
+    def set_shot_field(self, shot_id: str, key: str, value: dict | None) -> None:
+        """Write (or remove, with None) one field of a shot (`place`, `transition`) in the spec file,
+        keeping the director's comments and layout; the new spec is validated before it replaces
+        the file (atomically)."""
         import io
 
         from ruamel.yaml import YAML
@@ -118,10 +123,10 @@ class Project:
         shots = [s for s in data.get("shots") or [] if str(s.get("id")) == shot_id]
         if not shots:
             raise BadInput(f"no shot {shot_id!r}", where=self.spec_path.name, fix="use a shot id from the spec")
-        if place is None:
-            shots[0].pop("place", None)
+        if value is None:
+            shots[0].pop(key, None)
         else:
-            shots[0]["place"] = dict(place)
+            shots[0][key] = dict(value)
         out = io.StringIO()
         yaml.dump(data, out)
         text = out.getvalue()

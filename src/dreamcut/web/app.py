@@ -303,7 +303,9 @@ class Board:
                                                                      (change.id,))))
             clip = self._slot(body.get("slot"))
             shot = clip["shot"]
-            before: dict[str, Any] = {"take": self.selections().get(shot), "place": self._place_of(shot)}
+            spec_shot = self.project.spec.shot(shot)
+            before: dict[str, Any] = {"take": self.selections().get(shot), "place": self._place_of(shot),
+                                      "transition": spec_shot.transition.model_dump() if spec_shot.transition else None}
             if op == "swap":
                 take = self.catalog.take(str(body.get("take")))
                 if take is None or take.shot_id != shot or take.kind != "take":
@@ -315,11 +317,21 @@ class Board:
                     raise HTTPException(422, "move needs a slot after the first and `to` in seconds")
                 place, _ = snap_place(self._song(), float(to))
                 after = {"place": place}
+            elif op == "transition":
+                # how slot n hands over to slot n+1: the shot's `transition:` in the spec
+                kind = body.get("kind")
+                if kind not in ("cut", "dissolve", "dip", "zoom") or clip["slot"] == len(self.edit()["clips"]):
+                    raise HTTPException(422, "transition needs a slot before the last and a kind: cut, dissolve, "
+                                             "dip or zoom")
+                beats = body.get("beats", 1.0)
+                if not isinstance(beats, (int, float)) or isinstance(beats, bool) or not 0 < beats <= 16:
+                    raise HTTPException(422, "beats must be above 0 and at most 16")
+                after = {"transition": {"kind": kind, "beats": float(beats)}}
             elif op == "lock":
                 place = snap_place(self._song(), clip["start"])[0] if clip["slot"] > 1 else None
                 after = {"take": clip["take"], "place": place}
             else:
-                raise HTTPException(422, "op must be swap, move, lock or undo")
+                raise HTTPException(422, "op must be swap, move, transition, lock or undo")
             before = {k: before[k] for k in after}
             self._apply(shot, after)
             change_id = self.catalog.record_edit_change(op, shot, before, after)
@@ -339,6 +351,8 @@ class Board:
                 self.catalog.select(shot_id, state["take"])
         if "place" in state:
             self.project.set_shot_place(shot_id, state["place"])
+        if "transition" in state:
+            self.project.set_shot_field(shot_id, "transition", state["transition"])
 
     def _replan(self, revert) -> dict[str, Any]:
         from dreamcut.errors import DreamcutError

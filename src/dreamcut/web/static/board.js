@@ -422,6 +422,10 @@
     $("#slotbar").hidden = false;
   }
   $("#sb-take").addEventListener("change", (e) => edit({op: "swap", slot: picked, take: e.target.value}));
+  $("#sb-tr").addEventListener("change", (e) => {
+    if (e.target.value) edit({op: "transition", slot: picked, kind: e.target.value});
+    e.target.value = "";
+  });
   $("#sb-lock").addEventListener("click", () => edit({op: "lock", slot: picked}));
   $("#undo").addEventListener("click", () => edit({op: "undo"}));
   function snapTime(t) {
