@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
+import time
 
 import pytest
-
-import time
 
 from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, ProviderError, run_to_file
 from dreamcut.backends.registry import load_backend
@@ -63,7 +61,8 @@ def test_the_simulator_refuses_data_uris_like_luma(luma):
     import httpx
 
     r = httpx.post(f"{luma.base_url}/generations/video", headers={"Authorization": f"Bearer {KEY}"},
-                   json={"model": "ray-2", "prompt": "x", "duration": "5s", "aspect_ratio": "16:9", "resolution": "720p",
+                   json={"model": "ray-2", "prompt": "x", "duration": "5s", "aspect_ratio": "16:9",
+                         "resolution": "720p",
                          "keyframes": {"frame0": {"type": "image", "url": "data:image/png;base64,iVBORw0KGgo="}}})
     assert r.status_code == 400 and "URL" in r.json()["detail"] and not luma.jobs
 
@@ -157,6 +156,8 @@ def test_failed_generation_carries_the_failure_reason(luma, tmp_path):
     with pytest.raises(ProviderError) as e:
         run_to_file(b, request(seed=9), tmp_path / "x.mp4", poll_interval=0.01, timeout=10)
     assert e.value.code == "failed" and "internal error" in e.value.message
+    luma.settle()
+    assert luma.books()["billed_usd"] == 0 == b.charged(request(), status)  # failures: not billed (assumed)
 
 
 def test_stuck_generation_times_out_and_cancel_says_luma_cannot(luma, tmp_path):
@@ -200,3 +201,14 @@ def test_no_key_in_error_text(luma):
     with pytest.raises(ProviderError) as e:
         backend().submit(request(), "k")
     assert KEY not in str(e.value) and KEY not in e.value.message
+
+
+def test_find_jobs_pages_past_the_first_hundred(luma):
+    b = backend()
+    since = time.time() - 1
+    target = b.submit(request(), "k")
+    for i in range(120):  # newer generations of other takes push ours onto the second page
+        luma.new_job({"model": "ray-2", "prompt": f"other {i}", "duration": "5s", "aspect_ratio": "16:9",
+                      "resolution": "720p"})
+    assert [j.job_id for j in b.find_jobs(request(), "k", since)] == [target]
+    assert len(luma.calls("list")) == 2

@@ -225,3 +225,14 @@ def test_no_key_in_error_text(rep):
     with pytest.raises(ProviderError) as e:
         backend().submit(request(), "k")
     assert KEY not in str(e.value) and KEY not in e.value.message
+
+
+def test_find_jobs_follows_the_cursor_past_the_first_page(rep):
+    b = backend()
+    since = time.time() - 1
+    target = b.submit(request(), "k")
+    for i in range(120):  # newer predictions of other takes push ours onto the second page
+        rep.new_job({"model": "bytedance/seedance-1-lite", "input": {"prompt": f"other {i}", "duration": 5,
+                                                                     "resolution": "720p"}})
+    assert [j.job_id for j in b.find_jobs(request(), "k", since)] == [target]
+    assert len(rep.calls("list")) == 2

@@ -262,3 +262,17 @@ def test_no_key_in_any_error_text(runway):
             backend().submit(request(), "k")
         messages.append(str(e.value) + e.value.message)
     assert all(KEY not in m for m in messages), messages
+
+
+def test_a_download_days_later_signs_a_fresh_url_instead_of_using_an_expired_one(runway, tmp_path):
+    b = backend()
+    job = b.submit(request(), "k")
+    walk(b, job)
+    runway.clock.advance(49 * 3600)  # every URL handed out so far has expired
+    import httpx
+
+    stale = httpx.get(f"{runway.url}/media/{job}.mp4?expires={int(runway.clock.now()) - 3600}")
+    assert stale.status_code == 403
+    b.download(job, tmp_path / "late.mp4")  # retrieves the task again: a fresh URL
+    assert probe(tmp_path / "late.mp4").video.width == 128
+

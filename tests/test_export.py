@@ -177,3 +177,12 @@ def test_edl_has_the_shape_nle_edls_have(exported, shared_nle):
         assert any(line.startswith("* FROM CLIP NAME:  ") for line in lines)
     ours = written["edl"].read_text()
     assert "FCM: NON-DROP FRAME" in ours and re.search(r"^M2   S1T1\s+026\.4\s+00:00:00:05$", ours, re.M)
+
+
+def test_a_range_past_the_end_of_its_take_is_refused_before_anything_is_written(exported, tmp_path):
+    root, _, _ = exported
+    tl = build_timeline([Cut("takes/s0/s0_t1.mp4", 1.0, 2.5), Cut("takes/s1/s1_t1.mp4", 2.0, 3.4, speed=0.9)],
+                        song="song.wav")
+    with pytest.raises(BadInput, match=r"clip s1_t1 \(takes/s1/s1_t1.mp4\).*reads source frames 48\.\.81 but the file has 72"):
+        export_all(tl, root, tmp_path / "x", bundle=False)
+    assert not [p for p in (tmp_path / "x").iterdir() if p.is_file()]

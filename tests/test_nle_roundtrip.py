@@ -172,3 +172,12 @@ def test_a_trim_in_the_nle_moves_the_baked_zoom_with_it(project, tmp_path):
     views = tl.items(back, FPS)
     assert views[3].kind == tl.ZOOM_THROUGH and views[3].frames == 12
     assert tl.record_frames(back, FPS) == tl.record_frames(edit, FPS) - 6
+
+
+def test_fcp7_retimed_in_points_read_back_exactly_for_slowed_clips():
+    """FCP7 counts <in> in frames of the retimed clip; for the planner's slow-downs (0.8x..1x) every
+    source in point has a retimed frame that reads back as itself (speed-ups can be a frame off)."""
+    from dreamcut.nle.fcp7 import retimed_in
+
+    for speed in (0.8, 0.82, 0.85, 0.88, 0.9, 0.93, 0.97, 1.0):
+        assert all(round(retimed_in(x, speed) * speed) == x for x in range(2000)), speed

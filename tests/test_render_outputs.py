@@ -180,3 +180,27 @@ def test_a_failing_export_leaves_the_previous_exports(project):
     assert proc.returncode == 2 and "DREAMCUT_C2PA_KEY" in proc.stderr
     assert {n: _digest(project / "exports" / n) for n in names} == before
     assert not [p.name for p in (project / "exports").iterdir() if p.name.startswith(".")]
+
+
+def test_kill_9_during_export_and_the_next_export_sweeps(tmp_path):
+    """The export's work folder and temp files of a killed run are gone after the next export."""
+    root = make_project(tmp_path / "p")
+    _write_edit(root, [Cut("takes/s0/s0_t1.mp4", 0.5, 2.0, "zoom", 12), Cut("takes/s1/s1_t1.mp4", 0.5, 2.0, "dip", 8),
+                       Cut("takes/s2/s2_t1.mp4", 0.5, 2.0)])
+    proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "--project", str(root), "export"], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exports = root / "exports"
+    seen = False
+    deadline = time.monotonic() + 120
+    while not seen and time.monotonic() < deadline and proc.poll() is None:
+        seen = exports.is_dir() and any(p.name.startswith(".dreamcut-export-pid") for p in exports.iterdir())
+        time.sleep(0.01)
+    assert seen, "the export's work folder was never seen"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert any(p.name.startswith(".") for p in exports.iterdir())
+    again = _dreamcut(root, "export", env=_env())
+    assert again.returncode == 0, again.stderr
+    strays = [p.relative_to(exports).as_posix() for p in exports.rglob(".*")]
+    assert strays == [], strays
+    assert (exports / "premiere.xml").is_file() and (exports / "cut.edl").is_file()

@@ -130,6 +130,8 @@ def _drive(provider, monkeypatch, tmp_path, *, takes: int, faults: float, seed: 
             monkeypatch.setenv(name, value)
         backend = load_backend(provider.spec)
         backend.min_poll_interval = 0.0
+        caps = backend.capabilities()
+        seconds = min(caps.durations) if caps.durations else max(caps.min_seconds, min(5.0, caps.max_seconds))
 
         def retry(fn, tries: int = 40):
             last = None
@@ -148,7 +150,7 @@ def _drive(provider, monkeypatch, tmp_path, *, takes: int, faults: float, seed: 
 
         outcome = {"made": [], "failed": [], "parked": []}
         for i in range(takes):
-            req = request(prompt=f"take {i}: a corridor, a classroom, a football field", seed=i)
+            req = request(prompt=f"take {i}: a corridor, a classroom, a football field", seed=i, seconds=seconds)
             job = None
             for _ in range(40):
                 sent_at = time.time() - 1

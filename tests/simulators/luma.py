@@ -29,7 +29,8 @@ from simulators._http import Job, Request, Response, Simulator, qs_one
 PREFIX = "/dream-machine/v1"
 ASPECTS = {"1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"}  # [types] create params
 RESOLUTIONS = {"540p": 540, "720p": 720, "1080p": 1080, "4k": 2160}
-RATIO = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4), "21:9": (21, 9), "9:21": (9, 21)}
+RATIO = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4), "21:9": (21, 9),
+         "9:21": (9, 21)}
 # USD per million rendered pixels at 24 fps (lumalabs.ai/api pricing as the backend cites it, read 2025-10;
 # a copy kept here so a wrong backend price shows up as ledger != books).
 USD_PER_MPX = {"ray-2": Decimal("0.0064"), "ray-flash-2": Decimal("0.0022")}

@@ -45,6 +45,7 @@ DURATIONS = {"gen4.5": set(range(2, 11)), "gen4_turbo": {5, 10}, "veo3.1": {4, 6
 # Credits per second, $0.01 each (runwayml.com/api pricing as the backend's table cites it, read 2025-10; the
 # simulator keeps its own copy so a wrong backend price shows up as ledger != books).
 CREDITS = {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 20, "veo3.1_fast": 10}
+URL_LIFETIME_S = 24 * 3600  # [sdk-task]: output URLs "expire within 24-48 hours"
 DATA_URI_LIMIT = 5 * 1024 * 1024  # [inputs]: "Data URI size limit" for images: 5MB
 
 
@@ -168,7 +169,8 @@ class RunwaySim(Simulator):
             return Response(400, {"error": "Validation of body failed", "issues": issues})
         job = self.new_job(body, prompt=body.get("promptText"))
         job.extra["credits"] = CREDITS[model] * duration
-        # [sdk-create] create response: {"id", "estimatedCost": {"credits"}} ("The maximum credits this task may charge").
+        # [sdk-create] create response: {"id", "estimatedCost": {"credits"}}
+        # ("The maximum credits this task may charge").
         return Response(200, {"id": job.id, "estimatedCost": {"credits": job.extra["credits"]}})
 
     def task(self, req: Request) -> Response:
@@ -190,8 +192,10 @@ class RunwaySim(Simulator):
             return Response(200, {**base, **estimated, "status": "RUNNING", "progress": 0.5})
         if phase == "done":
             # [sdk-task] Succeeded.output: URLs that "expire within 24-48 hours; fetch the task again to get fresh
-            # URLs" (the simulator's URLs do not expire: no test here depends on it).
-            return Response(200, {**base, **cost, "status": "SUCCEEDED", "output": [self.media_url(f"{job.id}.mp4")]})
+            # URLs". Each answer signs a fresh URL valid for the shorter bound, 24 h of the simulator's clock.
+            expires = int(self.clock.now() + URL_LIFETIME_S)
+            return Response(200, {**base, **cost, "status": "SUCCEEDED",
+                                  "output": [self.media_url(f"{job.id}.mp4") + f"?expires={expires}"]})
         if phase == "policy":
             # [failures]: SAFETY.INPUT.* = an input was rejected by moderation; "You should not retry".
             return Response(200, {**base, **cost, "status": "FAILED", "failureCode": "SAFETY.INPUT.TEXT",
@@ -204,6 +208,13 @@ class RunwaySim(Simulator):
         # [failures]: INTERNAL.BAD_OUTPUT.* = "rejected by our internal systems for quality or system error reasons".
         return Response(200, {**base, **cost, "status": "FAILED", "failureCode": "INTERNAL.BAD_OUTPUT.CODE01",
                               "failure": "An unexpected error occurred."})
+
+    def _media(self, req: Request) -> Response:
+        expires = float((req.query.get("expires") or ["0"])[0])
+        if self.clock.now() > expires:  # a signed URL past its lifetime: what the exact answer is, is not documented
+            return Response(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                            {"Content-Type": "application/xml"})
+        return super()._media(req)
 
     def delete(self, req: Request) -> Response:
         job = self.jobs.get(req.params["id"])

@@ -129,7 +129,8 @@ MODELS: dict[str, _Model] = {
         default_size=(1280, 720), max_refs=1, needs_image=True, inputs=_kling),
 }
 
-# "Expected available in 9 seconds" and "Your rate limit resets in ~30s" (replicate.com/docs/topics/predictions/rate-limits)
+# "Expected available in 9 seconds" and "Your rate limit resets in ~30s"
+# (replicate.com/docs/topics/predictions/rate-limits)
 _THROTTLE_WAIT = re.compile(r"(?:available|resets) in ~?(\d+(?:\.\d+)?) ?s(?:econds?)?\b", re.I)
 _STATES = {"starting": JobState.QUEUED, "processing": JobState.RUNNING, "succeeded": JobState.COMPLETED,
            "failed": JobState.FAILED, "canceled": JobState.CANCELED, "aborted": JobState.CANCELED}
@@ -176,7 +177,8 @@ class ReplicateBackend:
     def charged(self, request: GenerationRequest, status: JobStatus) -> float:
         """Succeeded and canceled predictions are billed (canceled: the full price, the worst case);
         aborted ones are not; failed ones are counted free (not documented for output-priced models)."""
-        if status.state == JobState.COMPLETED or (status.state == JobState.CANCELED and status.error_code == "canceled"):
+        canceled = status.state == JobState.CANCELED and status.error_code == "canceled"
+        if status.state == JobState.COMPLETED or canceled:
             return self.price(request)
         return 0.0
 

@@ -146,7 +146,9 @@ def _print_outputs(project, outputs: dict[str, Path]) -> None:
     table = Table(title="what was made", show_header=True)
     table.add_column("file")
     table.add_column("what")
-    baked = [p for p in outputs.values() if p.parent.name == "media" and p.parent.parent.name == "exports"]
+    # baked transition clips get one line; the song's WAV (when made) is listed on its own
+    baked = [p for p in outputs.values()
+             if p.parent.name == "media" and p.parent.parent.name == "exports" and p.suffix == ".mp4"]
     if baked:
         table.add_row("exports/media/", f"{len(baked)} transitions baked into clips for NLEs that cannot carry them")
     for name, path in outputs.items():

@@ -209,7 +209,7 @@ def _check_ranges(nle: otio.schema.Timeline, lengths: dict[str, int], fps: int) 
         last = item.source_in + (item.record + tail) * item.speed
         length = lengths.get(item.path)
         if first < -0.5 or (length is not None and last > length + 0.5):
-            raise BadInput(f"clip reads source frames {first:.0f}..{last:.0f} but its file has {length}",
+            raise BadInput(f"reads source frames {first:.0f}..{last:.0f} but the file has {length}",
                            where=f"clip {item.name} ({item.path})", fix="move the in point or shorten the clip")
 
 

@@ -7,7 +7,9 @@ and Premiere write a constant speed change:
   `variablespeed` 0), placed after its `<file>` as Premiere requires;
 - its `<in>`/`<out>` count frames of the *retimed* clip (source frame / speed), so
   `out - in` equals `end - start` on the sequence, and its `<duration>` is the media's
-  length at that speed. The `<file>` keeps the media's own duration.
+  length at that speed. The `<file>` keeps the media's own duration. Whole retimed frames
+  hit every source frame of a slowed clip (what the planner makes); a sped-up clip's in
+  point can come back a frame off, a limit of the format.
 
 Reading turns such a filter back into a `LinearTimeWarp` and the in point back into source
 frames. A variable-speed remap (keyframed) or a reversed clip cannot be rendered from
@@ -38,7 +40,7 @@ def write(nle: otio.schema.Timeline, fps: int) -> str:
     for clip, view in zip(list(tl.iter_clips(out)), views):
         # The adapter writes in/out from the source range: give it the retimed clip's frames.
         clip.effects[:] = [fx for fx in clip.effects if not isinstance(fx, otio.schema.LinearTimeWarp)]
-        clip.source_range = otio.opentime.TimeRange(tl.rt(round(view.source_in / view.speed), fps),
+        clip.source_range = otio.opentime.TimeRange(tl.rt(retimed_in(view.source_in, view.speed), fps),
                                                     tl.rt(view.record, fps))
         clip.metadata.pop("dreamcut", None)
     text = otio.adapters.write_to_string(out, "fcp_xml")
@@ -59,6 +61,14 @@ def write(nle: otio.schema.Timeline, fps: int) -> str:
         elem.insert(at, _time_remap(view.speed))
     ET.indent(root, space="  ")
     return _HEADER + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def retimed_in(source_in: int, speed: float) -> int:
+    """The `<in>` of a clip at `speed` whose source in point is `source_in`: the whole retimed frame
+    that reads back (x speed, rounded) as `source_in` when one exists, else the nearest."""
+    guess = source_in / speed
+    candidates = sorted({int(guess), int(guess) + 1, round(guess)}, key=lambda x: abs(x - guess))
+    return next((x for x in candidates if round(x * speed) == source_in), round(guess))
 
 
 def _file_frames(root: ET.Element, clipitem: ET.Element) -> int | None:
