@@ -148,8 +148,11 @@ def test_a_conformed_edit_is_shown_and_re_rendering_from_the_board_keeps_it(room
     assert abs(probe(master).duration - conformed_frames / project.spec.fps) < 0.1
     again = c.get("/api/cut").json()
     assert again["source"]["conformed"] and again["clips"] == shown["clips"]
-    # an explicit `dreamcut edit` (a new plan) is what sets the NLE's edit aside
-    pipeline.make_edit(project)
+    # an explicit `dreamcut edit` (a new plan) is what sets the NLE's edit aside, and it says so
+    r = cli("--project", str(room), "edit")
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stdout.split())  # the console wraps long lines
+    assert "edits/conformed.otio (conformed from premiere.otio at " in said and ") is set aside" in said
     assert c.get("/api/cut").json()["source"]["conformed"] is False
 
 

@@ -217,6 +217,7 @@ def edit(
     from dreamcut import pipeline
 
     project = open_project(write="edit")
+    before = pipeline.current_edit(project)
     with progress_bar() as bars:
         task = bars.add_task("hearing the song", total=100)
         song = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
@@ -225,6 +226,9 @@ def edit(
     clips = [c for c in timeline.tracks[0] if c.schema_name() == "Clip"]
     say(f"wrote {project.rel(pipeline.cut_path(project))}: {len(clips)} cuts over {song.duration:.1f} s "
         f"at {song.tempo:.1f} bpm")
+    if before.conformed:
+        say(f"{project.rel(before.path)} ({before.describe()}) is set aside: renders and the board now use the "
+            "planned cut (conform it again to go back)")
     if explain:
         from dreamcut.edit.planner import explain as explain_lines
 

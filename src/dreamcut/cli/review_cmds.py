@@ -70,7 +70,8 @@ def review(
         None, "--allowed-host", help="A host name the board may be reached by (repeatable); required with a --host "
                                      "other than this machine's loopback."),
 ) -> None:
-    """The review board: every take of every shot, to rate, select, compare and annotate."""
+    """The review board and edit room: rate, select, compare and annotate every take; play the cut with the
+    song on a bar/section timeline, swap takes, drag cuts onto the beat, lock slots, undo."""
     from dreamcut.web import serve
 
     project = open_project()
