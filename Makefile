@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO_DIR ?= demo-project
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install install-test chromium clean help
+.PHONY: demo test bench install install-test chromium fluidsynth clean help
 
 help:
 	@echo "make demo   - install into .venv and run 'dreamcut demo $(DEMO_DIR)' (shot list + song -> 2K video + exports)"
@@ -21,6 +21,13 @@ $(BIN)/python:
 
 $(VENV)/.base-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
+	@# One OpenCV (README "One OpenCV"): a venv from before may still hold the headless build.
+	if $(BIN)/python -m pip show -q opencv-python-headless >/dev/null 2>&1; then \
+	  $(PIP) uninstall -y opencv-python-headless && $(PIP) install --force-reinstall --no-deps "opencv-python>=4.9"; fi
+	@# opencv-python (not headless) loads libGL and glib at import: Debian's libgl1 and libglib2.0-0.
+	@$(BIN)/python -c "import cv2" >/dev/null 2>&1 || { \
+	  echo "installing Debian libgl1 + libglib2.0-0 for OpenCV"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null; }
 	@touch $@
 
 # torch is pinned in the `local` extra (2.13.0: the CPU wheel on this machine's disk).
@@ -38,10 +45,18 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
+# Song-analysis tests render public-domain scores with Debian's fluidsynth + FluidR3 GM soundfont;
+# fonts-noto-cjk (OFL) gives the program overlay and take labels CJK (DejaVu covers Latin otherwise).
+fluidsynth:
+	@{ command -v fluidsynth >/dev/null 2>&1 && test -f /usr/share/sounds/sf2/FluidR3_GM.sf2; } || { \
+	  echo "installing Debian fluidsynth + fluid-soundfont-gm for the song-analysis tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm fonts-noto-cjk >/dev/null) \
+	  || echo "warning: could not install fluidsynth; the recordings tests will be skipped"; }
+
 demo: install
 	$(BIN)/dreamcut demo $(DEMO_DIR)
 
-test: install-test chromium
+test: install-test chromium fluidsynth
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-test

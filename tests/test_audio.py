@@ -171,3 +171,24 @@ def test_missing_and_corrupt_songs_are_bad_input(tmp_path):
     with pytest.raises(BadInput):
         analyze_song(junk, cache_dir=tmp_path / "c")
     assert not list((tmp_path / "c").glob("*")) if (tmp_path / "c").exists() else True
+
+
+def test_a_pad_without_a_beat_reads_as_a_weak_pulse():
+    """Swelling chords changing at irregular times: no pulse to cut on, and the analysis says so."""
+    from dreamcut.analysis.audio import WEAK_PULSE, analyze_samples
+
+    sr = 22050
+    t = np.arange(30 * sr) / sr
+    rng = np.random.default_rng(0)
+    y = np.zeros_like(t)
+    edges = np.cumsum(rng.uniform(1.5, 4.5, 20))
+    edges = edges[edges < 30]
+    freqs = [220, 277, 330, 247, 294, 370, 196, 262]
+    for i, a in enumerate(np.concatenate([[0.0], edges])):
+        b = edges[i] if i < len(edges) else 30.0
+        m = (t >= a) & (t < b)
+        env = np.sin(np.pi * (t[m] - a) / (b - a))
+        for k in range(3):
+            y[m] += 0.2 * env * np.sin(2 * np.pi * freqs[(i + k) % 8] * t[m])
+    y += 0.01 * rng.standard_normal(len(t))
+    assert analyze_samples(y.astype(np.float32), sr).pulse < WEAK_PULSE

@@ -264,3 +264,16 @@ def test_extensions_are_720p_and_start_from_at_most_30_s(veo):
         b.extend(job, request(seconds=7), "k5")
     assert e.value.code == "extend_input_too_long" and "36.0 s" in e.value.message
     assert len(veo.calls("create")) == 5  # the sixth was refused here, before any money
+
+
+def test_many_threads_starting_at_once_share_one_open_client(veo, monkeypatch):
+    """google-genai's Client.__del__ closes its transport: a second Client made by a racing thread and
+    dropped used to fail that thread's job for good ("the client has been closed") while Google billed it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("DREAMCUT_HTTP_TIMEOUT", "20")  # a loaded machine is slow to connect 8 at once
+    b = backend()
+    with ThreadPoolExecutor(8) as pool:
+        jobs = list(pool.map(lambda i: b.submit(request(seed=i), f"k{i}"), range(16)))
+    assert len(set(jobs)) == 16 and veo.books()["jobs_created"] == 16
+    assert all(b.poll(job).state in (JobState.RUNNING, JobState.COMPLETED) for job in jobs)

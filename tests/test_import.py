@@ -103,7 +103,7 @@ def test_messy_inputs_are_normalised(project, tmp_path):
     assert "1792x1024 -> 128x72 (crop)" in by_name["film.mov"].reason
     hevc = by_name["hevc10.mp4"].take
     assert hevc.meta["codec"] == "hevc" and hevc.meta["bit_depth"] == 10
-    assert set(hevc.meta["color"]) == {"primaries", "transfer", "matrix"}
+    assert set(hevc.meta["color"]) >= {"primaries", "transfer", "matrix", "read_as", "output"}
     assert "10-bit -> h264 yuv420p 8-bit" in by_name["hevc10.mp4"].reason
     assert by_name["clip.webm"].take.meta["codec"] == "vp9"
     # the catalog has them all, with the facts a director asks about
@@ -420,3 +420,134 @@ def test_imported_and_generated_takes_through_the_whole_pipeline(tmp_path, cli):
     leaks = outside_nle_media_paths(root, prov.find_leaks(root, list(PLANTED.values()) + [str(home),
                                                                                        "planted-user-8c1f"]))
     assert leaks == [], leaks
+
+
+# -- faithful ingest: non-square pixels and colours ------------------------------------------------
+
+
+def _yuv(path: Path) -> np.ndarray:
+    """First frame as float Y, U, V planes (h, w, 3), chroma upsampled, untouched by any matrix."""
+    import av
+
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+        a = frame.reformat(format="yuv444p").to_ndarray()
+    a = np.asarray(a, np.float64)
+    return np.moveaxis(a, 0, -1) if a.shape[0] == 3 else a
+
+
+def _rgb709(yuv: np.ndarray) -> np.ndarray:
+    """Limited-range BT.709 Y'CbCr -> R'G'B' levels 0..255 (ITU-R BT.709 matrix)."""
+    y = (yuv[..., 0] - 16) * 255 / 219
+    u = (yuv[..., 1] - 128) * 255 / 224
+    v = (yuv[..., 2] - 128) * 255 / 224
+    return np.stack([y + 1.5748 * v, y - 0.1873 * u - 0.4681 * v, y + 1.8556 * u], axis=-1)
+
+
+def test_pal_16_9_non_square_pixels_fill_the_frame(project, tmp_path):
+    pal = make_src(tmp_path / "in" / "pal.mp4", size="704x576", rate="25", seconds=1.0,
+                   extra=["-vf", "setsar=64/45", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    assert abs(probe(pal).video.sample_aspect - 64 / 45) < 1e-3
+    (r,) = import_files(project, "corridor", [pal])
+    assert r.status == "imported", r.line()
+    assert r.take.meta["fit"] == "crop" and "non-square pixels 704x576 shown as 1001x576" in r.reason
+    # the imported frame is the source shown at 16:9, scaled: no bars, no squeeze
+    _, got = next(read_frames(project.abs(r.take.path)))
+    _, src = next(read_frames(pal, size=(MW, MH)))  # 704x576 squeezed to 16:9 = what a player shows
+    assert got.shape == (MH, MW, 3)
+    assert np.abs(got[:, :16].astype(float) - src[:, :16]).mean() < 12  # the sides are picture, not fill
+    assert np.abs(got.astype(float) - src).mean() < 10
+
+
+def test_untagged_hd_keeps_its_colours(tmp_path):
+    """An HD clip with no colour tags is BT.709 by convention: imported, its luma and saturated
+    colours stay within 0.5 levels, and the output says bt709."""
+    from test_provenance import make_project as make_prov_project
+
+    proj = make_prov_project(tmp_path / "hd")
+    src = tmp_path / "in" / "bars.mp4"
+    src.parent.mkdir(parents=True)
+    ff("-f", "lavfi", "-i", "smptehdbars=s=1280x720:r=25:d=1", "-vf", "scale=out_color_matrix=bt709:out_range=tv,setparams=colorspace=unknown:color_primaries=unknown:color_trc=unknown",
+       "-c:v", "libx264", "-crf", "4", "-pix_fmt", "yuv420p", str(src))
+    assert probe(src).video.color_space in (None, "2", "UNSPECIFIED")  # untagged
+    (r,) = import_files(proj, "corridor", [src], fit="crop")
+    assert r.status == "imported", r.line()
+    assert r.take.meta["color"]["read_as"] == "bt709" and r.take.meta["color"]["assumed"] is True
+    project_file = proj.abs(r.take.path)
+    assert probe(project_file).video.color_space in ("1", "BT709", "bt709")
+    a, b = _yuv(src), _yuv(project_file)
+    assert abs(a[..., 0].mean() - b[..., 0].mean()) < 0.5  # mean luma
+    # saturated colours: inside the flat colour bars (away from edges the scaling blurs), each
+    # channel's level where it is high, source (read as BT.709) vs the imported take
+    import cv2
+
+    ra = cv2.resize(_rgb709(a).astype(np.float32), (b.shape[1], b.shape[0]), interpolation=cv2.INTER_AREA)
+    rb = _rgb709(b)
+    flat = cv2.erode((cv2.Laplacian(ra.mean(axis=2), cv2.CV_32F, ksize=3) == 0).astype(np.uint8),
+                     np.ones((5, 5), np.uint8)).astype(bool)
+    for ch in range(3):
+        sat = flat & (ra[..., ch] > 150) & (ra.min(axis=2) < 60)  # saturated: one channel high, another low
+        assert sat.sum() > 50
+        assert abs(float(ra[..., ch][sat].mean()) - float(rb[..., ch][sat].mean())) < 0.5, ch
+
+
+# -- where a clip comes from: camera footage is not AI -------------------------------------------------
+
+
+def _created(path: Path) -> dict:
+    from test_provenance import reader_json
+
+    store = reader_json(path)
+    m = store["manifests"][store["active_manifest"]]
+    return next(a for a in m["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"][0]
+
+
+def test_camera_footage_is_digital_capture_and_its_render_is_not_ai(project, tmp_path, cli):
+    from test_provenance import make_timeline, render_concat
+
+    a = make_src(tmp_path / "cam" / "a.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    b = make_src(tmp_path / "cam" / "b.mkv", rate="25", seconds=1.2,
+                 extra=["-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata",
+                        "encoder=libebml v1.4.2 + libmatroska v1.6.4"])
+    r = cli("--project", str(project.root), "import", "corridor", str(a), str(b), "--source", "camera")
+    assert r.returncode == 0, r.stderr
+    takes = project.catalog.takes("corridor")
+    assert len(takes) == 2 and all(t.meta["source_type"] == "camera" for t in takes)
+    for t in takes:
+        created = _created(project.abs(t.path))
+        assert created["action"] == "c2pa.created" and created["digitalSourceType"] == prov.DIGITAL_CAPTURE
+        assert "provider" not in t.meta  # the Matroska muxer is not the clip's maker
+    tl = make_timeline(project, takes)
+    assert prov.disclosure_metadata(project, tl)["ai_generated"] == "false"
+    assert "Camera footage" in prov.credits_text(project, tl) and "generative AI" not in prov.credits_text(project, tl)
+    master = render_concat(project, [project.abs(t.path) for t in takes], project.renders_dir / "final_720p.mp4")
+    prov.sign_render(project, master, tl)
+    assert _created(master)["digitalSourceType"] == prov.COMPOSITE_CAPTURE
+    assert probe(master).metadata.get("ai_generated") == "false"
+
+
+def test_generated_is_the_default_and_the_shot_can_say_camera(project, tmp_path, cli):
+    a = make_src(tmp_path / "gen" / "a.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    (r,) = import_files(project, "corridor", [a])
+    assert r.take.meta["source_type"] == "generated"
+    assert _created(project.abs(r.take.path))["digitalSourceType"] == prov.TRAINED_ALGORITHMIC_MEDIA
+    spec = (project.root / "dreamcut.yaml").read_text().replace(
+        "  - id: field\n", "  - id: field\n    source: camera\n")
+    (project.root / "dreamcut.yaml").write_text(spec)
+    proj = Project.open(project.root)
+    (r2,) = import_files(proj, "field", [a])
+    assert r2.take.meta["source_type"] == "camera"
+    bad = cli("--project", str(project.root), "import", "field", str(a), "--source", "phone")
+    assert bad.returncode == 2 and "--source" in bad.stderr and "camera, generated, unknown" in bad.stderr
+
+
+def test_unknown_origin_makes_no_source_claim_and_is_disclosed(project, tmp_path):
+    from test_provenance import make_timeline
+
+    a = make_src(tmp_path / "u" / "a.mp4", rate="25", extra=["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    (r,) = import_files(project, "corridor", [a], source="unknown")
+    assert r.status == "imported", r.line()
+    created = _created(project.abs(r.take.path))
+    assert created["action"] == "c2pa.opened" and "digitalSourceType" not in created  # no creation claim
+    assert prov.verify(project.abs(r.take.path)).valid
+    assert prov.disclosure_metadata(project, make_timeline(project, [r.take]))["ai_generated"] == "true"

@@ -26,6 +26,7 @@ SRC = REPO / "src"
 LAYERS: dict[tuple[str, ...], int] = {
     ("cli",): 0, ("__main__",): 0,
     ("pipeline",): 1, ("web",): 1, ("server",): 1, ("demo",): 1,
+    ("ranking",): 1,    # how a project's take is judged: which file, which request (project, prompts, analysis)
     ("generate",): 2, ("edit",): 2, ("render",): 2, ("nle",): 2, ("provenance",): 2,
     ("importer",): 2,   # brings takes in from outside: catalog, media, provenance
     ("preview",): 2,    # runs short generations through the orchestrator
@@ -35,6 +36,7 @@ LAYERS: dict[tuple[str, ...], int] = {
     ("backends", "registry"): 4,
     ("spec",): 4, ("catalog",): 4, ("media",): 4,
     ("errors",): 5, (): 5,   # the package itself: a docstring and __version__
+    ("_startup",): 5,   # process start-up (numba's cache, crash lines): imports nothing of dreamcut
 }
 
 

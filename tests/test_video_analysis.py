@@ -28,7 +28,8 @@ def takes(tmp_path_factory) -> dict[str, Path]:
         "flash": inject_flash(base, 30, length=2),       # frames 30, 31 blown bright
         "jolt": inject_jolt(base, 60, length=2),         # frames 60, 61 jump sideways
         "all": inject_jolt(inject_flash(inject_cut(inject_frozen(base, 10, 12), 70), 40), 55),
-        "dark": [(f * 0.08).astype(np.uint8) if 20 <= i < 50 else f for i, f in enumerate(base)],
+        "dark": [(f * 0.14).astype(np.uint8) if 20 <= i < 50 else f for i, f in enumerate(base)],  # dim, not black
+        "glitch": inject_cut(base, 40)[:44] + base[44:],  # 4 frames of another picture, then back
         "flicker": [np.clip(f.astype(np.int16) + (9 if i % 2 else -9), 0, 255).astype(np.uint8)
                     for i, f in enumerate(base)],
     }
@@ -71,7 +72,15 @@ def test_every_defect_found_in_one_take(takes):
         found = _found(a, kind)
         assert len(found) == 1 and abs(found[0].start - t) <= TOL, (kind, a.defects)
     assert all(d.kind in DEFECT_KINDS for d in a.defects)
-    assert "frozen 0.5 s at 00:00" in a.explanation
+    assert "frozen 0.5 s at 0.5 s" in a.explanation  # times for people are seconds with a unit
+
+
+def test_cut_away_and_back_is_one_glitch(takes):
+    a = analyze_take(takes["glitch"])
+    assert [d.kind for d in a.defects] == ["cut"], a.defects
+    (d,) = a.defects
+    assert abs(d.start - 40 / FPS) <= TOL and abs(d.end - 44 / FPS) <= TOL
+    assert "cut away and back (4 frame(s))" == d.detail
 
 
 def test_flicker_is_found_and_named(takes):
@@ -83,7 +92,7 @@ def test_flicker_is_found_and_named(takes):
 
 def test_clean_take_scores_higher_than_every_defective_one(takes):
     clean = analyze_take(takes["clean"]).score
-    for case in ("frozen", "cut", "flash", "jolt", "all", "dark", "flicker"):
+    for case in ("frozen", "cut", "flash", "jolt", "all", "dark", "flicker", "glitch"):
         assert analyze_take(takes[case]).score < clean, case
     assert analyze_take(takes["all"]).score < analyze_take(takes["frozen"]).score
 
@@ -118,10 +127,10 @@ def test_round_trip():
     assert TakeAnalysis.from_dict(json.loads(json.dumps(a.to_dict()))) == a
 
 
-def test_score_explains_with_clock_times():
-    metrics = {"seconds": 20.0, "sharpness": 100.0, "luma_mean": 118.0, "motion_smoothness": 0.9}
+def test_score_explains_with_times_in_seconds():
+    metrics = {"seconds": 20.0, "sharpness": 100.0, "luma_mean": 118.0, "motion_smoothness": 0.9, "flicker_peak": 6.0}
     s, why = score_take(metrics, [Defect(7.0, 8.2, "frozen"), Defect(1, 20, "flicker")])
-    assert "frozen 1.2 s at 00:07" in why and "flicker high" in why
+    assert "frozen 1.2 s at 7.0 s" in why and "flicker 6.0 levels throughout" in why
     clean, _ = score_take(metrics, [])
     assert s < clean
 

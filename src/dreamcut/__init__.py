@@ -6,3 +6,7 @@ of every cent and provenance on every output.
 """
 
 __version__ = "0.1.0"
+
+from dreamcut._startup import configure_numba_cache as _configure_numba_cache
+
+_configure_numba_cache()  # before anything imports numba (librosa): see dreamcut/_startup.py

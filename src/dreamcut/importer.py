@@ -10,8 +10,12 @@
    link, else a symbolic link outside the home folder), and make a mezzanine the rest of dreamcut can rely on:
    constant frame rate at the project's fps, the project's master size with a stated fit
    (`crop`, `pad`, `blur` = blurred fill behind the whole picture), rotation applied,
-   H.264 yuv420p 8-bit, source metadata dropped;
-4. keep what the provider said (its C2PA manifest, model, prompt) and sign the mezzanine;
+   non-square pixels shown at their display shape, colours read by the source's tags (or
+   its resolution's convention when untagged: HD BT.709, SD BT.601) and converted to the
+   BT.709 the mezzanine is tagged with, H.264 yuv420p 8-bit, source metadata dropped;
+4. keep what the provider said (its C2PA manifest, model, prompt; never a muxer's name as
+   the maker), record where the clip comes from (`source`: camera | generated | unknown,
+   the C2PA digital source type) and sign the mezzanine;
 5. rename the files into place and write the catalog row last, in one transaction.
 
 Every byte is written under `.dreamcut/tmp/import-<pid>-*` first, so a failed or killed
@@ -46,6 +50,7 @@ from dreamcut.media import MediaInfo, ffmpeg_exe, file_sha256, probe, write_text
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".gif"}
 FITS = ("auto", "crop", "pad", "blur")
+SOURCES = ("camera", "generated", "unknown")  # where a clip comes from: its C2PA digital source type
 MIN_SECONDS = 0.2
 # With "auto", aspect ratios closer than this crop (losing a sliver); farther ones blur-pad.
 AUTO_CROP_TOLERANCE = 0.12
@@ -86,10 +91,22 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def source_for(project, shot_id: str, source: str | None) -> str:
+    """The source type of clips imported into a shot: as given, else the shot's `source:`, else generated."""
+    chosen = source or project.spec.shot(shot_id).source or "generated"
+    if chosen not in SOURCES:
+        raise BadInput(f"unknown source {chosen!r}", where="--source", fix=f"use one of: {', '.join(SOURCES)}")
+    return chosen
+
+
 def import_files(project, shot_id: str, files: Iterable[Path], *, link: bool = False, prompt: str | None = None,
-                 fit: str = "auto", progress: Callable[[Path, int, int], None] | None = None) -> list[ImportResult]:
-    """Import each file as a take of `shot_id`; one result per file (refusals do not stop the rest)."""
+                 fit: str = "auto", progress: Callable[[Path, int, int], None] | None = None,
+                 source: str | None = None) -> list[ImportResult]:
+    """Import each file as a take of `shot_id`; one result per file (refusals do not stop the rest).
+
+    `source`: camera | generated | unknown (None: the shot's `source:`, else generated)."""
     project.spec.shot(shot_id)  # BadInput with the known shot ids when it is not in the shot list
+    source = source_for(project, shot_id, source)
     if fit not in FITS:
         raise BadInput(f"unknown fit {fit!r}", where="--fit", fix=f"use one of: {', '.join(FITS)}")
     clear_stale_temp(project)
@@ -98,16 +115,17 @@ def import_files(project, shot_id: str, files: Iterable[Path], *, link: bool = F
     for i, f in enumerate(files):
         if progress:
             progress(f, i, len(files))
-        results.append(import_one(project, shot_id, f, link=link, prompt=prompt, fit=fit))
+        results.append(import_one(project, shot_id, f, link=link, prompt=prompt, fit=fit, source=source))
     return results
 
 
 def import_one(project, shot_id: str, src: Path, *, link: bool = False, prompt: str | None = None,
-               fit: str = "auto") -> ImportResult:
+               fit: str = "auto", source: str | None = None) -> ImportResult:
     src = Path(src)
     name = src.name
     try:
-        return _import(project, shot_id, src, link=link, prompt=prompt, fit=fit)
+        return _import(project, shot_id, src, link=link, prompt=prompt, fit=fit,
+                       source=source_for(project, shot_id, source))
     except _Refused as e:
         return ImportResult(name=name, status="refused", reason=str(e))
     except DreamcutError as e:
@@ -117,7 +135,8 @@ def import_one(project, shot_id: str, src: Path, *, link: bool = False, prompt: 
 # -- the import of one file --------------------------------------------------------------------
 
 
-def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None, fit: str) -> ImportResult:
+def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None, fit: str,
+            source: str = "generated") -> ImportResult:
     name = src.name
     if not src.is_file():
         raise _Refused("file does not exist")
@@ -161,7 +180,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
             if file_sha256(original_tmp) != digest:
                 raise _Refused("the file changed while it was being copied (still downloading?)")
         # 2. the mezzanine
-        display_w, display_h = info.video.width, info.video.height
+        display_w, display_h = int(round(info.video.width * info.video.sample_aspect)), info.video.height
         if info.video.rotation % 180 == 90:
             display_w, display_h = display_h, display_w
         chosen_fit = _choose_fit(fit, display_w, display_h, master_w, master_h)
@@ -202,6 +221,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
             "color": _colour_names(info),
             "container": info.format,
             "fit": chosen_fit,
+            "source_type": source,
             "normalized": normalized,
             "damaged_frames_concealed": concealed,
         }
@@ -374,7 +394,8 @@ def _provider_facts(src: Path, info: MediaInfo) -> dict:
     if tags:
         out["provider_metadata"] = tags
     for key in ("comment", "description", "synopsis"):
-        if tags.get(key) and len(tags[key]) > 12 and not tags[key].lower().startswith(("lavf", "made with")):
+        if tags.get(key) and len(tags[key]) > 12 and not tags[key].lower().startswith(("lavf", "made with")) \
+                and not is_muxer(tags[key]):
             out["prompt"] = tags[key]
             break
     try:
@@ -386,9 +407,19 @@ def _provider_facts(src: Path, info: MediaInfo) -> dict:
     if cred:
         out["provider_credentials"] = cred
         out["provider"] = cred.get("generator") or cred.get("signed_by")
-    elif tags.get("encoder") and not tags["encoder"].lower().startswith("lav"):
+    elif tags.get("encoder") and not is_muxer(tags["encoder"]):
         out["provider"] = tags["encoder"]
     return out
+
+
+# Container muxers and transcoders write their own name into the file; none of them made the clip.
+_MUXERS = re.compile(r"^(lav[fc]|libebml|libmatroska|mkvmerge|mkvtoolnix|handbrake|ffmpeg|gpac|mp4box|isomedia|"
+                     r"l-smash|x26[45]|google|mediainfo|vlc|avidemux|shutter encoder)", re.IGNORECASE)
+
+
+def is_muxer(name: str) -> bool:
+    """True for an `encoder` tag naming the tool that wrapped the file, not the one that made the picture."""
+    return bool(_MUXERS.match(name.strip())) or "libmatroska" in name.lower() or "lavf" in name.lower()
 
 
 # ffmpeg's (ITU-T H.273) numbers for the colour fields, by name, for people reading the catalog.
@@ -408,8 +439,67 @@ def _colour_names(info: MediaInfo) -> dict:
     def name(table: dict, value: str | None) -> str | None:
         return table.get(str(value), str(value).lower()) if value is not None else None
 
+    src = source_colour(info)
     return {"primaries": name(_PRIMARIES, v.color_primaries), "transfer": name(_TRANSFER, v.color_transfer),
-            "matrix": name(_MATRIX, v.color_space)}
+            "matrix": name(_MATRIX, v.color_space), "range": v.color_range,
+            "read_as": src.system, "assumed": src.assumed, "output": "bt709"}
+
+
+@dataclass(frozen=True)
+class SourceColour:
+    """How the source's YUV is to be read: a colour system name of ffmpeg's colorspace filter
+    (bt709, bt601-6-625, bt601-6-525, bt2020) and whether that was assumed (untagged file)."""
+
+    system: str
+    assumed: bool
+
+
+def source_colour(info: MediaInfo) -> SourceColour:
+    """The source's colour system: its matrix tag, else the convention of its resolution (ITU-R
+    BT.709 for HD, BT.601 for SD: 625-line at 576 lines, 525-line at 480/486), as players do."""
+    v = info.video
+    assert v is not None
+    matrix = _MATRIX.get(str(v.color_space), str(v.color_space).lower() if v.color_space else None)
+    if matrix == "bt709":
+        return SourceColour("bt709", False)
+    if matrix == "bt470bg":
+        return SourceColour("bt601-6-625", False)
+    if matrix == "smpte170m":
+        return SourceColour("bt601-6-525", False)
+    if matrix in ("bt2020nc", "bt2020c"):
+        return SourceColour("bt2020", False)
+    if v.width >= 1280 or v.height >= 720:
+        return SourceColour("bt709", True)
+    return SourceColour("bt601-6-625" if v.height in (576, 288) else "bt601-6-525", True)
+
+
+# setparams names (matrix, primaries, transfer) of each colour system a source is read as.
+_SYSTEM_TAGS = {"bt709": ("bt709", "bt709", "bt709"), "bt601-6-625": ("bt470bg", "bt470bg", "smpte170m"),
+                "bt601-6-525": ("smpte170m", "smpte170m", "smpte170m"), "bt2020": ("bt2020nc", "bt2020", "bt2020-10")}
+
+
+def colour_filter(info: MediaInfo) -> str:
+    """The ffmpeg filters that read the source's YUV as what it is and bring it to BT.709 (what the
+    mezzanine is tagged). The source is tagged explicitly first: left untagged, ffmpeg would
+    convert it as BT.601 to meet the BT.709 output tags, shifting an untagged HD clip's colours.
+    A BT.709 source keeps its pixels; another system is converted by the colorspace filter."""
+    src = source_colour(info)
+    matrix, primaries, transfer = _SYSTEM_TAGS[src.system]
+    rng = "pc" if (info.video and info.video.color_range == "pc") else "tv"
+    tag = f"setparams=colorspace={matrix}:color_primaries={primaries}:color_trc={transfer}:range={rng},"
+    if src.system == "bt709" and rng == "tv":
+        return tag
+    return tag + "colorspace=all=bt709:range=tv:fast=0,"
+
+
+def square_pixels_filter(info: MediaInfo) -> str:
+    """Scale a non-square-pixel picture (e.g. PAL 704x576 at 16:9) to square pixels first, so it is
+    fitted by its display shape; "" for square pixels."""
+    v = info.video
+    assert v is not None
+    if abs(v.sample_aspect - 1.0) < 0.01:
+        return ""
+    return "scale=trunc(iw*sar/2)*2:ih,setsar=1,"
 
 
 # -- normalisation ---------------------------------------------------------------------------------
@@ -427,7 +517,8 @@ def _conforms(info: MediaInfo, fps: int, mw: int, mh: int, src: Path) -> bool:
     assert v is not None
     return (src.suffix.lower() in (".mp4", ".m4v") and v.codec == "h264" and v.pix_fmt == "yuv420p"
             and (v.width, v.height) == (mw, mh) and abs(v.fps - fps) < 0.01 and not v.variable_frame_rate
-            and v.rotation == 0 and (info.audio is None or info.audio.codec == "aac"))
+            and v.rotation == 0 and (info.audio is None or info.audio.codec == "aac")
+            and abs(v.sample_aspect - 1.0) < 0.01)  # colours: a copy keeps pixels and tags as they are
 
 
 def fit_filter(fit: str, mw: int, mh: int) -> str:
@@ -446,7 +537,8 @@ def fit_filter(fit: str, mw: int, mh: int) -> str:
 
 def _normalize(src: Path, dst: Path, info: MediaInfo, fps: int, mw: int, mh: int, fit: str) -> int:
     """Transcode to the mezzanine; returns the number of decode errors ffmpeg concealed."""
-    graph = f"[0:v:0]fps={fps},{fit_filter(fit, mw, mh)},setsar=1,format=yuv420p[v]"
+    graph = f"[0:v:0]{colour_filter(info)}fps={fps},{square_pixels_filter(info)}{fit_filter(fit, mw, mh)},setsar=1," \
+            f"format=yuv420p[v]"
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", str(src),
            "-filter_complex", graph, "-map", "[v]"]
     if info.audio is not None:
@@ -493,6 +585,11 @@ def _describe_normalization(info: MediaInfo, fps: int, mw: int, mh: int, fit: st
         bits.append(f"rotated {v.rotation} deg")
     if (dw, dh) != (mw, mh):
         bits.append(f"{dw}x{dh} -> {mw}x{mh} ({fit})")
+    if abs(v.sample_aspect - 1.0) >= 0.01:
+        bits.append(f"non-square pixels {v.width}x{v.height} shown as {int(round(v.width * v.sample_aspect))}x{v.height}")
+    src = source_colour(info)
+    if src.system != "bt709":
+        bits.append(f"colours {src.system}{' (untagged SD, assumed)' if src.assumed else ''} -> bt709")
     if v.codec != "h264" or v.pix_fmt != "yuv420p":
         bits.append(f"{v.codec} {v.pix_fmt or ''} {v.bit_depth}-bit -> h264 yuv420p 8-bit".replace("  ", " "))
     return "normalized: " + (", ".join(bits) if bits else "re-encoded to h264 mp4")
@@ -538,7 +635,7 @@ class ShotRouter:
 def watch(project, folder: Path, router: ShotRouter, *, link: bool = False, fit: str = "auto",
           interval: float = 2.0, once: bool = False, timeout: float | None = None,
           report: Callable[[ImportResult], None] | None = None,
-          stop: Callable[[], bool] | None = None) -> list[ImportResult]:
+          stop: Callable[[], bool] | None = None, source: str | None = None) -> list[ImportResult]:
     """Import video files that appear in `folder` once their size is stable across two checks.
 
     Runs until `stop()` is true, `timeout` seconds pass, or (with `once`) after one pass
@@ -575,7 +672,7 @@ def watch(project, folder: Path, router: ShotRouter, *, link: bool = False, fit:
                 res = ImportResult(name=f.name, status="refused",
                                    reason="no shot matches its name (give --pattern, --map or --inbox)")
             else:
-                res = import_one(project, shot, f, link=link, fit=fit)
+                res = import_one(project, shot, f, link=link, fit=fit, source=source)
             handled[f] = sig
             results.append(res)
             if report:

@@ -191,6 +191,8 @@ class VideoStreamInfo:
     color_transfer: str | None = None
     color_primaries: str | None = None
     variable_frame_rate: bool = False
+    sample_aspect: float = 1.0  # pixel width / height (PAL 16:9 704x576: 64/45); display width = width * this
+    color_range: str | None = None  # "tv" (limited), "pc" (full) or None when the file does not say
 
 
 @dataclass
@@ -288,6 +290,8 @@ def _probe(path: Path) -> MediaInfo:
                     color_space=_enum_name(getattr(cc, "colorspace", None)),
                     color_transfer=_enum_name(getattr(cc, "color_trc", None)),
                     color_primaries=_enum_name(getattr(cc, "color_primaries", None)),
+                    sample_aspect=_sample_aspect(vs, cc),
+                    color_range={1: "tv", 2: "pc"}.get(int(getattr(cc, "color_range", 0) or 0)),
                 )
             if c.streams.audio:
                 a = c.streams.audio[0]
@@ -297,6 +301,15 @@ def _probe(path: Path) -> MediaInfo:
     except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as e:  # type: ignore[attr-defined]
         raise BadInput(f"not a readable media file ({type(e).__name__})", where=str(path),
                        fix="re-export or re-download it") from None
+
+
+def _sample_aspect(vs, cc) -> float:
+    sar = getattr(vs, "sample_aspect_ratio", None) or getattr(cc, "sample_aspect_ratio", None)
+    try:
+        value = float(sar) if sar else 1.0
+    except (TypeError, ValueError, ZeroDivisionError):
+        return 1.0
+    return value if 0.2 < value < 5.0 else 1.0
 
 
 def _enum_name(v) -> str | None:
@@ -371,6 +384,10 @@ def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
             progress(min(1.0, int(m.group(1)) / 1e6 / duration))
     rc = proc.wait()
     t.join(timeout=5)
+    if rc < 0:  # killed by a signal: a native crash, not an ffmpeg error message
+        from dreamcut._startup import crash_line
+
+        raise WorkFailed(crash_line(rc, what) or f"{what} failed")
     if rc != 0:
         last = b"".join(err_chunks).decode(errors="replace").strip().splitlines()
         raise WorkFailed(f"{what} failed: {last[-1] if last else f'exit code {rc}'}")

@@ -39,12 +39,31 @@ def generate(project: Project, *, shots: list[str] | None = None, on_take=None, 
 # -- selection ------------------------------------------------------------------------
 
 
-def selected_takes(project: Project) -> dict[str, Take]:
+def current_prompts(project: Project) -> dict[str, set[str]]:
+    """The prompts the shot list asks for now, per shot (what a take made today would be sent)."""
+    from dreamcut.generate.batch import plan_takes
+
+    out: dict[str, set[str]] = {}
+    for p in plan_takes(project.spec, root=str(project.root)):
+        out.setdefault(p.shot_id, set()).add(p.request.prompt)
+    return out
+
+
+def is_stale(take: Take, current: dict[str, set[str]]) -> bool:
+    """A generated take whose prompt is not one the shot list asks for now. Imported
+    takes (no prompt of ours) are never stale."""
+    return take.source == "generated" and bool(take.prompt) and take.prompt not in current.get(take.shot_id, set())
+
+
+def selected_takes(project: Project, notes: list[str] | None = None) -> dict[str, Take]:
     """The take each shot uses: the director's selection, else the best-rated, else the
-    best-scored, else the first made. Rejected takes are never chosen by default."""
+    best-scored, else the first made. Rejected takes are never chosen by default, and a
+    take made from an older prompt only when the shot has no take from its current one
+    (said in `notes`); a director's explicit selection is kept either way."""
     catalog = project.catalog
     chosen: dict[str, Take] = {}
     explicit = catalog.selections()
+    current = current_prompts(project)
     for shot in project.spec.shots:
         takes = catalog.takes(shot.id)
         if not takes:
@@ -55,10 +74,16 @@ def selected_takes(project: Project) -> dict[str, Take]:
             continue
         reviews = {t.id: catalog.review(t.id) for t in takes}
         candidates = [t for t in takes if reviews[t.id]["status"] != "rejected"] or takes
+        fresh = [t for t in candidates if not is_stale(t, current)]
+        stale_only = not fresh
+        candidates = fresh or candidates
         selected = [t for t in candidates if reviews[t.id]["status"] == "selected"]
         pool = selected or candidates
 
         chosen[shot.id] = sorted(pool, key=lambda t: take_rank(t, reviews[t.id]))[0]
+        if stale_only and notes is not None:
+            notes.append(f"{shot.id}: stale take {chosen[shot.id].id} used: it was made from an older prompt "
+                         "(run `dreamcut generate` for takes of the current one, or select this take to keep it)")
     return chosen
 
 
@@ -81,18 +106,22 @@ def ranked_takes(project: Project, shot_id: str) -> list[Take]:
 
 
 def analyse_song(project: Project, progress: Progress | None = None):
-    from dreamcut.analysis.audio import analyze_song
+    """The song map: heard from the song (cached), with the spec's `song:` corrections applied."""
+    from dreamcut.analysis.audio import analyze_song, apply_corrections
 
-    return analyze_song(project.song_path, cache_dir=project.cache_dir / "audio", progress=progress)
+    meter = project.spec.song_map.meter if project.spec.song_map else None
+    heard = analyze_song(project.song_path, cache_dir=project.cache_dir / "audio", progress=progress,
+                         beats_per_bar=meter if meter in (3, 4) else None)
+    return apply_corrections(heard, project.spec.song_map)
 
 
 def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
     """Defects and scores of takes (cached by content hash); stored as the takes' scores."""
-    from dreamcut.analysis.video import analyze_take
+    from dreamcut.ranking import rank_take
 
     out = {}
     for i, take in enumerate(takes):
-        result = analyze_take(project.abs(take.path), cache_dir=project.cache_dir / "video")
+        result = rank_take(project, take)
         project.catalog.set_score(take.id, result.score, result.to_dict())
         out[take.id] = result
         if progress:
@@ -118,7 +147,8 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
     # Score every take first (cached by content), so the default choice per shot is the best one.
     candidates = [t for shot in spec.shots for t in project.catalog.takes(shot.id)]
     analyses = analyse_takes(project, candidates, progress)
-    chosen = selected_takes(project)
+    warnings: list[str] = []
+    chosen = selected_takes(project, warnings)
     missing = [s.id for s in spec.shots if s.id not in chosen]
     if missing:
         raise BadInput(f"no takes yet for shot(s) {', '.join(missing[:8])}", where=str(project.spec_path.name),
@@ -135,9 +165,53 @@ def make_edit(project: Project, *, progress: Progress | None = None, song=None):
             shot_id=shot.id, take_id=take.id, media=take.path, take_seconds=take.seconds, place=shot.place,
             transition=shot.transition or spec.transition, defects=defects,
             score=analysis.score if analysis else take.score, source_in=source_in))
-    timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song)
+    timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title, song_media=spec.song,
+                         pacing=spec.song_map.pacing if spec.song_map else None)
+    meta = dict(timeline.metadata["dreamcut"])
+    meta["warnings"] = list(meta.get("warnings", [])) + warnings
+    timeline.metadata["dreamcut"] = meta
     write_timeline(timeline, cut_path(project))
     return timeline
+
+
+def check_against_song(project: Project, song) -> list[tuple[str, str, str, str]]:
+    """(shot, severity, message, fix) for what the edit would refuse or degrade, before anything
+    is generated: pins the song map does not have, and transitions the takes leave no handle
+    room for (a dry run of the planner with takes of the length asked, or the takes made)."""
+    from dreamcut.edit.planner import ShotInput, degraded_items, pin_time, plan_edit
+
+    spec = project.spec
+    out: list[tuple[str, str, str, str]] = []
+    made = {}
+    try:
+        made = {t.shot_id: t for t in selected_takes(project).values()}
+    except Exception:  # noqa: BLE001 - a check must not fail on an unreadable catalog; the edit will say
+        made = {}
+    inputs = []
+    for i, shot in enumerate(spec.shots):
+        take = made.get(shot.id)
+        seconds = take.seconds if take is not None else spec.shot_seconds(shot)
+        si = ShotInput(shot_id=shot.id, take_id=take.id if take else f"{shot.id}-planned",
+                       media=take.path if take else f"takes/{shot.id}.mp4", take_seconds=seconds, place=shot.place,
+                       transition=shot.transition or spec.transition)
+        inputs.append(si)
+        if shot.place is not None:
+            try:
+                pin_time(song, si)
+            except BadInput as e:
+                out.append((shot.id, "error", e.message, e.fix or ""))
+    if any(sev == "error" for _, sev, _, _ in out):
+        return out
+    try:
+        timeline = plan_edit(song, inputs, fps=spec.fps, size=spec.master_size, title=spec.title,
+                             song_media=spec.song, pacing=spec.song_map.pacing if spec.song_map else None)
+    except BadInput as e:  # said loudly, but the takes may yet be made longer than the spec asks
+        out.append((e.where or "*", "warning", f"the edit would refuse this: {e.message}", e.fix or ""))
+        return out
+    for frame, shot, what in degraded_items(timeline):
+        fix = "make the takes longer (seconds:) or the transition shorter (beats:)" if shot else ""
+        out.append((shot or "*", "warning", what, fix))
+    return out
 
 
 # A scene change the director wrote into a multi-scene prompt looks like a cut or a jolt to
@@ -199,6 +273,23 @@ def current_edit(project: Project) -> EditSource:
     return EditSource(cut)
 
 
+def planned_cuts(project: Project) -> list[float]:
+    """Record times (s) of the cuts in the current edit; [] when there is none (or it is unreadable)."""
+    if not cut_path(project).is_file():
+        return []
+    try:
+        timeline = load_edit(project)
+    except BadInput:
+        return []
+    out = []
+    for item in timeline.tracks[0]:
+        m = item.metadata.get("dreamcut", {}) if hasattr(item, "metadata") else {}
+        start = m.get("record_start")
+        if start is not None and float(start) > 0:
+            out.append(round(float(start), 4))
+    return out
+
+
 def load_edit(project: Project):
     """The current edit (`current_edit`) as a timeline."""
     from dreamcut.timeline import read_timeline
@@ -220,10 +311,41 @@ def render_paths(project: Project) -> tuple[Path, Path]:
     return master, final
 
 
+def render_inputs(project: Project, timeline, master: Path, final: Path) -> str:
+    """A fingerprint of everything a render reads: the edit, every take file and the song
+    (path, size, modification time), and the render settings. Same fingerprint, same video."""
+    import hashlib
+
+    import opentimelineio as otio
+
+    spec = project.spec
+    h = hashlib.sha256()
+    h.update(otio.adapters.write_to_string(timeline, adapter_name="otio_json").encode())
+    media = sorted({c.media_reference.target_url for c in timeline.find_clips()
+                    if getattr(c.media_reference, "target_url", None)})
+    for rel in media + [spec.song]:
+        path = project.abs(rel) if not Path(rel).is_absolute() else Path(rel)
+        st = path.stat() if path.exists() else None
+        h.update(f"{rel}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+    h.update(json.dumps({"render": spec.render.model_dump(), "overlay": overlay_on(project),
+                         "song_map": spec.song_map.model_dump() if spec.song_map else None, "fps": spec.fps, "size": spec.master_size,
+                         "final": spec.final_size, "caption": spec.caption, "outputs": [str(master), str(final)]},
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _render_stamp(project: Project) -> Path:
+    return project.state_dir / "render-inputs.json"
+
+
 def render(project: Project, timeline=None, *, master_progress: Progress | None = None,
            upscale_progress: Progress | None = None, upscale_to_final: bool = True,
-           say: Callable[[str], None] | None = None) -> tuple[Path, Path]:
+           say: Callable[[str], None] | None = None, force: bool = False) -> tuple[Path, Path]:
     """Render the cut at the master size with the song, then upscale it to the final size.
+
+    When the edit, the takes, the song and the settings are what the last render read
+    (and its files are still there), nothing is rendered again, and `say` hears so;
+    force=True renders anyway.
 
     Each output is encoded once, its disclosure tags set by the encode, then signed and
     verified under a temp name; only then does it replace the previous file (one rename), so
@@ -241,17 +363,33 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
     project.check_writable()
     timeline = timeline if timeline is not None else load_edit(project)
     master, final = render_paths(project)
+    fingerprint = render_inputs(project, timeline, master, final)
+    stamp = _render_stamp(project)
+    if not force and master.is_file() and final.is_file() and stamp.is_file():
+        try:
+            last = json.loads(stamp.read_text(encoding="utf-8"))
+        except ValueError:
+            last = {}
+        if last.get("inputs") == fingerprint and last.get("master_size") == master.stat().st_size \
+                and last.get("final_size") == final.stat().st_size:
+            if say:
+                say(f"render: edit, takes, song and settings unchanged; kept {project.rel(master)}"
+                    + (f" and {project.rel(final)}" if final != master else ""))
+            return master, final
+    stamp.unlink(missing_ok=True)
     master.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(master.parent)
     tags = disclosure_metadata(project, timeline)
     with staged_path(master) as new_master:
         render_timeline(timeline, project.root, new_master, size=spec.master_size, fps=spec.fps,
                         codec=spec.render.codec, crf=spec.render.crf, preset=spec.render.preset,
-                        progress=master_progress, metadata=tags)
+                        progress=master_progress, metadata=tags, overlay=_program_overlay(project, timeline))
         sign_render(project, new_master, timeline, disclose=False, title=master.name)
         _check_signed(project, new_master, master)
         if master == final or not upscale_to_final:
             os.replace(new_master, master)
+            if master == final:
+                _stamp_render(stamp, fingerprint, master, final)
             if master != final and final.exists():
                 final.unlink()
                 if say:
@@ -266,7 +404,48 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
             _check_signed(project, new_final, final)
             os.replace(new_master, master)
             os.replace(new_final, final)
+    _stamp_render(stamp, fingerprint, master, final)
     return master, final
+
+
+def _stamp_render(stamp: Path, fingerprint: str, master: Path, final: Path) -> None:
+    from dreamcut.media import write_text_atomic
+
+    write_text_atomic(stamp, json.dumps({"inputs": fingerprint, "master_size": master.stat().st_size,
+                                         "final_size": final.stat().st_size}))
+
+
+def write_song_picture(project: Project, song, target: Path | None = None) -> Path:
+    """renders/song.png: the song map with the planned cuts (see `dreamcut song`)."""
+    from dreamcut.render.song_picture import draw_song_map
+
+    return draw_song_map(song, target or project.renders_dir / "song.png", cuts=planned_cuts(project))
+
+
+def overlay_on(project: Project) -> bool:
+    """Whether renders carry the program overlay: `render.overlay`, else on for animatic projects."""
+    setting = project.spec.render.overlay
+    return project.spec.backend_ref.name == "animatic" if setting is None else bool(setting)
+
+
+def _program_overlay(project: Project, timeline) -> str | None:
+    """The overlay filter for this render (an ASS script in the project state folder), or None."""
+    if not overlay_on(project):
+        return None
+    from dreamcut.media import write_text_atomic
+    from dreamcut.render.overlay import overlay_filter, program_ass
+
+    spec = project.spec
+    song = analyse_song(project)
+    shots = []
+    for item in timeline.tracks[0]:
+        m = item.metadata.get("dreamcut", {}) if hasattr(item, "metadata") else {}
+        if "record_start" in m:
+            shots.append((float(m["record_start"]), float(m["record_end"]), str(m.get("shot", ""))))
+    duration = shots[-1][1] if shots else song.duration
+    ass = project.state_dir / "overlay.ass"
+    write_text_atomic(ass, program_ass(song, shots, spec.master_size, duration))
+    return overlay_filter(ass, spec.master_size)
 
 
 def _check_signed(project: Project, path: Path, shown: Path) -> None:

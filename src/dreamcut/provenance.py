@@ -4,7 +4,9 @@ What it does:
 - `sign_take` embeds a signed manifest in a take: a `c2pa.created` action with the IPTC
   digital source type `trainedAlgorithmicMedia`, the generator (backend, model, dreamcut
   version), the seed and (unless the spec switches it off) the prompt. A take that already
-  carries a provider's manifest keeps it as its `parentOf` ingredient.
+  carries a provider's manifest keeps it as its `parentOf` ingredient. Clips imported as
+  camera footage say `digitalCapture` (`take_source_type`), and a render made only of them is
+  `compositeCapture`, not AI-generated.
 - `sign_render` embeds a manifest in a render that lists every take of the timeline as a
   `componentOf` ingredient (their manifests travel along, so prompt -> take -> final frame
   can be followed) with the edit actions; an upscale names its master as `parentOf`.
@@ -48,6 +50,26 @@ COMPOSITE_WITH_TRAINED_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/c
 ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
 COMPOSITE_SYNTHETIC = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic"
 PROCEDURAL_BACKENDS = frozenset({"animatic"})
+# Real footage from a camera (`dreamcut import --source camera`): never labelled as AI output.
+DIGITAL_CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+COMPOSITE_CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeCapture"
+
+
+def take_source_type(take) -> str | None:
+    """The IPTC digital source type of a take: camera footage is digitalCapture, procedural previz
+    algorithmicMedia, a clip of unknown origin None (no claim), everything else trainedAlgorithmicMedia."""
+    declared = (take.meta or {}).get("source_type") if take.source == "imported" else None
+    if declared == "camera":
+        return DIGITAL_CAPTURE
+    if declared == "unknown":
+        return None
+    if take.backend in PROCEDURAL_BACKENDS:
+        return ALGORITHMIC_MEDIA
+    return TRAINED_ALGORITHMIC_MEDIA
+
+
+def is_ai_take(take) -> bool:
+    return take_source_type(take) in (TRAINED_ALGORITHMIC_MEDIA, None)  # unknown origin: disclose, to be safe
 TAKE_ASSERTION = "org.dreamcut.take"
 RENDER_ASSERTION = "org.dreamcut.render"
 SIDECAR_JSON_SUFFIX = ".c2pa.json"
@@ -303,7 +325,7 @@ def _generator_info() -> list[dict]:
 def _take_facts(project, take) -> dict:
     facts: dict[str, Any] = {"shot": take.shot_id, "take": take.id, "backend": take.backend,
                              "model": take.model, "seed": take.seed, "source": take.source,
-                             "variant": take.variant}
+                             "variant": take.variant, "source_type": (take.meta or {}).get("source_type")}
     if project.spec.include_prompt_in_credentials and take.prompt:
         facts["prompt"] = take.prompt
     meta = take.meta or {}
@@ -342,6 +364,12 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
         parent_src = Path(original)
     elif existing is not None:
         parent_src = take_path
+    label = "provider"
+    if parent_src is None and take_source_type(take) is None:
+        # Unknown origin: no creation claim can be made (c2pa.created needs a source type), so the
+        # manifest says only that dreamcut opened the clip, which is its ingredient.
+        parent_src = original if original is not None and mime_for(original) else take_path
+        label = "original"
     facts = _take_facts(project, take)
     agent = {"name": take.backend, **({"version": take.model} if take.model else {})}
     params: dict[str, Any] = {k: facts[k] for k in ("seed", "prompt") if k in facts}
@@ -351,10 +379,10 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
     if parent_src is not None:
         # The provider signed it first: its manifest is our parent, and we say we opened it.
         actions = [{"action": "c2pa.opened", "softwareAgent": agent,
-                    "parameters": {"ingredientIds": ["provider"], **params}}]
+                    "parameters": {"ingredientIds": [label], **params}}]
     else:
-        source_type = ALGORITHMIC_MEDIA if take.backend in PROCEDURAL_BACKENDS else TRAINED_ALGORITHMIC_MEDIA
-        actions = [{"action": "c2pa.created", "digitalSourceType": source_type,
+        source_type = take_source_type(take)
+        actions = [{"action": "c2pa.created", **({"digitalSourceType": source_type} if source_type else {}),
                     "softwareAgent": agent, "parameters": params}]
     if take.source == "imported" and (take.meta or {}).get("normalized"):
         actions.append({"action": "c2pa.transcoded", "softwareAgent": {"name": "dreamcut", "version": __version__},
@@ -369,7 +397,7 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
             if parent_src is not None:
                 with open(parent_src, "rb") as f:
                     builder.add_ingredient({"title": (take.meta or {}).get("original_name") or title,
-                                            "relationship": "parentOf", "label": "provider"},
+                                            "relationship": "parentOf", "label": label},
                                            mime_for(parent_src) or mime, f)
             with atomic_path(take_path) as tmp, open(take_path, "rb") as src, open(tmp, "w+b") as dst:
                 builder.sign(_signer(identity), mime, src, dst)
@@ -428,13 +456,18 @@ def _catalog_take_facts(project, takes: list[TimelineTake]) -> dict[str, dict]:
 
 
 def _composite_type(project, takes: list[TimelineTake]) -> str:
-    """compositeWithTrainedAlgorithmicMedia when any take came from a model (or was imported),
-    compositeSynthetic when every take is procedural previz."""
+    """compositeWithTrainedAlgorithmicMedia when any take came from a model (or is of unknown origin),
+    compositeCapture when every take is camera footage, compositeSynthetic for previz (with or
+    without camera footage)."""
+    kinds = set()
     for t in takes:
         take = project.catalog.take(t.take)
-        if take is None or take.backend not in PROCEDURAL_BACKENDS:
+        if take is None or is_ai_take(take):
             return COMPOSITE_WITH_TRAINED_MEDIA
-    return COMPOSITE_SYNTHETIC if takes else COMPOSITE_WITH_TRAINED_MEDIA
+        kinds.add(take_source_type(take))
+    if not takes:
+        return COMPOSITE_WITH_TRAINED_MEDIA
+    return COMPOSITE_CAPTURE if kinds == {DIGITAL_CAPTURE} else COMPOSITE_SYNTHETIC
 
 
 def sign_render(project, render_path: Path, timeline, *, parent: Path | None = None, disclose: bool = True,
@@ -855,6 +888,7 @@ class CreditsFacts:
     imported: int
     models: list[str]
     uses_ai: bool = True
+    camera_only: bool = False  # every take used is camera footage
 
 
 def credits_facts(project, timeline) -> CreditsFacts:
@@ -873,13 +907,17 @@ def credits_facts(project, timeline) -> CreditsFacts:
         if label not in models:
             models.append(label)
     imported = sum(1 for t in all_takes if t.source == "imported")
-    uses_ai = any(by_id[t.take].backend not in PROCEDURAL_BACKENDS for t in used if t.take in by_id) or not used
-    return CreditsFacts(shots=len({t.shot for t in used if t.shot}) or len(used), takes_used=len(used),
+    uses_ai = any(is_ai_take(by_id[t.take]) for t in used if t.take in by_id) or not used
+    camera_only = bool(used) and all(t.take in by_id and take_source_type(by_id[t.take]) == DIGITAL_CAPTURE
+                                     for t in used)
+    return CreditsFacts(camera_only=camera_only, shots=len({t.shot for t in used if t.shot}) or len(used), takes_used=len(used),
                         generated=len(all_takes) - imported, imported=imported, models=models, uses_ai=uses_ai)
 
 
 def _model_label(take) -> str:
     if take.source == "imported":
+        if (take.meta or {}).get("source_type") == "camera":
+            return "camera footage"
         provider = (take.meta or {}).get("provider_model") or (take.meta or {}).get("provider")
         return f"{provider} (imported)" if provider else "imported clips"
     if take.backend == "animatic":
@@ -893,6 +931,7 @@ def credits_text(project, timeline) -> str:
     total = f.generated + f.imported
     made = f"{f.generated} generated" + (f" + {f.imported} imported" if f.imported else "")
     what = ("Video made with generative AI and edited with dreamcut " if f.uses_ai else
+            "Camera footage edited with dreamcut (no AI-generated footage) " if f.camera_only else
             "Previz animatic (procedural, no AI-generated footage) made with dreamcut ")
     lines = [f"{project.spec.title}",
              what + __version__ + ".",
@@ -908,6 +947,8 @@ def disclosure_metadata(project, timeline=None) -> dict[str, str]:
     f = credits_facts(project, timeline) if timeline is not None else None
     if f is None or f.uses_ai:
         note = "AI-generated video (synthetic media, IPTC trainedAlgorithmicMedia) made with dreamcut " + __version__
+    elif f.camera_only:
+        note = "Camera footage (IPTC digitalCapture, not AI-generated) edited with dreamcut " + __version__
     else:
         note = "Previz animatic (procedural synthetic media, not AI-generated) made with dreamcut " + __version__
     if f is not None and f.models:

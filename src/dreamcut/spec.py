@@ -98,6 +98,9 @@ class Shot(_Model):
     backend: str | None = None
     takes: int | None = Field(default=None, ge=1, le=MAX_TAKES_PER_SHOT)
     style: str | None = None
+    # Where imported clips of this shot come from (the default of `dreamcut import --source`):
+    # camera (real footage: C2PA digitalCapture), generated (a model made them), unknown.
+    source: Literal["camera", "generated", "unknown"] | None = None
 
     @field_validator("id")
     @classmethod
@@ -138,6 +141,75 @@ class Shot(_Model):
         return " ".join(s.text for s in self.prompt)
 
 
+class TempoPoint(_Model):
+    """The tempo from `at` seconds on (a tempo map is a list of these)."""
+
+    at: float = Field(ge=0)
+    bpm: float = Field(gt=20, le=400)
+
+
+class SectionMark(_Model):
+    """A section as the director hears it: its name and where it starts (a second or a bar)."""
+
+    name: str = Field(min_length=1, max_length=40)
+    start: float | None = Field(default=None, ge=0)
+    bar: int | None = Field(default=None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip().lower()
+        if "#" in v or not re.match(r"^[a-z][a-z0-9 _-]*$", v):
+            raise ValueError("a section name is a word such as intro, verse, chorus, bridge, outro "
+                             "(repeats share a name; dreamcut numbers them)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_start(self) -> "SectionMark":
+        if (self.start is None) == (self.bar is None):
+            raise ValueError("give the section's start as `start:` (seconds) or `bar:` (1-based), one of them")
+        return self
+
+
+
+
+class SongSpec(_Model):
+    """Corrections to the song map, and the pace of the cut. Everything is optional:
+    what is given overrides the analysis exactly; the rest is heard from the song."""
+
+    file: str
+    bpm: float | None = Field(default=None, gt=20, le=400)
+    tempo: list[TempoPoint] | None = None  # a tempo map; the first point's `at` is the first downbeat
+    downbeat: float | None = Field(default=None, ge=0)  # the first downbeat, in seconds
+    meter: Literal[2, 3, 4, 6] | None = None  # beats per bar
+    sections: list[SectionMark] | None = None
+    # bars per cut: a number (1..32), "auto" (from energy: calmer verses, faster choruses),
+    # or per section name {chorus: 2, verse: 8, default: auto}. None: one cut per shot.
+    pacing: float | Literal["auto"] | dict[str, float | Literal["auto"]] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SongSpec":
+        if self.bpm is not None and self.tempo is not None:
+            raise ValueError("give `bpm:` or a `tempo:` map, not both")
+        if self.tempo is not None:
+            if not self.tempo:
+                raise ValueError("`tempo:` needs at least one point ({at: 0.0, bpm: 120})")
+            ats = [p.at for p in self.tempo]
+            if ats != sorted(ats) or len(set(ats)) != len(ats):
+                raise ValueError("the tempo map's `at:` seconds must increase")
+        if self.sections:
+            keys = [(m.start if m.start is not None else float("nan"), m.bar) for m in self.sections]
+            secs = [k[0] for k in keys if k[1] is None]
+            bars = [k[1] for k in keys if k[1] is not None]
+            if secs != sorted(secs) or bars != sorted(bars):
+                raise ValueError("list the sections in the order they start")
+        paces = self.pacing.values() if isinstance(self.pacing, dict) else [self.pacing]
+        for v in paces:
+            if v is not None and v != "auto" and not (1 <= float(v) <= 32):
+                raise ValueError("pacing is bars per cut between 1 and 32, or `auto`")
+        return self
+
+
 class RenderSpec(_Model):
     """Finishing: the master is rendered first, then upscaled to `resolution`."""
 
@@ -148,6 +220,8 @@ class RenderSpec(_Model):
     interpolate_fps: int | None = Field(default=None, ge=1, le=240)
     crf: int = Field(default=18, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"] = "veryfast"
+    # The program overlay (song timecode, bar.beat, section, shot in a corner); None: on for animatic projects.
+    overlay: bool | None = None
 
     @field_validator("resolution", "master")
     @classmethod
@@ -160,6 +234,9 @@ class ProjectSpec(_Model):
     version: int = SPEC_VERSION
     title: str = Field(min_length=1, max_length=200)
     song: str
+    # The `song:` block's corrections and pacing (`song: {file: x.wav, bpm: 120, ...}`);
+    # `song` stays the file's path either way.
+    song_map: SongSpec | None = None
     fps: int = Field(default=24, ge=1, le=120)
     aspect: str = "16:9"
     style: str = Field(default="", max_length=MAX_PROMPT_CHARS)
@@ -176,6 +253,18 @@ class ProjectSpec(_Model):
     include_prompt_in_credentials: bool = True
     render: RenderSpec = RenderSpec()
     shots: list[Shot] = Field(min_length=1, max_length=MAX_SHOTS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _song_block(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("song"), dict):
+            if "song_map" in data:
+                raise ValueError("write the song's corrections inside the `song:` block")
+            block = dict(data["song"])
+            if "file" not in block:
+                raise ValueError("the `song:` block needs `file:` (the song's path)")
+            data = {**data, "song": block["file"], "song_map": block}
+        return data
 
     @field_validator("aspect")
     @classmethod

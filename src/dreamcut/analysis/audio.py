@@ -26,9 +26,9 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 12
 ANALYSIS_SR = 22050
-HOP = 512  # 23 ms at 22.05 kHz for tracking; each beat is then refined on a 3 ms grid
+HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 
@@ -38,6 +38,7 @@ class Section:
     start: float
     end: float
     label: str
+    confidence: float = 1.0  # 0..1: how sure the analysis is of this boundary and label (1: the director's)
 
 
 @dataclass
@@ -55,6 +56,9 @@ class SongAnalysis:
     energy: list[float] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
     content_hash: str = ""
+    tempo_curve: list[list[float]] = field(default_factory=list)  # [second, bpm] every 4 beats
+    pulse: float = 1.0  # 0..1: how clearly the beat is heard (below WEAK_PULSE: cut on phrases)
+    corrected: list[str] = field(default_factory=list)  # which facts the spec's `song:` block set
 
     # -- serialisation --------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -69,9 +73,11 @@ class SongAnalysis:
                    beats_per_bar=int(d["beats_per_bar"]), onsets=[float(x) for x in d.get("onsets", [])],
                    energy_times=[float(x) for x in d.get("energy_times", [])],
                    energy=[float(x) for x in d.get("energy", [])],
-                   sections=[Section(float(s["start"]), float(s["end"]), str(s["label"]))
+                   sections=[Section(float(s["start"]), float(s["end"]), str(s["label"]), float(s.get("confidence", 1.0)))
                              for s in d.get("sections", [])],
-                   content_hash=str(d.get("content_hash", "")))
+                   content_hash=str(d.get("content_hash", "")),
+                   tempo_curve=[[float(a), float(b)] for a, b in d.get("tempo_curve", [])],
+                   pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])])
 
     # -- questions the planner asks -------------------------------------------------
     @property
@@ -224,9 +230,25 @@ def analyze_song(path: Path, *, cache_dir: Path | None = None, beats_per_bar: in
     return analysis
 
 
+def _click_track(sr: int, seconds: float = 3.0) -> np.ndarray:
+    """A 120 bpm click track with a little noise: enough for every step of the analysis to run."""
+    t = np.arange(int(sr * seconds)) / sr
+    y = 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    for beat in np.arange(0.0, seconds, 0.5):
+        i = int(beat * sr)
+        n = min(int(0.03 * sr), t.size - i)
+        y[i:i + n] += np.sin(2 * np.pi * 1000 * t[:n]) * np.exp(-t[:n] * 80)
+    return y.astype(np.float32)
+
+
 def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                     progress: Callable[[float], None] | None = None) -> SongAnalysis:
     """The analysis on decoded mono samples (no I/O)."""
+    from dreamcut._startup import warm_librosa
+
+    # Compile librosa's numba functions into the per-user cache once, under a lock (a 3 s click
+    # track runs every function this analysis uses), so concurrent first runs never race on it.
+    warm_librosa(lambda: analyze_samples(_click_track(sr), sr))
     import librosa
 
     report = progress or (lambda f: None)
@@ -238,9 +260,10 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=96)
     mel_db = librosa.power_to_db(mel, ref=np.max)
     oenv = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
-    tempo, beat_frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False,
-                                                 tightness=400)
+    low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
+    tempo, beat_frames, tempo_curve, pulse = _track_beats(oenv, sr)
     beat_frames = _regularise(beat_frames, oenv)
+    beat_frames = _on_the_beat(beat_frames, low, oenv)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
     refined, shift = _refine_beats(y, sr, times[beat_frames])
     # A "beat" in the last 0.1 s is the song's end (the fade), not a beat.
@@ -256,7 +279,6 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
 
     report(0.35)
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=HOP, tuning=0.0)  # tuning: not needed here
-    low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
     bpb, first = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar)
     downbeats = [beats[i] for i in range(first, len(beats), bpb)]
 
@@ -276,15 +298,137 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=20)
     sections = _sections(downbeats, duration, times, chroma, mfcc, rms)
     report(0.95)
+    curve = _tempo_curve_points(tempo_curve, times, beats)
     return SongAnalysis(duration=round(duration, 6), sample_rate=sr, tempo=round(tempo, 4),
+                        tempo_curve=curve, pulse=round(pulse, 3),
                         beats=[round(b, 4) for b in beats], downbeats=[round(d, 4) for d in downbeats],
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
                         energy=[round(float(e), 4) for e in energy], sections=sections)
 
 
+# Relative spread of the local tempo (95th / 5th percentile) above which the song "moves":
+# then the tracker follows a tempo curve instead of holding one tempo.
+DRIFT = 1.08
+WEAK_PULSE = 0.2  # below this pulse strength the planner cuts on phrases / onsets, and says so
+
+
+def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0, step_s: float = 0.25,
+                 smooth: int = 9) -> tuple[np.ndarray, float]:
+    """The tempo (bpm) at every onset-envelope frame (HOP grid), within +-35 % of `around`,
+    and the pulse's clarity (median normalised autocorrelation at the beat period, 0..1).
+
+    Autocorrelation of the onset envelope in 3 s windows every 0.25 s; the best lag (with
+    the evidence of twice the lag, and a parabola through the peak for sub-frame precision)
+    is the local beat period; a 9-point median smooths it.
+    """
+    fps = sr / HOP
+    W = max(8, int(win_s * fps))
+    step = max(1, int(step_s * fps))
+    P = 60.0 * fps / around
+    lo, hi = max(2, int(P / 1.35)), min(W // 2 - 1, int(np.ceil(P * 1.35)) + 1)
+    if hi <= lo + 2:
+        return np.full(len(oenv), around), 0.0
+    centres = np.arange(0, len(oenv), step)
+    window = np.hanning(W)
+    periods = []
+    clarity: list[float] = []
+    for c in centres:
+        a = max(0, c - W // 2)
+        seg = oenv[a:a + W]
+        if len(seg) < W:
+            seg = np.pad(seg, (0, W - len(seg)))
+        seg = (seg - seg.mean()) * window
+        ac = np.correlate(seg, seg, "full")[W - 1:]
+        lags = np.arange(lo, hi)
+        # a mild prior around the song's tempo keeps a dotted rhythm (4/3) from passing for a tempo change
+        prior = np.exp(-0.5 * (np.log2(lags / P) / 0.3) ** 2)
+        score = (ac[lags] + 0.5 * ac[np.minimum(2 * lags, W - 1)]) * prior
+        k = int(np.argmax(score))
+        L = float(lags[k])
+        clarity.append(float(ac[lags[k]] / ac[0]) if ac[0] > 0 else 0.0)
+        if 0 < k < len(score) - 1:
+            y0, y1, y2 = score[k - 1], score[k], score[k + 1]
+            den = y0 - 2 * y1 + y2
+            if den < 0 and y1 > 0:
+                L += 0.5 * (y0 - y2) / den
+        periods.append(L)
+    from scipy.ndimage import median_filter
+
+    per = median_filter(np.asarray(periods), size=smooth, mode="nearest")
+    return np.interp(np.arange(len(oenv)), centres, 60.0 * fps / per), float(np.median(clarity)) if clarity else 0.0
+
+
+def _track_beats(oenv: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """(tempo, beat frames, local tempo per frame, pulse strength 0..1).
+
+    The local tempo (autocorrelation in 3 s windows) says whether the song moves: a
+    10th-90th percentile spread over 8 % is rubato, a live drummer, an accelerando. Then
+    the dynamic programme is given that tempo curve, so the grid bends with the music.
+    A steady song is tracked against librosa's tempogram tempo, smoothed over 10 s. The
+    tightness is loose enough (120) that the whole-frame beat period can alternate
+    between its two nearest values and so match a tempo between them.
+    """
+    import librosa
+    from scipy.ndimage import median_filter
+
+    oenv = np.asarray(oenv, dtype=np.float64)
+    global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
+    local, clarity = _local_tempo(oenv, sr, global_tempo)
+    lo, hi = np.percentile(local, [10, 90])
+    if hi / max(lo, 1e-9) > DRIFT:
+        tempo = float(np.median(local))
+    else:
+        heard = librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP, aggregate=None,
+                                      start_bpm=global_tempo, std_bpm=0.5).reshape(-1)[: len(oenv)]
+        ratio = heard / global_tempo  # fold octave slips back onto the song's tempo
+        heard = np.where(ratio > 1.5, heard / 2, np.where(ratio < 0.67, heard * 2, heard))
+        local = median_filter(heard, size=max(3, int(round(10.0 * sr / HOP)) | 1), mode="nearest")
+        tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)[0]))
+    _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
+                                        tightness=120)
+    frames = np.asarray(frames, dtype=int)
+    pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
+    return tempo, frames, local, pulse
+
+
+def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray) -> np.ndarray:
+    """Move the grid by half a beat when the bass hits between the tracked beats.
+
+    A syncopated song (ragtime's "oom-pah", an off-beat hi-hat) can pull the tracker onto
+    the off-beats; the bass and kick mark the beat, so the phase that has them wins.
+    """
+    if len(frames) < 8:
+        return frames
+    mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
+    w = 2
+
+    def strength(fr: np.ndarray, env: np.ndarray) -> float:
+        return float(np.mean([env[max(0, f - w): f + w + 1].max() for f in fr if f < len(env)]))
+
+    on, off = strength(frames, low), strength(mids, low)
+    if off > 1.3 * on and strength(mids, oenv) > 0.8 * strength(frames, oenv):
+        # before the first beat there is room for one more half-beat only if the song allows
+        return mids
+    return frames
+
+
+def _tempo_curve_points(local: np.ndarray, times: np.ndarray, beats: list[float]) -> list[list[float]]:
+    """The tempo as (second, bpm) points, one a bar-ish (every 4 beats) from the beats themselves."""
+    if len(beats) < 3:
+        return []
+    b = np.asarray(beats)
+    out = []
+    for i in range(0, len(b) - 1, 4):
+        j = min(len(b) - 1, i + 4)
+        out.append([round(float(b[i]), 3), round(float(60.0 * (j - i) / (b[j] - b[i])), 2)])
+    return out
+
+
 # Where the fine flux peak sits relative to the attack (measured on synthesized drums):
 # the 512-sample window starts to see an attack about 6 ms before its centre reaches it.
 _FLUX_LEAD = -0.006
+# An attack starts where the fine flux first reaches half its peak (see _refine_beats).
+RISE = 0.5
 
 
 def _refine_beats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, reach: float = 0.06,
@@ -293,9 +437,11 @@ def _refine_beats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, reach: floa
 
     The tracker works on a 23 ms grid whose 93 ms windows smear every attack, which
     leaves beats ~20-30 ms late: most of a frame at 24 fps. Around each beat we compute
-    a spectral flux on a 3 ms grid (512-sample windows) and find its peak. The grid
-    moves by the median offset; a beat whose own peak is within `snap` of that moves
-    onto its peak (a played attack), the others keep the median (no attack to trust).
+    a spectral flux on a 3 ms grid (512-sample windows) and find where the attack starts
+    (the flux reaching half its peak: a bowed or swelling note peaks 40-60 ms after it
+    starts, a drum within a few ms). The grid moves by the median offset; a beat whose
+    own attack is within `snap` of that moves onto it (a played attack), the others keep
+    the median (no attack to trust).
     """
     if len(beat_times) < 4:
         return np.asarray(beat_times, dtype=float), 0.0
@@ -313,8 +459,14 @@ def _refine_beats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, reach: floa
         frames = padded[idx] * window
         mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=-1)))
         flux = np.maximum(0.0, np.diff(mag, axis=1)).sum(axis=-1)  # (beats, 2k)
-        peak = np.argmax(flux, axis=1) + 1
-        offsets[lo:lo + 128] = offs_frames[peak] / sr
+        peak = np.argmax(flux, axis=1)
+        # The attack starts where the flux first rises toward its peak: a slow attack (bowed
+        # strings, an organ) peaks well after the note starts, a drum hit within a few ms.
+        level = flux[np.arange(len(peak)), peak][:, None] * RISE
+        cols = np.arange(flux.shape[1])[None, :]
+        before = np.where((flux < level) & (cols < peak[:, None]), cols, -1).max(axis=1)
+        peak = np.maximum(before + 1, 0)
+        offsets[lo:lo + 128] = offs_frames[peak + 1] / sr
     shift = float(np.median(offsets))
     own = np.abs(offsets - shift) <= snap
     moved = np.asarray(beat_times, dtype=float) + np.where(own, offsets, shift) - _FLUX_LEAD
@@ -431,16 +583,19 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
 
     half = 4 if nbars >= 24 else 2 if nbars >= 8 else 1
     novelty = _checkerboard_novelty(ssm, half)
-    bounds = _pick_peaks(novelty, min_gap=max(1, half), nbars=nbars)
+    # A long song has long sections: at least 8 bars apart from 64 bars on (no "verse#22").
+    bounds = _pick_peaks(novelty, min_gap=8 if nbars >= 64 else max(1, half), nbars=nbars)
     segs = [0] + bounds + [nbars]
     # Segment signatures: mean feature, loudness.
     sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
     lv = [float(np.mean(loud[a:b])) for a, b in zip(segs[:-1], segs[1:])]
     labels = _name_segments(sig, lv, [(a, b) for a, b in zip(segs[:-1], segs[1:])], nbars)
     out = []
+    top = float(novelty.max()) or 1.0
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
         start = 0.0 if a == 0 else edges[a]
-        out.append(Section(round(start, 4), round(edges[b] if b < nbars else duration, 4), lab))
+        conf = 1.0 if a == 0 else float(np.clip(novelty[a] / top, 0.0, 1.0))
+        out.append(Section(round(start, 4), round(edges[b] if b < nbars else duration, 4), lab, round(conf, 3)))
     return out
 
 
@@ -524,3 +679,128 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
                 # Material heard once: before the first chorus it is a verse; after, a bridge.
                 labels[i] = "verse" if i < first_chorus else "bridge"
     return [str(x) for x in labels]
+
+
+# -- the director's corrections -----------------------------------------------------------
+
+
+def apply_corrections(song: SongAnalysis, fix) -> SongAnalysis:
+    """The song map with the spec's `song:` block applied; what is given is kept exactly.
+
+    fix: a `dreamcut.spec.SongSpec` (bpm or tempo map, first downbeat, meter, sections).
+    A bpm / tempo map rebuilds the beat grid from the first downbeat; a downbeat alone
+    re-phases the bars (that beat moves onto the given second); sections replace the
+    heard ones (a section given by bar starts on that bar's downbeat). BadInput names
+    the field when a correction does not fit the song.
+    """
+    if fix is None:
+        return song
+    import dataclasses
+
+    corrected: list[str] = []
+    beats = list(song.beats)
+    bpb = int(fix.meter or song.beats_per_bar)
+    if fix.meter:
+        corrected.append("meter")
+    start = fix.downbeat
+    if fix.tempo:
+        start = fix.tempo[0].at if start is None else start
+    if fix.bpm or fix.tempo:
+        if start is None:
+            start = song.downbeats[0] if song.downbeats else (song.beats[0] if song.beats else 0.0)
+        points = [(start, float(fix.bpm))] if fix.bpm else [(max(p.at, start) if i == 0 else p.at, p.bpm)
+                                                           for i, p in enumerate(fix.tempo)]
+        if start >= song.duration:
+            raise BadInput(f"the first downbeat {start:g} s is after the song's end ({song.duration:.2f} s)",
+                           where="dreamcut.yaml: song.downbeat", fix="give a second inside the song")
+        grid = [start]
+        while True:
+            t = grid[-1]
+            bpm = next(b for a, b in reversed(points) if a <= t + 1e-9) if t >= points[0][0] else points[0][1]
+            nxt = t + 60.0 / bpm
+            if nxt >= song.duration - 0.1:
+                break
+            grid.append(nxt)
+        back = []
+        t = start - 60.0 / points[0][1]
+        while t >= -0.005:
+            back.append(max(0.0, t))
+            t -= 60.0 / points[0][1]
+        beats = [round(x, 4) for x in list(reversed(back)) + grid]
+        first = len(back)
+        corrected.append("tempo")
+    else:
+        if start is not None:
+            if not beats:
+                raise BadInput("the song has no beats to put the downbeat on", where="dreamcut.yaml: song.downbeat",
+                               fix="give `bpm:` too")
+            first = int(np.argmin(np.abs(np.asarray(beats) - start)))
+            beats[first] = round(float(start), 4)
+            corrected.append("downbeat")
+        elif fix.meter and song.downbeats:
+            first = int(np.argmin(np.abs(np.asarray(beats) - song.downbeats[0])))
+        else:
+            first = int(np.argmin(np.abs(np.asarray(beats) - song.downbeats[0]))) if song.downbeats and beats else 0
+    if start is not None and fix.downbeat is not None and "downbeat" not in corrected:
+        corrected.append("downbeat")
+    first = first % bpb if first >= bpb else first
+    downbeats = beats[first::bpb]
+    tempo = song.tempo
+    if len(beats) >= 2 and "tempo" in corrected:
+        tempo = round(float(60.0 / np.median(np.diff(beats))), 4)
+    out = dataclasses.replace(song, beats=beats, downbeats=downbeats, beats_per_bar=bpb, tempo=tempo,
+                              tempo_curve=_tempo_curve_points(np.array([]), np.array([]), beats)
+                              if "tempo" in corrected else song.tempo_curve,
+                              pulse=1.0 if "tempo" in corrected else song.pulse)
+    if fix.sections:
+        starts = []
+        for k, mark in enumerate(fix.sections):
+            if mark.bar is not None:
+                if mark.bar > len(downbeats):
+                    raise BadInput(f"section {mark.name!r} starts at bar {mark.bar}, but the song has "
+                                   f"{len(downbeats)} bars", where=f"dreamcut.yaml: song.sections[{k}]",
+                                   fix=f"use a bar between 1 and {len(downbeats)} (see `dreamcut song`)")
+                t = downbeats[mark.bar - 1]
+            else:
+                t = float(mark.start)
+            if t >= song.duration:
+                raise BadInput(f"section {mark.name!r} starts at {t:g} s, after the song's end ({song.duration:.2f} s)",
+                               where=f"dreamcut.yaml: song.sections[{k}]", fix="give a start inside the song")
+            if starts and t <= starts[-1][0]:
+                raise BadInput(f"section {mark.name!r} starts at {t:g} s, not after the one before it",
+                               where=f"dreamcut.yaml: song.sections[{k}]", fix="list the sections in order")
+            starts.append((t, mark.name))
+        if starts[0][0] > 0.05:
+            starts.insert(0, (0.0, "intro" if starts[0][1] != "intro" else "count-in"))
+        else:
+            starts[0] = (0.0, starts[0][1])
+        ends = [t for t, _ in starts[1:]] + [song.duration]
+        out.sections = [Section(round(t, 4), round(e, 4), name, 1.0) for (t, name), e in zip(starts, ends)]
+        corrected.append("sections")
+    out.corrected = corrected
+    return out
+
+
+def song_map(song: SongAnalysis) -> dict:
+    """The song map as `dreamcut song --json` prints it: tempo (curve), bars, sections."""
+    names = song.section_names()
+    bars = []
+    for i, d in enumerate(song.downbeats):
+        bars.append({"bar": i + 1, "start": d})
+    return {
+        "duration": song.duration, "tempo": song.tempo, "tempo_curve": song.tempo_curve,
+        "tempo_moves": _tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
+        "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,
+        "beats": len(song.beats), "bars": bars, "corrected": song.corrected,
+        "sections": [{"name": n, "label": s.label, "start": s.start, "end": s.end,
+                      "bar": song.bar_index(s.start) + 1, "confidence": s.confidence}
+                     for s, n in zip(song.sections, names)],
+    }
+
+
+def _tempo_moves(song: SongAnalysis) -> bool:
+    bpms = [b for _, b in song.tempo_curve]
+    if len(bpms) < 3:
+        return False
+    lo, hi = np.percentile(bpms, [5, 95])
+    return bool(hi / max(lo, 1e-9) > DRIFT)

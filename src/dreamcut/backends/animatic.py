@@ -579,10 +579,15 @@ def portal_window(boundary: float, prev_start: float, next_end: float) -> tuple[
 # -- overlays -------------------------------------------------------------------------
 
 
-def _font(size: int):
-    from PIL import ImageFont
+# The take's label is small (2.4 % of the height): a program overlay at render time carries
+# the song timecode, bar.beat, section and shot; the label only names the take.
+LABEL_SCALE = 0.024
 
-    return ImageFont.load_default(size=size)
+
+def _font(size: int):
+    from dreamcut.fonts import load_font
+
+    return load_font(size)  # Unicode: accents and CJK in prompts draw as letters, not boxes
 
 
 def _fit(draw, text: str, font, width: float) -> str:
@@ -599,7 +604,7 @@ def caption_overlay(caption: str, segment: str | None, width: int, height: int) 
     The band says ANIMATIC (previz, not AI output), the caption, and the current segment."""
     from PIL import Image, ImageDraw
 
-    size = max(9, int(height * 0.034))
+    size = max(9, int(height * LABEL_SCALE))
     lines = 2 if segment else 1
     band_h = int(size * (1.5 * lines + 0.9))
     img = Image.new("RGBA", (width, band_h), (0, 0, 0, 150))
@@ -619,7 +624,7 @@ def caption_overlay(caption: str, segment: str | None, width: int, height: int) 
 
 def _timecode_box(width: int, height: int) -> tuple[int, int, int, int]:
     """Top-left corner of the running timecode at the band's right (x, y), and its size."""
-    size = max(9, int(height * 0.034))
+    size = max(9, int(height * LABEL_SCALE))
     w = int(size * 5.2)
     return width - w - int(size * 0.6), height - int(size * 1.6), w, size
 

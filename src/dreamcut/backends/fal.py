@@ -37,6 +37,7 @@ messages). `DREAMCUT_FAL_BASE_URL` replaces https://queue.fal.run (tests, gatewa
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,8 @@ MODELS: dict[str, _Model] = {
         extra={"prompt_optimizer": False}),
 }
 
+
+_SDK_LOCK = threading.Lock()
 
 # Failures fal may bill (a runner worked on the request before refusing it: HTTP 422 answers).
 _BILLED_FAILURES = ("content_policy", "invalid_request", "user_error")
@@ -243,6 +246,10 @@ class FalBackend:
     # -- SDK plumbing ----------------------------------------------------------------------
 
     def _client(self) -> Any:
+        with _SDK_LOCK:  # one client per backend, made once even when many threads start at once
+            return self._client_locked()
+
+    def _client_locked(self) -> Any:
         if self._sdk is None:
             import fal_client
             import fal_client.auth
@@ -287,4 +294,7 @@ class FalBackend:
             if create:
                 return outcome_unknown("fal", f"the answer was not fal's JSON ({type(e).__name__})", [self._key])
             return ProviderError(f"fal: unreadable answer ({type(e).__name__})", code="malformed", transient=True)
-        return ProviderError(f"fal: {type(e).__name__}: {scrub(e, [self._key])}", code="error")
+        # Anything else (an SDK bug, a closed client): never fail a request fal may be running for good.
+        if create:
+            return outcome_unknown("fal", f"the SDK failed unexpectedly ({type(e).__name__})", [self._key])
+        return ProviderError(f"fal: {type(e).__name__}: {scrub(e, [self._key])}", code="error", transient=True)

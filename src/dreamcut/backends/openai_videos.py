@@ -35,6 +35,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ for _snapshot, _base in (("sora-2-2025-10-06", "sora-2"), ("sora-2-2025-12-08", 
 # this backend is for compatible servers too, so the warning says nothing to our users.
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
+_SDK_LOCK = threading.Lock()
 _KEY_LIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9*_\-.]+")
 
 
@@ -116,10 +118,11 @@ class OpenAIVideosBackend:
         if self._key is None:
             raise BadInput("OPENAI_API_KEY is not set", where=f"{self.name}:{self.model}",
                            fix="export OPENAI_API_KEY=... (the key of the server at the base URL)")
-        if self._client_obj is None:
-            self._client_obj = openai.OpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
-                                             timeout=self.timeout)
-        return self._client_obj
+        with _SDK_LOCK:  # one client per backend: a dropped second one closes its transport when collected
+            if self._client_obj is None:
+                self._client_obj = openai.OpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
+                                                 timeout=self.timeout)
+            return self._client_obj
 
     def capabilities(self) -> Capabilities:
         self._check_live()

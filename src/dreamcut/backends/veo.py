@@ -45,6 +45,7 @@ replaces https://aiplatform.googleapis.com/ (tests, regional endpoints).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,10 @@ MAX_EXTEND_INPUT = 30  # the video given to an extension is 1-30 s long (same pa
 EXTEND_RESOLUTION = "720p"  # extensions are made at 720p only (same page)
 
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+# google-genai's Client.__del__ closes its HTTP client: two threads racing to make the first Client
+# would leave one thread sending through a closed one ("Cannot send a request, as the client has
+# been closed"), failing a job Google renders and bills. So the Client is made under this lock.
+_SDK_LOCK = threading.Lock()
 
 
 class VeoBackend:
@@ -325,6 +330,10 @@ class VeoBackend:
             raise self._error(e, create=False) from None
 
     def _client(self) -> Any:
+        with _SDK_LOCK:  # one Client per backend: a second one, dropped, closes the shared transport (__del__)
+            return self._client_locked()
+
+    def _client_locked(self) -> Any:
         if self._sdk is None:
             from google import genai
             from google.genai import types
@@ -369,7 +378,10 @@ class VeoBackend:
                 return outcome_unknown("veo", f"the answer was not the API's JSON ({type(e).__name__})", [self._key])
             return ProviderError(f"veo: unreadable answer ({scrub(type(e).__name__, [self._key])})",
                                  code="malformed", transient=True)
-        return ProviderError(f"veo: {type(e).__name__}: {scrub(e, [self._key])}", code="error")
+        # Anything else (an SDK bug, a closed client): never fail a job Google may be rendering for good.
+        if create:
+            return outcome_unknown("veo", f"the SDK failed unexpectedly ({type(e).__name__})", [self._key])
+        return ProviderError(f"veo: {type(e).__name__}: {scrub(e, [self._key])}", code="error", transient=True)
 
 
 def _retry_delay(details: Any) -> float | None:

@@ -126,6 +126,10 @@ def load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import faulthandler
+
+    # A native crash (numba, a codec) then leaves a stack on stderr instead of a silent exit.
+    faulthandler.enable()
     load_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:

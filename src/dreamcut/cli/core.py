@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dreamcut.cli.app import G, app, console, fraction_updater, open_project, progress_bar, say
+from dreamcut.cli.app import G, app, console, err_console, fraction_updater, open_project, progress_bar, say
 from dreamcut.errors import BadInput
 
 
@@ -20,7 +20,9 @@ def init(
     song: Optional[Path] = typer.Option(None, "--song", help="Copy this song into the project as its song."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing dreamcut.yaml."),
 ) -> None:
-    """Start a project: write a commented example shot list (dreamcut.yaml) to edit."""
+    """Start a project: write a commented example shot list (dreamcut.yaml) to edit.
+
+    With --song, the shot list covers that song: one shot per phrase, takes long enough for it."""
     from dreamcut.demo.project import init_template
     from dreamcut.media import write_text_atomic
 
@@ -32,7 +34,13 @@ def init(
         raise BadInput("song file does not exist", where=str(song), fix="give the path of an audio file")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        text = init_template()
+        if song is not None:
+            from dreamcut.analysis.audio import analyze_song
+
+            heard = analyze_song(song)
+            text = init_template(duration=heard.duration, bpm=heard.tempo, beats_per_bar=heard.beats_per_bar)
+        else:
+            text = init_template()
         if song is not None:
             dest = directory / f"song{song.suffix.lower()}"
             shutil.copyfile(song, dest)
@@ -61,32 +69,54 @@ def _shot_table(spec) -> Table:
 
 
 @app.command()
-def check() -> None:
+def check(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (problems, estimate) instead of text; "
+                                                      "the exit code still says whether the shot list is ready."),
+) -> None:
     """Validate the shot list and say what will happen: shots, takes, seconds, estimated cost."""
     from dreamcut.generate.validate import validate
 
     project = open_project()
     spec = project.spec
-    console.print(_shot_table(spec))
+    if not as_json:
+        console.print(_shot_table(spec))
     result = validate(project)  # the same function `generate` runs before any money is spent
-    for pr in result.problems:
+    problems = list(result.problems)
+    # The song map: pins that name places the song has, and handle room for the transitions asked.
+    from dreamcut import pipeline
+    from dreamcut.generate.validate import Problem
+
+    with progress_bar(transient=True) as bars:
+        task = bars.add_task("hearing the song", total=100)
+        heard = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
+    for shot_id, severity, message, fix in pipeline.check_against_song(project, heard):
+        problems.append(Problem(shot_id, severity, message, fix))
+    est = result.estimate
+    if as_json:
+        from dreamcut.cli.json_out import check_document, emit
+
+        doc = check_document(problems, est, song=spec.song, song_seconds=result.song_seconds, budget=spec.budget_usd)
+        emit(doc)
+        if not doc["ok"]:
+            raise SystemExit(2)
+        return
+    for pr in problems:
         if pr.shot_id == "*":
             continue
         colour = "red" if pr.severity == "error" else "yellow"
         console.print(f"[{colour}]{pr.severity}[/]: shot {pr.shot_id}: {pr.message}" + (f" (fix: {pr.fix})" if pr.fix else ""),
                       highlight=False)
-    est = result.estimate
     say(f"song: {spec.song}, {result.song_seconds:.1f} s; takes: {est.takes} x ~{est.seconds / max(1, est.takes):.1f} s "
         f"= {est.seconds:.0f} s of video to generate")
     for b in est.by_backend.values():
         say(f"  {b.backend}: {b.takes} takes, {b.seconds:.0f} s, ${b.usd:,.2f}"
             + (f" at ${b.price_per_second:.3f}/s ({b.price_source})" if b.price_per_second else ""))
     say(f"estimated cost: ${est.usd:,.2f} of a ${spec.budget_usd:,.2f} budget")
-    for pr in result.problems:
+    for pr in problems:
         if pr.shot_id == "*":
             console.print(f"[red]error[/]: {pr.message} (fix: {pr.fix})", highlight=False)
-    if result.errors and not est.over_budget:
-        errors = result.errors
+    errors = [p for p in problems if p.severity == "error"]
+    if errors and not est.over_budget:
         raise BadInput(f"{len(errors)} problem(s) in the shot list (listed above)", where="dreamcut.yaml",
                        fix="fix them, then run `dreamcut check` again")
     result.refuse()
@@ -124,12 +154,13 @@ def _run_pipeline(project, *, skip_generate: bool = False) -> dict[str, Path]:
         timeline = pipeline.make_edit(project, song=song, progress=fraction_updater(bars, task))
         bars.update(task, completed=100)
         outputs["edit"] = pipeline.cut_path(project)
+        outputs["song map"] = pipeline.write_song_picture(project, song)
         timings.append(("edit", time.monotonic() - t0))
         t0 = time.monotonic()
         master_task = bars.add_task(f"rendering {spec.render.master}", total=100)
         final_task = bars.add_task(f"upscaling to {spec.render.resolution}", total=100)
         master, final = pipeline.render(project, timeline, master_progress=fraction_updater(bars, master_task),
-                                        upscale_progress=fraction_updater(bars, final_task))
+                                        upscale_progress=fraction_updater(bars, final_task), say=say)
         bars.update(final_task, completed=100)
         outputs["master"], outputs["final"] = master, final
         timings.append(("render", time.monotonic() - t0))
@@ -212,6 +243,10 @@ def demo(
 @app.command()
 def edit(
     explain: bool = typer.Option(False, "--explain", help="Say why each cut is where it is (beat, bar, section, score)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the edit (every cut, its time in seconds and why) as "
+                                                      "one JSON document."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any decision was degraded (a transition became a "
+                                                        "cut, a clip was retimed, a stale take was used)."),
 ) -> None:
     """Cut the chosen takes to the music and write edits/cut.otio."""
     from dreamcut import pipeline
@@ -224,6 +259,18 @@ def edit(
         task = bars.add_task("cutting to the music", total=100)
         timeline = pipeline.make_edit(project, song=song, progress=fraction_updater(bars, task))
     clips = [c for c in timeline.tracks[0] if c.schema_name() == "Clip"]
+    from dreamcut.edit.planner import degraded
+
+    lost = degraded(timeline)
+    if as_json:
+        from dreamcut.cli.json_out import edit_document, emit
+
+        doc = edit_document(timeline, cut_file=project.rel(pipeline.cut_path(project)), song_seconds=song.duration,
+                            tempo=song.tempo)
+        emit({**doc, "degraded": list(lost)})
+        if strict and lost:
+            raise SystemExit(1)
+        return
     say(f"wrote {project.rel(pipeline.cut_path(project))}: {len(clips)} cuts over {song.duration:.1f} s "
         f"at {song.tempo:.1f} bpm")
     if before.conformed:
@@ -232,13 +279,27 @@ def edit(
     if explain:
         from dreamcut.edit.planner import explain as explain_lines
 
+        fps = int(timeline.metadata.get("dreamcut", {}).get("fps") or project.spec.fps)
+        say(f"timecode mm:ss.ff (ff = frame of {fps} fps), shot, take, bar, beat, section, speed, score, entry, why")
         for line in explain_lines(timeline):
             say(line)
+    if lost:
+        say(f"[yellow]{len(lost)} degraded decision(s)[/]:")
+        for line in lost:
+            say(f"  {line}")
+        if strict:
+            err_console.print(f"error: {len(lost)} degraded decision(s) with --strict (fix: lengthen the takes, "
+                              "regenerate stale shots, or drop --strict)", highlight=False)
+            raise typer.Exit(1)
 
 
 @app.command()
-def render() -> None:
-    """Render the edit with the song (master size), then upscale to the final size."""
+def render(
+    force: bool = typer.Option(False, "--force", help="Render even when the edit, takes and settings are unchanged."),
+) -> None:
+    """Render the edit with the song (master size), then upscale to the final size.
+
+    Skipped, and said, when the edit, the takes, the song and the settings are unchanged."""
     from dreamcut import pipeline
 
     project = open_project(write="render")
@@ -249,7 +310,7 @@ def render() -> None:
         m = bars.add_task(f"rendering {project.rel(source.path)} at {project.spec.render.master}", total=100)
         f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
         master, final = pipeline.render(project, master_progress=fraction_updater(bars, m),
-                                        upscale_progress=fraction_updater(bars, f))
+                                        upscale_progress=fraction_updater(bars, f), force=force, say=say)
     _print_outputs(project, {"master": master, "final": final})
 
 

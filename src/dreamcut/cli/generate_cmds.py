@@ -41,6 +41,7 @@ def estimate(
     shots: Optional[list[str]] = typer.Option(None, "--shots", help="Only these shot ids (comma-separated or repeated)."),
     preview_variants: int = typer.Option(8, "--preview-variants", min=1, max=64,
                                          help="Also price MiniClips previews of this many variants per shot."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the table."),
 ) -> None:
     """Print what generating the shot list will cost (takes x seconds x price per backend) against the budget."""
     from dreamcut.generate.cost import estimate as make_estimate
@@ -53,6 +54,12 @@ def estimate(
     # Takes with a job already (done, in flight with their money reserved, failed): not priced again.
     est = make_estimate(planned, orch.backend, prices=spec.prices, budget_usd=spec.budget_usd,
                         already_done=known_keys(project))
+    if as_json:
+        from dreamcut.cli.json_out import emit, estimate_document
+
+        emit(estimate_document(est, spent=project.catalog.spent_usd(), reserved=project.catalog.reserved_usd(),
+                               budget=spec.budget_usd))
+        return
     table = Table(title="estimate", show_lines=False)
     for col in ("backend", "takes", "seconds", "minutes", "$/s", "USD", "price source"):
         table.add_column(col, justify="right" if col not in ("backend", "price source") else "left")
@@ -153,7 +160,9 @@ def _backup(project) -> None:
 
 
 @app.command()
-def status() -> None:
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the table."),
+) -> None:
     """Per shot: takes done / running / parked / failed, seconds generated, money spent and reserved, ETA."""
     from dreamcut.catalog import RESERVING_STATES
     from dreamcut.generate.orchestrator import ACTIVE, PARKED, parked_jobs
@@ -195,16 +204,22 @@ def status() -> None:
             continue
         s["reserved"] += row["reserved_usd"] if row["state"] in RESERVING_STATES else 0
         s["spent"] += spent.get(row["key"], 0.0)
-    for shot_id, s in per_shot.items():
-        table.add_row(shot_id, str(s["done"]), str(s["running"]), str(s["parked"]), str(s["failed"]), str(s["todo"]),
-                      f"{s['seconds']:.1f}", f"${s['spent']:,.2f}", f"${s['reserved']:,.2f}")
-    console.print(table)
     durations = [r["finished_at"] - r["submitted_at"] for r in jobs.values()
                  if r["state"] == "completed" and r["finished_at"] and r["submitted_at"]]
     left = sum(s["running"] + s["todo"] for s in per_shot.values())
     done = sum(s["done"] for s in per_shot.values())
-    if left and durations:
-        eta = left * (sum(durations) / len(durations)) / 4  # at the default concurrency
+    eta = left * (sum(durations) / len(durations)) / 4 if left and durations else None  # default concurrency
+    if as_json:
+        from dreamcut.cli.json_out import emit, status_document
+
+        emit(status_document(per_shot, spent=catalog.spent_usd(), reserved=catalog.reserved_usd(),
+                             budget=project.spec.budget_usd, eta_seconds=eta if left else 0.0))
+        return
+    for shot_id, s in per_shot.items():
+        table.add_row(shot_id, str(s["done"]), str(s["running"]), str(s["parked"]), str(s["failed"]), str(s["todo"]),
+                      f"{s['seconds']:.1f}", f"${s['spent']:,.2f}", f"${s['reserved']:,.2f}")
+    console.print(table)
+    if eta is not None:
         eta_text = f"ETA about {_duration(eta)} at concurrency 4"
     elif left:
         eta_text = "ETA unknown until a take finishes"

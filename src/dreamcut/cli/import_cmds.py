@@ -28,6 +28,10 @@ def import_takes(
                                                                     "corridor='*hallway*' (repeatable)."),
     interval: float = typer.Option(2.0, "--interval", min=0.05, help="With --watch: seconds between size checks."),
     once: bool = typer.Option(False, "--once", help="With --watch: import what is there now, then stop."),
+    source: Optional[str] = typer.Option(None, "--source", help="Where the clips come from: camera (real footage; "
+                                                               "signed as C2PA digitalCapture, never tagged AI), "
+                                                               "generated (a model made them) or unknown. Default: "
+                                                               "the shot's `source:` in dreamcut.yaml, else generated."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="With --watch: stop after this many seconds."),
 ) -> None:
     """Import video files as takes of SHOT: copied, checked, normalised to the project's fps and size.
@@ -35,8 +39,10 @@ def import_takes(
     Each file is imported or refused with one line saying why; a refused file changes nothing.
     """
     from dreamcut.errors import BadInput
-    from dreamcut.importer import ShotRouter, import_files, watch
+    from dreamcut.importer import SOURCES, ShotRouter, import_files, watch
 
+    if source is not None and source not in SOURCES:
+        raise BadInput(f"unknown source {source!r}", where="--source", fix=f"use one of: {', '.join(SOURCES)}")
     project = open_project(write="import")
     project.check_writable()
     if watch_dir is not None:
@@ -51,7 +57,7 @@ def import_takes(
         router = ShotRouter(pattern=pattern, globs=globs, inbox=shot)
         console.print(f"watching {watch_dir.name} for finished downloads (Ctrl-C to stop)" if not once else
             f"importing finished files from {watch_dir.name}", highlight=False)
-        results = watch(project, watch_dir, router, link=link, fit=fit, interval=interval, once=once,
+        results = watch(project, watch_dir, router, link=link, fit=fit, interval=interval, once=once, source=source,
                         timeout=timeout, report=lambda r: console.print(r.line(), soft_wrap=True, highlight=False))
     else:
         if not shot or not files:
@@ -63,7 +69,8 @@ def import_takes(
             def on_file(path: Path, i: int, n: int) -> None:
                 progress.update(task, total=n, completed=i, description=f"importing {path.name}")
 
-            results = import_files(project, shot, files, link=link, prompt=prompt, fit=fit, progress=on_file)
+            results = import_files(project, shot, files, link=link, prompt=prompt, fit=fit, progress=on_file,
+                                   source=source)
             progress.update(task, completed=len(results))
         for r in results:
             (err_console if r.status == "refused" else console).print(r.line(), soft_wrap=True, highlight=False)

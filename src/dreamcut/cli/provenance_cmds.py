@@ -40,13 +40,9 @@ def verify(
         project = open_project()
     report = verify_file(file, project)
     if json_out:
-        import dataclasses
-        import json
+        from dreamcut.cli.json_out import emit, verify_document
 
-        d = dataclasses.asdict(report)
-        d["path"] = report.path.name
-        d["exit_code"] = report.exit_code
-        say(json.dumps(d, indent=2, default=str))
+        emit(verify_document(report))
     else:
         say(report.text())
     # SystemExit, not typer.Exit: click swallows Exit's code when run with standalone_mode=False.

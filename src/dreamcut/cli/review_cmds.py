@@ -109,9 +109,13 @@ def rank(
     clip_model: Optional[Path] = typer.Option(None, "--clip-model",
                                               help="Folder of a local CLIP model: also score how well takes match their prompt."),
     limit: int = typer.Option(0, "--limit", "-n", help="Show only the best N (0: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (shot, take, score, why, defects "
+                                                      "with times in seconds) instead of the table."),
 ) -> None:
-    """Score every take (sharpness, exposure, flicker, stalls, cuts, flashes, motion) and list them best first."""
-    from dreamcut.analysis.video import analyze_take
+    """Score every take (sharpness, exposure, flicker, stalls, cuts, transitions, flashes, motion) and list them
+    best first. Imported takes are judged on their originals; a take's own prompt says what is asked for."""
+    from dreamcut.cli.json_out import emit, rank_document
+    from dreamcut.ranking import analysis_source, rank_take
 
     project = open_project(write="rank")
     takes = [t for t in project.catalog.takes() if not shot or t.shot_id in shot]
@@ -125,17 +129,20 @@ def rank(
         for take in takes:
             path = project.abs(take.path)
             if not project.inside(path) or not path.is_file():
-                rows.append((None, take, "missing file"))
+                rows.append((None, take, None, "missing file", None))
             else:
-                result = analyze_take(path, cache_dir=project.cache_dir / "video", prompt=take.prompt or None,
-                                      clip_model=clip_model)
+                result = rank_take(project, take, clip_model=clip_model)
                 project.catalog.set_score(take.id, result.score, result.to_dict())
-                rows.append((result.score, take, result.explanation))
+                rows.append((result.score, take, result, result.explanation,
+                             project.rel(analysis_source(project, take))))
             bars.advance(task)
     rows.sort(key=lambda r: (-(r[0] if r[0] is not None else -1), r[1].shot_id, r[1].id))
+    if as_json:
+        emit(rank_document(rows[:limit or None]))
+        return
     table = Table(title=f"{len(rows)} takes, best first")
     for col in ("score", "shot", "take", "why"):
         table.add_column(col)
-    for score, take, why in rows[:limit or None]:
+    for score, take, _, why, _ in rows[:limit or None]:
         table.add_row("-" if score is None else f"{score:.2f}", take.shot_id, take.id, why)
     console.print(table)

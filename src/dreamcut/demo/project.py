@@ -188,9 +188,53 @@ def write_demo_project(root: Path, *, short: bool = False) -> Path:
     return path
 
 
-def init_template() -> str:
-    """The commented example `dreamcut init DIR` writes: every field of a shot list, explained."""
-    return _INIT
+def init_template(*, duration: float | None = None, bpm: float | None = None, beats_per_bar: int = 4) -> str:
+    """The commented example `dreamcut init DIR` writes: every field of a shot list, explained.
+
+    Given the song's length and tempo (`dreamcut init --song FILE`), the shot list covers
+    that song: one shot per 8-bar phrase (4 bars when 8 would be over 16 s), takes long
+    enough for the phrase plus a beat of handle on each side.
+    """
+    if not duration or not bpm:
+        return _INIT
+    n, seconds, bars = shots_for_song(duration, bpm, beats_per_bar)
+    text = _INIT.replace("take_seconds: 8             # length of each take (a shot's `seconds:` overrides)",
+                         f"take_seconds: {seconds:g}            # length of each take: a {bars}-bar phrase plus "
+                         "handles (a shot's `seconds:` overrides)")
+    m, sec = divmod(int(round(duration)), 60)
+    text = text.replace("shots:\n", f"""# The song: {m}:{sec:02d} at {bpm:.0f} bpm. Correct what dreamcut hears (see `dreamcut song`)
+# and set the pace by replacing `song: song.wav` above with a block:
+# song:
+#   file: song.wav
+#   bpm: {bpm:.1f}              # or a tempo map: tempo: [{{at: 0.52, bpm: 120}}, {{at: 95.0, bpm: 124}}]
+#   downbeat: 0.52          # the first downbeat, in seconds
+#   meter: {beats_per_bar}                # beats per bar
+#   sections: [{{name: intro, start: 0}}, {{name: verse, bar: 9}}, {{name: chorus, bar: 25}}]
+#   pacing: auto            # bars per cut: a number, auto (calmer verses, faster choruses), or {{chorus: 2, default: 8}}
+
+# {n} shots, one per {bars}-bar phrase of the song: write what each shows.
+shots:
+""", 1)
+    extra = []
+    for i in range(4, n + 1):
+        extra.append(f"""  - id: shot-{i:02d}
+    prompt: >-
+      Shot {i} of {n}, bars {(i - 1) * bars + 1}-{i * bars}: the camera keeps moving forward through the scene
+""")
+    text = text.rstrip("\n") + "\n\n" + "".join(extra) if extra else text
+    return text
+
+
+def shots_for_song(duration: float, bpm: float, beats_per_bar: int = 4) -> tuple[int, float, int]:
+    """(shots, take seconds, bars a shot) that cover a song of `duration` s at `bpm`."""
+    import math
+
+    bar = beats_per_bar * 60.0 / bpm
+    bars = 8 if 8 * bar <= 16.0 else 4
+    phrase = bars * bar
+    n = max(3, math.ceil(duration / phrase - 0.25))
+    seconds = float(min(60, math.ceil(max(duration / n, phrase) + 2 * 60.0 / bpm)))
+    return n, seconds, bars
 
 
 _INIT = """\
@@ -242,6 +286,7 @@ shots:
     # backend: animatic     # this shot's backend
     # style: night-drive    # this shot's style preset (instead of style_preset)
     # refs: [refs/corridor.jpg]   # reference images (image-conditioned backends)
+    # source: camera        # clips imported into this shot: camera | generated | unknown
     # place: {section: chorus}    # pin the start: {section: chorus#2} | {bar: 17} | {beat: 65} | {second: 42.5}
     # transition: {kind: dissolve, beats: 2}   # into the next shot
 

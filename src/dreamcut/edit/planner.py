@@ -107,6 +107,7 @@ class _Clip:
     end: int
     cut: _Cut | None  # None for the song start
     pin: str | None = None
+    use: tuple[int, int] | None = None  # (k, of n): the k-th of n cuts this take supplies (pacing)
     speed: float = 1.0
     src_in: int = 0  # source frames
     src_len: int = 0
@@ -114,11 +115,15 @@ class _Clip:
 
 
 def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tuple[int, int], title: str,
-              song_media: str) -> otio.schema.Timeline:
+              song_media: str, pacing=None) -> otio.schema.Timeline:
     """Cut `shots` (in shot-list order) to `song`; return the timeline (see docs/internals.md).
 
     fps: the timeline rate (frames per second, integer). size: the master's (w, h).
     song_media: the song's path relative to the project root.
+    pacing: None (each shot once, slots balanced to the takes), bars per cut (a number),
+    "auto" (from each section's energy and name: calmer verses, faster choruses), or a
+    mapping section name -> either ("default" for the rest). With pacing a shot supplies
+    as many cuts as its share of the song needs, each from a different in-point of its take.
     Raises BadInput when the shots cannot cover the song or a pin cannot be kept.
     """
     if fps <= 0:
@@ -145,7 +150,21 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
     for (i0, f0, pin0), (i1, f1, _) in zip(anchors[:-1], anchors[1:]):
         group = shots[i0:i1]
         inner = [c for c in cuts if f0 < c.frame < f1]
-        chosen = _place_cuts(group, inner, f0, f1, fps, beat_frames, song_media)
+        if pacing is not None:
+            paced = _paced_clips(song, group, inner, f0, f1, fps, pacing, cuts, pin0)
+            if paced is not None:
+                clips.extend(paced)
+                continue
+        chosen = None
+        if _weak(song):
+            # The grid is a guess: cut only on phrase starts and section boundaries when they suffice.
+            try:
+                chosen = _place_cuts(group, [c for c in inner if c.phrase or c.section_start], f0, f1, fps,
+                                     beat_frames, song_media)
+            except BadInput:
+                chosen = None
+        if chosen is None:
+            chosen = _place_cuts(group, inner, f0, f1, fps, beat_frames, song_media)
         starts = [f0] + [c.frame for c in chosen]
         ends = starts[1:] + [f1]
         for k, shot in enumerate(group):
@@ -160,7 +179,15 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
 # -- where cuts may fall ------------------------------------------------------------------
 
 
+def _weak(song: SongAnalysis) -> bool:
+    """A pulse too weak to trust the beat grid (and no tempo from the director)."""
+    from dreamcut.analysis.audio import WEAK_PULSE
+
+    return song.pulse < WEAK_PULSE and "tempo" not in song.corrected
+
+
 def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+    weak = _weak(song)
     names = song.section_names()
     section_beats: dict[int, str] = {}
     for sec, name in zip(song.sections, names):
@@ -188,6 +215,8 @@ def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
         bonus = (BONUS_DOWNBEAT if in_bar == 1 else 0.0)
         bonus += BONUS_PHRASE4 if phrase >= 4 else 0.0
         bonus += BONUS_PHRASE8 if phrase >= 8 else 0.0
+        if weak:  # the grid is a guess: only phrase starts and section boundaries are worth a move
+            bonus = 2.0 * bonus if phrase else 0.0
         bonus += BONUS_SECTION if sec_start else 0.0
         out.append(_Cut(frame=frame, beat=i, bar=bar0 + 1, beat_in_bar=in_bar, section=sec_name,
                         section_start=sec_start, phrase=phrase, bonus=bonus))
@@ -201,7 +230,7 @@ def _anchors(song: SongAnalysis, shots: list[ShotInput], cuts: list[_Cut], fps: 
     for i, shot in enumerate(shots):
         if shot.place is None:
             continue
-        text, t = _pin_time(song, shot)
+        text, t = pin_time(song, shot)
         frame = int(round(song.beats[song.nearest_beat(t)] * fps)) if t > 0 else 0
         if t > 0 and frame <= 0:
             frame = 0
@@ -225,7 +254,9 @@ def _anchors(song: SongAnalysis, shots: list[ShotInput], cuts: list[_Cut], fps: 
     return anchors
 
 
-def _pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
+def pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
+    """(how the pin reads, its second in the song); BadInput when the song map has no such place.
+    `dreamcut check` asks the same question before anything is generated."""
     p = shot.place
     assert p is not None
     if p.section is not None:
@@ -252,6 +283,133 @@ def _pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
         raise BadInput(f"pinned to second {p.second}, but the song is {song.duration:.2f} s long",
                        where=shot.shot_id, fix=f"use a second below {song.duration:.2f}")
     return f"second {p.second:g}", p.second
+
+
+# -- pacing: bars per cut per section; a shot may supply several cuts --------------------------
+
+AUTO_FAST = 4  # bars per cut in choruses and loud sections (auto)
+AUTO_CALM = 8  # bars per cut in verses, intros, outros and quiet sections (auto)
+
+
+def section_pace(song: SongAnalysis, index: int, pacing) -> int:
+    """Bars per cut for the song's `index`-th section under `pacing` (see plan_edit)."""
+    sec = song.sections[index]
+    rule = pacing
+    if isinstance(pacing, dict):
+        rule = pacing.get(sec.label, pacing.get("default", "auto"))
+    if rule != "auto":
+        return max(1, int(round(float(rule))))
+    # auto: loud or chorus -> fast, quiet or verse-like -> calm
+    e = np.asarray(song.energy, dtype=float)
+    t = np.asarray(song.energy_times, dtype=float)
+    if e.size:
+        inside = e[(t >= sec.start) & (t < sec.end)]
+        level = float(inside.mean()) if inside.size else float(e.mean())
+        loud = level > 1.1 * float(np.median(e))
+        quiet = level < 0.9 * float(np.median(e))
+    else:
+        loud = quiet = False
+    if sec.label in ("chorus", "bridge") or (loud and sec.label not in ("intro", "outro")):
+        return AUTO_FAST
+    if quiet or sec.label in ("verse", "intro", "outro"):
+        return AUTO_CALM
+    return AUTO_FAST
+
+
+def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list[int]:
+    """Record frames of the paced cuts in (f0, f1): every N bars from each section's start."""
+    out: list[int] = []
+    nb = len(song.downbeats)
+    for i, sec in enumerate(song.sections):
+        n = section_pace(song, i, pacing)
+        first = max(0, song.bar_index(sec.start))
+        if first < nb and song.downbeats[first] < sec.start - 0.25:
+            first += 1  # the section starts mid-bar: its phrases count from the next bar
+        starts = [sec.start] if sec.start > 0 else []
+        k = first + n
+        while k < nb and song.downbeats[k] < sec.end - 0.05:
+            starts.append(song.downbeats[k])
+            k += n
+        for t in starts:
+            frame = int(round(song.beats[song.nearest_beat(t)] * fps))
+            if f0 < frame < f1:
+                out.append(frame)
+    return sorted(set(out))
+
+
+def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                 pacing, cuts: list[_Cut], pin0: str | None) -> list[_Clip] | None:
+    """Clips for one anchored span under `pacing`; None when there are fewer paced slots than shots
+    (the balanced planner then places one cut per shot)."""
+    by_frame = {c.frame: c for c in inner}
+    points = [f for f in _pace_points(song, f0, f1, fps, pacing) if f in by_frame]
+    bar = max(1, int(round(song.beat_period * song.beats_per_bar * fps)))
+    # no slot under a bar (a section boundary right after a phrase cut): drop the weaker cut
+    kept: list[int] = []
+    for f in points:
+        if (kept and f - kept[-1] < bar) or f1 - f < bar // 2:
+            if kept and by_frame[f].bonus > by_frame[kept[-1]].bonus and f1 - f >= bar // 2:
+                kept[-1] = f
+            continue
+        if f - f0 < bar // 2:
+            continue
+        kept.append(f)
+    bounds = [f0] + kept + [f1]
+    # a slot longer than any take can fill (even slowed) is split on its phrase / bar / beat
+    longest = max(_usable_frames(s, fps) for s in group) / MIN_SPEED
+    split: list[int] = [bounds[0]]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        while b - a > longest:
+            inside = [c for c in inner if a + bar <= c.frame <= min(b - bar, a + longest)] or \
+                     [c for c in inner if a < c.frame <= a + longest]
+            if not inside:
+                break
+            best = max(inside, key=lambda c: (c.bonus, c.frame))
+            split.append(best.frame)
+            a = best.frame
+        split.append(b)
+    slots = list(zip(split[:-1], split[1:]))
+    m = len(group)
+    if len(slots) < m:
+        return None
+    # each shot a contiguous run of slots (the story's order), in proportion to its take's length
+    usable = np.array([_usable_frames(s, fps) for s in group], dtype=float)
+    lengths = np.array([b - a for a, b in slots], dtype=float)
+    share = np.cumsum(usable) / usable.sum() * lengths.sum()
+    mids = np.cumsum(lengths) - lengths / 2
+    owner = np.minimum(np.searchsorted(share, mids), m - 1)
+    # every shot gets at least one slot, order kept
+    owner = list(int(o) for o in owner)
+    for j in range(m):
+        if j not in owner:
+            # take a slot from the neighbour with the most
+            counts = [owner.count(x) for x in range(m)]
+            donor = max(range(m), key=lambda x: (counts[x], -abs(x - j)))
+            idx = [i for i, o in enumerate(owner) if o == donor]
+            give = idx[0] if donor > j else idx[-1]
+            owner[give] = j
+            owner = sorted(owner)
+    clips: list[_Clip] = []
+    for j in range(m):
+        mine = [slots[i] for i in range(len(slots)) if owner[i] == j]
+        n = len(mine)
+        for k, (a, b) in enumerate(mine):
+            shot = group[j]
+            if n > 1 and shot.source_in is None:
+                # different in-points of the one take, spread over it
+                take = _usable_frames(shot, fps)
+                room = max(0, take - (b - a))
+                src = (room * k // (n - 1)) / fps
+                # a take cut against itself: a straight cut; the shot's transition leads out of its last use
+                shot = ShotInput(**{**shot.__dict__, "source_in": round(src, 6),
+                                    **({"transition": TransitionSpec()} if k < n - 1 else {})})
+            cut = None if a == 0 else by_frame.get(a) or next((c for c in cuts if c.frame == a), None)
+            clips.append(_Clip(shot=shot, start=a, end=b, cut=cut, pin=pin0 if (j == 0 and k == 0) else None,
+                               use=(k + 1, n) if n > 1 else None))
+            if n > 1 and k > 0 and _usable_frames(group[j], fps) <= b - a:
+                clips[-1].notes.append("repeats the same footage: the take is no longer than its slot "
+                                       "(longer takes give each use its own stretch)")
+    return clips
 
 
 # -- placing the cuts: a dynamic programme over the beats -----------------------------------
@@ -388,13 +546,15 @@ def _retime_and_trim(clips: list[_Clip], song: SongAnalysis, fps: int) -> None:
             halves[k] = min(halves[k], int(tail_fit / c.speed))
     for k, h in enumerate(halves):
         kind = clips[k].shot.transition.kind
+        more = 2 * (want[k] - h) * max(clips[k].speed, clips[k + 1].speed) / fps  # take seconds short, both sides
+        between = f"{clips[k].shot.shot_id} and {clips[k + 1].shot.shot_id} need {more:.2f} s more take"
         if want[k] == 0 and kind != "cut" and h == 0:
             clips[k + 1].notes.append(f"{kind} became a cut: the shots are too short for it")
         elif h < want[k]:
             if h == 0:
-                clips[k + 1].notes.append(f"{kind} became a cut: no handle room in the takes")
+                clips[k + 1].notes.append(f"{kind} became a cut: no handle room in the takes ({between})")
             else:
-                clips[k + 1].notes.append(f"{kind} shortened to {2 * h} frames: handle room in the takes")
+                clips[k + 1].notes.append(f"{kind} shortened to {2 * h} frames: handle room in the takes ({between})")
     # 3. in points: the stretch with the fewest defects, handles included.
     for k, c in enumerate(clips):
         head = math.ceil(halves[k - 1] * c.speed) if k > 0 else 0
@@ -402,7 +562,10 @@ def _retime_and_trim(clips: list[_Clip], song: SongAnalysis, fps: int) -> None:
         take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
         if c.shot.source_in is not None:
             c.src_in = int(round(c.shot.source_in * fps))
-            c.notes.append(f"in point {c.shot.source_in:g} s as directed")
+            if c.use is not None:
+                c.notes.append(f"cut {c.use[0]} of {c.use[1]} from this take, in point {c.shot.source_in:.2f} s")
+            else:
+                c.notes.append(f"in point {c.shot.source_in:g} s as directed")
         else:
             c.src_in, avoided = _best_in_point(c.shot.defects, take, c.src_len, head, tail, fps)
             if avoided:
@@ -444,7 +607,7 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
     tl = otio.schema.Timeline(name=title)
     tl.metadata["dreamcut"] = {"version": TIMELINE_VERSION, "song": song_media, "fps": int(fps),
                                "size": [int(size[0]), int(size[1])], "tempo": float(song.tempo), "title": title,
-                               "beats_per_bar": int(song.beats_per_bar)}
+                               "beats_per_bar": int(song.beats_per_bar), "warnings": _song_warnings(song)}
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     for k, c in enumerate(clips):
         take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
@@ -461,7 +624,8 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
             record_start_frame=c.start, record_end_frame=c.end,
             bar=c.cut.bar if c.cut else 1, beat_in_bar=c.cut.beat_in_bar if c.cut else 1,
             beat=(c.cut.beat + 1) if c.cut else 1, section=c.cut.section if c.cut else _first_section(song),
-            pinned=c.pin, handles=[int(c.head), int(c.tail)])  # type: ignore[attr-defined]
+            pinned=c.pin, handles=[int(c.head), int(c.tail)],  # type: ignore[attr-defined]
+            use=list(c.use) if c.use else None, phrase=c.cut.phrase if c.cut else 8, notes=list(c.notes))
         if k > 0 and clips[k - 1].half_out > 0:  # type: ignore[attr-defined]
             prev = clips[k - 1]
             h = prev.half_out  # type: ignore[attr-defined]
@@ -487,6 +651,13 @@ def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int,
     return tl
 
 
+def _song_warnings(song: SongAnalysis) -> list[str]:
+    if _weak(song):
+        return [f"weak pulse ({song.pulse:.2f}): the beat grid is a guess; cuts favour phrase starts and "
+                "section boundaries (set `bpm:` and `downbeat:` in the song: block if you hear a beat)"]
+    return []
+
+
 def _first_section(song: SongAnalysis) -> str | None:
     names = song.section_names()
     return names[0] if names else None
@@ -496,6 +667,35 @@ def _tc(frame: int, fps: int) -> str:
     """mm:ss.ff (ff = frames)."""
     s, f = divmod(int(frame), fps)
     return f"{s // 60:02d}:{s % 60:02d}.{f:02d}"
+
+
+DEGRADED_MARKS = ("became a cut", "shortened to", "retimed", "repeats the same footage")
+
+
+def degraded_items(timeline: otio.schema.Timeline) -> list[tuple[int | None, str | None, str]]:
+    """(record frame, shot, what) for every decision the edit took against what was asked:
+    a transition that became a cut or was shortened, a clip retimed, footage repeated, a
+    stale take used, a weak pulse. Song-wide items have no frame or shot."""
+    meta = timeline.metadata.get("dreamcut", {})
+    out: list[tuple[int | None, str | None, str]] = [(None, None, str(x)) for x in meta.get("warnings", [])]
+    for item in timeline.tracks[0]:
+        if not isinstance(item, otio.schema.Clip):
+            continue
+        m = item.metadata.get("dreamcut", {})
+        notes = m.get("notes")
+        if notes is None:  # a timeline from before notes were kept: read the reason
+            notes = str(m.get("reason", "")).split("; ")
+        for note in notes:
+            if any(k in note for k in DEGRADED_MARKS):
+                out.append((int(m.get("record_start_frame", 0)), str(m.get("shot", "?")), note))
+    return out
+
+
+def degraded(timeline: otio.schema.Timeline) -> list[str]:
+    """`degraded_items` as lines: 'mm:ss.ff shot: what'."""
+    fps = int(timeline.metadata.get("dreamcut", {}).get("fps") or 24)
+    return [what if frame is None else f"{_tc(frame, fps)} {shot}: {what}"
+            for frame, shot, what in degraded_items(timeline)]
 
 
 def explain(timeline: otio.schema.Timeline) -> list[str]:

@@ -292,8 +292,11 @@ def output_args(codec: str, crf: int, fps: int, preset: str = "veryfast") -> lis
 
 def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, size: tuple[int, int], fps: int,
                     codec: str = "h264", crf: int = 18, preset: str = "veryfast",
-                    progress: Callable[[float], None] | None = None, metadata: dict[str, str] | None = None) -> None:
+                    progress: Callable[[float], None] | None = None, metadata: dict[str, str] | None = None,
+                    overlay: str | None = None) -> None:
     """Render `timeline` (media paths relative to `root`) to `out` at `size` and `fps`, with the song.
+
+    overlay: a filter chain drawn over the finished picture (the program overlay, see render.overlay).
 
     codec: 'h264' (H.264 + AAC 256k, .mp4) or 'prores' (ProRes 422 HQ + 24-bit PCM, .mov).
     crf / preset: x264 quality and speed (ignored for ProRes).
@@ -310,12 +313,12 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
     if size[0] % 2 or size[1] % 2:
         raise BadInput(f"output size {size[0]}x{size[1]} must be even", where="render", fix="use an even width and height")
     render_plan(plan_render(timeline, fps), root, out, size=size, codec=codec, crf=crf, preset=preset,
-                progress=progress, metadata=metadata)
+                progress=progress, metadata=metadata, overlay=overlay)
 
 
 def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int], codec: str = "h264",
                 crf: int = 18, preset: str = "veryfast", progress: Callable[[float], None] | None = None,
-                metadata: dict[str, str] | None = None) -> None:
+                metadata: dict[str, str] | None = None, overlay: str | None = None) -> None:
     """Render a RenderPlan (see `plan_render`); also used to bake single transitions for exports."""
     root, out = Path(root), Path(out)
     fps = plan.fps
@@ -342,6 +345,9 @@ def render_plan(plan: RenderPlan, root: Path, out: Path, *, size: tuple[int, int
             if progress:
                 progress(min(1.0, (k + 1) * z.frames * 6 / max(1, total_work)))
         inputs, graph = build_filtergraph(abs_plan, size, zoom_files, work=work)
+        if overlay:  # drawn over the finished picture: the graph's output label gets one more step
+            head, _, tail = graph.rpartition("[vout]")
+            graph = f"{head}[vprogram]{tail};[vprogram]{overlay}[vout]"
         audio: list[str] = []
         if abs_plan.song:
             audio_index = sum(1 for a in inputs if a == "-i")

@@ -404,9 +404,14 @@ class Board:
         package_parent = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
 
+        from dreamcut._startup import crash_line
+
         def work() -> None:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(self.root))
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-8:]
+            crashed = crash_line(proc.returncode, f"dreamcut {action}")
+            if crashed:  # a native crash: one clear line, not a stack dump
+                tail = [crashed]
             job.update(state="done" if proc.returncode == 0 else "failed", exit_code=proc.returncode,
                        finished_at=time.time(), log="\n".join(tail).replace(str(Path.home()), "~"))
 

@@ -1,0 +1,73 @@
+"""How well dreamcut hears songs it did not make: beat F, cuts on beats, section boundaries.
+
+Renders the public-domain scores of tests/midi_songs.py with FluidSynth (exact beats from
+the MIDI tempo map), analyses them with `dreamcut.analysis.audio.analyze_song`, and prints
+one row per recording: mir_eval beat F (+-70 ms), downbeat F, the share of downbeats (the
+planner's preferred cut places) within 70 ms of a true beat, the share of a planned edit's
+cuts (24 fps, `pacing: auto`) within 70 ms of a true beat, and the share of annotated
+section boundaries with a detected boundary within one bar.
+
+    python benchmarks/song_accuracy.py [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import midi_songs  # noqa: E402
+
+
+def score(name: str) -> dict:
+    import mir_eval
+
+    from dreamcut.analysis.audio import analyze_song
+
+    r = midi_songs.render(name)
+    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    ref, est = np.array(r.beats), np.array(a.beats)
+    beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07)
+    down_f = mir_eval.beat.f_measure(np.array(r.downbeats), np.array(a.downbeats), 0.07)
+    inside = [d for d in a.downbeats if ref[0] - 0.07 <= d <= ref[-1] + 0.07]
+    on_beat = float(np.mean([np.min(np.abs(ref - d)) <= 0.07 for d in inside])) if inside else 0.0
+    # a real edit: 24 fps, `pacing: auto`, takes of 12 s, as many shots as 8-bar phrases
+    from dreamcut.edit.planner import ShotInput, plan_edit
+
+    n = max(3, int(a.duration // (8 * a.beats_per_bar * 60.0 / a.tempo)))
+    shots = [ShotInput(shot_id=f"s{i}", take_id=f"s{i}", media="x.mp4", take_seconds=12.0) for i in range(n)]
+    tl = plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
+    cuts = [c.metadata["dreamcut"]["record_start"] for c in tl.tracks[0].find_clips()][1:]
+    cuts = [c for c in cuts if ref[0] - 0.07 <= c <= ref[-1] + 0.07]  # where the score has beats
+    cuts_on = float(np.mean([np.min(np.abs(ref - c)) <= 0.07 for c in cuts])) if cuts else 0.0
+    bar = float(np.median(np.diff(r.downbeats)))
+    found = [s.start for s in a.sections[1:]]
+    hits = [any(abs(f - b) <= bar for f in found) for b in r.sections]
+    return {"recording": name, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
+            "pulse": a.pulse,
+            "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),
+            "sections": len(r.sections), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
+            "labels": [s.label for s in a.sections]}
+
+
+def main() -> None:
+    rows = [score(n) for n in midi_songs.PIECES]
+    if "--json" in sys.argv:
+        print(json.dumps(rows, indent=2))
+        return
+    print("| recording | beat F | downbeat F | cut places on a beat | planned cuts on a beat | "
+          "section boundaries within a bar |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        sec = "-" if r["section_hits"] is None else f"{r['section_hits']:.2f} of {r['sections']}"
+        print(f"| {r['title']} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
+              f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} |"
+              f"  {r['labels']}")
+
+
+if __name__ == "__main__":
+    main()

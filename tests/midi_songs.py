@@ -1,0 +1,185 @@
+"""Third-party recordings with exact annotations: public-domain scores rendered with FluidSynth.
+
+The scores come from music21's corpus (PyPI `music21`; the pieces used here are public
+domain: Scott Joplin, "Maple Leaf Rag" (1899); W. A. Mozart, String Quartet K. 155,
+1st movement (1772); J. S. Bach chorale BWV 66.6), written to MIDI and rendered to audio
+with Debian's `fluidsynth` and the FluidR3 GM soundfont (`fluid-soundfont-gm`, MIT).
+The beats and downbeats come from the MIDI's own tempo map (pretty_midi), so they are
+exact. A "drifting" version warps the piece's time with a slow tempo curve (rubato,
++-12 %), and the true beats are warped the same way.
+
+Sections are annotated from the score: a boundary at every measure that opens a repeat,
+closes one, or follows a double bar line, after expanding the repeats.
+
+Rendered audio is cached per session under DREAMCUT_MIDI_CACHE (default /tmp/dreamcut-midi).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+CACHE = Path(os.environ.get("DREAMCUT_MIDI_CACHE", "/tmp/dreamcut-midi"))
+SR = 22050
+
+
+@dataclass
+class Piece:
+    name: str  # short id
+    title: str
+    corpus: str  # music21 corpus path
+    bpm: float  # quarter notes a minute
+    seconds: float  # how much to keep
+    drift: float = 0.0  # relative tempo swing of the rubato warp (0 = steady)
+    program: int | None = None  # a GM program for every part (None: the score's own)
+
+
+PIECES = {
+    "maple": Piece("maple", "Scott Joplin, Maple Leaf Rag (1899)", "joplin/maple_leaf_rag", 96, 60.0, program=0),
+    "k155": Piece("k155", "W. A. Mozart, String Quartet K. 155, I (1772)", "mozart/k155/movement1", 132, 50.0),
+    "bach": Piece("bach", "J. S. Bach, chorale BWV 66.6", "bach/bwv66.6", 88, 40.0, program=19),
+    "k155-rubato": Piece("k155-rubato", "Mozart K. 155, I, with rubato (tempo +-12 %, 20 s cycle)",
+                         "mozart/k155/movement1", 132, 50.0, drift=0.12),
+}
+
+
+@dataclass
+class Rendered:
+    piece: Piece
+    wav: Path
+    beats: list[float]
+    downbeats: list[float]
+    sections: list[float]  # boundary times (s), excluding 0
+    beats_per_bar: int
+
+
+def available() -> str | None:
+    """None when everything is there, else why not (a skip reason)."""
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+        return ("fluidsynth or the FluidR3 soundfont is missing (apt-get install fluidsynth fluid-soundfont-gm; "
+                "`make test` installs them)")
+    try:
+        import music21  # noqa: F401 - only: is it installed
+        import pretty_midi  # noqa: F401 - only: is it installed
+    except ImportError as e:
+        return f"{e.name} is not installed (pip install -e '.[test]')"
+    return None
+
+
+def _section_starts(score) -> set[int]:
+    """Measure numbers that open a section in the score as written: after a double bar or a
+    repeat sign, or at a repeat start."""
+    out = set()
+    for m in score.parts[0].getElementsByClass("Measure"):
+        lb, rb = m.leftBarline, m.rightBarline
+        if lb is not None and ("Repeat" in lb.classes or getattr(lb, "type", "") in ("heavy-light", "light-light")):
+            out.add(m.number)
+        if rb is not None and ("Repeat" in rb.classes or getattr(rb, "type", "") in ("light-heavy", "light-light")):
+            out.add(m.number + 1)
+    return out
+
+
+def _score_sections(expanded, starts: set[int], bar_q: float) -> list[float]:
+    """Boundaries (quarter-note offsets) in the expanded score: a section start, or a jump back."""
+    out = []
+    prev = None
+    for m in expanded.parts[0].getElementsByClass("Measure"):
+        if prev is not None and (m.number in starts or m.number != prev + 1):
+            out.append(float(m.offset))
+        prev = m.number
+    # a first-ending bar right before the repeat's start is the same seam: keep the later
+    merged: list[float] = []
+    for x in out:
+        if merged and x - merged[-1] <= 2 * bar_q:
+            merged[-1] = x
+        else:
+            merged.append(x)
+    return merged
+
+
+def render(name: str) -> Rendered:
+    """The piece as a wav with its exact beats, downbeats and section boundaries (cached)."""
+    import music21
+    import pretty_midi
+
+    piece = PIECES[name]
+    key = hashlib.sha256(json.dumps(piece.__dict__, sort_keys=True).encode()).hexdigest()[:12]
+    d = CACHE / f"{piece.name}-{key}"
+    meta = d / "truth.json"
+    if meta.is_file():
+        t = json.loads(meta.read_text())
+        return Rendered(piece, d / "song.wav", t["beats"], t["downbeats"], t["sections"], t["beats_per_bar"])
+    d.mkdir(parents=True, exist_ok=True)
+    written = music21.corpus.parse(piece.corpus)
+    starts = _section_starts(written)
+    score = written.expandRepeats()
+    for el in list(score.recurse().getElementsByClass(music21.tempo.MetronomeMark)):
+        el.activeSite.remove(el)
+    score.parts[0].getElementsByClass("Measure")[0].insert(0, music21.tempo.MetronomeMark(number=piece.bpm))
+    if piece.program is not None:
+        for p in score.parts:
+            for inst in list(p.recurse().getElementsByClass(music21.instrument.Instrument)):
+                inst.activeSite.remove(inst)
+            i = music21.instrument.instrumentFromMidiProgram(piece.program)
+            p.insert(0, i)
+    ts = score.recurse().getElementsByClass(music21.meter.TimeSignature).first()
+    bar_q = ts.barDuration.quarterLength if ts else 4.0
+    sec_q = _score_sections(score, starts, bar_q)
+    mid = d / "song.mid"
+    score.write("midi", fp=str(mid))
+    pm = pretty_midi.PrettyMIDI(str(mid))
+    # Beats: quarter notes from the tempo map (the score's time signature may count halves).
+    first_note = min(n.start for inst in pm.instruments for n in inst.notes)
+    end_q = pm.time_to_tick(pm.get_end_time()) / pm.resolution
+    q2t = np.vectorize(lambda x: pm.tick_to_time(int(round(x * pm.resolution))))  # the MIDI's tempo map
+    # Downbeats: the offsets of the expanded score's measures (a pickup bar, number 0, is not one).
+    downbeats_q = np.array([float(m.offset) for m in score.parts[0].getElementsByClass("Measure")
+                            if m.number >= 1])
+    beats = q2t(np.arange(float(downbeats_q[0]) % 1.0, end_q, 1.0))
+    bpb = int(round(bar_q))
+    if bpb == 2:  # 2/4: count two bars as one (what an editor counts), the beat stays the quarter
+        downbeats_q = downbeats_q[::2]
+        bpb = 4
+    raw = d / "raw.wav"
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(SR), "-F", str(raw), str(SOUNDFONT), str(mid)],
+                   check=True, capture_output=True, timeout=300)
+    import soundfile as sf
+
+    y, sr = sf.read(str(raw), dtype="float32", always_2d=True)
+    y = y.mean(axis=1)
+    raw.unlink()
+    # fluidsynth starts the MIDI at 0: the truth is the tempo map's times, to the sample.
+    if piece.drift:
+        # Rubato: local tempo factor 1 + drift * sin(2 pi t / 20 s); warp audio and truth alike.
+        t_new = np.arange(0, len(y)) / sr
+        rate = 1.0 + piece.drift * np.sin(2 * np.pi * t_new / 20.0)
+        t_src = np.concatenate([[0.0], np.cumsum(rate[:-1]) / sr])  # source time played at new time t
+        keep = t_src < len(y) / sr
+        y = np.interp(t_src[keep] * sr, np.arange(len(y)), y).astype(np.float32)
+        warp = lambda ts: np.interp(ts, t_src[keep], t_new[keep])  # noqa: E731
+        beats = warp(beats)
+        downbeats_q_t = warp(q2t(downbeats_q))
+        secs = warp(q2t(np.array(sec_q))) if sec_q else np.array([])
+    else:
+        downbeats_q_t = q2t(downbeats_q)
+        secs = q2t(np.array(sec_q)) if sec_q else np.array([])
+    n = int(piece.seconds * sr)
+    y = y[:n]
+    # a 1 s fade out at the cut, as an excerpt would have
+    fade = min(len(y), sr)
+    y[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+    dur = len(y) / sr
+    sf.write(str(d / "song.wav"), y, sr, subtype="PCM_16")
+    cut = lambda a: [round(float(x), 4) for x in a if first_note - 0.01 <= x < dur - 1.0]  # noqa: E731
+    t = {"beats": cut(beats), "downbeats": cut(downbeats_q_t), "beats_per_bar": bpb,
+         "sections": [round(float(x), 4) for x in secs if 1.0 < x < dur - 1.0]}
+    meta.write_text(json.dumps(t))
+    return Rendered(piece, d / "song.wav", t["beats"], t["downbeats"], t["sections"], t["beats_per_bar"])
