@@ -121,6 +121,24 @@ def test_promoted_take_starts_with_the_preview_frames(project):
         assert probe(project.abs(take.path)).duration > 1.5  # a full take, not 4 frames
 
 
+def test_promoted_takes_get_numbers_no_other_take_of_the_shot_has(project):
+    """Planned takes are t01, t02 (takes_per_shot 2); promoting variants 1 and 0 gives t03 and t04,
+    not a second "take 2"; promoting variant 1 again keeps its id; a later promotion goes on counting."""
+    from dreamcut.generate.batch import plan_takes
+    from dreamcut.preview import take_number
+
+    o = orch(project)
+    o.run(plan_takes(project.spec, root=str(project.root), shots=["s03"]))
+    preview_shot(project, "s03", 4, orchestrator=o)
+    first = promote(project, "s03", [1, 0], orchestrator=o)
+    again = promote(project, "s03", [1], orchestrator=o)
+    later = promote(project, "s03", [2], orchestrator=o)
+    numbers = [take_number(t.id) for t in project.catalog.takes("s03") if t.job_key]  # the generated takes
+    assert [take_number(t) for t in first] == [3, 4] and again == first[:1]
+    assert take_number(later[0]) == 5
+    assert sorted(numbers) == sorted(set(numbers)), numbers  # unique per shot
+
+
 def test_local_preview_cost_is_measured_compute(project):
     """Local backends cost compute seconds: each preview and full job's render time is recorded and
     the report divides them (the 5% bound itself is measured in benchmarks/bench_preview.py: tests
@@ -193,6 +211,11 @@ def test_preview_and_promote_commands(tmp_path, cli):
     p = Project.open(root)
     (take,) = [t for t in p.catalog.takes("s01") if t.variant == 2 and t.seed == preview_seed("s01", 2)]
     assert take.id in r.stdout and (root / take.path).is_file()
+    assert "never previewed" not in r.stdout
+    # variant 6 was never previewed: it is still rendered, after a warning line naming it
+    r = cli("--project", str(root), "promote", "s01", "6")
+    assert r.returncode == 0, r.stderr
+    assert "warning: s01 variant 6 was never previewed" in r.stdout
     bad = cli("--project", str(root), "preview", "s01", "--variants", "5")
     assert bad.returncode == 2 and "--variants" in bad.stderr
     assert cli("--project", str(root), "promote", "nope", "1").returncode == 2

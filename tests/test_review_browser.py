@@ -138,3 +138,211 @@ def test_two_tabs_stay_consistent(board_url, browser):
     b.wait_for_function("document.getElementById('t-s03-t002').dataset.rating === '2'", timeout=8000)
     b.wait_for_selector("#t-s03-t002.sel", timeout=8000)
     ctx.close()
+
+
+# -- the edit room: the timeline plays the edit with the song, frame-accurate at cuts ------------
+
+@pytest.fixture(scope="module")
+def room_url(tmp_path_factory):
+    """A small project with a planned cut and its render (3 shots x 2 takes of 2 s, a 6 s song)."""
+    import uvicorn
+
+    from dreamcut import pipeline
+    from dreamcut.project import Project
+    from dreamcut.web import create_app
+
+    root = make_project(tmp_path_factory.mktemp("room") / "proj", shots=3, takes_per_shot=2)
+    project = Project.open(root)
+    pipeline.make_edit(project)
+    pipeline.render(project)
+    project.catalog.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", root
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+GRAB = """async (t) => {
+  const s = await window.dreamcutRoom.seek(t);
+  const v = document.getElementById('mon');
+  const c = document.createElement('canvas');
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  c.getContext('2d').drawImage(v, 0, 0);
+  return [s, c.toDataURL('image/png'), window.dreamcutRoom.state()];
+}"""
+
+#: mean absolute difference (0..255) allowed between the browser's frame and the render's frame at
+#: the same record time: two H.264 encodes of the same pixels, decoded by Chromium and by PyAV.
+FRAME_TOLERANCE = 6.0
+
+
+def _png(data_url: str):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB"))
+
+
+def _mad(a, b) -> float:
+    import numpy as np
+
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_url, browser, artifacts_dir):
+    from dreamcut import pipeline
+    from dreamcut import timeline as tl
+    from dreamcut.media import read_frames
+    from dreamcut.project import Project
+
+    url, root = room_url
+    project = Project.open(root)
+    edit = tl.read_timeline(root / "edits" / "cut.otio")
+    fps = tl.info(edit).fps
+    items = tl.items(edit, fps)
+    clips = [i for i in items if isinstance(i, tl.ClipView)]
+    assert len(clips) >= 3 and not any(isinstance(i, tl.TransitionView) for i in items), items
+    master, _ = pipeline.render_paths(project)
+    render = {round(t * fps): f for t, f in read_frames(master)}
+    song = pipeline.analyse_song(project)
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    # the ruler: a tick per beat, a longer one per bar, and the song map's sections
+    assert page.locator("#ruler i.bar").count() == sum(1 for d in song.downbeats if d <= clips[-1].record_end / fps)
+    assert page.locator("#sections div").count() == len(song.sections)
+    assert page.locator("#clips div").count() == len(clips)
+
+    # the takes in sequence: at three cut times the frame shown is the render's frame there
+    page.select_option("#pmode", "takes")
+    for clip in clips[:3]:
+        t = (clip.record_start + 0.25) / fps  # a quarter frame into the clip: unambiguous on both sides
+        _, data, state = page.evaluate(GRAB, t)
+        assert not state["render"] and state["clip"] == clips.index(clip) + 1 and clip.take in state["src"]
+        shown = _png(data)
+        want = render[clip.record_start]
+        other = render[clip.record_start - 2] if clip.record_start >= 2 else render[clip.record_end + 2]
+        print(f"cut at frame {clip.record_start}: MAD to the render {_mad(shown, want):.2f}, to the other take {_mad(shown, other):.2f}")
+        assert _mad(shown, want) < FRAME_TOLERANCE < _mad(shown, other), (clip.take, _mad(shown, want), _mad(shown, other))
+    # the render itself (current: made after the edit), at the same times
+    page.select_option("#pmode", "auto")
+    for clip in clips[1:3]:
+        _, data, state = page.evaluate(GRAB, (clip.record_start + 0.25) / fps)
+        assert state["render"]
+        assert _mad(_png(data), render[clip.record_start]) < FRAME_TOLERANCE
+
+    # play from the takes: the song is the clock, the picture changes take at the cut
+    page.select_option("#pmode", "takes")
+    page.evaluate("window.dreamcutRoom.seek(%f)" % (clips[1].record_end / fps - 0.6))
+    page.click("#play")
+    page.wait_for_function("window.dreamcutRoom.state().playing && !document.getElementById('song').paused")
+    page.wait_for_function("window.dreamcutRoom.state().clip === 3", timeout=10000)
+    assert clips[2].take in page.evaluate("window.dreamcutRoom.state().src")
+    page.screenshot(path=str(artifacts_dir / "edit_room.png"))
+    page.click("#play")
+    page.wait_for_function("!window.dreamcutRoom.state().playing && document.getElementById('song').paused")
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def grid_url(tmp_path_factory):
+    """3 shots x 2 takes of 5 s over a 12 s song at 120 bpm (a bar is 2 s), with its planned cut."""
+    import uvicorn
+
+    from _takes import write_song
+    from dreamcut import pipeline
+    from dreamcut.project import Project
+    from dreamcut.web import create_app
+
+    root = make_project(tmp_path_factory.mktemp("grid") / "proj", shots=3, takes_per_shot=2, take_seconds=5.0)
+    write_song(root / "song.wav", 12.0)
+    project = Project.open(root)
+    pipeline.make_edit(project)
+    project.catalog.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", root
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cli, artifacts_dir):
+    from dreamcut import timeline as tl
+
+    def views():
+        t = tl.read_timeline(root / "edits" / "cut.otio")
+        return tl.items(t, tl.info(t).fps)
+
+    def cut_version():
+        return int(page.evaluate("document.body.dataset.cutv || '0'"))
+
+    url, root = grid_url
+    original = views()
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    clips = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips)")
+    start3 = clips[2]["start"]
+
+    # drag slot 3's cut one bar (2 s) earlier, a bit off the grid: it lands on the downbeat
+    box = page.locator("#tl").bounding_box()
+    total = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.seconds)")
+    grip = page.locator("#clips div[data-slot='3'] .grip").bounding_box()
+    x_to = box["x"] + box["width"] * (start3 - 2.0 + 0.12) / total
+    v = cut_version()
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(x_to, grip["y"] + 5, steps=8)
+    page.mouse.up()
+    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    moved = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips)")
+    assert abs(moved[2]["start"] - (start3 - 2.0)) < 0.05, (start3, moved[2]["start"])
+
+    # swap slot 2's take from the offered list (best-ranked first)
+    page.click("#clips div[data-slot='2']")
+    page.wait_for_selector("#slotbar:not([hidden])")
+    options = page.eval_on_selector_all("#sb-take option", "os => os.map(o => o.value)")
+    other = next(o for o in options if o != clips[1]["take"])
+    v = cut_version()
+    page.select_option("#sb-take", other)
+    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    page.screenshot(path=str(artifacts_dir / "edit_room_grid.png"))
+
+    # reload: the board shows the changed cut; `dreamcut edit` makes the same cut (as OTIO)
+    page.reload()
+    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    assert page.get_attribute("#clips div[data-slot='2']", "data-take") == other
+    shown = views()
+    assert shown != original
+    r = cli("--project", str(root), "edit")
+    assert r.returncode == 0, r.stderr
+    assert views() == shown
+
+    # undo both changes from the board: the original cut again
+    for _ in range(2):
+        v = cut_version()
+        page.click("#undo")
+        page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    assert views() == original
+    ctx.close()

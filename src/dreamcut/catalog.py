@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from dreamcut.errors import BadInput, WorkFailed, disk_error, disk_full
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BACKUPS_KEPT = 5
 
 # Job states that hold money reserved: in flight, or parked with an unknown outcome (worst case).
@@ -134,7 +134,34 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE jobs ADD COLUMN sent_at REAL;
     ALTER TABLE jobs ADD COLUMN key_version INTEGER NOT NULL DEFAULT 0
     """,
+    # 3 -> 4: the edit room's history: each change of a shot's take or pin made on the board,
+    #   with what it replaced, so it can be undone (newest first; undone rows stay, marked).
+    3: """
+    CREATE TABLE edit_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        action TEXT NOT NULL,
+        shot_id TEXT NOT NULL,
+        before_json TEXT NOT NULL,
+        after_json TEXT NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    )
+    """,
 }
+
+
+@dataclass(frozen=True)
+class EditChange:
+    """One change made in the edit room: `action` (swap, move, lock) on a shot; `before` and
+    `after` hold the shot's `take` and/or `place` (a spec pin as a dict, or None)."""
+
+    id: int
+    at: float
+    action: str
+    shot_id: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    undone: bool = False
 
 
 def damaged(e: Exception, path: Path) -> WorkFailed:
@@ -327,6 +354,26 @@ class Catalog:
             "ON CONFLICT(shot_id) DO UPDATE SET take_id=excluded.take_id, source_in=excluded.source_in, "
             "source_out=excluded.source_out, updated_at=excluded.updated_at",
             (shot_id, take_id, source_in, source_out, time.time()))
+
+    # -- the edit room's history ----------------------------------------------------------
+    def record_edit_change(self, action: str, shot_id: str, before: dict[str, Any], after: dict[str, Any]) -> int:
+        cur = self.db.execute("INSERT INTO edit_history(at, action, shot_id, before_json, after_json) "
+                              "VALUES (?,?,?,?,?)", (time.time(), action, shot_id,
+                                                     json.dumps(before, sort_keys=True), json.dumps(after, sort_keys=True)))
+        return int(cur.lastrowid)
+
+    def edit_history(self, limit: int = 50) -> list[EditChange]:
+        """The newest changes first (undone ones included, marked)."""
+        return [EditChange(r["id"], r["at"], r["action"], r["shot_id"], json.loads(r["before_json"]),
+                           json.loads(r["after_json"]), bool(r["undone"]))
+                for r in self.db.execute("SELECT * FROM edit_history ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def last_edit_change(self) -> EditChange | None:
+        """The newest change not undone yet (what undo reverts)."""
+        return next((c for c in self.edit_history(1000) if not c.undone), None)
+
+    def mark_edit_change_undone(self, change_id: int) -> None:
+        self.db.execute("UPDATE edit_history SET undone=1 WHERE id=?", (change_id,))
 
     def selections(self) -> dict[str, sqlite3.Row]:
         return {r["shot_id"]: r for r in self.db.execute("SELECT * FROM selections")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -95,16 +96,26 @@ def selected_takes(project: Project, notes: list[str] | None = None) -> dict[str
         selected = [t for t in candidates if reviews[t.id]["status"] == "selected"]
         pool = selected or candidates
 
-        def rank(t: Take) -> tuple:
-            rating = reviews[t.id]["rating"] or 0
-            score = t.score if t.score is not None else -1.0
-            return (-rating, -score, t.created_at, t.id)
-
-        chosen[shot.id] = sorted(pool, key=rank)[0]
+        chosen[shot.id] = sorted(pool, key=lambda t: take_rank(t, reviews[t.id]))[0]
         if stale_only and notes is not None:
             notes.append(f"{shot.id}: stale take {chosen[shot.id].id} used: it was made from an older prompt "
                          "(run `dreamcut generate` for takes of the current one, or select this take to keep it)")
     return chosen
+
+
+def take_rank(take: Take, review: dict) -> tuple:
+    """How takes of a shot rank, best first: rating, then score, then the first made."""
+    rating = review["rating"] or 0
+    score = take.score if take.score is not None else -1.0
+    return (-rating, -score, take.created_at, take.id)
+
+
+def ranked_takes(project: Project, shot_id: str) -> list[Take]:
+    """A shot's takes best first (`take_rank`), rejected ones last: what a swap offers."""
+    catalog = project.catalog
+    takes = catalog.takes(shot_id)
+    reviews = {t.id: catalog.review(t.id) for t in takes}
+    return sorted(takes, key=lambda t: (reviews[t.id]["status"] == "rejected", take_rank(t, reviews[t.id])))
 
 
 # -- hearing the song -------------------------------------------------------------------
@@ -248,6 +259,47 @@ def _real_defects(project: Project, take: Take, analysis) -> tuple[tuple[float, 
                          and any(d.start - 0.75 <= b <= d.end + 0.75 for b in boundaries)))
 
 
+def conformed_path(project: Project) -> Path:
+    return project.edits_dir / "conformed.otio"
+
+
+@dataclass(frozen=True)
+class EditSource:
+    """Which edit is the project's current one: the planner's cut or an NLE's edit read back by
+    `conform`. `conformed_from` names the NLE file and `conformed_at` when (Unix time)."""
+
+    path: Path
+    conformed_from: str | None = None
+    conformed_at: float | None = None
+
+    @property
+    def conformed(self) -> bool:
+        return self.conformed_from is not None
+
+    def describe(self) -> str:
+        if not self.conformed:
+            return "planned by `dreamcut edit`"
+        import time
+
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.conformed_at or 0))
+        return f"conformed from {self.conformed_from} at {stamp}"
+
+
+def current_edit(project: Project) -> EditSource:
+    """The edit renders, exports and the board use: edits/conformed.otio when `conform` wrote it
+    after the last `dreamcut edit`, else edits/cut.otio. So re-rendering after a conform keeps
+    the NLE's edit; only an explicit `dreamcut edit` (a new plan) sets it aside."""
+    cut, conformed = cut_path(project), conformed_path(project)
+    if conformed.is_file() and (not cut.is_file() or conformed.stat().st_mtime_ns >= cut.stat().st_mtime_ns):
+        try:
+            meta = json.loads(conformed.read_text()).get("metadata", {}).get("dreamcut", {})
+        except (OSError, ValueError, AttributeError):
+            meta = {}
+        return EditSource(conformed, str(meta.get("conformed_from") or conformed.name),
+                          float(meta.get("conformed_at") or conformed.stat().st_mtime))
+    return EditSource(cut)
+
+
 def planned_cuts(project: Project) -> list[float]:
     """Record times (s) of the cuts in the current edit; [] when there is none (or it is unreadable)."""
     if not cut_path(project).is_file():
@@ -266,9 +318,10 @@ def planned_cuts(project: Project) -> list[float]:
 
 
 def load_edit(project: Project):
+    """The current edit (`current_edit`) as a timeline."""
     from dreamcut.timeline import read_timeline
 
-    path = cut_path(project)
+    path = current_edit(project).path
     if not path.is_file():
         raise BadInput("there is no edit yet", where=project.rel(path), fix="run `dreamcut edit` first")
     return read_timeline(path, where=project.rel(path))

@@ -21,8 +21,9 @@ does) and never decides which variant is best (the director does).
 
 from __future__ import annotations
 
+import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -354,19 +355,53 @@ def _run_counting(orch, planned: list[PlannedTake], progress: Progress | None):
     return orch.run(planned, on_progress=step)
 
 
+_TAKE_NUMBER = re.compile(r"-t(\d+)(?:-|$)")
+
+
+def take_number(take_id: str) -> int | None:
+    """The number in a take id (`corridor-t02-bb11fd` -> 2), None when it has none."""
+    m = _TAKE_NUMBER.search(take_id)
+    return int(m.group(1)) if m else None
+
+
+def promoted_numbers(planned_count: int, existing_ids: list[str], count: int) -> list[int]:
+    """Take numbers for `count` promoted takes: after the spec's planned takes and every number the
+    shot's takes already carry, so no two takes of a shot share a number ("take 2" twice)."""
+    used = [n for n in (take_number(t) for t in existing_ids) if n is not None]
+    first = max([planned_count, *used]) + 1
+    return list(range(first, first + count))
+
+
+def unpreviewed(project: Project, shot_id: str, variants: list[int]) -> list[int]:
+    """The variants in `variants` that have no preview of this shot in the catalog."""
+    previewed = {t.variant for t in project.catalog.takes(shot_id, kind="preview")}
+    return [v for v in variants if v not in previewed]
+
+
 def promote(project: Project, shot_id: str, variants: list[int], progress: Progress | None = None, *,
-            orchestrator=None) -> list[str]:
-    """Render full takes for preview variants (same seed, prompt variant and caption). Returns take ids."""
+            orchestrator=None, warn: Callable[[str], None] | None = None) -> list[str]:
+    """Render full takes for preview variants (same seed, prompt variant and caption). Returns take ids.
+
+    A variant never previewed is still rendered (its seed is the preview seed it would have had),
+    but `warn` is told so first: the director has not seen what will be paid for."""
     spec = project.spec
-    spec.shot(shot_id)
+    shot = spec.shot(shot_id)
     if not variants:
         raise BadInput("no variants to promote", where=shot_id, fix="name variants, e.g. `dreamcut promote s01 0 3`")
-    seeds = {t.variant: t.seed for t in project.catalog.takes(shot_id, kind="preview")}
-    planned = []
     for v in variants:
         if v < 0:
             raise BadInput(f"variant {v} is negative", where=shot_id, fix="use the numbers on the contact sheet")
-        planned.append(full_take_for(project, shot_id, v, seed=seeds.get(v)))
+    if warn:
+        for v in unpreviewed(project, shot_id, variants):
+            warn(f"warning: {shot_id} variant {v} was never previewed; promoting it renders a take you have not "
+                 f"seen (run `dreamcut preview {shot_id}` first to look)")
+    seeds = {t.variant: t.seed for t in project.catalog.takes(shot_id, kind="preview")}
+    planned = [full_take_for(project, shot_id, v, seed=seeds.get(v)) for v in variants]
+    # Numbers only for takes not made yet: a promotion run again keeps the id it was given.
+    existing = [t.id for t in project.catalog.takes(shot_id)]
+    fresh = [i for i, p in enumerate(planned) if project.catalog.take_for_job(p.key) is None]
+    for i, n in zip(fresh, promoted_numbers(spec.shot_takes(shot), existing, len(fresh))):
+        planned[i] = replace(planned[i], number=n)
     orch = _orchestrator(project, orchestrator)
     summary = _run_counting(orch, planned, progress)
     ids = [t.id for p in planned if (t := project.catalog.take_for_job(p.key))]

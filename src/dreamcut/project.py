@@ -103,6 +103,39 @@ class Project:
     def spec(self) -> ProjectSpec:
         return load_spec(self.spec_path)
 
+    def set_shot_place(self, shot_id: str, place: dict | None) -> None:
+        """Write (or remove, with None) a shot's `place:` pin in the spec file (`set_shot_field`)."""
+        self.set_shot_field(shot_id, "place", place)
+
+    def set_shot_field(self, shot_id: str, key: str, value: dict | None) -> None:
+        """Write (or remove, with None) one field of a shot (`place`, `transition`) in the spec file,
+        keeping the director's comments and layout; the new spec is validated before it replaces
+        the file (atomically)."""
+        import io
+
+        from ruamel.yaml import YAML
+
+        from dreamcut.media import write_text_atomic
+
+        yaml = YAML()
+        yaml.preserve_quotes = True
+        data = yaml.load(self.spec_path.read_text())
+        shots = [s for s in data.get("shots") or [] if str(s.get("id")) == shot_id]
+        if not shots:
+            raise BadInput(f"no shot {shot_id!r}", where=self.spec_path.name, fix="use a shot id from the spec")
+        if value is None:
+            shots[0].pop(key, None)
+        else:
+            shots[0][key] = dict(value)
+        out = io.StringIO()
+        yaml.dump(data, out)
+        text = out.getvalue()
+        import yaml as pyyaml
+
+        ProjectSpec.model_validate(pyyaml.safe_load(text))  # never write a spec that does not load
+        write_text_atomic(self.spec_path, text)
+        self.__dict__.pop("spec", None)  # the next read sees the new pin
+
     @cached_property
     def catalog(self) -> Catalog:
         self.refuse_lost_catalog()

@@ -244,6 +244,7 @@ def edit(
     from dreamcut import pipeline
 
     project = open_project(write="edit")
+    before = pipeline.current_edit(project)
     with progress_bar() as bars:
         task = bars.add_task("hearing the song", total=100)
         song = pipeline.analyse_song(project, progress=fraction_updater(bars, task))
@@ -264,6 +265,9 @@ def edit(
         return
     say(f"wrote {project.rel(pipeline.cut_path(project))}: {len(clips)} cuts over {song.duration:.1f} s "
         f"at {song.tempo:.1f} bpm")
+    if before.conformed:
+        say(f"{project.rel(before.path)} ({before.describe()}) is set aside: renders and the board now use the "
+            "planned cut (conform it again to go back)")
     if explain:
         from dreamcut.edit.planner import explain as explain_lines
 
@@ -291,8 +295,11 @@ def render(
     from dreamcut import pipeline
 
     project = open_project(write="render")
+    source = pipeline.current_edit(project)
+    if source.conformed:
+        say(f"rendering {project.rel(source.path)} ({source.describe()}; `dreamcut edit` plans a new cut)")
     with progress_bar() as bars:
-        m = bars.add_task(f"rendering {project.spec.render.master}", total=100)
+        m = bars.add_task(f"rendering {project.rel(source.path)} at {project.spec.render.master}", total=100)
         f = bars.add_task(f"upscaling to {project.spec.render.resolution}", total=100)
         master, final = pipeline.render(project, master_progress=fraction_updater(bars, m),
                                         upscale_progress=fraction_updater(bars, f), force=force, say=say)

@@ -36,7 +36,11 @@ def conform(
     timeline = read_edit(edit, project.root, fps=spec.fps, song=spec.song, size=spec.master_size)
     frames = timeline_frames(timeline, spec.fps)
     clips = sum(1 for _ in timeline.tracks[0].find_clips())
-    write_timeline(timeline, project.edits_dir / "conformed.otio")
+    import time
+
+    # Recorded in the edit, so the board and `dreamcut render` can say which edit they show.
+    timeline.metadata.setdefault("dreamcut", {}).update(conformed_from=edit.name, conformed_at=round(time.time(), 3))
+    write_timeline(timeline, pipeline.conformed_path(project))
     master, final = pipeline.render_paths(project)
     w, h = spec.master_size
     fw, fh = spec.final_size

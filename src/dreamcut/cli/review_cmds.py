@@ -55,7 +55,7 @@ def promote(
     project.check_writable()
     with progress_bar() as bars:
         task = bars.add_task(f"promoting {shot}", total=100)
-        ids = promote_variants(project, shot, list(variants), progress=fraction_updater(bars, task))
+        ids = promote_variants(project, shot, list(variants), progress=fraction_updater(bars, task), warn=say)
     for tid in ids:
         take = project.catalog.take(tid)
         say(f"{tid}  {take.path if take else ''}")
@@ -70,7 +70,8 @@ def review(
         None, "--allowed-host", help="A host name the board may be reached by (repeatable); required with a --host "
                                      "other than this machine's loopback."),
 ) -> None:
-    """The review board: every take of every shot, to rate, select, compare and annotate."""
+    """The review board and edit room: rate, select, compare and annotate every take; play the cut with the
+    song on a bar/section timeline, swap takes, drag cuts onto the beat, lock slots, undo."""
     from dreamcut.web import serve
 
     project = open_project()

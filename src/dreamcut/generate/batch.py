@@ -39,6 +39,9 @@ class PlannedTake:
     request: GenerationRequest
     kind: str = "take"  # take | preview
     inputs: tuple = field(default=(), compare=False)  # the spec's prompt fields, as (name, value) pairs
+    # The take number in its id (default index + 1). Not part of the key: a promoted preview is
+    # numbered after the shot's existing takes so no two takes of a shot share a number.
+    number: int | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

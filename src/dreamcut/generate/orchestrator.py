@@ -140,7 +140,8 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
 
 
 def take_id_for(planned: PlannedTake) -> str:
-    return f"{planned.shot_id}-t{planned.index + 1:02d}-{planned.key[:6]}"
+    number = planned.number if planned.number is not None else planned.index + 1
+    return f"{planned.shot_id}-t{number:02d}-{planned.key[:6]}"
 
 
 class _Stopped(Exception):
@@ -1125,7 +1126,7 @@ def _distinct(planned: list[PlannedTake]) -> list[PlannedTake]:
     out = []
     for p in planned:
         if not isinstance(p, _KeyedTake):
-            p = _KeyedTake(p.shot_id, p.index, p.backend, p.request, p.kind, p.inputs)
+            p = _KeyedTake(p.shot_id, p.index, p.backend, p.request, p.kind, p.inputs, p.number)
         if p.key not in seen:
             seen.add(p.key)
             out.append(p)

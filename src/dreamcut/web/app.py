@@ -9,7 +9,14 @@ Pages and calls:
     GET  /api/board              every take with its review, and the selections
     GET  /api/changes?since=T    reviews and selections changed since T (tabs poll this)
     POST /api/review/{take}      rating / status / note / tags of one take, written at once
-    GET  /api/cut                the current cut (edits/cut.otio) and the song's waveform
+    GET  /api/cut                the current edit (planned or conformed: which, and from where), the
+                                 song's waveform, the latest render and whether it is current
+    GET  /api/song               the song map: beats, downbeats, bars, sections (the ruler, snapping)
+    GET  /media/song             the song (the timeline's clock when it plays takes in sequence)
+    GET  /api/slot/{n}/takes     the takes slot n can swap to, best-ranked first
+    POST /api/edit               swap / move (snapped to the beat grid) / lock / undo, written as the
+                                 catalog's selection and the spec's `place:` pins, then planned again
+    GET  /api/history            the edit room's changes, newest first (from the catalog)
     POST /api/jobs               preview more variants, promote, re-render (background jobs)
     GET  /api/jobs               the jobs this board started
 
@@ -68,7 +75,7 @@ class Board:
         self.catalog: Catalog = self.project.catalog
         self.lock = threading.RLock()
         self.jobs: dict[str, dict[str, Any]] = {}
-        self._cut_cache: tuple[float, dict] | None = None
+        self._cut_cache: tuple[tuple[str, int], dict] | None = None
 
     # -- data ----------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
@@ -171,17 +178,61 @@ class Board:
         return {"now": max(latest, sel_latest, since), "reviews": reviews, "selections": self.selections(),
                 "takes": count}
 
-    def cut(self) -> dict[str, Any]:
-        """The current cut's clips (with the planner's reasons) over the song's waveform."""
-        cut_file = self.project.edits_dir / "cut.otio"
-        data: dict[str, Any] = {"clips": [], "seconds": 0.0, "peaks": []}
-        if cut_file.is_file():
-            mtime = cut_file.stat().st_mtime
-            if self._cut_cache and self._cut_cache[0] == mtime:
+    def edit_source(self):
+        """Which edit is current (the planner's cut or a conformed NLE edit): `pipeline.current_edit`."""
+        from dreamcut.pipeline import current_edit
+
+        return current_edit(self.project)
+
+    def edit(self) -> dict[str, Any]:
+        """The current edit's clips (slot, record times, the planner's reasons) and where it came from."""
+        source = self.edit_source()
+        data: dict[str, Any] = {"clips": [], "seconds": 0.0, "fps": 24}
+        if source.path.is_file():
+            key = (str(source.path), source.path.stat().st_mtime_ns)
+            if self._cut_cache and self._cut_cache[0] == key:
                 data = dict(self._cut_cache[1])
             else:
-                data = _read_cut(cut_file)
-                self._cut_cache = (mtime, dict(data))
+                data = _read_cut(source.path, self.root)
+                self._cut_cache = (key, dict(data))
+        data["source"] = {"path": self.project.rel(source.path), "conformed": source.conformed,
+                          "conformed_from": source.conformed_from, "text": source.describe()}
+        return data
+
+    def usage(self) -> dict[str, list[dict[str, Any]]]:
+        """take id -> the slots of the current edit it fills (a take may be used twice)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for c in self.edit()["clips"]:
+            out.setdefault(c["take"], []).append(c)
+        return out
+
+    def render_state(self) -> dict[str, Any] | None:
+        """The latest master render and whether it is current (made after the current edit was written)."""
+        from dreamcut.pipeline import render_paths
+
+        master, _ = render_paths(self.project)
+        source = self.edit_source()
+        if not master.is_file() or not source.path.is_file():
+            return None
+        current = master.stat().st_mtime_ns >= source.path.stat().st_mtime_ns
+        return {"url": "/files/" + self.project.rel(master), "current": current}
+
+    def song(self) -> dict[str, Any]:
+        """The song map the edit is cut to (`pipeline.analyse_song`, cached by content): tempo, beats,
+        downbeats, bars and sections, for the timeline's ruler and for snapping."""
+        from dreamcut.pipeline import analyse_song
+
+        song = analyse_song(self.project)
+        return {"duration": song.duration, "tempo": song.tempo, "beats": song.beats, "downbeats": song.downbeats,
+                "beats_per_bar": song.beats_per_bar,
+                "sections": [{"start": x.start, "end": x.end, "label": x.label} for x in song.sections]}
+
+    def cut(self) -> dict[str, Any]:
+        """The current edit over the song's waveform, with the latest render and the song's URL."""
+        data = self.edit()
+        data["render"] = self.render_state()
+        data["song_url"] = "/media/song"
+        data["peaks"] = []
         try:
             song = self.project.song_path
         except Exception:  # a spec without a song still has a board
@@ -192,8 +243,131 @@ class Board:
             data["seconds"] = max(float(data.get("seconds") or 0.0), wave["seconds"])
         return data
 
+    # -- the edit room: changes written as the spec's pins and the catalog's selections ---------
+    def slot_takes(self, slot: int) -> dict[str, Any]:
+        """The takes a slot can swap to: its shot's takes, best-ranked first (`pipeline.ranked_takes`)."""
+        from dreamcut.pipeline import ranked_takes
+
+        clip = self._slot(slot)
+        with self.lock:
+            takes = ranked_takes(self.project, clip["shot"])
+        return {"slot": slot, "shot": clip["shot"], "take": clip["take"],
+                "takes": [{"id": t.id, "score": t.score, "variant": t.variant} for t in takes]}
+
+    def _slot(self, slot: Any) -> dict[str, Any]:
+        clips = self.edit()["clips"]
+        if not isinstance(slot, int) or isinstance(slot, bool) or not 1 <= slot <= len(clips):
+            raise HTTPException(422, f"slot must be 1..{len(clips)}")
+        if not clips[slot - 1]["shot"]:
+            raise HTTPException(422, f"slot {slot} is not a shot of the spec")
+        return clips[slot - 1]
+
+    def _place_of(self, shot_id: str) -> dict | None:
+        shot = self.project.spec.shot(shot_id)
+        return shot.place.model_dump(exclude_none=True) if shot.place is not None else None
+
+    def change_edit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One change from the board (swap a slot's take, move a slot's cut onto the beat grid, lock a
+        slot, undo), written where the director's choices live (selection in the catalog, `place:`
+        pins in dreamcut.yaml), recorded in the catalog's history, then planned again exactly as
+        `dreamcut edit` plans. A change the planner refuses is put back and answered 422."""
+        from dreamcut import lock
+        from dreamcut.errors import BadInput
+
+        with self.lock:
+            try:  # the project's one writer for this change (a running render or generate is waited for by no one)
+                lock.acquire(self.project.state_dir, "review board edit")
+            except BadInput as e:
+                raise HTTPException(409, str(e)) from None
+            try:
+                return self._change_edit(body)
+            finally:
+                lock.release(self.project.state_dir)
+
+    def _change_edit(self, body: dict[str, Any]) -> dict[str, Any]:
+        from dreamcut.edit.grid import snap_place
+
+        op = body.get("op")
+        with self.lock:
+            if self.edit_source().conformed:
+                raise HTTPException(409, "the current edit was conformed from an NLE: change it there, or run "
+                                         "`dreamcut edit` to plan again from the spec")
+            if op == "undo":
+                change = self.catalog.last_edit_change()
+                if change is None:
+                    raise HTTPException(409, "nothing to undo")
+                self._apply(change.shot_id, change.before)
+                self.catalog.mark_edit_change_undone(change.id)
+                return self._replan(lambda: (self._apply(change.shot_id, change.after),
+                                             self.catalog.db.execute("UPDATE edit_history SET undone=0 WHERE id=?",
+                                                                     (change.id,))))
+            clip = self._slot(body.get("slot"))
+            shot = clip["shot"]
+            spec_shot = self.project.spec.shot(shot)
+            before: dict[str, Any] = {"take": self.selections().get(shot), "place": self._place_of(shot),
+                                      "transition": spec_shot.transition.model_dump() if spec_shot.transition else None}
+            if op == "swap":
+                take = self.catalog.take(str(body.get("take")))
+                if take is None or take.shot_id != shot or take.kind != "take":
+                    raise HTTPException(422, f"take must be one of shot {shot}'s takes")
+                after = {"take": take.id}
+            elif op == "move":
+                to = body.get("to")
+                if clip["slot"] == 1 or not isinstance(to, (int, float)) or isinstance(to, bool):
+                    raise HTTPException(422, "move needs a slot after the first and `to` in seconds")
+                place, _ = snap_place(self._song(), float(to))
+                after = {"place": place}
+            elif op == "transition":
+                # how slot n hands over to slot n+1: the shot's `transition:` in the spec
+                kind = body.get("kind")
+                if kind not in ("cut", "dissolve", "dip", "zoom") or clip["slot"] == len(self.edit()["clips"]):
+                    raise HTTPException(422, "transition needs a slot before the last and a kind: cut, dissolve, "
+                                             "dip or zoom")
+                beats = body.get("beats", 1.0)
+                if not isinstance(beats, (int, float)) or isinstance(beats, bool) or not 0 < beats <= 16:
+                    raise HTTPException(422, "beats must be above 0 and at most 16")
+                after = {"transition": {"kind": kind, "beats": float(beats)}}
+            elif op == "lock":
+                place = snap_place(self._song(), clip["start"])[0] if clip["slot"] > 1 else None
+                after = {"take": clip["take"], "place": place}
+            else:
+                raise HTTPException(422, "op must be swap, move, transition, lock or undo")
+            before = {k: before[k] for k in after}
+            self._apply(shot, after)
+            change_id = self.catalog.record_edit_change(op, shot, before, after)
+            return self._replan(lambda: (self._apply(shot, before),
+                                         self.catalog.db.execute("DELETE FROM edit_history WHERE id=?", (change_id,))))
+
+    def _song(self):
+        from dreamcut.pipeline import analyse_song
+
+        return analyse_song(self.project)
+
+    def _apply(self, shot_id: str, state: dict[str, Any]) -> None:
+        if "take" in state:
+            if state["take"] is None:
+                self.catalog.db.execute("DELETE FROM selections WHERE shot_id=?", (shot_id,))
+            else:
+                self.catalog.select(shot_id, state["take"])
+        if "place" in state:
+            self.project.set_shot_place(shot_id, state["place"])
+        if "transition" in state:
+            self.project.set_shot_field(shot_id, "transition", state["transition"])
+
+    def _replan(self, revert) -> dict[str, Any]:
+        from dreamcut.errors import DreamcutError
+        from dreamcut.pipeline import make_edit
+
+        try:
+            make_edit(self.project)
+        except DreamcutError as e:
+            revert()
+            raise HTTPException(422, str(e)) from None
+        return self.cut()
+
     # -- background jobs -------------------------------------------------------------------
-    def start_job(self, action: str, shot: str | None, variants: list[int] | int | None) -> dict[str, Any]:
+    def start_job(self, action: str, shot: str | None, variants: list[int] | int | None,
+                  confirm: bool = False) -> dict[str, Any]:
         """Run `dreamcut preview|promote|render` for this project as a child process (isolated, and
         durable through the catalog: a board restart loses only the log tail, never the work)."""
         cmd = [sys.executable, "-m", "dreamcut", "--project", str(self.root), "--quiet"]
@@ -205,6 +379,16 @@ class Board:
         elif action == "promote":
             if not shot or not isinstance(variants, list) or not variants or not all(isinstance(v, int) for v in variants):
                 raise HTTPException(422, "promote needs a shot and a list of variant numbers")
+            if shot not in {s["id"] for s in self.shots()}:
+                raise HTTPException(404, "no such shot")
+            from dreamcut.preview import unpreviewed
+
+            with self.lock:
+                never = unpreviewed(self.project, shot, variants)
+            if never and not confirm:
+                # The board asks the director first (409 + `confirm`); the CLI prints a warning line.
+                raise HTTPException(409, f"{shot} variant(s) {', '.join(map(str, never))} were never previewed: "
+                                         "promote anyway?")
             cmd += ["promote", shot, *[str(v) for v in variants]]
         elif action == "render":
             cmd += ["render"]
@@ -248,7 +432,15 @@ def _chunked(parts, size: int = 32_768):
         yield "".join(buf).encode()
 
 
-def _read_cut(path: Path) -> dict[str, Any]:
+def timecode(seconds: float, fps: int) -> str:
+    """HH:MM:SS:FF at `fps` (non-drop), as an NLE's record timecode reads."""
+    total = round(seconds * fps)
+    f = total % fps
+    s_ = total // fps
+    return f"{s_ // 3600:02d}:{s_ // 60 % 60:02d}:{s_ % 60:02d}:{f:02d}"
+
+
+def _read_cut(path: Path, root: Path) -> dict[str, Any]:
     from dreamcut import timeline as tl
     from dreamcut.errors import BadInput
 
@@ -257,12 +449,15 @@ def _read_cut(path: Path) -> dict[str, Any]:
         fps = tl.info(timeline).fps
         views = tl.clips(timeline, fps)
     except (BadInput, ValueError, TypeError):  # a damaged or foreign cut: show none rather than failing the board
-        return {"clips": [], "seconds": 0.0, "error": "edits/cut.otio could not be read"}
-    clips = [{"take": v.take, "shot": v.shot or "", "start": round(v.record_start / fps, 3),
-              "end": round(v.record_end / fps, 3), "reason": str(v.meta.get("reason", "")),
-              "score": v.meta.get("score")} for v in views]
+        return {"clips": [], "seconds": 0.0, "fps": 24, "error": f"{path.name} could not be read"}
+    clips = [{"slot": i + 1, "take": v.take, "shot": v.shot or "", "start": round(v.record_start / fps, 3),
+              "end": round(v.record_end / fps, 3), "tc": timecode(v.record_start / fps, fps),
+              "source_in": round(v.source_in / fps, 3), "speed": v.speed,
+              "media": f"/media/take/{v.take}" if not v.baked else "",
+              "reason": str(v.meta.get("reason", "")), "score": v.meta.get("score")}
+             for i, v in enumerate(views)]
     seconds = views[-1].record_end / fps if views else 0.0
-    return {"clips": clips, "seconds": round(seconds, 3), "title": timeline.name}
+    return {"clips": clips, "seconds": round(seconds, 3), "fps": fps, "title": timeline.name}
 
 
 def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) -> FastAPI:
@@ -300,7 +495,8 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
         sheets = {sid: (board.project.previews_dir / sid / "contact_sheet.png").is_file() for sid in by_shot}
         parts = templates.get_template("board.html").generate(
             title=board.project.spec.title, shots=shots, by_shot=by_shot, selections=board.selections(),
-            sheets=sheets, total=len(rows), now=board.changes(0.0)["now"])
+            sheets=sheets, total=len(rows), now=board.changes(0.0)["now"], usage=board.usage(),
+            source=board.edit()["source"])
         # Streamed in ~32 kB pieces: the browser paints the header and the first shots while the
         # rest of a 700-take board is still being rendered and sent.
         return StreamingResponse(_chunked(parts), media_type="text/html; charset=utf-8",
@@ -331,6 +527,20 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
     def full_take(take_id: str) -> FileResponse:
         return FileResponse(board.take_file(take_id), media_type="video/mp4")
 
+    @app.get("/media/song")
+    def song_file() -> FileResponse:
+        try:
+            song = board.project.song_path
+        except Exception:
+            raise HTTPException(404, "the spec names no song") from None
+        if not board.project.inside(song) or not song.resolve().is_file():
+            raise HTTPException(404, "song not found inside the project")
+        return FileResponse(song.resolve())
+
+    @app.get("/api/song")
+    def api_song() -> dict:
+        return board.song()
+
     @app.get("/files/{rel:path}")
     def project_file(rel: str) -> FileResponse:
         resolved = board.media_file(rel)
@@ -358,10 +568,27 @@ def create_app(project_root: Path, *, allowed_hosts: list[str] | None = None) ->
     def api_cut() -> dict:
         return board.cut()
 
+    @app.get("/api/slot/{slot}/takes")
+    def api_slot_takes(slot: int) -> dict:
+        return board.slot_takes(slot)
+
+    @app.post("/api/edit")
+    async def api_edit(request: Request) -> dict:
+        body = await _json_object(request)
+        import anyio
+
+        return await anyio.to_thread.run_sync(board.change_edit, body)
+
+    @app.get("/api/history")
+    def api_history() -> list:
+        with board.lock:
+            return [c.__dict__ for c in board.catalog.edit_history()]
+
     @app.post("/api/jobs")
     async def api_jobs_start(request: Request) -> dict:
         body = await _json_object(request)
-        return board.start_job(str(body.get("action")), body.get("shot"), body.get("variants"))
+        return board.start_job(str(body.get("action")), body.get("shot"), body.get("variants"),
+                               confirm=body.get("confirm") is True)
 
     @app.get("/api/jobs")
     def api_jobs() -> list:

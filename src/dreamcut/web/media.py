@@ -61,19 +61,29 @@ def ensure_proxy(cache_dir: Path, take_id: str, src: Path) -> Path:
     return dest
 
 
+POSTER_SEEK = 0.5  # s: the first frame is often a fade-in ...
+POSTER_MIN_SECONDS = 1.0  # ... but a clip shorter than this (a 4-frame preview) gets its first frame
+
+
+def poster_seek(seconds: float) -> float:
+    """Where a poster is grabbed: half a second in, or the first frame of a clip under a second."""
+    return POSTER_SEEK if seconds >= POSTER_MIN_SECONDS else 0.0
+
+
 def ensure_poster(cache_dir: Path, take_id: str, src: Path) -> Path:
-    """One small JPEG from a second into the take (the first frame is often a fade-in)."""
+    """One small JPEG of the take (see `poster_seek`); always made when the take has a frame."""
+    from dreamcut.media import probe
+
     dest = poster_path(cache_dir, take_id, src)
     if dest.is_file():
         return dest
     with _lock(str(dest)), _slots:
         if not dest.is_file():
+            seek = poster_seek(probe(src).duration or 0.0)
             with atomic_path(dest) as tmp:
-                run_ffmpeg(["-ss", "0.5", "-i", str(src), "-frames:v", "1", "-vf", f"scale={POSTER_WIDTH}:-2",
-                            "-q:v", "5", "-f", "image2", str(tmp)], what=f"poster of {take_id}")
-                if tmp.stat().st_size == 0:  # a take shorter than 0.5 s: take its first frame
-                    run_ffmpeg(["-i", str(src), "-frames:v", "1", "-vf", f"scale={POSTER_WIDTH}:-2",
-                                "-q:v", "5", "-f", "image2", str(tmp)], what=f"poster of {take_id}")
+                args = ["-i", str(src), "-frames:v", "1", "-vf", f"scale={POSTER_WIDTH}:-2", "-q:v", "5",
+                        "-f", "image2", str(tmp)]
+                run_ffmpeg((["-ss", f"{seek}"] if seek else []) + args, what=f"poster of {take_id}")
     return dest
 
 

@@ -11,7 +11,11 @@
   async function post(url, body) {
     const r = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json", "X-Dreamcut": "1"},
                                 body: JSON.stringify(body)});
-    if (!r.ok) throw new Error((await r.json()).detail || r.statusText);
+    if (!r.ok) {
+      const err = new Error((await r.json().catch(() => ({}))).detail || r.statusText);
+      err.status = r.status;
+      throw err;
+    }
     return r.json();
   }
 
@@ -169,7 +173,13 @@
   function flash(text) { $("#jobs").textContent = text; }
   async function startJob(body) {
     try {
-      const job = await post("/api/jobs", body);
+      let job;
+      try { job = await post("/api/jobs", body); }
+      catch (err) {
+        // 409: promoting a variant never previewed; the director confirms first.
+        if (err.status !== 409 || !window.confirm(err.message)) throw err;
+        job = await post("/api/jobs", Object.assign({}, body, {confirm: true}));
+      }
       flash(job.action + (job.shot ? " " + job.shot : "") + ": running");
       pollJobs();
     } catch (err) { flash(String(err.message || err)); }
@@ -201,9 +211,158 @@
   }
   setTimeout(poll, 2000);
 
-  // -- the cut over the song's waveform (after first paint) ------------------------------------
+  // -- the edit room: a timeline (bars, timecode, sections) with a playhead, and the edit played
+  //    with the song: the latest render when it is current, else the takes in sequence, each
+  //    placed by the song's clock (the picture follows the audio, never the other way round).
+  const mon = $("#mon"), song = $("#song");
+  let cut = null, songMap = null, fps = 24, playing = false, shown = null, raf = 0;
+  const pad = (n) => String(n).padStart(2, "0");
+  function timecode(t) {
+    const f = Math.round(t * fps), s = Math.floor(f / fps);
+    return pad(Math.floor(s / 3600)) + ":" + pad(Math.floor(s / 60) % 60) + ":" + pad(s % 60) + ":" + pad(f % fps);
+  }
+  function barOf(t) {  // "bar.beat" from the song map's downbeats and beats
+    if (!songMap || !songMap.downbeats.length) return "";
+    let bar = 0;
+    while (bar + 1 < songMap.downbeats.length && songMap.downbeats[bar + 1] <= t + 1e-6) bar++;
+    const beat = songMap.beats.filter((b) => b >= songMap.downbeats[bar] - 1e-6 && b <= t + 1e-6).length;
+    return "bar " + (bar + 1) + "." + Math.max(1, beat);
+  }
+  const total = () => (cut && cut.seconds) || 1;
+  const pct = (t) => (100 * t / total()) + "%";
+  function useRender() {
+    const m = $("#pmode").value;
+    return !!(cut && cut.render) && (m === "render" || (m === "auto" && cut.render.current));
+  }
+  function clipAt(t) {
+    const cs = (cut && cut.clips) || [];
+    return cs.find((c) => t >= c.start - 1e-6 && t < c.end - 1e-6) || (t >= total() - 1e-3 ? cs[cs.length - 1] : null);
+  }
+  const now = () => (useRender() ? mon.currentTime : song.currentTime);
+  // An event of a media element, or its error, or 10 s: a seek never waits forever on a load that failed.
+  function waitFor(el, ev) {
+    return new Promise((ok) => {
+      const done = () => { clearTimeout(timer); el.removeEventListener(ev, done); el.removeEventListener("error", done); ok(); };
+      const timer = setTimeout(done, 10000);
+      el.addEventListener(ev, done, {once: true});
+      el.addEventListener("error", done, {once: true});
+    });
+  }
+
+  async function place(t) {  // show the frame of the edit at record time t
+    if (useRender()) {
+      if (mon.dataset.src !== cut.render.url) {
+        mon.dataset.src = cut.render.url; mon.src = cut.render.url; mon.muted = false; mon.playbackRate = 1;
+        await waitFor(mon, "loadedmetadata");
+      }
+      if (Math.abs(mon.currentTime - t) > 1e-4) { mon.currentTime = t; await waitFor(mon, "seeked"); }
+      shown = null;
+      return;
+    }
+    const c = clipAt(t);
+    if (!c || !c.media) { mon.removeAttribute("src"); delete mon.dataset.src; shown = null; return; }
+    if (mon.dataset.src !== c.media) {
+      mon.dataset.src = c.media; mon.src = c.media; mon.muted = true;
+      await waitFor(mon, "loadedmetadata");
+    }
+    shown = c;
+    mon.playbackRate = c.speed || 1;
+    const want = c.source_in + (t - c.start) * (c.speed || 1);
+    if (Math.abs(mon.currentTime - want) > 1e-4) { mon.currentTime = want; await waitFor(mon, "seeked"); }
+  }
+  function drawHead(t) {
+    $("#playhead").style.left = pct(t);
+    $("#clock").textContent = timecode(t);
+    $("#barpos").textContent = barOf(t);
+    const c = clipAt(t);
+    $$("#clips div").forEach((d) => d.classList.toggle("on", !!c && +d.dataset.slot === c.slot));
+  }
+  let pending = Promise.resolve();
+  function seek(t) {  // seeks run one after another (a mode switch and a click must not interleave)
+    pending = pending.then(() => seekNow(t), () => seekNow(t));
+    return pending;
+  }
+  async function seekNow(t) {
+    t = Math.max(0, Math.min(t, total()));
+    if (!useRender()) song.currentTime = t;
+    await place(t);
+    drawHead(t);
+    return t;
+  }
+  function tick() {
+    if (!playing) return;
+    const t = now();
+    drawHead(t);
+    if (!useRender()) {
+      const c = clipAt(t);
+      if (c !== shown) place(t).then(() => { if (playing) mon.play().catch(() => {}); });
+      else if (c) {  // keep the picture on the song's clock (correct drift above two frames)
+        const want = c.source_in + (t - c.start) * (c.speed || 1);
+        if (Math.abs(mon.currentTime - want) > 2 / fps) mon.currentTime = want;
+      }
+      if (t >= total()) return stop();
+    }
+    raf = requestAnimationFrame(tick);
+  }
+  async function play() {
+    const t = now();
+    playing = true; $("#play").textContent = "❚❚ pause";
+    await place(t);
+    if (useRender()) await mon.play(); else { await song.play(); await mon.play().catch(() => {}); }
+    raf = requestAnimationFrame(tick);
+  }
+  function stop() {
+    playing = false; cancelAnimationFrame(raf); mon.pause(); song.pause(); $("#play").textContent = "▶ play";
+  }
+  $("#play").addEventListener("click", () => (playing ? stop() : play()));
+  mon.addEventListener("ended", () => { if (useRender()) stop(); });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === " " && !e.target.closest("input,textarea,select,button,dialog")) { e.preventDefault(); playing ? stop() : play(); }
+  });
+  $("#pmode").addEventListener("change", async () => {
+    const t = now(); stop(); delete mon.dataset.src; shown = null;
+    noteMode(); await seek(t);
+  });
+  $("#tl").addEventListener("click", (e) => {
+    const box = $("#tl").getBoundingClientRect();
+    seek(((e.clientX - box.left) / box.width) * total());
+  });
+  function noteMode() {
+    $("#pnote").textContent = useRender() ? "playing " + cut.render.url.replace("/files/", "")
+      : (cut.render && !cut.render.current ? "render is older than the edit: playing the takes" : "playing the takes");
+  }
+
+  function drawRuler() {
+    const ruler = $("#ruler"), secs = $("#sections");
+    ruler.textContent = ""; secs.textContent = "";
+    if (!songMap) return;
+    const w = ruler.clientWidth || 800, downs = songMap.downbeats;
+    const barPx = downs.length > 1 ? w * (downs[1] - downs[0]) / total() : w;
+    const every = [1, 2, 4, 8, 16, 32].find((k) => k * barPx >= 70) || 64;
+    songMap.beats.forEach((b) => {
+      if (b > total()) return;
+      const i = document.createElement("i"); i.style.left = pct(b); ruler.appendChild(i);
+    });
+    downs.forEach((d, k) => {
+      if (d > total()) return;
+      const i = document.createElement("i"); i.className = "bar"; i.style.left = pct(d); ruler.appendChild(i);
+      if (k % every === 0) {
+        const b = document.createElement("b"); b.style.left = pct(d);
+        b.textContent = (k + 1) + "  " + timecode(d).slice(3); ruler.appendChild(b);
+      }
+    });
+    songMap.sections.forEach((s) => {
+      const d = document.createElement("div");
+      d.style.left = pct(s.start); d.style.width = (100 * (s.end - s.start) / total()) + "%";
+      d.textContent = s.label; d.title = s.label + " " + timecode(s.start) + "–" + timecode(s.end);
+      secs.appendChild(d);
+    });
+  }
+
   async function drawCut() {
-    const cut = await (await fetch("/api/cut")).json();
+    cut = await (await fetch("/api/cut")).json();
+    fps = cut.fps || 24;
+    song.src = cut.song_url;
     const canvas = $("#wave"), ctx = canvas.getContext("2d");
     canvas.width = canvas.clientWidth;
     const w = canvas.width, h = canvas.height, peaks = cut.peaks || [];
@@ -212,17 +371,103 @@
       const x = (i / peaks.length) * w, ph = Math.max(1, p * h);
       ctx.fillRect(x, (h - ph) / 2, Math.max(1, w / peaks.length), ph);
     });
-    const total = cut.seconds || 1, box = $("#clips");
+    await redrawCut(cut);
+    noteMode();
+    drawHead(0);
+    try { songMap = await (await fetch("/api/song")).json(); } catch (e) { songMap = null; }
+    drawRuler();
+    document.body.dataset.room = "ready";
+  }
+  async function redrawCut(next) {
+    cut = next; fps = cut.fps || 24;
+    stop(); delete mon.dataset.src; shown = null;
+    const box = $("#clips");
     box.textContent = "";
     (cut.clips || []).forEach((c) => {
       const d = document.createElement("div");
-      d.style.left = (100 * c.start / total) + "%";
-      d.style.width = (100 * (c.end - c.start) / total) + "%";
-      d.textContent = c.shot + " " + c.take;
-      d.title = c.take + " (" + c.start.toFixed(1) + "–" + c.end.toFixed(1) + " s): " + (c.reason || "");
-      d.dataset.take = c.take;
+      d.style.left = pct(c.start);
+      d.style.width = (100 * (c.end - c.start) / total()) + "%";
+      d.textContent = c.slot + " · " + c.shot;
+      d.title = "slot " + c.slot + ": " + c.take + " at " + c.tc + " (" + (c.end - c.start).toFixed(2) + " s)" + (c.reason ? "\n" + c.reason : "");
+      d.dataset.take = c.take; d.dataset.slot = c.slot;
+      if (c.slot > 1 && !(cut.source && cut.source.conformed)) {
+        const g = document.createElement("span"); g.className = "grip"; g.title = "drag the cut (snaps to the beat)";
+        d.appendChild(g);
+      }
       box.appendChild(d);
     });
+    $("#undo").hidden = !!(cut.source && cut.source.conformed);
+    if (picked) $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === picked));
+    document.body.dataset.cutv = String(+(document.body.dataset.cutv || 0) + 1);
   }
+  // -- editing on the grid: click a slot to swap its take or lock it; drag a cut (a slot's left
+  //    edge) and it snaps to the nearest beat; every change goes to /api/edit, which writes it
+  //    as the spec's pins / the catalog's selection and plans again.
+  let picked = null;
+  async function edit(body) {
+    try {
+      const c = await post("/api/edit", body);
+      flash(body.op + " done");
+      await redrawCut(c);
+      return c;
+    } catch (err) { flash(String(err.message || err)); return null; }
+  }
+  async function pick(slot) {
+    if (cut.source && cut.source.conformed) {  // the NLE's edit is changed in the NLE, never re-planned here
+      flash("this edit was " + cut.source.text + ": change it in the NLE, or `dreamcut edit` to plan again");
+      return;
+    }
+    const offer = await (await fetch("/api/slot/" + slot + "/takes")).json();
+    picked = slot;
+    $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === slot));
+    $("#sb-slot").textContent = slot; $("#sb-shot").textContent = offer.shot;
+    const sel = $("#sb-take"); sel.textContent = "";
+    offer.takes.forEach((t, k) => {
+      const o = document.createElement("option");
+      o.value = t.id; o.textContent = (k === 0 ? "★ " : "") + t.id + (t.score != null ? " (" + t.score.toFixed(2) + ")" : "");
+      o.selected = t.id === offer.take; sel.appendChild(o);
+    });
+    $("#slotbar").hidden = false;
+  }
+  $("#sb-take").addEventListener("change", (e) => edit({op: "swap", slot: picked, take: e.target.value}));
+  $("#sb-tr").addEventListener("change", (e) => {
+    if (e.target.value) edit({op: "transition", slot: picked, kind: e.target.value});
+    e.target.value = "";
+  });
+  $("#sb-lock").addEventListener("click", () => edit({op: "lock", slot: picked}));
+  $("#undo").addEventListener("click", () => edit({op: "undo"}));
+  function snapTime(t) {
+    if (!songMap || !songMap.beats.length) return t;
+    return songMap.beats.reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a));
+  }
+  let drag = null;
+  $("#clips").addEventListener("mousedown", (e) => {
+    const grip = e.target.closest(".grip");
+    if (!grip) return;
+    e.preventDefault(); e.stopPropagation();
+    const d = grip.parentElement;
+    drag = {slot: +d.dataset.slot, el: d, t: null};
+    d.classList.add("drag");
+    let mark = $("#snap"); if (!mark) { mark = document.createElement("div"); mark.id = "snap"; $("#tl").appendChild(mark); }
+  });
+  document.addEventListener("mousemove", (e) => {
+    if (!drag) return;
+    const box = $("#tl").getBoundingClientRect();
+    drag.t = snapTime(((e.clientX - box.left) / box.width) * total());
+    $("#snap").style.left = pct(drag.t);
+  });
+  document.addEventListener("mouseup", async () => {
+    if (!drag) return;
+    const d = drag; drag = null;
+    d.el.classList.remove("drag"); const m = $("#snap"); if (m) m.remove();
+    if (d.t != null) await edit({op: "move", slot: d.slot, to: d.t});
+  });
+  $("#clips").addEventListener("click", (e) => {
+    const d = e.target.closest("#clips div");
+    if (d && !e.target.closest(".grip")) pick(+d.dataset.slot);
+  });
+
+  window.dreamcutRoom = {edit, pick, snapTime, seek, play, stop, state: () => ({t: now(), playing, render: useRender(),
+                                                          clip: shown && shown.slot, src: mon.dataset.src || ""})};
   (window.requestIdleCallback || setTimeout)(drawCut);
 })();
