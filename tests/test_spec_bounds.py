@@ -41,6 +41,13 @@ HOSTILE = {
                                      "      - text: noon\n        at: 9\n  - id: s2\n    prompt: waves\n", "s1"),
     "missing ref": (HEAD + SHOTS.replace("    prompt: waves on rocks\n",
                                          "    prompt: waves on rocks\n    refs: [refs/nope.png]\n"), "does not exist"),
+    # Pins checked against the song map (6 s long, no chorus#99): the same check in both commands.
+    "pin to a section the song lacks": (HEAD + SHOTS.replace("    prompt: waves on rocks\n",
+                                                             "    prompt: waves on rocks\n    place: {section: chorus#99}\n"),
+                                        "does not have"),
+    "pin past the song's end": (HEAD + SHOTS.replace("    prompt: waves on rocks\n",
+                                                     "    prompt: waves on rocks\n    place: {second: 1e308}\n"),
+                                "but the song is 6.00 s long"),
     "ref not an image": (HEAD + SHOTS.replace("    prompt: waves on rocks\n",
                                               "    prompt: waves on rocks\n    refs: [refs/fake.png]\n"),
                          "not a readable picture"),
