@@ -204,3 +204,34 @@ def test_kill_9_during_export_and_the_next_export_sweeps(tmp_path):
     strays = [p.relative_to(exports).as_posix() for p in exports.rglob(".*")]
     assert strays == [], strays
     assert (exports / "premiere.xml").is_file() and (exports / "cut.edl").is_file()
+
+
+@pytest.mark.slow
+def test_twenty_kills_of_render_and_export_lose_nothing_and_leave_no_stray(tmp_path):
+    """Issue 19: 20 `kill -9`s of render and export at staggered moments; after each, the previous
+    outputs are still there and signed; after the next full run, no stray file is left anywhere."""
+    root = make_project(tmp_path / "p", song_seconds=12.0)
+    _write_edit(root, [Cut(f"takes/s{i % 3}/s{i % 3}_t1.mp4", 0.25, 2.0, "zoom" if i % 2 else "cut", 6)
+                       for i in range(5)])
+    env = _env()
+    assert _dreamcut(root, "render", env=env).returncode == 0
+    assert _dreamcut(root, "export", env=env).returncode == 0
+    delays = [0.4 + 0.35 * k for k in range(10)]  # from start-up to deep into the encode
+    for n in range(20):
+        command = ["render", "--force"] if n % 2 == 0 else ["export"]
+        proc = subprocess.Popen([sys.executable, "-m", "dreamcut", "--project", str(root), *command], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=delays[n // 2])
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        for name in (MASTER, FINAL):  # the last good render survives every kill, signed
+            report = verify(root / "renders" / name)
+            assert report.has_manifest and report.valid, (n, command, name, report.problems)
+        assert (root / "exports" / "premiere.xml").is_file() and verify(root / "exports" / "premiere.xml").valid
+    assert _dreamcut(root, "render", "--force", env=env).returncode == 0
+    assert _dreamcut(root, "export", env=env).returncode == 0
+    assert _strays(root) == []
+    strays = [p.relative_to(root).as_posix() for folder in ("renders", "exports") for p in (root / folder).rglob(".*")]
+    assert strays == [], strays
