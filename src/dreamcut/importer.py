@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from dreamcut.catalog import Take
-from dreamcut.errors import BadInput, DreamcutError, WorkFailed
-from dreamcut.media import MediaInfo, ffmpeg_exe, file_sha256, probe, write_text_atomic
+from dreamcut.errors import BadInput, DreamcutError
+from dreamcut.media import MediaInfo, ffmpeg_exe, file_sha256, pid_alive, probe, write_text_atomic
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".gif"}
 FITS = ("auto", "crop", "pad", "blur")
@@ -298,23 +298,11 @@ def clear_stale_temp(project) -> int:
     removed = 0
     for sub in d.glob("import-*"):
         m = re.match(r"import-(\d+)-", sub.name)
-        if not m or _alive(int(m.group(1))):
+        if not m or pid_alive(int(m.group(1))):
             continue
         shutil.rmtree(sub, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _link(project, src: Path, dst: Path) -> str:

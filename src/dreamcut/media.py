@@ -70,7 +70,8 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (this process always does): decides which temp files are stale."""
     if pid == os.getpid():
         return True
     try:
@@ -102,7 +103,7 @@ def sweep_stale(folder: Path) -> list[Path]:
         if not (is_part or is_work):
             continue
         m = _PID_TAG.search(name)
-        if m and _alive(int(m.group(1))):
+        if m and pid_alive(int(m.group(1))):
             continue
         if is_work:
             shutil.rmtree(p, ignore_errors=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import json
 import subprocess
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable

@@ -59,7 +59,7 @@ from typing import Callable, Iterator
 from dreamcut.backends.base import (Backend, CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus,
                                     OutcomeUnknown, ProviderError, ProviderJob)
 from dreamcut.backends.registry import BackendRef, load_backend, parse_backend
-from dreamcut.catalog import RESERVING_STATES, Take
+from dreamcut.catalog import Take
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.generate.batch import KEY_VERSION, PlannedTake
 from dreamcut.generate.cost import can_chain, job_price, segment_plan, take_price, take_requests
