@@ -244,6 +244,14 @@ _INIT = """\
 version: 1                  # spec format version (dreamcut migrates older files forward)
 title: "My music video"
 song: song.wav              # the song, in this folder (any format ffmpeg reads)
+# To correct what dreamcut hears (see `dreamcut song`) or set the pace, `song:` becomes a block:
+# song:
+#   file: song.wav
+#   bpm: 120                # or a tempo map: tempo: [{at: 0.52, bpm: 120}, {at: 95.0, bpm: 124}]
+#   downbeat: 0.52          # the first downbeat, in seconds
+#   meter: 4                # beats per bar
+#   sections: [{name: intro, start: 0}, {name: verse, bar: 9}, {name: chorus, bar: 25}]
+#   pacing: auto            # bars per cut: a number, auto (calmer verses, faster choruses), or {chorus: 2, default: 8}
 fps: 24                     # frames per second of takes, edit and render
 aspect: "16:9"              # W:H — 16:9, 9:16, 1:1, 2:1 ...
 
@@ -273,6 +281,7 @@ render:
   # interpolate_fps: 48     # optional frame interpolation of the final
   crf: 18                   # H.264 quality (lower = better, bigger)
   preset: veryfast          # x264 speed: superfast, veryfast, faster, fast, medium, slow (slower = smaller)
+  # overlay: true           # song timecode, bar.beat, section and shot in a corner (default: on for animatic)
 
 # Beat-synced motion (off unless given): levels 0..1, scaled by each section's energy.
 # pulse = zoom on kicks, flash = exposure flash on snares, shake = on the strongest hits.
