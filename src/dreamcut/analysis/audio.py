@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import json
 import subprocess
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -206,6 +207,17 @@ def analyze_song(path: Path, *, cache_dir: Path | None = None, beats_per_bar: in
         raise BadInput(f"beats_per_bar={beats_per_bar} is not supported", where=str(path),
                        fix="use 3, 4, or leave it out to detect it")
     report = progress or (lambda f: None)
+    # One analysis at a time in a process: the board's worker threads asking for the same song at
+    # once ran four librosa analyses together, and concurrent OpenBLAS calls on two cores spun for
+    # minutes. Waiting here lets the later callers find the first one's result in the cache.
+    with _ANALYSIS_LOCK:
+        return _analyze_song_once(path, cache_dir, beats_per_bar, report)
+
+
+_ANALYSIS_LOCK = threading.Lock()
+
+
+def _analyze_song_once(path: Path, cache_dir, beats_per_bar: int | None, report: Callable[[float], None]):
     digest = file_sha256(path)
     cache_file = None
     if cache_dir is not None:
