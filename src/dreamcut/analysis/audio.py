@@ -210,7 +210,11 @@ def analyze_song(path: Path, *, cache_dir: Path | None = None, beats_per_bar: in
     # One analysis at a time in a process: the board's worker threads asking for the same song at
     # once ran four librosa analyses together, and concurrent OpenBLAS calls on two cores spun for
     # minutes. Waiting here lets the later callers find the first one's result in the cache.
-    with _ANALYSIS_LOCK:
+    # BLAS runs single-threaded here: OpenBLAS's fork handler waits for its worker threads, so a
+    # board thread starting ffmpeg while an analysis was inside a multi-threaded BLAS call hung.
+    from threadpoolctl import threadpool_limits
+
+    with _ANALYSIS_LOCK, threadpool_limits(limits=1, user_api="blas"):
         return _analyze_song_once(path, cache_dir, beats_per_bar, report)
 
 
