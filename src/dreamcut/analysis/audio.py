@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 12
+ANALYSIS_VERSION = 13
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -276,9 +276,10 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     mel_db = librosa.power_to_db(mel, ref=np.max)
     oenv = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
     low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
-    tempo, beat_frames, tempo_curve, pulse = _track_beats(oenv, sr)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=HOP, tuning=0.0)  # tuning: not needed here
+    tempo, beat_frames, tempo_curve, pulse = _track_beats(oenv, sr, chroma=chroma)
     beat_frames = _regularise(beat_frames, oenv)
-    beat_frames = _on_the_beat(beat_frames, low, oenv)
+    beat_frames = _on_the_beat(beat_frames, low, oenv, chroma)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
     refined, shift = _refine_beats(y, sr, times[beat_frames])
     # A "beat" in the last 0.1 s is the song's end (the fade), not a beat.
@@ -293,7 +294,6 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
         tempo = float(np.atleast_1d(tempo)[0])
 
     report(0.35)
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=HOP, tuning=0.0)  # tuning: not needed here
     bpb, first = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar)
     downbeats = [beats[i] for i in range(first, len(beats), bpb)]
 
@@ -373,7 +373,38 @@ def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0
     return np.interp(np.arange(len(oenv)), centres, 60.0 * fps / per), float(np.median(clarity)) if clarity else 0.0
 
 
-def _track_beats(oenv: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarray, float]:
+def _harmonic_novelty(chroma: np.ndarray, half: int) -> np.ndarray:
+    """Per frame: 1 - cosine between the mean chroma of the `half` frames before and after it.
+
+    Peaks where the chord changes; chords change on beats, rarely between them.
+    """
+    n = chroma.shape[1]
+    half = max(1, int(half))
+    c = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
+    idx = np.arange(n)
+    a0, b1 = np.maximum(idx - half, 0), np.minimum(idx + half, n)
+    before = (c[:, idx] - c[:, a0])
+    after = (c[:, b1] - c[:, idx])
+    num = np.sum(before * after, axis=0)
+    den = np.linalg.norm(before, axis=0) * np.linalg.norm(after, axis=0) + 1e-9
+    return np.clip(1.0 - num / den, 0.0, 1.0)
+
+
+def _on_beat_contrast(frames: np.ndarray, nov: np.ndarray) -> float:
+    """Mean harmonic novelty on the beats over its mean half-way between them."""
+    frames = np.asarray(frames, dtype=int)
+    if len(frames) < 4:
+        return 0.0
+    mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
+    w = 2
+
+    def at(fr: np.ndarray) -> float:
+        return float(np.mean([nov[max(0, f - w): f + w + 1].max() for f in fr if f < len(nov)]))
+
+    return at(frames) / max(1e-9, at(mids))
+
+
+def _track_beats(oenv: np.ndarray, sr: int, chroma: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, float]:
     """(tempo, beat frames, local tempo per frame, pulse strength 0..1).
 
     The local tempo (autocorrelation in 3 s windows) says whether the song moves: a
@@ -401,16 +432,35 @@ def _track_beats(oenv: np.ndarray, sr: int) -> tuple[float, np.ndarray, np.ndarr
         tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)[0]))
     _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                         tightness=120)
+    if chroma is not None and len(frames) >= 8:
+        # A syncopated melody can pull the tracker half a beat off for a few bars. Track again
+        # with the harmony's changes as evidence too, and keep the grid (or its half-beat shift)
+        # when the harmony changes clearly more on its beats than between them (by GUIDED_GAIN)
+        # than on the plain grid's (a rag: 1.21 against 0.89; steady and rubato classical
+        # pieces: within 8 %, where the plain grid is the better one).
+        half = int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9)))
+        nov = _harmonic_novelty(chroma[:, : len(oenv)], half)
+        nov = np.pad(nov, (0, max(0, len(oenv) - len(nov))))
+        evidence = oenv / (oenv.std() + 1e-9) + HARMONY_WEIGHT * nov / (nov.std() + 1e-9)
+        _, guided = librosa.beat.beat_track(onset_envelope=evidence, sr=sr, hop_length=HOP, trim=False, bpm=local,
+                                            tightness=120)
+        if _on_beat_contrast(guided, nov) > GUIDED_GAIN * _on_beat_contrast(frames, nov):
+            frames = guided
     frames = np.asarray(frames, dtype=int)
     pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
     return tempo, frames, local, pulse
 
 
-def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray) -> np.ndarray:
-    """Move the grid by half a beat when the bass hits between the tracked beats.
+def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Move the grid by half a beat when the music says the beat is between the tracked beats.
 
-    A syncopated song (ragtime's "oom-pah", an off-beat hi-hat) can pull the tracker onto
-    the off-beats; the bass and kick mark the beat, so the phase that has them wins.
+    A syncopated song (ragtime's "oom-pah" with a syncopated melody, an off-beat hi-hat) can
+    pull the tracker onto the off-beats. Two kinds of evidence mark the true beat:
+    - the harmony changes on beats (chords change on bar starts, which are beats): the
+      chroma change between neighbouring half-beats is larger on the beat than between;
+    - the bass and kick hit on the beat.
+    The half-beat phase with the harmony changes wins unless the low end clearly disagrees;
+    the low end alone moves the grid when it is decisive and the harmony does not object.
     """
     if len(frames) < 8:
         return frames
@@ -421,10 +471,40 @@ def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray) -> np.nd
         return float(np.mean([env[max(0, f - w): f + w + 1].max() for f in fr if f < len(env)]))
 
     on, off = strength(frames, low), strength(mids, low)
-    if off > 1.3 * on and strength(mids, oenv) > 0.8 * strength(frames, oenv):
-        # before the first beat there is room for one more half-beat only if the song allows
+    harmony = _harmony_ratio(frames, mids, chroma)  # > 1: the harmony changes between the tracked beats
+    if harmony > HARMONY_SWITCH and off > 0.7 * on:
+        return mids
+    if off > 1.3 * on and strength(mids, oenv) > 0.8 * strength(frames, oenv) and harmony > 1.0 / HARMONY_SWITCH:
         return mids
     return frames
+
+
+# How much more the harmony must change on the half-beats than on the tracked beats to move the grid
+# (measured: 1.22 on a syncopated rag, at most 0.78 on steady and rubato classical pieces).
+HARMONY_SWITCH = 1.1
+HARMONY_WEIGHT = 2.0  # the harmonic novelty's weight against the onset envelope in the guided tracking
+GUIDED_GAIN = 1.2
+
+
+def _harmony_ratio(frames: np.ndarray, mids: np.ndarray, chroma: np.ndarray) -> float:
+    """Mean chroma change at the half-beats over the mean change at the beats.
+
+    The song is cut into half-beat segments (beat, mid, beat, ...); the change at a point
+    is 1 - cosine between the segment before it and the one after it.
+    """
+    tat = np.sort(np.concatenate([frames, mids]))
+    tat = tat[tat < chroma.shape[1]]
+    if len(tat) < 6:
+        return 1.0
+    b = list(tat) + [chroma.shape[1]]
+    seg = np.stack([chroma[:, b[i]:max(b[i + 1], b[i] + 1)].mean(axis=1) for i in range(len(tat))])
+    seg = seg / np.maximum(1e-9, np.linalg.norm(seg, axis=1, keepdims=True))
+    change = np.zeros(len(tat))
+    change[1:] = 1.0 - np.sum(seg[1:] * seg[:-1], axis=1)
+    on_beat = np.isin(tat, frames)
+    on = float(change[1:][on_beat[1:]].mean()) if on_beat[1:].any() else 0.0
+    off = float(change[1:][~on_beat[1:]].mean()) if (~on_beat[1:]).any() else 0.0
+    return off / on if on > 1e-9 else 1.0
 
 
 def _tempo_curve_points(local: np.ndarray, times: np.ndarray, beats: list[float]) -> list[list[float]]:
