@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 13
+ANALYSIS_VERSION = 14
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -311,7 +311,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
 
     report(0.7)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=20)
-    sections = _sections(downbeats, duration, times, chroma, mfcc, rms)
+    sections = _sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats)
     report(0.95)
     curve = _tempo_curve_points(tempo_curve, times, beats)
     return SongAnalysis(duration=round(duration, 6), sample_rate=sr, tempo=round(tempo, 4),
@@ -652,9 +652,59 @@ def _metre(beat_frames: np.ndarray, chroma: np.ndarray, low: np.ndarray, n_frame
     return m, p
 
 
+def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray, chroma: np.ndarray,
+                   ) -> dict[int, tuple[float, float]]:
+    """Where repeated material starts or stops repeating: {bar index: (strength 0..1, beat time)}.
+
+    Structure features (Serra et al. 2014): a recurrence matrix of beat-synchronous chroma
+    (with 4 beats of context), turned into time-lag form, smoothed over 4 beats; a boundary
+    is where the lag pattern changes (a repeat begins: the second A of A A B, or the B after
+    it). Peaks at least 8 bars apart (4 either side), above 30 % of the strongest, on the beat
+    where the change is (the bar index is the nearest downbeat's: the heard downbeats can be
+    a beat or two off, the repeat's beat is not). The 4-beat context makes a change show a
+    beat late: it is put back one beat.
+    """
+    import librosa
+    from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+    if len(beats) < 32 or len(downbeats) < 8:
+        return {}
+    bf = np.maximum(np.searchsorted(times, beats, side="right") - 1, 0)  # the frame each beat falls in
+    bf = bf[bf < chroma.shape[1]]
+    cs = librosa.util.sync(chroma, bf, aggregate=np.median)
+    starts = np.concatenate([[0.0], np.asarray(beats)[: len(bf)]])[: cs.shape[1]]
+    feats = librosa.feature.stack_memory(cs, n_steps=4, mode="edge")
+    k = max(2, int(2 * np.sqrt(feats.shape[1])))
+    rec = librosa.segment.recurrence_matrix(feats, width=3, mode="affinity", sym=True, k=k)
+    lag = gaussian_filter(librosa.segment.recurrence_to_lag(rec, pad=False), sigma=(0.5, 4))
+    nov = np.concatenate([[0.0], np.linalg.norm(np.diff(lag, axis=1), axis=0)])
+    nov = gaussian_filter1d(nov, 2)
+    if nov.max() <= 0:
+        return {}
+    per_bar = max(1, int(round(len(beats) / max(1, len(downbeats)))))
+    reach = 4 * per_bar
+    out: dict[int, tuple[float, float]] = {}
+    d = np.asarray(downbeats)
+    for i in range(1, len(nov) - 1):
+        if nov[i] < 0.3 * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
+            continue
+        t = starts[max(0, i - 1)]
+        bar = int(np.argmin(np.abs(d - t)))
+        strength = float(nov[i] / nov.max())
+        if 0 < bar < len(downbeats) and t > downbeats[0] and strength > out.get(bar, (0.0, 0.0))[0]:
+            out[bar] = (strength, float(t))
+    return out
+
+
 def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray,
-              rms: np.ndarray) -> list[Section]:
-    """Segment by repetition structure on a bar grid and name the segments."""
+              rms: np.ndarray, beats: list[float] | None = None) -> list[Section]:
+    """Segment by repetition structure on a bar grid and name the segments.
+
+    Boundaries come from two kinds of evidence: where repeated material starts (structure
+    features on beats, `_repeat_bounds`) and where the sound changes (a checkerboard novelty
+    on the bar-by-bar self-similarity). A change within the minimum gap of a repeat boundary
+    gives way to it.
+    """
     if len(downbeats) < 4:
         return [Section(0.0, round(duration, 4), "verse")]
     edges = list(downbeats) + [duration]
@@ -679,7 +729,14 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     half = 4 if nbars >= 24 else 2 if nbars >= 8 else 1
     novelty = _checkerboard_novelty(ssm, half)
     # A long song has long sections: at least 8 bars apart from 64 bars on (no "verse#22").
-    bounds = _pick_peaks(novelty, min_gap=8 if nbars >= 64 else max(1, half), nbars=nbars)
+    min_gap = 8 if nbars >= 64 else max(1, half)
+    bounds = _pick_peaks(novelty, min_gap=min_gap, nbars=nbars)
+    repeats = _repeat_bounds(beats or [], downbeats, times, chroma)
+    if repeats:
+        # a repeat boundary wins over a change of sound within min_gap bars of it (a repeat
+        # starting is what a listener hears as the next section; a new sound inside it is not)
+        keep_gap = max(min_gap, 4)
+        bounds = sorted(set(repeats) | {b for b in bounds if all(abs(b - r) >= keep_gap for r in repeats)})
     segs = [0] + bounds + [nbars]
     # Segment signatures: mean feature, loudness.
     sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
@@ -689,8 +746,13 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     top = float(novelty.max()) or 1.0
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
         start = 0.0 if a == 0 else edges[a]
-        conf = 1.0 if a == 0 else float(np.clip(novelty[a] / top, 0.0, 1.0))
-        out.append(Section(round(start, 4), round(edges[b] if b < nbars else duration, 4), lab, round(conf, 3)))
+        conf = 1.0 if a == 0 else float(np.clip(max(novelty[a] / top, repeats.get(a, (0.0, 0.0))[0]), 0.0, 1.0))
+        if a in repeats:
+            start = repeats[a][1]  # on the repeat's own beat
+        out.append(Section(round(start, 4), 0.0, lab, round(conf, 3)))
+    for i, sec in enumerate(out):  # each section ends where the next starts
+        out[i] = Section(sec.start, round(out[i + 1].start if i + 1 < len(out) else duration, 4), sec.label,
+                         sec.confidence)
     return out
 
 
