@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 14
+ANALYSIS_VERSION = 15
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -735,7 +735,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     if repeats:
         # a repeat boundary wins over a change of sound within min_gap bars of it (a repeat
         # starting is what a listener hears as the next section; a new sound inside it is not)
-        keep_gap = max(min_gap, 4)
+        keep_gap = max(min_gap, 8)
         bounds = sorted(set(repeats) | {b for b in bounds if all(abs(b - r) >= keep_gap for r in repeats)})
     segs = [0] + bounds + [nbars]
     # Segment signatures: mean feature, loudness.
