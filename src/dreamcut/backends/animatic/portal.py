@@ -13,10 +13,13 @@ import cv2
 import numpy as np
 
 from dreamcut.backends.animatic.camera import View, view_matrix
+from dreamcut.portal import centred_window, paste_window
 
 # A zoom-through between two segments: the next scene's window grows exponentially at this
 # rate (per second, natural log), covering half the frame at the boundary.
 THROUGH_RATE = 2.4
+# The portal's soft edge, as a fraction of the window's short side.
+PORTAL_FEATHER = 0.06
 
 
 def portal_scale(t: float, boundary: float) -> float:
@@ -35,19 +38,14 @@ def portal_window(boundary: float, prev_start: float, next_end: float) -> tuple[
 
 
 def zoom_through(out: np.ndarray, nxt: np.ndarray, view: View, s: float, w: int, h: int,
-                  shift: float = 0.0) -> None:
-    """Draw the next scene into a centred window of `s` times the frame, growing out of its middle."""
+                 shift: float = 0.0) -> None:
+    """Draw the next scene into a centred window of `s` times the frame, growing out of its middle
+    (the window and its soft edge are `dreamcut.portal`'s, as in the edit's zoom-through)."""
     if s >= 1.0:
         return
-    pw, ph = max(2, int(round(w * s))), max(2, int(round(h * s)))
-    x0, y0 = (w - pw) // 2, (h - ph) // 2
+    _, _, pw, ph = centred_window(w, h, s)
     m = view_matrix(view, w, h, scale=pw / w, shift=shift)
     inner = cv2.warpAffine(nxt, m, (pw, ph), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT_101)
     # A soft edge (a few percent of the window) so the portal reads as depth, not as a box.
-    edge = max(1, int(min(pw, ph) * 0.06))
-    ramp = np.minimum(np.arange(pw, dtype=np.float32), np.arange(pw, dtype=np.float32)[::-1]) / edge
-    rampy = np.minimum(np.arange(ph, dtype=np.float32), np.arange(ph, dtype=np.float32)[::-1]) / edge
-    alpha = np.clip(np.minimum(ramp[None, :], rampy[:, None]), 0, 1)[:, :, None]
-    region = out[y0:y0 + ph, x0:x0 + pw]
-    region[:] = (inner * alpha + region * (1 - alpha) + 0.5).astype(np.uint8)
+    paste_window(out, inner, PORTAL_FEATHER)
