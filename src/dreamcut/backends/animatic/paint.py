@@ -247,7 +247,7 @@ SLICE_PAINTERS: dict[str, Callable[[Canvas, Slice], None]] = {
 
 
 def paint_water(c: Canvas) -> None:
-    look, rng, cx, cy, tw, th = c.look, c.rng, c.cx, c.cy, c.tw, c.th
+    look, rng, cy, tw, th = c.look, c.rng, c.cy, c.tw, c.th
     x0, _, x1, y1 = c.rect_at(1.0)
     water = _mix((40, 90, 150), c.pick(0), 0.2)
     c.poly([(x0, y1), (x1, y1), (x1, cy + 0.02 * th), (x0, cy + 0.02 * th)], _scale(water, look.light + 0.1))
