@@ -4,14 +4,9 @@ It reads the prompt's words and draws a procedural scene from them — it is NOT
 generative model and must never be presented as AI output. Every take is labelled
 ANIMATIC in its burned-in caption (when captions are on) and in the file's metadata.
 
-What the words do (see `read_look` / `read_camera`, pure functions):
-- time of day (dawn, noon, dusk, night, ...) -> sky, light level, stars or sun;
-- named colours (red, teal, gold, ...) -> the accent palette of walls and objects;
-- places (corridor, classroom, field, road, kitchen, porch, ...) -> indoor/outdoor and motifs
-  (lockers, windows, ceiling lights, yard lines, trees, figures for people words);
-- era words (1950s, 1980s, vintage, 35mm, black and white, ...) -> colour grade and grain;
-- camera words (zoom, dolly, pan left/right, tilt, orbit, handheld, static, zoom out) -> camera
-  motion. With no camera word the camera zooms forward forever.
+What the words do (see `words.read_look` / `read_camera`, pure functions): time of day sets the
+sky and the light, named colours the palette, places indoor/outdoor and the motifs, era words
+the grade and grain, camera words the motion. With no camera word the camera zooms forward forever.
 
 The endless zoom: each scene is drawn once as a self-similar "Droste" texture (a room or a
 landscape whose centre holds the whole picture at half size), so a zoom by 2x lands on the
