@@ -24,12 +24,14 @@ go wrong (errors) or what providers are known to refuse (warnings) without rewri
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field, replace
 from math import prod
-from typing import TYPE_CHECKING, Literal, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
-from dreamcut.backends.base import SceneSegment
+from dreamcut.backends.base import GenerationRequest, SceneSegment
 from dreamcut.errors import BadInput
 
 if TYPE_CHECKING:
@@ -321,20 +323,13 @@ def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float 
 
 
 # -- what each backend receives ------------------------------------------------------
+# Each backend formats a request's fields in its own file, the way its provider's prompt guide
+# says (`PROMPT_CHARS`, `prompt_draft(request)`, `format_prompt(request, max_chars)`): its length
+# limit, where the camera and style words go, how scenes are labelled. What they share is here:
+# the draft a prompt is built in, trimming a draft to a length, and finding a backend's rules by name.
 
-# Prompt length limits by backend name, so planning never imports an SDK. Where a provider
-# documents one it is cited; otherwise the figure is a conservative guess, marked as such.
-MAX_PROMPT_CHARS: dict[str, int] = {
-    "animatic": 8000,  # our own limit (spec.MAX_PROMPT_CHARS)
-    "diffusers": 1000,  # text encoders truncate (LTX-Video T5: 128-256 tokens by default); ~4 chars/token
-    "runway": 1000,  # runwayml SDK: promptText "a non-empty string up to 1000 characters" (checked 2026-11)
-    "luma": 2000,  # not published in the lumaai SDK; conservative
-    "veo": 4000,  # Gemini API docs: prompts up to 1024 tokens; ~4 chars/token
-    "openai-videos": 4000,  # not published in the openai SDK; conservative
-    "fal": 2000,  # depends on the hosted model; conservative
-    "replicate": 2000,  # depends on the hosted model; conservative
-    "imported": 8000,
-}
+PLAIN_CHARS = 8000  # a name with no backend module ("imported"): spec.MAX_PROMPT_CHARS
+ONE_SHOT = "One continuous shot with no cuts; each scene flows into the next."
 
 # Providers whose published usage policies refuse prompts depicting real, identifiable people.
 REFUSES_REAL_PEOPLE = frozenset({"runway", "luma", "veo", "openai-videos"})
@@ -351,20 +346,61 @@ PUBLIC_FIGURES = (
 TRADEMARKED_CHARACTERS = ("mickey mouse", "spider-man", "spiderman", "batman", "superman", "darth vader",
                           "pikachu", "harry potter", "homer simpson", "shrek", "hello kitty", "iron man")
 
+
+def _backend_module(backend: "str | BackendRef") -> ModuleType | None:
+    """The module of a backend named `name` or `name:model` (it imports no SDK); None for a name
+    with no backend behind it ("imported")."""
+    from dreamcut.backends.registry import BACKENDS
+
+    entry = BACKENDS.get(str(backend).partition(":")[0].strip().lower())
+    return importlib.import_module(entry[0]) if entry else None
+
+
 def max_prompt_chars(backend: "str | BackendRef") -> int:
-    """The prompt length limit of a backend (`name` or `name:model`), from the static table."""
-    name = str(backend).partition(":")[0].strip().lower()
-    return MAX_PROMPT_CHARS.get(name, 2000)
+    """The prompt length limit of a backend (`name` or `name:model`): its file's `PROMPT_CHARS`."""
+    module = _backend_module(backend)
+    return int(module.PROMPT_CHARS) if module is not None else PLAIN_CHARS
 
 
-def _fmt_s(x: float) -> str:
+def prompt_draft(backend: "str | BackendRef", request: GenerationRequest) -> "Draft":
+    """The backend's draft of the request's prompt, before any trimming."""
+    module = _backend_module(backend)
+    return module.prompt_draft(request) if module is not None else paragraph_draft(request)
+
+
+def format_prompt(backend: "str | BackendRef", request: GenerationRequest, max_chars: int | None = None) -> str:
+    """The one text `backend` receives for `request`: its own `format_prompt`, within `max_chars`
+    (default: the backend's limit)."""
+    module = _backend_module(backend)
+    limit = max_chars if max_chars is not None else max_prompt_chars(backend)
+    if module is None:
+        return fit(paragraph_draft(request), limit)
+    return module.format_prompt(request, limit)
+
+
+def prompt_request(composed: ComposedPrompt) -> GenerationRequest:
+    """The prompt fields of a composed shot as a request (no geometry): what formatters read."""
+    return GenerationRequest(shot_id="", prompt=composed.text, seconds=composed.seconds, width=0, height=0, fps=0,
+                             seed=0, negative_prompt=composed.negative, variant=composed.variant,
+                             segments=composed.segments, lead=composed.lead, style=composed.style,
+                             camera=composed.camera)
+
+
+def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: int) -> str:
+    """The one text a backend receives for a composed shot (see `format_prompt`).
+
+    Negative prompts are not folded in: they travel in `GenerationRequest.negative_prompt` for
+    the backends that accept one. Over `max_chars` a draft is trimmed by `fit`."""
+    return format_prompt(backend_name, prompt_request(composed), max_chars)
+
+
+def fmt_seconds(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def _label(backend: str, a: float, b: float) -> str:
-    if backend == "veo":  # Veo's prompt guide writes timestamps as [00:00-00:04]
-        return f"[{int(a) // 60:02d}:{int(round(a)) % 60:02d}-{int(b) // 60:02d}:{int(round(b)) % 60:02d}]"
-    return f"{_fmt_s(a)}–{_fmt_s(b)} s:"
+def seconds_label(a: float, b: float) -> str:
+    """A scene's time as most prompt guides write it: "0–5 s:"."""
+    return f"{fmt_seconds(a)}–{fmt_seconds(b)} s:"
 
 
 def _sentence(text: str) -> str:
@@ -375,7 +411,7 @@ def _sentence(text: str) -> str:
 
 
 @dataclass
-class _Draft:
+class Draft:
     """A prompt in parts, so trimming can take the least important words first."""
 
     header: str
@@ -383,9 +419,13 @@ class _Draft:
     items: list[tuple[str, str]]  # (timing label or "", text)
     joiner: str
     style: list[str]  # style clauses, most important first
-    style_label: str
-    camera: list[str] = field(default_factory=list)  # camera clauses lifted out of a single scene
-    camera_first: bool = False  # Runway: "camera move: scene. details." Others: "Camera: ..." after the scene
+    style_label: str = "Style: "
+    camera: list[str] = field(default_factory=list)  # the take's camera moves
+    camera_first: bool = False  # "camera move: scene. details." (else "Camera: ..." after the scenes)
+
+    def bare(self) -> "Draft":
+        """The part never trimmed away: no style, no header, no camera."""
+        return replace(self, header="", style=[], camera=[], items=list(self.items))
 
     def render(self) -> str:
         parts = [self.header, _sentence(self.lead)] if self.header or self.lead else []
@@ -414,6 +454,36 @@ class _Draft:
         return " ".join(p for p in parts if p)
 
 
+def _clauses(style: str) -> list[str]:
+    return [c.strip() for c in style.split(",") if c.strip()]
+
+
+def timed_draft(request: GenerationRequest, label: Callable[[float, float], str] = seconds_label, *,
+                camera_first: bool = False, header: str = ONE_SHOT) -> Draft:
+    """The cloud form: a single scene reads subject first with its camera named apart; several
+    scenes are one continuous shot, each scene on its own timed line. A request with no scenes
+    (a caller's plain text) is sent as written."""
+    if not request.segments:
+        return Draft("", "", [("", request.prompt)], "", [])
+    style = _clauses(request.style)
+    if len(request.segments) == 1:
+        return Draft("", request.lead, [("", request.segments[0].text)], "", style, camera=list(request.camera),
+                     camera_first=camera_first)
+    items = [(label(s.start, s.end), s.text) for s in request.segments]
+    return Draft(header, request.lead, items, "", style, camera=list(request.camera), camera_first=camera_first)
+
+
+def paragraph_draft(request: GenerationRequest) -> Draft:
+    """The local-model form: one chronological paragraph (LTX-Video's guide), scenes joined by
+    "Then", camera words inline after the scene, then the style."""
+    if not request.segments:
+        return Draft("", "", [("", request.prompt)], "", [])
+    style = _clauses(request.style)
+    if len(request.segments) == 1:
+        return Draft("", request.lead, [("", ", ".join([request.segments[0].text, *request.camera]))], "", style)
+    return Draft("", request.lead, [("", s.text) for s in request.segments], "Then", style)
+
+
 def _drop_last_clause(text: str, min_words: int) -> str | None:
     """The text without its last comma/semicolon clause or, failing that, its last word."""
     for sep in (";", ","):
@@ -427,7 +497,7 @@ def _drop_last_clause(text: str, min_words: int) -> str | None:
     return None
 
 
-def _cut_words(text: str, limit: int) -> str:
+def cut_words(text: str, limit: int) -> str:
     """At most `limit` characters, cut at a word boundary, marked with an ellipsis."""
     if len(text) <= limit:
         return text
@@ -437,64 +507,12 @@ def _cut_words(text: str, limit: int) -> str:
     return cut.rstrip(" ,;.") + "…"
 
 
-_CAMERA_RE = re.compile(
-    r"\b(camera|zoom\w*|dolly\w*|pan|pans|panning|tilt\w*|orbit\w*|handheld|hand-held|tracking|push(?:es)? in|"
-    r"pull(?:s)? back|crane|aerial|drone|close-up|wide shot|static shot|locked-off|slow motion)\b", re.I)
-
-
-def split_camera(text: str) -> tuple[str, list[str]]:
-    """Lift the clauses that are about the camera ("slow push in", "the camera orbits them") out of
-    a scene's text. The first clause always stays: it carries the subject."""
-    clauses = [c.strip() for c in re.split(r"[,;]", text) if c.strip()]
-    if len(clauses) < 2:
-        return text, []
-    keep, camera = [clauses[0]], []
-    for c in clauses[1:]:
-        (camera if _CAMERA_RE.search(c) and len(c.split()) <= 12 else keep).append(c)
-    return ", ".join(keep), camera
-
-
-def _draft(composed: ComposedPrompt, backend: str) -> _Draft:
-    if not composed.multi:
-        rest = composed.segments[0].text if composed.segments else composed.subject
-        camera = list(composed.camera)
-        if backend in ("animatic", "diffusers", "imported"):
-            return _Draft("", composed.lead, [("", ", ".join([rest] + camera))], "", _clauses(composed.style),
-                          "Style: ")
-        # Cloud prompt guides name the camera move separately from the subject: Runway leads
-        # with it ("camera move: scene. details."), Veo, Luma and Sora read it after the scene.
-        return _Draft("", composed.lead, [("", rest)], "", _clauses(composed.style), "Style: ", camera,
-                      camera_first=backend == "runway")
-    if backend in ("animatic", "diffusers", "imported"):
-        # Local models read one flowing paragraph (LTX-Video's guide: chronological, one paragraph);
-        # multi-segment takes are generated segment by segment with each segment's own text.
-        return _Draft("", composed.lead, [("", s.text) for s in composed.segments], "Then",
-                      _clauses(composed.style), "Style: ")
-    header = "One continuous shot with no cuts; each scene flows into the next."
-    items = [(_label(backend, s.start, s.end), s.text) for s in composed.segments]
-    return _Draft(header, composed.lead, items, "", _clauses(composed.style), "Style: ")
-
-
-def _clauses(style: str) -> list[str]:
-    return [c.strip() for c in style.split(",") if c.strip()]
-
-
-def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: int) -> str:
-    """The one text a backend receives, shaped the way its provider's prompt guide recommends.
-
-    Single-scene prompts read subject first, then style. Multi-scene prompts for cloud models
-    say it is one continuous shot and give each scene its time ("0–5 s: ...", Veo: "[00:00-00:05]");
-    local models get one chronological paragraph. Negative prompts are not folded in: they
-    travel in `GenerationRequest.negative_prompt` for the backends that accept one.
-
-    Over `max_chars`, the least important words go first: style clauses from the end, the
-    "one continuous shot" header, the style entirely, then the last clauses of the longest
-    scene, never below its first words; only then a cut at a word boundary. Never mid-word.
-    """
-    backend = backend_name.partition(":")[0].strip().lower()
-    if backend == "animatic" and len(composed.text) <= max_chars:
-        return composed.text  # the animatic reads the words; segments travel in the request
-    draft = _draft(composed, backend)
+def fit(draft: Draft, max_chars: int) -> str:
+    """The draft's text within `max_chars`, the least important words going first: style clauses
+    from the end, the header, the style entirely, the camera moves, then the last clauses of the
+    longest scene (or the lead), never below its first words; only then a cut at a word boundary.
+    Never mid-word."""
+    draft = replace(draft, items=list(draft.items), style=list(draft.style), camera=list(draft.camera))
     text = draft.render()
     while len(text) > max_chars and len(draft.style) > 1:
         draft.style.pop()
@@ -527,14 +545,24 @@ def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: i
         if not progressed:
             break
         text = draft.render()
-    return _cut_words(text, max_chars)
+    return cut_words(text, max_chars)
 
 
-def subject_only_length(composed: ComposedPrompt, backend_name: str) -> int:
-    """Characters the backend's text needs with no style and no header: the part never trimmed."""
-    draft = _draft(composed, backend_name.partition(":")[0].strip().lower())
-    draft.style, draft.header, draft.camera = [], "", []
-    return len(draft.render())
+_CAMERA_RE = re.compile(
+    r"\b(camera|zoom\w*|dolly\w*|pan|pans|panning|tilt\w*|orbit\w*|handheld|hand-held|tracking|push(?:es)? in|"
+    r"pull(?:s)? back|crane|aerial|drone|close-up|wide shot|static shot|locked-off|slow motion)\b", re.I)
+
+
+def split_camera(text: str) -> tuple[str, list[str]]:
+    """Lift the clauses that are about the camera ("slow push in", "the camera orbits them") out of
+    a scene's text. The first clause always stays: it carries the subject."""
+    clauses = [c.strip() for c in re.split(r"[,;]", text) if c.strip()]
+    if len(clauses) < 2:
+        return text, []
+    keep, camera = [clauses[0]], []
+    for c in clauses[1:]:
+        (camera if _CAMERA_RE.search(c) and len(c.split()) <= 12 else keep).append(c)
+    return ", ".join(keep), camera
 
 
 # -- checks ------------------------------------------------------------------------
@@ -600,8 +628,9 @@ def check_prompts(spec: "ProjectSpec") -> list[PromptProblem]:
         n_variants = shot_variant_count(spec, shot)
         longest = max((compose(spec, shot, v) for v in range(min(n_variants, 64))),
                       key=lambda c: len(c.text)) if n_variants > 1 else composed
-        need = subject_only_length(longest, backend.name)
-        full = len(_draft(longest, backend.name).render())
+        request = prompt_request(longest)
+        need = len(prompt_draft(backend, request).bare().render())
+        full = len(format_prompt(backend, request, 10**9))
         if need > limit:
             problems.append(PromptProblem(sid, "error",
                                           f"the prompt needs {need} characters without style; {backend} takes {limit}",

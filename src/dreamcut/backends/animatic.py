@@ -53,6 +53,25 @@ import numpy as np
 from dreamcut.backends.base import Capabilities, GenerationRequest, LocalBackend, Progress, SceneSegment
 from dreamcut.errors import BadInput
 from dreamcut.media import FrameWriter, atomic_path
+from dreamcut.prompts import Draft, fit, paragraph_draft
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 8000  # our own limit (spec.MAX_PROMPT_CHARS)
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """The animatic reads words, not sentences: one paragraph, as a local model reads it."""
+    return paragraph_draft(request)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The shot's words as the director wrote them (`request.prompt`, with its style) when they fit;
+    the scenes travel in `request.segments`."""
+    if request.prompt and len(request.prompt) <= max_chars:
+        return request.prompt
+    return fit(prompt_draft(request), max_chars)
+
 
 # Encoder settings, measured in benchmarks/bench_animatic.py: an animatic is previz, so speed
 # matters more than bytes; a fixed thread count keeps the decoded frames identical across
@@ -641,7 +660,7 @@ class AnimaticBackend(LocalBackend):
     encoder_args: tuple[str, ...] = field(default=ENCODER_ARGS, repr=False)
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(min_seconds=0.1, max_seconds=120.0, image_conditioning=True, max_prompt_chars=8000,
+        return Capabilities(min_seconds=0.1, max_seconds=120.0, image_conditioning=True, max_prompt_chars=PROMPT_CHARS,
                             price_per_second=0.0, price_source="animatic: rendered on this machine, free",
                             local=True, preview_mode="frames")
 
