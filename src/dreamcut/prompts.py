@@ -1,6 +1,6 @@
 """Prompt composition: style preset + global style + shot prompt (+ scene segments) + variation.
 
-Pure functions only: text in, text out. No I/O, no backend calls, no SDK imports.
+Pure functions only: text in, text out. No I/O, no provider calls, no SDK imports.
 
 A shot's prompt is plain text or an ordered list of scene segments, written either
 - as a YAML list with `at:` (start second) / `seconds:` (length) — `spec.Segment`;
@@ -16,21 +16,25 @@ A shot's prompt is plain text or an ordered list of scene segments, written eith
 segments, then the style): variant n picks alternatives by the mixed-radix digits of n,
 first group fastest, so variant 7 is always the same text for the same prompt.
 
-`format_for_backend` writes the one text a provider receives, shaped the way its prompt
-guide recommends, within its length limit: style is trimmed first, then the least
-important clauses, never mid-word, never the subject. `check_prompts` lists what would
-go wrong (errors) or what providers are known to refuse (warnings) without rewriting it.
+A composed shot keeps its structure (lead, scenes, style, and the camera moves of a single
+scene) and planning puts it in the request's fields. Each backend writes the one text its
+provider receives from those fields in its own file (`format_prompt`: the provider's length
+limit, where camera and style words go, how scenes are labelled); `format_prompt(backend, ...)`
+here finds it by name. Over a limit, style is trimmed first, then the least important clauses,
+never mid-word, never the subject. `check_prompts` lists what would go wrong (errors) or what
+providers are known to refuse (warnings) without rewriting it.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from math import prod
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
+from dreamcut.backends._prompt import Draft, fit, paragraph_draft
 from dreamcut.backends.base import GenerationRequest, SceneSegment
 from dreamcut.errors import BadInput
 
@@ -325,14 +329,12 @@ def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float 
 # -- what each backend receives ------------------------------------------------------
 # Each backend formats a request's fields in its own file, the way its provider's prompt guide
 # says (`PROMPT_CHARS`, `prompt_draft(request)`, `format_prompt(request, max_chars)`): its length
-# limit, where the camera and style words go, how scenes are labelled. What they share is here:
-# the draft a prompt is built in, trimming a draft to a length, and finding a backend's rules by name.
+# limit, where the camera and style words go, how scenes are labelled. The draft a prompt is built
+# in and its trimming are shared by the backends (`backends/_prompt.py`); here a backend's rules
+# are found by its name, without importing any SDK.
 
 PLAIN_CHARS = 8000  # a name with no backend module ("imported"): spec.MAX_PROMPT_CHARS
-ONE_SHOT = "One continuous shot with no cuts; each scene flows into the next."
 
-# Providers whose published usage policies refuse prompts depicting real, identifiable people.
-REFUSES_REAL_PEOPLE = frozenset({"runway", "luma", "veo", "openai-videos"})
 # A small curated list (not exhaustive) of public figures and trademarked characters that
 # hosted video models are known to refuse. Matching is whole words, case-insensitive.
 PUBLIC_FIGURES = (
@@ -368,6 +370,13 @@ def prompt_draft(backend: "str | BackendRef", request: GenerationRequest) -> "Dr
     return module.prompt_draft(request) if module is not None else paragraph_draft(request)
 
 
+def refuses_real_people(backend: "str | BackendRef") -> bool:
+    """Whether the provider's published usage policy refuses prompts depicting real, identifiable
+    people (its file's `REFUSES_REAL_PEOPLE`)."""
+    module = _backend_module(backend)
+    return bool(getattr(module, "REFUSES_REAL_PEOPLE", False))
+
+
 def format_prompt(backend: "str | BackendRef", request: GenerationRequest, max_chars: int | None = None) -> str:
     """The one text `backend` receives for `request`: its own `format_prompt`, within `max_chars`
     (default: the backend's limit)."""
@@ -392,160 +401,6 @@ def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: i
     Negative prompts are not folded in: they travel in `GenerationRequest.negative_prompt` for
     the backends that accept one. Over `max_chars` a draft is trimmed by `fit`."""
     return format_prompt(backend_name, prompt_request(composed), max_chars)
-
-
-def fmt_seconds(x: float) -> str:
-    return f"{x:.1f}".rstrip("0").rstrip(".")
-
-
-def seconds_label(a: float, b: float) -> str:
-    """A scene's time as most prompt guides write it: "0–5 s:"."""
-    return f"{fmt_seconds(a)}–{fmt_seconds(b)} s:"
-
-
-def _sentence(text: str) -> str:
-    text = text.strip().rstrip(" ,;")
-    if not text:
-        return ""
-    return text if text[-1] in ".!?…" else text + "."
-
-
-@dataclass
-class Draft:
-    """A prompt in parts, so trimming can take the least important words first."""
-
-    header: str
-    lead: str
-    items: list[tuple[str, str]]  # (timing label or "", text)
-    joiner: str
-    style: list[str]  # style clauses, most important first
-    style_label: str = "Style: "
-    camera: list[str] = field(default_factory=list)  # the take's camera moves
-    camera_first: bool = False  # "camera move: scene. details." (else "Camera: ..." after the scenes)
-
-    def bare(self) -> "Draft":
-        """The part never trimmed away: no style, no header, no camera."""
-        return replace(self, header="", style=[], camera=[], items=list(self.items))
-
-    def render(self) -> str:
-        parts = [self.header, _sentence(self.lead)] if self.header or self.lead else []
-        if self.camera and self.camera_first and self.items:
-            label, text = self.items[0]
-            cam = ", ".join(self.camera)
-            parts.append(f"{cam[0].upper() + cam[1:]}: {_sentence(text)}")
-            parts.extend(_sentence(t) for _, t in self.items[1:])
-            if self.style:
-                parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
-            return " ".join(p for p in parts if p)
-        body = []
-        for i, (label, text) in enumerate(self.items):
-            t = _sentence(text)
-            if not label and i > 0 and self.joiner:
-                t = f"{self.joiner} {t[0].lower() + t[1:] if t[:1].isupper() and not t[:2].isupper() else t}"
-            if label and t:
-                t = t[0].upper() + t[1:]
-            body.append(f"{label} {t}".strip() if label else t)
-        parts.extend(body)
-        if self.camera:
-            moves = [re.sub(r"^the camera\s+", "", c, flags=re.I) for c in self.camera]
-            parts.append(_sentence("Camera: " + ", ".join(moves)))
-        if self.style:
-            parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
-        return " ".join(p for p in parts if p)
-
-
-def _clauses(style: str) -> list[str]:
-    return [c.strip() for c in style.split(",") if c.strip()]
-
-
-def timed_draft(request: GenerationRequest, label: Callable[[float, float], str] = seconds_label, *,
-                camera_first: bool = False, header: str = ONE_SHOT) -> Draft:
-    """The cloud form: a single scene reads subject first with its camera named apart; several
-    scenes are one continuous shot, each scene on its own timed line. A request with no scenes
-    (a caller's plain text) is sent as written."""
-    if not request.segments:
-        return Draft("", "", [("", request.prompt)], "", [])
-    style = _clauses(request.style)
-    if len(request.segments) == 1:
-        return Draft("", request.lead, [("", request.segments[0].text)], "", style, camera=list(request.camera),
-                     camera_first=camera_first)
-    items = [(label(s.start, s.end), s.text) for s in request.segments]
-    return Draft(header, request.lead, items, "", style, camera=list(request.camera), camera_first=camera_first)
-
-
-def paragraph_draft(request: GenerationRequest) -> Draft:
-    """The local-model form: one chronological paragraph (LTX-Video's guide), scenes joined by
-    "Then", camera words inline after the scene, then the style."""
-    if not request.segments:
-        return Draft("", "", [("", request.prompt)], "", [])
-    style = _clauses(request.style)
-    if len(request.segments) == 1:
-        return Draft("", request.lead, [("", ", ".join([request.segments[0].text, *request.camera]))], "", style)
-    return Draft("", request.lead, [("", s.text) for s in request.segments], "Then", style)
-
-
-def _drop_last_clause(text: str, min_words: int) -> str | None:
-    """The text without its last comma/semicolon clause or, failing that, its last word."""
-    for sep in (";", ","):
-        if sep in text:
-            head = text[: text.rfind(sep)].rstrip()
-            if len(head.split()) >= min_words:
-                return head
-    words = text.split()
-    if len(words) > min_words:
-        return " ".join(words[:-1])
-    return None
-
-
-def cut_words(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary, marked with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(0, limit - 1)]
-    if " " in cut:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,;.") + "…"
-
-
-def fit(draft: Draft, max_chars: int) -> str:
-    """The draft's text within `max_chars`, the least important words going first: style clauses
-    from the end, the header, the style entirely, the camera moves, then the last clauses of the
-    longest scene (or the lead), never below its first words; only then a cut at a word boundary.
-    Never mid-word."""
-    draft = replace(draft, items=list(draft.items), style=list(draft.style), camera=list(draft.camera))
-    text = draft.render()
-    while len(text) > max_chars and len(draft.style) > 1:
-        draft.style.pop()
-        text = draft.render()
-    if len(text) > max_chars and draft.header:
-        draft.header = ""
-        text = draft.render()
-    if len(text) > max_chars and draft.style:
-        draft.style = []
-        text = draft.render()
-    while len(text) > max_chars and draft.camera:
-        draft.camera.pop()
-        text = draft.render()
-    while len(text) > max_chars:
-        # Shorten the longest of the lead and the scenes by a clause (or a word), keeping its start.
-        candidates = [(len(t), i) for i, (_, t) in enumerate(draft.items)]
-        candidates.append((len(draft.lead), -1))
-        progressed = False
-        for _, i in sorted(candidates, reverse=True):
-            current = draft.lead if i < 0 else draft.items[i][1]
-            shorter = _drop_last_clause(current, 0 if i < 0 else 4)
-            if shorter is None:
-                continue
-            if i < 0:
-                draft.lead = shorter
-            else:
-                draft.items[i] = (draft.items[i][0], shorter)
-            progressed = True
-            break
-        if not progressed:
-            break
-        text = draft.render()
-    return cut_words(text, max_chars)
 
 
 _CAMERA_RE = re.compile(
@@ -640,7 +495,7 @@ def check_prompts(spec: "ProjectSpec") -> list[PromptProblem]:
                                           f"{full} characters with style; {backend} takes {limit}, so style "
                                           "clauses will be trimmed from the end",
                                           "shorten the style or the prompt to keep every style word"))
-        if backend.name in REFUSES_REAL_PEOPLE:
+        if refuses_real_people(backend):
             words = " ".join(_shot_texts(shot) + [style_text(spec, shot)])
             for name in _mentions(words, PUBLIC_FIGURES):
                 problems.append(PromptProblem(sid, "warning",

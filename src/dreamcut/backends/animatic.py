@@ -50,10 +50,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dreamcut.backends._prompt import Draft, fit, paragraph_draft
 from dreamcut.backends.base import Capabilities, GenerationRequest, LocalBackend, Progress, SceneSegment
 from dreamcut.errors import BadInput
 from dreamcut.media import FrameWriter, atomic_path
-from dreamcut.prompts import Draft, fit, paragraph_draft
 
 # -- the prompt ------------------------------------------------------------------------
 
@@ -775,6 +775,8 @@ def _segments_of(request: GenerationRequest) -> list[SceneSegment]:
     segs = sorted(request.segments, key=lambda s: s.start)
     if not segs:
         return [SceneSegment(0.0, request.seconds, request.prompt)]
+    if len(segs) == 1 and request.camera:  # a single scene's camera moves are words of that scene
+        return [replace(segs[0], text=", ".join([segs[0].text, *request.camera]))]
     return segs
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dreamcut.backends._prompt import Draft, fit, paragraph_draft
 from dreamcut.backends.base import GenerationRequest, SceneSegment
 from dreamcut.errors import BadInput
-from dreamcut.prompts import Draft, fit, paragraph_draft
 
 # -- the prompt ------------------------------------------------------------------------------
 

@@ -46,10 +46,10 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
                                       env_key, http_status_error, is_remote, is_transport_error, load_ref,
                                       looks_like_policy, lookup_model, never_sent, outcome_unknown, pick_seconds,
                                       pick_size, ratio_text, ref_problems, scrub)
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
 from dreamcut.errors import BadInput
-from dreamcut.prompts import Draft, fit, seconds_label, timed_draft
 
 # -- the prompt ------------------------------------------------------------------------
 

@@ -34,14 +34,15 @@ from typing import Any
 from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
                                       env_key, http_status_error, is_remote, looks_like_policy, lookup_model,
                                       never_sent, outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
 from dreamcut.errors import BadInput
-from dreamcut.prompts import Draft, fit, seconds_label, timed_draft
 
 # -- the prompt ------------------------------------------------------------------------
 
 PROMPT_CHARS = 2000  # not published in the lumaai SDK; conservative
+REFUSES_REAL_PEOPLE = True  # its published usage policy refuses prompts depicting real, identifiable people
 
 
 def prompt_draft(request: GenerationRequest) -> Draft:

@@ -47,15 +47,16 @@ import openai
 import pydantic
 
 from dreamcut.backends._cloud import client_timeout, never_sent, outcome_unknown
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob, price_seconds)
 from dreamcut.errors import BadInput
-from dreamcut.prompts import Draft, fit, seconds_label, timed_draft
 from dreamcut.media import copy_chunks
 
 # -- the prompt ------------------------------------------------------------------------
 
 PROMPT_CHARS = 4000  # not published in the openai SDK; conservative
+REFUSES_REAL_PEOPLE = True  # its published usage policy refuses prompts depicting real, identifiable people
 
 
 def prompt_draft(request: GenerationRequest) -> Draft:

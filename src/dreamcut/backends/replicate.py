@@ -39,10 +39,10 @@ from typing import Any, Callable
 from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
                                       env_key, http_status_error, is_remote, load_ref, looks_like_policy, never_sent,
                                       outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
 from dreamcut.errors import BadInput
-from dreamcut.prompts import Draft, fit, seconds_label, timed_draft
 
 # -- the prompt ------------------------------------------------------------------------
 

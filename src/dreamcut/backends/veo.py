@@ -54,14 +54,15 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
                                       http_status_error, is_remote, is_transport_error, load_ref, looks_like_policy,
                                       lookup_model, never_sent, outcome_unknown, pick_seconds, pick_size, ratio_text,
                                       ref_problems, scrub, write_video_bytes)
+from dreamcut.backends._prompt import Draft, fit, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
 from dreamcut.errors import BadInput
-from dreamcut.prompts import Draft, fit, timed_draft
 
 # -- the prompt ------------------------------------------------------------------------
 
 PROMPT_CHARS = 4000  # Gemini API docs: prompts up to 1024 tokens; ~4 chars/token
+REFUSES_REAL_PEOPLE = True  # its published usage policy refuses prompts depicting real, identifiable people
 
 
 def timestamp_label(a: float, b: float) -> str:
