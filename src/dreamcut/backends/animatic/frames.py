@@ -66,6 +66,8 @@ def segments_of(request: GenerationRequest) -> list[SceneSegment]:
     segs = sorted(request.segments, key=lambda s: s.start)
     if not segs:
         return [SceneSegment(0.0, request.seconds, request.prompt)]
+    if len(segs) == 1 and request.camera:  # a single scene's camera moves are words of that scene
+        return [replace(segs[0], text=", ".join([segs[0].text, *request.camera]))]
     return segs
 
 
