@@ -15,6 +15,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
+#: every wait in a browser test is bounded, generously: the machine may be busy (milliseconds)
+WAIT_MS = 120_000
+
 #: mean absolute difference (0..255) allowed between the browser's frame and the render's frame at
 #: the same record time: two or three H.264 encodes of the same pixels, decoded by Chromium and by PyAV.
 FRAME_TOLERANCE = 6.0

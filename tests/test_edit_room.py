@@ -78,15 +78,6 @@ def test_every_url_the_board_references_answers_without_a_server_error(room):
     assert len(previews) == 4 and len(ids) == 10
 
 
-@pytest.mark.slow
-def test_every_url_of_the_short_demo_answers_without_a_server_error(tmp_path, cli):
-    """`dreamcut demo --short` (generated, cut, rendered by the real pipeline, ~40 s here)."""
-    r = cli("demo", "--short", str(tmp_path / "demo"))
-    assert r.returncode == 0, r.stderr
-    ids, _ = _request_everything(tmp_path / "demo")
-    assert ids
-
-
 def test_cards_say_where_a_take_is_used_and_why(room):
     c = TestClient(create_app(room))
     html = c.get("/").text

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from _browser import CHROMIUM, FRAME_TOLERANCE, GRAB, chromium, mad, png, serve_board
+from _browser import CHROMIUM, FRAME_TOLERANCE, GRAB, WAIT_MS, chromium, mad, png, serve_board
 from conftest import run_cli
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make chromium)")
-WAIT_MS = 120_000  # bounded waits, generous: the machine may be busy
 
 
 @pytest.fixture(scope="module")
