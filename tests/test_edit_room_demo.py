@@ -20,6 +20,7 @@ import pytest
 from _browser import CHROMIUM, FRAME_TOLERANCE, GRAB, WAIT_MS, chromium, mad, png, serve_board
 from conftest import run_cli
 
+README_SHOT = {"x": 0, "y": 0, "width": 1400, "height": 820}  # docs/img/edit_room*.png are these
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make chromium)")
 
 
@@ -185,7 +186,7 @@ def test_the_demo_plays_edits_reloads_and_undoes_in_the_browser(demo, tmp_path, 
         page.mouse.move(box["x"] + box["width"] * (want + 0.1 * beat) / total, grip["y"] + 5, steps=8)
         label = page.text_content("#snap b")
         assert f"bar {bar + 2}" in label and page.get_attribute("#snap", "data-kind") == "downbeat", label
-        page.screenshot(path=str(artifacts_dir / "edit_room_snap.png"))
+        page.screenshot(path=str(artifacts_dir / "edit_room_snap.png"), clip=README_SHOT)
         page.mouse.up()
         page.wait_for_function(f"+document.body.dataset.cutv > {v}")
         moved = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips)")
@@ -202,7 +203,12 @@ def test_the_demo_plays_edits_reloads_and_undoes_in_the_browser(demo, tmp_path, 
         page.select_option("#sb-take", other)
         page.wait_for_function(f"+document.body.dataset.cutv > {v}")
         assert page.get_attribute("#clips div[data-slot='2']", "data-take") == other
-        page.screenshot(path=str(artifacts_dir / "edit_room_demo.png"))
+        # the cards say where their takes are used now
+        tc = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips[1].tc)")
+        assert f"in cut: slot 2 at {tc}" in page.text_content(f"#t-{other}")
+        assert page.locator(f"#t-{moved[1]['take']} .use").count() == 0
+        page.evaluate("window.dreamcutRoom.seek(%f)" % (want + 1.0))
+        page.screenshot(path=str(artifacts_dir / "edit_room.png"), clip=README_SHOT)
 
         # reload: the board shows the changed cut, and `dreamcut edit` makes the same cut (as OTIO)
         page.reload()
@@ -227,7 +233,7 @@ def test_the_demo_plays_edits_reloads_and_undoes_in_the_browser(demo, tmp_path, 
 
 @pytest.mark.browser
 @needs_chromium
-def test_a_conformed_demo_edit_is_shown_and_re_rendering_from_the_board_keeps_it(demo, tmp_path, cli):
+def test_a_conformed_demo_edit_is_shown_and_re_rendering_from_the_board_keeps_it(demo, tmp_path, cli, artifacts_dir):
     import opentimelineio as otio
 
     from dreamcut import pipeline
@@ -279,6 +285,8 @@ def test_a_conformed_demo_edit_is_shown_and_re_rendering_from_the_board_keeps_it
         page.reload()
         page.wait_for_selector("body[data-room=ready]")
         assert page.get_attribute("#edit-src", "data-conformed") == "1"
+        page.evaluate("window.dreamcutRoom.seek(%f)" % (conformed_frames / fps / 2))
+        page.screenshot(path=str(artifacts_dir / "edit_room_conformed.png"), clip=README_SHOT)
         page.close()
     assert abs(probe(master).duration - conformed_frames / fps) < 0.1
     assert not failed, failed

@@ -189,7 +189,7 @@ def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_
     page.wait_for_function("window.dreamcutRoom.state().playing && !document.getElementById('song').paused")
     page.wait_for_function("window.dreamcutRoom.state().clip === 3", timeout=WAIT_MS)
     assert clips[2].take in page.evaluate("window.dreamcutRoom.state().src")
-    page.screenshot(path=str(artifacts_dir / "edit_room.png"))
+    page.screenshot(path=str(artifacts_dir / "edit_room_small.png"))
     page.click("#play")
     page.wait_for_function("!window.dreamcutRoom.state().playing && document.getElementById('song').paused")
     ctx.close()

@@ -399,9 +399,29 @@
       }
       box.appendChild(d);
     });
+    drawUsage();
     $("#undo").hidden = !!(cut.source && cut.source.conformed);
     if (picked) $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === picked));
     document.body.dataset.cutv = String(+(document.body.dataset.cutv || 0) + 1);
+  }
+  // Cards say where their take is used and why (the page is rendered with this; a grid edit redraws it).
+  function drawUsage() {
+    $$(".take .use").forEach((p) => p.remove());
+    const by = {};
+    (cut.clips || []).forEach((c) => (by[c.take] = by[c.take] || []).push(c));
+    Object.entries(by).forEach(([take, cs]) => {
+      const card = document.getElementById("t-" + take);
+      if (!card) return;
+      const p = document.createElement("p");
+      p.className = "use";
+      p.textContent = "in cut: " + cs.map((c) => "slot " + c.slot + " at " + c.tc).join(", ");
+      if (cs[0].reason) {
+        const why = document.createElement("span");
+        why.className = "why"; why.textContent = "why: " + cs[0].reason;
+        p.append(document.createElement("br"), why);
+      }
+      card.insertBefore(p, $(".a", card));
+    });
   }
   // -- editing on the grid: click a slot to swap its take or lock it; drag a cut (a slot's left
   //    edge) and it snaps to a beat, a downbeat or a phrase start (the target is shown); every change goes to /api/edit, which writes it
