@@ -79,6 +79,8 @@ class EditRoom:
         self.board = board
         self.project = board.project
         self._cut_cache: tuple[tuple[str, int], dict] | None = None
+        self._making: set[str] = set()  # takes whose playback proxy a background thread is making
+        self._making_lock = threading.Lock()
 
     # -- reading -------------------------------------------------------------------------------
     def source(self):
@@ -162,6 +164,9 @@ class EditRoom:
                 continue
             if not board_media.play_proxy_path(self.project.cache_dir, take, src).is_file():
                 missing.append((take, src))
+        with self._making_lock:
+            missing = [(t, src) for t, src in missing if t not in self._making]
+            self._making.update(t for t, _ in missing)
         if missing:
             def work() -> None:
                 for take, src in missing:
@@ -169,6 +174,9 @@ class EditRoom:
                         board_media.ensure_play_proxy(self.project.cache_dir, take, src)
                     except Exception:  # the route makes it again on demand, and answers the error there
                         pass
+                    finally:
+                        with self._making_lock:
+                            self._making.discard(take)
 
             threading.Thread(target=work, daemon=True, name="board-play-proxies").start()
 
