@@ -137,6 +137,15 @@ def test_the_demo_plays_edits_reloads_and_undoes_in_the_browser(demo, tmp_path, 
             print(f"cut {k + 1} (frame {frame}): MAD to the render {mad(shown, render[frame]):.2f}, "
                   f"to another take {mad(shown, other):.2f}")
             assert mad(shown, render[frame]) < FRAME_TOLERANCE < mad(shown, other)
+        # and at the exact cut frame (inside a zoom-through too) the incoming take's own frame there
+        for k, clip in enumerate(clips):
+            _, data, state = page.evaluate(GRAB, (clip.record_start + 0.25) / fps)
+            assert state["clip"] == k + 1, state
+            frames = [f for _, f in read_frames(root / clip.media)]
+            shown = png(data, (frames[0].shape[1], frames[0].shape[0]))
+            print(f"cut {k + 1} (frame {clip.record_start}): MAD to its take's source frame {clip.source_in} "
+                  f"{mad(shown, frames[clip.source_in]):.2f}")
+            assert mad(shown, frames[clip.source_in]) < FRAME_TOLERANCE
         # the render itself (current), at the exact cut frames, zoom-throughs included
         page.select_option("#pmode", "auto")
         for clip in clips:
