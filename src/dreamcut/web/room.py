@@ -39,7 +39,7 @@ def play_url(take_id: str) -> str:
     return f"/proxy/play/{take_id}.mp4"
 
 
-def read_cut(path, root) -> dict[str, Any]:
+def read_cut(path) -> dict[str, Any]:
     """The clips of an edit file as the board draws them (slot, record times, source in, reason)."""
     from dreamcut import timeline as tl
     from dreamcut.errors import BadInput
@@ -98,7 +98,7 @@ class EditRoom:
             if self._cut_cache and self._cut_cache[0] == key:
                 data = dict(self._cut_cache[1])
             else:
-                data = read_cut(source.path, self.board.root)
+                data = read_cut(source.path)
                 self._cut_cache = (key, dict(data))
         data["source"] = {"path": self.project.rel(source.path), "conformed": source.conformed,
                           "conformed_from": source.conformed_from, "text": source.describe()}

@@ -239,11 +239,12 @@
     return cs.find((c) => t >= c.start - 1e-6 && t < c.end - 1e-6) || (t >= total() - 1e-3 ? cs[cs.length - 1] : null);
   }
   const now = () => (useRender() ? mon.currentTime : song.currentTime);
-  // An event of a media element, or its error, or 10 s: a seek never waits forever on a load that failed.
+  // An event of a media element, or its error, or 60 s: a seek never waits forever on a load that failed
+  // (a proxy made on demand on a busy machine can take a while).
   function waitFor(el, ev) {
     return new Promise((ok) => {
       const done = () => { clearTimeout(timer); el.removeEventListener(ev, done); el.removeEventListener("error", done); ok(); };
-      const timer = setTimeout(done, 10000);
+      const timer = setTimeout(done, 60000);
       el.addEventListener(ev, done, {once: true});
       el.addEventListener("error", done, {once: true});
     });
