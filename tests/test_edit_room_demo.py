@@ -287,7 +287,8 @@ def test_a_conformed_demo_edit_is_shown_and_re_rendering_from_the_board_keeps_it
 
         page.click("#render")
         page.wait_for_function("document.getElementById('jobs').textContent.startsWith('render') && "
-                               "/: (done|failed)/.test(document.getElementById('jobs').textContent)")
+                               "/: (done|failed)/.test(document.getElementById('jobs').textContent)",
+                               timeout=5 * WAIT_MS)  # a whole render and upscale, on a busy machine
         assert page.text_content("#jobs").rstrip().endswith("done"), page.text_content("#jobs")
         after = page.evaluate("fetch('/api/cut').then(r => r.json())")
         assert after["source"]["conformed"] and after["clips"] == shown and after["render"]["current"]
