@@ -50,8 +50,8 @@ def test_steady_quartets_every_cut_on_a_true_beat(name):
     assert len(cuts) >= 5
     off = [round(c, 3) for c in cuts if np.min(np.abs(ref - c)) > 0.07]
     if name == "haydn-presto":
-        # measured: 2 of 17 cuts off the beat (its beat F is 0.88); kept honest, not hidden
-        assert len(off) <= 2
+        # measured: 1 of 10 cuts off the beat (its beat F is 0.88; README), not yet the target
+        assert len(off) <= 1
     else:
         assert off == []
 
