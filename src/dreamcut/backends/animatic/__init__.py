@@ -70,6 +70,8 @@ __all__ = ["AnimaticBackend", "Camera", "ENCODER_ARGS", "FigureSpec", "GRAIN_TIL
            "read_camera", "read_look", "render_frames", "render_size", "view_matrix"]
 
 
+# -- the prompt ------------------------------------------------------------------------
+
 PROMPT_CHARS = 8000  # our own limit (spec.MAX_PROMPT_CHARS)
 
 

@@ -22,7 +22,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from dreamcut.backends.animatic.camera import _smooth_noise, camera_views, view_matrix
+from dreamcut.backends.animatic.camera import smooth_noise, camera_views, view_matrix
 from dreamcut.backends.animatic.overlay import CaptionBands
 from dreamcut.backends.animatic.paint import draw_scene
 from dreamcut.backends.animatic.portal import portal_scale, portal_window, zoom_through
@@ -52,7 +52,6 @@ def render_size(request: GenerationRequest) -> tuple[int, int]:
     rw = min(float(w), max(w * float(scale), float(PREVIEW_MIN_WIDTH)))
     even = lambda v: max(16, 2 * int(round(v / 2)))  # noqa: E731  (H.264 4:2:0 needs even sides)
     return min(w, even(rw)), min(h, even(rw * h / w))
-
 
 
 def seeded(*parts: object) -> np.random.Generator:
@@ -104,7 +103,7 @@ class ScreenPasses:
         self.rr = ((xx + shift - rw / 2) / (rw / 2)) ** 2 + ((yy + shift - rh / 2) / (rh / 2)) ** 2
         frng = seeded("flicker", *key)
         self.grain_order = frng.integers(0, GRAIN_TILES, n_take)
-        self.flicker_noise = _smooth_noise(frng, n_take, fps, hz=6.0)
+        self.flicker_noise = smooth_noise(frng, n_take, fps, hz=6.0)
         self._unit_grain: dict[int, np.ndarray] = {}
         self._vignettes: dict[float, np.ndarray] = {}
         self._grains: dict[tuple[float, int], tuple[np.ndarray, np.ndarray]] = {}
