@@ -50,6 +50,7 @@ class ComposedPrompt:
     style: str = ""  # preset + global style, variant expanded
     lead: str = ""  # words before the first timed segment: they apply to the whole take
     seconds: float = 0.0  # the take's length
+    cast: str = ""  # the shot's cast as words (`cast.cast_sentence`): who is in it, as `cast:` describes them
 
     @property
     def multi(self) -> bool:
@@ -307,10 +308,14 @@ def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float 
         if not bodies:
             subject = lead
     subject = subject.strip()
-    text = f"{subject.rstrip()} Style: {style}." if style else subject
+    from dreamcut.cast import cast_sentence, shot_cast
+
+    cast = cast_sentence(shot_cast(spec, shot))
+    body = f"{subject.rstrip()} {cast}" if cast else subject
+    text = f"{body.rstrip()} Style: {style}." if style else body
     negative = ", ".join(x for x in (spec.negative.strip(), (shot.negative or "").strip()) if x)
     return ComposedPrompt(text=text, negative=negative, segments=segments, variant=variant, subject=subject,
-                          style=style, lead=lead, seconds=seconds)
+                          style=style, lead=lead, seconds=seconds, cast=cast)
 
 
 # -- what each backend receives ------------------------------------------------------
@@ -379,6 +384,7 @@ class _Draft:
     style_label: str
     camera: list[str] = field(default_factory=list)  # camera clauses lifted out of a single scene
     camera_first: bool = False  # Runway: "camera move: scene. details." Others: "Camera: ..." after the scene
+    cast: str = ""  # who is in the shot, as `cast:` describes them (after the scenes, before the style)
 
     def render(self) -> str:
         parts = [self.header, _sentence(self.lead)] if self.header or self.lead else []
@@ -387,6 +393,8 @@ class _Draft:
             cam = ", ".join(self.camera)
             parts.append(f"{cam[0].upper() + cam[1:]}: {_sentence(text)}")
             parts.extend(_sentence(t) for _, t in self.items[1:])
+            if self.cast:
+                parts.append(self.cast)
             if self.style:
                 parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
             return " ".join(p for p in parts if p)
@@ -402,6 +410,8 @@ class _Draft:
         if self.camera:
             moves = [re.sub(r"^the camera\s+", "", c, flags=re.I) for c in self.camera]
             parts.append(_sentence("Camera: " + ", ".join(moves)))
+        if self.cast:
+            parts.append(self.cast)
         if self.style:
             parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
         return " ".join(p for p in parts if p)
@@ -448,6 +458,12 @@ def split_camera(text: str) -> tuple[str, list[str]]:
 
 
 def _draft(composed: ComposedPrompt, backend: str) -> _Draft:
+    draft = _draft_scenes(composed, backend)
+    draft.cast = composed.cast
+    return draft
+
+
+def _draft_scenes(composed: ComposedPrompt, backend: str) -> _Draft:
     if not composed.multi:
         text = composed.segments[0].text if composed.segments else composed.subject
         if backend in ("animatic", "diffusers", "imported"):
@@ -500,6 +516,12 @@ def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: i
     while len(text) > max_chars and draft.camera:
         draft.camera.pop()
         text = draft.render()
+    while len(text) > max_chars and draft.cast:
+        # The cast's descriptions go after style and camera, from the last member: who is in the shot
+        # matters more than how it is lit, less than what happens.
+        head, sep, _ = draft.cast.rstrip(".").rpartition("; ")
+        draft.cast = (head + ".") if sep else ""
+        text = draft.render()
     while len(text) > max_chars:
         # Shorten the longest of the lead and the scenes by a clause (or a word), keeping its start.
         candidates = [(len(t), i) for i, (_, t) in enumerate(draft.items)]
@@ -525,7 +547,7 @@ def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: i
 def subject_only_length(composed: ComposedPrompt, backend_name: str) -> int:
     """Characters the backend's text needs with no style and no header: the part never trimmed."""
     draft = _draft(composed, backend_name.partition(":")[0].strip().lower())
-    draft.style, draft.header, draft.camera = [], "", []
+    draft.style, draft.header, draft.camera, draft.cast = [], "", [], ""
     return len(draft.render())
 
 

@@ -83,9 +83,14 @@ def spec_inputs(spec: ProjectSpec, shot: Shot) -> tuple:
     prompt: Any = shot.prompt if isinstance(shot.prompt, str) else [
         s.model_dump(exclude_none=True) for s in shot.prompt]
     preset = shot.style or spec.style_preset
-    return (("prompt", prompt), ("style_preset", preset), ("style_preset_text", spec.styles.get(preset or "")),
-            ("style", spec.style), ("negative", [spec.negative, shot.negative or ""]),
-            ("caption", bool(spec.caption)))
+    inputs = (("prompt", prompt), ("style_preset", preset), ("style_preset_text", spec.styles.get(preset or "")),
+              ("style", spec.style), ("negative", [spec.negative, shot.negative or ""]),
+              ("caption", bool(spec.caption)))
+    if shot.cast:  # only a shot that names cast members: an unused `cast:` block re-keys nothing
+        from dreamcut.cast import spec_key_inputs
+
+        inputs += (("cast", spec_key_inputs(spec, shot)),)
+    return inputs
 
 
 def take_seed(shot_id: str, index: int) -> int:
