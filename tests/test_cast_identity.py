@@ -159,3 +159,21 @@ def test_identity_with_a_local_clip_model_folder(project_root, tmp_path):
         identity.make_look(tmp_path / "nowhere")
     assert "not a CLIP model folder" in str(e.value)
     project.catalog.close()
+
+
+def test_board_marks_drifting_takes_for_its_cast_filter(project_root):
+    from conftest import run_cli
+    from fastapi.testclient import TestClient
+
+    from dreamcut.web import create_app
+
+    run_cli("--project", str(project_root), "rank", check=True)
+    page = TestClient(create_app(project_root)).get("/").text
+    assert 'id="f-cast"' in page and '<option value="drift">cast drift</option>' in page
+
+    def defects_of(take_id: str) -> str:
+        card = page.split(f'id="t-{take_id}"', 1)[1].split(">", 1)[0]
+        return card.split('data-defects="', 1)[1].split('"', 1)[0]
+
+    assert "cast_drift" in defects_of("walk-drift").split(",")
+    assert "cast_drift" not in defects_of("walk-1").split(",")

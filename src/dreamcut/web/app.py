@@ -90,6 +90,8 @@ class Board:
                 d = dict(r)
                 detail = json.loads(d.pop("score_json") or "null") or {}
                 d["explanation"] = detail.get("explanation", "") if isinstance(detail, dict) else ""
+                d["defect_kinds"] = sorted({str(x.get("kind")) for x in detail.get("defects", []) if isinstance(x, dict)}) \
+                    if isinstance(detail, dict) and isinstance(detail.get("defects"), list) else []
                 d["tags"] = json.loads(d.pop("tags_json") or "[]")
                 d["note"] = d["note"] or ""
                 out.append(d)
