@@ -49,6 +49,7 @@ import pydantic
 from dreamcut.backends._cloud import client_timeout, never_sent, outcome_unknown
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob, price_seconds)
+from dreamcut.backends._cast import CastRef, CastRouting, all_refs
 from dreamcut.errors import BadInput
 from dreamcut.media import copy_chunks
 
@@ -96,6 +97,7 @@ class OpenAIVideosBackend:
     _caps: Capabilities | None = field(default=None, repr=False)
     _key: str | None = field(default=None, repr=False)
     _dreamcut_server: bool | None = field(default=None, repr=False)
+    _characters: dict[str, str] = field(default_factory=dict, repr=False)  # cast key -> the server's character id
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or os.environ.get("DREAMCUT_OPENAI_BASE_URL")
@@ -186,7 +188,36 @@ class OpenAIVideosBackend:
         return out
 
     # -- the job ------------------------------------------------------------------------------
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        return cast_routing(self.model, request.cast, request.refs)
+
+    def ensure_characters(self, request: GenerationRequest) -> list[str]:
+        """Make the shot's cast known to the server as characters (POST /videos/characters: a name and a
+        short video, here one second of the member's picture), once per member and picture: the
+        Idempotency-Key is the member's name and the picture's content, so a server that honours it
+        (dreamcut serve) answers a repeat with the first character. The prompt names each member
+        ("Mia is ..."), which is how a character is used. Returns the character ids."""
+        import hashlib
+        import tempfile
+
+        from dreamcut.cast import display_name
+
+        ids = []
+        for sent in self.cast_routing(request).sent:
+            data = Path(sent.ref).read_bytes()
+            key = "dreamcut-cast-" + hashlib.sha256(sent.member.encode() + b"\0" + data).hexdigest()[:40]
+            if key not in self._characters:
+                with tempfile.TemporaryDirectory(prefix="dreamcut-cast-") as tmp:
+                    clip = still_video(Path(sent.ref), Path(tmp) / f"{sent.member}.mp4")
+                    upload = (clip.name, clip.read_bytes(), "video/mp4")
+                character = self._call(lambda c: c.videos.create_character(
+                    name=display_name(sent.member), video=upload, extra_headers={"Idempotency-Key": key}))
+                self._characters[key] = character.id
+            ids.append(self._characters[key])
+        return ids
+
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        self.ensure_characters(request)
         kwargs: dict[str, Any] = {"prompt": request.prompt, "model": self.model,
                                   "seconds": _seconds(request.seconds), "size": f"{request.width}x{request.height}"}
         if request.refs:
@@ -406,3 +437,46 @@ def _retry_after(response) -> float | None:
         return float(s) if s is not None else None
     except ValueError:
         return None
+
+
+CHARACTER_FIELD = "character (POST /videos/characters; the prompt names it)"
+MAX_CHARACTERS = 4  # characters one video is conditioned on (dreamcut serve's limit)
+
+
+def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
+    """Each cast member with a local picture becomes a character on the server (`/videos/characters`,
+    from a one-second video of its first picture) that the prompt names; `input_reference` stays the
+    shot's own first frame. A member's further pictures, web URLs and members past four are dropped."""
+    sent: list[CastRef] = []
+    dropped: list[tuple[str, str, str]] = []
+    for member, ref in all_refs(cast):
+        if "://" in ref:
+            dropped.append((member, ref, "a web URL: a character is made from a local picture"))
+        elif any(s.member == member for s in sent):
+            dropped.append((member, ref, "a character is made from one picture (its first)"))
+        elif len(sent) >= MAX_CHARACTERS:
+            dropped.append((member, ref, f"at most {MAX_CHARACTERS} characters condition one video"))
+        else:
+            sent.append(CastRef(member, ref, CHARACTER_FIELD))
+    how = ("cast members as characters named in the prompt" + ("; the shot's refs as input_reference" if own_refs
+                                                                else "") if sent else "descriptions in the prompt only")
+    return CastRouting(f"openai-videos:{model}", tuple(sent), tuple(dropped), how)
+
+
+def still_video(picture: Path, dest: Path, *, seconds: float = 1.0, fps: int = 24) -> Path:
+    """A short H.264 video of one picture (a character is created from a video)."""
+    import numpy as np
+    from PIL import Image
+
+    from dreamcut.media import FrameWriter
+
+    with Image.open(picture) as im:
+        rgb = im.convert("RGB")
+        w, h = rgb.size
+        scale = min(1.0, 1280 / max(w, h))
+        w2, h2 = max(16, int(w * scale) // 2 * 2), max(16, int(h * scale) // 2 * 2)
+        frame = np.asarray(rgb.resize((w2, h2)), dtype=np.uint8)
+    with FrameWriter(dest, w2, h2, fps) as writer:
+        for _ in range(max(1, int(round(seconds * fps)))):
+            writer.write(frame)
+    return dest
