@@ -7,7 +7,8 @@ which cast reference goes into which field of its API (Runway's `promptImage`, V
 and which are dropped and why. `build` uses that routing to make the request; `dreamcut check`
 prints the same routing (`explain`), so what is said is what is sent.
 
-No SDK is imported here or by `explain` (backend modules import their SDKs lazily).
+Nothing here imports an SDK; `explain` imports each backend module used (most import their SDK
+lazily; openai-videos at import), and a backend that cannot load is said, not fatal.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def first_frame_routing(backend: str, cast: Sequence[CastLike], own_refs: Sequen
             dropped.append((member, ref, "the shot's own refs: take the image input"))
         else:
             dropped.append((member, ref, why_one))
-    how = (f"first cast reference as the first frame ({field}); descriptions in the prompt" if sent
+    how = (f"the first cast picture goes in as the {field}; descriptions in the prompt" if sent
            else "descriptions in the prompt only")
     return CastRouting(backend, tuple(sent), tuple(dropped), how)
 
@@ -97,8 +98,17 @@ def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], 
     """The backend's own `cast_routing` (imported from its module: no SDK is imported)."""
     from dreamcut.backends.registry import BACKENDS
 
-    module = importlib.import_module(BACKENDS[backend_name][0])
-    return module.cast_routing(model, list(cast), list(own_refs))
+    try:
+        module = importlib.import_module(BACKENDS[backend_name][0])
+    except ImportError as e:
+        return CastRouting(f"{backend_name}:{model}" if model else backend_name,
+                           how=f"cannot tell: the backend does not load (missing package {e.name or e})")
+    route = getattr(module, "cast_routing", None)
+    if route is None:
+        return CastRouting(f"{backend_name}:{model}" if model else backend_name,
+                           how="takes no pictures: the descriptions travel in the prompt only",
+                           dropped=tuple((m, r, f"{backend_name} has no image input for a cast") for m, r in all_refs(cast)))
+    return route(model, list(cast), list(own_refs))
 
 
 @dataclass(frozen=True)
