@@ -192,3 +192,28 @@ def test_openai_compatible_server_gets_the_cast_as_characters_the_prompt_names(m
         assert [r.member for r in routing.sent] == ["mia", "leo"]
     finally:
         s.close()
+
+
+def test_diffusers_conditions_on_the_cast_picture_where_the_family_can(tmp_path):
+    """A tiny random LTX-Video renders the same take from the cast's picture as from the same picture
+    given as the shot's ref (the conditioning image); CogVideoX text-to-video has no image input."""
+    pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    import numpy as np
+    import tiny_models
+
+    from dreamcut.backends import diffusers_local
+    from dreamcut.media import read_frames
+
+    ltx = load_backend(f"diffusers:{tiny_models.build_ltx(tmp_path / 'ltx')}")
+    cast = members(tmp_path)
+    base = dict(shot_id="s1", prompt="a woman walks", seconds=1.0, width=32, height=32, fps=8, seed=7,
+                options=(("steps", 2),))
+    outs = {}
+    for name, extra in (("cast", {"cast": cast}), ("ref", {"refs": (cast[0].refs[0],)}), ("none", {})):
+        run_to_file(ltx, request(**base, **extra), tmp_path / f"{name}.mp4", poll_interval=0)
+        outs[name] = np.stack([f for _, f in read_frames(tmp_path / f"{name}.mp4")]).astype(np.float32)
+    assert np.abs(outs["cast"] - outs["ref"]).mean() < 0.5  # the cast picture is the conditioning image
+    assert np.abs(outs["cast"] - outs["none"]).mean() > 1.0  # and it changes the take
+    cog = diffusers_local.cast_routing(str(tiny_models.build_cogvideox(tmp_path / "cog")), cast, [])
+    assert not cog.sent and all("no image input" in why for _, _, why in cog.dropped)
