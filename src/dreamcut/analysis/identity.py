@@ -130,7 +130,7 @@ class ClipLook:
             except (OSError, ValueError, TypeError) as e:
                 raise BadInput(f"cannot load the CLIP model: {str(e).splitlines()[0][:200]}",
                                where=Path(key).name, fix="give a folder with config.json and the weights") from None
-            from dreamcut.analysis.video import CLIP_MEAN, CLIP_STD
+            from dreamcut.analysis.video.similarity import CLIP_MEAN, CLIP_STD
 
             mean, std = CLIP_MEAN, CLIP_STD
             pre = Path(key) / "preprocessor_config.json"
@@ -143,7 +143,7 @@ class ClipLook:
     def describe(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        from dreamcut.analysis.video import _clip_pixels
+        from dreamcut.analysis.video.similarity import _clip_pixels
 
         model, mean, std = self._model()
         pixels = torch.from_numpy(_clip_pixels(list(frames), model.config.vision_config.image_size, mean, std))
