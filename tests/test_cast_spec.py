@@ -136,3 +136,43 @@ def test_cast_fields_are_bounded(cast, words):
         parse_spec_text(BASE.format(cast=cast, shot_cast=""))
     for w in words:
         assert w in e.value.line(), e.value.line()
+
+
+def test_a_cast_picture_is_keyed_by_its_content(tmp_path):
+    root = write_project(tmp_path / "p")
+    before = {p.shot_id: p.key for p in plan_takes(load_spec(root / "dreamcut.yaml"), root=str(root))}
+    moved = tmp_path / "moved"
+    import shutil
+
+    shutil.copytree(root, moved)  # the same pictures elsewhere: the same keys
+    assert {p.shot_id: p.key for p in plan_takes(load_spec(moved / "dreamcut.yaml"), root=str(moved))} == before
+    img = np.zeros((64, 48, 3), np.uint8)
+    img[:] = (200, 40, 40)
+    cv2.imwrite(str(root / "mia.png"), img)  # a new picture of mia: her shots' takes are new takes
+    after = {p.shot_id: p.key for p in plan_takes(load_spec(root / "dreamcut.yaml"), root=str(root))}
+    assert after["one"] != before["one"] and after["two"] == before["two"]
+    plan = next(p for p in plan_takes(load_spec(root / "dreamcut.yaml"), root=str(root)) if p.shot_id == "one")
+    assert [(m.name, m.refs) for m in plan.request.cast] == [("mia", (str((root / "mia.png").resolve()),)),
+                                                              ("lighthouse", ())]
+
+
+def test_check_says_what_each_backend_does_with_the_cast(tmp_path):
+    import json
+
+    root = write_project(tmp_path / "p")
+    text = (root / "dreamcut.yaml").read_text().replace("fps: 12", "fps: 12\nbudget_usd: 10\nbackend: runway:gen4.5")
+    text = text.replace("  - id: two\n", "  - id: two\n    backend: animatic\n    cast: [mia]\n")
+    (root / "dreamcut.yaml").write_text(text)
+    r = run_cli("check", cwd=root)
+    assert "cast (what each backend does with the reference images):" in r.stdout, r.stdout + r.stderr
+    out = " ".join(r.stdout.split())
+    assert "runway:gen4.5: the first cast picture goes in as the first frame (promptImage)" in out
+    assert "[shots one: mia, lighthouse]" in out and "mia: mia.png -> first frame (promptImage)" in out
+    assert "animatic: each member drawn as its own figure" in out
+    assert "mia: mia.png dropped: the animatic draws the member from its name, not its picture" in out
+    doc = json.loads(run_cli("check", "--json", cwd=root).stdout)
+    assert any(line.startswith("runway:gen4.5:") for line in doc["cast"])
+    # Luma cannot fetch a local picture: check refuses before any money is spent
+    (root / "dreamcut.yaml").write_text(text.replace("backend: runway:gen4.5", "backend: luma:ray-2"))
+    r = run_cli("check", cwd=root)
+    assert r.returncode == 2 and "hosted URLs only" in r.stdout + r.stderr, r.stdout + r.stderr
