@@ -45,6 +45,8 @@ class Look(Protocol):
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float: ...
 
+    def similarities(self, a: np.ndarray, b: np.ndarray) -> np.ndarray: ...
+
 
 # -- offline: colour histogram + perceptual hash -------------------------------------------------
 
@@ -90,8 +92,12 @@ class OfflineLook:
         return np.stack([np.concatenate([colour_histogram(f), perceptual_hash(f)]) for f in frames])
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
-        hist = float(np.minimum(a[:_HIST_LEN], b[:_HIST_LEN]).sum())
-        phash = 1.0 - float(np.abs(a[_HIST_LEN:] - b[_HIST_LEN:]).mean())
+        return float(self.similarities(a[None], b[None])[0, 0])
+
+    def similarities(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)) similarities of two stacks of descriptions."""
+        hist = np.minimum(a[:, None, :_HIST_LEN], b[None, :, :_HIST_LEN]).sum(axis=2)
+        phash = 1.0 - np.abs(a[:, None, _HIST_LEN:] - b[None, :, _HIST_LEN:]).mean(axis=2)
         return 0.8 * hist + 0.2 * phash
 
 
@@ -154,7 +160,13 @@ class ClipLook:
         return emb.numpy().astype(np.float64)
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.clip(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-9), 0.0, 1.0))
+        return float(self.similarities(a[None], b[None])[0, 0])
+
+    def similarities(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)) cosine similarities, clipped to 0..1."""
+        na = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
+        nb = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-9)
+        return np.clip(na @ nb.T, 0.0, 1.0)
 
 
 def make_look(model_dir: Path | None) -> Look:
@@ -247,10 +259,10 @@ class Likeness:
 def likeness(take: TakeLooks, refs: np.ndarray, peers: Sequence[TakeLooks], look: Look) -> Likeness:
     to_refs = None
     if len(refs):
-        to_refs = [max(look.similarity(v, r) for r in refs) for v in take.vectors]
+        to_refs = [float(x) for x in look.similarities(take.vectors, refs).max(axis=1)]
     to_peers = None
     if peers:
-        per_peer = [float(np.mean([look.similarity(v, w) for v in take.vectors for w in p.vectors])) for p in peers]
+        per_peer = [float(look.similarities(take.vectors, p.vectors).mean()) for p in peers]
         to_peers = float(np.median(per_peer))
     return Likeness(take.times, to_refs, to_peers)
 
