@@ -217,3 +217,26 @@ def test_diffusers_conditions_on_the_cast_picture_where_the_family_can(tmp_path)
     assert np.abs(outs["cast"] - outs["none"]).mean() > 1.0  # and it changes the take
     cog = diffusers_local.cast_routing(str(tiny_models.build_cogvideox(tmp_path / "cog")), cast, [])
     assert not cog.sent and all("no image input" in why for _, _, why in cog.dropped)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_openai_server_without_characters_gets_the_first_cast_picture_as_input_reference(monkeypatch, tmp_path,
+                                                                                         caplog):
+    from dreamcut.backends.openai_videos import OpenAIVideosBackend
+    from simulators._http import parse_multipart
+    from simulators.openai_videos import OpenAISim
+
+    server = sim(monkeypatch, OpenAISim, "sk-test-0123456789abcdef0123456789")
+    try:
+        cast = members(tmp_path)
+        b = OpenAIVideosBackend(model="sora-2")
+        b.submit(request(cast=cast, seconds=4, width=1280, height=720), "k1")
+        b.submit(request(cast=cast, seconds=4, width=1280, height=720), "k2")
+        parts = parse_multipart(server.calls("create")[0])
+        filename, data = parts["input_reference"]
+        assert filename == "mia0.png" and data == open(cast[0].refs[0], "rb").read()
+        # the server said 404 once; the backend does not ask again for every take, and says it once
+        assert len(server.calls("create")) == 2
+        assert sum("has no /videos/characters" in r.message for r in caplog.records) == 1
+    finally:
+        server.stop()

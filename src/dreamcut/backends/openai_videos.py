@@ -32,6 +32,7 @@ Quirks kept here and nowhere else:
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import os
 import re
@@ -79,6 +80,7 @@ for _snapshot, _base in (("sora-2-2025-10-06", "sora-2"), ("sora-2-2025-12-08", 
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
 _SDK_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 _KEY_LIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9*_\-.]+")
 
 
@@ -98,6 +100,7 @@ class OpenAIVideosBackend:
     _key: str | None = field(default=None, repr=False)
     _dreamcut_server: bool | None = field(default=None, repr=False)
     _characters: dict[str, str] = field(default_factory=dict, repr=False)  # cast key -> the server's character id
+    _no_characters: bool = field(default=False, repr=False)  # the server answered 404 to /videos/characters
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or os.environ.get("DREAMCUT_OPENAI_BASE_URL")
@@ -217,11 +220,22 @@ class OpenAIVideosBackend:
         return ids
 
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
-        self.ensure_characters(request)
+        refs = request.refs
+        if request.cast and not self._no_characters:
+            try:
+                self.ensure_characters(request)
+            except ProviderError as e:
+                if e.code != "not_found":
+                    raise
+                self._no_characters = True  # a server without /videos/characters (said once per backend)
+                log.warning("%s: the server has no /videos/characters; the first cast picture goes as "
+                            "input_reference where a shot gives none", self.base_url)
+        if request.cast and self._no_characters and not refs:
+            refs = tuple(r.ref for r in self.cast_routing(request).sent[:1])
         kwargs: dict[str, Any] = {"prompt": request.prompt, "model": self.model,
                                   "seconds": _seconds(request.seconds), "size": f"{request.width}x{request.height}"}
-        if request.refs:
-            ref = Path(request.refs[0])
+        if refs:
+            ref = Path(refs[0])
             mime = mimetypes.guess_type(ref.name)[0] or "image/png"
             kwargs["input_reference"] = (ref.name, ref.read_bytes(), mime)
         video = self._create(lambda c: c.videos.create(**kwargs, extra_headers={"Idempotency-Key": idempotency_key}))
@@ -459,7 +473,8 @@ def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
         else:
             sent.append(CastRef(member, ref, CHARACTER_FIELD))
     how = ("cast members as characters named in the prompt" + ("; the shot's refs as input_reference" if own_refs
-                                                                else "") if sent else "descriptions in the prompt only")
+           else "; a server without /videos/characters gets the first picture as input_reference")
+           if sent else "descriptions in the prompt only")
     return CastRouting(f"openai-videos:{model}", tuple(sent), tuple(dropped), how)
 
 
