@@ -107,7 +107,11 @@ def cast_identity(project, take: Take, *, clip_model: Path | None = None):
     mine = likeness_of(take)
     others = [likeness_of(t) for t in peers]
     seconds = float(take.seconds or (mine.times[-1] if mine.times else 0.0))
-    return identity.judge_identity(mine, others, [m.name for m in members], seconds)
+    verdict = identity.judge_identity(mine, others, [m.name for m in members], seconds)
+    web = [r for m in members for r in m.refs if "://" in r]
+    if web:  # said, not silent: only local pictures are compared
+        verdict.note = f"{len(web)} cast picture(s) on the web not compared"
+    return verdict
 
 
 def with_cast_identity(project, take: Take, result: TakeAnalysis, *, clip_model: Path | None = None) -> TakeAnalysis:
@@ -120,13 +124,14 @@ def with_cast_identity(project, take: Take, result: TakeAnalysis, *, clip_model:
     if verdict is None:
         return result
     metrics = dict(result.metrics, identity=verdict.score)
+    said = [f"cast identity {verdict.score:.2f}"] + ([verdict.note] if verdict.note else [])
     if not verdict.drifts:
         return TakeAnalysis(score=result.score, defects=result.defects, metrics=metrics,
-                            explanation=result.explanation + f"; cast identity {verdict.score:.2f}")
+                            explanation="; ".join([x for x in [result.explanation] if x] + said))
     defects = sorted(result.defects + [Defect(a, b, "cast_drift", why) for a, b, why in verdict.drift],
                      key=lambda d: (d.start, d.end))
     explanation = result.explanation.removeprefix("clean").lstrip("; ")
     reasons = "; ".join(f"cast drift: {why}" for _, _, why in verdict.drift)
     score = round(max(0.0, result.score - DRIFT_PENALTY * max(verdict.severity, 0.2)), 4)
     return TakeAnalysis(score=score, defects=defects, metrics=metrics,
-                        explanation=reasons + (f"; {explanation}" if explanation else ""))
+                        explanation="; ".join([reasons] + [x for x in [explanation] if x] + said[1:]))

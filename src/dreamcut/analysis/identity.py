@@ -274,6 +274,7 @@ class IdentityVerdict:
     score: float
     drift: list[tuple[float, float, str]] = field(default_factory=list)
     severity: float = 0.0  # 0 (none) .. 1 (the whole take unlike its cast)
+    note: str = ""  # what the judgement could not look at, said with the score
 
     @property
     def drifts(self) -> bool:
@@ -308,8 +309,9 @@ def judge_identity(mine: Likeness, others: Sequence[Likeness], names: Sequence[s
                 worst = min(mine.to_refs)
                 drift.append((round(start, 3), round(end, 3),
                               f"{who} drifts from the references at {start:.1f} s (likeness {best:.2f} -> {worst:.2f})"))
-                severity = max(severity, min(1.0, (best - worst) / (2 * DRIFT_DROP)) * (end - start) / max(seconds, 1e-6)
-                               + 0.5)
+                depth = min(1.0, (best - worst) / (2 * DRIFT_DROP))  # how far the frames fall
+                share = min(1.0, 0.5 + (end - start) / max(seconds, 1e-6))  # how much of the take they fill
+                severity = max(severity, depth * share)
     if mine.to_peers is not None:
         peer_pairs = [o.to_peers for o in others if o.to_peers is not None]
         if peer_pairs:
