@@ -168,6 +168,7 @@ def test_check_says_what_each_backend_does_with_the_cast(tmp_path):
     out = " ".join(r.stdout.split())
     assert "runway:gen4.5: the first cast picture goes in as the first frame (promptImage)" in out
     assert "[shots one: mia, lighthouse]" in out and "mia: mia.png -> first frame (promptImage)" in out
+    assert "lighthouse: no pictures (its description in the prompt only)" in out
     assert "animatic: each member drawn as its own figure" in out
     assert "mia: mia.png dropped: the animatic draws the member from its name, not its picture" in out
     doc = json.loads(run_cli("check", "--json", cwd=root).stdout)

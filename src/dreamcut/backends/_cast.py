@@ -139,6 +139,7 @@ def explain(spec: "ProjectSpec", root: str = ".") -> list[str]:
         routing = routing_for(name, model or None, members, [resolve_ref(r, root) for r in own])
         where = ", ".join(shots[:6]) + (f" (+{len(shots) - 6})" if len(shots) > 6 else "")
         lines = routing.lines()
+        lines += [f"  {m.name}: no pictures (its description in the prompt only)" for m in members if not m.refs]
         if lines:
             lines[0] = f"{lines[0]} [shots {where}: {', '.join(names)}]"
         out += lines
