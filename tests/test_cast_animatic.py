@@ -81,3 +81,32 @@ def test_a_take_without_a_cast_is_drawn_as_before(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(plain, list(render_frames(req))))
     assert any(not np.array_equal(a, b) for a, b in zip(plain, with_cast))
     assert cv2 is not None
+
+
+def test_generate_from_the_shot_list_draws_the_named_members(tmp_path):
+    """The whole path: `cast:` in the shot list -> planned requests -> `dreamcut generate` -> the
+    animatic takes show mia in both shots that name her, and leo only where he is named."""
+    import yaml
+
+    from conftest import run_cli, write_song
+
+    root = tmp_path / "p"
+    root.mkdir()
+    write_song(root / "song.wav", 3.0, rate=22050, channels=1)
+    spec = {"title": "Cast", "song": "song.wav", "fps": FPS, "takes_per_shot": 1, "take_seconds": 2.0,
+            "caption": False, "render": {"master": f"{W}x{H}", "resolution": f"{W}x{H}"},
+            "cast": [{"name": "mia", "description": "a woman in a red coat"},
+                     {"name": "leo", "description": "a tall man"}],
+            "shots": [{"id": "street", "prompt": "a rainy street at night", "cast": ["mia", "leo"]},
+                      {"id": "beach", "prompt": "a beach at noon", "cast": ["mia"]}]}
+    (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    run_cli("--project", str(root), "generate", check=True)
+    street = list(read_frames(next((root / "takes" / "street").glob("*.mp4"))))
+    beach = list(read_frames(next((root / "takes" / "beach").glob("*.mp4"))))
+    mia_street = body_stats(street, ("mia", "leo"), "mia")
+    mia_beach = body_stats(beach, ("mia",), "mia")
+    leo_street = body_stats(street, ("mia", "leo"), "leo")
+    assert np.abs(mia_street - mia_beach).max() < 10, (mia_street, mia_beach)
+    assert np.abs(mia_street - leo_street).max() > 40
+    # where leo would stand in a two-member shot, the beach shows no leo
+    assert np.abs(body_stats(beach, ("mia", "leo"), "leo") - leo_street).max() > 40
