@@ -1,24 +1,33 @@
 """The cast: recurring characters, places and objects of a shot list, and who is in which shot.
 
 One source of truth for the words: `cast_sentence` is the only place a cast member's description
-becomes prompt text (`prompts.compose` calls it for every shot that names a member), so the
-description is written once in `cast:` and never copied into shots.
+becomes prompt text (`prompts.compose` and every backend's prompt draft call it for a take whose
+shot names members), so the description is written once in `cast:` and never copied into shots.
 
 Pure functions only (no I/O, no backend SDKs): the spec's `cast:` block in, names, sentences and
-resolved reference paths out. Where each backend puts the references is decided in the backend's
-own file (`cast_routing` there); `dreamcut check` prints those decisions (`routing_lines`).
+request members (`backends.base.CastMember`, pictures resolved) out. Where each backend puts the
+pictures is decided in the backend's own file (`cast_routing` there); `dreamcut check` prints those
+decisions (`backends._cast.explain`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+from dreamcut.backends.base import CastMember
 
 if TYPE_CHECKING:
-    from dreamcut.spec import CastMember, ProjectSpec, Shot
+    from dreamcut.spec import CastMember as SpecMember
+    from dreamcut.spec import ProjectSpec, Shot
 
 
-def shot_cast(spec: "ProjectSpec", shot: "Shot") -> list["CastMember"]:
+class CastLike(Protocol):
+    name: str
+    description: str
+
+
+def shot_cast(spec: "ProjectSpec", shot: "Shot") -> list["SpecMember"]:
     """The cast members a shot names, in the order it names them."""
     by_name = {m.name: m for m in spec.cast}
     return [by_name[n] for n in shot.cast if n in by_name]
@@ -30,17 +39,26 @@ def display_name(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def cast_sentence(members: "list[CastMember]") -> str:
+def cast_sentence(members: Sequence[CastLike]) -> str:
     """The words a prompt carries for the cast in the shot: 'Mia is a young woman ...; Leo is ...'.
-    Places and objects read as 'The lighthouse: ...'. Empty when the shot names no one."""
+    Empty when the shot names no one. The only place a description becomes prompt text: `compose`
+    (the shot's plain text) and every backend's `format_prompt` (through `backends._prompt`) call it."""
     parts = []
     for m in members:
-        desc = m.description.rstrip(" .")
-        if m.kind == "character":
-            parts.append(f"{display_name(m.name)} is {desc}" if not desc.lower().startswith(m.name) else desc)
-        else:
-            parts.append(f"{display_name(m.name)}: {desc}")
+        desc = m.description.strip().rstrip(" .")
+        if not desc:
+            continue
+        name = display_name(m.name)
+        parts.append(desc[0].upper() + desc[1:] if desc.lower().startswith(m.name.lower()) else f"{name} is {desc}")
     return ("; ".join(parts) + ".") if parts else ""
+
+
+def shot_members(spec: "ProjectSpec", shot: "Shot", root: str | Path | None = None) -> tuple[CastMember, ...]:
+    """The shot's cast as request members: names, descriptions and pictures (resolved against `root`
+    as absolute paths when given, else as written)."""
+    return tuple(CastMember(m.name, m.description, tuple(resolve_ref(r, root) if root is not None else r
+                                                         for r in m.refs))
+                 for m in shot_cast(spec, shot))
 
 
 def resolve_ref(ref: str, root: str | Path) -> str:

@@ -131,10 +131,9 @@ def request_for(spec: ProjectSpec, shot: Shot, index: int, *, root: str = ".", p
 
 def request_cast(spec: ProjectSpec, shot: Shot, root: str = ".") -> tuple[CastMember, ...]:
     """The shot's cast members as a request carries them: reference images as absolute paths (or URLs)."""
-    from dreamcut.cast import resolve_ref, shot_cast
+    from dreamcut.cast import shot_members
 
-    return tuple(CastMember(m.name, m.description, tuple(resolve_ref(r, root) for r in m.refs))
-                 for m in shot_cast(spec, shot))
+    return shot_members(spec, shot, root)
 
 
 def plan_takes(spec: ProjectSpec, *, root: str = ".", shots: list[str] | None = None) -> list[PlannedTake]:
