@@ -313,7 +313,9 @@ def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
     """Runway's video models take images only as `promptImage` (the first frame; Veo 3.1 models also a
     last frame). Tagged `referenceImages` (`@mia` in the prompt) exist only on Runway's image models
     (gen4_image, text_to_image), not on image_to_video; so the first cast reference becomes the first
-    frame when the shot gives none, local files inline as data URIs, https URLs on a domain name."""
+    frame when the shot gives none, local files inline as data URIs, https URLs on a domain name.
+    (runwayml 5.24.0: types/image_to_video_create_params.py gives Gen4Turbo, Gen4_5 and Veo3_1 only
+    `promptImage`; `referenceImages` with `tag` appears in types/text_to_image_create_params.py.)"""
     m = MODELS.get(model or "")
     return first_frame_routing(
         f"runway:{model}", cast, own_refs, slots=m.max_refs if m else 1, field=f"{FIRST_FRAME} (promptImage)",
