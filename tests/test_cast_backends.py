@@ -6,7 +6,6 @@ refused before any money is spent."""
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 

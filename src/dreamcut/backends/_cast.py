@@ -111,32 +111,23 @@ def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], 
     return route(model, list(cast), list(own_refs))
 
 
-@dataclass(frozen=True)
-class _Member:
-    name: str
-    description: str
-    refs: tuple[str, ...]
-
-
 def explain(spec: "ProjectSpec", root: str = ".") -> list[str]:
     """What each backend will do with the cast, for `dreamcut check`: one block per backend and cast
     combination, naming the shots. [] when no shot names a cast member."""
-    from dreamcut.cast import resolve_ref, shot_cast
+    from dreamcut.cast import resolve_ref, shot_members
 
-    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list] = {}
     for shot in spec.shots:
         if not shot.cast:
             continue
-        backend = spec.shot_backend(shot)
-        key = (str(backend), tuple(shot.cast), tuple(shot.refs))
-        groups.setdefault(key, []).append(shot.id)
+        key = (str(spec.shot_backend(shot)), tuple(shot.cast), tuple(shot.refs))
+        groups.setdefault(key, []).append(shot)
     out: list[str] = []
-    by_name = {m.name: m for m in spec.cast}
-    for (backend_text, names, own), shots in groups.items():
+    for (backend_text, names, own), shots_ in groups.items():
         name, _, model = backend_text.partition(":")
-        members = [_Member(n, by_name[n].description, tuple(resolve_ref(r, root) for r in by_name[n].refs))
-                   for n in names]
+        members = shot_members(spec, shots_[0], root)  # the members as the requests carry them
         routing = routing_for(name, model or None, members, [resolve_ref(r, root) for r in own])
+        shots = [s.id for s in shots_]
         where = ", ".join(shots[:6]) + (f" (+{len(shots) - 6})" if len(shots) > 6 else "")
         lines = routing.lines()
         lines += [f"  {m.name}: no pictures (its description in the prompt only)" for m in members if not m.refs]
