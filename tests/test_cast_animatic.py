@@ -50,10 +50,10 @@ def test_the_same_member_looks_the_same_across_shots_and_unlike_another(tmp_path
            body_stats(room, ("leo", "mia"), "mia")]
     leo = [body_stats(night, ("mia", "leo"), "leo"), body_stats(room, ("leo", "mia"), "leo")]
     want_mia, want_leo = np.asarray(figure_look("mia").colour), np.asarray(figure_look("leo").colour)
-    for m in mia:  # the member's colour, whatever the scene's grade (H.264 4:2:0 moves a saturated colour by up to ~15 levels)
-        assert np.abs(m - want_mia).max() < 20, (m, want_mia)
+    for m in mia:  # the member's colour, whatever the scene's grade (H.264 moves it a few levels)
+        assert np.abs(m - want_mia).max() < 8, (m, want_mia)
     for lv in leo:
-        assert np.abs(lv - want_leo).max() < 20, (lv, want_leo)
+        assert np.abs(lv - want_leo).max() < 8, (lv, want_leo)
     spread = max(np.abs(a - b).max() for a in mia for b in mia)
     apart = min(np.abs(a - b).max() for a in mia for b in leo)
     print(f"spread {spread:.1f}, apart {apart:.1f}")
@@ -110,3 +110,21 @@ def test_generate_from_the_shot_list_draws_the_named_members(tmp_path):
     assert np.abs(mia_street - leo_street).max() > 40
     # where leo would stand in a two-member shot, the beach shows no leo
     assert np.abs(body_stats(beach, ("mia", "leo"), "leo") - leo_street).max() > 40
+
+
+def test_a_place_and_an_object_are_drawn_apart_from_a_person(tmp_path):
+    """kind: place stands as a tower, kind: object as a box; each keeps its name's colour."""
+    from dreamcut.backends.animatic.frames import render_frames
+
+    members = (CastMember("mia"), CastMember("lighthouse", kind="place"), CastMember("red_car", kind="object"))
+    req = GenerationRequest(shot_id="k", prompt="a cliff at dusk", seconds=0.25, width=W, height=H, fps=FPS, seed=5,
+                            cast=members)
+    frame = next(iter(render_frames(req)))
+    placed = place_cast([m.name for m in members], W, H, [m.kind for m in members])
+    heights = {}
+    for p in placed:
+        x0, y0, x1, y1 = body_box(p, 0.0)
+        assert np.abs(frame[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0) - np.asarray(p.look.colour)).max() < 3, p.name
+        column = np.abs(frame[:, int(p.x)].astype(int) - np.asarray(p.look.colour)).sum(axis=1) < 30
+        heights[p.name] = int(column.sum())  # rows of the member's colour down its middle
+    assert heights["lighthouse"] > heights["mia"] > heights["red_car"], heights

@@ -64,7 +64,7 @@ def test_description_is_woven_into_prompts_of_the_shots_that_name_the_member(tmp
     plans = {p.shot_id: p for p in plan_takes(spec, root=str(root))}
     one, two = plans["one"].request.prompt, plans["two"].request.prompt
     assert "Mia is a young woman in a red raincoat with short black hair" in one
-    assert "Lighthouse is a white lighthouse on black rocks" in one
+    assert "Lighthouse: a white lighthouse on black rocks" in one
     assert "raincoat" not in two and "lighthouse" not in two.lower()
     # every cloud backend's text carries it too (one source: compose -> format_for_backend)
     from dreamcut.prompts import compose, format_for_backend

@@ -40,8 +40,9 @@ def display_name(name: str) -> str:
 
 
 def cast_sentence(members: Sequence[CastLike]) -> str:
-    """The words a prompt carries for the cast in the shot: 'Mia is a young woman ...; Leo is ...'.
-    Empty when the shot names no one. The only place a description becomes prompt text: `compose`
+    """The words a prompt carries for the cast in the shot: 'Mia is a young woman ...; Lighthouse: a
+    white lighthouse ...' (characters are someone, places and objects are described). Empty when the
+    shot names no one. The only place a description becomes prompt text: `compose`
     (the shot's plain text) and every backend's `format_prompt` (through `backends._prompt`) call it."""
     parts = []
     for m in members:
@@ -49,7 +50,12 @@ def cast_sentence(members: Sequence[CastLike]) -> str:
         if not desc:
             continue
         name = display_name(m.name)
-        parts.append(desc[0].upper() + desc[1:] if desc.lower().startswith(m.name.lower()) else f"{name} is {desc}")
+        if desc.lower().startswith(m.name.lower()):
+            parts.append(desc[0].upper() + desc[1:])
+        elif getattr(m, "kind", "character") == "character":
+            parts.append(f"{name} is {desc}")
+        else:  # a place or an object: "The lighthouse: a white lighthouse on black rocks"
+            parts.append(f"{name}: {desc}")
     return ("; ".join(parts) + ".") if parts else ""
 
 
@@ -57,7 +63,7 @@ def shot_members(spec: "ProjectSpec", shot: "Shot", root: str | Path | None = No
     """The shot's cast as request members: names, descriptions and pictures (resolved against `root`
     as absolute paths when given, else as written)."""
     return tuple(CastMember(m.name, m.description, tuple(resolve_ref(r, root) if root is not None else r
-                                                         for r in m.refs))
+                                                         for r in m.refs), m.kind)
                  for m in shot_cast(spec, shot))
 
 

@@ -2,7 +2,7 @@
 
 A member's look is a pure function of its name (`figure_look`): a saturated colour and one of a
 few head shapes, so the director sees who is where in the previz and recognises them from shot to
-shot without any picture. Members stand side by side in the lower part of the frame, in the order
+shot without any picture. A place (`kind: place`) stands as a tower, an object as a box, in its colour. Members stand side by side in the lower part of the frame, in the order
 the shot names them, each with its name above the head; they breathe a little (a slow bob) so a
 still frame is never mistaken for a frozen take.
 
@@ -53,20 +53,27 @@ class Placed:
     x: float
     foot: float
     height: float
+    kind: str = "character"  # character (a person) | place (a landmark) | object (a box)
 
 
-def place_cast(names: Sequence[str], width: int, height: int) -> list[Placed]:
-    """Members side by side across the lower frame, in the order named (positions in pixels of `width`)."""
+def place_cast(names: Sequence[str], width: int, height: int, kinds: Sequence[str] | None = None) -> list[Placed]:
+    """Members side by side across the lower frame, in the order named (positions in pixels of `width`).
+    A place stands taller than a person, an object smaller."""
     n = len(names)
-    hgt = FIGURE_HEIGHT * height
-    return [Placed(name, figure_look(name), width * (i + 1) / (n + 1), FEET * height, hgt) for i, name in enumerate(names)]
+    kinds = list(kinds) if kinds is not None else ["character"] * n
+    scale = {"character": 1.0, "place": 1.25, "object": 0.5}
+    return [Placed(name, figure_look(name), width * (i + 1) / (n + 1), FEET * height,
+                   FIGURE_HEIGHT * height * scale.get(kind, 1.0), kind) for i, (name, kind) in enumerate(zip(names, kinds))]
 
 
 def body_box(p: Placed, t: float = 0.0) -> tuple[int, int, int, int]:
     """The member's body (x0, y0, x1, y1) at time t: the region that shows its colour, inside the outline."""
     foot = p.foot - _bob(p, t)
-    half = p.height * p.look.build / 2
-    return (int(p.x - half * 0.6), int(foot - p.height * 0.62), int(p.x + half * 0.6), int(foot - p.height * 0.12))
+    if p.kind != "character":  # a landmark's tower or an object's box: its middle
+        half = p.height * (0.18 if p.kind == "place" else 0.45)
+        return (int(p.x - half * 0.6), int(foot - p.height * 0.6), int(p.x + half * 0.6), int(foot - p.height * 0.15))
+    half = p.height * p.look.build / 2  # the body is an ellipse: a box well inside it
+    return (int(p.x - half * 0.6), int(foot - p.height * 0.5), int(p.x + half * 0.6), int(foot - p.height * 0.12))
 
 
 def _bob(p: Placed, t: float) -> float:
@@ -81,19 +88,31 @@ def paint_cast(frame: np.ndarray, placed: Sequence[Placed], t: float, scale: flo
         colour = p.look.colour
         outline = (16, 16, 20)
         x, foot, hgt = p.x * scale, (p.foot - _bob(p, t)) * scale, p.height * scale
-        body_w, body_h = hgt * p.look.build, hgt * 0.62
-        centre = (int(x), int(foot - body_h / 2))
-        axes = (max(1, int(body_w / 2)), max(1, int(body_h / 2)))
-        cv2.ellipse(frame, centre, (axes[0] + 2, axes[1] + 2), 0, 0, 360, outline, -1, cv2.LINE_AA)
-        cv2.ellipse(frame, centre, axes, 0, 0, 360, colour, -1, cv2.LINE_AA)
-        r = max(2, int(hgt * 0.13))
-        hx, hy = int(x), int(foot - body_h - r * 1.1)
-        _head(frame, p.look.shape, hx, hy, r + 2, outline)
-        _head(frame, p.look.shape, hx, hy, r, colour)
-        size = max(0.3, hgt / 260.0)
+        if p.kind == "character":
+            body_w, body_h = hgt * p.look.build, hgt * 0.62
+            centre = (int(x), int(foot - body_h / 2))
+            axes = (max(1, int(body_w / 2)), max(1, int(body_h / 2)))
+            cv2.ellipse(frame, centre, (axes[0] + 2, axes[1] + 2), 0, 0, 360, outline, -1, cv2.LINE_AA)
+            cv2.ellipse(frame, centre, axes, 0, 0, 360, colour, -1, cv2.LINE_AA)
+            r = max(2, int(hgt * 0.13))
+            hx, hy = int(x), int(foot - body_h - r * 1.1)
+            _head(frame, p.look.shape, hx, hy, r + 2, outline)
+            _head(frame, p.look.shape, hx, hy, r, colour)
+            top = hy - r
+        else:
+            # a place: a tower with a roof of the member's shape; an object: a box with its shape on top
+            half = hgt * (0.18 if p.kind == "place" else 0.45)
+            body_top = foot - hgt * (0.75 if p.kind == "place" else 0.7)
+            cv2.rectangle(frame, (int(x - half - 2), int(body_top - 2)), (int(x + half + 2), int(foot + 2)), outline, -1)
+            cv2.rectangle(frame, (int(x - half), int(body_top)), (int(x + half), int(foot)), colour, -1)
+            r = max(2, int(half * 0.9))
+            _head(frame, p.look.shape, int(x), int(body_top - r), r + 2, outline)
+            _head(frame, p.look.shape, int(x), int(body_top - r), r, colour)
+            top = int(body_top - 2 * r)
+        size = max(0.3, FIGURE_HEIGHT * frame.shape[0] / 260.0)  # one label size for every kind
         thick = max(1, int(round(size * 2)))
         (tw, th), _ = cv2.getTextSize(p.name, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
-        org = (int(x - tw / 2), int(hy - r - th * 0.6))
+        org = (int(x - tw / 2), int(top - th * 0.6))
         cv2.putText(frame, p.name, org, cv2.FONT_HERSHEY_SIMPLEX, size, outline, thick + 2, cv2.LINE_AA)
         cv2.putText(frame, p.name, org, cv2.FONT_HERSHEY_SIMPLEX, size, (245, 245, 245), thick, cv2.LINE_AA)
 

@@ -177,7 +177,7 @@ class TakeFrames:
             self.bands = CaptionBands(request.caption or "", labels, (w, h), (rw, rh))
         self._textures: dict[int, np.ndarray] = {}
         # The take's cast, placed at the requested size (a preview draws the same places, small).
-        self.cast = place_cast([m.name for m in request.cast], w, h)
+        self.cast = place_cast([m.name for m in request.cast], w, h, [m.kind for m in request.cast])
         self.cast_scale = rw / w
 
     def texture(self, i: int) -> np.ndarray:
