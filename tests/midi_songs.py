@@ -219,3 +219,36 @@ def render(name: str) -> Rendered:
          "sections": [round(float(x), 4) for x in secs if 1.0 < x < dur - 1.0]}
     meta.write_text(json.dumps(t))
     return Rendered(piece, d / "song.wav", t["beats"], t["downbeats"], t["sections"], t["beats_per_bar"])
+
+
+def section_material(name: str) -> list[tuple[float, str]]:
+    """The annotated sections as (start second, material letter): spans made of the same
+    measures of the written score (a repeat; first and second endings aside) share a letter.
+    For steady pieces only (the letters' times come from the one tempo)."""
+    import music21
+
+    piece = PIECES[name]
+    if piece.drift or piece.ramp:
+        raise ValueError(f"{name}: section material is annotated for steady pieces only")
+    written = music21.corpus.parse(piece.corpus)
+    score = written.expandRepeats()
+    ts = score.recurse().getElementsByClass(music21.meter.TimeSignature).first()
+    bar_q = ts.barDuration.quarterLength if ts else 4.0
+    bounds = _score_sections(score, _section_starts(written), bar_q)
+    measures = [(float(m.offset), m.number) for m in score.parts[0].getElementsByClass("Measure")]
+    edges = [0.0] + bounds + [float("inf")]
+    spans = [{n for off, n in measures if a <= off < b} for a, b in zip(edges[:-1], edges[1:])]
+    letters: list[str] = []
+    for i, s in enumerate(spans):
+        same = next((letters[j] for j in range(i) if len(s & spans[j]) >= 0.6 * max(1, min(len(s), len(spans[j])))),
+                    None)
+        letters.append(same or "ABCDEFGHIJKLMNOP"[len(set(letters))])
+    dur = render(name).piece.seconds
+    out: list[tuple[float, str]] = []
+    for a, b, m in zip(edges[:-1], edges[1:], letters):
+        if a * 60.0 / piece.bpm >= dur - 1.0:
+            break
+        if (b - a) * 60.0 / piece.bpm < 1.0:  # a pickup bar: part of what follows
+            continue
+        out.append((0.0 if not out else round(a * 60.0 / piece.bpm, 4), m))
+    return out
