@@ -53,18 +53,8 @@ def score(name: str) -> dict:
     same_pairs = None
     if not (r.piece.drift or r.piece.ramp) and r.sections:
         # labels: do two annotated sections share a label exactly when they share material?
-        mat = midi_songs.section_material(name)
-        ends = [t for t, _ in mat[1:]] + [a.duration]
-
-        def heard(t0: float, t1: float) -> str:  # the label covering most of the span
-            cover = {}
-            for s in a.sections:
-                cover[s.label] = cover.get(s.label, 0.0) + max(0.0, min(t1, s.end) - max(t0, s.start))
-            return max(cover, key=cover.get)
-
-        got = [heard(t0, t1) for (t0, _), t1 in zip(mat, ends)]
-        pairs = [(mat[i][1] == mat[j][1]) == (got[i] == got[j]) for i in range(len(mat)) for j in range(i + 1, len(mat))]
-        same_pairs = (sum(pairs), len(pairs), "".join(m for _, m in mat), got)
+        pairs, truth, got = midi_songs.label_agreement(name, a)
+        same_pairs = (sum(pairs), len(pairs), truth, got)
     return {"recording": name, "label_pairs": same_pairs, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
             "pulse": a.pulse,
             "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),

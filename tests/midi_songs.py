@@ -252,3 +252,19 @@ def section_material(name: str) -> list[tuple[float, str]]:
             continue
         out.append((0.0 if not out else round(a * 60.0 / piece.bpm, 4), m))
     return out
+
+
+def label_agreement(name: str, analysis) -> tuple[list[bool], str, list[str]]:
+    """For every pair of annotated sections: do they share a heard label exactly when they share
+    material? Also the score's letters and the label heard over each annotated section (the one
+    covering most of it)."""
+    mat = section_material(name)
+    ends = [t for t, _ in mat[1:]] + [analysis.duration]
+    got = []
+    for (t0, _), t1 in zip(mat, ends):
+        cover: dict[str, float] = {}
+        for s in analysis.sections:
+            cover[s.label] = cover.get(s.label, 0.0) + max(0.0, min(t1, s.end) - max(t0, s.start))
+        got.append(max(cover, key=cover.get))
+    pairs = [(mat[i][1] == mat[j][1]) == (got[i] == got[j]) for i in range(len(mat)) for j in range(i + 1, len(mat))]
+    return pairs, "".join(m for _, m in mat), got

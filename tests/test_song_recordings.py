@@ -79,3 +79,18 @@ def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_be
     cuts = [c for c in _cuts(a) if ref[0] - 0.07 <= c <= ref[-1] + 0.07]
     assert len(cuts) >= 5
     assert [round(c, 3) for c in cuts if np.min(np.abs(ref - c)) > 0.07] == []
+
+
+def test_repeated_material_shares_a_label_and_contrasting_material_does_not():
+    # Pairs of annotated sections (from the score: the same measures = the same material) agree
+    # when they share a label exactly when they share material. Measured 18 of 22 on these four
+    # (14 of 22 when segments were compared by their mean sound, which a string quartet keeps:
+    # the Rondeau was "verse" throughout). The held-out K.156 Menuetto: 3 of 6 (README).
+    agree = []
+    for name in ("maple", "k80-minuet", "k80-rondo", "haydn-presto"):
+        _, a = _analysed(name)
+        agree += midi_songs.label_agreement(name, a)[0]
+    assert len(agree) >= 20
+    assert np.mean(agree) >= 0.8
+    _, rondo = _analysed("k80-rondo")
+    assert len({s.label for s in rondo.sections}) >= 2  # was "verse" throughout
