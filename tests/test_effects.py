@@ -188,8 +188,8 @@ def test_bad_effect_values_are_refused_with_the_line(effects, says):
 def test_effects_default_off_and_parse():
     assert spec_mod.parse_spec_text(BASE).effects is None
     s = spec_mod.parse_spec_text(BASE + "effects:\n  pulse: 0.6\n  sections:\n    chorus:\n      flash: 0.3\n")
-    assert s.effects.active and s.effects.levels("chorus") == {"pulse": 0.6, "flash": 0.3, "shake": 0.0}
-    assert s.effects.levels("verse") == {"pulse": 0.6, "flash": 0.0, "shake": 0.0}
+    assert s.effects.active and s.effects.levels("chorus") == {"pulse": 0.6, "flash": 0.3, "shake": 0.0, "ramp": 0.0}
+    assert s.effects.levels("verse") == {"pulse": 0.6, "flash": 0.0, "shake": 0.0, "ramp": 0.0}
 
 
 def test_cues_become_markers_in_the_otio_premiere_and_edl_exports(project, edit, tmp_path):

@@ -142,6 +142,17 @@ def beat_effects(project: Project, timeline) -> list:
     return effects.timeline_cues(timeline, settings, analyse_song(project), hits, project.spec.fps)
 
 
+def speed_ramps(project: Project, timeline) -> tuple[list, list[str]]:
+    """The speed ramps into downbeats of the edit (`render.effects`) and the decisions to say
+    (a ramp lowered or dropped where a take has no room); ([], []) when no `ramp` level is on."""
+    settings = project.spec.effects
+    if settings is None or not settings.active:
+        return [], []
+    from dreamcut.render import effects
+
+    return effects.timeline_ramps(timeline, settings, analyse_song(project), project.spec.fps, project.root)
+
+
 def analyse_takes(project: Project, takes: list[Take], progress: Progress | None = None) -> dict:
     """Defects and scores of takes (cached by content hash); stored as the takes' scores."""
     from dreamcut.ranking import rank_take
@@ -410,6 +421,10 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
     sweep_stale(master.parent)
     tags = disclosure_metadata(project, timeline)
     cues = beat_effects(project, timeline)
+    ramps, ramp_notes = speed_ramps(project, timeline)
+    for note in ramp_notes:
+        if say:
+            say(f"effects: {note}")
     fx = None
     if cues:
         from dreamcut.render.effects import filter_chain
@@ -420,7 +435,7 @@ def render(project: Project, timeline=None, *, master_progress: Progress | None 
         render_timeline(timeline, project.root, new_master, size=spec.master_size, fps=spec.fps,
                         codec=spec.render.codec, crf=spec.render.crf, preset=spec.render.preset,
                         progress=master_progress, metadata=tags, overlay=_program_overlay(project, timeline),
-                        effects=fx)
+                        effects=fx, ramps=ramps)
         sign_render(project, new_master, timeline, disclose=False, title=master.name)
         _check_signed(project, new_master, master)
         if master == final or not upscale_to_final:
@@ -522,7 +537,8 @@ def export(project: Project, timeline=None, *, progress: Progress | None = None)
         from dreamcut.render.effects import with_markers
 
         # The effects ride along as markers: no NLE format carries the expressions themselves.
-        marked = with_markers(timeline, beat_effects(project, timeline), project.spec.fps)
+        marked = with_markers(timeline, beat_effects(project, timeline), project.spec.fps,
+                              speed_ramps(project, timeline)[0])
         staged = export_all(marked, project.root, final_dir, stage_dir=stage, progress=progress)
         sign_exports(project, staged, timeline)
         for path in staged.values():

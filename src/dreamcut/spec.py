@@ -238,12 +238,18 @@ class EffectLevels(_Model):
     pulse: float = Field(default=0.0, ge=0, le=1)
     flash: float = Field(default=0.0, ge=0, le=1)
     shake: float = Field(default=0.0, ge=0, le=1)
+    ramp: float = Field(default=0.0, ge=0, le=1)  # speed ramp into the section's first downbeat
 
 
 class EffectsSpec(EffectLevels):
-    """`effects:` beat-synced motion (off by default). `sections:` overrides levels per section label."""
+    """`effects:` beat-synced motion (off by default). `sections:` overrides levels per section label.
+
+    ramp_style: 'rush' speeds the shot up into the downbeat, 'slow' slows it down; either snaps
+    back to the clip's own speed on the downbeat frame.
+    """
 
     sections: dict[str, EffectLevels] = Field(default_factory=dict)
+    ramp_style: Literal["rush", "slow"] = "rush"
 
     @field_validator("sections")
     @classmethod
@@ -254,7 +260,7 @@ class EffectsSpec(EffectLevels):
 
     def levels(self, label: str) -> dict[str, float]:
         """The levels in a section: its overrides (the fields it sets) over the top-level ones."""
-        out = {k: float(getattr(self, k)) for k in ("pulse", "flash", "shake")}
+        out = {k: float(getattr(self, k)) for k in ("pulse", "flash", "shake", "ramp")}
         override = self.sections.get(label)
         if override is not None:
             out.update({k: float(getattr(override, k)) for k in override.model_fields_set})
@@ -262,7 +268,7 @@ class EffectsSpec(EffectLevels):
 
     @property
     def active(self) -> bool:
-        return any(v > 0 for lv in [self, *self.sections.values()] for v in (lv.pulse, lv.flash, lv.shake))
+        return any(v > 0 for lv in [self, *self.sections.values()] for v in (lv.pulse, lv.flash, lv.shake, lv.ramp))
 
 
 class RenderSpec(_Model):
