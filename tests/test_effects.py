@@ -152,7 +152,7 @@ def test_shake_and_section_energy_scale_the_amounts():
     assert pulse[24] < pulse[120]                    # the quiet verse pulses less than the loud chorus
     assert [c.frame for c in cues if c.kind == "shake"] == [24, 120]   # the strong hits, not the weak snare
     chain = fx.filter_chain(cues, FPS, (320, 180))
-    assert chain.startswith("scale=") and "crop=w=320:h=180" in chain and "eq=" not in chain
+    assert chain.startswith("sendcmd=") and "crop@dcfx=w=320:h=180" in chain and "eq@" not in chain
 
 
 def spec_section(start, end, label):

@@ -12,10 +12,11 @@ render graph is exactly what it was). Three layers:
   energy of the section it falls in (a loud chorus moves more than a quiet verse) and by the
   spec's levels for that section. Times become frames of the timeline (song time minus the
   edit's song offset), so an effect starts on the frame its hit falls in.
-- `filter_chain(cues, fps, size)`: the ffmpeg text appended to the one render pass:
-  `scale` with per-frame size expressions then a `crop` back to the work size with per-frame
-  x/y (zoom and shake; outside a cue the scale is the identity and passes frames through),
-  and `eq` with `eval=frame` and an `enable` window (flash). No per-frame Python.
+- `frame_looks(cues, fps, size)`: each affected frame's zoom size, crop offset and brightness,
+  computed once in Python (pure); `filter_chain` turns them into one `sendcmd` that sets a
+  named `scale` + `crop` (zoom and shake) and `eq` (flash) only on the frames where the look
+  changes. Plain frames pass through an identity scale, a whole-frame crop and a disabled
+  `eq`; no expression is evaluated per frame, and no frame is drawn in Python.
 
 Speed ramps into a downbeat change which source frames are read, so they are part of the
 render plan, not a post filter:
@@ -251,88 +252,106 @@ def _no_overlap(cues: list[Cue]) -> list[Cue]:
     return sorted(out, key=lambda c: (c.frame, c.kind))
 
 
-def _index(fps: int) -> str:
-    """The frame index as an expression: t*fps, and 0 where t is not defined (a filter's setup
-    evaluates x/y once with t = NAN, and `crop` refuses a NAN position)."""
-    return f"(if(isnan(t)\\,0\\,t)*{fps})"
+@dataclass(frozen=True)
+class Look:
+    """How one frame differs from the plain picture: enlarged to `scaled` and cut back out at (x, y); `brightness` added."""
+
+    scaled: tuple[int, int]
+    x: int
+    y: int
+    brightness: float
 
 
-def _curve(cues: list[Cue], peak: float, fps: int, power: int = 1) -> str:
-    """An ffmpeg expression of the frame index (t*fps): each cue `amount*peak*(1-(i-f)/L)^power` in its window.
+def frame_looks(cues: list[Cue], fps: int, size: tuple[int, int]) -> dict[int, Look]:
+    """The per-frame parameters of the cues at work `size` (pure): only frames that differ from the plain picture.
 
-    Written in `t`, not `n`: `scale` counts `n` from 1 with eval=frame, `crop` and `eq` from 0.
-    Frame k's timestamp is exactly k/fps after the graph's setpts, so t*fps is the index.
+    Each cue peaks on its first frame and falls over its `frames`: a pulse enlarges the picture by
+    `amount*PULSE_ZOOM*(1-j/L)^2`, a shake moves the cut-out by `amount*SHAKE_PIXELS*w*(1-j/L)`
+    (sin/cos of the frame index, inside a margin it enlarges by), a flash adds
+    `amount*FLASH_BRIGHTNESS*(1-j/L)` brightness. A frame whose picture would move less than
+    the 2-pixel grid of the scaled size, or brighten by less than one level, is left plain.
     """
-    i = _index(fps)
-    terms = []
+    w, h = size
+    zoom: dict[int, float] = {}
+    shake: dict[int, float] = {}
+    bright: dict[int, float] = {}
     for c in cues:
-        fall = f"(1-({i}-{c.frame})/{c.frames})"
-        if power > 1:
-            fall = "*".join([fall] * power)
-        terms.append(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})*{c.amount * peak:.5f}*{fall}")
-    if not terms:
-        return "0"
-    # `if` evaluates its branch only when the gate holds: outside this run a frame costs one test.
-    first, last = min(c.frame for c in cues), max(c.frame + c.frames for c in cues)
-    return f"if(between({i}\\,{first - 0.5}\\,{last - 0.5})\\,{'+'.join(terms)}\\,0)"
+        for j in range(c.frames):
+            k, fall = c.frame + j, 1.0 - j / c.frames
+            if c.kind == "pulse":
+                zoom[k] = zoom.get(k, 0.0) + c.amount * PULSE_ZOOM * fall * fall
+            elif c.kind == "shake":
+                zoom[k] = zoom.get(k, 0.0) + c.amount * 2 * SHAKE_PIXELS * fall
+                shake[k] = shake.get(k, 0.0) + c.amount * fall
+            elif c.kind == "flash":
+                bright[k] = bright.get(k, 0.0) + c.amount * FLASH_BRIGHTNESS * fall
+    looks: dict[int, Look] = {}
+    for k in sorted(set(zoom) | set(bright)):
+        z = 1.0 + zoom.get(k, 0.0)
+        sw, sh = 2 * int(w * z / 2), 2 * int(h * z / 2)
+        dx = shake.get(k, 0.0) * SHAKE_PIXELS * w * np.sin(k * 2.3)
+        dy = shake.get(k, 0.0) * SHAKE_PIXELS * w * 0.6 * np.cos(k * 3.1)
+        x = min(max(0, int((w * z - w) / 2 + dx)), sw - w)
+        y = min(max(0, int((h * z - h) / 2 + dy)), sh - h)
+        b = round(bright.get(k, 0.0), 4)
+        look = Look((sw, sh), x, y, b if b >= 1 / 255 else 0.0)
+        if look != Look((w, h), 0, 0, 0.0):
+            looks[k] = look
+    return looks
 
 
-def _window(cues: list[Cue], fps: int) -> str:
-    i = _index(fps)
-    if not cues:
-        return "0"
-    first, last = min(c.frame for c in cues), max(c.frame + c.frames for c in cues)
-    inner = "+".join(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})" for c in cues)
-    return f"if(between({i}\\,{first - 0.5}\\,{last - 0.5})\\,{inner}\\,0)"
+_ZOOM, _FLASH = "scale@dcfx", "eq@dcfx"   # the named filters the commands address
+_CROP = "crop@dcfx"
 
 
-CHUNK = 16  # cues per filter instance: ffmpeg refuses very long expressions, so a song's cues are split
+def effect_commands(looks: dict[int, Look], fps: int, size: tuple[int, int]) -> list[str]:
+    """`sendcmd` lines that set each frame's look on the frame it starts and put the plain one back after.
 
-
-def _chunks(cues: list[Cue]) -> list[list[Cue]]:
-    """Cues in time order, split into runs of at most CHUNK whose frame windows do not overlap the next run's."""
-    out: list[list[Cue]] = []
-    run: list[Cue] = []
-    end = -1
-    for c in sorted(cues, key=lambda c: c.frame):
-        if len(run) >= CHUNK and c.frame >= end:
-            out.append(run)
-            run = []
-        run.append(c)
-        end = max(end, c.frame + c.frames)
-    if run:
-        out.append(run)
-    return out
+    A command is sent only where the look changes. Times are half a frame before the frame's
+    timestamp (k/fps after the render graph's setpts), so each lands on its frame exactly.
+    """
+    w, h = size
+    plain = Look((w, h), 0, 0, 0.0)
+    lines: list[str] = []
+    prev = plain
+    for k in sorted(set(looks) | {k + 1 for k in looks}):
+        look = looks.get(k, plain)
+        cmds = []
+        if (look.scaled, look.x, look.y) != (prev.scaled, prev.x, prev.y):
+            cmds += [f"{_ZOOM} w {look.scaled[0]}", f"{_ZOOM} h {look.scaled[1]}", f"{_CROP} x {look.x}",
+                     f"{_CROP} y {look.y}"]
+        if look.brightness != prev.brightness:
+            if look.brightness and not prev.brightness:
+                cmds.append(f"{_FLASH} enable 1")
+            cmds.append(f"{_FLASH} brightness {look.brightness:.4f}")
+            if not look.brightness:
+                cmds.append(f"{_FLASH} enable 0")
+        if cmds:
+            lines.append(f"{max(0.0, (k - 0.5) / fps):.6f} {', '.join(cmds)};")
+        prev = look
+    return lines
 
 
 def filter_chain(cues: list[Cue], fps: int, size: tuple[int, int]) -> str:
     """The filter text (input and output unlabelled, joined with ',') for the cues at work `size`; '' for none.
 
-    Zoom and shake: `scale` with eval=frame enlarges the picture by the zoom factor (at factor 1
-    it passes the frame through) and `crop` cuts the work size back out, centred plus the shake
-    offset (`crop` reads its w/h once, its x/y every frame). Flash: `eq` brightness, enabled only
-    inside the flash windows. Each filter carries at most CHUNK cues (runs of the song in time
-    order); outside its run's windows it leaves the frame as it is.
+    The per-frame parameters are computed here once (`frame_looks`) and sent by one `sendcmd` to
+    three named filters, only on the frames where they change: `scale` enlarges the picture
+    (zoom, and the margin a shake moves in) and `crop` cuts the work size back out at the
+    frame's offset; `eq` adds the flash's brightness and is disabled outside the flashes.
+    Between cues the scale is the identity and the crop the whole frame, so plain frames pass
+    through untouched; no expression is evaluated per frame.
     """
-    if not cues:
+    looks = frame_looks(cues, fps, size)
+    if not looks:
         return ""
     w, h = size
-    parts = []
-    for run in _chunks([c for c in cues if c.kind in ("pulse", "shake")]):
-        pulses = [c for c in run if c.kind == "pulse"]
-        shakes = [c for c in run if c.kind == "shake"]
-        # zoom factor: the pulse plus the margin a shake needs; the crop moves inside that margin
-        zoom = f"(1+{_curve(pulses, PULSE_ZOOM, fps, 2)}+{_curve(shakes, 2 * SHAKE_PIXELS, fps)})"
-        dx = f"({_curve(shakes, SHAKE_PIXELS * w, fps)})*sin({_index(fps)}*2.3)" if shakes else "0"
-        dy = f"({_curve(shakes, SHAKE_PIXELS * w * 0.6, fps)})*cos({_index(fps)}*3.1)" if shakes else "0"
-        parts.append(f"scale=w='2*trunc({w}*{zoom}/2)':h='2*trunc({h}*{zoom}/2)':eval=frame:flags=bilinear")
-        # (crop clamps x/y to the frame it gets; its `iw` is the size at setup, so it is not used here)
-        parts.append(f"crop=w={w}:h={h}:x='trunc(({w}*{zoom}-{w})/2+{dx})':y='trunc(({h}*{zoom}-{h})/2+{dy})'")
-    if parts:
-        parts.append("setsar=1")
-    for run in _chunks([c for c in cues if c.kind == "flash"]):
-        parts.append(f"eq=brightness='{_curve(run, FLASH_BRIGHTNESS, fps)}':eval=frame:"
-                     f"enable='{_window(run, fps)}'")
+    text = "\n".join(effect_commands(looks, fps, size))
+    parts = [f"sendcmd=c='{text}'"]
+    if any(look.scaled != (w, h) or look.x or look.y for look in looks.values()):
+        parts += [f"{_ZOOM}=w={w}:h={h}:flags=bilinear", f"{_CROP}=w={w}:h={h}:x=0:y=0", "setsar=1"]
+    if any(look.brightness for look in looks.values()):
+        parts.append(f"{_FLASH}=brightness=0:enable=0")
     return ",".join(parts)
 
 
@@ -518,5 +537,5 @@ def ramp_markers(ramps: list[SpeedRamp], fps: int) -> list:
     return out
 
 
-__all__ = ["SpeedRamp", "ramp_downbeats", "plan_ramps", "timeline_ramps", "ramp_markers", "Hit", "Cue", "percussive_hits", "song_hits", "plan_effects", "timeline_cues", "with_markers", "section_energy", "filter_chain",
+__all__ = ["Look", "frame_looks", "effect_commands", "SpeedRamp", "ramp_downbeats", "plan_ramps", "timeline_ramps", "ramp_markers", "Hit", "Cue", "percussive_hits", "song_hits", "plan_effects", "timeline_cues", "with_markers", "section_energy", "filter_chain",
            "markers", "EFFECT_KINDS"]
