@@ -25,7 +25,7 @@ go wrong (errors) or what providers are known to refuse (warnings) without rewri
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 from typing import TYPE_CHECKING, Literal, Sequence
 
@@ -50,6 +50,7 @@ class ComposedPrompt:
     style: str = ""  # preset + global style, variant expanded
     lead: str = ""  # words before the first timed segment: they apply to the whole take
     seconds: float = 0.0  # the take's length
+    camera: tuple[str, ...] = ()  # camera clauses lifted out of a single scene (`split_camera`)
 
     @property
     def multi(self) -> bool:
@@ -308,9 +309,15 @@ def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float 
             subject = lead
     subject = subject.strip()
     text = f"{subject.rstrip()} Style: {style}." if style else subject
+    camera: tuple[str, ...] = ()
+    if len(segments) == 1:
+        # A single scene's camera clauses ("slow push in") are the take's camera moves: a field of
+        # their own, placed by each backend where its prompt guide puts them.
+        rest, moves = split_camera(segments[0].text)
+        segments, camera = (replace(segments[0], text=rest),), tuple(moves)
     negative = ", ".join(x for x in (spec.negative.strip(), (shot.negative or "").strip()) if x)
     return ComposedPrompt(text=text, negative=negative, segments=segments, variant=variant, subject=subject,
-                          style=style, lead=lead, seconds=seconds)
+                          style=style, lead=lead, seconds=seconds, camera=camera)
 
 
 # -- what each backend receives ------------------------------------------------------
@@ -449,12 +456,13 @@ def split_camera(text: str) -> tuple[str, list[str]]:
 
 def _draft(composed: ComposedPrompt, backend: str) -> _Draft:
     if not composed.multi:
-        text = composed.segments[0].text if composed.segments else composed.subject
+        rest = composed.segments[0].text if composed.segments else composed.subject
+        camera = list(composed.camera)
         if backend in ("animatic", "diffusers", "imported"):
-            return _Draft("", composed.lead, [("", text)], "", _clauses(composed.style), "Style: ")
+            return _Draft("", composed.lead, [("", ", ".join([rest] + camera))], "", _clauses(composed.style),
+                          "Style: ")
         # Cloud prompt guides name the camera move separately from the subject: Runway leads
         # with it ("camera move: scene. details."), Veo, Luma and Sora read it after the scene.
-        rest, camera = split_camera(text)
         return _Draft("", composed.lead, [("", rest)], "", _clauses(composed.style), "Style: ", camera,
                       camera_first=backend == "runway")
     if backend in ("animatic", "diffusers", "imported"):
