@@ -155,6 +155,12 @@ def test_ramp_decisions_are_pure_and_said():
     ramps, notes = fx.plan_ramps(items, [(94, 3.917, 1.0, "chorus")], {0: 100.0, 90: 100.0}, fps=FPS, beat_frames=12)
     assert ramps == [] and notes == ["no ramp: the ramp into the chorus downbeat at 3.92 s (frame 94): clip b starts "
                                      "4 frames before it (a ramp needs 6)"]
+    zoomed = edit([("a", 24, 90), ("b", 10, 72)])
+    tl.video_track(zoomed).insert(1, tl.make_transition("zoom", 6, 6, FPS))
+    ramps, notes = fx.plan_ramps(tl.items(zoomed, FPS), [(88, 3.667, 1.0, "chorus")], {0: 100.0}, fps=FPS,
+                                 beat_frames=12)
+    assert ramps == [] and notes == ["no ramp: the ramp into the chorus downbeat at 3.67 s (frame 88) meets the "
+                                     "zoom-through after clip a, which is drawn frame by frame"]
     ramps, notes = fx.plan_ramps(items, [(84, 3.5, 0.5, "chorus")], {0: 100.0}, fps=FPS, beat_frames=12)
     assert notes == [] and [(r.start, r.frames, r.peak, r.extra) for r in ramps] == [(60, 24, 2.0, 12.0)]
     assert [round(ramps[0].speed_at(f), 3) for f in (59, 60, 72, 83, 84)] == [1.0, 1.0, 1.5, 1.958, 1.0]

@@ -454,8 +454,8 @@ def plan_ramps(items: list[Any], downbeats: list[tuple[int, float, float, str]],
             continue
         prev = items[k - 1] if k > 0 and isinstance(items[k - 1], tl.TransitionView) else None
         nxt = items[k + 1] if k + 1 < len(items) and isinstance(items[k + 1], tl.TransitionView) else None
-        if nxt is not None and frame == clip.record_end and nxt.rendered_kind == tl.ZOOM_THROUGH:
-            notes.append(f"no ramp: {where} meets a zoom-through at the cut, which is drawn frame by frame")
+        if nxt is not None and nxt.rendered_kind == tl.ZOOM_THROUGH and frame > clip.record_end - nxt.in_frames:
+            notes.append(f"no ramp: {where} meets the zoom-through after clip {clip.name}, which is drawn frame by frame")
             continue
         earliest = clip.record_start + (prev.out_frames if prev is not None and prev.rendered_kind == tl.ZOOM_THROUGH else 0)
         n = min(RAMP_BEATS * beat_frames, frame - earliest)
