@@ -59,6 +59,7 @@ from dreamcut.backends.animatic.overlay import LABEL_SCALE, caption_overlay
 from dreamcut.backends.animatic.paint import FigureSpec, draw_scene, paint_figure
 from dreamcut.backends.animatic.portal import THROUGH_RATE, portal_scale, portal_window
 from dreamcut.backends.animatic.words import RGB, Camera, Look, read_camera, read_look
+from dreamcut.backends._prompt import Draft, fit, paragraph_draft
 from dreamcut.backends.base import Capabilities, GenerationRequest, LocalBackend, Progress
 from dreamcut.errors import BadInput
 from dreamcut.media import FrameWriter, atomic_path
@@ -67,6 +68,24 @@ __all__ = ["AnimaticBackend", "Camera", "ENCODER_ARGS", "FigureSpec", "GRAIN_TIL
            "PREVIEW_ENCODER_OPTIONS", "PREVIEW_MIN_WIDTH", "PREVIEW_SCALE", "RGB", "THROUGH_RATE", "View", "Z_MIN",
            "camera_views", "caption_overlay", "draw_scene", "paint_figure", "portal_scale", "portal_window",
            "read_camera", "read_look", "render_frames", "render_size", "view_matrix"]
+
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 8000  # our own limit (spec.MAX_PROMPT_CHARS)
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """The animatic reads words, not sentences: one paragraph, as a local model reads it."""
+    return paragraph_draft(request)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The shot's words as the director wrote them (`request.prompt`, with its style) when they fit;
+    the scenes travel in `request.segments`."""
+    if request.prompt and len(request.prompt) <= max_chars:
+        return request.prompt
+    return fit(prompt_draft(request), max_chars)
 
 
 @dataclass
@@ -78,7 +97,7 @@ class AnimaticBackend(LocalBackend):
     encoder_args: tuple[str, ...] = field(default=ENCODER_ARGS, repr=False)
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(min_seconds=0.1, max_seconds=120.0, image_conditioning=True, max_prompt_chars=8000,
+        return Capabilities(min_seconds=0.1, max_seconds=120.0, image_conditioning=True, max_prompt_chars=PROMPT_CHARS,
                             price_per_second=0.0, price_source="animatic: rendered on this machine, free",
                             local=True, preview_mode="frames")
 

@@ -19,7 +19,7 @@ from dreamcut.backends.animatic.words import Camera
 Z_MIN = 1.25
 
 
-def _smooth_noise(rng: np.random.Generator, n: int, fps: int, hz: float = 1.2) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, n: int, fps: int, hz: float = 1.2) -> np.ndarray:
     """n samples of band-limited noise in [-1, 1] (handheld shake), deterministic in rng."""
     knots = max(2, int(n / max(1, fps) * hz) + 3)
     pts = rng.uniform(-1, 1, knots)
@@ -63,9 +63,9 @@ def camera_views(camera: Camera, n: int, fps: int, rng: np.random.Generator, sta
     """The camera of each of the take's n frames."""
     t = np.arange(n, dtype=np.float64) / fps
     length = max(t[-1], 1e-6) if n else 1.0
-    shake_x = _smooth_noise(rng, n, fps) * camera.shake
-    shake_y = _smooth_noise(rng, n, fps) * camera.shake * 0.8
-    shake_a = _smooth_noise(rng, n, fps) * camera.shake * 40
+    shake_x = smooth_noise(rng, n, fps) * camera.shake
+    shake_y = smooth_noise(rng, n, fps) * camera.shake * 0.8
+    shake_a = smooth_noise(rng, n, fps) * camera.shake * 40
     # An orbit is an arc: the view swings and banks around the centre and comes back.
     swing = np.sin(2 * np.pi * t / 8.0)
     # A tilt travels once over the take, eased at both ends (sky stays sky, ground stays ground).

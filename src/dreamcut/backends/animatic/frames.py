@@ -22,7 +22,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from dreamcut.backends.animatic.camera import _smooth_noise, camera_views, view_matrix
+from dreamcut.backends.animatic.camera import smooth_noise, camera_views, view_matrix
 from dreamcut.backends.animatic.overlay import CaptionBands
 from dreamcut.backends.animatic.paint import draw_scene
 from dreamcut.backends.animatic.portal import portal_scale, portal_window, zoom_through
@@ -54,7 +54,6 @@ def render_size(request: GenerationRequest) -> tuple[int, int]:
     return min(w, even(rw)), min(h, even(rw * h / w))
 
 
-
 def seeded(*parts: object) -> np.random.Generator:
     """A numpy generator seeded with a SHA-256 of `parts` (the same parts, the same numbers)."""
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
@@ -66,6 +65,8 @@ def segments_of(request: GenerationRequest) -> list[SceneSegment]:
     segs = sorted(request.segments, key=lambda s: s.start)
     if not segs:
         return [SceneSegment(0.0, request.seconds, request.prompt)]
+    if len(segs) == 1 and request.camera:  # a single scene's camera moves are words of that scene
+        return [replace(segs[0], text=", ".join([segs[0].text, *request.camera]))]
     return segs
 
 
@@ -102,7 +103,7 @@ class ScreenPasses:
         self.rr = ((xx + shift - rw / 2) / (rw / 2)) ** 2 + ((yy + shift - rh / 2) / (rh / 2)) ** 2
         frng = seeded("flicker", *key)
         self.grain_order = frng.integers(0, GRAIN_TILES, n_take)
-        self.flicker_noise = _smooth_noise(frng, n_take, fps, hz=6.0)
+        self.flicker_noise = smooth_noise(frng, n_take, fps, hz=6.0)
         self._unit_grain: dict[int, np.ndarray] = {}
         self._vignettes: dict[float, np.ndarray] = {}
         self._grains: dict[tuple[float, int], tuple[np.ndarray, np.ndarray]] = {}
