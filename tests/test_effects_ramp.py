@@ -210,3 +210,13 @@ def test_dreamcut_render_ramps_into_the_chorus_and_export_marks_it(project, tmp_
     assert shown[:73] == [24 + k for k in range(73)] and shown[96:120] == [48 + k for k in range(96, 120)]
     edl = (root / "exports" / "cut.edl").read_text(encoding="utf-8")
     assert edl.count("fx ramp") == 1 and "* LOC: 00:00:03:00 PURPLE" in edl
+
+    # A take with no frames after the clip: the render draws no ramp and says why.
+    tl.write_timeline(edit([("short", 19, 100), ("b", 10, 92)]), root / "edits" / "cut.otio")
+    proc = subprocess.run([sys.executable, "-m", "dreamcut", "--project", str(root), "render"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert ("effects: no ramp: the ramp into the chorus downbeat at 4.00 s (frame 96): take short holds 0 frames "
+            "after clip short") in said
+    assert source_numbers(master)[90:100] == list(range(19 + 90, 19 + 100))   # 1x throughout
