@@ -67,8 +67,9 @@ class Stream:
     @property
     def source_frames(self) -> float:
         """Source frames read, at the output rate: frames * speed, plus what a ramp reads beyond that."""
-        extra = self.ramp[1] * self.speed * (self.ramp[2] - 1.0) / 2.0 if self.ramp else 0.0
-        return self.frames * self.speed + extra
+        from dreamcut.render.effects import ramp_extra
+
+        return self.frames * self.speed + (ramp_extra(self.ramp[1], self.speed, self.ramp[2]) if self.ramp else 0.0)
 
 
 @dataclass(frozen=True)
