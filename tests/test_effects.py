@@ -13,7 +13,6 @@ from dreamcut import spec as spec_mod
 from dreamcut.analysis.audio import LABELS, SongAnalysis
 from dreamcut.errors import BadInput
 from dreamcut.media import read_frames
-from dreamcut.nle import fcp7
 from dreamcut.render import effects as fx
 from dreamcut.render.ffmpeg import build_filtergraph, plan_render, render_timeline
 from finishing_kit import Cut, build_timeline, make_project
