@@ -66,7 +66,7 @@ def main() -> int:
         render_timeline(timeline, root, out, size=SIZE, fps=FPS, crf=14,
                         effects=lambda work: fx.filter_chain(cues, FPS, work), ramps=[ramp])
         frames = [f for _, f in read_frames(out)]
-    tw, th = 256, 144
+    tw, th = 224, 126
     rows = []
     for name, hit in [*HIT.items(), ("ramp", RAMP_AT)]:
         cols = (-13, -7, -3, -1, 0, 1) if name == "ramp" else COLUMNS
@@ -81,7 +81,7 @@ def main() -> int:
         rows.append(np.hstack([head, *cells]))
     picture = np.vstack(rows)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(a.out, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(a.out, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(a.out)
     return 0
 
