@@ -373,12 +373,6 @@ MIN_RAMP_FRAMES = 6       # shorter than a quarter second at 24 fps is a jump, n
 MIN_RAMP_CHANGE = 0.25    # a ramp that cannot move the speed by a quarter is dropped
 
 
-def ramp_extra(frames: int, speed: float, peak: float) -> float:
-    """Source frames a linear ramp from `speed` to `peak`*speed over `frames` record frames reads
-    beyond the clip's linear read (negative when it slows): the one home of this fact."""
-    return speed * frames * (peak - 1.0) / 2.0
-
-
 @dataclass(frozen=True)
 class SpeedRamp:
     """A speed ramp on one clip, landing on a downbeat.
@@ -403,6 +397,8 @@ class SpeedRamp:
     @property
     def extra(self) -> float:
         """Source frames read beyond the clip's linear read (negative for a slow ramp)."""
+        from dreamcut.render.ffmpeg import ramp_extra
+
         return ramp_extra(self.frames, self.speed, self.peak)
 
     def speed_at(self, record_frame: int) -> float:

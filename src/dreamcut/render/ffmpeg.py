@@ -67,8 +67,6 @@ class Stream:
     @property
     def source_frames(self) -> float:
         """Source frames read, at the output rate: frames * speed, plus what a ramp reads beyond that."""
-        from dreamcut.render.effects import ramp_extra
-
         return self.frames * self.speed + (ramp_extra(self.ramp[1], self.speed, self.ramp[2]) if self.ramp else 0.0)
 
 
@@ -218,6 +216,12 @@ def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int,
     return (f"{retime},fps={fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
             f"pad={w}:{h}:-1:-1:color=black,setsar=1,format=yuv420p,"
             f"tpad=stop_mode=clone:stop=2,trim=end_frame={frames},setpts=PTS-STARTPTS")
+
+
+def ramp_extra(frames: int, speed: float, peak: float) -> float:
+    """Source frames a linear speed ramp from `speed` to `peak`*speed over `frames` output frames
+    reads beyond the linear read (negative when it slows): the one home of this fact."""
+    return speed * frames * (peak - 1.0) / 2.0
 
 
 def ramp_setpts(fps: int, speed: float, at: int, frames: int, peak: float) -> str:
