@@ -146,7 +146,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
     if size == 0:
         raise _Refused("the file is empty (still downloading?)")
     digest = file_sha256(src)
-    existing = _take_by_hash(project, shot_id, digest)
+    existing = project.catalog.take_by_hash(shot_id, digest)
     if existing is not None:
         return ImportResult(name=name, status="duplicate", take=existing)
     try:
@@ -245,8 +245,8 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
         dest.parent.mkdir(parents=True, exist_ok=True)
         original_dest.parent.mkdir(parents=True, exist_ok=True)
         with project.catalog.transaction():
-            if _take_by_hash(project, shot_id, digest) is not None:  # another import won the race
-                return ImportResult(name=name, status="duplicate", take=_take_by_hash(project, shot_id, digest))
+            if project.catalog.take_by_hash(shot_id, digest) is not None:  # another import won the race
+                return ImportResult(name=name, status="duplicate", take=project.catalog.take_by_hash(shot_id, digest))
             os.replace(original_tmp, original_dest)
             os.replace(mezz_tmp, dest)
             take.seconds = probe(dest).duration
@@ -262,7 +262,7 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
         # nothing of a failed import stays in takes/: remove what this call renamed in
         for p in (dest, original_dest, dest.with_suffix(".json")):
             if p.is_symlink() or p.exists():
-                if _take_by_hash(project, shot_id, digest) is None:
+                if project.catalog.take_by_hash(shot_id, digest) is None:
                     p.unlink()
         raise
     finally:
@@ -276,12 +276,6 @@ def _import(project, shot_id: str, src: Path, *, link: bool, prompt: str | None,
     if take.prompt:
         extra += "; prompt: '" + (take.prompt if len(take.prompt) <= 50 else take.prompt[:47] + "...") + "'"
     return ImportResult(name=name, status="imported", reason=what + extra, take=take)
-
-
-def _take_by_hash(project, shot_id: str, digest: str) -> Take | None:
-    row = project.catalog.db.execute("SELECT * FROM takes WHERE shot_id=? AND content_hash=?",
-                                     (shot_id, digest)).fetchone()
-    return Take.from_row(row) if row else None
 
 
 def _tmp_root(project) -> Path:

@@ -101,8 +101,7 @@ def measured_compute(project: Project, backend: str, kind: str) -> list[tuple[fl
     import json
 
     out = []
-    for row in project.catalog.db.execute(
-            "SELECT * FROM jobs WHERE backend=? AND kind=? AND state='completed'", (backend, kind)):
+    for row in project.catalog.completed_jobs(backend, kind):
         secs = _job_seconds(row)
         if secs is None:
             continue
