@@ -39,13 +39,15 @@ def _request(**kw) -> GenerationRequest:
     return GenerationRequest(**(base | kw))
 
 
-def _wait(backend, job_id):
-    while True:
+def _wait(backend, job_id, polls: int = 400):
+    """Poll until the job ends, as the server asks (openai-poll-after-ms); fail after `polls` polls."""
+    for _ in range(polls):
         status = backend.poll(job_id)
         if status.state.terminal:
             return status
         assert status.poll_after is not None and 0 < status.poll_after <= 0.3  # from openai-poll-after-ms
         time.sleep(status.poll_after)
+    pytest.fail(f"job {job_id} still {status.state} after {polls} polls")
 
 
 def test_submit_poll_download_and_idempotency(backend, serve, tmp_path):

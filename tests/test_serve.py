@@ -35,13 +35,15 @@ def test_status_flow_polling_and_fields(client):
     raw = client.videos.with_raw_response.retrieve(video.id)
     assert int(raw.headers["openai-poll-after-ms"]) > 0
     seen = {raw.parse().status}
-    while True:
+    for _ in range(600):  # 0.6 s of latency plus the render; 60 s at most
         v = client.videos.retrieve(video.id)
         seen.add(v.status)
         if v.status == "completed":
             break
         assert 0 <= v.progress < 100
         time.sleep(0.1)
+    else:
+        pytest.fail(f"video {video.id} not completed after 600 polls (last status {v.status}, seen {sorted(seen)})")
     assert "in_progress" in seen and v.progress == 100 and v.completed_at is not None
     done = client.videos.poll(video.id)  # the SDK's own poll helper honours openai-poll-after-ms
     assert done.status == "completed"
