@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from dreamcut.backends.base import Progress  # the one progress callback type: fraction 0..1
 from dreamcut.catalog import Take
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.project import Project
-
-Progress = Callable[[float], None]
 
 
 # -- generate -------------------------------------------------------------------------
