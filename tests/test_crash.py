@@ -68,18 +68,21 @@ def test_resume_after_killed_generate(tmp_path):
     try:
         root = make_project(tmp_path / "proj", shots=6, takes=2)
         proc = _generate(root, serve, "--concurrency", "3", "--poll-interval", "0.1")
-        deadline = time.monotonic() + 60
         db_path = root / ".dreamcut" / "catalog.sqlite"
-        while time.monotonic() < deadline:  # kill once some takes exist and others are in flight
+        for _ in range(1200):  # kill once some takes exist and others are in flight (60 s at most)
+            done = 0
             if db_path.exists():
                 try:
                     with sqlite3.connect(db_path) as db:
                         done = db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
                 except sqlite3.OperationalError:  # the schema is not created yet
-                    done = 0
-                if done >= 3:
-                    break
+                    pass
+            if done >= 3 or proc.poll() is not None:
+                break
             time.sleep(0.05)
+        else:
+            proc.kill()
+            pytest.fail("generate completed fewer than 3 takes in 1200 looks at the catalog")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with sqlite3.connect(db_path) as db:
@@ -104,9 +107,9 @@ def test_resume_after_killed_generate(tmp_path):
 def test_kill_9_twenty_times_under_chaos(tmp_path):
     """Issue 4: 100 jobs against `serve --chaos 0.2`, kill -9 at random points 20 times, resume each time."""
     rng = random.Random(4)
-    # Jobs of 3 s and 4 in flight: a run lives 0.8-3 s, so it can put at most a few new jobs in
-    # flight before it is killed, and 100 jobs outlast all 20 kills however quiet the machine
-    # (the provider's clock runs on between runs, so fewer in flight is what keeps it busy).
+    # Jobs of 3 s and 4 in flight: each run is killed once at most 3 of its new creates reached the
+    # server, so 20 runs put at most 60 of the 100 jobs in flight and every kill lands mid-batch,
+    # however fast or slow the machine.
     serve = Serve("--backend", "testcard", "--price", "0.01", "--latency", "3.0", "--workers", "24",
                   "--poll-after-ms", "100", "--chaos", "0.2", "--chaos-seed", "7", "--fps", "8",
                   storage=tmp_path / "serve")
@@ -115,8 +118,15 @@ def test_kill_9_twenty_times_under_chaos(tmp_path):
         root = make_project(tmp_path / "proj", shots=50, takes=2, size="64x64", fps=8)
         kills = 0
         for _ in range(20):
+            # Kill at a random point of the batch, found by what the server saw (not by the clock):
+            # once this run's 1 to 3 new creates reached it, or at a random poll before that.
+            before = serve.billing()["creates"]
             proc = _generate(root, serve, *args)
-            time.sleep(rng.uniform(0.8, 3.0))
+            wanted, polls = rng.randint(1, 3), rng.randint(10, 400)
+            for _ in range(polls):
+                if proc.poll() is not None or serve.billing()["creates"] >= before + wanted:
+                    break
+                time.sleep(0.02)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
