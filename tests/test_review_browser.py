@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -16,25 +18,37 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make chromium)")]
 
 
-@pytest.fixture(scope="module")
-def board_url(tmp_path_factory):
+@contextmanager
+def running_board(root: Path) -> Iterator[str]:
+    """The board of the project in `root`, served by uvicorn on a free port in this process; its URL."""
     import uvicorn
 
     from dreamcut.web import create_app
 
-    root = make_project(tmp_path_factory.mktemp("browser") / "proj", shots=3, takes_per_shot=4)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
+    for _ in range(400):  # 20 s at most
+        if server.started:
+            break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", root
-    server.should_exit = True
-    thread.join(timeout=10)
+    else:
+        raise RuntimeError(f"the board of {root} did not start")
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def board_url(tmp_path_factory):
+    root = make_project(tmp_path_factory.mktemp("browser") / "proj", shots=3, takes_per_shot=4)
+    with running_board(root) as url:
+        yield url, root
 
 
 @pytest.fixture(scope="module")
@@ -145,29 +159,15 @@ def test_two_tabs_stay_consistent(board_url, browser):
 @pytest.fixture(scope="module")
 def room_url(tmp_path_factory):
     """A small project with a planned cut and its render (3 shots x 2 takes of 2 s, a 6 s song)."""
-    import uvicorn
-
     from dreamcut import pipeline
     from dreamcut.project import Project
-    from dreamcut.web import create_app
-
     root = make_project(tmp_path_factory.mktemp("room") / "proj", shots=3, takes_per_shot=2)
     project = Project.open(root)
     pipeline.make_edit(project)
     pipeline.render(project)
     project.catalog.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", root
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_board(root) as url:
+        yield url, root
 
 
 GRAB = """async (t) => {
@@ -260,30 +260,16 @@ def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_
 @pytest.fixture(scope="module")
 def grid_url(tmp_path_factory):
     """3 shots x 2 takes of 5 s over a 12 s song at 120 bpm (a bar is 2 s), with its planned cut."""
-    import uvicorn
-
     from _takes import write_song
     from dreamcut import pipeline
     from dreamcut.project import Project
-    from dreamcut.web import create_app
-
     root = make_project(tmp_path_factory.mktemp("grid") / "proj", shots=3, takes_per_shot=2, take_seconds=5.0)
     write_song(root / "song.wav", 12.0)
     project = Project.open(root)
     pipeline.make_edit(project)
     project.catalog.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", root
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_board(root) as url:
+        yield url, root
 
 
 def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cli, artifacts_dir):
