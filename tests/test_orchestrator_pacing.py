@@ -61,8 +61,25 @@ class SimStop(threading.Event):
         return self.is_set()
 
 
+class FreeRemote:
+    """What the test-only remote providers below share: a remote backend that costs nothing and
+    cannot cancel."""
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(max_seconds=60.0, local=False, price_per_second=0.0)
+
+    def price(self, request: GenerationRequest) -> float:
+        return 0.0
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        return []
+
+    def cancel(self, job_id: str) -> None:
+        pass
+
+
 @dataclass
-class TimedProvider:
+class TimedProvider(FreeRemote):
     """Test-only remote provider on the simulated clock: the n-th job submitted takes `durations[n]`
     seconds; counts the polls each job got."""
 
@@ -75,15 +92,6 @@ class TimedProvider:
     due: dict = field(default_factory=dict)
     polls: dict = field(default_factory=dict)
     order: list = field(default_factory=list)
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(max_seconds=60.0, local=False, price_per_second=0.0)
-
-    def price(self, request: GenerationRequest) -> float:
-        return 0.0
-
-    def problems(self, request: GenerationRequest) -> list[str]:
-        return []
 
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
         with self.lock:
@@ -103,9 +111,6 @@ class TimedProvider:
 
     def download(self, job_id: str, dest: Path, progress=None) -> None:
         shutil.copyfile(self.clip, dest)
-
-    def cancel(self, job_id: str) -> None:
-        pass
 
     def polls_in_order(self) -> list[int]:
         return [self.polls[j] for j in self.order]
@@ -162,7 +167,7 @@ def test_pacer_follows_jobs_that_get_slower(tmp_path, monkeypatch):
 # -- what a slot covers -----------------------------------------------------------------------
 
 @dataclass
-class SlowDownloadProvider:
+class SlowDownloadProvider(FreeRemote):
     """Test-only remote provider: jobs finish after `job_s`; each download takes `download_s`."""
 
     clip: Path
@@ -176,15 +181,6 @@ class SlowDownloadProvider:
     downloading: int = 0
     max_at_provider: int = 0
     full_while_downloading: int = 0  # times a slot-full of jobs ran while a download was going on
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(max_seconds=60.0, local=False, price_per_second=0.0)
-
-    def price(self, request: GenerationRequest) -> float:
-        return 0.0
-
-    def problems(self, request: GenerationRequest) -> list[str]:
-        return []
 
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
         with self.lock:
@@ -214,9 +210,6 @@ class SlowDownloadProvider:
         shutil.copyfile(self.clip, dest)
         with self.lock:
             self.downloading -= 1
-
-    def cancel(self, job_id: str) -> None:
-        pass
 
 
 def test_a_slot_is_freed_when_the_provider_finishes_not_after_the_download(tmp_path):

@@ -99,6 +99,11 @@ class Segment(_Model):
     seconds: float | None = Field(default=None, gt=0)
 
 
+def transition_shorthand(v: Any) -> Any:
+    """`transition: dissolve` (a shot's or the spec's default) means `transition: {kind: dissolve}`."""
+    return {"kind": v} if isinstance(v, str) else v
+
+
 class Shot(_Model):
     id: str
     prompt: str | list[Segment]
@@ -148,7 +153,7 @@ class Shot(_Model):
     @field_validator("transition", mode="before")
     @classmethod
     def _transition_shorthand(cls, v: Any) -> Any:
-        return {"kind": v} if isinstance(v, str) else v
+        return transition_shorthand(v)
 
     @field_validator("backend")
     @classmethod
@@ -342,7 +347,7 @@ class ProjectSpec(_Model):
     @field_validator("transition", mode="before")
     @classmethod
     def _transition_shorthand(cls, v: Any) -> Any:
-        return {"kind": v} if isinstance(v, str) else v
+        return transition_shorthand(v)
 
     @field_validator("prices")
     @classmethod
