@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from dataclasses import replace
 
-from dreamcut.backends.base import Capabilities, GenerationRequest, price_seconds
+from dreamcut.backends.base import Capabilities, GenerationRequest, SceneSegment, price_seconds
 from dreamcut.generate.batch import PlannedTake
+from dreamcut.prompts import format_prompt
 
 
 @dataclass
@@ -74,18 +75,21 @@ def job_price(backend, request: GenerationRequest, override: float | None = None
     return round(override * price_seconds(caps, request), 6)
 
 
-def segment_request(request: GenerationRequest, at: float, seconds: float) -> GenerationRequest:
-    """The request for one segment of a chained take: its length, and the scene text that covers its start."""
-    prompt = request.prompt
-    for seg in request.segments:
-        if seg.start <= at + 1e-6 < seg.end:
-            prompt = f"{request.prompt}\n\nThis part: {seg.text}" if seg.text not in request.prompt else request.prompt
-            break
-    return replace(request, seconds=seconds, prompt=prompt, segments=())
+def segment_request(request: GenerationRequest, at: float, seconds: float, backend: str) -> GenerationRequest:
+    """The request for one segment [at, at + seconds) of a chained take: its length, the take's scenes
+    that fall inside it (in the segment's own seconds), and `backend`'s prompt for them."""
+    end = at + seconds
+    inside = [s for s in request.segments if s.start < end - 1e-6 and s.end > at + 1e-6]
+    if not inside and request.segments:  # past the last scene's end: the last scene goes on
+        inside = [max(request.segments, key=lambda s: s.start)]
+    scenes = tuple(SceneSegment(max(0.0, s.start - at), max(0.0, min(s.end, end) - at), s.text) for s in inside)
+    part = replace(request, seconds=seconds, segments=scenes)
+    return replace(part, prompt=format_prompt(backend, part)) if scenes else part
 
 
-def take_requests(caps: Capabilities, request: GenerationRequest) -> list[GenerationRequest]:
-    """The provider jobs a take is made of: the request itself, or one request per chain segment."""
+def take_requests(caps: Capabilities, request: GenerationRequest, backend: str) -> list[GenerationRequest]:
+    """The provider jobs a take is made of: the request itself, or one request per chain segment
+    (`backend`: the name that formats each segment's prompt)."""
     if request.preview:  # a preview is a few frames: never a chain
         return [request]
     plan = segment_plan(caps, request.seconds) or [request.seconds]
@@ -93,7 +97,7 @@ def take_requests(caps: Capabilities, request: GenerationRequest) -> list[Genera
         return [request]
     out, at = [], 0.0
     for seconds in plan:
-        out.append(segment_request(request, at, seconds))
+        out.append(segment_request(request, at, seconds, backend))
         at += seconds
     return out
 
@@ -101,7 +105,7 @@ def take_requests(caps: Capabilities, request: GenerationRequest) -> list[Genera
 def take_price(backend, request: GenerationRequest, override: float | None = None) -> float:
     """What a take costs: the sum of `job_price` over the jobs it is made of."""
     caps = backend.capabilities()
-    return round(sum(job_price(backend, r, override) for r in take_requests(caps, request)), 6)
+    return round(sum(job_price(backend, r, override) for r in take_requests(caps, request, backend.name)), 6)
 
 
 def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float] | None = None,

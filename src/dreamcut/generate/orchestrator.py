@@ -372,7 +372,7 @@ class Orchestrator:
         if row is None and not self._reserve(p, summary):
             return "failed"
         # A preview is a few frames: never a chain, whatever the take's length.
-        plan = [r.seconds for r in take_requests(caps, p.request)]
+        plan = [r.seconds for r in take_requests(caps, p.request, p.backend.name)]
         try:
             if _verified(self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)):
                 # A crash after the move into takes/ and before the catalog commit: just record it.
@@ -697,7 +697,7 @@ class Orchestrator:
         seg_dir = self.segments_dir / p.key
         parts: list[Path] = []
         prev_provider: str | None = None
-        requests = take_requests(caps, p.request)  # the same segments `take_price` priced
+        requests = take_requests(caps, p.request, p.backend.name)  # the same segments `take_price` priced
         for i, _seconds in enumerate(plan):
             ckey = f"{p.key}.s{i}"
             request = requests[i]
