@@ -123,8 +123,12 @@ def test_key_never_on_the_command_line(serve, start_serve):
     assert env_served.get("/_dreamcut/health") == {"ok": True}
 
 
-def test_cancel_stops_a_running_render(serve):
-    """A cancelled job is failed/cancelled at once, never completes, never bills, and leaves no file."""
+def test_cancel_stops_a_running_render(start_serve):
+    """A cancelled job is failed/cancelled at once, never completes, never bills, and leaves no file.
+
+    Its own server, with 60 s of simulated generation before each render: the job is surely still
+    running when it is cancelled (the animatic renders a 60 s take in well under a second)."""
+    serve = start_serve("--fps", "8", "--workers", "2", "--poll-after-ms", "50", "--latency", "60")
     before = serve.billing()
     v = curl(serve, "-F", "model=animatic", "-F", "size=128x72", "-F", "seconds=60", "-F", "prompt=a long corridor",
              f"{serve.base_url}/videos")
