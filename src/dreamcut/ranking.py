@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dreamcut.analysis.video import TakeAnalysis, TakeRequest, analyze_take, asks_for_darkness
+from dreamcut.backends.base import SceneSegment
 from dreamcut.catalog import Take
 from dreamcut.errors import BadInput
 
@@ -45,9 +46,9 @@ def take_request(project, take: Take) -> TakeRequest | None:
         return None
     segments = composed.segments
     changes = tuple(round(seg.start, 3) for seg in segments[1:])
-    sent = _sent_segments(project, take)
+    sent = take_scenes(project, take)
     if sent is not None:  # the segments the backend was actually sent (its own clamping applied)
-        changes = tuple(round(float(seg["start"]), 3) for seg in sent[1:])
+        changes = tuple(round(float(seg.start), 3) for seg in sent[1:])
     whole = " ".join(x for x in (composed.lead, composed.style, take.prompt if len(segments) <= 1 else "") if x)
     if asks_for_darkness(whole) or (len(segments) <= 1 and asks_for_darkness(composed.subject)):
         dark = ((0.0, float(take.seconds or composed.seconds)),)
@@ -56,18 +57,20 @@ def take_request(project, take: Take) -> TakeRequest | None:
     return TakeRequest(dark_expected=dark, scene_changes=changes)
 
 
-def _sent_segments(project, take: Take) -> list[dict] | None:
+def take_scenes(project, take: Take) -> tuple[SceneSegment, ...] | None:
+    """The scenes the take's job asked for (its recorded request's `segments`, in take seconds, the
+    backend's own clamping applied); None when the take has no readable job."""
     import json
+
+    from dreamcut.backends.base import GenerationRequest
 
     row = project.catalog.job(take.job_key) if take.job_key else None
     if row is None:
         return None
     try:
-        segments = json.loads(row["request_json"]).get("segments")
-    except (ValueError, TypeError, KeyError):
+        return GenerationRequest.from_dict(json.loads(row["request_json"])).segments
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return segments if isinstance(segments, list) and all(isinstance(x, dict) and "start" in x for x in segments) \
-        else None
 
 
 def rank_take(project, take: Take, *, clip_model: Path | None = None) -> TakeAnalysis:

@@ -52,7 +52,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text Luma receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text Luma receives for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 
