@@ -341,6 +341,8 @@ class ProjectSpec(_Model):
         parse_backend(v)
         return v
 
+    # Copied from Shot._transition_shorthand: pydantic declares a validator per model; the rule is
+    # one function, `transition_shorthand`.
     @field_validator("transition", mode="before")
     @classmethod
     def _transition_shorthand(cls, v: Any) -> Any:
