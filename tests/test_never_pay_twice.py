@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from dreamcut.media import probe
-from serve_helpers import cli_env, write_song
+from conftest import make_project
+from serve_helpers import cli_env
 from simulators import PROVIDERS
 
 TAKES = 100
@@ -38,15 +39,10 @@ MARK = re.compile(r"K(\d{4})Z")  # each take's prompt carries its own marker: th
 
 
 def _project(root: Path, spec: str, seconds: float, budget: float) -> Path:
-    root.mkdir(parents=True)
-    write_song(root / "song.wav", seconds=1.0)
-    lines = ["version: 1", "title: never pay twice", "song: song.wav", "fps: 24", f"backend: {spec}",
-             f"budget_usd: {budget:.2f}", "takes_per_shot: 1", f"take_seconds: {seconds:g}", "caption: false",
-             "render: {master: 1280x720, resolution: 1280x720}", "shots:"]
-    for i in range(TAKES):
-        lines.append(f"  - id: s{i:03d}\n    prompt: K{i:04d}Z a slow dolly through a corridor of lanterns")
-    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
-    return root
+    return make_project(root, TAKES, song_kind="silence", prompt="K{i:04d}Z a slow dolly through a corridor of lanterns",
+                        version=1, title="never pay twice", fps=24, backend=spec, budget_usd=round(budget, 2),
+                        takes_per_shot=1, take_seconds=seconds, caption=False,
+                        render={"master": "1280x720", "resolution": "1280x720"})
 
 
 def _cli(root: Path, env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.cost import estimate, job_price, take_price
 from dreamcut.generate.orchestrator import Orchestrator, RunSummary
 from dreamcut.project import Project
-from serve_helpers import write_song
+from conftest import make_project
 
 TABLES = {  # backend name -> (module, its table of models)
     "runway": ("dreamcut.backends.runway", "MODELS"),
@@ -68,19 +68,12 @@ def _sizes(caps) -> list[tuple[int, int]]:
 
 
 def _project(root, backend: str, size, lengths, prices: dict | None) -> Project:
-    root.mkdir(parents=True)
-    write_song(root / "song.wav", seconds=1.0)
     w, h = size
-    lines = ["version: 1", "title: prices", "song: song.wav", "fps: 24", f"backend: {backend}",
-             "budget_usd: 100000", "takes_per_shot: 2", "caption: false",
-             f"render: {{master: {w}x{h}, resolution: {w}x{h}}}"]
-    if prices:
-        lines.append("prices:")
-        lines += [f"  {k}: {v}" for k, v in prices.items()]
-    lines.append("shots:")
-    for i, seconds in enumerate(lengths):
-        lines.append(f"  - id: s{i:02d}\n    prompt: a lighthouse at dusk, take length {seconds}\n    seconds: {seconds}")
-    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
+    shots = [{"id": f"s{i:02d}", "prompt": f"a lighthouse at dusk, take length {seconds}", "seconds": seconds}
+             for i, seconds in enumerate(lengths)]
+    make_project(root, shots, song_kind="silence", version=1, title="prices", fps=24, backend=backend,
+                 budget_usd=100000, takes_per_shot=2, caption=False,
+                 render={"master": f"{w}x{h}", "resolution": f"{w}x{h}"}, **({"prices": prices} if prices else {}))
     return Project.open(root)
 
 

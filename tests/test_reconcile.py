@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from serve_helpers import cli_env, write_song
+from conftest import make_project
+from serve_helpers import cli_env
 from simulators import PROVIDERS
 
 SPEC = "runway:gen4.5"
@@ -28,14 +29,10 @@ def sim():
 
 
 def _project(root: Path, shots: int = 1) -> Path:
-    root.mkdir(parents=True)
-    write_song(root / "song.wav", seconds=1.0)
-    lines = ["version: 1", "title: reconcile", "song: song.wav", "fps: 24", f"backend: {SPEC}", "budget_usd: 10",
-             "takes_per_shot: 1", "take_seconds: 2", "caption: false",
-             "render: {master: 1280x720, resolution: 1280x720}", "shots:"]
-    lines += [f"  - id: s{i}\n    prompt: shot {i}, a paper boat on a puddle" for i in range(shots)]
-    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
-    return root
+    return make_project(root, [{"id": f"s{i}", "prompt": f"shot {i}, a paper boat on a puddle"} for i in range(shots)],
+                        song_kind="silence", version=1, title="reconcile", fps=24, backend=SPEC, budget_usd=10,
+                        takes_per_shot=1, take_seconds=2, caption=False,
+                        render={"master": "1280x720", "resolution": "1280x720"})
 
 
 def _cli(root: Path, sim, *args: str) -> subprocess.CompletedProcess:
@@ -130,13 +127,9 @@ def test_a_job_given_up_where_cancel_is_impossible_stays_spent(tmp_path):
     """Luma cannot cancel: a generation timed out here finishes and bills there, so its price stays spent."""
     sim = PROVIDERS["luma"].factory(key=PROVIDERS["luma"].key).start()
     try:
-        root = tmp_path / "p"
-        root.mkdir()
-        write_song(root / "song.wav", seconds=1.0)
-        (root / "dreamcut.yaml").write_text(
-            "version: 1\ntitle: t\nsong: song.wav\nfps: 24\nbackend: luma:ray-flash-2\nbudget_usd: 10\n"
-            "takes_per_shot: 1\ntake_seconds: 5\ncaption: false\nrender: {master: 1280x720, resolution: 1280x720}\n"
-            "shots:\n  - id: s0\n    prompt: a kite over dunes\n")
+        root = make_project(tmp_path / "p", [{"id": "s0", "prompt": "a kite over dunes"}], song_kind="silence",
+                            version=1, title="t", fps=24, backend="luma:ray-flash-2", budget_usd=10, takes_per_shot=1,
+                            take_seconds=5, caption=False, render={"master": "1280x720", "resolution": "1280x720"})
         r = _cli(root, sim, "generate", "--poll-interval", "0.05", "--job-timeout", "0.5")
         assert "failed 1" in r.stdout and "cannot cancel" in r.stdout + r.stderr, r.stdout + r.stderr
         spent, held = _ledger(root)

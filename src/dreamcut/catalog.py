@@ -347,6 +347,10 @@ class Catalog:
                     "ON CONFLICT(id) DO UPDATE SET position=excluded.position, prompt=excluded.prompt, "
                     "spec_json=excluded.spec_json", (sid, pos, prompt, json.dumps(spec, sort_keys=True)))
 
+    def shot_prompts(self) -> list[tuple[str, str]]:
+        """(shot id, prompt) of every shot the catalog knows, in spec order."""
+        return [(r["id"], r["prompt"]) for r in self.db.execute("SELECT id, prompt FROM shots ORDER BY position")]
+
     # -- takes -----------------------------------------------------------------------
     def add_take(self, take: Take) -> None:
         take.created_at = take.created_at or time.time()
@@ -373,6 +377,12 @@ class Catalog:
             args.append(kind)
         sql += " ORDER BY shot_id, created_at, id"
         return [Take.from_row(r) for r in self.db.execute(sql, args)]
+
+    def take_by_hash(self, shot_id: str, content_hash: str) -> Take | None:
+        """The take of `shot_id` whose file has this content hash (an import already made)."""
+        row = self.db.execute("SELECT * FROM takes WHERE shot_id=? AND content_hash=?",
+                              (shot_id, content_hash)).fetchone()
+        return Take.from_row(row) if row else None
 
     def take_for_job(self, job_key: str) -> Take | None:
         row = self.db.execute("SELECT * FROM takes WHERE job_key=?", (job_key,)).fetchone()
@@ -409,6 +419,12 @@ class Catalog:
 
     def mark_edit_change_undone(self, change_id: int) -> None:
         self.db.execute("UPDATE edit_history SET undone=1 WHERE id=?", (change_id,))
+
+    def review_texts(self) -> list[tuple[str, str, str, list[str]]]:
+        """(take id, shot id, note, tags) of every reviewed take."""
+        return [(r["take_id"], r["shot_id"], r["note"] or "", json.loads(r["tags_json"] or "[]"))
+                for r in self.db.execute("SELECT r.take_id, t.shot_id, r.note, r.tags_json "
+                                         "FROM reviews r JOIN takes t ON t.id = r.take_id")]
 
     def selections(self) -> dict[str, sqlite3.Row]:
         return {r["shot_id"]: r for r in self.db.execute("SELECT * FROM selections")}
@@ -515,6 +531,17 @@ class Catalog:
     def ledger_add(self, kind: str, amount_usd: float, job_key: str | None = None, note: str = "") -> None:
         self.db.execute("INSERT INTO ledger(job_key, at, kind, amount_usd, note) VALUES (?,?,?,?,?)",
                         (job_key, time.time(), kind, amount_usd, note))
+
+    def completed_jobs(self, backend: str, kind: str) -> list[sqlite3.Row]:
+        """This backend's completed jobs of `kind` ('take' | 'preview'), oldest first."""
+        return list(self.db.execute("SELECT * FROM jobs WHERE backend=? AND kind=? AND state='completed' "
+                                    "ORDER BY created_at, key", (backend, kind)))
+
+    def spent_by_job(self) -> dict[str | None, float]:
+        """Money charged per job key (the ledger is the one record of what was spent: failures and
+        cancels too)."""
+        return {r[0]: float(r[1]) for r in self.db.execute(
+            "SELECT job_key, SUM(amount_usd) FROM ledger WHERE kind='charge' GROUP BY job_key")}
 
     def spent_usd(self) -> float:
         return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])

@@ -171,10 +171,7 @@ def status(
     project = open_project()
     catalog = project.catalog
     planned = _plan(project)
-    spent: dict[str, float] = {}
-    for key, amount in catalog.db.execute(
-            "SELECT job_key, SUM(amount_usd) FROM ledger WHERE kind='charge' GROUP BY job_key"):
-        spent[key] = amount  # the ledger is the one record of what was spent (failures and cancels too)
+    spent = catalog.spent_by_job()
     jobs = {r["key"]: r for r in catalog.jobs()}
     takes = {t.job_key: t for t in catalog.takes()}
     table = Table(title="status")
