@@ -44,7 +44,14 @@ def _cli(root: Path, sim, *args: str) -> subprocess.CompletedProcess:
 
 
 def _generate(root, sim):
-    return _cli(root, sim, "generate", "--poll-interval", "0.05")
+    return subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate", "--poll-interval", "0.05"],
+                          env=cli_env(**sim.env, DREAMCUT_PROVIDER_TIME_SCALE="50"),  # Runway asks for 5 s polls
+                          capture_output=True, text=True, timeout=120)
+
+
+def _history(root: Path) -> list[str]:
+    with sqlite3.connect(root / ".dreamcut" / "catalog.sqlite") as db:
+        return [n for (n,) in db.execute("SELECT note FROM ledger WHERE kind='note' ORDER BY id")]
 
 
 def _ledger(root: Path) -> tuple[float, float]:
@@ -145,3 +152,31 @@ def test_a_job_given_up_where_cancel_is_impossible_stays_spent(tmp_path):
         assert round(sim.books()["billed_usd"], 6) == spent
     finally:
         sim.stop()
+
+
+def test_a_retryable_failure_gets_a_new_counted_create(tmp_path, sim):
+    """Runway documents INTERNAL failures as retryable: the orchestrator sends a new (paid) create,
+    says so in the job's history, and charges the failed task as Runway bills it (refunded: $0)."""
+    root = _project(tmp_path / "p")
+    sim.plan("internal")  # the first task fails INTERNAL; the second succeeds
+    r = _generate(root, sim)
+    assert r.returncode == 0 and "made 1" in r.stdout and "retried 1" in r.stdout, r.stdout + r.stderr
+    sim.settle()
+    books = sim.books()
+    assert books["jobs_created"] == 2 and [j["state"] for j in books["jobs"]] == ["FAILED", "SUCCEEDED"]
+    assert _ledger(root) == (round(books["billed_usd"], 6), 0.0) == (0.24, 0.0)
+    (note,) = [n for n in _history(root) if n.startswith("retry ")]
+    assert "retry 1 of 2" in note and books["jobs"][0]["id"] in note and "INTERNAL" in note
+
+
+def test_retries_of_a_retryable_failure_are_bounded(tmp_path, sim):
+    root = _project(tmp_path / "p")
+    sim.plan("internal", "error", "internal", "internal")  # INTERNAL, INTERNAL.BAD_OUTPUT, INTERNAL...
+    r = _generate(root, sim)
+    assert r.returncode == 1 and "failed 1" in r.stdout and "INTERNAL" in r.stdout, r.stdout + r.stderr
+    assert sim.books()["jobs_created"] == 3  # the create and 2 retries, then failed with Runway's reason
+    assert len([n for n in _history(root) if n.startswith("retry ")]) == 2
+    r = _generate(root, sim)  # a re-run does not start over
+    assert "failed 1" in r.stdout and sim.books()["jobs_created"] == 3
+    sim.settle()
+    assert _ledger(root) == (round(sim.books()["billed_usd"], 6), 0.0) == (0.0, 0.0)

@@ -422,6 +422,10 @@ class Catalog:
         self.db.execute("INSERT INTO ledger(job_key, at, kind, amount_usd, note) VALUES (?,?,?,?,?)",
                         (job_key, time.time(), kind, amount_usd, note))
 
+    def job_history(self, key: str) -> list[sqlite3.Row]:
+        """Job `key`'s ledger lines, oldest first: reservations, charges and notes (retries, reconciles)."""
+        return list(self.db.execute("SELECT * FROM ledger WHERE job_key=? ORDER BY id", (key,)))
+
     def spent_usd(self) -> float:
         return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])
 

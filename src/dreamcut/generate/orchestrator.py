@@ -62,7 +62,7 @@ from dreamcut.backends.registry import BackendRef, load_backend, parse_backend
 from dreamcut.catalog import Take
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.generate.batch import KEY_VERSION, PlannedTake
-from dreamcut.generate.cost import can_chain, job_price, segment_plan, take_price, take_requests
+from dreamcut.generate.cost import can_chain, chain_plan, chain_solves, job_price, take_jobs, take_price, uses_extend
 from dreamcut.media import atomic_path, ffmpeg_exe, probe, write_text_atomic
 from dreamcut.project import Project
 
@@ -82,6 +82,7 @@ class RunSummary:
     canceled: int = 0
     parked: int = 0  # outcome unknown: never re-sent; `dreamcut reconcile` resolves them
     parked_keys: list[tuple[str, str]] = field(default_factory=list)  # (job key, reason)
+    retried: int = 0  # new paid creates after failures the provider documents as retryable
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class Limits:
     d = min(cap, base * 2**n), or what the provider's Retry-After says.
     job_timeout: seconds from submission after which a job the provider never finishes is
     cancelled and recorded as failed.
+    retries: new paid creates after a failure the provider documents as retryable (Runway's
+    INTERNAL); each is counted in the job's history and the failed job's billing is charged.
     """
 
     concurrency: int = 4
@@ -102,6 +105,7 @@ class Limits:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     job_timeout: float = 3600.0
+    retries: int = 2
 
 
 class RateLimiter:
@@ -137,6 +141,25 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
         return retry_after + rng.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
     d = min(cap, base * (2 ** attempt))
     return rng.uniform(d / 2, d)
+
+
+TIME_SCALE_ENV = "DREAMCUT_PROVIDER_TIME_SCALE"
+
+
+def provider_time_scale() -> float:
+    """How many times faster than ours the provider's clock runs: DREAMCUT_PROVIDER_TIME_SCALE
+    (a provider simulator that renders in a fraction of the real time), else 1."""
+    text = os.environ.get(TIME_SCALE_ENV, "").strip()
+    if not text:
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 1.0 <= value <= 10_000.0:
+        raise BadInput(f"{TIME_SCALE_ENV}={text!r} is not a number from 1 to 10000", where=TIME_SCALE_ENV,
+                       fix=f"unset {TIME_SCALE_ENV} (real providers), or give a factor such as 10")
+    return value
 
 
 def take_id_for(planned: PlannedTake) -> str:
@@ -194,6 +217,10 @@ class Orchestrator:
         self._slots: dict[str, _Slots] = {}  # jobs at the provider at once, per backend
         self._made_dirs: set[Path] = set()
         self._warm: dict[str, _WarmGate] = {}
+        self._retried = 0  # new creates after retryable failures, this run
+        # Provider time may run faster than ours (a simulator's clock): the waits a provider asks for
+        # (poll_after, Retry-After, backoff) shrink by this factor. 1 against real providers.
+        self.time_scale = provider_time_scale()
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"
 
@@ -217,21 +244,31 @@ class Orchestrator:
         """What the take costs (every segment of a chain): what is reserved for it."""
         return take_price(self.backend(p.backend), p.request, self.prices.get(str(p.backend)))
 
-    def job_price(self, ref: BackendRef | str, request: GenerationRequest) -> float:
-        """What one provider job costs (cost.job_price with the spec's override)."""
+    def job_price(self, ref: BackendRef | str, request: GenerationRequest, key: str | None = None) -> float:
+        """What one provider job costs (cost.job_price with the spec's override); `key` names the
+        job, so that a chain segment made by `extend` is priced as the extension it is."""
         ref = parse_backend(ref) if isinstance(ref, str) else ref
-        return job_price(self.backend(ref), request, self.prices.get(str(ref)))
+        backend = self.backend(ref)
+        return job_price(backend, request, self.prices.get(str(ref)),
+                         extends=key is not None and is_extension(key, backend))
 
-    def charged(self, ref: BackendRef | str, backend: Backend, request: GenerationRequest, status: JobStatus) -> float:
-        """Dollars the provider bills for a job that ended in `status` (failures and cancels too)."""
+    def charged(self, ref: BackendRef | str, backend: Backend, request: GenerationRequest, status: JobStatus,
+                key: str | None = None) -> float:
+        """Dollars the provider bills for job `key` that ended in `status` (failures and cancels too)."""
         fn = getattr(backend, "charged", None)
         if fn is not None:
-            return round(float(fn(request, status)), 6)
-        if status.cost_usd is not None:
-            return round(float(status.cost_usd), 6)
-        if status.state == JobState.COMPLETED:
-            return self.job_price(ref, request)
-        return 0.0
+            billed = round(float(fn(request, status)), 6)
+        elif status.cost_usd is not None:
+            billed = round(float(status.cost_usd), 6)
+        elif status.state == JobState.COMPLETED:
+            billed = self.job_price(ref, request)
+        else:
+            billed = 0.0
+        if billed and status.cost_usd is None and key is not None and is_extension(key, backend):
+            # A billed extension costs an extension's price (Veo: its 7 s), not the generation the
+            # segment's request would be on its own; the provider's own figure, when it gives one, wins.
+            return self.job_price(ref, request, key)
+        return billed
 
     # -- checks before anything is spent ---------------------------------------------------
     def check(self, planned: list[PlannedTake]) -> None:
@@ -241,9 +278,9 @@ class Orchestrator:
         for p in planned:
             backend = self.backend(p.backend)
             caps = backend.capabilities()
-            problems = [x for x in backend.problems(p.request) if not self._chain_fixes(x, caps, backend, p)]
+            problems = [x for x in backend.problems(p.request) if not chain_solves(x, backend, p.request)]
             if not p.request.preview and (p.request.seconds > caps.max_seconds + 1e-6 or caps.durations):
-                plan = segment_plan(caps, p.request.seconds)
+                plan = chain_plan(backend, p.request.seconds)
                 if plan is None:
                     allowed = ", ".join(f"{d:g}" for d in (caps.durations or ()))
                     problems.append(f"{p.request.seconds:g} s cannot be made from {p.backend}'s lengths ({allowed} s)")
@@ -265,12 +302,6 @@ class Orchestrator:
                 raise BadInput(f"this batch costs ${need:,.2f} but the budget leaves ${max(0.0, left):,.2f} "
                                f"(budget ${self.budget_usd:,.2f})", where="budget_usd",
                                fix="raise budget_usd in dreamcut.yaml, or generate fewer shots with --shots")
-
-    @staticmethod
-    def _chain_fixes(problem: str, caps: Capabilities, backend: Backend, p: PlannedTake) -> bool:
-        """A 'too long' problem that chaining solves is not a problem."""
-        long = p.request.seconds > (max(caps.durations) if caps.durations else caps.max_seconds) + 1e-6
-        return long and ("longer than" in problem or "not a length" in problem) and can_chain(caps, backend)
 
     # -- the run -------------------------------------------------------------------------
     def run(self, planned: list[PlannedTake], *, on_progress: Callable[[PlannedTake, str], None] | None = None
@@ -317,6 +348,7 @@ class Orchestrator:
         finally:
             for pool in pools.values():
                 pool.shutdown(wait=True, cancel_futures=True)
+        summary.retried = self._retried
         return summary
 
     def stop(self) -> None:
@@ -372,7 +404,7 @@ class Orchestrator:
         if row is None and not self._reserve(p, summary):
             return "failed"
         # A preview is a few frames: never a chain, whatever the take's length.
-        plan = [r.seconds for r in take_requests(caps, p.request)]
+        plan = [j.request.seconds for j in take_jobs(backend, p.request)]
         try:
             if _verified(self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)):
                 # A crash after the move into takes/ and before the catalog commit: just record it.
@@ -456,9 +488,47 @@ class Orchestrator:
                     raise _Failed("render_failed", getattr(e, "message", None) or str(e)[:300]) from None
             return dest
         with self._slots_for(ref):  # held while the provider works on it; downloading happens outside
-            provider_id, submitted_at = self._ensure_submitted(ref, backend, key, submit, request)
-            self._wait(ref, backend, key, provider_id, submitted_at, request)
+            provider_id = self._submit_and_wait(ref, backend, key, submit, request)
         return self._fetch(ref, backend, key, provider_id, dest)
+
+    def _submit_and_wait(self, ref: BackendRef, backend: Backend, key: str,
+                         submit: Callable[[Backend, str], str], request: GenerationRequest) -> str:
+        """Submit job `key` (or resume it) and wait until the provider finished it; the provider's id.
+        A failure the provider documents as retryable gets a new create (`_retry`), a bounded number of times."""
+        while True:
+            provider_id, submitted_at = self._ensure_submitted(ref, backend, key, submit, request)
+            try:
+                self._wait(ref, backend, key, provider_id, submitted_at, request)
+                return provider_id
+            except _Failed as f:
+                if not (f.retryable and self._retry(ref, key, provider_id, f)):
+                    raise
+
+    def _retry(self, ref: BackendRef, key: str, provider_id: str, f: "_Failed") -> bool:
+        """Provider job `provider_id` of job `key` failed in a way the provider documents as retryable:
+        charge what it bills, say so in the job's history, and make the job ready for a new paid create.
+        False (the caller records the failure) once `Limits.retries` new creates were made, when the
+        job was cancelled meanwhile, or when its billing leaves no budget for another create."""
+        limits = self.limits_for(ref)
+        with self._db, self.catalog.transaction():
+            row = self.catalog.job(key)
+            done = sum(1 for line in self.catalog.job_history(key)
+                       if line["kind"] == "note" and line["note"].startswith("retry "))
+            if row["state"] == "canceled" or done >= limits.retries:
+                return False
+            if f.billed:
+                left = self.budget_usd - self.catalog.spent_usd() - self.catalog.reserved_usd()
+                if f.billed > left + 1e-9:
+                    return False
+                self.catalog.ledger_add("charge", f.billed, key, f"billed by the provider: {f.code} (retried)")
+            self.catalog.ledger_add("note", 0.0, key, f"retry {done + 1} of {limits.retries}: provider job "
+                                    f"{provider_id} failed ({f.code}: {f.message[:200]}), which the provider "
+                                    f"documents as retryable; billed ${f.billed:.2f}; a new create")
+            self.catalog.update_job(key, state="pending", provider_job_id=None, submitted_at=None, sent_at=None,
+                                    error_code=f.code, error_message=f"retried after: {f.message}"[:500])
+        with self._db:
+            self._retried += 1
+        return True
 
     def _ensure_submitted(self, ref: BackendRef, backend: Backend, key: str,
                           submit: Callable[[Backend, str], str],
@@ -509,7 +579,8 @@ class Orchestrator:
                 if not e.transient:
                     raise _Failed(e.code, e.message) from None
                 last = e
-                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap, e.retry_after, self._rng))
+                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap, e.retry_after, self._rng)
+                            / self.time_scale)
                 continue
             submitted_at = time.time()
             with self._db:
@@ -600,14 +671,15 @@ class Orchestrator:
             if status.state == JobState.COMPLETED:
                 if learning:
                     pacer.learn(time.time() - submitted_at, first_poll_found_it=polls == 1)
-                cost = self.charged(ref, backend, request, status)
+                cost = self.charged(ref, backend, request, status, key)
                 with self._db:
                     self.catalog.update_job(key, cost_usd=cost)
                 return status
             if status.state.terminal:  # failed or cancelled there: charged what the provider bills for it
                 raise _Failed(status.error_code or status.state.value,
                               status.error_message or f"the provider reports {status.state.value}",
-                              billed=self.charged(ref, backend, request, status), key=key)
+                              billed=self.charged(ref, backend, request, status, key), key=key,
+                              retryable=status.retryable and status.state == JobState.FAILED)
             with self._db:
                 row = self.catalog.job(key)
                 if row["state"] == "canceled":  # `dreamcut cancel` from another terminal
@@ -621,14 +693,14 @@ class Orchestrator:
                               billed=billed, key=key)
             # Not done: come back when the provider says, but not sooner than a small share of how
             # long such jobs take (a provider that says "20 ms" while it renders gets a few polls, not dozens).
-            after = status.poll_after if status.poll_after is not None else self.poll_interval
+            after = status.poll_after / self.time_scale if status.poll_after is not None else self.poll_interval
             self._sleep(max(after, pacer.repoll_floor()))
 
     def _give_up(self, ref: BackendRef, backend: Backend, key: str, provider_id: str,
                  request: GenerationRequest) -> tuple[float, str]:
         """Stop waiting for a provider job: cancel it where that helps, and say what it will bill."""
         billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
-        price = self.job_price(ref, request)
+        price = self.job_price(ref, request, key)
         if billing == CancelBilling.IMPOSSIBLE:
             return price, f"{ref} cannot cancel: it finishes and bills there, so ${price:.2f} stays spent"
         try:
@@ -641,7 +713,7 @@ class Orchestrator:
             status = self._call(ref, key, lambda: backend.poll(provider_id))
         except (_Failed, _GaveUp):
             return 0.0, "cancelled"
-        return (self.charged(ref, backend, request, status) if status.state.terminal else 0.0), "cancelled"
+        return (self.charged(ref, backend, request, status, key) if status.state.terminal else 0.0), "cancelled"
 
     def _fetch(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, dest: Path) -> Path:
         with self._db:
@@ -685,7 +757,8 @@ class Orchestrator:
                 if not e.transient:
                     raise _Failed(e.code, e.message) from None
                 last = e
-                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap, e.retry_after, self._rng))
+                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap, e.retry_after, self._rng)
+                            / self.time_scale)
         raise _GaveUp(f"{last.code}: {last.message}" if last else "no answer")
 
     # -- long takes: a chain of segments --------------------------------------------------------
@@ -693,11 +766,11 @@ class Orchestrator:
         final = self.downloads_dir / f"{p.key}.mp4"
         if _verified(final):
             return final
-        use_extend = caps.extend and hasattr(backend, "extend") and not caps.local
+        use_extend = uses_extend(backend)
         seg_dir = self.segments_dir / p.key
         parts: list[Path] = []
         prev_provider: str | None = None
-        requests = take_requests(caps, p.request)  # the same segments `take_price` priced
+        requests = [j.request for j in take_jobs(backend, p.request)]  # the same segments `take_price` priced
         for i, _seconds in enumerate(plan):
             ckey = f"{p.key}.s{i}"
             request = requests[i]
@@ -715,8 +788,7 @@ class Orchestrator:
                     self._produce(p.backend, backend, caps, ckey, request, submit, dest=final)
                 else:
                     with self._slots_for(p.backend):
-                        prev_provider, submitted_at = self._ensure_submitted(p.backend, backend, ckey, submit, request)
-                        self._wait(p.backend, backend, ckey, prev_provider, submitted_at, request)
+                        prev_provider = self._submit_and_wait(p.backend, backend, ckey, submit, request)
                 self._charge_child(p.key, ckey, backend, request)
             else:
                 if parts:
@@ -752,7 +824,7 @@ class Orchestrator:
             row = self.catalog.job(ckey)
             if row["state"] == "completed":
                 return
-            cost = row["cost_usd"] or self.job_price(row["backend"], request)
+            cost = row["cost_usd"] or self.job_price(row["backend"], request, ckey)
             parent_row = self.catalog.job(parent)
             moved = min(cost, parent_row["reserved_usd"])
             self.catalog.update_job(ckey, state="completed", cost_usd=cost, finished_at=time.time())
@@ -929,7 +1001,7 @@ class Orchestrator:
         ref, backend, request = self._job_backend(row)
         submit: Callable[[Backend, str], str] = lambda b, k: b.submit(request, k)  # noqa: E731
         parent, _, index = key.rpartition(".s")
-        if parent and index.isdigit() and int(index) > 0 and backend.capabilities().extend and hasattr(backend, "extend"):
+        if is_extension(key, backend):
             prev = self.catalog.job(f"{parent}.s{int(index) - 1}")["provider_job_id"]
             submit = lambda b, k: b.extend(prev, request, k)  # noqa: E731
         with self.catalog.transaction():
@@ -953,7 +1025,7 @@ class Orchestrator:
         ref, backend, request = self._job_backend(row)
         parent, _, index = key.rpartition(".s")
         segment = row["kind"] == "segment" and parent and index.isdigit()
-        worst = self.job_price(ref, request) if segment else float(row["reserved_usd"])
+        worst = self.job_price(ref, request, key) if segment else float(row["reserved_usd"])
         spent = worst if billed else 0.0
         why = (f"abandoned by the director; worst case ${spent:.2f} kept as spent" if billed
                else "abandoned by the director, who says the provider did not bill it")
@@ -1074,12 +1146,14 @@ class _Canceled(Exception):
 class _Failed(Exception):
     """A job ended for good. `billed`: dollars the provider bills for it anyway (on job `key`)."""
 
-    def __init__(self, code: str, message: str, *, billed: float = 0.0, key: str | None = None):
+    def __init__(self, code: str, message: str, *, billed: float = 0.0, key: str | None = None,
+                 retryable: bool = False):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.billed = billed
         self.key = key
+        self.retryable = retryable  # the provider documents this failure as worth a new create
 
 
 class _Parked(Exception):
@@ -1264,6 +1338,12 @@ def _concat(parts: list[Path], dest: Path) -> None:
             raise WorkFailed(f"cannot join the segments: {proc.stderr.decode(errors='replace').strip()[-200:]}")
     finally:
         listing.unlink(missing_ok=True)
+
+
+def is_extension(key: str, backend: Backend) -> bool:
+    """Job `key` is segment i > 0 of a chain that the provider's `extend` makes from segment i - 1."""
+    parent, _, index = key.rpartition(".s")
+    return bool(parent) and index.isdigit() and int(index) > 0 and uses_extend(backend)
 
 
 def match_provider_jobs(found: list[ProviderJob], key: str, claimed: set[str]) -> list[ProviderJob]:
