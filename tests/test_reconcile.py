@@ -180,3 +180,23 @@ def test_retries_of_a_retryable_failure_are_bounded(tmp_path, sim):
     assert "failed 1" in r.stdout and sim.books()["jobs_created"] == 3
     sim.settle()
     assert _ledger(root) == (round(sim.books()["billed_usd"], 6), 0.0) == (0.0, 0.0)
+
+
+def test_a_task_cancelled_while_queued_is_charged_as_runway_bills_it_with_the_worst_case_kept(tmp_path, sim):
+    """Runway refunds a task its cancel check sees PENDING/THROTTLED, but "a prior GET response reporting
+    PENDING or THROTTLED does not guarantee a refund" (runwayml 5.24.0 tasks.delete): the ledger charges
+    what Runway bills (nothing), and the price stays reserved as the worst case, counted by the budget."""
+    root = _project(tmp_path / "p")
+    sim.plan("throttled")  # never leaves the queue: the job times out here and is cancelled while queued
+    r = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate", "--poll-interval", "0.05",
+                        "--job-timeout", "0.5"], env=cli_env(**sim.env, DREAMCUT_PROVIDER_TIME_SCALE="50"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "failed 1" in r.stdout, r.stdout + r.stderr
+    assert "stays reserved as the worst case" in r.stdout, r.stdout
+    assert sim.calls("delete")
+    sim.settle()
+    assert sim.books()["billed_usd"] == 0  # refunded: cancelled while queued
+    spent, _ = _ledger(root)
+    assert spent == 0.0  # the ledger equals Runway's bill
+    est = json.loads(_cli(root, sim, "estimate", "--json").stdout)
+    assert est["reserved_usd"] == pytest.approx(0.24)  # the worst case still counts against the budget

@@ -430,9 +430,11 @@ class Catalog:
         return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])
 
     def reserved_usd(self) -> float:
-        """Money held for jobs in flight and the worst case of parked ones."""
+        """Money held for jobs in flight, the worst case of parked ones, and of jobs cancelled where
+        a refund is possible but not guaranteed (their reservation is kept on the finished row)."""
         marks = ",".join("?" * len(RESERVING_STATES))
-        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks})",
+        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks}) "
+                              "OR (state IN ('failed', 'canceled') AND reserved_usd > 0)",
                               RESERVING_STATES).fetchone()
         return float(row[0])
 

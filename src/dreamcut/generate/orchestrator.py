@@ -417,7 +417,7 @@ class Orchestrator:
             with self._db:
                 canceled = self.catalog.job(key)["state"] == "canceled"
             if not canceled:  # a job cancelled meanwhile fails at the provider: that is the cancel, not a failure
-                self._fail(key, f.code, f.message, summary, billed=f.billed, billed_key=f.key or key)
+                self._fail(key, f.code, f.message, summary, billed=f.billed, billed_key=f.key or key, held=f.held)
                 return "failed"
             with self._db:
                 summary.canceled += 1
@@ -665,8 +665,8 @@ class Orchestrator:
             try:
                 status = self._call(ref, key, lambda: backend.poll(provider_id))
             except _Failed as f:  # we give up on a job the provider may still finish: bill it as it will
-                billed, how = self._give_up(ref, backend, key, provider_id, request)
-                raise _Failed(f.code, f"{f.message}; {how}", billed=billed, key=key) from None
+                billed, held, how = self._give_up(ref, backend, key, provider_id, request)
+                raise _Failed(f.code, f"{f.message}; {how}", billed=billed, held=held, key=key) from None
             polls += 1
             if status.state == JobState.COMPLETED:
                 if learning:
@@ -688,32 +688,43 @@ class Orchestrator:
                     self.catalog.update_job(key, state="running")
                 running = True
             if time.time() - submitted_at > limits.job_timeout:
-                billed, how = self._give_up(ref, backend, key, provider_id, request)
+                billed, held, how = self._give_up(ref, backend, key, provider_id, request)
                 raise _Failed("timeout", f"the provider did not finish within {limits.job_timeout:g} s; {how}",
-                              billed=billed, key=key)
+                              billed=billed, held=held, key=key)
             # Not done: come back when the provider says, but not sooner than a small share of how
             # long such jobs take (a provider that says "20 ms" while it renders gets a few polls, not dozens).
             after = status.poll_after / self.time_scale if status.poll_after is not None else self.poll_interval
             self._sleep(max(after, pacer.repoll_floor()))
 
     def _give_up(self, ref: BackendRef, backend: Backend, key: str, provider_id: str,
-                 request: GenerationRequest) -> tuple[float, str]:
-        """Stop waiting for a provider job: cancel it where that helps, and say what it will bill."""
+                 request: GenerationRequest) -> tuple[float, float, str]:
+        """Stop waiting for a provider job: cancel it where that helps. Returns (dollars it bills,
+        dollars kept reserved as the worst case of a refund that is not guaranteed, what happened)."""
         billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
         price = self.job_price(ref, request, key)
         if billing == CancelBilling.IMPOSSIBLE:
-            return price, f"{ref} cannot cancel: it finishes and bills there, so ${price:.2f} stays spent"
+            return price, 0.0, f"{ref} cannot cancel: it finishes and bills there, so ${price:.2f} stays spent"
+        seen: JobStatus | None = None
+        if billing == CancelBilling.BILLED_IF_RUNNING:
+            try:  # what the provider sees now decides the refund: look just before cancelling
+                seen = self._call(ref, key, lambda: backend.poll(provider_id))
+            except (_Failed, _GaveUp):
+                seen = None
+            if seen is not None and seen.state.terminal:  # it ended meanwhile: billed as it ended
+                return self.charged(ref, backend, request, seen, key), 0.0, f"it ended {seen.state.value} meanwhile"
         try:
             self._call(ref, key, lambda: backend.cancel(provider_id))
         except (_Failed, _GaveUp) as e:
-            return price, f"the cancel failed ({e}): ${price:.2f} kept as spent"
+            return price, 0.0, f"the cancel failed ({e}): ${price:.2f} kept as spent"
         if billing == CancelBilling.BILLED:
-            return price, f"cancelled; {ref} bills cancelled jobs, so ${price:.2f} stays spent"
+            return price, 0.0, f"cancelled; {ref} bills cancelled jobs, so ${price:.2f} stays spent"
+        if billing == CancelBilling.BILLED_IF_RUNNING:
+            return cancel_outcome(ref, seen, price)
         try:  # the provider's own word on what the cancelled job costs, when it says
             status = self._call(ref, key, lambda: backend.poll(provider_id))
         except (_Failed, _GaveUp):
-            return 0.0, "cancelled"
-        return (self.charged(ref, backend, request, status, key) if status.state.terminal else 0.0), "cancelled"
+            return 0.0, 0.0, "cancelled"
+        return (self.charged(ref, backend, request, status, key) if status.state.terminal else 0.0), 0.0, "cancelled"
 
     def _fetch(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, dest: Path) -> Path:
         with self._db:
@@ -898,22 +909,24 @@ class Orchestrator:
         return take
 
     def _fail(self, key: str, code: str, message: str, summary: RunSummary, *, billed: float = 0.0,
-              billed_key: str | None = None) -> None:
+              billed_key: str | None = None, held: float = 0.0) -> None:
         """Record job `key` failed with its reason; charge what the provider bills for it (on the
-        job that failed: the take's, or one segment of its chain), release the rest of the reservation."""
+        job that failed: the take's, or one segment of its chain), keep `held` reserved (the worst
+        case of a refund the provider does not guarantee) and release the rest of the reservation."""
         billed_key = billed_key or key
         with self._db, self.catalog.transaction():
             row = self.catalog.job(key)
             if billed_key != key:
                 self.catalog.update_job(billed_key, state="failed", error_code=code, error_message=message[:500],
                                         finished_at=time.time(), cost_usd=billed)
+            held = min(held, row["reserved_usd"]) if row else 0.0
             self.catalog.update_job(key, state="failed", error_code=code, error_message=message[:500],
-                                    finished_at=time.time(), reserved_usd=0.0,
+                                    finished_at=time.time(), reserved_usd=held,
                                     cost_usd=(row["cost_usd"] if row else 0.0) + billed)
             if billed:
                 self.catalog.ledger_add("charge", billed, billed_key, f"billed by the provider: {code}")
-            if row and row["reserved_usd"]:
-                self.catalog.ledger_add("release", -row["reserved_usd"], key)
+            if row and row["reserved_usd"] - held:
+                self.catalog.ledger_add("release", -(row["reserved_usd"] - held), key)
             summary.failed += 1
             summary.failures.append((key, f"{code}: {message}"))
 
@@ -926,7 +939,8 @@ class Orchestrator:
                 continue
             if row["state"] == "submitting":
                 continue  # a create on its way (or of unknown outcome): `reconcile` decides, not a blind cancel
-            billed = 0.0
+            billed = held = 0.0
+            why, how = "cancelled by the director", ""
             ref = parse_backend(row["backend"])
             try:
                 backend = self.backend(ref)
@@ -935,17 +949,26 @@ class Orchestrator:
                 backend, local = None, False
             if row["provider_job_id"] and not local and backend is not None:
                 billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
-                if billing != CancelBilling.REFUNDED:  # it finishes (or is billed) there: the money stays spent
+                if billing == CancelBilling.BILLED_IF_RUNNING:  # what the provider sees now decides the refund
+                    try:
+                        seen = self._call(ref, row["key"], lambda: backend.poll(row["provider_job_id"]))
+                    except (_Failed, _GaveUp):
+                        seen = None
+                    billed, held, how = cancel_outcome(ref, seen, row["reserved_usd"])
+                    why = f"{why}; {how}"
+                elif billing != CancelBilling.REFUNDED:  # it finishes (or is billed) there: the money stays spent
                     billed = row["reserved_usd"]
             # Mark it first, so a generate running elsewhere stops polling it before the provider forgets it.
             with self.catalog.transaction():
-                self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=0.0,
-                                        error_code="canceled", error_message="cancelled by the director",
+                self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=held,
+                                        error_code="canceled", error_message=why[:500],
                                         cost_usd=row["cost_usd"] + billed)
                 if billed:
                     self.catalog.ledger_add("charge", billed, row["key"], "cancelled where cancels are billed")
-                if row["reserved_usd"]:
-                    self.catalog.ledger_add("release", -row["reserved_usd"], row["key"])
+                if held:
+                    self.catalog.ledger_add("note", 0.0, row["key"], f"${held:.2f} kept reserved: {how}")
+                if row["reserved_usd"] - held:
+                    self.catalog.ledger_add("release", -(row["reserved_usd"] - held), row["key"])
             n += 1
             if row["provider_job_id"] and backend is not None and not local:
                 try:
@@ -1147,11 +1170,12 @@ class _Failed(Exception):
     """A job ended for good. `billed`: dollars the provider bills for it anyway (on job `key`)."""
 
     def __init__(self, code: str, message: str, *, billed: float = 0.0, key: str | None = None,
-                 retryable: bool = False):
+                 retryable: bool = False, held: float = 0.0):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.billed = billed
+        self.held = held  # kept reserved: the worst case of a refund the provider does not guarantee
         self.key = key
         self.retryable = retryable  # the provider documents this failure as worth a new create
 
@@ -1338,6 +1362,17 @@ def _concat(parts: list[Path], dest: Path) -> None:
             raise WorkFailed(f"cannot join the segments: {proc.stderr.decode(errors='replace').strip()[-200:]}")
     finally:
         listing.unlink(missing_ok=True)
+
+
+def cancel_outcome(ref: BackendRef, seen: JobStatus | None, price: float) -> tuple[float, float, str]:
+    """(billed, kept reserved, why) for a cancel at a provider that bills a job it sees running (or
+    finished) and may refund one still queued (CancelBilling.BILLED_IF_RUNNING), from its last status."""
+    if seen is not None and seen.state in (JobState.RUNNING, JobState.COMPLETED):
+        return price, 0.0, f"cancelled while {seen.state.value}: {ref} bills it, so ${price:.2f} stays spent"
+    if seen is not None and seen.state == JobState.QUEUED:
+        return 0.0, price, (f"cancelled while queued: {ref} may refund it but does not guarantee it, so its "
+                            f"${price:.2f} stays reserved as the worst case")
+    return 0.0, price, f"its state is unknown; ${price:.2f} stays reserved as the worst case"
 
 
 def is_extension(key: str, backend: Backend) -> bool:
