@@ -200,3 +200,39 @@ def test_a_task_cancelled_while_queued_is_charged_as_runway_bills_it_with_the_wo
     assert spent == 0.0  # the ledger equals Runway's bill
     est = json.loads(_cli(root, sim, "estimate", "--json").stdout)
     assert est["reserved_usd"] == pytest.approx(0.24)  # the worst case still counts against the budget
+
+
+def _strays(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.part*") if p.is_file())
+
+
+def test_part_files_left_by_a_kill_are_swept_by_the_next_generate_and_by_reconcile(tmp_path, sim):
+    """kill -9 during signing or a download leaves `.part` files under takes/ and .dreamcut/downloads/;
+    the next `generate` (and a `reconcile` that writes) removes those of dead processes, not a live one's."""
+    root = _project(tmp_path / "p", shots=2)
+    sim.inject("create", "accept_drop")  # the first take is parked; the second is made
+    r = _generate(root, sim)
+    assert "made 1" in r.stdout and "parked 1" in r.stdout, r.stdout + r.stderr
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names a process that is gone, like a generate killed with -9
+    folder = next((root / "takes").iterdir())
+
+    def leave_strays() -> None:
+        (folder / f".{folder.name}-t01-abc123.pid{dead.pid}.x1.part.mp4").write_bytes(b"half a signed take")
+        (root / ".dreamcut" / "downloads").mkdir(exist_ok=True)
+        (root / ".dreamcut" / "downloads" / f"0123abcd.{dead.pid}.part.mp4").write_bytes(b"half a download")
+
+    import os
+
+    alive = folder / f".{folder.name}-t01-abc123.pid{os.getpid()}.x2.part.mp4"  # a running process's file
+    alive.write_bytes(b"being written")
+    leave_strays()
+    assert len(_strays(root)) == 3
+    (parked,) = json.loads(_cli(root, sim, "reconcile", "--json").stdout)
+    assert len(_strays(root)) == 3  # listing is a read
+    r = _cli(root, sim, "reconcile", "--abandon", parked["key"])
+    assert r.returncode == 0, r.stderr
+    assert _strays(root) == [str(alive.relative_to(root))]
+    leave_strays()
+    r = _generate(root, sim)
+    assert _strays(root) == [str(alive.relative_to(root))], r.stdout + r.stderr

@@ -290,6 +290,8 @@ def reconcile(
     if not_billed and not abandon:
         raise BadInput("--not-billed goes with --abandon KEY", where="reconcile", fix="add --abandon KEY")
     orch = Orchestrator(project)
+    if actions:  # the project is locked: no generate runs, so leftovers of killed runs can go
+        orch.sweep_strays()
     if adopt:
         key = orch.adopt(adopt[0], adopt[1])
         say(f"{key}: adopted provider job {adopt[1]}; `dreamcut generate` polls and downloads it")

@@ -63,7 +63,7 @@ from dreamcut.catalog import Take
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.generate.batch import KEY_VERSION, PlannedTake
 from dreamcut.generate.cost import can_chain, chain_plan, chain_solves, job_price, take_jobs, take_price, uses_extend
-from dreamcut.media import atomic_path, ffmpeg_exe, probe, write_text_atomic
+from dreamcut.media import atomic_path, ffmpeg_exe, probe, sweep_stale, write_text_atomic
 from dreamcut.project import Project
 
 ACTIVE = ("pending", "submitting", "submitted", "running", "downloading")
@@ -309,7 +309,7 @@ class Orchestrator:
         """Make every planned take that is not made yet; resume jobs a crash left in flight."""
         planned = _distinct(planned)
         self.check(planned)
-        _clear_stale_parts(self.downloads_dir)
+        self.sweep_strays()
         summary = RunSummary()
         by_backend: dict[str, list[PlannedTake]] = {}
         for p in planned:
@@ -350,6 +350,19 @@ class Orchestrator:
                 pool.shutdown(wait=True, cancel_futures=True)
         summary.retried = self._retried
         return summary
+
+    def sweep_strays(self) -> list[Path]:
+        """Remove the temporary files of runs that died (kill -9, a full disk): `.part` downloads,
+        half-signed takes under takes/<shot>/ and previews/<shot>/, segment work. Files of a run that
+        is still alive are kept. Returns what was removed."""
+        removed = _clear_stale_parts(self.downloads_dir)
+        for top in (self.project.takes_dir, self.project.previews_dir, self.segments_dir):
+            if top.is_dir():
+                removed += sweep_stale(top)
+                for folder in top.iterdir():
+                    if folder.is_dir() and not folder.name.startswith("."):
+                        removed += sweep_stale(folder)
+        return removed
 
     def stop(self) -> None:
         self._stop.set()
@@ -1266,10 +1279,11 @@ def _is_disk_full(e: BaseException, where: Path) -> bool:
     return disk_full(where)
 
 
-def _clear_stale_parts(folder: Path) -> None:
+def _clear_stale_parts(folder: Path) -> list[Path]:
     """Remove `<key>.<pid>.part.mp4` downloads left by processes that are gone (kill -9, a full disk)."""
+    removed: list[Path] = []
     if not folder.is_dir():
-        return
+        return removed
     for part in folder.glob("*.part.mp4"):
         pid = part.name.rsplit(".part.mp4", 1)[0].rsplit(".", 1)[-1]
         if not pid.isdigit():
@@ -1283,6 +1297,8 @@ def _clear_stale_parts(folder: Path) -> None:
             alive = True
         if not alive:
             part.unlink(missing_ok=True)
+            removed.append(part)
+    return removed
 
 
 def _verify(path: Path, key: str):
