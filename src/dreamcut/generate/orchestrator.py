@@ -1051,6 +1051,10 @@ class Orchestrator:
         except _GaveUp as e:
             raise WorkFailed(f"{ref} did not answer ({e}); nothing was created", where=key,
                              fix="run `dreamcut generate` later: the job is pending again") from None
+        except _Parked as e:  # this create's answer was lost too: parked again, never sent a third time blindly
+            raise WorkFailed(f"the new create's outcome is unknown too, so the job is parked again ({e.reason})",
+                             where=key, fix="look it up on the provider's dashboard, then `dreamcut reconcile "
+                                            "--adopt KEY JOB_ID`") from None
         return key, provider_id
 
     def abandon(self, key: str, *, billed: bool = True) -> tuple[str, float]:
