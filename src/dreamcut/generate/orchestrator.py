@@ -454,9 +454,8 @@ class Orchestrator:
     def _reserve(self, p: PlannedTake, summary: RunSummary) -> bool:
         """Create the job row and reserve its price, in one transaction; False when the budget is spent."""
         price = self.price(p)
-        now = time.time()
         request_json = json.dumps(stored_request(p.request, self.project.root))
-        with self._db, self.catalog.transaction() as db:
+        with self._db, self.catalog.transaction():
             if self.catalog.job(p.key) is None:
                 if price > 0:
                     left = self.budget_usd - self.catalog.spent_usd() - self.catalog.reserved_usd()
@@ -464,11 +463,9 @@ class Orchestrator:
                         summary.failed += 1
                         summary.failures.append((p.key, f"budget: needs ${price:.2f}, ${max(0, left):.2f} left"))
                         return False
-                db.execute(
-                    "INSERT INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
-                    "created_at, updated_at, key_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (p.key, p.shot_id, p.kind, p.request.variant, str(p.backend), request_json,
-                     "pending", price, now, now, KEY_VERSION))
+                self.catalog.add_job(p.key, shot_id=p.shot_id, kind=p.kind, variant=p.request.variant,
+                                     backend=str(p.backend), request_json=request_json, reserved_usd=price,
+                                     key_version=KEY_VERSION)
                 if price:
                     self.catalog.ledger_add("reserve", price, p.key)
             return True
@@ -628,8 +625,7 @@ class Orchestrator:
                 break
             self._sleep(self.poll_interval)
         with self._db:
-            claimed = {r[0] for r in self.catalog.db.execute(
-                "SELECT provider_job_id FROM jobs WHERE provider_job_id IS NOT NULL AND key != ?", (key,))}
+            claimed = self.catalog.claimed_provider_ids(other_than=key)
         candidates = match_provider_jobs(found or [], key, claimed)
         if len(candidates) == 1:
             job = candidates[0]
@@ -833,14 +829,10 @@ class Orchestrator:
         return final
 
     def _child(self, p: PlannedTake, ckey: str, request: GenerationRequest) -> None:
-        now = time.time()
         with self._db:
-            self.catalog.db.execute(
-                "INSERT OR IGNORE INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
-                "created_at, updated_at, key_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (ckey, p.shot_id, "segment", p.request.variant, str(p.backend),
-                 json.dumps(stored_request(request, self.project.root)),
-                 "pending", 0.0, now, now, KEY_VERSION))
+            self.catalog.add_job(ckey, shot_id=p.shot_id, kind="segment", variant=p.request.variant,
+                                 backend=str(p.backend), request_json=json.dumps(stored_request(request, self.project.root)),
+                                 reserved_usd=0.0, key_version=KEY_VERSION)
 
     def _charge_child(self, parent: str, ckey: str, backend: Backend, request: GenerationRequest) -> None:
         """A finished segment moves its price from the parent's reservation to a charge, once."""
@@ -1009,10 +1001,9 @@ class Orchestrator:
         """Adopt provider job `provider_job_id` as parked job `key`'s create (checked with one poll)."""
         row = self.parked_job(key)
         key = row["key"]
-        other = self.catalog.db.execute("SELECT key FROM jobs WHERE provider_job_id=? AND key != ?",
-                                        (provider_job_id, key)).fetchone()
+        other = self.catalog.job_with_provider_id(provider_job_id, other_than=key)
         if other:
-            raise BadInput(f"provider job {provider_job_id} already belongs to job {other[0]}", where="reconcile --adopt",
+            raise BadInput(f"provider job {provider_job_id} already belongs to job {other}", where="reconcile --adopt",
                            fix="adopt the provider job this take made (see the provider's dashboard)")
         ref, backend, _request = self._job_backend(row)
         try:
@@ -1418,7 +1409,7 @@ def migrate_job_keys(project: Project, planned: list[PlannedTake]) -> int:
     whose old key equals what a planned take's request hashes to now is that take's job. Returns
     how many rows moved. Files named by key (downloads, segment folders) move with them."""
     catalog = project.catalog
-    if catalog.db.execute("SELECT 1 FROM jobs WHERE key_version < ? LIMIT 1", (KEY_VERSION,)).fetchone() is None:
+    if not catalog.has_jobs_before_key_version(KEY_VERSION):
         return 0
     moved = 0
     state = project.state_dir
