@@ -3,7 +3,9 @@
 For each provider in `simulators.PROVIDERS` (the provider's documented status flow, errors and
 billing, with faults at 20%: accept-then-drop, 5xx after accept, slow answers, HTML bodies,
 rate limits...): 100 takes, the real `dreamcut generate` process kill -9'ed 10 times and
-resumed, then run to the end. Creates whose outcome is unknown are reconciled or parked, never
+resumed, then run to the end. Provider time runs SPEED times faster than ours on both sides (the
+simulator's clock, and DREAMCUT_PROVIDER_TIME_SCALE for the waits the provider asks of generate),
+and each kill lands after a random number of job steps read from the catalog: no idle sleeps. Creates whose outcome is unknown are reconciled or parked, never
 re-sent; the director then resolves the parked ones with `dreamcut reconcile` the way the docs
 say (look the take up in the provider's books: adopt the job that is there, resubmit only when
 there is none). Then, from the provider's own books:
@@ -108,7 +110,7 @@ def _settings(spec: str, env: dict, monkeypatch) -> tuple[float, float]:
     return seconds, take_price(backend, request)
 
 
-@pytest.mark.slow  # about 100 s per provider: 100 takes, 10 kills, real processes
+@pytest.mark.slow  # 100 takes, 10 kills, real processes: most of the time is 20+ CLI starts
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_never_pay_twice(provider, tmp_path, monkeypatch):
     ps = PROVIDERS[provider]
@@ -174,7 +176,7 @@ def test_never_pay_twice(provider, tmp_path, monkeypatch):
                 break
             claimed = {j["provider_job_id"] for j in _jobs(root) if j["provider_job_id"]}
             books = _books_by_take(sim.books())
-            for k, v in sim.env.items():
+            for k, v in env.items():
                 monkeypatch.setenv(k, v)
             project = Project.open(root)
             try:
