@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "gpu_generate.json")
     args = ap.parse_args(argv)
 
-    from dreamcut.backends.diffusers_local import _import_stack
+    from dreamcut.backends.diffusers_local import import_stack as _import_stack
 
     torch, _ = _import_stack()
     has_gpu = torch.cuda.is_available()

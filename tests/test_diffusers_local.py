@@ -96,7 +96,7 @@ def test_plan_rounds_size_with_a_note_and_keeps_the_requested_output():
 
 
 def test_long_take_plan_covers_the_take_and_follows_scene_segments():
-    r = req(seconds=20.0, fps=24, width=1280, height=720,
+    r = req(seconds=20.0, fps=24, width=1280, height=720, style="vintage 35mm",
             segments=(SceneSegment(0, 5, "corridor"), SceneSegment(5, 12, "classroom"),
                       SceneSegment(12, 20, "football field")))
     plan = plan_take(r, FAMILIES["wan"])  # 16 fps, 81 frames a call
@@ -106,8 +106,8 @@ def test_long_take_plan_covers_the_take_and_follows_scene_segments():
     texts = [s.text.split(". Style")[0].rstrip(".") for s in plan.segments]
     assert texts[0] == "corridor" and texts[-1] == "football field" and "classroom" in texts
     assert all(s.text.endswith("Style: vintage 35mm.") for s in plan.segments)
-    # words before the first scene apply to every segment
-    led = replace(r, prompt="Slow dolly, 1986. corridor Then classroom Then football field. Style: vintage 35mm.")
+    # the lead (words before the first scene) applies to every segment
+    led = replace(r, lead="Slow dolly, 1986")
     led_texts = [s.text for s in plan_take(led, FAMILIES["wan"]).segments]
     assert led_texts[0] == "Slow dolly, 1986. corridor. Style: vintage 35mm."
     assert led_texts[-1] == "Slow dolly, 1986. football field. Style: vintage 35mm."

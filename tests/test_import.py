@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from dreamcut import provenance as prov
+from leak_scan import find_leaks
 from dreamcut.importer import ShotRouter, import_files, pattern_regex, watch
 from dreamcut.media import count_frames, ffmpeg_exe, file_sha256, probe, read_frames
 from dreamcut.project import Project
@@ -256,7 +257,7 @@ def test_link_keeps_a_reference_and_home_paths_are_not_stored(tmp_path, monkeypa
     assert str(home) not in json.dumps(r.take.meta)
     sidecar = project.abs(r.take.path).with_suffix(".json").read_text()
     assert str(home) not in sidecar
-    assert not prov.find_leaks(project.root, [str(home)])
+    assert not find_leaks(project.root, [str(home)])
 
 
 def test_watch_imports_finished_downloads(project, tmp_path, cli):
@@ -417,7 +418,7 @@ def test_imported_and_generated_takes_through_the_whole_pipeline(tmp_path, cli):
     for name in ("cut.otio", "premiere.xml", "cut.edl"):
         r_ = prov.verify(root / "exports" / name)
         assert r_.valid and imported.id in {t.take for t in r_.takes}, name
-    leaks = outside_nle_media_paths(root, prov.find_leaks(root, list(PLANTED.values()) + [str(home),
+    leaks = outside_nle_media_paths(root, find_leaks(root, list(PLANTED.values()) + [str(home),
                                                                                        "planted-user-8c1f"]))
     assert leaks == [], leaks
 

@@ -9,7 +9,7 @@ import pytest
 from dreamcut.demo.project import demo_spec_text, init_template, write_demo_project
 from dreamcut.errors import BadInput
 from dreamcut.generate.batch import plan_takes, request_for
-from dreamcut.prompts import (MAX_PROMPT_CHARS, alternative_errors, check_prompts, compose, expand,
+from dreamcut.prompts import (alternative_errors, check_prompts, compose, expand,
                               format_for_backend, max_prompt_chars, parse_timed, shot_variant_count, split_natural,
                               variant_count)
 from dreamcut.spec import ProjectSpec, RenderSpec, Segment, Shot, SongSpec, TransitionSpec, parse_spec_text
@@ -181,8 +181,11 @@ def test_style_goes_before_scene_words():
 def test_static_limits_table():
     assert max_prompt_chars("runway:gen4_turbo") == 1000
     assert max_prompt_chars("animatic") == 8000
-    assert set(MAX_PROMPT_CHARS) >= {"animatic", "diffusers", "runway", "luma", "veo", "openai-videos", "fal",
-                                     "replicate"}
+    # every backend's file names its limit (`PROMPT_CHARS`); a name with no backend gets the spec's 8000
+    assert {b: max_prompt_chars(b) for b in ("diffusers", "luma", "veo", "openai-videos", "fal", "replicate",
+                                              "imported")} == {"diffusers": 1000, "luma": 2000, "veo": 4000,
+                                                               "openai-videos": 4000, "fal": 2000, "replicate": 2000,
+                                                               "imported": 8000}
 
 
 def test_request_for_uses_the_backend_format_and_limit():

@@ -19,6 +19,7 @@ from dreamcut.catalog import Take
 from dreamcut.media import FrameWriter, ffmpeg_exe, file_sha256, probe
 from dreamcut.project import Project
 from dreamcut import provenance as prov
+from leak_scan import find_leaks
 
 W, H, FPS = 128, 72, 24
 
@@ -193,7 +194,7 @@ def test_keys_are_private_and_never_in_outputs(project):
             assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
     key_pem = (keys / "signer.key").read_text()
     body = "".join(key_pem.strip().splitlines()[1:-1])
-    assert not prov.find_leaks(project.root, [body[:40], body[-40:]])
+    assert not find_leaks(project.root, [body[:40], body[-40:]])
     # the chain is a CA-issued end-entity cert with the usages c2pa requires
     from cryptography import x509
 
@@ -433,7 +434,7 @@ def test_secret_scan_of_every_file_written(tmp_path, cli):
         res = cli(step, cwd=root, env=env, timeout=600)
         assert res.returncode == 0, (step, res.stdout, res.stderr)
     needles = list(PLANTED.values()) + [str(home), "planted-user-8c1f", str(downloads)]
-    leaks = outside_nle_media_paths(root, prov.find_leaks(root, needles))
+    leaks = outside_nle_media_paths(root, find_leaks(root, needles))
     assert leaks == [], leaks
     written = [p for p in root.rglob("*") if p.is_file()]
     assert any(p.suffix == ".sqlite" for p in written) and any(p.name.endswith(".c2pa.json") for p in written)

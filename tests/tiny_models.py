@@ -15,7 +15,7 @@ from pathlib import Path
 
 def _stack() -> None:
     # the backend's own import guard (a broken torchvision must not break transformers)
-    from dreamcut.backends.diffusers_local import _import_stack
+    from dreamcut.backends.diffusers_local import import_stack as _import_stack
 
     _import_stack()
 

@@ -1,6 +1,6 @@
 """Prompt composition: style preset + global style + shot prompt (+ scene segments) + variation.
 
-Pure functions only: text in, text out. No I/O, no backend calls, no SDK imports.
+Pure functions only: text in, text out. No I/O, no provider calls, no SDK imports.
 
 A shot's prompt is plain text or an ordered list of scene segments, written either
 - as a YAML list with `at:` (start second) / `seconds:` (length) — `spec.Segment`;
@@ -16,20 +16,26 @@ A shot's prompt is plain text or an ordered list of scene segments, written eith
 segments, then the style): variant n picks alternatives by the mixed-radix digits of n,
 first group fastest, so variant 7 is always the same text for the same prompt.
 
-`format_for_backend` writes the one text a provider receives, shaped the way its prompt
-guide recommends, within its length limit: style is trimmed first, then the least
-important clauses, never mid-word, never the subject. `check_prompts` lists what would
-go wrong (errors) or what providers are known to refuse (warnings) without rewriting it.
+A composed shot keeps its structure (lead, scenes, style, and the camera moves of a single
+scene) and planning puts it in the request's fields. Each backend writes the one text its
+provider receives from those fields in its own file (`format_prompt`: the provider's length
+limit, where camera and style words go, how scenes are labelled); `format_prompt(backend, ...)`
+here finds it by name. Over a limit, style is trimmed first, then the least important clauses,
+never mid-word, never the subject. `check_prompts` lists what would go wrong (errors) or what
+providers are known to refuse (warnings) without rewriting it.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from math import prod
+from types import ModuleType
 from typing import TYPE_CHECKING, Literal, Sequence
 
-from dreamcut.backends.base import SceneSegment
+from dreamcut.backends._prompt import Draft, fit, paragraph_draft
+from dreamcut.backends.base import GenerationRequest, SceneSegment
 from dreamcut.errors import BadInput
 
 if TYPE_CHECKING:
@@ -50,6 +56,7 @@ class ComposedPrompt:
     style: str = ""  # preset + global style, variant expanded
     lead: str = ""  # words before the first timed segment: they apply to the whole take
     seconds: float = 0.0  # the take's length
+    camera: tuple[str, ...] = ()  # camera clauses lifted out of a single scene (`split_camera`)
 
     @property
     def multi(self) -> bool:
@@ -308,29 +315,26 @@ def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float 
             subject = lead
     subject = subject.strip()
     text = f"{subject.rstrip()} Style: {style}." if style else subject
+    camera: tuple[str, ...] = ()
+    if len(segments) == 1:
+        # A single scene's camera clauses ("slow push in") are the take's camera moves: a field of
+        # their own, placed by each backend where its prompt guide puts them.
+        rest, moves = split_camera(segments[0].text)
+        segments, camera = (replace(segments[0], text=rest),), tuple(moves)
     negative = ", ".join(x for x in (spec.negative.strip(), (shot.negative or "").strip()) if x)
     return ComposedPrompt(text=text, negative=negative, segments=segments, variant=variant, subject=subject,
-                          style=style, lead=lead, seconds=seconds)
+                          style=style, lead=lead, seconds=seconds, camera=camera)
 
 
 # -- what each backend receives ------------------------------------------------------
+# Each backend formats a request's fields in its own file, the way its provider's prompt guide
+# says (`PROMPT_CHARS`, `prompt_draft(request)`, `format_prompt(request, max_chars)`): its length
+# limit, where the camera and style words go, how scenes are labelled. The draft a prompt is built
+# in and its trimming are shared by the backends (`backends/_prompt.py`); here a backend's rules
+# are found by its name, without importing any SDK.
 
-# Prompt length limits by backend name, so planning never imports an SDK. Where a provider
-# documents one it is cited; otherwise the figure is a conservative guess, marked as such.
-MAX_PROMPT_CHARS: dict[str, int] = {
-    "animatic": 8000,  # our own limit (spec.MAX_PROMPT_CHARS)
-    "diffusers": 1000,  # text encoders truncate (LTX-Video T5: 128-256 tokens by default); ~4 chars/token
-    "runway": 1000,  # runwayml SDK: promptText "a non-empty string up to 1000 characters" (checked 2026-11)
-    "luma": 2000,  # not published in the lumaai SDK; conservative
-    "veo": 4000,  # Gemini API docs: prompts up to 1024 tokens; ~4 chars/token
-    "openai-videos": 4000,  # not published in the openai SDK; conservative
-    "fal": 2000,  # depends on the hosted model; conservative
-    "replicate": 2000,  # depends on the hosted model; conservative
-    "imported": 8000,
-}
+PLAIN_CHARS = 8000  # a name with no backend module ("imported"): spec.MAX_PROMPT_CHARS
 
-# Providers whose published usage policies refuse prompts depicting real, identifiable people.
-REFUSES_REAL_PEOPLE = frozenset({"runway", "luma", "veo", "openai-videos"})
 # A small curated list (not exhaustive) of public figures and trademarked characters that
 # hosted video models are known to refuse. Matching is whole words, case-insensitive.
 PUBLIC_FIGURES = (
@@ -344,90 +348,59 @@ PUBLIC_FIGURES = (
 TRADEMARKED_CHARACTERS = ("mickey mouse", "spider-man", "spiderman", "batman", "superman", "darth vader",
                           "pikachu", "harry potter", "homer simpson", "shrek", "hello kitty", "iron man")
 
+
+def _backend_module(backend: "str | BackendRef") -> ModuleType | None:
+    """The module of a backend named `name` or `name:model` (it imports no SDK); None for a name
+    with no backend behind it ("imported")."""
+    from dreamcut.backends.registry import BACKENDS
+
+    entry = BACKENDS.get(str(backend).partition(":")[0].strip().lower())
+    return importlib.import_module(entry[0]) if entry else None
+
+
 def max_prompt_chars(backend: "str | BackendRef") -> int:
-    """The prompt length limit of a backend (`name` or `name:model`), from the static table."""
-    name = str(backend).partition(":")[0].strip().lower()
-    return MAX_PROMPT_CHARS.get(name, 2000)
+    """The prompt length limit of a backend (`name` or `name:model`): its file's `PROMPT_CHARS`."""
+    module = _backend_module(backend)
+    return int(module.PROMPT_CHARS) if module is not None else PLAIN_CHARS
 
 
-def _fmt_s(x: float) -> str:
-    return f"{x:.1f}".rstrip("0").rstrip(".")
+def prompt_draft(backend: "str | BackendRef", request: GenerationRequest) -> "Draft":
+    """The backend's draft of the request's prompt, before any trimming."""
+    module = _backend_module(backend)
+    return module.prompt_draft(request) if module is not None else paragraph_draft(request)
 
 
-def _label(backend: str, a: float, b: float) -> str:
-    if backend == "veo":  # Veo's prompt guide writes timestamps as [00:00-00:04]
-        return f"[{int(a) // 60:02d}:{int(round(a)) % 60:02d}-{int(b) // 60:02d}:{int(round(b)) % 60:02d}]"
-    return f"{_fmt_s(a)}–{_fmt_s(b)} s:"
+def refuses_real_people(backend: "str | BackendRef") -> bool:
+    """Whether the provider's published usage policy refuses prompts depicting real, identifiable
+    people (its file's `REFUSES_REAL_PEOPLE`)."""
+    module = _backend_module(backend)
+    return bool(getattr(module, "REFUSES_REAL_PEOPLE", False))
 
 
-def _sentence(text: str) -> str:
-    text = text.strip().rstrip(" ,;")
-    if not text:
-        return ""
-    return text if text[-1] in ".!?…" else text + "."
+def format_prompt(backend: "str | BackendRef", request: GenerationRequest, max_chars: int | None = None) -> str:
+    """The one text `backend` receives for `request`: its own `format_prompt`, within `max_chars`
+    (default: the backend's limit)."""
+    module = _backend_module(backend)
+    limit = max_chars if max_chars is not None else max_prompt_chars(backend)
+    if module is None:
+        return fit(paragraph_draft(request), limit)
+    return module.format_prompt(request, limit)
 
 
-@dataclass
-class _Draft:
-    """A prompt in parts, so trimming can take the least important words first."""
-
-    header: str
-    lead: str
-    items: list[tuple[str, str]]  # (timing label or "", text)
-    joiner: str
-    style: list[str]  # style clauses, most important first
-    style_label: str
-    camera: list[str] = field(default_factory=list)  # camera clauses lifted out of a single scene
-    camera_first: bool = False  # Runway: "camera move: scene. details." Others: "Camera: ..." after the scene
-
-    def render(self) -> str:
-        parts = [self.header, _sentence(self.lead)] if self.header or self.lead else []
-        if self.camera and self.camera_first and self.items:
-            label, text = self.items[0]
-            cam = ", ".join(self.camera)
-            parts.append(f"{cam[0].upper() + cam[1:]}: {_sentence(text)}")
-            parts.extend(_sentence(t) for _, t in self.items[1:])
-            if self.style:
-                parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
-            return " ".join(p for p in parts if p)
-        body = []
-        for i, (label, text) in enumerate(self.items):
-            t = _sentence(text)
-            if not label and i > 0 and self.joiner:
-                t = f"{self.joiner} {t[0].lower() + t[1:] if t[:1].isupper() and not t[:2].isupper() else t}"
-            if label and t:
-                t = t[0].upper() + t[1:]
-            body.append(f"{label} {t}".strip() if label else t)
-        parts.extend(body)
-        if self.camera:
-            moves = [re.sub(r"^the camera\s+", "", c, flags=re.I) for c in self.camera]
-            parts.append(_sentence("Camera: " + ", ".join(moves)))
-        if self.style:
-            parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
-        return " ".join(p for p in parts if p)
+def prompt_request(composed: ComposedPrompt) -> GenerationRequest:
+    """The prompt fields of a composed shot as a request (no geometry): what formatters read."""
+    return GenerationRequest(shot_id="", prompt=composed.text, seconds=composed.seconds, width=0, height=0, fps=0,
+                             seed=0, negative_prompt=composed.negative, variant=composed.variant,
+                             segments=composed.segments, lead=composed.lead, style=composed.style,
+                             camera=composed.camera)
 
 
-def _drop_last_clause(text: str, min_words: int) -> str | None:
-    """The text without its last comma/semicolon clause or, failing that, its last word."""
-    for sep in (";", ","):
-        if sep in text:
-            head = text[: text.rfind(sep)].rstrip()
-            if len(head.split()) >= min_words:
-                return head
-    words = text.split()
-    if len(words) > min_words:
-        return " ".join(words[:-1])
-    return None
+def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: int) -> str:
+    """The one text a backend receives for a composed shot (see `format_prompt`).
 
-
-def _cut_words(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary, marked with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(0, limit - 1)]
-    if " " in cut:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,;.") + "…"
+    Negative prompts are not folded in: they travel in `GenerationRequest.negative_prompt` for
+    the backends that accept one. Over `max_chars` a draft is trimmed by `fit`."""
+    return format_prompt(backend_name, prompt_request(composed), max_chars)
 
 
 _CAMERA_RE = re.compile(
@@ -445,88 +418,6 @@ def split_camera(text: str) -> tuple[str, list[str]]:
     for c in clauses[1:]:
         (camera if _CAMERA_RE.search(c) and len(c.split()) <= 12 else keep).append(c)
     return ", ".join(keep), camera
-
-
-def _draft(composed: ComposedPrompt, backend: str) -> _Draft:
-    if not composed.multi:
-        text = composed.segments[0].text if composed.segments else composed.subject
-        if backend in ("animatic", "diffusers", "imported"):
-            return _Draft("", composed.lead, [("", text)], "", _clauses(composed.style), "Style: ")
-        # Cloud prompt guides name the camera move separately from the subject: Runway leads
-        # with it ("camera move: scene. details."), Veo, Luma and Sora read it after the scene.
-        rest, camera = split_camera(text)
-        return _Draft("", composed.lead, [("", rest)], "", _clauses(composed.style), "Style: ", camera,
-                      camera_first=backend == "runway")
-    if backend in ("animatic", "diffusers", "imported"):
-        # Local models read one flowing paragraph (LTX-Video's guide: chronological, one paragraph);
-        # multi-segment takes are generated segment by segment with each segment's own text.
-        return _Draft("", composed.lead, [("", s.text) for s in composed.segments], "Then",
-                      _clauses(composed.style), "Style: ")
-    header = "One continuous shot with no cuts; each scene flows into the next."
-    items = [(_label(backend, s.start, s.end), s.text) for s in composed.segments]
-    return _Draft(header, composed.lead, items, "", _clauses(composed.style), "Style: ")
-
-
-def _clauses(style: str) -> list[str]:
-    return [c.strip() for c in style.split(",") if c.strip()]
-
-
-def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: int) -> str:
-    """The one text a backend receives, shaped the way its provider's prompt guide recommends.
-
-    Single-scene prompts read subject first, then style. Multi-scene prompts for cloud models
-    say it is one continuous shot and give each scene its time ("0–5 s: ...", Veo: "[00:00-00:05]");
-    local models get one chronological paragraph. Negative prompts are not folded in: they
-    travel in `GenerationRequest.negative_prompt` for the backends that accept one.
-
-    Over `max_chars`, the least important words go first: style clauses from the end, the
-    "one continuous shot" header, the style entirely, then the last clauses of the longest
-    scene, never below its first words; only then a cut at a word boundary. Never mid-word.
-    """
-    backend = backend_name.partition(":")[0].strip().lower()
-    if backend == "animatic" and len(composed.text) <= max_chars:
-        return composed.text  # the animatic reads the words; segments travel in the request
-    draft = _draft(composed, backend)
-    text = draft.render()
-    while len(text) > max_chars and len(draft.style) > 1:
-        draft.style.pop()
-        text = draft.render()
-    if len(text) > max_chars and draft.header:
-        draft.header = ""
-        text = draft.render()
-    if len(text) > max_chars and draft.style:
-        draft.style = []
-        text = draft.render()
-    while len(text) > max_chars and draft.camera:
-        draft.camera.pop()
-        text = draft.render()
-    while len(text) > max_chars:
-        # Shorten the longest of the lead and the scenes by a clause (or a word), keeping its start.
-        candidates = [(len(t), i) for i, (_, t) in enumerate(draft.items)]
-        candidates.append((len(draft.lead), -1))
-        progressed = False
-        for _, i in sorted(candidates, reverse=True):
-            current = draft.lead if i < 0 else draft.items[i][1]
-            shorter = _drop_last_clause(current, 0 if i < 0 else 4)
-            if shorter is None:
-                continue
-            if i < 0:
-                draft.lead = shorter
-            else:
-                draft.items[i] = (draft.items[i][0], shorter)
-            progressed = True
-            break
-        if not progressed:
-            break
-        text = draft.render()
-    return _cut_words(text, max_chars)
-
-
-def subject_only_length(composed: ComposedPrompt, backend_name: str) -> int:
-    """Characters the backend's text needs with no style and no header: the part never trimmed."""
-    draft = _draft(composed, backend_name.partition(":")[0].strip().lower())
-    draft.style, draft.header, draft.camera = [], "", []
-    return len(draft.render())
 
 
 # -- checks ------------------------------------------------------------------------
@@ -592,8 +483,9 @@ def check_prompts(spec: "ProjectSpec") -> list[PromptProblem]:
         n_variants = shot_variant_count(spec, shot)
         longest = max((compose(spec, shot, v) for v in range(min(n_variants, 64))),
                       key=lambda c: len(c.text)) if n_variants > 1 else composed
-        need = subject_only_length(longest, backend.name)
-        full = len(_draft(longest, backend.name).render())
+        request = prompt_request(longest)
+        need = len(prompt_draft(backend, request).bare().render())
+        full = len(format_prompt(backend, request, 10**9))
         if need > limit:
             problems.append(PromptProblem(sid, "error",
                                           f"the prompt needs {need} characters without style; {backend} takes {limit}",
@@ -603,7 +495,7 @@ def check_prompts(spec: "ProjectSpec") -> list[PromptProblem]:
                                           f"{full} characters with style; {backend} takes {limit}, so style "
                                           "clauses will be trimmed from the end",
                                           "shorten the style or the prompt to keep every style word"))
-        if backend.name in REFUSES_REAL_PEOPLE:
+        if refuses_real_people(backend):
             words = " ".join(_shot_texts(shot) + [style_text(spec, shot)])
             for name in _mentions(words, PUBLIC_FIGURES):
                 problems.append(PromptProblem(sid, "warning",

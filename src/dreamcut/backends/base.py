@@ -36,13 +36,27 @@ class SceneSegment:
 
 
 @dataclass(frozen=True)
+class CastMember:
+    """A recurring character of the video: name, how they look, and reference images (absolute paths)."""
+
+    name: str
+    description: str = ""
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """Everything that decides a take's pixels. Two equal requests make the same take.
 
-    prompt: the composed text (style + shot + variation), what the provider receives.
+    prompt: the one text the provider receives: the backend's own formatting of the structured
+        fields below (its `format_prompt`), or a caller's plain text where there is no structure.
+    lead: the shot's words that apply to the whole take (before its first timed scene), or "".
+    segments: the take's scenes in take seconds, each with its own text (one for a single-scene shot).
+    style: the style block (preset + global style, variant expanded), or "".
+    camera: camera moves lifted out of a single-scene shot's words ("slow push in"), or ().
+    cast: the recurring characters this take shows (name, description, reference images), or ().
     seconds, width, height, fps: the take's length and frame geometry.
     seed: the generation seed (deterministic backends reproduce the take from it).
-    segments: scene segments inside the take (multi-scene long-form prompts), or ().
     refs: absolute paths of reference images (image conditioning), or ().
     preview: MiniClips mode: only the first `preview_frames` frames, cheapest settings.
     caption: text the animatic burns in (None = no caption); ignored by AI backends.
@@ -64,25 +78,41 @@ class GenerationRequest:
     preview_frames: int = 4
     caption: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    lead: str = ""
+    style: str = ""
+    camera: tuple[str, ...] = ()
+    cast: tuple[CastMember, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["segments"] = [asdict(s) for s in self.segments]
         d["refs"] = list(self.refs)
         d["options"] = [list(kv) for kv in self.options]
+        d["camera"] = list(self.camera)
+        d["cast"] = [{"name": c.name, "description": c.description, "refs": list(c.refs)} for c in self.cast]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GenerationRequest":
+        """The request from `to_dict`'s form; rows written before a field existed get its default."""
         d = dict(d)
         d["segments"] = tuple(SceneSegment(**s) for s in d.get("segments", ()))
         d["refs"] = tuple(d.get("refs", ()))
         d["options"] = tuple((k, v) for k, v in d.get("options", ()))
+        d["camera"] = tuple(d.get("camera", ()))
+        d["cast"] = tuple(CastMember(c["name"], c.get("description", ""), tuple(c.get("refs", ())))
+                          for c in d.get("cast", ()))
         return cls(**d)
 
+    # Fields added after key version 0: `key` leaves them out, so a version-0 key computed now is
+    # the key the catalog row was written under (see `orchestrator.migrate_job_keys`).
+    _LATER_FIELDS = ("lead", "style", "camera", "cast")
+
     def key(self, backend: str) -> str:
-        """Content key of (backend, request): the idempotency key of the job that makes it."""
-        blob = json.dumps({"backend": backend, **self.to_dict()}, sort_keys=True, separators=(",", ":"))
+        """Content key of (backend, request) as key version 0 wrote it: the hash of the formatted
+        request (prompt, segments, geometry, seed, ...). Jobs are keyed by `generate.batch.job_key`."""
+        d = {k: v for k, v in self.to_dict().items() if k not in self._LATER_FIELDS}
+        blob = json.dumps({"backend": backend, **d}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
     def option(self, name: str, default: Any = None) -> Any:

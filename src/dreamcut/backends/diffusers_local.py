@@ -3,24 +3,15 @@
     diffusers:/models/LTX-Video            a folder written by `save_pretrained` (model_index.json)
     diffusers:Lightricks/LTX-Video         a Hugging Face repo id, resolved from the LOCAL cache only
 
-One take reads top to bottom as: plan (pure: frame counts, sizes, segments, notes) ->
-load the pipeline once (offline, `local_files_only=True`) -> generate each segment, each
-conditioned on the previous one's last frames -> blend the joins -> retime to the take's
-fps -> resize to the take's size -> write one mp4 with `media.FrameWriter`.
+One take reads top to bottom as: plan (pure: frame counts, sizes, segments, notes;
+`diffusers_plan`) -> load the pipeline once (offline, `from_pretrained(local_files_only=True)`)
+-> generate each segment through its family's `call()` (`diffusers_families`: LTX, Wan,
+CogVideoX), each conditioned on the previous one's last frames -> blend the joins -> retime to
+the take's fps -> resize to the take's size -> write one mp4 with `media.FrameWriter`.
+The folder is read and checked in `diffusers_folder`; the family comes from
+`model_index.json` (`_class_name`).
 
-The family is read from `model_index.json` (`_class_name`):
-- LTX-Video: `LTXPipeline` (text), `LTXImageToVideoPipeline` (a reference image), and
-  `LTXConditionPipeline` (continue from the previous segment's last frames; a second
-  reference as the last frame), all built on the same loaded components (`_derive`, i.e.
-  `from_pipe` without its dtype cast: no second copy of the weights).
-- Wan: a text-to-video folder (`WanPipeline`: 2.1 T2V, 2.2 T2V / TI2V) conditions on an
-  image through `WanImageToVideoPipeline` with `expand_timesteps` (the first latent frame
-  is the encoded image, as Wan 2.2 TI2V does); an image-to-video folder
-  (`WanImageToVideoPipeline`: 2.1 I2V / FLF2V, 2.2 I2V) needs a reference image; FLF2V and
-  2.2 I2V use a second one as the last frame (first-and-last-frame).
-- CogVideoX: `CogVideoXPipeline` (text) or `CogVideoXImageToVideoPipeline` (image).
-
-Rules this module keeps:
+Rules this backend keeps:
 - It never downloads anything: loading is `local_files_only=True`, and a missing or
   partial folder is one `BadInput` line naming what is missing.
 - A size or frame count the model cannot make is rounded WITH A NOTE (logged and written
@@ -33,13 +24,9 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import json
 import logging
-import math
 import os
-import sys
 import threading
 import warnings
 from dataclasses import dataclass, field, replace
@@ -49,416 +36,17 @@ from typing import Any, Callable
 import numpy as np
 
 from dreamcut.backends.base import Capabilities, GenerationRequest, LocalBackend, Progress
-from dreamcut.errors import BadInput, WorkFailed
+from dreamcut.backends.diffusers_families import Call, FamilyModel, derive, for_folder
+from dreamcut.backends.diffusers_folder import ModelFolder, family_for, import_stack, inspect_model_folder, resolve_model
+from dreamcut.backends.diffusers_plan import (FAMILIES, PROMPT_CHARS, Family, SegmentPlan, TakePlan, blend_join,
+                                              format_prompt, plan_take, prompt_draft, retime, round_size,
+                                              valid_frames)
+from dreamcut.errors import BadInput
+
+__all__ = ["DiffusersBackend", "FAMILIES", "PROMPT_CHARS", "Family", "blend_join", "family_for", "format_prompt",
+           "import_stack", "plan_take", "prompt_draft", "retime", "round_size", "valid_frames"]
 
 log = logging.getLogger("dreamcut.backends.diffusers")
-
-
-# -- the families (data) ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Family:
-    """What a model family needs, in the director's units. Values are the families' published defaults.
-
-    size_multiple: width and height must be multiples of this (pixels).
-    native_fps: the frame rate the model was trained at; None = it takes the take's fps.
-    comfortable_frames: the longest segment generated in one call; longer takes are chained.
-    overlap_frames: frames shared by two chained segments (the blend window).
-    """
-
-    name: str
-    size_multiple: int
-    temporal_factor: int  # frames = temporal_factor * k + 1 (the VAE's temporal compression)
-    native_fps: int | None
-    comfortable_frames: int
-    overlap_frames: int
-    steps: int
-    guidance: float
-    native_size: tuple[int, int]  # (width, height) the model was trained at
-    max_sequence_length: int
-
-
-FAMILIES: dict[str, Family] = {
-    "ltx": Family("ltx", 32, 8, None, 257, 9, 40, 3.0, (768, 512), 128),
-    "wan": Family("wan", 16, 4, 16, 81, 5, 40, 5.0, (832, 480), 512),
-    "cogvideox": Family("cogvideox", 16, 4, 8, 49, 5, 50, 6.0, (720, 480), 226),
-}
-
-# model_index.json `_class_name` -> (family, folder kind): "t2v" makes video from text
-# (and, where the family allows, from an image too); "i2v" needs a reference image.
-PIPELINE_CLASSES: dict[str, tuple[str, str]] = {
-    "LTXPipeline": ("ltx", "t2v"),
-    "LTXImageToVideoPipeline": ("ltx", "t2v"),
-    "LTXConditionPipeline": ("ltx", "t2v"),
-    "WanPipeline": ("wan", "t2v"),
-    "WanImageToVideoPipeline": ("wan", "i2v"),
-    "CogVideoXPipeline": ("cogvideox", "t2v"),
-    "CogVideoXImageToVideoPipeline": ("cogvideox", "i2v"),
-}
-
-_MODEL_COMPONENTS = {"transformer", "transformer_2", "vae", "text_encoder", "image_encoder"}
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json", ".gguf", ".pt", ".pth")
-
-
-# -- pure planning -------------------------------------------------------------------------
-
-
-def valid_frames(frames: int, temporal_factor: int) -> int:
-    """The smallest count >= `frames` of the form temporal_factor * k + 1 (k >= 1)."""
-    k = max(1, math.ceil((max(frames, 2) - 1) / temporal_factor))
-    return temporal_factor * k + 1
-
-
-def round_size(width: int, height: int, multiple: int) -> tuple[int, int]:
-    """The nearest size whose sides are multiples of `multiple` (at least one multiple each).
-    A tie rounds down (720 -> 704 for 32): fewer pixels, less memory."""
-    def r(x: int) -> int:
-        return max(multiple, int(math.ceil(x / multiple - 0.5)) * multiple)
-    return r(width), r(height)
-
-
-def model_frames_for(seconds: float, fps: float) -> int:
-    """Frames covering `seconds` at `fps`, counting both ends (a clip of n frames spans n-1 steps)."""
-    return max(2, int(math.ceil(seconds * fps - 1e-6)) + 1)
-
-
-@dataclass(frozen=True)
-class SegmentPlan:
-    """One call of the model: `frames` generated, of which the first `overlap` repeat the
-    previous segment's tail (the blend window) and the next `keep` are new."""
-
-    frames: int
-    overlap: int
-    keep: int
-    text: str
-    condition: str  # "text" | "image" (reference) | "frames" (previous segment's tail)
-
-
-@dataclass(frozen=True)
-class TakePlan:
-    family: str
-    width: int  # what the model makes
-    height: int
-    model_fps: float
-    total_frames: int  # model frames of the whole take, after joining
-    segments: tuple[SegmentPlan, ...]
-    steps: int
-    guidance: float
-    out_width: int  # what the file has
-    out_height: int
-    out_fps: int
-    out_frames: int
-    notes: tuple[str, ...] = ()
-
-
-def plan_take(request: GenerationRequest, family: Family, *, temporal_factor: int | None = None,
-              size_multiple: int | None = None, comfortable_frames: int | None = None,
-              overlap_frames: int | None = None, can_use_image: bool = True,
-              needs_image: bool = False, default_steps: int | None = None,
-              default_guidance: float | None = None) -> TakePlan:
-    """Decide every number of a take before any weight is touched (pure).
-
-    Long takes and multi-scene takes become chained segments: each scene segment of the
-    request gets its own text; a scene longer than the model's comfortable length is cut
-    into several calls. Segment k>0 starts with `overlap` frames conditioned on the tail
-    of what is already made, which the join blends away.
-    """
-    tf = temporal_factor or family.temporal_factor
-    mult = size_multiple or family.size_multiple
-    comfortable = valid_frames(comfortable_frames or family.comfortable_frames, tf)
-    overlap = overlap_frames if overlap_frames is not None else family.overlap_frames
-    notes: list[str] = []
-    if needs_image and not request.refs:
-        raise BadInput("this image-to-video model needs a reference image", where=f"shot {request.shot_id}",
-                       fix="add `refs:` to the shot, or use a text-to-video model folder")
-
-    steps = int(request.option("steps", default_steps or family.steps))
-    guidance = float(request.option("guidance", default_guidance or family.guidance))
-    want_w, want_h = request.width, request.height
-    if request.preview:
-        # MiniClips: the first frames only, at a smaller size with fewer steps.
-        scale = float(request.option("preview_scale", 0.5))
-        want_w, want_h = int(request.width * scale), int(request.height * scale)
-        steps = int(request.option("preview_steps", max(2, steps // 4)))
-    width, height = round_size(want_w, want_h, mult)
-    if (width, height) != (want_w, want_h):
-        notes.append(f"size {want_w}x{want_h} is not a multiple of {mult} for {family.name}: "
-                     f"generated at {width}x{height}, resized to {request.width}x{request.height}")
-
-    native = request.option("model_fps", family.native_fps)
-    model_fps = float(native) if native else float(request.fps)
-    out_frames = request.frame_count
-    if model_fps != request.fps and not request.preview:
-        notes.append(f"{family.name} generates at {model_fps:g} fps; retimed to {request.fps} fps")
-
-    if request.preview:
-        first = valid_frames(max(4, request.preview_frames), tf)
-        text = _scene_text(request, request.segments[0].text) if len(request.segments) > 1 else request.prompt
-        cond = "image" if request.refs and can_use_image else "text"
-        seg = SegmentPlan(frames=first, overlap=0, keep=first, text=text, condition=cond)
-        return TakePlan(family.name, width, height, float(request.fps), first, (seg,), steps, guidance,
-                        request.width, request.height, request.fps, request.preview_frames, tuple(notes))
-
-    total = model_frames_for(request.seconds, model_fps) if model_fps != request.fps else out_frames
-    overlap = max(1, min(overlap, comfortable - tf - 1))
-    if tf > 1 and overlap % tf != 1 and family.name == "ltx":
-        # LTX's condition pipeline takes a conditioning video of temporal_factor*k+1 frames.
-        overlap = valid_frames(overlap, tf)
-    scenes = _scene_frames(request, total)
-    segs: list[SegmentPlan] = []
-    made = 0
-    for scene_frames, text in scenes:
-        left = scene_frames
-        while left > 0:
-            first = made == 0
-            ov = 0 if first else overlap
-            room = comfortable - ov
-            keep = min(left, room)
-            if 0 < left - keep < room // 2:
-                # a short remainder would be a near-empty call that is mostly overlap: share
-                # the rest of the scene evenly between this call and the next
-                keep = (left + 1) // 2
-            frames = valid_frames(ov + keep, tf)
-            keep = min(left, frames - ov)  # frames rounded up to the family's rule are kept, not wasted
-            if first:
-                cond = "image" if (request.refs and can_use_image) else "text"
-            else:
-                cond = "frames"
-            segs.append(SegmentPlan(frames=frames, overlap=ov, keep=keep, text=text, condition=cond))
-            made += keep
-            left -= keep
-    if len(segs) > 1:
-        notes.append(f"{len(segs)} segments of at most {comfortable} frames, joined with {overlap}-frame blends")
-    return TakePlan(family.name, width, height, model_fps, total, tuple(segs), steps, guidance,
-                    request.width, request.height, request.fps, out_frames, tuple(notes))
-
-
-def _scene_frames(request: GenerationRequest, total: int) -> list[tuple[int, str]]:
-    """Frames per scene segment (summing to `total`), with each scene's text."""
-    if len(request.segments) <= 1:
-        return [(total, request.prompt)]
-    length = max(1e-6, request.seconds)
-    out: list[tuple[int, str]] = []
-    bounds = [0] + [int(round(min(1.0, s.end / length) * total)) for s in request.segments]
-    bounds[-1] = total
-    for seg, a, b in zip(request.segments, bounds, bounds[1:]):
-        if b > a:
-            out.append((b - a, _scene_text(request, seg.text)))
-    return out or [(total, request.prompt)]
-
-
-def _scene_text(request: GenerationRequest, scene: str) -> str:
-    """A scene's own text for its segment: the take's lead words (before the first scene, they
-    apply to the whole take), the scene, and the take's style block (after 'Style:')."""
-    body, sep, style = request.prompt.rpartition(" Style: ")
-    if not sep:
-        body = request.prompt
-    first = request.segments[0].text.strip() if request.segments else ""
-    at = body.find(first) if first else -1
-    # prompts.compose writes "<lead>. <scene 1> Then <scene 2>..."; anything else has no lead
-    lead = body[:at].rstrip(" ").rstrip(".").strip() if at > 1 and body[:at].endswith(". ") else ""
-    text = ". ".join(p for p in (lead, scene.strip().rstrip(". ")) if p) + "."
-    return f"{text} Style: {style}" if sep else text
-
-
-def blend_join(made: np.ndarray, new: np.ndarray, overlap: int) -> np.ndarray:
-    """Append `new` to `made`, crossfading the first `overlap` frames of `new` over the last of `made`."""
-    if overlap <= 0 or len(made) == 0:
-        return np.concatenate([made, new]) if len(made) else new
-    overlap = min(overlap, len(made), len(new))
-    w = ((np.arange(overlap) + 1) / (overlap + 1)).reshape(-1, 1, 1, 1).astype(np.float32)
-    mixed = made[-overlap:] * (1 - w) + new[:overlap] * w
-    return np.concatenate([made[:-overlap], mixed, new[overlap:]])
-
-
-def retime(frames: np.ndarray, src_fps: float, dst_fps: float, count: int) -> np.ndarray:
-    """`count` frames at `dst_fps` sampled from `frames` at `src_fps`, blending the two neighbours."""
-    if src_fps == dst_fps and len(frames) >= count:
-        return frames[:count]
-    t = np.arange(count) * (src_fps / dst_fps)
-    t = np.clip(t, 0, len(frames) - 1)
-    lo = np.floor(t).astype(int)
-    hi = np.minimum(lo + 1, len(frames) - 1)
-    w = (t - lo).reshape(-1, 1, 1, 1).astype(np.float32)
-    return frames[lo] * (1 - w) + frames[hi] * w
-
-
-# -- the model folder ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelFolder:
-    path: Path
-    label: str  # what messages call it (the folder or repo name, never a home path)
-    class_name: str
-    family: Family
-    kind: str  # t2v | i2v
-    index: dict
-
-
-def resolve_model(model: str) -> tuple[Path, str]:
-    """A folder path, or a repo id found in the local Hugging Face cache (never downloaded)."""
-    text = os.path.expanduser(model.strip())
-    path = Path(text)
-    if path.is_dir():
-        return path.resolve(), path.name
-    if not path.is_absolute() and text.count("/") == 1 and not text.startswith("."):
-        try:
-            from huggingface_hub import snapshot_download
-            from huggingface_hub.errors import LocalEntryNotFoundError
-        except ImportError:
-            snapshot_download = None  # type: ignore[assignment]
-        if snapshot_download is not None:
-            try:
-                cache = os.environ.get("HF_HUB_CACHE") or None
-                return Path(snapshot_download(text, local_files_only=True, cache_dir=cache)), text
-            except (LocalEntryNotFoundError, OSError, ValueError):
-                pass
-        raise BadInput(f"model {text!r} is neither a folder nor in the local Hugging Face cache",
-                       where=f"diffusers:{text}",
-                       fix="download it once with `huggingface-cli download` (dreamcut never downloads), "
-                           "or give the folder path")
-    raise BadInput("the model folder does not exist", where=f"diffusers:{path.name}",
-                   fix="give the folder that holds model_index.json (written by save_pretrained)")
-
-
-def inspect_model_folder(path: Path, label: str) -> ModelFolder:
-    """Check a model folder without loading weights; one BadInput line naming everything missing."""
-    where = f"diffusers:{label}"
-    index_file = path / "model_index.json"
-    if not index_file.is_file():
-        raise BadInput("model folder has no model_index.json", where=where,
-                       fix="give a diffusers pipeline folder (written by save_pretrained or downloaded as a repo)")
-    try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise BadInput(f"model_index.json is not valid JSON ({type(e).__name__})", where=where,
-                       fix="re-download the model") from None
-    class_name = str(index.get("_class_name", ""))
-    if class_name not in PIPELINE_CLASSES:
-        known = ", ".join(sorted(PIPELINE_CLASSES))
-        raise BadInput(f"model_index.json names {class_name or 'no pipeline'!r}, not a supported video model",
-                       where=where, fix=f"use an LTX-Video, Wan or CogVideoX folder ({known})")
-    family, kind = PIPELINE_CLASSES[class_name]
-    missing: list[str] = []
-    for name, spec in index.items():
-        if name.startswith("_") or not isinstance(spec, list) or len(spec) != 2 or spec[0] is None:
-            continue
-        sub = path / name
-        if not sub.is_dir():
-            missing.append(f"{name}/")
-            continue
-        files = [p.name for p in sub.iterdir() if p.is_file()]
-        if name in _MODEL_COMPONENTS:
-            if "config.json" not in files:
-                missing.append(f"{name}/config.json")
-            if not any(f.endswith(_WEIGHT_SUFFIXES) for f in files):
-                missing.append(f"{name}/ weights (*.safetensors)")
-            else:
-                missing += _missing_shards(sub, files, name)
-        elif name == "scheduler" and "scheduler_config.json" not in files:
-            missing.append("scheduler/scheduler_config.json")
-        elif not files:
-            missing.append(f"{name}/ files")
-    if missing:
-        raise BadInput(f"model folder is incomplete: missing {', '.join(missing)}", where=where,
-                       fix="finish the download (or save_pretrained) of the whole pipeline")
-    transformer = _read_json(path / "transformer" / "config.json") or _read_json(path / "transformer_2" / "config.json")
-    return ModelFolder(path, label, class_name, family_for(family, index, transformer), kind, index)
-
-
-def family_for(name: str, index: dict, transformer: dict) -> Family:
-    """The family's defaults, adjusted for the members that differ (read from their configs)."""
-    fam = FAMILIES[name]
-    if name == "wan" and index.get("expand_timesteps"):
-        # Wan 2.2 TI2V-5B: 24 fps, 121 frames (5 s) a call
-        return replace(fam, native_fps=24, comfortable_frames=121)
-    if name == "cogvideox" and transformer.get("patch_size_t"):
-        # CogVideoX 1.5: 16 fps, 81 frames a call (the 1.0 models: 8 fps, 49 frames)
-        return replace(fam, native_fps=16, comfortable_frames=81)
-    return fam
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _missing_shards(sub: Path, files: list[str], name: str) -> list[str]:
-    out = []
-    for f in files:
-        if f.endswith(".index.json"):
-            try:
-                shards = set(json.loads((sub / f).read_text()).get("weight_map", {}).values())
-            except (OSError, ValueError):
-                return [f"{name}/{f} (unreadable)"]
-            gone = sorted(s for s in shards if not (sub / s).is_file())
-            if gone:
-                out.append(f"{name}/{gone[0]}" + (f" and {len(gone) - 1} more shards" if len(gone) > 1 else ""))
-    return out
-
-
-# -- lazy imports ------------------------------------------------------------------------------
-
-
-def _import_stack():
-    """Import torch + diffusers on first use. A broken torchvision (a CUDA wheel beside a CPU
-    torch) must not take transformers down with it: it is only an optional extra there."""
-    _hide_broken_torchvision()
-    try:
-        import diffusers
-        import torch
-        import transformers
-    except ImportError as e:
-        raise BadInput(f"backend 'diffusers' cannot load: missing package {e.name or e}",
-                       fix="pip install 'dreamcut[local]'") from None
-    # loading bars would fight the CLI's own progress bar
-    diffusers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.disable_progress_bar()
-    return torch, diffusers
-
-
-_TV_CHECKED = False
-
-
-def _hide_broken_torchvision() -> None:
-    global _TV_CHECKED
-    if _TV_CHECKED:
-        return
-    _TV_CHECKED = True
-    import importlib.util
-
-    if "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is None:
-        return
-    try:
-        import torchvision  # noqa: F401
-        return
-    except Exception:  # noqa: BLE001 - any failure means "unusable", whatever it raised
-        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
-            del sys.modules[name]
-    # A None entry makes `import torchvision` raise ImportError and find_spec() say "not
-    # installed", so transformers and diffusers take their documented no-torchvision paths.
-    sys.modules["torchvision"] = None  # type: ignore[assignment]
-    log.warning("torchvision is installed but cannot load (does its build match torch?); "
-                "using transformers and diffusers without it")
-    if "diffusers" in sys.modules:  # imported before us: it read availability at import time
-        import diffusers.utils.import_utils as diu
-
-        diu._torchvision_available = False
-    if "transformers" in sys.modules:  # imported before us: its availability checks are cached
-        import transformers.utils as tu
-        import transformers.utils.import_utils as tiu
-
-        def off() -> bool:
-            return False
-
-        for mod in (tiu, tu):
-            for fn in ("is_torchvision_available", "is_torchvision_v2_available"):
-                if hasattr(mod, fn):
-                    setattr(mod, fn, off)
 
 
 def _env_flag(name: str) -> bool | None:
@@ -500,6 +88,7 @@ class DiffusersBackend(LocalBackend):
     guidance: float | None = None
     notes: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _folder: ModelFolder | None = field(default=None, repr=False)
+    _family_model: FamilyModel | None = field(default=None, repr=False)
     _pipes: dict[str, Any] = field(default_factory=dict, repr=False)
     _active: str | None = field(default=None, repr=False)
     _lock: Any = field(default_factory=threading.RLock, repr=False)
@@ -543,26 +132,22 @@ class DiffusersBackend(LocalBackend):
     def family(self) -> Family:
         return self.folder.family
 
+    @property
+    def family_model(self) -> FamilyModel:
+        """The family's own call of the model (`diffusers_families`: LTX, Wan, CogVideoX)."""
+        if self._family_model is None:
+            self._family_model = for_folder(self.folder)
+        return self._family_model
+
     def _can_use_image(self) -> bool:
-        # CogVideoX's text-to-video transformer has no image input; the others do.
-        return not (self.family.name == "cogvideox" and self.folder.kind == "t2v")
+        return self.family_model.can_use_image()
 
     def _takes_last_frame(self) -> bool:
         """Whether a second reference image can end the take (first-and-last-frame)."""
-        fam = self.family.name
-        if fam == "ltx":
-            return True
-        if fam != "wan" or self.folder.kind != "i2v":
-            return False
-        # Wan 2.1 FLF2V embeds two CLIP images (pos_embed_seq_len); Wan 2.2 I2V has no CLIP input
-        cfg = _read_json(self.folder.path / "transformer" / "config.json")
-        return cfg.get("image_dim") is None or bool(cfg.get("pos_embed_seq_len"))
+        return self.family_model.takes_last_frame()
 
     def _first_last_only(self) -> bool:
-        """Wan 2.1 FLF2V: its image embedding takes exactly two CLIP images (first and last frame)."""
-        if self.family.name != "wan" or self.folder.kind != "i2v":
-            return False
-        return bool(_read_json(self.folder.path / "transformer" / "config.json").get("pos_embed_seq_len"))
+        return self.family_model.first_last_only()
 
     def _can_chain(self) -> bool:
         return self._can_use_image() and not self._first_last_only()
@@ -636,10 +221,10 @@ class DiffusersBackend(LocalBackend):
             return self._generate_locked(request, plan, progress)
 
     def _generate_locked(self, request: GenerationRequest, plan: TakePlan, progress: Progress | None) -> np.ndarray:
-        torch, _ = _import_stack()
+        torch, _ = import_stack()
         self._use_request_settings(request)
         made = np.zeros((0, plan.height, plan.width, 3), np.float32)
-        refs = [_load_image(r, plan.width, plan.height) for r in request.refs]
+        refs = [load_image(r, plan.width, plan.height) for r in request.refs]
         for i, seg in enumerate(plan.segments):
             def step(frac: float, i: int = i) -> None:
                 if progress:
@@ -655,12 +240,7 @@ class DiffusersBackend(LocalBackend):
 
     def _max_tokens(self, request: GenerationRequest) -> int:
         """How many text tokens the model reads (the same for every segment of a take)."""
-        if request.option("max_sequence_length"):
-            return int(request.option("max_sequence_length"))
-        if self.family.name == "cogvideox":
-            tr = self._pipes["base"].transformer
-            return int(getattr(tr.config, "max_text_seq_length", None) or self.family.max_sequence_length)
-        return self.family.max_sequence_length
+        return self.family_model.max_tokens(self._pipes["base"], request)
 
     def _prompt_notes(self, request: GenerationRequest, plan: TakePlan) -> tuple[str, ...]:
         """A note for each segment text longer than the model reads (it would be cut silently)."""
@@ -695,82 +275,10 @@ class DiffusersBackend(LocalBackend):
     # -- one model call ------------------------------------------------------------------
     def _call(self, seg: SegmentPlan, plan: TakePlan, request: GenerationRequest, refs: list,
               made: np.ndarray, generator: Any, step: Callable[[float], None]) -> np.ndarray:
-        fam = self.family.name
-        kw: dict[str, Any] = dict(prompt=seg.text, negative_prompt=request.negative_prompt or None,
-                                  height=plan.height, width=plan.width, num_frames=seg.frames,
-                                  num_inference_steps=plan.steps, guidance_scale=plan.guidance,
-                                  generator=generator, output_type="np")
-        kw["max_sequence_length"] = self._max_tokens(request)
-
-        def on_step(pipe, i, t, callback_kwargs):
-            step((i + 1) / plan.steps)
-            return callback_kwargs
-
-        kw["callback_on_step_end"] = on_step
-        tail = [_to_pil(f) for f in made[len(made) - seg.overlap:]] if seg.condition == "frames" else []
-        if fam == "ltx":
-            kw["frame_rate"] = int(round(plan.model_fps))
-            if getattr(self._pipes["base"].vae.config, "timestep_conditioning", False):
-                # LTX-Video 0.9.1+ VAEs decode from a slightly noised latent (the published settings)
-                kw["decode_timestep"] = float(request.option("decode_timestep", 0.05))
-                kw["decode_noise_scale"] = float(request.option("decode_noise_scale", 0.025))
-            last = refs[1] if (len(refs) > 1 and seg is plan.segments[-1]) else None
-            if seg.condition == "frames" or last is not None:
-                # the condition pipeline: the previous tail (or the first reference) at frame 0,
-                # and a second reference as the segment's last frame (first-and-last-frame)
-                pipe = self._pipe("condition")
-                from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
-
-                strength = float(request.option("continuity", 1.0))
-                if seg.condition == "frames":
-                    conds = [LTXVideoCondition(video=tail, frame_index=0, strength=strength)]
-                elif seg.condition == "image":
-                    conds = [LTXVideoCondition(image=refs[0], frame_index=0, strength=1.0)]
-                else:
-                    conds = []
-                if last is not None:
-                    conds.append(LTXVideoCondition(image=last, frame_index=seg.frames - 1, strength=1.0))
-                kw["conditions"] = conds
-            elif seg.condition == "image":
-                pipe = self._pipe("i2v")
-                kw["image"] = refs[0]
-            else:
-                pipe = self._pipe("t2v")
-        elif fam == "wan":
-            if seg.condition == "text" and self.folder.kind == "t2v":
-                pipe = self._pipe("t2v")
-            else:
-                pipe = self._pipe("i2v")
-                kw["image"] = tail[0] if seg.condition == "frames" else refs[0]
-                if len(refs) > 1 and seg is plan.segments[-1] and self._takes_last_frame():
-                    kw["last_image"] = refs[1]  # first-and-last-frame (FLF2V)
-        else:  # cogvideox
-            if seg.condition == "text":
-                pipe = self._pipe("t2v")
-            else:
-                pipe = self._pipe("i2v")
-                kw["image"] = tail[0] if seg.condition == "frames" else refs[0]
-        vae = getattr(pipe, "vae", None)
-        for opt, on, off in (("vae_tiling", "enable_tiling", "disable_tiling"),
-                             ("vae_slicing", "enable_slicing", "disable_slicing")):
-            want = request.option(opt, getattr(self, opt))
-            if want is not None and vae is not None and hasattr(vae, on):
-                getattr(vae, on if want else off)()
-        try:
-            with torch_inference(), _quiet_diffusers():
-                result = pipe(**kw)
-        except (RuntimeError, ValueError) as e:
-            if "out of memory" in str(e).lower():
-                raise WorkFailed(f"{self.folder.label} ran out of memory at {plan.width}x{plan.height}, "
-                                 f"{seg.frames} frames", where=f"shot {request.shot_id}",
-                                 fix="set DREAMCUT_DIFFUSERS_CPU_OFFLOAD=1 and DREAMCUT_DIFFUSERS_VAE_TILING=1, "
-                                     "or a smaller size") from None
-            raise WorkFailed(f"{self.folder.label} failed: {str(e).splitlines()[0][:200]}",
-                             where=f"shot {request.shot_id}") from None
-        video = np.asarray(result.frames[0], dtype=np.float32)
-        if video.ndim == 4 and video.shape[-1] != 3 and video.shape[1] == 3:
-            video = video.transpose(0, 2, 3, 1)
-        return np.clip(video, 0.0, 1.0)
+        base = self._pipes.get("base") or self._load_base()
+        vae = {"vae_tiling": self.vae_tiling, "vae_slicing": self.vae_slicing}
+        call = Call(seg, plan, request, refs, made, generator, step, base, self._pipe, self._max_tokens(request), vae)
+        return self.family_model.call(call)
 
     # -- loading ------------------------------------------------------------------------
     def _model_rules(self) -> tuple[int | None, int | None]:
@@ -779,15 +287,7 @@ class DiffusersBackend(LocalBackend):
         base = self._pipes.get("base")
         if base is None:
             base = self._load_base()
-        fam = self.family.name
-        if fam == "ltx":
-            return int(base.vae_temporal_compression_ratio), max(32, int(base.vae_spatial_compression_ratio))
-        tf = int(base.vae_scale_factor_temporal)
-        spatial = int(base.vae_scale_factor_spatial)
-        tr = base.transformer if getattr(base, "transformer", None) is not None else base.transformer_2
-        patch = tr.config.patch_size
-        p = patch[1] if isinstance(patch, (list, tuple)) else int(patch or 1)
-        return tf, max(16, spatial * p)
+        return self.family_model.grid(base)
 
     def _torch_dtype(self, torch):
         name = (self.dtype or "").lower()
@@ -806,7 +306,7 @@ class DiffusersBackend(LocalBackend):
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def _load_base(self):
-        torch, diffusers = _import_stack()
+        torch, diffusers = import_stack()
         device = self._device(torch)
         if device == "cpu":
             log.warning("no CUDA GPU: %s runs on the CPU, which is very slow at real sizes", self.folder.label)
@@ -844,25 +344,14 @@ class DiffusersBackend(LocalBackend):
 
     def _pipe(self, role: str):
         """The pipeline for a role (t2v | i2v | condition), made from the loaded components."""
-        torch, diffusers = _import_stack()
+        torch, diffusers = import_stack()
         base = self._pipes.get("base") or self._load_base()
         if role not in self._pipes:
-            fam, kind = self.family.name, self.folder.kind
-            cls_name = {
-                ("ltx", "t2v"): "LTXPipeline", ("ltx", "i2v"): "LTXImageToVideoPipeline",
-                ("ltx", "condition"): "LTXConditionPipeline",
-                ("wan", "t2v"): "WanPipeline", ("wan", "i2v"): "WanImageToVideoPipeline",
-                ("cogvideox", "t2v"): "CogVideoXPipeline", ("cogvideox", "i2v"): "CogVideoXImageToVideoPipeline",
-            }[(fam, role)]
+            cls_name = self.family_model.pipelines[role]
             if cls_name == self.folder.class_name:
                 pipe = base
             else:
-                extra: dict[str, Any] = {}
-                if fam == "wan" and role == "i2v" and kind == "t2v":
-                    # A text-to-video Wan transformer has no image channels: condition by putting the
-                    # encoded image in the first latent frame (Wan 2.2 TI2V's own method).
-                    extra["expand_timesteps"] = True
-                pipe = _derive(getattr(diffusers, cls_name), base, **extra)
+                pipe = derive(getattr(diffusers, cls_name), base, **self.family_model.derive_options(role))
                 pipe.set_progress_bar_config(disable=True)
             self._pipes[role] = pipe
         pipe = self._pipes[role]
@@ -889,49 +378,7 @@ class DiffusersBackend(LocalBackend):
                 w.write(img)
 
 
-def _derive(cls, base, **config):
-    """`cls` built on `base`'s loaded components (shared, no copy) and its config.
-
-    This is `from_pipe` without its final `.to(dtype)`, which would cast the modules a model
-    keeps in float32 (Wan's norms and rope) down to bf16."""
-    import inspect
-
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in base.components.items() if k in params}
-    for k in params:
-        if k not in kwargs and k != "self" and k in base.config and not k.startswith("_"):
-            kwargs[k] = base.config[k]
-    kwargs.update(config)
-    return cls(**kwargs)
-
-
-@contextlib.contextmanager
-def _quiet_diffusers():
-    """Pipelines log advice meant for their own developers during a call (scheduler
-    sigmas, truncated prompts); our notes say what matters to a director."""
-    from diffusers.utils import logging as dlog
-
-    before = dlog.get_verbosity()
-    dlog.set_verbosity_error()
-    try:
-        yield
-    finally:
-        dlog.set_verbosity(before)
-
-
-def torch_inference():
-    import torch
-
-    return torch.inference_mode()
-
-
-def _to_pil(frame: np.ndarray):
-    from PIL import Image
-
-    return Image.fromarray((np.clip(frame, 0, 1) * 255.0 + 0.5).astype(np.uint8))
-
-
-def _load_image(path: str, width: int, height: int):
+def load_image(path: str, width: int, height: int):
     """A reference image, cropped to the take's aspect and sized to the model's frame."""
     from PIL import Image, ImageOps
 

@@ -46,9 +46,26 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
                                       env_key, http_status_error, is_remote, is_transport_error, load_ref,
                                       looks_like_policy, lookup_model, never_sent, outcome_unknown, pick_seconds,
                                       pick_size, ratio_text, ref_problems, scrub)
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
 from dreamcut.errors import BadInput
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 2000  # depends on the hosted model; conservative
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """The scene first, the camera move after it; several scenes are one continuous shot with a
+    "0–4 s:" line each (the hosted models follow their own makers' guides, which agree on this)."""
+    return timed_draft(request, seconds_label)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The text a fal app receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    return fit(prompt_draft(request), max_chars)
+
 
 PRICE_SOURCE = "fal.ai model pages (USD per second of video), as of 2025-10; check before a large batch"
 

@@ -34,9 +34,27 @@ from typing import Any
 from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
                                       env_key, http_status_error, is_remote, looks_like_policy, lookup_model,
                                       never_sent, outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
 from dreamcut.errors import BadInput
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 2000  # not published in the lumaai SDK; conservative
+REFUSES_REAL_PEOPLE = True  # its published usage policy refuses prompts depicting real, identifiable people
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """Luma reads the scene first and the camera move after it ("Camera: ..."); several scenes are
+    one continuous shot with a "0–4 s:" line each."""
+    return timed_draft(request, seconds_label)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The text Luma receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    return fit(prompt_draft(request), max_chars)
+
 
 FPS = 24  # Luma renders at 24 fps; its price is per million rendered pixels
 PRICE_SOURCE = "lumalabs.ai/api pricing (USD per million pixels at 24 fps), as of 2025-10; check before a large batch"

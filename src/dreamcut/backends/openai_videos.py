@@ -47,10 +47,28 @@ import openai
 import pydantic
 
 from dreamcut.backends._cloud import client_timeout, never_sent, outcome_unknown
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob, price_seconds)
 from dreamcut.errors import BadInput
 from dreamcut.media import copy_chunks
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 4000  # not published in the openai SDK; conservative
+REFUSES_REAL_PEOPLE = True  # its published usage policy refuses prompts depicting real, identifiable people
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """Sora's prompt guide: the scene, then the camera ("Camera: ..."), then the look; several scenes
+    are one continuous shot with a "0–4 s:" line each."""
+    return timed_draft(request, seconds_label)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The text an OpenAI /v1/videos server receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    return fit(prompt_draft(request), max_chars)
+
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETIRED_HOST = "api.openai.com"  # its Sora /v1/videos API was shut down on 2026-09-24

@@ -39,9 +39,26 @@ from typing import Any, Callable
 from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
                                       env_key, http_status_error, is_remote, load_ref, looks_like_policy, never_sent,
                                       outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
 from dreamcut.errors import BadInput
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 2000  # depends on the hosted model; conservative
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """The scene first, the camera move after it; several scenes are one continuous shot with a
+    "0–4 s:" line each (as for fal: the hosted models' guides agree on this)."""
+    return timed_draft(request, seconds_label)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The text a Replicate model receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    return fit(prompt_draft(request), max_chars)
+
 
 PRICE_SOURCE = "replicate.com model pages (USD per second of output), as of 2025-10; check before a large batch"
 
@@ -60,7 +77,7 @@ class _Model:
     def caps(self) -> Capabilities:
         return Capabilities(min_seconds=min(self.durations), max_seconds=max(self.durations),
                             durations=self.durations, sizes=tuple(self.tiers), image_conditioning=True,
-                            extend=False, max_prompt_chars=2000, price_per_second=self.tiers[self.default_size][1],
+                            extend=False, max_prompt_chars=PROMPT_CHARS, price_per_second=self.tiers[self.default_size][1],
                             price_source=f"{PRICE_SOURCE} ({self.tiers[self.default_size][0]})",
                             preview_mode="cheapest")
 

@@ -40,9 +40,27 @@ from urllib.parse import urlsplit
 from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
                                       env_key, http_status_error, is_remote, load_ref, lookup_model, never_sent,
                                       outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
 from dreamcut.errors import BadInput
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 1000  # runwayml SDK: promptText "a non-empty string up to 1000 characters" (checked 2026-11)
+REFUSES_REAL_PEOPLE = True  # its published usage policy refuses prompts depicting real, identifiable people
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """Runway's prompt guide leads with the camera move ("camera move: scene. details."); several
+    scenes are one continuous shot with a "0–4 s:" line each."""
+    return timed_draft(request, seconds_label, camera_first=True)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The text Runway receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    return fit(prompt_draft(request), max_chars)
+
 
 CREDIT_USD = 0.01  # Runway API credits are sold at $0.01 each
 PRICE_SOURCE = "runwayml.com/api pricing (credits x $0.01), as of 2025-10; check before a large batch"
@@ -64,7 +82,7 @@ class _Model:
 def _caps(durations: tuple[float, ...] | None, sizes, credits: float, *, min_s: float = 2, max_s: float = 10,
           image: bool = True) -> Capabilities:
     return Capabilities(min_seconds=min_s, max_seconds=max_s, durations=durations, sizes=sizes,
-                        image_conditioning=image, extend=False, max_prompt_chars=1000,
+                        image_conditioning=image, extend=False, max_prompt_chars=PROMPT_CHARS,
                         price_per_second=round(credits * CREDIT_USD, 4),
                         price_source=f"{PRICE_SOURCE} ({credits:g} credits/s)", preview_mode="cheapest")
 

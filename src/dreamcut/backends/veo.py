@@ -54,9 +54,32 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
                                       http_status_error, is_remote, is_transport_error, load_ref, looks_like_policy,
                                       lookup_model, never_sent, outcome_unknown, pick_seconds, pick_size, ratio_text,
                                       ref_problems, scrub, write_video_bytes)
+from dreamcut.backends._prompt import Draft, fit, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
 from dreamcut.errors import BadInput
+
+# -- the prompt ------------------------------------------------------------------------
+
+PROMPT_CHARS = 4000  # Gemini API docs: prompts up to 1024 tokens; ~4 chars/token
+REFUSES_REAL_PEOPLE = True  # its published usage policy refuses prompts depicting real, identifiable people
+
+
+def timestamp_label(a: float, b: float) -> str:
+    """A scene's time as Veo's prompt guide writes it: "[00:00-00:04]"."""
+    return f"[{int(a) // 60:02d}:{int(round(a)) % 60:02d}-{int(b) // 60:02d}:{int(round(b)) % 60:02d}]"
+
+
+def prompt_draft(request: GenerationRequest) -> Draft:
+    """Veo reads the scene, then the camera ("Camera: ..."), then the style; several scenes are one
+    continuous shot with a "[00:00-00:04]" line each."""
+    return timed_draft(request, timestamp_label)
+
+
+def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
+    """The text Veo receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    return fit(prompt_draft(request), max_chars)
+
 
 PRICE_SOURCE = ("cloud.google.com/vertex-ai/generative-ai/pricing (Veo, video without audio), as of 2025-10; "
                 "check before a large batch")
@@ -77,7 +100,7 @@ class _Model:
     def caps(self) -> Capabilities:
         return Capabilities(min_seconds=min(self.durations), max_seconds=max(self.durations),
                             durations=self.durations, sizes=tuple(self.sizes), image_conditioning=True,
-                            extend=self.extend, max_prompt_chars=4000, price_per_second=self.usd_per_second,
+                            extend=self.extend, max_prompt_chars=PROMPT_CHARS, price_per_second=self.usd_per_second,
                             price_source=PRICE_SOURCE, preview_mode="cheapest")
 
 

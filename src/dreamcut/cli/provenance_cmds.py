@@ -89,7 +89,7 @@ def sign(
 
 
 def _ours(path: Path, take_id: str) -> bool:
-    from dreamcut.provenance import TAKE_ASSERTION, _assertion, active_manifest, read_manifest_store
+    from dreamcut.provenance import TAKE_ASSERTION, active_manifest, assertion, read_manifest_store
 
-    facts = _assertion(active_manifest(read_manifest_store(path)), TAKE_ASSERTION)
+    facts = assertion(active_manifest(read_manifest_store(path)), TAKE_ASSERTION)
     return bool(facts and facts.get("take") == take_id)

@@ -31,6 +31,8 @@ from typing import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
+# The zoom-through's window (where it sits, its feathered edge, the paste) is shared with the animatic.
+from dreamcut.portal import centred_window, paste_window, smoothstep
 # The transition kinds are the timeline's vocabulary (dreamcut.timeline); named here for the frame code.
 from dreamcut.timeline import CUT, DIP_TO_BLACK, DISSOLVE, KIND_TO_TYPE, TYPE_TO_KIND, ZOOM_THROUGH  # noqa: F401
 
@@ -70,40 +72,30 @@ def _centre_affine(w: int, h: int, scale: float) -> np.ndarray:
     return np.array([[scale, 0.0, (1.0 - scale) * cx], [0.0, scale, (1.0 - scale) * cy]], dtype=np.float64)
 
 
-def feather_mask(w: int, h: int, feather: float = 0.12) -> np.ndarray:
-    """A float32 HxW mask: 1 inside, falling smoothly to 0 over `feather` of the short side at the edges."""
-    band = max(1.0, feather * min(w, h))
-    x = np.minimum(np.arange(w) + 0.5, w - np.arange(w) - 0.5) / band
-    y = np.minimum(np.arange(h) + 0.5, h - np.arange(h) - 0.5) / band
-    ramp_x = _smoothstep(np.clip(x, 0.0, 1.0))
-    ramp_y = _smoothstep(np.clip(y, 0.0, 1.0))
-    return (ramp_y[:, None] * ramp_x[None, :]).astype(np.float32)
-
-
 def paste_centre(base: np.ndarray, inset: np.ndarray, scale: float, *, inset_zoom: float = 1.0,
                  feather: float = 0.12, opacity: float = 1.0) -> np.ndarray:
     """Paste `inset` into the centre of `base` at `scale` of the frame, with a feathered edge.
 
     `inset_zoom` (>= 1) crops into the inset before it is pasted (a digital zoom inside the
     inset's window); `opacity` fades the whole window in. At scale >= 1 the result is the inset.
+    The window and its edge are `dreamcut.portal`'s, the same as the animatic's scene change.
     """
     h, w = base.shape[:2]
     if scale <= 1e-4:
         return base.copy()
-    content = cv2.warpAffine(inset, _centre_affine(w, h, scale * inset_zoom), (w, h), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
-    mask = cv2.warpAffine(feather_mask(w, h, feather), _centre_affine(w, h, scale), (w, h), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    x0, y0, pw, ph = centred_window(w, h, scale)
     # As the window nears the full frame its feathered border fills in, so the last frame
-    # of the transition is the incoming frame itself, edge to edge.
-    cover = float(_smoothstep(min(1.0, max(0.0, (scale - 0.7) / 0.3))))
-    mask = mask + (1.0 - mask) * cover
-    m = mask[..., None] * float(opacity)
-    return (base.astype(np.float32) * (1.0 - m) + content.astype(np.float32) * m + 0.5).astype(np.uint8)
-
-
-def _smoothstep(x: np.ndarray | float) -> np.ndarray | float:
-    return x * x * (3.0 - 2.0 * x)
+    # of the transition is the incoming frame itself, edge to edge; from then on the inset
+    # shows around the window too.
+    cover = float(smoothstep(min(1.0, max(0.0, (scale - 0.7) / 0.3))))
+    cx0, cy0, cw, ch = (0, 0, w, h) if cover > 0 else (x0, y0, pw, ph)
+    # The inset zoomed by scale * inset_zoom about the frame's centre, drawn where it shows.
+    m = _centre_affine(w, h, scale * inset_zoom)
+    m[:, 2] -= (cx0, cy0)
+    content = cv2.warpAffine(inset, m, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = base.copy()
+    paste_window(out, content, feather, opacity=opacity, cover=cover, window=(pw, ph))
+    return out
 
 
 # -- measuring zoom velocity ----------------------------------------------------------------
@@ -183,8 +175,8 @@ def plan_zoom(frames: int, rate_a: float, rate_b: float, *, start_inset: float |
     cruise = (total - n * ramp * (rate_a + rate_b) / 2.0) / (n * (1.0 - ramp))
     cruise = max(cruise, rate_a, rate_b)
     u = (np.arange(n + 1) + 0.5) / (n + 1)
-    up = _smoothstep(np.clip(u / ramp, 0.0, 1.0))
-    down = _smoothstep(np.clip((1.0 - u) / ramp, 0.0, 1.0))
+    up = smoothstep(np.clip(u / ramp, 0.0, 1.0))
+    down = smoothstep(np.clip((1.0 - u) / ramp, 0.0, 1.0))
     rates = np.where(u < 0.5, rate_a + (cruise - rate_a) * up, rate_b + (cruise - rate_b) * down)
     # Rescale the ramp so the window lands exactly on the full frame at frame n.
     rates = rates * (total / rates[:n].sum()) if rates[:n].sum() > 0 else rates
@@ -194,7 +186,7 @@ def plan_zoom(frames: int, rate_a: float, rate_b: float, *, start_inset: float |
     inset = np.exp(-log_left[:n])
     # The incoming take keeps zooming natively; cancel that inside the window until frame n.
     b_zoom = np.exp(rate_b * (n - np.arange(n)))
-    opacity = _smoothstep(np.clip((np.arange(n) + 1.0) / max(1.0, n * ramp * 1.5), 0.0, 1.0))
+    opacity = smoothstep(np.clip((np.arange(n) + 1.0) / max(1.0, n * ramp * 1.5), 0.0, 1.0))
     return ZoomPlan(rates=rates[:n], a_zoom=a_zoom, inset=inset, b_zoom=b_zoom, opacity=opacity)
 
 

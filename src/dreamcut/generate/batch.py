@@ -118,7 +118,8 @@ def request_for(spec: ProjectSpec, shot: Shot, index: int, *, root: str = ".", p
     return GenerationRequest(
         shot_id=shot.id, prompt=prompt, negative_prompt=composed.negative, seconds=spec.shot_seconds(shot),
         width=width, height=height, fps=spec.fps, seed=take_seed(shot.id, index) if seed is None else seed,
-        variant=variant, segments=composed.segments, refs=refs, preview=preview, caption=caption)
+        variant=variant, segments=composed.segments, refs=refs, preview=preview, caption=caption,
+        lead=composed.lead, style=composed.style, camera=composed.camera)
 
 
 def plan_takes(spec: ProjectSpec, *, root: str = ".", shots: list[str] | None = None) -> list[PlannedTake]:

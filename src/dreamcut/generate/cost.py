@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from dreamcut.backends.base import Capabilities, GenerationRequest, price_seconds
+from dreamcut.backends.base import Capabilities, GenerationRequest, SceneSegment, price_seconds
 from dreamcut.generate.batch import PlannedTake
+from dreamcut.prompts import format_prompt
 
 
 @dataclass
@@ -80,14 +81,16 @@ def job_price(backend, request: GenerationRequest, override: float | None = None
     return round(override * price_seconds(caps, request), 6)
 
 
-def segment_request(request: GenerationRequest, at: float, seconds: float) -> GenerationRequest:
-    """The request for one segment of a chained take: its length, and the scene text that covers its start."""
-    prompt = request.prompt
-    for seg in request.segments:
-        if seg.start <= at + 1e-6 < seg.end:
-            prompt = f"{request.prompt}\n\nThis part: {seg.text}" if seg.text not in request.prompt else request.prompt
-            break
-    return replace(request, seconds=seconds, prompt=prompt, segments=())
+def segment_request(request: GenerationRequest, at: float, seconds: float, backend: str) -> GenerationRequest:
+    """The request for one segment [at, at + seconds) of a chained take: its length, the take's scenes
+    that fall inside it (in the segment's own seconds), and `backend`'s prompt for them."""
+    end = at + seconds
+    inside = [s for s in request.segments if s.start < end - 1e-6 and s.end > at + 1e-6]
+    if not inside and request.segments:  # past the last scene's end: the last scene goes on
+        inside = [max(request.segments, key=lambda s: s.start)]
+    scenes = tuple(SceneSegment(max(0.0, s.start - at), max(0.0, min(s.end, end) - at), s.text) for s in inside)
+    part = replace(request, seconds=seconds, segments=scenes)
+    return replace(part, prompt=format_prompt(backend, part)) if scenes else part
 
 
 @dataclass(frozen=True)
@@ -122,9 +125,10 @@ def take_jobs(backend, request: GenerationRequest) -> list[TakeJob]:
     if len(plan) == 1:
         return [TakeJob(request)]
     extend = uses_extend(backend)
+    name = getattr(backend, "name", "")  # the backend whose formatter writes each segment's prompt
     out, at = [], 0.0
     for i, seconds in enumerate(plan):
-        out.append(TakeJob(segment_request(request, at, seconds), extends=extend and i > 0))
+        out.append(TakeJob(segment_request(request, at, seconds, name), extends=extend and i > 0))
         at += seconds
     return out
 

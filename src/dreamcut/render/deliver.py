@@ -7,15 +7,11 @@ Decisions are pure functions:
   spec replaces tracking with a fixed position;
 - `teaser_window`: the strongest chorus (highest mean energy in the song analysis the edit
   used), started on a downbeat, moved back bar by bar to fit inside the master;
-- `loudness_gain` / `loudness_filter`: the gain that brings the measured audio to the EBU R128
-  target, and a 4x-oversampled peak limiter when that gain would break the true-peak ceiling.
+- loudness: `render.loudness` (the gain to the EBU R128 target, a true-peak limiter, measured
+  again with ebur128 until within 0.2 LU).
 
-I/O at the edge: `track_subject` decodes the master at a small size; `normalise_audio` makes
-the audio of a version in two or more passes: loudnorm's first pass measures it, then the gain
-(and limiter) is applied into a WAV which ebur128 measures; the gain is corrected by what was
-missed until it is within 0.2 LU (at most 4 passes). (loudnorm's own second pass is not used for
-the gain: when the gain would break the peak ceiling it falls back to its dynamic mode and
-misses the target, -15.7 LUFS for -14 on the demo song.) `encode` writes one deliverable in
+I/O at the edge: `track_subject` decodes the master at a small size; `normalise_audio`
+(render.loudness) makes each version's audio; `encode` writes one deliverable in
 ONE ffmpeg process: the crop moves per frame through `sendcmd` commands to `crop` (no per-frame
 Python over full frames), then scale, the teaser's cut (`-ss`/`-t`), and the normalised audio.
 Signing and renaming into place are the pipeline's (`pipeline.deliver`), as for the renders.
@@ -23,51 +19,27 @@ Signing and renaming into place are the pipeline's (`pipeline.deliver`), as for 
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.media import die_with_parent, ffmpeg_exe, read_frames, run_ffmpeg
+from dreamcut.errors import BadInput
+from dreamcut.media import read_frames, run_ffmpeg
 from dreamcut.render.ffmpeg import output_args
+# The loudness of each version is render.loudness's; its names are part of this module's interface.
+from dreamcut.render.loudness import (Loudness, LoudnessTarget, NormalisedAudio, loudness_filter, loudness_gain,
+                                      measure_ebur128, measure_loudnorm, next_gain, normalise_audio, parse_ebur128,
+                                      window_args)
 
 #: aspect name -> (width units, height units); 16:9 is the master itself
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
 TEASER_SECONDS = (15.0, 30.0)
-TEASER_FADE = 0.5          # seconds of audio fade in and out on a teaser
 ANALYSIS_WIDTH = 160       # the subject is found on frames this wide
 ANALYSIS_RATE = 12.0       # frames per second looked at (the path is interpolated between them)
 MAX_PAN = 0.35             # fraction of the master's width the crop may travel per second
 SMOOTH_SECONDS = 0.35      # Gaussian sigma of the path, seconds
-PEAK_MARGIN = 1.0          # dB under the true-peak ceiling the limiter holds (the AAC encode overshoots)
-
-
-@dataclass(frozen=True)
-class LoudnessTarget:
-    """EBU R128 target: integrated loudness (LUFS), true peak ceiling (dBTP), loudness range (LU)."""
-
-    integrated: float = -14.0
-    true_peak: float = -1.0
-    lra: float = 11.0
-
-    def __post_init__(self) -> None:
-        if not -70.0 <= self.integrated <= -5.0:
-            raise BadInput(f"loudness target {self.integrated:g} LUFS is out of range", where="--lufs",
-                           fix="use -70..-5 (streaming platforms use -14)")
-        if not -9.0 <= self.true_peak <= 0.0:
-            raise BadInput(f"true peak {self.true_peak:g} dBTP is out of range", where="--true-peak", fix="use -9..0")
-
-
-@dataclass(frozen=True)
-class Loudness:
-    integrated: float       # LUFS
-    true_peak: float        # dBTP
-    lra: float              # LU
 
 
 @dataclass(frozen=True)
@@ -267,41 +239,6 @@ def teaser_window(song, *, song_start: float, master_seconds: float, seconds: fl
     return TeaserWindow(0.0, seconds, "no chorus or bars found in the song analysis: from the start", degraded=True)
 
 
-def loudness_gain(measured_i: float, target: LoudnessTarget) -> float:
-    """dB of gain from a measured integrated loudness to the target."""
-    return target.integrated - measured_i
-
-
-def loudness_filter(gain_db: float, measured_tp: float, target: LoudnessTarget) -> tuple[str, bool]:
-    """(audio filter, limited): the gain, and a peak limiter when the gain would push the true
-    peak over the ceiling (run at 4x the rate so it catches inter-sample peaks; 1 dB of margin
-    for the AAC encode's overshoot, measured at 0.6 dB on the demo song)."""
-    chain = f"volume={gain_db:.3f}dB"
-    limited = measured_tp + gain_db > target.true_peak - PEAK_MARGIN
-    if limited:
-        ceiling = 10 ** ((target.true_peak - PEAK_MARGIN) / 20)
-        chain += (f",aresample=192000,alimiter=limit={ceiling:.5f}:attack=1:release=50:level=false"
-                  f",aresample=48000")
-    return chain, limited
-
-
-_EBU_I = re.compile(r"Integrated loudness:\s*\n\s*I:\s*(-?[\d.]+|-inf)\s*LUFS")
-_EBU_LRA = re.compile(r"Loudness range:\s*\n\s*LRA:\s*(-?[\d.]+)\s*LU")
-_EBU_TP = re.compile(r"True peak:\s*\n\s*Peak:\s*(-?[\d.]+|-inf)\s*dBFS")
-
-
-def parse_ebur128(log: str) -> Loudness:
-    """Integrated loudness, true peak and range from ffmpeg ebur128's summary."""
-    summary = log[log.rfind("Summary:"):] if "Summary:" in log else log
-    i, lra, tp = _EBU_I.search(summary), _EBU_LRA.search(summary), _EBU_TP.search(summary)
-    if not i:
-        raise WorkFailed("ffmpeg's ebur128 printed no integrated loudness")
-
-    def num(m) -> float:
-        return float("-inf") if m is None or m.group(1) == "-inf" else float(m.group(1))
-    return Loudness(integrated=num(i), true_peak=num(tp), lra=num(lra) if lra else 0.0)
-
-
 def plan_deliverables(*, master_size: tuple[int, int], master_seconds: float, short_side: int,
                       aspects: list[str], teaser_aspects: list[str],
                       windows: dict[float, TeaserWindow | None]) -> list[Deliverable]:
@@ -357,90 +294,6 @@ def track_subject(master: Path, progress: Callable[[float], None] | None = None,
     return samples
 
 
-def _ffmpeg_log(args: list[str], what: str) -> str:
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", preexec_fn=die_with_parent())
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        raise WorkFailed(f"{what} failed: {lines[-1] if lines else proc.returncode}")
-    return proc.stderr
-
-
-def _window_args(start: float, seconds: float | None) -> list[str]:
-    return (["-ss", f"{start:.6f}"] if start > 0 else []) + (["-t", f"{seconds:.6f}"] if seconds else [])
-
-
-def measure_loudnorm(media: Path, target: LoudnessTarget, *, start: float = 0.0, seconds: float | None = None,
-                     fades: bool = False) -> dict:
-    """loudnorm's first pass over the audio that will go out (a teaser's window, its fades)."""
-    chain = _fade_chain(seconds) if fades and seconds else ""
-    log = _ffmpeg_log([*_window_args(start, seconds), "-i", str(media), "-vn", "-af",
-                       f"{chain}loudnorm=I={target.integrated:g}:TP={target.true_peak:g}:LRA={target.lra:g}"
-                       f":print_format=json", "-f", "null", "-"], f"measuring the loudness of {media.name}")
-    m = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", log)
-    if not m:
-        raise WorkFailed(f"loudnorm printed no measurement for {media.name}")
-    measured = json.loads(m.group(0))
-    if measured["input_i"] in ("-inf", "inf"):
-        raise BadInput("the audio is silent: there is no loudness to normalise", where=media.name,
-                       fix="check the song of the project")
-    return measured
-
-
-@dataclass(frozen=True)
-class NormalisedAudio:
-    wav: Path
-    gain_db: float
-    limited: bool
-    passes: int
-    loudness: Loudness      # of the WAV (the encoded file is measured again)
-
-
-def normalise_audio(media: Path, wav: Path, target: LoudnessTarget, *, start: float = 0.0,
-                    seconds: float | None = None, fades: bool = False, tolerance: float = 0.2,
-                    max_passes: int = 4) -> NormalisedAudio:
-    """The audio of a version (a window of `media`, with fades for a teaser) at the target loudness, as a WAV."""
-    first = measure_loudnorm(media, target, start=start, seconds=seconds, fades=fades)
-    gain = loudness_gain(float(first["input_i"]), target)
-    tp = float(first["input_tp"])
-    chain = _fade_chain(seconds) if fades and seconds else ""
-    tried: list[tuple[float, float]] = []   # (gain, loudness it gave)
-    for n in range(1, max_passes + 1):
-        af, limited = loudness_filter(gain, tp, target)
-        _ffmpeg_log(["-y", *_window_args(start, seconds), "-i", str(media), "-vn", "-af", f"{chain}{af}",
-                     "-ar", "48000", "-c:a", "pcm_s24le", str(wav)], f"normalising the audio of {media.name}")
-        got = measure_ebur128(wav)
-        if abs(got.integrated - target.integrated) <= tolerance or n == max_passes:
-            return NormalisedAudio(wav=wav, gain_db=gain, limited=limited, passes=n + 1, loudness=got)
-        tried.append((gain, got.integrated))
-        gain = next_gain(tried, target.integrated)
-    raise AssertionError("unreachable")
-
-
-def next_gain(tried: list[tuple[float, float]], target: float) -> float:
-    """The next gain to try from (gain, loudness) pairs: the secant through the last two (a limiter
-    gives back less than 1 dB of loudness per dB of gain), else the miss added once."""
-    g2, i2 = tried[-1]
-    slope = 1.0
-    if len(tried) >= 2:
-        g1, i1 = tried[-2]
-        if abs(g2 - g1) > 1e-3:
-            slope = min(1.0, max(0.2, (i2 - i1) / (g2 - g1)))
-    return g2 + (target - i2) / slope
-
-
-def measure_ebur128(media: Path) -> Loudness:
-    """The loudness of a file as ffmpeg's ebur128 filter measures it (integrated, true peak, range)."""
-    log = _ffmpeg_log(["-i", str(media), "-vn", "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
-                      f"measuring {media.name}")
-    return parse_ebur128(log)
-
-
-def _fade_chain(seconds: float) -> str:
-    fade = min(TEASER_FADE, seconds / 4)
-    return f"afade=t=in:d={fade:g},afade=t=out:st={seconds - fade:.6f}:d={fade:g},"
-
-
 def encode(master: Path, out: Path, item: Deliverable, *, fps: int, master_size: tuple[int, int],
            xs: list[int] | None, audio: Path, work_dir: Path, crf: int = 18, preset: str = "veryfast",
            metadata: dict[str, str] | None = None, progress: Callable[[float], None] | None = None) -> None:
@@ -458,7 +311,7 @@ def encode(master: Path, out: Path, item: Deliverable, *, fps: int, master_size:
             vf.append(f"crop@reframe=w={cw}:h={ch}:x={x0}:y={(master_size[1] - ch) // 2}")
         vf.append(f"scale={item.size[0]}:{item.size[1]}:flags=lanczos,setsar=1,format=yuv420p")
     frames = round(item.seconds * fps)
-    args = [*(_window_args(item.start, item.seconds) if item.teaser else []), "-i", str(master), "-i", str(audio),
+    args = [*(window_args(item.start, item.seconds) if item.teaser else []), "-i", str(master), "-i", str(audio),
             "-map", "0:v:0", "-map", "1:a:0"]
     video = output_args("h264", crf, fps, preset)
     if not vf and not item.teaser:
