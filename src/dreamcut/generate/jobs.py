@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -216,3 +217,11 @@ def pending_keys(project: Project) -> set[str]:
 
 def done_keys(project: Project) -> set[str]:
     return {r["key"] for r in project.catalog.jobs("completed")}
+
+
+_RETRIED = re.compile(r"^retry \d+ of \d+: provider job (\S+) failed")
+
+
+def retried_provider_ids(history) -> set[str]:
+    """The provider jobs a job gave up for a new create (its "retry N of M" ledger notes)."""
+    return {m.group(1) for line in history if line["kind"] == "note" and (m := _RETRIED.match(line["note"]))}

@@ -14,7 +14,8 @@ from dreamcut.backends.base import (Backend, CancelBilling, GenerationRequest, J
                                     ProviderError, ProviderJob)
 from dreamcut.backends.registry import BackendRef
 from dreamcut.generate.jobs import (PARKED, RECONCILE_SKEW_S, _Canceled, _Failed, _GaveUp, _Parked, cancel_outcome,
-                                    loaded_request, match_provider_jobs)
+                                    loaded_request, match_provider_jobs,
+                                    retried_provider_ids)
 from dreamcut.generate.pacing import _Pacer, _WarmGate, backoff_delay
 from dreamcut.generate.takefiles import _fsync, _remember_probe, _verify
 
@@ -146,7 +147,9 @@ class ProviderJobs:
                 break
             self._sleep(self.poll_interval)
         with self._db:
-            claimed = self.catalog.claimed_provider_ids(other_than=key)
+            # a provider job this key gave up for a retry is not the lost create either
+            claimed = self.catalog.claimed_provider_ids(other_than=key) | retried_provider_ids(
+                self.catalog.job_history(key))
         candidates = match_provider_jobs(found or [], key, claimed)
         if len(candidates) == 1:
             job = candidates[0]
