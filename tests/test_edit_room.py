@@ -78,13 +78,29 @@ def test_every_url_the_board_references_answers_without_a_server_error(room):
     assert len(previews) == 4 and len(ids) == 10
 
 
-@pytest.mark.slow
-def test_every_url_of_the_short_demo_answers_without_a_server_error(tmp_path, cli):
-    """`dreamcut demo --short` (generated, cut, rendered by the real pipeline, ~40 s here)."""
-    r = cli("demo", "--short", str(tmp_path / "demo"))
-    assert r.returncode == 0, r.stderr
-    ids, _ = _request_everything(tmp_path / "demo")
-    assert ids
+def test_the_cut_s_playback_proxies_are_made_when_the_board_shows_it(tmp_path):
+    """Showing the cut starts making the playback proxies its takes lack (the monitor plays those,
+    never the full takes): every frame of the whole take, the take's own timing."""
+    from dreamcut.media import read_frames
+
+    root = make_project(tmp_path / "proj", shots=3, takes_per_shot=1)
+    project = Project.open(root)
+    pipeline.make_edit(project)
+    project.catalog.close()
+    c = TestClient(create_app(root))
+    clips = c.get("/api/cut").json()["clips"]
+    assert clips and all(x["media"] == f"/proxy/play/{x['take']}.mp4" for x in clips)
+    proxies = root / ".dreamcut" / "cache" / "proxies"
+    deadline = time.monotonic() + 300  # bounded; made in the background, two ffmpeg at a time
+    while time.monotonic() < deadline and len(list(proxies.glob("*-play.mp4"))) < len({x["take"] for x in clips}):
+        time.sleep(0.2)
+    made = sorted(proxies.glob("*-play.mp4"))
+    assert len(made) == len({x["take"] for x in clips}), made
+    take = Project.open(root).catalog.take(clips[0]["take"])
+    proxy = next(p for p in made if p.name.startswith(take.id + "-"))
+    assert abs(probe(proxy).duration - take.seconds) < 1.5 / take.fps
+    assert len(list(read_frames(proxy))) == len(list(read_frames(root / take.path)))
+    assert c.get(clips[0]["media"]).status_code == 200
 
 
 def test_cards_say_where_a_take_is_used_and_why(room):

@@ -2,56 +2,34 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
+from _browser import CHROMIUM, FRAME_TOLERANCE, GRAB, WAIT_MS, chromium, serve_board
+from _browser import mad as _mad
+from _browser import png as _png
 from _takes import make_project
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make chromium)")]
 
 
 @pytest.fixture(scope="module")
 def board_url(tmp_path_factory):
-    import uvicorn
-
-    from dreamcut.web import create_app
-
     root = make_project(tmp_path_factory.mktemp("browser") / "proj", shots=3, takes_per_shot=4)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", root
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_board(root) as url:
+        yield url, root
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_rate_select_compare_note_reload(board_url, browser, artifacts_dir):
     url, root = board_url
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx.set_default_timeout(WAIT_MS)
     page = ctx.new_page()
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
@@ -128,6 +106,7 @@ def test_rate_select_compare_note_reload(board_url, browser, artifacts_dir):
 def test_two_tabs_stay_consistent(board_url, browser):
     url, _ = board_url
     ctx = browser.new_context()
+    ctx.set_default_timeout(WAIT_MS)
     a, b = ctx.new_page(), ctx.new_page()
     a.goto(url)
     b.goto(url)
@@ -135,8 +114,8 @@ def test_two_tabs_stay_consistent(board_url, browser):
     b.wait_for_selector("#t-s03-t002")
     a.locator("#t-s03-t002 .st i").nth(1).click()
     a.click("#t-s03-t002 button.s")
-    b.wait_for_function("document.getElementById('t-s03-t002').dataset.rating === '2'", timeout=8000)
-    b.wait_for_selector("#t-s03-t002.sel", timeout=8000)
+    b.wait_for_function("document.getElementById('t-s03-t002').dataset.rating === '2'", timeout=WAIT_MS)
+    b.wait_for_selector("#t-s03-t002.sel", timeout=WAIT_MS)
     ctx.close()
 
 
@@ -145,59 +124,16 @@ def test_two_tabs_stay_consistent(board_url, browser):
 @pytest.fixture(scope="module")
 def room_url(tmp_path_factory):
     """A small project with a planned cut and its render (3 shots x 2 takes of 2 s, a 6 s song)."""
-    import uvicorn
-
     from dreamcut import pipeline
     from dreamcut.project import Project
-    from dreamcut.web import create_app
 
     root = make_project(tmp_path_factory.mktemp("room") / "proj", shots=3, takes_per_shot=2)
     project = Project.open(root)
     pipeline.make_edit(project)
     pipeline.render(project)
     project.catalog.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", root
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-GRAB = """async (t) => {
-  const s = await window.dreamcutRoom.seek(t);
-  const v = document.getElementById('mon');
-  const c = document.createElement('canvas');
-  c.width = v.videoWidth; c.height = v.videoHeight;
-  c.getContext('2d').drawImage(v, 0, 0);
-  return [s, c.toDataURL('image/png'), window.dreamcutRoom.state()];
-}"""
-
-#: mean absolute difference (0..255) allowed between the browser's frame and the render's frame at
-#: the same record time: two H.264 encodes of the same pixels, decoded by Chromium and by PyAV.
-FRAME_TOLERANCE = 6.0
-
-
-def _png(data_url: str):
-    import base64
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB"))
-
-
-def _mad(a, b) -> float:
-    import numpy as np
-
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+    with serve_board(root) as url:
+        yield url, root
 
 
 def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_url, browser, artifacts_dir):
@@ -218,9 +154,11 @@ def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_
     song = pipeline.analyse_song(project)
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+
+    ctx.set_default_timeout(WAIT_MS)
     page = ctx.new_page()
     page.goto(url)
-    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    page.wait_for_selector("body[data-room=ready]", timeout=WAIT_MS)
     # the ruler: a tick per beat, a longer one per bar, and the song map's sections
     assert page.locator("#ruler i.bar").count() == sum(1 for d in song.downbeats if d <= clips[-1].record_end / fps)
     assert page.locator("#sections div").count() == len(song.sections)
@@ -249,9 +187,9 @@ def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_
     page.evaluate("window.dreamcutRoom.seek(%f)" % (clips[1].record_end / fps - 0.6))
     page.click("#play")
     page.wait_for_function("window.dreamcutRoom.state().playing && !document.getElementById('song').paused")
-    page.wait_for_function("window.dreamcutRoom.state().clip === 3", timeout=10000)
+    page.wait_for_function("window.dreamcutRoom.state().clip === 3", timeout=WAIT_MS)
     assert clips[2].take in page.evaluate("window.dreamcutRoom.state().src")
-    page.screenshot(path=str(artifacts_dir / "edit_room.png"))
+    page.screenshot(path=str(artifacts_dir / "edit_room_small.png"))
     page.click("#play")
     page.wait_for_function("!window.dreamcutRoom.state().playing && document.getElementById('song').paused")
     ctx.close()
@@ -260,30 +198,17 @@ def test_the_edit_plays_with_the_song_and_shows_the_renders_frames_at_cuts(room_
 @pytest.fixture(scope="module")
 def grid_url(tmp_path_factory):
     """3 shots x 2 takes of 5 s over a 12 s song at 120 bpm (a bar is 2 s), with its planned cut."""
-    import uvicorn
-
     from _takes import write_song
     from dreamcut import pipeline
     from dreamcut.project import Project
-    from dreamcut.web import create_app
 
     root = make_project(tmp_path_factory.mktemp("grid") / "proj", shots=3, takes_per_shot=2, take_seconds=5.0)
     write_song(root / "song.wav", 12.0)
     project = Project.open(root)
     pipeline.make_edit(project)
     project.catalog.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", root
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_board(root) as url:
+        yield url, root
 
 
 def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cli, artifacts_dir):
@@ -299,9 +224,10 @@ def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cl
     url, root = grid_url
     original = views()
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    ctx.set_default_timeout(WAIT_MS)
     page = ctx.new_page()
     page.goto(url)
-    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    page.wait_for_selector("body[data-room=ready]", timeout=WAIT_MS)
     clips = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips)")
     start3 = clips[2]["start"]
 
@@ -315,7 +241,7 @@ def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cl
     page.mouse.down()
     page.mouse.move(x_to, grip["y"] + 5, steps=8)
     page.mouse.up()
-    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=WAIT_MS)
     moved = page.evaluate("fetch('/api/cut').then(r => r.json()).then(c => c.clips)")
     assert abs(moved[2]["start"] - (start3 - 2.0)) < 0.05, (start3, moved[2]["start"])
 
@@ -326,12 +252,12 @@ def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cl
     other = next(o for o in options if o != clips[1]["take"])
     v = cut_version()
     page.select_option("#sb-take", other)
-    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+    page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=WAIT_MS)
     page.screenshot(path=str(artifacts_dir / "edit_room_grid.png"))
 
     # reload: the board shows the changed cut; `dreamcut edit` makes the same cut (as OTIO)
     page.reload()
-    page.wait_for_selector("body[data-room=ready]", timeout=30000)
+    page.wait_for_selector("body[data-room=ready]", timeout=WAIT_MS)
     assert page.get_attribute("#clips div[data-slot='2']", "data-take") == other
     shown = views()
     assert shown != original
@@ -343,6 +269,6 @@ def test_drag_a_cut_a_bar_swap_a_take_reload_edit_and_undo(grid_url, browser, cl
     for _ in range(2):
         v = cut_version()
         page.click("#undo")
-        page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=60000)
+        page.wait_for_function(f"+document.body.dataset.cutv > {v}", timeout=WAIT_MS)
     assert views() == original
     ctx.close()

@@ -164,6 +164,40 @@ class EditChange:
     undone: bool = False
 
 
+@dataclass(frozen=True)
+class ShotRow:
+    """A shot as the catalog holds it: id, position in the shot list, prompt."""
+
+    id: str
+    position: int
+    prompt: str
+
+
+@dataclass(frozen=True)
+class BoardTake:
+    """One take (or preview) with its review, as the review board lists it."""
+
+    id: str
+    shot_id: str
+    kind: str
+    variant: int
+    seed: int | None
+    backend: str
+    model: str | None
+    seconds: float
+    width: int
+    height: int
+    cost_usd: float
+    score: float | None
+    explanation: str
+    created_at: float
+    prompt: str
+    rating: int | None
+    status: str | None
+    note: str
+    tags: list[str]
+
+
 def damaged(e: Exception, path: Path) -> WorkFailed:
     """The one line for a catalog SQLite cannot read: damage, and how to repair it."""
     return WorkFailed(f"the catalog is damaged ({e})", where=str(path),
@@ -398,6 +432,62 @@ class Catalog:
                 (take_id, current["rating"], current["status"], current["note"], json.dumps(current["tags"]),
                  time.time()))
         return self.review(take_id)
+
+    # -- what the review board reads and clears ------------------------------------------
+    def shot_rows(self) -> list[ShotRow]:
+        """The shots in shot-list order (removed ones included: their takes stay reviewable)."""
+        return [ShotRow(r["id"], r["position"], r["prompt"])
+                for r in self.db.execute("SELECT id, position, prompt FROM shots ORDER BY position")]
+
+    def board_takes(self) -> list[BoardTake]:
+        """Every take and preview with its review, by shot, kind and age."""
+        out = []
+        for r in self.db.execute(
+                "SELECT t.id, t.shot_id, t.kind, t.variant, t.seed, t.backend, t.model, t.seconds, t.width, "
+                "t.height, t.cost_usd, t.score, t.score_json, t.created_at, t.prompt, r.rating, r.status, r.note, "
+                "r.tags_json FROM takes t LEFT JOIN reviews r ON r.take_id = t.id "
+                "ORDER BY t.shot_id, t.kind, t.created_at, t.id"):
+            d = dict(r)
+            detail = json.loads(d.pop("score_json") or "null") or {}
+            d["explanation"] = str(detail.get("explanation", "")) if isinstance(detail, dict) else ""
+            d["tags"] = json.loads(d.pop("tags_json") or "[]")
+            d["note"] = d["note"] or ""
+            out.append(BoardTake(**d))
+        return out
+
+    def reviews_since(self, since: float) -> list[dict[str, Any]]:
+        """Reviews changed after `since` (seconds since the epoch), oldest first."""
+        out = []
+        for r in self.db.execute("SELECT * FROM reviews WHERE updated_at > ? ORDER BY updated_at", (since,)):
+            d = dict(r)
+            d["tags"] = json.loads(d.pop("tags_json"))
+            out.append(d)
+        return out
+
+    def review_clock(self) -> float:
+        """When a review or a selection last changed (0 when never)."""
+        reviews = self.db.execute("SELECT MAX(updated_at) FROM reviews").fetchone()[0] or 0.0
+        selections = self.db.execute("SELECT MAX(updated_at) FROM selections").fetchone()[0] or 0.0
+        return max(float(reviews), float(selections))
+
+    def count_takes(self) -> int:
+        """Takes and previews, all kinds."""
+        return int(self.db.execute("SELECT COUNT(*) FROM takes").fetchone()[0])
+
+    def unselect(self, shot_id: str, take_id: str | None = None) -> None:
+        """Clear the shot's selection (only if it is `take_id`, when given)."""
+        if take_id is None:
+            self.db.execute("DELETE FROM selections WHERE shot_id=?", (shot_id,))
+        else:
+            self.db.execute("DELETE FROM selections WHERE shot_id=? AND take_id=?", (shot_id, take_id))
+
+    def restore_edit_change(self, change_id: int) -> None:
+        """Mark an undone change as applied again (an undo the planner refused is put back)."""
+        self.db.execute("UPDATE edit_history SET undone=0 WHERE id=?", (change_id,))
+
+    def drop_edit_change(self, change_id: int) -> None:
+        """Forget a change (one the planner refused, so it never happened)."""
+        self.db.execute("DELETE FROM edit_history WHERE id=?", (change_id,))
 
     # -- jobs and ledger -----------------------------------------------------------------
     def job(self, key: str) -> sqlite3.Row | None:

@@ -1,6 +1,7 @@
 """Small media for the board, made on demand and cached under .dreamcut/cache/:
-posters (one small JPEG per take), looping proxies (low-res, short, silent H.264) and the
-song's waveform (peaks as JSON).
+posters (one small JPEG per take), card proxies (low-res, short, silent H.264 that loop on a
+card), playback proxies (every frame of the whole take, small, keyframes often: what the edit
+room plays in sequence, frame-accurate at cuts) and the song's waveform (peaks as JSON).
 
 Cache names carry the source's size and modification time, so a re-rendered take gets a
 fresh proxy. At most two ffmpeg processes run at once (this machine has two cores and the
@@ -58,6 +59,30 @@ def ensure_proxy(cache_dir: Path, take_id: str, src: Path) -> Path:
                             "-vf", f"fps={PROXY_FPS},scale={PROXY_WIDTH}:-2:flags=bilinear",
                             "-c:v", "libx264", "-preset", "veryfast", "-crf", "32", "-pix_fmt", "yuv420p",
                             "-movflags", "+faststart", str(tmp)], what=f"proxy of {take_id}")
+    return dest
+
+
+PLAY_WIDTH = 480  # px at most: the monitor is 256 px wide; a proxy never upscales
+PLAY_GOP = 12  # frames between keyframes: a seek to a cut decodes at most half a second
+
+
+def play_proxy_path(cache_dir: Path, take_id: str, src: Path) -> Path:
+    return cache_dir / "proxies" / f"{take_id}-{_stamp(src)}-play.mp4"
+
+
+def ensure_play_proxy(cache_dir: Path, take_id: str, src: Path) -> Path:
+    """The take's playback proxy: the whole take, every frame at the take's own timing (so a record
+    time maps to the same source frame as in the render), at most PLAY_WIDTH wide, silent."""
+    dest = play_proxy_path(cache_dir, take_id, src)
+    if dest.is_file():
+        return dest
+    with _lock(str(dest)), _slots:
+        if not dest.is_file():
+            with atomic_path(dest) as tmp:
+                run_ffmpeg(["-i", str(src), "-an", "-vf", f"scale=w='min({PLAY_WIDTH},iw)':h=-2:flags=bicubic",
+                            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(PLAY_GOP),
+                            "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)],
+                           what=f"playback proxy of {take_id}")
     return dest
 
 

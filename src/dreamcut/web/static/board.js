@@ -212,7 +212,7 @@
   setTimeout(poll, 2000);
 
   // -- the edit room: a timeline (bars, timecode, sections) with a playhead, and the edit played
-  //    with the song: the latest render when it is current, else the takes in sequence, each
+  //    with the song: the latest render when it is current, else the takes' playback proxies in sequence, each
   //    placed by the song's clock (the picture follows the audio, never the other way round).
   const mon = $("#mon"), song = $("#song");
   let cut = null, songMap = null, fps = 24, playing = false, shown = null, raf = 0;
@@ -239,11 +239,12 @@
     return cs.find((c) => t >= c.start - 1e-6 && t < c.end - 1e-6) || (t >= total() - 1e-3 ? cs[cs.length - 1] : null);
   }
   const now = () => (useRender() ? mon.currentTime : song.currentTime);
-  // An event of a media element, or its error, or 10 s: a seek never waits forever on a load that failed.
+  // An event of a media element, or its error, or 60 s: a seek never waits forever on a load that failed
+  // (a proxy made on demand on a busy machine can take a while).
   function waitFor(el, ev) {
     return new Promise((ok) => {
       const done = () => { clearTimeout(timer); el.removeEventListener(ev, done); el.removeEventListener("error", done); ok(); };
-      const timer = setTimeout(done, 10000);
+      const timer = setTimeout(done, 60000);
       el.addEventListener(ev, done, {once: true});
       el.addEventListener("error", done, {once: true});
     });
@@ -329,7 +330,8 @@
   });
   function noteMode() {
     $("#pnote").textContent = useRender() ? "playing " + cut.render.url.replace("/files/", "")
-      : (cut.render && !cut.render.current ? "render is older than the edit: playing the takes" : "playing the takes");
+      : (cut.render && !cut.render.current ? "render is older than the edit: playing the takes' proxies"
+        : "playing the takes' proxies");
   }
 
   function drawRuler() {
@@ -343,9 +345,11 @@
       if (b > total()) return;
       const i = document.createElement("i"); i.style.left = pct(b); ruler.appendChild(i);
     });
+    const phrases = new Set((songMap.snap || []).filter((g) => g.phrase >= 4 || g.section).map((g) => g.t));
     downs.forEach((d, k) => {
       if (d > total()) return;
-      const i = document.createElement("i"); i.className = "bar"; i.style.left = pct(d); ruler.appendChild(i);
+      const i = document.createElement("i"); i.className = phrases.has(d) ? "bar phrase" : "bar";
+      i.style.left = pct(d); ruler.appendChild(i);
       if (k % every === 0) {
         const b = document.createElement("b"); b.style.left = pct(d);
         b.textContent = (k + 1) + "  " + timecode(d).slice(3); ruler.appendChild(b);
@@ -391,17 +395,37 @@
       d.title = "slot " + c.slot + ": " + c.take + " at " + c.tc + " (" + (c.end - c.start).toFixed(2) + " s)" + (c.reason ? "\n" + c.reason : "");
       d.dataset.take = c.take; d.dataset.slot = c.slot;
       if (c.slot > 1 && !(cut.source && cut.source.conformed)) {
-        const g = document.createElement("span"); g.className = "grip"; g.title = "drag the cut (snaps to the beat)";
+        const g = document.createElement("span"); g.className = "grip"; g.title = "drag the cut (snaps to beats, downbeats, phrase and section starts)";
         d.appendChild(g);
       }
       box.appendChild(d);
     });
+    drawUsage();
     $("#undo").hidden = !!(cut.source && cut.source.conformed);
     if (picked) $$("#clips div").forEach((d) => d.classList.toggle("pick", +d.dataset.slot === picked));
     document.body.dataset.cutv = String(+(document.body.dataset.cutv || 0) + 1);
   }
+  // Cards say where their take is used and why (the page is rendered with this; a grid edit redraws it).
+  function drawUsage() {
+    $$(".take .use").forEach((p) => p.remove());
+    const by = {};
+    (cut.clips || []).forEach((c) => (by[c.take] = by[c.take] || []).push(c));
+    Object.entries(by).forEach(([take, cs]) => {
+      const card = document.getElementById("t-" + take);
+      if (!card) return;
+      const p = document.createElement("p");
+      p.className = "use";
+      p.textContent = "in cut: " + cs.map((c) => "slot " + c.slot + " at " + c.tc).join(", ");
+      if (cs[0].reason) {
+        const why = document.createElement("span");
+        why.className = "why"; why.textContent = "why: " + cs[0].reason;
+        p.append(document.createElement("br"), why);
+      }
+      card.insertBefore(p, $(".a", card));
+    });
+  }
   // -- editing on the grid: click a slot to swap its take or lock it; drag a cut (a slot's left
-  //    edge) and it snaps to the nearest beat; every change goes to /api/edit, which writes it
+  //    edge) and it snaps to a beat, a downbeat or a phrase start (the target is shown); every change goes to /api/edit, which writes it
   //    as the spec's pins / the catalog's selection and plans again.
   let picked = null;
   async function edit(body) {
@@ -436,9 +460,28 @@
   });
   $("#sb-lock").addEventListener("click", () => edit({op: "lock", slot: picked}));
   $("#undo").addEventListener("click", () => edit({op: "undo"}));
-  function snapTime(t) {
-    if (!songMap || !songMap.beats.length) return t;
-    return songMap.beats.reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a));
+  // Snapping: every beat is a target, and stronger ones pull from further away: a downbeat 1.5x,
+  // a 4-bar phrase start 2x, an 8-bar phrase or a section start 3x (distance / pull decides).
+  // The targets come from the song map (/api/song `snap`), the same places the planner cuts on.
+  const PULL = {beat: 1, downbeat: 1.5, phrase4: 2, phrase8: 3, section: 3};
+  function targetKind(g) {
+    return g.section ? "section" : g.phrase >= 8 ? "phrase8" : g.phrase >= 4 ? "phrase4" : g.beat === 1 ? "downbeat" : "beat";
+  }
+  function targetLabel(g, kind) {
+    const where = kind === "beat" ? "beat " + g.beat + " of bar " + g.bar : "bar " + g.bar;
+    return (kind === "section" ? g.section.replace(/#\d+$/, "") + " starts · "
+      : kind === "phrase8" ? "8-bar phrase · " : kind === "phrase4" ? "4-bar phrase · "
+      : kind === "downbeat" ? "downbeat · " : "") + where;
+  }
+  function snapTime(t) {  // -> {t, kind, label}: where a cut dropped at t lands
+    const grid = (songMap && songMap.snap) || [];
+    if (!grid.length) return {t, kind: "free", label: ""};
+    let best = null, score = Infinity;
+    for (const g of grid) {
+      const kind = targetKind(g), s = Math.abs(g.t - t) / PULL[kind];
+      if (s < score) { score = s; best = {t: g.t, kind, label: targetLabel(g, kind)}; }
+    }
+    return best;
   }
   let drag = null;
   $("#clips").addEventListener("mousedown", (e) => {
@@ -448,13 +491,17 @@
     const d = grip.parentElement;
     drag = {slot: +d.dataset.slot, el: d, t: null};
     d.classList.add("drag");
-    let mark = $("#snap"); if (!mark) { mark = document.createElement("div"); mark.id = "snap"; $("#tl").appendChild(mark); }
+    let mark = $("#snap");
+    if (!mark) { mark = document.createElement("div"); mark.id = "snap"; mark.appendChild(document.createElement("b")); $("#tl").appendChild(mark); }
   });
   document.addEventListener("mousemove", (e) => {
     if (!drag) return;
     const box = $("#tl").getBoundingClientRect();
-    drag.t = snapTime(((e.clientX - box.left) / box.width) * total());
-    $("#snap").style.left = pct(drag.t);
+    const to = snapTime(((e.clientX - box.left) / box.width) * total());
+    drag.t = to.t;
+    const m = $("#snap");
+    m.style.left = pct(to.t); m.dataset.kind = to.kind;
+    $("b", m).textContent = to.label + " · " + timecode(to.t).slice(3);
   });
   document.addEventListener("mouseup", async () => {
     if (!drag) return;
