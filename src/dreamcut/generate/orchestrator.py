@@ -123,7 +123,7 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
         self._warm: dict[str, _WarmGate] = {}
         self._retried = 0  # new creates after retryable failures, this run
         # Provider time may run faster than ours (a simulator's clock): the waits a provider asks for
-        # (poll_after, Retry-After, backoff) shrink by this factor. 1 against real providers.
+        # (poll_after, Retry-After) shrink by this factor. 1 against real providers.
         self.time_scale = provider_time_scale()
         self.downloads_dir = project.state_dir / "downloads"
         self.segments_dir = project.state_dir / "segments"

@@ -23,6 +23,11 @@ from dreamcut.generate.takefiles import _fsync, _remember_probe, _verify
 class ProviderJobs:
     """Methods of `Orchestrator` (see orchestrator.py for the state they use)."""
 
+    def _provider_wait(self, seconds: float | None) -> float | None:
+        """A wait the provider asks for (poll_after, Retry-After), in our time: provider time may run
+        faster (`time_scale`, a simulator). Our own backoff is not scaled: outages last real seconds."""
+        return None if seconds is None else seconds / self.time_scale
+
     def _submit_and_wait(self, ref: BackendRef, backend: Backend, key: str,
                          submit: Callable[[Backend, str], str], request: GenerationRequest) -> str:
         """Submit job `key` (or resume it) and wait until the provider finished it; the provider's id.
@@ -111,8 +116,8 @@ class ProviderJobs:
                 if not e.transient:
                     raise _Failed(e.code, e.message) from None
                 last = e
-                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap, e.retry_after, self._rng)
-                            / self.time_scale)
+                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap,
+                                          self._provider_wait(e.retry_after), self._rng))
                 continue
             submitted_at = time.time()
             with self._db:
@@ -226,7 +231,8 @@ class ProviderJobs:
                               billed=billed, held=held, key=key)
             # Not done: come back when the provider says, but not sooner than a small share of how
             # long such jobs take (a provider that says "20 ms" while it renders gets a few polls, not dozens).
-            after = status.poll_after / self.time_scale if status.poll_after is not None else self.poll_interval
+            after = self._provider_wait(status.poll_after)
+            after = after if after is not None else self.poll_interval
             self._sleep(max(after, pacer.repoll_floor()))
 
     def _give_up(self, ref: BackendRef, backend: Backend, key: str, provider_id: str,
@@ -301,6 +307,6 @@ class ProviderJobs:
                 if not e.transient:
                     raise _Failed(e.code, e.message) from None
                 last = e
-                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap, e.retry_after, self._rng)
-                            / self.time_scale)
+                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap,
+                                          self._provider_wait(e.retry_after), self._rng))
         raise _GaveUp(f"{last.code}: {last.message}" if last else "no answer")
