@@ -28,6 +28,12 @@ $(VENV)/.base-installed: pyproject.toml | $(BIN)/python
 	@$(BIN)/python -c "import cv2" >/dev/null 2>&1 || { \
 	  echo "installing Debian libgl1 + libglib2.0-0 for OpenCV"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null; }
+	@# The program overlay's fonts: Noto Sans CJK (letters, accents, CJK) and Symbola (emoji outlines).
+	@{ test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc && \
+	   test -f /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf; } || { \
+	  echo "installing Debian fonts-noto-cjk + fonts-symbola for the program overlay"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fonts-symbola >/dev/null) \
+	  || echo "warning: could not install the overlay fonts; emoji will draw as boxes"; }
 	@touch $@
 
 # torch is pinned in the `local` extra (2.13.0: the CPU wheel on this machine's disk).

@@ -47,26 +47,33 @@ def score(name: str) -> dict:
     bar = float(np.median(np.diff(r.downbeats)))
     found = [s.start for s in a.sections[1:]]
     hits = [any(abs(f - b) <= bar for f in found) for b in r.sections]
+    # precision: of the boundaries found inside the annotated span, the share near an annotated one
+    exact = [any(abs(f - b) <= bar for b in r.sections) for f in found if f < r.piece.seconds - 1.0]
     return {"recording": name, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
             "pulse": a.pulse,
             "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),
             "sections": len(r.sections), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
+            "section_found": len(exact), "section_precision": round(float(np.mean(exact)), 3) if hits and exact else None,
             "labels": [s.label for s in a.sections]}
 
 
 def main() -> None:
     rows = [score(n) for n in midi_songs.PIECES]
+    hits = [h for r in rows if r["section_hits"] is not None for h in [r["section_hits"]] * r["sections"]]
     if "--json" in sys.argv:
         print(json.dumps(rows, indent=2))
         return
     print("| recording | beat F | downbeat F | cut places on a beat | planned cuts on a beat | "
-          "section boundaries within a bar |")
-    print("|---|---|---|---|---|---|")
+          "section boundaries within a bar | found boundaries near one |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         sec = "-" if r["section_hits"] is None else f"{r['section_hits']:.2f} of {r['sections']}"
+        prec = "-" if r["section_precision"] is None else f"{r['section_precision']:.2f} of {r['section_found']}"
         print(f"| {r['title']} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
-              f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} |"
+              f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} | {prec} |"
               f"  {r['labels']}")
+    if hits:
+        print(f"\nsection boundaries within a bar, all recordings: {np.mean(hits):.2f} of {len(hits)}")
 
 
 if __name__ == "__main__":

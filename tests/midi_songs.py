@@ -6,7 +6,9 @@ domain: Scott Joplin, "Maple Leaf Rag" (1899); W. A. Mozart, String Quartet K. 1
 with Debian's `fluidsynth` and the FluidR3 GM soundfont (`fluid-soundfont-gm`, MIT).
 The beats and downbeats come from the MIDI's own tempo map (pretty_midi), so they are
 exact. A "drifting" version warps the piece's time with a slow tempo curve (rubato,
-+-12 %), and the true beats are warped the same way.
++-12 %), and the true beats are warped the same way; a "ramp" version writes an accelerando
+and ritardando into the MIDI's own tempo map (a new tempo every bar), so the truth is the map.
+Sections come from Mozart's Menuetto and Rondeau of K. 80 and Haydn's Op. 1 No. 1 finale too.
 
 Sections are annotated from the score: a boundary at every measure that opens a repeat,
 closes one, or follows a double bar line, after expanding the repeats.
@@ -40,6 +42,7 @@ class Piece:
     seconds: float  # how much to keep
     drift: float = 0.0  # relative tempo swing of the rubato warp (0 = steady)
     program: int | None = None  # a GM program for every part (None: the score's own)
+    ramp: float = 0.0  # accelerando then ritardando in the MIDI's tempo map: +ramp at mid-excerpt (0 = none)
 
 
 PIECES = {
@@ -48,6 +51,14 @@ PIECES = {
     "bach": Piece("bach", "J. S. Bach, chorale BWV 66.6", "bach/bwv66.6", 88, 40.0, program=19),
     "k155-rubato": Piece("k155-rubato", "Mozart K. 155, I, with rubato (tempo +-12 %, 20 s cycle)",
                          "mozart/k155/movement1", 132, 50.0, drift=0.12),
+    "k155-ramp": Piece("k155-ramp", "Mozart K. 155, I, accelerando 116 -> 151 bpm and back (MIDI tempo map)",
+                       "mozart/k155/movement1", 116, 50.0, ramp=0.3),
+    "k80-minuet": Piece("k80-minuet", "W. A. Mozart, String Quartet K. 80, III Menuetto (1770)",
+                        "mozart/k80/movement3", 126, 75.0),
+    "k80-rondo": Piece("k80-rondo", "W. A. Mozart, String Quartet K. 80, IV Rondeau (1773)",
+                       "mozart/k80/movement4", 150, 80.0),
+    "haydn-presto": Piece("haydn-presto", "J. Haydn, String Quartet Op. 1 No. 1, V Presto (c. 1757)",
+                          "haydn/opus1no1/movement5", 144, 80.0),
 }
 
 
@@ -111,7 +122,8 @@ def render(name: str) -> Rendered:
     import pretty_midi
 
     piece = PIECES[name]
-    key = hashlib.sha256(json.dumps(piece.__dict__, sort_keys=True).encode()).hexdigest()[:12]
+    fields = {k: v for k, v in piece.__dict__.items() if not (k == "ramp" and v == 0.0)}  # keys from before ramps
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
     d = CACHE / f"{piece.name}-{key}"
     meta = d / "truth.json"
     if meta.is_file():
@@ -123,7 +135,16 @@ def render(name: str) -> Rendered:
     score = written.expandRepeats()
     for el in list(score.recurse().getElementsByClass(music21.tempo.MetronomeMark)):
         el.activeSite.remove(el)
-    score.parts[0].getElementsByClass("Measure")[0].insert(0, music21.tempo.MetronomeMark(number=piece.bpm))
+    measures = list(score.parts[0].getElementsByClass("Measure"))
+    measures[0].insert(0, music21.tempo.MetronomeMark(number=piece.bpm))
+    if piece.ramp:
+        # up to bpm * (1 + ramp) half-way through the excerpt, then back: one tempo a bar
+        ts0 = score.recurse().getElementsByClass(music21.meter.TimeSignature).first()
+        bar_s = (ts0.barDuration.quarterLength if ts0 else 4.0) * 60.0 / piece.bpm
+        n = max(2, int(piece.seconds / bar_s / (1 + piece.ramp / 2)))
+        for i, m in enumerate(measures[1:n + 8], start=1):
+            x = min(i / n, 1.0)
+            m.insert(0, music21.tempo.MetronomeMark(number=round(piece.bpm * (1 + piece.ramp * (1 - abs(2 * x - 1))), 2)))
     if piece.program is not None:
         for p in score.parts:
             for inst in list(p.recurse().getElementsByClass(music21.instrument.Instrument)):
@@ -149,7 +170,17 @@ def render(name: str) -> Rendered:
         downbeats_q = downbeats_q[::2]
         bpb = 4
     raw = d / "raw.wav"
-    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(SR), "-F", str(raw), str(SOUNDFONT), str(mid)],
+    # Only the excerpt goes to fluidsynth (some scores' MIDI kept it rendering for hours).
+    keep_s = piece.seconds * (1 + piece.drift) + 3.0
+    for inst in pm.instruments:
+        inst.notes = [n for n in inst.notes if n.start < keep_s]
+        for n in inst.notes:
+            n.end = min(n.end, keep_s)
+        inst.control_changes = [c for c in inst.control_changes if c.time < keep_s]
+        inst.pitch_bends = [b for b in inst.pitch_bends if b.time < keep_s]
+    excerpt = d / "excerpt.mid"
+    pm.write(str(excerpt))
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(SR), "-F", str(raw), str(SOUNDFONT), str(excerpt)],
                    check=True, capture_output=True, timeout=300)
     import soundfile as sf
 

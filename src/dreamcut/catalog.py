@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -196,6 +196,7 @@ class BoardTake:
     status: str | None
     note: str
     tags: list[str]
+    defect_kinds: list[str] = field(default_factory=list)  # kinds of the score's defects (the board filters by them)
 
 
 def damaged(e: Exception, path: Path) -> WorkFailed:
@@ -450,6 +451,9 @@ class Catalog:
             d = dict(r)
             detail = json.loads(d.pop("score_json") or "null") or {}
             d["explanation"] = str(detail.get("explanation", "")) if isinstance(detail, dict) else ""
+            defects = detail.get("defects") if isinstance(detail, dict) else None
+            d["defect_kinds"] = sorted({str(x.get("kind")) for x in defects if isinstance(x, dict)}) \
+                if isinstance(defects, list) else []
             d["tags"] = json.loads(d.pop("tags_json") or "[]")
             d["note"] = d["note"] or ""
             out.append(BoardTake(**d))

@@ -249,11 +249,9 @@ _SCENE_CHANGE_LOOKALIKES = {"cut", "motion_spike", "flash"}
 def _real_defects(project: Project, take: Take, analysis) -> tuple[tuple[float, float, str], ...]:
     if analysis is None:
         return ()
-    boundaries: list[float] = []
-    row = project.catalog.job(take.job_key) if take.job_key else None
-    if row is not None:
-        segments = json.loads(row["request_json"]).get("segments") or []
-        boundaries = [seg["start"] for seg in segments[1:]]
+    from dreamcut.ranking import take_scenes
+
+    boundaries = [seg.start for seg in (take_scenes(project, take) or ())[1:]]
     return tuple((d.start, d.end, d.kind) for d in analysis.defects
                  if not (d.kind in _SCENE_CHANGE_LOOKALIKES
                          and any(d.start - 0.75 <= b <= d.end + 0.75 for b in boundaries)))

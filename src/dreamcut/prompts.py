@@ -35,7 +35,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Literal, Sequence
 
 from dreamcut.backends._prompt import Draft, fit, paragraph_draft
-from dreamcut.backends.base import GenerationRequest, SceneSegment
+from dreamcut.backends.base import CastMember, GenerationRequest, SceneSegment
 from dreamcut.errors import BadInput
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class ComposedPrompt:
     lead: str = ""  # words before the first timed segment: they apply to the whole take
     seconds: float = 0.0  # the take's length
     camera: tuple[str, ...] = ()  # camera clauses lifted out of a single scene (`split_camera`)
+    cast: tuple[CastMember, ...] = ()  # who is in the shot (`cast.shot_members`: names and descriptions)
 
     @property
     def multi(self) -> bool:
@@ -314,7 +315,12 @@ def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float 
         if not bodies:
             subject = lead
     subject = subject.strip()
-    text = f"{subject.rstrip()} Style: {style}." if style else subject
+    from dreamcut.cast import cast_sentence, shot_members
+
+    cast = shot_members(spec, shot)
+    words = cast_sentence(cast)
+    body = f"{subject.rstrip()} {words}" if words else subject
+    text = f"{body.rstrip()} Style: {style}." if style else body
     camera: tuple[str, ...] = ()
     if len(segments) == 1:
         # A single scene's camera clauses ("slow push in") are the take's camera moves: a field of
@@ -323,7 +329,7 @@ def compose(spec: "ProjectSpec", shot: "Shot", variant: int = 0, seconds: float 
         segments, camera = (replace(segments[0], text=rest),), tuple(moves)
     negative = ", ".join(x for x in (spec.negative.strip(), (shot.negative or "").strip()) if x)
     return ComposedPrompt(text=text, negative=negative, segments=segments, variant=variant, subject=subject,
-                          style=style, lead=lead, seconds=seconds, camera=camera)
+                          style=style, lead=lead, seconds=seconds, camera=camera, cast=cast)
 
 
 # -- what each backend receives ------------------------------------------------------
@@ -392,7 +398,7 @@ def prompt_request(composed: ComposedPrompt) -> GenerationRequest:
     return GenerationRequest(shot_id="", prompt=composed.text, seconds=composed.seconds, width=0, height=0, fps=0,
                              seed=0, negative_prompt=composed.negative, variant=composed.variant,
                              segments=composed.segments, lead=composed.lead, style=composed.style,
-                             camera=composed.camera)
+                             camera=composed.camera, cast=composed.cast)
 
 
 def format_for_backend(composed: ComposedPrompt, backend_name: str, max_chars: int) -> str:

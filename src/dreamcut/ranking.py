@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dreamcut.analysis.video import TakeAnalysis, TakeRequest, analyze_take, asks_for_darkness
+from dreamcut.backends.base import SceneSegment
 from dreamcut.catalog import Take
 from dreamcut.errors import BadInput
 
@@ -45,9 +46,9 @@ def take_request(project, take: Take) -> TakeRequest | None:
         return None
     segments = composed.segments
     changes = tuple(round(seg.start, 3) for seg in segments[1:])
-    sent = _sent_segments(project, take)
+    sent = take_scenes(project, take)
     if sent is not None:  # the segments the backend was actually sent (its own clamping applied)
-        changes = tuple(round(float(seg["start"]), 3) for seg in sent[1:])
+        changes = tuple(round(float(seg.start), 3) for seg in sent[1:])
     whole = " ".join(x for x in (composed.lead, composed.style, take.prompt if len(segments) <= 1 else "") if x)
     if asks_for_darkness(whole) or (len(segments) <= 1 and asks_for_darkness(composed.subject)):
         dark = ((0.0, float(take.seconds or composed.seconds)),)
@@ -56,21 +57,84 @@ def take_request(project, take: Take) -> TakeRequest | None:
     return TakeRequest(dark_expected=dark, scene_changes=changes)
 
 
-def _sent_segments(project, take: Take) -> list[dict] | None:
+def take_scenes(project, take: Take) -> tuple[SceneSegment, ...] | None:
+    """The scenes the take's job asked for (its recorded request's `segments`, in take seconds, the
+    backend's own clamping applied); None when the take has no readable job."""
     import json
+
+    from dreamcut.backends.base import GenerationRequest
 
     row = project.catalog.job(take.job_key) if take.job_key else None
     if row is None:
         return None
     try:
-        segments = json.loads(row["request_json"]).get("segments")
-    except (ValueError, TypeError, KeyError):
+        return GenerationRequest.from_dict(json.loads(row["request_json"])).segments
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return segments if isinstance(segments, list) and all(isinstance(x, dict) and "start" in x for x in segments) \
-        else None
 
 
 def rank_take(project, take: Take, *, clip_model: Path | None = None) -> TakeAnalysis:
-    """Analyse one take as `dreamcut rank` does (cached by content hash and request)."""
-    return analyze_take(analysis_source(project, take), cache_dir=project.cache_dir / "video",
-                        prompt=take.prompt or None, clip_model=clip_model, request=take_request(project, take))
+    """Analyse one take as `dreamcut rank` does (cached by content hash and request), and, when its
+    shot names cast members, judge the cast's identity (`cast_identity`)."""
+    result = analyze_take(analysis_source(project, take), cache_dir=project.cache_dir / "video",
+                          prompt=take.prompt or None, clip_model=clip_model, request=take_request(project, take))
+    return with_cast_identity(project, take, result, clip_model=clip_model)
+
+
+def cast_identity(project, take: Take, *, clip_model: Path | None = None):
+    """The take's cast identity verdict (`analysis.identity`) against the cast's reference pictures and
+    the shot's other takes; None when the shot names no cast (or is gone). `clip_model`: a local
+    CLIP-type folder for the likeness, else colour histogram + perceptual hash."""
+    from dreamcut.analysis import identity
+    from dreamcut.cast import shot_cast
+
+    try:
+        shot = project.spec.shot(take.shot_id)
+    except BadInput:
+        return None
+    members = shot_cast(project.spec, shot)
+    if not members:
+        return None
+    look = identity.make_look(clip_model)
+    cache = project.cache_dir / "identity"
+    refs = [project.root / r for m in members for r in m.refs if "://" not in r]
+    ref_vectors = identity.ref_looks(refs, look)
+    peers = [t for t in project.catalog.takes(take.shot_id) if t.id != take.id
+             and project.inside(analysis_source(project, t)) and analysis_source(project, t).is_file()]
+    looks = {t.id: identity.take_looks(analysis_source(project, t), look, cache_dir=cache) for t in [take, *peers]}
+    everyone = [take, *peers]
+
+    def likeness_of(t: Take):
+        return identity.likeness(looks[t.id], ref_vectors, [looks[o.id] for o in everyone if o.id != t.id], look)
+
+    mine = likeness_of(take)
+    others = [likeness_of(t) for t in peers]
+    seconds = float(take.seconds or (mine.times[-1] if mine.times else 0.0))
+    verdict = identity.judge_identity(mine, others, [m.name for m in members], seconds)
+    web = [r for m in members for r in m.refs if "://" in r]
+    if web:  # said, not silent: only local pictures are compared
+        verdict.note = f"{len(web)} cast picture(s) on the web not compared"
+    return verdict
+
+
+def with_cast_identity(project, take: Take, result: TakeAnalysis, *, clip_model: Path | None = None) -> TakeAnalysis:
+    """`result` with the cast identity folded in: metrics["identity"], and a "cast_drift" defect
+    that costs score and says why (the edit cuts around a drifting stretch like any defect)."""
+    from dreamcut.analysis.identity import DRIFT_PENALTY
+    from dreamcut.analysis.video import Defect
+
+    verdict = cast_identity(project, take, clip_model=clip_model)
+    if verdict is None:
+        return result
+    metrics = dict(result.metrics, identity=verdict.score)
+    said = [f"cast identity {verdict.score:.2f}"] + ([verdict.note] if verdict.note else [])
+    if not verdict.drifts:
+        return TakeAnalysis(score=result.score, defects=result.defects, metrics=metrics,
+                            explanation="; ".join([x for x in [result.explanation] if x] + said))
+    defects = sorted(result.defects + [Defect(a, b, "cast_drift", why) for a, b, why in verdict.drift],
+                     key=lambda d: (d.start, d.end))
+    explanation = result.explanation.removeprefix("clean").lstrip("; ")
+    reasons = "; ".join(f"cast drift: {why}" for _, _, why in verdict.drift)
+    score = round(max(0.0, result.score - DRIFT_PENALTY * max(verdict.severity, 0.2)), 4)
+    return TakeAnalysis(score=score, defects=defects, metrics=metrics,
+                        explanation="; ".join([reasons] + [x for x in [explanation] if x] + said[1:]))

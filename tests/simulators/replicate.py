@@ -38,7 +38,7 @@ SEEDANCE_ASPECTS = {"16:9", "4:3", "1:1", "3:4", "9:16", "21:9"}
 SCHEMAS = {  # model -> {input name: allowed values or type}
     "bytedance/seedance-1-lite": {"prompt": str, "duration": {5, 10}, "resolution": {"480p", "720p", "1080p"},
                                   "aspect_ratio": SEEDANCE_ASPECTS, "fps": {24}, "seed": int, "image": str,
-                                  "last_frame_image": str},
+                                  "last_frame_image": str, "reference_images": list},
     "minimax/hailuo-02": {"prompt": str, "duration": {6, 10}, "resolution": {"768p", "1080p"},
                           "prompt_optimizer": bool, "first_frame_image": str},
     "kwaivgi/kling-v2.1": {"prompt": str, "duration": {5, 10}, "mode": {"standard", "pro"}, "start_image": str,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from dreamcut.backends.base import GenerationRequest
+from dreamcut.cast import cast_sentence
 
 ONE_SHOT = "One continuous shot with no cuts; each scene flows into the next."
 
@@ -45,10 +46,11 @@ class Draft:
     camera: list[str] = field(default_factory=list)  # the take's camera moves
     camera_first: bool = False  # "camera move: scene. details." (else "Camera: ..." after the scenes)
     plain: bool = False  # a caller's own text (no fields): sent as written, only trimmed
+    cast: str = ""  # who is in the shot (`cast.cast_sentence`): after the scenes and camera, before the style
 
     def bare(self) -> "Draft":
         """The part never trimmed away: no style, no header, no camera."""
-        return replace(self, header="", style=[], camera=[], items=list(self.items))
+        return replace(self, header="", style=[], camera=[], cast="", items=list(self.items))
 
     def render(self) -> str:
         if self.plain:
@@ -59,6 +61,8 @@ class Draft:
             cam = ", ".join(self.camera)
             parts.append(f"{cam[0].upper() + cam[1:]}: {_sentence(text)}")
             parts.extend(_sentence(t) for _, t in self.items[1:])
+            if self.cast:
+                parts.append(self.cast)
             if self.style:
                 parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
             return " ".join(p for p in parts if p)
@@ -74,6 +78,8 @@ class Draft:
         if self.camera:
             moves = [re.sub(r"^the camera\s+", "", c, flags=re.I) for c in self.camera]
             parts.append(_sentence("Camera: " + ", ".join(moves)))
+        if self.cast:
+            parts.append(self.cast)
         if self.style:
             parts.append(_sentence(f"{self.style_label}{', '.join(self.style)}"))
         return " ".join(p for p in parts if p)
@@ -91,11 +97,13 @@ def timed_draft(request: GenerationRequest, label: Callable[[float, float], str]
     if not request.segments:
         return Draft("", "", [("", request.prompt)], "", [], plain=True)
     style = _clauses(request.style)
+    cast = cast_sentence(request.cast)
     if len(request.segments) == 1:
         return Draft("", request.lead, [("", request.segments[0].text)], "", style, camera=list(request.camera),
-                     camera_first=camera_first)
+                     camera_first=camera_first, cast=cast)
     items = [(label(s.start, s.end), s.text) for s in request.segments]
-    return Draft(header, request.lead, items, "", style, camera=list(request.camera), camera_first=camera_first)
+    return Draft(header, request.lead, items, "", style, camera=list(request.camera), camera_first=camera_first,
+                 cast=cast)
 
 
 def paragraph_draft(request: GenerationRequest) -> Draft:
@@ -104,9 +112,11 @@ def paragraph_draft(request: GenerationRequest) -> Draft:
     if not request.segments:
         return Draft("", "", [("", request.prompt)], "", [], plain=True)
     style = _clauses(request.style)
+    cast = cast_sentence(request.cast)
     if len(request.segments) == 1:
-        return Draft("", request.lead, [("", ", ".join([request.segments[0].text, *request.camera]))], "", style)
-    return Draft("", request.lead, [("", s.text) for s in request.segments], "Then", style)
+        return Draft("", request.lead, [("", ", ".join([request.segments[0].text, *request.camera]))], "", style,
+                     cast=cast)
+    return Draft("", request.lead, [("", s.text) for s in request.segments], "Then", style, cast=cast)
 
 
 def _drop_last_clause(text: str, min_words: int) -> str | None:
@@ -150,6 +160,12 @@ def fit(draft: Draft, max_chars: int) -> str:
         text = draft.render()
     while len(text) > max_chars and draft.camera:
         draft.camera.pop()
+        text = draft.render()
+    while len(text) > max_chars and draft.cast:
+        # The cast's descriptions go after style and camera, the last member first: who is in the
+        # shot matters more than how it is lit, less than what happens.
+        head, sep, _ = draft.cast.rstrip(".").rpartition("; ")
+        draft.cast = (head + ".") if sep else ""
         text = draft.render()
     while len(text) > max_chars:
         # Shorten the longest of the lead and the scenes by a clause (or a word), keeping its start.

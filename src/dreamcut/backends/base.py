@@ -42,6 +42,7 @@ class CastMember:
     name: str
     description: str = ""
     refs: tuple[str, ...] = ()
+    kind: str = "character"  # character | place | object (the spec's `cast:` kind)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class GenerationRequest:
         d["refs"] = list(self.refs)
         d["options"] = [list(kv) for kv in self.options]
         d["camera"] = list(self.camera)
-        d["cast"] = [{"name": c.name, "description": c.description, "refs": list(c.refs)} for c in self.cast]
+        d["cast"] = [{"name": c.name, "description": c.description, "refs": list(c.refs), "kind": c.kind}
+                     for c in self.cast]
         return d
 
     @classmethod
@@ -100,8 +102,8 @@ class GenerationRequest:
         d["refs"] = tuple(d.get("refs", ()))
         d["options"] = tuple((k, v) for k, v in d.get("options", ()))
         d["camera"] = tuple(d.get("camera", ()))
-        d["cast"] = tuple(CastMember(c["name"], c.get("description", ""), tuple(c.get("refs", ())))
-                          for c in d.get("cast", ()))
+        d["cast"] = tuple(CastMember(c["name"], c.get("description", ""), tuple(c.get("refs", ())),
+                                     c.get("kind", "character")) for c in d.get("cast", ()))
         return cls(**d)
 
     # Fields added after key version 0: `key` leaves them out, so a version-0 key computed now is

@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from dreamcut.backends._cast import FIRST_FRAME, CastRouting, first_frame_routing, with_first_frame
 from dreamcut.backends.base import Capabilities, GenerationRequest, LocalBackend, Progress
 from dreamcut.backends.diffusers_families import Call, FamilyModel, derive, for_folder
 from dreamcut.backends.diffusers_folder import ModelFolder, family_for, import_stack, inspect_model_folder, resolve_model
@@ -162,7 +163,11 @@ class DiffusersBackend(LocalBackend):
             max_prompt_chars=4 * fam.max_sequence_length, price_per_second=0.0,
             price_source="local compute (no per-second price)", local=True, preview_mode="frames")
 
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        return _folder_cast_routing(self.folder, request.cast, request.refs)
+
     def problems(self, request: GenerationRequest) -> list[str]:
+        request = with_first_frame(request, self.cast_routing(request))
         out = super().problems(request)
         if self.folder.kind == "i2v" and not request.refs:
             out.append(f"{self.folder.label} is an image-to-video model: the shot needs a reference image (refs:)")
@@ -192,6 +197,7 @@ class DiffusersBackend(LocalBackend):
         return plan
 
     def render(self, request: GenerationRequest, dest: Path, progress: Progress | None = None) -> None:
+        request = with_first_frame(request, self.cast_routing(request))
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=f"shot {request.shot_id}",
@@ -389,3 +395,24 @@ def load_image(path: str, width: int, height: int):
     except (OSError, ValueError) as e:
         raise BadInput(f"reference image cannot be read ({type(e).__name__})", where=Path(path).name,
                        fix="use a PNG or JPEG file") from None
+
+
+def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
+    """A local pipeline conditions on images only as its first frame (LTX-Video's condition at frame 0,
+    Wan's image-to-video input, CogVideoX's I2V image; CogVideoX text-to-video has no image input): the
+    first cast picture takes the first frame when the shot gives none. Reads only model_index.json."""
+    try:
+        folder = inspect_model_folder(*resolve_model(model or ""))
+    except BadInput as e:
+        return CastRouting(f"diffusers:{model}", how="cannot read the model folder", problems=(e.message,))
+    return _folder_cast_routing(folder, cast, own_refs)
+
+
+def _folder_cast_routing(folder: "ModelFolder", cast, own_refs) -> CastRouting:
+    can_image = not (folder.family.name == "cogvideox" and folder.kind == "t2v")
+    return first_frame_routing(
+        f"diffusers:{folder.label}", cast, own_refs, slots=1 if can_image else 0,
+        field=f"{FIRST_FRAME} (conditioning image)",
+        why_one=(f"{folder.family.name} conditions on one image, as the first frame" if can_image
+                 else f"{folder.label} is text-to-video: it has no image input"),
+        usable=lambda ref: "://" not in ref, unusable="a web URL: a local model reads local pictures")

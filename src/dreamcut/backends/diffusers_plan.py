@@ -6,7 +6,7 @@ made (`blend_join`, `retime`) is plain numpy.
 
 The prompt: a local model reads one chronological paragraph (LTX-Video's prompt guide), so a
 take's text is the lead, the scenes joined by "Then", the camera moves inline and the style
-(`prompts.paragraph_draft`). A multi-scene take is generated scene by scene, each call with the
+(`_prompt.paragraph_draft`). A multi-scene take is generated scene by scene, each call with the
 text of its own scene (`scene_text`): the same fields, with that scene alone.
 """
 
@@ -32,7 +32,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text the model reads for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text the model reads for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 

@@ -49,6 +49,7 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
+from dreamcut.backends._cast import FIRST_FRAME, CastRouting, first_frame_routing, with_first_frame
 from dreamcut.errors import BadInput
 
 # -- the prompt ------------------------------------------------------------------------
@@ -63,7 +64,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text a fal app receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text a fal app receives for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 
@@ -139,7 +140,11 @@ class FalBackend:
     def price(self, request: GenerationRequest) -> float:
         return round(self._model.usd_per_second * pick_seconds(self._caps, request), 6)
 
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        return cast_routing(self.model, request.cast, request.refs)
+
     def problems(self, request: GenerationRequest) -> list[str]:
+        request = with_first_frame(request, self.cast_routing(request))
         return common_problems(self._caps, request, self.model) + ref_problems(
             request, self._caps, max_refs=1, needs_image=False, model=self.model)
 
@@ -152,6 +157,7 @@ class FalBackend:
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see fal:{self.model} capabilities")
+        request = with_first_frame(request, self.cast_routing(request))
         m = self._model
         size = pick_size(self._caps, request)
         args: dict[str, Any] = {"prompt": request.prompt,
@@ -315,3 +321,12 @@ class FalBackend:
         if create:
             return outcome_unknown("fal", f"the SDK failed unexpectedly ({type(e).__name__})", [self._key])
         return ProviderError(f"fal: {type(e).__name__}: {scrub(e, [self._key])}", code="error", transient=True)
+
+
+def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
+    """fal's text-to-video apps take a picture through their image-to-video sibling app's `image_url`
+    (the first frame): the first cast picture goes there when the shot gives none."""
+    m = MODELS.get(model or "")
+    return first_frame_routing(f"fal:{model}", cast, own_refs, slots=1,
+                               field=f"{FIRST_FRAME} (image_url of {m.image_app if m else 'the image-to-video app'})",
+                               why_one="fal's image-to-video apps take one picture, as the first frame")

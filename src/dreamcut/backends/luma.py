@@ -37,6 +37,7 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
+from dreamcut.backends._cast import FIRST_FRAME, CastRouting, first_frame_routing, with_first_frame
 from dreamcut.errors import BadInput
 
 # -- the prompt ------------------------------------------------------------------------
@@ -52,7 +53,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text Luma receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text Luma receives for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 
@@ -133,8 +134,13 @@ class LumaBackend:
         seconds = pick_seconds(self._caps, request)
         return round(self._model.usd_per_megapixel * w * h * FPS * seconds / 1e6, 6)
 
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        return cast_routing(self.model, request.cast, request.refs)
+
     def problems(self, request: GenerationRequest) -> list[str]:
-        out = common_problems(self._caps, request, self.model) + ref_problems(
+        routing = self.cast_routing(request)
+        request = with_first_frame(request, routing)
+        out = list(routing.problems) + common_problems(self._caps, request, self.model) + ref_problems(
             request, self._caps, max_refs=2, needs_image=False, model=self.model)
         local = [Path(ref).name for ref in request.refs if not is_remote(ref)]
         if local:
@@ -153,6 +159,7 @@ class LumaBackend:
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see luma:{self.model} capabilities")
+        request = with_first_frame(request, self.cast_routing(request))
         size = pick_size(self._caps, request)
         aspect, resolution = SIZES[size]
         body: dict[str, Any] = {
@@ -292,3 +299,21 @@ class LumaBackend:
             return outcome_unknown("luma", f"the answer could not be read ({type(e).__name__})", [self._key])
         return ProviderError(f"luma: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
                              code="bad_answer", transient=True)
+
+
+def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
+    """Luma's video models (ray-2, ray-flash-2) take images only as keyframes, by hosted URL; its
+    character references (`character_ref`) belong to the image models (photon), not to video. So the
+    first cast reference becomes keyframe frame0 when the shot gives none. A local cast picture is a
+    problem before any money is spent: Luma cannot fetch it."""
+    routing = first_frame_routing(
+        f"luma:{model}", cast, own_refs, slots=2, field=f"{FIRST_FRAME} (keyframes.frame0)",
+        why_one="Luma's video models take one keyframe per end (character_ref is for its image models only)",
+        usable=is_remote, unusable="a local file: Luma takes hosted image URLs only")
+    local = [ref for _, ref, why in routing.dropped if why.startswith("a local file")]
+    if not local:
+        return routing
+    names = ", ".join(Path(r).name for r in local)
+    return CastRouting(routing.backend, routing.sent, routing.dropped, routing.how, (
+        f"luma takes cast reference images as hosted URLs only, not local files ({names}): upload them and put "
+        f"their https:// URLs in the cast's refs:",))

@@ -32,6 +32,7 @@ Quirks kept here and nowhere else:
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import os
 import re
@@ -50,6 +51,7 @@ from dreamcut.backends._cloud import client_timeout, never_sent, outcome_unknown
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob, price_seconds)
+from dreamcut.backends._cast import CastRef, CastRouting, all_refs
 from dreamcut.errors import BadInput
 from dreamcut.media import copy_chunks
 
@@ -66,7 +68,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text an OpenAI /v1/videos server receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text an OpenAI /v1/videos server receives for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 
@@ -96,6 +98,7 @@ for _snapshot, _base in (("sora-2-2025-10-06", "sora-2"), ("sora-2-2025-12-08", 
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
 _SDK_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 _KEY_LIKE = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9*_\-.]+")
 
 
@@ -114,6 +117,8 @@ class OpenAIVideosBackend:
     _caps: Capabilities | None = field(default=None, repr=False)
     _key: str | None = field(default=None, repr=False)
     _dreamcut_server: bool | None = field(default=None, repr=False)
+    _characters: dict[str, str] = field(default_factory=dict, repr=False)  # cast key -> the server's character id
+    _no_characters: bool = field(default=False, repr=False)  # the server answered 404 to /videos/characters
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or os.environ.get("DREAMCUT_OPENAI_BASE_URL")
@@ -204,11 +209,51 @@ class OpenAIVideosBackend:
         return out
 
     # -- the job ------------------------------------------------------------------------------
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        return cast_routing(self.model, request.cast, request.refs)
+
+    def ensure_characters(self, request: GenerationRequest) -> list[str]:
+        """Make the shot's cast known to the server as characters (POST /videos/characters: a name and a
+        short video, here one second of the member's picture), once per member and picture: the
+        Idempotency-Key is the member's name and the picture's content, so a server that honours it
+        (dreamcut serve) answers a repeat with the first character. The prompt names each member
+        ("Mia is ..."), which is how a character is used. Returns the character ids."""
+        import hashlib
+        import tempfile
+
+        from dreamcut.cast import display_name
+
+        ids = []
+        for sent in self.cast_routing(request).sent:
+            data = Path(sent.ref).read_bytes()
+            key = "dreamcut-cast-" + hashlib.sha256(sent.member.encode() + b"\0" + data).hexdigest()[:40]
+            if key not in self._characters:
+                with tempfile.TemporaryDirectory(prefix="dreamcut-cast-") as tmp:
+                    clip = still_video(Path(sent.ref), Path(tmp) / f"{sent.member}.mp4")
+                    upload = (clip.name, clip.read_bytes(), "video/mp4")
+                character = self._call(lambda c: c.videos.create_character(
+                    name=display_name(sent.member), video=upload, extra_headers={"Idempotency-Key": key}))
+                self._characters[key] = character.id
+            ids.append(self._characters[key])
+        return ids
+
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        refs = request.refs
+        if request.cast and not self._no_characters:
+            try:
+                self.ensure_characters(request)
+            except ProviderError as e:
+                if e.code != "not_found":
+                    raise
+                self._no_characters = True  # a server without /videos/characters (said once per backend)
+                log.warning("%s: the server has no /videos/characters; the first cast picture goes as "
+                            "input_reference where a shot gives none", self.base_url)
+        if request.cast and self._no_characters and not refs:
+            refs = tuple(r.ref for r in self.cast_routing(request).sent[:1])
         kwargs: dict[str, Any] = {"prompt": request.prompt, "model": self.model,
                                   "seconds": _seconds(request.seconds), "size": f"{request.width}x{request.height}"}
-        if request.refs:
-            ref = Path(request.refs[0])
+        if refs:
+            ref = Path(refs[0])
             mime = mimetypes.guess_type(ref.name)[0] or "image/png"
             kwargs["input_reference"] = (ref.name, ref.read_bytes(), mime)
         video = self._create(lambda c: c.videos.create(**kwargs, extra_headers={"Idempotency-Key": idempotency_key}))
@@ -424,3 +469,47 @@ def _retry_after(response) -> float | None:
         return float(s) if s is not None else None
     except ValueError:
         return None
+
+
+CHARACTER_FIELD = "character (POST /videos/characters; the prompt names it)"
+MAX_CHARACTERS = 4  # characters one video is conditioned on (dreamcut serve's limit)
+
+
+def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
+    """Each cast member with a local picture becomes a character on the server (`/videos/characters`,
+    from a one-second video of its first picture) that the prompt names; `input_reference` stays the
+    shot's own first frame. A member's further pictures, web URLs and members past four are dropped."""
+    sent: list[CastRef] = []
+    dropped: list[tuple[str, str, str]] = []
+    for member, ref in all_refs(cast):
+        if "://" in ref:
+            dropped.append((member, ref, "a web URL: a character is made from a local picture"))
+        elif any(s.member == member for s in sent):
+            dropped.append((member, ref, "a character is made from one picture (its first)"))
+        elif len(sent) >= MAX_CHARACTERS:
+            dropped.append((member, ref, f"at most {MAX_CHARACTERS} characters condition one video"))
+        else:
+            sent.append(CastRef(member, ref, CHARACTER_FIELD))
+    how = ("cast members as characters named in the prompt" + ("; the shot's refs as input_reference" if own_refs
+           else "; a server without /videos/characters gets the first picture as input_reference")
+           if sent else "descriptions in the prompt only")
+    return CastRouting(f"openai-videos:{model}", tuple(sent), tuple(dropped), how)
+
+
+def still_video(picture: Path, dest: Path, *, seconds: float = 1.0, fps: int = 24) -> Path:
+    """A short H.264 video of one picture (a character is created from a video)."""
+    import numpy as np
+    from PIL import Image
+
+    from dreamcut.media import FrameWriter
+
+    with Image.open(picture) as im:
+        rgb = im.convert("RGB")
+        w, h = rgb.size
+        scale = min(1.0, 1280 / max(w, h))
+        w2, h2 = max(16, int(w * scale) // 2 * 2), max(16, int(h * scale) // 2 * 2)
+        frame = np.asarray(rgb.resize((w2, h2)), dtype=np.uint8)
+    with FrameWriter(dest, w2, h2, fps) as writer:
+        for _ in range(max(1, int(round(seconds * fps)))):
+            writer.write(frame)
+    return dest

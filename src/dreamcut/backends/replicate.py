@@ -42,6 +42,7 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
+from dreamcut.backends._cast import FIRST_FRAME, CastRef, CastRouting, all_refs, first_frame_routing, with_first_frame
 from dreamcut.errors import BadInput
 
 # -- the prompt ------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text a Replicate model receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text a Replicate model receives for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 
@@ -199,7 +200,13 @@ class ReplicateBackend:
             return self.price(request)
         return 0.0
 
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        size = pick_size(self._caps, request)
+        tier = self._model.tiers[size][0] if size in self._model.tiers else None
+        return cast_routing(self.slug, request.cast, request.refs, tier=tier)
+
     def problems(self, request: GenerationRequest) -> list[str]:
+        request = with_first_frame(request, self.cast_routing(request))
         out = common_problems(self._caps, request, self.slug)
         size = pick_size(self._caps, request)
         if self.slug == "minimax/hailuo-02" and size == (1920, 1080) and pick_seconds(self._caps, request) > 6:
@@ -214,12 +221,18 @@ class ReplicateBackend:
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see replicate:{self.slug} capabilities")
-        for ref in request.refs:
+        routing = self.cast_routing(request)
+        request = with_first_frame(request, routing)
+        references = routing.refs_to(REFERENCE_FIELD)
+        for ref in [*request.refs, *references]:
             if not is_remote(ref):
                 load_ref(ref, where=request.shot_id)  # not an image -> BadInput before any upload
         images = [ref if is_remote(ref) else Path(ref) for ref in request.refs]
         tier = self._model.tiers[pick_size(self._caps, request)][0]
-        return self._model.inputs(request, tier, int(pick_seconds(self._caps, request)), images)
+        inputs = self._model.inputs(request, tier, int(pick_seconds(self._caps, request)), images)
+        if references:
+            inputs[REFERENCE_INPUTS[self.slug][0]] = [ref if is_remote(ref) else Path(ref) for ref in references]
+        return inputs
 
     # -- submit ----------------------------------------------------------------------------
 
@@ -385,3 +398,35 @@ class ReplicateBackend:
             return outcome_unknown("replicate", f"the answer could not be read ({type(e).__name__})", [self._key])
         return ProviderError(f"replicate: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
                              code="bad_answer", transient=True)
+
+
+# Models with a reference-images input for characters, objects and places (their input name, the most
+# they take, and the resolution they refuse it at): Seedance 1 Lite's `reference_images`, 1-4 pictures,
+# not with a first/last frame and not at 1080p (replicate.com/bytedance/seedance-1-lite, input schema).
+REFERENCE_INPUTS = {"bytedance/seedance-1-lite": ("reference_images", 4, "1080p")}
+REFERENCE_FIELD = "reference_images"
+# The first-frame input's name per model (the same names `MODELS`' input writers use).
+FIRST_FRAME_INPUTS = {"bytedance/seedance-1-lite": "image", "minimax/hailuo-02": "first_frame_image",
+                      "kwaivgi/kling-v2.1": "start_image"}
+
+
+def cast_routing(model: str | None, cast, own_refs, *, tier: str | None = None) -> CastRouting:
+    """Per model, by its input names: Seedance 1 Lite takes the cast as `reference_images` (up to 4,
+    without a first frame, below 1080p); the others take one picture as their first frame."""
+    slug = (model or "").split(":")[0]
+    label = f"replicate:{slug}"
+    ref_input = REFERENCE_INPUTS.get(slug)
+    if ref_input and not own_refs and tier != ref_input[2]:
+        name, most, _ = ref_input
+        refs = all_refs(cast)
+        sent = tuple(CastRef(m, r, REFERENCE_FIELD) for m, r in refs[:most])
+        dropped = tuple((m, r, f"{slug} takes at most {most} reference images") for m, r in refs[most:])
+        how = (f"cast pictures as `{name}`; descriptions in the prompt" if sent else "descriptions in the prompt only")
+        return CastRouting(label, sent, dropped, how)
+    why = f"{slug} takes one picture, as the first frame"
+    if ref_input and own_refs:
+        why = f"{slug} takes reference images only without a first frame (the shot's refs)"
+    elif ref_input:
+        why = f"{slug} takes no reference images at {ref_input[2]}"
+    return first_frame_routing(label, cast, own_refs, slots=1,
+                               field=f"{FIRST_FRAME} ({FIRST_FRAME_INPUTS.get(slug, 'image')})", why_one=why)

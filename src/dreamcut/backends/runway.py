@@ -43,6 +43,7 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
+from dreamcut.backends._cast import FIRST_FRAME, CastRouting, first_frame_routing, with_first_frame
 from dreamcut.errors import BadInput
 
 # -- the prompt ------------------------------------------------------------------------
@@ -58,7 +59,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text Runway receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text Runway receives for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 
@@ -146,7 +147,11 @@ class RunwayBackend:
     def price(self, request: GenerationRequest) -> float:
         return round(self._model.credits_per_second * self.whole_seconds(request) * CREDIT_USD, 6)
 
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        return cast_routing(self.model, request.cast, request.refs)
+
     def problems(self, request: GenerationRequest) -> list[str]:
+        request = with_first_frame(request, self.cast_routing(request))
         caps = self._model.caps
         out = common_problems(caps, request, self.model) + ref_problems(
             request, caps, max_refs=self._model.max_refs, needs_image=not self._model.text, model=self.model)
@@ -172,6 +177,7 @@ class RunwayBackend:
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see runway:{self.model} capabilities")
+        request = with_first_frame(request, self.cast_routing(request))
         w, h = pick_size(self._model.caps, request)
         body: dict[str, Any] = {
             "model": self.model,
@@ -307,3 +313,18 @@ class RunwayBackend:
         return ProviderError(f"runway: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
                              code="bad_answer", transient=True)
 
+
+def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
+    """Runway's video models take images only as `promptImage` (the first frame; Veo 3.1 models also a
+    last frame). Tagged `referenceImages` (`@mia` in the prompt) exist only on Runway's image models
+    (gen4_image, text_to_image), not on image_to_video; so the first cast reference becomes the first
+    frame when the shot gives none, local files inline as data URIs, https URLs on a domain name.
+    (runwayml 5.24.0: types/image_to_video_create_params.py gives Gen4Turbo, Gen4_5 and Veo3_1 only
+    `promptImage`; `referenceImages` with `tag` appears in types/text_to_image_create_params.py.)"""
+    m = MODELS.get(model or "")
+    return first_frame_routing(
+        f"runway:{model}", cast, own_refs, slots=m.max_refs if m else 1, field=f"{FIRST_FRAME} (promptImage)",
+        why_one="Runway's video models take one image, as the first frame (tagged referenceImages are for "
+                "its image models only)",
+        usable=lambda ref: not is_remote(ref) or _url_problem(ref) is None,
+        unusable="not an https:// URL on a domain name (Runway refuses it)")

@@ -57,6 +57,7 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, create_st
 from dreamcut.backends._prompt import Draft, fit, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
+from dreamcut.backends._cast import FIRST_FRAME, CastRef, CastRouting, all_refs, first_frame_routing, with_first_frame
 from dreamcut.errors import BadInput
 
 # -- the prompt ------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def prompt_draft(request: GenerationRequest) -> Draft:
 
 
 def format_prompt(request: GenerationRequest, max_chars: int = PROMPT_CHARS) -> str:
-    """The text Veo receives for `request`, within `max_chars` (see `prompts.fit`)."""
+    """The text Veo receives for `request`, within `max_chars` (see `_prompt.fit`)."""
     return fit(prompt_draft(request), max_chars)
 
 
@@ -117,6 +118,14 @@ MODELS: dict[str, _Model] = {
     "veo-2.0-generate-001": _Model((5.0, 6.0, 7.0, 8.0), _V2_SIZES, 0.50, max_refs=2, extend=False,
                                    audio_flag=False),
 }
+
+# Models that take `reference_images` (type ASSET: a character, an object, a place), up to 3, with a
+# prompt and no first/last frame, made at 8 s (google-genai 3.6 types.GenerateVideosConfig.reference_images;
+# Veo 3.1 reference-to-video makes 8 s videos from up to three asset images).
+REFERENCE_MODELS = frozenset({"veo-3.1-generate-001", "veo-3.1-generate-preview", "veo-3.1-fast-generate-001",
+                              "veo-3.1-fast-generate-preview", "veo-2.0-generate-001"})
+MAX_ASSET_REFS = 3
+REFERENCE_SECONDS = 8.0
 
 EXTEND_SECONDS = 7  # Veo 3.1 extends a video by exactly 7 s per call (extend-videos page, read 2026-11-29)
 MAX_EXTEND_INPUT = 30  # the video given to an extension is 1-30 s long (same page)
@@ -196,7 +205,12 @@ class VeoBackend:
         return [f"veo makes {made:g} s for this {request.seconds:g} s shot ({how}); "
                 f"it is priced and recorded as {made:g} s and trimmed in the edit"]
 
+    def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        seconds = None if request.preview else pick_seconds(self._caps, request)
+        return cast_routing(self.model, request.cast, request.refs, seconds=seconds)
+
     def problems(self, request: GenerationRequest) -> list[str]:
+        request = with_first_frame(request, self.cast_routing(request))
         out = common_problems(self._caps, request, self.model) + ref_problems(
             request, self._caps, max_refs=self._model.max_refs, needs_image=False, model=self.model)
         if any(is_remote(r) for r in request.refs):
@@ -225,7 +239,12 @@ class VeoBackend:
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see veo:{self.model} capabilities")
         size = pick_size(self._caps, request)
+        routing = self.cast_routing(request)
+        request = with_first_frame(request, routing)
         images = [self._image(ref, request.shot_id) for ref in request.refs]
+        # The cast as asset references: never on an extension (the source video carries the cast).
+        assets = [types.VideoGenerationReferenceImage(image=self._image(ref, request.shot_id), reference_type="ASSET")
+                  for ref in routing.refs_to(ASSET_FIELD)] if video is None else []
         config = types.GenerateVideosConfig(
             number_of_videos=1,
             duration_seconds=EXTEND_SECONDS if video is not None else int(pick_seconds(self._caps, request)),
@@ -235,6 +254,7 @@ class VeoBackend:
             seed=request.seed % 4_294_967_295,
             generate_audio=False if self._model.audio_flag else None,
             last_frame=images[1] if len(images) > 1 else None,
+            reference_images=assets or None,
         )
         source = types.GenerateVideosSource(
             prompt=request.prompt,
@@ -431,3 +451,38 @@ def _mp4_seconds(data: bytes) -> float | None:
     else:
         timescale, duration = struct.unpack(">II", data[at + 16:at + 24])
     return duration / timescale if timescale else None
+
+
+ASSET_FIELD = "reference_images (ASSET)"
+
+
+def cast_routing(model: str | None, cast, own_refs, *, seconds: float | None = None) -> CastRouting:
+    """Veo 3.1 (and 2.0) take up to three `reference_images` of type ASSET (a character, an object, a
+    place) with the prompt: the cast goes there, local files inline as bytes, gs:// as URIs, when the
+    shot gives no first-frame image of its own (Veo refuses both together) and the generation is the
+    8 s that reference-to-video makes. Other Veo models: the first cast picture as the first frame."""
+    label = f"veo:{model}"
+    usable = lambda ref: not ref.startswith(("http://", "https://"))  # noqa: E731 - Veo fetches no web URLs
+    unusable = "an http(s) URL: Veo takes local files (sent inline) or gs:// URIs"
+    if model not in REFERENCE_MODELS:
+        return first_frame_routing(label, cast, own_refs, slots=1, field=f"{FIRST_FRAME} (image)",
+                                   why_one=f"{model} takes one image, as the first frame (no reference images)",
+                                   usable=usable, unusable=unusable)
+    sent: list[CastRef] = []
+    dropped: list[tuple[str, str, str]] = []
+    for member, ref in all_refs(cast):
+        if not usable(ref):
+            dropped.append((member, ref, unusable))
+        elif own_refs:
+            dropped.append((member, ref, "the shot's own refs are its first frame, and Veo takes reference images "
+                                         "only without one"))
+        elif seconds is not None and abs(seconds - REFERENCE_SECONDS) > 1e-6:
+            dropped.append((member, ref, f"Veo makes reference-to-video takes of {REFERENCE_SECONDS:g} s only "
+                                         f"(this one is {seconds:g} s)"))
+        elif len(sent) >= MAX_ASSET_REFS:
+            dropped.append((member, ref, f"Veo takes at most {MAX_ASSET_REFS} asset reference images"))
+        else:
+            sent.append(CastRef(member, ref, ASSET_FIELD))
+    how = ("cast pictures as asset reference images; descriptions in the prompt" if sent
+           else "descriptions in the prompt only")
+    return CastRouting(label, tuple(sent), tuple(dropped), how)

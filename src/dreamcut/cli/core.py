@@ -85,10 +85,14 @@ def check(
         # The same function `generate` and `make` run before any money is spent.
         result = pipeline.check(project, progress=fraction_updater(bars, task))
     problems, est = result.problems, result.estimate
+    from dreamcut.backends._cast import explain as explain_cast
+
+    cast_lines = explain_cast(spec, str(project.root))
     if as_json:
         from dreamcut.cli.json_out import check_document, emit
 
         doc = check_document(problems, est, song=spec.song, song_seconds=result.song_seconds, budget=spec.budget_usd)
+        doc["cast"] = cast_lines  # what each backend does with the cast (backends._cast.explain)
         emit(doc)
         if not doc["ok"]:
             raise SystemExit(2)
@@ -105,6 +109,10 @@ def check(
         say(f"  {b.backend}: {b.takes} takes, {b.seconds:.0f} s, ${b.usd:,.2f}"
             + (f" at ${b.price_per_second:.3f}/s ({b.price_source})" if b.price_per_second else ""))
     say(f"estimated cost: ${est.usd:,.2f} of a ${spec.budget_usd:,.2f} budget")
+    if cast_lines:
+        say("cast (what each backend does with the reference images):")
+        for line in cast_lines:
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     for pr in problems:
         if pr.shot_id == "*":
             console.print(f"[red]error[/]: {pr.message} (fix: {pr.fix})", highlight=False)

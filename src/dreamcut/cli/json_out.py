@@ -83,28 +83,28 @@ def verify_document(report: Any) -> dict[str, Any]:
 
 
 def edit_document(timeline: Any, *, cut_file: str, song_seconds: float, tempo: float) -> dict[str, Any]:
-    """The edit as cuts: record start in seconds, shot, take, bar/beat, speed, score, how it is entered, why."""
-    import opentimelineio as otio
+    """The edit as cuts: record start in seconds, shot, take, bar/beat, speed, score, how it is entered, why.
 
-    meta = timeline.metadata.get("dreamcut", {})
-    fps = float(meta.get("fps") or 24)
+    Clips are read through `dreamcut.timeline` (speed is the clip's LinearTimeWarp, the record start
+    is counted on V1), so a conformed edit reads the same as a planned one."""
+    from dreamcut import timeline as tl
+
+    fps = tl.info(timeline).fps
     cuts = []
-    pending = None
-    for item in timeline.tracks[0]:
-        if isinstance(item, otio.schema.Transition):
+    pending: tl.TransitionView | None = None
+    for item in tl.items(timeline, fps):
+        if isinstance(item, tl.TransitionView):
             pending = item
             continue
-        if not isinstance(item, otio.schema.Clip):
+        if not isinstance(item, tl.ClipView):
             continue
-        m = item.metadata.get("dreamcut", {})
-        start = int(m.get("record_start_frame", round(float(m.get("record_start", 0)) * fps)))
-        entered = "cut" if pending is None else str(pending.metadata.get("dreamcut", {}).get("kind", pending.name))
-        cuts.append({"start": round(start / fps, 4), "shot": m.get("shot"), "take": m.get("take", item.name),
+        m = item.meta
+        cuts.append({"start": round(item.record_start / fps, 4), "shot": item.shot, "take": item.take,
                      "bar": m.get("bar"), "beat_in_bar": m.get("beat_in_bar"), "section": m.get("section"),
-                     "speed": float(m.get("speed", 1.0)), "score": m.get("score"), "entered_by": entered,
-                     "transition_frames": None if pending is None else
-                     int(pending.in_offset.value + pending.out_offset.value),
+                     "speed": round(item.speed, 6), "score": m.get("score"),
+                     "entered_by": "cut" if pending is None else tl.TYPE_TO_KIND.get(pending.kind, pending.kind),
+                     "transition_frames": None if pending is None else pending.frames,
                      "reason": m.get("reason", "")})
         pending = None
     return document("edit", cut_file=cut_file, song_seconds=round(song_seconds, 3), tempo_bpm=round(tempo, 2),
-                    fps=fps, cuts=cuts)
+                    fps=float(fps), cuts=cuts)

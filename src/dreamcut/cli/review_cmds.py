@@ -107,7 +107,8 @@ def search(
 def rank(
     shot: Optional[List[str]] = typer.Option(None, "--shot", "-s", help="Only these shots (repeatable)."),
     clip_model: Optional[Path] = typer.Option(None, "--clip-model",
-                                              help="Folder of a local CLIP model: also score how well takes match their prompt."),
+                                              help="Folder of a local CLIP model: also score how well takes match their prompt, "
+                                                   "and judge the cast's likeness with its image embeddings."),
     limit: int = typer.Option(0, "--limit", "-n", help="Show only the best N (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (shot, take, score, why, defects "
                                                       "with times in seconds) instead of the table."),

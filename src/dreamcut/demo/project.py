@@ -292,6 +292,15 @@ render:
 #   sections:               # per section label: intro, verse, chorus, bridge, outro
 #     chorus: {shake: 0.5}
 
+# The cast: recurring characters, places and objects (none unless given). A shot names who is in it
+# (`cast: [mia]`); each member's description is added to that shot's prompt, and its reference images
+# go to each backend the way its API allows (`dreamcut check` says where).
+# cast:
+#   - name: mia               # one word; shots use it
+#     kind: character         # character | place | object
+#     description: a young woman in a red raincoat, short black hair
+#     refs: [refs/mia.png]    # pictures in the project folder (png, jpg, webp) or https:// URLs
+
 shots:
   # A plain long-form prompt.
   - id: opening             # letters, digits, '-' and '_'
@@ -308,6 +317,7 @@ shots:
     # place: {section: chorus}    # pin the start: {section: chorus#2} | {bar: 17} | {beat: 65} | {second: 42.5}
     # transition: {kind: dissolve, beats: 2}   # into the next shot
     # reframe: left             # `dreamcut deliver`'s 9:16 and 1:1 crop here: left | center | right | {x: 0.3}
+    # cast: [mia]           # who is in this shot (names from `cast:`)
 
   # Several scenes in ONE take, with times inside the text; {a|b} makes numbered variants.
   - id: classroom-to-field

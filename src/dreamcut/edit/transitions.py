@@ -6,8 +6,8 @@ the frame functions here state what they mean in numpy (and are tested as such),
 render calls them. The transition kinds themselves are `dreamcut.timeline`'s.
 
 Zoom-through is the endless-zoom transition: the outgoing shot keeps zooming in while
-the incoming shot grows out of its centre. It needs per-frame Python, so it is rendered
-here, only for the transition's own frames:
+the incoming shot grows out of its centre. It needs per-frame Python, so its frames are
+computed here, only for the transition's own frames:
 
 - the zoom is exponential (the scale is `exp(integral of rate)`), so at a constant rate
   the apparent speed of the zoom is constant;
@@ -18,8 +18,10 @@ here, only for the transition's own frames:
   its own forward zoom is cancelled by a shrinking digital zoom-in, so its apparent
   speed is the inset's growth and it ends as the untouched incoming frame.
 
-Pure numpy/OpenCV frame functions; reading and writing media is `render_zoom_through`'s
-job only. This module never decides where a cut goes or which transition a cut gets.
+Pure numpy/OpenCV frame functions: this module reads and writes no media. The renderer's
+`render.ffmpeg.render_zoom_through` decodes the two takes, calls `zoom_rate` and
+`transition_frames` here, and encodes the result (for renders and for the clips exports bake).
+This module never decides where a cut goes or which transition a cut gets.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends.base import GenerationRequest
+from dreamcut.backends.base import CastMember, GenerationRequest
 from dreamcut.backends.registry import BackendRef
 from dreamcut.prompts import compose, expand, format_for_backend, max_prompt_chars
 from dreamcut.spec import ProjectSpec, Shot
@@ -57,6 +57,8 @@ def job_key(p: PlannedTake) -> str:
             "backend": p.backend.name, "model": p.backend.model, "seconds": r.seconds, "size": [r.width, r.height],
             "fps": r.fps, "seed": r.seed, "preview": [r.preview, r.preview_frames if r.preview else 0],
             "options": [list(kv) for kv in r.options], "inputs": inputs, "refs": [ref_hash(x) for x in r.refs]}
+    if r.cast:  # cast pictures by content (a request without a cast keys as before)
+        blob["cast_refs"] = [[m.name, [ref_hash(x) for x in m.refs]] for m in r.cast]
     text = json.dumps(blob, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -83,9 +85,14 @@ def spec_inputs(spec: ProjectSpec, shot: Shot) -> tuple:
     prompt: Any = shot.prompt if isinstance(shot.prompt, str) else [
         s.model_dump(exclude_none=True) for s in shot.prompt]
     preset = shot.style or spec.style_preset
-    return (("prompt", prompt), ("style_preset", preset), ("style_preset_text", spec.styles.get(preset or "")),
-            ("style", spec.style), ("negative", [spec.negative, shot.negative or ""]),
-            ("caption", bool(spec.caption)))
+    inputs = (("prompt", prompt), ("style_preset", preset), ("style_preset_text", spec.styles.get(preset or "")),
+              ("style", spec.style), ("negative", [spec.negative, shot.negative or ""]),
+              ("caption", bool(spec.caption)))
+    if shot.cast:  # only a shot that names cast members: an unused `cast:` block re-keys nothing
+        from dreamcut.cast import spec_key_inputs
+
+        inputs += (("cast", spec_key_inputs(spec, shot)),)
+    return inputs
 
 
 def take_seed(shot_id: str, index: int) -> int:
@@ -119,7 +126,14 @@ def request_for(spec: ProjectSpec, shot: Shot, index: int, *, root: str = ".", p
         shot_id=shot.id, prompt=prompt, negative_prompt=composed.negative, seconds=spec.shot_seconds(shot),
         width=width, height=height, fps=spec.fps, seed=take_seed(shot.id, index) if seed is None else seed,
         variant=variant, segments=composed.segments, refs=refs, preview=preview, caption=caption,
-        lead=composed.lead, style=composed.style, camera=composed.camera)
+        lead=composed.lead, style=composed.style, camera=composed.camera, cast=request_cast(spec, shot, root))
+
+
+def request_cast(spec: ProjectSpec, shot: Shot, root: str = ".") -> tuple[CastMember, ...]:
+    """The shot's cast members as a request carries them: reference images as absolute paths (or URLs)."""
+    from dreamcut.cast import shot_members
+
+    return shot_members(spec, shot, root)
 
 
 def plan_takes(spec: ProjectSpec, *, root: str = ".", shots: list[str] | None = None) -> list[PlannedTake]:

@@ -3,15 +3,18 @@
 `program_line(song, t, shot)` is the text; `program_ass(...)` writes it as one ASS subtitle
 event per beat, and `overlay_filter(...)` is the ffmpeg chain that draws those events and
 the running song timecode (drawtext) over the finished picture. The font is
-`dreamcut.fonts`' choice (Noto Sans CJK where installed, else DejaVu Sans).
+`dreamcut.fonts`' choice (Noto Sans CJK where installed, else DejaVu Sans); emoji in a shot
+or section name are set in the emoji font (Symbola, Debian fonts-symbola) with an ASS `\\fn`
+override, and both fonts are handed to libass through one fonts folder beside the script.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.fonts import load_font, unicode_font_path  # noqa: F401  (load_font: re-exported for drawers)
+from dreamcut.fonts import emoji_font_path, font_family, font_runs, load_font, unicode_font_path  # noqa: F401
 
 
 def timecode(t: float) -> str:
@@ -39,8 +42,13 @@ def _ass_time(t: float) -> str:
     return f"{h}:{m:02d}:{s:02d}.{c:02d}"
 
 
-def _ass_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("{", "(").replace("}", ")").replace("\n", " ")
+def _ass_text(text: str, emoji_family: str | None = None) -> str:
+    """The text as an ASS event's text: braces and backslashes made harmless, and emoji runs set in
+    `emoji_family` (then back to the style's font) when there is an emoji font."""
+    text = text.replace("\\", "\\\\").replace("{", "(").replace("}", ")").replace("\n", " ")
+    if emoji_family is None:
+        return text
+    return "".join(f"{{\\fn{emoji_family}}}{run}{{\\r}}" if emoji else run for run, emoji in font_runs(text))
 
 
 def program_ass(song: SongAnalysis, shots: list[tuple[float, float, str]], size: tuple[int, int],
@@ -57,6 +65,8 @@ def program_ass(song: SongAnalysis, shots: list[tuple[float, float, str]], size:
     family = "DejaVu Sans"
     if font is not None:
         family = load_font(fs).getname()[0]
+    emoji = emoji_font_path()
+    emoji_family = font_family(emoji) if emoji is not None else None
     lines = ["[Script Info]", "ScriptType: v4.00+", f"PlayResX: {w}", f"PlayResY: {h}", "WrapStyle: 2",
              "ScaledBorderAndShadow: yes", "", "[V4+ Styles]",
              "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
@@ -71,7 +81,7 @@ def program_ass(song: SongAnalysis, shots: list[tuple[float, float, str]], size:
             continue
         shot = next((name for s0, s1, name in shots if s0 - 1e-6 <= a < s1 - 1e-6), "")
         text = program_line(song, a + 1e-3, shot).split("  ", 1)[-1]  # the timecode runs per frame instead
-        lines.append(f"Dialogue: 0,{_ass_time(a)},{_ass_time(b)},P,,0,0,0,,{_ass_text(text)}")
+        lines.append(f"Dialogue: 0,{_ass_time(a)},{_ass_time(b)},P,,0,0,0,,{_ass_text(text, emoji_family)}")
     return "\n".join(lines) + "\n"
 
 
@@ -88,9 +98,27 @@ def overlay_filter(ass_file: Path, size: tuple[int, int]) -> str:
     margin = max(4, int(round(h * 0.02)))
     font = unicode_font_path()
     parts = []
-    fontsdir = f":fontsdir={_filter_path(font.parent)}" if font is not None else ""
+    folder = _fonts_folder(ass_file.parent / "overlay-fonts", [font, emoji_font_path()])
+    fontsdir = f":fontsdir={_filter_path(folder)}" if folder is not None else ""
     parts.append(f"ass=filename={_filter_path(ass_file)}{fontsdir}")
     fontfile = f"fontfile={_filter_path(font)}:" if font is not None else ""
     parts.append(f"drawtext={fontfile}text='%{{pts\\:hms}}':x={margin}:y={margin}:fontsize={fs}:fontcolor=white:"
                  f"box=1:boxcolor=black@0.5:boxborderw={max(1, fs // 6)}")
     return ",".join(parts)
+
+
+def _fonts_folder(folder: Path, fonts: list[Path | None]) -> Path | None:
+    """A folder holding (links to) the given fonts, for libass's `fontsdir` (it reads one folder).
+    None when there is no font to give."""
+    fonts = [f for f in fonts if f is not None]
+    if not fonts:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in fonts:
+        link = folder / f.name
+        if link.is_symlink() and Path(os.readlink(link)) == f:
+            continue
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to(f)
+    return folder

@@ -39,6 +39,8 @@ The package, one concept a module, in the order a frame is made:
 - `camera`  -- the camera path through a texture, one affine view per frame;
 - `portal`  -- the zoom-through between two scenes of one take (its feathered window is
                `dreamcut.portal`'s, shared with the edit's zoom-through transition);
+- `cast`    -- each member of the take's cast as the same figure in every shot (colour and head
+               shape from its name, its name above it), drawn in screen space;
 - `overlay` -- the ANIMATIC caption band and running timecode;
 - `frames`  -- a take's frames: scenes, camera, portal, vignette/flicker/grain, label;
 - `encode`  -- H.264 through ffmpeg (full takes) or PyAV in-process (previews);
@@ -125,3 +127,13 @@ class AnimaticBackend(LocalBackend):
                              metadata=meta, input_pix_fmt="yuv420p") as writer:
                 write_threaded(render_frames(request), writer, request.frame_count, progress)
 
+
+def cast_routing(model, cast, own_refs):
+    """The animatic draws each cast member as a figure whose colour and head shape come from its name
+    (`animatic.cast`); its pictures are not read (the shot's own refs still tint the scene)."""
+    from dreamcut.backends._cast import CastRouting, all_refs
+
+    return CastRouting("animatic", how="each member drawn as its own figure (colour and head shape from the name), "
+                                       "named on screen; descriptions in the caption's prompt",
+                       dropped=tuple((m, r, "the animatic draws the member from its name, not its picture")
+                                     for m, r in all_refs(cast)))

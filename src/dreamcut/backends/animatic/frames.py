@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from dreamcut.backends.animatic.camera import smooth_noise, camera_views, view_matrix
+from dreamcut.backends.animatic.cast import paint_cast, place_cast
 from dreamcut.backends.animatic.overlay import CaptionBands
 from dreamcut.backends.animatic.paint import draw_scene
 from dreamcut.backends.animatic.portal import portal_scale, portal_window, zoom_through
@@ -175,6 +176,9 @@ class TakeFrames:
             labels = [f"[{s.start:g}-{s.end:g}s] {s.text}" if len(segs) > 1 else None for s in segs]
             self.bands = CaptionBands(request.caption or "", labels, (w, h), (rw, rh))
         self._textures: dict[int, np.ndarray] = {}
+        # The take's cast, placed at the requested size (a preview draws the same places, small).
+        self.cast = place_cast([m.name for m in request.cast], w, h, [m.kind for m in request.cast])
+        self.cast_scale = rw / w
 
     def texture(self, i: int) -> np.ndarray:
         """Scene i's Droste texture; only the current and the next scene are ever on screen."""
@@ -219,6 +223,8 @@ class TakeFrames:
             cur = self.scene_at(t)
             self.draw_camera(out, f, t, cur)
             frame = self.passes.apply(out, self.looks[cur], f)
+            if self.cast:
+                paint_cast(frame, self.cast, t, self.cast_scale)
             if self.bands is not None:
                 self.bands.draw(frame, self.label_scene(t, cur), t)
             yield frame

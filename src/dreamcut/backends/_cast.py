@@ -1,0 +1,151 @@
+"""Where a backend puts the cast's reference images: the routing type every backend returns.
+
+Each backend decides in its own file, with a pure `cast_routing(model, cast, own_refs)` function,
+which cast reference goes into which field of its API (Runway's `promptImage`, Veo's
+`reference_images` of type ASSET, Luma's keyframes, an OpenAI-compatible server's characters and
+`input_reference`, a diffusers pipeline's conditioning image, a Replicate or fal model's input),
+and which are dropped and why. `build` uses that routing to make the request; `dreamcut check`
+prints the same routing (`explain`), so what is said is what is sent.
+
+Nothing here imports an SDK; `explain` imports each backend module used (most import their SDK
+lazily; openai-videos at import), and a backend that cannot load is said, not fatal.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from dreamcut.spec import ProjectSpec
+
+
+class CastLike(Protocol):
+    """A cast member as a backend sees it: a name, a description and reference images."""
+
+    name: str
+    description: str
+    refs: Sequence[str]
+
+
+@dataclass(frozen=True)
+class CastRef:
+    """One cast reference image sent: whose, which file or URL, and where in the request."""
+
+    member: str
+    ref: str
+    field: str
+
+
+@dataclass(frozen=True)
+class CastRouting:
+    """What a backend does with a shot's cast: refs sent (and where), refs dropped (and why), and
+    `how`: one sentence on the mechanism. `problems`: what must be fixed before money is spent."""
+
+    backend: str
+    sent: tuple[CastRef, ...] = ()
+    dropped: tuple[tuple[str, str, str], ...] = ()  # (member, ref, why)
+    how: str = ""
+    problems: tuple[str, ...] = ()
+
+    def refs_to(self, prefix: str) -> list[str]:
+        """The refs sent to fields starting with `prefix`, in order."""
+        return [r.ref for r in self.sent if r.field.startswith(prefix)]
+
+    def lines(self) -> list[str]:
+        out = [f"{self.backend}: {self.how}"] if self.how else []
+        out += [f"  {r.member}: {_short(r.ref)} -> {r.field}" for r in self.sent]
+        out += [f"  {m}: {_short(ref)} dropped: {why}" for m, ref, why in self.dropped]
+        out += [f"  problem: {p}" for p in self.problems]
+        return out
+
+
+def _short(ref: str) -> str:
+    if "://" in ref:
+        return ref if len(ref) <= 60 else ref[:57] + "..."
+    return ref.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def all_refs(cast: Sequence[CastLike]) -> list[tuple[str, str]]:
+    """(member, ref) for every reference of every member, in cast order."""
+    return [(m.name, r) for m in cast for r in m.refs]
+
+
+def first_frame_routing(backend: str, cast: Sequence[CastLike], own_refs: Sequence[str], *, slots: int,
+                        field: str, why_one: str, usable=lambda ref: True, unusable: str = "") -> CastRouting:
+    """The routing of an API whose only image input is a first frame (`slots` image inputs in all):
+    the first usable cast reference takes the first frame when the shot gives no image of its own;
+    every other reference is dropped with `why_one`. The description travels in the prompt either way."""
+    sent: list[CastRef] = []
+    dropped: list[tuple[str, str, str]] = []
+    free = slots > 0 and not own_refs
+    for member, ref in all_refs(cast):
+        if not usable(ref):
+            dropped.append((member, ref, unusable))
+        elif free and not sent:
+            sent.append(CastRef(member, ref, field))
+        elif own_refs and not sent:
+            dropped.append((member, ref, "the shot's own refs: take the image input"))
+        else:
+            dropped.append((member, ref, why_one))
+    how = (f"the first cast picture goes in as the {field}; descriptions in the prompt" if sent
+           else "descriptions in the prompt only")
+    return CastRouting(backend, tuple(sent), tuple(dropped), how)
+
+
+def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], own_refs: Sequence[str] = ()) -> CastRouting:
+    """The backend's own `cast_routing` (imported from its module: no SDK is imported)."""
+    from dreamcut.backends.registry import BACKENDS
+
+    try:
+        module = importlib.import_module(BACKENDS[backend_name][0])
+    except ImportError as e:
+        return CastRouting(f"{backend_name}:{model}" if model else backend_name,
+                           how=f"cannot tell: the backend does not load (missing package {e.name or e})")
+    route = getattr(module, "cast_routing", None)
+    if route is None:
+        return CastRouting(f"{backend_name}:{model}" if model else backend_name,
+                           how="takes no pictures: the descriptions travel in the prompt only",
+                           dropped=tuple((m, r, f"{backend_name} has no image input for a cast") for m, r in all_refs(cast)))
+    return route(model, list(cast), list(own_refs))
+
+
+def explain(spec: "ProjectSpec", root: str = ".") -> list[str]:
+    """What each backend will do with the cast, for `dreamcut check`: one block per backend and cast
+    combination, naming the shots. [] when no shot names a cast member."""
+    from dreamcut.cast import resolve_ref, shot_members
+
+    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list] = {}
+    for shot in spec.shots:
+        if not shot.cast:
+            continue
+        key = (str(spec.shot_backend(shot)), tuple(shot.cast), tuple(shot.refs))
+        groups.setdefault(key, []).append(shot)
+    out: list[str] = []
+    for (backend_text, names, own), shots_ in groups.items():
+        name, _, model = backend_text.partition(":")
+        members = shot_members(spec, shots_[0], root)  # the members as the requests carry them
+        routing = routing_for(name, model or None, members, [resolve_ref(r, root) for r in own])
+        shots = [s.id for s in shots_]
+        where = ", ".join(shots[:6]) + (f" (+{len(shots) - 6})" if len(shots) > 6 else "")
+        lines = routing.lines()
+        lines += [f"  {m.name}: no pictures (its description in the prompt only)" for m in members if not m.refs]
+        if lines:
+            lines[0] = f"{lines[0]} [shots {where}: {', '.join(names)}]"
+        out += lines
+    return out
+
+
+def with_first_frame(request, routing: CastRouting):
+    """`request` with the cast references its routing sends as image inputs (`refs`), for a backend
+    whose image inputs are its first (and last) frame. Unchanged when the shot has refs of its own."""
+    from dataclasses import replace
+
+    refs = routing.refs_to(FIRST_FRAME)
+    if request.refs or not refs:
+        return request
+    return replace(request, refs=tuple(refs))
+
+
+FIRST_FRAME = "first frame"  # the field name prefix first_frame_routing callers use for the image input
