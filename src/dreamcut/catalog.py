@@ -543,13 +543,44 @@ class Catalog:
         return {r[0]: float(r[1]) for r in self.db.execute(
             "SELECT job_key, SUM(amount_usd) FROM ledger WHERE kind='charge' GROUP BY job_key")}
 
+    def add_job(self, key: str, *, shot_id: str, kind: str, variant: int, backend: str, request_json: str,
+                reserved_usd: float, key_version: int, state: str = "pending") -> bool:
+        """Insert job `key` unless it exists; True when this call inserted it."""
+        now = time.time()
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
+            "created_at, updated_at, key_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (key, shot_id, kind, variant, backend, request_json, state, reserved_usd, now, now, key_version))
+        return cur.rowcount == 1
+
+    def job_with_provider_id(self, provider_job_id: str, *, other_than: str | None = None) -> str | None:
+        """The key of the job (other than `other_than`) that holds provider job `provider_job_id`, if any."""
+        row = self.db.execute("SELECT key FROM jobs WHERE provider_job_id=? AND key != ?",
+                              (provider_job_id, other_than or "")).fetchone()
+        return row[0] if row else None
+
+    def claimed_provider_ids(self, *, other_than: str | None = None) -> set[str]:
+        """Every provider job id some job (other than `other_than`) holds."""
+        return {r[0] for r in self.db.execute(
+            "SELECT provider_job_id FROM jobs WHERE provider_job_id IS NOT NULL AND key != ?", (other_than or "",))}
+
+    def has_jobs_before_key_version(self, version: int) -> bool:
+        """Whether a job row was keyed under a key version older than `version`."""
+        return self.db.execute("SELECT 1 FROM jobs WHERE key_version < ? LIMIT 1", (version,)).fetchone() is not None
+
+    def job_history(self, key: str) -> list[sqlite3.Row]:
+        """Job `key`'s ledger lines, oldest first: reservations, charges and notes (retries, reconciles)."""
+        return list(self.db.execute("SELECT * FROM ledger WHERE job_key=? ORDER BY id", (key,)))
+
     def spent_usd(self) -> float:
         return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])
 
     def reserved_usd(self) -> float:
-        """Money held for jobs in flight and the worst case of parked ones."""
+        """Money held for jobs in flight, the worst case of parked ones, and of jobs cancelled where
+        a refund is possible but not guaranteed (their reservation is kept on the finished row)."""
         marks = ",".join("?" * len(RESERVING_STATES))
-        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks})",
+        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks}) "
+                              "OR (state IN ('failed', 'canceled') AND reserved_usd > 0)",
                               RESERVING_STATES).fetchone()
         return float(row[0])
 
