@@ -553,6 +553,15 @@ class Catalog:
             (key, shot_id, kind, variant, backend, request_json, state, reserved_usd, now, now, key_version))
         return cur.rowcount == 1
 
+    def add_finished_job(self, key: str, *, shot_id: str, kind: str, variant: int, backend: str, request_json: str,
+                         provider_job_id: str | None, cost_usd: float, take_id: str, created_at: float) -> None:
+        """Record a job that already made take `take_id` (a catalog rebuilt from the takes' sidecars)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO jobs(key, shot_id, kind, variant, backend, request_json, state, provider_job_id, "
+            "cost_usd, take_id, created_at, updated_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (key, shot_id, kind, variant, backend, request_json, "completed", provider_job_id, cost_usd, take_id,
+             created_at, time.time(), created_at))
+
     def job_with_provider_id(self, provider_job_id: str, *, other_than: str | None = None) -> str | None:
         """The key of the job (other than `other_than`) that holds provider job `provider_job_id`, if any."""
         row = self.db.execute("SELECT key FROM jobs WHERE provider_job_id=? AND key != ?",
