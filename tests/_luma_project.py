@@ -6,23 +6,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
-from _takes import write_song
-from conftest import REPO
+from conftest import REPO, make_project
 
 KEY = "luma-secret-0123456789abcdef"
 
 
 def luma_project(root: Path, shots: int = 2, takes: int = 2) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    write_song(root / "song.wav", seconds=6.0)
-    spec = {"title": "Guarantees", "song": "song.wav", "backend": "luma:ray-flash-2", "take_seconds": 5,
-            "takes_per_shot": takes, "budget_usd": 100,
-            "render": {"master": "256x144", "resolution": "256x144"},
-            "shots": [{"id": f"s{i + 1}", "prompt": f"a lighthouse at dusk, angle {i + 1}"} for i in range(shots)]}
-    (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    return root
+    return make_project(root, [{"id": f"s{i + 1}", "prompt": f"a lighthouse at dusk, angle {i + 1}"} for i in range(shots)],
+                        song_seconds=6.0, song_kind="swell", song_rate=22050, song_channels=1, title="Guarantees",
+                        backend="luma:ray-flash-2", take_seconds=5, takes_per_shot=takes, budget_usd=100,
+                        render={"master": "256x144", "resolution": "256x144"})
 
 
 def source_env() -> dict:

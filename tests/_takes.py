@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import conftest
+
 from dreamcut.media import FrameWriter
 
 
@@ -81,14 +83,9 @@ SHOT_PROMPTS = [
 ]
 
 
-def write_song(path: Path, seconds: float = 6.0, rate: int = 22050) -> Path:
-    import soundfile as sf
-
-    t = np.arange(int(seconds * rate)) / rate
-    beat = (np.sin(2 * np.pi * 2.0 * t) > 0.95).astype(np.float32)  # 120 bpm clicks
-    tone = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * t))
-    sf.write(str(path), (tone + 0.5 * beat).astype(np.float32), rate)
-    return path
+def write_song(path: Path, seconds: float = 6.0) -> Path:
+    """The review and ranking tests' song: conftest's `write_song` swell, 22.05 kHz mono."""
+    return conftest.write_song(path, seconds, rate=22050, channels=1, kind="swell")
 
 
 def make_project(root: Path, *, shots: int = 3, takes_per_shot: int = 3, media: int | None = None,
@@ -97,19 +94,15 @@ def make_project(root: Path, *, shots: int = 3, takes_per_shot: int = 3, media: 
 
     `media` limits how many distinct mp4 files are written (rows then share them round-robin),
     which is how a 700-take production is made cheaply."""
-    import yaml
-
     from dreamcut.catalog import Take
     from dreamcut.media import file_sha256
     from dreamcut.project import Project
 
-    root.mkdir(parents=True, exist_ok=True)
-    write_song(root / "song.wav")
-    spec = {"title": "Test Video", "song": "song.wav", "take_seconds": take_seconds, "takes_per_shot": 2,
-            "render": {"master": f"{size[0]}x{size[1]}", "resolution": f"{size[0]}x{size[1]}"},
-            "shots": [{"id": f"s{i + 1:02d}", "prompt": SHOT_PROMPTS[i % len(SHOT_PROMPTS)] + (f" (part {i + 1})" if i >= len(SHOT_PROMPTS) else "")}
-                      for i in range(shots)]}
-    (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False) + extra_yaml)
+    spec = {"shots": [{"id": f"s{i + 1:02d}", "prompt": SHOT_PROMPTS[i % len(SHOT_PROMPTS)] + (
+        f" (part {i + 1})" if i >= len(SHOT_PROMPTS) else "")} for i in range(shots)]}
+    conftest.make_project(root, spec["shots"], song_seconds=6.0, song_kind="swell", song_rate=22050, song_channels=1,
+                          extra_yaml=extra_yaml, title="Test Video", take_seconds=take_seconds, takes_per_shot=2,
+                          render={"master": f"{size[0]}x{size[1]}", "resolution": f"{size[0]}x{size[1]}"})
     project = Project.open(root)
     cat = project.catalog  # before the take files: a catalog missing beside takes is refused as lost
     total = shots * takes_per_shot

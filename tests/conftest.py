@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,19 +31,62 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     return proc
 
 
-def write_song(path: Path, seconds: float, *, rate: int = 44100, channels: int = 2) -> Path:
-    """The test song: a 220 Hz tone with a click every half second (120 bpm), so loudness and beats are known."""
+def write_song(path: Path, seconds: float = 6.0, *, rate: int = 44100, channels: int = 2,
+               kind: str = "clicks") -> Path:
+    """THE test song writer (16-bit WAV), one of three known signals:
+
+    clicks: a 220 Hz tone with a click every half second from t=0 (120 bpm), so loudness and beats are known;
+    swell: a 220 Hz tone swelling every 4 s with 120 bpm clicks a quarter beat in (the review and
+        ranking tests' song; their expected cuts follow its beats);
+    silence: nothing (generation tests, which never listen to it).
+    """
     import numpy as np
     import soundfile as sf
 
     t = np.arange(int(seconds * rate)) / rate
-    tone = 0.25 * np.sin(2 * np.pi * 220.0 * t)
-    clicks = (np.mod(t, 0.5) < 0.01) * 0.5
-    mono = (tone + clicks).astype(np.float32)
+    if kind == "clicks":
+        mono = 0.25 * np.sin(2 * np.pi * 220.0 * t) + (np.mod(t, 0.5) < 0.01) * 0.5
+    elif kind == "swell":
+        beat = (np.sin(2 * np.pi * 2.0 * t) > 0.95).astype(np.float32)
+        mono = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * t)) + 0.5 * beat
+    elif kind == "silence":
+        mono = np.zeros_like(t)
+    else:
+        raise ValueError(f"no song kind {kind!r}")
+    mono = mono.astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = np.stack([mono, mono * 0.8], axis=1) if channels == 2 else mono
     sf.write(str(path), data, rate, subtype="PCM_16")
     return path
+
+
+def make_project(root: Path, shots: int | list[dict] = 3, *, song_seconds: float = 1.0, song_kind: str = "clicks",
+                 song_rate: int = 44100, song_channels: int = 2, prompt: str = "shot number {i}",
+                 extra_yaml: str = "", **fields: Any) -> Path:
+    """THE project factory: a folder with `song.wav` (`write_song`) and a `dreamcut.yaml`.
+
+    shots: the shot entries (dicts: id, prompt, and any shot field), or a count: ids s000, s001, ...
+        with `prompt.format(i=i)` as their prompts.
+    fields: the spec's top-level fields (title, backend, budget_usd, render, ...; a dict becomes a
+        YAML map); `song: song.wav` and `title: test project` unless given.
+    extra_yaml: YAML appended as written (for fields a test wants in a form `fields` cannot say).
+    Takes are the callers' own (each kind of test wants its own pictures); see `_takes`,
+    `finishing_kit` and `serve_helpers` for the presets built on this.
+    """
+    import yaml
+
+    root.mkdir(parents=True, exist_ok=True)
+    write_song(root / "song.wav", song_seconds, rate=song_rate, channels=song_channels, kind=song_kind)
+    if isinstance(shots, int):
+        shots = [{"id": f"s{i:03d}", "prompt": prompt.format(i=i)} for i in range(shots)]
+    spec = {"title": "test project", "song": "song.wav", **fields, "shots": shots}
+    class Indented(yaml.SafeDumper):  # lists indented under their key, as people write dreamcut.yaml
+        def increase_indent(self, flow: bool = False, indentless: bool = False):
+            return super().increase_indent(flow, False)
+
+    text = yaml.dump(spec, Dumper=Indented, sort_keys=False, allow_unicode=True, width=1000)
+    (root / "dreamcut.yaml").write_text(text + (extra_yaml + "\n" if extra_yaml else ""), encoding="utf-8")
+    return root
 
 
 @pytest.fixture
@@ -63,3 +107,48 @@ def artifacts_dir() -> Path:
     path = REPO / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+# -- `dreamcut serve`: the one fixture -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serve_args() -> tuple[str, ...]:
+    """The options of this module's `serve`; a module that wants others overrides this fixture."""
+    return ("--backend", "testcard")
+
+
+@pytest.fixture(scope="module")
+def serve_key_file() -> bool:
+    """Whether this module's `serve` reads its key from --api-key-file (else DREAMCUT_API_KEY)."""
+    return False
+
+
+@pytest.fixture(scope="module")
+def serve(serve_args, serve_key_file, tmp_path_factory):
+    """A real `dreamcut serve` subprocess (serve_helpers.Serve) for the whole module, with `serve_args`."""
+    from serve_helpers import Serve
+
+    root = tmp_path_factory.mktemp("serve")
+    s = Serve(*serve_args, storage=root / "store", key_file=root / "key.txt" if serve_key_file else None)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def start_serve(tmp_path):
+    """Start further `dreamcut serve` processes inside one test: `start_serve(*args, **Serve options)`;
+    each has its own storage under tmp_path and all are stopped when the test ends."""
+    from serve_helpers import Serve
+
+    started: list = []
+
+    def start(*args: str, **options):
+        options.setdefault("storage", tmp_path / f"serve-{len(started)}")
+        s = Serve(*args, **options)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.close()

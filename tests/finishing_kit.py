@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import opentimelineio as otio
 
+import conftest
 from conftest import write_song  # noqa: F401  (the one song writer; finishing tests import it from here)
 from dreamcut import timeline
 from dreamcut.media import FrameWriter
@@ -112,17 +113,13 @@ def build_timeline(cuts: list[Cut], *, song: str, song_seconds: float | None = N
 def make_project(root: Path, *, shots: int = 3, seconds: float = 3.0, song_seconds: float = 8.0,
                  fps: int = 24, size: tuple[int, int] = (320, 180)) -> Path:
     """A tiny project folder: takes/s<i>/s<i>_t1.mp4 (zooming textures), song.wav, and a dreamcut.yaml."""
-    root.mkdir(parents=True, exist_ok=True)
     for i in range(shots):
         write_zoom_take(root / f"takes/s{i}/s{i}_t1.mp4", 100 + i, seconds=seconds, fps=fps, size=size,
                         rate=0.02 + 0.005 * i)
-    write_song(root / "song.wav", song_seconds)
-    shot_lines = "\n".join(f"  - id: s{i}\n    prompt: a slow zoom into texture {i}" for i in range(shots))
-    (root / "dreamcut.yaml").write_text(
-        f"title: finishing test\nsong: song.wav\nfps: {fps}\ntakes_per_shot: 1\n"
-        f"render:\n  master: {size[0]}x{size[1]}\n  resolution: {size[0] * 2}x{size[1] * 2}\n"
-        f"shots:\n{shot_lines}\n", encoding="utf-8")
-    return root
+    return conftest.make_project(
+        root, [{"id": f"s{i}", "prompt": f"a slow zoom into texture {i}"} for i in range(shots)],
+        song_seconds=song_seconds, title="finishing test", fps=fps, takes_per_shot=1,
+        render={"master": f"{size[0]}x{size[1]}", "resolution": f"{size[0] * 2}x{size[1] * 2}"})
 
 
 def standard_cuts() -> list[Cut]:

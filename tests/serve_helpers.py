@@ -10,7 +10,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import wave
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,25 +97,14 @@ class Serve:
         Path(self.log.name).unlink(missing_ok=True)
 
 
-def write_song(path: Path, seconds: float = 1.0) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x00\x00" * int(8000 * seconds))
-
-
 def make_project(root: Path, *, shots: int, takes: int = 1, seconds: float = 1.0,
                  backend: str = "openai-videos:testcard", budget: float = 100.0, size: str = "128x72",
                  fps: int = 12, extra: str = "", shot_extra: str = "") -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    write_song(root / "song.wav")
-    lines = [
-        "version: 1", "title: test batch", "song: song.wav", f"fps: {fps}", f"backend: {backend}",
-        f"budget_usd: {budget}", f"takes_per_shot: {takes}", f"take_seconds: {seconds}", "caption: false",
-        f"render: {{master: {size}, resolution: {size}}}", extra, "shots:",
-    ]
-    for i in range(shots):
-        lines.append(f"  - id: s{i:03d}\n    prompt: shot number {i}, a slow zoom through a corridor{shot_extra}")
-    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
-    return root
+    """A generation batch (conftest's `make_project`): `shots` shots of `takes` takes of `seconds`, a silent song."""
+    from conftest import make_project as project_folder
+
+    return project_folder(root, shots, song_kind="silence", song_rate=8000, song_channels=1,
+                          prompt="shot number {i}, a slow zoom through a corridor" + shot_extra.replace("{", "{{"),
+                          extra_yaml=extra, version=1, title="test batch", fps=fps, backend=backend,
+                          budget_usd=budget, takes_per_shot=takes, take_seconds=seconds, caption=False,
+                          render={"master": size, "resolution": size})

@@ -159,7 +159,7 @@ def test_a_stuck_task_times_out_and_a_cancel_while_running_is_billed_and_gone(ru
     b.cancel(job)
     status = b.poll(job)  # an aborted task answers 404 from now on
     assert runway.calls("delete") and status.state == JobState.CANCELED and status.error_code == "gone"
-    assert b.cancel_billing == CancelBilling.BILLED
+    assert b.cancel_billing == CancelBilling.BILLED_IF_RUNNING
     assert runway.books()["billed_usd"] == pytest.approx(0.60) == b.charged(request(), status)
 
 

@@ -61,78 +61,81 @@ def _check_batch(root: Path, serve: Serve, jobs_expected: int, seconds: float) -
     return {"completed": len(completed), "failed": len(failed), "billing": billing}
 
 
-def test_resume_after_killed_generate(tmp_path):
+def test_resume_after_killed_generate(start_serve, tmp_path):
     """Issue 2: kill the real generate mid-batch, run it again: every take present, none twice."""
-    serve = Serve("--backend", "testcard", "--price", "0.01", "--latency", "0.5", "--workers", "8",
-                  "--poll-after-ms", "100", storage=tmp_path / "serve")
-    try:
-        root = make_project(tmp_path / "proj", shots=6, takes=2)
-        proc = _generate(root, serve, "--concurrency", "3", "--poll-interval", "0.1")
-        deadline = time.monotonic() + 60
-        db_path = root / ".dreamcut" / "catalog.sqlite"
-        while time.monotonic() < deadline:  # kill once some takes exist and others are in flight
-            if db_path.exists():
-                try:
-                    with sqlite3.connect(db_path) as db:
-                        done = db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
-                except sqlite3.OperationalError:  # the schema is not created yet
-                    done = 0
-                if done >= 3:
-                    break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        with sqlite3.connect(db_path) as db:
-            done_before = db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
-        assert 3 <= done_before < 12, "the kill must land mid-batch"
-        again = _generate(root, serve, "--concurrency", "3", "--poll-interval", "0.1")
-        out, err = again.communicate(timeout=120)
-        assert again.returncode == 0, err
-        # the takes completed before the kill are found, not made again (a take moved into takes/
-        # but not yet recorded when the kill landed is recorded by the resume, counted as made)
-        assert f"already there {done_before}," in out, out
-        result = _check_batch(root, serve, 12, 1.0)
-        assert result["completed"] == 12
-        status = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "status"], env=cli_env(),
-                                capture_output=True, text=True)
-        assert status.returncode == 0 and "12 done, 0 to go" in status.stdout and "spent $0.12" in status.stdout
-    finally:
-        serve.close()
+    serve = start_serve("--backend", "testcard", "--price", "0.01", "--latency", "0.5", "--workers", "8",
+                        "--poll-after-ms", "100")
+    root = make_project(tmp_path / "proj", shots=6, takes=2)
+    proc = _generate(root, serve, "--concurrency", "3", "--poll-interval", "0.1")
+    db_path = root / ".dreamcut" / "catalog.sqlite"
+    for _ in range(1200):  # kill once some takes exist and others are in flight (60 s at most)
+        done = 0
+        if db_path.exists():
+            try:
+                with sqlite3.connect(db_path) as db:
+                    done = db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
+            except sqlite3.OperationalError:  # the schema is not created yet
+                pass
+        if done >= 3 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("generate completed fewer than 3 takes in 1200 looks at the catalog")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db_path) as db:
+        done_before = db.execute("SELECT COUNT(*) FROM jobs WHERE state='completed'").fetchone()[0]
+    assert 3 <= done_before < 12, "the kill must land mid-batch"
+    again = _generate(root, serve, "--concurrency", "3", "--poll-interval", "0.1")
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    # the takes completed before the kill are found, not made again (a take moved into takes/
+    # but not yet recorded when the kill landed is recorded by the resume, counted as made)
+    assert f"already there {done_before}," in out, out
+    result = _check_batch(root, serve, 12, 1.0)
+    assert result["completed"] == 12
+    status = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "status"], env=cli_env(),
+                            capture_output=True, text=True)
+    assert status.returncode == 0 and "12 done, 0 to go" in status.stdout and "spent $0.12" in status.stdout
 
 
 @pytest.mark.slow
-def test_kill_9_twenty_times_under_chaos(tmp_path):
+def test_kill_9_twenty_times_under_chaos(start_serve, tmp_path):
     """Issue 4: 100 jobs against `serve --chaos 0.2`, kill -9 at random points 20 times, resume each time."""
     rng = random.Random(4)
-    # Jobs of 3 s and 4 in flight: a run lives 0.8-3 s, so it can put at most a few new jobs in
-    # flight before it is killed, and 100 jobs outlast all 20 kills however quiet the machine
-    # (the provider's clock runs on between runs, so fewer in flight is what keeps it busy).
-    serve = Serve("--backend", "testcard", "--price", "0.01", "--latency", "3.0", "--workers", "24",
-                  "--poll-after-ms", "100", "--chaos", "0.2", "--chaos-seed", "7", "--fps", "8",
-                  storage=tmp_path / "serve")
+    # Jobs of 3 s and 4 in flight: each run is killed once at most 3 of its new creates reached the
+    # server, so 20 runs put at most 60 of the 100 jobs in flight and every kill lands mid-batch,
+    # however fast or slow the machine.
+    serve = start_serve("--backend", "testcard", "--price", "0.01", "--latency", "3.0", "--workers", "24",
+                        "--poll-after-ms", "100", "--chaos", "0.2", "--chaos-seed", "7", "--fps", "8")
     args = ("--concurrency", "4", "--poll-interval", "0.1", "--job-timeout", "6")
-    try:
-        root = make_project(tmp_path / "proj", shots=50, takes=2, size="64x64", fps=8)
-        kills = 0
-        for _ in range(20):
-            proc = _generate(root, serve, *args)
-            time.sleep(rng.uniform(0.8, 3.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
-        finish = tuple("16" if a == "4" else a for a in args)  # the last resume may go wide
-        for _ in range(3):  # resume to the end (a run may leave a job in flight after many chaos faults)
-            proc = _generate(root, serve, *finish)
-            out, err = proc.communicate(timeout=240)
-            if proc.returncode == 0 or "still in flight" not in err + out or " 0 are still in flight" in err + out:
+    root = make_project(tmp_path / "proj", shots=50, takes=2, size="64x64", fps=8)
+    kills = 0
+    for _ in range(20):
+        # Kill at a random point of the batch, found by what the server saw (not by the clock):
+        # once this run's 1 to 3 new creates reached it, or at a random poll before that.
+        before = serve.billing()["creates"]
+        proc = _generate(root, serve, *args)
+        wanted, polls = rng.randint(1, 3), rng.randint(10, 400)
+        for _ in range(polls):
+            if proc.poll() is not None or serve.billing()["creates"] >= before + wanted:
                 break
-        assert kills >= 15, f"only {kills} of 20 runs were killed mid-batch"
-        result = _check_batch(root, serve, 100, 1.0)
-        print(f"\ncrash test: {kills} kill -9s, {result['completed']} completed, {result['failed']} failed "
-              f"with reasons, server: {result['billing']}")
-        assert result["completed"] >= 80
-        faults = result["billing"]["faults"]
-        assert {"rate_limit", "server_error", "drop_before", "drop_after", "malformed"} <= set(faults)
-    finally:
-        serve.close()
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    finish = tuple("16" if a == "4" else a for a in args)  # the last resume may go wide
+    for _ in range(3):  # resume to the end (a run may leave a job in flight after many chaos faults)
+        proc = _generate(root, serve, *finish)
+        out, err = proc.communicate(timeout=240)
+        if proc.returncode == 0 or "still in flight" not in err + out or " 0 are still in flight" in err + out:
+            break
+    assert kills >= 15, f"only {kills} of 20 runs were killed mid-batch"
+    result = _check_batch(root, serve, 100, 1.0)
+    print(f"\ncrash test: {kills} kill -9s, {result['completed']} completed, {result['failed']} failed "
+          f"with reasons, server: {result['billing']}")
+    assert result["completed"] >= 80
+    faults = result["billing"]["faults"]
+    assert {"rate_limit", "server_error", "drop_before", "drop_after", "malformed"} <= set(faults)

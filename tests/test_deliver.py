@@ -17,13 +17,14 @@ import cv2
 import numpy as np
 import pytest
 
+import conftest
 from conftest import run_cli
 from dreamcut import timeline as tl
 from dreamcut.analysis.audio import Section, SongAnalysis
 from dreamcut.media import FrameWriter, ffmpeg_exe, probe, read_frames
 from dreamcut.provenance import verify
 from dreamcut.render import deliver as dl
-from finishing_kit import Cut, build_timeline, texture, write_song
+from finishing_kit import Cut, build_timeline, texture
 
 FPS = 24
 RADIUS = 0.09   # of the frame height
@@ -52,7 +53,7 @@ def write_take(path: Path, frames: list[np.ndarray]) -> None:
 
 
 def make_project(root: Path, *, size: tuple[int, int], seconds: list[float], song_seconds: float,
-                 shot_extra: dict[int, str] | None = None) -> Path:
+                 shot_extra: dict[int, dict] | None = None) -> Path:
     """Shots s0..: s0 the disc moving left to right; the others the disc standing at the left."""
     root.mkdir(parents=True, exist_ok=True)
     cuts = []
@@ -61,13 +62,11 @@ def make_project(root: Path, *, size: tuple[int, int], seconds: list[float], son
         frames = disc_frames(n, size, x0=0.12, x1=0.88) if i == 0 else disc_frames(n, size, x0=0.15, x1=0.15, seed=9 + i)
         write_take(root / f"takes/s{i}/s{i}_t1.mp4", frames)
         cuts.append(Cut(f"takes/s{i}/s{i}_t1.mp4", 0.0, secs))
-    write_song(root / "song.wav", song_seconds)
-    shots = "\n".join(f"  - id: s{i}\n    prompt: a bright disc {i}" + (f"\n    {shot_extra[i]}" if shot_extra and i in shot_extra else "")
-                      for i in range(len(seconds)))
     w, h = size
-    (root / "dreamcut.yaml").write_text(
-        f"title: deliver test\nsong: song.wav\nfps: {FPS}\ntakes_per_shot: 1\n"
-        f"render:\n  master: {w}x{h}\n  resolution: {w}x{h}\n  preset: ultrafast\nshots:\n{shots}\n", encoding="utf-8")
+    conftest.make_project(root, [{"id": f"s{i}", "prompt": f"a bright disc {i}", **(shot_extra or {}).get(i, {})}
+                                 for i in range(len(seconds))],
+                          song_seconds=song_seconds, title="deliver test", fps=FPS, takes_per_shot=1,
+                          render={"master": f"{w}x{h}", "resolution": f"{w}x{h}", "preset": "ultrafast"})
     tl.write_timeline(build_timeline(cuts, song="song.wav", size=size), root / "edits" / "cut.otio")
     return root
 
@@ -92,7 +91,7 @@ def deliver_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_vertical_1080x1920_keeps_the_moving_subject_and_honours_the_override(tmp_path):
     root = make_project(tmp_path / "p", size=(640, 360), seconds=[4.0, 1.5], song_seconds=6.0,
-                        shot_extra={1: "reframe: right"})
+                        shot_extra={1: {"reframe": "right"}})
     run_cli("--project", str(root), "render", check=True)
     proc = deliver_cli(root, "--no-teasers", "--aspects", "16:9,9:16", "--json")
     assert proc.returncode == 0, proc.stderr

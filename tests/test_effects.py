@@ -13,7 +13,6 @@ from dreamcut import spec as spec_mod
 from dreamcut.analysis.audio import LABELS, SongAnalysis
 from dreamcut.errors import BadInput
 from dreamcut.media import read_frames
-from dreamcut.nle import fcp7
 from dreamcut.render import effects as fx
 from dreamcut.render.ffmpeg import build_filtergraph, plan_render, render_timeline
 from finishing_kit import Cut, build_timeline, make_project
@@ -152,7 +151,7 @@ def test_shake_and_section_energy_scale_the_amounts():
     assert pulse[24] < pulse[120]                    # the quiet verse pulses less than the loud chorus
     assert [c.frame for c in cues if c.kind == "shake"] == [24, 120]   # the strong hits, not the weak snare
     chain = fx.filter_chain(cues, FPS, (320, 180))
-    assert chain.startswith("scale=") and "crop=w=320:h=180" in chain and "eq=" not in chain
+    assert chain.startswith("sendcmd=") and "crop@dcfx=w=320:h=180" in chain and "eq@" not in chain
 
 
 def spec_section(start, end, label):
@@ -188,8 +187,8 @@ def test_bad_effect_values_are_refused_with_the_line(effects, says):
 def test_effects_default_off_and_parse():
     assert spec_mod.parse_spec_text(BASE).effects is None
     s = spec_mod.parse_spec_text(BASE + "effects:\n  pulse: 0.6\n  sections:\n    chorus:\n      flash: 0.3\n")
-    assert s.effects.active and s.effects.levels("chorus") == {"pulse": 0.6, "flash": 0.3, "shake": 0.0}
-    assert s.effects.levels("verse") == {"pulse": 0.6, "flash": 0.0, "shake": 0.0}
+    assert s.effects.active and s.effects.levels("chorus") == {"pulse": 0.6, "flash": 0.3, "shake": 0.0, "ramp": 0.0}
+    assert s.effects.levels("verse") == {"pulse": 0.6, "flash": 0.0, "shake": 0.0, "ramp": 0.0}
 
 
 def test_cues_become_markers_in_the_otio_premiere_and_edl_exports(project, edit, tmp_path):

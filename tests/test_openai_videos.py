@@ -11,7 +11,6 @@ from dreamcut.backends.base import CancelBilling, GenerationRequest, JobState, O
 from dreamcut.backends.openai_videos import OpenAIVideosBackend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from serve_helpers import Serve
 from simulators.common import wait_refusing
 from simulators.openai_videos import OpenAISim
 
@@ -19,12 +18,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    s = Serve("--backend", "testcard", "--latency", "0.4", "--workers", "4", "--poll-after-ms", "300",
-              "--blocked-words", "forbidden", "--price", "0.02", "--fps", "12",
-              storage=tmp_path_factory.mktemp("serve"))
-    yield s
-    s.close()
+def serve_args():
+    return ("--backend", "testcard", "--latency", "0.4", "--workers", "4", "--poll-after-ms", "300",
+            "--blocked-words", "forbidden", "--price", "0.02", "--fps", "12")
 
 
 @pytest.fixture
@@ -39,13 +35,15 @@ def _request(**kw) -> GenerationRequest:
     return GenerationRequest(**(base | kw))
 
 
-def _wait(backend, job_id):
-    while True:
+def _wait(backend, job_id, polls: int = 400):
+    """Poll until the job ends, as the server asks (openai-poll-after-ms); fail after `polls` polls."""
+    for _ in range(polls):
         status = backend.poll(job_id)
         if status.state.terminal:
             return status
         assert status.poll_after is not None and 0 < status.poll_after <= 0.3  # from openai-poll-after-ms
         time.sleep(status.poll_after)
+    pytest.fail(f"job {job_id} still {status.state} after {polls} polls")
 
 
 def test_submit_poll_download_and_idempotency(backend, serve, tmp_path):
@@ -119,30 +117,27 @@ def test_the_key_never_shows(serve, monkeypatch):
     assert e.value.code == "auth" and not e.value.transient and secret not in str(e.value)
 
 
-def test_chaos_faults_are_transient_with_retry_after(tmp_path, monkeypatch):
-    s = Serve("--backend", "testcard", "--chaos", "0.7", "--chaos-seed", "1", storage=tmp_path / "chaos")
-    try:
-        monkeypatch.setenv("OPENAI_API_KEY", s.api_key)
-        monkeypatch.setenv("OPENAI_BASE_URL", s.base_url)
-        backend = OpenAIVideosBackend(model="sora-2")
-        for _ in range(30):  # learn, through the chaos, that this is dreamcut serve (it honours Idempotency-Key)
-            if backend.honours_idempotency():
-                break
-        assert backend.honours_idempotency()
-        codes, waits = set(), set()
-        for i in range(60):
-            try:
-                backend.submit(_request(), "same-key")
-            except ProviderError as e:
-                assert e.transient, e.code
-                codes.add(e.code)
-                if e.retry_after is not None:
-                    waits.add(e.retry_after)
-        assert {"rate_limit_exceeded", "server_error", "connection", "malformed"} <= codes
-        assert waits == {0.2}  # retry-after-ms wins over Retry-After
-        assert s.billing()["creates"] <= 1
-    finally:
-        s.close()
+def test_chaos_faults_are_transient_with_retry_after(start_serve, monkeypatch):
+    s = start_serve("--backend", "testcard", "--chaos", "0.7", "--chaos-seed", "1")
+    monkeypatch.setenv("OPENAI_API_KEY", s.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", s.base_url)
+    backend = OpenAIVideosBackend(model="sora-2")
+    for _ in range(30):  # learn, through the chaos, that this is dreamcut serve (it honours Idempotency-Key)
+        if backend.honours_idempotency():
+            break
+    assert backend.honours_idempotency()
+    codes, waits = set(), set()
+    for i in range(60):
+        try:
+            backend.submit(_request(), "same-key")
+        except ProviderError as e:
+            assert e.transient, e.code
+            codes.add(e.code)
+            if e.retry_after is not None:
+                waits.add(e.retry_after)
+    assert {"rate_limit_exceeded", "server_error", "connection", "malformed"} <= codes
+    assert waits == {0.2}  # retry-after-ms wins over Retry-After
+    assert s.billing()["creates"] <= 1
 
 
 def test_dreamcut_serve_honours_idempotency_and_cancels_unbilled(backend, serve):

@@ -20,7 +20,7 @@ from dreamcut.generate.cost import segment_plan
 from dreamcut.generate.orchestrator import Limits, Orchestrator, RateLimiter, backoff_delay
 from dreamcut.media import FrameWriter, probe, read_frames
 from dreamcut.project import Project
-from serve_helpers import Serve, make_project
+from serve_helpers import make_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -50,11 +50,9 @@ class SolidBackend(LocalBackend):
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    s = Serve("--backend", "testcard", "--latency", "0.3", "--workers", "4", "--poll-after-ms", "100",
-              "--blocked-words", "forbidden", "--fps", "8", storage=tmp_path_factory.mktemp("serve"))
-    yield s
-    s.close()
+def serve_args():
+    return ("--backend", "testcard", "--latency", "0.3", "--workers", "4", "--poll-after-ms", "100",
+            "--blocked-words", "forbidden", "--fps", "8")
 
 
 @pytest.fixture
@@ -144,34 +142,31 @@ def test_terminal_failure_is_recorded_and_not_retried(tmp_path, serve, cloud_env
     assert project.catalog.spent_usd() == 0 and project.catalog.reserved_usd() == 0
 
 
-def test_cancel_from_another_process_view(tmp_path, monkeypatch):
-    slow = Serve("--backend", "testcard", "--latency", "60", storage=tmp_path / "slow")
-    try:
-        monkeypatch.setenv("OPENAI_API_KEY", slow.api_key)
-        monkeypatch.setenv("OPENAI_BASE_URL", slow.base_url)
-        project = _sora_project(tmp_path / "p", seconds=4, budget=5.0, shots=2)
-        planned = plan_takes(project.spec, root=str(project.root))
-        _ = project.catalog  # created before the thread starts, so this test can watch it
-        result = {}
-        runner = threading.Thread(target=lambda: result.setdefault(
-            "summary", Orchestrator(project, poll_interval=0.05).run(planned)))
-        runner.start()
-        db = project.catalog_path
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with sqlite3.connect(db) as c:
-                if c.execute("SELECT COUNT(*) FROM jobs WHERE state='running'").fetchone()[0] == 2:
-                    break
-            time.sleep(0.05)
-        assert Project.open(project.root).catalog.reserved_usd() == pytest.approx(0.8)
-        n = Orchestrator(Project.open(project.root)).cancel()  # its own catalog connection, like `dreamcut cancel`
-        runner.join(timeout=30)
-        assert n == 2 and result["summary"].canceled == 2
-        assert slow.billing()["videos"] == 0  # the server was told: the jobs are gone and never billed
-        check = Project.open(project.root).catalog
-        assert check.reserved_usd() == 0 and check.spent_usd() == 0
-    finally:
-        slow.close()
+def test_cancel_from_another_process_view(start_serve, tmp_path, monkeypatch):
+    slow = start_serve("--backend", "testcard", "--latency", "60")
+    monkeypatch.setenv("OPENAI_API_KEY", slow.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", slow.base_url)
+    project = _sora_project(tmp_path / "p", seconds=4, budget=5.0, shots=2)
+    planned = plan_takes(project.spec, root=str(project.root))
+    _ = project.catalog  # created before the thread starts, so this test can watch it
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault(
+        "summary", Orchestrator(project, poll_interval=0.05).run(planned)))
+    runner.start()
+    db = project.catalog_path
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as c:
+            if c.execute("SELECT COUNT(*) FROM jobs WHERE state='running'").fetchone()[0] == 2:
+                break
+        time.sleep(0.05)
+    assert Project.open(project.root).catalog.reserved_usd() == pytest.approx(0.8)
+    n = Orchestrator(Project.open(project.root)).cancel()  # its own catalog connection, like `dreamcut cancel`
+    runner.join(timeout=30)
+    assert n == 2 and result["summary"].canceled == 2
+    assert slow.billing()["videos"] == 0  # the server was told: the jobs are gone and never billed
+    check = Project.open(project.root).catalog
+    assert check.reserved_usd() == 0 and check.spent_usd() == 0
 
 
 def test_long_take_chains_image_to_video_from_last_frame(tmp_path):

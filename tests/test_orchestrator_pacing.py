@@ -14,7 +14,7 @@ import pytest
 
 from dreamcut.backends.base import Capabilities, GenerationRequest, JobState, JobStatus
 from dreamcut.generate.batch import plan_takes
-from dreamcut.generate.orchestrator import Limits, Orchestrator, _Pacer
+from dreamcut.generate.orchestrator import Limits, Orchestrator
 from dreamcut.media import FrameWriter
 from dreamcut.project import Project
 from serve_helpers import make_project
@@ -23,42 +23,151 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 # -- the first poll ---------------------------------------------------------------------------
-
-def _simulate(pacer: _Pacer, durations, repoll: float = 0.02) -> list[int]:
-    """Poll each job like the orchestrator does; return how many polls each one took."""
-    polls = []
-    for took in durations:
-        at, n = pacer.first_poll(1.0), 1
-        while at < took:  # not done yet: come back when told
-            at, n = at + max(repoll, pacer.repoll_floor()), n + 1
-        pacer.learn(at, first_poll_found_it=n == 1)
-        polls.append(n)
-    return polls
+#
+# These drive the real Orchestrator (its poll loop, its pacer) on a simulated clock: the
+# orchestrator module's `time` and the run's stop event (whose `wait` is how the orchestrator
+# sleeps) advance a clock instead of waiting, so a batch of 2-second jobs takes no wall time and
+# what is asserted is the polling behaviour, never how long anything took.
 
 
-def test_pacer_finds_most_jobs_done_at_the_first_poll():
+class SimClock:
+    """Stands in for the `time` module inside the orchestrator: sleeping advances it."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.lock = threading.Lock()
+
+    def time(self) -> float:
+        with self.lock:
+            return self.now
+
+    monotonic = time
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += max(0.0, seconds)
+
+
+class SimStop(threading.Event):
+    """The run's stop event: `wait(timeout)` is the orchestrator's sleep, on the simulated clock."""
+
+    def __init__(self, clock: SimClock):
+        super().__init__()
+        self.clock = clock
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self.is_set() and timeout:
+            self.clock.sleep(timeout)
+        return self.is_set()
+
+
+class FreeRemote:
+    """What the test-only remote providers below share: a remote backend that costs nothing and
+    cannot cancel."""
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(max_seconds=60.0, local=False, price_per_second=0.0)
+
+    def price(self, request: GenerationRequest) -> float:
+        return 0.0
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        return []
+
+    def cancel(self, job_id: str) -> None:
+        pass
+
+
+@dataclass
+class TimedProvider(FreeRemote):
+    """Test-only remote provider on the simulated clock: the n-th job submitted takes `durations[n]`
+    seconds; counts the polls each job got."""
+
+    clip: Path
+    clock: SimClock
+    durations: list[float]
+    name: str = "timed"
+    model: str = "x"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    due: dict = field(default_factory=dict)
+    polls: dict = field(default_factory=dict)
+    order: list = field(default_factory=list)
+
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        with self.lock:
+            job_id = f"job-{len(self.order)}"
+            self.due[job_id] = self.clock.time() + self.durations[len(self.order)]
+            self.order.append(job_id)
+            self.polls[job_id] = 0
+        return job_id
+
+    def poll(self, job_id: str) -> JobStatus:
+        with self.lock:
+            self.polls[job_id] += 1
+        left = self.due[job_id] - self.clock.time()
+        if left > 0:
+            return JobStatus(JobState.RUNNING, poll_after=0.02)  # a provider that says "come back soon"
+        return JobStatus(JobState.COMPLETED, progress=1.0)
+
+    def download(self, job_id: str, dest: Path, progress=None) -> None:
+        shutil.copyfile(self.clip, dest)
+
+    def polls_in_order(self) -> list[int]:
+        return [self.polls[j] for j in self.order]
+
+
+def _clip(path: Path) -> Path:
+    with FrameWriter(path, 64, 64, 8) as w:
+        for _ in range(8):
+            w.write(np.full((64, 64, 3), 90, np.uint8))
+    return path
+
+
+def _run_timed(tmp_path: Path, monkeypatch, durations: list[float]) -> tuple[TimedProvider, Orchestrator]:
+    """One job at a time (so the n-th submit is the n-th duration), on the simulated clock."""
+    from dreamcut.generate import orchestrator as orchestrator_module
+
+    clock = SimClock()
+    monkeypatch.setattr(orchestrator_module, "time", clock)
+    make_project(tmp_path / "p", shots=len(durations), takes=1, seconds=1, backend="animatic", budget=0,
+                 size="64x64", fps=8)
+    project = Project.open(tmp_path / "p")
+    provider = TimedProvider(_clip(tmp_path / "clip.mp4"), clock, durations)
+    orch = Orchestrator(project, backend_factory=lambda ref: provider, poll_interval=1.0,
+                        default_limits=Limits(concurrency=1), sign_takes=False)
+    orch._stop = SimStop(clock)
+    summary = orch.run(plan_takes(project.spec, root=str(project.root)))
+    assert summary.made == len(durations)
+    return provider, orch
+
+
+def _expected(orch: Orchestrator) -> float:
+    (pacer,) = orch._pacers.values()
+    assert pacer.expected is not None
+    return pacer.expected
+
+
+def test_pacer_finds_most_jobs_done_at_the_first_poll(tmp_path, monkeypatch):
     rng = random.Random(7)
-    pacer = _Pacer()
-    polls = _simulate(pacer, [rng.gauss(2.05, 0.03) for _ in range(1500)])
-    late = polls[-500:]
+    provider, orch = _run_timed(tmp_path, monkeypatch, [rng.gauss(2.05, 0.03) for _ in range(120)])
+    late = provider.polls_in_order()[-60:]
     assert sum(late) / len(late) < 1.4  # about one poll per job, not one per poll interval
     assert sum(1 for n in late if n == 1) / len(late) > 0.7
-    assert 2.0 < pacer.expected < 2.2  # close to how long the jobs take: slots are not left idle
+    assert 2.0 < _expected(orch) < 2.2  # close to how long the jobs take: slots are not left idle
 
 
-def test_pacer_follows_jobs_that_get_slower():
-    pacer = _Pacer()
-    _simulate(pacer, [2.0] * 200)
-    _simulate(pacer, [6.0] * 5)  # the provider got busy: much longer jobs start the estimate again
-    assert pacer.expected > 5.5
-    polls = _simulate(pacer, [6.0] * 50)
+def test_pacer_follows_jobs_that_get_slower(tmp_path, monkeypatch):
+    # the provider gets busy: much longer jobs start the estimate again
+    provider, orch = _run_timed(tmp_path, monkeypatch, [2.0] * 30 + [6.0] * 35)
+    assert _expected(orch) > 5.5
+    polls = provider.polls_in_order()[-30:]
     assert sum(polls) / len(polls) < 1.5
 
 
 # -- what a slot covers -----------------------------------------------------------------------
 
 @dataclass
-class SlowDownloadProvider:
+class SlowDownloadProvider(FreeRemote):
     """Test-only remote provider: jobs finish after `job_s`; each download takes `download_s`."""
 
     clip: Path
@@ -72,15 +181,6 @@ class SlowDownloadProvider:
     downloading: int = 0
     max_at_provider: int = 0
     full_while_downloading: int = 0  # times a slot-full of jobs ran while a download was going on
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(max_seconds=60.0, local=False, price_per_second=0.0)
-
-    def price(self, request: GenerationRequest) -> float:
-        return 0.0
-
-    def problems(self, request: GenerationRequest) -> list[str]:
-        return []
 
     def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
         with self.lock:
@@ -110,9 +210,6 @@ class SlowDownloadProvider:
         shutil.copyfile(self.clip, dest)
         with self.lock:
             self.downloading -= 1
-
-    def cancel(self, job_id: str) -> None:
-        pass
 
 
 def test_a_slot_is_freed_when_the_provider_finishes_not_after_the_download(tmp_path):

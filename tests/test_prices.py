@@ -18,7 +18,7 @@ from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.cost import estimate, job_price, take_price
 from dreamcut.generate.orchestrator import Orchestrator, RunSummary
 from dreamcut.project import Project
-from serve_helpers import write_song
+from conftest import make_project
 
 TABLES = {  # backend name -> (module, its table of models)
     "runway": ("dreamcut.backends.runway", "MODELS"),
@@ -68,19 +68,12 @@ def _sizes(caps) -> list[tuple[int, int]]:
 
 
 def _project(root, backend: str, size, lengths, prices: dict | None) -> Project:
-    root.mkdir(parents=True)
-    write_song(root / "song.wav", seconds=1.0)
     w, h = size
-    lines = ["version: 1", "title: prices", "song: song.wav", "fps: 24", f"backend: {backend}",
-             "budget_usd: 100000", "takes_per_shot: 2", "caption: false",
-             f"render: {{master: {w}x{h}, resolution: {w}x{h}}}"]
-    if prices:
-        lines.append("prices:")
-        lines += [f"  {k}: {v}" for k, v in prices.items()]
-    lines.append("shots:")
-    for i, seconds in enumerate(lengths):
-        lines.append(f"  - id: s{i:02d}\n    prompt: a lighthouse at dusk, take length {seconds}\n    seconds: {seconds}")
-    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
+    shots = [{"id": f"s{i:02d}", "prompt": f"a lighthouse at dusk, take length {seconds}", "seconds": seconds}
+             for i, seconds in enumerate(lengths)]
+    make_project(root, shots, song_kind="silence", version=1, title="prices", fps=24, backend=backend,
+                 budget_usd=100000, takes_per_shot=2, caption=False,
+                 render={"master": f"{w}x{h}", "resolution": f"{w}x{h}"}, **({"prices": prices} if prices else {}))
     return Project.open(root)
 
 
@@ -127,3 +120,55 @@ def test_the_reported_gaps_are_closed(tmp_path):
         assert est.usd == pytest.approx(own) == pytest.approx(project.catalog.reserved_usd())
         assert est.usd / len(planned) > {"runway:gen4_turbo": 0.30, "luma:ray-2": 0.71}[backend] + 0.1
         assert job_price(load_backend(backend), planned[0].request) == pytest.approx(own / len(planned))
+
+
+def test_a_veo_chain_is_planned_priced_made_and_charged_as_veo_makes_it(tmp_path):
+    """A 12 s Veo shot is a 6 s generation + one 7 s extension (Veo extends in 7 s steps): `check`
+    and `estimate` say it is made as 13 s, the estimate is the reservation, the simulator is sent
+    exactly those two jobs, bills 6 s + 7 s, the ledger charges the same, and the take is 13 s."""
+    import json
+    import sqlite3
+    import subprocess
+    import sys
+
+    from serve_helpers import cli_env
+    from simulators import PROVIDERS
+
+    ps = PROVIDERS["veo"]
+    sim = ps.start()
+    try:
+        root = tmp_path / "veo"
+        root.mkdir()
+        write_song(root / "song.wav", seconds=1.0)
+        (root / "dreamcut.yaml").write_text("\n".join([
+            "version: 1", "title: chain", "song: song.wav", "fps: 24", f"backend: {ps.spec}", "budget_usd: 5",
+            "takes_per_shot: 1", "caption: false", "render: {master: 1280x720, resolution: 1280x720}", "shots:",
+            "  - id: s01\n    prompt: a lighthouse at dusk, the beam sweeping\n    seconds: 12"]) + "\n")
+        env = cli_env(**sim.env, DREAMCUT_PROVIDER_TIME_SCALE="100")  # Veo asks for 10 s between polls
+
+        def cli(*args):
+            return subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), *args], env=env,
+                                  capture_output=True, text=True, timeout=120)
+
+        check = cli("check")
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "veo makes 13 s for this 12 s shot (6 + 7 s" in " ".join(check.stdout.split()), check.stdout
+        est = json.loads(cli("estimate", "--json").stdout)
+        assert est["usd"] == pytest.approx(0.10 * 13)  # not 8 + 4 s, nor 12 s
+        assert any("13 s" in n for n in est["notes"]), est
+        r = cli("generate", "--poll-interval", "0.02")
+        assert r.returncode == 0, r.stdout + r.stderr
+        creates = [c.json() for c in sim.calls("create")]
+        assert [(c["parameters"]["durationSeconds"], "video" in c["instances"][0]) for c in creates] == [
+            (6, False), (7, True)]
+        sim.settle()
+        books = sim.books()
+        with sqlite3.connect(root / ".dreamcut" / "catalog.sqlite") as db:
+            charged = db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0]
+            reserved = db.execute("SELECT amount_usd FROM ledger WHERE kind='reserve'").fetchall()
+            seconds = db.execute("SELECT seconds, cost_usd FROM takes").fetchall()
+        assert reserved == [(pytest.approx(1.3),)]
+        assert charged == pytest.approx(books["billed_usd"]) == pytest.approx(est["usd"])
+        assert len(seconds) == 1 and abs(seconds[0][0] - 13) < 0.2 and seconds[0][1] == pytest.approx(1.3)
+    finally:
+        sim.stop()

@@ -14,6 +14,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
+import conftest
 from dreamcut import __version__
 from dreamcut.catalog import Take
 from dreamcut.media import FrameWriter, ffmpeg_exe, file_sha256, probe
@@ -23,21 +24,8 @@ from leak_scan import find_leaks
 
 W, H, FPS = 128, 72, 24
 
-SPEC = """\
-version: 1
-title: Provenance Test
-song: song.wav
-fps: 24
-render:
-  master: 128x72
-  resolution: 256x144
-include_prompt_in_credentials: {include}
-shots:
-  - id: corridor
-    prompt: a zoom through a 1980s high-school corridor
-  - id: field
-    prompt: out onto a football field at dusk
-"""
+SHOTS = [{"id": "corridor", "prompt": "a zoom through a 1980s high-school corridor"},
+         {"id": "field", "prompt": "out onto a football field at dusk"}]
 
 
 def make_clip(path: Path, seconds: float = 1.0, shade: int = 0, size=(W, H)) -> Path:
@@ -53,12 +41,10 @@ def make_clip(path: Path, seconds: float = 1.0, shade: int = 0, size=(W, H)) -> 
 
 
 def make_project(root: Path, include_prompt: bool = True) -> Project:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "dreamcut.yaml").write_text(SPEC.format(include="true" if include_prompt else "false"))
-    # a click track at 120 bpm (beats for an edit, if a test goes that far)
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "aevalsrc='0.8*sin(2*PI*880*t)*exp(-40*mod(t\\,0.5))':s=22050:d=4", str(root / "song.wav")],
-                   check=True)
+    """Two shots and a 4 s click track at 120 bpm (beats for an edit, if a test goes that far)."""
+    conftest.make_project(root, SHOTS, song_seconds=4.0, song_rate=22050, song_channels=1, version=1,
+                          title="Provenance Test", fps=24, render={"master": "128x72", "resolution": "256x144"},
+                          include_prompt_in_credentials=include_prompt)
     return Project.open(root)
 
 

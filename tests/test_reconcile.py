@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from serve_helpers import cli_env, write_song
+from conftest import make_project
+from serve_helpers import cli_env
 from simulators import PROVIDERS
 
 SPEC = "runway:gen4.5"
@@ -28,14 +29,10 @@ def sim():
 
 
 def _project(root: Path, shots: int = 1) -> Path:
-    root.mkdir(parents=True)
-    write_song(root / "song.wav", seconds=1.0)
-    lines = ["version: 1", "title: reconcile", "song: song.wav", "fps: 24", f"backend: {SPEC}", "budget_usd: 10",
-             "takes_per_shot: 1", "take_seconds: 2", "caption: false",
-             "render: {master: 1280x720, resolution: 1280x720}", "shots:"]
-    lines += [f"  - id: s{i}\n    prompt: shot {i}, a paper boat on a puddle" for i in range(shots)]
-    (root / "dreamcut.yaml").write_text("\n".join(lines) + "\n")
-    return root
+    return make_project(root, [{"id": f"s{i}", "prompt": f"shot {i}, a paper boat on a puddle"} for i in range(shots)],
+                        song_kind="silence", version=1, title="reconcile", fps=24, backend=SPEC, budget_usd=10,
+                        takes_per_shot=1, take_seconds=2, caption=False,
+                        render={"master": "1280x720", "resolution": "1280x720"})
 
 
 def _cli(root: Path, sim, *args: str) -> subprocess.CompletedProcess:
@@ -44,7 +41,14 @@ def _cli(root: Path, sim, *args: str) -> subprocess.CompletedProcess:
 
 
 def _generate(root, sim):
-    return _cli(root, sim, "generate", "--poll-interval", "0.05")
+    return subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate", "--poll-interval", "0.05"],
+                          env=cli_env(**sim.env, DREAMCUT_PROVIDER_TIME_SCALE="50"),  # Runway asks for 5 s polls
+                          capture_output=True, text=True, timeout=120)
+
+
+def _history(root: Path) -> list[str]:
+    with sqlite3.connect(root / ".dreamcut" / "catalog.sqlite") as db:
+        return [n for (n,) in db.execute("SELECT note FROM ledger WHERE kind='note' ORDER BY id")]
 
 
 def _ledger(root: Path) -> tuple[float, float]:
@@ -130,13 +134,9 @@ def test_a_job_given_up_where_cancel_is_impossible_stays_spent(tmp_path):
     """Luma cannot cancel: a generation timed out here finishes and bills there, so its price stays spent."""
     sim = PROVIDERS["luma"].factory(key=PROVIDERS["luma"].key).start()
     try:
-        root = tmp_path / "p"
-        root.mkdir()
-        write_song(root / "song.wav", seconds=1.0)
-        (root / "dreamcut.yaml").write_text(
-            "version: 1\ntitle: t\nsong: song.wav\nfps: 24\nbackend: luma:ray-flash-2\nbudget_usd: 10\n"
-            "takes_per_shot: 1\ntake_seconds: 5\ncaption: false\nrender: {master: 1280x720, resolution: 1280x720}\n"
-            "shots:\n  - id: s0\n    prompt: a kite over dunes\n")
+        root = make_project(tmp_path / "p", [{"id": "s0", "prompt": "a kite over dunes"}], song_kind="silence",
+                            version=1, title="t", fps=24, backend="luma:ray-flash-2", budget_usd=10, takes_per_shot=1,
+                            take_seconds=5, caption=False, render={"master": "1280x720", "resolution": "1280x720"})
         r = _cli(root, sim, "generate", "--poll-interval", "0.05", "--job-timeout", "0.5")
         assert "failed 1" in r.stdout and "cannot cancel" in r.stdout + r.stderr, r.stdout + r.stderr
         spent, held = _ledger(root)
@@ -145,3 +145,87 @@ def test_a_job_given_up_where_cancel_is_impossible_stays_spent(tmp_path):
         assert round(sim.books()["billed_usd"], 6) == spent
     finally:
         sim.stop()
+
+
+def test_a_retryable_failure_gets_a_new_counted_create(tmp_path, sim):
+    """Runway documents INTERNAL failures as retryable: the orchestrator sends a new (paid) create,
+    says so in the job's history, and charges the failed task as Runway bills it (refunded: $0)."""
+    root = _project(tmp_path / "p")
+    sim.plan("internal")  # the first task fails INTERNAL; the second succeeds
+    r = _generate(root, sim)
+    assert r.returncode == 0 and "made 1" in r.stdout and "retried 1" in r.stdout, r.stdout + r.stderr
+    sim.settle()
+    books = sim.books()
+    assert books["jobs_created"] == 2 and [j["state"] for j in books["jobs"]] == ["FAILED", "SUCCEEDED"]
+    assert _ledger(root) == (round(books["billed_usd"], 6), 0.0) == (0.24, 0.0)
+    (note,) = [n for n in _history(root) if n.startswith("retry ")]
+    assert "retry 1 of 2" in note and books["jobs"][0]["id"] in note and "INTERNAL" in note
+
+
+def test_retries_of_a_retryable_failure_are_bounded(tmp_path, sim):
+    root = _project(tmp_path / "p")
+    sim.plan("internal", "error", "internal", "internal")  # INTERNAL, INTERNAL.BAD_OUTPUT, INTERNAL...
+    r = _generate(root, sim)
+    assert r.returncode == 1 and "failed 1" in r.stdout and "INTERNAL" in r.stdout, r.stdout + r.stderr
+    assert sim.books()["jobs_created"] == 3  # the create and 2 retries, then failed with Runway's reason
+    assert len([n for n in _history(root) if n.startswith("retry ")]) == 2
+    r = _generate(root, sim)  # a re-run does not start over
+    assert "failed 1" in r.stdout and sim.books()["jobs_created"] == 3
+    sim.settle()
+    assert _ledger(root) == (round(sim.books()["billed_usd"], 6), 0.0) == (0.0, 0.0)
+
+
+def test_a_task_cancelled_while_queued_is_charged_as_runway_bills_it_with_the_worst_case_kept(tmp_path, sim):
+    """Runway refunds a task its cancel check sees PENDING/THROTTLED, but "a prior GET response reporting
+    PENDING or THROTTLED does not guarantee a refund" (runwayml 5.24.0 tasks.delete): the ledger charges
+    what Runway bills (nothing), and the price stays reserved as the worst case, counted by the budget."""
+    root = _project(tmp_path / "p")
+    sim.plan("throttled")  # never leaves the queue: the job times out here and is cancelled while queued
+    r = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate", "--poll-interval", "0.05",
+                        "--job-timeout", "0.5"], env=cli_env(**sim.env, DREAMCUT_PROVIDER_TIME_SCALE="50"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "failed 1" in r.stdout, r.stdout + r.stderr
+    assert "stays reserved as the worst case" in r.stdout, r.stdout
+    assert sim.calls("delete")
+    sim.settle()
+    assert sim.books()["billed_usd"] == 0  # refunded: cancelled while queued
+    spent, _ = _ledger(root)
+    assert spent == 0.0  # the ledger equals Runway's bill
+    est = json.loads(_cli(root, sim, "estimate", "--json").stdout)
+    assert est["reserved_usd"] == pytest.approx(0.24)  # the worst case still counts against the budget
+
+
+def _strays(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.part*") if p.is_file())
+
+
+def test_part_files_left_by_a_kill_are_swept_by_the_next_generate_and_by_reconcile(tmp_path, sim):
+    """kill -9 during signing or a download leaves `.part` files under takes/ and .dreamcut/downloads/;
+    the next `generate` (and a `reconcile` that writes) removes those of dead processes, not a live one's."""
+    root = _project(tmp_path / "p", shots=2)
+    sim.inject("create", "accept_drop")  # the first take is parked; the second is made
+    r = _generate(root, sim)
+    assert "made 1" in r.stdout and "parked 1" in r.stdout, r.stdout + r.stderr
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names a process that is gone, like a generate killed with -9
+    folder = next((root / "takes").iterdir())
+
+    def leave_strays() -> None:
+        (folder / f".{folder.name}-t01-abc123.pid{dead.pid}.x1.part.mp4").write_bytes(b"half a signed take")
+        (root / ".dreamcut" / "downloads").mkdir(exist_ok=True)
+        (root / ".dreamcut" / "downloads" / f"0123abcd.{dead.pid}.part.mp4").write_bytes(b"half a download")
+
+    import os
+
+    alive = folder / f".{folder.name}-t01-abc123.pid{os.getpid()}.x2.part.mp4"  # a running process's file
+    alive.write_bytes(b"being written")
+    leave_strays()
+    assert len(_strays(root)) == 3
+    (parked,) = json.loads(_cli(root, sim, "reconcile", "--json").stdout)
+    assert len(_strays(root)) == 3  # listing is a read
+    r = _cli(root, sim, "reconcile", "--abandon", parked["key"])
+    assert r.returncode == 0, r.stderr
+    assert _strays(root) == [str(alive.relative_to(root))]
+    leave_strays()
+    r = _generate(root, sim)
+    assert _strays(root) == [str(alive.relative_to(root))], r.stdout + r.stderr

@@ -10,17 +10,14 @@ import openai
 import pytest
 
 from dreamcut.media import probe
-from serve_helpers import Serve
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    s = Serve("--backend", "testcard", "--latency", "0.6", "--workers", "4", "--poll-after-ms", "150",
-              "--blocked-words", "forbidden", "--fps", "12", storage=tmp_path_factory.mktemp("serve"))
-    yield s
-    s.close()
+def serve_args():
+    return ("--backend", "testcard", "--latency", "0.6", "--workers", "4", "--poll-after-ms", "150",
+            "--blocked-words", "forbidden", "--fps", "12")
 
 
 @pytest.fixture
@@ -35,13 +32,15 @@ def test_status_flow_polling_and_fields(client):
     raw = client.videos.with_raw_response.retrieve(video.id)
     assert int(raw.headers["openai-poll-after-ms"]) > 0
     seen = {raw.parse().status}
-    while True:
+    for _ in range(600):  # 0.6 s of latency plus the render; 60 s at most
         v = client.videos.retrieve(video.id)
         seen.add(v.status)
         if v.status == "completed":
             break
         assert 0 <= v.progress < 100
         time.sleep(0.1)
+    else:
+        pytest.fail(f"video {video.id} not completed after 600 polls (last status {v.status}, seen {sorted(seen)})")
     assert "in_progress" in seen and v.progress == 100 and v.completed_at is not None
     done = client.videos.poll(video.id)  # the SDK's own poll helper honours openai-poll-after-ms
     assert done.status == "completed"
@@ -138,57 +137,48 @@ def test_idempotency_key_bills_once(client, serve):
     assert after["idempotent_replays"] == before["idempotent_replays"] + 1
 
 
-def test_chaos_injects_every_fault_kind(tmp_path):
-    s = Serve("--backend", "testcard", "--chaos", "0.6", "--chaos-seed", "3", storage=tmp_path / "chaos")
-    try:
-        headers = {"Authorization": f"Bearer {s.api_key}"}
-        statuses, broken, malformed, retry_after = [], 0, 0, []
-        for i in range(60):
+def test_chaos_injects_every_fault_kind(start_serve):
+    s = start_serve("--backend", "testcard", "--chaos", "0.6", "--chaos-seed", "3")
+    headers = {"Authorization": f"Bearer {s.api_key}"}
+    statuses, broken, malformed, retry_after = [], 0, 0, []
+    for i in range(60):
+        try:
+            r = httpx.post(f"{s.base_url}/videos", headers={**headers, "Idempotency-Key": f"c{i % 5}"},
+                           files={"prompt": (None, f"chaos {i % 5}"), "model": (None, "sora-2")}, timeout=5)
+        except httpx.HTTPError:
+            broken += 1
+            continue
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            retry_after.append(r.headers.get("retry-after"))
+        if r.status_code == 200:
             try:
-                r = httpx.post(f"{s.base_url}/videos", headers={**headers, "Idempotency-Key": f"c{i % 5}"},
-                               files={"prompt": (None, f"chaos {i % 5}"), "model": (None, "sora-2")}, timeout=5)
-            except httpx.HTTPError:
-                broken += 1
-                continue
-            statuses.append(r.status_code)
-            if r.status_code == 429:
-                retry_after.append(r.headers.get("retry-after"))
-            if r.status_code == 200:
-                try:
-                    r.json()
-                except ValueError:
-                    malformed += 1
-        assert 429 in statuses and 500 in statuses and broken and malformed
-        assert all(ra == "1" for ra in retry_after)
-        billing = s.billing()
-        assert billing["creates"] <= 5  # five idempotency keys: never more than five paid jobs
-    finally:
-        s.close()
+                r.json()
+            except ValueError:
+                malformed += 1
+    assert 429 in statuses and 500 in statuses and broken and malformed
+    assert all(ra == "1" for ra in retry_after)
+    billing = s.billing()
+    assert billing["creates"] <= 5  # five idempotency keys: never more than five paid jobs
 
 
-def test_default_backend_is_the_animatic(tmp_path):
-    s = Serve("--fps", "12", storage=tmp_path / "anim")  # no --backend: the animatic renders
-    try:
-        client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
-        assert "animatic" in {m.id for m in client.models.list()}
-        v = client.videos.create_and_poll(prompt="a 1980s school corridor, slow zoom", model="animatic",
-                                          seconds="1", size="256x144")
-        assert v.status == "completed", v.error
-        path = tmp_path / "a.mp4"
-        client.videos.download_content(v.id).write_to_file(path)
-        info = probe(path)
-        assert (info.video.width, info.video.height) == (256, 144) and abs(info.duration - 1.0) < 0.1
-    finally:
-        s.close()
+def test_default_backend_is_the_animatic(start_serve, tmp_path):
+    s = start_serve("--fps", "12")  # no --backend: the animatic renders
+    client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
+    assert "animatic" in {m.id for m in client.models.list()}
+    v = client.videos.create_and_poll(prompt="a 1980s school corridor, slow zoom", model="animatic",
+                                      seconds="1", size="256x144")
+    assert v.status == "completed", v.error
+    path = tmp_path / "a.mp4"
+    client.videos.download_content(v.id).write_to_file(path)
+    info = probe(path)
+    assert (info.video.width, info.video.height) == (256, 144) and abs(info.duration - 1.0) < 0.1
 
 
-def test_api_key_flag_is_deprecated_and_key_file_checked(tmp_path, cli):
-    s = Serve("--backend", "testcard", "--api-key", "flag-key", api_key="flag-key", storage=tmp_path / "flag")
-    try:
-        assert s.get("/_dreamcut/health") == {"ok": True}
-        assert "--api-key is deprecated" in s.log_text() and "flag-key" not in s.log_text()
-    finally:
-        s.close()
+def test_api_key_flag_is_deprecated_and_key_file_checked(start_serve, tmp_path, cli):
+    s = start_serve("--backend", "testcard", "--api-key", "flag-key", api_key="flag-key")
+    assert s.get("/_dreamcut/health") == {"ok": True}
+    assert "--api-key is deprecated" in s.log_text() and "flag-key" not in s.log_text()
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     for key_file in (tmp_path / "missing.txt", empty):
@@ -227,7 +217,7 @@ def test_sdk_edit_characters_and_reference_objects(client, tmp_path):
     assert e.value.body["param"] == "input_reference.file_id"
 
 
-def test_characters_outlive_a_restart(tmp_path):
+def test_characters_outlive_a_restart(start_serve, tmp_path):
     import subprocess
 
     from dreamcut.media import ffmpeg_exe
@@ -237,25 +227,20 @@ def test_characters_outlive_a_restart(tmp_path):
                     "color=c=blue:size=64x36:rate=8:duration=1", "-pix_fmt", "yuv420p", str(clip)], check=True)
     made = None
     for _ in range(2):
-        s = Serve("--backend", "testcard", storage=tmp_path / "store")
-        try:
-            client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
-            if made is None:
-                made = client.videos.create_character(name="Ada", video=clip)
-            assert client.videos.get_character(made.id).name == "Ada"
-        finally:
-            s.close()
-
-
-def test_a_full_queue_answers_429_with_retry_after(tmp_path):
-    s = Serve("--backend", "testcard", "--max-pending", "1", "--latency", "30", storage=tmp_path / "full")
-    try:
-        headers = {"Authorization": f"Bearer {s.api_key}"}
-        first = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "one"})
-        second = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"})
-        assert first.status_code == 200 and second.status_code == 429
-        assert second.headers["retry-after"] == "1" and second.json()["error"]["code"] == "rate_limit_exceeded"
-        httpx.post(f"{s.base_url}/videos/{first.json()['id']}/cancel", headers=headers).raise_for_status()
-        assert httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"}).status_code == 200
-    finally:
+        s = start_serve("--backend", "testcard", storage=tmp_path / "store")  # the same storage each time
+        client = openai.OpenAI(base_url=s.base_url, api_key=s.api_key, max_retries=0)
+        if made is None:
+            made = client.videos.create_character(name="Ada", video=clip)
+        assert client.videos.get_character(made.id).name == "Ada"
         s.close()
+
+
+def test_a_full_queue_answers_429_with_retry_after(start_serve):
+    s = start_serve("--backend", "testcard", "--max-pending", "1", "--latency", "30")
+    headers = {"Authorization": f"Bearer {s.api_key}"}
+    first = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "one"})
+    second = httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"})
+    assert first.status_code == 200 and second.status_code == 429
+    assert second.headers["retry-after"] == "1" and second.json()["error"]["code"] == "rate_limit_exceeded"
+    httpx.post(f"{s.base_url}/videos/{first.json()['id']}/cancel", headers=headers).raise_for_status()
+    assert httpx.post(f"{s.base_url}/videos", headers=headers, json={"prompt": "two"}).status_code == 200

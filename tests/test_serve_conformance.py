@@ -84,11 +84,9 @@ def media(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    s = Serve("--backend", "testcard", "--fps", "4", "--workers", "2", "--poll-after-ms", "50",
-              "--max-request-mb", "2", "--blocked-words", "forbidden", storage=tmp_path_factory.mktemp("conformance"))
-    yield s
-    s.close()
+def serve_args():
+    return ("--backend", "testcard", "--fps", "4", "--workers", "2", "--poll-after-ms", "50",
+            "--max-request-mb", "2", "--blocked-words", "forbidden")
 
 
 @pytest.fixture(scope="module")

@@ -27,12 +27,13 @@ TINY = ["-F", "model=animatic", "-F", "size=128x72", "-F", "seconds=1"]
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    root = tmp_path_factory.mktemp("curl")
-    s = Serve("--fps", "8", "--workers", "2", "--poll-after-ms", "50", storage=root / "store",
-              key_file=root / "key.txt")
-    yield s
-    s.close()
+def serve_args():
+    return ("--fps", "8", "--workers", "2", "--poll-after-ms", "50")  # no --backend: the animatic renders
+
+
+@pytest.fixture(scope="module")
+def serve_key_file():
+    return True
 
 
 def curl(serve: Serve, *args: str, out: Path | None = None) -> dict | None:
@@ -114,19 +115,20 @@ def test_curl_create_poll_download_remix_extend_edit_character(serve, tmp_path):
     assert np.abs(frames[0] - frames[1]).mean() > 2.0  # the character's still changed the picture
 
 
-def test_key_never_on_the_command_line(serve, tmp_path):
+def test_key_never_on_the_command_line(serve, start_serve):
     cmdline = Path(f"/proc/{serve.proc.pid}/cmdline").read_bytes().decode()
     assert serve.api_key not in cmdline and "--api-key-file" in cmdline
-    env_served = Serve("--backend", "testcard", storage=tmp_path / "env")  # DREAMCUT_API_KEY
-    try:
-        assert env_served.api_key not in Path(f"/proc/{env_served.proc.pid}/cmdline").read_bytes().decode()
-        assert env_served.get("/_dreamcut/health") == {"ok": True}
-    finally:
-        env_served.close()
+    env_served = start_serve("--backend", "testcard")  # DREAMCUT_API_KEY
+    assert env_served.api_key not in Path(f"/proc/{env_served.proc.pid}/cmdline").read_bytes().decode()
+    assert env_served.get("/_dreamcut/health") == {"ok": True}
 
 
-def test_cancel_stops_a_running_render(serve):
-    """A cancelled job is failed/cancelled at once, never completes, never bills, and leaves no file."""
+def test_cancel_stops_a_running_render(start_serve):
+    """A cancelled job is failed/cancelled at once, never completes, never bills, and leaves no file.
+
+    Its own server, with 60 s of simulated generation before each render: the job is surely still
+    running when it is cancelled (the animatic renders a 60 s take in well under a second)."""
+    serve = start_serve("--fps", "8", "--workers", "2", "--poll-after-ms", "50", "--latency", "60")
     before = serve.billing()
     v = curl(serve, "-F", "model=animatic", "-F", "size=128x72", "-F", "seconds=60", "-F", "prompt=a long corridor",
              f"{serve.base_url}/videos")

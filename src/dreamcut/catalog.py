@@ -347,6 +347,10 @@ class Catalog:
                     "ON CONFLICT(id) DO UPDATE SET position=excluded.position, prompt=excluded.prompt, "
                     "spec_json=excluded.spec_json", (sid, pos, prompt, json.dumps(spec, sort_keys=True)))
 
+    def shot_prompts(self) -> list[tuple[str, str]]:
+        """(shot id, prompt) of every shot the catalog knows, in spec order."""
+        return [(r["id"], r["prompt"]) for r in self.db.execute("SELECT id, prompt FROM shots ORDER BY position")]
+
     # -- takes -----------------------------------------------------------------------
     def add_take(self, take: Take) -> None:
         take.created_at = take.created_at or time.time()
@@ -373,6 +377,12 @@ class Catalog:
             args.append(kind)
         sql += " ORDER BY shot_id, created_at, id"
         return [Take.from_row(r) for r in self.db.execute(sql, args)]
+
+    def take_by_hash(self, shot_id: str, content_hash: str) -> Take | None:
+        """The take of `shot_id` whose file has this content hash (an import already made)."""
+        row = self.db.execute("SELECT * FROM takes WHERE shot_id=? AND content_hash=?",
+                              (shot_id, content_hash)).fetchone()
+        return Take.from_row(row) if row else None
 
     def take_for_job(self, job_key: str) -> Take | None:
         row = self.db.execute("SELECT * FROM takes WHERE job_key=?", (job_key,)).fetchone()
@@ -409,6 +419,12 @@ class Catalog:
 
     def mark_edit_change_undone(self, change_id: int) -> None:
         self.db.execute("UPDATE edit_history SET undone=1 WHERE id=?", (change_id,))
+
+    def review_texts(self) -> list[tuple[str, str, str, list[str]]]:
+        """(take id, shot id, note, tags) of every reviewed take."""
+        return [(r["take_id"], r["shot_id"], r["note"] or "", json.loads(r["tags_json"] or "[]"))
+                for r in self.db.execute("SELECT r.take_id, t.shot_id, r.note, r.tags_json "
+                                         "FROM reviews r JOIN takes t ON t.id = r.take_id")]
 
     def selections(self) -> dict[str, sqlite3.Row]:
         return {r["shot_id"]: r for r in self.db.execute("SELECT * FROM selections")}
@@ -516,13 +532,64 @@ class Catalog:
         self.db.execute("INSERT INTO ledger(job_key, at, kind, amount_usd, note) VALUES (?,?,?,?,?)",
                         (job_key, time.time(), kind, amount_usd, note))
 
+    def completed_jobs(self, backend: str, kind: str) -> list[sqlite3.Row]:
+        """This backend's completed jobs of `kind` ('take' | 'preview'), oldest first."""
+        return list(self.db.execute("SELECT * FROM jobs WHERE backend=? AND kind=? AND state='completed' "
+                                    "ORDER BY created_at, key", (backend, kind)))
+
+    def spent_by_job(self) -> dict[str | None, float]:
+        """Money charged per job key (the ledger is the one record of what was spent: failures and
+        cancels too)."""
+        return {r[0]: float(r[1]) for r in self.db.execute(
+            "SELECT job_key, SUM(amount_usd) FROM ledger WHERE kind='charge' GROUP BY job_key")}
+
+    def add_job(self, key: str, *, shot_id: str, kind: str, variant: int, backend: str, request_json: str,
+                reserved_usd: float, key_version: int, state: str = "pending") -> bool:
+        """Insert job `key` unless it exists; True when this call inserted it."""
+        now = time.time()
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO jobs(key, shot_id, kind, variant, backend, request_json, state, reserved_usd, "
+            "created_at, updated_at, key_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (key, shot_id, kind, variant, backend, request_json, state, reserved_usd, now, now, key_version))
+        return cur.rowcount == 1
+
+    def add_finished_job(self, key: str, *, shot_id: str, kind: str, variant: int, backend: str, request_json: str,
+                         provider_job_id: str | None, cost_usd: float, take_id: str, created_at: float) -> None:
+        """Record a job that already made take `take_id` (a catalog rebuilt from the takes' sidecars)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO jobs(key, shot_id, kind, variant, backend, request_json, state, provider_job_id, "
+            "cost_usd, take_id, created_at, updated_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (key, shot_id, kind, variant, backend, request_json, "completed", provider_job_id, cost_usd, take_id,
+             created_at, time.time(), created_at))
+
+    def job_with_provider_id(self, provider_job_id: str, *, other_than: str | None = None) -> str | None:
+        """The key of the job (other than `other_than`) that holds provider job `provider_job_id`, if any."""
+        row = self.db.execute("SELECT key FROM jobs WHERE provider_job_id=? AND key != ?",
+                              (provider_job_id, other_than or "")).fetchone()
+        return row[0] if row else None
+
+    def claimed_provider_ids(self, *, other_than: str | None = None) -> set[str]:
+        """Every provider job id some job (other than `other_than`) holds."""
+        return {r[0] for r in self.db.execute(
+            "SELECT provider_job_id FROM jobs WHERE provider_job_id IS NOT NULL AND key != ?", (other_than or "",))}
+
+    def has_jobs_before_key_version(self, version: int) -> bool:
+        """Whether a job row was keyed under a key version older than `version`."""
+        return self.db.execute("SELECT 1 FROM jobs WHERE key_version < ? LIMIT 1", (version,)).fetchone() is not None
+
+    def job_history(self, key: str) -> list[sqlite3.Row]:
+        """Job `key`'s ledger lines, oldest first: reservations, charges and notes (retries, reconciles)."""
+        return list(self.db.execute("SELECT * FROM ledger WHERE job_key=? ORDER BY id", (key,)))
+
     def spent_usd(self) -> float:
         return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])
 
     def reserved_usd(self) -> float:
-        """Money held for jobs in flight and the worst case of parked ones."""
+        """Money held for jobs in flight, the worst case of parked ones, and of jobs cancelled where
+        a refund is possible but not guaranteed (their reservation is kept on the finished row)."""
         marks = ",".join("?" * len(RESERVING_STATES))
-        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks})",
+        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks}) "
+                              "OR (state IN ('failed', 'canceled') AND reserved_usd > 0)",
                               RESERVING_STATES).fetchone()
         return float(row[0])
 

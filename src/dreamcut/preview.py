@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from dreamcut.backends.base import Progress  # the one progress callback type: fraction 0..1
 from dreamcut.errors import BadInput
 from dreamcut.generate.batch import PlannedTake, planned_take
 from dreamcut.project import Project
@@ -36,8 +37,6 @@ from dreamcut.prompts import variant_count
 
 PREVIEW_FRAMES = 4
 ALLOWED_VARIANTS = (4, 8, 16, 32)
-
-Progress = Callable[[float], None]
 
 
 def preview_seed(shot_id: str, variant: int) -> int:
@@ -101,8 +100,7 @@ def measured_compute(project: Project, backend: str, kind: str) -> list[tuple[fl
     import json
 
     out = []
-    for row in project.catalog.db.execute(
-            "SELECT * FROM jobs WHERE backend=? AND kind=? AND state='completed'", (backend, kind)):
+    for row in project.catalog.completed_jobs(backend, kind):
         secs = _job_seconds(row)
         if secs is None:
             continue

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dreamcut.backends.registry import BackendRef, parse_backend
 from dreamcut.errors import BadInput
+from dreamcut.spec_yaml import (MAX_DEPTH, MAX_NODES, MAX_SPEC_BYTES, field_name,  # noqa: F401  (the bounds stay spec.*)
+                                 line_for, line_index, load_bounded, short)
 
 SPEC_VERSION = 1
 SPEC_FILE = "dreamcut.yaml"
@@ -29,11 +31,6 @@ MAX_PROMPT_CHARS = 8000
 MAX_TAKE_SECONDS = 120.0
 MAX_TAKES_PER_SHOT = 1000
 MAX_SHOTS = 2000
-# Bounds on the YAML itself, so a hostile file fails in milliseconds with one line instead of
-# eating memory: a billion-laughs file is a few hundred bytes that expands to 10^9 nodes.
-MAX_SPEC_BYTES = 20_000_000
-MAX_NODES = 250_000  # nodes after alias expansion (the largest real shot list is ~100k)
-MAX_DEPTH = 24  # nesting; the deepest real field (shots[i].prompt[j].text) is 5 deep
 MAX_ASPECT = 4.0  # widest (or tallest) frame: 4:1; 32:9 is the widest screen sold
 # `cast:` bounds: a cast is a handful of recurring people, places and objects, each a sentence and a few pictures.
 MAX_CAST = 64
@@ -104,6 +101,11 @@ class Segment(_Model):
     seconds: float | None = Field(default=None, gt=0)
 
 
+def transition_shorthand(v: Any) -> Any:
+    """`transition: dissolve` (a shot's or the spec's default) means `transition: {kind: dissolve}`."""
+    return {"kind": v} if isinstance(v, str) else v
+
+
 _CAST_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -138,7 +140,7 @@ class CastMember(_Model):
     def _refs(cls, v: list[str]) -> list[str]:
         for ref in v:
             if "://" in ref and not ref.startswith("https://"):
-                raise ValueError(f"{_short(ref)} is not a file or an https:// URL")
+                raise ValueError(f"{short(ref)} is not a file or an https:// URL")
         return v
 
 
@@ -201,7 +203,7 @@ class Shot(_Model):
     @field_validator("transition", mode="before")
     @classmethod
     def _transition_shorthand(cls, v: Any) -> Any:
-        return {"kind": v} if isinstance(v, str) else v
+        return transition_shorthand(v)
 
     @field_validator("backend")
     @classmethod
@@ -291,12 +293,18 @@ class EffectLevels(_Model):
     pulse: float = Field(default=0.0, ge=0, le=1)
     flash: float = Field(default=0.0, ge=0, le=1)
     shake: float = Field(default=0.0, ge=0, le=1)
+    ramp: float = Field(default=0.0, ge=0, le=1)  # speed ramp into the section's first downbeat
 
 
 class EffectsSpec(EffectLevels):
-    """`effects:` beat-synced motion (off by default). `sections:` overrides levels per section label."""
+    """`effects:` beat-synced motion (off by default). `sections:` overrides levels per section label.
+
+    ramp_style: 'rush' speeds the shot up into the downbeat, 'slow' slows it down; either snaps
+    back to the clip's own speed on the downbeat frame.
+    """
 
     sections: dict[str, EffectLevels] = Field(default_factory=dict)
+    ramp_style: Literal["rush", "slow"] = "rush"
 
     @field_validator("sections")
     @classmethod
@@ -307,7 +315,7 @@ class EffectsSpec(EffectLevels):
 
     def levels(self, label: str) -> dict[str, float]:
         """The levels in a section: its overrides (the fields it sets) over the top-level ones."""
-        out = {k: float(getattr(self, k)) for k in ("pulse", "flash", "shake")}
+        out = {k: float(getattr(self, k)) for k in ("pulse", "flash", "shake", "ramp")}
         override = self.sections.get(label)
         if override is not None:
             out.update({k: float(getattr(override, k)) for k in override.model_fields_set})
@@ -315,7 +323,7 @@ class EffectsSpec(EffectLevels):
 
     @property
     def active(self) -> bool:
-        return any(v > 0 for lv in [self, *self.sections.values()] for v in (lv.pulse, lv.flash, lv.shake))
+        return any(v > 0 for lv in [self, *self.sections.values()] for v in (lv.pulse, lv.flash, lv.shake, lv.ramp))
 
 
 class RenderSpec(_Model):
@@ -393,10 +401,12 @@ class ProjectSpec(_Model):
         parse_backend(v)
         return v
 
+    # Copied from Shot._transition_shorthand: pydantic declares a validator per model; the rule is
+    # one function, `transition_shorthand`.
     @field_validator("transition", mode="before")
     @classmethod
     def _transition_shorthand(cls, v: Any) -> Any:
-        return {"kind": v} if isinstance(v, str) else v
+        return transition_shorthand(v)
 
     @field_validator("prices")
     @classmethod
@@ -487,186 +497,10 @@ def _in_range(text: str, size: tuple[int, int]) -> tuple[int, int]:
     return size
 
 
-# -- bounded YAML ------------------------------------------------------------------------
-
-
-def _bad_yaml(message: str, filename: str, line: int | None, fix: str) -> BadInput:
-    return BadInput(message, where=f"{filename}:{line}" if line else filename, fix=fix)
-
-
-_FLOW_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'|#[^\n]*|[\[\]{}]')
-
-
-def _check_nesting(text: str, filename: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH before composing (the composer recurses per level).
-
-    Brackets first, with a regex pass (PyYAML's scanner is quadratic in flow depth: 10,000
-    `[` would take minutes), then the parser's own events for block nesting.
-    """
-    depth = 0
-    for m in _FLOW_TOKENS.finditer(text):
-        c = m.group()
-        if c in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _bad_yaml(f"nested more than {MAX_DEPTH} levels deep", filename,
-                                text.count("\n", 0, m.start()) + 1,
-                                "a shot list is a few levels deep: title:, shots: - id:, prompt:")
-        elif c in "]}":
-            depth = max(0, depth - 1)
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _bad_yaml(f"nested more than {MAX_DEPTH} levels deep", filename, event.start_mark.line + 1,
-                                "a shot list is a few levels deep: title:, shots: - id:, prompt:")
-        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            depth -= 1
-
-
-def _check_graph(root: yaml.Node, filename: str) -> None:
-    """Count nodes as they would be after alias expansion (each distinct node once, memoised),
-    refuse recursive aliases and duplicate keys. Iterative: no Python recursion at any depth."""
-    size: dict[int, int] = {}
-    on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        nid = id(node)
-        children = _children(node)
-        if done:
-            on_path.discard(nid)
-            total = 1 + sum(size[id(c)] for c in children)
-            if total > MAX_NODES:
-                raise _bad_yaml(f"the shot list expands to more than {MAX_NODES:,} values (aliases repeated "
-                                f"inside aliases?)", filename, node.start_mark.line + 1,
-                                "write the shots out; use an alias (*name) for a value, not to multiply lists")
-            size[nid] = total
-            continue
-        if nid in size:
-            continue
-        if nid in on_path:
-            raise _bad_yaml("an alias refers to itself (a recursive alias)", filename, node.start_mark.line + 1,
-                            "an alias (*name) may only repeat a value defined before it, outside itself")
-        on_path.add(nid)
-        if isinstance(node, yaml.MappingNode):
-            _no_duplicate_keys(node, filename)
-        stack.append((node, True))
-        for child in children:
-            cid = id(child)
-            if cid in on_path:
-                raise _bad_yaml("an alias refers to itself (a recursive alias)", filename,
-                                child.start_mark.line + 1,
-                                "an alias (*name) may only repeat a value defined before it, outside itself")
-            if cid not in size:
-                stack.append((child, False))
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _no_duplicate_keys(node: yaml.MappingNode, filename: str) -> None:
-    seen: dict[str, int] = {}
-    for key, _ in node.value:
-        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
-            continue
-        line = key.start_mark.line + 1
-        if key.value in seen:
-            raise _bad_yaml(f"{key.value!r} is given twice, on lines {seen[key.value]} and {line}", filename, line,
-                            "keep one of them (YAML would silently use the last)")
-        seen[key.value] = line
-
-
-def _load_bounded(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
-    """Compose and construct `text` within the bounds above: (node tree, plain Python value)."""
-    if len(text) > MAX_SPEC_BYTES:
-        raise BadInput(f"the shot list is {len(text) / 1e6:.0f} MB; at most {MAX_SPEC_BYTES / 1e6:.0f} MB",
-                       where=filename, fix="a shot list is text: keep pictures and media in files beside it")
-    _check_nesting(text, filename)
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        _check_graph(node, filename)
-        return node, loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-# -- loading with line numbers -------------------------------------------------------
-
-
-def _line_index(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
-    """Map each key path in the YAML document to its 1-based line (an aliased node once)."""
-    lines: dict[tuple, int] = {}
-    seen: set[int] = set()
-    stack = [(node, path)]
-    while stack:
-        n, p = stack.pop()
-        lines.setdefault(p, n.start_mark.line + 1)
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        if isinstance(n, yaml.MappingNode):
-            for k, v in reversed(n.value):
-                key = k.value if isinstance(k, yaml.ScalarNode) else str(k.start_mark.line)
-                lines.setdefault(p + (key,), k.start_mark.line + 1)
-                stack.append((v, p + (key,)))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in reversed(list(enumerate(n.value))):
-                stack.append((v, p + (i,)))
-    return lines
-
-
-def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
-    loc = tuple(x for x in loc if not (isinstance(x, str) and x in {"str", "list[Segment]", "function-after[_exactly_one(), Placement]"}))
-    while loc:
-        if loc in lines:
-            return lines[loc]
-        loc = loc[:-1]
-    return lines.get(())
-
-
-def _field_name(loc: tuple, raw: Any) -> str:
-    """shots[3].prompt -> 'shots[3] (id: corridor).prompt' so the director finds it."""
-    out = ""
-    node = raw
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            try:
-                node = node[part]
-                if isinstance(node, dict) and "id" in node:
-                    out += f" (id: {node['id']})"
-            except (IndexError, KeyError, TypeError):
-                node = None
-        else:
-            if part in {"str", "list[Segment]"} or part.startswith("function-"):
-                continue
-            out += ("." if out else "") + str(part)
-            try:
-                node = node[part] if isinstance(node, dict) else None
-            except (KeyError, TypeError):
-                node = None
-    return out or "(top level)"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def parse_spec_text(text: str, filename: str = SPEC_FILE) -> ProjectSpec:
     """Parse and validate spec text. Raises BadInput naming file:line, field, value and what is allowed."""
     try:
-        node, raw = _load_bounded(text, filename)
+        node, raw = load_bounded(text, filename)
     except RecursionError:  # a last guard: _check_nesting should have said it first
         raise BadInput(f"nested more than {MAX_DEPTH} levels deep", where=filename,
                        fix="a shot list is a few levels deep: title:, shots: - id:, prompt:") from None
@@ -684,7 +518,7 @@ def parse_spec_text(text: str, filename: str = SPEC_FILE) -> ProjectSpec:
     if not isinstance(raw, dict):
         raise BadInput("the shot list must be a YAML mapping (title:, song:, shots: ...)", where=filename,
                        fix="run `dreamcut init` to see a commented example")
-    lines = _line_index(node) if node is not None else {}
+    lines = line_index(node) if node is not None else {}
     version = raw.get("version", SPEC_VERSION)
     if not isinstance(version, int) or version < 1:
         raise BadInput(f"version {version!r} is not a spec version", where=f"{filename}:{lines.get(('version',), 1)}",
@@ -701,9 +535,9 @@ def parse_spec_text(text: str, filename: str = SPEC_FILE) -> ProjectSpec:
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(err["loc"])
-        line = _line_for(loc, lines)
+        line = line_for(loc, lines)
         where = f"{filename}:{line}" if line else filename
-        field = _field_name(loc, raw)
+        field = field_name(loc, raw)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             raise BadInput(f"{field}: unknown field", where=where,
@@ -711,7 +545,7 @@ def parse_spec_text(text: str, filename: str = SPEC_FILE) -> ProjectSpec:
         if err["type"] == "missing":
             raise BadInput(f"{field}: required field is missing", where=where, fix=f"add `{loc[-1]}:`") from None
         value = err.get("input")
-        shown = f" (got {_short(value)})" if value is not None and not isinstance(value, (dict, list)) else ""
+        shown = f" (got {short(value)})" if value is not None and not isinstance(value, (dict, list)) else ""
         raise BadInput(f"{field}: {msg}{shown}", where=where) from None
     _check_cast_names(spec, lines, filename)
     return spec
@@ -754,7 +588,7 @@ def check_cast_refs(spec: ProjectSpec, root: Path, text: str, filename: str) -> 
     """Every local cast reference is an image file in the project folder (one line naming it)."""
     if not any(m.refs for m in spec.cast):
         return
-    lines = _line_index(_load_bounded(text, filename)[0])
+    lines = line_index(load_bounded(text, filename)[0])
     root = Path(root).resolve()
     for i, member in enumerate(spec.cast):
         for j, ref in enumerate(member.refs):
@@ -797,7 +631,7 @@ def load_spec(path: Path) -> ProjectSpec:
     spec = parse_spec_text(text, name)
     song = path.parent / spec.song
     if not song.is_file():
-        line = _line_index(_load_bounded(text, name)[0]).get(("song",), 1)
+        line = line_index(load_bounded(text, name)[0]).get(("song",), 1)
         raise BadInput(f"song: file {spec.song!r} does not exist", where=f"{name}:{line}",
                        fix="put the song in the project folder and name it in `song:`")
     check_cast_refs(spec, path.parent, text, name)

@@ -106,6 +106,10 @@ class RunwaySim(Simulator):
     # -- books -------------------------------------------------------------------------------
 
     def phase(self, job: Job) -> str:
+        if job.plan == "throttled" and not job.canceled:
+            # [sdk-task] THROTTLED: over the account's concurrency; Runway starts it later by itself. This plan
+            # stays queued (an account whose other tasks never finish) until it is cancelled.
+            return "queued"
         return job.phase(self.clock.now(), queued_polls=1 + self.throttled_polls)
 
     def billed(self, job: Job):

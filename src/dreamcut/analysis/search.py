@@ -51,17 +51,12 @@ class SearchResult:
 
 def documents(project) -> list[Document]:
     """Every searchable text: shot prompts, take prompts (previews included), notes and tags."""
-    import json
-
-    docs = [Document("shot", sid, sid, prompt) for sid, prompt in
-            project.catalog.db.execute("SELECT id, prompt FROM shots ORDER BY position")]
-    for tid, sid, kind, prompt in project.catalog.db.execute(
-            "SELECT id, shot_id, kind, prompt FROM takes ORDER BY shot_id, created_at, id"):
-        if prompt:
-            docs.append(Document("take" if kind == "take" else "preview", tid, sid, prompt))
-    for tid, sid, note, tags in project.catalog.db.execute(
-            "SELECT r.take_id, t.shot_id, r.note, r.tags_json FROM reviews r JOIN takes t ON t.id = r.take_id"):
-        text = " ".join(x for x in [note or "", " ".join(json.loads(tags or "[]"))] if x.strip())
+    docs = [Document("shot", sid, sid, prompt) for sid, prompt in project.catalog.shot_prompts()]
+    for take in project.catalog.takes(kind=None):
+        if take.prompt:
+            docs.append(Document("take" if take.kind == "take" else "preview", take.id, take.shot_id, take.prompt))
+    for tid, sid, note, tags in project.catalog.review_texts():
+        text = " ".join(x for x in [note, " ".join(tags)] if x.strip())
         if text.strip():
             docs.append(Document("note", tid, sid, text))
     return docs

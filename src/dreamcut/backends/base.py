@@ -212,6 +212,9 @@ class CancelBilling(str, Enum):
     REFUNDED = "refunded"  # cancel stops the job and nothing is billed
     BILLED = "billed"  # cancel stops the job, but it is billed in full
     IMPOSSIBLE = "impossible"  # no cancel: the job runs on and is billed when it finishes
+    # a job the provider sees running is billed; one still queued may be refunded, not guaranteed:
+    # nothing is charged for it and its worst case stays reserved (Runway)
+    BILLED_IF_RUNNING = "billed_if_running"
 
 
 @dataclass(frozen=True)

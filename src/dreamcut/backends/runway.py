@@ -16,8 +16,13 @@ Reads top to bottom as build request -> submit -> poll -> download:
   are `retryable`: a retry is a new paid create), terminal tasks carry `cost.credits`. A task
   that was cancelled or deleted answers 404 for good: it is reported CANCELED ("gone").
 - download: the first output URL (signed, expires in 24-48 h; a later poll gets fresh ones).
-- cancel: DELETE /v1/tasks/{id}. A task the server sees RUNNING is not refunded, and a PENDING
-  one is not guaranteed to be (runwayml 5.24.0 resources/tasks.py), so `cancel_billing` is BILLED.
+- cancel: DELETE /v1/tasks/{id}. "Refund eligibility is based on the task status observed by the
+  server during cancellation. If that check observes RUNNING, cancellation does not refund
+  credits ... A prior GET response reporting PENDING or THROTTLED does not guarantee a refund"
+  (runwayml 5.24.0 resources/tasks.py, `delete`). A cancelled task answers 404 afterwards, so
+  what it cost cannot be read back. So `cancel_billing` is BILLED_IF_RUNNING: a task seen
+  RUNNING is charged in full; one seen queued is charged nothing (the refund Runway gives when
+  its check agrees) and its price stays reserved as the worst case.
 
 The key is RUNWAYML_API_SECRET, read from the environment when first needed, kept in memory,
 and scrubbed from every message. `DREAMCUT_RUNWAY_BASE_URL` points the SDK elsewhere (tests).
@@ -114,7 +119,7 @@ class RunwayBackend:
     """`runway:MODEL` in a spec. MODEL is one of `MODELS`."""
 
     name = "runway"
-    cancel_billing = CancelBilling.BILLED  # see the module docstring
+    cancel_billing = CancelBilling.BILLED_IF_RUNNING  # see the module docstring
     min_poll_interval = 5.0  # Runway asks clients not to poll a task more often than every 5 s
     max_inline_image_bytes = 3_500_000  # a 5 MB data URI holds ~3.7 MB of image
 

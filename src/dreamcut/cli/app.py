@@ -38,15 +38,28 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-@dataclass
-class Globals:
+@dataclass(frozen=True)
+class Options:
+    """The options given before the command (`dreamcut --project DIR --wait generate`).
+
+    project_dir: the project folder (None: the current folder).
+    debug: show tracebacks instead of one-line errors.
+    quiet: no progress bars (also when stderr is not a terminal, unless DREAMCUT_PROGRESS=1).
+    wait: queue behind another writer of the project instead of refusing.
+    """
+
     project_dir: Path | None = None
     debug: bool = False
     quiet: bool = False
     wait: bool = False
 
 
-G = Globals()
+_options = Options()  # replaced whole, once per invocation, by `_globals`; read through `options()`
+
+
+def options() -> Options:
+    """This invocation's global options."""
+    return _options
 
 
 @app.callback()
@@ -58,21 +71,21 @@ def _globals(
     wait: bool = typer.Option(False, "--wait", help="When another command is writing the project, queue behind it "
                                                     "instead of refusing.", envvar="DREAMCUT_WAIT"),
 ) -> None:
-    G.project_dir = project
-    G.debug = debug
-    G.wait = wait
-    G.quiet = quiet or not sys.stderr.isatty() and os.environ.get("DREAMCUT_PROGRESS") != "1"
+    global _options
+    _options = Options(project_dir=project, debug=debug, wait=wait,
+                       quiet=quiet or not sys.stderr.isatty() and os.environ.get("DREAMCUT_PROGRESS") != "1")
 
 
-def open_project(*, write: str | None = None):
-    """The project named by --project (or the current folder), with its spec validated.
+def open_project(root: Path | None = None, *, write: str | None = None):
+    """The project in `root`, else the one named by --project (or the current folder), with its spec
+    validated.
 
     write="generate" (the command's name): this command writes the project, so it becomes the
     project's one writer (refused, naming the holder, while another writes; `--wait` queues).
     """
     from dreamcut.project import Project
 
-    project = Project.open(G.project_dir or Path.cwd())
+    project = Project.open(root or options().project_dir or Path.cwd())
     if write:
         lock_project(project, write)
     return project
@@ -80,7 +93,7 @@ def open_project(*, write: str | None = None):
 
 def lock_project(project, command: str) -> None:
     """Hold `project`'s writer lock for the rest of this command."""
-    project.lock_for_writing(command, wait=G.wait,
+    project.lock_for_writing(command, wait=options().wait,
                              on_wait=lambda line: err_console.print(line, highlight=False, soft_wrap=True))
 
 
@@ -89,7 +102,7 @@ def progress_bar(transient: bool = False) -> Iterator[Progress]:
     """A rich progress bar (what, how many, elapsed, time left); silent when not a terminal."""
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TaskProgressColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                        console=err_console, transient=transient, disable=G.quiet)
+                        console=err_console, transient=transient, disable=options().quiet)
     with progress:
         yield progress
 
@@ -149,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         from dreamcut.errors import disk_error
 
         if "disk is full" in str(e):
-            err = disk_error(OSError(errno.ENOSPC, "disk full"), G.project_dir or Path.cwd())
+            err = disk_error(OSError(errno.ENOSPC, "disk full"), options().project_dir or Path.cwd())
         elif isinstance(e, sqlite3.OperationalError) and "malformed" not in str(e):
             err = DreamcutError(f"the catalog could not be used ({e})", where=".dreamcut/catalog.sqlite",
                                 fix="run the same command again")
@@ -163,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             from dreamcut.errors import disk_error
 
-            err = disk_error(e, G.project_dir or Path.cwd())
+            err = disk_error(e, options().project_dir or Path.cwd())
             err_console.print(f"[bold red]error:[/] {err.line()}", highlight=False, soft_wrap=True)
             sys.exit(err.exit_code)
         if isinstance(e, PermissionError):

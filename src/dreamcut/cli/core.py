@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dreamcut.cli.app import G, app, console, err_console, fraction_updater, open_project, progress_bar, say
+from dreamcut.cli.app import app, console, err_console, fraction_updater, open_project, progress_bar, say
 from dreamcut.errors import BadInput
 
 
@@ -232,8 +232,7 @@ def demo(
         truth = synthesize_song(song, structure=structure)
         say(f"synthesized an original song: {truth.duration:.1f} s at {truth.bpm:g} bpm, "
             f"{len(truth.sections)} sections (true beats in song.truth.json)")
-    G.project_dir = directory
-    project = open_project(write="demo")
+    project = open_project(directory, write="demo")
     outputs = _run_pipeline(project)
     _print_outputs(project, outputs)
     say(f"demo finished in {time.monotonic() - started:.0f} s: open {project.rel(outputs['final'])} "

@@ -67,6 +67,8 @@ def estimate(
         table.add_row(b.backend, str(b.takes), f"{b.seconds:,.0f}", f"{b.generation_minutes:,.0f}",
                       f"{b.price_per_second:.3f}", f"${b.usd:,.2f}", b.price_source or "-")
     console.print(table)
+    for note in est.notes:  # a degraded decision (a take made longer than asked...) is said before money
+        say(f"note: {note}")
     spent = project.catalog.spent_usd()
     reserved = project.catalog.reserved_usd()
     minutes = est.seconds / 60.0
@@ -133,6 +135,9 @@ def generate(
     say(f"made {summary.made}, already there {summary.skipped}, failed {summary.failed}, "
         f"left in flight {summary.pending}, cancelled {summary.canceled}, parked {summary.parked}; "
         f"spent ${summary.spent_usd:,.2f} this run, ${project.catalog.spent_usd():,.2f} in all")
+    if summary.retried:
+        say(f"retried {summary.retried}: new paid creates after failures the provider documents as retryable "
+            f"(each is in the job's history: `dreamcut status`)")
     for key, reason in summary.failures[:10]:
         say(f"  {key[:12]}: {reason}")
     for key, reason in summary.parked_keys[:10]:
@@ -171,10 +176,7 @@ def status(
     project = open_project()
     catalog = project.catalog
     planned = _plan(project)
-    spent: dict[str, float] = {}
-    for key, amount in catalog.db.execute(
-            "SELECT job_key, SUM(amount_usd) FROM ledger WHERE kind='charge' GROUP BY job_key"):
-        spent[key] = amount  # the ledger is the one record of what was spent (failures and cancels too)
+    spent = catalog.spent_by_job()
     jobs = {r["key"]: r for r in catalog.jobs()}
     takes = {t.job_key: t for t in catalog.takes()}
     table = Table(title="status")
@@ -285,6 +287,8 @@ def reconcile(
     if not_billed and not abandon:
         raise BadInput("--not-billed goes with --abandon KEY", where="reconcile", fix="add --abandon KEY")
     orch = Orchestrator(project)
+    if actions:  # the project is locked: no generate runs, so leftovers of killed runs can go
+        orch.sweep_strays()
     if adopt:
         key = orch.adopt(adopt[0], adopt[1])
         say(f"{key}: adopted provider job {adopt[1]}; `dreamcut generate` polls and downloads it")

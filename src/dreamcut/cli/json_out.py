@@ -48,7 +48,8 @@ def estimate_document(est: Any, *, spent: float, reserved: float, budget: float)
     total = round(est.usd, 4)
     return document("estimate", takes=est.takes, seconds=round(est.seconds, 3), usd=total, spent_usd=round(spent, 4),
                     reserved_usd=round(reserved, 4), budget_usd=budget,
-                    over_budget=bool(est.usd > 0 and est.usd + spent + reserved > budget + 1e-9), backends=backends)
+                    over_budget=bool(est.usd > 0 and est.usd + spent + reserved > budget + 1e-9), backends=backends,
+                    notes=list(getattr(est, "notes", [])))
 
 
 def status_document(per_shot: dict[str, dict], *, spent: float, reserved: float, budget: float,

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dreamcut.cli.app import G, app, console, say
+from dreamcut.cli.app import app, console, options, say
 from dreamcut.errors import BadInput, DreamcutError
 
 
@@ -20,7 +20,7 @@ def _project_spec():
     """The shot list of the current project, or None when there is none (styles work anywhere)."""
     from dreamcut.spec import SPEC_FILE, parse_spec_text
 
-    path = Path(G.project_dir or Path.cwd()) / SPEC_FILE
+    path = Path(options().project_dir or Path.cwd()) / SPEC_FILE
     if not path.is_file():
         return None
     try:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dreamcut.cli.app import G, app, console, open_project, progress_bar
+from dreamcut.cli.app import app, console, open_project, options, progress_bar
 
 
 def say(text: str) -> None:
@@ -36,7 +36,7 @@ def verify(
     from dreamcut.provenance import verify as verify_file
 
     project = None
-    if G.project_dir is not None:
+    if options().project_dir is not None:
         project = open_project()
     report = verify_file(file, project)
     if json_out:

@@ -4,16 +4,19 @@ One price function: `job_price(backend, request, override)` is what one provider
 backend's own `price(request)` (its table, with its size and length rules, source and date), with
 the spec's `prices:` override for that `backend:model` applied here and nowhere else.
 `take_price` is the sum of `job_price` over the jobs a take is made of (one, or a chain of
-segments). `check`, `estimate`, the orchestrator's reservation and its charges all call these,
-so the estimate is exactly what `generate` reserves.
+segments: `take_jobs`). `check`, `estimate`, the orchestrator's reservation and its charges all
+call these, so the estimate is exactly what `generate` reserves.
+
+Chains: a backend with its own `segment_plan(seconds)` (Veo: a 4/6/8 s generation, then 7 s
+extensions) plans its chains itself; others get the generic `segment_plan(caps, seconds)`. A
+segment after the first made through the provider's `extend` is an extension job, priced with
+the backend's `extend_price` where it has one (Veo bills an extension's 7 s, not an 8 s generation).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from dreamcut.backends.base import Capabilities, GenerationRequest, SceneSegment, price_seconds
 from dreamcut.generate.batch import PlannedTake
@@ -35,6 +38,7 @@ class BackendEstimate:
 class Estimate:
     by_backend: dict[str, BackendEstimate] = field(default_factory=dict)
     budget_usd: float = 0.0
+    notes: list[str] = field(default_factory=list)  # "shot s03: veo makes 13 s for this 12 s shot ..."
 
     @property
     def usd(self) -> float:
@@ -59,14 +63,16 @@ def request_price(caps: Capabilities, request: GenerationRequest, override: floa
     return round(per_second * price_seconds(caps, request), 6)
 
 
-def job_price(backend, request: GenerationRequest, override: float | None = None) -> float:
+def job_price(backend, request: GenerationRequest, override: float | None = None, *, extends: bool = False
+              ) -> float:
     """THE price of one provider job: `backend.price(request)`, with the spec's `prices:` override.
 
     The override is USD per second at the model's default size: it scales the backend's own
     price (which keeps the backend's size and length rules); for a backend whose table is free
     (a local or self-hosted model) it is the override times the seconds billed.
     """
-    base = float(backend.price(request))
+    extend_price = getattr(backend, "extend_price", None) if extends else None
+    base = float(extend_price(request) if extend_price is not None else backend.price(request))
     if override is None:
         return round(base, 6)
     caps = backend.capabilities()
@@ -87,25 +93,68 @@ def segment_request(request: GenerationRequest, at: float, seconds: float, backe
     return replace(part, prompt=format_prompt(backend, part)) if scenes else part
 
 
-def take_requests(caps: Capabilities, request: GenerationRequest, backend: str) -> list[GenerationRequest]:
-    """The provider jobs a take is made of: the request itself, or one request per chain segment
-    (`backend`: the name that formats each segment's prompt)."""
+@dataclass(frozen=True)
+class TakeJob:
+    """One provider job of a take: its request, and whether the provider's `extend` makes it from
+    the previous segment (then it is priced as an extension)."""
+
+    request: GenerationRequest
+    extends: bool = False
+
+
+def uses_extend(backend) -> bool:
+    """Chains of this backend continue the previous segment through the provider's `extend`."""
+    caps = backend.capabilities()
+    return bool(caps.extend and hasattr(backend, "extend") and not caps.local)
+
+
+def chain_plan(backend, seconds: float) -> list[float] | None:
+    """The segment lengths a take of `seconds` is made of: the backend's own plan where it has one
+    (Veo: a generation, then 7 s extensions), else the generic `segment_plan`."""
+    own = getattr(backend, "segment_plan", None)
+    if own is not None:
+        return own(seconds)
+    return segment_plan(backend.capabilities(), seconds)
+
+
+def take_jobs(backend, request: GenerationRequest) -> list[TakeJob]:
+    """The provider jobs a take is made of: the request itself, or one job per chain segment."""
     if request.preview:  # a preview is a few frames: never a chain
-        return [request]
-    plan = segment_plan(caps, request.seconds) or [request.seconds]
+        return [TakeJob(request)]
+    plan = chain_plan(backend, request.seconds) or [request.seconds]
     if len(plan) == 1:
-        return [request]
+        return [TakeJob(request)]
+    extend = uses_extend(backend)
+    name = getattr(backend, "name", "")  # the backend whose formatter writes each segment's prompt
     out, at = [], 0.0
-    for seconds in plan:
-        out.append(segment_request(request, at, seconds, backend))
+    for i, seconds in enumerate(plan):
+        out.append(TakeJob(segment_request(request, at, seconds, name), extends=extend and i > 0))
         at += seconds
     return out
 
 
+def take_requests(backend, request: GenerationRequest) -> list[GenerationRequest]:
+    """The requests of `take_jobs`."""
+    return [j.request for j in take_jobs(backend, request)]
+
+
 def take_price(backend, request: GenerationRequest, override: float | None = None) -> float:
     """What a take costs: the sum of `job_price` over the jobs it is made of."""
-    caps = backend.capabilities()
-    return round(sum(job_price(backend, r, override) for r in take_requests(caps, request, backend.name)), 6)
+    return round(sum(job_price(backend, j.request, override, extends=j.extends)
+                     for j in take_jobs(backend, request)), 6)
+
+
+def made_seconds(backend, request: GenerationRequest) -> float:
+    """Seconds of video the provider makes (and bills) for a take: the wish, or more where the
+    backend says so (Veo's 7 s extension steps make a 12 s wish 13 s)."""
+    fn = getattr(backend, "made_seconds", None)
+    return float(fn(request)) if fn is not None else float(request.seconds)
+
+
+def take_notes(backend, request: GenerationRequest) -> list[str]:
+    """The backend's degraded decisions for a take (made longer, at another size...), said before any money."""
+    fn = getattr(backend, "notes", None)
+    return list(fn(request)) if fn is not None else []
 
 
 def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float] | None = None,
@@ -113,6 +162,7 @@ def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float
     """Price every planned take not already done. `backend_for(BackendRef) -> Backend`."""
     prices = prices or {}
     out: dict[str, BackendEstimate] = defaultdict(lambda: BackendEstimate(""))
+    notes: list[str] = []
     for p in planned:
         if p.key in already_done:
             continue
@@ -123,13 +173,17 @@ def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float
         b = out[name]
         b.backend = name
         b.takes += 1
-        b.seconds += p.request.seconds
+        b.seconds += made_seconds(backend, p.request)
         b.price_per_second = caps.price_per_second if override is None else override
         b.price_source = "spec prices:" if override is not None else caps.price_source
         b.usd += take_price(backend, p.request, override)
+        for note in take_notes(backend, p.request):
+            line = f"shot {p.shot_id}: {note}"
+            if line not in notes:
+                notes.append(line)
         # Typical wall time: real time for cloud renders (~1x), per-backend speeds refine this later.
         b.generation_minutes += p.request.seconds / 60.0
-    return Estimate(by_backend=dict(out), budget_usd=budget_usd)
+    return Estimate(by_backend=dict(out), budget_usd=budget_usd, notes=notes)
 
 
 def segment_plan(caps: Capabilities, seconds: float) -> list[float] | None:
@@ -164,3 +218,10 @@ def segment_plan(caps: Capabilities, seconds: float) -> list[float] | None:
 def can_chain(caps: Capabilities, backend: object) -> bool:
     """A model can make takes longer than one segment by extending or by image-to-video."""
     return (caps.extend and hasattr(backend, "extend")) or caps.image_conditioning
+
+
+def chain_solves(problem: str, backend, request: GenerationRequest) -> bool:
+    """A backend's 'too long' problem that a chain of segments solves is not a problem."""
+    caps = backend.capabilities()
+    long = request.seconds > (max(caps.durations) if caps.durations else caps.max_seconds) + 1e-6
+    return long and ("longer than" in problem or "not a length" in problem) and can_chain(caps, backend)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,13 +94,10 @@ def rebuild_catalog(project) -> Rebuilt:
                                   prompt=str(request.get("prompt") or ""), seconds=info.duration,
                                   width=info.video.width, height=info.video.height, fps=info.video.fps,
                                   cost_usd=cost, meta={"rebuilt_from": rel}, created_at=created))
-                cat.db.execute(
-                    "INSERT OR IGNORE INTO jobs(key, shot_id, kind, variant, backend, request_json, state, "
-                    "provider_job_id, cost_usd, take_id, created_at, updated_at, finished_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (key, shot_id, meta.get("kind") or kind, int(meta.get("variant") or 0), backend,
-                     json.dumps(request), "completed", meta.get("provider_job_id"), cost, take_id, created,
-                     time.time(), created))
+                cat.add_finished_job(key, shot_id=shot_id, kind=meta.get("kind") or kind,
+                                     variant=int(meta.get("variant") or 0), backend=backend,
+                                     request_json=json.dumps(request), provider_job_id=meta.get("provider_job_id"),
+                                     cost_usd=cost, take_id=take_id, created_at=created)
                 if cost:
                     cat.ledger_add("charge", cost, key, note="rebuilt from the take's sidecar")
                 result.takes += 1

@@ -62,7 +62,7 @@ def validate(project) -> Validation:
     """Every check of the shot list against its song, its references, its backends and its budget."""
     from dreamcut.backends.registry import load_backend
     from dreamcut.generate.batch import plan_takes
-    from dreamcut.generate.cost import estimate
+    from dreamcut.generate.cost import chain_solves, estimate, take_notes
     from dreamcut.media import probe
     from dreamcut.prompts import check_prompts
 
@@ -84,7 +84,11 @@ def validate(project) -> Validation:
         if name not in backends:
             backends[name] = load_backend(p.backend)
         for message in backends[name].problems(p.request):
-            problems.append(Problem(p.shot_id, "error", message, "change the shot's seconds/size/refs or the backend"))
+            if not chain_solves(message, backends[name], p.request):
+                problems.append(Problem(p.shot_id, "error", message,
+                                        "change the shot's seconds/size/refs or the backend"))
+        for note in take_notes(backends[name], p.request):  # a degraded decision is said, never silent
+            problems.append(Problem(p.shot_id, "warning", note))
     est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
                    budget_usd=spec.budget_usd)
     total_take_seconds = sum(spec.shot_seconds(s) for s in spec.shots)

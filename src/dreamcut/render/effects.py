@@ -12,13 +12,27 @@ render graph is exactly what it was). Three layers:
   energy of the section it falls in (a loud chorus moves more than a quiet verse) and by the
   spec's levels for that section. Times become frames of the timeline (song time minus the
   edit's song offset), so an effect starts on the frame its hit falls in.
-- `filter_chain(cues, fps, size)`: the ffmpeg text appended to the one render pass:
-  `scale` with per-frame size expressions then a `crop` back to the work size with per-frame
-  x/y (zoom and shake; outside a cue the scale is the identity and passes frames through),
-  and `eq` with `eval=frame` and an `enable` window (flash). No per-frame Python.
+- `frame_looks(cues, fps, size)`: each affected frame's zoom size, crop offset and brightness,
+  computed once in Python (pure); `filter_chain` turns them into one `sendcmd` that sets a
+  named `scale` + `crop` (zoom and shake) and `eq` (flash) only on the frames where the look
+  changes. Plain frames pass through an identity scale, a whole-frame crop and a disabled
+  `eq`; no expression is evaluated per frame, and no frame is drawn in Python.
 
-The speed ramp into a downbeat named by issue 18 is not built (it changes which source frames
-are read, i.e. the render plan, not a post filter).
+Speed ramps into a downbeat change which source frames are read, so they are part of the
+render plan, not a post filter:
+
+- `ramp_downbeats(song, levels, ...)`: the first downbeat of each section whose `ramp` level is
+  on, as a timeline frame (rounded like the planner's cuts, so a ramp into a cut lands on it).
+- `plan_ramps(items, downbeats, room, ...)`: pure decisions. The clip playing into the downbeat
+  is ramped over the last two beats before it: its speed moves linearly from its own speed to
+  `peak` times it ('rush' > 1, 'slow' < 1) and snaps back on the downbeat frame. A rush reads
+  more of the take; where the take has no room after the clip the peak is lowered to what fits,
+  or the ramp is dropped, and each such decision is returned as a sentence.
+- `render.ffmpeg` draws a ramp inside the one pass: the clip's `setpts` maps source time to
+  output time through the ramp's curve (a square root: the inverse of a linear speed change),
+  then `fps` picks the frames. `ramp_markers` carries each ramp to the NLE exports as a marker
+  with its keyframes in the OTIO metadata: the clip's LinearTimeWarp stays its base speed, since
+  no export format here carries a non-linear warp.
 
 `markers(cues, fps)` gives OTIO markers, one per cue, so the NLE exports carry the effects as
 markers (their formats cannot carry the expressions).
@@ -209,17 +223,18 @@ def timeline_cues(timeline: Any, settings: Any, song: Any, hits: list[Hit], fps:
                         song_start=plan.song_start)
 
 
-def with_markers(timeline: Any, cues: list[Cue], fps: int) -> Any:
-    """A copy of `timeline` with one marker per cue on its video track (the timeline itself is untouched)."""
+def with_markers(timeline: Any, cues: list[Cue], fps: int, ramps: list["SpeedRamp"] | None = None) -> Any:
+    """A copy of `timeline` with one marker per cue and per ramp on its video track (the timeline itself is untouched)."""
     import copy
 
     from dreamcut import timeline as tl
 
-    if not cues:
+    if not cues and not ramps:
         return timeline
     out = copy.deepcopy(timeline)
     track = tl.video_track(out)
-    for m in markers(cues, fps):
+    for m in sorted(markers(cues, fps) + ramp_markers(ramps or [], fps),
+                    key=lambda m: m.marked_range.start_time.value):
         track.markers.append(m)
     return out
 
@@ -237,88 +252,106 @@ def _no_overlap(cues: list[Cue]) -> list[Cue]:
     return sorted(out, key=lambda c: (c.frame, c.kind))
 
 
-def _index(fps: int) -> str:
-    """The frame index as an expression: t*fps, and 0 where t is not defined (a filter's setup
-    evaluates x/y once with t = NAN, and `crop` refuses a NAN position)."""
-    return f"(if(isnan(t)\\,0\\,t)*{fps})"
+@dataclass(frozen=True)
+class Look:
+    """How one frame differs from the plain picture: enlarged to `scaled` and cut back out at (x, y); `brightness` added."""
+
+    scaled: tuple[int, int]
+    x: int
+    y: int
+    brightness: float
 
 
-def _curve(cues: list[Cue], peak: float, fps: int, power: int = 1) -> str:
-    """An ffmpeg expression of the frame index (t*fps): each cue `amount*peak*(1-(i-f)/L)^power` in its window.
+def frame_looks(cues: list[Cue], fps: int, size: tuple[int, int]) -> dict[int, Look]:
+    """The per-frame parameters of the cues at work `size` (pure): only frames that differ from the plain picture.
 
-    Written in `t`, not `n`: `scale` counts `n` from 1 with eval=frame, `crop` and `eq` from 0.
-    Frame k's timestamp is exactly k/fps after the graph's setpts, so t*fps is the index.
+    Each cue peaks on its first frame and falls over its `frames`: a pulse enlarges the picture by
+    `amount*PULSE_ZOOM*(1-j/L)^2`, a shake moves the cut-out by `amount*SHAKE_PIXELS*w*(1-j/L)`
+    (sin/cos of the frame index, inside a margin it enlarges by), a flash adds
+    `amount*FLASH_BRIGHTNESS*(1-j/L)` brightness. A frame whose picture would move less than
+    the 2-pixel grid of the scaled size, or brighten by less than one level, is left plain.
     """
-    i = _index(fps)
-    terms = []
+    w, h = size
+    zoom: dict[int, float] = {}
+    shake: dict[int, float] = {}
+    bright: dict[int, float] = {}
     for c in cues:
-        fall = f"(1-({i}-{c.frame})/{c.frames})"
-        if power > 1:
-            fall = "*".join([fall] * power)
-        terms.append(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})*{c.amount * peak:.5f}*{fall}")
-    if not terms:
-        return "0"
-    # `if` evaluates its branch only when the gate holds: outside this run a frame costs one test.
-    first, last = min(c.frame for c in cues), max(c.frame + c.frames for c in cues)
-    return f"if(between({i}\\,{first - 0.5}\\,{last - 0.5})\\,{'+'.join(terms)}\\,0)"
+        for j in range(c.frames):
+            k, fall = c.frame + j, 1.0 - j / c.frames
+            if c.kind == "pulse":
+                zoom[k] = zoom.get(k, 0.0) + c.amount * PULSE_ZOOM * fall * fall
+            elif c.kind == "shake":
+                zoom[k] = zoom.get(k, 0.0) + c.amount * 2 * SHAKE_PIXELS * fall
+                shake[k] = shake.get(k, 0.0) + c.amount * fall
+            elif c.kind == "flash":
+                bright[k] = bright.get(k, 0.0) + c.amount * FLASH_BRIGHTNESS * fall
+    looks: dict[int, Look] = {}
+    for k in sorted(set(zoom) | set(bright)):
+        z = 1.0 + zoom.get(k, 0.0)
+        sw, sh = 2 * int(w * z / 2), 2 * int(h * z / 2)
+        dx = shake.get(k, 0.0) * SHAKE_PIXELS * w * np.sin(k * 2.3)
+        dy = shake.get(k, 0.0) * SHAKE_PIXELS * w * 0.6 * np.cos(k * 3.1)
+        x = min(max(0, int((w * z - w) / 2 + dx)), sw - w)
+        y = min(max(0, int((h * z - h) / 2 + dy)), sh - h)
+        b = round(bright.get(k, 0.0), 4)
+        look = Look((sw, sh), x, y, b if b >= 1 / 255 else 0.0)
+        if look != Look((w, h), 0, 0, 0.0):
+            looks[k] = look
+    return looks
 
 
-def _window(cues: list[Cue], fps: int) -> str:
-    i = _index(fps)
-    if not cues:
-        return "0"
-    first, last = min(c.frame for c in cues), max(c.frame + c.frames for c in cues)
-    inner = "+".join(f"between({i}\\,{c.frame - 0.5}\\,{c.frame + c.frames - 0.5})" for c in cues)
-    return f"if(between({i}\\,{first - 0.5}\\,{last - 0.5})\\,{inner}\\,0)"
+_ZOOM, _FLASH = "scale@dcfx", "eq@dcfx"   # the named filters the commands address
+_CROP = "crop@dcfx"
 
 
-CHUNK = 16  # cues per filter instance: ffmpeg refuses very long expressions, so a song's cues are split
+def effect_commands(looks: dict[int, Look], fps: int, size: tuple[int, int]) -> list[str]:
+    """`sendcmd` lines that set each frame's look on the frame it starts and put the plain one back after.
 
-
-def _chunks(cues: list[Cue]) -> list[list[Cue]]:
-    """Cues in time order, split into runs of at most CHUNK whose frame windows do not overlap the next run's."""
-    out: list[list[Cue]] = []
-    run: list[Cue] = []
-    end = -1
-    for c in sorted(cues, key=lambda c: c.frame):
-        if len(run) >= CHUNK and c.frame >= end:
-            out.append(run)
-            run = []
-        run.append(c)
-        end = max(end, c.frame + c.frames)
-    if run:
-        out.append(run)
-    return out
+    A command is sent only where the look changes. Times are half a frame before the frame's
+    timestamp (k/fps after the render graph's setpts), so each lands on its frame exactly.
+    """
+    w, h = size
+    plain = Look((w, h), 0, 0, 0.0)
+    lines: list[str] = []
+    prev = plain
+    for k in sorted(set(looks) | {k + 1 for k in looks}):
+        look = looks.get(k, plain)
+        cmds = []
+        if (look.scaled, look.x, look.y) != (prev.scaled, prev.x, prev.y):
+            cmds += [f"{_ZOOM} w {look.scaled[0]}", f"{_ZOOM} h {look.scaled[1]}", f"{_CROP} x {look.x}",
+                     f"{_CROP} y {look.y}"]
+        if look.brightness != prev.brightness:
+            if look.brightness and not prev.brightness:
+                cmds.append(f"{_FLASH} enable 1")
+            cmds.append(f"{_FLASH} brightness {look.brightness:.4f}")
+            if not look.brightness:
+                cmds.append(f"{_FLASH} enable 0")
+        if cmds:
+            lines.append(f"{max(0.0, (k - 0.5) / fps):.6f} {', '.join(cmds)};")
+        prev = look
+    return lines
 
 
 def filter_chain(cues: list[Cue], fps: int, size: tuple[int, int]) -> str:
     """The filter text (input and output unlabelled, joined with ',') for the cues at work `size`; '' for none.
 
-    Zoom and shake: `scale` with eval=frame enlarges the picture by the zoom factor (at factor 1
-    it passes the frame through) and `crop` cuts the work size back out, centred plus the shake
-    offset (`crop` reads its w/h once, its x/y every frame). Flash: `eq` brightness, enabled only
-    inside the flash windows. Each filter carries at most CHUNK cues (runs of the song in time
-    order); outside its run's windows it leaves the frame as it is.
+    The per-frame parameters are computed here once (`frame_looks`) and sent by one `sendcmd` to
+    three named filters, only on the frames where they change: `scale` enlarges the picture
+    (zoom, and the margin a shake moves in) and `crop` cuts the work size back out at the
+    frame's offset; `eq` adds the flash's brightness and is disabled outside the flashes.
+    Between cues the scale is the identity and the crop the whole frame, so plain frames pass
+    through untouched; no expression is evaluated per frame.
     """
-    if not cues:
+    looks = frame_looks(cues, fps, size)
+    if not looks:
         return ""
     w, h = size
-    parts = []
-    for run in _chunks([c for c in cues if c.kind in ("pulse", "shake")]):
-        pulses = [c for c in run if c.kind == "pulse"]
-        shakes = [c for c in run if c.kind == "shake"]
-        # zoom factor: the pulse plus the margin a shake needs; the crop moves inside that margin
-        zoom = f"(1+{_curve(pulses, PULSE_ZOOM, fps, 2)}+{_curve(shakes, 2 * SHAKE_PIXELS, fps)})"
-        dx = f"({_curve(shakes, SHAKE_PIXELS * w, fps)})*sin({_index(fps)}*2.3)" if shakes else "0"
-        dy = f"({_curve(shakes, SHAKE_PIXELS * w * 0.6, fps)})*cos({_index(fps)}*3.1)" if shakes else "0"
-        parts.append(f"scale=w='2*trunc({w}*{zoom}/2)':h='2*trunc({h}*{zoom}/2)':eval=frame:flags=bilinear")
-        # (crop clamps x/y to the frame it gets; its `iw` is the size at setup, so it is not used here)
-        parts.append(f"crop=w={w}:h={h}:x='trunc(({w}*{zoom}-{w})/2+{dx})':y='trunc(({h}*{zoom}-{h})/2+{dy})'")
-    if parts:
-        parts.append("setsar=1")
-    for run in _chunks([c for c in cues if c.kind == "flash"]):
-        parts.append(f"eq=brightness='{_curve(run, FLASH_BRIGHTNESS, fps)}':eval=frame:"
-                     f"enable='{_window(run, fps)}'")
+    text = "\n".join(effect_commands(looks, fps, size))
+    parts = [f"sendcmd=c='{text}'"]
+    if any(look.scaled != (w, h) or look.x or look.y for look in looks.values()):
+        parts += [f"{_ZOOM}=w={w}:h={h}:flags=bilinear", f"{_CROP}=w={w}:h={h}:x=0:y=0", "setsar=1"]
+    if any(look.brightness for look in looks.values()):
+        parts.append(f"{_FLASH}=brightness=0:enable=0")
     return ",".join(parts)
 
 
@@ -331,5 +364,180 @@ def markers(cues: list[Cue], fps: int) -> list:
                              time=c.time, color=colour[c.kind]) for c in cues]
 
 
-__all__ = ["Hit", "Cue", "percussive_hits", "song_hits", "plan_effects", "timeline_cues", "with_markers", "section_energy", "filter_chain",
+# -- speed ramps into a downbeat ---------------------------------------------------------
+
+RAMP_BEATS = 2            # a ramp lasts the two beats before its downbeat
+RAMP_PEAK = 3.0           # 'rush' at level 1: the speed climbs to 3x the clip's own
+RAMP_FLOOR = 0.3          # 'slow' at level 1: the speed falls to 0.3x
+MIN_RAMP_FRAMES = 6       # shorter than a quarter second at 24 fps is a jump, not a ramp
+MIN_RAMP_CHANGE = 0.25    # a ramp that cannot move the speed by a quarter is dropped
+
+
+@dataclass(frozen=True)
+class SpeedRamp:
+    """A speed ramp on one clip, landing on a downbeat.
+
+    Over the record frames [start, downbeat) the clip's speed moves linearly from its own speed
+    to `peak` times it; from the `downbeat` frame on it plays at its own speed again, `extra`
+    source frames (at the timeline's rate) later than it would have without the ramp.
+    """
+
+    clip: str          # the clip's name on V1
+    record_start: int  # the clip's first record frame (names the clip where names repeat)
+    downbeat: int      # timeline frame the ramp lands on
+    frames: int        # record frames the ramp lasts, ending on the downbeat
+    peak: float        # speed multiple reached at the end of the ramp (x the clip's speed)
+    speed: float       # the clip's own speed (LinearTimeWarp)
+    time: float        # the downbeat's time on the timeline (s)
+
+    @property
+    def start(self) -> int:
+        return self.downbeat - self.frames
+
+    @property
+    def extra(self) -> float:
+        """Source frames read beyond the clip's linear read (negative for a slow ramp)."""
+        from dreamcut.render.ffmpeg import ramp_extra
+
+        return ramp_extra(self.frames, self.speed, self.peak)
+
+    def speed_at(self, record_frame: int) -> float:
+        """The playback speed at a timeline frame (the clip's own speed outside the ramp)."""
+        if self.start <= record_frame < self.downbeat:
+            return self.speed * (1.0 + (self.peak - 1.0) * (record_frame - self.start) / self.frames)
+        return self.speed
+
+
+def ramp_downbeats(song: Any, levels: Any, *, fps: int, total_frames: int,
+                   song_start: float = 0.0) -> list[tuple[int, float, float, str]]:
+    """(timeline frame, timeline time, ramp level, section) of the downbeats that get a ramp.
+
+    The first downbeat of each section whose level is on (half a beat of slack before the
+    section mark, which the analysis places on a beat). Frames are rounded as the planner
+    rounds its cuts, so a ramp into a cut on that downbeat ends exactly at the cut.
+    """
+    downbeats = sorted(float(d) for d in (getattr(song, "downbeats", None) or []))
+    tempo = float(getattr(song, "tempo", 0.0) or 120.0)
+    slack = 30.0 / tempo
+    out = []
+    for sec in getattr(song, "sections", None) or []:
+        level = float(levels(sec.label).get("ramp", 0.0))
+        if level <= 0:
+            continue
+        first = next((d for d in downbeats if d >= sec.start - slack), None)
+        if first is None or first >= sec.end:
+            continue
+        frame = int(round((first - song_start) * fps))
+        if MIN_RAMP_FRAMES <= frame < total_frames:
+            out.append((frame, round(first - song_start, 4), level, sec.label))
+    return out
+
+
+def plan_ramps(items: list[Any], downbeats: list[tuple[int, float, float, str]], room: dict[int, float], *,
+               fps: int, beat_frames: int, style: str = "rush") -> tuple[list[SpeedRamp], list[str]]:
+    """The ramps of an edit and the sentences saying where one was lowered or dropped (pure).
+
+    items: V1 as `timeline.items` views. room: per clip (by record_start) the source frames its
+    take holds after the last frame the clip reads (its transition handle included).
+    """
+    from dreamcut import timeline as tl
+
+    ramps: list[SpeedRamp] = []
+    notes: list[str] = []
+    for frame, time, level, label in downbeats:
+        where = f"the ramp into the {label or 'section'} downbeat at {time:.2f} s (frame {frame})"
+        k = next((i for i, it in enumerate(items) if not isinstance(it, tl.TransitionView)
+                  and it.record_start < frame <= it.record_end), None)
+        if k is None:
+            continue
+        clip = items[k]
+        if isinstance(clip, tl.GapView):
+            notes.append(f"no ramp: {where} falls in a gap")
+            continue
+        prev = items[k - 1] if k > 0 and isinstance(items[k - 1], tl.TransitionView) else None
+        nxt = items[k + 1] if k + 1 < len(items) and isinstance(items[k + 1], tl.TransitionView) else None
+        if nxt is not None and nxt.rendered_kind == tl.ZOOM_THROUGH and frame > clip.record_end - nxt.in_frames:
+            notes.append(f"no ramp: {where} meets the zoom-through after clip {clip.name}, which is drawn frame by frame")
+            continue
+        earliest = clip.record_start + (prev.out_frames if prev is not None and prev.rendered_kind == tl.ZOOM_THROUGH else 0)
+        n = min(RAMP_BEATS * beat_frames, frame - earliest)
+        if n < MIN_RAMP_FRAMES:
+            notes.append(f"no ramp: {where}: clip {clip.name} starts {frame - earliest} frames before it "
+                         f"(a ramp needs {MIN_RAMP_FRAMES})")
+            continue
+        want = 1.0 + level * (RAMP_PEAK - 1.0) if style == "rush" else 1.0 - level * (1.0 - RAMP_FLOOR)
+        # Whole source frames of extra read: after the ramp the clip is back on its own frame grid.
+        extra = round(clip.speed * n * (want - 1.0) / 2.0)
+        if extra > 0:
+            have = int(np.floor(room.get(clip.record_start, 0.0) + 1e-6))
+            if extra > have:
+                extra = have
+                peak = 1.0 + 2.0 * extra / (clip.speed * n)
+                if peak - 1.0 < MIN_RAMP_CHANGE:
+                    notes.append(f"no ramp: {where}: take {clip.take} holds {max(0, have)} frames after clip "
+                                 f"{clip.name} and the ramp would read {round(clip.speed * n * (want - 1) / 2)} more")
+                    continue
+                notes.append(f"{where} peaks at {peak:.2f}x, not {want:.2f}x: take {clip.take} holds only "
+                             f"{have} frames after clip {clip.name}")
+        peak = 1.0 + 2.0 * extra / (clip.speed * n)
+        if abs(peak - 1.0) < MIN_RAMP_CHANGE:
+            continue
+        ramps.append(SpeedRamp(clip=clip.name, record_start=clip.record_start, downbeat=frame, frames=n,
+                               peak=peak, speed=clip.speed, time=time))
+    return ramps, notes
+
+
+def timeline_ramps(timeline: Any, settings: Any, song: Any, fps: int, root: Path) -> tuple[list[SpeedRamp], list[str]]:
+    """The speed ramps of an edit (`settings`: the spec's EffectsSpec) and the decisions to say.
+
+    The I/O edge: probes the takes of the clips that play into a ramped downbeat for their length.
+    """
+    if settings is None or not settings.active:
+        return [], []
+    from dreamcut import timeline as tl
+    from dreamcut.media import probe
+    from dreamcut.render.ffmpeg import plan_render
+
+    plan = plan_render(timeline, fps)
+    downbeats = ramp_downbeats(song, settings.levels, fps=fps, total_frames=plan.total_frames,
+                               song_start=plan.song_start)
+    if not downbeats:
+        return [], []
+    items = tl.items(timeline, fps)
+    room: dict[int, float] = {}
+    for i, it in enumerate(items):
+        if not isinstance(it, tl.ClipView) or not any(it.record_start < f <= it.record_end for f, *_ in downbeats):
+            continue
+        nxt = items[i + 1] if i + 1 < len(items) and isinstance(items[i + 1], tl.TransitionView) else None
+        tail = nxt.out_frames if nxt is not None and nxt.rendered_kind != tl.ZOOM_THROUGH else 0
+        path = Path(it.path)
+        try:
+            seconds = probe(path if path.is_absolute() else Path(root) / path).duration
+        except Exception:  # noqa: BLE001 - the render's own media check names a bad take
+            seconds = 0.0
+        # one frame of margin: the render's check allows half a frame of rounding at the end
+        room[it.record_start] = seconds * fps - (it.source_out + tail * it.speed) - 1.0
+    beat = float(getattr(song, "beat_period", 0.0) or 60.0 / float(getattr(song, "tempo", 120.0) or 120.0))
+    return plan_ramps(items, downbeats, room, fps=fps, beat_frames=max(1, int(round(beat * fps))),
+                      style=settings.ramp_style)
+
+
+def ramp_markers(ramps: list[SpeedRamp], fps: int) -> list:
+    """One OTIO marker per ramp over its frames, with the ramp's speed keyframes in its metadata."""
+    from dreamcut import timeline as tl
+
+    out = []
+    for r in ramps:
+        m = tl.effect_marker(f"fx ramp {r.speed:.2f}x to {r.speed * r.peak:.2f}x into downbeat", r.start, r.frames,
+                             fps, effect="ramp", amount=r.peak, time=r.time, color="PURPLE")
+        m.metadata["dreamcut"]["ramp"] = {
+            "clip": r.clip, "downbeat": r.downbeat, "frames": r.frames, "peak": r.peak, "speed": r.speed,
+            "extra_source_frames": r.extra,
+            # speed (source frames per record frame) at timeline frames: linear between the first two
+            "keyframes": [[r.start, r.speed], [r.downbeat, round(r.speed * r.peak, 6)], [r.downbeat, r.speed]]}
+        out.append(m)
+    return out
+
+
+__all__ = ["Look", "frame_looks", "effect_commands", "SpeedRamp", "ramp_downbeats", "plan_ramps", "timeline_ramps", "ramp_markers", "Hit", "Cue", "percussive_hits", "song_hits", "plan_effects", "timeline_cues", "with_markers", "section_energy", "filter_chain",
            "markers", "EFFECT_KINDS"]

@@ -2,7 +2,8 @@
 
 The edit, read through `dreamcut.timeline` (docs/internals.md), becomes a list of *streams*,
 one per clip: the take trimmed to its source range (plus the handles a dissolve needs),
-retimed by its speed (`setpts`), normalised to the work size and fps (`scale` + `pad` +
+retimed by its speed (`setpts`; a speed ramp into a downbeat is a curve in the same `setpts`,
+see `ramp_setpts`), normalised to the work size and fps (`scale` + `pad` +
 `fps`; the work size is the output's shape no larger than the largest take, and the blended
 picture is scaled to the output size once at the end), padded by cloning its last frame only
 as a guard against a take that is a frame short, and trimmed to an exact frame count. Takes
@@ -29,7 +30,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import opentimelineio as otio
@@ -38,6 +39,9 @@ from dreamcut import timeline as tl
 from dreamcut.edit import transitions as tr
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import FrameWriter, atomic_path, die_with_parent, ffmpeg_exe, probe, run_ffmpeg
+
+if TYPE_CHECKING:
+    from dreamcut.render.effects import SpeedRamp
 
 CODECS = ("h264", "prores")
 BLACK = "<black>"  # a Stream of black frames (a gap in an NLE's edit)
@@ -58,6 +62,12 @@ class Stream:
     frames: int                # output frames
     speed: float = 1.0         # source seconds per output second
     clip: str = ""             # the clip (take id) this comes from, for messages
+    ramp: tuple[int, int, float] | None = None  # (first frame, frames, peak) of a speed ramp (render.effects)
+
+    @property
+    def source_frames(self) -> float:
+        """Source frames read, at the output rate: frames * speed, plus what a ramp reads beyond that."""
+        return self.frames * self.speed + (ramp_extra(self.ramp[1], self.speed, self.ramp[2]) if self.ramp else 0.0)
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,12 @@ class RenderPlan:
     song_start: float = 0.0
 
 
-def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
-    """Turn a timeline in dreamcut's conventions (read through `dreamcut.timeline`) into streams and joins."""
+def plan_render(timeline: otio.schema.Timeline, fps: int, ramps: Sequence[SpeedRamp] = ()) -> RenderPlan:
+    """Turn a timeline in dreamcut's conventions (read through `dreamcut.timeline`) into streams and joins.
+
+    ramps: speed ramps into downbeats (`render.effects.timeline_ramps`); each rides on the stream
+    of the clip it names (by record start), counted from that stream's first frame.
+    """
     if not timeline.tracks or len(timeline.tracks) < 1:
         raise BadInput("timeline has no video track", where=timeline.name or "timeline")
     views = tl.items(timeline, fps)
@@ -150,8 +164,15 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
         if frames < 1:
             raise BadInput("clip is shorter than the transitions around it", where=f"clip {part.name}",
                            fix="shorten the transitions or lengthen the clip")
+        ramp = None
+        for r in ramps:
+            if r.record_start == part.record_start:
+                at = head + r.start - part.record_start
+                if at < 0 or at + r.frames > frames:
+                    raise ValueError(f"the ramp into frame {r.downbeat} does not fit clip {part.name}")
+                ramp = (at, r.frames, r.peak)
         takes.append(Stream(media=part.path, start=(part.source_in - head * speed) / fps, frames=frames,
-                            speed=speed, clip=part.name))
+                            speed=speed, clip=part.name, ramp=ramp))
         takes_after.append(after[i])
         plan.total_frames += record
 
@@ -163,7 +184,7 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
         if kind == tr.ZOOM_THROUGH:
             n = t_in + t_out
             nxt = takes[i + 1]
-            outgoing = Stream(media=stream.media, start=stream.start + stream.frames * stream.speed / fps,
+            outgoing = Stream(media=stream.media, start=stream.start + stream.source_frames / fps,
                               frames=n, speed=stream.speed, clip=stream.clip)
             incoming = Stream(media=nxt.media, start=nxt.start - n * nxt.speed / fps, frames=n, speed=nxt.speed,
                               clip=nxt.clip)
@@ -182,13 +203,45 @@ def plan_render(timeline: otio.schema.Timeline, fps: int) -> RenderPlan:
     return plan
 
 
-def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int) -> str:
+def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int,
+                    ramp: tuple[int, int, float] | None = None) -> str:
     """The per-stream filter chain: retime, conform fps, letterbox to `size`, exact frame count."""
     w, h = size
-    retime = "setpts=PTS-STARTPTS" if abs(speed - 1.0) < 1e-6 else f"setpts=(PTS-STARTPTS)/{speed:.6f}"
+    if ramp is not None:
+        retime = ramp_setpts(fps, speed, *ramp)
+    elif abs(speed - 1.0) < 1e-6:
+        retime = "setpts=PTS-STARTPTS"
+    else:
+        retime = f"setpts=(PTS-STARTPTS)/{speed:.6f}"
     return (f"{retime},fps={fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
             f"pad={w}:{h}:-1:-1:color=black,setsar=1,format=yuv420p,"
             f"tpad=stop_mode=clone:stop=2,trim=end_frame={frames},setpts=PTS-STARTPTS")
+
+
+def ramp_extra(frames: int, speed: float, peak: float) -> float:
+    """Source frames a linear speed ramp from `speed` to `peak`*speed over `frames` output frames
+    reads beyond the linear read (negative when it slows): the one home of this fact."""
+    return speed * frames * (peak - 1.0) / 2.0
+
+
+def ramp_setpts(fps: int, speed: float, at: int, frames: int, peak: float) -> str:
+    """`setpts` for a stream whose speed ramps linearly from `speed` to `peak`*speed over output frames
+    [at, at+frames) and is `speed` again from there (a speed ramp into a downbeat).
+
+    Source time s (from the stream's first frame) maps to output time: s/v before the ramp;
+    inside it s = v*a + v*r*(u + (p-1)*u^2/2) with u the fraction of the ramp played, so
+    u = (sqrt(1 + 2*(p-1)*x) - 1)/(p-1) with x = (s - v*a)/(v*r); after it, linear again. `fps`
+    then keeps the frame nearest each output tick, so the ramp's last step lands on frame at+frames.
+    """
+    v, a, r, p = speed, at / fps, frames / fps, peak
+    s_a = v * a
+    s_b = v * (a + r * (1.0 + p) / 2.0)
+    k = p - 1.0
+    expr = (f"st(0\\,T-STARTT)+if(lt(ld(0)\\,{s_a:.9f})\\,ld(0)/{v:.9f}\\,"
+            f"if(lt(ld(0)\\,{s_b:.9f})\\,{a:.9f}+{r:.9f}*(sqrt(1+{2 * k:.9f}*(ld(0)-{s_a:.9f})/{v * r:.9f})-1)/{k:.9f}\\,"
+            f"{a + r:.9f}+(ld(0)-{s_b:.9f})/{v:.9f}))")
+    # st() returns the value stored; subtract it again so the sum is the mapped time alone
+    return f"setpts=({expr}-ld(0))/TB"
 
 
 def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None,
@@ -229,7 +282,7 @@ def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[
             # encoder, not decoding, is what a render waits for.
             source = (f"movie=filename={escape_graph_value(s.media)}:dec_threads=1:seek_point={seek:.6f},"
                       f"trim=start={seek:.6f}")
-            chain = normalise_chain(size, fps, s.speed, s.frames)
+            chain = normalise_chain(size, fps, s.speed, s.frames, s.ramp)
         chains.append(f"{source},{chain}[s{idx}]")
         labels.append(f"s{idx}")
         lengths.append(s.frames)
@@ -299,7 +352,8 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
                     codec: str = "h264", crf: int = 18, preset: str = "veryfast",
                     progress: Callable[[float], None] | None = None, metadata: dict[str, str] | None = None,
                     overlay: str | None = None,
-                    effects: Callable[[tuple[int, int]], str] | None = None) -> None:
+                    effects: Callable[[tuple[int, int]], str] | None = None,
+                    ramps: Sequence[SpeedRamp] = ()) -> None:
     """Render `timeline` (media paths relative to `root`) to `out` at `size` and `fps`, with the song.
 
     overlay: a filter chain drawn over the finished picture (the program overlay, see render.overlay).
@@ -311,6 +365,7 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
     written once; signing is the only pass after it.
     effects: given the work size, the filter chain of the beat-synced effects
     (`render.effects.filter_chain`), drawn by the same pass; None for none.
+    ramps: speed ramps into downbeats (`render.effects.timeline_ramps`), drawn by each clip's retime.
     """
     root = Path(root)
     out = Path(out)
@@ -320,7 +375,7 @@ def render_timeline(timeline: otio.schema.Timeline, root: Path, out: Path, *, si
         raise BadInput("ProRes 422 HQ with PCM audio goes in a .mov", where=out.name, fix="name the output *.mov")
     if size[0] % 2 or size[1] % 2:
         raise BadInput(f"output size {size[0]}x{size[1]} must be even", where="render", fix="use an even width and height")
-    render_plan(plan_render(timeline, fps), root, out, size=size, codec=codec, crf=crf, preset=preset,
+    render_plan(plan_render(timeline, fps, ramps), root, out, size=size, codec=codec, crf=crf, preset=preset,
                 progress=progress, metadata=metadata, overlay=overlay, effects=effects)
 
 
@@ -383,7 +438,8 @@ def _resolved(plan: RenderPlan, root: Path) -> RenderPlan:
     def fix(s: Stream) -> Stream:
         if s.media == BLACK:
             return s
-        return Stream(media=str(_abs(root, s.media)), start=s.start, frames=s.frames, speed=s.speed, clip=s.clip)
+        return Stream(media=str(_abs(root, s.media)), start=s.start, frames=s.frames, speed=s.speed, clip=s.clip,
+                      ramp=s.ramp)
 
     streams: list[Stream | ZoomSegment] = []
     for s in plan.streams:
@@ -408,7 +464,7 @@ def _check_media(plan: RenderPlan, root: Path) -> list[tuple[int, int]]:
         for st in ((s.outgoing, s.incoming) if isinstance(s, ZoomSegment) else (s,)):
             if st.media == BLACK:
                 continue
-            end = st.start + st.frames * st.speed / plan.fps
+            end = st.start + st.source_frames / plan.fps
             needed[st.media] = max(needed.get(st.media, 0.0), end)
             owner.setdefault(st.media, st.clip)
             if st.start < -0.5 / plan.fps:
@@ -443,8 +499,8 @@ def decode_stream(stream: Stream, size: tuple[int, int], fps: int) -> list[np.nd
 
     w, h = size
     seek = max(0.0, stream.start - 0.5 / fps)
-    read = stream.frames * stream.speed / fps + 3.0 / fps
-    chain = normalise_chain(size, fps, stream.speed, stream.frames)
+    read = stream.source_frames / fps + 3.0 / fps
+    chain = normalise_chain(size, fps, stream.speed, stream.frames, stream.ramp)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{seek:.6f}", "-t", f"{read:.6f}",
            "-i", stream.media, "-vf", chain, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     proc = subprocess.run(cmd, capture_output=True, preexec_fn=die_with_parent())

@@ -22,7 +22,7 @@ from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import die_with_parent, ffmpeg_exe
 
 TEASER_FADE = 0.5          # seconds of audio fade in and out on a teaser
-PEAK_MARGIN = 1.0          # dB under the true-peak ceiling the limiter holds (the AAC encode overshoots)
+PEAK_MARGIN = 2.0          # dB under the true-peak ceiling the limiter holds: the AAC 256k encode overshot by 1.3 dB on the full demo song (-0.7 dBTP from a -2 dBTP limit, 2026-11-30)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def loudness_gain(measured_i: float, target: LoudnessTarget) -> float:
 def loudness_filter(gain_db: float, measured_tp: float, target: LoudnessTarget) -> tuple[str, bool]:
     """(audio filter, limited): the gain, and a peak limiter when the gain would push the true
     peak over the ceiling (run at 4x the rate so it catches inter-sample peaks; 1 dB of margin
-    for the AAC encode's overshoot, measured at 0.6 dB on the demo song)."""
+    for the AAC encode's overshoot, measured at up to 1.3 dB on the full demo song)."""
     chain = f"volume={gain_db:.3f}dB"
     limited = measured_tp + gain_db > target.true_peak - PEAK_MARGIN
     if limited:

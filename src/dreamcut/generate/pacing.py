@@ -1,0 +1,149 @@
+"""How hard and how often the job runner talks to a provider: a token-bucket rate limiter,
+jittered backoff, the provider-time scale, slots for jobs at a provider, the warm-up gate for a
+backend's first create, and the pacer that learns when to poll a job first."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from dreamcut.errors import BadInput
+from dreamcut.generate.jobs import _Stopped
+
+
+class RateLimiter:
+    """A token bucket: at most `rate` calls per second on average, bursts of up to `burst`."""
+
+    def __init__(self, rate: float, burst: float | None = None):
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+                self.last = now
+                if self.tokens >= 1.0:
+                    self.tokens -= 1.0
+                    return
+                wait_s = (1.0 - self.tokens) / self.rate
+            time.sleep(wait_s)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None,
+                  rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number `attempt` (0-based): the provider's word, else jittered exponential."""
+    rng = rng or random
+    if retry_after is not None and retry_after >= 0:
+        return retry_after + rng.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
+    d = min(cap, base * (2 ** attempt))
+    return rng.uniform(d / 2, d)
+
+
+TIME_SCALE_ENV = "DREAMCUT_PROVIDER_TIME_SCALE"
+
+
+def provider_time_scale() -> float:
+    """How many times faster than ours the provider's clock runs: DREAMCUT_PROVIDER_TIME_SCALE
+    (a provider simulator that renders in a fraction of the real time), else 1."""
+    text = os.environ.get(TIME_SCALE_ENV, "").strip()
+    if not text:
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 1.0 <= value <= 10_000.0:
+        raise BadInput(f"{TIME_SCALE_ENV}={text!r} is not a number from 1 to 10000", where=TIME_SCALE_ENV,
+                       fix=f"unset {TIME_SCALE_ENV} (real providers), or give a factor such as 10")
+    return value
+
+
+class _Slots:
+    """A counting semaphore that a stopping run can wake: jobs in flight at one backend."""
+
+    def __init__(self, n: int, stop: threading.Event):
+        self.free = n
+        self.stop = stop
+        self.cond = threading.Condition(threading.Lock())
+
+    def __enter__(self) -> "_Slots":
+        with self.cond:
+            while self.free <= 0 and not self.stop.is_set():
+                self.cond.wait()
+            if self.stop.is_set():
+                raise _Stopped()
+            self.free -= 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self.cond:
+            self.free += 1
+            self.cond.notify()
+
+    def wake_all(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+
+class _WarmGate:
+    """Serialises creates until the first one returned (however it ended); then lets all through."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.warm = False
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.warm:
+            yield
+            return
+        with self.lock:
+            try:
+                yield
+            finally:
+                self.warm = True
+
+
+class _Pacer:
+    """When to poll a new job first, learned from how long jobs like it take in this run.
+
+    Aims to find about six jobs in seven done at their first poll: each one found done moves the
+    first poll 0.1 % earlier, each one that was not moves it 0.6 % later (equilibrium: ~15 % misses;
+    small steps, because a whole slot-full of jobs is already waiting on the last estimate);
+    a job that took much longer than expected resets it. A miss costs a poll or two (the
+    provider's `poll_after` says when to come back); a late first poll costs a slot's time.
+    """
+
+    EARLIER, LATER = 0.999, 1.006
+
+    def __init__(self) -> None:
+        self.expected: float | None = None
+        self.lock = threading.Lock()
+
+    def first_poll(self, default: float) -> float:
+        return self.expected if self.expected is not None else default
+
+    def repoll_floor(self) -> float:
+        return 0.025 * self.expected if self.expected is not None else 0.0
+
+    def learn(self, took: float, *, first_poll_found_it: bool) -> None:
+        with self.lock:
+            if self.expected is None:
+                self.expected = took
+            elif first_poll_found_it:
+                self.expected *= self.EARLIER
+            elif took > 1.25 * self.expected:  # jobs got much slower: start again from this one
+                self.expected = took
+            else:
+                self.expected = min(took, self.expected * self.LATER)
