@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 20
+ANALYSIS_VERSION = 26
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -359,14 +359,15 @@ def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0
         if len(seg) < W:
             seg = np.pad(seg, (0, W - len(seg)))
         seg = (seg - seg.mean()) * window
-        ac = np.correlate(seg, seg, "full")[W - 1:] / np.maximum(taper, 1e-3)
+        heard = np.correlate(seg, seg, "full")[W - 1:]
+        ac = heard / np.maximum(taper, 1e-3)
         lags = np.arange(lo, hi)
         # a mild prior around the song's tempo keeps a dotted rhythm (4/3) from passing for a tempo change
         prior = np.exp(-0.5 * (np.log2(lags / P) / 0.3) ** 2)
         raw = ac[lags] + 0.5 * ac[np.minimum(2 * lags, W - 1)]
         k = int(np.argmax(raw * prior))
         L = float(lags[k])
-        clarity.append(float(ac[lags[k]] / ac[0]) if ac[0] > 0 else 0.0)
+        clarity.append(float(heard[lags[k]] / heard[0]) if heard[0] > 0 else 0.0)  # as heard, tapered
         if 0 < k < len(raw) - 1:
             # the prior picks the peak; the parabola goes through the heard autocorrelation alone
             # (through the prior's slope it pulled a slow passage 1-3 % toward the song's tempo)
@@ -733,12 +734,62 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     for i in range(1, len(nov) - 1):
         if nov[i] < 0.3 * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
             continue
+        if REPEAT_EDGE:
+            i = _repeat_edge(rec, i, per_bar)
         t = starts[max(0, i - 1)]
         bar = int(np.argmin(np.abs(d - t)))
         strength = float(nov[i] / nov.max())
         if 0 < bar < len(downbeats) and t > downbeats[0] and strength > out.get(bar, (0.0, 0.0))[0]:
             out[bar] = (strength, float(t))
     return out
+
+
+EDGE_STEP = 0.1  # the least step (recurrence affinity) along a repeat's diagonal at a boundary for it to move
+REPEAT_EDGE = True  # place a repeat boundary where its repeat's diagonal starts or stops (see _repeat_edge)
+
+
+def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
+    """The beat near `i0` where a repeat starts or stops, from the recurrence itself.
+
+    The smoothed lag novelty finds that a repeat starts or ends about here, but its smoothing
+    (4 beats) can put the peak a bar or two off. A repeat is a diagonal of the recurrence
+    matrix at some lag L (the material at beat i is the material at i - L, L of a phrase or
+    more); the boundary is the beat where one such diagonal steps most sharply between the
+    two bars before it and the two bars after it (a repeat starting: low, then high; ending:
+    the reverse). Moves by two bars at most.
+    """
+    n = rec.shape[0]
+    M = 2 * per_bar
+    lo_lag = 4 * per_bar
+    if n < 2 * lo_lag + M:
+        return i0
+    rows = np.arange(i0 - 2 * M, i0 + 2 * M)  # beats either side of the candidates
+    lags = np.arange(lo_lag, n)
+    cols = rows[:, None] - lags[None, :]
+    ok = (rows[:, None] >= 0) & (rows[:, None] < n) & (cols >= 0)
+    D = np.where(ok, rec[np.clip(rows, 0, n - 1)[:, None], np.clip(cols, 0, n - 1)], 0.0)
+    # a little slack across the diagonal: repeats are played, not copied
+    D = np.maximum(D, np.maximum(np.roll(D, 1, axis=1), np.roll(D, -1, axis=1)))
+    c = np.vstack([np.zeros((1, D.shape[1])), np.cumsum(D, axis=0)])
+    def step_at(k: int) -> float:
+        before = (c[k] - c[k - M]) / M
+        after = (c[min(k + M, len(rows))] - c[k]) / M
+        return float(np.max(np.abs(after - before)))
+
+    here = step_at(2 * M)
+    if here < EDGE_STEP:
+        # No repeat steps here (a new section heard for the first time): a diagonal starting
+        # nearby is a phrase repeating inside that section, not this boundary.
+        return i0
+    best_i, best_step = i0, here  # where the novelty put it, unless a clearer step is near
+    for k in range(M, 3 * M + 1):  # candidate beat rows[k], from i0 - M to i0 + M
+        i = int(rows[k]) if k < len(rows) else i0 + M
+        if not (1 <= i < n - 1):
+            continue
+        step = step_at(k)
+        if step > best_step + 1e-9:
+            best_i, best_step = i, step
+    return best_i
 
 
 def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray,
@@ -834,7 +885,8 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
 
 def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """How alike two segments' bar sequences are: the mean bar-by-bar cosine along their best
-    alignment (one segment shifted by up to SHIFT_BARS against the other), 0..1 after clipping.
+    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the shorter:
+    a boundary found a few bars off must not hide a repeat).
 
     A repeat plays the same bars in the same order; two different sections of one ensemble
     share a sound (similar mean features) but not the order of their bars.
@@ -845,11 +897,12 @@ def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray
         for j in range(i):
             (a0, a1), (b0, b1) = spans[i], spans[j]
             best = -1.0
-            for d in range(-SHIFT_BARS, SHIFT_BARS + 1):
+            need = max(2, int(np.ceil(MIN_OVERLAP * min(a1 - a0, b1 - b0))))
+            for d in range(-(b1 - b0), a1 - a0 + 1):  # bar a0 + d of one against bar b0 of the other
                 ka = np.arange(max(a0, a0 + d), a1)
                 kb = ka - a0 - d + b0
                 ok = (kb >= b0) & (kb < b1)
-                if ok.sum() >= 2:
+                if ok.sum() >= need:
                     best = max(best, float(np.mean(np.sum(bars[ka[ok]] * bars[kb[ok]], axis=1))))
             S[i, j] = S[j, i] = best
     return S
@@ -858,7 +911,7 @@ def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray
 # Bar-by-bar likeness from which two segments are the same material (repeats measured 0.49-0.92,
 # different sections of one string quartet -0.4-0.3 with the same sound).
 SAME_BARS = 0.4
-SHIFT_BARS = 2  # how far two repeats' boundaries may sit off each other (bars) when comparing them
+MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the shorter one
 
 
 def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[int, int]], nbars: int,
