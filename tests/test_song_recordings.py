@@ -84,7 +84,7 @@ def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_be
 
 def test_repeated_material_shares_a_label_and_contrasting_material_does_not():
     # Pairs of annotated sections (from the score: the same measures = the same material) agree
-    # when they share a label exactly when they share material. Measured 15 of 22 on these four
+    # when they share a label exactly when they share material. Measured 16 of 22 on these four
     # (14 of 22 when segments were compared by their mean sound, which a string quartet keeps:
     # the Rondeau was "verse" throughout). The held-out K.156 Menuetto: 3 of 6 (README).
     agree = []
