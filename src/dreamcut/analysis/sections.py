@@ -1,0 +1,290 @@
+"""The song's sections: boundaries from its repetition structure and changes of sound, and names.
+
+Boundaries come from where repeated material starts (`_repeat_bounds`, structure features) and a
+checkerboard novelty on the bar-by-bar self-similarity (`_sections`); `_name_segments` calls the
+segments intro / verse / chorus / bridge / outro from repetition, loudness and position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreamcut.analysis.song import Section
+
+
+def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray, chroma: np.ndarray,
+                   ) -> dict[int, tuple[float, float]]:
+    """Where repeated material starts or stops repeating: {bar index: (strength 0..1, beat time)}.
+
+    Structure features (Serra et al. 2014): a recurrence matrix of beat-synchronous chroma
+    (with 4 beats of context), turned into time-lag form, smoothed over 4 beats; a boundary
+    is where the lag pattern changes (a repeat begins: the second A of A A B, or the B after
+    it). Peaks at least 8 bars apart (4 either side), above 30 % of the strongest, on the beat
+    where the change is (the bar index is the nearest downbeat's: the heard downbeats can be
+    a beat or two off, the repeat's beat is not). The 4-beat context makes a change show a
+    beat late: it is put back one beat.
+    """
+    import librosa
+    from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+    if len(beats) < 32 or len(downbeats) < 8:
+        return {}
+    bf = np.maximum(np.searchsorted(times, beats, side="right") - 1, 0)  # the frame each beat falls in
+    bf = bf[bf < chroma.shape[1]]
+    cs = librosa.util.sync(chroma, bf, aggregate=np.median)
+    starts = np.concatenate([[0.0], np.asarray(beats)[: len(bf)]])[: cs.shape[1]]
+    feats = librosa.feature.stack_memory(cs, n_steps=4, mode="edge")
+    k = max(2, int(2 * np.sqrt(feats.shape[1])))
+    rec = librosa.segment.recurrence_matrix(feats, width=3, mode="affinity", sym=True, k=k)
+    lag = gaussian_filter(librosa.segment.recurrence_to_lag(rec, pad=False), sigma=(0.5, 4))
+    nov = np.concatenate([[0.0], np.linalg.norm(np.diff(lag, axis=1), axis=0)])
+    nov = gaussian_filter1d(nov, 2)
+    if nov.max() <= 0:
+        return {}
+    per_bar = max(1, int(round(len(beats) / max(1, len(downbeats)))))
+    reach = 4 * per_bar
+    out: dict[int, tuple[float, float]] = {}
+    d = np.asarray(downbeats)
+    for i in range(1, len(nov) - 1):
+        if nov[i] < 0.3 * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
+            continue
+        if REPEAT_EDGE:
+            i = _repeat_edge(rec, i, per_bar)
+        t = starts[max(0, i - 1)]
+        bar = int(np.argmin(np.abs(d - t)))
+        strength = float(nov[i] / nov.max())
+        if 0 < bar < len(downbeats) and t > downbeats[0] and strength > out.get(bar, (0.0, 0.0))[0]:
+            out[bar] = (strength, float(t))
+    return out
+
+
+EDGE_STEP = 0.1  # the least step (recurrence affinity) along a repeat's diagonal at a boundary for it to move
+REPEAT_EDGE = True  # place a repeat boundary where its repeat's diagonal starts or stops (see _repeat_edge)
+
+
+def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
+    """The beat near `i0` where a repeat starts or stops, from the recurrence itself.
+
+    The smoothed lag novelty finds that a repeat starts or ends about here, but its smoothing
+    (4 beats) can put the peak a bar or two off. A repeat is a diagonal of the recurrence
+    matrix at some lag L (the material at beat i is the material at i - L, L of a phrase or
+    more); the boundary is the beat where one such diagonal steps most sharply between the
+    two bars before it and the two bars after it (a repeat starting: low, then high; ending:
+    the reverse). Moves by two bars at most.
+    """
+    n = rec.shape[0]
+    M = 2 * per_bar
+    lo_lag = 4 * per_bar
+    if n < 2 * lo_lag + M:
+        return i0
+    rows = np.arange(i0 - 2 * M, i0 + 2 * M)  # beats either side of the candidates
+    lags = np.arange(lo_lag, n)
+    cols = rows[:, None] - lags[None, :]
+    ok = (rows[:, None] >= 0) & (rows[:, None] < n) & (cols >= 0)
+    D = np.where(ok, rec[np.clip(rows, 0, n - 1)[:, None], np.clip(cols, 0, n - 1)], 0.0)
+    # a little slack across the diagonal: repeats are played, not copied
+    D = np.maximum(D, np.maximum(np.roll(D, 1, axis=1), np.roll(D, -1, axis=1)))
+    c = np.vstack([np.zeros((1, D.shape[1])), np.cumsum(D, axis=0)])
+    def step_at(k: int) -> float:
+        before = (c[k] - c[k - M]) / M
+        after = (c[min(k + M, len(rows))] - c[k]) / M
+        return float(np.max(np.abs(after - before)))
+
+    here = step_at(2 * M)
+    if here < EDGE_STEP:
+        # No repeat steps here (a new section heard for the first time): a diagonal starting
+        # nearby is a phrase repeating inside that section, not this boundary.
+        return i0
+    best_i, best_step = i0, here  # where the novelty put it, unless a clearer step is near
+    for k in range(M, 3 * M + 1):  # candidate beat rows[k], from i0 - M to i0 + M
+        i = int(rows[k]) if k < len(rows) else i0 + M
+        if not (1 <= i < n - 1):
+            continue
+        step = step_at(k)
+        if step > best_step + 1e-9:
+            best_i, best_step = i, step
+    return best_i
+
+
+def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray,
+              rms: np.ndarray, beats: list[float] | None = None, bars_clear: bool = True) -> list[Section]:
+    """Segment by repetition structure on a bar grid and name the segments.
+
+    Boundaries come from two kinds of evidence: where repeated material starts (structure
+    features on beats, `_repeat_bounds`) and where the sound changes (a checkerboard novelty
+    on the bar-by-bar self-similarity). A change within the minimum gap of a repeat boundary
+    gives way to it. A repeat boundary starts on the nearest heard downbeat when the bar lines
+    are heard clearly (`bars_clear`), else on its own beat (the heard downbeats may be off).
+    """
+    if len(downbeats) < 4:
+        return [Section(0.0, round(duration, 4), "verse")]
+    edges = list(downbeats) + [duration]
+    frame_edges = np.searchsorted(times, edges)
+    nbars = len(downbeats)
+    feats = []
+    loud = []
+    for i in range(nbars):
+        a, b = int(frame_edges[i]), max(int(frame_edges[i + 1]), int(frame_edges[i]) + 1)
+        c = chroma[:, a:b].mean(axis=1)
+        m = mfcc[:, a:b]
+        feats.append(np.concatenate([c / (np.linalg.norm(c) + 1e-9), m.mean(axis=1), m.std(axis=1)]))
+        loud.append(float(rms[a:b].mean()) if b > a else 0.0)
+    X = np.asarray(feats)
+    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
+    # Chroma within a section cycles through its progression; timbre stays put. Weight
+    # timbre more, but keep harmony so two sections with one sound still separate.
+    X[:, :12] *= 0.7
+    Xn = X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
+    ssm = Xn @ Xn.T
+
+    half = 4 if nbars >= 24 else 2 if nbars >= 8 else 1
+    novelty = _checkerboard_novelty(ssm, half)
+    # A long song has long sections: at least 8 bars apart from 64 bars on (no "verse#22").
+    min_gap = 8 if nbars >= 64 else max(1, half)
+    bounds = _pick_peaks(novelty, min_gap=min_gap, nbars=nbars)
+    repeats = _repeat_bounds(beats or [], downbeats, times, chroma)
+    if repeats:
+        # a repeat boundary wins over a change of sound within min_gap bars of it (a repeat
+        # starting is what a listener hears as the next section; a new sound inside it is not)
+        keep_gap = max(min_gap, 8)
+        bounds = sorted(set(repeats) | {b for b in bounds if all(abs(b - r) >= keep_gap for r in repeats)})
+    segs = [0] + bounds + [nbars]
+    # Segment signatures: mean feature, loudness.
+    sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
+    lv = [float(np.mean(loud[a:b])) for a, b in zip(segs[:-1], segs[1:])]
+    labels = _name_segments(sig, lv, [(a, b) for a, b in zip(segs[:-1], segs[1:])], nbars, bars=Xn)
+    out = []
+    top = float(novelty.max()) or 1.0
+    for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
+        start = 0.0 if a == 0 else edges[a]
+        conf = 1.0 if a == 0 else float(np.clip(max(novelty[a] / top, repeats.get(a, (0.0, 0.0))[0]), 0.0, 1.0))
+        if a in repeats and not bars_clear:
+            start = repeats[a][1]  # on the repeat's own beat
+        out.append(Section(round(start, 4), 0.0, lab, round(conf, 3)))
+    for i, sec in enumerate(out):  # each section ends where the next starts
+        out[i] = Section(sec.start, round(out[i + 1].start if i + 1 < len(out) else duration, 4), sec.label,
+                         sec.confidence)
+    return out
+
+
+def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
+    n = len(ssm)
+    k = np.ones((2 * half, 2 * half))
+    k[:half, half:] = -1
+    k[half:, :half] = -1
+    pad = np.pad(ssm, half, mode="edge")
+    nov = np.zeros(n)
+    for i in range(n):
+        # boundary before bar i: the kernel centred between bars i-1 and i
+        block = pad[i: i + 2 * half, i: i + 2 * half]
+        nov[i] = float((block * k).sum())
+    nov[0] = 0.0
+    return np.maximum(nov, 0.0)
+
+
+def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
+    """Local maxima of the novelty curve, strongest first, at least `min_gap` bars apart."""
+    if nov.max() <= 0:
+        return []
+    thresh = 0.35 * float(nov.max())
+    reach = max(1, min_gap // 2)
+    peaks = [i for i in range(1, nbars)
+             if nov[i] >= thresh and nov[i] >= nov[max(0, i - reach): i + reach + 1].max() - 1e-9]
+    chosen: list[int] = []
+    for i in sorted(peaks, key=lambda i: -nov[i]):
+        if all(abs(i - c) >= min_gap for c in chosen):
+            chosen.append(i)
+    return sorted(chosen)
+
+
+def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """How alike two segments' bar sequences are: the mean bar-by-bar cosine along their best
+    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the shorter:
+    a boundary found a few bars off must not hide a repeat).
+
+    A repeat plays the same bars in the same order; two different sections of one ensemble
+    share a sound (similar mean features) but not the order of their bars.
+    """
+    n = len(spans)
+    S = np.eye(n)
+    for i in range(n):
+        for j in range(i):
+            (a0, a1), (b0, b1) = spans[i], spans[j]
+            best = -1.0
+            need = max(2, int(np.ceil(MIN_OVERLAP * min(a1 - a0, b1 - b0))))
+            for d in range(-(b1 - b0), a1 - a0 + 1):  # bar a0 + d of one against bar b0 of the other
+                ka = np.arange(max(a0, a0 + d), a1)
+                kb = ka - a0 - d + b0
+                ok = (kb >= b0) & (kb < b1)
+                if ok.sum() >= need:
+                    best = max(best, float(np.mean(np.sum(bars[ka[ok]] * bars[kb[ok]], axis=1))))
+            S[i, j] = S[j, i] = best
+    return S
+
+
+# Bar-by-bar likeness from which two segments are the same material (repeats measured 0.49-0.92,
+# different sections of one string quartet -0.4-0.3 with the same sound).
+SAME_BARS = 0.4
+MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the shorter one
+
+
+def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[int, int]], nbars: int,
+                   bars: np.ndarray | None = None) -> list[str]:
+    """Same material -> same label. Loudest repeated group = chorus; other repeated = verse;
+    a quiet first / last segment = intro / outro; anything else that occurs once = bridge.
+    With `bars` (unit feature rows, one a bar) material is compared bar by bar in order
+    (`_same_material`), else by the segments' mean features."""
+    n = len(sig)
+    if n == 1:
+        return ["verse"]
+    if bars is not None:
+        S = _same_material(bars, spans)
+    else:
+        S = np.array([[float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9)) for b in sig]
+                      for a in sig])
+    group = list(range(n))
+    for i in range(n):  # greedy: join the most similar earlier segment above a threshold
+        best_j, best_s = None, (SAME_BARS if bars is not None else 0.6)
+        for j in range(i):
+            if S[i, j] > best_s:
+                best_j, best_s = j, S[i, j]
+        if best_j is not None:
+            group[i] = group[best_j]
+    mean_loud = float(np.mean(loud))
+    labels: list[str | None] = [None] * n
+    middle = set(group[1:-1])
+    # The first / last segment is an intro / outro when its material does not come
+    # back in the body of the song (it may match the other end: bookends are common).
+    if n >= 3 and group[0] not in middle and loud[0] <= max(loud):
+        labels[0] = "intro"
+    if n >= 3 and group[-1] not in middle and loud[-1] <= max(loud):
+        labels[-1] = "outro"
+    counts = {g: sum(1 for i in range(n) if group[i] == g and labels[i] is None) for g in set(group)}
+    repeated = sorted({g for g, c in counts.items() if c >= 2},
+                      key=lambda g: -np.mean([loud[i] for i in range(n) if group[i] == g]))
+    names = {}
+    if repeated:
+        names[repeated[0]] = "chorus"
+        for g in repeated[1:]:
+            names[g] = "verse"
+        if len(repeated) == 1:
+            # One repeated group: if it is the quieter material it is the verse.
+            g = repeated[0]
+            others = [loud[i] for i in range(n) if group[i] != g and labels[i] is None]
+            if others and np.mean([loud[i] for i in range(n) if group[i] == g]) < np.mean(others):
+                names[g] = "verse"
+    for i in range(n):
+        if labels[i] is None:
+            labels[i] = names.get(group[i])
+    first_chorus = next((i for i in range(n) if labels[i] == "chorus"), n)
+    for i in range(n):
+        if labels[i] is None:
+            if not repeated:
+                labels[i] = "chorus" if loud[i] > mean_loud else "verse"
+            elif first_chorus == n:
+                # The one repeated material is the verse: what is heard once contrasts with it.
+                labels[i] = "bridge"
+            else:
+                # Material heard once: before the first chorus it is a verse; after, a bridge.
+                labels[i] = "verse" if i < first_chorus else "bridge"
+    return [str(x) for x in labels]

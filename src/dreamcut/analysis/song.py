@@ -1,0 +1,119 @@
+"""What the editor knows about a song: the `SongAnalysis` record and its `Section`s.
+
+The record the analysis (`analysis.audio`) fills, the cache stores (`to_dict` / `from_dict`,
+with `ANALYSIS_VERSION`) and the director's corrections (`analysis.corrections`) rewrite, and
+the questions the planner asks of it (nearest beat, bar, beat in bar, section). No I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+ANALYSIS_VERSION = 26
+_ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
+LABELS = ("intro", "verse", "chorus", "bridge", "outro")
+
+
+@dataclass(frozen=True)
+class Section:
+    start: float
+    end: float
+    label: str
+    confidence: float = 1.0  # 0..1: how sure the analysis is of this boundary and label (1: the director's)
+
+
+@dataclass
+class SongAnalysis:
+    """What the editor needs to know about a song. Times in seconds from the song start."""
+
+    duration: float
+    sample_rate: int
+    tempo: float
+    beats: list[float]
+    downbeats: list[float]
+    beats_per_bar: int
+    onsets: list[float] = field(default_factory=list)
+    energy_times: list[float] = field(default_factory=list)
+    energy: list[float] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    content_hash: str = ""
+    tempo_curve: list[list[float]] = field(default_factory=list)  # [second, bpm] every 4 beats
+    pulse: float = 1.0  # 0..1: how clearly the beat is heard (below WEAK_PULSE: cut on phrases)
+    corrected: list[str] = field(default_factory=list)  # which facts the spec's `song:` block set
+
+    # -- serialisation --------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["version"] = ANALYSIS_VERSION
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SongAnalysis":
+        return cls(duration=float(d["duration"]), sample_rate=int(d["sample_rate"]), tempo=float(d["tempo"]),
+                   beats=[float(x) for x in d["beats"]], downbeats=[float(x) for x in d["downbeats"]],
+                   beats_per_bar=int(d["beats_per_bar"]), onsets=[float(x) for x in d.get("onsets", [])],
+                   energy_times=[float(x) for x in d.get("energy_times", [])],
+                   energy=[float(x) for x in d.get("energy", [])],
+                   sections=[Section(float(s["start"]), float(s["end"]), str(s["label"]), float(s.get("confidence", 1.0)))
+                             for s in d.get("sections", [])],
+                   content_hash=str(d.get("content_hash", "")),
+                   tempo_curve=[[float(a), float(b)] for a, b in d.get("tempo_curve", [])],
+                   pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])])
+
+    # -- questions the planner asks -------------------------------------------------
+    @property
+    def beat_period(self) -> float:
+        if len(self.beats) >= 2:
+            return float(np.median(np.diff(self.beats)))
+        return 60.0 / self.tempo if self.tempo > 0 else 0.5
+
+    def nearest_beat(self, t: float) -> int:
+        """Index of the beat closest to `t` (-1 if the song has no beats)."""
+        if not self.beats:
+            return -1
+        i = bisect.bisect_left(self.beats, t)
+        if i == 0:
+            return 0
+        if i >= len(self.beats):
+            return len(self.beats) - 1
+        return i if self.beats[i] - t < t - self.beats[i - 1] else i - 1
+
+    def bar_index(self, t: float) -> int:
+        """0-based index of the bar containing `t` (-1 before the first downbeat).
+
+        A time within 5 ms of a downbeat counts as on it (beat times are estimates).
+        """
+        return bisect.bisect_right(self.downbeats, t + _ON_TIME) - 1
+
+    def beat_in_bar(self, t: float) -> int:
+        """1-based position of the beat nearest `t` inside its bar (1 = downbeat)."""
+        i = self.nearest_beat(t)
+        if i < 0:
+            return 1
+        b = self.beats[i]
+        bar = self.bar_index(b)
+        if bar < 0:
+            # Pickup beats before the first bar count back from it.
+            first = bisect.bisect_left(self.beats, self.downbeats[0] - _ON_TIME) if self.downbeats else 0
+            return (self.beats_per_bar - (first - i) % self.beats_per_bar) % self.beats_per_bar + 1
+        first = bisect.bisect_left(self.beats, self.downbeats[bar] - _ON_TIME)
+        return (i - first) % self.beats_per_bar + 1
+
+    def section_at(self, t: float) -> tuple[int, Section] | None:
+        for i, s in enumerate(self.sections):
+            if s.start - _ON_TIME <= t < s.end - _ON_TIME:
+                return i, s
+        return None
+
+    def section_names(self) -> list[str]:
+        """Each section's name with its occurrence, e.g. ['intro#1', 'verse#1', 'chorus#1', 'verse#2'...]."""
+        seen: dict[str, int] = {}
+        out = []
+        for s in self.sections:
+            seen[s.label] = seen.get(s.label, 0) + 1
+            out.append(f"{s.label}#{seen[s.label]}")
+        return out
