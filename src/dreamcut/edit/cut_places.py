@@ -1,0 +1,97 @@
+"""Where a cut may fall: every beat of the song, with what kind of musical place it is.
+
+The one rule for what a downbeat / 4- or 8-bar phrase start / section start is, and what a cut
+there is worth (`BONUS_*`): the planner cuts on these places and the board snaps to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dreamcut.analysis.audio import SongAnalysis
+
+
+# Bonus (in cost units) for a cut on each kind of musical place. One unit is roughly what
+# moving a cut ~2 beats away from its balanced position costs, so a downbeat is worth a
+# short move, a section boundary a long one.
+BONUS_DOWNBEAT = 1.0
+BONUS_PHRASE4 = 0.75
+BONUS_PHRASE8 = 0.75
+BONUS_SECTION = 4.0
+
+
+@dataclass
+class _Cut:
+    """A place a cut may fall: a beat, on its frame."""
+
+    frame: int
+    beat: int  # 0-based beat index
+    bar: int  # 1-based bar number (0 = before the first bar)
+    beat_in_bar: int  # 1-based
+    section: str | None  # e.g. "chorus#2"
+    section_start: bool
+    phrase: int  # 8, 4 or 0: bars into the section, on a downbeat
+    bonus: float
+
+    def describe(self) -> str:
+        if self.bar <= 0:
+            where = f"beat {self.beat + 1} (pickup before bar 1)"
+        elif self.beat_in_bar == 1:
+            where = f"downbeat of bar {self.bar}"
+        else:
+            where = f"beat {self.beat_in_bar} of bar {self.bar}"
+        parts = [where]
+        if self.section_start and self.section:
+            parts[0] += f", start of {self.section}"
+        elif self.section:
+            parts[0] += f" in {self.section}"
+        if self.phrase and not self.section_start:
+            parts.append(f"phrase start ({self.phrase} bars)")
+        return "; ".join(parts)
+
+
+def _weak(song: SongAnalysis) -> bool:
+    """A pulse too weak to trust the beat grid (and no tempo from the director)."""
+    from dreamcut.analysis.audio import WEAK_PULSE
+
+    return song.pulse < WEAK_PULSE and "tempo" not in song.corrected
+
+
+def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+    """Every beat a cut may fall on (frame, bar, beat in bar, section, phrase start, bonus).
+    The one rule for what a downbeat / 4- or 8-bar phrase start / section start is: the planner
+    cuts on these and the board snaps to them."""
+    weak = _weak(song)
+    names = song.section_names()
+    section_beats: dict[int, str] = {}
+    for sec, name in zip(song.sections, names):
+        if sec.start > 0:
+            section_beats.setdefault(song.nearest_beat(sec.start), name)
+    out: list[_Cut] = []
+    seen: set[int] = set()
+    for i, t in enumerate(song.beats):
+        frame = int(round(t * fps))
+        if frame <= 0 or frame >= total or frame in seen:
+            continue
+        seen.add(frame)
+        bar0 = song.bar_index(t)
+        in_bar = song.beat_in_bar(t)
+        found = song.section_at(t)
+        sec_name = names[found[0]] if found else None
+        sec_start = i in section_beats
+        if sec_start:
+            sec_name = section_beats[i]
+        phrase = 0
+        if in_bar == 1 and bar0 >= 0:
+            first_bar = song.bar_index(found[1].start) if found else 0
+            into = bar0 - max(first_bar, 0)
+            phrase = 8 if into % 8 == 0 else 4 if into % 4 == 0 else 0
+        bonus = (BONUS_DOWNBEAT if in_bar == 1 else 0.0)
+        bonus += BONUS_PHRASE4 if phrase >= 4 else 0.0
+        bonus += BONUS_PHRASE8 if phrase >= 8 else 0.0
+        if weak:  # the grid is a guess: only phrase starts and section boundaries are worth a move
+            bonus = 2.0 * bonus if phrase else 0.0
+        bonus += BONUS_SECTION if sec_start else 0.0
+        out.append(_Cut(frame=frame, beat=i, bar=bar0 + 1, beat_in_bar=in_bar, section=sec_name,
+                        section_start=sec_start, phrase=phrase, bonus=bonus))
+    return out

@@ -1,0 +1,137 @@
+"""Pacing: bars per cut per section ("auto" from each section's energy and name, a number, or a
+mapping), and the clips of one anchored span when a shot may supply several cuts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreamcut.analysis.audio import SongAnalysis
+from dreamcut.edit.cut_places import _Cut
+from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _usable_frames
+from dreamcut.spec import TransitionSpec
+
+
+AUTO_FAST = 4  # bars per cut in choruses and loud sections (auto)
+AUTO_CALM = 8  # bars per cut in verses, intros, outros and quiet sections (auto)
+
+
+def section_pace(song: SongAnalysis, index: int, pacing) -> int:
+    """Bars per cut for the song's `index`-th section under `pacing` (see plan_edit)."""
+    sec = song.sections[index]
+    rule = pacing
+    if isinstance(pacing, dict):
+        rule = pacing.get(sec.label, pacing.get("default", "auto"))
+    if rule != "auto":
+        return max(1, int(round(float(rule))))
+    # auto: loud or chorus -> fast, quiet or verse-like -> calm
+    e = np.asarray(song.energy, dtype=float)
+    t = np.asarray(song.energy_times, dtype=float)
+    if e.size:
+        inside = e[(t >= sec.start) & (t < sec.end)]
+        level = float(inside.mean()) if inside.size else float(e.mean())
+        loud = level > 1.1 * float(np.median(e))
+        quiet = level < 0.9 * float(np.median(e))
+    else:
+        loud = quiet = False
+    if sec.label in ("chorus", "bridge") or (loud and sec.label not in ("intro", "outro")):
+        return AUTO_FAST
+    if quiet or sec.label in ("verse", "intro", "outro"):
+        return AUTO_CALM
+    return AUTO_FAST
+
+
+def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list[int]:
+    """Record frames of the paced cuts in (f0, f1): every N bars from each section's start."""
+    out: list[int] = []
+    nb = len(song.downbeats)
+    for i, sec in enumerate(song.sections):
+        n = section_pace(song, i, pacing)
+        first = max(0, song.bar_index(sec.start))
+        if first < nb and song.downbeats[first] < sec.start - 0.25:
+            first += 1  # the section starts mid-bar: its phrases count from the next bar
+        starts = [sec.start] if sec.start > 0 else []
+        k = first + n
+        while k < nb and song.downbeats[k] < sec.end - 0.05:
+            starts.append(song.downbeats[k])
+            k += n
+        for t in starts:
+            frame = int(round(song.beats[song.nearest_beat(t)] * fps))
+            if f0 < frame < f1:
+                out.append(frame)
+    return sorted(set(out))
+
+
+def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                 pacing, cuts: list[_Cut], pin0: str | None) -> list[_Clip] | None:
+    """Clips for one anchored span under `pacing`; None when there are fewer paced slots than shots
+    (the balanced planner then places one cut per shot)."""
+    by_frame = {c.frame: c for c in inner}
+    points = [f for f in _pace_points(song, f0, f1, fps, pacing) if f in by_frame]
+    bar = max(1, int(round(song.beat_period * song.beats_per_bar * fps)))
+    # no slot under a bar (a section boundary right after a phrase cut): drop the weaker cut
+    kept: list[int] = []
+    for f in points:
+        if (kept and f - kept[-1] < bar) or f1 - f < bar // 2:
+            if kept and by_frame[f].bonus > by_frame[kept[-1]].bonus and f1 - f >= bar // 2:
+                kept[-1] = f
+            continue
+        if f - f0 < bar // 2:
+            continue
+        kept.append(f)
+    bounds = [f0] + kept + [f1]
+    # a slot longer than any take can fill (even slowed) is split on its phrase / bar / beat
+    longest = max(_usable_frames(s, fps) for s in group) / MIN_SPEED
+    split: list[int] = [bounds[0]]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        while b - a > longest:
+            inside = [c for c in inner if a + bar <= c.frame <= min(b - bar, a + longest)] or \
+                     [c for c in inner if a < c.frame <= a + longest]
+            if not inside:
+                break
+            best = max(inside, key=lambda c: (c.bonus, c.frame))
+            split.append(best.frame)
+            a = best.frame
+        split.append(b)
+    slots = list(zip(split[:-1], split[1:]))
+    m = len(group)
+    if len(slots) < m:
+        return None
+    # each shot a contiguous run of slots (the story's order), in proportion to its take's length
+    usable = np.array([_usable_frames(s, fps) for s in group], dtype=float)
+    lengths = np.array([b - a for a, b in slots], dtype=float)
+    share = np.cumsum(usable) / usable.sum() * lengths.sum()
+    mids = np.cumsum(lengths) - lengths / 2
+    owner = np.minimum(np.searchsorted(share, mids), m - 1)
+    # every shot gets at least one slot, order kept
+    owner = list(int(o) for o in owner)
+    for j in range(m):
+        if j not in owner:
+            # take a slot from the neighbour with the most
+            counts = [owner.count(x) for x in range(m)]
+            donor = max(range(m), key=lambda x: (counts[x], -abs(x - j)))
+            idx = [i for i, o in enumerate(owner) if o == donor]
+            give = idx[0] if donor > j else idx[-1]
+            owner[give] = j
+            owner = sorted(owner)
+    clips: list[_Clip] = []
+    for j in range(m):
+        mine = [slots[i] for i in range(len(slots)) if owner[i] == j]
+        n = len(mine)
+        for k, (a, b) in enumerate(mine):
+            shot = group[j]
+            if n > 1 and shot.source_in is None:
+                # different in-points of the one take, spread over it
+                take = _usable_frames(shot, fps)
+                room = max(0, take - (b - a))
+                src = (room * k // (n - 1)) / fps
+                # a take cut against itself: a straight cut; the shot's transition leads out of its last use
+                shot = ShotInput(**{**shot.__dict__, "source_in": round(src, 6),
+                                    **({"transition": TransitionSpec()} if k < n - 1 else {})})
+            cut = None if a == 0 else by_frame.get(a) or next((c for c in cuts if c.frame == a), None)
+            clips.append(_Clip(shot=shot, start=a, end=b, cut=cut, pin=pin0 if (j == 0 and k == 0) else None,
+                               use=(k + 1, n) if n > 1 else None))
+            if n > 1 and k > 0 and _usable_frames(group[j], fps) <= b - a:
+                clips[-1].notes.append("repeats the same footage: the take is no longer than its slot "
+                                       "(longer takes give each use its own stretch)")
+    return clips
