@@ -248,6 +248,6 @@ def _regularise(beat_frames: np.ndarray, oenv: np.ndarray) -> np.ndarray:
         k = int(round(gap / period))
         if k >= 2 and abs(gap - k * period) < 0.25 * period:
             for j in range(1, k):
-                out.append(int(round(out[-1 - (j - 1)] + j * gap / k)) if False else int(round(out[-1] + gap / k)))
+                out.append(int(round(out[-1] + gap / k)))
         out.append(f)
     return np.asarray(out, dtype=int)

@@ -13,7 +13,7 @@ import numpy as np
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 
 
-# Relative spread of the local tempo (95th / 5th percentile) above which the song "moves":
+# Relative spread of the local tempo (80th / 20th percentile) above which the song "moves":
 # then the tracker follows a tempo curve instead of holding one tempo.
 DRIFT = 1.08
 WEAK_PULSE = 0.2  # below this pulse strength the planner cuts on phrases / onsets, and says so

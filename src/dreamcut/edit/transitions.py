@@ -36,7 +36,7 @@ import numpy as np
 # The zoom-through's window (where it sits, its feathered edge, the paste) is shared with the animatic.
 from dreamcut.portal import centred_window, paste_window, smoothstep
 # The transition kinds are the timeline's vocabulary (dreamcut.timeline); named here for the frame code.
-from dreamcut.timeline import CUT, DIP_TO_BLACK, DISSOLVE, KIND_TO_TYPE, TYPE_TO_KIND, ZOOM_THROUGH  # noqa: F401
+from dreamcut.timeline import CUT, DIP_TO_BLACK, DISSOLVE, KIND_TO_TYPE, ZOOM_THROUGH
 
 #: the ffmpeg xfade transition that renders each filter-graph transition type
 XFADE = {DISSOLVE: "fade", DIP_TO_BLACK: "fadeblack"}
