@@ -92,6 +92,25 @@ def outcome_unknown(provider: str, what: str, secrets: Iterable[str | None] = ()
                           f"not re-sent (it could be billed twice): run `dreamcut reconcile`")
 
 
+def connection_failed(provider: str, error: BaseException, *, create: bool,
+                      secrets: Iterable[str | None] = ()) -> ProviderError:
+    """The error for a connection that failed: on a paid create that may have been sent,
+    `OutcomeUnknown`; otherwise a transient network error (retried)."""
+    if create and not never_sent(error):
+        return outcome_unknown(provider, f"the connection failed ({type(error).__name__})", secrets)
+    return ProviderError(f"{provider}: network error ({scrub(error, secrets)})", code="network", transient=True)
+
+
+def unreadable_answer(provider: str, error: BaseException, *, create: bool,
+                      secrets: Iterable[str | None] = ()) -> ProviderError:
+    """The error for an answer the SDK could not read: `OutcomeUnknown` on a paid create (it may have
+    been accepted), otherwise a transient `bad_answer`."""
+    if create:
+        return outcome_unknown(provider, f"the answer could not be read ({type(error).__name__})", secrets)
+    return ProviderError(f"{provider}: unreadable answer ({type(error).__name__}: {scrub(error, secrets)})",
+                         code="bad_answer", transient=True)
+
+
 _AUTH_PATTERNS = [
     re.compile(r"\b(Bearer|Key|Token|bearer|token)\s+[A-Za-z0-9._:\-]{16,}"),
     re.compile(r"(?i)(api[_-]?key|token|secret|key)=([^&\s\"']+)"),

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
-                                      env_key, http_status_error, is_remote, looks_like_policy, lookup_model,
-                                      never_sent, outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._cloud import (client_timeout, common_problems, connection_failed, create_status_error,
+                                      download_url, env_base_url, env_key, http_status_error, is_remote,
+                                      looks_like_policy, lookup_model, outcome_unknown, pick_seconds, pick_size,
+                                      ref_problems, scrub, unreadable_answer)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
@@ -292,13 +293,8 @@ class LumaBackend:
             mapping = create_status_error if create else http_status_error
             return mapping("luma", e.status_code, str(message), e.response.headers, [self._key])
         if isinstance(e, lumaai.APIConnectionError):
-            if create and not never_sent(e):
-                return outcome_unknown("luma", f"the connection failed ({type(e).__name__})", [self._key])
-            return ProviderError(f"luma: network error ({scrub(e, [self._key])})", code="network", transient=True)
-        if create:
-            return outcome_unknown("luma", f"the answer could not be read ({type(e).__name__})", [self._key])
-        return ProviderError(f"luma: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
-                             code="bad_answer", transient=True)
+                return connection_failed("luma", e, create=create, secrets=[self._key])
+        return unreadable_answer("luma", e, create=create, secrets=[self._key])
 
 
 def cast_routing(model: str | None, cast, own_refs) -> CastRouting:

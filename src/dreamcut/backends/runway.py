@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
-                                      env_key, http_status_error, is_remote, load_ref, lookup_model, never_sent,
-                                      outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._cloud import (client_timeout, common_problems, connection_failed, create_status_error,
+                                      download_url, env_base_url, env_key, http_status_error, is_remote, load_ref,
+                                      lookup_model, outcome_unknown, pick_seconds, pick_size, ref_problems, scrub,
+                                      unreadable_answer)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
@@ -305,13 +306,8 @@ class RunwayBackend:
             mapping = create_status_error if create else http_status_error
             return mapping("runway", e.status_code, str(message), e.response.headers, [self._key])
         if isinstance(e, runwayml.APIConnectionError):
-            if create and not never_sent(e):
-                return outcome_unknown("runway", f"the connection failed ({type(e).__name__})", [self._key])
-            return ProviderError(f"runway: network error ({scrub(e, [self._key])})", code="network", transient=True)
-        if create:
-            return outcome_unknown("runway", f"the answer could not be read ({type(e).__name__})", [self._key])
-        return ProviderError(f"runway: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
-                             code="bad_answer", transient=True)
+                return connection_failed("runway", e, create=create, secrets=[self._key])
+        return unreadable_answer("runway", e, create=create, secrets=[self._key])
 
 
 def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
