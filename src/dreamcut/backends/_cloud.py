@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from dreamcut.backends.base import Capabilities, GenerationRequest, OutcomeUnknown, ProviderError, Progress
 from dreamcut.errors import BadInput
@@ -109,6 +109,24 @@ def unreadable_answer(provider: str, error: BaseException, *, create: bool,
         return outcome_unknown(provider, f"the answer could not be read ({type(error).__name__})", secrets)
     return ProviderError(f"{provider}: unreadable answer ({type(error).__name__}: {scrub(error, secrets)})",
                          code="bad_answer", transient=True)
+
+
+def sdk_error(provider: str, sdk: Any, error: Exception, *, create: bool, secrets: Iterable[str | None],
+              message_of: Callable[[dict, str], object]) -> Exception:
+    """The ProviderError for a failure inside a Stainless-generated SDK (lumaai, runwayml: the same
+    `APIStatusError` / `APIConnectionError` classes); on a paid create, anything that may have reached
+    the provider without a clear answer is `OutcomeUnknown`. `message_of(body, default)` is the
+    provider's own reading of an error body."""
+    if isinstance(error, (BadInput, ProviderError)):
+        return error
+    if isinstance(error, sdk.APIStatusError):
+        body = error.body if isinstance(error.body, dict) else {}
+        mapping = create_status_error if create else http_status_error
+        return mapping(provider, error.status_code, str(message_of(body, error.message)), error.response.headers,
+                       secrets)
+    if isinstance(error, sdk.APIConnectionError):
+        return connection_failed(provider, error, create=create, secrets=secrets)
+    return unreadable_answer(provider, error, create=create, secrets=secrets)
 
 
 _AUTH_PATTERNS = [

@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, connection_failed, create_status_error,
-                                      download_url, env_base_url, env_key, http_status_error, is_remote,
+from dreamcut.backends._cloud import (client_timeout, common_problems, download_url, env_base_url, env_key, is_remote,
                                       looks_like_policy, lookup_model, outcome_unknown, pick_seconds, pick_size,
-                                      ref_problems, scrub, unreadable_answer)
+                                      ref_problems, scrub, sdk_error)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
@@ -281,20 +280,11 @@ class LumaBackend:
         return self._sdk
 
     def _error(self, e: Exception, *, create: bool = False) -> Exception:
-        """The ProviderError for an SDK failure; on a paid create, anything that may have reached Luma
-        without a clear answer is `OutcomeUnknown`."""
+        """The ProviderError for an SDK failure (`_cloud.sdk_error`; Luma's body says `detail` or `error`)."""
         import lumaai
 
-        if isinstance(e, (BadInput, ProviderError)):
-            return e
-        if isinstance(e, lumaai.APIStatusError):
-            body = e.body if isinstance(e.body, dict) else {}
-            message = body.get("detail") or body.get("error") or e.message
-            mapping = create_status_error if create else http_status_error
-            return mapping("luma", e.status_code, str(message), e.response.headers, [self._key])
-        if isinstance(e, lumaai.APIConnectionError):
-                return connection_failed("luma", e, create=create, secrets=[self._key])
-        return unreadable_answer("luma", e, create=create, secrets=[self._key])
+        return sdk_error("luma", lumaai, e, create=create, secrets=[self._key],
+                         message_of=lambda body, default: body.get("detail") or body.get("error") or default)
 
 
 def cast_routing(model: str | None, cast, own_refs) -> CastRouting:

@@ -391,7 +391,7 @@ class ReplicateBackend:
             mapping = create_status_error if create else http_status_error
             return mapping("replicate", e.status or 500, message, headers, [self._key])
         if isinstance(e, httpx.HTTPError):
-                return connection_failed("replicate", e, create=create, secrets=[self._key])
+            return connection_failed("replicate", e, create=create, secrets=[self._key])
         return unreadable_answer("replicate", e, create=create, secrets=[self._key])
 
 
