@@ -379,3 +379,24 @@ def lookup_model(provider: str, table: dict, model: str | None, fix: str, what: 
     if model not in table:
         raise BadInput(f"unknown {provider} {what} {model!r}; use one of: {', '.join(table)}", where=provider, fix=fix)
     return table[model]
+
+
+class TableBackend:
+    """The start each `provider:MODEL` cloud backend with a model table shares: the model looked up
+    in `models` (one BadInput line naming the allowed ones, with `model_fix`), its capabilities, and
+    the key and SDK client, made on first use by the backend's own `_client`."""
+
+    name: str
+    models: dict
+    model_fix: str
+    model_what = "model"
+
+    def __init__(self, model: str | None = None) -> None:
+        self._model = lookup_model(self.name, self.models, model, self.model_fix, what=self.model_what)
+        self.model = model
+        self._caps = self._model.caps()
+        self._key: str | None = None
+        self._sdk: Any = None
+
+    def capabilities(self) -> Capabilities:
+        return self._caps

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, download_url, env_base_url, env_key, is_remote,
-                                      looks_like_policy, lookup_model, outcome_unknown, pick_seconds, pick_size,
+from dreamcut.backends._cloud import (TableBackend, client_timeout, common_problems, download_url, env_base_url,
+                                      env_key, is_remote, looks_like_policy, outcome_unknown, pick_seconds, pick_size,
                                       ref_problems, scrub, sdk_error)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
@@ -110,24 +110,16 @@ def _same_keyframes(sent: Any, want: Any) -> bool:
                for slot, frame in want.items())
 
 
-class LumaBackend:
+class LumaBackend(TableBackend):
     """`luma:MODEL` in a spec. MODEL is one of `MODELS`."""
 
     name = "luma"
     cancel_billing = CancelBilling.IMPOSSIBLE
     min_poll_interval = 3.0
-
-    def __init__(self, model: str | None = None) -> None:
-        self._model = lookup_model("luma", MODELS, model, "write backend: luma:ray-2 (or luma:ray-flash-2)")
-        self.model = model
-        self._caps = self._model.caps()
-        self._key: str | None = None
-        self._sdk: Any = None
+    models = MODELS
+    model_fix = "write backend: luma:ray-2 (or luma:ray-flash-2)"
 
     # -- what the model can do -------------------------------------------------------------
-
-    def capabilities(self) -> Capabilities:
-        return self._caps
 
     def price(self, request: GenerationRequest) -> float:
         w, h = pick_size(self._caps, request) or (1280, 720)
