@@ -24,13 +24,14 @@ from dreamcut.spec.cast import CastMember, check_cast_refs, image_kind
 from dreamcut.spec.finish import EffectLevels, EffectsSpec, RenderSpec, parse_resolution
 from dreamcut.spec.load import MIGRATIONS, load_spec, parse_spec_text
 from dreamcut.spec.project import ProjectSpec
-from dreamcut.spec.shots import (REFRAME_WORDS, Placement, Reframe, Segment, Shot, TransitionKind, TransitionSpec,
-                                 transition_shorthand)
+from dreamcut.spec.shots import (REFRAME_WORDS, Placement, Reframe, Segment, Shot, Transition, TransitionKind,
+                                 TransitionSpec, transition_shorthand)
 from dreamcut.spec.song import SectionMark, SongSpec, TempoPoint
 
 __all__ = ["MAX_ASPECT", "MAX_CAST", "MAX_CAST_DESCRIPTION", "MAX_CAST_REFS", "MAX_DEPTH", "MAX_NODES",
            "MAX_PROMPT_CHARS", "MAX_SHOTS", "MAX_SHOT_CAST", "MAX_SPEC_BYTES", "MAX_TAKES_PER_SHOT",
            "MAX_TAKE_SECONDS", "MIGRATIONS", "REFRAME_WORDS", "SPEC_FILE", "SPEC_VERSION", "CastMember",
            "EffectLevels", "EffectsSpec", "Placement", "ProjectSpec", "Reframe", "RenderSpec", "SectionMark",
-           "Segment", "Shot", "SongSpec", "TempoPoint", "TransitionKind", "TransitionSpec", "check_cast_refs",
-           "image_kind", "load_spec", "parse_resolution", "parse_spec_text", "transition_shorthand"]
+           "Segment", "Shot", "SongSpec", "TempoPoint", "Transition", "TransitionKind", "TransitionSpec",
+           "check_cast_refs", "image_kind", "load_spec", "parse_resolution", "parse_spec_text",
+           "transition_shorthand"]

@@ -12,7 +12,7 @@ from dreamcut.spec.base import _ASPECT_RE, MAX_ASPECT, MAX_CAST, MAX_PROMPT_CHAR
     MAX_TAKES_PER_SHOT, SPEC_VERSION, _Model
 from dreamcut.spec.cast import CastMember
 from dreamcut.spec.finish import EffectsSpec, RenderSpec, parse_resolution
-from dreamcut.spec.shots import Shot, TransitionSpec, transition_shorthand
+from dreamcut.spec.shots import Shot, Transition, TransitionSpec
 from dreamcut.spec.song import SongSpec
 
 
@@ -33,7 +33,7 @@ class ProjectSpec(_Model):
     budget_usd: float = Field(default=0.0, ge=0, le=1_000_000)
     takes_per_shot: int = Field(default=2, ge=1, le=MAX_TAKES_PER_SHOT)
     take_seconds: float = Field(default=8.0, gt=0, le=MAX_TAKE_SECONDS)
-    transition: TransitionSpec = TransitionSpec()
+    transition: Transition = TransitionSpec()
     caption: bool = True
     prices: dict[str, float] = Field(default_factory=dict)
     include_prompt_in_credentials: bool = True
@@ -70,13 +70,6 @@ class ProjectSpec(_Model):
     def _backend(cls, v: str) -> str:
         parse_backend(v)
         return v
-
-    # Copied from Shot._transition_shorthand: pydantic declares a validator per model; the rule is
-    # one function, `transition_shorthand`.
-    @field_validator("transition", mode="before")
-    @classmethod
-    def _transition_shorthand(cls, v: Any) -> Any:
-        return transition_shorthand(v)
 
     @field_validator("prices")
     @classmethod

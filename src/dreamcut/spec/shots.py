@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dreamcut.backends.registry import parse_backend
 from dreamcut.spec.base import _ID_RE, MAX_PROMPT_CHARS, MAX_SHOT_CAST, MAX_TAKE_SECONDS, MAX_TAKES_PER_SHOT, _Model
@@ -65,6 +65,10 @@ def transition_shorthand(v: Any) -> Any:
     return {"kind": v} if isinstance(v, str) else v
 
 
+#: a transition as a field: a mapping, or the shorthand (the one validator for Shot and ProjectSpec)
+Transition = Annotated[TransitionSpec, BeforeValidator(transition_shorthand)]
+
+
 class Shot(_Model):
     id: str
     prompt: str | list[Segment]
@@ -72,7 +76,7 @@ class Shot(_Model):
     seconds: float | None = Field(default=None, gt=0, le=MAX_TAKE_SECONDS)
     place: Placement | None = None
     refs: list[str] = Field(default_factory=list)
-    transition: TransitionSpec | None = None
+    transition: Transition | None = None
     backend: str | None = None
     takes: int | None = Field(default=None, ge=1, le=MAX_TAKES_PER_SHOT)
     style: str | None = None
@@ -120,11 +124,6 @@ class Shot(_Model):
         elif not v:
             raise ValueError("a segment list needs at least one segment")
         return v
-
-    @field_validator("transition", mode="before")
-    @classmethod
-    def _transition_shorthand(cls, v: Any) -> Any:
-        return transition_shorthand(v)
 
     @field_validator("backend")
     @classmethod
