@@ -5,7 +5,8 @@ the MIDI tempo map), analyses them with `dreamcut.analysis.audio.analyze_song`, 
 one row per recording: mir_eval beat F (+-70 ms), downbeat F, the share of downbeats (the
 planner's preferred cut places) within 70 ms of a true beat, the share of a planned edit's
 cuts (24 fps, `pacing: auto`) within 70 ms of a true beat, and the share of annotated
-section boundaries with a detected boundary within one bar.
+section boundaries with a detected boundary within one bar. Recordings in
+`midi_songs.HELD_OUT` were added after tuning and are reported apart.
 
     python benchmarks/song_accuracy.py [--json]
 """
@@ -49,7 +50,12 @@ def score(name: str) -> dict:
     hits = [any(abs(f - b) <= bar for f in found) for b in r.sections]
     # precision: of the boundaries found inside the annotated span, the share near an annotated one
     exact = [any(abs(f - b) <= bar for b in r.sections) for f in found if f < r.piece.seconds - 1.0]
-    return {"recording": name, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
+    same_pairs = None
+    if not (r.piece.drift or r.piece.ramp) and r.sections:
+        # labels: do two annotated sections share a label exactly when they share material?
+        pairs, truth, got = midi_songs.label_agreement(name, a)
+        same_pairs = (sum(pairs), len(pairs), truth, got)
+    return {"recording": name, "label_pairs": same_pairs, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
             "pulse": a.pulse,
             "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),
             "sections": len(r.sections), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
@@ -59,7 +65,16 @@ def score(name: str) -> dict:
 
 def main() -> None:
     rows = [score(n) for n in midi_songs.PIECES]
-    hits = [h for r in rows if r["section_hits"] is not None for h in [r["section_hits"]] * r["sections"]]
+    for r in rows:
+        r["held_out"] = r["recording"] in midi_songs.HELD_OUT
+
+    def hit_list(rs):  # one entry per annotated boundary: hit (1) or not (0)
+        return [h for r in rs if r["section_hits"] is not None
+                for h in [1.0] * int(round(r["section_hits"] * r["sections"]))
+                + [0.0] * (r["sections"] - int(round(r["section_hits"] * r["sections"])))]
+
+    hits = hit_list([r for r in rows if not r["held_out"]])
+    held = hit_list([r for r in rows if r["held_out"]])
     if "--json" in sys.argv:
         print(json.dumps(rows, indent=2))
         return
@@ -69,11 +84,17 @@ def main() -> None:
     for r in rows:
         sec = "-" if r["section_hits"] is None else f"{r['section_hits']:.2f} of {r['sections']}"
         prec = "-" if r["section_precision"] is None else f"{r['section_precision']:.2f} of {r['section_found']}"
-        print(f"| {r['title']} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
+        print(f"| {r['title']}{' (held out)' if r['held_out'] else ''} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
               f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} | {prec} |"
               f"  {r['labels']}")
+        if r["label_pairs"]:
+            k, n, truth, got = r["label_pairs"]
+            print(f"    labels: {k} of {n} section pairs agree (same material <-> same label); "
+                  f"score {truth}, heard {got}")
     if hits:
-        print(f"\nsection boundaries within a bar, all recordings: {np.mean(hits):.2f} of {len(hits)}")
+        print(f"\nsection boundaries within a bar, tuned-on recordings: {np.mean(hits):.2f} of {len(hits)}")
+    if held:
+        print(f"section boundaries within a bar, held out: {np.mean(held):.2f} of {len(held)}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import ffmpeg_exe, file_sha256, write_text_atomic
 
-ANALYSIS_VERSION = 17
+ANALYSIS_VERSION = 26
 ANALYSIS_SR = 22050
 HOP = 512  # 23 ms at 22.05 kHz for features; each beat is then refined on a 3 ms grid
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
@@ -346,6 +346,11 @@ def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0
         return np.full(len(oenv), around), 0.0
     centres = np.arange(0, len(oenv), step)
     window = np.hanning(W)
+    # The window tapers the segment, so the raw autocorrelation falls with the lag and its peak
+    # leans toward shorter lags (a faster tempo); dividing by the window's own autocorrelation
+    # takes that lean out.
+    taper = np.correlate(window, window, "full")[W - 1:]
+    taper = taper / taper[0]
     periods = []
     clarity: list[float] = []
     for c in centres:
@@ -354,16 +359,19 @@ def _local_tempo(oenv: np.ndarray, sr: int, around: float, *, win_s: float = 3.0
         if len(seg) < W:
             seg = np.pad(seg, (0, W - len(seg)))
         seg = (seg - seg.mean()) * window
-        ac = np.correlate(seg, seg, "full")[W - 1:]
+        heard = np.correlate(seg, seg, "full")[W - 1:]
+        ac = heard / np.maximum(taper, 1e-3)
         lags = np.arange(lo, hi)
         # a mild prior around the song's tempo keeps a dotted rhythm (4/3) from passing for a tempo change
         prior = np.exp(-0.5 * (np.log2(lags / P) / 0.3) ** 2)
-        score = (ac[lags] + 0.5 * ac[np.minimum(2 * lags, W - 1)]) * prior
-        k = int(np.argmax(score))
+        raw = ac[lags] + 0.5 * ac[np.minimum(2 * lags, W - 1)]
+        k = int(np.argmax(raw * prior))
         L = float(lags[k])
-        clarity.append(float(ac[lags[k]] / ac[0]) if ac[0] > 0 else 0.0)
-        if 0 < k < len(score) - 1:
-            y0, y1, y2 = score[k - 1], score[k], score[k + 1]
+        clarity.append(float(heard[lags[k]] / heard[0]) if heard[0] > 0 else 0.0)  # as heard, tapered
+        if 0 < k < len(raw) - 1:
+            # the prior picks the peak; the parabola goes through the heard autocorrelation alone
+            # (through the prior's slope it pulled a slow passage 1-3 % toward the song's tempo)
+            y0, y1, y2 = raw[k - 1], raw[k], raw[k + 1]
             den = y0 - 2 * y1 + y2
             if den < 0 and y1 > 0:
                 L += 0.5 * (y0 - y2) / den
@@ -424,7 +432,13 @@ def _track_beats(oenv: np.ndarray, sr: int, chroma: np.ndarray | None = None) ->
     global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
     local, clarity = _local_tempo(oenv, sr, global_tempo)
     lo, hi = np.percentile(local, [20, 80])
+    tightness = 120
     if hi / max(lo, 1e-9) > DRIFT:
+        # A window that heard a dotted rhythm or a syncopation for the beat says a tempo far from
+        # its neighbours': such spikes are replaced from the neighbours, and the tracker then holds
+        # the curve tighter (a ramp 116 -> 151 -> 116 bpm: beat F 0.78 -> 0.99).
+        local = _despike(local, sr)
+        tightness = MOVING_TIGHTNESS
         tempo = float(np.median(local))
     else:
         heard = librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP, aggregate=None,
@@ -434,7 +448,7 @@ def _track_beats(oenv: np.ndarray, sr: int, chroma: np.ndarray | None = None) ->
         local = median_filter(heard, size=max(3, int(round(10.0 * sr / HOP)) | 1), mode="nearest")
         tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)[0]))
     _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
-                                        tightness=120)
+                                        tightness=tightness)
     if chroma is not None and len(frames) >= 8:
         # A syncopated melody can pull the tracker half a beat off for a few bars. Track again
         # with the harmony's changes as evidence too, and keep the grid (or its half-beat shift)
@@ -446,12 +460,35 @@ def _track_beats(oenv: np.ndarray, sr: int, chroma: np.ndarray | None = None) ->
         nov = np.pad(nov, (0, max(0, len(oenv) - len(nov))))
         evidence = oenv / (oenv.std() + 1e-9) + HARMONY_WEIGHT * nov / (nov.std() + 1e-9)
         _, guided = librosa.beat.beat_track(onset_envelope=evidence, sr=sr, hop_length=HOP, trim=False, bpm=local,
-                                            tightness=120)
+                                            tightness=tightness)
         if _on_beat_contrast(guided, nov) > GUIDED_GAIN * _on_beat_contrast(frames, nov):
             frames = guided
     frames = np.asarray(frames, dtype=int)
     pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
     return tempo, frames, local, pulse
+
+
+# How tightly the tracker holds a moving tempo curve (librosa's tightness; a steady song: 120).
+MOVING_TIGHTNESS = 400
+SPIKE_WINDOW_S = 5.0  # the neighbourhood (s) a local tempo is compared with
+SPIKE = 0.03  # relative distance from the neighbourhood's median from which a local tempo is a spike
+
+
+def _despike(local: np.ndarray, sr: int) -> np.ndarray:
+    """The local tempo with its spikes (more than SPIKE from the median of the SPIKE_WINDOW_S
+    around it) replaced by interpolation between the trusted values either side. A median over
+    5 s keeps a monotone tempo change exactly; it flattens only the turns of the curve, where
+    the 3 % tolerance keeps the true values."""
+    from scipy.ndimage import median_filter
+
+    med = median_filter(local, size=max(3, int(SPIKE_WINDOW_S * sr / HOP)) | 1, mode="nearest")
+    bad = np.abs(np.log(local / np.maximum(med, 1e-9))) > SPIKE
+    if not bad.any() or bad.all():
+        return local
+    idx = np.arange(len(local))
+    out = local.copy()
+    out[bad] = np.interp(idx[bad], idx[~bad], local[~bad])
+    return out
 
 
 def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: np.ndarray) -> np.ndarray:
@@ -697,12 +734,62 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     for i in range(1, len(nov) - 1):
         if nov[i] < 0.3 * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
             continue
+        if REPEAT_EDGE:
+            i = _repeat_edge(rec, i, per_bar)
         t = starts[max(0, i - 1)]
         bar = int(np.argmin(np.abs(d - t)))
         strength = float(nov[i] / nov.max())
         if 0 < bar < len(downbeats) and t > downbeats[0] and strength > out.get(bar, (0.0, 0.0))[0]:
             out[bar] = (strength, float(t))
     return out
+
+
+EDGE_STEP = 0.1  # the least step (recurrence affinity) along a repeat's diagonal at a boundary for it to move
+REPEAT_EDGE = True  # place a repeat boundary where its repeat's diagonal starts or stops (see _repeat_edge)
+
+
+def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
+    """The beat near `i0` where a repeat starts or stops, from the recurrence itself.
+
+    The smoothed lag novelty finds that a repeat starts or ends about here, but its smoothing
+    (4 beats) can put the peak a bar or two off. A repeat is a diagonal of the recurrence
+    matrix at some lag L (the material at beat i is the material at i - L, L of a phrase or
+    more); the boundary is the beat where one such diagonal steps most sharply between the
+    two bars before it and the two bars after it (a repeat starting: low, then high; ending:
+    the reverse). Moves by two bars at most.
+    """
+    n = rec.shape[0]
+    M = 2 * per_bar
+    lo_lag = 4 * per_bar
+    if n < 2 * lo_lag + M:
+        return i0
+    rows = np.arange(i0 - 2 * M, i0 + 2 * M)  # beats either side of the candidates
+    lags = np.arange(lo_lag, n)
+    cols = rows[:, None] - lags[None, :]
+    ok = (rows[:, None] >= 0) & (rows[:, None] < n) & (cols >= 0)
+    D = np.where(ok, rec[np.clip(rows, 0, n - 1)[:, None], np.clip(cols, 0, n - 1)], 0.0)
+    # a little slack across the diagonal: repeats are played, not copied
+    D = np.maximum(D, np.maximum(np.roll(D, 1, axis=1), np.roll(D, -1, axis=1)))
+    c = np.vstack([np.zeros((1, D.shape[1])), np.cumsum(D, axis=0)])
+    def step_at(k: int) -> float:
+        before = (c[k] - c[k - M]) / M
+        after = (c[min(k + M, len(rows))] - c[k]) / M
+        return float(np.max(np.abs(after - before)))
+
+    here = step_at(2 * M)
+    if here < EDGE_STEP:
+        # No repeat steps here (a new section heard for the first time): a diagonal starting
+        # nearby is a phrase repeating inside that section, not this boundary.
+        return i0
+    best_i, best_step = i0, here  # where the novelty put it, unless a clearer step is near
+    for k in range(M, 3 * M + 1):  # candidate beat rows[k], from i0 - M to i0 + M
+        i = int(rows[k]) if k < len(rows) else i0 + M
+        if not (1 <= i < n - 1):
+            continue
+        step = step_at(k)
+        if step > best_step + 1e-9:
+            best_i, best_step = i, step
+    return best_i
 
 
 def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray,
@@ -751,7 +838,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # Segment signatures: mean feature, loudness.
     sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
     lv = [float(np.mean(loud[a:b])) for a, b in zip(segs[:-1], segs[1:])]
-    labels = _name_segments(sig, lv, [(a, b) for a, b in zip(segs[:-1], segs[1:])], nbars)
+    labels = _name_segments(sig, lv, [(a, b) for a, b in zip(segs[:-1], segs[1:])], nbars, bars=Xn)
     out = []
     top = float(novelty.max()) or 1.0
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
@@ -796,16 +883,54 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
     return sorted(chosen)
 
 
-def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[int, int]], nbars: int) -> list[str]:
+def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """How alike two segments' bar sequences are: the mean bar-by-bar cosine along their best
+    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the shorter:
+    a boundary found a few bars off must not hide a repeat).
+
+    A repeat plays the same bars in the same order; two different sections of one ensemble
+    share a sound (similar mean features) but not the order of their bars.
+    """
+    n = len(spans)
+    S = np.eye(n)
+    for i in range(n):
+        for j in range(i):
+            (a0, a1), (b0, b1) = spans[i], spans[j]
+            best = -1.0
+            need = max(2, int(np.ceil(MIN_OVERLAP * min(a1 - a0, b1 - b0))))
+            for d in range(-(b1 - b0), a1 - a0 + 1):  # bar a0 + d of one against bar b0 of the other
+                ka = np.arange(max(a0, a0 + d), a1)
+                kb = ka - a0 - d + b0
+                ok = (kb >= b0) & (kb < b1)
+                if ok.sum() >= need:
+                    best = max(best, float(np.mean(np.sum(bars[ka[ok]] * bars[kb[ok]], axis=1))))
+            S[i, j] = S[j, i] = best
+    return S
+
+
+# Bar-by-bar likeness from which two segments are the same material (repeats measured 0.49-0.92,
+# different sections of one string quartet -0.4-0.3 with the same sound).
+SAME_BARS = 0.4
+MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the shorter one
+
+
+def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[int, int]], nbars: int,
+                   bars: np.ndarray | None = None) -> list[str]:
     """Same material -> same label. Loudest repeated group = chorus; other repeated = verse;
-    a quiet first / last segment = intro / outro; anything else that occurs once = bridge."""
+    a quiet first / last segment = intro / outro; anything else that occurs once = bridge.
+    With `bars` (unit feature rows, one a bar) material is compared bar by bar in order
+    (`_same_material`), else by the segments' mean features."""
     n = len(sig)
     if n == 1:
         return ["verse"]
-    S = np.array([[float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9)) for b in sig] for a in sig])
+    if bars is not None:
+        S = _same_material(bars, spans)
+    else:
+        S = np.array([[float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9)) for b in sig]
+                      for a in sig])
     group = list(range(n))
     for i in range(n):  # greedy: join the most similar earlier segment above a threshold
-        best_j, best_s = None, 0.6
+        best_j, best_s = None, (SAME_BARS if bars is not None else 0.6)
         for j in range(i):
             if S[i, j] > best_s:
                 best_j, best_s = j, S[i, j]
@@ -842,6 +967,9 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
         if labels[i] is None:
             if not repeated:
                 labels[i] = "chorus" if loud[i] > mean_loud else "verse"
+            elif first_chorus == n:
+                # The one repeated material is the verse: what is heard once contrasts with it.
+                labels[i] = "bridge"
             else:
                 # Material heard once: before the first chorus it is a verse; after, a bridge.
                 labels[i] = "verse" if i < first_chorus else "bridge"

@@ -143,7 +143,7 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
 
     total = int(round(song.duration * fps))
     beat_frames = max(1, int(round(song.beat_period * fps)))
-    cuts = _cut_places(song, fps, total)
+    cuts = cut_places(song, fps, total)
     anchors = _anchors(song, shots, cuts, fps, total)
 
     clips: list[_Clip] = []
@@ -186,7 +186,10 @@ def _weak(song: SongAnalysis) -> bool:
     return song.pulse < WEAK_PULSE and "tempo" not in song.corrected
 
 
-def _cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
+    """Every beat a cut may fall on (frame, bar, beat in bar, section, phrase start, bonus).
+    The one rule for what a downbeat / 4- or 8-bar phrase start / section start is: the planner
+    cuts on these and the board snaps to them."""
     weak = _weak(song)
     names = song.section_names()
     section_beats: dict[int, str] = {}

@@ -62,14 +62,14 @@ def read_cut(path) -> dict[str, Any]:
 
 def snap_targets(song, fps: int) -> list[dict[str, Any]]:
     """Every beat the board may snap a cut to, with what it is: a downbeat, the start of a 4- or
-    8-bar phrase, a section start. The same places the planner cuts on (`planner._cut_places`:
+    8-bar phrase, a section start. The same places the planner cuts on (`planner.cut_places`:
     one rule for what a phrase start is)."""
-    from dreamcut.edit.planner import _cut_places
+    from dreamcut.edit.planner import cut_places
 
     total = int(round(song.duration * fps)) + 1
     return [{"t": song.beats[c.beat], "bar": c.bar, "beat": c.beat_in_bar, "phrase": c.phrase,
              "section": c.section if c.section_start else None}
-            for c in _cut_places(song, fps, total)]
+            for c in cut_places(song, fps, total)]
 
 
 class EditRoom:
