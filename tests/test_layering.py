@@ -35,7 +35,6 @@ LAYERS: dict[tuple[str, ...], int] = {
     # the backend names a spec may say (parsing only, no backend imported at module level)
     ("backends", "registry"): 4,
     ("spec",): 4, ("catalog",): 4, ("media",): 4,
-    ("spec_yaml",): 4,  # reading the shot list's YAML within bounds, and its lines (spec's own layer)
     ("cast",): 3,       # the shot list's cast: names, prompt words, request members (pure; beside prompts)
     ("portal",): 4,     # the zoom-through's window, shared by edit/transitions and the animatic (numpy/cv2 only)
     ("errors",): 5, (): 5,   # the package itself: a docstring and __version__

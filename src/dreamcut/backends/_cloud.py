@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from dreamcut.backends.base import Capabilities, GenerationRequest, OutcomeUnknown, ProviderError, Progress
 from dreamcut.errors import BadInput
@@ -90,6 +90,43 @@ def outcome_unknown(provider: str, what: str, secrets: Iterable[str | None] = ()
     """The one wording of a paid create whose answer was lost (`what` says how)."""
     return OutcomeUnknown(f"{provider}: the create may have been accepted, but {scrub(what, secrets)}; "
                           f"not re-sent (it could be billed twice): run `dreamcut reconcile`")
+
+
+def connection_failed(provider: str, error: BaseException, *, create: bool,
+                      secrets: Iterable[str | None] = ()) -> ProviderError:
+    """The error for a connection that failed: on a paid create that may have been sent,
+    `OutcomeUnknown`; otherwise a transient network error (retried)."""
+    if create and not never_sent(error):
+        return outcome_unknown(provider, f"the connection failed ({type(error).__name__})", secrets)
+    return ProviderError(f"{provider}: network error ({scrub(error, secrets)})", code="network", transient=True)
+
+
+def unreadable_answer(provider: str, error: BaseException, *, create: bool,
+                      secrets: Iterable[str | None] = ()) -> ProviderError:
+    """The error for an answer the SDK could not read: `OutcomeUnknown` on a paid create (it may have
+    been accepted), otherwise a transient `bad_answer`."""
+    if create:
+        return outcome_unknown(provider, f"the answer could not be read ({type(error).__name__})", secrets)
+    return ProviderError(f"{provider}: unreadable answer ({type(error).__name__}: {scrub(error, secrets)})",
+                         code="bad_answer", transient=True)
+
+
+def sdk_error(provider: str, sdk: Any, error: Exception, *, create: bool, secrets: Iterable[str | None],
+              message_of: Callable[[dict, str], object]) -> Exception:
+    """The ProviderError for a failure inside a Stainless-generated SDK (lumaai, runwayml: the same
+    `APIStatusError` / `APIConnectionError` classes); on a paid create, anything that may have reached
+    the provider without a clear answer is `OutcomeUnknown`. `message_of(body, default)` is the
+    provider's own reading of an error body."""
+    if isinstance(error, (BadInput, ProviderError)):
+        return error
+    if isinstance(error, sdk.APIStatusError):
+        body = error.body if isinstance(error.body, dict) else {}
+        mapping = create_status_error if create else http_status_error
+        return mapping(provider, error.status_code, str(message_of(body, error.message)), error.response.headers,
+                       secrets)
+    if isinstance(error, sdk.APIConnectionError):
+        return connection_failed(provider, error, create=create, secrets=secrets)
+    return unreadable_answer(provider, error, create=create, secrets=secrets)
 
 
 _AUTH_PATTERNS = [
@@ -342,3 +379,24 @@ def lookup_model(provider: str, table: dict, model: str | None, fix: str, what: 
     if model not in table:
         raise BadInput(f"unknown {provider} {what} {model!r}; use one of: {', '.join(table)}", where=provider, fix=fix)
     return table[model]
+
+
+class TableBackend:
+    """The start each `provider:MODEL` cloud backend with a model table shares: the model looked up
+    in `models` (one BadInput line naming the allowed ones, with `model_fix`), its capabilities, and
+    the key and SDK client, made on first use by the backend's own `_client`."""
+
+    name: str
+    models: dict
+    model_fix: str
+    model_what = "model"
+
+    def __init__(self, model: str | None = None) -> None:
+        self._model = lookup_model(self.name, self.models, model, self.model_fix, what=self.model_what)
+        self.model = model
+        self._caps = self._model.caps()
+        self._key: str | None = None
+        self._sdk: Any = None
+
+    def capabilities(self) -> Capabilities:
+        return self._caps

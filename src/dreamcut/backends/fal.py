@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
-                                      env_key, http_status_error, is_remote, is_transport_error, load_ref,
-                                      looks_like_policy, lookup_model, never_sent, outcome_unknown, pick_seconds,
-                                      pick_size, ratio_text, ref_problems, scrub)
+from dreamcut.backends._cloud import (TableBackend, client_timeout, common_problems, create_status_error,
+                                      download_url, env_base_url, env_key, http_status_error, is_remote,
+                                      is_transport_error, load_ref, looks_like_policy, never_sent, outcome_unknown,
+                                      pick_seconds, pick_size, ratio_text, ref_problems, scrub)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
@@ -118,24 +118,17 @@ _SDK_LOCK = threading.Lock()
 _BILLED_FAILURES = ("content_policy", "invalid_request", "user_error")
 
 
-class FalBackend:
+class FalBackend(TableBackend):
     """`fal:APP` in a spec; APP is one of `MODELS` (a fal text-to-video app id)."""
 
     name = "fal"
     min_poll_interval = 2.0
     max_inline_image_bytes = 5_000_000
-
-    def __init__(self, model: str | None = None) -> None:
-        self._model = lookup_model("fal", MODELS, model, "write backend: fal:fal-ai/veo3/fast (or another listed app)", what="app")
-        self.model = model
-        self._caps = self._model.caps()
-        self._key: str | None = None
-        self._sdk: Any = None
+    models = MODELS
+    model_fix = "write backend: fal:fal-ai/veo3/fast (or another listed app)"
+    model_what = "app"
 
     # -- what the model can do -------------------------------------------------------------
-
-    def capabilities(self) -> Capabilities:
-        return self._caps
 
     def price(self, request: GenerationRequest) -> float:
         return round(self._model.usd_per_second * pick_seconds(self._caps, request), 6)

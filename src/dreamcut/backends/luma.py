@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
-                                      env_key, http_status_error, is_remote, looks_like_policy, lookup_model,
-                                      never_sent, outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._cloud import (TableBackend, client_timeout, common_problems, download_url, env_base_url,
+                                      env_key, is_remote, looks_like_policy, outcome_unknown, pick_seconds, pick_size,
+                                      ref_problems, scrub, sdk_error)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
@@ -110,24 +110,16 @@ def _same_keyframes(sent: Any, want: Any) -> bool:
                for slot, frame in want.items())
 
 
-class LumaBackend:
+class LumaBackend(TableBackend):
     """`luma:MODEL` in a spec. MODEL is one of `MODELS`."""
 
     name = "luma"
     cancel_billing = CancelBilling.IMPOSSIBLE
     min_poll_interval = 3.0
-
-    def __init__(self, model: str | None = None) -> None:
-        self._model = lookup_model("luma", MODELS, model, "write backend: luma:ray-2 (or luma:ray-flash-2)")
-        self.model = model
-        self._caps = self._model.caps()
-        self._key: str | None = None
-        self._sdk: Any = None
+    models = MODELS
+    model_fix = "write backend: luma:ray-2 (or luma:ray-flash-2)"
 
     # -- what the model can do -------------------------------------------------------------
-
-    def capabilities(self) -> Capabilities:
-        return self._caps
 
     def price(self, request: GenerationRequest) -> float:
         w, h = pick_size(self._caps, request) or (1280, 720)
@@ -280,25 +272,11 @@ class LumaBackend:
         return self._sdk
 
     def _error(self, e: Exception, *, create: bool = False) -> Exception:
-        """The ProviderError for an SDK failure; on a paid create, anything that may have reached Luma
-        without a clear answer is `OutcomeUnknown`."""
+        """The ProviderError for an SDK failure (`_cloud.sdk_error`; Luma's body says `detail` or `error`)."""
         import lumaai
 
-        if isinstance(e, (BadInput, ProviderError)):
-            return e
-        if isinstance(e, lumaai.APIStatusError):
-            body = e.body if isinstance(e.body, dict) else {}
-            message = body.get("detail") or body.get("error") or e.message
-            mapping = create_status_error if create else http_status_error
-            return mapping("luma", e.status_code, str(message), e.response.headers, [self._key])
-        if isinstance(e, lumaai.APIConnectionError):
-            if create and not never_sent(e):
-                return outcome_unknown("luma", f"the connection failed ({type(e).__name__})", [self._key])
-            return ProviderError(f"luma: network error ({scrub(e, [self._key])})", code="network", transient=True)
-        if create:
-            return outcome_unknown("luma", f"the answer could not be read ({type(e).__name__})", [self._key])
-        return ProviderError(f"luma: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
-                             code="bad_answer", transient=True)
+        return sdk_error("luma", lumaai, e, create=create, secrets=[self._key],
+                         message_of=lambda body, default: body.get("detail") or body.get("error") or default)
 
 
 def cast_routing(model: str | None, cast, own_refs) -> CastRouting:

@@ -36,9 +36,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
-                                      env_key, http_status_error, is_remote, load_ref, looks_like_policy, never_sent,
-                                      outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._cloud import (client_timeout, common_problems, connection_failed, create_status_error,
+                                      download_url, env_base_url, env_key, http_status_error, is_remote, load_ref,
+                                      looks_like_policy, outcome_unknown, pick_seconds, pick_size, ref_problems,
+                                      scrub, unreadable_answer)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
@@ -390,14 +391,8 @@ class ReplicateBackend:
             mapping = create_status_error if create else http_status_error
             return mapping("replicate", e.status or 500, message, headers, [self._key])
         if isinstance(e, httpx.HTTPError):
-            if create and not never_sent(e):
-                return outcome_unknown("replicate", f"the connection failed ({type(e).__name__})", [self._key])
-            return ProviderError(f"replicate: network error ({scrub(e, [self._key])})", code="network",
-                                 transient=True)
-        if create:
-            return outcome_unknown("replicate", f"the answer could not be read ({type(e).__name__})", [self._key])
-        return ProviderError(f"replicate: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
-                             code="bad_answer", transient=True)
+            return connection_failed("replicate", e, create=create, secrets=[self._key])
+        return unreadable_answer("replicate", e, create=create, secrets=[self._key])
 
 
 # Models with a reference-images input for characters, objects and places (their input name, the most

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, download_url, env_base_url,
-                                      env_key, http_status_error, is_remote, load_ref, lookup_model, never_sent,
-                                      outcome_unknown, pick_seconds, pick_size, ref_problems, scrub)
+from dreamcut.backends._cloud import (client_timeout, common_problems, download_url, env_base_url, env_key, is_remote,
+                                      load_ref, lookup_model, outcome_unknown, pick_seconds, pick_size, ref_problems,
+                                      scrub, sdk_error)
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
@@ -290,28 +290,17 @@ class RunwayBackend:
         return self._sdk
 
     def _error(self, e: Exception, *, create: bool = False) -> Exception:
-        """The ProviderError for an SDK failure; on a paid create, anything that may have reached Runway
-        without a clear answer is `OutcomeUnknown`."""
+        """The ProviderError for an SDK failure (`_cloud.sdk_error`; Runway's body says `error` or
+        `message`, with the request's `issues` when it lists them)."""
         import runwayml
 
-        if isinstance(e, (BadInput, ProviderError)):
-            return e
-        if isinstance(e, runwayml.APIStatusError):
-            body = e.body if isinstance(e.body, dict) else {}
-            message = body.get("error") or body.get("message") or e.message
-            issues = body.get("issues")
-            if issues:
-                message = f"{message}: {issues}"
-            mapping = create_status_error if create else http_status_error
-            return mapping("runway", e.status_code, str(message), e.response.headers, [self._key])
-        if isinstance(e, runwayml.APIConnectionError):
-            if create and not never_sent(e):
-                return outcome_unknown("runway", f"the connection failed ({type(e).__name__})", [self._key])
-            return ProviderError(f"runway: network error ({scrub(e, [self._key])})", code="network", transient=True)
-        if create:
-            return outcome_unknown("runway", f"the answer could not be read ({type(e).__name__})", [self._key])
-        return ProviderError(f"runway: unreadable answer ({type(e).__name__}: {scrub(e, [self._key])})",
-                             code="bad_answer", transient=True)
+        return sdk_error("runway", runwayml, e, create=create, secrets=[self._key], message_of=_error_message)
+
+
+def _error_message(body: dict, default: str) -> str:
+    message = body.get("error") or body.get("message") or default
+    issues = body.get("issues")
+    return f"{message}: {issues}" if issues else str(message)
 
 
 def cast_routing(model: str | None, cast, own_refs) -> CastRouting:

@@ -50,10 +50,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dreamcut.backends._cloud import (client_timeout, common_problems, create_status_error, env_base_url, env_key,
-                                      http_status_error, is_remote, is_transport_error, load_ref, looks_like_policy,
-                                      lookup_model, never_sent, outcome_unknown, pick_seconds, pick_size, ratio_text,
-                                      ref_problems, scrub, write_video_bytes)
+from dreamcut.backends._cloud import (TableBackend, client_timeout, common_problems, create_status_error,
+                                      env_base_url, env_key, http_status_error, is_remote, is_transport_error,
+                                      load_ref, looks_like_policy, never_sent, outcome_unknown, pick_seconds,
+                                      pick_size, ratio_text, ref_problems, scrub, write_video_bytes)
 from dreamcut.backends._prompt import Draft, fit, timed_draft
 from dreamcut.backends.base import (Capabilities, CancelBilling, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
@@ -138,23 +138,15 @@ _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 _SDK_LOCK = threading.Lock()
 
 
-class VeoBackend:
+class VeoBackend(TableBackend):
     """`veo:MODEL` in a spec; MODEL is one of `MODELS`."""
 
     name = "veo"
     min_poll_interval = 10.0
-
-    def __init__(self, model: str | None = None) -> None:
-        self._model = lookup_model("veo", MODELS, model, "write backend: veo:veo-3.1-fast-generate-001 (or another listed model)")
-        self.model = model
-        self._caps = self._model.caps()
-        self._key: str | None = None
-        self._sdk: Any = None
+    models = MODELS
+    model_fix = "write backend: veo:veo-3.1-fast-generate-001 (or another listed model)"
 
     # -- what the model can do -------------------------------------------------------------
-
-    def capabilities(self) -> Capabilities:
-        return self._caps
 
     def price(self, request: GenerationRequest) -> float:
         """Dollars for the whole take as Veo makes it: every second generated is billed, so a 12 s

@@ -283,25 +283,28 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
         try:
             return self._make_take(p, summary)
         except _Stopped:
-            with self._db:
-                summary.pending += 1
-            return "stopped"
+            return self._left_in_flight(summary, "stopped")
         except _GaveUp as e:
-            with self._db:
-                summary.pending += 1
-                summary.failures.append((p.key, f"retry later: {e}"))
-            return "pending"
+            return self._left_in_flight(summary, "pending", (p.key, f"retry later: {e}"))
         except Exception as e:  # unexpected: keep the job in flight for the next run, go on with the others
-            if _is_disk_full(e, self.project.root):
-                # Not the job's fault: it stays in flight, and the next run fetches (not pays) it again.
-                with self._db:
-                    summary.pending += 1
-                    summary.failures.append((p.key, f"{DISK_FULL}: run `dreamcut generate` again when space is free"))
-                return "pending"
-            with self._db:
-                summary.pending += 1
-                summary.failures.append((p.key, f"unexpected {type(e).__name__}: {str(e)[:200]}"))
-            return "pending"
+            # A full disk is not the job's fault: it stays in flight, and the next run fetches (not pays) it again.
+            full = _is_disk_full(e, self.project.root)
+            why = (f"{DISK_FULL}: run `dreamcut generate` again when space is free" if full
+                   else f"unexpected {type(e).__name__}: {str(e)[:200]}")
+            return self._left_in_flight(summary, "pending", (p.key, why))
+
+    def _left_in_flight(self, summary: RunSummary, outcome: str, failure: tuple[str, str] | None = None) -> str:
+        """Count a job left in flight for the next run (and why, when it is not a stop); returns `outcome`."""
+        with self._db:
+            summary.pending += 1
+            if failure is not None:
+                summary.failures.append(failure)
+        return outcome
+
+    def _counted_canceled(self, summary: RunSummary) -> str:
+        with self._db:
+            summary.canceled += 1
+        return "canceled"
 
     def _make_take(self, p: PlannedTake, summary: RunSummary) -> str:
         key = p.key
@@ -336,13 +339,9 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
             if not canceled:  # a job cancelled meanwhile fails at the provider: that is the cancel, not a failure
                 self._fail(key, f.code, f.message, summary, billed=f.billed, billed_key=f.key or key, held=f.held)
                 return "failed"
-            with self._db:
-                summary.canceled += 1
-            return "canceled"
+            return self._counted_canceled(summary)
         except _Canceled:
-            with self._db:
-                summary.canceled += 1
-            return "canceled"
+            return self._counted_canceled(summary)
         except _Parked as e:
             with self._db:
                 summary.parked += 1

@@ -18,21 +18,9 @@ render graph is exactly what it was). Three layers:
   changes. Plain frames pass through an identity scale, a whole-frame crop and a disabled
   `eq`; no expression is evaluated per frame, and no frame is drawn in Python.
 
-Speed ramps into a downbeat change which source frames are read, so they are part of the
-render plan, not a post filter:
-
-- `ramp_downbeats(song, levels, ...)`: the first downbeat of each section whose `ramp` level is
-  on, as a timeline frame (rounded like the planner's cuts, so a ramp into a cut lands on it).
-- `plan_ramps(items, downbeats, room, ...)`: pure decisions. The clip playing into the downbeat
-  is ramped over the last two beats before it: its speed moves linearly from its own speed to
-  `peak` times it ('rush' > 1, 'slow' < 1) and snaps back on the downbeat frame. A rush reads
-  more of the take; where the take has no room after the clip the peak is lowered to what fits,
-  or the ramp is dropped, and each such decision is returned as a sentence.
-- `render.ffmpeg` draws a ramp inside the one pass: the clip's `setpts` maps source time to
-  output time through the ramp's curve (a square root: the inverse of a linear speed change),
-  then `fps` picks the frames. `ramp_markers` carries each ramp to the NLE exports as a marker
-  with its keyframes in the OTIO metadata: the clip's LinearTimeWarp stays its base speed, since
-  no export format here carries a non-linear warp.
+Speed ramps into a downbeat (the spec's `ramp` level) change which source frames are read, so they are
+part of the render plan: their decisions and curve live in `render.ramps`; `timeline_ramps` here
+is their I/O edge (it probes each ramped clip's take for the room it holds).
 
 `markers(cues, fps)` gives OTIO markers, one per cue, so the NLE exports carry the effects as
 markers (their formats cannot carry the expressions).
@@ -46,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dreamcut.render.ramps import SpeedRamp, plan_ramps, ramp_downbeats, ramp_markers
 
 EFFECT_KINDS = ("pulse", "flash", "shake")
 HOP = 256                     # onset strength hop at 22.05 kHz: 11.6 ms
@@ -223,7 +213,7 @@ def timeline_cues(timeline: Any, settings: Any, song: Any, hits: list[Hit], fps:
                         song_start=plan.song_start)
 
 
-def with_markers(timeline: Any, cues: list[Cue], fps: int, ramps: list["SpeedRamp"] | None = None) -> Any:
+def with_markers(timeline: Any, cues: list[Cue], fps: int, ramps: list[SpeedRamp] | None = None) -> Any:
     """A copy of `timeline` with one marker per cue and per ramp on its video track (the timeline itself is untouched)."""
     import copy
 
@@ -364,129 +354,6 @@ def markers(cues: list[Cue], fps: int) -> list:
                              time=c.time, color=colour[c.kind]) for c in cues]
 
 
-# -- speed ramps into a downbeat ---------------------------------------------------------
-
-RAMP_BEATS = 2            # a ramp lasts the two beats before its downbeat
-RAMP_PEAK = 3.0           # 'rush' at level 1: the speed climbs to 3x the clip's own
-RAMP_FLOOR = 0.3          # 'slow' at level 1: the speed falls to 0.3x
-MIN_RAMP_FRAMES = 6       # shorter than a quarter second at 24 fps is a jump, not a ramp
-MIN_RAMP_CHANGE = 0.25    # a ramp that cannot move the speed by a quarter is dropped
-
-
-@dataclass(frozen=True)
-class SpeedRamp:
-    """A speed ramp on one clip, landing on a downbeat.
-
-    Over the record frames [start, downbeat) the clip's speed moves linearly from its own speed
-    to `peak` times it; from the `downbeat` frame on it plays at its own speed again, `extra`
-    source frames (at the timeline's rate) later than it would have without the ramp.
-    """
-
-    clip: str          # the clip's name on V1
-    record_start: int  # the clip's first record frame (names the clip where names repeat)
-    downbeat: int      # timeline frame the ramp lands on
-    frames: int        # record frames the ramp lasts, ending on the downbeat
-    peak: float        # speed multiple reached at the end of the ramp (x the clip's speed)
-    speed: float       # the clip's own speed (LinearTimeWarp)
-    time: float        # the downbeat's time on the timeline (s)
-
-    @property
-    def start(self) -> int:
-        return self.downbeat - self.frames
-
-    @property
-    def extra(self) -> float:
-        """Source frames read beyond the clip's linear read (negative for a slow ramp)."""
-        from dreamcut.render.ffmpeg import ramp_extra
-
-        return ramp_extra(self.frames, self.speed, self.peak)
-
-    def speed_at(self, record_frame: int) -> float:
-        """The playback speed at a timeline frame (the clip's own speed outside the ramp)."""
-        if self.start <= record_frame < self.downbeat:
-            return self.speed * (1.0 + (self.peak - 1.0) * (record_frame - self.start) / self.frames)
-        return self.speed
-
-
-def ramp_downbeats(song: Any, levels: Any, *, fps: int, total_frames: int,
-                   song_start: float = 0.0) -> list[tuple[int, float, float, str]]:
-    """(timeline frame, timeline time, ramp level, section) of the downbeats that get a ramp.
-
-    The first downbeat of each section whose level is on (half a beat of slack before the
-    section mark, which the analysis places on a beat). Frames are rounded as the planner
-    rounds its cuts, so a ramp into a cut on that downbeat ends exactly at the cut.
-    """
-    downbeats = sorted(float(d) for d in (getattr(song, "downbeats", None) or []))
-    tempo = float(getattr(song, "tempo", 0.0) or 120.0)
-    slack = 30.0 / tempo
-    out = []
-    for sec in getattr(song, "sections", None) or []:
-        level = float(levels(sec.label).get("ramp", 0.0))
-        if level <= 0:
-            continue
-        first = next((d for d in downbeats if d >= sec.start - slack), None)
-        if first is None or first >= sec.end:
-            continue
-        frame = int(round((first - song_start) * fps))
-        if MIN_RAMP_FRAMES <= frame < total_frames:
-            out.append((frame, round(first - song_start, 4), level, sec.label))
-    return out
-
-
-def plan_ramps(items: list[Any], downbeats: list[tuple[int, float, float, str]], room: dict[int, float], *,
-               fps: int, beat_frames: int, style: str = "rush") -> tuple[list[SpeedRamp], list[str]]:
-    """The ramps of an edit and the sentences saying where one was lowered or dropped (pure).
-
-    items: V1 as `timeline.items` views. room: per clip (by record_start) the source frames its
-    take holds after the last frame the clip reads (its transition handle included).
-    """
-    from dreamcut import timeline as tl
-
-    ramps: list[SpeedRamp] = []
-    notes: list[str] = []
-    for frame, time, level, label in downbeats:
-        where = f"the ramp into the {label or 'section'} downbeat at {time:.2f} s (frame {frame})"
-        k = next((i for i, it in enumerate(items) if not isinstance(it, tl.TransitionView)
-                  and it.record_start < frame <= it.record_end), None)
-        if k is None:
-            continue
-        clip = items[k]
-        if isinstance(clip, tl.GapView):
-            notes.append(f"no ramp: {where} falls in a gap")
-            continue
-        prev = items[k - 1] if k > 0 and isinstance(items[k - 1], tl.TransitionView) else None
-        nxt = items[k + 1] if k + 1 < len(items) and isinstance(items[k + 1], tl.TransitionView) else None
-        if nxt is not None and nxt.rendered_kind == tl.ZOOM_THROUGH and frame > clip.record_end - nxt.in_frames:
-            notes.append(f"no ramp: {where} meets the zoom-through after clip {clip.name}, which is drawn frame by frame")
-            continue
-        earliest = clip.record_start + (prev.out_frames if prev is not None and prev.rendered_kind == tl.ZOOM_THROUGH else 0)
-        n = min(RAMP_BEATS * beat_frames, frame - earliest)
-        if n < MIN_RAMP_FRAMES:
-            notes.append(f"no ramp: {where}: clip {clip.name} starts {frame - earliest} frames before it "
-                         f"(a ramp needs {MIN_RAMP_FRAMES})")
-            continue
-        want = 1.0 + level * (RAMP_PEAK - 1.0) if style == "rush" else 1.0 - level * (1.0 - RAMP_FLOOR)
-        # Whole source frames of extra read: after the ramp the clip is back on its own frame grid.
-        extra = round(clip.speed * n * (want - 1.0) / 2.0)
-        if extra > 0:
-            have = int(np.floor(room.get(clip.record_start, 0.0) + 1e-6))
-            if extra > have:
-                extra = have
-                peak = 1.0 + 2.0 * extra / (clip.speed * n)
-                if peak - 1.0 < MIN_RAMP_CHANGE:
-                    notes.append(f"no ramp: {where}: take {clip.take} holds {max(0, have)} frames after clip "
-                                 f"{clip.name} and the ramp would read {round(clip.speed * n * (want - 1) / 2)} more")
-                    continue
-                notes.append(f"{where} peaks at {peak:.2f}x, not {want:.2f}x: take {clip.take} holds only "
-                             f"{have} frames after clip {clip.name}")
-        peak = 1.0 + 2.0 * extra / (clip.speed * n)
-        if abs(peak - 1.0) < MIN_RAMP_CHANGE:
-            continue
-        ramps.append(SpeedRamp(clip=clip.name, record_start=clip.record_start, downbeat=frame, frames=n,
-                               peak=peak, speed=clip.speed, time=time))
-    return ramps, notes
-
-
 def timeline_ramps(timeline: Any, settings: Any, song: Any, fps: int, root: Path) -> tuple[list[SpeedRamp], list[str]]:
     """The speed ramps of an edit (`settings`: the spec's EffectsSpec) and the decisions to say.
 
@@ -520,23 +387,6 @@ def timeline_ramps(timeline: Any, settings: Any, song: Any, fps: int, root: Path
     beat = float(getattr(song, "beat_period", 0.0) or 60.0 / float(getattr(song, "tempo", 120.0) or 120.0))
     return plan_ramps(items, downbeats, room, fps=fps, beat_frames=max(1, int(round(beat * fps))),
                       style=settings.ramp_style)
-
-
-def ramp_markers(ramps: list[SpeedRamp], fps: int) -> list:
-    """One OTIO marker per ramp over its frames, with the ramp's speed keyframes in its metadata."""
-    from dreamcut import timeline as tl
-
-    out = []
-    for r in ramps:
-        m = tl.effect_marker(f"fx ramp {r.speed:.2f}x to {r.speed * r.peak:.2f}x into downbeat", r.start, r.frames,
-                             fps, effect="ramp", amount=r.peak, time=r.time, color="PURPLE")
-        m.metadata["dreamcut"]["ramp"] = {
-            "clip": r.clip, "downbeat": r.downbeat, "frames": r.frames, "peak": r.peak, "speed": r.speed,
-            "extra_source_frames": r.extra,
-            # speed (source frames per record frame) at timeline frames: linear between the first two
-            "keyframes": [[r.start, r.speed], [r.downbeat, round(r.speed * r.peak, 6)], [r.downbeat, r.speed]]}
-        out.append(m)
-    return out
 
 
 __all__ = ["Look", "frame_looks", "effect_commands", "SpeedRamp", "ramp_downbeats", "plan_ramps", "timeline_ramps", "ramp_markers", "Hit", "Cue", "percussive_hits", "song_hits", "plan_effects", "timeline_cues", "with_markers", "section_energy", "filter_chain",

@@ -3,7 +3,7 @@
 The edit, read through `dreamcut.timeline` (docs/internals.md), becomes a list of *streams*,
 one per clip: the take trimmed to its source range (plus the handles a dissolve needs),
 retimed by its speed (`setpts`; a speed ramp into a downbeat is a curve in the same `setpts`,
-see `ramp_setpts`), normalised to the work size and fps (`scale` + `pad` +
+see `render.ramps.ramp_setpts`), normalised to the work size and fps (`scale` + `pad` +
 `fps`; the work size is the output's shape no larger than the largest take, and the blended
 picture is scaled to the output size once at the end), padded by cloning its last frame only
 as a guard against a take that is a frame short, and trimmed to an exact frame count. Takes
@@ -30,7 +30,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import opentimelineio as otio
@@ -39,9 +39,8 @@ from dreamcut import timeline as tl
 from dreamcut.edit import transitions as tr
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import FrameWriter, atomic_path, die_with_parent, ffmpeg_exe, probe, run_ffmpeg
+from dreamcut.render.ramps import SpeedRamp, ramp_extra, ramp_setpts
 
-if TYPE_CHECKING:
-    from dreamcut.render.effects import SpeedRamp
 
 CODECS = ("h264", "prores")
 BLACK = "<black>"  # a Stream of black frames (a gap in an NLE's edit)
@@ -216,32 +215,6 @@ def normalise_chain(size: tuple[int, int], fps: int, speed: float, frames: int,
     return (f"{retime},fps={fps},scale={w}:{h}:force_original_aspect_ratio=decrease:flags=bicubic,"
             f"pad={w}:{h}:-1:-1:color=black,setsar=1,format=yuv420p,"
             f"tpad=stop_mode=clone:stop=2,trim=end_frame={frames},setpts=PTS-STARTPTS")
-
-
-def ramp_extra(frames: int, speed: float, peak: float) -> float:
-    """Source frames a linear speed ramp from `speed` to `peak`*speed over `frames` output frames
-    reads beyond the linear read (negative when it slows): the one home of this fact."""
-    return speed * frames * (peak - 1.0) / 2.0
-
-
-def ramp_setpts(fps: int, speed: float, at: int, frames: int, peak: float) -> str:
-    """`setpts` for a stream whose speed ramps linearly from `speed` to `peak`*speed over output frames
-    [at, at+frames) and is `speed` again from there (a speed ramp into a downbeat).
-
-    Source time s (from the stream's first frame) maps to output time: s/v before the ramp;
-    inside it s = v*a + v*r*(u + (p-1)*u^2/2) with u the fraction of the ramp played, so
-    u = (sqrt(1 + 2*(p-1)*x) - 1)/(p-1) with x = (s - v*a)/(v*r); after it, linear again. `fps`
-    then keeps the frame nearest each output tick, so the ramp's last step lands on frame at+frames.
-    """
-    v, a, r, p = speed, at / fps, frames / fps, peak
-    s_a = v * a
-    s_b = v * (a + r * (1.0 + p) / 2.0)
-    k = p - 1.0
-    expr = (f"st(0\\,T-STARTT)+if(lt(ld(0)\\,{s_a:.9f})\\,ld(0)/{v:.9f}\\,"
-            f"if(lt(ld(0)\\,{s_b:.9f})\\,{a:.9f}+{r:.9f}*(sqrt(1+{2 * k:.9f}*(ld(0)-{s_a:.9f})/{v * r:.9f})-1)/{k:.9f}\\,"
-            f"{a + r:.9f}+(ld(0)-{s_b:.9f})/{v:.9f}))")
-    # st() returns the value stored; subtract it again so the sum is the mapped time alone
-    return f"setpts=({expr}-ld(0))/TB"
 
 
 def build_filtergraph(plan: RenderPlan, size: tuple[int, int], zoom_files: list[str] | None = None,

@@ -26,23 +26,22 @@ def routes(board: Board) -> APIRouter:
     api = APIRouter()
     cache = board.project.cache_dir
 
+    def cached(make, take_id: str, media_type: str) -> FileResponse:
+        """A file made from the take once (poster, proxy) and kept an hour by the browser."""
+        return FileResponse(make(cache, take_id, board.take_file(take_id)), media_type=media_type,
+                            headers={"Cache-Control": "max-age=3600"})
+
     @api.get("/thumb/{take_id}.jpg")
     def thumb(take_id: str) -> FileResponse:
-        src = board.take_file(take_id)
-        return FileResponse(board_media.ensure_poster(cache, take_id, src), media_type="image/jpeg",
-                            headers={"Cache-Control": "max-age=3600"})
+        return cached(board_media.ensure_poster, take_id, "image/jpeg")
 
     @api.get("/proxy/{take_id}.mp4")
     def proxy(take_id: str) -> FileResponse:
-        src = board.take_file(take_id)
-        return FileResponse(board_media.ensure_proxy(cache, take_id, src), media_type="video/mp4",
-                            headers={"Cache-Control": "max-age=3600"})
+        return cached(board_media.ensure_proxy, take_id, "video/mp4")
 
     @api.get("/proxy/play/{take_id}.mp4")
     def play_proxy(take_id: str) -> FileResponse:
-        src = board.take_file(take_id)
-        return FileResponse(board_media.ensure_play_proxy(cache, take_id, src), media_type="video/mp4",
-                            headers={"Cache-Control": "max-age=3600"})
+        return cached(board_media.ensure_play_proxy, take_id, "video/mp4")
 
     @api.get("/media/take/{take_id}")
     def full_take(take_id: str) -> FileResponse:

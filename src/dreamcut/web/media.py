@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -39,6 +40,17 @@ def _stamp(src: Path) -> str:
     return hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
+def _made_once(dest: Path, make: Callable[[Path], None]) -> Path:
+    """`dest`, made by `make(temp path)` the first time (one maker per file, two at once in all)."""
+    if dest.is_file():
+        return dest
+    with _lock(str(dest)), _slots:
+        if not dest.is_file():
+            with atomic_path(dest) as tmp:
+                make(tmp)
+    return dest
+
+
 def proxy_path(cache_dir: Path, take_id: str, src: Path) -> Path:
     return cache_dir / "proxies" / f"{take_id}-{_stamp(src)}.mp4"
 
@@ -49,17 +61,10 @@ def poster_path(cache_dir: Path, take_id: str, src: Path) -> Path:
 
 def ensure_proxy(cache_dir: Path, take_id: str, src: Path) -> Path:
     """A small looping proxy of the take's first seconds (made once, then served from cache)."""
-    dest = proxy_path(cache_dir, take_id, src)
-    if dest.is_file():
-        return dest
-    with _lock(str(dest)), _slots:
-        if not dest.is_file():
-            with atomic_path(dest) as tmp:
-                run_ffmpeg(["-i", str(src), "-t", f"{PROXY_SECONDS}", "-an",
-                            "-vf", f"fps={PROXY_FPS},scale={PROXY_WIDTH}:-2:flags=bilinear",
-                            "-c:v", "libx264", "-preset", "veryfast", "-crf", "32", "-pix_fmt", "yuv420p",
-                            "-movflags", "+faststart", str(tmp)], what=f"proxy of {take_id}")
-    return dest
+    return _made_once(proxy_path(cache_dir, take_id, src), lambda tmp: run_ffmpeg(
+        ["-i", str(src), "-t", f"{PROXY_SECONDS}", "-an",
+         "-vf", f"fps={PROXY_FPS},scale={PROXY_WIDTH}:-2:flags=bilinear", "-c:v", "libx264", "-preset", "veryfast",
+         "-crf", "32", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)], what=f"proxy of {take_id}"))
 
 
 PLAY_WIDTH = 480  # px at most: the monitor is 256 px wide; a proxy never upscales
@@ -73,17 +78,10 @@ def play_proxy_path(cache_dir: Path, take_id: str, src: Path) -> Path:
 def ensure_play_proxy(cache_dir: Path, take_id: str, src: Path) -> Path:
     """The take's playback proxy: the whole take, every frame at the take's own timing (so a record
     time maps to the same source frame as in the render), at most PLAY_WIDTH wide, silent."""
-    dest = play_proxy_path(cache_dir, take_id, src)
-    if dest.is_file():
-        return dest
-    with _lock(str(dest)), _slots:
-        if not dest.is_file():
-            with atomic_path(dest) as tmp:
-                run_ffmpeg(["-i", str(src), "-an", "-vf", f"scale=w='min({PLAY_WIDTH},iw)':h=-2:flags=bicubic",
-                            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(PLAY_GOP),
-                            "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)],
-                           what=f"playback proxy of {take_id}")
-    return dest
+    return _made_once(play_proxy_path(cache_dir, take_id, src), lambda tmp: run_ffmpeg(
+        ["-i", str(src), "-an", "-vf", f"scale=w='min({PLAY_WIDTH},iw)':h=-2:flags=bicubic", "-c:v", "libx264",
+         "-preset", "veryfast", "-crf", "20", "-g", str(PLAY_GOP), "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+         str(tmp)], what=f"playback proxy of {take_id}"))
 
 
 POSTER_SEEK = 0.5  # s: the first frame is often a fade-in ...
@@ -99,17 +97,13 @@ def ensure_poster(cache_dir: Path, take_id: str, src: Path) -> Path:
     """One small JPEG of the take (see `poster_seek`); always made when the take has a frame."""
     from dreamcut.media import probe
 
-    dest = poster_path(cache_dir, take_id, src)
-    if dest.is_file():
-        return dest
-    with _lock(str(dest)), _slots:
-        if not dest.is_file():
-            seek = poster_seek(probe(src).duration or 0.0)
-            with atomic_path(dest) as tmp:
-                args = ["-i", str(src), "-frames:v", "1", "-vf", f"scale={POSTER_WIDTH}:-2", "-q:v", "5",
-                        "-f", "image2", str(tmp)]
-                run_ffmpeg((["-ss", f"{seek}"] if seek else []) + args, what=f"poster of {take_id}")
-    return dest
+    def grab(tmp: Path) -> None:
+        seek = poster_seek(probe(src).duration or 0.0)
+        args = ["-i", str(src), "-frames:v", "1", "-vf", f"scale={POSTER_WIDTH}:-2", "-q:v", "5", "-f", "image2",
+                str(tmp)]
+        run_ffmpeg((["-ss", f"{seek}"] if seek else []) + args, what=f"poster of {take_id}")
+
+    return _made_once(poster_path(cache_dir, take_id, src), grab)
 
 
 def waveform(cache_dir: Path, song: Path, bins: int = 1200) -> dict:
