@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # -- the first poll ---------------------------------------------------------------------------
 #
 # These drive the real Orchestrator (its poll loop, its pacer) on a simulated clock: the
-# orchestrator module's `time` and the run's stop event (whose `wait` is how the orchestrator
+# generate modules' `time` and the run's stop event (whose `wait` is how the orchestrator
 # sleeps) advance a clock instead of waiting, so a batch of 2-second jobs takes no wall time and
 # what is asserted is the polling behaviour, never how long anything took.
 
@@ -125,10 +125,13 @@ def _clip(path: Path) -> Path:
 
 def _run_timed(tmp_path: Path, monkeypatch, durations: list[float]) -> tuple[TimedProvider, Orchestrator]:
     """One job at a time (so the n-th submit is the n-th duration), on the simulated clock."""
-    from dreamcut.generate import orchestrator as orchestrator_module
+    from dreamcut.generate import chains, orchestrator, pacing, provider_jobs, reconcile
 
     clock = SimClock()
-    monkeypatch.setattr(orchestrator_module, "time", clock)
+    # The run's modules each read `time` (the poll loop lives in provider_jobs, the pacer in pacing):
+    # all of them see the one simulated clock.
+    for module in (orchestrator, provider_jobs, pacing, chains, reconcile):
+        monkeypatch.setattr(module, "time", clock)
     make_project(tmp_path / "p", shots=len(durations), takes=1, seconds=1, backend="animatic", budget=0,
                  size="64x64", fps=8)
     project = Project.open(tmp_path / "p")
