@@ -134,6 +134,7 @@ def make_project(takes: list[Path], song: Path, total_frames: int) -> Path:
     (root / "dreamcut.yaml").write_text(
         f"title: render bench\nsong: {song.name}\nfps: {FPS}\n"
         f"render:\n  master: {MASTER[0]}x{MASTER[1]}\n  resolution: {SIZE[0]}x{SIZE[1]}\n  crf: 18\n"
+        "  overlay: false\n"  # the hand command draws no program overlay: the same pictures
         "shots:\n  - id: bench\n    prompt: the bench takes\n", encoding="utf-8")
     tl.write_timeline(build_timeline(rel_takes, song.name, total_frames), root / "edits" / "cut.otio")
     from dreamcut.project import Project
