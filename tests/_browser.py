@@ -85,3 +85,23 @@ def mad(a, b) -> float:
     import numpy as np
 
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def nle_drops_last_clip(root: Path, out: Path) -> tuple[int, Path]:
+    """An editor drops the last clip (and any transition after it) in the NLE and hands back an
+    .otio: (clips planned before, the handed-back file)."""
+    import opentimelineio as otio
+
+    from dreamcut import timeline as tl
+
+    cut = tl.read_timeline(root / "edits" / "cut.otio")
+    v1 = tl.video_track(cut)
+    planned = len(tl.clips(cut))
+    last = max(i for i, item in enumerate(v1) if isinstance(item, otio.schema.Clip))
+    while len(v1) > last:
+        del v1[len(v1) - 1]
+    while len(v1) and isinstance(v1[len(v1) - 1], otio.schema.Transition):
+        del v1[len(v1) - 1]
+    nle = out / "premiere.otio"
+    otio.adapters.write_to_file(cut, str(nle))
+    return planned, nle

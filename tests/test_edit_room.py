@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from _browser import nle_drops_last_clip
 from _takes import PatternBackend, make_project
 from dreamcut import pipeline
 from dreamcut.generate.orchestrator import Orchestrator
@@ -131,21 +132,9 @@ def test_promoting_a_variant_never_previewed_asks_first(room):
 
 
 def test_a_conformed_edit_is_shown_and_re_rendering_from_the_board_keeps_it(room, tmp_path, cli):
-    import opentimelineio as otio
-
     from dreamcut import timeline as tl
 
-    # An editor drops the last clip in the NLE and hands back an .otio
-    cut = tl.read_timeline(room / "edits" / "cut.otio")
-    v1 = tl.video_track(cut)
-    planned = len(tl.clips(cut))
-    last = max(i for i, item in enumerate(v1) if isinstance(item, otio.schema.Clip))
-    while len(v1) > last:
-        del v1[len(v1) - 1]
-    while len(v1) and isinstance(v1[len(v1) - 1], otio.schema.Transition):
-        del v1[len(v1) - 1]
-    nle = tmp_path / "premiere.otio"
-    otio.adapters.write_to_file(cut, str(nle))
+    planned, nle = nle_drops_last_clip(room, tmp_path)
     r = cli("--project", str(room), "conform", str(nle), "--no-upscale")
     assert r.returncode == 0, r.stderr
     project = Project.open(room)

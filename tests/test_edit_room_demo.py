@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from _browser import CHROMIUM, FRAME_TOLERANCE, GRAB, WAIT_MS, chromium, mad, png, serve_board
+from _browser import CHROMIUM, FRAME_TOLERANCE, GRAB, WAIT_MS, chromium, mad, nle_drops_last_clip, png, serve_board
 from conftest import run_cli
 
 README_SHOT = {"x": 0, "y": 0, "width": 1400, "height": 820}  # docs/img/edit_room*.png are these
@@ -243,25 +243,13 @@ def test_the_demo_plays_edits_reloads_and_undoes_in_the_browser(demo, tmp_path, 
 @pytest.mark.browser
 @needs_chromium
 def test_a_conformed_demo_edit_is_shown_and_re_rendering_from_the_board_keeps_it(demo, tmp_path, cli, artifacts_dir):
-    import opentimelineio as otio
-
     from dreamcut import pipeline
     from dreamcut import timeline as tl
     from dreamcut.media import probe
     from dreamcut.project import Project
 
     root = _copy(demo, tmp_path)
-    # an editor drops the last shot in the NLE and hands back an .otio
-    cut = tl.read_timeline(root / "edits" / "cut.otio")
-    v1 = tl.video_track(cut)
-    planned = len(tl.clips(cut))
-    last = max(i for i, item in enumerate(v1) if isinstance(item, otio.schema.Clip))
-    while len(v1) > last:
-        del v1[len(v1) - 1]
-    while len(v1) and isinstance(v1[len(v1) - 1], otio.schema.Transition):
-        del v1[len(v1) - 1]
-    nle = tmp_path / "premiere.otio"
-    otio.adapters.write_to_file(cut, str(nle))
+    planned, nle = nle_drops_last_clip(root, tmp_path)  # an editor drops the last shot in the NLE
     r = cli("--project", str(root), "conform", str(nle), "--no-upscale")
     assert r.returncode == 0, r.stderr
     project = Project.open(root)
