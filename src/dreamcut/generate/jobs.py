@@ -211,10 +211,6 @@ def parked_jobs(project: Project) -> list:
     return project.catalog.jobs(PARKED)
 
 
-def pending_keys(project: Project) -> set[str]:
-    return {r["key"] for r in project.catalog.jobs(*ACTIVE)}
-
-
 def done_keys(project: Project) -> set[str]:
     return {r["key"] for r in project.catalog.jobs("completed")}
 

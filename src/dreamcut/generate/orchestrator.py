@@ -70,7 +70,7 @@ from dreamcut.generate.chains import Chains
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RECONCILE_SKEW_S, Limits, RunSummary, _Canceled,  # noqa: F401
                                     _Failed, _GaveUp, _KeyedTake, _Parked, _Stopped, _distinct, cancel_outcome,
                                     done_keys, is_extension, known_keys, loaded_request, match_provider_jobs, migrate_job_keys,
-                                    parked_jobs, pending_keys, stored_request, take_id_for)
+                                    parked_jobs, stored_request, take_id_for)
 from dreamcut.generate.pacing import (TIME_SCALE_ENV, RateLimiter, _Pacer, _Slots, _WarmGate,  # noqa: F401
                                       backoff_delay, provider_time_scale)
 from dreamcut.generate.provider_jobs import ProviderJobs

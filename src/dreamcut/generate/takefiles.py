@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.media import atomic_path, ffmpeg_exe, probe
+from dreamcut.media import atomic_path, probe, run_ffmpeg
 from dreamcut.generate.jobs import _Failed
 
 
@@ -126,25 +126,19 @@ def _check_image(path: str, shot_id: str) -> None:
 
 
 def _last_frame(video: Path, still: Path) -> None:
-    import subprocess
-
     with atomic_path(still) as tmp:
-        proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-sseof", "-0.5", "-i",
-                               str(video), "-update", "1", "-frames:v", "1", str(tmp)], capture_output=True)
-        if proc.returncode != 0 or not tmp.stat().st_size:
+        run_ffmpeg(["-sseof", "-0.5", "-i", str(video), "-update", "1", "-frames:v", "1", str(tmp)],
+                   what=f"taking the last frame of {video.name}")
+        if not tmp.stat().st_size:
             raise WorkFailed(f"cannot take the last frame of {video.name}", where=str(video.name))
 
 
 def _concat(parts: list[Path], dest: Path) -> None:
     """Join segments with ffmpeg's concat demuxer (same codec and size: no re-encode)."""
-    import subprocess
-
     listing = dest.with_suffix(".txt")
     listing.write_text("".join(f"file '{p.resolve()}'\n" for p in parts))
     try:
-        proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
-                               "-i", str(listing), "-c", "copy", "-f", "mp4", str(dest)], capture_output=True)
-        if proc.returncode != 0:
-            raise WorkFailed(f"cannot join the segments: {proc.stderr.decode(errors='replace').strip()[-200:]}")
+        run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-f", "mp4", str(dest)],
+                   what="joining the segments")
     finally:
         listing.unlink(missing_ok=True)
