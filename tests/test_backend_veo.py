@@ -237,7 +237,7 @@ def test_a_long_take_is_planned_priced_and_made_in_7_s_extension_steps(veo, tmp_
     r = request(seconds=12)
     assert b.segment_plan(12) == [6.0, 7.0]  # not 8 + 4: every extension is 7 s
     assert b.made_seconds(r) == 13 and b.price(r) == pytest.approx(0.10 * 13)
-    assert "13 s" in b.notes(r)[0]
+    assert "13 s" in b.take_notes(r)[0]
     first = b.submit(request(seconds=6), "k0")
     walk(b, first)
     second = b.extend(first, request(seconds=7), "k1")

@@ -186,7 +186,7 @@ class VeoBackend(TableBackend):
                 best = (made, len(plan), plan)
         return best[2] if best else None
 
-    def notes(self, request: GenerationRequest) -> list[str]:
+    def take_notes(self, request: GenerationRequest) -> list[str]:
         """What Veo makes differently from the wish, said before any money is spent."""
         plan = None if request.preview else self.segment_plan(request.seconds)
         made = float(sum(plan)) if plan else 0.0

@@ -152,9 +152,12 @@ def made_seconds(backend, request: GenerationRequest) -> float:
 
 
 def take_notes(backend, request: GenerationRequest) -> list[str]:
-    """The backend's degraded decisions for a take (made longer, at another size...), said before any money."""
-    fn = getattr(backend, "notes", None)
-    return list(fn(request)) if fn is not None else []
+    """The backend's degraded decisions for a take (made longer, at another size...), said before any money:
+    its `take_notes(request)` where it has one (a method of that name, not any attribute called notes)."""
+    fn = getattr(backend, "take_notes", None)
+    if not callable(fn):
+        return []
+    return list(fn(request))
 
 
 def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float] | None = None,
