@@ -147,7 +147,7 @@ def test_a_submit_whose_answer_is_lost_is_sent_once_and_is_an_unknown_outcome(fa
 def test_a_refused_connection_is_transient_and_sends_nothing(fal):
     b = backend()
     job = b.submit(request(), "k1")
-    fal.refuse_seconds = 1.0
+    fal.refuse_seconds = 60.0  # outlasts a slow client start on a loaded machine; the fixture's stop ends it
     fal.inject("status", "refused")
     b.poll(job)
     wait_refusing(fal)

@@ -10,7 +10,7 @@ from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, Prov
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.common import dedupe, not_an_image, png, request, wait_refusing, walk
 from simulators.luma import LumaSim
 
 KEY = "luma-secret-0123456789abcdef"
@@ -89,9 +89,10 @@ def test_refused_and_throttled_creates_are_transient_and_create_nothing(luma):
     with pytest.raises(ProviderError) as e:
         backend().submit(request(), "k")
     assert e.value.transient and not isinstance(e.value, OutcomeUnknown) and not luma.jobs
-    luma.refuse_seconds = 0.5
+    luma.refuse_seconds = 60.0  # outlasts a slow client start on a loaded machine; the fixture's stop ends it
     luma.inject("create", "refused")
     backend().submit(request(seed=1), "first")  # answered; then the listener is gone for a while
+    wait_refusing(luma)
     with pytest.raises(ProviderError) as e:
         backend().submit(request(seed=2), "second")
     assert e.value.transient and e.value.code == "network" and not isinstance(e.value, OutcomeUnknown)

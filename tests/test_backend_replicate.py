@@ -10,7 +10,7 @@ from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, Prov
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.common import dedupe, not_an_image, png, request, wait_refusing, walk
 from simulators.replicate import ReplicateSim
 
 KEY = "r8_secret_0123456789abcdefABCDEF"
@@ -181,14 +181,15 @@ def test_a_lost_create_is_outcome_unknown_and_found_again_by_listing(rep, kind, 
 
 
 def test_a_refused_connection_or_throttle_on_create_is_transient_and_creates_nothing(rep):
-    rep.refuse_seconds = 0.5
+    rep.refuse_seconds = 60.0  # outlasts a slow client start on a loaded machine; reopened below
     rep.inject("create", "refused")
     backend().submit(request(seed=1), "first")
+    wait_refusing(rep)
     with pytest.raises(ProviderError) as e:
         backend().submit(request(seed=2), "second")
     assert e.value.transient and not isinstance(e.value, OutcomeUnknown) and e.value.code == "network"
+    rep.reopen()
     rep.inject("create", "rate_limit")
-    time.sleep(0.6)
     with pytest.raises(ProviderError) as e:
         backend().submit(request(seed=3), "third")
     assert e.value.code == "rate_limited" and e.value.retry_after == 1

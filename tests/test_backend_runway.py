@@ -10,7 +10,7 @@ from dreamcut.backends.base import CancelBilling, JobState, OutcomeUnknown, Prov
 from dreamcut.backends.registry import load_backend
 from dreamcut.errors import BadInput
 from dreamcut.media import probe
-from simulators.common import dedupe, not_an_image, png, request, walk
+from simulators.common import dedupe, not_an_image, png, request, wait_refusing, walk
 from simulators.runway import RunwaySim
 
 KEY = "rw-secret-key-0123456789abcdef"
@@ -101,10 +101,11 @@ def test_a_create_whose_answer_is_lost_is_outcome_unknown_and_sent_once(runway, 
 
 @pytest.mark.parametrize("kind", ["refused", "rate_limit", "5xx"])
 def test_a_create_refused_at_the_door_is_transient_and_created_nothing(runway, kind):
-    runway.refuse_seconds = 0.5
+    runway.refuse_seconds = 60.0  # outlasts a slow client start on a loaded machine; the fixture's stop ends it
     if kind == "refused":
         runway.inject("create", "refused")
         backend().submit(request(), "first")  # answered; the listener is gone for refuse_seconds after it
+        wait_refusing(runway)
     else:
         runway.inject("create", kind)
     before = runway.books()["jobs_created"]

@@ -187,7 +187,7 @@ def test_a_refused_connection_is_transient_and_sends_nothing(veo):
     """google-genai 3.6 raises httpx2.ConnectError, which is not an httpx error: it must not fail the job."""
     b = backend()
     job = b.submit(request(), "k1")
-    veo.refuse_seconds = 1.0
+    veo.refuse_seconds = 60.0  # outlasts a slow client start on a loaded machine; the fixture's stop ends it
     veo.inject("fetch", "refused")
     assert b.poll(job).state == JobState.RUNNING  # the poll that trips the outage is answered
     wait_refusing(veo)

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from simulators import FAULT_KINDS, PROVIDERS
+from simulators.common import wait_refusing
 from simulators.runway import RunwaySim
 
 KEY = "rw-sim-key-0123456789abcdef"
@@ -64,12 +65,14 @@ def test_slow_answers_come_after_the_client_gave_up(sim):
 
 
 def test_refused_makes_new_connections_fail_before_sending(sim):
-    sim.refuse_seconds = 0.5
+    sim.refuse_seconds = 60.0  # outlasts a slow client on a loaded machine; reopened below
     sim.inject("create", "refused")
     assert post(sim).status_code == 200  # the request that trips it is answered
+    wait_refusing(sim)
     with pytest.raises(httpx.ConnectError):
         post(sim)
     assert sim.books()["jobs_created"] == 1
+    sim.reopen()
     for _ in range(100):  # bounded: the listener comes back after refuse_seconds
         try:
             assert post(sim).status_code == 200

@@ -211,6 +211,7 @@ class Simulator:
         self._conns: set[socket.socket] = set()
         self._down_until = 0.0
         self._stopped = False
+        self._outage_over = threading.Event()  # `reopen()` ends a `refused` outage early
         self.add("GET", r"/media/(?P<name>[^/]+)", "media", self._media)
         self.setup_routes()
 
@@ -462,10 +463,23 @@ class Simulator:
                 pass
 
     def _listen_again(self) -> None:
-        time.sleep(self.refuse_seconds)
+        self._outage_over.wait(self.refuse_seconds)
+        self._outage_over.clear()
         with self.lock:
             if not self._stopped and self._server is None:
                 self._listen()
+
+    def reopen(self, within: float = 30.0) -> None:
+        """End a `refused` outage now and wait (bounded) until the listener accepts again: a test
+        that needs the provider back does not race a timer on a loaded machine."""
+        self._outage_over.set()
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self._server is not None:
+                    return
+            time.sleep(0.01)
+        raise AssertionError("the simulator did not listen again")
 
     def start(self) -> "Simulator":
         self._listen()
