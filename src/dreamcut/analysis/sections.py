@@ -119,22 +119,8 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     if len(downbeats) < 4:
         return [Section(0.0, round(duration, 4), "verse")]
     edges = list(downbeats) + [duration]
-    frame_edges = np.searchsorted(times, edges)
     nbars = len(downbeats)
-    feats = []
-    loud = []
-    for i in range(nbars):
-        a, b = int(frame_edges[i]), max(int(frame_edges[i + 1]), int(frame_edges[i]) + 1)
-        c = chroma[:, a:b].mean(axis=1)
-        m = mfcc[:, a:b]
-        feats.append(np.concatenate([c / (np.linalg.norm(c) + 1e-9), m.mean(axis=1), m.std(axis=1)]))
-        loud.append(float(rms[a:b].mean()) if b > a else 0.0)
-    X = np.asarray(feats)
-    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
-    # Chroma within a section cycles through its progression; timbre stays put. Weight
-    # timbre more, but keep harmony so two sections with one sound still separate.
-    X[:, :12] *= 0.7
-    Xn = X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
+    Xn, loud = _bar_features(edges, times, chroma, mfcc, rms)
     ssm = Xn @ Xn.T
 
     half = 4 if nbars >= 24 else 2 if nbars >= 8 else 1
@@ -148,13 +134,14 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         # starting is what a listener hears as the next section; a new sound inside it is not)
         keep_gap = max(min_gap, 8)
         bounds = sorted(set(repeats) | {b for b in bounds if all(abs(b - r) >= keep_gap for r in repeats)})
+    top = float(novelty.max()) or 1.0
+    bounds = _phrases_apart(bounds, {b: max(novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}, half)
     segs = [0] + bounds + [nbars]
     # Segment signatures: mean feature, loudness.
     sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
     lv = [float(np.mean(loud[a:b])) for a, b in zip(segs[:-1], segs[1:])]
     labels = _name_segments(sig, lv, [(a, b) for a, b in zip(segs[:-1], segs[1:])], nbars, bars=Xn)
     out = []
-    top = float(novelty.max()) or 1.0
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
         start = 0.0 if a == 0 else edges[a]
         conf = 1.0 if a == 0 else float(np.clip(max(novelty[a] / top, repeats.get(a, (0.0, 0.0))[0]), 0.0, 1.0))
@@ -165,6 +152,37 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         out[i] = Section(sec.start, round(out[i + 1].start if i + 1 < len(out) else duration, 4), sec.label,
                          sec.confidence)
     return out
+
+
+def _bar_features(edges: list[float], times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray, rms: np.ndarray,
+                  ) -> tuple[np.ndarray, list[float]]:
+    """One unit feature row a bar (its harmony and its sound, standardised over the song) and
+    each bar's loudness; `edges` are the bars' starts and the song's end."""
+    frame_edges = np.searchsorted(times, edges)
+    feats = []
+    loud = []
+    for i in range(len(edges) - 1):
+        a, b = int(frame_edges[i]), max(int(frame_edges[i + 1]), int(frame_edges[i]) + 1)
+        c = chroma[:, a:b].mean(axis=1)
+        m = mfcc[:, a:b]
+        feats.append(np.concatenate([c / (np.linalg.norm(c) + 1e-9), m.mean(axis=1), m.std(axis=1)]))
+        loud.append(float(rms[a:b].mean()) if b > a else 0.0)
+    X = np.asarray(feats)
+    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
+    # Chroma within a section cycles through its progression; timbre stays put. Weight
+    # timbre more, but keep harmony so two sections with one sound still separate.
+    X[:, :12] *= 0.7
+    return X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9), loud
+
+
+def _phrases_apart(bounds: list[int], strength: dict[int, float], phrase: int) -> list[int]:
+    """The boundaries, strongest first, that leave every section at least `phrase` bars long
+    (the song's start counts as a boundary: a pickup bar or two is not an intro)."""
+    kept: list[int] = [0]
+    for b in sorted(bounds, key=lambda b: -strength[b]):
+        if all(abs(b - k) >= phrase for k in kept):
+            kept.append(b)
+    return sorted(kept[1:])
 
 
 def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
