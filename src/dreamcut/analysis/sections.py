@@ -217,19 +217,24 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
 
 def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """How alike two segments' bar sequences are: the mean bar-by-bar cosine along their best
-    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the shorter:
-    a boundary found a few bars off must not hide a repeat).
+    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the longer:
+    a boundary found a few bars off must not hide a repeat, and a phrase of A inside a longer
+    B that returns to it does not make B an A). The song's last segment may be cut short (an
+    excerpt, a fade): against it, MIN_OVERLAP of the shorter is enough.
 
     A repeat plays the same bars in the same order; two different sections of one ensemble
     share a sound (similar mean features) but not the order of their bars.
     """
     n = len(spans)
     S = np.eye(n)
+    end = max(b for _, b in spans)
     for i in range(n):
         for j in range(i):
             (a0, a1), (b0, b1) = spans[i], spans[j]
             best = -1.0
-            need = max(2, int(np.ceil(MIN_OVERLAP * min(a1 - a0, b1 - b0))))
+            la, lb = a1 - a0, b1 - b0
+            cut_short = (a1 == end and la < lb) or (b1 == end and lb < la)
+            need = max(2, int(np.ceil(MIN_OVERLAP * (min(la, lb) if cut_short else max(la, lb)))))
             for d in range(-(b1 - b0), a1 - a0 + 1):  # bar a0 + d of one against bar b0 of the other
                 ka = np.arange(max(a0, a0 + d), a1)
                 kb = ka - a0 - d + b0
@@ -243,7 +248,7 @@ def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray
 # Bar-by-bar likeness from which two segments are the same material (repeats measured 0.49-0.92,
 # different sections of one string quartet -0.4-0.3 with the same sound).
 SAME_BARS = 0.4
-MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the shorter one
+MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the longer one
 
 
 def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[int, int]], nbars: int,
