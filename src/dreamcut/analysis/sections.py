@@ -1,8 +1,10 @@
 """The song's sections: boundaries from its repetition structure and changes of sound, and names.
 
 Boundaries come from where repeated material starts (`_repeat_bounds`, structure features) and a
-checkerboard novelty on the bar-by-bar self-similarity (`_sections`); `_name_segments` calls the
-segments intro / verse / chorus / bridge / outro from repetition, loudness and position.
+checkerboard novelty on the bar-by-bar self-similarity (`_sections`), strongest first, every
+section at least a phrase long (`_phrases_apart`); `_name_segments` calls the segments intro /
+verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
+order), loudness and position.
 """
 
 from __future__ import annotations
