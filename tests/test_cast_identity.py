@@ -161,19 +161,51 @@ def test_identity_with_a_local_clip_model_folder(project_root, tmp_path):
     project.catalog.close()
 
 
-def test_board_marks_drifting_takes_for_its_cast_filter(project_root):
+def test_board_filters_cast_drift_like_every_defect_kind_with_its_reason(project_root):
     from conftest import run_cli
     from fastapi.testclient import TestClient
 
+    from dreamcut.analysis.video import DEFECT_KINDS
     from dreamcut.web import create_app
 
+    assert "cast_drift" in DEFECT_KINDS
     run_cli("--project", str(project_root), "rank", check=True)
     page = TestClient(create_app(project_root)).get("/").text
-    assert 'id="f-cast"' in page and '<option value="drift">cast drift</option>' in page
+    # one defect filter, its options every kind analysis knows (cast drift among them)
+    for kind in DEFECT_KINDS:
+        assert f'<option value="{kind}">{kind.replace("_", " ")}</option>' in page, kind
+
+    def card(take_id: str) -> str:
+        return page.split(f'id="t-{take_id}"', 1)[1].split('<div class="take', 1)[0]
 
     def defects_of(take_id: str) -> str:
-        card = page.split(f'id="t-{take_id}"', 1)[1].split(">", 1)[0]
-        return card.split('data-defects="', 1)[1].split('"', 1)[0]
+        return card(take_id).split('data-defects="', 1)[1].split('"', 1)[0]
 
     assert "cast_drift" in defects_of("walk-drift").split(",")
     assert "cast_drift" not in defects_of("walk-1").split(",")
+    # the reason is on the score: "cast drift: mia drifts from the references at ..."
+    score_title = card("walk-drift").split('class="sc" title="', 1)[1].split('"', 1)[0]
+    assert score_title.startswith("cast drift: mia drifts from the references at "), score_title
+
+
+@pytest.mark.browser
+def test_board_defect_filter_in_a_browser_shows_only_drifting_takes(project_root):
+    from _browser import CHROMIUM, WAIT_MS, chromium, serve_board
+    from conftest import run_cli
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (make chromium)")
+    run_cli("--project", str(project_root), "rank", check=True)
+    with serve_board(project_root) as url, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url)
+        page.wait_for_selector("#t-walk-drift")
+        page.select_option("#f-defect", "cast_drift")
+        page.wait_for_function("document.getElementById('t-walk-1').classList.contains('hide')")
+        shown = page.eval_on_selector_all(".take:not(.hide)", "cs => cs.map(c => c.dataset.id)")
+        assert shown == ["walk-drift"], shown
+        page.select_option("#f-defect", "none")
+        page.wait_for_function("!document.getElementById('t-walk-1').classList.contains('hide')")
+        shown = page.eval_on_selector_all(".take:not(.hide)", "cs => cs.map(c => c.dataset.id)")
+        assert "walk-drift" not in shown and "walk-1" in shown, shown
