@@ -161,6 +161,36 @@ def test_identity_with_a_local_clip_model_folder(project_root, tmp_path):
     project.catalog.close()
 
 
+def test_drift_ranked_with_a_local_embedding_model_folder_loaded_offline(project_root, tmp_path):
+    """The director's CLIP-type folder (a real CLIPModel whose image tower is hand-set to see coat
+    colour: tiny_models.teach_clip_colour) is loaded with from_pretrained(local_files_only=True), with
+    the hub switched off, and the drifting take ranks last with its reason, measured by the model."""
+    import shutil
+
+    from conftest import run_cli
+    from test_video_analysis import _tiny_clip
+    from tiny_models import teach_clip_colour
+
+    clip = teach_clip_colour(_tiny_clip(tmp_path / "coat-clip"))
+    look = identity.make_look(clip)
+    refs = identity.ref_looks([project_root / "mia.png"], look)
+    red, green = look.describe([figure_take(1, lambda _: RED)[40], figure_take(1, lambda _: GREEN)[40]])
+    assert look.similarity(refs[0], red) > 0.95 and look.similarity(refs[0], green) < 0.05  # the model sees the coat
+    root = Path(shutil.copytree(project_root, tmp_path / "proj"))
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "no-hub")}
+    r = run_cli("--project", str(root), "rank", "--json", "--clip-model", str(clip), env=offline, check=True)
+    ranked = [t for t in json.loads(r.stdout)["takes"] if t["shot"] == "walk"]
+    assert [t["take"] for t in ranked][-1] == "walk-drift", ranked
+    drift = ranked[-1]
+    # one drift, the stretch: the frames before it look like the references, so no whole-take drift too
+    span, = [d for d in drift["defects"] if d["kind"] == "cast_drift"]
+    assert 1.5 <= span["start"] <= 2.6 and span["end"] >= 3.5, span
+    assert drift["why"].startswith("cast drift: mia drifts from the references"), drift["why"]
+    assert "likeness 1.00 -> 0.00" in drift["why"], drift["why"]  # the model's numbers, not the histogram's
+    for t in ranked[:-1]:
+        assert "cast identity 1.00" in t["why"] and t["score"] > drift["score"] + 0.05, t
+
+
 def test_board_filters_cast_drift_like_every_defect_kind_with_its_reason(project_root):
     from conftest import run_cli
     from fastapi.testclient import TestClient
