@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from _takes import write_song, write_take
+from _takes import add_takes, write_song, write_take
 from dreamcut.analysis import identity
 
 FPS = 24
@@ -58,9 +58,6 @@ def reference_picture(path: Path, colour) -> Path:
 
 @pytest.fixture(scope="module")
 def project_root(tmp_path_factory):
-    from dreamcut.catalog import Take
-    from dreamcut.project import Project
-
     root = tmp_path_factory.mktemp("cast-rank")
     write_song(root / "song.wav")
     reference_picture(root / "mia.png", RED)
@@ -73,15 +70,7 @@ def project_root(tmp_path_factory):
     files = {"walk-1": figure_take(1, lambda i: RED), "walk-2": figure_take(2, lambda i: RED),
              "walk-3": figure_take(3, lambda i: RED), "walk-drift": figure_take(4, drifting),
              "wall-1": figure_take(5, drifting)}
-    project = Project.open(root)
-    with project.catalog.transaction():
-        for i, (name, frames) in enumerate(files.items()):
-            shot = name.split("-")[0]
-            project.take_path(shot, name).parent.mkdir(parents=True, exist_ok=True)
-            path = write_take(project.take_path(shot, name), frames, FPS)
-            project.catalog.add_take(Take(id=name, shot_id=shot, path=project.rel(path), seconds=N / FPS, width=W,
-                                          height=H, fps=FPS, backend="animatic", seed=i))
-    project.catalog.close()
+    add_takes(root, files, FPS)
     return root
 
 
