@@ -1,0 +1,35 @@
+"""Section finding's decisions on bar sequences made here (no audio): how long a section must be,
+and when two segments are the same material (the recordings are scored in test_song_recordings)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreamcut.analysis.sections import _name_segments, _phrases_apart, _same_material
+
+
+def _bars(pattern: str, seed: int = 0) -> np.ndarray:
+    """One unit row a bar; each letter is an 8-bar phrase of its own random bars (a, b, ...)."""
+    rng = np.random.default_rng(seed)
+    phrase = {ch: rng.standard_normal((8, 24)) for ch in sorted(set(pattern))}
+    X = np.vstack([phrase[ch] for ch in pattern])
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def test_a_pickup_bar_is_no_section_and_the_stronger_of_two_close_boundaries_stays():
+    assert _phrases_apart([1, 8, 16], {1: 0.9, 8: 0.8, 16: 0.7}, 4) == [8, 16]
+    assert _phrases_apart([8, 10, 16], {8: 0.5, 10: 0.9, 16: 0.7}, 4) == [10, 16]
+    assert _phrases_apart([2, 4], {2: 1.0, 4: 0.5}, 2) == [2, 4]  # a short song: phrases of 2 bars
+
+
+def test_a_returning_phrase_inside_a_longer_section_does_not_make_it_the_same_material():
+    # A A | B (= b c a: contrasting bars, then A's phrase returns) | A, cut short by the song's end
+    X = _bars("aa" + "bca" + "a")
+    X = X[:-4]  # the last A is cut off half-way (an excerpt, a fade)
+    spans = [(0, 8), (8, 16), (16, 40), (40, 44)]
+    S = _same_material(X, spans)
+    assert S[0, 1] > 0.9  # the repeat
+    assert S[2, 0] < 0.4  # B is not an A although A's 8 bars return inside its 24
+    assert S[3, 0] > 0.9  # the cut-short last A is still an A
+    labels = _name_segments([X[a:b].mean(axis=0) for a, b in spans], [1.0, 1.0, 1.0, 1.0], spans, len(X), bars=X)
+    assert labels[0] == labels[1] == labels[3] != labels[2]
