@@ -115,8 +115,10 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     Boundaries come from two kinds of evidence: where repeated material starts (structure
     features on beats, `_repeat_bounds`) and where the sound changes (a checkerboard novelty
     on the bar-by-bar self-similarity). A change within the minimum gap of a repeat boundary
-    gives way to it. A repeat boundary starts on the nearest heard downbeat when the bar lines
-    are heard clearly (`bars_clear`), else on its own beat (the heard downbeats may be off).
+    gives way to it. Then, strongest first, every section is kept at least a phrase long (4 bars
+    in a song of 24 bars or more; a pickup bar is no intro). A repeat boundary starts on the
+    nearest heard downbeat when the bar lines are heard clearly (`bars_clear`), else on its own
+    beat (the heard downbeats may be off).
     """
     if len(downbeats) < 4:
         return [Section(0.0, round(duration, 4), "verse")]
