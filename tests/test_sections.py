@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.sections import _name_segments, _phrases_apart, _same_material
+from dreamcut.analysis.sections import _name_segments, _phrases_apart, _repeat_bounds, _same_material
 
 
 def _bars(pattern: str, seed: int = 0) -> np.ndarray:
@@ -33,3 +33,25 @@ def test_a_returning_phrase_inside_a_longer_section_does_not_make_it_the_same_ma
     assert S[3, 0] > 0.9  # the cut-short last A is still an A
     labels = _name_segments([X[a:b].mean(axis=0) for a, b in spans], [1.0, 1.0, 1.0, 1.0], spans, len(X), bars=X)
     assert labels[0] == labels[1] == labels[3] != labels[2]
+
+
+def _aabb_chroma(bars_per_part: int = 8, beats_per_bar: int = 4, beat: float = 0.5, hop: float = 0.05):
+    """Chroma frames of A A B B (each beat its own random chord, a repeat plays the same ones),
+    with its beats and downbeats."""
+    rng = np.random.default_rng(3)
+    part = {p: rng.random((bars_per_part * beats_per_bar, 12)) ** 4 for p in "AB"}
+    per_beat = np.vstack([part[p] for p in "AABB"])
+    beats = np.arange(len(per_beat)) * beat
+    frames = np.arange(0.0, beats[-1] + beat, hop)
+    chroma = per_beat[np.minimum((frames / beat).astype(int), len(per_beat) - 1)].T
+    return list(beats), list(beats[::beats_per_bar]), frames, chroma
+
+
+def test_repeats_are_found_on_the_same_bars_when_the_beat_is_heard_at_half_or_double_speed():
+    beats, downbeats, times, chroma = _aabb_chroma()
+    heard = sorted(_repeat_bounds(beats, downbeats, times, chroma))
+    assert {15, 16, 17} & set(heard) and {23, 24, 25} & set(heard)  # B starts, B is played again
+    half = sorted(_repeat_bounds(beats[::2], downbeats, times, chroma))
+    double = sorted(_repeat_bounds(sorted(beats + [b + 0.25 for b in beats]), downbeats, times, chroma))
+    for other in (half, double):
+        assert len(other) == len(heard) and max(abs(a - b) for a, b in zip(heard, other)) <= 1, (heard, other)

@@ -31,6 +31,14 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
 
     if len(beats) < 32 or len(downbeats) < 8:
         return {}
+    # Beats heard at half or double speed (two a bar or fewer, more than six): split or skip them,
+    # so the 4-beat context and a repeat's edge keep their size in bars.
+    if len(beats) < 2.5 * len(downbeats):
+        b = np.asarray(beats, dtype=float)
+        beats = list(np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2])))
+    elif len(beats) > 6.5 * len(downbeats):
+        first = int(np.argmin(np.abs(np.asarray(beats) - downbeats[0])))
+        beats = list(beats[first % 2::2])
     bf = np.maximum(np.searchsorted(times, beats, side="right") - 1, 0)  # the frame each beat falls in
     bf = bf[bf < chroma.shape[1]]
     cs = librosa.util.sync(chroma, bf, aggregate=np.median)
