@@ -10,6 +10,7 @@ from typing import Callable
 from dreamcut.backends.base import Backend, CancelBilling, GenerationRequest, JobState
 from dreamcut.backends.registry import BackendRef, parse_backend
 from dreamcut.errors import BadInput, WorkFailed
+from dreamcut.generate.cost import KEYFRAME_SUFFIX, cast_keyframe
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RunSummary, _Failed, _GaveUp, _Parked, cancel_outcome,
                                     is_extension, loaded_request)
 
@@ -108,6 +109,8 @@ class Reconciling:
         row = self.parked_job(key)
         key = row["key"]
         ref, backend, request = self._job_backend(row)
+        if row["kind"] == "keyframe":  # a take's cast keyframe: its image step makes it
+            backend = cast_keyframe(backend, request) or backend
         submit: Callable[[Backend, str], str] = lambda b, k: b.submit(request, k)  # noqa: E731
         parent, _, index = key.rpartition(".s")
         if is_extension(key, backend):
@@ -138,6 +141,8 @@ class Reconciling:
         ref, backend, request = self._job_backend(row)
         parent, _, index = key.rpartition(".s")
         segment = row["kind"] == "segment" and parent and index.isdigit()
+        if row["kind"] == "keyframe" and key.endswith(KEYFRAME_SUFFIX):  # paid from its take's reservation too
+            parent, segment = key[:-len(KEYFRAME_SUFFIX)], True
         worst = self.job_price(ref, request, key) if segment else float(row["reserved_usd"])
         spent = worst if billed else 0.0
         why = (f"abandoned by the director; worst case ${spent:.2f} kept as spent" if billed

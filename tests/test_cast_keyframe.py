@@ -1,0 +1,235 @@
+"""Cast keyframes (`cast_keyframe: true`): every cast picture reaches the backend's IMAGE model in the form
+its API documents (Runway gen4_image `referenceImages` with `@tag`s, Luma photon `character_ref.identity0`),
+the video is then made from that keyframe, the ledger equals the provider's bill, the estimate equals the
+reservation, `dreamcut check` says it, and a crash between the two steps does not pay the image twice.
+All through the official SDKs against the provider simulators."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import make_project
+from dreamcut.generate.batch import plan_takes
+from dreamcut.generate.cost import estimate, take_price
+from dreamcut.generate.orchestrator import Orchestrator
+from dreamcut.project import Project
+from serve_helpers import cli_env
+
+KEYS = {"runway": "rw-secret-key-0123456789abcdef", "luma": "luma-secret-0123456789"}
+SPEED = 500  # provider time runs this much faster than ours (the simulator's waits, and generate's)
+
+
+def _sim(monkeypatch, cls, key):
+    server = cls(key=key).start()
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", str(SPEED))
+    return server
+
+
+def _project(root: Path, backend: str, refs: dict[str, list[str]], *, keyframe: bool = True, seconds: float = 5,
+             own_refs: list[str] | None = None) -> Path:
+    """A one-shot project whose shot names the cast in `refs` (member -> pictures: files made here, or URLs)."""
+    root.mkdir(parents=True, exist_ok=True)
+    colours = [(200, 30, 40), (30, 40, 200), (40, 160, 60), (220, 200, 30)]
+    for i, name in enumerate(r for rs in refs.values() for r in rs if "://" not in r):
+        Image.new("RGB", (48, 64), colours[i % 4]).save(root / name, "PNG")
+    cast = [{"name": m, "description": f"{m}, a dancer in a yellow coat", "refs": rs} for m, rs in refs.items()]
+    shot = {"id": "s1", "prompt": "dancing on a rooftop at dusk", "seconds": seconds, "cast": list(refs)}
+    if keyframe:
+        shot["cast_keyframe"] = True
+    if own_refs:
+        shot["refs"] = own_refs
+    return make_project(root, [shot], song_kind="silence", song_seconds=seconds, title="cast keyframe", fps=24,
+                        backend=backend, budget_usd=50, takes_per_shot=1, caption=False, cast=cast,
+                        render={"master": "1280x720", "resolution": "1280x720"})
+
+
+def _run(root: Path):
+    project = Project.open(root)
+    planned = plan_takes(project.spec, root=str(root))
+    orch = Orchestrator(project, poll_interval=0.01, sign_takes=False)
+    return project, planned, orch, orch.run(planned)
+
+
+def _ledger(root: Path) -> list[tuple[str, float, str]]:
+    db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
+    try:
+        return [(k, a, j) for k, a, j in db.execute("SELECT kind, amount_usd, job_key FROM ledger ORDER BY id")]
+    finally:
+        db.close()
+
+
+def _spent(root: Path) -> float:
+    return round(sum(a for k, a, _ in _ledger(root) if k == "charge"), 6)
+
+
+def _reserved(root: Path) -> float:
+    return round(sum(a for k, a, _ in _ledger(root) if k in ("reserve", "release")), 6)
+
+
+def test_runway_cast_keyframe_tags_every_picture_then_animates_it(monkeypatch, tmp_path):
+    from simulators.runway import RunwaySim, tiny_png
+
+    server = _sim(monkeypatch, RunwaySim, KEYS["runway"])
+    try:
+        root = _project(tmp_path / "p", "runway:gen4_turbo", {"mia": ["mia1.png", "mia2.png", "mia3.png"]})
+        project, planned, orch, summary = _run(root)
+        assert summary.made == 1, summary.failures
+        # the image request: all three of mia's pictures, tagged, named in the prompt by @tag
+        [image] = server.calls("create_image")
+        body = image.json()
+        assert image.path == "/v1/text_to_image" and body["model"] == "gen4_image" and body["ratio"] == "1280:720"
+        assert [r["tag"] for r in body["referenceImages"]] == ["mia", "mia_2", "mia_3"]
+        sent = [base64.b64decode(r["uri"].split(",", 1)[1]) for r in body["referenceImages"]]
+        assert sent == [(root / f"mia{i}.png").read_bytes() for i in (1, 2, 3)]
+        assert "@mia" in body["promptText"] and "@mia_3" in body["promptText"]
+        assert "yellow coat" in body["promptText"]  # the description travels too
+        # the video request: image_to_video from the keyframe Runway made (the simulator's PNG)
+        [video] = server.calls("create")
+        assert video.path == "/v1/image_to_video"
+        frame = video.json()["promptImage"]
+        assert base64.b64decode(frame.split(",", 1)[1]) == tiny_png()
+        # the ledger: one charge per provider job, each equal to what the provider bills
+        key = planned[0].key
+        charges = [(j, a) for k, a, j in _ledger(root) if k == "charge"]
+        assert charges == [(key + ".k", 0.05), (key, 0.25)]
+        assert _spent(root) == pytest.approx(server.books()["billed_usd"], abs=1e-9)
+        assert _reserved(root) == pytest.approx(0.0, abs=1e-9)  # everything reserved was released
+        take = project.catalog.take_for_job(key)
+        assert take is not None and take.cost_usd == pytest.approx(0.30)  # the take cost both steps
+    finally:
+        server.stop()
+
+
+def test_luma_cast_keyframe_is_a_character_reference_then_frame0(monkeypatch, tmp_path):
+    from simulators.luma import LumaSim
+
+    server = _sim(monkeypatch, LumaSim, KEYS["luma"])
+    try:
+        mia = ["https://cdn.example.com/mia-front.png", "https://cdn.example.com/mia-side.png"]
+        leo = ["https://cdn.example.com/leo.png"]
+        root = _project(tmp_path / "p", "luma:ray-flash-2", {"mia": mia, "leo": leo})
+        project, planned, orch, summary = _run(root)
+        assert summary.made == 1, summary.failures
+        [image] = server.calls("create_image")
+        body = image.json()
+        assert image.path.endswith("/generations/image") and body["model"] == "photon-flash-1"
+        assert body["character_ref"] == {"identity0": {"images": mia}}
+        assert [r["url"] for r in body["image_ref"]] == leo
+        assert body["aspect_ratio"] == "16:9"
+        # the video starts from the image Luma made and hosts (its assets.image)
+        image_id = [j for j in server.jobs.values() if j.request.get("generation_type") == "image"][0].id
+        [video] = server.calls("create")
+        assert video.json()["keyframes"]["frame0"] == {"type": "image", "url": server.media_url(f"{image_id}.jpg")}
+        key = planned[0].key
+        charges = [(j, a) for k, a, j in _ledger(root) if k == "charge"]
+        assert charges[0] == (key + ".k", 0.0019) and charges[1][0] == key
+        assert _spent(root) == pytest.approx(server.books()["billed_usd"], abs=1e-6)
+        assert (root / ".dreamcut" / "keyframes" / f"{key}.jpg").is_file()
+    finally:
+        server.stop()
+
+
+def test_estimate_is_the_reservation_and_check_says_it(monkeypatch, tmp_path, cli):
+    monkeypatch.setenv("RUNWAYML_API_SECRET", KEYS["runway"])
+    root = _project(tmp_path / "p", "runway:gen4_turbo", {"mia": ["mia1.png", "mia2.png", "mia3.png"]}, seconds=15)
+    project = Project.open(root)
+    planned = plan_takes(project.spec, root=str(root))
+    orch = Orchestrator(project, poll_interval=0.01, sign_takes=False)
+    # a 15 s take is a 10 s + 5 s chain at 5 credits/s, plus one 720p gen4_image keyframe
+    assert orch.price(planned[0]) == pytest.approx(0.75 + 0.05)
+    est = estimate(planned, orch.backend)
+    assert est.usd == pytest.approx(orch.price(planned[0]))
+    assert take_price(orch.backend(planned[0].backend), planned[0].request) == pytest.approx(est.usd)
+    result = cli("-p", str(root), "check", env={"RUNWAYML_API_SECRET": KEYS["runway"]})
+    assert result.returncode == 0, result.stderr
+    assert "runway:gen4_turbo: cast keyframe from 3 references via gen4_image ($0.05), then gen4_turbo" in result.stdout
+    assert "mia1.png -> cast keyframe (referenceImages @mia)" in result.stdout
+    # without the opt-in, the first picture is the first frame, as before (no image step, no image price)
+    plain = _project(tmp_path / "q", "runway:gen4_turbo", {"mia": ["mia1.png"]}, keyframe=False)
+    p2 = Project.open(plain)
+    o2 = Orchestrator(p2, sign_takes=False)
+    assert o2.price(plan_takes(p2.spec, root=str(plain))[0]) == pytest.approx(0.25)
+    # a local picture is still a problem for Luma before money, keyframe or not (the existing rule)
+    monkeypatch.setenv("LUMAAI_API_KEY", KEYS["luma"])
+    luma = _project(tmp_path / "l", "luma:ray-2", {"mia": ["mia1.png"]})
+    p3 = Project.open(luma)
+    [lp] = plan_takes(p3.spec, root=str(luma))
+    problems = Orchestrator(p3, sign_takes=False).backend(lp.backend).problems(lp.request)
+    assert any("hosted URLs only" in x and "mia1.png" in x for x in problems)
+
+
+def test_a_crash_between_keyframe_and_video_does_not_pay_the_image_twice(monkeypatch, tmp_path):
+    """kill -9 the real `dreamcut generate` while it downloads the finished keyframe (paid, not yet used),
+    run it again: the keyframe is fetched again, not made again; the video is made once from it."""
+    import threading
+
+    from simulators.runway import RunwaySim
+
+    server = _sim(monkeypatch, RunwaySim, KEYS["runway"])
+    gate = threading.Event()
+    server.hold_images = gate  # the keyframe's download waits here until the test says
+    try:
+        root = _project(tmp_path / "p", "runway:gen4_turbo", {"mia": ["mia1.png", "mia2.png"]})
+        env = cli_env(**server.env, DREAMCUT_PROVIDER_TIME_SCALE=str(SPEED))
+        cmd = [sys.executable, "-m", "dreamcut", "-p", str(root), "generate", "--poll-interval", "0.01"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for _ in range(600):  # until the keyframe download is held (60 s at most)
+                if any(r.path.endswith(".png") for r in server.calls("media")) or proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            assert proc.poll() is None, proc.communicate()
+            key = [j for _, _, j in _ledger(root) if j.endswith(".k")]
+            assert key, "the keyframe was charged before its download"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert not server.calls("create"), "the kill landed before the video was asked for"
+        gate.set()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert len(server.calls("create_image")) == 1  # the image was made (and billed) once
+        assert len(server.calls("create")) == 1
+        books = server.books()
+        assert books["jobs_created"] == 2
+        assert _spent(root) == pytest.approx(books["billed_usd"], abs=1e-9) == pytest.approx(0.05 + 0.25)
+        charges = [j for k, _, j in _ledger(root) if k == "charge"]
+        assert len(charges) == 2 and len(set(charges)) == 2  # the keyframe charged once, the video once
+    finally:
+        gate.set()
+        server.stop()
+
+
+def test_faults_reach_the_image_endpoint_too(monkeypatch, tmp_path):
+    """An image create answered by a dropped connection (accepted, then lost) is never sent again:
+    Runway cannot list tasks, so the keyframe is parked with its price still reserved."""
+    from simulators.runway import RunwaySim
+
+    server = _sim(monkeypatch, RunwaySim, KEYS["runway"])
+    try:
+        server.inject("create_image", "accept_drop")
+        root = _project(tmp_path / "p", "runway:gen4_turbo", {"mia": ["mia1.png"]})
+        project, planned, orch, summary = _run(root)
+        assert summary.parked == 1 and summary.made == 0
+        assert len(server.calls("create_image")) == 1 and not server.calls("create")
+        row = project.catalog.job(planned[0].key + ".k")
+        assert row["state"] == "needs_reconcile"
+        # the take's whole price (image + video) stays reserved as the worst case
+        assert _reserved(root) == pytest.approx(0.30)
+        assert json.loads(row["request_json"])["cast"][0]["name"] == "mia"
+    finally:
+        server.stop()
