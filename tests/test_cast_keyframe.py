@@ -233,3 +233,24 @@ def test_faults_reach_the_image_endpoint_too(monkeypatch, tmp_path):
         assert json.loads(row["request_json"])["cast"][0]["name"] == "mia"
     finally:
         server.stop()
+
+
+def test_a_lost_luma_image_create_is_found_in_the_list_not_sent_again(monkeypatch, tmp_path):
+    """Luma can list generations: an image create whose answer was lost (accepted, then the connection
+    dropped) is found by its request and adopted; the image is billed once and the video made from it."""
+    from simulators.luma import LumaSim
+
+    server = _sim(monkeypatch, LumaSim, KEYS["luma"])
+    try:
+        server.inject("create_image", "accept_drop")
+        root = _project(tmp_path / "p", "luma:ray-2", {"mia": ["https://cdn.example.com/mia.png"]})
+        project, planned, orch, summary = _run(root)
+        assert summary.made == 1, summary.failures
+        assert len(server.calls("create_image")) == 1 and len(server.calls("create")) == 1
+        notes = [line["note"] for line in project.catalog.job_history(planned[0].key + ".k")]
+        assert any(n.startswith("reconciled: adopted provider job") for n in notes)
+        books = server.books()
+        assert books["jobs_created"] == 2
+        assert _spent(root) == pytest.approx(books["billed_usd"], abs=1e-6)
+    finally:
+        server.stop()
