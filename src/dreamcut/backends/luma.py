@@ -15,6 +15,9 @@ Reads top to bottom as build request -> submit -> poll -> download:
   aspect ratio, resolution, keyframes) created since the attempt.
 - poll: GET /generations/{id}: queued -> dreaming -> completed | failed (failure_reason).
 - download: `assets.video` of the completed generation.
+- cast keyframe (a shot's `cast_keyframe: true`): first POST /generations/image (photon) with the cast's
+  hosted pictures as `character_ref.identity0.images` / `image_ref` (`LumaCastKeyframe`); the video's
+  frame0 is then the image URL Luma hosts (`assets.image`).
 
 Luma has no cancel endpoint (`cancel_billing` is IMPOSSIBLE): `cancel` says so instead of
 deleting (deleting a generation is not documented to stop or refund it); a generation timed
@@ -295,7 +298,8 @@ class LumaBackend(TableBackend):
 def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
     """Luma's video models (ray-2, ray-flash-2) take images only as keyframes, by hosted URL; its
     character references (`character_ref`) belong to the image models (photon), not to video. So the
-    first cast reference becomes keyframe frame0 when the shot gives none. A local cast picture is a
+    first cast reference becomes keyframe frame0 when the shot gives none (or, with the shot's
+    `cast_keyframe: true`, a photon keyframe made from every cast picture does: `LumaCastKeyframe`). A local cast picture is a
     problem before any money is spent: Luma cannot fetch it."""
     routing = first_frame_routing(
         f"luma:{model}", cast, own_refs, slots=2, field=f"{FIRST_FRAME} (keyframes.frame0)",

@@ -16,6 +16,9 @@ Reads top to bottom as build request -> submit -> poll -> download:
   are `retryable`: a retry is a new paid create), terminal tasks carry `cost.credits`. A task
   that was cancelled or deleted answers 404 for good: it is reported CANCELED ("gone").
 - download: the first output URL (signed, expires in 24-48 h; a later poll gets fresh ones).
+- cast keyframe (a shot's `cast_keyframe: true`): first POST /v1/text_to_image with `gen4_image`, every
+  cast picture in `referenceImages` with its `@tag` named in the prompt (`RunwayCastKeyframe`), a task
+  polled and billed like the video's; the video then starts from that image (`promptImage`).
 - cancel: DELETE /v1/tasks/{id}. "Refund eligibility is based on the task status observed by the
   server during cancellation. If that check observes RUNNING, cancellation does not refund
   credits ... A prior GET response reporting PENDING or THROTTLED does not guarantee a refund"
@@ -321,7 +324,8 @@ def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
     """Runway's video models take images only as `promptImage` (the first frame; Veo 3.1 models also a
     last frame). Tagged `referenceImages` (`@mia` in the prompt) exist only on Runway's image models
     (gen4_image, text_to_image), not on image_to_video; so the first cast reference becomes the first
-    frame when the shot gives none, local files inline as data URIs, https URLs on a domain name.
+    frame when the shot gives none (or, with the shot's `cast_keyframe: true`, a gen4_image keyframe made
+    from every tagged reference does: `keyframe_routing`, `RunwayCastKeyframe`), local files inline as data URIs, https URLs on a domain name.
     (runwayml 5.24.0: types/image_to_video_create_params.py gives Gen4Turbo, Gen4_5 and Veo3_1 only
     `promptImage`; `referenceImages` with `tag` appears in types/text_to_image_create_params.py.)"""
     m = MODELS.get(model or "")

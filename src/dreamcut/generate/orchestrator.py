@@ -40,7 +40,8 @@ This module decides nothing about which takes to make (see `batch.py`) and price
 through `cost.py` (`take_price` to reserve, `job_price` to charge); it runs what it is given
 and records every step. `Orchestrator` is this module's run, reservation and recording, with
 one concept per module mixed in: `provider_jobs.py` (one provider job, create to download),
-`chains.py` (long takes), `reconcile.py` (cancel, adopt, resubmit, abandon); `jobs.py` holds
+`chains.py` (long takes), `keyframes.py` (cast keyframes: an image job `<key>.k` before the
+video), `reconcile.py` (cancel, adopt, resubmit, abandon); `jobs.py` holds
 job records and outcomes, `pacing.py` rate limits and poll timing, `takefiles.py` files on disk.
 Their public names stay importable from here.
 """
