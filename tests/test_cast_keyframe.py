@@ -22,6 +22,7 @@ from conftest import make_project
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.cost import estimate, take_price
 from dreamcut.generate.orchestrator import Orchestrator
+from dreamcut.errors import BadInput
 from dreamcut.project import Project
 from serve_helpers import cli_env
 
@@ -156,6 +157,10 @@ def test_estimate_is_the_reservation_and_check_says_it(monkeypatch, tmp_path, cl
     assert result.returncode == 0, result.stderr
     assert "runway:gen4_turbo: cast keyframe from 3 references via gen4_image ($0.05), then gen4_turbo" in result.stdout
     assert "mia1.png -> cast keyframe (referenceImages @mia)" in result.stdout
+    assert "shot s1: a cast keyframe first (runway gen4_image, $0.05 a take" in est.notes[0]
+    # the video alone is never built for a take that starts from its keyframe (it would be paid without it)
+    with pytest.raises(BadInput, match="cast keyframe"):
+        orch.backend(planned[0].backend).build(planned[0].request)
     # without the opt-in, the first picture is the first frame, as before (no image step, no image price)
     plain = _project(tmp_path / "q", "runway:gen4_turbo", {"mia": ["mia1.png"]}, keyframe=False)
     p2 = Project.open(plain)

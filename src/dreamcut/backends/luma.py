@@ -162,6 +162,9 @@ class LumaBackend(TableBackend):
 
     def build(self, request: GenerationRequest, *, continue_from: str | None = None) -> dict[str, Any]:
         """SDK keyword arguments for `request`; `continue_from` = a generation id to extend."""
+        if wants_keyframe(request):  # never a video without the keyframe it was priced with
+            raise BadInput("this take starts from its cast keyframe, which is made first", where=request.shot_id,
+                           fix="make it with `dreamcut generate` (the keyframe, then the video from it)")
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see luma:{self.model} capabilities")

@@ -191,6 +191,9 @@ class RunwayBackend:
 
     def build(self, request: GenerationRequest) -> dict[str, Any]:
         """The SDK keyword arguments for `request` (pure apart from reading reference images)."""
+        if wants_keyframe(request):  # never a video without the keyframe it was priced with
+            raise BadInput("this take starts from its cast keyframe, which is made first", where=request.shot_id,
+                           fix="make it with `dreamcut generate` (the keyframe, then the video from it)")
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see runway:{self.model} capabilities")

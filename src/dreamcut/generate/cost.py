@@ -199,7 +199,12 @@ def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float
         b.price_per_second = caps.price_per_second if override is None else override
         b.price_source = "spec prices:" if override is not None else caps.price_source
         b.usd += take_price(backend, p.request, override)
-        for note in take_notes(backend, p.request):
+        step = cast_keyframe(backend, p.request)
+        notes_for = take_notes(backend, p.request)
+        if step is not None:
+            notes_for.append(f"a cast keyframe first ({step.name} {step.model}, ${step.price(p.request):.4g} a take, "
+                             f"in the price above), then the video from it")
+        for note in notes_for:
             line = f"shot {p.shot_id}: {note}"
             if line not in notes:
                 notes.append(line)
