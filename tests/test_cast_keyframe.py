@@ -259,3 +259,39 @@ def test_a_lost_luma_image_create_is_found_in_the_list_not_sent_again(monkeypatc
         assert _spent(root) == pytest.approx(books["billed_usd"], abs=1e-6)
     finally:
         server.stop()
+
+
+def test_a_keyframe_cancelled_while_running_is_charged_as_runway_bills_it(monkeypatch, tmp_path):
+    """`dreamcut cancel` while the keyframe renders: Runway bills a task its cancel check sees RUNNING
+    (runwayml 5.24.0 tasks.delete), so the keyframe's price is charged on its own line; the take's
+    reservation is released; the ledger equals Runway's bill."""
+    import threading
+
+    from simulators.runway import RunwaySim
+
+    server = _sim(monkeypatch, RunwaySim, KEYS["runway"])
+    try:
+        server.plan("stuck")  # the keyframe renders until it is cancelled
+        root = _project(tmp_path / "p", "runway:gen4_turbo", {"mia": ["mia1.png"]})
+        project = Project.open(root)
+        planned = plan_takes(project.spec, root=str(root))
+        orch = Orchestrator(project, poll_interval=0.01, sign_takes=False)
+        result = {}
+        runner = threading.Thread(target=lambda: result.update(summary=orch.run(planned)), daemon=True)
+        runner.start()
+        kkey = planned[0].key + ".k"
+        for _ in range(600):  # until the keyframe is seen running (30 s at most)
+            row = project.catalog.job(kkey) if runner.is_alive() else None
+            if row is not None and row["state"] == "running":
+                break
+            time.sleep(0.05)
+        assert row is not None and row["state"] == "running"
+        assert Orchestrator(Project.open(root), sign_takes=False).cancel() == 2  # the take and its keyframe
+        runner.join(60)
+        assert not runner.is_alive() and result["summary"].canceled == 1
+        assert not server.calls("create")  # no video was asked for
+        assert [(k, a, j) for k, a, j in _ledger(root) if k == "charge"] == [("charge", 0.05, kkey)]
+        assert _spent(root) == pytest.approx(server.books()["billed_usd"], abs=1e-9)
+        assert _reserved(root) == pytest.approx(0.0, abs=1e-9)
+    finally:
+        server.stop()

@@ -35,6 +35,9 @@ class Reconciling:
                 local = backend.capabilities().local
             except BadInput:
                 backend, local = None, False
+            worst = row["reserved_usd"]
+            if row["kind"] == "keyframe" and backend is not None:  # paid out of its take's reservation: its own price
+                worst = self.job_price(ref, loaded_request(row["request_json"], self.project.root), row["key"])
             if row["provider_job_id"] and not local and backend is not None:
                 billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
                 if billing == CancelBilling.BILLED_IF_RUNNING:  # what the provider sees now decides the refund
@@ -42,10 +45,10 @@ class Reconciling:
                         seen = self._call(ref, row["key"], lambda: backend.poll(row["provider_job_id"]))
                     except (_Failed, _GaveUp):
                         seen = None
-                    billed, held, how = cancel_outcome(ref, seen, row["reserved_usd"])
+                    billed, held, how = cancel_outcome(ref, seen, worst)
                     why = f"{why}; {how}"
                 elif billing != CancelBilling.REFUNDED:  # it finishes (or is billed) there: the money stays spent
-                    billed = row["reserved_usd"]
+                    billed = worst
             # Mark it first, so a generate running elsewhere stops polling it before the provider forgets it.
             with self.catalog.transaction():
                 self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=held,
@@ -55,8 +58,10 @@ class Reconciling:
                     self.catalog.ledger_add("charge", billed, row["key"], "cancelled where cancels are billed")
                 if held:
                     self.catalog.ledger_add("note", 0.0, row["key"], f"${held:.2f} kept reserved: {how}")
-                if row["reserved_usd"] - held:
+                if row["reserved_usd"] - held > 0:
                     self.catalog.ledger_add("release", -(row["reserved_usd"] - held), row["key"])
+                elif held > row["reserved_usd"]:  # a keyframe's worst case, held on its own row from now on
+                    self.catalog.ledger_add("reserve", held - row["reserved_usd"], row["key"])
             n += 1
             if row["provider_job_id"] and backend is not None and not local:
                 try:
