@@ -236,6 +236,9 @@ def test_faults_reach_the_image_endpoint_too(monkeypatch, tmp_path):
         # the take's whole price (image + video) stays reserved as the worst case
         assert _reserved(root) == pytest.approx(0.30)
         assert json.loads(row["request_json"])["cast"][0]["name"] == "mia"
+        status = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "status", "--json"],
+                                env=cli_env(**server.env), capture_output=True, text=True, timeout=120)
+        assert json.loads(status.stdout)["shots"][0]["parked"] == 1, status.stdout  # the take waits on its keyframe
     finally:
         server.stop()
 
