@@ -298,3 +298,23 @@ def test_a_keyframe_cancelled_while_running_is_charged_as_runway_bills_it(monkey
         assert _reserved(root) == pytest.approx(0.0, abs=1e-9)
     finally:
         server.stop()
+
+
+def test_a_large_runway_reference_goes_inline_within_the_documented_data_uri_limit(monkeypatch, tmp_path):
+    """Runway takes reference images as data URIs up to 5 MB (docs.dev.runwayml.com/assets/inputs/): a
+    cast picture larger than that is re-encoded to fit, and the simulator's check of the limit passes."""
+    import numpy as np
+
+    from dreamcut.backends.base import CastMember
+    from dreamcut.backends.registry import load_backend
+    from simulators.common import request
+    from simulators.runway import DATA_URI_LIMIT, _uri_problem
+
+    monkeypatch.setenv("RUNWAYML_API_SECRET", KEYS["runway"])
+    big = tmp_path / "mia-big.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (1400, 1400, 3), dtype=np.uint8)).save(big)
+    assert big.stat().st_size > DATA_URI_LIMIT  # too large to go inline as it is
+    req = request(cast=(CastMember("mia", "a dancer", (str(big),)),), options=(("cast_keyframe", True),))
+    body = load_backend("runway:gen4_turbo").cast_keyframe(req).build(req)
+    [ref] = body["reference_images"]  # the SDK keyword; it sends referenceImages
+    assert ref["tag"] == "mia" and len(ref["uri"]) <= DATA_URI_LIMIT and _uri_problem(ref["uri"]) is None
