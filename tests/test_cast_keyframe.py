@@ -204,6 +204,11 @@ def test_a_crash_between_keyframe_and_video_does_not_pay_the_image_twice(monkeyp
             if proc.poll() is None:
                 proc.kill()
         assert not server.calls("create"), "the kill landed before the video was asked for"
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()  # a pid that is gone, like the killed run's: its half download is a stray
+        stray = root / ".dreamcut" / "keyframes" / f"{key[0][:-2]}.{dead.pid}.part.png"
+        stray.parent.mkdir(parents=True, exist_ok=True)
+        stray.write_bytes(b"half a keyframe")
         gate.set()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
@@ -214,6 +219,8 @@ def test_a_crash_between_keyframe_and_video_does_not_pay_the_image_twice(monkeyp
         assert _spent(root) == pytest.approx(books["billed_usd"], abs=1e-9) == pytest.approx(0.05 + 0.25)
         charges = [j for k, _, j in _ledger(root) if k == "charge"]
         assert len(charges) == 2 and len(set(charges)) == 2  # the keyframe charged once, the video once
+        assert not stray.exists()  # the dead run's half download was swept
+        assert len(list((root / ".dreamcut" / "keyframes").iterdir())) == 1  # the keyframe, once
     finally:
         gate.set()
         server.stop()

@@ -34,6 +34,16 @@ def _image_ok(path: Path) -> bool:
         return False
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class CastKeyframes:
     """Methods of `Orchestrator` (see orchestrator.py for the state they use)."""
 
@@ -106,9 +116,19 @@ class CastKeyframes:
             if moved:
                 self.catalog.ledger_add("release", -moved, parent)
 
+    def _sweep_keyframe_parts(self) -> list[Path]:
+        """Remove `<key>.<pid>.part.<ext>` keyframe downloads of processes that are gone (kill -9)."""
+        removed: list[Path] = []
+        folder = self.keyframes_dir
+        for part in folder.glob("*.part.*") if folder.is_dir() else ():
+            pid = part.name.split(".part.", 1)[0].rsplit(".", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                part.unlink(missing_ok=True)
+                removed.append(part)
+        return removed
+
     def _keyframe_cost(self, key: str) -> float:
         """What take `key`'s keyframe was charged (0 without one)."""
         with self._db:
             row = self.catalog.job(key + KEYFRAME_SUFFIX)
         return float(row["cost_usd"] or 0.0) if row is not None and row["state"] == "completed" else 0.0
-

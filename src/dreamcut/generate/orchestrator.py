@@ -264,7 +264,7 @@ class Orchestrator(ProviderJobs, Reconciling, Chains, CastKeyframes):
         """Remove the temporary files of runs that died (kill -9, a full disk): `.part` downloads,
         half-signed takes under takes/<shot>/ and previews/<shot>/, segment work. Files of a run that
         is still alive are kept. Returns what was removed."""
-        removed = _clear_stale_parts(self.downloads_dir)
+        removed = _clear_stale_parts(self.downloads_dir) + self._sweep_keyframe_parts()
         for top in (self.project.takes_dir, self.project.previews_dir, self.segments_dir):
             if top.is_dir():
                 removed += sweep_stale(top)
