@@ -325,3 +325,36 @@ def test_a_large_runway_reference_goes_inline_within_the_documented_data_uri_lim
     body = load_backend("runway:gen4_turbo").cast_keyframe(req).build(req)
     [ref] = body["reference_images"]  # the SDK keyword; it sends referenceImages
     assert ref["tag"] == "mia" and len(ref["uri"]) <= DATA_URI_LIMIT and _uri_problem(ref["uri"]) is None
+
+
+def test_a_long_take_starts_its_chain_from_the_keyframe(monkeypatch, tmp_path):
+    """A take longer than one generation: the first segment starts from the keyframe, the next ones
+    go on as the chain does (Runway: from the last frame; Luma: `extend`, with no keyframe at its end)."""
+    from simulators.luma import LumaSim
+    from simulators.runway import RunwaySim, tiny_png
+
+    runway = _sim(monkeypatch, RunwaySim, KEYS["runway"])
+    try:
+        root = _project(tmp_path / "r", "runway:gen4_turbo", {"mia": ["mia1.png"]}, seconds=15)
+        _, _, orch, summary = _run(root)
+        assert summary.made == 1, summary.failures
+        assert len(runway.calls("create_image")) == 1
+        first, second = (c.json()["promptImage"] for c in runway.calls("create"))
+        assert base64.b64decode(first.split(",", 1)[1]) == tiny_png()  # the keyframe
+        assert base64.b64decode(second.split(",", 1)[1]) != tiny_png()  # the first segment's last frame
+        assert _spent(root) == pytest.approx(runway.books()["billed_usd"], abs=1e-9) == pytest.approx(0.80)
+    finally:
+        runway.stop()
+    luma = _sim(monkeypatch, LumaSim, KEYS["luma"])
+    try:
+        root = _project(tmp_path / "l", "luma:ray-flash-2", {"mia": ["https://cdn.example.com/mia.png"]}, seconds=14)
+        _, _, orch, summary = _run(root)
+        assert summary.made == 1, summary.failures
+        first, second = (c.json()["keyframes"] for c in luma.calls("create"))
+        assert first["frame0"]["type"] == "image" and first["frame0"]["url"].endswith(".jpg")
+        made = sorted((j for j in luma.jobs.values() if j.request.get("generation_type") != "image"),
+                      key=lambda j: j.created_at)
+        assert second == {"frame0": {"type": "generation", "id": made[0].id}}  # no cast picture at its end
+        assert _spent(root) == pytest.approx(luma.books()["billed_usd"], abs=1e-6)
+    finally:
+        luma.stop()

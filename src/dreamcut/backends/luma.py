@@ -168,7 +168,8 @@ class LumaBackend(TableBackend):
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see luma:{self.model} capabilities")
-        request = with_first_frame(request, self.cast_routing(request))
+        if not continue_from:  # an extension goes on from its generation: a cast picture is not its last frame
+            request = with_first_frame(request, self.cast_routing(request))
         size = pick_size(self._caps, request)
         aspect, resolution = SIZES[size]
         body: dict[str, Any] = {
