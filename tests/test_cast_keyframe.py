@@ -246,6 +246,12 @@ def test_faults_reach_the_image_endpoint_too(monkeypatch, tmp_path):
         status = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "status", "--json"],
                                 env=cli_env(**server.env), capture_output=True, text=True, timeout=120)
         assert json.loads(status.stdout)["shots"][0]["parked"] == 1, status.stdout  # the take waits on its keyframe
+        # the director resubmits it (`dreamcut reconcile --resubmit`): the IMAGE is asked again, then the video
+        key, provider_id = Orchestrator(Project.open(root), sign_takes=False).resubmit(planned[0].key + ".k")
+        assert key.endswith(".k") and len(server.calls("create_image")) == 2 and not server.calls("create")
+        project, planned, orch, summary = _run(root)
+        assert summary.made == 1 and len(server.calls("create")) == 1, summary.failures
+        assert len(server.calls("create_image")) == 2  # the resumed run polled the resubmitted keyframe
     finally:
         server.stop()
 
