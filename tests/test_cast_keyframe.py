@@ -364,3 +364,43 @@ def test_a_long_take_starts_its_chain_from_the_keyframe(monkeypatch, tmp_path):
         assert _spent(root) == pytest.approx(luma.books()["billed_usd"], abs=1e-6)
     finally:
         luma.stop()
+
+
+def test_random_faults_on_both_steps_never_make_a_keyframe_or_a_video_twice(monkeypatch, tmp_path):
+    """Luma at a 25% fault rate on every route (accept-then-drop, 5xx after accept, slow and HTML answers,
+    rate limits, refused connections), three runs: no take has two images or two videos at the provider,
+    and the ledger brackets the provider's bill (charged <= billed <= charged + still reserved)."""
+    import re
+
+    from simulators.luma import LumaSim
+
+    server = LumaSim(key=KEYS["luma"], faults=0.25, seed=11).start()
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", str(SPEED))
+    try:
+        root = tmp_path / "p"
+        shots = [{"id": f"s{i}", "prompt": f"K{i:03d}Z dancing on a rooftop", "seconds": 5, "cast": ["mia"],
+                  "cast_keyframe": True} for i in range(6)]
+        make_project(root, shots, song_kind="silence", song_seconds=5, title="faults", fps=24, backend="luma:ray-flash-2",
+                     budget_usd=50, takes_per_shot=1, caption=False, render={"master": "1280x720", "resolution": "1280x720"},
+                     cast=[{"name": "mia", "description": "a dancer", "refs": ["https://cdn.example.com/mia.png"]}])
+        for kind in ("accept_drop", "accept_5xx", "html"):  # whatever the random draws, the image route meets these
+            server.inject("create_image", kind)
+        for _ in range(3):
+            _run(root)
+        assert sum(1 for route, _ in server.faults_fired if route == "create_image") >= 3
+        server.fault_rate = 0.0
+        server.settle()
+        made: dict[tuple[str, str], int] = {}
+        for job in server.jobs.values():
+            marker = re.search(r"K\d{3}Z", job.prompt or "").group(0)
+            kind = job.request.get("generation_type", "video")
+            made[(marker, kind)] = made.get((marker, kind), 0) + 1
+        assert made and max(made.values()) == 1, made
+        assert any(k == "image" for _, k in made)
+        billed = server.books()["billed_usd"]
+        eps = 1e-6 * len(server.jobs)  # the ledger keeps micro-dollars per job; the simulator bills exactly
+        assert _spent(root) - eps <= billed <= _spent(root) + _reserved(root) + eps
+    finally:
+        server.stop()
