@@ -109,6 +109,10 @@ def test_runway_cast_keyframe_tags_every_picture_then_animates_it(monkeypatch, t
         assert _reserved(root) == pytest.approx(0.0, abs=1e-9)  # everything reserved was released
         take = project.catalog.take_for_job(key)
         assert take is not None and take.cost_usd == pytest.approx(0.30)  # the take cost both steps
+        sidecar = json.loads((root / take.path).with_suffix(".json").read_text())
+        assert sidecar["cast_keyframe"]["job_key"] == key + ".k" and sidecar["cost_usd"] == pytest.approx(0.30)
+        [image_task] = [j.id for j in server.jobs.values() if j.extra.get("image")]
+        assert sidecar["cast_keyframe"]["provider_job_id"] == image_task
     finally:
         server.stop()
 

@@ -461,6 +461,11 @@ class Orchestrator(ProviderJobs, Reconciling, Chains, CastKeyframes):
                    "variant": p.request.variant, "cost_usd": take.cost_usd,
                    "request": stored_request(p.request, self.project.root),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
+        if keyframe:  # the take was animated from a cast keyframe: which provider job made it, and its cost
+            with self._db:
+                krow = self.catalog.job(key + KEYFRAME_SUFFIX)
+            sidecar["cast_keyframe"] = {"job_key": krow["key"], "provider_job_id": krow["provider_job_id"],
+                                        "cost_usd": krow["cost_usd"]}
         write_text_atomic(dest.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True))
         with self._db, self.catalog.transaction():
             if self.catalog.take(take_id) is None:
