@@ -44,8 +44,10 @@ def _on_beat_contrast(frames: np.ndarray, nov: np.ndarray) -> float:
     return at(frames) / max(1e-9, at(mids))
 
 
-def _track_beats(oenv: np.ndarray, sr: int, chroma: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, float]:
-    """(tempo, beat frames, local tempo per frame, pulse strength 0..1).
+def _track_beats(oenv: np.ndarray, sr: int,
+                 chroma: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, float, np.ndarray]:
+    """(tempo, beat frames, local tempo per frame, pulse strength 0..1, a second tracker's beat
+    frames).
 
     The local tempo (autocorrelation in 3 s windows) says whether the song moves: a
     20th-80th percentile spread over 8 % is rubato, a live drummer, an accelerando (the
@@ -79,33 +81,34 @@ def _track_beats(oenv: np.ndarray, sr: int, chroma: np.ndarray | None = None) ->
         heard = np.where(ratio > 1.5, heard / 2, np.where(ratio < 0.67, heard * 2, heard))
         local = median_filter(heard, size=max(3, int(round(10.0 * sr / HOP)) | 1), mode="nearest")
         tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)[0]))
-    if moving and chroma is not None:
-        # A moving tempo: the beat and its tempo are found together (`_follow_tempo`), from the
-        # onsets and the harmony's changes, held near the tempo curve.
+    nov = None
+    if chroma is not None:
         half = int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9)))
         nov = _harmonic_novelty(chroma[:, : len(oenv)], half)
         nov = np.pad(nov, (0, max(0, len(oenv) - len(nov))))[: len(oenv)]
-        frames = _follow_tempo(_z(oenv) + HARMONY_WEIGHT * _z(nov), local, sr)
-        pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
-        return tempo, frames, local, pulse
+    # Two trackers of different kinds: librosa's on the tempo curve, and the joint beat-and-tempo
+    # programme (`_follow_tempo`) on the onsets and the harmony's changes, held near that curve.
+    # A moving tempo is the joint programme's (K.155 with rubato: beat F 0.70 -> 0.97), a steady
+    # one librosa's; the other is the second opinion that says which beats are sure.
+    joint = _follow_tempo(_z(oenv) + (HARMONY_WEIGHT * _z(nov) if nov is not None else 0.0), local, sr)
     _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                         tightness=tightness)
-    if chroma is not None and len(frames) >= 8:
+    if nov is not None and len(frames) >= 8:
         # A syncopated melody can pull the tracker half a beat off for a few bars. Track again
         # with the harmony's changes as evidence too, and keep the grid (or its half-beat shift)
         # when the harmony changes clearly more on its beats than between them (by GUIDED_GAIN)
         # than on the plain grid's (a rag: 1.21 against 0.89; steady and rubato classical
         # pieces: within 8 %, where the plain grid is the better one).
-        half = int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9)))
-        nov = _harmonic_novelty(chroma[:, : len(oenv)], half)
-        nov = np.pad(nov, (0, max(0, len(oenv) - len(nov))))
         evidence = oenv / (oenv.std() + 1e-9) + HARMONY_WEIGHT * nov / (nov.std() + 1e-9)
         _, guided = librosa.beat.beat_track(onset_envelope=evidence, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                             tightness=tightness)
         if _on_beat_contrast(guided, nov) > GUIDED_GAIN * _on_beat_contrast(frames, nov):
             frames = guided
     frames = np.asarray(frames, dtype=int)
+    if moving and nov is not None:
+        frames, joint = joint, frames
     pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
+    return tempo, frames, local, pulse, joint
     return tempo, frames, local, pulse
 
 
@@ -325,3 +328,21 @@ def _regularise(beat_frames: np.ndarray, oenv: np.ndarray) -> np.ndarray:
                 out.append(int(round(out[-1] + gap / k)))
         out.append(f)
     return np.asarray(out, dtype=int)
+
+
+# How far (s) the second tracker's nearest beat may be for a beat to be sure; the confidence
+# falls linearly to 0 at twice that. On the tuned-on recordings the two trackers agree on 73-100 %
+# of the beats; a cut on the beats they agree on was never further from a true beat than one on
+# any beat (K.80 Rondeau: the furthest cut 42 -> 17 ms).
+AGREE = 0.04
+
+
+def _beat_confidence(beats: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """0..1 per beat: how sure the analysis is of it, from whether a second tracker of another
+    kind (`_track_beats`) put a beat there too. >= 0.5 (`song.SURE_BEAT`): within AGREE."""
+    beats, other = np.asarray(beats, dtype=float), np.sort(np.asarray(other, dtype=float))
+    if len(other) == 0:
+        return np.zeros(len(beats))
+    j = np.clip(np.searchsorted(other, beats), 1, max(1, len(other) - 1))
+    near = np.minimum(np.abs(other[j - 1] - beats), np.abs(other[np.minimum(j, len(other) - 1)] - beats))
+    return np.clip(1.0 - near / (2 * AGREE), 0.0, 1.0)

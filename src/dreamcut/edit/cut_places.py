@@ -1,4 +1,5 @@
-"""Where a cut may fall: every beat of the song, with what kind of musical place it is.
+"""Where a cut may fall: every beat of the song, with what kind of musical place it is and
+whether the analysis is sure of it.
 
 The one rule for what a downbeat / 4- or 8-bar phrase start / section start is, and what a cut
 there is worth (`BONUS_*`): the planner cuts on these places and the board snaps to them.
@@ -18,6 +19,9 @@ BONUS_DOWNBEAT = 1.0
 BONUS_PHRASE4 = 0.75
 BONUS_PHRASE8 = 0.75
 BONUS_SECTION = 4.0
+# Cost of a cut on a beat the analysis is not sure of (`SongAnalysis.sure_beat`): more than a
+# downbeat with its phrase start is worth, so a cut moves to a sure beat within the phrase.
+DOUBTFUL = 3.0
 
 
 @dataclass
@@ -32,6 +36,7 @@ class _Cut:
     section_start: bool
     phrase: int  # 8, 4 or 0: bars into the section, on a downbeat
     bonus: float
+    sure: bool = True  # the analysis is sure of this beat (a clear attack of its own)
 
     def describe(self) -> str:
         if self.bar <= 0:
@@ -47,6 +52,8 @@ class _Cut:
             parts[0] += f" in {self.section}"
         if self.phrase and not self.section_start:
             parts.append(f"phrase start ({self.phrase} bars)")
+        if not self.sure:
+            parts.append("a doubtful beat (no clear attack of its own)")
         return "; ".join(parts)
 
 
@@ -92,6 +99,9 @@ def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
         if weak:  # the grid is a guess: only phrase starts and section boundaries are worth a move
             bonus = 2.0 * bonus if phrase else 0.0
         bonus += BONUS_SECTION if sec_start else 0.0
+        sure = song.sure_beat(i)
+        if not sure:
+            bonus -= DOUBTFUL
         out.append(_Cut(frame=frame, beat=i, bar=bar0 + 1, beat_in_bar=in_bar, section=sec_name,
-                        section_start=sec_start, phrase=phrase, bonus=bonus))
+                        section_start=sec_start, phrase=phrase, bonus=bonus, sure=sure))
     return out
