@@ -144,7 +144,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
         tempo = float(np.atleast_1d(tempo)[0])
 
     report(0.35)
-    bpb, first, bar_contrast = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar)
+    bpb, first, bar_contrast = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar, oenv=oenv)
     downbeats = [beats[i] for i in range(first, len(beats), bpb)]
 
     report(0.5)
