@@ -138,10 +138,11 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 1e-9)
 
 
-def _follow_tempo(evidence: np.ndarray, local: np.ndarray, sr: int, hold: np.ndarray | None = None) -> np.ndarray:
+def _follow_tempo(evidence: np.ndarray, local: np.ndarray, sr: int, hold: np.ndarray | None = None,
+                  fine: int = FINE) -> np.ndarray:
     """Beat frames (HOP grid) of the path through `evidence` whose tempo may move beat by beat.
 
-    A dynamic programme over (time, beat period) on a grid FINE times finer than the frames
+    A dynamic programme over (time, beat period) on a grid `fine` times finer than the frames
     (a period step is then ~1 % at 130 bpm): a beat at t with period p follows a beat at t - p
     with period p'; the path gains the evidence at each beat and pays TEMPO_CHANGE * log(p/p')^2
     for a tempo change and CURVE_HOLD * log(p/curve(t))^2 for straying from the local tempo
@@ -152,29 +153,27 @@ def _follow_tempo(evidence: np.ndarray, local: np.ndarray, sr: int, hold: np.nda
     beats.
     """
     n = len(evidence)
-    x = np.arange(n * FINE) / FINE
+    x = np.arange(n * fine) / fine
     e = np.interp(x, np.arange(n), evidence)
-    curve = np.interp(x, np.arange(n), 60.0 * sr / HOP * FINE / np.maximum(local[:n], 1e-3))
+    curve = np.interp(x, np.arange(n), 60.0 * sr / HOP * fine / np.maximum(local[:n], 1e-3))
     weight = CURVE_HOLD * (np.interp(x, np.arange(n), hold[:n]) if hold is not None else np.ones(len(x)))
     per = np.arange(max(2, int(curve.min() / 1.15)), int(np.ceil(curve.max() * 1.15)) + 1)
     T, P = len(e), len(per)
     change = TEMPO_CHANGE * np.log(per[:, None] / per[None, :]) ** 2
     score = np.full((T, P), -np.inf)
     back = np.full((T, P), -1, dtype=np.int32)
-    for t in range(T):
-        src = t - per
+    step = int(per.min())  # a block of this many frames only looks back before itself
+    for t0 in range(0, T, step):
+        t = np.arange(t0, min(T, t0 + step))
+        src = t[:, None] - per[None, :]  # (block, P): where each period's previous beat is
         ok = src >= 0
-        best = np.zeros(P)
-        arg = np.full(P, -1, dtype=np.int32)
-        if ok.any():
-            m = score[src[ok]] - change[ok]
-            k = np.argmax(m, axis=1)
-            v = m[np.arange(len(k)), k]
-            go = v > 0  # a path worth continuing; else the beat starts one
-            best[ok] = np.where(go, v, 0.0)
-            arg[ok] = np.where(go, k, -1)
-        score[t] = e[t] + best - weight[t] * np.log(per / curve[t]) ** 2
-        back[t] = arg
+        m = score[np.maximum(src, 0)] - change[None, :, :]  # (block, P, P'): from period P' to P
+        k = np.argmax(m, axis=2)
+        v = np.take_along_axis(m, k[:, :, None], axis=2)[:, :, 0]
+        go = ok & (v > 0)  # a path worth continuing; else the beat starts one
+        score[t] = (e[t][:, None] + np.where(go, v, 0.0)
+                    - weight[t][:, None] * np.log(per[None, :] / curve[t][:, None]) ** 2)
+        back[t] = np.where(go, k, -1)
     last = score[T - per.max():]
     t, j = np.unravel_index(int(np.argmax(last)), last.shape)
     t += T - per.max()
@@ -185,7 +184,7 @@ def _follow_tempo(evidence: np.ndarray, local: np.ndarray, sr: int, hold: np.nda
         if k < 0:
             break
         t, j = t - per[j], k
-    frames = np.round(np.asarray(out[::-1], dtype=float) / FINE).astype(int)
+    frames = np.round(np.asarray(out[::-1], dtype=float) / fine).astype(int)
     return np.unique(np.clip(frames, 0, n - 1))
 
 
