@@ -170,7 +170,7 @@ def _follow_tempo(evidence: np.ndarray, local: np.ndarray, sr: int, hold: np.nda
         m = score[np.maximum(src, 0)] - change[None, :, :]  # (block, P, P'): from period P' to P
         k = np.argmax(m, axis=2)
         v = np.take_along_axis(m, k[:, :, None], axis=2)[:, :, 0]
-        go = ok & (v > 0)  # a path worth continuing; else the beat starts one
+        go = ok  # every beat after the first period continues a path: a weak passage never cuts the grid
         score[t] = (e[t][:, None] + np.where(go, v, 0.0)
                     - weight[t][:, None] * np.log(per[None, :] / curve[t][:, None]) ** 2)
         back[t] = np.where(go, k, -1)
