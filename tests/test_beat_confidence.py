@@ -49,6 +49,18 @@ def test_a_paced_cut_moves_off_a_doubtful_downbeat_to_a_sure_one_in_the_phrase()
                    if isinstance(c, otio.schema.Clip))
 
 
+def test_a_cut_left_on_a_doubtful_beat_is_said():
+    from dreamcut.edit.planner import degraded
+
+    song = grid_song(bpm=120.0, sections=(("verse", 40),))
+    song.beat_confidence = [0.0] * len(song.beats)  # no beat is sure: the cuts stay, and say so
+    tl = plan_edit(song, shots_for([16.0] * 6), fps=FPS, size=(320, 180), title="T", song_media="song.wav",
+                   pacing=8)
+    lines = degraded(tl)
+    cuts = len([c for c in tl.tracks[0] if isinstance(c, otio.schema.Clip)]) - 1
+    assert cuts >= 5 and len([x for x in lines if "on a doubtful beat" in x]) == cuts
+
+
 def test_the_directors_grid_is_sure_and_a_given_downbeat_too():
     song = grid_song(bpm=120.0, sections=(("verse", 16),))
     song.beat_confidence = [0.0] * len(song.beats)

@@ -22,6 +22,7 @@ BONUS_SECTION = 4.0
 # Cost of a cut on a beat the analysis is not sure of (`SongAnalysis.sure_beat`): more than a
 # downbeat with its phrase start is worth, so a cut moves to a sure beat within the phrase.
 DOUBTFUL = 3.0
+DOUBTFUL_NOTE = "on a doubtful beat (the two beat trackers disagree here; pin it if it sounds off)"
 
 
 @dataclass
@@ -36,7 +37,7 @@ class _Cut:
     section_start: bool
     phrase: int  # 8, 4 or 0: bars into the section, on a downbeat
     bonus: float
-    sure: bool = True  # the analysis is sure of this beat (a clear attack of its own)
+    sure: bool = True  # the analysis is sure of this beat (a second tracker agrees)
 
     def describe(self) -> str:
         if self.bar <= 0:
@@ -52,8 +53,6 @@ class _Cut:
             parts[0] += f" in {self.section}"
         if self.phrase and not self.section_start:
             parts.append(f"phrase start ({self.phrase} bars)")
-        if not self.sure:
-            parts.append("a doubtful beat (no clear attack of its own)")
         return "; ".join(parts)
 
 
