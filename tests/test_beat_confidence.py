@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import opentimelineio as otio
 
-from dreamcut.analysis.audio import apply_corrections
+from dreamcut.analysis.audio import apply_corrections, song_map
 from dreamcut.analysis.beats import AGREE, _beat_confidence
 from dreamcut.analysis.song import SURE_BEAT, SongAnalysis
 from dreamcut.edit.planner import plan_edit
@@ -47,6 +47,7 @@ def test_a_paced_cut_moves_off_a_doubtful_downbeat_to_a_sure_one_in_the_phrase()
                    pacing=8)
     assert not any("doubtful" in c.metadata["dreamcut"]["reason"] for c in tl.tracks[0]
                    if isinstance(c, otio.schema.Clip))
+    assert song_map(song)["doubtful_beats"] == [doubtful]  # `dreamcut song --json` shows it
 
 
 def test_a_cut_left_on_a_doubtful_beat_is_said():

@@ -184,6 +184,7 @@ def song_map(song: SongAnalysis) -> dict:
         "tempo_moves": _tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
         "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,
         "beats": len(song.beats), "bars": bars, "corrected": song.corrected,
+        "doubtful_beats": [b for i, b in enumerate(song.beats) if not song.sure_beat(i)],
         "sections": [{"name": n, "label": s.label, "start": s.start, "end": s.end,
                       "bar": song.bar_index(s.start) + 1, "confidence": s.confidence}
                      for s, n in zip(song.sections, names)],
