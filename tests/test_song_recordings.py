@@ -92,7 +92,9 @@ def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_be
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
     assert f >= 0.97  # measured 0.995 (the joint beat-and-tempo tracker)
     cuts = [c for c in _cuts(a) if ref[0] - 0.07 <= c <= ref[-1] + 0.07]
-    assert len(cuts) >= 5
+    # 4 since every section is at least a phrase long: the first 8.9 s are one intro, not a
+    # 2.1 s intro and a verse (a section start, one more cut)
+    assert len(cuts) >= 4
     assert [round(c, 3) for c in cuts if np.min(np.abs(ref - c)) > 0.07] == []
 
 
