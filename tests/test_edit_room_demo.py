@@ -1,4 +1,4 @@
-"""The edit room on THE demo project (`dreamcut demo --short`, the path tests/test_e2e.py builds),
+"""The edit room on THE demo project (`dreamcut demo --short`, built once a session: conftest.short_demo_build),
 in Debian's chromium: play the cut from playback proxies and from the render, frame-accurate at
 the cuts; snap a dragged cut to beats, downbeats and phrase starts (the target shown); drag a
 cut one bar, swap a take, reload, and `dreamcut edit` makes the same cut (compared as OTIO);
