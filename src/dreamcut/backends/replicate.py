@@ -17,8 +17,9 @@ Reads top to bottom as build request -> submit -> poll -> download:
   aborted (a deadline passed before it started; not billed). Read as raw JSON: replicate 1.0.7's
   Prediction model does not accept "aborted". Progress comes from the model's progress bar.
 - download: the prediction's output URL (or the first of a list), as the poll that saw it succeed
-  read it (one GET of the prediction per take, not two; kept across a transient failure). API outputs are deleted an
-  hour after the prediction (replicate.com/docs/topics/predictions/data-retention): a take not
+  read it (one GET of the prediction per take, not two; kept across a transient failure). API
+  outputs are deleted an hour after the prediction
+  (replicate.com/docs/topics/predictions/data-retention): a take not
   fetched in time is paid for and lost, and says so (`output_expired`, not retried).
 - cancel: POST /v1/predictions/{id}/cancel. Canceled predictions are billed ("only charged for
   predictions with a canceled status, not for aborted ones"), so `cancel_billing` is BILLED.
