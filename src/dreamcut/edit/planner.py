@@ -94,8 +94,8 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
         if _weak(song):
             # The grid is a guess: cut only on phrase starts and section boundaries when they suffice.
             try:
-                chosen = _place_cuts(group, [c for c in inner if c.phrase or (c.section_start and c.section_sure)], f0, f1, fps,
-                                     beat_frames, song_media)
+                firm = [c for c in inner if c.phrase or (c.section_start and c.section_sure)]
+                chosen = _place_cuts(group, firm, f0, f1, fps, beat_frames, song_media)
             except BadInput:
                 chosen = None
         if chosen is None:
