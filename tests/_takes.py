@@ -88,6 +88,27 @@ def write_song(path: Path, seconds: float = 6.0) -> Path:
     return conftest.write_song(path, seconds, rate=22050, channels=1, kind="swell")
 
 
+def add_takes(root: Path, takes: dict[str, list[np.ndarray]], fps: int = 24) -> dict[str, Path]:
+    """Write each take's frames (`takes`: take id -> frames; the shot is the id before its first '-')
+    into the project at `root` and register them in its catalog, in one transaction."""
+    from dreamcut.catalog import Take
+    from dreamcut.project import Project
+
+    project = Project.open(root)
+    paths: dict[str, Path] = {}
+    with project.catalog.transaction():
+        for i, (name, frames) in enumerate(takes.items()):
+            shot = name.split("-")[0]
+            project.take_path(shot, name).parent.mkdir(parents=True, exist_ok=True)
+            paths[name] = write_take(project.take_path(shot, name), frames, fps)
+            h, w = frames[0].shape[:2]
+            project.catalog.add_take(Take(id=name, shot_id=shot, path=project.rel(paths[name]),
+                                          seconds=len(frames) / fps, width=w, height=h, fps=fps, backend="animatic",
+                                          seed=i))
+    project.catalog.close()
+    return paths
+
+
 def make_project(root: Path, *, shots: int = 3, takes_per_shot: int = 3, media: int | None = None,
                  take_seconds: float = 2.0, size: tuple[int, int] = (256, 144), extra_yaml: str = "") -> Path:
     """A project folder with a song, a shot list and real mp4 takes registered in the catalog.

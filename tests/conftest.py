@@ -60,6 +60,13 @@ def write_song(path: Path, seconds: float = 6.0, *, rate: int = 44100, channels:
     return path
 
 
+def small_spec_head(title: str) -> str:
+    """The top of a small hand-written dreamcut.yaml (12 fps, one 2 s take per shot, 160x90
+    master), up to its `shots:`; for tests that write the shot list as YAML text themselves."""
+    return (f"version: 1\ntitle: {title}\nsong: song.wav\nfps: 12\ntakes_per_shot: 1\ntake_seconds: 2\n"
+            "render:\n  master: 160x90\n  resolution: 320x180\n")
+
+
 def make_project(root: Path, shots: int | list[dict] = 3, *, song_seconds: float = 1.0, song_kind: str = "clicks",
                  song_rate: int = 44100, song_channels: int = 2, prompt: str = "shot number {i}",
                  extra_yaml: str = "", **fields: Any) -> Path:

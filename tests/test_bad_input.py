@@ -9,18 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_song
+from conftest import small_spec_head, write_song
 
-GOOD = """\
-version: 1
-title: Bad input
-song: song.wav
-fps: 12
-takes_per_shot: 1
-take_seconds: 2
-render:
-  master: 160x90
-  resolution: 320x180
+GOOD = small_spec_head("Bad input") + """\
 shots:
   - id: one
     prompt: a corridor at dusk, slow zoom

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from _takes import write_song, write_take
+from _takes import add_takes, write_song, write_take
 from dreamcut.analysis import identity
 
 FPS = 24
@@ -58,9 +58,6 @@ def reference_picture(path: Path, colour) -> Path:
 
 @pytest.fixture(scope="module")
 def project_root(tmp_path_factory):
-    from dreamcut.catalog import Take
-    from dreamcut.project import Project
-
     root = tmp_path_factory.mktemp("cast-rank")
     write_song(root / "song.wav")
     reference_picture(root / "mia.png", RED)
@@ -73,15 +70,7 @@ def project_root(tmp_path_factory):
     files = {"walk-1": figure_take(1, lambda i: RED), "walk-2": figure_take(2, lambda i: RED),
              "walk-3": figure_take(3, lambda i: RED), "walk-drift": figure_take(4, drifting),
              "wall-1": figure_take(5, drifting)}
-    project = Project.open(root)
-    with project.catalog.transaction():
-        for i, (name, frames) in enumerate(files.items()):
-            shot = name.split("-")[0]
-            project.take_path(shot, name).parent.mkdir(parents=True, exist_ok=True)
-            path = write_take(project.take_path(shot, name), frames, FPS)
-            project.catalog.add_take(Take(id=name, shot_id=shot, path=project.rel(path), seconds=N / FPS, width=W,
-                                          height=H, fps=FPS, backend="animatic", seed=i))
-    project.catalog.close()
+    add_takes(root, files, FPS)
     return root
 
 
@@ -161,19 +150,81 @@ def test_identity_with_a_local_clip_model_folder(project_root, tmp_path):
     project.catalog.close()
 
 
-def test_board_marks_drifting_takes_for_its_cast_filter(project_root):
+def test_drift_ranked_with_a_local_embedding_model_folder_loaded_offline(project_root, tmp_path):
+    """The director's CLIP-type folder (a real CLIPModel whose image tower is hand-set to see coat
+    colour: tiny_models.teach_clip_colour) is loaded with from_pretrained(local_files_only=True), with
+    the hub switched off, and the drifting take ranks last with its reason, measured by the model."""
+    import shutil
+
+    from conftest import run_cli
+    from test_video_analysis import _tiny_clip
+    from tiny_models import teach_clip_colour
+
+    clip = teach_clip_colour(_tiny_clip(tmp_path / "coat-clip"))
+    look = identity.make_look(clip)
+    refs = identity.ref_looks([project_root / "mia.png"], look)
+    red, green = look.describe([figure_take(1, lambda _: RED)[40], figure_take(1, lambda _: GREEN)[40]])
+    assert look.similarity(refs[0], red) > 0.95 and look.similarity(refs[0], green) < 0.05  # the model sees the coat
+    root = Path(shutil.copytree(project_root, tmp_path / "proj"))
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "no-hub")}
+    r = run_cli("--project", str(root), "rank", "--json", "--clip-model", str(clip), env=offline, check=True)
+    ranked = [t for t in json.loads(r.stdout)["takes"] if t["shot"] == "walk"]
+    assert [t["take"] for t in ranked][-1] == "walk-drift", ranked
+    drift = ranked[-1]
+    # one drift, the stretch: the frames before it look like the references, so no whole-take drift too
+    span, = [d for d in drift["defects"] if d["kind"] == "cast_drift"]
+    assert 1.5 <= span["start"] <= 2.6 and span["end"] >= 3.5, span
+    assert drift["why"].startswith("cast drift: mia drifts from the references"), drift["why"]
+    assert "likeness 1.00 -> 0.00" in drift["why"], drift["why"]  # the model's numbers, not the histogram's
+    for t in ranked[:-1]:
+        assert "cast identity 1.00" in t["why"] and t["score"] > drift["score"] + 0.05, t
+
+
+def test_board_filters_cast_drift_like_every_defect_kind_with_its_reason(project_root):
     from conftest import run_cli
     from fastapi.testclient import TestClient
 
+    from dreamcut.analysis.video import DEFECT_KINDS
     from dreamcut.web import create_app
 
+    assert "cast_drift" in DEFECT_KINDS
     run_cli("--project", str(project_root), "rank", check=True)
     page = TestClient(create_app(project_root)).get("/").text
-    assert 'id="f-cast"' in page and '<option value="drift">cast drift</option>' in page
+    # one defect filter, its options every kind analysis knows (cast drift among them)
+    for kind in DEFECT_KINDS:
+        assert f'<option value="{kind}">{kind.replace("_", " ")}</option>' in page, kind
+
+    def card(take_id: str) -> str:
+        return page.split(f'id="t-{take_id}"', 1)[1].split('<div class="take', 1)[0]
 
     def defects_of(take_id: str) -> str:
-        card = page.split(f'id="t-{take_id}"', 1)[1].split(">", 1)[0]
-        return card.split('data-defects="', 1)[1].split('"', 1)[0]
+        return card(take_id).split('data-defects="', 1)[1].split('"', 1)[0]
 
     assert "cast_drift" in defects_of("walk-drift").split(",")
     assert "cast_drift" not in defects_of("walk-1").split(",")
+    # the reason is on the score: "cast drift: mia drifts from the references at ..."
+    score_title = card("walk-drift").split('class="sc" title="', 1)[1].split('"', 1)[0]
+    assert score_title.startswith("cast drift: mia drifts from the references at "), score_title
+
+
+@pytest.mark.browser
+def test_board_defect_filter_in_a_browser_shows_only_drifting_takes(project_root):
+    from _browser import CHROMIUM, WAIT_MS, chromium, serve_board
+    from conftest import run_cli
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (make chromium)")
+    run_cli("--project", str(project_root), "rank", check=True)
+    with serve_board(project_root) as url, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url)
+        page.wait_for_selector("#t-walk-drift")
+        page.select_option("#f-defect", "cast_drift")
+        page.wait_for_function("document.getElementById('t-walk-1').classList.contains('hide')")
+        shown = page.eval_on_selector_all(".take:not(.hide)", "cs => cs.map(c => c.dataset.id)")
+        assert shown == ["walk-drift"], shown
+        page.select_option("#f-defect", "none")
+        page.wait_for_function("!document.getElementById('t-walk-1').classList.contains('hide')")
+        shown = page.eval_on_selector_all(".take:not(.hide)", "cs => cs.map(c => c.dataset.id)")
+        assert "walk-drift" not in shown and "walk-1" in shown, shown

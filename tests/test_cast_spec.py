@@ -9,20 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli, write_song
+from conftest import run_cli, small_spec_head, write_song
 from dreamcut.generate.batch import plan_takes
 from dreamcut.spec import load_spec, parse_spec_text
 
-BASE = """\
-version: 1
-title: Cast
-song: song.wav
-fps: 12
-takes_per_shot: 1
-take_seconds: 2
-render:
-  master: 160x90
-  resolution: 320x180
+BASE = small_spec_head("Cast") + """\
 {cast}shots:
   - id: one
     prompt: a corridor at dusk, slow zoom

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from _takes import clean_frames, inject_cut, write_song, write_take
+from _takes import add_takes, clean_frames, inject_cut, write_song, write_take
 from dreamcut.analysis.video import Defect, analyze_take, score_take
 
 FPS = 24
@@ -20,8 +20,6 @@ N = 96  # 4 s
 @pytest.fixture(scope="module")
 def ranked(tmp_path_factory):
     from conftest import run_cli
-    from dreamcut.catalog import Take
-    from dreamcut.project import Project
 
     root = tmp_path_factory.mktemp("req")
     write_song(root / "song.wav")
@@ -35,15 +33,7 @@ def ranked(tmp_path_factory):
     base = clean_frames(N)
     dim = [(f * 0.14).astype(np.uint8) for f in base]
     files = {"porch": dim, "beach": dim, "rooms": inject_cut(base, 48), "rooms-early": inject_cut(base, 20)}
-    project = Project.open(root)
-    with project.catalog.transaction():
-        for i, (name, frames) in enumerate(files.items()):
-            shot = name.split("-")[0]
-            project.take_path(shot, name).parent.mkdir(parents=True, exist_ok=True)
-            path = write_take(project.take_path(shot, name), frames, FPS)
-            project.catalog.add_take(Take(id=name, shot_id=shot, path=project.rel(path), seconds=N / FPS, width=320,
-                                          height=180, fps=FPS, backend="animatic", seed=i))
-    project.catalog.close()
+    add_takes(root, files, FPS)
     r = run_cli("--project", str(root), "rank", "--json", check=True)
     return {t["take"]: t for t in json.loads(r.stdout)["takes"]}
 

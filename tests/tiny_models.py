@@ -132,3 +132,59 @@ def build_wan_i2v(folder: Path) -> Path:
         text_encoder=_t5(n, umt5=True), tokenizer=tokenizer)
     pipe.save_pretrained(folder)
     return folder
+
+
+def teach_clip_colour(folder: Path) -> Path:
+    """Give the tiny CLIP model saved in `folder` (random weights, e.g. test_video_analysis's
+    `_tiny_clip`) hand-set image-tower weights that see the colour of the coloured things in a
+    picture, and save it back: a real `CLIPModel` whose image embedding says "red coat" or "green
+    coat" (not a random vector), so a test can rank cast identity through the model folder.
+
+    The tower: patch embedding = mean R, G, B of the patch (dims 0-2) plus a constant (dim 5, from the
+    position embedding) that keeps LayerNorm's scale steady on grey patches; layer 0's MLP writes
+    relu(colour - mean of the other two - 0.3) for red, green and blue (dims 3, 4, 6), zero on grey;
+    layer 1 attends uniformly (q = k = 0) and brings those features, centred, to the class token;
+    the projection centres them again. Pixels are normalised with mean = std = 0.5, so grey is 0."""
+    import json
+
+    _stack()
+    import torch
+    from transformers import CLIPModel
+    from transformers.activations import ACT2FN
+
+    model = CLIPModel.from_pretrained(folder, local_files_only=True)
+    vision, cfg = model.vision_model, model.config.vision_config
+    d, p = cfg.hidden_size, cfg.patch_size
+    feat = (3, 4, 6)  # red, green, blue features
+    centre = torch.eye(3) - 1.0 / 3.0
+    with torch.no_grad():
+        for prm in vision.parameters():
+            prm.zero_()
+        for ln in [vision.pre_layrnorm, vision.post_layernorm] + [m for layer in vision.encoder.layers
+                                                                   for m in (layer.layer_norm1, layer.layer_norm2)]:
+            ln.weight.fill_(1.0)
+        for c in range(3):
+            vision.embeddings.patch_embedding.weight[c, c] = 1.0 / (p * p)
+        vision.embeddings.position_embedding.weight[:, 5] = 1.0
+        first, second = vision.encoder.layers[0], vision.encoder.layers[1]
+        for k, c in enumerate(range(3)):
+            others = [o for o in range(3) if o != c]
+            first.mlp.fc1.weight[k, c] = 1.0
+            first.mlp.fc1.weight[k, others] = -0.5
+            first.mlp.fc1.bias[k] = -0.3
+            first.mlp.fc2.weight[feat[k], k] = 1.0
+        for i, a in enumerate(feat):
+            for j, b in enumerate(feat):
+                second.self_attn.v_proj.weight[a, b] = centre[i, j]
+            second.self_attn.out_proj.weight[a, a] = 1.0
+        proj = model.visual_projection.weight
+        proj.zero_()
+        for i, a in enumerate(feat):
+            for j in range(3):
+                proj[j, a] = centre[j, i]
+    for layer in vision.encoder.layers:
+        layer.mlp.activation_fn = ACT2FN["relu"]
+    cfg.hidden_act = "relu"
+    model.save_pretrained(folder)
+    (Path(folder) / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.5] * 3, "image_std": [0.5] * 3}))
+    return Path(folder)

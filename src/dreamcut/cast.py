@@ -13,18 +13,13 @@ decisions (`backends._cast.explain`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from dreamcut.backends.base import CastMember
+from dreamcut.backends.base import CastLike, CastMember
 
 if TYPE_CHECKING:
     from dreamcut.spec import CastMember as SpecMember
     from dreamcut.spec import ProjectSpec, Shot
-
-
-class CastLike(Protocol):
-    name: str
-    description: str
 
 
 def shot_cast(spec: "ProjectSpec", shot: "Shot") -> list["SpecMember"]:

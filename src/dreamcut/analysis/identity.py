@@ -312,20 +312,27 @@ def judge_identity(mine: Likeness, others: Sequence[Likeness], names: Sequence[s
     severity = 0.0
     if mine.to_refs:
         peers_ref = [o.refs_mean for o in others if o.refs_mean is not None]
-        if peers_ref:
-            typical = float(np.median(peers_ref))
-            if mine.refs_mean < typical - PEER_MARGIN:
-                drift.append((0.0, seconds, f"{who} unlike the references: likeness {mine.refs_mean:.2f}, "
-                                            f"the shot's other takes {typical:.2f}"))
-                severity = max(severity, min(1.0, (typical - mine.refs_mean) / (2 * PEER_MARGIN)))
         best = max(mine.to_refs)
         low = [v < best - DRIFT_DROP for v in mine.to_refs]
+        start = end = 0.0
         if any(low):
             first = low.index(True)
             last = len(low) - 1 - low[::-1].index(True)
             start = mine.times[first]
             end = mine.times[last + 1] if last + 1 < len(mine.times) else seconds
-            if end - start >= DRIFT_MIN_SECONDS and not (drift and drift[0][0] == 0.0 and end - start > 0.9 * seconds):
+        stretch = any(low) and end - start >= DRIFT_MIN_SECONDS
+        if peers_ref:
+            typical = float(np.median(peers_ref))
+            # the frames outside a drifting stretch: when they look like the references as the shot's
+            # other takes do, the stretch below says it all (no second, whole-take drift)
+            steady = [v for v, lo in zip(mine.to_refs, low) if not lo]
+            if mine.refs_mean < typical - PEER_MARGIN:
+                severity = max(severity, min(1.0, (typical - mine.refs_mean) / (2 * PEER_MARGIN)))
+                if not (stretch and steady and float(np.mean(steady)) >= typical - PEER_MARGIN):
+                    drift.append((0.0, seconds, f"{who} unlike the references: likeness {mine.refs_mean:.2f}, "
+                                                f"the shot's other takes {typical:.2f}"))
+        if stretch:
+            if not (drift and drift[0][0] == 0.0 and end - start > 0.9 * seconds):
                 worst = min(mine.to_refs)
                 drift.append((round(start, 3), round(end, 3),
                               f"{who} drifts from the references at {start:.1f} s (likeness {best:.2f} -> {worst:.2f})"))

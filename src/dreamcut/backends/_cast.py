@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Sequence
+
+from dreamcut.backends.base import CastLike
 
 if TYPE_CHECKING:
     from dreamcut.spec import ProjectSpec
-
-
-class CastLike(Protocol):
-    """A cast member as a backend sees it: a name, a description and reference images."""
-
-    name: str
-    description: str
-    refs: Sequence[str]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 Progress = Callable[[float], None]  # fraction 0..1
 
@@ -43,6 +43,15 @@ class CastMember:
     description: str = ""
     refs: tuple[str, ...] = ()
     kind: str = "character"  # character | place | object (the spec's `cast:` kind)
+
+
+class CastLike(Protocol):
+    """A cast member as prompts and backends read it (the spec's `cast:` entry or a request's
+    `CastMember`): a name, a description and reference images."""
+
+    name: str
+    description: str
+    refs: Sequence[str]
 
 
 @dataclass(frozen=True)

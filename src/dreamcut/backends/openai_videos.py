@@ -44,7 +44,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import openai
 import pydantic
 
 from dreamcut.backends._cloud import client_timeout, never_sent, outcome_unknown
@@ -143,6 +142,8 @@ class OpenAIVideosBackend:
                            fix="export OPENAI_API_KEY=... (the key of the server at the base URL)")
         with _SDK_LOCK:  # one client per backend: a dropped second one closes its transport when collected
             if self._client_obj is None:
+                import openai  # the SDK loads with the first client (`dreamcut check` explains the cast without it)
+
                 self._client_obj = openai.OpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
                                                  timeout=self.timeout)
             return self._client_obj
@@ -329,6 +330,8 @@ class OpenAIVideosBackend:
         if not self.honours_idempotency():
             raise ProviderError(f"{self.name}: the /videos API has no cancel (DELETE only removes completed or failed "
                                 f"videos); the job runs on and is billed", code="cancel_unsupported")
+        import openai
+
         try:
             self._call(lambda c: c.videos.delete(job_id))
         except ProviderError as e:
@@ -422,6 +425,8 @@ class _Mapped(ProviderError):
 
 def _map_error(e: Exception, key: str | None) -> _Mapped:
     """SDK exception -> ProviderError: 429/5xx/network/garbled bodies are transient, other 4xx terminal."""
+    import openai
+
     if isinstance(e, openai.APIStatusError):
         status = e.status_code
         body = e.body if isinstance(e.body, dict) else {}

@@ -162,6 +162,8 @@ def routes(board: Board, room: EditRoom) -> APIRouter:
 
     @api.get("/")
     def index() -> StreamingResponse:
+        from dreamcut.analysis.video.defects import DEFECT_KINDS
+
         with board.lock:
             rows = board.catalog.board_takes()
             shots = board.catalog.shot_rows()
@@ -173,7 +175,7 @@ def routes(board: Board, room: EditRoom) -> APIRouter:
         parts = templates.get_template("board.html").generate(
             title=board.project.spec.title, shots=shots, by_shot=by_shot, selections=board.selections(),
             sheets=sheets, total=len(rows), now=changes(board, 0.0)["now"], usage=room.usage(edit),
-            source=edit["source"])
+            source=edit["source"], defect_kinds=DEFECT_KINDS)
         # Streamed in ~32 kB pieces: the browser paints the header and the first shots while the
         # rest of a 700-take board is still being rendered and sent.
         return StreamingResponse(_chunked(parts), media_type="text/html; charset=utf-8",

@@ -13,7 +13,9 @@ import numpy as np
 
 from dreamcut.analysis.video.signals import Signals
 
-DEFECT_KINDS = ("frozen", "flash", "cut", "transition", "motion_spike", "flicker", "dark", "blown")
+# "cast_drift" is found by `analysis.identity` (ranking folds it in for shots that name cast members);
+# it is listed here so every reader of defect kinds (the board's filter, rank --json) knows it.
+DEFECT_KINDS = ("frozen", "flash", "cut", "transition", "motion_spike", "flicker", "dark", "blown", "cast_drift")
 
 FROZEN_MIN_SECONDS = 0.3
 FLASH_MAX_SECONDS = 0.35

@@ -143,7 +143,7 @@
   // -- filter and sort (client side: the page already holds every card) ------------------------
   function applyFilters() {
     const status = $("#f-status").value, minR = +$("#f-rating").value, kind = $("#f-kind").value;
-    const tag = $("#f-tag").value.trim().toLowerCase(), cast = $("#f-cast").value;
+    const tag = $("#f-tag").value.trim().toLowerCase(), defect = $("#f-defect").value;
     $$(".take").forEach((c) => {
       const st = c.dataset.status;
       let show = true;
@@ -153,8 +153,9 @@
       if (minR && +c.dataset.rating < minR) show = false;
       if (kind && c.dataset.kind !== kind) show = false;
       if (tag && !(c.dataset.tags || "").toLowerCase().split(",").includes(tag)) show = false;
-      const drift = (c.dataset.defects || "").split(",").includes("cast_drift");  // ranking's cast drift defect
-      if ((cast === "drift" && !drift) || (cast === "steady" && drift)) show = false;
+      const defects = (c.dataset.defects || "").split(",").filter(Boolean);  // ranking's defect kinds
+      if (defect === "none" && defects.length) show = false;
+      else if (defect && defect !== "none" && !defects.includes(defect)) show = false;
       c.classList.toggle("hide", !show);
     });
   }
@@ -167,7 +168,7 @@
       cards.forEach((c) => row.appendChild(c));
     });
   }
-  ["#f-status", "#f-rating", "#f-kind", "#f-cast"].forEach((s) => $(s).addEventListener("change", applyFilters));
+  ["#f-status", "#f-rating", "#f-kind", "#f-defect"].forEach((s) => $(s).addEventListener("change", applyFilters));
   $("#f-tag").addEventListener("input", applyFilters);
   $("#sort").addEventListener("change", applySort);
 
