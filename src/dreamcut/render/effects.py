@@ -44,7 +44,7 @@ SNARE_BAND = (1000.0, 6000.0)
 
 # How each effect looks at level 1.0 and full section energy.
 PULSE_ZOOM = 0.08             # +8 % zoom at the hit, easing back
-PULSE_FRAMES = 6
+PULSE_FRAMES = 5
 FLASH_BRIGHTNESS = 0.35       # eq brightness (-1..1) at the hit, fading out
 FLASH_FRAMES = 4
 SHAKE_PIXELS = 0.012          # shake amplitude as a fraction of the frame width
