@@ -1,6 +1,7 @@
 """Simulator of the Luma Dream Machine API (api.lumalabs.ai/dream-machine/v1).
 
 POST /generations/video -> 201 Generation {"id", "state": "queued", "request", ...};
+POST /generations/image (photon, the cast keyframe) -> 201 Generation, `assets.image` when completed;
 GET /generations/{id} -> Generation with state queued | dreaming | completed | failed, `failure_reason`,
 `assets.video`; GET /generations?limit&offset -> {"generations", "count", "has_more", "limit", "offset"},
 newest first; DELETE /generations/{id} -> 204. Auth: `Authorization: Bearer`. Errors: {"detail": "..."}.
@@ -16,12 +17,21 @@ Sources (read 2026-11-29):
            reachable here): "You should upload and use your own cdn image urls, currently this is the only
            way to pass an image"
 [credits]  https://docs.lumalabs.ai/changelog/callbacks-and-credits-balance (credit_balance in cents)
+[sdk-image] lumaai 1.21.0 site-packages/lumaai/resources/generations/image.py (create -> POST /generations/image,
+           answered with a Generation) and types/generations/image_create_params.py (model photon-1 |
+           photon-flash-1, aspect_ratio, character_ref.identity0.images: URLs, image_ref / style_ref: [{url,
+           weight}]), types/generation.py (generation_type "image", assets.image), read 2026-11-30
+[refs-max] docs.comfy.org Luma Reference / Luma Text to Image nodes: at most 4 reference images, and 4 character
+           images, "according to API requirements" (read 2026-11-30)
+[image-price] Luma's per-image prices as Comfy's API nodes pass them through (Comfy-Org/docs
+           tutorials/api-nodes/pricing.mdx: photon-1 $0.0073, photon-flash-1 $0.0019; read 2026-11-30)
 Not found in any source read: Luma's rate-limit headers, the exact answer to a data: URI, whether a
 failed generation is billed, and whether DELETE stops a generation. The simulator says so where it acts.
 """
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 from simulators._http import Job, Request, Response, Simulator, qs_one
@@ -34,6 +44,16 @@ RATIO = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": 
 # USD per million rendered pixels at 24 fps (lumalabs.ai/api pricing as the backend cites it, read 2025-10;
 # a copy kept here so a wrong backend price shows up as ledger != books).
 USD_PER_MPX = {"ray-2": Decimal("0.0064"), "ray-flash-2": Decimal("0.0022")}
+USD_PER_IMAGE = {"photon-1": Decimal("0.0073"), "photon-flash-1": Decimal("0.0019")}  # [image-price], a copy
+
+
+def tiny_jpeg() -> bytes:
+    """A small real JPEG: what a completed image generation's `assets.image` serves here."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (128, 72), (200, 120, 40)).save(buf, "JPEG")
+    return buf.getvalue()
 
 
 def pixels(aspect: str, resolution: str) -> int:
@@ -51,6 +71,7 @@ class LumaSim(Simulator):
 
     def setup_routes(self) -> None:
         self.add("POST", PREFIX + r"/generations/video", "create", self.create)
+        self.add("POST", PREFIX + r"/generations/image", "create_image", self.create_image)
         self.add("GET", PREFIX + r"/generations", "list", self.list)
         self.add("GET", PREFIX + r"/generations/(?P<id>[^/]+)", "get", self.get)
         self.add("DELETE", PREFIX + r"/generations/(?P<id>[^/]+)", "delete", self.delete)
@@ -77,6 +98,8 @@ class LumaSim(Simulator):
         if self.phase(job) != "done":
             return Decimal(0)
         body = job.request
+        if body.get("generation_type") == "image":  # [image-price]: a flat price per image
+            return USD_PER_IMAGE[body["model"]]
         seconds = int(str(body["duration"]).rstrip("s"))
         mpx = Decimal(pixels(body["aspect_ratio"], body["resolution"]) * 24 * seconds) / Decimal(1_000_000)
         return USD_PER_MPX[body["model"]] * mpx
@@ -111,10 +134,37 @@ class LumaSim(Simulator):
         job = self.new_job(body, prompt=body.get("prompt"))
         return Response(201, self._generation(job, "queued"))
 
+    def create_image(self, req: Request) -> Response:
+        """[sdk-image] POST /generations/image: a photon generation, polled at GET /generations/{id} like a
+        video one; references are hosted URLs ([images]), at most 4 each ([refs-max])."""
+        body = req.json()
+        problems = []
+        if body.get("model") not in USD_PER_IMAGE:
+            problems.append(f"invalid model {body.get('model')!r}")
+        if body.get("aspect_ratio", "16:9") not in ASPECTS:
+            problems.append("invalid aspect_ratio")
+        identity = ((body.get("character_ref") or {}).get("identity0") or {}).get("images") or []
+        refs = [(f"character_ref.identity0.images[{i}]", u) for i, u in enumerate(identity)]
+        for kind in ("image_ref", "style_ref"):
+            refs += [(f"{kind}[{i}].url", (r or {}).get("url")) for i, r in enumerate(body.get(kind) or [])]
+            if len(body.get(kind) or []) > 4:
+                problems.append(f"{kind}: at most 4 images")
+        if len(identity) > 4:
+            problems.append("character_ref.identity0.images: at most 4 images")
+        for where, url in refs:
+            if not str(url or "").startswith(("https://", "http://")):
+                problems.append(f"{where} must be a publicly reachable image URL")
+        if problems:
+            return Response(400, {"detail": "; ".join(problems)})
+        body.setdefault("generation_type", "image")
+        job = self.new_job(body, prompt=body.get("prompt"))
+        return Response(201, self._generation(job, "queued"))
+
     def _generation(self, job: Job, state: str, **extra) -> dict:
-        return {"id": job.id, "generation_type": "video", "state": state, "failure_reason": None,
+        kind = "image" if job.request.get("generation_type") == "image" else "video"
+        return {"id": job.id, "generation_type": kind, "state": state, "failure_reason": None,
                 "created_at": self.clock.iso(job.created_at), "assets": None, "model": job.request["model"],
-                "request": {"generation_type": "video", **job.request}, **extra}
+                "request": {"generation_type": kind, **job.request}, **extra}
 
     def _view(self, job: Job) -> dict:
         phase = self.phase(job)
@@ -124,6 +174,8 @@ class LumaSim(Simulator):
         if phase == "running":
             return self._generation(job, "dreaming")
         if phase == "done":
+            if job.request.get("generation_type") == "image":  # [sdk-image] types/generation.py: assets.image
+                return self._generation(job, "completed", assets={"image": self.media_url(f"{job.id}.jpg")})
             return self._generation(job, "completed", assets={
                 "video": self.media_url(f"{job.id}.mp4"), "image": None, "progress_video": None})
         if phase == "policy":
@@ -147,6 +199,11 @@ class LumaSim(Simulator):
         page = jobs[offset:offset + limit]
         return Response(200, {"generations": [self._view(j) for j in page], "count": len(page),
                               "has_more": offset + limit < len(jobs), "limit": limit, "offset": offset})
+
+    def _media(self, req: Request) -> Response:
+        if req.params["name"].endswith(".jpg"):
+            return Response(200, tiny_jpeg(), {"Content-Type": "image/jpeg"})
+        return super()._media(req)
 
     def delete(self, req: Request) -> Response:
         job = self.jobs.get(req.params["id"])

@@ -1,6 +1,7 @@
 """Simulator of the Runway API (api.dev.runwayml.com, API version 2024-11-06).
 
-POST /v1/text_to_video, POST /v1/image_to_video -> {"id", "estimatedCost": {"credits"}};
+POST /v1/text_to_video, POST /v1/image_to_video, POST /v1/text_to_image (gen4_image, the cast keyframe)
+-> {"id", "estimatedCost": {"credits"}};
 GET /v1/tasks/{id} -> {"id", "createdAt", "status": PENDING|THROTTLED|RUNNING|SUCCEEDED|FAILED|CANCELLED,
 "estimatedCost" | "cost", "progress", "output", "failure", "failureCode"}; DELETE /v1/tasks/{id} -> 204.
 Auth: `Authorization: Bearer`; every request carries `X-Runway-Version`. Errors: {"error", "issues"?}.
@@ -17,12 +18,21 @@ Sources (read 2026-11-29):
 [moderation]  https://docs.dev.runwayml.com/api-details/moderation
 [errors]      https://docs.dev.runwayml.com/errors/errors
 [help-errors] https://help.runwayml.com/hc/en-us/articles/32880432736659 (web app help centre)
+[sdk-image]   runwayml 5.24.0 site-packages/runwayml/resources/text_to_image.py (create: POST /v1/text_to_image,
+              answered with a task id; the task is then read at /v1/tasks/{id} like a video task) and
+              types/text_to_image_create_params.py (Gen4Image: promptText 1-1000, ratio, referenceImages "up to
+              three", each {uri, tag}; tag "3-16 characters, start with a letter, ... letters, digits, and
+              underscores"), read 2026-11-30
+[image-price] gen4_image: "5 credits (720p), 8 credits (1080p)" (github.com/runwayml/skills rw-integrate-image,
+              Runway's own integration guide, read 2026-11-30)
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from simulators._http import Job, Request, Response, Simulator, usd
@@ -47,6 +57,20 @@ DURATIONS = {"gen4.5": set(range(2, 11)), "gen4_turbo": {5, 10}, "veo3.1": {4, 6
 CREDITS = {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 20, "veo3.1_fast": 10}
 URL_LIFETIME_S = 24 * 3600  # [sdk-task]: output URLs "expire within 24-48 hours"
 DATA_URI_LIMIT = 5 * 1024 * 1024  # [inputs]: "Data URI size limit" for images: 5MB
+# [sdk-image] Gen4Image.ratio, by price class ([image-price]: 5 credits a 720p image, 8 a 1080p one).
+IMAGE_CREDITS = {**{r: 5 for r in ("1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720")},
+                 **{r: 8 for r in ("1920:1080", "1080:1920", "1024:1024", "1080:1080", "1168:880", "1360:768",
+                                   "1440:1080", "1080:1440", "1808:768", "2112:912")}}
+TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,15}$")  # [sdk-image] Gen4ImageReferenceImage.tag
+
+
+def tiny_png() -> bytes:
+    """A small real PNG: what a finished gen4_image task's output URL serves here."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (128, 72), (40, 120, 200)).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def _uri_problem(uri: object) -> str | None:
@@ -83,10 +107,12 @@ class RunwaySim(Simulator):
     base_url_env = "DREAMCUT_RUNWAY_BASE_URL"
     throttled_polls = 1  # polls a task spends THROTTLED after PENDING
     failure_plans = ("policy", "internal", "error")  # SAFETY.INPUT.TEXT, INTERNAL, INTERNAL.BAD_OUTPUT.CODE01
+    hold_images = None  # a threading.Event: image downloads wait for it (tests kill a client mid-download)
 
     def setup_routes(self) -> None:
         self.add("POST", r"/v1/text_to_video", "create", self.create)
         self.add("POST", r"/v1/image_to_video", "create", self.create)
+        self.add("POST", r"/v1/text_to_image", "create_image", self.create_image)
         self.add("GET", r"/v1/tasks/(?P<id>[^/]+)", "task", self.task)
         self.add("DELETE", r"/v1/tasks/(?P<id>[^/]+)", "delete", self.delete)
 
@@ -177,6 +203,37 @@ class RunwaySim(Simulator):
         # ("The maximum credits this task may charge").
         return Response(200, {"id": job.id, "estimatedCost": {"credits": job.extra["credits"]}})
 
+    def create_image(self, req: Request) -> Response:
+        """[sdk-image] POST /v1/text_to_image with model gen4_image: validated like the video creates (400,
+        `error` + `issues`), billed per image by ratio class, a task like any other."""
+        if req.header("X-Runway-Version") != "2024-11-06":
+            return Response(400, {"error": "Missing or invalid X-Runway-Version header."})
+        body = req.json()
+        issues = []
+        if body.get("model") != "gen4_image":
+            issues.append({"path": ["model"], "message": f"Invalid model {body.get('model')!r} for this endpoint"})
+        if body.get("ratio") not in IMAGE_CREDITS:
+            issues.append({"path": ["ratio"], "message": f"Invalid ratio {body.get('ratio')!r}"})
+        text = body.get("promptText")
+        if not isinstance(text, str) or not text or len(text) > 1000:  # [sdk-image]: "non-empty ... up to 1000"
+            issues.append({"path": ["promptText"], "message": "Expected a non-empty string up to 1000 characters"})
+        refs = body.get("referenceImages") or []
+        if len(refs) > 3:  # [sdk-image]: "An array of up to three images"
+            issues.append({"path": ["referenceImages"], "message": "At most 3 reference images"})
+        for i, ref in enumerate(refs):
+            problem = _uri_problem(ref.get("uri") if isinstance(ref, dict) else None)
+            if problem:
+                issues.append({"path": ["referenceImages", i, "uri"], "message": problem})
+            tag = ref.get("tag") if isinstance(ref, dict) else None
+            if tag is not None and not TAG.match(str(tag)):
+                issues.append({"path": ["referenceImages", i, "tag"], "message": "Invalid tag"})
+        if issues:
+            return Response(400, {"error": "Validation of body failed", "issues": issues})
+        job = self.new_job(body, prompt=text)
+        job.extra["credits"] = IMAGE_CREDITS[body["ratio"]]
+        job.extra["image"] = True
+        return Response(200, {"id": job.id, "estimatedCost": {"credits": job.extra["credits"]}})
+
     def task(self, req: Request) -> Response:
         job = self.jobs.get(req.params["id"])
         # [sdk-tasks]: "Aborted and deleted tasks will not be able to be fetched again"; [errors]: 404 "when the
@@ -198,8 +255,9 @@ class RunwaySim(Simulator):
             # [sdk-task] Succeeded.output: URLs that "expire within 24-48 hours; fetch the task again to get fresh
             # URLs". Each answer signs a fresh URL valid for the shorter bound, 24 h of the simulator's clock.
             expires = int(self.clock.now() + URL_LIFETIME_S)
+            name = f"{job.id}.png" if job.extra.get("image") else f"{job.id}.mp4"  # [sdk-image]: an image URL
             return Response(200, {**base, **cost, "status": "SUCCEEDED",
-                                  "output": [self.media_url(f"{job.id}.mp4") + f"?expires={expires}"]})
+                                  "output": [self.media_url(name) + f"?expires={expires}"]})
         if phase == "policy":
             # [failures]: SAFETY.INPUT.* = an input was rejected by moderation; "You should not retry".
             return Response(200, {**base, **cost, "status": "FAILED", "failureCode": "SAFETY.INPUT.TEXT",
@@ -218,6 +276,10 @@ class RunwaySim(Simulator):
         if self.clock.now() > expires:  # a signed URL past its lifetime: what the exact answer is, is not documented
             return Response(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
                             {"Content-Type": "application/xml"})
+        if req.params["name"].endswith(".png"):
+            if self.hold_images is not None:  # a test holds the keyframe's download (to kill the client there)
+                self.hold_images.wait(60)
+            return Response(200, tiny_png(), {"Content-Type": "image/png"})
         return super()._media(req)
 
     def delete(self, req: Request) -> Response:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from dreamcut.backends.base import CastLike
 
@@ -88,8 +88,11 @@ def first_frame_routing(backend: str, cast: Sequence[CastLike], own_refs: Sequen
     return CastRouting(backend, tuple(sent), tuple(dropped), how)
 
 
-def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], own_refs: Sequence[str] = ()) -> CastRouting:
-    """The backend's own `cast_routing` (imported from its module: no SDK is imported)."""
+def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], own_refs: Sequence[str] = (),
+                *, keyframe_size: tuple[int, int] | None = None) -> CastRouting:
+    """The backend's own `cast_routing` (imported from its module: no SDK is imported). With
+    `keyframe_size` (a shot with `cast_keyframe: true`, no refs of its own, at that video size) the
+    backend's `keyframe_routing` where it has one; where it has none, its usual routing, said."""
     from dreamcut.backends.registry import BACKENDS
 
     try:
@@ -102,6 +105,14 @@ def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], 
         return CastRouting(f"{backend_name}:{model}" if model else backend_name,
                            how="takes no pictures: the descriptions travel in the prompt only",
                            dropped=tuple((m, r, f"{backend_name} has no image input for a cast") for m, r in all_refs(cast)))
+    if keyframe_size is not None and not own_refs and any(m.refs for m in cast):
+        through = getattr(module, "keyframe_routing", None)
+        if through is not None:
+            return through(model, list(cast), keyframe_size)
+        plain = route(model, list(cast), list(own_refs))
+        return CastRouting(plain.backend, plain.sent, plain.dropped,
+                           f"{plain.how} (cast_keyframe: {backend_name} has no keyframe step, so none is made)",
+                           plain.problems)
     return route(model, list(cast), list(own_refs))
 
 
@@ -110,17 +121,18 @@ def explain(spec: "ProjectSpec", root: str = ".") -> list[str]:
     combination, naming the shots. [] when no shot names a cast member."""
     from dreamcut.cast import resolve_ref, shot_members
 
-    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list] = {}
+    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], list] = {}
     for shot in spec.shots:
         if not shot.cast:
             continue
-        key = (str(spec.shot_backend(shot)), tuple(shot.cast), tuple(shot.refs))
+        key = (str(spec.shot_backend(shot)), tuple(shot.cast), tuple(shot.refs), bool(shot.cast_keyframe))
         groups.setdefault(key, []).append(shot)
     out: list[str] = []
-    for (backend_text, names, own), shots_ in groups.items():
+    for (backend_text, names, own, keyframe), shots_ in groups.items():
         name, _, model = backend_text.partition(":")
         members = shot_members(spec, shots_[0], root)  # the members as the requests carry them
-        routing = routing_for(name, model or None, members, [resolve_ref(r, root) for r in own])
+        routing = routing_for(name, model or None, members, [resolve_ref(r, root) for r in own],
+                              keyframe_size=tuple(spec.master_size) if keyframe else None)
         shots = [s.id for s in shots_]
         where = ", ".join(shots[:6]) + (f" (+{len(shots) - 6})" if len(shots) > 6 else "")
         lines = routing.lines()
@@ -143,3 +155,55 @@ def with_first_frame(request, routing: CastRouting):
 
 
 FIRST_FRAME = "first frame"  # the field name prefix first_frame_routing callers use for the image input
+
+
+# -- the cast keyframe: a paid image step before the video ------------------------------------------
+
+KEYFRAME_OPTION = "cast_keyframe"  # a shot's `cast_keyframe: true`, carried in the request's options
+CAST_KEYFRAME = "cast keyframe"  # the field name prefix for the refs a keyframe step sends
+
+
+def wants_keyframe(request) -> bool:
+    """The take opts into a cast keyframe (`cast_keyframe: true` on its shot), names cast members with
+    pictures, and gives no image of its own (a shot's own first frame wins). A preview (a few frames,
+    cheapest settings) never makes one."""
+    return bool(request.option(KEYFRAME_OPTION) and not request.refs and not request.preview
+                and any(m.refs for m in request.cast))
+
+
+def after_keyframe(request, keyframe_ref: str):
+    """The video request once the keyframe exists: the keyframe is its first frame, and the step is done
+    (no keyframe option, so it is not priced or made again)."""
+    from dataclasses import replace
+
+    options = tuple((k, v) for k, v in request.options if k != KEYFRAME_OPTION)
+    return replace(request, refs=(keyframe_ref,), options=options)
+
+
+class KeyframeStep(Protocol):
+    """A backend's cast keyframe step (`backend.cast_keyframe(request)`): one paid image job made from
+    every cast picture the image model takes, then animated as the video's first frame. The job
+    runner drives it like any provider job (submit, poll, cancel, what is charged), with its own job
+    key, its own charge and ledger line (`generate.keyframes`)."""
+
+    name: str
+    model: str
+    suffix: str  # the downloaded image's file suffix
+    cancel_billing: object
+    min_poll_interval: float
+
+    def price(self, request) -> float: ...
+    def routing(self, request) -> CastRouting: ...
+    def submit(self, request, idempotency_key: str) -> str: ...
+    def poll(self, job_id: str): ...
+    def charged(self, request, status) -> float: ...
+    def download(self, job_id: str, dest, progress=None) -> None: ...
+    def cancel(self, job_id: str) -> None: ...
+    def video_ref(self, job_id: str, path) -> str: ...
+
+
+def through_keyframe(backend: str, step_how: str, sent, dropped, video_field: str) -> CastRouting:
+    """The routing of a take whose cast goes through a keyframe: every picture sent to the image
+    request (`sent`: CastRef with CAST_KEYFRAME fields), then the keyframe into `video_field`."""
+    how = f"{step_how}, then the keyframe goes in as the {video_field}; descriptions in the prompt"
+    return CastRouting(backend, tuple(sent), tuple(dropped), how)

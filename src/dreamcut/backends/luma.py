@@ -15,6 +15,9 @@ Reads top to bottom as build request -> submit -> poll -> download:
   aspect ratio, resolution, keyframes) created since the attempt.
 - poll: GET /generations/{id}: queued -> dreaming -> completed | failed (failure_reason).
 - download: `assets.video` of the completed generation.
+- cast keyframe (a shot's `cast_keyframe: true`): first POST /generations/image (photon) with the cast's
+  hosted pictures as `character_ref.identity0.images` / `image_ref` (`LumaCastKeyframe`); the video's
+  frame0 is then the image URL Luma hosts (`assets.image`).
 
 Luma has no cancel endpoint (`cancel_billing` is IMPOSSIBLE): `cancel` says so instead of
 deleting (deleting a generation is not documented to stop or refund it); a generation timed
@@ -37,7 +40,8 @@ from dreamcut.backends._cloud import (TableBackend, client_timeout, common_probl
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError, ProviderJob)
-from dreamcut.backends._cast import FIRST_FRAME, CastRouting, first_frame_routing, with_first_frame
+from dreamcut.backends._cast import (CAST_KEYFRAME, FIRST_FRAME, CastRef, CastRouting, after_keyframe,
+                                     first_frame_routing, through_keyframe, wants_keyframe, with_first_frame)
 from dreamcut.errors import BadInput
 
 # -- the prompt ------------------------------------------------------------------------
@@ -127,9 +131,19 @@ class LumaBackend(TableBackend):
         return round(self._model.usd_per_megapixel * w * h * FPS * seconds / 1e6, 6)
 
     def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        if wants_keyframe(request):
+            return self.cast_keyframe(request).routing(request)
         return cast_routing(self.model, request.cast, request.refs)
 
+    def cast_keyframe(self, request: GenerationRequest) -> "LumaCastKeyframe | None":
+        """The photon step that makes this take's first frame from its cast's pictures (`character_ref`),
+        when the shot asks for one (`cast_keyframe: true`, cast pictures, no first frame of its own)."""
+        return LumaCastKeyframe(self) if wants_keyframe(request) else None
+
     def problems(self, request: GenerationRequest) -> list[str]:
+        step = self.cast_keyframe(request)
+        if step is not None:  # the video starts from the keyframe (a hosted URL Luma returns)
+            return step.problems(request) + self.problems(after_keyframe(request, _KEYFRAME_PLACEHOLDER))
         routing = self.cast_routing(request)
         request = with_first_frame(request, routing)
         out = list(routing.problems) + common_problems(self._caps, request, self.model) + ref_problems(
@@ -148,10 +162,14 @@ class LumaBackend(TableBackend):
 
     def build(self, request: GenerationRequest, *, continue_from: str | None = None) -> dict[str, Any]:
         """SDK keyword arguments for `request`; `continue_from` = a generation id to extend."""
+        if wants_keyframe(request):  # never a video without the keyframe it was priced with
+            raise BadInput("this take starts from its cast keyframe, which is made first", where=request.shot_id,
+                           fix="make it with `dreamcut generate` (the keyframe, then the video from it)")
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see luma:{self.model} capabilities")
-        request = with_first_frame(request, self.cast_routing(request))
+        if not continue_from:  # an extension goes on from its generation: a cast picture is not its last frame
+            request = with_first_frame(request, self.cast_routing(request))
         size = pick_size(self._caps, request)
         aspect, resolution = SIZES[size]
         body: dict[str, Any] = {
@@ -196,7 +214,9 @@ class LumaBackend(TableBackend):
                   *, continue_from: str | None = None, max_pages: int = 10) -> list[ProviderJob]:
         """Generations created since `created_after` whose request is this one (Luma carries no client
         tag): GET /generations, newest first, page by page until older than `created_after`."""
-        want = self.build(request, continue_from=continue_from)
+        return self._find(self.build(request, continue_from=continue_from), created_after, max_pages)
+
+    def _find(self, want: dict[str, Any], created_after: float, max_pages: int = 10) -> list[ProviderJob]:
         found: list[ProviderJob] = []
         for page in range(max_pages):
             try:
@@ -282,7 +302,8 @@ class LumaBackend(TableBackend):
 def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
     """Luma's video models (ray-2, ray-flash-2) take images only as keyframes, by hosted URL; its
     character references (`character_ref`) belong to the image models (photon), not to video. So the
-    first cast reference becomes keyframe frame0 when the shot gives none. A local cast picture is a
+    first cast reference becomes keyframe frame0 when the shot gives none (or, with the shot's
+    `cast_keyframe: true`, a photon keyframe made from every cast picture does: `LumaCastKeyframe`). A local cast picture is a
     problem before any money is spent: Luma cannot fetch it."""
     routing = first_frame_routing(
         f"luma:{model}", cast, own_refs, slots=2, field=f"{FIRST_FRAME} (keyframes.frame0)",
@@ -295,3 +316,143 @@ def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
     return CastRouting(routing.backend, routing.sent, routing.dropped, routing.how, (
         f"luma takes cast reference images as hosted URLs only, not local files ({names}): upload them and put "
         f"their https:// URLs in the cast's refs:",))
+
+
+# -- the cast keyframe: photon with character_ref, then ray from it ---------------------------------
+
+# The image model of each video model: the quality one with the quality one, flash with flash.
+IMAGE_MODELS = {"ray-2": "photon-1", "ray-flash-2": "photon-flash-1"}
+# USD per image. Luma's API prices as Comfy's API nodes pass them through (github.com/Comfy-Org/docs
+# tutorials/api-nodes/pricing.mdx, PR 514, read 2026-11-30): photon-1 $0.0073, photon-flash-1 $0.0019; the
+# same table's ray-2 720p 5 s at $0.71 is this file's $0.0064/Mpx, so the table follows Luma's own prices.
+IMAGE_PRICES = {"photon-1": 0.0073, "photon-flash-1": 0.0019}
+IMAGE_PRICE_SOURCE = "Luma API prices via Comfy-Org/docs api-nodes/pricing.mdx (photon-1 $0.0073, photon-flash-1 $0.0019 an image), read 2026-11-30"
+# lumaai 1.21.0 types/generations/image_create_params.py: character_ref.identity0.images (URLs), image_ref
+# [{url, weight}]; at most 4 images each "according to API requirements" (docs.comfy.org Luma Reference and
+# Luma Text to Image nodes, read 2026-11-30).
+MAX_IDENTITY_IMAGES = 4
+MAX_IMAGE_REFS = 4
+IMAGE_REF_WEIGHT = 0.85  # the weight Luma's image references default to in its hosted tools (replicate.com/luma/photon)
+_KEYFRAME_PLACEHOLDER = "https://keyframe.invalid/cast-keyframe.jpg"  # stands for the keyframe in `problems`
+
+
+def _keyframe_refs(cast) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """((member, url, field) sent, (member, ref, why) dropped): the first member with hosted pictures is
+    `character_ref.identity0` (Luma's API has one identity), every other member's pictures go to
+    `image_ref`; local files are dropped (Luma takes hosted URLs only: a problem before money)."""
+    sent, dropped = [], []
+    identity: str | None = None
+    n_identity = n_image = 0
+    for member in cast:
+        hosted = [r for r in member.refs if is_remote(r)]
+        dropped += [(member.name, r, "a local file: Luma takes hosted image URLs only")
+                    for r in member.refs if not is_remote(r)]
+        if hosted and identity is None:
+            identity = member.name
+        for url in hosted:
+            if member.name == identity and n_identity < MAX_IDENTITY_IMAGES:
+                sent.append((member.name, url, "character_ref.identity0.images"))
+                n_identity += 1
+            elif member.name != identity and n_image < MAX_IMAGE_REFS:
+                sent.append((member.name, url, "image_ref"))
+                n_image += 1
+            else:
+                dropped.append((member.name, url, "Luma takes at most 4 pictures per reference kind"))
+    return sent, dropped
+
+
+def keyframe_routing(model: str | None, cast, size: tuple[int, int]) -> CastRouting:
+    """`dreamcut check`'s words for a take with `cast_keyframe: true` (pure: no SDK, no files read)."""
+    sent, dropped = _keyframe_refs(cast)
+    image = IMAGE_MODELS.get(model or "", "photon-1")
+    how = (f"cast keyframe from {len(sent)} reference{'s' if len(sent) != 1 else ''} via {image} "
+           f"(${IMAGE_PRICES[image]:.4f}), then {model}")
+    routing = through_keyframe(f"luma:{model}", how, [CastRef(m, u, f"{CAST_KEYFRAME} ({f})") for m, u, f in sent],
+                               dropped, f"{FIRST_FRAME} (keyframes.frame0)")
+    local = [Path(r).name for _, r, why in dropped if why.startswith("a local file")]
+    if not local:
+        return routing
+    return CastRouting(routing.backend, routing.sent, routing.dropped, routing.how, (
+        f"luma takes cast reference images as hosted URLs only, not local files ({', '.join(local)}): upload them "
+        f"and put their https:// URLs in the cast's refs:",))
+
+
+class LumaCastKeyframe:
+    """The keyframe step of a Luma take: POST /generations/image (photon) with the first member's pictures as
+    `character_ref.identity0.images` and the others' as `image_ref`; polled and billed like a video
+    generation (GET /generations/{id}); its `assets.image` (a URL Luma hosts) is the video's frame0."""
+
+    name = "luma"
+    suffix = ".jpg"
+    cancel_billing = CancelBilling.IMPOSSIBLE
+    min_poll_interval = LumaBackend.min_poll_interval
+
+    def __init__(self, video: LumaBackend) -> None:
+        self._video = video
+        self.model = IMAGE_MODELS[video.model]
+
+    def price(self, request: GenerationRequest) -> float:
+        return IMAGE_PRICES[self.model]
+
+    def routing(self, request: GenerationRequest) -> CastRouting:
+        return keyframe_routing(self._video.model, request.cast, (request.width, request.height))
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        routing = self.routing(request)
+        return list(routing.problems) + ([] if routing.sent else ["no hosted cast picture for the keyframe"])
+
+    def build(self, request: GenerationRequest) -> dict[str, Any]:
+        sent, _ = _keyframe_refs(request.cast)
+        aspect, _ = SIZES[pick_size(self._video._caps, request)]
+        body: dict[str, Any] = {"model": self.model, "generation_type": "image", "prompt": request.prompt,
+                                "aspect_ratio": aspect}
+        identity = [u for _, u, f in sent if f.startswith("character_ref")]
+        images = [{"url": u, "weight": IMAGE_REF_WEIGHT} for _, u, f in sent if f == "image_ref"]
+        if identity:
+            body["character_ref"] = {"identity0": {"images": identity}}
+        if images:
+            body["image_ref"] = images
+        return body
+
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        body = self.build(request)
+        try:
+            generation = self._video._client().with_options(max_retries=0).generations.image.create(**body)
+        except Exception as e:  # noqa: BLE001
+            raise self._video._error(e, create=True) from None
+        generation_id = getattr(generation, "id", None)
+        if not isinstance(generation_id, str) or not generation_id:
+            raise outcome_unknown("luma", "the answer was not a generation (no JSON id)", [self._video._key])
+        return generation_id
+
+    def find_jobs(self, request: GenerationRequest, idempotency_key: str, created_after: float) -> list[ProviderJob]:
+        """Image generations created since `created_after` whose request is this one (as for video)."""
+        return self._video._find(self.build(request), created_after)
+
+    def poll(self, job_id: str) -> JobStatus:
+        return self._video.poll(job_id)
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """A completed image costs its price; a failed one is counted free (as the video: not documented)."""
+        return self.price(request) if status.state == JobState.COMPLETED else 0.0
+
+    def image_url(self, job_id: str) -> str:
+        generation = self._video._get(job_id)
+        assets = getattr(generation, "assets", None)
+        url = assets.image if assets else None
+        if getattr(generation, "state", None) != "completed" or not url:
+            state = getattr(generation, "state", None)
+            raise ProviderError(f"luma: generation {job_id} has no image (state {state})", code="no_output",
+                                transient=state is None)
+        return url
+
+    def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
+        download_url(self.image_url(job_id), Path(dest), provider="luma", progress=progress,
+                     secrets=[self._video._key])
+
+    def cancel(self, job_id: str) -> None:
+        self._video.cancel(job_id)
+
+    def video_ref(self, job_id: str, path: Path) -> str:
+        """The keyframe as Luma hosts it (`assets.image`): frame0 of the video is that URL."""
+        return self.image_url(job_id)

@@ -16,6 +16,9 @@ Reads top to bottom as build request -> submit -> poll -> download:
   are `retryable`: a retry is a new paid create), terminal tasks carry `cost.credits`. A task
   that was cancelled or deleted answers 404 for good: it is reported CANCELED ("gone").
 - download: the first output URL (signed, expires in 24-48 h; a later poll gets fresh ones).
+- cast keyframe (a shot's `cast_keyframe: true`): first POST /v1/text_to_image with `gen4_image`, every
+  cast picture in `referenceImages` with its `@tag` named in the prompt (`RunwayCastKeyframe`), a task
+  polled and billed like the video's; the video then starts from that image (`promptImage`).
 - cancel: DELETE /v1/tasks/{id}. "Refund eligibility is based on the task status observed by the
   server during cancellation. If that check observes RUNNING, cancellation does not refund
   credits ... A prior GET response reporting PENDING or THROTTLED does not guarantee a refund"
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +47,8 @@ from dreamcut.backends._cloud import (client_timeout, common_problems, download_
 from dreamcut.backends._prompt import Draft, fit, seconds_label, timed_draft
 from dreamcut.backends.base import (CancelBilling, Capabilities, GenerationRequest, JobState, JobStatus, Progress,
                                     ProviderError)
-from dreamcut.backends._cast import FIRST_FRAME, CastRouting, first_frame_routing, with_first_frame
+from dreamcut.backends._cast import (CAST_KEYFRAME, FIRST_FRAME, CastRef, CastRouting, after_keyframe,
+                                     first_frame_routing, through_keyframe, wants_keyframe, with_first_frame)
 from dreamcut.errors import BadInput
 
 # -- the prompt ------------------------------------------------------------------------
@@ -148,14 +153,26 @@ class RunwayBackend:
         return round(self._model.credits_per_second * self.whole_seconds(request) * CREDIT_USD, 6)
 
     def cast_routing(self, request: GenerationRequest) -> CastRouting:
+        if wants_keyframe(request):
+            return self.cast_keyframe(request).routing(request)
         return cast_routing(self.model, request.cast, request.refs)
 
+    def cast_keyframe(self, request: GenerationRequest) -> "RunwayCastKeyframe | None":
+        """The gen4_image step that makes this take's first frame from its cast's tagged pictures, when
+        the shot asks for one (`cast_keyframe: true`, cast pictures, no first frame of its own)."""
+        return RunwayCastKeyframe(self) if wants_keyframe(request) else None
+
     def problems(self, request: GenerationRequest) -> list[str]:
+        step = self.cast_keyframe(request)
+        if step is not None:  # the video starts from the keyframe: check the image request, then a first frame
+            return step.problems(request) + self.problems(after_keyframe(request, _KEYFRAME_PLACEHOLDER))
         request = with_first_frame(request, self.cast_routing(request))
         caps = self._model.caps
         out = common_problems(caps, request, self.model) + ref_problems(
             request, caps, max_refs=self._model.max_refs, needs_image=not self._model.text, model=self.model)
         for ref in request.refs:
+            if ref == _KEYFRAME_PLACEHOLDER:
+                continue
             if is_remote(ref) and (why := _url_problem(ref)):
                 out.append(f"reference {ref[:80]!r}: {why}; give an https:// URL or a local file (sent inline)")
         return out
@@ -174,6 +191,9 @@ class RunwayBackend:
 
     def build(self, request: GenerationRequest) -> dict[str, Any]:
         """The SDK keyword arguments for `request` (pure apart from reading reference images)."""
+        if wants_keyframe(request):  # never a video without the keyframe it was priced with
+            raise BadInput("this take starts from its cast keyframe, which is made first", where=request.shot_id,
+                           fix="make it with `dreamcut generate` (the keyframe, then the video from it)")
         problems = self.problems(request)
         if problems:
             raise BadInput("; ".join(problems), where=request.shot_id, fix=f"see runway:{self.model} capabilities")
@@ -307,7 +327,8 @@ def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
     """Runway's video models take images only as `promptImage` (the first frame; Veo 3.1 models also a
     last frame). Tagged `referenceImages` (`@mia` in the prompt) exist only on Runway's image models
     (gen4_image, text_to_image), not on image_to_video; so the first cast reference becomes the first
-    frame when the shot gives none, local files inline as data URIs, https URLs on a domain name.
+    frame when the shot gives none (or, with the shot's `cast_keyframe: true`, a gen4_image keyframe made
+    from every tagged reference does: `keyframe_routing`, `RunwayCastKeyframe`), local files inline as data URIs, https URLs on a domain name.
     (runwayml 5.24.0: types/image_to_video_create_params.py gives Gen4Turbo, Gen4_5 and Veo3_1 only
     `promptImage`; `referenceImages` with `tag` appears in types/text_to_image_create_params.py.)"""
     m = MODELS.get(model or "")
@@ -317,3 +338,161 @@ def cast_routing(model: str | None, cast, own_refs) -> CastRouting:
                 "its image models only)",
         usable=lambda ref: not is_remote(ref) or _url_problem(ref) is None,
         unusable="not an https:// URL on a domain name (Runway refuses it)")
+
+
+# -- the cast keyframe: gen4_image with tagged references, then the video from it -------------------
+
+IMAGE_MODEL = "gen4_image"
+# gen4_image: 5 credits a 720p image, 8 a 1080p one, $0.01 a credit: $0.05 / $0.08 (Runway's API pricing as
+# Runway's own integration guide lists it, github.com/runwayml/skills rw-integrate-image "5 credits (720p),
+# 8 credits (1080p)", read 2026-11-30; resellers list the same $0.05 / $0.08).
+IMAGE_CREDITS = {720: 5, 1080: 8}
+IMAGE_PRICE_SOURCE = "runwayml.com/api pricing via github.com/runwayml/skills (gen4_image 5 / 8 credits), read 2026-11-30"
+# runwayml 5.24.0 types/text_to_image_create_params.py, Gen4Image.ratio: the sizes it makes, by short side.
+IMAGE_RATIOS = {720: ((1280, 720), (720, 1280), (720, 720), (960, 720), (720, 960), (1680, 720)),
+                1080: ((1920, 1080), (1080, 1920), (1080, 1080), (1440, 1080), (1080, 1440), (1808, 768),
+                       (2112, 912), (1360, 768), (1168, 880), (1024, 1024))}
+# runwayml 5.24.0 Gen4Image.reference_images: "An array of up to three images"; a tag "Must be 3-16
+# characters, start with a letter, and use only letters, digits, and underscores".
+MAX_IMAGE_REFS = 3
+_KEYFRAME_PLACEHOLDER = "https://keyframe.invalid/cast-keyframe.png"  # stands for the keyframe in `problems`
+
+
+def keyframe_ratio(width: int, height: int) -> tuple[int, int]:
+    """The gen4_image size for a video of `width` x `height`: the 720p class for a video up to 720 lines
+    (what Runway's 720p video models make), else 1080p; the nearest aspect ratio within the class."""
+    short = 720 if min(width, height) <= 720 else 1080
+    aspect = width / max(1, height)
+    return min(IMAGE_RATIOS[short], key=lambda wh: abs(math.log((wh[0] / wh[1]) / aspect)))
+
+
+def keyframe_price(width: int, height: int) -> float:
+    w, h = keyframe_ratio(width, height)
+    return round(IMAGE_CREDITS[720 if min(w, h) <= 720 else 1080] * CREDIT_USD, 6)
+
+
+def cast_tag(name: str, n: int = 1) -> str:
+    """The `@tag` of a cast member's n-th picture: 3-16 letters, digits and underscores, starting with a
+    letter (runwayml 5.24.0 Gen4ImageReferenceImage.tag): mia, mia_2, mia_3."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not base[:1].isalpha():
+        base = "c" + base
+    suffix = "" if n == 1 else f"_{n}"
+    base = (base + "_ref" if len(base) < 3 else base)[:16 - len(suffix)]
+    return base + suffix
+
+
+def _tagged(cast) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """((member, ref, tag) sent, (member, ref, why) dropped): every usable cast picture, three at most,
+    the first picture of each member before anyone's second."""
+    usable, dropped = [], []
+    for member in cast:
+        for n, ref in enumerate(member.refs, start=1):
+            if is_remote(ref) and (why := _url_problem(ref)):
+                dropped.append((member.name, ref, why))
+            else:
+                usable.append((n, member.name, ref))
+    usable.sort(key=lambda x: x[0])  # stable: cast order within each rank
+    sent = [(m, ref, cast_tag(m, n)) for n, m, ref in usable[:MAX_IMAGE_REFS]]
+    dropped += [(m, ref, f"gen4_image takes at most {MAX_IMAGE_REFS} reference images")
+                for _, m, ref in usable[MAX_IMAGE_REFS:]]
+    order = {(m.name, r): i for i, (m, r) in enumerate((m, r) for m in cast for r in m.refs)}
+    return sorted(sent, key=lambda x: order[(x[0], x[1])]), dropped
+
+
+def keyframe_prompt(prompt: str, sent: list[tuple[str, str, str]]) -> str:
+    """The image prompt: who is who by `@tag` (Runway's reference syntax), then the take's own prompt
+    (which carries the cast's descriptions), within 1000 characters."""
+    from dreamcut.cast import display_name
+
+    tags: dict[str, list[str]] = {}
+    for member, _, tag in sent:
+        tags.setdefault(member, []).append("@" + tag)
+    who = "; ".join(f"{display_name(m)} is {' and '.join(ts)}" for m, ts in tags.items())
+    return (f"{who}. {prompt}" if who else prompt)[:PROMPT_CHARS]
+
+
+def keyframe_routing(model: str | None, cast, size: tuple[int, int]) -> CastRouting:
+    """`dreamcut check`'s words for a take with `cast_keyframe: true` (pure: no SDK, no files read)."""
+    sent, dropped = _tagged(cast)
+    w, h = size
+    price = keyframe_price(w, h)
+    refs = [CastRef(m, ref, f"{CAST_KEYFRAME} (referenceImages @{tag})") for m, ref, tag in sent]
+    how = f"cast keyframe from {len(sent)} reference{'s' if len(sent) != 1 else ''} via {IMAGE_MODEL} (${price:.2f}), then {model}"
+    return through_keyframe(f"runway:{model}", how, refs, dropped, f"{FIRST_FRAME} (promptImage)")
+
+
+class RunwayCastKeyframe:
+    """The keyframe step of a Runway take: POST /v1/text_to_image with model gen4_image, every usable cast
+    picture in `referenceImages` with its `@tag` named in `promptText`; the task is polled, cancelled and
+    billed like a video task (the same /v1/tasks endpoint); its output image is the video's promptImage."""
+
+    name = "runway"
+    model = IMAGE_MODEL
+    suffix = ".png"
+    cancel_billing = CancelBilling.BILLED_IF_RUNNING
+    min_poll_interval = RunwayBackend.min_poll_interval
+
+    def __init__(self, video: RunwayBackend) -> None:
+        self._video = video
+
+    def price(self, request: GenerationRequest) -> float:
+        return keyframe_price(request.width, request.height)
+
+    def routing(self, request: GenerationRequest) -> CastRouting:
+        return keyframe_routing(self._video.model, request.cast, (request.width, request.height))
+
+    def problems(self, request: GenerationRequest) -> list[str]:
+        sent, _ = _tagged(request.cast)
+        out = [] if sent else ["no cast picture Runway can fetch for the keyframe (https:// URLs on a domain "
+                               "name, or local files)"]
+        for _, ref, _ in sent:
+            if not is_remote(ref):
+                try:
+                    load_ref(ref, where=request.shot_id)
+                except BadInput as e:
+                    out.append(e.message)
+        return out
+
+    def build(self, request: GenerationRequest) -> dict[str, Any]:
+        sent, _ = _tagged(request.cast)
+        w, h = keyframe_ratio(request.width, request.height)
+        refs = [{"uri": ref if is_remote(ref) else
+                 load_ref(ref, where=request.shot_id, max_bytes=self._video.max_inline_image_bytes).data_uri(),
+                 "tag": tag} for _, ref, tag in sent]
+        return {"model": IMAGE_MODEL, "prompt_text": keyframe_prompt(request.prompt, sent), "ratio": f"{w}:{h}",
+                "reference_images": refs, "seed": request.seed % 4_294_967_295}
+
+    def submit(self, request: GenerationRequest, idempotency_key: str) -> str:
+        body = self.build(request)
+        client = self._video._client().with_options(max_retries=0)  # no idempotency key: never re-sent
+        try:
+            task = client.text_to_image.create(**body)
+        except Exception as e:  # noqa: BLE001
+            raise self._video._error(e, create=True) from None
+        task_id = getattr(task, "id", None)
+        if not isinstance(task_id, str) or not task_id:
+            raise outcome_unknown("runway", "the answer was not a task (no JSON id)", [self._video._key])
+        return task_id
+
+    def poll(self, job_id: str) -> JobStatus:
+        return self._video.poll(job_id)
+
+    def charged(self, request: GenerationRequest, status: JobStatus) -> float:
+        """The task's `cost.credits` when it says; else successes and SAFETY.* failures in full (as video)."""
+        if status.cost_usd is not None:
+            return status.cost_usd
+        if status.state == JobState.COMPLETED or status.error_code in ("content_policy", "gone", "canceled"):
+            return self.price(request)
+        return 0.0
+
+    def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
+        self._video.download(job_id, dest, progress)
+
+    def cancel(self, job_id: str) -> None:
+        self._video.cancel(job_id)
+
+    def video_ref(self, job_id: str, path: Path) -> str:
+        """The downloaded keyframe: the video request inlines it as a data URI (the task's output URL
+        expires in 24-48 h, so a resumed take reads the file, not the URL)."""
+        return str(path)

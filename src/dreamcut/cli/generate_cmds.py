@@ -252,7 +252,11 @@ def _duration(seconds: float) -> str:
 
 
 def _segments(jobs: dict, key: str) -> list:
-    return [jobs[k] for k in (f"{key}.s{i}" for i in range(64)) if k in jobs] if f"{key}.s0" in jobs else []
+    """Take `key`'s child jobs: its cast keyframe (`<key>.k`) and its chain's segments."""
+    from dreamcut.generate.cost import KEYFRAME_SUFFIX
+
+    keyframe = [jobs[key + KEYFRAME_SUFFIX]] if key + KEYFRAME_SUFFIX in jobs else []
+    return keyframe + ([jobs[k] for k in (f"{key}.s{i}" for i in range(64)) if k in jobs] if f"{key}.s0" in jobs else [])
 
 
 @app.command()

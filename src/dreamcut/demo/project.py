@@ -318,6 +318,7 @@ shots:
     # transition: {kind: dissolve, beats: 2}   # into the next shot
     # reframe: left             # `dreamcut deliver`'s 9:16 and 1:1 crop here: left | center | right | {x: 0.3}
     # cast: [mia]           # who is in this shot (names from `cast:`)
+    # cast_keyframe: true   # runway/luma: first an image from all the cast's pictures, then the video (paid)
 
   # Several scenes in ONE take, with times inside the text; {a|b} makes numbered variants.
   - id: classroom-to-field

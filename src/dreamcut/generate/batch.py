@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dreamcut.backends._cast import KEYFRAME_OPTION
 from dreamcut.backends.base import CastMember, GenerationRequest
 from dreamcut.backends.registry import BackendRef
 from dreamcut.prompts import compose, expand, format_for_backend, max_prompt_chars
@@ -126,7 +127,8 @@ def request_for(spec: ProjectSpec, shot: Shot, index: int, *, root: str = ".", p
         shot_id=shot.id, prompt=prompt, negative_prompt=composed.negative, seconds=spec.shot_seconds(shot),
         width=width, height=height, fps=spec.fps, seed=take_seed(shot.id, index) if seed is None else seed,
         variant=variant, segments=composed.segments, refs=refs, preview=preview, caption=caption,
-        lead=composed.lead, style=composed.style, camera=composed.camera, cast=request_cast(spec, shot, root))
+        lead=composed.lead, style=composed.style, camera=composed.camera, cast=request_cast(spec, shot, root),
+        options=((KEYFRAME_OPTION, True),) if shot.cast_keyframe and shot.cast else ())
 
 
 def request_cast(spec: ProjectSpec, shot: Shot, root: str = ".") -> tuple[CastMember, ...]:

@@ -21,7 +21,10 @@ class Chains:
     """Methods of `Orchestrator` (see orchestrator.py for the state they use)."""
 
     # -- long takes: a chain of segments --------------------------------------------------------
-    def _produce_chain(self, p: PlannedTake, backend: Backend, caps: Capabilities, plan: list[float]) -> Path:
+    def _produce_chain(self, p: PlannedTake, backend: Backend, caps: Capabilities, plan: list[float],
+                       video: GenerationRequest | None = None) -> Path:
+        """Make take `p` as a chain of segments; `video` is its request made from its cast keyframe, if any
+        (the first segment starts from the keyframe; the chain is priced and cut from `p.request`)."""
         final = self.downloads_dir / f"{p.key}.mp4"
         if _verified(final):
             return final
@@ -30,6 +33,9 @@ class Chains:
         parts: list[Path] = []
         prev_provider: str | None = None
         requests = [j.request for j in take_jobs(backend, p.request)]  # the same segments `take_price` priced
+        if video is not None and video is not p.request:
+            requests = [replace(r, refs=video.refs if i == 0 else r.refs, options=video.options)
+                        for i, r in enumerate(requests)]
         for i, _seconds in enumerate(plan):
             ckey = f"{p.key}.s{i}"
             request = requests[i]

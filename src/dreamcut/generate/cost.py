@@ -11,6 +11,10 @@ Chains: a backend with its own `segment_plan(seconds)` (Veo: a 4/6/8 s generatio
 extensions) plans its chains itself; others get the generic `segment_plan(caps, seconds)`. A
 segment after the first made through the provider's `extend` is an extension job, priced with
 the backend's `extend_price` where it has one (Veo bills an extension's 7 s, not an 8 s generation).
+
+Cast keyframes: a take whose shot says `cast_keyframe: true` (and whose backend has a keyframe step,
+`backend.cast_keyframe(request)`) first buys one image; `take_price` adds its price (`keyframe_price`,
+the backend's image table; the spec's `prices:` override is per second of video and does not apply).
 """
 
 from __future__ import annotations
@@ -138,10 +142,25 @@ def take_requests(backend, request: GenerationRequest) -> list[GenerationRequest
     return [j.request for j in take_jobs(backend, request)]
 
 
+KEYFRAME_SUFFIX = ".k"  # the job key of a take's cast keyframe: "<take key>.k"
+
+
+def cast_keyframe(backend, request: GenerationRequest):
+    """The backend's cast keyframe step for `request` (see backends._cast.KeyframeStep), or None."""
+    fn = getattr(backend, "cast_keyframe", None)
+    return fn(request) if fn is not None else None
+
+
+def keyframe_price(backend, request: GenerationRequest) -> float:
+    """What the take's cast keyframe costs (0 when it has none)."""
+    step = cast_keyframe(backend, request)
+    return round(float(step.price(request)), 6) if step is not None else 0.0
+
+
 def take_price(backend, request: GenerationRequest, override: float | None = None) -> float:
-    """What a take costs: the sum of `job_price` over the jobs it is made of."""
+    """What a take costs: the sum of `job_price` over the jobs it is made of, and its cast keyframe."""
     return round(sum(job_price(backend, j.request, override, extends=j.extends)
-                     for j in take_jobs(backend, request)), 6)
+                     for j in take_jobs(backend, request)) + keyframe_price(backend, request), 6)
 
 
 def made_seconds(backend, request: GenerationRequest) -> float:
@@ -180,7 +199,12 @@ def estimate(planned: list[PlannedTake], backend_for, *, prices: dict[str, float
         b.price_per_second = caps.price_per_second if override is None else override
         b.price_source = "spec prices:" if override is not None else caps.price_source
         b.usd += take_price(backend, p.request, override)
-        for note in take_notes(backend, p.request):
+        step = cast_keyframe(backend, p.request)
+        notes_for = take_notes(backend, p.request)
+        if step is not None:
+            notes_for.append(f"a cast keyframe first ({step.name} {step.model}, ${step.price(p.request):.4g} a take, "
+                             f"in the price above), then the video from it")
+        for note in notes_for:
             line = f"shot {p.shot_id}: {note}"
             if line not in notes:
                 notes.append(line)

@@ -40,7 +40,8 @@ This module decides nothing about which takes to make (see `batch.py`) and price
 through `cost.py` (`take_price` to reserve, `job_price` to charge); it runs what it is given
 and records every step. `Orchestrator` is this module's run, reservation and recording, with
 one concept per module mixed in: `provider_jobs.py` (one provider job, create to download),
-`chains.py` (long takes), `reconcile.py` (cancel, adopt, resubmit, abandon); `jobs.py` holds
+`chains.py` (long takes), `keyframes.py` (cast keyframes: an image job `<key>.k` before the
+video), `reconcile.py` (cancel, adopt, resubmit, abandon); `jobs.py` holds
 job records and outcomes, `pacing.py` rate limits and poll timing, `takefiles.py` files on disk.
 Their public names stay importable from here.
 """
@@ -63,10 +64,12 @@ from dreamcut.backends.registry import BackendRef, load_backend, parse_backend
 from dreamcut.catalog import Take
 from dreamcut.errors import BadInput
 from dreamcut.generate.batch import KEY_VERSION, PlannedTake
-from dreamcut.generate.cost import can_chain, chain_plan, chain_solves, job_price, take_jobs, take_price
+from dreamcut.generate.cost import (KEYFRAME_SUFFIX, can_chain, chain_plan, chain_solves, job_price, keyframe_price,
+                                   take_jobs, take_price)
 from dreamcut.media import atomic_path, sweep_stale, write_text_atomic
 from dreamcut.project import Project
 from dreamcut.generate.chains import Chains
+from dreamcut.generate.keyframes import CastKeyframes
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RECONCILE_SKEW_S, Limits, RunSummary, _Canceled,  # noqa: F401
                                     _Failed, _GaveUp, _KeyedTake, _Parked, _Stopped, _distinct, cancel_outcome,
                                     done_keys, is_extension, known_keys, loaded_request, match_provider_jobs, migrate_job_keys,
@@ -79,7 +82,7 @@ from dreamcut.generate.takefiles import (DISK_FULL, _check_image, _clear_stale_p
                                          _is_disk_full, _load_libraries, _probe_once, _verified, _verify)
 
 
-class Orchestrator(ProviderJobs, Reconciling, Chains):
+class Orchestrator(ProviderJobs, Reconciling, Chains, CastKeyframes):
     """Runs planned takes durably. One instance per run; safe to kill at any moment.
 
     backend_factory: BackendRef -> Backend (default: the registry).
@@ -153,6 +156,8 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
         job, so that a chain segment made by `extend` is priced as the extension it is."""
         ref = parse_backend(ref) if isinstance(ref, str) else ref
         backend = self.backend(ref)
+        if key is not None and key.endswith(KEYFRAME_SUFFIX):  # a take's cast keyframe: an image, priced as one
+            return keyframe_price(backend, request)
         return job_price(backend, request, self.prices.get(str(ref)),
                          extends=key is not None and is_extension(key, backend))
 
@@ -259,7 +264,7 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
         """Remove the temporary files of runs that died (kill -9, a full disk): `.part` downloads,
         half-signed takes under takes/<shot>/ and previews/<shot>/, segment work. Files of a run that
         is still alive are kept. Returns what was removed."""
-        removed = _clear_stale_parts(self.downloads_dir)
+        removed = _clear_stale_parts(self.downloads_dir) + self._sweep_keyframe_parts()
         for top in (self.project.takes_dir, self.project.previews_dir, self.segments_dir):
             if top.is_dir():
                 removed += sweep_stale(top)
@@ -329,10 +334,12 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
             if _verified(self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)):
                 # A crash after the move into takes/ and before the catalog commit: just record it.
                 staged = self.project.take_path(p.shot_id, take_id_for(p), kind=p.kind)
-            elif len(plan) == 1:
-                staged = self._produce(p.backend, backend, caps, key, p.request, lambda b, k: b.submit(p.request, k))
             else:
-                staged = self._produce_chain(p, backend, caps, plan)
+                video = self._video_request(p, backend)  # made from its cast keyframe where the shot asks
+                if len(plan) == 1:
+                    staged = self._produce(p.backend, backend, caps, key, video, lambda b, k: b.submit(video, k))
+                else:
+                    staged = self._produce_chain(p, backend, caps, plan, video)
         except _Failed as f:
             with self._db:
                 canceled = self.catalog.job(key)["state"] == "canceled"
@@ -439,10 +446,11 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
             row = self.catalog.job(key)
             chained = self.catalog.job(f"{key}.s0") is not None
         cost = float(row["cost_usd"]) if chained else float(row["cost_usd"] or row["reserved_usd"])
+        keyframe = self._keyframe_cost(key)  # charged on its own ledger line; part of what the take cost
         take = Take(id=take_id, shot_id=p.shot_id, kind=p.kind, job_key=key, path=self.project.rel(dest),
                     variant=p.request.variant, seed=p.request.seed, backend=p.backend.name, model=p.backend.model,
                     prompt=p.request.prompt, seconds=info.duration, width=info.video.width,
-                    height=info.video.height, fps=info.video.fps, cost_usd=cost)
+                    height=info.video.height, fps=info.video.fps, cost_usd=round(cost + keyframe, 6))
         if self.sign_takes:
             from dreamcut.provenance import sign_take
 
@@ -450,16 +458,21 @@ class Orchestrator(ProviderJobs, Reconciling, Chains):
             sign_take(self.project, dest, take)
         sidecar = {"take": take_id, "shot": p.shot_id, "backend": str(p.backend), "seed": p.request.seed,
                    "job_key": key, "kind": p.kind,  # with the rest: enough for `dreamcut catalog rebuild`
-                   "variant": p.request.variant, "cost_usd": cost,
+                   "variant": p.request.variant, "cost_usd": take.cost_usd,
                    "request": stored_request(p.request, self.project.root),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
+        if keyframe:  # the take was animated from a cast keyframe: which provider job made it, and its cost
+            with self._db:
+                krow = self.catalog.job(key + KEYFRAME_SUFFIX)
+            sidecar["cast_keyframe"] = {"job_key": krow["key"], "provider_job_id": krow["provider_job_id"],
+                                        "cost_usd": krow["cost_usd"]}
         write_text_atomic(dest.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True))
         with self._db, self.catalog.transaction():
             if self.catalog.take(take_id) is None:
                 self.catalog.add_take(take)
             row = self.catalog.job(key)
             if row["state"] != "completed":
-                self.catalog.update_job(key, state="completed", take_id=take_id, cost_usd=cost,
+                self.catalog.update_job(key, state="completed", take_id=take_id, cost_usd=take.cost_usd,
                                         finished_at=time.time(), reserved_usd=0.0)
                 if not chained and cost:
                     self.catalog.ledger_add("charge", cost, key)

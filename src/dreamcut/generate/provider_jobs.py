@@ -177,8 +177,8 @@ class ProviderJobs:
             self.catalog.update_job(key, state=PARKED, error_code="outcome_unknown", error_message=reason[:500])
         raise _Parked(key, reason)
 
-    def _pacer(self, ref: BackendRef, request: GenerationRequest) -> "_Pacer":
-        k = (str(ref), request.seconds, request.width, request.height)
+    def _pacer(self, ref: BackendRef, request: GenerationRequest, kind: str = "") -> "_Pacer":
+        k = (str(ref), kind, request.seconds, request.width, request.height)
         pacer = self._pacers.get(k)
         if pacer is None:
             pacer = self._pacers.setdefault(k, _Pacer())
@@ -188,7 +188,7 @@ class ProviderJobs:
               request: GenerationRequest) -> JobStatus:
         limits = self.limits_for(ref)
         submitted_at = submitted_at or time.time()
-        pacer = self._pacer(ref, request)
+        pacer = self._pacer(ref, request, type(backend).__name__)  # a cast keyframe (an image) paces apart
         # Just submitted: nothing to learn from an immediate poll. Come back when jobs like this
         # one have been finishing in this run; after that, when the provider says to.
         first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)

@@ -10,6 +10,7 @@ from typing import Callable
 from dreamcut.backends.base import Backend, CancelBilling, GenerationRequest, JobState
 from dreamcut.backends.registry import BackendRef, parse_backend
 from dreamcut.errors import BadInput, WorkFailed
+from dreamcut.generate.cost import KEYFRAME_SUFFIX, cast_keyframe
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RunSummary, _Failed, _GaveUp, _Parked, cancel_outcome,
                                     is_extension, loaded_request)
 
@@ -34,6 +35,9 @@ class Reconciling:
                 local = backend.capabilities().local
             except BadInput:
                 backend, local = None, False
+            worst = row["reserved_usd"]
+            if row["kind"] == "keyframe" and backend is not None:  # paid out of its take's reservation: its own price
+                worst = self.job_price(ref, loaded_request(row["request_json"], self.project.root), row["key"])
             if row["provider_job_id"] and not local and backend is not None:
                 billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
                 if billing == CancelBilling.BILLED_IF_RUNNING:  # what the provider sees now decides the refund
@@ -41,10 +45,10 @@ class Reconciling:
                         seen = self._call(ref, row["key"], lambda: backend.poll(row["provider_job_id"]))
                     except (_Failed, _GaveUp):
                         seen = None
-                    billed, held, how = cancel_outcome(ref, seen, row["reserved_usd"])
+                    billed, held, how = cancel_outcome(ref, seen, worst)
                     why = f"{why}; {how}"
                 elif billing != CancelBilling.REFUNDED:  # it finishes (or is billed) there: the money stays spent
-                    billed = row["reserved_usd"]
+                    billed = worst
             # Mark it first, so a generate running elsewhere stops polling it before the provider forgets it.
             with self.catalog.transaction():
                 self.catalog.update_job(row["key"], state="canceled", finished_at=time.time(), reserved_usd=held,
@@ -54,8 +58,10 @@ class Reconciling:
                     self.catalog.ledger_add("charge", billed, row["key"], "cancelled where cancels are billed")
                 if held:
                     self.catalog.ledger_add("note", 0.0, row["key"], f"${held:.2f} kept reserved: {how}")
-                if row["reserved_usd"] - held:
+                if row["reserved_usd"] - held > 0:
                     self.catalog.ledger_add("release", -(row["reserved_usd"] - held), row["key"])
+                elif held > row["reserved_usd"]:  # a keyframe's worst case, held on its own row from now on
+                    self.catalog.ledger_add("reserve", held - row["reserved_usd"], row["key"])
             n += 1
             if row["provider_job_id"] and backend is not None and not local:
                 try:
@@ -108,6 +114,8 @@ class Reconciling:
         row = self.parked_job(key)
         key = row["key"]
         ref, backend, request = self._job_backend(row)
+        if row["kind"] == "keyframe":  # a take's cast keyframe: its image step makes it
+            backend = cast_keyframe(backend, request) or backend
         submit: Callable[[Backend, str], str] = lambda b, k: b.submit(request, k)  # noqa: E731
         parent, _, index = key.rpartition(".s")
         if is_extension(key, backend):
@@ -138,6 +146,8 @@ class Reconciling:
         ref, backend, request = self._job_backend(row)
         parent, _, index = key.rpartition(".s")
         segment = row["kind"] == "segment" and parent and index.isdigit()
+        if row["kind"] == "keyframe" and key.endswith(KEYFRAME_SUFFIX):  # paid from its take's reservation too
+            parent, segment = key[:-len(KEYFRAME_SUFFIX)], True
         worst = self.job_price(ref, request, key) if segment else float(row["reserved_usd"])
         spent = worst if billed else 0.0
         why = (f"abandoned by the director; worst case ${spent:.2f} kept as spent" if billed

@@ -85,6 +85,9 @@ class Shot(_Model):
     source: Literal["camera", "generated", "unknown"] | None = None
     reframe: Reframe | None = None
     cast: list[str] = Field(default_factory=list, max_length=MAX_SHOT_CAST)  # names from the spec's `cast:`
+    # A paid first step where the backend has one (Runway gen4_image, Luma photon): a keyframe made from
+    # every cast picture, then animated. Ignored without cast pictures or with the shot's own refs.
+    cast_keyframe: bool = False
 
     @field_validator("cast", mode="before")
     @classmethod
