@@ -84,6 +84,10 @@ PIECES = {
                          "mozart/k156/movement4", 120, 75.0),
     "k155-andante": Piece("k155-andante", "W. A. Mozart, String Quartet K. 155, II Andante (1772)",
                           "mozart/k155/movement2", 120, 75.0),
+    # A steady song that sways a little (under the tempo's DRIFT, s4-beat): the rigid grid a steady
+    # song is tracked with must not take it (the grid's LATTICE came from it: tuned on).
+    "haydn-minuet-sway": Piece("haydn-minuet-sway", "Haydn Op. 1 No. 1, II, swaying (tempo +-4 %, 16 s cycle)",
+                               "haydn/opus1no1/movement2", 150, 70.0, drift=0.04, cycle=16.0),
     # Held out (session 4): added to HELD_OUT before any result on them was looked at.
     "clara-polonaise3": Piece("clara-polonaise3", "Clara Schumann, Polonaise Op. 1 No. 3 (1831)",
                               "schumann_clara/polonaise_op1n3", 120, 80.0),

@@ -119,11 +119,13 @@ def test_repeated_material_shares_a_label_and_contrasting_material_does_not():
     assert len({s.label for s in rondo.sections}) >= 2  # was "verse" throughout
 
 
-@pytest.mark.parametrize("name", ["k155-rubato", "k80-rondo-rubato"])
+@pytest.mark.parametrize("name", ["k155-rubato", "k80-rondo-rubato", "haydn-minuet-sway"])
 def test_rubato_is_followed_and_every_cut_lands_on_a_true_beat(name):
     # The pieces' time warped by a slow tempo swing (+-12 % over 20 s, +-10 % over 14 s), the
     # truth warped alike. Was 0.697 and 0.923 with one cut 96-209 ms off: librosa's tracker took
     # the tempo from the curve alone; the joint beat-and-tempo programme measures 0.970 and 0.989.
+    # The swaying Menuetto (+-4 % over 16 s) counts as steady: it measured 0.859 when a steady
+    # song's rigid grid took it, 0.991 now that a grid its beats do not sit on is left out.
     r, a = _analysed(name)
     ref = np.array(r.beats)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
