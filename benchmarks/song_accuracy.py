@@ -71,7 +71,7 @@ def main() -> None:
         r["held_out"] = r["recording"] in midi_songs.HELD_OUT
 
     def group(rs) -> str:  # boundaries hit, boundaries found near one, label pairs agreeing: summed
-        rs = [r for r in rs if not r["moving"]]  # steady recordings only: the moving ones are there for the beat
+        rs = [r for r in rs if not r["moving"]]  # steady recordings (a moving one's row says its own)
         hit = sum(r["section_hit_count"] for r in rs if r["section_hits"] is not None)
         n = sum(r["sections"] for r in rs if r["section_hits"] is not None)
         near = sum(r["section_near_count"] for r in rs if r["section_hits"] is not None)

@@ -82,9 +82,9 @@ def test_section_boundaries_from_the_scores_repeats_within_a_bar():
     assert len(hits) >= 30
     # measured 28 of 32 (0.88; 9 of 11 on the first four before the six later ones were added),
     # 28 of 44 found boundaries near an annotated one (28 of 52 before every section was made at
-    # least a phrase long: a pickup bar was an "intro").
+    # least a phrase long: a pickup bar was an "intro"; 28 of 45 on the s4-beat branch's beats).
     assert np.mean(hits) >= 0.85
-    assert np.mean(near) >= 0.6
+    assert np.mean(near) >= 0.58
 
 
 def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_beats():
@@ -96,7 +96,9 @@ def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_be
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
     assert f >= 0.97  # measured 0.995 (the joint beat-and-tempo tracker)
     cuts = [c for c in _cuts(a) if ref[0] - 0.07 <= c <= ref[-1] + 0.07]
-    assert len(cuts) >= 4  # 4 since s4-sec's sections (the planner's phrases) came in; 5 before
+    # 4 since every section is at least a phrase long: the first 8.9 s are one intro, not a
+    # 2.1 s intro and a verse (a section start, one more cut)
+    assert len(cuts) >= 4
     assert [round(c, 3) for c in cuts if np.min(np.abs(ref - c)) > 0.07] == []
 
 
