@@ -81,8 +81,8 @@ PIECES = {
     # song is tracked with must not take it (the grid's LATTICE came from it: tuned on).
     "haydn-minuet-sway": Piece("haydn-minuet-sway", "Haydn Op. 1 No. 1, II, swaying (tempo +-4 %, 16 s cycle)",
                                "haydn/opus1no1/movement2", 150, 70.0, drift=0.04, cycle=16.0),
-    # Development scores played slower (s4-beat): not tuned on yet, and failing: the tempo is heard
-    # 4/3 too fast (84 bpm as 111 and 106, beat F 0.28 and 0.35): the tempo-level choice to fix next.
+    # Development scores played slower (s4-beat, tuned on): the tempo was heard 4/3 too fast (84 bpm
+    # as 111 and 106, beat F 0.28 and 0.35) before the tempo level came from the score's evidence.
     "k155-andante-slow": Piece("k155-andante-slow", "Mozart K. 155, II, played at 84 bpm",
                                "mozart/k155/movement2", 84, 70.0),
     "k156-adagio-slow": Piece("k156-adagio-slow", "Mozart K. 156, first Adagio, played at 84 bpm",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.tempo import DRIFT, HOP, _despike, _local_tempo
+from dreamcut.analysis.tempo import DRIFT, HOP, _despike, _local_tempo, _tempo_level
 
 
 def _harmonic_novelty(chroma: np.ndarray, half: int) -> np.ndarray:
@@ -45,7 +45,7 @@ def _on_beat_contrast(frames: np.ndarray, nov: np.ndarray) -> float:
 
 
 def _track_beats(oenv: np.ndarray, sr: int,
-                 chroma: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, float, np.ndarray]:
+                 chroma: np.ndarray | None = None, low: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, float, np.ndarray]:
     """(tempo, beat frames, local tempo per frame, pulse strength 0..1, a second tracker's beat
     frames).
 
@@ -63,6 +63,13 @@ def _track_beats(oenv: np.ndarray, sr: int,
 
     oenv = np.asarray(oenv, dtype=np.float64)
     global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
+    if chroma is not None and low is not None:
+        # The tempo level from the score's evidence too (`tempo._tempo_level`: onsets, bass notes,
+        # chord changes), before the spread test, so a steady song heard at 4/3 its tempo is not
+        # taken for a moving one (K.155 II at 84 bpm: heard 111, spread 1.18).
+        half = int(round(0.5 * 60.0 * sr / HOP / max(global_tempo, 1e-9)))
+        changes = _harmonic_novelty(chroma[:, : len(oenv)], half)
+        global_tempo, _ = _tempo_level(global_tempo, sr, [oenv, np.asarray(low, dtype=np.float64)[: len(oenv)], changes])
     local, clarity = _local_tempo(oenv, sr, global_tempo)
     lo, hi = np.percentile(local, [20, 80])
     tightness = 120
@@ -114,7 +121,11 @@ def _track_beats(oenv: np.ndarray, sr: int,
     # on (`_steady_grid`) as evidence too. The phase is the tracker's, not the onsets' strongest:
     # a rag's syncopations are louder off the beat. A song that sways a little (under the
     # tempo's DRIFT) has no rigid grid: its beats are left as tracked.
-    grid = _steady_grid(oenv, 60.0 * sr / HOP / tempo, frames) if not moving and len(frames) >= 8 else None
+    per = 60.0 * sr / HOP / tempo
+    score = None
+    if low is not None and chroma is not None:
+        score = [np.asarray(low, dtype=np.float64), _harmonic_novelty(chroma[:, : len(oenv)], int(round(0.5 * per)))]
+    grid = _steady_grid(oenv, per, frames, score) if not moving and len(frames) >= 8 else None
     if grid is not None:
         _, frames = librosa.beat.beat_track(onset_envelope=chosen / (chosen.std() + 1e-9) + GRID_WEIGHT * grid, sr=sr,
                                             hop_length=HOP, trim=False, bpm=local, tightness=tightness)
@@ -179,12 +190,20 @@ def _steady_tempo(oenv: np.ndarray, sr: int, around: float, step: float = 0.0005
 LATTICE = 0.88
 
 
-def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray) -> np.ndarray | None:
+# A grid found on the quarter-beat lattice (`_steady_grid`) weighs this many times GRID_WEIGHT: an
+# Adagio's accompaniment a sixteenth after the beat outweighs a grid of weight 1 in the passages where
+# it plays (K.156 at 84 bpm: beat F 0.54 at 1; 0.99 at 1.5, 2, 3 and 5).
+QUARTER_GRID = 2.0
+
+
+def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
+                 score: list[np.ndarray] | None = None) -> np.ndarray | None:
     """Per frame 0..1: nearness to the rigid grid of period `per` (frames) at the tracker's phase;
     None when fewer than LATTICE of `frames` sit on one (the song sways).
 
     The tracker's phase is the densest 0.08-beat neighbourhood of `frames`' phases; in a triplet
-    passage that can be a third of a beat off, so of it and its two third-beat shifts the one whose
+    passage that can be a third of a beat off (in a slow one's dotted figures a quarter: the quarter
+    shifts are the lattice when the thirds' is not), so of it and its two third-beat shifts the one whose
     rigid grid sits on the most onset strength wins (K.156's Adagio: 0.42 -> 0.09 of a beat; a half
     beat is left alone: a rag's louder off-beats would win it, `_on_the_beat` judges that).
     """
@@ -197,18 +216,33 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray) -> np.ndarray
     z = _z(oenv)
     k = np.arange(int((n - 1) / per))
 
-    def comb(phase: float) -> float:  # the onset strength a rigid grid near this phase sits on
+    def comb(phase: float, env: np.ndarray = z) -> float:  # the strength a rigid grid near this phase sits on
         near = (phase + np.arange(-0.04, 0.0401, 0.01)) % 1.0
-        return float(np.interp(near[:, None] * per + k[None, :] * per, np.arange(n), z).mean(axis=1).max())
+        return float(np.interp(near[:, None] * per + k[None, :] * per, np.arange(n), env).mean(axis=1).max())
 
-    thirds = np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0
-    off = np.abs(ph[None, :] - thirds[:, None]) % 1.0
-    if np.mean(np.minimum(off, 1.0 - off).min(axis=0) <= 0.1) < LATTICE:
-        return None
-    c = max(thirds, key=comb)
+    def on_lattice(shifts: np.ndarray) -> float:  # the share of the tracked beats near one of these phases
+        off = np.abs(ph[None, :] - shifts[:, None]) % 1.0
+        return float(np.mean(np.minimum(off, 1.0 - off).min(axis=0) <= 0.1))
+
+    shifts = np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0
+    if on_lattice(shifts) < LATTICE:
+        # A slow song's dotted figures can take the tracker a quarter beat off instead (K.156's Adagio
+        # at 84 bpm: 0.86 of its beats on the thirds' lattice, 0.97 on the quarters'; the swaying
+        # Menuetto 0.82 and 0.80, so it stays without a grid).
+        shifts = np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0
+        if on_lattice(shifts) < LATTICE or not score:
+            return None
+        # Which quarter is the beat: where the bass notes and the chord changes fall (an Adagio's
+        # accompaniment repeats its notes a sixteenth after the beat, louder in the onsets:
+        # bass + harmony 1.81 on the beat, 1.40 there).
+        c = max(shifts, key=lambda p: sum(comb(p, _z(e[:n])) for e in score))
+        weight = QUARTER_GRID
+    else:
+        c = max(shifts, key=comb)
+        weight = 1.0
     d = (np.arange(n) / per - c) % 1.0
     d = np.minimum(d, 1.0 - d)
-    return np.exp(-0.5 * (d / 0.08) ** 2)
+    return weight * np.exp(-0.5 * (d / 0.08) ** 2)
 
 
 def _z(x: np.ndarray) -> np.ndarray:
