@@ -10,9 +10,9 @@ from typing import Callable
 from dreamcut.backends.base import Backend, CancelBilling, GenerationRequest, JobState
 from dreamcut.backends.registry import BackendRef, parse_backend
 from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.generate.cost import KEYFRAME_SUFFIX, cast_keyframe
+from dreamcut.generate.cost import cast_keyframe
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RunSummary, _Failed, _GaveUp, _Parked, cancel_outcome,
-                                    is_extension, loaded_request)
+                                    is_extension, loaded_request, paying_take)
 
 
 class Reconciling:
@@ -36,7 +36,8 @@ class Reconciling:
             except BadInput:
                 backend, local = None, False
             worst = row["reserved_usd"]
-            if row["kind"] == "keyframe" and backend is not None:  # paid out of its take's reservation: its own price
+            if paying_take(row["kind"], row["key"]) and backend is not None:
+                # a chain segment or cast keyframe is paid out of its take's reservation: its own price
                 worst = self.job_price(ref, loaded_request(row["request_json"], self.project.root), row["key"])
             if row["provider_job_id"] and not local and backend is not None:
                 billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
@@ -60,7 +61,7 @@ class Reconciling:
                     self.catalog.ledger_add("note", 0.0, row["key"], f"${held:.2f} kept reserved: {how}")
                 if row["reserved_usd"] - held > 0:
                     self.catalog.ledger_add("release", -(row["reserved_usd"] - held), row["key"])
-                elif held > row["reserved_usd"]:  # a keyframe's worst case, held on its own row from now on
+                elif held > row["reserved_usd"]:  # a child job's worst case, held on its own row from now on
                     self.catalog.ledger_add("reserve", held - row["reserved_usd"], row["key"])
             n += 1
             if row["provider_job_id"] and backend is not None and not local:
@@ -144,10 +145,8 @@ class Reconciling:
         row = self.parked_job(key)
         key = row["key"]
         ref, backend, request = self._job_backend(row)
-        parent, _, index = key.rpartition(".s")
-        segment = row["kind"] == "segment" and parent and index.isdigit()
-        if row["kind"] == "keyframe" and key.endswith(KEYFRAME_SUFFIX):  # paid from its take's reservation too
-            parent, segment = key[:-len(KEYFRAME_SUFFIX)], True
+        parent = paying_take(row["kind"], key)
+        segment = parent is not None  # a chain segment or cast keyframe: paid from its take's reservation
         worst = self.job_price(ref, request, key) if segment else float(row["reserved_usd"])
         spent = worst if billed else 0.0
         why = (f"abandoned by the director; worst case ${spent:.2f} kept as spent" if billed

@@ -1,0 +1,95 @@
+"""What `dreamcut cancel` leaves in the ledger for jobs paid out of a take's reservation (chain segments),
+and Runway's queued-cancel hold that `dreamcut reconcile --release` frees. Real projects, the Runway
+simulator over HTTP, the real SDK: the ledger must equal what the provider bills."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import make_project
+from dreamcut.generate.batch import plan_takes
+from dreamcut.generate.orchestrator import Orchestrator
+from dreamcut.project import Project
+
+KEY = "rw-secret-key-0123456789abcdef"
+SPEED = 500  # provider time runs this much faster than ours
+
+
+def _sim(monkeypatch):
+    from simulators.runway import RunwaySim
+
+    server = RunwaySim(key=KEY).start()
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", str(SPEED))
+    return server
+
+
+def _project(root: Path, seconds: float) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(root / "dusk.png", "PNG")  # gen4_turbo starts from an image
+    shot = {"id": "s1", "prompt": "a lighthouse at dusk, waves below", "seconds": seconds, "refs": ["dusk.png"]}
+    return make_project(root, [shot], song_kind="silence", song_seconds=seconds, title="cancel", fps=24,
+                        backend="runway:gen4_turbo", budget_usd=50, takes_per_shot=1, caption=False,
+                        render={"master": "1280x720", "resolution": "1280x720"})
+
+
+def _ledger(root: Path) -> list[tuple[str, float, str]]:
+    db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
+    try:
+        return [(k, a, j) for k, a, j in db.execute("SELECT kind, amount_usd, job_key FROM ledger ORDER BY id")]
+    finally:
+        db.close()
+
+
+def _spent(root: Path) -> float:
+    return round(sum(a for k, a, _ in _ledger(root) if k == "charge"), 6)
+
+
+def _reserved(root: Path) -> float:
+    return round(sum(a for k, a, _ in _ledger(root) if k in ("reserve", "release")), 6)
+
+
+def _run_until(root: Path, key: str, state: str):
+    """Start `generate` on a thread; return (thread, result, project, planned) once job `key` is in `state`."""
+    project = Project.open(root)
+    planned = plan_takes(project.spec, root=str(root))
+    orch = Orchestrator(project, poll_interval=0.01, sign_takes=False)
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(summary=orch.run(planned)), daemon=True)
+    runner.start()
+    row = None
+    for _ in range(600):  # 30 s at most
+        row = project.catalog.job(key(planned) if callable(key) else key) if runner.is_alive() else None
+        if row is not None and row["state"] == state:
+            break
+        time.sleep(0.05)
+    assert row is not None and row["state"] == state
+    return runner, result, project, planned
+
+
+def test_a_chain_segment_cancelled_while_running_is_charged_as_runway_bills_it(monkeypatch, tmp_path):
+    """A 15 s take at gen4_turbo is a 10 s + 5 s chain. `dreamcut cancel` while the first segment renders:
+    Runway bills a task its cancel check sees RUNNING, so the segment's $0.50 is charged on its own line
+    (before the fix, nothing: the segment's row reserves nothing) and the take's reservation is released."""
+    server = _sim(monkeypatch)
+    try:
+        server.plan("stuck")  # the first segment renders until it is cancelled
+        root = _project(tmp_path / "p", 15)
+        runner, result, project, planned = _run_until(root, lambda ps: ps[0].key + ".s0", "running")
+        seg = planned[0].key + ".s0"
+        assert Orchestrator(Project.open(root), sign_takes=False).cancel() == 2  # the take and its segment
+        runner.join(60)
+        assert not runner.is_alive() and result["summary"].canceled == 1
+        assert len(server.calls("create")) == 1  # the second segment was never asked for
+        assert [(k, a, j) for k, a, j in _ledger(root) if k == "charge"] == [("charge", 0.50, seg)]
+        assert _spent(root) == pytest.approx(server.books()["billed_usd"], abs=1e-9) == pytest.approx(0.50)
+        assert _reserved(root) == pytest.approx(0.0, abs=1e-9)
+    finally:
+        server.stop()
