@@ -4,6 +4,7 @@ simulator over HTTP, the real SDK: the ledger must equal what the provider bills
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -91,5 +92,37 @@ def test_a_chain_segment_cancelled_while_running_is_charged_as_runway_bills_it(m
         assert [(k, a, j) for k, a, j in _ledger(root) if k == "charge"] == [("charge", 0.50, seg)]
         assert _spent(root) == pytest.approx(server.books()["billed_usd"], abs=1e-9) == pytest.approx(0.50)
         assert _reserved(root) == pytest.approx(0.0, abs=1e-9)
+    finally:
+        server.stop()
+
+
+def test_a_queued_runway_cancel_says_what_stays_reserved_and_release_frees_it(monkeypatch, tmp_path, cli):
+    """Cancelled while Runway still queues it: the SDK's tasks.delete refunds only what its own check sees
+    queued, so the price stays reserved as the worst case; `cancel` says so in one line naming the command,
+    and `reconcile --release JOB` frees it (a ledger line; --json), refusing any job that is not such a hold."""
+    server = _sim(monkeypatch)
+    try:
+        server.plan("throttled")  # Runway keeps the task queued (THROTTLED) until it is cancelled
+        root = _project(tmp_path / "p", 5)
+        runner, result, project, planned = _run_until(root, lambda ps: ps[0].key, "running")
+        key = planned[0].key
+        out = cli("cancel", cwd=root, check=True)
+        runner.join(60)
+        assert not runner.is_alive()
+        held = [line.strip() for line in out.stdout.splitlines() if "stays reserved" in line]
+        assert held == [f"{key}: $0.25 stays reserved: Runway may bill a task that started before the cancel; "
+                        f"release it with `dreamcut reconcile --release {key}` once your invoice shows no charge"]
+        assert _reserved(root) == pytest.approx(0.25) and _spent(root) == 0.0
+        assert server.books()["billed_usd"] == 0.0  # the simulator refunded it: the invoice shows no charge
+
+        done = cli("reconcile", "--release", key[:10], "--json", cwd=root, check=True)
+        assert json.loads(done.stdout) == {"key": key, "released_usd": 0.25, "reserved_usd": 0.0}
+        assert _ledger(root)[-1] == ("release", -0.25, key)
+        assert _reserved(root) == pytest.approx(0.0, abs=1e-9)
+
+        again = cli("reconcile", "--release", key, cwd=root)  # no longer a hold: refused, nothing written
+        assert again.returncode == 2 and "no job with money held after a cancel" in again.stderr
+        assert len(again.stderr.strip().splitlines()) == 1
+        assert _ledger(root)[-1] == ("release", -0.25, key)
     finally:
         server.stop()

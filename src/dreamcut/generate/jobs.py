@@ -166,6 +166,13 @@ def paying_take(kind: str, key: str) -> str | None:
     return parent if kind == "segment" and parent and index.isdigit() else None
 
 
+def hold_line(provider: str, key: str, usd: float) -> str:
+    """What `dreamcut cancel` says of a job whose worst case stays reserved after its cancel (a refund the
+    provider does not guarantee), and how the director frees it."""
+    return (f"${usd:,.2f} stays reserved: {provider.capitalize()} may bill a task that started before the cancel; "
+            f"release it with `dreamcut reconcile --release {key}` once your invoice shows no charge")
+
+
 def is_extension(key: str, backend: Backend) -> bool:
     """Job `key` is segment i > 0 of a chain that the provider's `extend` makes from segment i - 1."""
     parent, _, index = key.rpartition(".s")
