@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from dreamcut.analysis.beats import _on_the_beat, _refine_beats, _regularise, _track_beats
+from dreamcut.analysis.beats import _beat_confidence, _on_the_beat, _refine_beats, _regularise, _track_beats
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
 from dreamcut.analysis.metre import CLEAR_BARS, _metre
@@ -125,16 +125,18 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     oenv = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
     low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=HOP, tuning=0.0)  # tuning: not needed here
-    tempo, beat_frames, tempo_curve, pulse = _track_beats(oenv, sr, chroma=chroma)
+    tempo, beat_frames, tempo_curve, pulse, other = _track_beats(oenv, sr, chroma=chroma)
     beat_frames = _regularise(beat_frames, oenv)
     beat_frames = _on_the_beat(beat_frames, low, oenv, chroma)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
     refined, shift = _refine_beats(y, sr, times[beat_frames])
+    confidence = _beat_confidence(refined, _refine_beats(y, sr, times[_regularise(other, oenv)])[0])
     # A "beat" in the last 0.1 s is the song's end (the fade), not a beat.
     # (A beat pulled a few ms before 0 by the refinement is the song's first beat: keep it at 0.)
     keep = [k for k, t in enumerate(refined) if -0.05 <= t < duration - 0.1]
     beats = [max(0.0, float(refined[k])) for k in keep]
     beat_frames = np.asarray([beat_frames[k] for k in keep], dtype=int)
+    confidence = [round(float(confidence[k]), 3) for k in keep]
     if len(beats) >= 2:
         # The slope of a straight line through the beats: robust to one late beat.
         tempo = float(60.0 / np.polyfit(np.arange(len(beats)), beats, 1)[0])
@@ -142,7 +144,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
         tempo = float(np.atleast_1d(tempo)[0])
 
     report(0.35)
-    bpb, first, bar_contrast = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar)
+    bpb, first, bar_contrast = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar, oenv=oenv)
     downbeats = [beats[i] for i in range(first, len(beats), bpb)]
 
     report(0.5)
@@ -167,7 +169,8 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                         tempo_curve=curve, pulse=round(pulse, 3),
                         beats=[round(b, 4) for b in beats], downbeats=[round(d, 4) for d in downbeats],
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
-                        energy=[round(float(e), 4) for e in energy], sections=sections)
+                        energy=[round(float(e), 4) for e in energy], sections=sections,
+                        beat_confidence=confidence)
 
 
 def song_map(song: SongAnalysis) -> dict:
@@ -181,6 +184,7 @@ def song_map(song: SongAnalysis) -> dict:
         "tempo_moves": _tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
         "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,
         "beats": len(song.beats), "bars": bars, "corrected": song.corrected,
+        "doubtful_beats": [b for i, b in enumerate(song.beats) if not song.sure_beat(i)],
         "sections": [{"name": n, "label": s.label, "start": s.start, "end": s.end,
                       "bar": song.bar_index(s.start) + 1, "confidence": s.confidence}
                      for s, n in zip(song.sections, names)],

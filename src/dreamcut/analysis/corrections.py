@@ -25,6 +25,7 @@ def apply_corrections(song: SongAnalysis, fix) -> SongAnalysis:
 
     corrected: list[str] = []
     beats = list(song.beats)
+    moved = -1  # the beat the director's downbeat moved
     bpb = int(fix.meter or song.beats_per_bar)
     if fix.meter:
         corrected.append("meter")
@@ -62,6 +63,7 @@ def apply_corrections(song: SongAnalysis, fix) -> SongAnalysis:
                                fix="give `bpm:` too")
             first = int(np.argmin(np.abs(np.asarray(beats) - start)))
             beats[first] = round(float(start), 4)
+            moved = first
             corrected.append("downbeat")
         elif fix.meter and song.downbeats:
             first = int(np.argmin(np.abs(np.asarray(beats) - song.downbeats[0])))
@@ -77,7 +79,8 @@ def apply_corrections(song: SongAnalysis, fix) -> SongAnalysis:
     out = dataclasses.replace(song, beats=beats, downbeats=downbeats, beats_per_bar=bpb, tempo=tempo,
                               tempo_curve=_tempo_curve_points(np.array([]), np.array([]), beats)
                               if "tempo" in corrected else song.tempo_curve,
-                              pulse=1.0 if "tempo" in corrected else song.pulse)
+                              pulse=1.0 if "tempo" in corrected else song.pulse,
+                              beat_confidence=_confidence(song, corrected, moved))
     if fix.sections:
         starts = []
         for k, mark in enumerate(fix.sections):
@@ -104,4 +107,15 @@ def apply_corrections(song: SongAnalysis, fix) -> SongAnalysis:
         out.sections = [Section(round(t, 4), round(e, 4), name, 1.0) for (t, name), e in zip(starts, ends)]
         corrected.append("sections")
     out.corrected = corrected
+    return out
+
+
+def _confidence(song: SongAnalysis, corrected: list[str], moved: int) -> list[float]:
+    """The beats' confidence after the corrections: the director's grid is sure throughout; a
+    downbeat the director gave is sure."""
+    if "tempo" in corrected or len(song.beat_confidence) != len(song.beats):
+        return []
+    out = list(song.beat_confidence)
+    if 0 <= moved < len(out):
+        out[moved] = 1.0
     return out

@@ -1,5 +1,5 @@
 """The metre: beats per bar (3 or 4) and where the first downbeat is, from where chords
-change and the low end hits, with how clearly the bar lines are heard.
+change, the low end hits and the accents recur, with how clearly the bar lines are heard.
 """
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ import numpy as np
 
 
 def _metre(beat_frames: np.ndarray, chroma: np.ndarray, low: np.ndarray, n_frames: int,
-           beats_per_bar: int | None) -> tuple[int, int, float]:
+           beats_per_bar: int | None, oenv: np.ndarray | None = None) -> tuple[int, int, float]:
     """(beats per bar, index of the first downbeat, contrast) from where chords change and the low
     end hits; the contrast (in standard deviations) says how clearly the bar lines are heard.
 
     Chords change on bar starts and kicks land on the one, so for the true metre m and
     phase p, beats with index = p (mod m) stand out from the others; for a wrong metre
-    the downbeats spread evenly over the phases and the contrast vanishes.
+    the downbeats spread evenly over the phases and the contrast vanishes. Whether a bar has
+    3 or 4 beats is decided with the accents' periodicity too (`ACCENT_WEIGHT`).
     """
     nb = len(beat_frames)
     if nb < 6:
@@ -33,18 +34,46 @@ def _metre(beat_frames: np.ndarray, chroma: np.ndarray, low: np.ndarray, n_frame
         return (x - x.mean()) / (x.std() + 1e-9)
 
     score = z(change) + 0.5 * z(hit)
-    candidates = [beats_per_bar] if beats_per_bar else [3, 4]
-    best = None
-    for m in candidates:
+
+    def phase(m: int) -> tuple[float, int]:
+        """(contrast, phase) of the best phase for metre m."""
+        best = (-np.inf, 0)
         for p in range(m):
             on = score[p::m]
             off = np.delete(score, np.arange(p, nb, m))
             contrast = float(on.mean() - off.mean())
-            if best is None or contrast > best[0] + 1e-9:
-                best = (contrast, m, p)
-    assert best is not None
-    c, m, p = best
-    return m, p, c
+            if contrast > best[0] + 1e-9:
+                best = (contrast, p)
+        return best
+
+    if beats_per_bar:
+        c, p = phase(beats_per_bar)
+        return beats_per_bar, p, c
+    (c3, p3), (c4, p4) = phase(3), phase(4)
+    # The best phase of 4 stands out more by chance than the best of 3 (four tries, a quarter of the
+    # beats), and a 2/4 piece counts 4; so the contrasts alone took a 3/4 minuet for 4/4. The accents'
+    # own periodicity (the onsets, the low end and the chord changes recur every 3 or every 4 beats)
+    # decides with them.
+    accents = [hit, change]
+    if oenv is not None:
+        accents.append(np.array([oenv[max(0, f - w): f + w + 1].max() if f < len(oenv) else 0.0
+                                 for f in beat_frames]))
+    periodic = sum(_lag_correlation(x, 3) - _lag_correlation(x, 4) for x in accents)
+    if (c3 - c4) + ACCENT_WEIGHT * periodic > 0:
+        return 3, p3, c3
+    return 4, p4, c4
+
+
+def _lag_correlation(x: np.ndarray, lag: int) -> float:
+    """Correlation of a per-beat sequence with itself `lag` beats later."""
+    x = (x - x.mean()) / (x.std() + 1e-9)
+    return float(np.mean(x[lag:] * x[:-lag])) if len(x) > lag else 0.0
+
+
+# The weight of the accents' periodicity against the bar-line contrast when choosing 3 or 4 beats
+# a bar. Measured on 14 recordings (6 in 3/4): right on all 14 with 1-2 (the K.80 Menuetto, 3/4,
+# is the closest: +0.06 at 1, +0.29 at 2; Bach's 4/4 chorale -0.15 at 2); 0 took the Menuetto for 4/4.
+ACCENT_WEIGHT = 2.0
 
 
 # Metre contrast (standard deviations) from which the heard bar lines are trusted to place a

@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-ANALYSIS_VERSION = 26
+ANALYSIS_VERSION = 32
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
+SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cut on without doubt
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class SongAnalysis:
     tempo_curve: list[list[float]] = field(default_factory=list)  # [second, bpm] every 4 beats
     pulse: float = 1.0  # 0..1: how clearly the beat is heard (below WEAK_PULSE: cut on phrases)
     corrected: list[str] = field(default_factory=list)  # which facts the spec's `song:` block set
+    # 0..1 per beat: how sure the analysis is of it (a clear attack of its own, standing out from
+    # the half-beats around it); empty: every beat is sure (the director's grid, an older cache)
+    beat_confidence: list[float] = field(default_factory=list)
 
     # -- serialisation --------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -62,7 +66,8 @@ class SongAnalysis:
                              for s in d.get("sections", [])],
                    content_hash=str(d.get("content_hash", "")),
                    tempo_curve=[[float(a), float(b)] for a, b in d.get("tempo_curve", [])],
-                   pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])])
+                   pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])],
+                   beat_confidence=[float(x) for x in d.get("beat_confidence", [])])
 
     # -- questions the planner asks -------------------------------------------------
     @property
@@ -70,6 +75,12 @@ class SongAnalysis:
         if len(self.beats) >= 2:
             return float(np.median(np.diff(self.beats)))
         return 60.0 / self.tempo if self.tempo > 0 else 0.5
+
+    def sure_beat(self, i: int) -> bool:
+        """Whether the analysis is sure of beat `i` (a cut should prefer such beats)."""
+        if len(self.beat_confidence) != len(self.beats):
+            return True
+        return self.beat_confidence[i] >= SURE_BEAT
 
     def nearest_beat(self, t: float) -> int:
         """Index of the beat closest to `t` (-1 if the song has no beats)."""

@@ -1,4 +1,5 @@
-"""Where a cut may fall: every beat of the song, with what kind of musical place it is.
+"""Where a cut may fall: every beat of the song, with what kind of musical place it is and
+whether the analysis is sure of it.
 
 The one rule for what a downbeat / 4- or 8-bar phrase start / section start is, and what a cut
 there is worth (`BONUS_*`): the planner cuts on these places and the board snaps to them.
@@ -18,6 +19,10 @@ BONUS_DOWNBEAT = 1.0
 BONUS_PHRASE4 = 0.75
 BONUS_PHRASE8 = 0.75
 BONUS_SECTION = 4.0
+# Cost of a cut on a beat the analysis is not sure of (`SongAnalysis.sure_beat`): more than a
+# downbeat with its phrase start is worth, so a cut moves to a sure beat within the phrase.
+DOUBTFUL = 3.0
+DOUBTFUL_NOTE = "on a doubtful beat (the two beat trackers disagree here; pin it if it sounds off)"
 
 
 @dataclass
@@ -32,6 +37,7 @@ class _Cut:
     section_start: bool
     phrase: int  # 8, 4 or 0: bars into the section, on a downbeat
     bonus: float
+    sure: bool = True  # the analysis is sure of this beat (a second tracker agrees)
 
     def describe(self) -> str:
         if self.bar <= 0:
@@ -92,6 +98,9 @@ def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
         if weak:  # the grid is a guess: only phrase starts and section boundaries are worth a move
             bonus = 2.0 * bonus if phrase else 0.0
         bonus += BONUS_SECTION if sec_start else 0.0
+        sure = song.sure_beat(i)
+        if not sure:
+            bonus -= DOUBTFUL
         out.append(_Cut(frame=frame, beat=i, bar=bar0 + 1, beat_in_bar=in_bar, section=sec_name,
-                        section_start=sec_start, phrase=phrase, bonus=bonus))
+                        section_start=sec_start, phrase=phrase, bonus=bonus, sure=sure))
     return out

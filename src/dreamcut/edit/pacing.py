@@ -56,10 +56,26 @@ def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list
             starts.append(song.downbeats[k])
             k += n
         for t in starts:
-            frame = int(round(song.beats[song.nearest_beat(t)] * fps))
+            frame = int(round(song.beats[_sure_beat_near(song, t, n)] * fps))
             if f0 < frame < f1:
                 out.append(frame)
     return sorted(set(out))
+
+
+def _sure_beat_near(song: SongAnalysis, t: float, bars: int) -> int:
+    """The beat a paced cut at `t` goes to: the nearest beat when the analysis is sure of it,
+    else the nearest sure downbeat within half the pace (`bars`) either side, else the nearest
+    sure beat within a bar, else the nearest beat (a doubtful one; the clip's reason says so)."""
+    i = song.nearest_beat(t)
+    if song.sure_beat(i):
+        return i
+    bar = song.beat_period * song.beats_per_bar
+    reach = max(1, bars // 2) * bar + 0.05
+    downs = [song.nearest_beat(d) for d in song.downbeats if abs(d - t) <= reach]
+    sure = [j for j in downs if song.sure_beat(j)]
+    if not sure:
+        sure = [j for j in range(len(song.beats)) if abs(song.beats[j] - t) <= bar + 0.05 and song.sure_beat(j)]
+    return min(sure, key=lambda j: (abs(song.beats[j] - t), j)) if sure else i
 
 
 def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,

@@ -29,7 +29,8 @@ import math
 import opentimelineio as otio
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.edit.cut_places import BONUS_DOWNBEAT, BONUS_PHRASE4, BONUS_PHRASE8, BONUS_SECTION, _weak, cut_places
+from dreamcut.edit.cut_places import (BONUS_DOWNBEAT, BONUS_PHRASE4, BONUS_PHRASE8, BONUS_SECTION, DOUBTFUL_NOTE, _weak,
+                                      cut_places)
 from dreamcut.edit.pacing import AUTO_CALM, AUTO_FAST, _paced_clips, section_pace
 from dreamcut.edit.pins import _anchors, pin_time
 from dreamcut.edit.placing import LOST_TRANSITION, _place_cuts
@@ -105,6 +106,9 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
                 chosen[k - 1] if k > 0 else next((c for c in cuts if c.frame == f0), None))
             clips.append(_Clip(shot=shot, start=starts[k], end=ends[k], cut=cut, pin=pin0 if k == 0 else None))
 
+    for c in clips:
+        if c.cut is not None and not c.cut.sure and c.pin is None:
+            c.notes.append(DOUBTFUL_NOTE)
     _retime_and_trim(clips, song, fps)
     return _timeline(clips, song, fps, size, title, song_media, total)
 
