@@ -64,8 +64,8 @@ from dreamcut.backends.registry import BackendRef, load_backend, parse_backend
 from dreamcut.catalog import Take
 from dreamcut.errors import BadInput
 from dreamcut.generate.batch import KEY_VERSION, PlannedTake
-from dreamcut.generate.cost import (KEYFRAME_SUFFIX, can_chain, chain_plan, chain_solves, job_price, keyframe_price,
-                                   take_jobs, take_price)
+from dreamcut.generate.cost import (KEYFRAME_SUFFIX, at_spec_prices, can_chain, chain_plan, chain_solves, job_price,
+                                   keyframe_price, take_jobs, take_price)
 from dreamcut.media import atomic_path, sweep_stale, write_text_atomic
 from dreamcut.project import Project
 from dreamcut.generate.chains import Chains
@@ -165,10 +165,12 @@ class Orchestrator(ProviderJobs, Reconciling, Chains, CastKeyframes):
                 key: str | None = None) -> float:
         """Dollars the provider bills for job `key` that ended in `status` (failures and cancels too)."""
         fn = getattr(backend, "charged", None)
+        # The billing rule's dollars are the table's: in the spec's prices (a keyframe's image table has none).
+        override = None if key is not None and key.endswith(KEYFRAME_SUFFIX) else self.prices.get(str(ref))
         if fn is not None:
-            billed = round(float(fn(request, status)), 6)
+            billed = at_spec_prices(backend, float(fn(request, status)), override)
         elif status.cost_usd is not None:
-            billed = round(float(status.cost_usd), 6)
+            billed = at_spec_prices(backend, float(status.cost_usd), override)
         elif status.state == JobState.COMPLETED:
             billed = self.job_price(ref, request)
         else:
