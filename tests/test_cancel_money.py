@@ -115,6 +115,9 @@ def test_a_queued_runway_cancel_says_what_stays_reserved_and_release_frees_it(mo
         assert _reserved(root) == pytest.approx(0.25) and _spent(root) == 0.0
         assert server.books()["billed_usd"] == 0.0  # the simulator refunded it: the invoice shows no charge
 
+        listed = cli("reconcile", cwd=root, check=True).stdout
+        assert f"{key}: $0.25 held since it was cancelled (runway:gen4_turbo); `dreamcut reconcile --release {key}`" \
+            in listed
         done = cli("reconcile", "--release", key[:10], "--json", cwd=root, check=True)
         assert json.loads(done.stdout) == {"key": key, "released_usd": 0.25, "reserved_usd": 0.0}
         assert _ledger(root)[-1] == ("release", -0.25, key)
@@ -123,6 +126,27 @@ def test_a_queued_runway_cancel_says_what_stays_reserved_and_release_frees_it(mo
         again = cli("reconcile", "--release", key, cwd=root)  # no longer a hold: refused, nothing written
         assert again.returncode == 2 and "no job with money held after a cancel" in again.stderr
         assert len(again.stderr.strip().splitlines()) == 1
+        assert "held since" not in cli("reconcile", cwd=root, check=True).stdout
         assert _ledger(root)[-1] == ("release", -0.25, key)
+    finally:
+        server.stop()
+
+
+def test_a_job_given_up_while_queued_says_how_to_release_its_hold(monkeypatch, tmp_path, cli):
+    """`generate` gives up on a task Runway keeps queued (its job timeout) and cancels it: the failure line
+    says the worst case stays reserved and where to free it; `reconcile` lists it; `--release` frees it."""
+    server = _sim(monkeypatch)
+    try:
+        server.plan("throttled")
+        root = _project(tmp_path / "p", 5)
+        r = cli("generate", "--poll-interval", "0.05", "--job-timeout", "0.5", cwd=root,
+                env={"DREAMCUT_PROVIDER_TIME_SCALE": "50"}, timeout=120)
+        said = " ".join(r.stdout.split())
+        assert r.returncode == 1 and "stays reserved as the worst case" in said, r.stdout + r.stderr
+        assert "`dreamcut reconcile` lists it, `--release KEY` frees it once your invoice shows no charge" in said
+        key = Project.open(root).catalog.jobs("failed")[0]["key"]
+        assert f"{key}: $0.25 held since it was cancelled" in cli("reconcile", cwd=root, check=True).stdout
+        cli("reconcile", "--release", key, cwd=root, check=True)
+        assert _reserved(root) == pytest.approx(0.0, abs=1e-9) and _spent(root) == server.books()["billed_usd"] == 0
     finally:
         server.stop()

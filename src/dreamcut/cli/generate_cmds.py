@@ -327,6 +327,10 @@ def reconcile(
     if json_out:
         typer.echo(json.dumps(listing, indent=2))  # plain stdout: no console wrapping inside strings
         return
+    for r in orch.held_jobs():  # money a cancel kept reserved: freed by --release once the invoice says
+        console.print(f"{r['key']}: ${r['reserved_usd']:,.2f} held since it was cancelled ({r['backend']}); "
+                      f"`dreamcut reconcile --release {r['key']}` once your invoice shows no charge",
+                      soft_wrap=True, highlight=False, markup=False)
     if not listing:
         say("no parked jobs")
         return
