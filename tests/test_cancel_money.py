@@ -75,7 +75,7 @@ def _run_until(root: Path, key: str, state: str):
     return runner, result, project, planned
 
 
-def test_a_chain_segment_cancelled_while_running_is_charged_as_runway_bills_it(monkeypatch, tmp_path):
+def test_a_chain_segment_cancelled_while_running_is_charged_as_runway_bills_it(monkeypatch, tmp_path, cli):
     """A 15 s take at gen4_turbo is a 10 s + 5 s chain. `dreamcut cancel` while the first segment renders:
     Runway bills a task its cancel check sees RUNNING, so the segment's $0.50 is charged on its own line
     (before the fix, nothing: the segment's row reserves nothing) and the take's reservation is released."""
@@ -85,7 +85,10 @@ def test_a_chain_segment_cancelled_while_running_is_charged_as_runway_bills_it(m
         root = _project(tmp_path / "p", 15)
         runner, result, project, planned = _run_until(root, lambda ps: ps[0].key + ".s0", "running")
         seg = planned[0].key + ".s0"
-        assert Orchestrator(Project.open(root), sign_takes=False).cancel() == 2  # the take and its segment
+        doc = json.loads(cli("cancel", "--json", cwd=root, check=True).stdout)
+        assert doc["command"] == "cancel" and doc["reserved_usd"] == 0.0
+        assert sorted((c["key"], c["billed_usd"], c["held_usd"]) for c in doc["cancelled"]) == \
+            [(planned[0].key, 0.0, 0.0), (seg, 0.50, 0.0)]  # the take and its segment
         runner.join(60)
         assert not runner.is_alive() and result["summary"].canceled == 1
         assert len(server.calls("create")) == 1  # the second segment was never asked for
@@ -119,7 +122,8 @@ def test_a_queued_runway_cancel_says_what_stays_reserved_and_release_frees_it(mo
         assert f"{key}: $0.25 held since it was cancelled (runway:gen4_turbo); `dreamcut reconcile --release {key}`" \
             in listed
         done = cli("reconcile", "--release", key[:10], "--json", cwd=root, check=True)
-        assert json.loads(done.stdout) == {"key": key, "released_usd": 0.25, "reserved_usd": 0.0}
+        assert json.loads(done.stdout) == {"command": "reconcile", "version": 1, "key": key, "released_usd": 0.25,
+                                           "reserved_usd": 0.0}
         assert _ledger(root)[-1] == ("release", -0.25, key)
         assert _reserved(root) == pytest.approx(0.0, abs=1e-9)
 

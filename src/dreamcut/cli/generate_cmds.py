@@ -301,7 +301,9 @@ def reconcile(
         key, usd = orch.release(release)
         reserved = project.catalog.reserved_usd()
         if json_out:
-            typer.echo(json.dumps({"key": key, "released_usd": round(usd, 6), "reserved_usd": round(reserved, 6)}))
+            from dreamcut.cli.json_out import document, emit
+
+            emit(document("reconcile", key=key, released_usd=round(usd, 6), reserved_usd=round(reserved, 6)))
         else:
             say(f"{key}: released ${usd:,.2f} held since its cancel; reserved now ${reserved:,.2f}")
         return
@@ -350,8 +352,6 @@ def cancel(
     json_out: bool = typer.Option(False, "--json", help="Print the cancelled jobs (billed, held) as JSON."),
 ) -> None:
     """Cancel jobs in flight: tell the provider, release their reserved money."""
-    import json
-
     from dreamcut.generate.jobs import hold_line
     from dreamcut.generate.orchestrator import Orchestrator
 
@@ -361,9 +361,11 @@ def cancel(
     done = Orchestrator(project).cancel_jobs(_shots(project, shots))
     reserved = project.catalog.reserved_usd()
     if json_out:
-        typer.echo(json.dumps({"cancelled": [{"key": c.key, "billed_usd": round(c.billed, 6),
-                                              "held_usd": round(c.held, 6)} for c in done],
-                               "reserved_usd": round(reserved, 6)}, indent=2))
+        from dreamcut.cli.json_out import document, emit
+
+        emit(document("cancel", cancelled=[{"key": c.key, "billed_usd": round(c.billed, 6),
+                                            "held_usd": round(c.held, 6)} for c in done],
+                      reserved_usd=round(reserved, 6)))
         return
     n = len(done)
     say(f"cancelled {n} job{'s' if n != 1 else ''}; reserved now ${reserved:,.2f}")
