@@ -60,6 +60,7 @@ def score(name: str) -> dict:
             "pulse": a.pulse,
             "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),
             "sections": len(r.sections), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
+            "section_hit_count": int(sum(hits)), "section_near_count": int(sum(exact)),
             "section_found": len(exact), "section_precision": round(float(np.mean(exact)), 3) if hits and exact else None,
             "labels": [s.label for s in a.sections]}
 
@@ -69,13 +70,16 @@ def main() -> None:
     for r in rows:
         r["held_out"] = r["recording"] in midi_songs.HELD_OUT
 
-    def hit_list(rs):  # one entry per annotated boundary of a steady recording: hit (1) or not (0)
-        return [h for r in rs if r["section_hits"] is not None and not r["moving"]
-                for h in [1.0] * int(round(r["section_hits"] * r["sections"]))
-                + [0.0] * (r["sections"] - int(round(r["section_hits"] * r["sections"])))]
-
-    hits = hit_list([r for r in rows if not r["held_out"]])
-    held = hit_list([r for r in rows if r["held_out"]])
+    def group(rs) -> str:  # boundaries hit, boundaries found near one, label pairs agreeing: summed
+        rs = [r for r in rs if not r["moving"]]  # steady recordings (a moving one's row says its own)
+        hit = sum(r["section_hit_count"] for r in rs if r["section_hits"] is not None)
+        n = sum(r["sections"] for r in rs if r["section_hits"] is not None)
+        near = sum(r["section_near_count"] for r in rs if r["section_hits"] is not None)
+        found = sum(r["section_found"] for r in rs if r["section_hits"] is not None)
+        agree = sum(r["label_pairs"][0] for r in rs if r["label_pairs"])
+        pairs = sum(r["label_pairs"][1] for r in rs if r["label_pairs"])
+        return (f"boundaries within a bar {hit} of {n} ({hit / max(1, n):.2f}); found boundaries near an annotated "
+                f"one {near} of {found}; label pairs agreeing {agree} of {pairs} ({agree / max(1, pairs):.2f})")
     if "--json" in sys.argv:
         print(json.dumps(rows, indent=2))
         return
@@ -83,8 +87,8 @@ def main() -> None:
           "section boundaries within a bar | found boundaries near one |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        sec = "-" if r["section_hits"] is None else f"{r['section_hits']:.2f} of {r['sections']}"
-        prec = "-" if r["section_precision"] is None else f"{r['section_precision']:.2f} of {r['section_found']}"
+        sec = "-" if r["section_hits"] is None else f"{r['section_hit_count']} of {r['sections']}"
+        prec = "-" if r["section_precision"] is None else f"{r['section_near_count']} of {r['section_found']}"
         print(f"| {r['title']}{' (held out)' if r['held_out'] else ''} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
               f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} | {prec} |"
               f"  {r['labels']}")
@@ -92,10 +96,11 @@ def main() -> None:
             k, n, truth, got = r["label_pairs"]
             print(f"    labels: {k} of {n} section pairs agree (same material <-> same label); "
                   f"score {truth}, heard {got}")
-    if hits:
-        print(f"\nsection boundaries within a bar, tuned-on recordings: {np.mean(hits):.2f} of {len(hits)}")
+    tuned, held = [r for r in rows if not r["held_out"]], [r for r in rows if r["held_out"]]
+    if tuned:
+        print(f"\nsections, tuned-on recordings: {group(tuned)}")
     if held:
-        print(f"section boundaries within a bar, held out: {np.mean(held):.2f} of {len(held)}")
+        print(f"sections, held out: {group(held)}")
 
 
 if __name__ == "__main__":

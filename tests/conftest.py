@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,24 @@ def make_project(root: Path, shots: int | list[dict] = 3, *, song_seconds: float
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# -- THE demo project (`dreamcut demo --short`): built once per session ----------------------------
+
+
+@pytest.fixture(scope="session")
+def short_demo_build(tmp_path_factory) -> Path:
+    """`dreamcut demo --short` built once for the session (it takes half a minute); never change it:
+    take a copy with `copy_project` (tests/test_e2e.py, tests/test_edit_room_demo.py)."""
+    root = tmp_path_factory.mktemp("short-demo") / "demo"
+    run_cli("demo", str(root), "--short", timeout=900, check=True)
+    return root
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    """A copy of project `src` at `dest` to change (times kept: its renders stay current)."""
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
 
 
 @pytest.fixture(scope="session")

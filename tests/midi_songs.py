@@ -64,6 +64,36 @@ PIECES = {
     # Held out: added after the analysis was tuned on the pieces above, never tuned on.
     "k156-minuet": Piece("k156-minuet", "W. A. Mozart, String Quartet K. 156, III Tempo di Menuetto (1772)",
                          "mozart/k156/movement3", 132, 80.0),
+    # More development recordings with score sections (session 4: tuned on, like the ones above).
+    "clara-polonaise1": Piece("clara-polonaise1", "Clara Schumann, Polonaise Op. 1 No. 1 (1831)",
+                              "schumann_clara/polonaise_op1n1", 120, 75.0),
+    "clara-polonaise4": Piece("clara-polonaise4", "Clara Schumann, Polonaise Op. 1 No. 4 (1831)",
+                              "schumann_clara/polonaise_op1n4", 120, 75.0),
+    "haydn-minuet": Piece("haydn-minuet", "J. Haydn, String Quartet Op. 1 No. 1, II Menuetto (c. 1757)",
+                          "haydn/opus1no1/movement2", 150, 80.0),
+    "haydn-minuet2": Piece("haydn-minuet2", "J. Haydn, String Quartet Op. 1 No. 1, IV Menuetto (c. 1757)",
+                          "haydn/opus1no1/movement4", 132, 80.0),
+    "k156-adagio": Piece("k156-adagio", "W. A. Mozart, String Quartet K. 156, first Adagio (corpus movement 4, 1772)",
+                         "mozart/k156/movement4", 120, 75.0),
+    "k155-andante": Piece("k155-andante", "W. A. Mozart, String Quartet K. 155, II Andante (1772)",
+                          "mozart/k155/movement2", 120, 75.0),
+    # A steady song that sways a little (under the tempo's DRIFT, s4-beat): the rigid grid a steady
+    # song is tracked with must not take it (the grid's LATTICE came from it: tuned on).
+    "haydn-minuet-sway": Piece("haydn-minuet-sway", "Haydn Op. 1 No. 1, II, swaying (tempo +-4 %, 16 s cycle)",
+                               "haydn/opus1no1/movement2", 150, 70.0, drift=0.04, cycle=16.0),
+    # Development scores played slower (s4-beat): not tuned on yet, and failing: the tempo is heard
+    # 4/3 too fast (84 bpm as 111 and 106, beat F 0.28 and 0.35): the tempo-level choice to fix next.
+    "k155-andante-slow": Piece("k155-andante-slow", "Mozart K. 155, II, played at 84 bpm",
+                               "mozart/k155/movement2", 84, 70.0),
+    "k156-adagio-slow": Piece("k156-adagio-slow", "Mozart K. 156, first Adagio, played at 84 bpm",
+                              "mozart/k156/movement4", 84, 70.0),
+    # Held out (session 4): added to HELD_OUT before any result on them was looked at.
+    "clara-polonaise3": Piece("clara-polonaise3", "Clara Schumann, Polonaise Op. 1 No. 3 (1831)",
+                              "schumann_clara/polonaise_op1n3", 120, 80.0),
+    "op59-3-minuet": Piece("op59-3-minuet", "L. van Beethoven, String Quartet Op. 59 No. 3, III Menuetto (1806)",
+                           "beethoven/opus59no3/movement3", 150, 78.0),
+    "op41-adagio": Piece("op41-adagio", "R. Schumann, String Quartet Op. 41 No. 1, III (1842)",
+                         "schumann_robert/opus41no1/movement3", 120, 75.0),
     # More rubato (session 4, s4-beat): other pieces, other warps. The Rondeau's was looked into
     # (the tracker's curve weight where the curve is interpolated came from it): tuned on. The
     # Menuetto's was added after that, measured only: held out.
@@ -72,7 +102,7 @@ PIECES = {
     "k80-minuet-rubato": Piece("k80-minuet-rubato", "Mozart K. 80, III, with rubato (tempo +-8 %, 25 s cycle)",
                                "mozart/k80/movement3", 126, 70.0, drift=0.08, cycle=25.0),
 }
-HELD_OUT = ("k156-minuet", "k80-minuet-rubato")  # measured, never tuned on
+HELD_OUT = ("k156-minuet", "clara-polonaise3", "op59-3-minuet", "op41-adagio", "k80-minuet-rubato")  # measured, never tuned on
 
 
 @dataclass

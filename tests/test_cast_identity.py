@@ -228,3 +228,53 @@ def test_board_defect_filter_in_a_browser_shows_only_drifting_takes(project_root
         page.wait_for_function("!document.getElementById('t-walk-1').classList.contains('hide')")
         shown = page.eval_on_selector_all(".take:not(.hide)", "cs => cs.map(c => c.dataset.id)")
         assert "walk-drift" not in shown and "walk-1" in shown, shown
+
+
+def test_ranking_a_cast_shot_decodes_each_take_once(project_root, tmp_path, monkeypatch):
+    """The identity frames are sampled from video analysis's decode (and a peer take is analysed when
+    its look is first needed, so its own ranking is a cache hit): one decode per take, counted on
+    PyAV; the looks equal those of a decode made for identity alone."""
+    import shutil
+    from collections import Counter
+
+    import av
+
+    from dreamcut.project import Project
+    from dreamcut.ranking import analysis_source, rank_take
+
+    root = Path(shutil.copytree(project_root, tmp_path / "proj"))
+    shutil.rmtree(root / ".dreamcut" / "cache", ignore_errors=True)
+    decodes: Counter = Counter()
+    real_open = av.open
+
+    class Counting:
+        def __init__(self, container, name):
+            self.container, self.name = container, name
+
+        def __enter__(self):
+            self.container.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.container.__exit__(*exc)
+
+        def __getattr__(self, attr):
+            return getattr(self.container, attr)
+
+        def decode(self, *args, **kwargs):
+            decodes[Path(self.name).name] += 1
+            return self.container.decode(*args, **kwargs)
+
+    monkeypatch.setattr(av, "open", lambda name, *a, **k: Counting(real_open(name, *a, **k), name))
+    project = Project.open(root)
+    takes = project.catalog.takes("walk")
+    results = {t.id: rank_take(project, t) for t in takes}
+    assert sorted(decodes.values()) == [1] * len(takes), decodes
+    assert "cast_drift" in [d.kind for d in results["walk-drift"].defects]
+    monkeypatch.setattr(av, "open", real_open)
+    look = identity.OfflineLook()
+    for t in takes:
+        shared = identity.cached_take_looks(analysis_source(project, t), look, project.cache_dir / "identity")
+        alone = identity.describe_sample(identity.FrameSample(analysis_source(project, t)).decode(), look)
+        assert shared.times == pytest.approx(alone.times) and np.allclose(shared.vectors, alone.vectors), t.id
+    project.catalog.close()

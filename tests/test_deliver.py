@@ -80,6 +80,15 @@ def ebur128(path: Path) -> float:
     return float(re.search(r"I:\s*(-?[\d.]+) LUFS", summary).group(1))
 
 
+def true_peak(path: Path) -> float:
+    """True peak (dBTP) of a file's audio, measured here with ffmpeg's ebur128 filter (peak=true)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-vn", "-af", "ebur128=peak=true",
+                           "-f", "null", "-"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    summary = proc.stderr[proc.stderr.rfind("Summary:"):]
+    return float(re.search(r"True peak:\s*Peak:\s*(-?[\d.]+) dBFS", summary).group(1))
+
+
 def ffprobe(path: Path) -> tuple[int, int, float]:
     info = probe(path, deep=True)
     return info.video.width, info.video.height, info.duration
@@ -106,6 +115,7 @@ def test_vertical_1080x1920_keeps_the_moving_subject_and_honours_the_override(tm
         assert abs(d - master_seconds) < 0.1
         assert abs(ebur128(out / name) - (-14.0)) <= 1.0
         assert abs(by_name[name]["integrated_lufs"] - (-14.0)) <= 1.0
+        assert true_peak(out / name) <= -1.0, name  # under the default ceiling, after the AAC encode
         rep = verify(out / name)
         assert rep.has_manifest and rep.valid, rep.problems
 
@@ -237,3 +247,25 @@ def test_loudness_plan_limits_only_when_the_gain_would_break_the_ceiling():
     assert dl.next_gain([(7.0, -15.0), (8.0, -14.5)], -14.0) == pytest.approx(9.0)
     with pytest.raises(Exception, match="out of range"):
         dl.LoudnessTarget(integrated=3.0)
+
+
+def test_an_encode_that_overshoots_the_true_peak_is_measured_and_made_again(tmp_path):
+    """The limiter holds the WAV under the ceiling, but the AAC encode can push the true peak over
+    it: the encoded audio is measured, the limiter lowered by the overshoot, and the audio made
+    again until the encoded file is under the ceiling. (margin=0: no head start, so it overshoots.)"""
+    import soundfile as sf
+
+    sr = 48000
+    t = np.arange(8 * sr) / sr
+    y = 0.1 * np.sign(np.sin(2 * np.pi * 220 * t)) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.5 * t))
+    clicks = np.zeros_like(t)
+    clicks[np.arange(16) * sr // 2] = 0.9
+    y = y + np.convolve(clicks, np.exp(-np.arange(200) / 20.0), mode="same")
+    sf.write(tmp_path / "song.wav", np.stack([y, y], 1).astype(np.float32), sr)
+    target = dl.LoudnessTarget(integrated=-10.0, true_peak=-1.0)
+    audio = dl.normalise_audio(tmp_path / "song.wav", tmp_path / "out.wav", target, margin=0.0)
+    assert audio.wav.suffix == ".m4a" and audio.limited
+    assert audio.margin > 0.0  # the first encode went over the ceiling: the limiter was lowered
+    assert true_peak(audio.wav) <= -1.0 and abs(ebur128(audio.wav) - (-10.0)) <= 0.5
+    assert audio.loudness.true_peak == pytest.approx(true_peak(audio.wav), abs=0.05)
+    assert dl.peak_margin(2.0, -0.5, target) == pytest.approx(2.7) and dl.peak_margin(2.0, -1.2, target) is None

@@ -18,13 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def short_demo(tmp_path_factory) -> Path:
-    from conftest import run_cli
+def short_demo(short_demo_build, tmp_path_factory) -> Path:
+    """The session's `dreamcut demo --short` (conftest), copied: test_rerun_makes_nothing_twice runs on it."""
+    from conftest import copy_project
 
-    root = tmp_path_factory.mktemp("e2e") / "demo"
-    proc = run_cli("demo", str(root), "--short", timeout=900)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return root
+    return copy_project(short_demo_build, tmp_path_factory.mktemp("e2e") / "demo")
 
 
 def test_final_render_matches_the_song(short_demo: Path):

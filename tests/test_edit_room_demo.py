@@ -1,4 +1,4 @@
-"""The edit room on THE demo project (`dreamcut demo --short`, the path tests/test_e2e.py builds),
+"""The edit room on THE demo project (`dreamcut demo --short`, built once a session: conftest.short_demo_build),
 in Debian's chromium: play the cut from playback proxies and from the render, frame-accurate at
 the cuts; snap a dragged cut to beats, downbeats and phrase starts (the target shown); drag a
 cut one bar, swap a take, reload, and `dreamcut edit` makes the same cut (compared as OTIO);
@@ -18,16 +18,15 @@ from pathlib import Path
 import pytest
 
 from _browser import CHROMIUM, FRAME_TOLERANCE, GRAB, WAIT_MS, chromium, mad, nle_drops_last_clip, png, serve_board
-from conftest import run_cli
+from conftest import copy_project, run_cli
 
 README_SHOT = {"x": 0, "y": 0, "width": 1400, "height": 820}  # docs/img/edit_room*.png are these
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make chromium)")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("demo") / "demo"
-    run_cli("demo", str(root), "--short", timeout=900, check=True)
+def demo(short_demo_build, tmp_path_factory) -> Path:
+    root = copy_project(short_demo_build, tmp_path_factory.mktemp("demo") / "demo")  # the session's demo (conftest)
     for args in (["preview", "wedding", "--variants", "4"], ["promote", "wedding", "2"], ["edit"], ["render"]):
         run_cli("--project", str(root), *args, timeout=600, check=True)
     return root

@@ -39,7 +39,9 @@ def test_steady_quartet_beats_and_bars():
     tl = plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
     cuts = [c.metadata["dreamcut"]["record_start"] for c in tl.tracks[0].find_clips()][1:]
     cuts = [c for c in cuts if c <= ref[-1] + 0.07]
-    assert len(cuts) >= 5
+    # 4 since every section is at least a phrase long: the first 10.9 s are one intro, not a
+    # one-bar intro and a verse (a section start, one more cut)
+    assert len(cuts) >= 4
     assert max(np.min(np.abs(ref - c)) for c in cuts) <= 0.07
 
 

@@ -42,12 +42,16 @@ def test_a_syncopated_rag_is_tracked_on_its_beat_and_cut_on_it():
     assert max(np.min(np.abs(ref - c)) for c in cuts) <= 0.07
 
 
-@pytest.mark.parametrize("name", ["k80-minuet", "k80-rondo", "haydn-presto"])
+# The slow movements and the second Menuetto (session 4's development recordings) were 0.40,
+# 0.96 and 0.88 with 5 of 9 cuts on the Adagio's beats: a tempo heard on a whole-frame lag grid
+# (120 bpm as 117.5) slid the grid a third of a beat onto the Adagio's triplets. Measured 0.989-0.995.
+@pytest.mark.parametrize("name", ["k80-minuet", "k80-rondo", "haydn-presto", "haydn-minuet2", "k156-adagio",
+                                  "k155-andante"])
 def test_steady_quartets_every_cut_on_a_true_beat(name):
     r, a = _analysed(name)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.array(r.beats)), mir_eval.beat.trim_beats(np.array(a.beats)),
                                 0.07)
-    assert f >= 0.9
+    assert f >= 0.98
     ref = np.array(r.beats)
     cuts = [c for c in _cuts(a) if ref[0] - 0.07 <= c <= ref[-1] + 0.07]
     assert len(cuts) >= 5
@@ -55,18 +59,32 @@ def test_steady_quartets_every_cut_on_a_true_beat(name):
     assert off == []
 
 
-def test_section_boundaries_from_the_scores_repeats_within_a_bar():
-    hits = []
-    for name in ("maple", "k80-minuet", "k80-rondo", "haydn-presto"):
+# The recordings with score sections the section finding was tuned on (midi_songs.HELD_OUT apart).
+SECTIONED = ("maple", "k80-minuet", "k80-rondo", "haydn-presto", "clara-polonaise1", "clara-polonaise4",
+             "haydn-minuet", "haydn-minuet2", "k156-adagio", "k155-andante")
+
+
+def _boundary_hits(names) -> tuple[list[bool], list[bool]]:
+    """Per annotated boundary: a found one within a bar; per found boundary: an annotated one near."""
+    hits, near = [], []
+    for name in names:
         r, a = _analysed(name)
         assert r.sections, name
         bar = float(np.median(np.diff(r.downbeats)))
         found = [s.start for s in a.sections[1:]]
         hits += [any(abs(f - b) <= bar for f in found) for b in r.sections]
-    assert len(hits) >= 10
-    # measured 9 of 11 (0.82; was 8 of 11 before a repeat's boundary was put where its diagonal
-    # in the recurrence steps). In-sample: the held-out K.156 Menuetto gets 1 of 3 (README).
-    assert np.mean(hits) >= 0.8
+        near += [any(abs(f - b) <= bar for b in r.sections) for f in found if f < a.duration - 1.0]
+    return hits, near
+
+
+def test_section_boundaries_from_the_scores_repeats_within_a_bar():
+    hits, near = _boundary_hits(SECTIONED)
+    assert len(hits) >= 30
+    # measured 28 of 32 (0.88; 9 of 11 on the first four before the six later ones were added),
+    # 28 of 44 found boundaries near an annotated one (28 of 52 before every section was made at
+    # least a phrase long: a pickup bar was an "intro"; 28 of 45 on the s4-beat branch's beats).
+    assert np.mean(hits) >= 0.85
+    assert np.mean(near) >= 0.58
 
 
 def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_beats():
@@ -78,30 +96,38 @@ def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_be
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
     assert f >= 0.97  # measured 0.995 (the joint beat-and-tempo tracker)
     cuts = [c for c in _cuts(a) if ref[0] - 0.07 <= c <= ref[-1] + 0.07]
-    assert len(cuts) >= 5
+    # 4 since every section is at least a phrase long: the first 8.9 s are one intro, not a
+    # 2.1 s intro and a verse (a section start, one more cut)
+    assert len(cuts) >= 4
     assert [round(c, 3) for c in cuts if np.min(np.abs(ref - c)) > 0.07] == []
 
 
 def test_repeated_material_shares_a_label_and_contrasting_material_does_not():
     # Pairs of annotated sections (from the score: the same measures = the same material) agree
-    # when they share a label exactly when they share material. Measured 16 of 22 on these four
-    # (14 of 22 when segments were compared by their mean sound, which a string quartet keeps:
-    # the Rondeau was "verse" throughout). The held-out K.156 Menuetto: 3 of 6 (README).
+    # when they share a label exactly when they share material. Measured 64 of 72 on the tuned-on
+    # ten (59 of 72 when a phrase of A inside a longer B made B an A: segments are now compared
+    # over 3/4 of the longer one; 14 of 22 on the first four when compared by their mean sound,
+    # which a string quartet keeps: the Rondeau was "verse" throughout).
     agree = []
-    for name in ("maple", "k80-minuet", "k80-rondo", "haydn-presto"):
+    for name in SECTIONED:
         _, a = _analysed(name)
         agree += midi_songs.label_agreement(name, a)[0]
-    assert len(agree) >= 20
-    assert np.mean(agree) >= 0.68
+    assert len(agree) >= 70
+    # 61 of 72 since the steady beat grid (s4-beat): K.80's Rondeau's beats moved by one frame (23 ms)
+    # at 20 of its 200 beats, beat F unchanged at 0.995, and its pairs went 7 -> 4 of 10 (the labels
+    # follow the beats that finely; left to the section finding).
+    assert np.mean(agree) >= 0.84
     _, rondo = _analysed("k80-rondo")
     assert len({s.label for s in rondo.sections}) >= 2  # was "verse" throughout
 
 
-@pytest.mark.parametrize("name", ["k155-rubato", "k80-rondo-rubato"])
+@pytest.mark.parametrize("name", ["k155-rubato", "k80-rondo-rubato", "haydn-minuet-sway"])
 def test_rubato_is_followed_and_every_cut_lands_on_a_true_beat(name):
     # The pieces' time warped by a slow tempo swing (+-12 % over 20 s, +-10 % over 14 s), the
     # truth warped alike. Was 0.697 and 0.923 with one cut 96-209 ms off: librosa's tracker took
     # the tempo from the curve alone; the joint beat-and-tempo programme measures 0.970 and 0.989.
+    # The swaying Menuetto (+-4 % over 16 s) counts as steady: it measured 0.859 when a steady
+    # song's rigid grid took it, 0.991 now that a grid its beats do not sit on is left out.
     r, a = _analysed(name)
     ref = np.array(r.beats)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
@@ -109,6 +135,14 @@ def test_rubato_is_followed_and_every_cut_lands_on_a_true_beat(name):
     cuts = [c for c in _cuts(a) if ref[0] - 0.07 <= c <= ref[-1] + 0.07]
     assert len(cuts) >= 5
     assert [round(c, 3) for c in cuts if np.min(np.abs(ref - c)) > 0.07] == []
+
+
+def test_an_adagios_triplets_keep_its_downbeats():
+    # K.156's Adagio in 4/4 with triplet passages: downbeat F 0.40 while the grid sat a third of a
+    # beat off; measured 0.987.
+    r, a = _analysed("k156-adagio")
+    assert a.beats_per_bar == r.beats_per_bar == 4
+    assert mir_eval.beat.f_measure(np.array(r.downbeats), np.array(a.downbeats), 0.07) >= 0.95
 
 
 def test_a_minuet_is_heard_in_three_with_its_downbeats():

@@ -75,16 +75,31 @@ def take_scenes(project, take: Take) -> tuple[SceneSegment, ...] | None:
 
 def rank_take(project, take: Take, *, clip_model: Path | None = None) -> TakeAnalysis:
     """Analyse one take as `dreamcut rank` does (cached by content hash and request), and, when its
-    shot names cast members, judge the cast's identity (`cast_identity`)."""
-    result = analyze_take(analysis_source(project, take), cache_dir=project.cache_dir / "video",
-                          prompt=take.prompt or None, clip_model=clip_model, request=take_request(project, take))
+    shot names cast members, judge the cast's identity (`cast_identity`). A take is decoded once:
+    the cast's frames are sampled from the analysis decode (`_analyse`)."""
+    cast = _cast_look(project, take, clip_model)
+    result = _analyse(project, take, clip_model, cast)
     return with_cast_identity(project, take, result, clip_model=clip_model)
 
 
-def cast_identity(project, take: Take, *, clip_model: Path | None = None):
-    """The take's cast identity verdict (`analysis.identity`) against the cast's reference pictures and
-    the shot's other takes; None when the shot names no cast (or is gone). `clip_model`: a local
-    CLIP-type folder for the likeness, else colour histogram + perceptual hash."""
+def _analyse(project, take: Take, clip_model: Path | None, cast=None) -> TakeAnalysis:
+    """`analyze_take` of the take's file; with `cast` ((look, cache dir) of the shot's cast) and the
+    take's look not cached yet, the identity frames are sampled from the same decode and cached."""
+    from dreamcut.analysis import identity
+
+    path = analysis_source(project, take)
+    sample = None
+    if cast is not None and identity.cached_take_looks(path, *cast) is None:
+        sample = identity.FrameSample(path)
+    result = analyze_take(path, cache_dir=project.cache_dir / "video", prompt=take.prompt or None,
+                          clip_model=clip_model, request=take_request(project, take), on_frame=sample)
+    if sample is not None and sample.frames:  # the analysis decoded (it was not cached)
+        identity.describe_sample(sample, cast[0], cache_dir=cast[1])
+    return result
+
+
+def _cast_look(project, take: Take, clip_model: Path | None):
+    """(look, cache dir) the take's cast is judged with; None when its shot names no cast (or is gone)."""
     from dreamcut.analysis import identity
     from dreamcut.cast import shot_cast
 
@@ -92,17 +107,35 @@ def cast_identity(project, take: Take, *, clip_model: Path | None = None):
         shot = project.spec.shot(take.shot_id)
     except BadInput:
         return None
-    members = shot_cast(project.spec, shot)
-    if not members:
+    if not shot_cast(project.spec, shot):
         return None
-    look = identity.make_look(clip_model)
-    cache = project.cache_dir / "identity"
+    return identity.make_look(clip_model), project.cache_dir / "identity"
+
+
+def cast_identity(project, take: Take, *, clip_model: Path | None = None):
+    """The take's cast identity verdict (`analysis.identity`) against the cast's reference pictures and
+    the shot's other takes; None when the shot names no cast (or is gone). `clip_model`: a local
+    CLIP-type folder for the likeness, else colour histogram + perceptual hash. A peer take not yet
+    described is analysed now (as its own ranking will: then a cache hit), sharing that decode."""
+    from dreamcut.analysis import identity
+    from dreamcut.cast import shot_cast
+
+    cast = _cast_look(project, take, clip_model)
+    if cast is None:
+        return None
+    look, cache = cast
+    members = shot_cast(project.spec, project.spec.shot(take.shot_id))
     refs = [project.root / r for m in members for r in m.refs if "://" not in r]
     ref_vectors = identity.ref_looks(refs, look)
     peers = [t for t in project.catalog.takes(take.shot_id) if t.id != take.id
              and project.inside(analysis_source(project, t)) and analysis_source(project, t).is_file()]
-    looks = {t.id: identity.take_looks(analysis_source(project, t), look, cache_dir=cache) for t in [take, *peers]}
     everyone = [take, *peers]
+    looks = {}
+    for t in everyone:
+        path = analysis_source(project, t)
+        if identity.cached_take_looks(path, look, cache) is None:
+            _analyse(project, t, clip_model, cast)
+        looks[t.id] = identity.take_looks(path, look, cache_dir=cache)  # cached now, unless analysis was
 
     def likeness_of(t: Take):
         return identity.likeness(looks[t.id], ref_vectors, [looks[o.id] for o in everyone if o.id != t.id], look)

@@ -54,12 +54,12 @@ def _track_beats(oenv: np.ndarray, sr: int,
     10th-90th took a steady presto whose windows now and then heard 3/4 of its beat for a
     moving tempo: 1.16, where its 20th-80th is 1.03; rubato and ramps measure 1.18). Then
     the dynamic programme is given that tempo curve, so the grid bends with the music.
-    A steady song is tracked against librosa's tempogram tempo, smoothed over 10 s. The
-    tightness is loose enough (120) that the whole-frame beat period can alternate
-    between its two nearest values and so match a tempo between them.
+    A steady song is tracked against its one tempo to 0.05 bpm (`_steady_tempo`), then again
+    with its rigid grid as evidence too (`_steady_grid`). The tightness is loose enough (120)
+    that librosa's whole-frame beat period can alternate between its two nearest values and so
+    match a tempo between them.
     """
     import librosa
-    from scipy.ndimage import median_filter
 
     oenv = np.asarray(oenv, dtype=np.float64)
     global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
@@ -78,12 +78,11 @@ def _track_beats(oenv: np.ndarray, sr: int,
         tightness = MOVING_TIGHTNESS
         tempo = float(np.median(local))
     else:
-        heard = librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP, aggregate=None,
-                                      start_bpm=global_tempo, std_bpm=0.5).reshape(-1)[: len(oenv)]
-        ratio = heard / global_tempo  # fold octave slips back onto the song's tempo
-        heard = np.where(ratio > 1.5, heard / 2, np.where(ratio < 0.67, heard * 2, heard))
-        local = median_filter(heard, size=max(3, int(round(10.0 * sr / HOP)) | 1), mode="nearest")
-        tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)[0]))
+        # A steady song's one tempo, to 0.05 bpm (`_steady_tempo`): librosa's tempogram says it on
+        # a whole-frame lag grid (120 bpm heard as 117.5), and a grid 2 % slow slid a third of a
+        # beat onto the triplets of an Adagio (K.156: beat F 0.40) and drifted a Menuetto (0.88).
+        tempo = _steady_tempo(oenv, sr, global_tempo)
+        local = np.full(len(oenv), tempo)
     nov = None
     if chroma is not None:
         half = int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9)))
@@ -97,6 +96,7 @@ def _track_beats(oenv: np.ndarray, sr: int,
                           hold=np.where(guessed, GUESSED_HOLD, 1.0))
     _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                         tightness=tightness)
+    chosen = oenv
     if nov is not None and len(frames) >= 8:
         # A syncopated melody can pull the tracker half a beat off for a few bars. Track again
         # with the harmony's changes as evidence too, and keep the grid (or its half-beat shift)
@@ -107,13 +107,24 @@ def _track_beats(oenv: np.ndarray, sr: int,
         _, guided = librosa.beat.beat_track(onset_envelope=evidence, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                             tightness=tightness)
         if _on_beat_contrast(guided, nov) > GUIDED_GAIN * _on_beat_contrast(frames, nov):
-            frames = guided
+            frames, chosen = guided, evidence
     frames = np.asarray(frames, dtype=int)
+    # A steady song keeps its phase through passages whose onsets say little about it (triplets,
+    # long notes): both trackers are tracked again with the grid the majority of their beats sit
+    # on (`_steady_grid`) as evidence too. The phase is the tracker's, not the onsets' strongest:
+    # a rag's syncopations are louder off the beat. A song that sways a little (under the
+    # tempo's DRIFT) has no rigid grid: its beats are left as tracked.
+    grid = _steady_grid(oenv, 60.0 * sr / HOP / tempo, frames) if not moving and len(frames) >= 8 else None
+    if grid is not None:
+        _, frames = librosa.beat.beat_track(onset_envelope=chosen / (chosen.std() + 1e-9) + GRID_WEIGHT * grid, sr=sr,
+                                            hop_length=HOP, trim=False, bpm=local, tightness=tightness)
+        frames = np.asarray(frames, dtype=int)
+        joint = _follow_tempo(_z(oenv) + (HARMONY_WEIGHT * _z(nov) if nov is not None else 0.0) + GRID_WEIGHT * _z(grid),
+                              local, sr)
     if moving and nov is not None:
         frames, joint = joint, frames
     pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
     return tempo, frames, local, pulse, joint
-    return tempo, frames, local, pulse
 
 
 # How tightly the tracker holds a moving tempo curve (librosa's tightness; a steady song: 120).
@@ -131,6 +142,73 @@ CURVE_HOLD = 1000.0
 # the path this much less: a curve flattened over a slow passage dragged the grid 140 ms behind
 # (K.80 with rubato: beat F 0.92 -> 0.99, a plateau 0-0.3; K.155 with rubato and the ramp: unchanged).
 GUESSED_HOLD = 0.3
+
+
+# A steady song's grid (`_steady_grid`) against the z-scored evidence: 1 took an Adagio's triplet
+# passages back onto the beat (K.156: beat F 0.68 -> 0.99, 0.5: 0.91); the other steady pieces
+# measured the same at 0, 0.5, 1 and 2.
+GRID_WEIGHT = 1.0
+STEADY_SPAN = 0.05  # `_steady_tempo` looks this far (relative) either side of librosa's tempo
+
+
+def _steady_tempo(oenv: np.ndarray, sr: int, around: float, step: float = 0.0005) -> float:
+    """A steady song's tempo (bpm) within STEADY_SPAN of `around`: the one whose rigid grid, at its
+    best phase, sits on the most onset strength over the whole song (a comb; a 0.1 % error is a
+    fifth of a beat over 160 beats, so the whole song pins it to ~0.05 bpm)."""
+    z = _z(oenv)
+    n = len(z)
+    fps = sr / HOP
+    best, out = -np.inf, around
+    for r in np.arange(1.0 - STEADY_SPAN, 1.0 + STEADY_SPAN + 1e-9, step):
+        bpm = around * r
+        per = 60.0 * fps / bpm
+        k = np.arange(int((n - 1) / per))
+        if len(k) < 4:
+            return around
+        at = np.interp(np.arange(0.0, per, 0.25)[:, None] + k[None, :] * per, np.arange(n), z)
+        score = float(at.mean(axis=1).max())
+        if score > best:
+            best, out = score, float(bpm)
+    return out
+
+
+# The share of a steady song's tracked beats that must sit within 0.1 beat of one rigid grid (or
+# its third-beat shifts) for the grid to be evidence: the tuned-on steady pieces 0.90-1.00 (the
+# Adagio 0.93); Haydn's Menuetto swaying +-4 % over 16 s 0.82, where the grid took beat F
+# 0.99 -> 0.86.
+LATTICE = 0.88
+
+
+def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray) -> np.ndarray | None:
+    """Per frame 0..1: nearness to the rigid grid of period `per` (frames) at the tracker's phase;
+    None when fewer than LATTICE of `frames` sit on one (the song sways).
+
+    The tracker's phase is the densest 0.08-beat neighbourhood of `frames`' phases; in a triplet
+    passage that can be a third of a beat off, so of it and its two third-beat shifts the one whose
+    rigid grid sits on the most onset strength wins (K.156's Adagio: 0.42 -> 0.09 of a beat; a half
+    beat is left alone: a rag's louder off-beats would win it, `_on_the_beat` judges that).
+    """
+    n = len(oenv)
+    ph = (np.asarray(frames, dtype=float) / per) % 1.0
+    cand = np.arange(0.0, 1.0, 0.01)
+    dist = np.abs(ph[None, :] - cand[:, None])
+    dist = np.minimum(dist, 1.0 - dist)
+    c = cand[int(np.argmax((dist <= 0.08).sum(axis=1)))]
+    z = _z(oenv)
+    k = np.arange(int((n - 1) / per))
+
+    def comb(phase: float) -> float:  # the onset strength a rigid grid near this phase sits on
+        near = (phase + np.arange(-0.04, 0.0401, 0.01)) % 1.0
+        return float(np.interp(near[:, None] * per + k[None, :] * per, np.arange(n), z).mean(axis=1).max())
+
+    thirds = np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0
+    off = np.abs(ph[None, :] - thirds[:, None]) % 1.0
+    if np.mean(np.minimum(off, 1.0 - off).min(axis=0) <= 0.1) < LATTICE:
+        return None
+    c = max(thirds, key=comb)
+    d = (np.arange(n) / per - c) % 1.0
+    d = np.minimum(d, 1.0 - d)
+    return np.exp(-0.5 * (d / 0.08) ** 2)
 
 
 def _z(x: np.ndarray) -> np.ndarray:

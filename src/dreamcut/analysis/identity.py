@@ -25,7 +25,7 @@ import numpy as np
 
 from dreamcut.errors import BadInput
 
-IDENTITY_VERSION = 1
+IDENTITY_VERSION = 2  # 2: frames sampled as video analysis decodes them (shared decode)
 FRAMES_PER_TAKE = 12  # frames sampled evenly across a take
 LOOK_WIDTH = 128  # frames are described at this width (colour and layout, not detail)
 # A take drifts when its likeness is this much below the median of the shot's other takes ...
@@ -185,62 +185,118 @@ class TakeLooks:
     vectors: np.ndarray
 
 
-def _sample_frames(path: Path, n: int) -> tuple[list[float], list[np.ndarray]]:
-    """`n` frames spread evenly over the take, small (LOOK_WIDTH wide), with their times. Every frame
-    is decoded, but only the picked ones are scaled and converted (half the cost of a 720p take)."""
-    import av
+class FrameSample:
+    """`FRAMES_PER_TAKE` frames spread evenly over a take, kept as they stream past: from video
+    analysis's own decode (`analyze_take(on_frame=...)`, so a ranked take is decoded once) or from
+    `decode`. Frames are kept as analysis sees them (160 px wide, fast bilinear) and described at
+    LOOK_WIDTH, so both ways give the same pictures."""
 
-    from dreamcut.media import probe
+    def __init__(self, path: Path, n: int = FRAMES_PER_TAKE) -> None:
+        from dreamcut.analysis.video import ANALYSIS_WIDTH
+        from dreamcut.media import probe
 
-    info = probe(path)
-    if info.video is None:
-        raise BadInput("the take has no video stream", where=path.name, fix="give a video take")
-    w, h = info.video.width, info.video.height
-    size = (LOOK_WIDTH, max(2, int(round(h * LOOK_WIDTH / w / 2.0)) * 2))
-    with av.open(str(path)) as c:
-        vs = c.streams.video[0]
-        vs.thread_type = "AUTO"
-        rate = float(vs.average_rate or 24)
-        count = int(vs.frames or 0) or max(1, int(round((info.duration or 0.0) * rate)))
-        picks = sorted({int(i) for i in np.linspace(0, count - 1, num=min(n, count))})
-        times: list[float] = []
-        frames: list[np.ndarray] = []
-        last = None
-        for i, frame in enumerate(c.decode(vs)):
-            t = float(frame.pts * vs.time_base) if frame.pts is not None else i / rate
-            last = (i, t, frame)
-            if i in picks:
-                times.append(t)
-                frames.append(frame.to_ndarray(format="rgb24", width=size[0], height=size[1]))
-        if last is not None and len(frames) < len(picks) and (not times or last[1] > times[-1]):
-            times.append(last[1])  # the container counted more frames than it holds: end on its last
-            frames.append(last[2].to_ndarray(format="rgb24", width=size[0], height=size[1]))
-    if not frames:
-        raise BadInput("the take has no frames", where=path.name, fix="re-render the take")
-    t0 = times[0]
-    return [t - t0 for t in times], frames
+        self.path = Path(path)
+        info = probe(self.path)
+        if info.video is None:
+            raise BadInput("the take has no video stream", where=self.path.name, fix="give a video take")
+        w, h = info.video.width, info.video.height
+        aw = min(ANALYSIS_WIDTH, w)
+        self.decode_size = (aw, max(2, int(round(h * aw / w / 2.0)) * 2))  # analysis's frame size
+        self.size = (LOOK_WIDTH, max(2, int(round(h * LOOK_WIDTH / w / 2.0)) * 2))
+        count = int(info.video.frames or 0) or max(1, int(round((info.duration or 0.0) * (info.video.fps or 24.0))))
+        self.picks = {int(i) for i in np.linspace(0, count - 1, num=min(n, count))}
+        self.times: list[float] = []
+        self.frames: list[np.ndarray] = []
+        self._last: tuple[float, np.ndarray] | None = None
+
+    def __call__(self, index: int, t: float, rgb: np.ndarray) -> None:
+        self._last = (t, rgb)
+        if index in self.picks:
+            self._keep(t, rgb)
+
+    def _keep(self, t: float, rgb: np.ndarray) -> None:
+        import cv2
+
+        self.times.append(t)
+        self.frames.append(cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA))
+
+    def decode(self) -> "FrameSample":
+        """Decode the take for the sample alone: every frame is decoded, only the picked ones are
+        scaled and converted (half the cost of a 720p take)."""
+        import av
+
+        with av.open(str(self.path)) as c:
+            vs = c.streams.video[0]
+            vs.thread_type = "AUTO"
+            rate = float(vs.average_rate or 24)
+            last = None
+            for i, frame in enumerate(c.decode(vs)):
+                t = float(frame.pts * vs.time_base) if frame.pts is not None else i / rate
+                last = (t, frame)
+                if i in self.picks:
+                    self._keep(t, self._small(frame))
+            if last is not None:
+                self._last = (last[0], self._small(last[1]))
+        return self
+
+    def _small(self, frame) -> np.ndarray:
+        return frame.to_ndarray(format="rgb24", width=self.decode_size[0], height=self.decode_size[1],
+                                interpolation="FAST_BILINEAR")
+
+    def result(self) -> tuple[list[float], list[np.ndarray]]:
+        """(times from the first frame, frames); ends on the take's last frame when the container
+        counted more frames than it holds."""
+        times, frames = list(self.times), list(self.frames)
+        if self._last is not None and len(frames) < len(self.picks) and (not times or self._last[0] > times[-1]):
+            import cv2
+
+            times.append(self._last[0])
+            frames.append(cv2.resize(self._last[1], self.size, interpolation=cv2.INTER_AREA))
+        if not frames:
+            raise BadInput("the take has no frames", where=self.path.name, fix="re-render the take")
+        t0 = times[0]
+        return [t - t0 for t in times], frames
+
+
+def _cache_file(path: Path, look: Look, cache_dir: Path) -> Path:
+    from dreamcut.media import file_sha256
+
+    key = hashlib.sha256(json.dumps([IDENTITY_VERSION, look.name, FRAMES_PER_TAKE, LOOK_WIDTH]).encode())
+    return Path(cache_dir) / f"{file_sha256(path)[:32]}-{key.hexdigest()[:12]}.json"
+
+
+def cached_take_looks(path: Path, look: Look, cache_dir: Path) -> TakeLooks | None:
+    """The take's described frames from the cache, or None (a damaged entry is None: recomputed)."""
+    cache_file = _cache_file(Path(path), look, cache_dir)
+    if cache_file.is_file():
+        try:
+            d = json.loads(cache_file.read_text())
+            return TakeLooks(list(d["times"]), np.asarray(d["vectors"], np.float64))
+        except (ValueError, KeyError, TypeError):
+            pass
+    return None
+
+
+def describe_sample(sample: FrameSample, look: Look, *, cache_dir: Path | None = None) -> TakeLooks:
+    """Describe a take's frame sample (and cache it by the file's content and the look)."""
+    from dreamcut.media import write_text_atomic
+
+    times, frames = sample.result()
+    result = TakeLooks(times, look.describe(frames))
+    if cache_dir is not None:
+        write_text_atomic(_cache_file(sample.path, look, cache_dir),
+                          json.dumps({"times": result.times, "vectors": result.vectors.tolist()}))
+    return result
 
 
 def take_looks(path: Path, look: Look, *, cache_dir: Path | None = None) -> TakeLooks:
-    """Describe `FRAMES_PER_TAKE` frames of a take (cached by the file's content and the look)."""
-    from dreamcut.media import file_sha256, write_text_atomic
-
-    path = Path(path)
-    cache_file = None
+    """Describe `FRAMES_PER_TAKE` frames of a take (cached by the file's content and the look),
+    decoding it for that alone when the cache has nothing."""
     if cache_dir is not None:
-        key = hashlib.sha256(json.dumps([IDENTITY_VERSION, look.name, FRAMES_PER_TAKE, LOOK_WIDTH]).encode())
-        cache_file = Path(cache_dir) / f"{file_sha256(path)[:32]}-{key.hexdigest()[:12]}.json"
-        if cache_file.is_file():
-            try:
-                d = json.loads(cache_file.read_text())
-                return TakeLooks(list(d["times"]), np.asarray(d["vectors"], np.float64))
-            except (ValueError, KeyError, TypeError):
-                pass  # a damaged entry is recomputed
-    times, frames = _sample_frames(path, FRAMES_PER_TAKE)
-    result = TakeLooks(times, look.describe(frames))
-    if cache_file is not None:
-        write_text_atomic(cache_file, json.dumps({"times": result.times, "vectors": result.vectors.tolist()}))
-    return result
+        cached = cached_take_looks(path, look, cache_dir)
+        if cached is not None:
+            return cached
+    return describe_sample(FrameSample(Path(path)).decode(), look, cache_dir=cache_dir)
 
 
 def ref_looks(paths: Sequence[Path], look: Look) -> np.ndarray:

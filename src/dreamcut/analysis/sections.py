@@ -1,8 +1,10 @@
 """The song's sections: boundaries from its repetition structure and changes of sound, and names.
 
 Boundaries come from where repeated material starts (`_repeat_bounds`, structure features) and a
-checkerboard novelty on the bar-by-bar self-similarity (`_sections`); `_name_segments` calls the
-segments intro / verse / chorus / bridge / outro from repetition, loudness and position.
+checkerboard novelty on the bar-by-bar self-similarity (`_sections`), strongest first, every
+section at least a phrase long (`_phrases_apart`); `_name_segments` calls the segments intro /
+verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
+order), loudness and position.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
 
     if len(beats) < 32 or len(downbeats) < 8:
         return {}
+    # Beats heard at half or double speed (two a bar or fewer, more than six): split or skip them,
+    # so the 4-beat context and a repeat's edge keep their size in bars.
+    if len(beats) < 2.5 * len(downbeats):
+        b = np.asarray(beats, dtype=float)
+        beats = list(np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2])))
+    elif len(beats) > 6.5 * len(downbeats):
+        first = int(np.argmin(np.abs(np.asarray(beats) - downbeats[0])))
+        beats = list(beats[first % 2::2])
     bf = np.maximum(np.searchsorted(times, beats, side="right") - 1, 0)  # the frame each beat falls in
     bf = bf[bf < chroma.shape[1]]
     cs = librosa.util.sync(chroma, bf, aggregate=np.median)
@@ -113,28 +123,16 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     Boundaries come from two kinds of evidence: where repeated material starts (structure
     features on beats, `_repeat_bounds`) and where the sound changes (a checkerboard novelty
     on the bar-by-bar self-similarity). A change within the minimum gap of a repeat boundary
-    gives way to it. A repeat boundary starts on the nearest heard downbeat when the bar lines
-    are heard clearly (`bars_clear`), else on its own beat (the heard downbeats may be off).
+    gives way to it. Then, strongest first, every section is kept at least a phrase long (4 bars
+    in a song of 24 bars or more; a pickup bar is no intro). A repeat boundary starts on the
+    nearest heard downbeat when the bar lines are heard clearly (`bars_clear`), else on its own
+    beat (the heard downbeats may be off).
     """
     if len(downbeats) < 4:
         return [Section(0.0, round(duration, 4), "verse")]
     edges = list(downbeats) + [duration]
-    frame_edges = np.searchsorted(times, edges)
     nbars = len(downbeats)
-    feats = []
-    loud = []
-    for i in range(nbars):
-        a, b = int(frame_edges[i]), max(int(frame_edges[i + 1]), int(frame_edges[i]) + 1)
-        c = chroma[:, a:b].mean(axis=1)
-        m = mfcc[:, a:b]
-        feats.append(np.concatenate([c / (np.linalg.norm(c) + 1e-9), m.mean(axis=1), m.std(axis=1)]))
-        loud.append(float(rms[a:b].mean()) if b > a else 0.0)
-    X = np.asarray(feats)
-    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
-    # Chroma within a section cycles through its progression; timbre stays put. Weight
-    # timbre more, but keep harmony so two sections with one sound still separate.
-    X[:, :12] *= 0.7
-    Xn = X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
+    Xn, loud = _bar_features(edges, times, chroma, mfcc, rms)
     ssm = Xn @ Xn.T
 
     half = 4 if nbars >= 24 else 2 if nbars >= 8 else 1
@@ -148,13 +146,14 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         # starting is what a listener hears as the next section; a new sound inside it is not)
         keep_gap = max(min_gap, 8)
         bounds = sorted(set(repeats) | {b for b in bounds if all(abs(b - r) >= keep_gap for r in repeats)})
+    top = float(novelty.max()) or 1.0
+    bounds = _phrases_apart(bounds, {b: max(novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}, half)
     segs = [0] + bounds + [nbars]
     # Segment signatures: mean feature, loudness.
     sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
     lv = [float(np.mean(loud[a:b])) for a, b in zip(segs[:-1], segs[1:])]
     labels = _name_segments(sig, lv, [(a, b) for a, b in zip(segs[:-1], segs[1:])], nbars, bars=Xn)
     out = []
-    top = float(novelty.max()) or 1.0
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
         start = 0.0 if a == 0 else edges[a]
         conf = 1.0 if a == 0 else float(np.clip(max(novelty[a] / top, repeats.get(a, (0.0, 0.0))[0]), 0.0, 1.0))
@@ -165,6 +164,37 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         out[i] = Section(sec.start, round(out[i + 1].start if i + 1 < len(out) else duration, 4), sec.label,
                          sec.confidence)
     return out
+
+
+def _bar_features(edges: list[float], times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray, rms: np.ndarray,
+                  ) -> tuple[np.ndarray, list[float]]:
+    """One unit feature row a bar (its harmony and its sound, standardised over the song) and
+    each bar's loudness; `edges` are the bars' starts and the song's end."""
+    frame_edges = np.searchsorted(times, edges)
+    feats = []
+    loud = []
+    for i in range(len(edges) - 1):
+        a, b = int(frame_edges[i]), max(int(frame_edges[i + 1]), int(frame_edges[i]) + 1)
+        c = chroma[:, a:b].mean(axis=1)
+        m = mfcc[:, a:b]
+        feats.append(np.concatenate([c / (np.linalg.norm(c) + 1e-9), m.mean(axis=1), m.std(axis=1)]))
+        loud.append(float(rms[a:b].mean()) if b > a else 0.0)
+    X = np.asarray(feats)
+    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
+    # Chroma within a section cycles through its progression; timbre stays put. Weight
+    # timbre more, but keep harmony so two sections with one sound still separate.
+    X[:, :12] *= 0.7
+    return X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9), loud
+
+
+def _phrases_apart(bounds: list[int], strength: dict[int, float], phrase: int) -> list[int]:
+    """The boundaries, strongest first, that leave every section at least `phrase` bars long
+    (the song's start counts as a boundary: a pickup bar or two is not an intro)."""
+    kept: list[int] = [0]
+    for b in sorted(bounds, key=lambda b: -strength[b]):
+        if all(abs(b - k) >= phrase for k in kept):
+            kept.append(b)
+    return sorted(kept[1:])
 
 
 def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
@@ -199,19 +229,24 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
 
 def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """How alike two segments' bar sequences are: the mean bar-by-bar cosine along their best
-    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the shorter:
-    a boundary found a few bars off must not hide a repeat).
+    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the longer:
+    a boundary found a few bars off must not hide a repeat, and a phrase of A inside a longer
+    B that returns to it does not make B an A). The song's last segment may be cut short (an
+    excerpt, a fade): against it, MIN_OVERLAP of the shorter is enough.
 
     A repeat plays the same bars in the same order; two different sections of one ensemble
     share a sound (similar mean features) but not the order of their bars.
     """
     n = len(spans)
     S = np.eye(n)
+    end = max(b for _, b in spans)
     for i in range(n):
         for j in range(i):
             (a0, a1), (b0, b1) = spans[i], spans[j]
             best = -1.0
-            need = max(2, int(np.ceil(MIN_OVERLAP * min(a1 - a0, b1 - b0))))
+            la, lb = a1 - a0, b1 - b0
+            cut_short = (a1 == end and la < lb) or (b1 == end and lb < la)
+            need = max(2, int(np.ceil(MIN_OVERLAP * (min(la, lb) if cut_short else max(la, lb)))))
             for d in range(-(b1 - b0), a1 - a0 + 1):  # bar a0 + d of one against bar b0 of the other
                 ka = np.arange(max(a0, a0 + d), a1)
                 kb = ka - a0 - d + b0
@@ -225,7 +260,7 @@ def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray
 # Bar-by-bar likeness from which two segments are the same material (repeats measured 0.49-0.92,
 # different sections of one string quartet -0.4-0.3 with the same sound).
 SAME_BARS = 0.4
-MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the shorter one
+MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the longer one
 
 
 def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[int, int]], nbars: int,

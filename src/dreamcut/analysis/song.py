@@ -13,10 +13,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-ANALYSIS_VERSION = 32
+ANALYSIS_VERSION = 38
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cut on without doubt
+# A section whose start has this confidence or more is one the planner treats as a section start
+# (a cut there, phrases counted from it); below it the boundary is a guess (see `sure_section`).
+SURE_SECTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,22 @@ class SongAnalysis:
         if len(self.beat_confidence) != len(self.beats):
             return True
         return self.beat_confidence[i] >= SURE_BEAT
+
+    def sure_section(self, i: int) -> bool:
+        """Whether the analysis is sure where section `i` starts (the song's first section, and every
+        section the director gave in the spec's `song:` block, is sure)."""
+        return i == 0 or self.sections[i].confidence >= SURE_SECTION
+
+    def phrase_origin(self, t: float) -> float:
+        """Where the phrases at `t` count from: the start of the latest sure section at or before
+        `t` (a guessed section boundary does not restart the 4 / 8-bar phrase grid)."""
+        origin = 0.0
+        for i, s in enumerate(self.sections):
+            if s.start - _ON_TIME > t:
+                break
+            if self.sure_section(i):
+                origin = s.start
+        return origin
 
     def nearest_beat(self, t: float) -> int:
         """Index of the beat closest to `t` (-1 if the song has no beats)."""

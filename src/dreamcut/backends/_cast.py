@@ -7,8 +7,8 @@ which cast reference goes into which field of its API (Runway's `promptImage`, V
 and which are dropped and why. `build` uses that routing to make the request; `dreamcut check`
 prints the same routing (`explain`), so what is said is what is sent.
 
-Nothing here imports an SDK; `explain` imports each backend module used (most import their SDK
-lazily; openai-videos at import), and a backend that cannot load is said, not fatal.
+Nothing here imports an SDK; `explain` imports each backend module used (each imports its SDK
+only with its first client), and a backend that cannot load is said, not fatal.
 """
 
 from __future__ import annotations

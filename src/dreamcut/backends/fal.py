@@ -17,7 +17,16 @@ Reads top to bottom as build request -> submit -> poll -> download:
 - poll: `status(app, request_id, with_logs=True)`: IN_QUEUE -> IN_PROGRESS (logs) ->
   COMPLETED; a COMPLETED request may still be an error (its `error`/`error_type`, or the
   result answering 4xx with fal's `detail`), so completion is confirmed by reading the result.
-- download: the result's `video.url`.
+- the result: fal-client's `SyncClient.result` is `handle.get()`, which first polls the status until
+  COMPLETED (every 0.1 s, no bound) and then GETs the response URL; the status is already known
+  here, so `_video_url` sends that one GET itself (an unfinished request's result is never waited on).
+- download: the result's `video.url`, kept from the poll that confirmed completion (fal keeps output
+  files at least 7 days, fal.ai/docs/faq), so a take costs one result read, not two; kept across a
+  transient download failure, read again after any other. A poll whose result read failed reads
+  only the result next time (COMPLETED is final at fal): a retry costs one request, not two.
+- waits: fal-client sends status/result/cancel with its own fixed timeout (`QUEUE_POLL_TIMEOUT`,
+  120 s read, 30 s connect) whatever the client's `default_timeout`; `_client` sets it to
+  `client_timeout` (DREAMCUT_HTTP_TIMEOUT), so a stalled poll is given up as soon as a create would be.
 - cancel: PUT .../requests/{id}/cancel. fal's reference (fal.ai/docs/inference-api/queue/cancel,
   read 2026-11-29): a request still in the queue is removed; one in progress only gets a
   cancellation signal, and the app decides whether to stop. So `cancel_billing` is IMPOSSIBLE
@@ -123,6 +132,11 @@ class FalBackend(TableBackend):
 
     name = "fal"
     min_poll_interval = 2.0
+
+    def __init__(self, model: str | None = None) -> None:
+        super().__init__(model)
+        self._video_urls: dict[str, str] = {}  # request id -> its video URL, read by the poll that saw it complete
+        self._completed: set[str] = set()  # request ids whose status said COMPLETED with no error (final at fal)
     max_inline_image_bytes = 5_000_000
     models = MODELS
     model_fix = "write backend: fal:fal-ai/veo3/fast (or another listed app)"
@@ -191,18 +205,20 @@ class FalBackend(TableBackend):
     def poll(self, job_id: str) -> JobStatus:
         import fal_client
 
+        if job_id not in self._completed:  # a poll whose result read failed goes straight to the result again
+            try:
+                status = self._client().status(self.model, job_id, with_logs=True)
+            except Exception as e:  # noqa: BLE001
+                raise self._error(e) from None
+            if isinstance(status, fal_client.Queued):
+                return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
+            if isinstance(status, fal_client.InProgress):
+                return JobStatus(JobState.RUNNING, progress=0.5, poll_after=self.min_poll_interval)
+            if status.error:
+                return self._failed(status.error_type, status.error)
+            self._completed.add(job_id)
         try:
-            status = self._client().status(self.model, job_id, with_logs=True)
-        except Exception as e:  # noqa: BLE001
-            raise self._error(e) from None
-        if isinstance(status, fal_client.Queued):
-            return JobStatus(JobState.QUEUED, poll_after=self.min_poll_interval)
-        if isinstance(status, fal_client.InProgress):
-            return JobStatus(JobState.RUNNING, progress=0.5, poll_after=self.min_poll_interval)
-        if status.error:
-            return self._failed(status.error_type, status.error)
-        try:
-            self._video_url(job_id)
+            self._video_urls[job_id] = self._video_url(job_id)
         except ProviderError as e:
             if e.transient:
                 raise
@@ -220,11 +236,26 @@ class FalBackend(TableBackend):
     # -- download --------------------------------------------------------------------------
 
     def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
-        download_url(self._video_url(job_id), Path(dest), provider="fal", progress=progress, secrets=[self._key])
+        # The URL the completing poll read; kept across a transient failure (a CDN hiccup), read again after any other.
+        url = self._video_urls.get(job_id) or self._video_url(job_id)
+        self._video_urls[job_id] = url
+        try:
+            download_url(url, Path(dest), provider="fal", progress=progress, secrets=[self._key])
+        except ProviderError as e:
+            if not e.transient:
+                self._video_urls.pop(job_id, None)
+            raise
+        self._video_urls.pop(job_id, None)
 
     def _video_url(self, job_id: str) -> str:
+        import fal_client.client
+
         try:
-            result = self._client().result(self.model, job_id)
+            # One GET of the response URL, as fal-client's `handle.get()` sends after its wait loop
+            # (`SyncClient.result` polls the status first, 0.1 s apart and unbounded: module doc).
+            handle = self._client().get_handle(self.model, job_id)
+            result = fal_client.client._maybe_retry_request(handle.client, "GET", handle.response_url,
+                                                            timeout=fal_client.client.QUEUE_POLL_TIMEOUT).json()
         except Exception as e:  # noqa: BLE001
             raise self._error(e) from None
         url = ((result or {}).get("video") or {}).get("url")
@@ -269,6 +300,7 @@ class FalBackend(TableBackend):
         if self._sdk is None:
             import fal_client
             import fal_client.auth
+            import httpx
             import fal_client.client
 
             self._key = env_key(["FAL_KEY"], provider="fal", signup="https://fal.ai/dashboard/keys")
@@ -279,7 +311,10 @@ class FalBackend(TableBackend):
                 f"https://{fal_client.auth.FAL_QUEUE_RUN_HOST}/"
             # One attempt per request: fal-client's own loop would re-send a paid create (module doc).
             fal_client.client.MAX_ATTEMPTS = 1
-            self._sdk = fal_client.SyncClient(key=self._key, default_timeout=client_timeout(120.0))
+            timeout = client_timeout(120.0)
+            # Polls, result reads and cancels wait as long as any other request (module doc), not fal-client's 120 s.
+            fal_client.client.QUEUE_POLL_TIMEOUT = httpx.Timeout(timeout, connect=min(timeout, 30.0))
+            self._sdk = fal_client.SyncClient(key=self._key, default_timeout=timeout)
         return self._sdk
 
     def _error(self, e: Exception, *, create: bool = False) -> Exception:

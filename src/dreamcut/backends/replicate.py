@@ -16,8 +16,10 @@ Reads top to bottom as build request -> submit -> poll -> download:
 - poll: GET /v1/predictions/{id}: starting -> processing -> succeeded | failed | canceled |
   aborted (a deadline passed before it started; not billed). Read as raw JSON: replicate 1.0.7's
   Prediction model does not accept "aborted". Progress comes from the model's progress bar.
-- download: the prediction's output URL (or the first of a list). API outputs are deleted an
-  hour after the prediction (replicate.com/docs/topics/predictions/data-retention): a take not
+- download: the prediction's output URL (or the first of a list), as the poll that saw it succeed
+  read it (one GET of the prediction per take, not two; kept across a transient failure). API
+  outputs are deleted an hour after the prediction
+  (replicate.com/docs/topics/predictions/data-retention): a take not
   fetched in time is paid for and lost, and says so (`output_expired`, not retried).
 - cancel: POST /v1/predictions/{id}/cancel. Canceled predictions are billed ("only charged for
   predictions with a canceled status, not for aborted ones"), so `cancel_billing` is BILLED.
@@ -183,6 +185,7 @@ class ReplicateBackend:
         self._key: str | None = None
         self._sdk: Any = None
         self._last = threading.local()  # Retry-After of the last response, per thread
+        self._outputs: dict[str, str] = {}  # prediction id -> its output URL, read by the poll that saw it succeed
 
     # -- what the model can do -------------------------------------------------------------
 
@@ -302,6 +305,10 @@ class ReplicateBackend:
             return JobStatus(JobState.RUNNING, progress=progress.percentage if progress else 0.0,
                              poll_after=self.min_poll_interval)
         if status == "succeeded":
+            output = prediction.get("output")
+            url = output[0] if isinstance(output, list) and output else output
+            if isinstance(url, str) and not prediction.get("data_removed"):
+                self._outputs[job_id] = url  # the download needs no second GET of the prediction
             return JobStatus(JobState.COMPLETED, progress=1.0)
         if status == "canceled":
             return JobStatus(JobState.CANCELED, error_code="canceled", error_message="replicate: prediction canceled")
@@ -317,20 +324,27 @@ class ReplicateBackend:
     # -- download --------------------------------------------------------------------------
 
     def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
-        prediction = self._get(job_id)
-        if prediction.get("status") == "succeeded" and prediction.get("data_removed"):
-            raise self._expired(job_id)
-        output = prediction.get("output")
-        url = output[0] if isinstance(output, list) and output else output
-        if prediction.get("status") != "succeeded" or not isinstance(url, str):
-            raise ProviderError(f"replicate: prediction {job_id} has no video (status {prediction.get('status')})",
-                                code="no_output")
+        # The output URL the succeeding poll read (kept across a transient failure), else the prediction's.
+        url = self._outputs.get(job_id)
+        if url is None:
+            prediction = self._get(job_id)
+            if prediction.get("status") == "succeeded" and prediction.get("data_removed"):
+                raise self._expired(job_id)
+            output = prediction.get("output")
+            url = output[0] if isinstance(output, list) and output else output
+            if prediction.get("status") != "succeeded" or not isinstance(url, str):
+                raise ProviderError(f"replicate: prediction {job_id} has no video (status {prediction.get('status')})",
+                                    code="no_output")
+            self._outputs[job_id] = url
         try:
             download_url(url, Path(dest), provider="replicate", progress=progress, secrets=[self._key])
         except ProviderError as e:
-            if not e.transient and self._get(job_id).get("data_removed"):
-                raise self._expired(job_id) from None
+            if not e.transient:
+                self._outputs.pop(job_id, None)
+                if self._get(job_id).get("data_removed"):
+                    raise self._expired(job_id) from None
             raise
+        self._outputs.pop(job_id, None)
 
     def _expired(self, job_id: str) -> ProviderError:
         return ProviderError(f"replicate: the output of prediction {job_id} was deleted (API outputs are kept one "

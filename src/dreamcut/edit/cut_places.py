@@ -19,6 +19,9 @@ BONUS_DOWNBEAT = 1.0
 BONUS_PHRASE4 = 0.75
 BONUS_PHRASE8 = 0.75
 BONUS_SECTION = 4.0
+# A section start the analysis is not sure of (`SongAnalysis.sure_section`) is worth a downbeat's
+# move, not a section's: the cut goes there only when the balance or a phrase agrees.
+BONUS_GUESSED_SECTION = 1.0
 # Cost of a cut on a beat the analysis is not sure of (`SongAnalysis.sure_beat`): more than a
 # downbeat with its phrase start is worth, so a cut moves to a sure beat within the phrase.
 DOUBTFUL = 3.0
@@ -38,6 +41,7 @@ class _Cut:
     phrase: int  # 8, 4 or 0: bars into the section, on a downbeat
     bonus: float
     sure: bool = True  # the analysis is sure of this beat (a second tracker agrees)
+    section_sure: bool = True  # a section start the analysis is sure of (else a guessed boundary)
 
     def describe(self) -> str:
         if self.bar <= 0:
@@ -48,12 +52,18 @@ class _Cut:
             where = f"beat {self.beat_in_bar} of bar {self.bar}"
         parts = [where]
         if self.section_start and self.section:
-            parts[0] += f", start of {self.section}"
+            parts[0] += f", start of {self.section}" + ("" if self.section_sure else " (a guessed boundary)")
         elif self.section:
             parts[0] += f" in {self.section}"
         if self.phrase and not self.section_start:
             parts.append(f"phrase start ({self.phrase} bars)")
         return "; ".join(parts)
+
+
+def section_bonus(song: SongAnalysis, index: int) -> float:
+    """What a cut on the start of the song's `index`-th section is worth: a sure section start
+    a long move, a guessed one (low confidence) no more than a downbeat."""
+    return BONUS_SECTION if song.sure_section(index) else BONUS_GUESSED_SECTION
 
 
 def _weak(song: SongAnalysis) -> bool:
@@ -69,10 +79,10 @@ def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
     cuts on these and the board snaps to them."""
     weak = _weak(song)
     names = song.section_names()
-    section_beats: dict[int, str] = {}
-    for sec, name in zip(song.sections, names):
+    section_beats: dict[int, tuple[str, int]] = {}
+    for k, (sec, name) in enumerate(zip(song.sections, names)):
         if sec.start > 0:
-            section_beats.setdefault(song.nearest_beat(sec.start), name)
+            section_beats.setdefault(song.nearest_beat(sec.start), (name, k))
     out: list[_Cut] = []
     seen: set[int] = set()
     for i, t in enumerate(song.beats):
@@ -85,11 +95,13 @@ def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
         found = song.section_at(t)
         sec_name = names[found[0]] if found else None
         sec_start = i in section_beats
+        sec_sure = True
         if sec_start:
-            sec_name = section_beats[i]
+            sec_name, sec_index = section_beats[i]
+            sec_sure = song.sure_section(sec_index)
         phrase = 0
         if in_bar == 1 and bar0 >= 0:
-            first_bar = song.bar_index(found[1].start) if found else 0
+            first_bar = song.bar_index(song.phrase_origin(t)) if found else 0
             into = bar0 - max(first_bar, 0)
             phrase = 8 if into % 8 == 0 else 4 if into % 4 == 0 else 0
         bonus = (BONUS_DOWNBEAT if in_bar == 1 else 0.0)
@@ -97,10 +109,11 @@ def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
         bonus += BONUS_PHRASE8 if phrase >= 8 else 0.0
         if weak:  # the grid is a guess: only phrase starts and section boundaries are worth a move
             bonus = 2.0 * bonus if phrase else 0.0
-        bonus += BONUS_SECTION if sec_start else 0.0
+        bonus += section_bonus(song, section_beats[i][1]) if sec_start else 0.0
         sure = song.sure_beat(i)
         if not sure:
             bonus -= DOUBTFUL
         out.append(_Cut(frame=frame, beat=i, bar=bar0 + 1, beat_in_bar=in_bar, section=sec_name,
-                        section_start=sec_start, phrase=phrase, bonus=bonus, sure=sure))
+                        section_start=sec_start, phrase=phrase, bonus=bonus, sure=sure,
+                        section_sure=sec_sure))
     return out

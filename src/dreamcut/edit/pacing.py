@@ -42,18 +42,28 @@ def section_pace(song: SongAnalysis, index: int, pacing) -> int:
 
 
 def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list[int]:
-    """Record frames of the paced cuts in (f0, f1): every N bars from each section's start."""
+    """Record frames of the paced cuts in (f0, f1): every N bars from each sure section's start
+    (a guessed section boundary, `SongAnalysis.sure_section`, forces no cut: the phrase grid of
+    the sections before carries on across it, at this section's pace)."""
     out: list[int] = []
     nb = len(song.downbeats)
+    last: int | None = None  # bar of the previous paced cut (or sure section start)
     for i, sec in enumerate(song.sections):
         n = section_pace(song, i, pacing)
         first = max(0, song.bar_index(sec.start))
         if first < nb and song.downbeats[first] < sec.start - 0.25:
             first += 1  # the section starts mid-bar: its phrases count from the next bar
-        starts = [sec.start] if sec.start > 0 else []
-        k = first + n
+        if last is None or song.sure_section(i):
+            starts = [sec.start] if sec.start > 0 else []
+            last = first
+        else:
+            starts = []
+        k = last + n
+        while k < first:
+            k += n
         while k < nb and song.downbeats[k] < sec.end - 0.05:
             starts.append(song.downbeats[k])
+            last = k
             k += n
         for t in starts:
             frame = int(round(song.beats[_sure_beat_near(song, t, n)] * fps))

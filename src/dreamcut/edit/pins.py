@@ -49,12 +49,12 @@ def pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
     if p.section is not None:
         label, _, nth = p.section.partition("#")
         n = int(nth) if nth.isdigit() else 1
-        matches = [s for s in song.sections if s.label == label.strip().lower()]
-        if len(matches) < n or n < 1:
+        k = _pinned_section(song, shot)
+        if k is None:
             have = ", ".join(song.section_names()) or "none"
             raise BadInput(f"pinned to section {p.section!r}, which the song does not have", where=shot.shot_id,
                            fix=f"use one of: {have}")
-        return f"section {label}#{n}", matches[n - 1].start
+        return f"section {label}#{n}", song.sections[k].start
     if p.bar is not None:
         if p.bar > len(song.downbeats):
             raise BadInput(f"pinned to bar {p.bar}, but the song has {len(song.downbeats)} bars",
@@ -70,3 +70,32 @@ def pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
         raise BadInput(f"pinned to second {p.second}, but the song is {song.duration:.2f} s long",
                        where=shot.shot_id, fix=f"use a second below {song.duration:.2f}")
     return f"second {p.second:g}", p.second
+
+
+GUESSED_PIN = "is a guess"  # how a pin onto a low-confidence section reads (report.DEGRADED_MARKS)
+
+
+def _pinned_section(song: SongAnalysis, shot: ShotInput) -> int | None:
+    """Index in `song.sections` of the section a `place: {section: X}` pin names (None: no such
+    section, or the pin is not to a section)."""
+    p = shot.place
+    if p is None or p.section is None:
+        return None
+    label, _, nth = p.section.partition("#")
+    n = int(nth) if nth.isdigit() else 1
+    matches = [k for k, s in enumerate(song.sections) if s.label == label.strip().lower()]
+    return matches[n - 1] if 1 <= n <= len(matches) else None
+
+
+def pin_doubt(song: SongAnalysis, shot: ShotInput) -> str | None:
+    """The one line `check` and `edit` say when a shot is pinned to a section the analysis is not
+    sure of (the pin is kept); None for a sure section or a pin that is not to a section. A
+    section given in the spec's `song:` block is sure."""
+    k = _pinned_section(song, shot)
+    if k is None or song.sure_section(k):
+        return None
+    sec = song.sections[k]
+    name = song.section_names()[k]
+    at = f"{int(sec.start // 60)}:{int(sec.start % 60):02d}"
+    return (f"section {name} at {at} {GUESSED_PIN} (confidence {sec.confidence:.2f}): check `dreamcut song` "
+            "or give the section list in the spec's song: block")

@@ -4,7 +4,8 @@ A pure function. `plan_edit` reads no file, renders nothing and asks no one; giv
 same song analysis and shots it returns the same timeline. It decides:
 
 - where each cut falls: on a beat (exactly on the frame nearest the beat), preferring
-  downbeats, phrase starts (4 / 8 bars into a section) and section boundaries, with slot
+  downbeats, phrase starts (4 / 8 bars into a section) and section boundaries the analysis
+  is sure of (a low-confidence boundary is worth no more than a downbeat), with slot
   lengths balanced to the takes' usable lengths (a dynamic programme over the beats);
 - pins from the spec (section / bar / beat / second) are kept exactly;
 - a take shorter than its slot is retimed within 0.8x..1.25x (never frozen or looped);
@@ -32,7 +33,7 @@ from dreamcut.analysis.audio import SongAnalysis
 from dreamcut.edit.cut_places import (BONUS_DOWNBEAT, BONUS_PHRASE4, BONUS_PHRASE8, BONUS_SECTION, DOUBTFUL_NOTE, _weak,
                                       cut_places)
 from dreamcut.edit.pacing import AUTO_CALM, AUTO_FAST, _paced_clips, section_pace
-from dreamcut.edit.pins import _anchors, pin_time
+from dreamcut.edit.pins import _anchors, pin_doubt, pin_time
 from dreamcut.edit.placing import LOST_TRANSITION, _place_cuts
 from dreamcut.edit.report import DEGRADED_MARKS, degraded, degraded_items, explain
 from dreamcut.edit.shots import MAX_SPEED, MIN_SPEED, ShotInput, _Clip
@@ -42,7 +43,7 @@ from dreamcut.timeline import VERSION, make_clip, make_transition
 
 __all__ = ["AUTO_CALM", "AUTO_FAST", "BONUS_DOWNBEAT", "BONUS_PHRASE4", "BONUS_PHRASE8", "BONUS_SECTION",
            "DEFECT_WEIGHTS", "DEGRADED_MARKS", "LOST_TRANSITION", "MAX_SPEED", "MIN_SPEED", "TIMELINE_VERSION",
-           "ShotInput", "cut_places", "degraded", "degraded_items", "explain", "pin_time", "plan_edit",
+           "ShotInput", "cut_places", "degraded", "degraded_items", "explain", "pin_doubt", "pin_time", "plan_edit",
            "section_pace"]
 
 TIMELINE_VERSION = VERSION
@@ -93,8 +94,8 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
         if _weak(song):
             # The grid is a guess: cut only on phrase starts and section boundaries when they suffice.
             try:
-                chosen = _place_cuts(group, [c for c in inner if c.phrase or c.section_start], f0, f1, fps,
-                                     beat_frames, song_media)
+                firm = [c for c in inner if c.phrase or (c.section_start and c.section_sure)]
+                chosen = _place_cuts(group, firm, f0, f1, fps, beat_frames, song_media)
             except BadInput:
                 chosen = None
         if chosen is None:
@@ -109,6 +110,9 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
     for c in clips:
         if c.cut is not None and not c.cut.sure and c.pin is None:
             c.notes.append(DOUBTFUL_NOTE)
+        doubt = pin_doubt(song, c.shot) if c.pin else None
+        if doubt:
+            c.notes.append(doubt)
     _retime_and_trim(clips, song, fps)
     return _timeline(clips, song, fps, size, title, song_media, total)
 

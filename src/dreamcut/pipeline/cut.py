@@ -114,7 +114,7 @@ def check_against_song(project: Project, song) -> list[tuple[str, str, str, str]
     """(shot, severity, message, fix) for what the edit would refuse or degrade, before anything
     is generated: pins the song map does not have, and transitions the takes leave no handle
     room for (a dry run of the planner with takes of the length asked, or the takes made)."""
-    from dreamcut.edit.planner import ShotInput, degraded_items, pin_time, plan_edit
+    from dreamcut.edit.planner import ShotInput, degraded_items, pin_doubt, pin_time, plan_edit
 
     spec = project.spec
     out: list[tuple[str, str, str, str]] = []
@@ -136,6 +136,10 @@ def check_against_song(project: Project, song) -> list[tuple[str, str, str, str]
                 pin_time(song, si)
             except BadInput as e:
                 out.append((shot.id, "error", e.message, e.fix or ""))
+            else:
+                doubt = pin_doubt(song, si)
+                if doubt:
+                    out.append((shot.id, "warning", doubt, ""))
     if any(sev == "error" for _, sev, _, _ in out):
         return out
     try:
@@ -144,7 +148,10 @@ def check_against_song(project: Project, song) -> list[tuple[str, str, str, str]
     except BadInput as e:  # said loudly, but the takes may yet be made longer than the spec asks
         out.append((e.where or "*", "warning", f"the edit would refuse this: {e.message}", e.fix or ""))
         return out
+    said = {(shot, what) for shot, _, what, _ in out}
     for frame, shot, what in degraded_items(timeline):
+        if (shot, what) in said:  # a pin onto a guessed section, said above
+            continue
         fix = "make the takes longer (seconds:) or the transition shorter (beats:)" if shot else ""
         out.append((shot or "*", "warning", what, fix))
     return out

@@ -27,11 +27,11 @@ import numpy as np
 
 from dreamcut.errors import BadInput
 from dreamcut.media import read_frames, run_ffmpeg
-from dreamcut.render.ffmpeg import output_args
+from dreamcut.render.ffmpeg import AAC_ARGS, output_args
 # The loudness of each version is render.loudness's; its names are part of this module's interface.
 from dreamcut.render.loudness import (Loudness, LoudnessTarget, NormalisedAudio, loudness_filter, loudness_gain,
                                       measure_ebur128, measure_loudnorm, next_gain, normalise_audio, parse_ebur128,
-                                      window_args)
+                                      peak_margin, window_args)
 
 #: aspect name -> (width units, height units); 16:9 is the master itself
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
@@ -318,7 +318,12 @@ def encode(master: Path, out: Path, item: Deliverable, *, fps: int, master_size:
         video = ["-c:v", "copy", *video[video.index("-c:a"):]]  # the master's pictures, untouched
     else:
         args += ["-vf", ",".join(vf) or "null"]
-    args += [*video, "-ar", "48000", "-frames:v", str(frames), "-shortest"]
+    if Path(audio).suffix == ".m4a":  # the audio encoded and measured already (`normalise_audio`): as it is
+        at = video.index("-c:a")
+        video = [*video[:at], "-c:a", "copy", *video[at + len(AAC_ARGS):]]
+    else:
+        video += ["-ar", "48000"]
+    args += [*video, "-frames:v", str(frames), "-shortest"]
     for k, v in (metadata or {}).items():
         args += ["-metadata", f"{k}={v}"]
     if metadata:
@@ -356,5 +361,5 @@ class Delivered:
 
 __all__ = ["ASPECTS", "TEASER_SECONDS", "LoudnessTarget", "Loudness", "Deliverable", "TeaserWindow", "Delivered",
            "output_size", "crop_box", "subject_x", "crop_path", "crop_x_pixels", "crop_commands", "teaser_window",
-           "loudness_gain", "loudness_filter", "normalise_audio", "NormalisedAudio", "next_gain", "parse_ebur128", "plan_deliverables", "parse_aspects", "track_subject",
+           "loudness_gain", "loudness_filter", "normalise_audio", "NormalisedAudio", "next_gain", "peak_margin", "parse_ebur128", "plan_deliverables", "parse_aspects", "track_subject",
            "measure_loudnorm", "measure_ebur128", "encode"]

@@ -307,11 +307,14 @@ def escape_graph_value(value: str) -> str:
     return "".join("\\" + c if c in "[],;'\\" else c for c in level1)
 
 
+AAC_ARGS = ["-c:a", "aac", "-b:a", "256k"]  # the audio of every H.264 file (renders and deliverables)
+
+
 def output_args(codec: str, crf: int, fps: int, preset: str = "veryfast") -> list[str]:
     """Video and audio encoder arguments for `codec` ('h264' -> .mp4, 'prores' -> .mov)."""
     if codec == "h264":
         return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", "-r", str(fps),
-                "-c:a", "aac", "-b:a", "256k", "-movflags", "+faststart"]
+                *AAC_ARGS, "-movflags", "+faststart"]
     if codec == "prores":
         return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0",
                 "-r", str(fps), "-c:a", "pcm_s24le"]

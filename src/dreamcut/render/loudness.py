@@ -5,7 +5,12 @@ limiter when that gain would break the true-peak ceiling), `parse_ebur128`, `nex
 I/O at the edge: `normalise_audio` makes the audio of a version in two or more passes:
 loudnorm's first pass measures it (`measure_loudnorm`), then the gain (and limiter) is applied
 into a WAV which ebur128 measures (`measure_ebur128`); the gain is corrected by what was missed
-until it is within 0.2 LU (at most 4 passes). (loudnorm's own second pass is not used for the
+until it is within 0.2 LU (at most 4 passes). Then the audio is encoded as it will go out (AAC,
+`AAC_ARGS`) and measured again: the encode's overshoot of the true peak (1.8 dB on the full demo
+song, over a 2 dB limiter margin) lowers the limiter's ceiling by what it missed, and the audio
+is made again, until the encoded true peak is under the ceiling (at most 3 rounds). The version
+then carries that encoded audio as it is (stream copy), so what was measured is what is
+delivered. (loudnorm's own second pass is not used for the
 gain: when the gain would break the peak ceiling it falls back to its dynamic mode and misses
 the target, -15.7 LUFS for -14 on the demo song.)
 """
@@ -20,9 +25,11 @@ from pathlib import Path
 
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.media import die_with_parent, ffmpeg_exe
+from dreamcut.render.ffmpeg import AAC_ARGS
 
 TEASER_FADE = 0.5          # seconds of audio fade in and out on a teaser
-PEAK_MARGIN = 2.0          # dB under the true-peak ceiling the limiter holds: the AAC 256k encode overshot by 1.3 dB on the full demo song (-0.7 dBTP from a -2 dBTP limit, 2026-11-30)
+PEAK_MARGIN = 2.0          # dB under the true-peak ceiling the limiter first holds (the AAC encode overshoots; measured, then corrected)
+PEAK_ROUNDS = 3            # audio made again at most this often while the encoded true peak is over the ceiling
 
 
 @dataclass(frozen=True)
@@ -53,14 +60,15 @@ def loudness_gain(measured_i: float, target: LoudnessTarget) -> float:
     return target.integrated - measured_i
 
 
-def loudness_filter(gain_db: float, measured_tp: float, target: LoudnessTarget) -> tuple[str, bool]:
+def loudness_filter(gain_db: float, measured_tp: float, target: LoudnessTarget,
+                    margin: float = PEAK_MARGIN) -> tuple[str, bool]:
     """(audio filter, limited): the gain, and a peak limiter when the gain would push the true
-    peak over the ceiling (run at 4x the rate so it catches inter-sample peaks; 1 dB of margin
-    for the AAC encode's overshoot, measured at up to 1.3 dB on the full demo song)."""
+    peak over the ceiling less `margin` dB (run at 4x the rate so it catches inter-sample peaks;
+    the margin is for the AAC encode's overshoot, which `normalise_audio` measures and corrects)."""
     chain = f"volume={gain_db:.3f}dB"
-    limited = measured_tp + gain_db > target.true_peak - PEAK_MARGIN
+    limited = measured_tp + gain_db > target.true_peak - margin
     if limited:
-        ceiling = 10 ** ((target.true_peak - PEAK_MARGIN) / 20)
+        ceiling = 10 ** ((target.true_peak - margin) / 20)
         chain += (f",aresample=192000,alimiter=limit={ceiling:.5f}:attack=1:release=50:level=false"
                   f",aresample=48000")
     return chain, limited
@@ -116,32 +124,53 @@ def measure_loudnorm(media: Path, target: LoudnessTarget, *, start: float = 0.0,
 
 @dataclass(frozen=True)
 class NormalisedAudio:
-    wav: Path
+    wav: Path               # the encoded audio (AAC in .m4a) a version carries as it is
     gain_db: float
     limited: bool
     passes: int
-    loudness: Loudness      # of the WAV (the encoded file is measured again)
+    loudness: Loudness      # of the encoded audio (the version is measured again)
+    margin: float = PEAK_MARGIN  # dB under the ceiling the limiter held, after the encode's overshoot was measured
+
+
+def peak_margin(margin: float, encoded_tp: float, target: LoudnessTarget) -> float | None:
+    """The limiter margin for the next round when the encoded true peak went over the ceiling (the
+    overshoot added, plus 0.2 dB); None when it is under."""
+    if encoded_tp <= target.true_peak:
+        return None
+    return margin + (encoded_tp - target.true_peak) + 0.2
 
 
 def normalise_audio(media: Path, wav: Path, target: LoudnessTarget, *, start: float = 0.0,
                     seconds: float | None = None, fades: bool = False, tolerance: float = 0.2,
-                    max_passes: int = 4) -> NormalisedAudio:
-    """The audio of a version (a window of `media`, with fades for a teaser) at the target loudness, as a WAV."""
+                    max_passes: int = 4, margin: float = PEAK_MARGIN) -> NormalisedAudio:
+    """The audio of a version (a window of `media`, with fades for a teaser) at the target loudness,
+    encoded as it goes out (`wav` with the suffix .m4a), its true peak under the ceiling. `margin`:
+    the limiter's first margin under the ceiling (raised by the encode's measured overshoot)."""
     first = measure_loudnorm(media, target, start=start, seconds=seconds, fades=fades)
     gain = loudness_gain(float(first["input_i"]), target)
     tp = float(first["input_tp"])
     chain = fade_chain(seconds) if fades and seconds else ""
-    tried: list[tuple[float, float]] = []   # (gain, loudness it gave)
-    for n in range(1, max_passes + 1):
-        af, limited = loudness_filter(gain, tp, target)
-        _ffmpeg_log(["-y", *window_args(start, seconds), "-i", str(media), "-vn", "-af", f"{chain}{af}",
-                     "-ar", "48000", "-c:a", "pcm_s24le", str(wav)], f"normalising the audio of {media.name}")
-        got = measure_ebur128(wav)
-        if abs(got.integrated - target.integrated) <= tolerance or n == max_passes:
-            return NormalisedAudio(wav=wav, gain_db=gain, limited=limited, passes=n + 1, loudness=got)
-        tried.append((gain, got.integrated))
-        gain = next_gain(tried, target.integrated)
-    raise AssertionError("unreachable")
+    encoded = wav.with_suffix(".m4a")
+    passes = 1
+    for _ in range(PEAK_ROUNDS):
+        tried: list[tuple[float, float]] = []   # (gain, loudness it gave)
+        for n in range(1, max_passes + 1):
+            af, limited = loudness_filter(gain, tp, target, margin)
+            _ffmpeg_log(["-y", *window_args(start, seconds), "-i", str(media), "-vn", "-af", f"{chain}{af}",
+                         "-ar", "48000", "-c:a", "pcm_s24le", str(wav)], f"normalising the audio of {media.name}")
+            passes += 1
+            got = measure_ebur128(wav)
+            if abs(got.integrated - target.integrated) <= tolerance or n == max_passes:
+                break
+            tried.append((gain, got.integrated))
+            gain = next_gain(tried, target.integrated)
+        _ffmpeg_log(["-y", "-i", str(wav), *AAC_ARGS, str(encoded)], f"encoding the audio of {media.name}")
+        got = measure_ebur128(encoded)
+        more = peak_margin(margin, got.true_peak, target)
+        if more is None:
+            break
+        margin = more
+    return NormalisedAudio(wav=encoded, gain_db=gain, limited=limited, passes=passes, loudness=got, margin=margin)
 
 
 def next_gain(tried: list[tuple[float, float]], target: float) -> float:

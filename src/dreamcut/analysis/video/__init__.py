@@ -41,7 +41,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -111,13 +111,16 @@ def _cache_key(content_hash: str, prompt: str | None, clip_model: Path | None,
 
 
 def analyze_take(path: Path, *, cache_dir: Path | None = None, prompt: str | None = None,
-                 clip_model: Path | None = None, request: TakeRequest | None = None) -> TakeAnalysis:
+                 clip_model: Path | None = None, request: TakeRequest | None = None,
+                 on_frame: Callable[[int, float, np.ndarray], None] | None = None) -> TakeAnalysis:
     """Score one take and find its defects. Cached in `cache_dir` by content hash (+ prompt and
     model when prompt similarity is asked for, + the request).
 
     `path` is the file to look at: for an imported take, its original (so the import's frame-rate
     conversion cannot invent cuts); times are seconds from its first frame. `request`: what the
-    prompt asked for (see TakeRequest); None judges the picture alone."""
+    prompt asked for (see TakeRequest); None judges the picture alone. `on_frame(index, time, rgb)`
+    sees every decoded frame (small, RGB), so another measure shares this decode (`analysis.identity`
+    samples the cast's frames); a cached result decodes nothing and calls it never."""
     from dreamcut.media import file_sha256, probe, write_text_atomic
 
     path = Path(path)
@@ -144,6 +147,8 @@ def analyze_take(path: Path, *, cache_dir: Path | None = None, prompt: str | Non
     def decoded():
         for t, f in _decode_small(path, (aw, ah), rgb=True):  # colour: PySceneDetect's score uses hue
             times.append(t)
+            if on_frame is not None:
+                on_frame(len(times) - 1, t, f)
             if want_clip:
                 frames.append(f)  # kept for the prompt match (160 px wide: ~20 MB for a 20 s take)
             yield f
