@@ -269,7 +269,10 @@ class ProviderJobs:
         if billing == CancelBilling.BILLED:
             return price, 0.0, f"cancelled; {ref} bills cancelled jobs, so ${price:.2f} stays spent"
         if billing == CancelBilling.BILLED_IF_RUNNING:
-            return cancel_outcome(ref, seen, price)
+            billed, held, how = cancel_outcome(ref, seen, price)
+            if held:  # said at run time too: `dreamcut reconcile` lists it with its key, --release frees it
+                how += "; `dreamcut reconcile` lists it, `--release KEY` frees it once your invoice shows no charge"
+            return billed, held, how
         try:  # the provider's own word on what the cancelled job costs, when it says
             status = self._call(ref, key, lambda: backend.poll(provider_id))
         except (_Failed, _GaveUp):
