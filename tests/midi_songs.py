@@ -77,6 +77,16 @@ PIECES = {
                          "mozart/k156/movement4", 120, 75.0),
     "k155-andante": Piece("k155-andante", "W. A. Mozart, String Quartet K. 155, II Andante (1772)",
                           "mozart/k155/movement2", 120, 75.0),
+    # A steady song that sways a little (under the tempo's DRIFT, s4-beat): the rigid grid a steady
+    # song is tracked with must not take it (the grid's LATTICE came from it: tuned on).
+    "haydn-minuet-sway": Piece("haydn-minuet-sway", "Haydn Op. 1 No. 1, II, swaying (tempo +-4 %, 16 s cycle)",
+                               "haydn/opus1no1/movement2", 150, 70.0, drift=0.04, cycle=16.0),
+    # Development scores played slower (s4-beat, tuned on): the tempo was heard 4/3 too fast (84 bpm
+    # as 111 and 106, beat F 0.28 and 0.35) before the tempo level came from the score's evidence.
+    "k155-andante-slow": Piece("k155-andante-slow", "Mozart K. 155, II, played at 84 bpm",
+                               "mozart/k155/movement2", 84, 70.0),
+    "k156-adagio-slow": Piece("k156-adagio-slow", "Mozart K. 156, first Adagio, played at 84 bpm",
+                              "mozart/k156/movement4", 84, 70.0),
     # Held out (session 4): added to HELD_OUT before any result on them was looked at.
     "clara-polonaise3": Piece("clara-polonaise3", "Clara Schumann, Polonaise Op. 1 No. 3 (1831)",
                               "schumann_clara/polonaise_op1n3", 120, 80.0),

@@ -51,6 +51,11 @@ class Project:
         return self.state_dir / "cache"
 
     @property
+    def keyframes_dir(self) -> Path:
+        """Cast keyframes, `<take job key>.<ext>`: the images takes are animated from."""
+        return self.state_dir / "keyframes"
+
+    @property
     def catalog_path(self) -> Path:
         return self.state_dir / "catalog.sqlite"
 

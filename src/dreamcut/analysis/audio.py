@@ -125,7 +125,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     oenv = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
     low = librosa.onset.onset_strength(S=mel_db[:12], sr=sr, hop_length=HOP)  # kick / bass band
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=HOP, tuning=0.0)  # tuning: not needed here
-    tempo, beat_frames, tempo_curve, pulse, other = _track_beats(oenv, sr, chroma=chroma)
+    tempo, beat_frames, tempo_curve, pulse, other = _track_beats(oenv, sr, chroma=chroma, low=low)
     beat_frames = _regularise(beat_frames, oenv)
     beat_frames = _on_the_beat(beat_frames, low, oenv, chroma)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)

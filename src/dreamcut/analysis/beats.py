@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.tempo import DRIFT, HOP, _despike, _local_tempo
+from dreamcut.analysis.tempo import DRIFT, HOP, _despike, _local_tempo, _tempo_level
 
 
 def _harmonic_novelty(chroma: np.ndarray, half: int) -> np.ndarray:
@@ -45,7 +45,7 @@ def _on_beat_contrast(frames: np.ndarray, nov: np.ndarray) -> float:
 
 
 def _track_beats(oenv: np.ndarray, sr: int,
-                 chroma: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, float, np.ndarray]:
+                 chroma: np.ndarray | None = None, low: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, float, np.ndarray]:
     """(tempo, beat frames, local tempo per frame, pulse strength 0..1, a second tracker's beat
     frames).
 
@@ -54,15 +54,22 @@ def _track_beats(oenv: np.ndarray, sr: int,
     10th-90th took a steady presto whose windows now and then heard 3/4 of its beat for a
     moving tempo: 1.16, where its 20th-80th is 1.03; rubato and ramps measure 1.18). Then
     the dynamic programme is given that tempo curve, so the grid bends with the music.
-    A steady song is tracked against librosa's tempogram tempo, smoothed over 10 s. The
-    tightness is loose enough (120) that the whole-frame beat period can alternate
-    between its two nearest values and so match a tempo between them.
+    A steady song is tracked against its one tempo to 0.05 bpm (`_steady_tempo`), then again
+    with its rigid grid as evidence too (`_steady_grid`). The tightness is loose enough (120)
+    that librosa's whole-frame beat period can alternate between its two nearest values and so
+    match a tempo between them.
     """
     import librosa
-    from scipy.ndimage import median_filter
 
     oenv = np.asarray(oenv, dtype=np.float64)
     global_tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP))[0])
+    if chroma is not None and low is not None:
+        # The tempo level from the score's evidence too (`tempo._tempo_level`: onsets, bass notes,
+        # chord changes), before the spread test, so a steady song heard at 4/3 its tempo is not
+        # taken for a moving one (K.155 II at 84 bpm: heard 111, spread 1.18).
+        half = int(round(0.5 * 60.0 * sr / HOP / max(global_tempo, 1e-9)))
+        changes = _harmonic_novelty(chroma[:, : len(oenv)], half)
+        global_tempo, _ = _tempo_level(global_tempo, sr, [oenv, np.asarray(low, dtype=np.float64)[: len(oenv)], changes])
     local, clarity = _local_tempo(oenv, sr, global_tempo)
     lo, hi = np.percentile(local, [20, 80])
     tightness = 120
@@ -78,12 +85,11 @@ def _track_beats(oenv: np.ndarray, sr: int,
         tightness = MOVING_TIGHTNESS
         tempo = float(np.median(local))
     else:
-        heard = librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=HOP, aggregate=None,
-                                      start_bpm=global_tempo, std_bpm=0.5).reshape(-1)[: len(oenv)]
-        ratio = heard / global_tempo  # fold octave slips back onto the song's tempo
-        heard = np.where(ratio > 1.5, heard / 2, np.where(ratio < 0.67, heard * 2, heard))
-        local = median_filter(heard, size=max(3, int(round(10.0 * sr / HOP)) | 1), mode="nearest")
-        tempo = float(np.median(_local_tempo(oenv, sr, global_tempo)[0]))
+        # A steady song's one tempo, to 0.05 bpm (`_steady_tempo`): librosa's tempogram says it on
+        # a whole-frame lag grid (120 bpm heard as 117.5), and a grid 2 % slow slid a third of a
+        # beat onto the triplets of an Adagio (K.156: beat F 0.40) and drifted a Menuetto (0.88).
+        tempo = _steady_tempo(oenv, sr, global_tempo)
+        local = np.full(len(oenv), tempo)
     nov = None
     if chroma is not None:
         half = int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9)))
@@ -97,6 +103,7 @@ def _track_beats(oenv: np.ndarray, sr: int,
                           hold=np.where(guessed, GUESSED_HOLD, 1.0))
     _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                         tightness=tightness)
+    chosen = oenv
     if nov is not None and len(frames) >= 8:
         # A syncopated melody can pull the tracker half a beat off for a few bars. Track again
         # with the harmony's changes as evidence too, and keep the grid (or its half-beat shift)
@@ -107,13 +114,28 @@ def _track_beats(oenv: np.ndarray, sr: int,
         _, guided = librosa.beat.beat_track(onset_envelope=evidence, sr=sr, hop_length=HOP, trim=False, bpm=local,
                                             tightness=tightness)
         if _on_beat_contrast(guided, nov) > GUIDED_GAIN * _on_beat_contrast(frames, nov):
-            frames = guided
+            frames, chosen = guided, evidence
     frames = np.asarray(frames, dtype=int)
+    # A steady song keeps its phase through passages whose onsets say little about it (triplets,
+    # long notes): both trackers are tracked again with the grid the majority of their beats sit
+    # on (`_steady_grid`) as evidence too. The phase is the tracker's, not the onsets' strongest:
+    # a rag's syncopations are louder off the beat. A song that sways a little (under the
+    # tempo's DRIFT) has no rigid grid: its beats are left as tracked.
+    per = 60.0 * sr / HOP / tempo
+    score = None
+    if low is not None and chroma is not None:
+        score = [np.asarray(low, dtype=np.float64), _harmonic_novelty(chroma[:, : len(oenv)], int(round(0.5 * per)))]
+    grid = _steady_grid(oenv, per, frames, score) if not moving and len(frames) >= 8 else None
+    if grid is not None:
+        _, frames = librosa.beat.beat_track(onset_envelope=chosen / (chosen.std() + 1e-9) + GRID_WEIGHT * grid, sr=sr,
+                                            hop_length=HOP, trim=False, bpm=local, tightness=tightness)
+        frames = np.asarray(frames, dtype=int)
+        joint = _follow_tempo(_z(oenv) + (HARMONY_WEIGHT * _z(nov) if nov is not None else 0.0) + GRID_WEIGHT * _z(grid),
+                              local, sr)
     if moving and nov is not None:
         frames, joint = joint, frames
     pulse = float(np.clip(clarity, 0.0, 1.0)) if len(frames) >= 4 else 0.0
     return tempo, frames, local, pulse, joint
-    return tempo, frames, local, pulse
 
 
 # How tightly the tracker holds a moving tempo curve (librosa's tightness; a steady song: 120).
@@ -131,6 +153,96 @@ CURVE_HOLD = 1000.0
 # the path this much less: a curve flattened over a slow passage dragged the grid 140 ms behind
 # (K.80 with rubato: beat F 0.92 -> 0.99, a plateau 0-0.3; K.155 with rubato and the ramp: unchanged).
 GUESSED_HOLD = 0.3
+
+
+# A steady song's grid (`_steady_grid`) against the z-scored evidence: 1 took an Adagio's triplet
+# passages back onto the beat (K.156: beat F 0.68 -> 0.99, 0.5: 0.91); the other steady pieces
+# measured the same at 0, 0.5, 1 and 2.
+GRID_WEIGHT = 1.0
+STEADY_SPAN = 0.05  # `_steady_tempo` looks this far (relative) either side of librosa's tempo
+
+
+def _steady_tempo(oenv: np.ndarray, sr: int, around: float, step: float = 0.0005) -> float:
+    """A steady song's tempo (bpm) within STEADY_SPAN of `around`: the one whose rigid grid, at its
+    best phase, sits on the most onset strength over the whole song (a comb; a 0.1 % error is a
+    fifth of a beat over 160 beats, so the whole song pins it to ~0.05 bpm)."""
+    z = _z(oenv)
+    n = len(z)
+    fps = sr / HOP
+    best, out = -np.inf, around
+    for r in np.arange(1.0 - STEADY_SPAN, 1.0 + STEADY_SPAN + 1e-9, step):
+        bpm = around * r
+        per = 60.0 * fps / bpm
+        k = np.arange(int((n - 1) / per))
+        if len(k) < 4:
+            return around
+        at = np.interp(np.arange(0.0, per, 0.25)[:, None] + k[None, :] * per, np.arange(n), z)
+        score = float(at.mean(axis=1).max())
+        if score > best:
+            best, out = score, float(bpm)
+    return out
+
+
+# The share of a steady song's tracked beats that must sit within 0.1 beat of one rigid grid (or
+# its third-beat shifts) for the grid to be evidence: the tuned-on steady pieces 0.90-1.00 (the
+# Adagio 0.93); Haydn's Menuetto swaying +-4 % over 16 s 0.82, where the grid took beat F
+# 0.99 -> 0.86.
+LATTICE = 0.88
+
+
+# A grid found on the quarter-beat lattice (`_steady_grid`) weighs this many times GRID_WEIGHT: an
+# Adagio's accompaniment a sixteenth after the beat outweighs a grid of weight 1 in the passages where
+# it plays (K.156 at 84 bpm: beat F 0.54 at 1; 0.99 at 1.5, 2, 3 and 5).
+QUARTER_GRID = 2.0
+
+
+def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
+                 score: list[np.ndarray] | None = None) -> np.ndarray | None:
+    """Per frame 0..1: nearness to the rigid grid of period `per` (frames) at the tracker's phase;
+    None when fewer than LATTICE of `frames` sit on one (the song sways).
+
+    The tracker's phase is the densest 0.08-beat neighbourhood of `frames`' phases; in a triplet
+    passage that can be a third of a beat off (in a slow one's dotted figures a quarter: the quarter
+    shifts are the lattice when the thirds' is not), so of it and its two third-beat shifts the one whose
+    rigid grid sits on the most onset strength wins (K.156's Adagio: 0.42 -> 0.09 of a beat; a half
+    beat is left alone: a rag's louder off-beats would win it, `_on_the_beat` judges that).
+    """
+    n = len(oenv)
+    ph = (np.asarray(frames, dtype=float) / per) % 1.0
+    cand = np.arange(0.0, 1.0, 0.01)
+    dist = np.abs(ph[None, :] - cand[:, None])
+    dist = np.minimum(dist, 1.0 - dist)
+    c = cand[int(np.argmax((dist <= 0.08).sum(axis=1)))]
+    z = _z(oenv)
+    k = np.arange(int((n - 1) / per))
+
+    def comb(phase: float, env: np.ndarray = z) -> float:  # the strength a rigid grid near this phase sits on
+        near = (phase + np.arange(-0.04, 0.0401, 0.01)) % 1.0
+        return float(np.interp(near[:, None] * per + k[None, :] * per, np.arange(n), env).mean(axis=1).max())
+
+    def on_lattice(shifts: np.ndarray) -> float:  # the share of the tracked beats near one of these phases
+        off = np.abs(ph[None, :] - shifts[:, None]) % 1.0
+        return float(np.mean(np.minimum(off, 1.0 - off).min(axis=0) <= 0.1))
+
+    shifts = np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0
+    if on_lattice(shifts) < LATTICE:
+        # A slow song's dotted figures can take the tracker a quarter beat off instead (K.156's Adagio
+        # at 84 bpm: 0.86 of its beats on the thirds' lattice, 0.97 on the quarters'; the swaying
+        # Menuetto 0.82 and 0.80, so it stays without a grid).
+        shifts = np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0
+        if on_lattice(shifts) < LATTICE or not score:
+            return None
+        # Which quarter is the beat: where the bass notes and the chord changes fall (an Adagio's
+        # accompaniment repeats its notes a sixteenth after the beat, louder in the onsets:
+        # bass + harmony 1.81 on the beat, 1.40 there).
+        c = max(shifts, key=lambda p: sum(comb(p, _z(e[:n])) for e in score))
+        weight = QUARTER_GRID
+    else:
+        c = max(shifts, key=comb)
+        weight = 1.0
+    d = (np.arange(n) / per - c) % 1.0
+    d = np.minimum(d, 1.0 - d)
+    return weight * np.exp(-0.5 * (d / 0.08) ** 2)
 
 
 def _z(x: np.ndarray) -> np.ndarray:

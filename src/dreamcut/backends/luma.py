@@ -14,7 +14,11 @@ Reads top to bottom as build request -> submit -> poll -> download:
   (GET /generations, newest first) and matches the same request (prompt, model, duration,
   aspect ratio, resolution, keyframes) created since the attempt.
 - poll: GET /generations/{id}: queued -> dreaming -> completed | failed (failure_reason).
-- download: `assets.video` of the completed generation.
+- download: `assets.video` of the completed generation, as the poll that saw it complete read it
+  (one GET of the generation per poll, none more; kept across a transient failure, read again after
+  any other). Luma documents no lifetime for it ("The URL of the video", Get generation at
+  docs.lumalabs.ai/reference, lumaai's `Assets.video`): an unsigned CDN path that reading the
+  generation again returns unchanged, unlike Runway's signed, expiring URLs.
 - cast keyframe (a shot's `cast_keyframe: true`): first POST /generations/image (photon) with the cast's
   hosted pictures as `character_ref.identity0.images` / `image_ref` (`LumaCastKeyframe`); the video's
   frame0 is then the image URL Luma hosts (`assets.image`).
@@ -122,6 +126,10 @@ class LumaBackend(TableBackend):
     min_poll_interval = 3.0
     models = MODELS
     model_fix = "write backend: luma:ray-2 (or luma:ray-flash-2)"
+
+    def __init__(self, model: str | None = None) -> None:
+        super().__init__(model)
+        self._videos: dict[str, str] = {}  # generation id -> `assets.video`, read by the poll that saw it complete
 
     # -- what the model can do -------------------------------------------------------------
 
@@ -253,6 +261,9 @@ class LumaBackend(TableBackend):
         if state == "dreaming":
             return JobStatus(JobState.RUNNING, progress=0.5, poll_after=self.min_poll_interval)
         if state == "completed":
+            assets = getattr(generation, "assets", None)
+            if assets is not None and assets.video:
+                self._videos[job_id] = assets.video  # the download needs no second GET of the generation
             return JobStatus(JobState.COMPLETED, progress=1.0)
         reason = scrub(generation.failure_reason or "no reason given", [self._key])
         code = "content_policy" if looks_like_policy(reason) else "failed"
@@ -261,14 +272,24 @@ class LumaBackend(TableBackend):
     # -- download --------------------------------------------------------------------------
 
     def download(self, job_id: str, dest: Path, progress: Progress | None = None) -> None:
-        generation = self._get(job_id)
-        assets = getattr(generation, "assets", None)
-        video = assets.video if assets else None
-        if getattr(generation, "state", None) != "completed" or not video:
-            state = getattr(generation, "state", None)
-            raise ProviderError(f"luma: generation {job_id} has no video (state {state})", code="no_output",
-                                transient=state is None)  # None: the answer was not the generation (not JSON)
-        download_url(video, Path(dest), provider="luma", progress=progress, secrets=[self._key])
+        # The URL the completing poll read (kept across a transient failure), else the generation's.
+        video = self._videos.get(job_id)
+        if video is None:
+            generation = self._get(job_id)
+            assets = getattr(generation, "assets", None)
+            video = assets.video if assets else None
+            if getattr(generation, "state", None) != "completed" or not video:
+                state = getattr(generation, "state", None)
+                raise ProviderError(f"luma: generation {job_id} has no video (state {state})", code="no_output",
+                                    transient=state is None)  # None: the answer was not the generation (not JSON)
+            self._videos[job_id] = video
+        try:
+            download_url(video, Path(dest), provider="luma", progress=progress, secrets=[self._key])
+        except ProviderError as e:
+            if not e.transient:
+                self._videos.pop(job_id, None)
+            raise
+        self._videos.pop(job_id, None)
 
     def cancel(self, job_id: str) -> None:
         raise ProviderError("luma: the Luma API cannot cancel a generation; it will finish and be billed",

@@ -9,7 +9,11 @@ Reads top to bottom as build request -> submit -> poll -> download:
 - poll: `client.operations.get(operation)` = POST .../models/{model}:fetchPredictOperation;
   not done -> running; done with `error` -> failed (Google's code and message); done with
   every video removed by the safety filter (`raiMediaFilteredCount`) -> content_policy.
-- download: the finished operation carries the video bytes inline (no output bucket is set).
+- download: the finished operation carries the video bytes inline (no output bucket is set; Vertex
+  AI's Veo reference: without `storageUri` the response holds `bytesBase64Encoded`), so there is no
+  URL to expire: the download writes the bytes the poll that saw the operation done already read
+  (one fetchPredictOperation per take fewer, each one a whole video); they are used once, and a
+  download tried again (or made by another process) reads the operation again.
 - extend (Veo 3.1): a new operation whose source video is the previous take's bytes; the
   finished operation holds the whole video so far (source + 7 s).
 
@@ -145,6 +149,10 @@ class VeoBackend(TableBackend):
     min_poll_interval = 10.0
     models = MODELS
     model_fix = "write backend: veo:veo-3.1-fast-generate-001 (or another listed model)"
+
+    def __init__(self, model: str | None = None) -> None:
+        super().__init__(model)
+        self._videos: dict[str, bytes] = {}  # operation name -> its video, read by the poll that saw it done
 
     # -- what the model can do -------------------------------------------------------------
 
@@ -310,6 +318,9 @@ class VeoBackend(TableBackend):
                                  error_message=f"veo: the video was removed by Google's safety filter: "
                                                f"{scrub(reasons, [self._key]) or 'no reason given'}")
             return JobStatus(JobState.FAILED, error_code="no_output", error_message="veo: no video in the result")
+        video = videos[0].video
+        if video is not None and video.video_bytes:
+            self._videos[job_id] = video.video_bytes  # the download needs no second fetch of the operation
         return JobStatus(JobState.COMPLETED, progress=1.0, cost_usd=None)
 
     # -- download --------------------------------------------------------------------------
@@ -320,6 +331,9 @@ class VeoBackend(TableBackend):
             progress(1.0)
 
     def _video_bytes(self, job_id: str) -> bytes:
+        polled = self._videos.pop(job_id, None)  # read by the poll that saw it done: used once
+        if polled is not None:
+            return polled
         operation = self._operation(job_id)
         result = operation.result or operation.response
         videos = (result.generated_videos or []) if (operation.done and result) else []

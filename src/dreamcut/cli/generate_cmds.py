@@ -271,28 +271,42 @@ def reconcile(
                                           help="Give this parked job up; its worst case stays spent in the ledger."),
     not_billed: bool = typer.Option(False, "--not-billed",
                                     help="With --abandon: the provider did not bill it (release the money)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the parked jobs as JSON."),
+    release: Optional[str] = typer.Option(None, "--release", metavar="KEY",
+                                          help="Free the money a cancel kept reserved for this job (Runway may bill "
+                                               "a task that started before the cancel): once your invoice shows no charge."),
+    json_out: bool = typer.Option(False, "--json", help="Print the parked jobs (or what --release freed) as JSON."),
 ) -> None:
-    """Parked jobs (a paid create whose outcome is unknown): list them, or adopt, resubmit or abandon one."""
+    """Parked jobs (a paid create whose outcome is unknown): list them, or adopt, resubmit or abandon one;
+    or release the reservation a cancel kept."""
     import json
 
     from dreamcut.errors import BadInput
     from dreamcut.generate.orchestrator import Orchestrator, parked_jobs
 
     project = open_project()
-    actions = [a for a in (adopt, resubmit, abandon) if a]
-    if actions:  # listing is a read; adopting, resubmitting or abandoning writes (and may pay)
+    actions = [a for a in (adopt, resubmit, abandon, release) if a]
+    if actions:  # listing is a read; adopting, resubmitting, abandoning or releasing writes (and may pay)
         from dreamcut.cli.app import lock_project
 
         lock_project(project, "reconcile")
     if len(actions) > 1:
-        raise BadInput("give one of --adopt, --resubmit, --abandon at a time", where="reconcile",
+        raise BadInput("give one of --adopt, --resubmit, --abandon, --release at a time", where="reconcile",
                        fix="run `dreamcut reconcile` once per parked job")
     if not_billed and not abandon:
         raise BadInput("--not-billed goes with --abandon KEY", where="reconcile", fix="add --abandon KEY")
     orch = Orchestrator(project)
     if actions:  # the project is locked: no generate runs, so leftovers of killed runs can go
         orch.sweep_strays()
+    if release:
+        key, usd = orch.release(release)
+        reserved = project.catalog.reserved_usd()
+        if json_out:
+            from dreamcut.cli.json_out import document, emit
+
+            emit(document("reconcile", key=key, released_usd=round(usd, 6), reserved_usd=round(reserved, 6)))
+        else:
+            say(f"{key}: released ${usd:,.2f} held since its cancel; reserved now ${reserved:,.2f}")
+        return
     if adopt:
         key = orch.adopt(adopt[0], adopt[1])
         say(f"{key}: adopted provider job {adopt[1]}; `dreamcut generate` polls and downloads it")
@@ -315,6 +329,10 @@ def reconcile(
     if json_out:
         typer.echo(json.dumps(listing, indent=2))  # plain stdout: no console wrapping inside strings
         return
+    for r in orch.held_jobs():  # money a cancel kept reserved: freed by --release once the invoice says
+        console.print(f"{r['key']}: ${r['reserved_usd']:,.2f} held since it was cancelled ({r['backend']}); "
+                      f"`dreamcut reconcile --release {r['key']}` once your invoice shows no charge",
+                      soft_wrap=True, highlight=False, markup=False)
     if not listing:
         say("no parked jobs")
         return
@@ -331,15 +349,31 @@ def reconcile(
 @app.command()
 def cancel(
     shots: Optional[list[str]] = typer.Option(None, "--shots", help="Only these shot ids (default: every job in flight)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the cancelled jobs (billed, held) as JSON."),
 ) -> None:
     """Cancel jobs in flight: tell the provider, release their reserved money."""
+    from dreamcut.generate.jobs import hold_line
     from dreamcut.generate.orchestrator import Orchestrator
 
     # Not the writer lock: cancel is how a director stops a running `generate` from another
     # terminal; it marks jobs in the catalog (one short transaction each) and the generate stops polling them.
     project = open_project()
-    n = Orchestrator(project).cancel(_shots(project, shots))
-    say(f"cancelled {n} job{'s' if n != 1 else ''}; reserved now ${project.catalog.reserved_usd():,.2f}")
+    done = Orchestrator(project).cancel_jobs(_shots(project, shots))
+    reserved = project.catalog.reserved_usd()
+    if json_out:
+        from dreamcut.cli.json_out import document, emit
+
+        emit(document("cancel", cancelled=[{"key": c.key, "billed_usd": round(c.billed, 6),
+                                            "held_usd": round(c.held, 6)} for c in done],
+                      reserved_usd=round(reserved, 6)))
+        return
+    n = len(done)
+    say(f"cancelled {n} job{'s' if n != 1 else ''}; reserved now ${reserved:,.2f}")
+    for c in done:
+        if c.held:
+            # one line, never wrapped: the command in it is copied from here
+            console.print(f"  {c.key}: {hold_line(c.provider, c.key, c.held)}", soft_wrap=True, highlight=False,
+                          markup=False)
 
 
 @app.command()

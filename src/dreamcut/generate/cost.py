@@ -14,7 +14,12 @@ the backend's `extend_price` where it has one (Veo bills an extension's 7 s, not
 
 Cast keyframes: a take whose shot says `cast_keyframe: true` (and whose backend has a keyframe step,
 `backend.cast_keyframe(request)`) first buys one image; `take_price` adds its price (`keyframe_price`,
-the backend's image table; the spec's `prices:` override is per second of video and does not apply).
+the backend's image table; the spec's `prices:` override is per second of video and does not apply:
+`override_gaps` says so, and `check` prints it).
+
+The override reaches every charge computed from the table (`at_spec_prices`): a job's price, an
+extension's, and what a backend's billing rule charges for a finished, failed or cancelled job, so
+estimate == reservation == charge holds with an override too.
 """
 
 from __future__ import annotations
@@ -77,12 +82,32 @@ def job_price(backend, request: GenerationRequest, override: float | None = None
     """
     extend_price = getattr(backend, "extend_price", None) if extends else None
     base = float(extend_price(request) if extend_price is not None else backend.price(request))
-    if override is None:
-        return round(base, 6)
     caps = backend.capabilities()
-    if caps.price_per_second > 0:
-        return round(base * override / caps.price_per_second, 6)
+    if override is None or caps.price_per_second > 0:
+        return at_spec_prices(backend, base, override)
     return round(override * price_seconds(caps, request), 6)
+
+
+def at_spec_prices(backend, table_usd: float, override: float | None) -> float:
+    """Dollars computed from the backend's price table (a job's price, or what its billing rule
+    charges: `backend.charged`, a provider's figure in the table's money such as Runway's credits
+    at $0.01) in the spec's `prices:` override for its model: scaled by override / table price per
+    second, so a charge equals the reservation it replaces. The table's figure where there is no
+    override, or where the table is free (then `job_price` prices the seconds billed)."""
+    per_second = backend.capabilities().price_per_second if override is not None else 0.0
+    if per_second <= 0:
+        return round(float(table_usd), 6)
+    return round(float(table_usd) * override / per_second, 6)
+
+
+def override_gaps(name: str, backend, request: GenerationRequest, override: float | None) -> list[str]:
+    """The charges of a take that the spec's `prices:` override (USD per second of video) cannot reach,
+    one line each: a cast keyframe is priced per image, from the backend's image table."""
+    step = cast_keyframe(backend, request) if override is not None else None
+    if step is None:
+        return []
+    return [f"prices: {name} ${override:g}/s is per second of video; its cast keyframe ({step.name} {step.model}) "
+            f"is billed per image and stays at the table's ${step.price(request):.4g} an image"]
 
 
 def segment_request(request: GenerationRequest, at: float, seconds: float, backend: str) -> GenerationRequest:

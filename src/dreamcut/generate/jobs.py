@@ -14,7 +14,7 @@ from pathlib import Path
 from dreamcut.backends.base import Backend, GenerationRequest, JobState, JobStatus, ProviderJob
 from dreamcut.backends.registry import BackendRef
 from dreamcut.generate.batch import KEY_VERSION, PlannedTake
-from dreamcut.generate.cost import uses_extend
+from dreamcut.generate.cost import KEYFRAME_SUFFIX, uses_extend
 from dreamcut.project import Project
 
 
@@ -155,6 +155,22 @@ def cancel_outcome(ref: BackendRef, seen: JobStatus | None, price: float) -> tup
         return 0.0, price, (f"cancelled while queued: {ref} may refund it but does not guarantee it, so its "
                             f"${price:.2f} stays reserved as the worst case")
     return 0.0, price, f"its state is unknown; ${price:.2f} stays reserved as the worst case"
+
+
+def paying_take(kind: str, key: str) -> str | None:
+    """The take whose reservation pays child job `key` of `kind`: a chain segment `<take>.s<i>` or a
+    cast keyframe `<take>.k` (their own rows reserve nothing); None for a take's own job."""
+    if kind == "keyframe" and key.endswith(KEYFRAME_SUFFIX):
+        return key[:-len(KEYFRAME_SUFFIX)]
+    parent, _, index = key.rpartition(".s")
+    return parent if kind == "segment" and parent and index.isdigit() else None
+
+
+def hold_line(provider: str, key: str, usd: float) -> str:
+    """What `dreamcut cancel` says of a job whose worst case stays reserved after its cancel (a refund the
+    provider does not guarantee), and how the director frees it."""
+    return (f"${usd:,.2f} stays reserved: {provider.capitalize()} may bill a task that started before the cancel; "
+            f"release it with `dreamcut reconcile --release {key}` once your invoice shows no charge")
 
 
 def is_extension(key: str, backend: Backend) -> bool:

@@ -49,7 +49,7 @@ class CastKeyframes:
 
     @property
     def keyframes_dir(self) -> Path:
-        return self.project.state_dir / "keyframes"
+        return self.project.keyframes_dir
 
     def _video_request(self, p: PlannedTake, backend: Backend) -> GenerationRequest:
         """The request the video is made from: `p.request`, or, for a take with a cast keyframe, the same

@@ -39,7 +39,8 @@ Local backends (free to re-run) render through an executor (in-process or Ray).
 This module decides nothing about which takes to make (see `batch.py`) and prices only
 through `cost.py` (`take_price` to reserve, `job_price` to charge); it runs what it is given
 and records every step. `Orchestrator` is this module's run, reservation and recording, with
-one concept per module mixed in: `provider_jobs.py` (one provider job, create to download),
+one concept per module mixed in: `charges.py` (reserve, price, what the provider bills),
+`provider_jobs.py` (one provider job, create to download),
 `chains.py` (long takes), `keyframes.py` (cast keyframes: an image job `<key>.k` before the
 video), `reconcile.py` (cancel, adopt, resubmit, abandon); `jobs.py` holds
 job records and outcomes, `pacing.py` rate limits and poll timing, `takefiles.py` files on disk.
@@ -59,16 +60,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from dreamcut.backends.base import Backend, Capabilities, GenerationRequest, JobState, JobStatus
-from dreamcut.backends.registry import BackendRef, load_backend, parse_backend
+from dreamcut.backends.base import Backend, Capabilities, GenerationRequest
+from dreamcut.backends.registry import BackendRef, load_backend
 from dreamcut.catalog import Take
 from dreamcut.errors import BadInput
-from dreamcut.generate.batch import KEY_VERSION, PlannedTake
-from dreamcut.generate.cost import (KEYFRAME_SUFFIX, can_chain, chain_plan, chain_solves, job_price, keyframe_price,
-                                   take_jobs, take_price)
+from dreamcut.generate.batch import PlannedTake
+from dreamcut.generate.cost import KEYFRAME_SUFFIX, can_chain, chain_plan, chain_solves, take_jobs
 from dreamcut.media import atomic_path, sweep_stale, write_text_atomic
 from dreamcut.project import Project
 from dreamcut.generate.chains import Chains
+from dreamcut.generate.charges import Charging
 from dreamcut.generate.keyframes import CastKeyframes
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RECONCILE_SKEW_S, Limits, RunSummary, _Canceled,  # noqa: F401
                                     _Failed, _GaveUp, _KeyedTake, _Parked, _Stopped, _distinct, cancel_outcome,
@@ -82,7 +83,7 @@ from dreamcut.generate.takefiles import (DISK_FULL, _check_image, _clear_stale_p
                                          _is_disk_full, _load_libraries, _probe_once, _verified, _verify)
 
 
-class Orchestrator(ProviderJobs, Reconciling, Chains, CastKeyframes):
+class Orchestrator(Charging, ProviderJobs, Reconciling, Chains, CastKeyframes):
     """Runs planned takes durably. One instance per run; safe to kill at any moment.
 
     backend_factory: BackendRef -> Backend (default: the registry).
@@ -146,38 +147,6 @@ class Orchestrator(ProviderJobs, Reconciling, Chains, CastKeyframes):
         if name not in self._limiters:
             self._limiters[name] = RateLimiter(self.limits_for(ref).requests_per_second)
         return self._limiters[name]
-
-    def price(self, p: PlannedTake) -> float:
-        """What the take costs (every segment of a chain): what is reserved for it."""
-        return take_price(self.backend(p.backend), p.request, self.prices.get(str(p.backend)))
-
-    def job_price(self, ref: BackendRef | str, request: GenerationRequest, key: str | None = None) -> float:
-        """What one provider job costs (cost.job_price with the spec's override); `key` names the
-        job, so that a chain segment made by `extend` is priced as the extension it is."""
-        ref = parse_backend(ref) if isinstance(ref, str) else ref
-        backend = self.backend(ref)
-        if key is not None and key.endswith(KEYFRAME_SUFFIX):  # a take's cast keyframe: an image, priced as one
-            return keyframe_price(backend, request)
-        return job_price(backend, request, self.prices.get(str(ref)),
-                         extends=key is not None and is_extension(key, backend))
-
-    def charged(self, ref: BackendRef | str, backend: Backend, request: GenerationRequest, status: JobStatus,
-                key: str | None = None) -> float:
-        """Dollars the provider bills for job `key` that ended in `status` (failures and cancels too)."""
-        fn = getattr(backend, "charged", None)
-        if fn is not None:
-            billed = round(float(fn(request, status)), 6)
-        elif status.cost_usd is not None:
-            billed = round(float(status.cost_usd), 6)
-        elif status.state == JobState.COMPLETED:
-            billed = self.job_price(ref, request)
-        else:
-            billed = 0.0
-        if billed and status.cost_usd is None and key is not None and is_extension(key, backend):
-            # A billed extension costs an extension's price (Veo: its 7 s), not the generation the
-            # segment's request would be on its own; the provider's own figure, when it gives one, wins.
-            return self.job_price(ref, request, key)
-        return billed
 
     # -- checks before anything is spent ---------------------------------------------------
     def check(self, planned: list[PlannedTake]) -> None:
@@ -359,26 +328,6 @@ class Orchestrator(ProviderJobs, Reconciling, Chains, CastKeyframes):
             summary.made += 1
             summary.spent_usd += take.cost_usd
         return "completed"
-
-    # -- reservation -------------------------------------------------------------------------
-    def _reserve(self, p: PlannedTake, summary: RunSummary) -> bool:
-        """Create the job row and reserve its price, in one transaction; False when the budget is spent."""
-        price = self.price(p)
-        request_json = json.dumps(stored_request(p.request, self.project.root))
-        with self._db, self.catalog.transaction():
-            if self.catalog.job(p.key) is None:
-                if price > 0:
-                    left = self.budget_usd - self.catalog.spent_usd() - self.catalog.reserved_usd()
-                    if price > left + 1e-9:
-                        summary.failed += 1
-                        summary.failures.append((p.key, f"budget: needs ${price:.2f}, ${max(0, left):.2f} left"))
-                        return False
-                self.catalog.add_job(p.key, shot_id=p.shot_id, kind=p.kind, variant=p.request.variant,
-                                     backend=str(p.backend), request_json=request_json, reserved_usd=price,
-                                     key_version=KEY_VERSION)
-                if price:
-                    self.catalog.ledger_add("reserve", price, p.key)
-            return True
 
     # -- one provider job, from submit to a verified file ---------------------------------------
     def _produce(self, ref: BackendRef, backend: Backend, caps: Capabilities, key: str,

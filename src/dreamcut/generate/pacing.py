@@ -118,17 +118,26 @@ class _WarmGate:
 class _Pacer:
     """When to poll a new job first, learned from how long jobs like it take in this run.
 
-    Aims to find about six jobs in seven done at their first poll: each one found done moves the
-    first poll 0.1 % earlier, each one that was not moves it 0.6 % later (equilibrium: ~15 % misses;
-    small steps, because a whole slot-full of jobs is already waiting on the last estimate);
-    a job that took much longer than expected resets it. A miss costs a poll or two (the
-    provider's `poll_after` says when to come back); a late first poll costs a slot's time.
+    Aims to find about six jobs in seven done at their first poll. Learns only from the provider's
+    own time: `_wait` passes no job whose polls met a transient error (our backoff and the
+    provider's Retry-After are not how long jobs take), and measures to when the completing poll
+    left, not to when our rate limiter let it out.
+
+    A job found done at its first poll moves the first poll 0.1 % earlier; from the fourth such
+    job in a row the step doubles with each (0.2 %, 0.4 % ... up to 25 %): near the right time a
+    miss comes within a few jobs and ends the streak, while an estimate far too late (the jobs got
+    faster) comes down within about fifteen jobs. A job not found done moves it later the same way, from
+    0.6 % doubling with each miss in a row (never past when it was seen done); one that was still
+    running well after the estimate (jobs got much slower) starts it again from between its last
+    poll that saw it running and the poll that saw it done. A miss costs a poll or two (the provider's
+    `poll_after` says when to come back); a late first poll costs a slot's time.
     """
 
-    EARLIER, LATER = 0.999, 1.006
+    EARLIER, LATER, MAX_STEP = 0.001, 0.006, 0.25  # first steps, and the largest
 
     def __init__(self) -> None:
         self.expected: float | None = None
+        self.hits = self.misses = 0  # jobs in a row found done (not done) at their first poll
         self.lock = threading.Lock()
 
     def first_poll(self, default: float) -> float:
@@ -137,13 +146,19 @@ class _Pacer:
     def repoll_floor(self) -> float:
         return 0.025 * self.expected if self.expected is not None else 0.0
 
-    def learn(self, took: float, *, first_poll_found_it: bool) -> None:
+    def learn(self, took: float, *, first_poll_found_it: bool, last_running: float | None = None) -> None:
+        """A job submitted `took` seconds before the poll that found it done; `last_running`: seconds
+        from its submit to the last poll that found it still running (None when found at the first)."""
         with self.lock:
             if self.expected is None:
                 self.expected = took
             elif first_poll_found_it:
-                self.expected *= self.EARLIER
-            elif took > 1.25 * self.expected:  # jobs got much slower: start again from this one
-                self.expected = took
+                self.expected *= 1.0 - min(self.MAX_STEP, self.EARLIER * 2 ** max(0, self.hits - 3))
+                self.hits, self.misses = self.hits + 1, 0
+                return
+            elif last_running is not None and last_running > 1.25 * self.expected:
+                self.expected = (last_running + took) / 2  # jobs got much slower: start again from this one
             else:
-                self.expected = min(took, self.expected * self.LATER)
+                self.expected = min(took, self.expected * (1.0 + min(self.MAX_STEP, self.LATER * 2 ** self.misses)))
+                self.misses += 1
+            self.hits = 0

@@ -199,16 +199,26 @@ class ProviderJobs:
             first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)
         polls = 0
         running = False
+        last_running: float | None = None  # when the last poll that saw the job unfinished left, after submit
+        sent: list[float] = []  # when each try of this poll left: a second try means a transient error
+
+        def poll() -> JobStatus:
+            sent.append(time.time())
+            return backend.poll(provider_id)
+
         while True:
+            sent.clear()
             try:
-                status = self._call(ref, key, lambda: backend.poll(provider_id))
+                status = self._call(ref, key, poll)
             except _Failed as f:  # we give up on a job the provider may still finish: bill it as it will
                 billed, held, how = self._give_up(ref, backend, key, provider_id, request)
                 raise _Failed(f.code, f"{f.message}; {how}", billed=billed, held=held, key=key) from None
             polls += 1
+            # Our backoff and the provider's Retry-After are not how long such jobs take: learn nothing from this one.
+            learning = learning and len(sent) == 1
             if status.state == JobState.COMPLETED:
                 if learning:
-                    pacer.learn(time.time() - submitted_at, first_poll_found_it=polls == 1)
+                    pacer.learn(sent[-1] - submitted_at, first_poll_found_it=polls == 1, last_running=last_running)
                 cost = self.charged(ref, backend, request, status, key)
                 with self._db:
                     self.catalog.update_job(key, cost_usd=cost)
@@ -225,6 +235,7 @@ class ProviderJobs:
                 if not running and row["state"] != "running":
                     self.catalog.update_job(key, state="running")
                 running = True
+            last_running = sent[-1] - submitted_at
             if time.time() - submitted_at > limits.job_timeout:
                 billed, held, how = self._give_up(ref, backend, key, provider_id, request)
                 raise _Failed("timeout", f"the provider did not finish within {limits.job_timeout:g} s; {how}",
@@ -258,7 +269,10 @@ class ProviderJobs:
         if billing == CancelBilling.BILLED:
             return price, 0.0, f"cancelled; {ref} bills cancelled jobs, so ${price:.2f} stays spent"
         if billing == CancelBilling.BILLED_IF_RUNNING:
-            return cancel_outcome(ref, seen, price)
+            billed, held, how = cancel_outcome(ref, seen, price)
+            if held:  # said at run time too: `dreamcut reconcile` lists it with its key, --release frees it
+                how += "; `dreamcut reconcile` lists it, `--release KEY` frees it once your invoice shows no charge"
+            return billed, held, how
         try:  # the provider's own word on what the cancelled job costs, when it says
             status = self._call(ref, key, lambda: backend.poll(provider_id))
         except (_Failed, _GaveUp):

@@ -5,14 +5,26 @@ parked jobs whose create has an unknown outcome."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from dreamcut.backends.base import Backend, CancelBilling, GenerationRequest, JobState
 from dreamcut.backends.registry import BackendRef, parse_backend
 from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.generate.cost import KEYFRAME_SUFFIX, cast_keyframe
+from dreamcut.generate.cost import cast_keyframe
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RunSummary, _Failed, _GaveUp, _Parked, cancel_outcome,
-                                    is_extension, loaded_request)
+                                    is_extension, loaded_request, paying_take)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """One job `dreamcut cancel` stopped: what the provider bills for it, and what stays reserved (the
+    worst case of a refund it does not guarantee: `held`, freed by `release` once the invoice says)."""
+
+    key: str
+    provider: str
+    billed: float
+    held: float
 
 
 class Reconciling:
@@ -20,8 +32,12 @@ class Reconciling:
 
     # -- cancel ---------------------------------------------------------------------------------
     def cancel(self, shots: list[str] | None = None) -> int:
+        """Cancel every job in flight (of `shots`, if given); how many were cancelled (see `cancel_jobs`)."""
+        return len(self.cancel_jobs(shots))
+
+    def cancel_jobs(self, shots: list[str] | None = None) -> list[Cancelled]:
         """Cancel every job in flight (of `shots`, if given): tell the provider, release the reservation."""
-        n = 0
+        done: list[Cancelled] = []
         for row in self.catalog.jobs(*ACTIVE):
             if shots and row["shot_id"] not in shots:
                 continue
@@ -36,7 +52,8 @@ class Reconciling:
             except BadInput:
                 backend, local = None, False
             worst = row["reserved_usd"]
-            if row["kind"] == "keyframe" and backend is not None:  # paid out of its take's reservation: its own price
+            if paying_take(row["kind"], row["key"]) and backend is not None:
+                # a chain segment or cast keyframe is paid out of its take's reservation: its own price
                 worst = self.job_price(ref, loaded_request(row["request_json"], self.project.root), row["key"])
             if row["provider_job_id"] and not local and backend is not None:
                 billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
@@ -60,15 +77,38 @@ class Reconciling:
                     self.catalog.ledger_add("note", 0.0, row["key"], f"${held:.2f} kept reserved: {how}")
                 if row["reserved_usd"] - held > 0:
                     self.catalog.ledger_add("release", -(row["reserved_usd"] - held), row["key"])
-                elif held > row["reserved_usd"]:  # a keyframe's worst case, held on its own row from now on
+                elif held > row["reserved_usd"]:  # a child job's worst case, held on its own row from now on
                     self.catalog.ledger_add("reserve", held - row["reserved_usd"], row["key"])
-            n += 1
+            done.append(Cancelled(row["key"], ref.name, billed, held))
             if row["provider_job_id"] and backend is not None and not local:
                 try:
                     self._call(ref, row["key"], lambda: backend.cancel(row["provider_job_id"]))
                 except (_Failed, _GaveUp, BadInput):
                     pass  # cancelled here either way; the provider may still finish (and bill) it
-        return n
+        return done
+
+    def held_jobs(self) -> list:
+        """Finished jobs whose worst case stays reserved: cancelled (or given up) where the provider may
+        refund them but does not guarantee it."""
+        return [r for r in self.catalog.jobs("canceled", "failed") if r["reserved_usd"] > 0]
+
+    def release(self, key: str) -> tuple[str, float]:
+        """Free the reservation a cancel kept for job `key` (a unique prefix), once the director's invoice
+        shows the provider did not bill it. Returns (key, dollars released); BadInput for any other job."""
+        held = self.held_jobs()
+        rows = [r for r in held if r["key"].startswith(key)]
+        if len(rows) != 1:
+            listed = ", ".join(r["key"] for r in held[:5]) or "none"
+            what = "no job with money held after a cancel" if not rows else f"{len(rows)} held jobs"
+            raise BadInput(f"{what} with key {key!r} (held: {listed})", where="reconcile --release",
+                           fix="use a key `dreamcut cancel` named (a unique prefix is enough)")
+        row = rows[0]
+        usd = float(row["reserved_usd"])
+        with self.catalog.transaction():
+            self.catalog.update_job(row["key"], reserved_usd=0.0)
+            self.catalog.ledger_add("release", -usd, row["key"],
+                                    "reconcile: released by the director (the invoice shows no charge)")
+        return row["key"], usd
 
     # -- reconcile: the director resolves parked jobs ---------------------------------------------
     def parked_job(self, key: str):
@@ -144,10 +184,8 @@ class Reconciling:
         row = self.parked_job(key)
         key = row["key"]
         ref, backend, request = self._job_backend(row)
-        parent, _, index = key.rpartition(".s")
-        segment = row["kind"] == "segment" and parent and index.isdigit()
-        if row["kind"] == "keyframe" and key.endswith(KEYFRAME_SUFFIX):  # paid from its take's reservation too
-            parent, segment = key[:-len(KEYFRAME_SUFFIX)], True
+        parent = paying_take(row["kind"], key)
+        segment = parent is not None  # a chain segment or cast keyframe: paid from its take's reservation
         worst = self.job_price(ref, request, key) if segment else float(row["reserved_usd"])
         spent = worst if billed else 0.0
         why = (f"abandoned by the director; worst case ${spent:.2f} kept as spent" if billed

@@ -62,7 +62,7 @@ def validate(project) -> Validation:
     """Every check of the shot list against its song, its references, its backends and its budget."""
     from dreamcut.backends.registry import load_backend
     from dreamcut.generate.batch import plan_takes
-    from dreamcut.generate.cost import chain_solves, estimate, take_notes
+    from dreamcut.generate.cost import chain_solves, estimate, override_gaps, take_notes
     from dreamcut.media import probe
     from dreamcut.prompts import check_prompts
 
@@ -89,6 +89,9 @@ def validate(project) -> Validation:
                                         "change the shot's seconds/size/refs or the backend"))
         for note in take_notes(backends[name], p.request):  # a degraded decision is said, never silent
             problems.append(Problem(p.shot_id, "warning", note))
+        for gap in override_gaps(name, backends[name], p.request, spec.prices.get(name)):
+            if not any(pr.message == gap for pr in problems):  # said once, at the first shot it reaches
+                problems.append(Problem(p.shot_id, "warning", gap))
     est = estimate(planned, lambda ref: backends[str(ref)], prices=spec.prices,
                    budget_usd=spec.budget_usd)
     total_take_seconds = sum(spec.shot_seconds(s) for s in spec.shots)

@@ -4,7 +4,8 @@ What it does:
 - `sign_take` embeds a signed manifest in a take: a `c2pa.created` action with the IPTC
   digital source type `trainedAlgorithmicMedia`, the generator (backend, model, dreamcut
   version), the seed and (unless the spec switches it off) the prompt. A take that already
-  carries a provider's manifest keeps it as its `parentOf` ingredient. Clips imported as
+  carries a provider's manifest keeps it as its `parentOf` ingredient; one animated from its cast
+  keyframe names that image as a `componentOf` ingredient (its SHA-256 in the take assertion). Clips imported as
   camera footage say `digitalCapture` (`take_source_type`), and a render made only of them is
   `compositeCapture`, not AI-generated.
 - `sign_render` embeds a manifest in a render that lists every take of the timeline as a

@@ -20,7 +20,7 @@ from dreamcut.provenance.identity import signer, signing_identity
 from dreamcut.provenance.manifest import (RENDER_ASSERTION, TAKE_ASSERTION, active_manifest, assertion, can_embed,
                                           generator_info, mime_for, read_manifest_store, take_source_type,
                                           validation_problems)
-from dreamcut.provenance.takes import catalog_take_facts, composite_type, take_facts, timeline_takes
+from dreamcut.provenance.takes import catalog_take_facts, composite_type, keyframe_file, take_facts, timeline_takes
 
 def _already_signed_for(store: dict | None, take_id: str) -> bool:
     m = active_manifest(store)
@@ -70,6 +70,14 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
         source_type = take_source_type(take)
         actions = [{"action": "c2pa.created", **({"digitalSourceType": source_type} if source_type else {}),
                     "softwareAgent": agent, "parameters": params}]
+    keyframe = keyframe_file(project, take)
+    if keyframe is not None:  # animated from its cast keyframe: that image is its first frame, an ingredient
+        from dreamcut.media import file_sha256
+
+        facts = {**facts, "cast_keyframe": {"file": keyframe.name, "sha256": file_sha256(keyframe)}}
+        actions.append({"action": "c2pa.placed", "softwareAgent": agent,
+                        "parameters": {"ingredientIds": ["keyframe"],
+                                       "description": "the cast keyframe the take was animated from"}})
     if take.source == "imported" and (take.meta or {}).get("normalized"):
         actions.append({"action": "c2pa.transcoded", "softwareAgent": {"name": "dreamcut", "version": __version__},
                         "parameters": {"description": (take.meta or {}).get("normalized")}})
@@ -85,6 +93,10 @@ def sign_take(project, take_path: Path, take, *, original: Path | None = None) -
                     builder.add_ingredient({"title": (take.meta or {}).get("original_name") or title,
                                             "relationship": "parentOf", "label": label},
                                            mime_for(parent_src) or mime, f)
+            if keyframe is not None:
+                with open(keyframe, "rb") as f:
+                    builder.add_ingredient({"title": keyframe.name, "relationship": "componentOf",
+                                            "label": "keyframe"}, mime_for(keyframe), f)
             with atomic_path(take_path) as tmp, open(take_path, "rb") as src, open(tmp, "w+b") as dst:
                 builder.sign(signer(identity), mime, src, dst)
     except c2pa.C2paError as e:

@@ -10,6 +10,21 @@ from typing import Any
 from dreamcut.provenance.manifest import (COMPOSITE_CAPTURE, COMPOSITE_SYNTHETIC, COMPOSITE_WITH_TRAINED_MEDIA,
                                           DIGITAL_CAPTURE, is_ai_take, take_source_type)
 
+KEYFRAME_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def keyframe_file(project, take) -> Path | None:
+    """The cast keyframe image a generated take was animated from (`<job key>.<ext>` under the project's
+    keyframes folder, never a partial download), or None."""
+    if take.source == "imported" or not take.job_key:
+        return None
+    for suffix in KEYFRAME_IMAGE_SUFFIXES:
+        path = project.keyframes_dir / f"{take.job_key}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
 def take_facts(project, take) -> dict:
     facts: dict[str, Any] = {"shot": take.shot_id, "take": take.id, "backend": take.backend,
                              "model": take.model, "seed": take.seed, "source": take.source,

@@ -44,6 +44,7 @@ class VerifyReport:
     parent: str | None = None
     take_facts: dict | None = None  # when the file is a take itself
     provider: str | None = None  # the provider whose own manifest this take keeps as its parent
+    keyframe: dict | None = None  # the cast keyframe a take was animated from: {"file", "sha256"}
     sidecar: str | None = None
 
     @property
@@ -64,6 +65,9 @@ class VerifyReport:
                 ", ".join(_describe_take(vars(t)) for t in self.takes)
         if self.provider:
             parts.append(f"the provider's own Content Credentials are kept ({self.provider})")
+        if self.keyframe:
+            parts.append(f"animated from its cast keyframe {self.keyframe.get('file')} "
+                         f"(sha256 {str(self.keyframe.get('sha256'))[:16]})")
         if self.parent:
             parts.append(f"upscaled from {self.parent}")
         if self.sidecar:
@@ -151,8 +155,14 @@ def verify(path: Path, project=None) -> VerifyReport:
             if ing.get("relationship") == "parentOf" and child is not None:
                 g = (child.get("claim_generator_info") or [{}])[0]
                 report.provider = f"{g.get('name', '')} {g.get('version', '')}".strip() or "unnamed tool"
+        named = report.take_facts.get("cast_keyframe")
+        if named and any(i.get("relationship") == "componentOf" and i.get("title") == named.get("file")
+                         for i in m.get("ingredients", []) or []):
+            report.keyframe = {"file": named.get("file"), "sha256": named.get("sha256")}
 
     def collect(man: dict) -> None:
+        if assertion(man, TAKE_ASSERTION) is not None:
+            return  # a take's own ingredients (a provider's manifest, its cast keyframe) are not takes
         for ing in man.get("ingredients", []) or []:
             rel = ing.get("relationship")
             child = manifests.get(ing.get("active_manifest") or "", None)
