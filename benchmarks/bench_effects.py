@@ -1,9 +1,11 @@
 """Beat-synced effects: a render with zoom pulses, flashes and shakes vs the same render without.
 
-The edit: `--shots` takes (testsrc2, hue-shifted per shot, generated once into bench-results/cache/;
-mostly still pictures, the hardest case for the ratio: x264 skips still blocks cheaply, and every
-frame an effect moves or brightens is coded in full)
-cut back to back over a song of `--seconds` seconds with a drum pattern (kick on 1 and 3, snare
+Footage (`--footage`): `animatic` (the default) uses moving takes like users' — the demo's 12 shots
+generated once by the real `dreamcut generate` with the default backend (the animatic: camera moves,
+zoom-throughs, grain) into bench-results/cache/; `still` is the named worst case: testsrc2 patterns,
+hue-shifted per shot, mostly still pictures (x264 skips still blocks cheaply, and every frame an
+effect moves or brightens is coded in full, so the ratio is at its highest).
+The edit: `--shots` takes cut back to back over a song of `--seconds` seconds with a drum pattern (kick on 1 and 3, snare
 on 2 and 4 at 120 bpm, over a pad). Both renders go through `render.ffmpeg.render_timeline`, the
 one ffmpeg pass `dreamcut render` uses for the master (H.264 veryfast crf 18), at `--size`
 (`--path master`):
@@ -22,7 +24,7 @@ seconds are those of the command and every process it starts (ffmpeg for the mas
 upscale, ffprobe, signing).
 Every run's wall and CPU seconds are printed and kept, so the spread on a shared machine shows.
 Writes bench-results/effects.json (or --out).
-Usage: python benchmarks/bench_effects.py [--path render|master] [--seconds 60] [--shots 12] [--size 1280x720]
+Usage: python benchmarks/bench_effects.py [--footage animatic|still] [--path render|master] [--seconds 60] [--shots 12] [--size 1280x720]
        [--repeats 2]
 """
 
@@ -74,6 +76,47 @@ def make_takes(shots: int, seconds: float, size: tuple[int, int]) -> list[Path]:
     return out
 
 
+def make_animatic_takes(shots: int, seconds: float, size: tuple[int, int], song: Path) -> list[Path]:
+    """The demo's shots generated once, one take each (the demo's length) at `size`, by `dreamcut generate` (animatic)."""
+    import re
+    import shutil
+
+    from dreamcut.demo.project import demo_spec_text
+    from dreamcut.spec import SPEC_FILE
+
+    root = CACHE / f"fx_animatic_{size[0]}x{size[1]}"
+    text = demo_spec_text(short=False)
+    take_seconds = float(re.search(r"take_seconds: (\d+)", text).group(1))
+    if seconds > take_seconds:
+        raise SystemExit(f"bench_effects: each shot needs {seconds:g} s but the demo's takes are {take_seconds:g} s; "
+                         "use more --shots or fewer --seconds")
+    for pattern, value in ((r"takes_per_shot: \d+", "takes_per_shot: 1"),
+                           (r"master: 720p", f'master: "{size[0]}x{size[1]}"')):
+        text, n = re.subn(pattern, value, text, count=1)
+        if n != 1:
+            raise SystemExit(f"bench_effects: the demo shot list has no `{pattern}` line to set; update this bench")
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / SPEC_FILE).exists() or (root / SPEC_FILE).read_text(encoding="utf-8") != text:
+        (root / SPEC_FILE).write_text(text, encoding="utf-8")
+    if not (root / "song.wav").exists():
+        shutil.copy(song, root / "song.wav")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run([sys.executable, "-m", "dreamcut", "--project", str(root), "generate"], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"dreamcut generate failed: {proc.stderr.strip()[-400:]}")
+    from dreamcut.project import Project
+
+    project = Project.open(root)
+    found = []
+    for shot in project.spec.shots:
+        mp4s = sorted((project.takes_dir / shot.id).glob("*.mp4"))
+        if not mp4s:
+            raise SystemExit(f"bench_effects: `dreamcut generate` left no take for shot {shot.id} in {root}")
+        found.append(mp4s[0])
+    return [found[i % len(found)] for i in range(shots)]
+
+
 def make_song(seconds: float) -> Path:
     path = CACHE / f"fx_drums_{int(seconds)}s.wav"
     if path.exists():
@@ -120,9 +163,10 @@ def render_command(tmp: Path, takes: list[Path], song: Path, seconds: float, siz
     (root / "edits").mkdir(parents=True)
     (root / "takes").mkdir()
     shutil.copy(song, root / "song.wav")
-    for take in takes:
-        shutil.copy(take, root / "takes" / take.name)
-    edit = build_edit([Path("takes") / t.name for t in takes], Path("song.wav"), seconds)
+    names = [f"{i:02d}-{take.parent.name}-{take.name}" for i, take in enumerate(takes)]  # generated takes share names
+    for take, name in zip(takes, names):
+        shutil.copy(take, root / "takes" / name)
+    edit = build_edit([Path("takes") / n for n in names], Path("song.wav"), seconds)
     tl.write_timeline(edit, root / "edits" / "cut.otio")
     base = (f"title: bench effects\nsong: song.wav\nfps: {FPS}\ntakes_per_shot: 1\n"
             f"render: {{master: {size[0]}x{size[1]}, resolution: 2k}}\n"
@@ -159,13 +203,17 @@ def main() -> int:
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", default=str(OUT / "effects.json"))
+    ap.add_argument("--footage", choices=("animatic", "still"), default="animatic",
+                    help="animatic: moving takes from `dreamcut generate` (the default backend); "
+                         "still: test patterns, the worst case for the ratio")
     ap.add_argument("--path", choices=("master", "render"), default="render",
                     help="master: the one ffmpeg pass; render: the `dreamcut render` command (master + 2K upscale)")
     a = ap.parse_args()
     size = tuple(int(x) for x in a.size.split("x"))
     per_shot = a.seconds / a.shots + 1.0
-    takes = make_takes(a.shots, per_shot, size)
     song = make_song(a.seconds)
+    takes = (make_animatic_takes(a.shots, per_shot, size, song) if a.footage == "animatic"
+             else make_takes(a.shots, per_shot, size))
     edit = build_edit(takes, song, a.seconds)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,7 +248,7 @@ def main() -> int:
     cpu_plain, cpu_fx = min(cpu["without"]), min(cpu["with"])
     load = os.getloadavg()[0]
     kinds = {k: sum(1 for c in cues if c.kind == k) for k in fx.EFFECT_KINDS}
-    result = {"path": a.path, "seconds": a.seconds, "shots": a.shots, "size": a.size, "hits": len(hits), "cues": kinds,
+    result = {"footage": a.footage, "path": a.path, "seconds": a.seconds, "shots": a.shots, "size": a.size, "hits": len(hits), "cues": kinds,
               "render_without_s": round(plain, 2), "render_with_s": round(with_fx, 2), "ratio": round(ratio, 3),
               "onset_analysis_s": round(analysis_s, 2), "onset_analysis_cached_s": round(cached_s, 3),
               "cpu_without_s": round(cpu_plain, 2), "cpu_with_s": round(cpu_fx, 2),
@@ -208,7 +256,7 @@ def main() -> int:
               "all_runs": times, "all_cpu": cpu, "target_ratio": 1.15, "meets_target": ratio <= 1.15}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(f"edit: {a.seconds:.0f} s, {a.shots} shots, {a.size}, {len(hits)} percussive hits -> "
+    print(f"edit ({a.footage} takes): {a.seconds:.0f} s, {a.shots} shots, {a.size}, {len(hits)} percussive hits -> "
           f"{kinds['pulse']} pulses, {kinds['flash']} flashes, {kinds['shake']} shakes\n")
     print("| render | wall s (fastest of %d) | CPU s (user+sys of its processes) |" % a.repeats)
     print("|---|---|---|")
