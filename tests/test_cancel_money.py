@@ -5,7 +5,6 @@ simulator over HTTP, the real SDK: the ledger must equal what the provider bills
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from _ledger import ledger_lines as _ledger, reserved as _reserved, spent as _spent
 from conftest import make_project
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.orchestrator import Orchestrator
@@ -39,22 +39,6 @@ def _project(root: Path, seconds: float) -> Path:
     return make_project(root, [shot], song_kind="silence", song_seconds=seconds, title="cancel", fps=24,
                         backend="runway:gen4_turbo", budget_usd=50, takes_per_shot=1, caption=False,
                         render={"master": "1280x720", "resolution": "1280x720"})
-
-
-def _ledger(root: Path) -> list[tuple[str, float, str]]:
-    db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
-    try:
-        return [(k, a, j) for k, a, j in db.execute("SELECT kind, amount_usd, job_key FROM ledger ORDER BY id")]
-    finally:
-        db.close()
-
-
-def _spent(root: Path) -> float:
-    return round(sum(a for k, a, _ in _ledger(root) if k == "charge"), 6)
-
-
-def _reserved(root: Path) -> float:
-    return round(sum(a for k, a, _ in _ledger(root) if k in ("reserve", "release")), 6)
 
 
 def _run_until(root: Path, key: str, state: str):

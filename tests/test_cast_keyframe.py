@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from _ledger import ledger_lines as _ledger, reserved as _reserved, spent as _spent
 from conftest import make_project
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.cost import estimate, take_price
@@ -61,22 +61,6 @@ def _run(root: Path):
     planned = plan_takes(project.spec, root=str(root))
     orch = Orchestrator(project, poll_interval=0.01, sign_takes=False)
     return project, planned, orch, orch.run(planned)
-
-
-def _ledger(root: Path) -> list[tuple[str, float, str]]:
-    db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
-    try:
-        return [(k, a, j) for k, a, j in db.execute("SELECT kind, amount_usd, job_key FROM ledger ORDER BY id")]
-    finally:
-        db.close()
-
-
-def _spent(root: Path) -> float:
-    return round(sum(a for k, a, _ in _ledger(root) if k == "charge"), 6)
-
-
-def _reserved(root: Path) -> float:
-    return round(sum(a for k, a, _ in _ledger(root) if k in ("reserve", "release")), 6)
 
 
 def test_runway_cast_keyframe_tags_every_picture_then_animates_it(monkeypatch, tmp_path):

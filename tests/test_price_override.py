@@ -7,12 +7,12 @@ Real project, the Runway simulator over HTTP, the real SDK."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from _ledger import ledger_lines as _ledger
 from conftest import make_project
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.cost import estimate
@@ -33,14 +33,6 @@ def _project(root: Path) -> Path:
     return make_project(root, shots, song_kind="silence", song_seconds=20, title="override", fps=24,
                         backend="runway:gen4_turbo", budget_usd=50, takes_per_shot=1, caption=False, cast=cast,
                         prices=OVERRIDE, render={"master": "1280x720", "resolution": "1280x720"})
-
-
-def _ledger(root: Path) -> list[tuple[str, float, str]]:
-    db = sqlite3.connect(root / ".dreamcut" / "catalog.sqlite")
-    try:
-        return [(k, a, j) for k, a, j in db.execute("SELECT kind, amount_usd, job_key FROM ledger ORDER BY id")]
-    finally:
-        db.close()
 
 
 def test_an_override_reaches_every_charge_and_check_names_the_keyframe_it_cannot(monkeypatch, tmp_path, cli):

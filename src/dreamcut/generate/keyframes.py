@@ -18,6 +18,7 @@ from dreamcut.backends.base import Backend, GenerationRequest, ProviderError
 from dreamcut.generate.batch import KEY_VERSION, PlannedTake
 from dreamcut.generate.cost import KEYFRAME_SUFFIX, cast_keyframe
 from dreamcut.generate.jobs import stored_request
+from dreamcut.media import pid_alive
 
 
 def _image_ok(path: Path) -> bool:
@@ -32,16 +33,6 @@ def _image_ok(path: Path) -> bool:
         return True
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class CastKeyframes:
@@ -122,7 +113,7 @@ class CastKeyframes:
         folder = self.keyframes_dir
         for part in folder.glob("*.part.*") if folder.is_dir() else ():
             pid = part.name.split(".part.", 1)[0].rsplit(".", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 part.unlink(missing_ok=True)
                 removed.append(part)
         return removed
