@@ -7,30 +7,13 @@ from __future__ import annotations
 import pytest
 
 from dreamcut.backends.base import JobState, ProviderError
-from dreamcut.backends.registry import load_backend
 from dreamcut.media import probe
 from simulators.common import request, walk
-from simulators.replicate import ReplicateSim
-
-KEY = "r8_secret_0123456789abcdefABCDEF"
-
-
-@pytest.fixture
-def rep(monkeypatch):
-    with ReplicateSim(key=KEY) as server:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        yield server
-
-
-def _backend():
-    b = load_backend("replicate:bytedance/seedance-1-lite")
-    b.min_poll_interval = 0.01
-    return b
+from test_backend_replicate import backend, rep  # noqa: F401 (the provider's simulator fixture, one home)
 
 
 def test_the_download_reuses_the_succeeding_polls_output_url(rep, tmp_path):
-    b = _backend()
+    b = backend()
     job = b.submit(request(), "k")
     polls = len(walk(b, job))
     assert len(rep.calls("get")) == polls
@@ -44,11 +27,11 @@ def test_the_download_reuses_the_succeeding_polls_output_url(rep, tmp_path):
 
 
 def test_a_download_without_a_poll_reads_the_prediction(rep, tmp_path):
-    b = _backend()
+    b = backend()
     job = b.submit(request(), "k")
     assert walk(b, job)[-1] == JobState.COMPLETED
     gets = len(rep.calls("get"))
-    other = _backend()  # another process (a resumed run): it never polled this prediction
+    other = backend()  # another process (a resumed run): it never polled this prediction
     other.download(job, tmp_path / "take.mp4")
     assert probe(tmp_path / "take.mp4").video is not None
     assert len(rep.calls("get")) == gets + 1
