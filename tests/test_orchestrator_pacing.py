@@ -123,18 +123,22 @@ def _clip(path: Path) -> Path:
     return path
 
 
-def _run_timed(tmp_path: Path, monkeypatch, durations: list[float]) -> tuple[TimedProvider, Orchestrator]:
-    """One job at a time (so the n-th submit is the n-th duration), on the simulated clock."""
+def sim_project(tmp_path: Path, monkeypatch, shots: int) -> tuple[SimClock, Project]:
+    """A small animatic project whose run sees one simulated clock: the run's modules each read
+    `time` (the poll loop lives in provider_jobs, the pacer in pacing), all patched to it."""
     from dreamcut.generate import chains, orchestrator, pacing, provider_jobs, reconcile
 
     clock = SimClock()
-    # The run's modules each read `time` (the poll loop lives in provider_jobs, the pacer in pacing):
-    # all of them see the one simulated clock.
     for module in (orchestrator, provider_jobs, pacing, chains, reconcile):
         monkeypatch.setattr(module, "time", clock)
-    make_project(tmp_path / "p", shots=len(durations), takes=1, seconds=1, backend="animatic", budget=0,
+    make_project(tmp_path / "p", shots=shots, takes=1, seconds=1, backend="animatic", budget=0,
                  size="64x64", fps=8)
-    project = Project.open(tmp_path / "p")
+    return clock, Project.open(tmp_path / "p")
+
+
+def _run_timed(tmp_path: Path, monkeypatch, durations: list[float]) -> tuple[TimedProvider, Orchestrator]:
+    """One job at a time (so the n-th submit is the n-th duration), on the simulated clock."""
+    clock, project = sim_project(tmp_path, monkeypatch, shots=len(durations))
     provider = TimedProvider(_clip(tmp_path / "clip.mp4"), clock, durations)
     orch = Orchestrator(project, backend_factory=lambda ref: provider, poll_interval=1.0,
                         default_limits=Limits(concurrency=1), sign_takes=False)

@@ -12,9 +12,7 @@ import pytest
 from dreamcut.backends.base import JobStatus, ProviderError
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.orchestrator import Limits, Orchestrator
-from dreamcut.project import Project
-from serve_helpers import make_project
-from test_orchestrator_pacing import SimClock, SimStop, TimedProvider, _clip, _expected
+from test_orchestrator_pacing import SimStop, TimedProvider, _clip, _expected, sim_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -36,14 +34,7 @@ class FlakyTimedProvider(TimedProvider):
 
 
 def _run(tmp_path, monkeypatch, durations: list[float], flaky: set[int] = frozenset()):
-    from dreamcut.generate import chains, orchestrator, pacing, provider_jobs, reconcile
-
-    clock = SimClock()
-    for module in (orchestrator, provider_jobs, pacing, chains, reconcile):
-        monkeypatch.setattr(module, "time", clock)
-    make_project(tmp_path / "p", shots=len(durations), takes=1, seconds=1, backend="animatic", budget=0,
-                 size="64x64", fps=8)
-    project = Project.open(tmp_path / "p")
+    clock, project = sim_project(tmp_path, monkeypatch, shots=len(durations))
     provider = FlakyTimedProvider(_clip(tmp_path / "clip.mp4"), clock, durations, flaky=set(flaky))
     orch = Orchestrator(project, backend_factory=lambda ref: provider, poll_interval=1.0,
                         default_limits=Limits(concurrency=1), sign_takes=False)
