@@ -392,3 +392,16 @@ def test_random_faults_on_both_steps_never_make_a_keyframe_or_a_video_twice(monk
         assert _spent(root) - eps <= billed <= _spent(root) + _reserved(root) + eps
     finally:
         server.stop()
+
+
+def test_a_keyframe_not_made_because_the_shot_has_its_own_first_frame_is_said():
+    from dreamcut.backends._cast import routing_for
+    from dreamcut.backends.base import CastMember
+
+    mia = CastMember("mia", "a dancer", ("https://example.com/mia1.png", "https://example.com/mia2.png"))
+    asked = routing_for("runway", "gen4_turbo", [mia], ["https://example.com/own.png"], keyframe_size=(1280, 720))
+    plain = routing_for("runway", "gen4_turbo", [mia], ["https://example.com/own.png"])
+    assert "own first frame wins, so none is made" in asked.how
+    assert "cast_keyframe" not in plain.how and asked.sent == plain.sent
+    made = routing_for("runway", "gen4_turbo", [mia], [], keyframe_size=(1280, 720))
+    assert "none is made" not in made.how

@@ -113,7 +113,12 @@ def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], 
         return CastRouting(plain.backend, plain.sent, plain.dropped,
                            f"{plain.how} (cast_keyframe: {backend_name} has no keyframe step, so none is made)",
                            plain.problems)
-    return route(model, list(cast), list(own_refs))
+    plain = route(model, list(cast), list(own_refs))
+    if keyframe_size is not None and own_refs and any(m.refs for m in cast):
+        return CastRouting(plain.backend, plain.sent, plain.dropped,
+                           f"{plain.how} (cast_keyframe: the shot's own first frame wins, so none is made)",
+                           plain.problems)
+    return plain
 
 
 def explain(spec: "ProjectSpec", root: str = ".") -> list[str]:
