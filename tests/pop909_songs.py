@@ -23,11 +23,14 @@ fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,15 +253,16 @@ def render(song_id: str) -> Song:
 
     t = truth(song_id)
     mid = _path(song_id, "{id}.mid")
-    import hashlib
-
     key = hashlib.sha256(mid.read_bytes() + json.dumps([SECONDS, midi_songs.SR]).encode()).hexdigest()[:12]
     d = midi_songs.CACHE / f"pop909-{song_id}-{key}"
     wav = d / "song.wav"
     if not wav.is_file():
+        # in a folder of its own, then moved in whole: two benchmarks may render the same song at once
         d.mkdir(parents=True, exist_ok=True)
-        pm = pretty_midi.PrettyMIDI(str(mid))
-        midi_songs.write_excerpt(midi_songs.synthesize(pm, SECONDS + 3.0, d), SECONDS, wav)
+        with tempfile.TemporaryDirectory(dir=d) as tmp:
+            pm = pretty_midi.PrettyMIDI(str(mid))
+            midi_songs.write_excerpt(midi_songs.synthesize(pm, SECONDS + 3.0, Path(tmp)), SECONDS, Path(tmp) / "song.wav")
+            os.replace(Path(tmp) / "song.wav", wav)
     dur = SECONDS
     cut = lambda a: [x for x in a if t.first_note - 0.01 <= x < dur - 1.0]  # noqa: E731
     m1, m2 = _excerpt(t.sections, t.first_note, dur), _excerpt(t.sections2, t.first_note, dur)
