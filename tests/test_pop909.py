@@ -59,3 +59,32 @@ def test_a_dev_song_is_a_candidate_and_its_truth_agrees_with_pop909s_beats():
     # the downbeats are every fourth beat from bar 0
     assert t.downbeats[0] == pytest.approx(t.bar0, abs=1e-3)
     assert np.allclose(np.diff(t.downbeats), bar, atol=1e-3)
+
+
+def _benchmark():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import song_accuracy
+
+    return song_accuracy
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_the_second_annotator_is_scored_like_dreamcut():
+    ceiling = _benchmark().human_ceiling(pop909_songs.render(SONG))
+    # on 001 the two annotators split the phrases differently (B8 / B4B4) but agree on every section
+    assert (ceiling["section_hit_count"], ceiling["sections"]) == (10, 10)
+    assert ceiling["label_pairs"][:2] == (55, 55)
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_a_pop_song_is_tracked_on_its_beat_and_cut_on_it():
+    """Dev song 001 (90 bpm, piano arrangement): measured beat F 0.998, 17 of 17 planned cuts on a
+    beat, 5 of 10 section boundaries within a bar (downbeat F 0.000: the bar heard half a bar off)."""
+    row = _benchmark().score(pop909_songs.render(SONG))
+    assert row["beat_f"] >= 0.95
+    assert row["planned_cuts"] >= 10
+    assert row["planned_cuts_on_beat"] == 1.0
+    assert row["section_hit_count"] >= 5
