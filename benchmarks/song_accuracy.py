@@ -119,8 +119,9 @@ def main() -> None:
         return (f"boundaries within a bar {hit} of {n} ({hit / max(1, n):.2f}); found boundaries near an annotated "
                 f"one {near} of {found}; label pairs agreeing {agree} of {pairs} ({agree / max(1, pairs):.2f})")
     if "--json" in sys.argv:
-        print(json.dumps({"music21": rows, **{label: {"rows": rs, "human_ceiling": hs} for label, rs, hs in pop}},
-                         indent=2))
+        # one list as before; the POP909 rows and their human ceiling say their set
+        print(json.dumps(rows + [{**r, "set": label} for label, rs, hs in pop for r in rs]
+                         + [{**h, "set": f"{label}, human ceiling"} for label, rs, hs in pop for h in hs], indent=2))
         return
     def table(rows) -> None:
         print("| recording | beat F | downbeat F | cut places on a beat | planned cuts on a beat | "
