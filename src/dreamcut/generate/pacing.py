@@ -131,6 +131,11 @@ class _Pacer:
     running well after the estimate (jobs got much slower) starts it again from between its last
     poll that saw it running and the poll that saw it done. A miss costs a poll or two (the provider's
     `poll_after` says when to come back); a late first poll costs a slot's time.
+
+    With many jobs in flight, the jobs found done come back a round trip after the estimate they
+    were polled at: each one moves the estimate a step below THAT estimate (`aimed_at`), never below
+    an estimate already lowered, so a run of such jobs lowers it by at most one step (25 %) per
+    round trip instead of compounding towards zero (every job then polled three times).
     """
 
     EARLIER, LATER, MAX_STEP = 0.001, 0.006, 0.25  # first steps, and the largest
@@ -146,14 +151,20 @@ class _Pacer:
     def repoll_floor(self) -> float:
         return 0.025 * self.expected if self.expected is not None else 0.0
 
-    def learn(self, took: float, *, first_poll_found_it: bool, last_running: float | None = None) -> None:
+    def learn(self, took: float, *, first_poll_found_it: bool, last_running: float | None = None,
+              aimed_at: float | None = None) -> None:
         """A job submitted `took` seconds before the poll that found it done; `last_running`: seconds
-        from its submit to the last poll that found it still running (None when found at the first)."""
+        from its submit to the last poll that found it still running (None when found at the first);
+        `aimed_at`: the estimate its first poll waited for (None: the current one)."""
         with self.lock:
             if self.expected is None:
                 self.expected = took
             elif first_poll_found_it:
-                self.expected *= 1.0 - min(self.MAX_STEP, self.EARLIER * 2 ** max(0, self.hits - 3))
+                step = min(self.MAX_STEP, self.EARLIER * 2 ** max(0, self.hits - 3))
+                # A step below the estimate this job was polled at, not below today's: with many jobs
+                # in flight, the ones polled at an estimate since lowered must not lower it again each.
+                aimed = self.expected if aimed_at is None else aimed_at
+                self.expected = min(self.expected, aimed * (1.0 - step))
                 self.hits, self.misses = self.hits + 1, 0
                 return
             elif last_running is not None and last_running > 1.25 * self.expected:

@@ -191,12 +191,16 @@ class ProviderJobs:
         pacer = self._pacer(ref, request, type(backend).__name__)  # a cast keyframe (an image) paces apart
         # Just submitted: nothing to learn from an immediate poll. Come back when jobs like this
         # one have been finishing in this run; after that, when the provider says to.
-        first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)
+        aimed = pacer.first_poll(self.poll_interval)  # the estimate the first poll waits for
+        first_wait = aimed - (time.time() - submitted_at)
         learning = first_wait > 0  # a job resumed long after its submit says nothing about how long jobs take
         while first_wait > 0.005:
             self._sleep(first_wait)
             # Jobs that finished meanwhile may have moved the estimate later: follow it.
-            first_wait = pacer.first_poll(self.poll_interval) - (time.time() - submitted_at)
+            estimate = pacer.first_poll(self.poll_interval)
+            first_wait = estimate - (time.time() - submitted_at)
+            if first_wait > 0.005:
+                aimed = estimate
         polls = 0
         running = False
         last_running: float | None = None  # when the last poll that saw the job unfinished left, after submit
@@ -218,7 +222,8 @@ class ProviderJobs:
             learning = learning and len(sent) == 1
             if status.state == JobState.COMPLETED:
                 if learning:
-                    pacer.learn(sent[-1] - submitted_at, first_poll_found_it=polls == 1, last_running=last_running)
+                    pacer.learn(sent[-1] - submitted_at, first_poll_found_it=polls == 1, last_running=last_running,
+                                aimed_at=aimed)
                 cost = self.charged(ref, backend, request, status, key)
                 with self._db:
                     self.catalog.update_job(key, cost_usd=cost)
