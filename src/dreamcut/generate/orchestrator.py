@@ -66,7 +66,7 @@ from dreamcut.catalog import Take
 from dreamcut.errors import BadInput
 from dreamcut.generate.batch import PlannedTake
 from dreamcut.generate.cost import KEYFRAME_SUFFIX, can_chain, chain_plan, chain_solves, take_jobs
-from dreamcut.media import atomic_path, sweep_stale, write_text_atomic
+from dreamcut.media import atomic_path, sweep_stale
 from dreamcut.project import Project
 from dreamcut.generate.chains import Chains
 from dreamcut.generate.charges import Charging
@@ -80,7 +80,8 @@ from dreamcut.generate.pacing import (TIME_SCALE_ENV, RateLimiter, _Pacer, _Slot
 from dreamcut.generate.provider_jobs import ProviderJobs
 from dreamcut.generate.reconcile import Reconciling
 from dreamcut.generate.takefiles import (DISK_FULL, _check_image, _clear_stale_parts,  # noqa: F401
-                                         _is_disk_full, _load_libraries, _probe_once, _verified, _verify)
+                                         _is_disk_full, _load_libraries, _probe_once, _verified, _verify,
+                                         _write_sidecar)
 
 
 class Orchestrator(Charging, ProviderJobs, Reconciling, Chains, CastKeyframes):
@@ -415,7 +416,7 @@ class Orchestrator(Charging, ProviderJobs, Reconciling, Chains, CastKeyframes):
                 krow = self.catalog.job(key + KEYFRAME_SUFFIX)
             sidecar["cast_keyframe"] = {"job_key": krow["key"], "provider_job_id": krow["provider_job_id"],
                                         "cost_usd": krow["cost_usd"]}
-        write_text_atomic(dest.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True))
+        _write_sidecar(dest.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True))
         with self._db, self.catalog.transaction():
             if self.catalog.take(take_id) is None:
                 self.catalog.add_take(take)

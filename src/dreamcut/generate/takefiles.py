@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from dreamcut.errors import BadInput, WorkFailed
-from dreamcut.media import atomic_path, probe, run_ffmpeg
+from dreamcut.media import atomic_path, probe, run_ffmpeg, temp_prefix
 from dreamcut.generate.jobs import _Failed
 
 
@@ -107,6 +107,23 @@ def _verified(path: Path) -> bool:
     except _Failed:
         path.unlink(missing_ok=True)
         return False
+
+
+def _write_sidecar(path: Path, text: str) -> None:
+    """Write a take's sidecar whole or not at all, in a folder that exists: one temp file named for
+    this process and take (`sweep_stale` removes a dead run's), one rename. `media.write_text_atomic`
+    without its mkdir and random temp name: a take has one writer, and this runs once per job."""
+    tmp = path.with_name(f"{temp_prefix(path.stem)}sidecar.part{path.suffix}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _fsync(path: Path) -> None:
