@@ -51,11 +51,11 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     if nov.max() <= 0:
         return {}
     per_bar = max(1, int(round(len(beats) / max(1, len(downbeats)))))
-    reach = 4 * per_bar
+    reach = REPEAT_REACH * per_bar
     out: dict[int, tuple[float, float]] = {}
     d = np.asarray(downbeats)
     for i in range(1, len(nov) - 1):
-        if nov[i] < 0.3 * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
+        if nov[i] < REPEAT_FLOOR * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
             continue
         if REPEAT_EDGE:
             i = _repeat_edge(rec, i, per_bar)
@@ -116,6 +116,13 @@ def _recurrence(cs: np.ndarray, k: int, width: int = 3, slack: int = 0) -> np.nd
     return np.where(mutual, np.exp(-np.where(mutual, dist, 0.0) / max(bw, 1e-9)), 0.0)
 
 
+REPEAT_REACH = 4
+REPEAT_FLOOR = 0.3
+LONG_SONG = 64
+KEEP_GAP = 8
+NOVELTY_FLOOR = 0.35
+NOVELTY_TRUST = 0.6
+EDGE_REACH = 2  # bars a repeat boundary may move to its diagonal's edge
 EDGE_STEP = 0.1  # the least step (recurrence affinity) along a repeat's diagonal at a boundary for it to move
 REPEAT_EDGE = True  # place a repeat boundary where its repeat's diagonal starts or stops (see _repeat_edge)
 
@@ -154,7 +161,8 @@ def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
         # nearby is a phrase repeating inside that section, not this boundary.
         return i0
     best_i, best_step = i0, here  # where the novelty put it, unless a clearer step is near
-    for k in range(M, 3 * M + 1):  # candidate beat rows[k], from i0 - M to i0 + M
+    R = EDGE_REACH * per_bar
+    for k in range(2 * M - R, 2 * M + R + 1):  # candidate beat rows[k], from i0 - R to i0 + R
         i = int(rows[k]) if k < len(rows) else i0 + M
         if not (1 <= i < n - 1):
             continue
@@ -186,16 +194,18 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     half = 4 if nbars >= 24 else 2 if nbars >= 8 else 1
     novelty = _checkerboard_novelty(ssm, half)
     # A long song has long sections: at least 8 bars apart from 64 bars on (no "verse#22").
-    min_gap = 8 if nbars >= 64 else max(1, half)
+    min_gap = 8 if nbars >= LONG_SONG else max(1, half)
     bounds = _pick_peaks(novelty, min_gap=min_gap, nbars=nbars)
     repeats = _repeat_bounds(beats or [], downbeats, times, chroma)
     if repeats:
         # a repeat boundary wins over a change of sound within min_gap bars of it (a repeat
         # starting is what a listener hears as the next section; a new sound inside it is not)
-        keep_gap = max(min_gap, 8)
+        keep_gap = max(min_gap, KEEP_GAP)
         bounds = sorted(set(repeats) | {b for b in bounds if all(abs(b - r) >= keep_gap for r in repeats)})
     top = float(novelty.max()) or 1.0
-    bounds = _phrases_apart(bounds, {b: max(novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}, half)
+    # a repeat starting is surer than a change of sound alone (NOVELTY_TRUST)
+    strength_of = {b: max(NOVELTY_TRUST * novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}
+    bounds = _phrases_apart(bounds, strength_of, half)
     segs = [0] + bounds + [nbars]
     # Segment signatures: mean feature, loudness.
     sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
@@ -204,7 +214,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     out = []
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
         start = 0.0 if a == 0 else edges[a]
-        conf = 1.0 if a == 0 else float(np.clip(max(novelty[a] / top, repeats.get(a, (0.0, 0.0))[0]), 0.0, 1.0))
+        conf = 1.0 if a == 0 else float(np.clip(strength_of[a], 0.0, 1.0))
         if a in repeats and not bars_clear:
             start = repeats[a][1]  # on the repeat's own beat
         out.append(Section(round(start, 4), 0.0, lab, round(conf, 3)))
@@ -264,7 +274,7 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
     """Local maxima of the novelty curve, strongest first, at least `min_gap` bars apart."""
     if nov.max() <= 0:
         return []
-    thresh = 0.35 * float(nov.max())
+    thresh = NOVELTY_FLOOR * float(nov.max())
     reach = max(1, min_gap // 2)
     peaks = [i for i in range(1, nbars)
              if nov[i] >= thresh and nov[i] >= nov[max(0, i - reach): i + reach + 1].max() - 1e-9]
