@@ -196,7 +196,9 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # A long song has long sections: at least 8 bars apart from 64 bars on (no "verse#22").
     min_gap = 8 if nbars >= LONG_SONG else max(1, half)
     bounds = _pick_peaks(novelty, min_gap=min_gap, nbars=nbars)
-    repeats = _repeat_bounds(beats or [], downbeats, times, chroma)
+    # a repeat "starting" within a phrase of the song's start is the first phrase's pickup, no
+    # section (`_phrases_apart` drops it): it must not push a change of sound there aside either
+    repeats = {b: v for b, v in _repeat_bounds(beats or [], downbeats, times, chroma).items() if b >= half}
     if repeats:
         # a repeat boundary wins over a change of sound within min_gap bars of it (a repeat
         # starting is what a listener hears as the next section; a new sound inside it is not)
