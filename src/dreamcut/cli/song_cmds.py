@@ -19,7 +19,8 @@ def song(
                                                                "the project's renders folder)."),
     bars: bool = typer.Option(False, "--bars", help="List every bar's start too."),
 ) -> None:
-    """Show the song map: tempo (curve), bars, downbeats, sections with timecodes and confidence; write song.png.
+    """Show the song map: tempo (curve), bars, downbeats, sections with timecodes and confidence (guessed starts
+    marked); write song.png.
 
     Correct it in dreamcut.yaml's `song:` block (bpm or tempo map, downbeat, meter, sections);
     the edit follows the corrections exactly.
