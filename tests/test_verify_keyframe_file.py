@@ -48,6 +48,7 @@ def test_verify_rehashes_the_projects_keyframe_file(monkeypatch, tmp_path, cli):
     assert out.returncode == 1, out.stdout + out.stderr
     assert (f"KEYFRAME FILE CHANGED: {rel} is not the image signed with this take "
             f"(sha256 now {now[:16]}, signed {signed[:16]})") in text, text
+    assert "the take itself is unchanged" in text and "no tampering detected" not in text, text
     js = cli("verify", str(path), "--json", cwd=root)
     doc = json.loads(js.stdout)
     assert js.returncode == 1 and doc["exit_code"] == 1

@@ -92,7 +92,7 @@ class VerifyReport:
                    "user": "signed by your certificate",
                    "trusted": "signed by a trusted certificate"}.get(self.signer, "signer not recognised")
             parts.append(f"signature valid, {who}")
-            parts.append("no tampering detected")
+            parts.append("the take itself is unchanged" if self.keyframe_changed else "no tampering detected")
         else:
             parts.append("INVALID: " + ("the file was changed after signing" if self.tampered else
                                         "the credentials do not validate") + f" ({', '.join(self.problems[:4])})")
