@@ -46,22 +46,44 @@ def _metre(beat_frames: np.ndarray, chroma: np.ndarray, low: np.ndarray, n_frame
                 best = (contrast, p)
         return best
 
+    accent = None
+    if oenv is not None:
+        accent = np.array([oenv[max(0, f - w): f + w + 1].max() if f < len(oenv) else 0.0 for f in beat_frames])
+
+    def phase4() -> tuple[float, int]:
+        """The best phase of 4, then the stronger half of its bar (`_stronger_half`)."""
+        c, p = phase(4)
+        return c, _stronger_half(accent, p)
+
     if beats_per_bar:
-        c, p = phase(beats_per_bar)
+        c, p = phase4() if beats_per_bar == 4 else phase(beats_per_bar)
         return beats_per_bar, p, c
-    (c3, p3), (c4, p4) = phase(3), phase(4)
+    (c3, p3), (c4, p4) = phase(3), phase4()
     # The best phase of 4 stands out more by chance than the best of 3 (four tries, a quarter of the
     # beats), and a 2/4 piece counts 4; so the contrasts alone took a 3/4 minuet for 4/4. The accents'
     # own periodicity (the onsets, the low end and the chord changes recur every 3 or every 4 beats)
     # decides with them.
-    accents = [hit, change]
-    if oenv is not None:
-        accents.append(np.array([oenv[max(0, f - w): f + w + 1].max() if f < len(oenv) else 0.0
-                                 for f in beat_frames]))
+    accents = [hit, change] + ([accent] if accent is not None else [])
     periodic = sum(_lag_correlation(x, 3) - _lag_correlation(x, 4) for x in accents)
     if (c3 - c4) + ACCENT_WEIGHT * periodic > 0:
         return 3, p3, c3
     return 4, p4, c4
+
+
+def _stronger_half(accent: np.ndarray | None, p: int) -> int:
+    """Of a 4-beat bar's two halves (phase `p` and `p + 2`), the one whose beats are louder.
+
+    Chords change at both halves of a 4-beat bar (in 2/4 the "bar" is two notated bars, and
+    a rag's or a chorale's harmony moves every half bar), so the chord changes and the low end
+    found the half bar but often put the bar line on beat 3: a downbeat half a bar off put every
+    "phrase start" cut on beat 3 (Maple Leaf Rag, BWV 66.6: downbeat F 0.000). The accent of
+    every band (the onset strength on the beat) marks the stronger half in all six development
+    recordings in 2/4 and 4/4 (0.04-0.70 standard deviations apart; the chorale is the closest).
+    """
+    if accent is None or len(accent) < 8:
+        return p
+    q = (p + 2) % 4
+    return q if accent[q::4].mean() > accent[p::4].mean() else p
 
 
 def _lag_correlation(x: np.ndarray, lag: int) -> float:
