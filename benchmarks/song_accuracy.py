@@ -4,7 +4,7 @@ Renders the public-domain scores of tests/midi_songs.py with FluidSynth (exact b
 the MIDI tempo map), analyses them with `dreamcut.analysis.audio.analyze_song`, and prints
 one row per recording: mir_eval beat F (+-70 ms), downbeat F, the share of downbeats (the
 planner's preferred cut places) within 70 ms of a true beat, the share of a planned edit's
-cuts (24 fps, `pacing: auto`) within 70 ms of a true beat, and the share of annotated
+cuts (24 fps, `pacing: auto`) within 70 ms of a true beat (and of a true downbeat), and the share of annotated
 section boundaries with a detected boundary within one bar (the totals: steady recordings
 only; the rubato and ramp versions are there for the beat). Recordings in
 `midi_songs.HELD_OUT` were added after tuning and are reported apart; the recordings in
@@ -48,6 +48,8 @@ def score(name: str) -> dict:
     cuts = [c.metadata["dreamcut"]["record_start"] for c in tl.tracks[0].find_clips()][1:]
     cuts = [c for c in cuts if ref[0] - 0.07 <= c <= ref[-1] + 0.07]  # where the score has beats
     cuts_on = float(np.mean([np.min(np.abs(ref - c)) <= 0.07 for c in cuts])) if cuts else 0.0
+    true_down = np.array(r.downbeats)  # (in 2/4: every other bar line, as the analysis counts)
+    cuts_down = float(np.mean([np.min(np.abs(true_down - c)) <= 0.07 for c in cuts])) if cuts else 0.0
     bar = float(np.median(np.diff(r.downbeats)))
     found = [s.start for s in a.sections[1:]]
     hits = [any(abs(f - b) <= bar for f in found) for b in r.sections]
@@ -60,7 +62,7 @@ def score(name: str) -> dict:
         same_pairs = (sum(pairs), len(pairs), truth, got)
     return {"recording": name, "moving": bool(r.piece.drift or r.piece.ramp), "label_pairs": same_pairs, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
             "pulse": a.pulse,
-            "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),
+            "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3), "planned_cuts_on_downbeat": round(cuts_down, 3),
             "sections": len(r.sections), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
             "section_hit_count": int(sum(hits)), "section_near_count": int(sum(exact)),
             "section_found": len(exact), "section_precision": round(float(np.mean(exact)), 3) if hits and exact else None,
@@ -88,13 +90,13 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print("| recording | beat F | downbeat F | cut places on a beat | planned cuts on a beat | "
-          "section boundaries within a bar | found boundaries near one |")
-    print("|---|---|---|---|---|---|---|")
+          "section boundaries within a bar | found boundaries near one | planned cuts on a downbeat |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         sec = "-" if r["section_hits"] is None else f"{r['section_hit_count']} of {r['sections']}"
         prec = "-" if r["section_precision"] is None else f"{r['section_near_count']} of {r['section_found']}"
         print(f"| {r['title']}{' (held out, s4)' if r['held_out'] else ' (sealed, s5)' if r['sealed'] else ''} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
-              f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} | {prec} |"
+              f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} | {prec} | {r['planned_cuts_on_downbeat']:.2f} |"
               f"  {r['labels']}")
         if r["label_pairs"]:
             k, n, truth, got = r["label_pairs"]
