@@ -358,10 +358,15 @@
         b.textContent = (k + 1) + "  " + timecode(d).slice(3); ruler.appendChild(b);
       }
     });
+    // a section whose start the analysis only guessed (/api/song `sure`) has a dashed edge, a "?"
+    // after its name, and says so (with its confidence) in its tooltip
     songMap.sections.forEach((s) => {
       const d = document.createElement("div");
       d.style.left = pct(s.start); d.style.width = (100 * (s.end - s.start) / total()) + "%";
-      d.textContent = s.label; d.title = s.label + " " + timecode(s.start) + "–" + timecode(s.end);
+      d.textContent = s.text || s.label;
+      d.title = (s.name || s.label) + " " + timecode(s.start) + "–" + timecode(s.end) + (s.doubt ? "\n" + s.doubt : "");
+      d.dataset.confidence = s.confidence;
+      if (s.sure === false) d.classList.add("guess");
       secs.appendChild(d);
     });
   }
@@ -472,7 +477,8 @@
   }
   function targetLabel(g, kind) {
     const where = kind === "beat" ? "beat " + g.beat + " of bar " + g.bar : "bar " + g.bar;
-    return (kind === "section" ? g.section.replace(/#\d+$/, "") + " starts · "
+    return (kind === "section" ? g.section.replace(/#\d+$/, "") + (g.section_sure === false
+      ? "? starts (guessed boundary) · " : " starts · ")
       : kind === "phrase8" ? "8-bar phrase · " : kind === "phrase4" ? "4-bar phrase · "
       : kind === "downbeat" ? "downbeat · " : "") + where;
   }
@@ -482,7 +488,7 @@
     let best = null, score = Infinity;
     for (const g of grid) {
       const kind = targetKind(g), s = Math.abs(g.t - t) / PULL[kind];
-      if (s < score) { score = s; best = {t: g.t, kind, label: targetLabel(g, kind)}; }
+      if (s < score) { score = s; best = {t: g.t, kind, label: targetLabel(g, kind), guess: g.section_sure === false}; }
     }
     return best;
   }
@@ -503,7 +509,7 @@
     const to = snapTime(((e.clientX - box.left) / box.width) * total());
     drag.t = to.t;
     const m = $("#snap");
-    m.style.left = pct(to.t); m.dataset.kind = to.kind;
+    m.style.left = pct(to.t); m.dataset.kind = to.kind; m.classList.toggle("guess", !!to.guess);
     $("b", m).textContent = to.label + " · " + timecode(to.t).slice(3);
   });
   document.addEventListener("mouseup", async () => {
