@@ -348,7 +348,10 @@
       if (b > total()) return;
       const i = document.createElement("i"); i.style.left = pct(b); ruler.appendChild(i);
     });
-    const phrases = new Set((songMap.snap || []).filter((g) => g.phrase >= 4 || g.section).map((g) => g.t));
+    // a phrase's tick for a 4- or 8-bar phrase start and a sure section start; a guessed section
+    // start (/api/song `section_sure` false) is ticked like the downbeat it may only be
+    const phrases = new Set((songMap.snap || []).filter((g) => g.phrase >= 4 || (g.section && g.section_sure !== false))
+      .map((g) => g.t));
     downs.forEach((d, k) => {
       if (d > total()) return;
       const i = document.createElement("i"); i.className = phrases.has(d) ? "bar phrase" : "bar";
@@ -468,10 +471,10 @@
   });
   $("#sb-lock").addEventListener("click", () => edit({op: "lock", slot: picked}));
   $("#undo").addEventListener("click", () => edit({op: "undo"}));
-  // Snapping: every beat is a target, and stronger ones pull from further away: a downbeat 1.5x,
-  // a 4-bar phrase start 2x, an 8-bar phrase or a section start 3x (distance / pull decides).
-  // The targets come from the song map (/api/song `snap`), the same places the planner cuts on.
-  const PULL = {beat: 1, downbeat: 1.5, phrase4: 2, phrase8: 3, section: 3};
+  // Snapping: every beat is a target, and stronger ones pull from further away (distance / pull
+  // decides). The targets and their pull come from the song map (/api/song `snap`: the places the
+  // planner cuts on, each pulling as much as the planner says a cut there is worth, so a guessed
+  // section start pulls like a downbeat there, not like a sure section start).
   function targetKind(g) {
     return g.section ? "section" : g.phrase >= 8 ? "phrase8" : g.phrase >= 4 ? "phrase4" : g.beat === 1 ? "downbeat" : "beat";
   }
@@ -487,8 +490,8 @@
     if (!grid.length) return {t, kind: "free", label: ""};
     let best = null, score = Infinity;
     for (const g of grid) {
-      const kind = targetKind(g), s = Math.abs(g.t - t) / PULL[kind];
-      if (s < score) { score = s; best = {t: g.t, kind, label: targetLabel(g, kind), guess: g.section_sure === false}; }
+      const kind = targetKind(g), s = Math.abs(g.t - t) / (g.pull > 0 ? g.pull : 1);
+      if (s < score) { score = s; best = {t: g.t, kind, label: targetLabel(g, kind), guess: g.section_sure === false, pull: g.pull}; }
     }
     return best;
   }
