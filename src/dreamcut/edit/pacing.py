@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.edit.cut_places import _Cut
+from dreamcut.edit.cut_places import _Cut, section_bar, section_downbeat
 from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _usable_frames
 from dreamcut.spec import TransitionSpec
 
@@ -42,26 +42,27 @@ def section_pace(song: SongAnalysis, index: int, pacing) -> int:
 
 
 def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list[int]:
-    """Record frames of the paced cuts in (f0, f1): every N bars from each sure section's start
-    (a guessed section boundary, `SongAnalysis.sure_section`, forces no cut: the phrase grid of
-    the sections before carries on across it, at this section's pace)."""
+    """Record frames of the paced cuts in (f0, f1): every N bars from each sure section's bar line
+    (`section_downbeat`: the downbeat nearest where the analysis heard it begin). A guessed section
+    boundary (`SongAnalysis.sure_section`) forces no cut: the phrase grid of the sections before
+    carries on across it, at this section's pace."""
     out: list[int] = []
     nb = len(song.downbeats)
+    lines = [section_downbeat(song, i) for i in range(len(song.sections))]  # where each section's cut goes
     last: int | None = None  # bar of the previous paced cut (or sure section start)
     for i, sec in enumerate(song.sections):
         n = section_pace(song, i, pacing)
-        first = max(0, song.bar_index(sec.start))
-        if first < nb and song.downbeats[first] < sec.start - 0.25:
-            first += 1  # the section starts mid-bar: its phrases count from the next bar
+        first = section_bar(song, i)
+        end = lines[i + 1] if i + 1 < len(lines) else sec.end
         if last is None or song.sure_section(i):
-            starts = [sec.start] if sec.start > 0 else []
+            starts = [lines[i]] if lines[i] > 0 else []
             last = first
         else:
             starts = []
         k = last + n
         while k < first:
             k += n
-        while k < nb and song.downbeats[k] < sec.end - 0.05:
+        while k < nb and song.downbeats[k] < end - 0.05:
             starts.append(song.downbeats[k])
             last = k
             k += n
