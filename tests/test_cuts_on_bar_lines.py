@@ -68,3 +68,22 @@ def test_a_section_start_far_from_any_downbeat_is_left_where_it_was_heard():
                                sections=[song.sections[0], Section(song.sections[1].start, late, "verse"),
                                          Section(late, late + 4.0, "outro")])
     assert section_downbeat(song, 2) == late
+
+
+def test_a_paced_cut_that_cannot_keep_to_the_bar_line_says_why():
+    from dreamcut.edit.planner import degraded
+
+    song = grid_song(bpm=120.0, sections=(("verse", 40),))
+    song.beat_confidence = [1.0] * len(song.beats)
+    for d in song.downbeats[3:14]:  # no sure downbeat within half the 8-bar pace of bar 9's
+        song.beat_confidence[song.beats.index(d)] = 0.1
+    tl = plan_edit(song, shots_for([16.0] * 3), fps=FPS, size=(320, 180), title="T", song_media="song.wav",
+                   pacing=8)
+    cuts = [c.metadata["dreamcut"] for c in tl.tracks[0] if isinstance(c, otio.schema.Clip)][1:]
+    assert len(cuts) == 4  # paced: every 8 bars
+    off = [m for m in cuts if m["beat_in_bar"] != 1]
+    # bar 9's downbeat (16 s) is doubtful and so is every downbeat within 4 bars: the nearest sure beat
+    assert [(m["bar"], m["beat_in_bar"], m["record_start"]) for m in off] == [(8, 4, 15.5)]
+    said = [x for x in degraded(tl) if "off the bar line" in x]
+    assert said == [f"00:15.12 {off[0]['shot']}: off the bar line: the downbeats near it are doubtful beats (the two "
+                    "beat trackers disagree) and no sure one is within reach; pin the shot to a bar if it sounds off"]

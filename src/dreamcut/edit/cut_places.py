@@ -26,6 +26,9 @@ BONUS_GUESSED_SECTION = 1.0
 # downbeat with its phrase start is worth, so a cut moves to a sure beat within the phrase.
 DOUBTFUL = 3.0
 DOUBTFUL_NOTE = "on a doubtful beat (the two beat trackers disagree here; pin it if it sounds off)"
+# A paced cut that lands off the bar line (no sure downbeat within reach, or no take long enough to
+# reach the next one): said, as an editor expects a paced cut on a downbeat (report.DEGRADED_MARKS).
+OFF_BAR_NOTE = "off the bar line"
 
 
 @dataclass

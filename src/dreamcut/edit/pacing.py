@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.edit.cut_places import _Cut, section_bar, section_downbeat
+from dreamcut.edit.cut_places import OFF_BAR_NOTE, _Cut, section_bar, section_downbeat
 from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _usable_frames
 from dreamcut.spec import TransitionSpec
 
@@ -158,7 +158,26 @@ def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], 
             cut = None if a == 0 else by_frame.get(a) or next((c for c in cuts if c.frame == a), None)
             clips.append(_Clip(shot=shot, start=a, end=b, cut=cut, pin=pin0 if (j == 0 and k == 0) else None,
                                use=(k + 1, n) if n > 1 else None))
+            why = _off_bar(song, cut) if clips[-1].pin is None else None
+            if why:
+                clips[-1].notes.append(why)
             if n > 1 and k > 0 and _usable_frames(group[j], fps) <= b - a:
                 clips[-1].notes.append("repeats the same footage: the take is no longer than its slot "
                                        "(longer takes give each use its own stretch)")
     return clips
+
+
+def _off_bar(song: SongAnalysis, cut: _Cut | None) -> str | None:
+    """Why a paced cut is not on a downbeat (None when it is, or when the director's section start
+    put it there): the downbeats near it are doubtful beats with no sure one within reach, its
+    section is heard starting far from any bar line, or no take is long enough to reach the next one."""
+    if cut is None or cut.beat_in_bar == 1 or (cut.section_start and "sections" in song.corrected):
+        return None
+    bar = song.bar_index(song.beats[cut.beat])
+    down = song.nearest_beat(song.downbeats[bar]) if 0 <= bar < len(song.downbeats) else -1
+    if down >= 0 and not song.sure_beat(down):
+        return (f"{OFF_BAR_NOTE}: the downbeats near it are doubtful beats (the two beat trackers disagree) "
+                "and no sure one is within reach; pin the shot to a bar if it sounds off")
+    if cut.section_start:
+        return f"{OFF_BAR_NOTE}: {cut.section} is heard starting more than a bar from any downbeat"
+    return f"{OFF_BAR_NOTE}: no take reaches the next downbeat (takes longer than a bar keep cuts on it)"
