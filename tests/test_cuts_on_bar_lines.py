@@ -46,7 +46,8 @@ def test_sections_heard_off_the_bar_are_cut_on_their_bar_line(bpb, shift):
     starts = {m["record_start_frame"] for m in cuts}
     for k, beats in shift.items():
         # the nearest bar line: one beat in -> the bar before; half a bar or more -> the next
-        line = grid.sections[k].start if 2 * beats < bpb else grid.downbeats[grid.downbeats.index(grid.sections[k].start) + 1]
+        bar = grid.downbeats.index(grid.sections[k].start)
+        line = grid.downbeats[bar] if 2 * beats < bpb else grid.downbeats[bar + 1]
         assert section_downbeat(song, k) == line
         assert int(round(line * FPS)) in starts, (k, line)
 
