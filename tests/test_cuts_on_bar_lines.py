@@ -88,3 +88,16 @@ def test_a_paced_cut_that_cannot_keep_to_the_bar_line_says_why():
     said = [x for x in degraded(tl) if "off the bar line" in x]
     assert said == [f"00:15.12 {off[0]['shot']}: off the bar line: the downbeats near it are doubtful beats (the two "
                     "beat trackers disagree) and no sure one is within reach; pin the shot to a bar if it sounds off"]
+
+
+def test_a_shot_pinned_to_a_section_heard_off_the_bar_starts_on_its_bar_line():
+    from dreamcut.spec import Placement
+
+    grid = grid_song(bpm=120.0, sections=(("intro", 8), ("verse", 8), ("chorus", 8), ("outro", 4)))
+    song = _off_the_bar(grid, {2: 3})  # the chorus heard on beat 4, a pickup into its first bar
+    shots = shots_for([20.0] * 4, extra={2: {"place": Placement(section="chorus#1")}})
+    tl = plan_edit(song, shots, fps=FPS, size=(320, 180), title="T", song_media="song.wav")
+    m = [c.metadata["dreamcut"] for c in tl.tracks[0] if isinstance(c, otio.schema.Clip)][2]
+    line = grid.downbeats[grid.downbeats.index(grid.sections[2].start) + 1]  # the bar the pickup leads into
+    assert m["record_start_frame"] == round(line * FPS) and m["beat_in_bar"] == 1
+    assert "pinned to section chorus#1" in m["reason"]
