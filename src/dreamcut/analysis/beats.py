@@ -71,7 +71,11 @@ def _track_beats(oenv: np.ndarray, sr: int,
         changes = _harmonic_novelty(chroma[:, : len(oenv)], half)
         global_tempo, _ = _tempo_level(global_tempo, sr, [oenv, np.asarray(low, dtype=np.float64)[: len(oenv)], changes])
     local, clarity = _local_tempo(oenv, sr, global_tempo)
-    lo, hi = np.percentile(local, [20, 80])
+    # Whether the song moves is judged on the curve without its spikes (`_despike`): a steady
+    # Menuetto with a faint pulse whose windows now and then heard a dotted figure for the beat
+    # spread 1.14 as measured, 1.06 without them (Op. 59/3 at 150: beat F 0.55 -> 0.87 tracked
+    # steady); the rubato and ramp versions 1.13-1.19 either way.
+    lo, hi = np.percentile(_despike(local, sr), [20, 80])
     tightness = 120
     moving = hi / max(lo, 1e-9) > DRIFT
     guessed = np.zeros(len(local), dtype=bool)
