@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.tempo import DRIFT, HOP, _despike, _local_tempo, _tempo_level
+from dreamcut.analysis.tempo import HOP, _despike, _local_tempo, _tempo_level, moves
 
 
 def _harmonic_novelty(chroma: np.ndarray, half: int) -> np.ndarray:
@@ -71,13 +71,8 @@ def _track_beats(oenv: np.ndarray, sr: int,
         changes = _harmonic_novelty(chroma[:, : len(oenv)], half)
         global_tempo, _ = _tempo_level(global_tempo, sr, [oenv, np.asarray(low, dtype=np.float64)[: len(oenv)], changes])
     local, clarity = _local_tempo(oenv, sr, global_tempo)
-    # Whether the song moves is judged on the curve without its spikes (`_despike`): a steady
-    # Menuetto with a faint pulse whose windows now and then heard a dotted figure for the beat
-    # spread 1.14 as measured, 1.06 without them (Op. 59/3 at 150: beat F 0.55 -> 0.87 tracked
-    # steady); the rubato and ramp versions 1.13-1.19 either way.
-    lo, hi = np.percentile(_despike(local, sr), [20, 80])
     tightness = 120
-    moving = hi / max(lo, 1e-9) > DRIFT
+    moving = moves(local, sr)
     guessed = np.zeros(len(local), dtype=bool)
     if moving:
         # A window that heard a dotted rhythm or a syncopation for the beat says a tempo far from
