@@ -11,7 +11,13 @@ only; the rubato and ramp versions are there for the beat). Recordings in
 `midi_songs.SEALED` were named before any analysis of them and are measured only with `--sealed`
 (run it once the analysis work is done, never while tuning).
 
-    python benchmarks/song_accuracy.py [--json] [--sealed]
+Then pop songs with human section labels (tests/pop909_songs.py: POP909 piano arrangements,
+the first 180 s, sections from Dai, Zhang and Dannenberg's annotator 1): the DEV songs by
+default, the SEALED ones only with `--sealed`, each set with its own totals, and the human
+ceiling: annotator 2's boundaries and labels scored against annotator 1's the same way.
+`--pop909` measures the POP909 songs only.
+
+    python benchmarks/song_accuracy.py [--json] [--sealed] [--pop909]
 """
 
 from __future__ import annotations
@@ -25,14 +31,28 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import midi_songs  # noqa: E402
+import pop909_songs  # noqa: E402
 
 
-def score(name: str) -> dict:
+def sections_found(annotated: list[float], found: list[float], bar: float, seconds: float) -> dict:
+    """Annotated boundaries with a found one within a bar, and found boundaries (inside the
+    excerpt) within a bar of an annotated one."""
+    hits = [any(abs(f - b) <= bar for f in found) for b in annotated]
+    # precision: of the boundaries found inside the annotated span, the share near an annotated one
+    exact = [any(abs(f - b) <= bar for b in annotated) for f in found if f < seconds - 1.0]
+    return {"sections": len(annotated), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
+            "section_hit_count": int(sum(hits)), "section_near_count": int(sum(exact)),
+            "section_found": len(exact), "section_precision": round(float(np.mean(exact)), 3) if hits and exact else None}
+
+
+def score(recording) -> dict:
+    """One row: `recording` is a music21 piece's name (tests/midi_songs.py) or a rendered
+    recording with the same fields (a tests/pop909_songs.Song)."""
     import mir_eval
 
     from dreamcut.analysis.audio import analyze_song
 
-    r = midi_songs.render(name)
+    r = midi_songs.render(recording) if isinstance(recording, str) else recording
     a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
     ref, est = np.array(r.beats), np.array(a.beats)
     beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07)
@@ -49,27 +69,41 @@ def score(name: str) -> dict:
     cuts = [c for c in cuts if ref[0] - 0.07 <= c <= ref[-1] + 0.07]  # where the score has beats
     cuts_on = float(np.mean([np.min(np.abs(ref - c)) <= 0.07 for c in cuts])) if cuts else 0.0
     bar = float(np.median(np.diff(r.downbeats)))
-    found = [s.start for s in a.sections[1:]]
-    hits = [any(abs(f - b) <= bar for f in found) for b in r.sections]
-    # precision: of the boundaries found inside the annotated span, the share near an annotated one
-    exact = [any(abs(f - b) <= bar for b in r.sections) for f in found if f < r.piece.seconds - 1.0]
+    found = sections_found(r.sections, [s.start for s in a.sections[1:]], bar, r.seconds)
     same_pairs = None
-    if not (r.piece.drift or r.piece.ramp) and r.sections:
+    if not r.moving and r.sections:
         # labels: do two annotated sections share a label exactly when they share material?
-        pairs, truth, got = midi_songs.label_agreement(name, a)
+        pairs, truth, got = midi_songs.material_agreement(r.material(), [(s.start, s.end, s.label) for s in a.sections],
+                                                          a.duration)
         same_pairs = (sum(pairs), len(pairs), truth, got)
-    return {"recording": name, "moving": bool(r.piece.drift or r.piece.ramp), "label_pairs": same_pairs, "title": r.piece.title, "seconds": r.piece.seconds, "tempo": a.tempo,
+    return {"recording": r.name, "moving": r.moving, "label_pairs": same_pairs, "title": r.title, "seconds": r.seconds, "tempo": a.tempo,
             "pulse": a.pulse,
             "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),
-            "sections": len(r.sections), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
-            "section_hit_count": int(sum(hits)), "section_near_count": int(sum(exact)),
-            "section_found": len(exact), "section_precision": round(float(np.mean(exact)), 3) if hits and exact else None,
-            "labels": [s.label for s in a.sections]}
+            **found, "labels": [s.label for s in a.sections]}
+
+
+def human_ceiling(song: pop909_songs.Song) -> dict:
+    """Annotator 2's sections scored against annotator 1's as `score` scores dreamcut's: how far
+    two careful listeners agree."""
+    bar = float(np.median(np.diff(song.downbeats)))
+    other = song.material_2
+    found = sections_found(song.sections, [t for t, _ in other[1:]], bar, song.seconds)
+    ends = [t for t, _ in other[1:]] + [song.seconds]
+    pairs, truth, got = midi_songs.material_agreement(song.material_1, [(t0, t1, m) for (t0, m), t1 in zip(other, ends)],
+                                                      song.seconds)
+    return {"recording": song.name, "moving": False, "label_pairs": (sum(pairs), len(pairs), truth, got), **found}
 
 
 def main() -> None:
     names = [n for n in midi_songs.PIECES if "--sealed" in sys.argv or n not in midi_songs.SEALED]
+    if "--pop909" in sys.argv:
+        names = []
     rows = [score(n) for n in names]
+    pop_sets = [("POP909 dev", pop909_songs.DEV)] + ([("POP909 sealed", pop909_songs.SEALED)] if "--sealed" in sys.argv else [])
+    pop: list[tuple[str, list[dict], list[dict]]] = []
+    for label, ids in pop_sets:
+        songs = [pop909_songs.render(i) for i in ids]
+        pop.append((label, [score(s) for s in songs], [human_ceiling(s) for s in songs]))
     for r in rows:
         r["held_out"] = r["recording"] in midi_songs.HELD_OUT
         r["sealed"] = r["recording"] in midi_songs.SEALED
@@ -85,21 +119,29 @@ def main() -> None:
         return (f"boundaries within a bar {hit} of {n} ({hit / max(1, n):.2f}); found boundaries near an annotated "
                 f"one {near} of {found}; label pairs agreeing {agree} of {pairs} ({agree / max(1, pairs):.2f})")
     if "--json" in sys.argv:
-        print(json.dumps(rows, indent=2))
+        # one list as before; the POP909 rows and their human ceiling say their set
+        print(json.dumps(rows + [{**r, "set": label} for label, rs, hs in pop for r in rs]
+                         + [{**h, "set": f"{label}, human ceiling"} for label, rs, hs in pop for h in hs], indent=2))
         return
-    print("| recording | beat F | downbeat F | cut places on a beat | planned cuts on a beat | "
-          "section boundaries within a bar | found boundaries near one |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
+    def table(rows) -> None:
+        print("| recording | beat F | downbeat F | cut places on a beat | planned cuts on a beat | "
+              "section boundaries within a bar | found boundaries near one |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print_row(r)
+
+    def print_row(r) -> None:
         sec = "-" if r["section_hits"] is None else f"{r['section_hit_count']} of {r['sections']}"
         prec = "-" if r["section_precision"] is None else f"{r['section_near_count']} of {r['section_found']}"
-        print(f"| {r['title']}{' (held out, s4)' if r['held_out'] else ' (sealed, s5)' if r['sealed'] else ''} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
+        print(f"| {r['title']}{' (held out, s4)' if r.get('held_out') else ' (sealed, s5)' if r.get('sealed') else ''} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
               f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} | {prec} |"
               f"  {r['labels']}")
         if r["label_pairs"]:
             k, n, truth, got = r["label_pairs"]
             print(f"    labels: {k} of {n} section pairs agree (same material <-> same label); "
-                  f"score {truth}, heard {got}")
+                  f"{'annotated' if r['recording'].startswith('pop909') else 'score'} {truth}, heard {got}")
+    if rows:
+        table(rows)
     tuned = [r for r in rows if not (r["held_out"] or r["sealed"])]
     held, sealed = [r for r in rows if r["held_out"]], [r for r in rows if r["sealed"]]
     if tuned:
@@ -108,6 +150,17 @@ def main() -> None:
         print(f"sections, held out in session 4: {group(held)}")
     if sealed:
         print(f"sections, sealed in session 5: {group(sealed)}")
+    for label, rs, hs in pop:
+        print(f"\n{label} (POP909, human section labels of annotator 1):")
+        table(rs)
+        for h in hs:
+            hit, n, near, found = h["section_hit_count"], h["sections"], h["section_near_count"], h["section_found"]
+            print(f"    {h['recording']} annotator 2 against 1: boundaries within a bar {hit} of {n}, found near one "
+                  f"{near} of {found}, label pairs {h['label_pairs'][0]} of {h['label_pairs'][1]}")
+        mean = lambda k: float(np.mean([r[k] for r in rs]))  # noqa: E731
+        print(f"{label}: {group(rs)}; mean beat F {mean('beat_f'):.3f}, downbeat F {mean('downbeat_f'):.3f}, "
+              f"planned cuts on a beat {mean('planned_cuts_on_beat'):.2f}")
+        print(f"{label}, human ceiling (annotator 2 against annotator 1): {group(hs)}")
 
 
 if __name__ == "__main__":

@@ -152,6 +152,16 @@ class Rendered:
     sections: list[float]  # boundary times (s), excluding 0
     beats_per_bar: int
 
+    # what benchmarks/song_accuracy.score reads of any recording (tests/pop909_songs.Song too)
+    name = property(lambda self: self.piece.name)
+    title = property(lambda self: self.piece.title)
+    seconds = property(lambda self: self.piece.seconds)
+    moving = property(lambda self: bool(self.piece.drift or self.piece.ramp))
+
+    def material(self) -> list[tuple[float, str]]:
+        """The annotated sections as (start second, material letter); see `section_material`."""
+        return section_material(self.piece.name)
+
 
 def available() -> str | None:
     """None when everything is there, else why not (a skip reason)."""
@@ -195,6 +205,38 @@ def _score_sections(expanded, starts: set[int], bar_q: float) -> list[float]:
         else:
             merged.append(x)
     return merged
+
+
+def synthesize(pm, keep_s: float, d: Path) -> np.ndarray:
+    """The MIDI's first `keep_s` seconds played by fluidsynth (FluidR3), mono at SR; `d` holds the
+    temporary files. Trims `pm` in place."""
+    import soundfile as sf
+
+    for inst in pm.instruments:
+        inst.notes = [n for n in inst.notes if n.start < keep_s]
+        for n in inst.notes:
+            n.end = min(n.end, keep_s)
+        inst.control_changes = [c for c in inst.control_changes if c.time < keep_s]
+        inst.pitch_bends = [b for b in inst.pitch_bends if b.time < keep_s]
+    excerpt, raw = d / "excerpt.mid", d / "raw.wav"
+    pm.write(str(excerpt))
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(SR), "-F", str(raw), str(SOUNDFONT), str(excerpt)],
+                   check=True, capture_output=True, timeout=300)
+    y, _ = sf.read(str(raw), dtype="float32", always_2d=True)
+    raw.unlink()
+    return y.mean(axis=1)
+
+
+def write_excerpt(y: np.ndarray, seconds: float, wav: Path) -> float:
+    """Write the first `seconds` of `y` (at SR) with a 1 s fade out at the cut, as an excerpt
+    would have; returns its duration (s)."""
+    import soundfile as sf
+
+    y = y[:int(seconds * SR)]
+    fade = min(len(y), SR)
+    y[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+    sf.write(str(wav), y, SR, subtype="PCM_16")
+    return len(y) / SR
 
 
 def render(name: str) -> Rendered:
@@ -251,24 +293,9 @@ def render(name: str) -> Rendered:
     if bpb == 2:  # 2/4: count two bars as one (what an editor counts), the beat stays the quarter
         downbeats_q = downbeats_q[::2]
         bpb = 4
-    raw = d / "raw.wav"
     # Only the excerpt goes to fluidsynth (some scores' MIDI kept it rendering for hours).
-    keep_s = piece.seconds * (1 + piece.drift) + 3.0
-    for inst in pm.instruments:
-        inst.notes = [n for n in inst.notes if n.start < keep_s]
-        for n in inst.notes:
-            n.end = min(n.end, keep_s)
-        inst.control_changes = [c for c in inst.control_changes if c.time < keep_s]
-        inst.pitch_bends = [b for b in inst.pitch_bends if b.time < keep_s]
-    excerpt = d / "excerpt.mid"
-    pm.write(str(excerpt))
-    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", str(SR), "-F", str(raw), str(SOUNDFONT), str(excerpt)],
-                   check=True, capture_output=True, timeout=300)
-    import soundfile as sf
-
-    y, sr = sf.read(str(raw), dtype="float32", always_2d=True)
-    y = y.mean(axis=1)
-    raw.unlink()
+    y = synthesize(pm, piece.seconds * (1 + piece.drift) + 3.0, d)
+    sr = SR
     # fluidsynth starts the MIDI at 0: the truth is the tempo map's times, to the sample.
     if piece.drift:
         # Rubato: local tempo factor 1 + drift * sin(2 pi t / cycle); warp audio and truth alike.
@@ -284,13 +311,7 @@ def render(name: str) -> Rendered:
     else:
         downbeats_q_t = q2t(downbeats_q)
         secs = q2t(np.array(sec_q)) if sec_q else np.array([])
-    n = int(piece.seconds * sr)
-    y = y[:n]
-    # a 1 s fade out at the cut, as an excerpt would have
-    fade = min(len(y), sr)
-    y[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
-    dur = len(y) / sr
-    sf.write(str(d / "song.wav"), y, sr, subtype="PCM_16")
+    dur = write_excerpt(y, piece.seconds, d / "song.wav")
     cut = lambda a: [round(float(x), 4) for x in a if first_note - 0.01 <= x < dur - 1.0]  # noqa: E731
     t = {"beats": cut(beats), "downbeats": cut(downbeats_q_t), "beats_per_bar": bpb,
          "sections": [round(float(x), 4) for x in secs if 1.0 < x < dur - 1.0]}
@@ -335,13 +356,20 @@ def label_agreement(name: str, analysis) -> tuple[list[bool], str, list[str]]:
     """For every pair of annotated sections: do they share a heard label exactly when they share
     material? Also the score's letters and the label heard over each annotated section (the one
     covering most of it)."""
-    mat = section_material(name)
-    ends = [t for t, _ in mat[1:]] + [analysis.duration]
+    return material_agreement(section_material(name), [(s.start, s.end, s.label) for s in analysis.sections],
+                              analysis.duration)
+
+
+def material_agreement(mat: list[tuple[float, str]], heard: list[tuple[float, float, str]],
+                       duration: float) -> tuple[list[bool], str, list[str]]:
+    """`label_agreement` for annotated sections `mat` ((start, letter)) and heard sections
+    `heard` ((start, end, label)) of a recording `duration` seconds long."""
+    ends = [t for t, _ in mat[1:]] + [duration]
     got = []
     for (t0, _), t1 in zip(mat, ends):
         cover: dict[str, float] = {}
-        for s in analysis.sections:
-            cover[s.label] = cover.get(s.label, 0.0) + max(0.0, min(t1, s.end) - max(t0, s.start))
+        for start, end, label in heard:
+            cover[label] = cover.get(label, 0.0) + max(0.0, min(t1, end) - max(t0, start))
         got.append(max(cover, key=cover.get))
     pairs = [(mat[i][1] == mat[j][1]) == (got[i] == got[j]) for i in range(len(mat)) for j in range(i + 1, len(mat))]
     return pairs, "".join(m for _, m in mat), got

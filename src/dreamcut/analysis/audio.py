@@ -186,8 +186,8 @@ def song_map(song: SongAnalysis) -> dict:
         "beats": len(song.beats), "bars": bars, "corrected": song.corrected,
         "doubtful_beats": [b for i, b in enumerate(song.beats) if not song.sure_beat(i)],
         "sections": [{"name": n, "label": s.label, "start": s.start, "end": s.end,
-                      "bar": song.bar_index(s.start) + 1, "confidence": s.confidence}
-                     for s, n in zip(song.sections, names)],
+                      "bar": song.bar_index(s.start) + 1, "confidence": s.confidence, "sure": song.sure_section(i)}
+                     for i, (s, n) in enumerate(zip(song.sections, names))],
     }
 
 

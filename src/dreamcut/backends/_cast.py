@@ -124,15 +124,22 @@ def routing_for(backend_name: str, model: str | None, cast: Sequence[CastLike], 
 def explain(spec: "ProjectSpec", root: str = ".") -> list[str]:
     """What each backend will do with the cast, for `dreamcut check`: one block per backend and cast
     combination, naming the shots. [] when no shot names a cast member."""
+    return [line for _, lines in cast_blocks(spec, root) for line in lines]
+
+
+def cast_blocks(spec: "ProjectSpec", root: str = ".", shots: Sequence[str] | None = None) -> list[tuple[bool, list[str]]]:
+    """`explain`'s blocks, each with whether its takes start from a cast keyframe (its first line
+    then says what the keyframe is made from, via which image model at what price, then which
+    video model: the line `dreamcut check` and `dreamcut estimate` both print). `shots`: only these."""
     from dreamcut.cast import resolve_ref, shot_members
 
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], list] = {}
     for shot in spec.shots:
-        if not shot.cast:
+        if not shot.cast or (shots is not None and shot.id not in shots):
             continue
         key = (str(spec.shot_backend(shot)), tuple(shot.cast), tuple(shot.refs), bool(shot.cast_keyframe))
         groups.setdefault(key, []).append(shot)
-    out: list[str] = []
+    out: list[tuple[bool, list[str]]] = []
     for (backend_text, names, own, keyframe), shots_ in groups.items():
         name, _, model = backend_text.partition(":")
         members = shot_members(spec, shots_[0], root)  # the members as the requests carry them
@@ -144,7 +151,7 @@ def explain(spec: "ProjectSpec", root: str = ".") -> list[str]:
         lines += [f"  {m.name}: no pictures (its description in the prompt only)" for m in members if not m.refs]
         if lines:
             lines[0] = f"{lines[0]} [shots {where}: {', '.join(names)}]"
-        out += lines
+            out.append((any(r.field.startswith(CAST_KEYFRAME) for r in routing.sent), lines))
     return out
 
 

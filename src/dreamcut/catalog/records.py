@@ -58,6 +58,7 @@ class BoardTake:
     note: str
     tags: list[str]
     defect_kinds: list[str] = field(default_factory=list)  # kinds of the score's defects (the board filters by them)
+    cast_drift: list[str] = field(default_factory=list)  # the score's cast drift reasons (the board shows them)
 
 
 def damaged(e: Exception, path: Path) -> WorkFailed:

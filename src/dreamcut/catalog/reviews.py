@@ -75,6 +75,8 @@ class ReviewQueries(Connected):
             defects = detail.get("defects") if isinstance(detail, dict) else None
             d["defect_kinds"] = sorted({str(x.get("kind")) for x in defects if isinstance(x, dict)}) \
                 if isinstance(defects, list) else []
+            d["cast_drift"] = [str(x.get("detail") or "") for x in defects if isinstance(x, dict)
+                               and x.get("kind") == "cast_drift" and x.get("detail")] if isinstance(defects, list) else []
             d["tags"] = json.loads(d.pop("tags_json") or "[]")
             d["note"] = d["note"] or ""
             out.append(BoardTake(**d))

@@ -54,11 +54,17 @@ def estimate(
     # Takes with a job already (done, in flight with their money reserved, failed): not priced again.
     est = make_estimate(planned, orch.backend, prices=spec.prices, budget_usd=spec.budget_usd,
                         already_done=known_keys(project))
+    from dreamcut.generate.keyframes import cast_keyframe_lines
+
+    # the same line `dreamcut check` prints in its cast section (one function: cast_keyframe_lines)
+    keyframe_lines = cast_keyframe_lines(spec, str(project.root), _shots(project, shots))
     if as_json:
         from dreamcut.cli.json_out import emit, estimate_document
 
-        emit(estimate_document(est, spent=project.catalog.spent_usd(), reserved=project.catalog.reserved_usd(),
-                               budget=spec.budget_usd))
+        doc = estimate_document(est, spent=project.catalog.spent_usd(), reserved=project.catalog.reserved_usd(),
+                                budget=spec.budget_usd)
+        doc["cast_keyframes"] = keyframe_lines
+        emit(doc)
         return
     table = Table(title="estimate", show_lines=False)
     for col in ("backend", "takes", "seconds", "minutes", "$/s", "USD", "price source"):
@@ -69,6 +75,8 @@ def estimate(
     console.print(table)
     for note in est.notes:  # a degraded decision (a take made longer than asked...) is said before money
         say(f"note: {note}")
+    for line in keyframe_lines:
+        console.print(f"cast keyframe: {line}", highlight=False, markup=False, soft_wrap=True)
     spent = project.catalog.spent_usd()
     reserved = project.catalog.reserved_usd()
     minutes = est.seconds / 60.0

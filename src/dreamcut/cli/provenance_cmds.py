@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dreamcut.cli.app import app, console, open_project, options, progress_bar
+from dreamcut.cli.app import app, console, err_console, open_project, options, progress_bar
 
 
 def say(text: str) -> None:
@@ -31,13 +31,24 @@ def verify(
 ) -> None:
     """Read and validate a file's Content Credentials and explain its chain in plain words.
 
-    Exit code 0: valid; 1: tampered or invalid; 2: no credentials found.
+    Inside a project (--project or the current folder), a take animated from a cast keyframe has
+    that keyframe file re-hashed against the sha256 signed with the take.
+
+    Exit code 0: valid; 1: tampered or invalid (or its keyframe file changed); 2: no credentials found.
     """
     from dreamcut.provenance import verify as verify_file
 
     project = None
     if options().project_dir is not None:
         project = open_project()
+    elif (Path.cwd() / "dreamcut.yaml").is_file():
+        from dreamcut.errors import DreamcutError
+
+        try:
+            project = open_project()
+        except DreamcutError as e:  # verify still reads the file; only the project's own checks are skipped
+            err_console.print(f"note: the project here does not open ({e}); its keyframe files are not re-hashed",
+                              highlight=False, markup=False, soft_wrap=True)
     report = verify_file(file, project)
     if json_out:
         from dreamcut.cli.json_out import emit, verify_document

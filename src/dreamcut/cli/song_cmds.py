@@ -19,7 +19,8 @@ def song(
                                                                "the project's renders folder)."),
     bars: bool = typer.Option(False, "--bars", help="List every bar's start too."),
 ) -> None:
-    """Show the song map: tempo (curve), bars, downbeats, sections with timecodes and confidence; write song.png.
+    """Show the song map: tempo (curve), bars, downbeats, sections with timecodes and confidence (guessed starts
+    marked); write song.png.
 
     Correct it in dreamcut.yaml's `song:` block (bpm or tempo map, downbeat, meter, sections);
     the edit follows the corrections exactly.
@@ -54,13 +55,17 @@ def song(
     if analysis.corrected:
         say(f"set in dreamcut.yaml: {', '.join(analysis.corrected)}")
     table = Table(title="sections")
-    for col in ("section", "start", "end", "bar", "bars", "confidence"):
+    for col in ("section", "start", "end", "bar", "bars", "confidence", "start is"):
         table.add_column(col)
     for s in data["sections"]:
         nbars = sum(1 for d in analysis.downbeats if s["start"] - 0.005 <= d < s["end"] - 0.005)
         table.add_row(s["name"], timecode(s["start"]), timecode(s["end"]), str(s["bar"]), str(nbars),
-                      f"{s['confidence']:.2f}")
+                      f"{s['confidence']:.2f}", "sure" if s["sure"] else "[yellow]a guess[/]")
     console.print(table)
+    guesses = [s["name"] for s in data["sections"] if not s["sure"]]
+    if guesses:
+        say(f"[yellow]{len(guesses)} guessed section start(s)[/] ({', '.join(guesses)}): the edit is not forced to cut "
+            "there; listen, and give the section list in dreamcut.yaml's `song:` block to fix them.")
     if bars:
         for b in data["bars"]:
             say(f"bar {b['bar']:>4}  {timecode(b['start'])}")

@@ -35,6 +35,17 @@ def _image_ok(path: Path) -> bool:
         return False
 
 
+def cast_keyframe_lines(spec, root: str = ".", shots=None) -> list[str]:
+    """One line per group of shots whose takes start from a cast keyframe: how many references the
+    image model gets, at what price a keyframe, then which video model ("runway:gen4_turbo: cast
+    keyframe from 3 references via gen4_image ($0.05), then gen4_turbo ... [shots s1: mia]"). The
+    first line of that group's block in `dreamcut check`'s cast section (`backends._cast.cast_blocks`),
+    printed by `dreamcut check` and `dreamcut estimate` alike. `shots`: only these shot ids."""
+    from dreamcut.backends._cast import cast_blocks
+
+    return [lines[0] for through, lines in cast_blocks(spec, root, shots) if through]
+
+
 class CastKeyframes:
     """Methods of `Orchestrator` (see orchestrator.py for the state they use)."""
 

@@ -45,13 +45,20 @@ class VerifyReport:
     take_facts: dict | None = None  # when the file is a take itself
     provider: str | None = None  # the provider whose own manifest this take keeps as its parent
     keyframe: dict | None = None  # the cast keyframe a take was animated from: {"file", "sha256"}
+    # that keyframe as the project has it now (`check_keyframe_file`), when verified inside the project:
+    # {"path", "state": "matches" | "changed" | "missing", "sha256": what the file hashes to now}
+    keyframe_file: dict | None = None
     sidecar: str | None = None
+
+    @property
+    def keyframe_changed(self) -> bool:
+        return bool(self.keyframe_file and self.keyframe_file.get("state") == "changed")
 
     @property
     def exit_code(self) -> int:
         if not self.has_manifest:
             return 2
-        return 0 if self.valid and not self.tampered else 1
+        return 0 if self.valid and not self.tampered and not self.keyframe_changed else 1
 
     def text(self) -> str:
         name = self.path.name
@@ -68,6 +75,14 @@ class VerifyReport:
         if self.keyframe:
             parts.append(f"animated from its cast keyframe {self.keyframe.get('file')} "
                          f"(sha256 {str(self.keyframe.get('sha256'))[:16]})")
+        kf = self.keyframe_file
+        if kf and kf.get("state") == "matches":
+            parts.append(f"keyframe file matches ({kf.get('path')})")
+        elif kf and kf.get("state") == "changed":
+            parts.append(f"KEYFRAME FILE CHANGED: {kf.get('path')} is not the image signed with this take "
+                         f"(sha256 now {str(kf.get('sha256'))[:16]}, signed {str(self.keyframe.get('sha256'))[:16]})")
+        elif kf and kf.get("state") == "missing":
+            parts.append("keyframe file no longer in this project (not re-hashed)")
         if self.parent:
             parts.append(f"upscaled from {self.parent}")
         if self.sidecar:
@@ -77,7 +92,7 @@ class VerifyReport:
                    "user": "signed by your certificate",
                    "trusted": "signed by a trusted certificate"}.get(self.signer, "signer not recognised")
             parts.append(f"signature valid, {who}")
-            parts.append("no tampering detected")
+            parts.append("the take itself is unchanged" if self.keyframe_changed else "no tampering detected")
         else:
             parts.append("INVALID: " + ("the file was changed after signing" if self.tampered else
                                         "the credentials do not validate") + f" ({', '.join(self.problems[:4])})")
@@ -100,6 +115,27 @@ def _describe_take(f: dict) -> str:
         bits.append("'" + (p if len(p) <= 60 else p[:57] + "...") + "'")
     label = f"shot {f.get('shot')} take {f.get('take')}" if f.get("shot") else str(f.get("title") or f.get("take"))
     return f"{label} ({', '.join(bits)})"
+
+def check_keyframe_file(report: VerifyReport, project) -> None:
+    """Re-hash the cast keyframe a take names in its credentials, as `project` still keeps it
+    (`provenance.takes.keyframe_file` of the take the credentials name): `report.keyframe_file`
+    says whether it is the image signed with the take. Nothing when the take names no keyframe or
+    is not one of the project's takes."""
+    from dreamcut.provenance.takes import keyframe_file
+
+    if not report.keyframe or project is None or not report.take_facts:
+        return
+    take = project.catalog.take(str(report.take_facts.get("take") or ""))
+    if take is None:
+        return
+    path = keyframe_file(project, take)
+    if path is None or path.name != report.keyframe.get("file"):
+        report.keyframe_file = {"path": None, "state": "missing", "sha256": None}
+        return
+    now = file_sha256(path)
+    report.keyframe_file = {"path": project.rel(path), "sha256": now,
+                            "state": "matches" if now == report.keyframe.get("sha256") else "changed"}
+
 
 def _find_project_root(path: Path) -> Path | None:
     for d in [Path(path).resolve().parent, *Path(path).resolve().parents]:
@@ -159,6 +195,7 @@ def verify(path: Path, project=None) -> VerifyReport:
         if named and any(i.get("relationship") == "componentOf" and i.get("title") == named.get("file")
                          for i in m.get("ingredients", []) or []):
             report.keyframe = {"file": named.get("file"), "sha256": named.get("sha256")}
+            check_keyframe_file(report, project)
 
     def collect(man: dict) -> None:
         if assertion(man, TAKE_ASSERTION) is not None:

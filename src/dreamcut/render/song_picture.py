@@ -1,8 +1,9 @@
 """`song.png`: the song map as a picture, to look at before pinning shots.
 
 Energy over time with the bar grid (downbeats; every 4th bar stronger), the sections
-as coloured bands with their names and confidence, the tempo curve, and the planned
-cuts (red ticks) when an edit exists. Drawn with Pillow and numpy only.
+as coloured bands with their names and confidence (a start the analysis only guessed,
+`SongAnalysis.sure_section`, has a dashed edge and a "?" after its name), the tempo curve, and
+the planned cuts (red ticks) when an edit exists. Drawn with Pillow and numpy only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from PIL import Image, ImageDraw
 
 from dreamcut.analysis.audio import SongAnalysis
 
+BOUNDARY = (255, 255, 255)  # a section boundary's line (solid: sure; dashed: a guess)
+DASH = 4  # px: a guessed boundary's dashes and gaps
 _COLOURS = {"intro": (90, 110, 160), "verse": (70, 140, 90), "chorus": (200, 120, 40), "bridge": (150, 80, 160),
             "outro": (90, 110, 160)}
 
@@ -34,11 +37,21 @@ def draw_song_map(song: SongAnalysis, path: Path, *, cuts: list[float] | None = 
     dur = max(song.duration, 1e-6)
     x = lambda t: left + (right - left) * t / dur  # noqa: E731
     names = song.section_names()
-    for sec, name in zip(song.sections, names):
+    for i, (sec, name) in enumerate(zip(song.sections, names)):
         c = _COLOURS.get(sec.label, (120, 120, 120))
         d.rectangle([x(sec.start), top, x(sec.end), top + band], fill=c)
-        d.text((x(sec.start) + 4, top + 3), name, fill=(255, 255, 255), font=font)
+        sure = song.sure_section(i)
+        d.text((x(sec.start) + 4, top + 3), name if sure else name + "?", fill=(255, 255, 255), font=font)
         d.text((x(sec.start) + 4, top + 19), f"{sec.confidence:.2f}", fill=(235, 235, 235), font=small)
+    for i, sec in enumerate(song.sections):  # the boundaries: solid where sure, dashed where guessed
+        if i == 0:
+            continue
+        bx = round(x(sec.start))
+        if song.sure_section(i):
+            d.line([bx, top, bx, top + band], fill=BOUNDARY, width=2)
+        else:
+            for y0 in range(top, top + band, 2 * DASH):
+                d.line([bx, y0, bx, min(y0 + DASH - 1, top + band)], fill=BOUNDARY, width=2)
     wave_top, wave_bot = top + band + 8, bottom
     mid = (wave_top + wave_bot) / 2
     for i, d0 in enumerate(song.downbeats):
@@ -66,8 +79,8 @@ def draw_song_map(song: SongAnalysis, path: Path, *, cuts: list[float] | None = 
                + (f"; {len(cuts)} cuts" if cuts else "") + (f"; set in the spec: {', '.join(song.corrected)}"
                                                              if song.corrected else ""))
     d.text((left, height - 28), caption, fill=(220, 220, 220), font=font)
-    d.text((left, 8), "song map: sections (confidence), energy, bar grid (numbers every 4 bars), tempo, cuts in red",
-           fill=(170, 170, 170), font=small)
+    d.text((left, 8), "song map: sections (confidence; a dashed edge and ?: a guessed start), energy, bar grid "
+                      "(numbers every 4 bars), tempo, cuts in red", fill=(170, 170, 170), font=small)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")

@@ -3,8 +3,10 @@ playback proxies or the latest render, and changed on the grid.
 
     GET  /api/cut                the current edit (planned or conformed: which, and from where), the
                                  song's waveform, the latest render and whether it is current
-    GET  /api/song               the song map: beats, downbeats, sections, and the snap targets
-                                 (every beat, marked downbeat / 4- or 8-bar phrase start / section start)
+    GET  /api/song               the song map: beats, downbeats, sections (each with its confidence and
+                                 whether its start is sure or a guess), and the snap targets (every beat,
+                                 marked downbeat / 4- or 8-bar phrase start / section start, sure or guessed,
+                                 with how hard it pulls a dragged cut: `snap_pull`)
     GET  /api/slot/{n}/takes     the takes slot n can swap to, best-ranked first
     POST /api/edit               swap / move (snapped to the beat grid) / transition / lock / undo,
                                  written as the catalog's selection and the spec's `place:` pins,
@@ -60,15 +62,46 @@ def read_cut(path) -> dict[str, Any]:
     return {"clips": clips, "seconds": round(seconds, 3), "fps": fps, "title": timeline.name}
 
 
+GUESSED_BOUNDARY = "guessed boundary"  # how the board names a section start the analysis is not sure of
+
+
+def section_band(song, i: int, name: str) -> dict[str, Any]:
+    """What the board shows for the song's `i`-th section (`name`: its label with its occurrence):
+    where it lies, its confidence, whether its start is sure (`SongAnalysis.sure_section`, the one
+    rule), the text on its band (a guess ends in "?") and, for a guess, the line that says so."""
+    s = song.sections[i]
+    sure = song.sure_section(i)
+    return {"start": s.start, "end": s.end, "label": s.label, "name": name, "confidence": round(s.confidence, 3),
+            "sure": sure, "text": s.label if sure else s.label + "?",
+            "doubt": "" if sure else (f"{GUESSED_BOUNDARY} (confidence {s.confidence:.2f}): check it in "
+                                      "`dreamcut song` or fix it in the spec's song: block")}
+
+
+# How far a snap target pulls a dragged cut, from what the planner says a cut there is worth
+# (`cut_places`' bonus, in cost units): a plain beat pulls 1x, each unit of bonus half as far again
+# (a downbeat 1.5x, a sure section start on an 8-bar phrase 4.25x, a guessed one 2.75x, as a downbeat
+# on that phrase would), a beat the planner avoids (doubtful) no less than PULL_FLOOR.
+PULL_PER_BONUS = 0.5
+PULL_FLOOR = 0.25
+
+
+def snap_pull(bonus: float) -> float:
+    """How hard a snap target with the planner's `bonus` pulls a dragged cut (distance / pull decides)."""
+    return round(max(PULL_FLOOR, 1.0 + PULL_PER_BONUS * bonus), 4)
+
+
 def snap_targets(song, fps: int) -> list[dict[str, Any]]:
     """Every beat the board may snap a cut to, with what it is: a downbeat, the start of a 4- or
-    8-bar phrase, a section start. The same places the planner cuts on (`planner.cut_places`:
-    one rule for what a phrase start is)."""
+    8-bar phrase, a section start (and whether the analysis is sure of that start), and how hard it
+    pulls (`snap_pull` of the planner's own bonus there). The same places the planner cuts on
+    (`planner.cut_places`: one rule for what a phrase start is and what a cut there is worth)."""
     from dreamcut.edit.planner import cut_places
 
     total = int(round(song.duration * fps)) + 1
     return [{"t": song.beats[c.beat], "bar": c.bar, "beat": c.beat_in_bar, "phrase": c.phrase,
-             "section": c.section if c.section_start else None}
+             "section": c.section if c.section_start else None,
+             "section_sure": c.section_sure if c.section_start else None,
+             "pull": snap_pull(c.bonus)}
             for c in cut_places(song, fps, total)]
 
 
@@ -129,11 +162,12 @@ class EditRoom:
 
     def song(self) -> dict[str, Any]:
         """The song map the edit is cut to (`pipeline.analyse_song`, cached by content): tempo, beats,
-        downbeats, sections, and the snap targets, for the timeline's ruler and for snapping."""
+        downbeats, sections (sure or guessed: `section_band`), and the snap targets, for the
+        timeline's ruler and for snapping."""
         song = self.song_map()
         return {"duration": song.duration, "tempo": song.tempo, "beats": song.beats, "downbeats": song.downbeats,
                 "beats_per_bar": song.beats_per_bar,
-                "sections": [{"start": x.start, "end": x.end, "label": x.label} for x in song.sections],
+                "sections": [section_band(song, i, name) for i, name in enumerate(song.section_names())],
                 "snap": snap_targets(song, self.project.spec.fps)}
 
     def cut(self) -> dict[str, Any]:

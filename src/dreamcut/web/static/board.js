@@ -348,7 +348,10 @@
       if (b > total()) return;
       const i = document.createElement("i"); i.style.left = pct(b); ruler.appendChild(i);
     });
-    const phrases = new Set((songMap.snap || []).filter((g) => g.phrase >= 4 || g.section).map((g) => g.t));
+    // a phrase's tick for a 4- or 8-bar phrase start and a sure section start; a guessed section
+    // start (/api/song `section_sure` false) is ticked like the downbeat it may only be
+    const phrases = new Set((songMap.snap || []).filter((g) => g.phrase >= 4 || (g.section && g.section_sure !== false))
+      .map((g) => g.t));
     downs.forEach((d, k) => {
       if (d > total()) return;
       const i = document.createElement("i"); i.className = phrases.has(d) ? "bar phrase" : "bar";
@@ -358,10 +361,15 @@
         b.textContent = (k + 1) + "  " + timecode(d).slice(3); ruler.appendChild(b);
       }
     });
+    // a section whose start the analysis only guessed (/api/song `sure`) has a dashed edge, a "?"
+    // after its name, and says so (with its confidence) in its tooltip
     songMap.sections.forEach((s) => {
       const d = document.createElement("div");
       d.style.left = pct(s.start); d.style.width = (100 * (s.end - s.start) / total()) + "%";
-      d.textContent = s.label; d.title = s.label + " " + timecode(s.start) + "–" + timecode(s.end);
+      d.textContent = s.text || s.label;
+      d.title = (s.name || s.label) + " " + timecode(s.start) + "–" + timecode(s.end) + (s.doubt ? "\n" + s.doubt : "");
+      d.dataset.confidence = s.confidence;
+      if (s.sure === false) d.classList.add("guess");
       secs.appendChild(d);
     });
   }
@@ -463,16 +471,17 @@
   });
   $("#sb-lock").addEventListener("click", () => edit({op: "lock", slot: picked}));
   $("#undo").addEventListener("click", () => edit({op: "undo"}));
-  // Snapping: every beat is a target, and stronger ones pull from further away: a downbeat 1.5x,
-  // a 4-bar phrase start 2x, an 8-bar phrase or a section start 3x (distance / pull decides).
-  // The targets come from the song map (/api/song `snap`), the same places the planner cuts on.
-  const PULL = {beat: 1, downbeat: 1.5, phrase4: 2, phrase8: 3, section: 3};
+  // Snapping: every beat is a target, and stronger ones pull from further away (distance / pull
+  // decides). The targets and their pull come from the song map (/api/song `snap`: the places the
+  // planner cuts on, each pulling as much as the planner says a cut there is worth, so a guessed
+  // section start pulls like a downbeat there, not like a sure section start).
   function targetKind(g) {
     return g.section ? "section" : g.phrase >= 8 ? "phrase8" : g.phrase >= 4 ? "phrase4" : g.beat === 1 ? "downbeat" : "beat";
   }
   function targetLabel(g, kind) {
     const where = kind === "beat" ? "beat " + g.beat + " of bar " + g.bar : "bar " + g.bar;
-    return (kind === "section" ? g.section.replace(/#\d+$/, "") + " starts · "
+    return (kind === "section" ? g.section.replace(/#\d+$/, "") + (g.section_sure === false
+      ? "? starts (guessed boundary) · " : " starts · ")
       : kind === "phrase8" ? "8-bar phrase · " : kind === "phrase4" ? "4-bar phrase · "
       : kind === "downbeat" ? "downbeat · " : "") + where;
   }
@@ -481,8 +490,8 @@
     if (!grid.length) return {t, kind: "free", label: ""};
     let best = null, score = Infinity;
     for (const g of grid) {
-      const kind = targetKind(g), s = Math.abs(g.t - t) / PULL[kind];
-      if (s < score) { score = s; best = {t: g.t, kind, label: targetLabel(g, kind)}; }
+      const kind = targetKind(g), s = Math.abs(g.t - t) / (g.pull > 0 ? g.pull : 1);
+      if (s < score) { score = s; best = {t: g.t, kind, label: targetLabel(g, kind), guess: g.section_sure === false, pull: g.pull}; }
     }
     return best;
   }
@@ -503,7 +512,7 @@
     const to = snapTime(((e.clientX - box.left) / box.width) * total());
     drag.t = to.t;
     const m = $("#snap");
-    m.style.left = pct(to.t); m.dataset.kind = to.kind;
+    m.style.left = pct(to.t); m.dataset.kind = to.kind; m.classList.toggle("guess", !!to.guess);
     $("b", m).textContent = to.label + " · " + timecode(to.t).slice(3);
   });
   document.addEventListener("mouseup", async () => {

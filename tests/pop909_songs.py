@@ -1,0 +1,279 @@
+"""Pop songs with human section annotations: POP909 piano arrangements rendered with FluidSynth.
+
+POP909 (Wang et al., ISMIR 2020; MIT) gives 909 Chinese pop songs as piano-arrangement MIDI
+(tracks MELODY, BRIDGE, PIANO) with the MIDI's beats (`beat_midi.txt`). Dai, Zhang and
+Dannenberg (MuMe 2020; MIT) annotated their structure by hand (`human_label1.txt`,
+`human_label2.txt`: phrases as a letter and a length in bars, e.g. `i4A4B8A4`; capital letters
+are melodic sections, A verse, B chorus..., lower case non-melodic ones, i intro, o outro, b/x
+bridge or transition) and wrote each melody in 16th notes from bar 0 (`melody.txt`), with the
+downbeats re-aligned by hand (the original MIDI's downbeats may be offset).
+
+Bar 0's time in the MIDI: the first note of `melody.txt` is put on the MIDI's first MELODY
+note; the rest of `melody.txt` must then land on the MIDI's melody (see `alignment`). The truth
+follows from the MIDI's one tempo: beats are its quarter notes from bar 0, downbeats every four,
+and a section boundary falls where the annotator's letter changes (phrases in a row with the
+same letter are one section). The 16 songs were chosen by a rule fixed before any analysis
+(`is_candidate`, `select`): DEV for development, SEALED measured only at the end.
+
+Only the first `SECONDS` are rendered (same soundfont and cache as tests/midi_songs.py, a 1 s
+fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
+
+    python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR   # re-run the choice
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import midi_songs  # noqa: E402 - the soundfont, the cache, fluidsynth, the label agreement
+
+DATA = Path(__file__).resolve().parent / "data" / "pop909"
+SECONDS = 180.0  # how much of each song is rendered
+ALIGN_S = 0.035  # a melody.txt onset "on" a MIDI melody onset
+ALIGN_SHARE = 0.90  # of melody.txt's onsets, to call the two aligned
+FOUR_SHARE = 0.90  # of beat_midi.txt's bars counting four beats, to call a song in four
+FILES = ("{id}.mid", "beat_midi.txt", "human_label1.txt", "human_label2.txt", "melody.txt", "tempo.txt")
+
+# Chosen by `select` (ids 001..150 in order; the first 8 candidates with an odd id, the first 8
+# with an even id), committed before dreamcut analysed any of them.
+DEV: tuple[str, ...] = ('001', '003', '007', '009', '015', '019', '021', '027')
+SEALED: tuple[str, ...] = ('006', '024', '026', '028', '042', '046', '050', '052')  # never analyse these while working (the integrator measures them)
+
+
+def phrases(label: str) -> list[tuple[str, int]]:
+    """`i4A4B8` -> [("i", 4), ("A", 4), ("B", 8)]: the annotated phrases, letter and bars."""
+    label = label.strip()
+    out = [(m.group(1), int(m.group(2))) for m in re.finditer(r"([A-Za-z])(\d+)", label)]
+    if not out or "".join(f"{a}{n}" for a, n in out) != label:
+        raise ValueError(f"not a structure label (letter + bars, e.g. i4A4B8): {label!r}")
+    return out
+
+
+def sections_in_bars(label: str) -> list[tuple[int, str]]:
+    """The sections as (first bar, letter): consecutive phrases with the same letter are one."""
+    out: list[tuple[int, str]] = []
+    bar = 0
+    for letter, n in phrases(label):
+        if not out or out[-1][1] != letter:
+            out.append((bar, letter))
+        bar += n
+    return out
+
+
+def melody_onsets(melody_txt: str) -> np.ndarray:
+    """The 16th-note positions (from bar 0) where a melody note starts; 0 is a rest."""
+    pos, out = 0, []
+    for line in melody_txt.split("\n"):
+        if not line.strip():
+            continue
+        pitch, dur = (int(x) for x in line.split())
+        if pitch:
+            out.append(pos)
+        pos += dur
+    return np.array(out, dtype=float)
+
+
+def alignment(pm, melody_txt: str) -> tuple[float, float]:
+    """Bar 0's time (s) and the share of melody.txt's onsets within ALIGN_S of a MIDI melody onset,
+    bar 0 put where the first melody.txt note lands on the MIDI's first MELODY note. One tempo."""
+    bpm = float(pm.get_tempo_changes()[1][0])
+    sixteenth = 60.0 / bpm / 4
+    mel = next(i for i in pm.instruments if i.name.strip().upper() == "MELODY")
+    midi_on = np.unique(np.array(sorted(n.start for n in mel.notes)))
+    txt_on = melody_onsets(melody_txt)
+    bar0 = float(midi_on[0] - txt_on[0] * sixteenth)
+    t = bar0 + txt_on * sixteenth
+    near = np.abs(midi_on[np.clip(np.searchsorted(midi_on, t), 1, len(midi_on) - 1)[:, None] + [-1, 0]]
+                  - t[:, None]).min(axis=1)
+    return bar0, float(np.mean(near <= ALIGN_S))
+
+
+def four_beats_a_bar(beat_midi_txt: str) -> bool:
+    """The song is in four: at least FOUR_SHARE of beat_midi.txt's bars (third column 1 on a
+    downbeat) count four beats. Not all of them: POP909's MIDI downbeats slip in places (a bar of
+    2 or 6 beats where the bar line is offset; the structure authors re-aligned them by hand)."""
+    b = np.loadtxt(io.StringIO(beat_midi_txt), ndmin=2)
+    down = np.flatnonzero(b[:, 2] == 1)
+    return len(down) >= 2 and float(np.mean(np.diff(down) == 4)) >= FOUR_SHARE
+
+
+def is_candidate(files: dict[str, bytes | None]) -> tuple[bool, str]:
+    """The selection rule, fixed before any analysis: a human_label1.txt, a MIDI with one tempo,
+    four beats a bar in beat_midi.txt, and melody.txt aligned to the MIDI's MELODY track."""
+    import pretty_midi
+
+    if not files.get("human_label1.txt"):
+        return False, "no human_label1.txt"
+    if not (files.get("mid") and files.get("melody.txt") and files.get("beat_midi.txt")):
+        return False, "no MIDI, melody.txt or beat_midi.txt"
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(files["mid"]))
+    if len(pm.get_tempo_changes()[0]) != 1:
+        return False, f"{len(pm.get_tempo_changes()[0])} tempos"
+    if not four_beats_a_bar(files["beat_midi.txt"].decode()):
+        return False, "beat_midi.txt: not four beats a bar"
+    _, share = alignment(pm, files["melody.txt"].decode())
+    if share < ALIGN_SHARE:
+        return False, f"melody.txt {share:.0%} aligned"
+    return True, f"melody.txt {share:.0%} aligned"
+
+
+def _git_show(git_dir: str, path: str) -> bytes | None:
+    r = subprocess.run(["git", "--git-dir", git_dir, "show", f"HEAD:{path}"], capture_output=True)
+    return r.stdout if r.returncode == 0 else None
+
+
+def select(pop909_git: str, structure_git: str, *, last: int = 150, n: int = 8) -> tuple[list[str], list[str]]:
+    """Scan ids 001..last in order; DEV = the first n candidates with an odd id, SEALED the first
+    n with an even id. Writes the chosen songs' files under DATA."""
+    dev: list[str] = []
+    sealed: list[str] = []
+    for k in range(1, last + 1):
+        sid = f"{k:03d}"
+        files = {"mid": _git_show(pop909_git, f"POP909/{sid}/{sid}.mid"),
+                 "beat_midi.txt": _git_show(pop909_git, f"POP909/{sid}/beat_midi.txt")}
+        for f in ("human_label1.txt", "human_label2.txt", "melody.txt", "tempo.txt"):
+            files[f] = _git_show(structure_git, f"POP909/{sid}/{f}")
+        ok, why = is_candidate(files)
+        print(sid, "candidate" if ok else "not:", why)
+        pick = dev if k % 2 else sealed
+        if ok and len(pick) < n:
+            pick.append(sid)
+            d = DATA / sid
+            d.mkdir(parents=True, exist_ok=True)
+            for f in FILES:
+                data = files["mid" if f.endswith(".mid") else f]
+                if data is None:
+                    raise SystemExit(f"{sid}: {f} is missing in the source repositories")
+                (d / f.format(id=sid)).write_bytes(data)
+        if len(dev) == n and len(sealed) == n:
+            break
+    return dev, sealed
+
+
+@dataclass
+class Truth:
+    """A whole song's annotations in seconds of its MIDI."""
+    song_id: str
+    bpm: float
+    bar0: float  # bar 0's time (s)
+    aligned: float  # share of melody.txt's onsets on a MIDI melody onset
+    beats: list[float]  # quarter notes from bar 0 (and back to the first note)
+    downbeats: list[float]
+    sections: list[tuple[float, str]]  # annotator 1: (start s, letter), the first at bar 0
+    sections2: list[tuple[float, str]]  # annotator 2
+    first_note: float
+    end: float
+
+
+def _path(song_id: str, name: str) -> Path:
+    p = DATA / song_id / name.format(id=song_id)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} is missing (POP909 song {song_id}: see tests/data/pop909/SOURCE.md)")
+    return p
+
+
+def truth(song_id: str) -> Truth:
+    """The song's beats, downbeats and both annotators' sections, from its committed files."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(_path(song_id, "{id}.mid")))
+    bpm = float(pm.get_tempo_changes()[1][0])
+    bar0, share = alignment(pm, _path(song_id, "melody.txt").read_text())
+    beat = 60.0 / bpm
+    first = min(n.start for i in pm.instruments for n in i.notes)
+    end = pm.get_end_time()
+    k0 = int(np.ceil((first - 0.01 - bar0) / beat))
+    ks = np.arange(k0, int((end - bar0) / beat) + 1)
+    beats = bar0 + ks * beat
+    downbeats = bar0 + ks[ks % 4 == 0] * beat
+
+    def secs(name: str) -> list[tuple[float, str]]:
+        return [(round(bar0 + b * 4 * beat, 4), letter)
+                for b, letter in sections_in_bars(_path(song_id, name).read_text())]
+    return Truth(song_id, bpm, bar0, share, [round(float(x), 4) for x in beats],
+                 [round(float(x), 4) for x in downbeats], secs("human_label1.txt"), secs("human_label2.txt"),
+                 first, end)
+
+
+@dataclass
+class Song:
+    """A rendered excerpt and its truth, cut to the excerpt (what song_accuracy.score reads)."""
+    song_id: str
+    wav: Path
+    beats: list[float]
+    downbeats: list[float]
+    sections: list[float]  # annotator 1's boundaries (s), excluding the first section's start
+    beats_per_bar: int
+    material_1: list[tuple[float, str]]  # annotator 1's sections in the excerpt: (start, letter)
+    material_2: list[tuple[float, str]]  # annotator 2's
+
+    @property
+    def name(self) -> str:
+        return f"pop909-{self.song_id}"
+
+    @property
+    def title(self) -> str:
+        return f"POP909 {self.song_id} (first {SECONDS:.0f} s)"
+
+    @property
+    def seconds(self) -> float:
+        return SECONDS
+
+    moving = False  # one tempo
+
+    def material(self) -> list[tuple[float, str]]:
+        return self.material_1
+
+
+def _excerpt(sections: list[tuple[float, str]], first: float, dur: float) -> list[tuple[float, str]]:
+    """Sections starting inside the excerpt; the first one's start moved to 0."""
+    kept = [(t, m) for t, m in sections if t < dur - 1.0]
+    # the section playing at the first note is the first one
+    while len(kept) > 1 and kept[1][0] <= first + 1.0:
+        kept.pop(0)
+    return [(0.0, kept[0][1])] + kept[1:] if kept else []
+
+
+def render(song_id: str) -> Song:
+    """The song's first SECONDS as a wav with its truth (cached beside midi_songs' renders)."""
+    import pretty_midi
+
+    t = truth(song_id)
+    mid = _path(song_id, "{id}.mid")
+    key = hashlib.sha256(mid.read_bytes() + json.dumps([SECONDS, midi_songs.SR]).encode()).hexdigest()[:12]
+    d = midi_songs.CACHE / f"pop909-{song_id}-{key}"
+    wav = d / "song.wav"
+    if not wav.is_file():
+        # in a folder of its own, then moved in whole: two benchmarks may render the same song at once
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=d) as tmp:
+            pm = pretty_midi.PrettyMIDI(str(mid))
+            midi_songs.write_excerpt(midi_songs.synthesize(pm, SECONDS + 3.0, Path(tmp)), SECONDS, Path(tmp) / "song.wav")
+            os.replace(Path(tmp) / "song.wav", wav)
+    dur = SECONDS
+    cut = lambda a: [x for x in a if t.first_note - 0.01 <= x < dur - 1.0]  # noqa: E731
+    m1, m2 = _excerpt(t.sections, t.first_note, dur), _excerpt(t.sections2, t.first_note, dur)
+    return Song(song_id, wav, cut(t.beats), cut(t.downbeats), [x for x, _ in m1[1:]], 4, m1, m2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--select":
+        dev, sealed = select(sys.argv[2], sys.argv[3])
+        print("DEV =", tuple(dev))
+        print("SEALED =", tuple(sealed))
+    else:
+        print(__doc__)
+        raise SystemExit(2)

@@ -1,0 +1,90 @@
+"""POP909 songs with human section labels (tests/pop909_songs.py): the truth the benchmark scores
+against, and how dreamcut hears one development song.
+
+The songs' truth must hold before any score means anything: melody.txt sits on the MIDI's
+melody, the sections come from the annotator's letters, the beats from the MIDI's one tempo
+agree with POP909's own beat_midi.txt. Only DEV songs are analysed here; SEALED ones never.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import midi_songs
+import pop909_songs
+
+SONG = "001"  # a DEV song: i4A4B8A4A4b4B8A4A4b4b4A4A4b4A4o3 at 90 bpm
+
+
+def test_the_chosen_songs_are_committed_and_split_by_the_rule():
+    assert len(pop909_songs.DEV) == 8 and len(pop909_songs.SEALED) == 8
+    assert all(int(s) % 2 == 1 for s in pop909_songs.DEV)
+    assert all(int(s) % 2 == 0 for s in pop909_songs.SEALED)
+    for s in pop909_songs.DEV + pop909_songs.SEALED:
+        for f in pop909_songs.FILES:
+            assert (pop909_songs.DATA / s / f.format(id=s)).is_file(), f"{s}/{f}"
+    for f in ("LICENSE-POP909", "LICENSE-structure", "SOURCE.md"):
+        assert (pop909_songs.DATA / f).is_file()
+
+
+def test_sections_come_from_where_the_letter_changes():
+    assert pop909_songs.sections_in_bars("i4A4B8A4A4b4B8A4o3") == [(0, "i"), (4, "A"), (8, "B"), (16, "A"),
+                                                                  (24, "b"), (28, "B"), (36, "A"), (40, "o")]
+    with pytest.raises(ValueError, match="structure label"):
+        pop909_songs.phrases("i4A4 B8")
+
+
+def test_a_dev_song_is_a_candidate_and_its_truth_agrees_with_pop909s_beats():
+    pytest.importorskip("pretty_midi")
+    d = pop909_songs.DATA / SONG
+    files = {"mid": (d / f"{SONG}.mid").read_bytes(),
+             **{f: (d / f).read_bytes() for f in pop909_songs.FILES if not f.endswith(".mid")}}
+    assert pop909_songs.is_candidate(files) == (True, "melody.txt 100% aligned")
+    t = pop909_songs.truth(SONG)
+    assert t.bpm == pytest.approx(90.0, abs=0.01)
+    assert t.aligned == 1.0
+    # the melody's first note (bar 3's last quarter, 60 sixteenths in) on the MIDI's first MELODY note
+    assert t.bar0 == pytest.approx(2.7222, abs=0.001)
+    bar = 4 * 60.0 / t.bpm
+    assert [s for s, _ in t.sections[:4]] == pytest.approx([t.bar0, t.bar0 + 4 * bar, t.bar0 + 8 * bar,
+                                                            t.bar0 + 16 * bar], abs=1e-3)
+    assert "".join(m for _, m in t.sections) == "iABAbBAbAbAo"
+    # POP909's beat_midi.txt beats fall on the tempo map's quarter notes
+    beats = np.array(t.beats)
+    theirs = np.loadtxt(d / "beat_midi.txt")[:, 0]
+    theirs = theirs[(theirs >= beats[0] - 0.05) & (theirs <= beats[-1] + 0.05)]
+    assert len(theirs) > 250
+    assert np.max(np.min(np.abs(beats[None, :] - theirs[:, None]), axis=1)) < 0.02
+    # the downbeats are every fourth beat from bar 0
+    assert t.downbeats[0] == pytest.approx(t.bar0, abs=1e-3)
+    assert np.allclose(np.diff(t.downbeats), bar, atol=1e-3)
+
+
+def _benchmark():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import song_accuracy
+
+    return song_accuracy
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_the_second_annotator_is_scored_like_dreamcut():
+    ceiling = _benchmark().human_ceiling(pop909_songs.render(SONG))
+    # on 001 the two annotators split the phrases differently (B8 / B4B4) but agree on every section
+    assert (ceiling["section_hit_count"], ceiling["sections"]) == (10, 10)
+    assert ceiling["label_pairs"][:2] == (55, 55)
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_a_pop_song_is_tracked_on_its_beat_and_cut_on_it():
+    """Dev song 001 (90 bpm, piano arrangement): measured beat F 0.998, 17 of 17 planned cuts on a
+    beat, 5 of 10 section boundaries within a bar (downbeat F 0.000: the bar heard half a bar off)."""
+    row = _benchmark().score(pop909_songs.render(SONG))
+    assert row["beat_f"] >= 0.95
+    assert row["planned_cuts"] >= 10
+    assert row["planned_cuts_on_beat"] == 1.0
+    assert row["section_hit_count"] >= 5
