@@ -206,7 +206,8 @@ def _tempo_level(tempo: float, sr: int, evidence: list[np.ndarray]) -> tuple[flo
     # The heard tempo is no level of the score (Op. 59/3's Menuetto at 150 heard at 117.5): the level
     # found is placed in its octave here (`choose_octave`), among it, half of it and twice it, each at
     # its best tempo within LEVEL_SPAN; the grid of a slower octave must stand out by more than the
-    # prior's difference (Op. 59/3: 75 bpm 2.65 against 150 bpm 1.72, 150 kept).
+    # prior's difference (Op. 59/3: 75 bpm 2.65 against 150 bpm 1.72, 150 kept; POP909 007 and 009 at
+    # 136 and 138 had gone to 68 and 66, beat F 0.66 -> 1.00 and 0.54 -> 0.92).
     chosen = where[level]
     at = {chosen: contrast[level]}
     for f in (0.5, 2.0):
