@@ -19,7 +19,7 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     """Where repeated material starts or stops repeating: {bar index: (strength 0..1, beat time)}.
 
     Structure features (Serra et al. 2014): a recurrence matrix of beat-synchronous chroma
-    (with 4 beats of context), turned into time-lag form, smoothed over 4 beats; a boundary
+    (with 4 beats of context; alike up to a chroma bin where the speed wavers: `_recurrence`), turned into time-lag form, smoothed over 4 beats; a boundary
     is where the lag pattern changes (a repeat begins: the second A of A A B, or the B after
     it). Peaks at least 8 bars apart (4 either side), above 30 % of the strongest, on the beat
     where the change is (the bar index is the nearest downbeat's: the heard downbeats can be
@@ -43,20 +43,19 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     bf = bf[bf < chroma.shape[1]]
     cs = librosa.util.sync(chroma, bf, aggregate=np.median)
     starts = np.concatenate([[0.0], np.asarray(beats)[: len(bf)]])[: cs.shape[1]]
-    feats = librosa.feature.stack_memory(cs, n_steps=4, mode="edge")
-    k = max(2, int(2 * np.sqrt(feats.shape[1])))
-    rec = librosa.segment.recurrence_matrix(feats, width=3, mode="affinity", sym=True, k=k)
+    k = max(2, int(2 * np.sqrt(cs.shape[1])))
+    rec = _recurrence(cs, k, slack=PITCH_SLACK if _sways(beats) else 0)
     lag = gaussian_filter(librosa.segment.recurrence_to_lag(rec, pad=False), sigma=(0.5, 4))
     nov = np.concatenate([[0.0], np.linalg.norm(np.diff(lag, axis=1), axis=0)])
     nov = gaussian_filter1d(nov, 2)
     if nov.max() <= 0:
         return {}
     per_bar = max(1, int(round(len(beats) / max(1, len(downbeats)))))
-    reach = 4 * per_bar
+    reach = REPEAT_REACH * per_bar
     out: dict[int, tuple[float, float]] = {}
     d = np.asarray(downbeats)
     for i in range(1, len(nov) - 1):
-        if nov[i] < 0.3 * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
+        if nov[i] < REPEAT_FLOOR * nov.max() or nov[i] < nov[max(0, i - reach): i + reach + 1].max():
             continue
         if REPEAT_EDGE:
             i = _repeat_edge(rec, i, per_bar)
@@ -68,6 +67,62 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     return out
 
 
+PITCH_SLACK = 1  # chroma bins a repeat may be heard off by in a swaying recording (see _sways)
+SWAY = 1.05  # a recording sways when its local tempo (over 8 beats) spans more than 5 % (5th to 95th percentile)
+
+
+def _sways(beats: list[float]) -> bool:
+    """Whether the recording's speed wavers (its local tempo, over 8 beats, spans more than
+    SWAY). A wavering speed (a tape, a turntable, a resampled file) wavers the pitch with it:
+    +-4 % is +-0.7 semitone, and a repeat heard at another point of the sway is that far off."""
+    from scipy.ndimage import median_filter, uniform_filter1d
+
+    if len(beats) < 16:
+        return False
+    local = uniform_filter1d(median_filter(np.diff(beats), 5), 8)
+    lo, hi = np.percentile(local, [5, 95])
+    return bool(hi / max(lo, 1e-9) > SWAY)
+
+
+def _recurrence(cs: np.ndarray, k: int, width: int = 3, slack: int = 0) -> np.ndarray:
+    """The beats' recurrence (affinity 0..1 between mutual k nearest neighbours, as librosa's
+    `recurrence_matrix`) from beat chroma with 4 beats of context, where two beats alike up to
+    a shift of PITCH_SLACK chroma bins count as alike: a passage played 4 % fast off a tape is
+    0.7 semitone sharp, and its repeats must still be heard as repeats."""
+    import librosa
+
+    def stacked(c: np.ndarray) -> np.ndarray:
+        return librosa.feature.stack_memory(c, n_steps=4, mode="edge")
+
+    base = stacked(cs)
+    sq = (base * base).sum(axis=0)
+
+    def dist_to(f: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum((f * f).sum(axis=0)[:, None] + sq[None, :] - 2 * f.T @ base, 0.0))
+
+    dist = dist_to(base)
+    for s in range(1, slack + 1):
+        for sh in (s, -s):
+            dist = np.minimum(dist, dist_to(stacked(np.roll(cs, sh, axis=0))))
+    dist = np.minimum(dist, dist.T)
+    n = dist.shape[0]
+    idx = np.arange(n)
+    dist[np.abs(idx[:, None] - idx[None, :]) < width] = np.inf  # not itself or its neighbours
+    kk = max(1, min(k, n - 2 * width))
+    kth = np.sort(dist, axis=1)[:, kk - 1]
+    near = dist <= kth[:, None]
+    mutual = near & near.T
+    bw = float(np.median(kth[np.isfinite(kth)])) if np.isfinite(kth).any() else 1.0
+    return np.where(mutual, np.exp(-np.where(mutual, dist, 0.0) / max(bw, 1e-9)), 0.0)
+
+
+REPEAT_REACH = 4
+REPEAT_FLOOR = 0.3
+LONG_SONG = 64
+KEEP_GAP = 8
+NOVELTY_FLOOR = 0.35
+NOVELTY_TRUST = 0.6
+EDGE_REACH = 2  # bars a repeat boundary may move to its diagonal's edge
 EDGE_STEP = 0.1  # the least step (recurrence affinity) along a repeat's diagonal at a boundary for it to move
 REPEAT_EDGE = True  # place a repeat boundary where its repeat's diagonal starts or stops (see _repeat_edge)
 
@@ -106,7 +161,8 @@ def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
         # nearby is a phrase repeating inside that section, not this boundary.
         return i0
     best_i, best_step = i0, here  # where the novelty put it, unless a clearer step is near
-    for k in range(M, 3 * M + 1):  # candidate beat rows[k], from i0 - M to i0 + M
+    R = EDGE_REACH * per_bar
+    for k in range(2 * M - R, 2 * M + R + 1):  # candidate beat rows[k], from i0 - R to i0 + R
         i = int(rows[k]) if k < len(rows) else i0 + M
         if not (1 <= i < n - 1):
             continue
@@ -138,16 +194,20 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     half = 4 if nbars >= 24 else 2 if nbars >= 8 else 1
     novelty = _checkerboard_novelty(ssm, half)
     # A long song has long sections: at least 8 bars apart from 64 bars on (no "verse#22").
-    min_gap = 8 if nbars >= 64 else max(1, half)
+    min_gap = 8 if nbars >= LONG_SONG else max(1, half)
     bounds = _pick_peaks(novelty, min_gap=min_gap, nbars=nbars)
-    repeats = _repeat_bounds(beats or [], downbeats, times, chroma)
+    # a repeat "starting" within a phrase of the song's start is the first phrase's pickup, no
+    # section (`_phrases_apart` drops it): it must not push a change of sound there aside either
+    repeats = {b: v for b, v in _repeat_bounds(beats or [], downbeats, times, chroma).items() if b >= half}
     if repeats:
         # a repeat boundary wins over a change of sound within min_gap bars of it (a repeat
         # starting is what a listener hears as the next section; a new sound inside it is not)
-        keep_gap = max(min_gap, 8)
+        keep_gap = max(min_gap, KEEP_GAP)
         bounds = sorted(set(repeats) | {b for b in bounds if all(abs(b - r) >= keep_gap for r in repeats)})
     top = float(novelty.max()) or 1.0
-    bounds = _phrases_apart(bounds, {b: max(novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}, half)
+    # a repeat starting is surer than a change of sound alone (NOVELTY_TRUST)
+    strength_of = {b: max(NOVELTY_TRUST * novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}
+    bounds = _phrases_apart(bounds, strength_of, half)
     segs = [0] + bounds + [nbars]
     # Segment signatures: mean feature, loudness.
     sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
@@ -156,7 +216,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     out = []
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
         start = 0.0 if a == 0 else edges[a]
-        conf = 1.0 if a == 0 else float(np.clip(max(novelty[a] / top, repeats.get(a, (0.0, 0.0))[0]), 0.0, 1.0))
+        conf = 1.0 if a == 0 else float(np.clip(strength_of[a], 0.0, 1.0))
         if a in repeats and not bars_clear:
             start = repeats[a][1]  # on the repeat's own beat
         out.append(Section(round(start, 4), 0.0, lab, round(conf, 3)))
@@ -216,7 +276,7 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
     """Local maxima of the novelty curve, strongest first, at least `min_gap` bars apart."""
     if nov.max() <= 0:
         return []
-    thresh = 0.35 * float(nov.max())
+    thresh = NOVELTY_FLOOR * float(nov.max())
     reach = max(1, min_gap // 2)
     peaks = [i for i in range(1, nbars)
              if nov[i] >= thresh and nov[i] >= nov[max(0, i - reach): i + reach + 1].max() - 1e-9]
