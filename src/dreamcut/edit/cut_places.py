@@ -76,7 +76,10 @@ def section_downbeat(song: SongAnalysis, index: int) -> float:
     or two beats into a 4/4 bar the bar line before, two or three beats into it the next (half a bar
     away: the next, the bar the change leads into). Under a weak pulse too: the cut must fall on the
     guessed grid either way, and its bar lines are where the phrase cuts go. Exactly the section's
-    start when the director gave the sections (`song:` block) or no downbeat is within a bar."""
+    start when the director gave the sections (`song:` block) or no downbeat is within a bar.
+    Measured (analysis v46, development recordings, MIDI and POP909): the section's cut on the
+    annotated boundary for 38 of 69 boundaries found within 1.5 bars of one (30 on the heard
+    beat; always taking the next bar line also gives 38)."""
     sec = song.sections[index]
     if sec.start <= 0 or "sections" in song.corrected or not song.downbeats:
         return sec.start
