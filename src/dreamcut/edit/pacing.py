@@ -8,7 +8,7 @@ import numpy as np
 
 from dreamcut.analysis.audio import SongAnalysis
 from dreamcut.edit.cut_places import OFF_BAR_NOTE, _Cut, section_bar, section_downbeat
-from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _usable_frames
+from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _tc, _usable_frames
 from dreamcut.spec import TransitionSpec
 
 
@@ -89,10 +89,10 @@ def _sure_beat_near(song: SongAnalysis, t: float, bars: int) -> int:
     return min(sure, key=lambda j: (abs(song.beats[j] - t), j)) if sure else i
 
 
-def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
-                 pacing, cuts: list[_Cut], pin0: str | None) -> list[_Clip] | None:
-    """Clips for one anchored span under `pacing`; None when there are fewer paced slots than shots
-    (the balanced planner then places one cut per shot)."""
+def _paced_slots(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                 pacing) -> list[tuple[int, int]]:
+    """(start, end) record frames of the paced slots of one anchored span: a cut every N bars,
+    none closer than a bar, and a slot longer than any take can fill split on its strongest cut."""
     by_frame = {c.frame: c for c in inner}
     points = [f for f in _pace_points(song, f0, f1, fps, pacing) if f in by_frame]
     bar = max(1, int(round(song.beat_period * song.beats_per_bar * fps)))
@@ -120,7 +120,48 @@ def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], 
             split.append(best.frame)
             a = best.frame
         split.append(b)
-    slots = list(zip(split[:-1], split[1:]))
+    return list(zip(split[:-1], split[1:]))
+
+
+def _pacing_text(pacing) -> str:
+    """`pacing` as the director wrote it in the song: block."""
+    if isinstance(pacing, dict):
+        return "{" + ", ".join(f"{k}: {_num(v)}" for k, v in pacing.items()) + "}"
+    return _num(pacing)
+
+
+def _num(v) -> str:
+    return v if isinstance(v, str) else f"{float(v):g}"
+
+
+def pacing_shortfall(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                     total: int, pacing) -> str | None:
+    """The line `edit` and `check` say when `pacing` gives this anchored span fewer slots than it has
+    shots, so the planner drops the pace and places one cut per shot, balanced to the takes; with
+    the fix: a denser pace that fits (every N bars everywhere, the least change) or how many shots
+    the asked pace holds. None when the pace holds every shot."""
+    have = len(_paced_slots(song, group, inner, f0, f1, fps, pacing))
+    m = len(group)
+    if have >= m:
+        return None
+    where = "" if f0 == 0 and f1 >= total else f" from {_tc(f0, fps)} to {_tc(f1, fps)} (between pins)"
+    paces = sorted({section_pace(song, i, pacing) for i, sec in enumerate(song.sections)
+                    if sec.start * fps < f1 and sec.end * fps > f0}) or [1]
+    start = paces[0] if len(paces) > 1 else paces[0] - 1  # denser than the asked pace everywhere
+    denser = next(((n, k) for n in range(start, 0, -1)
+                   if (k := len(_paced_slots(song, group, inner, f0, f1, fps, n))) >= m), None)
+    fix = (f"pace more often, e.g. `pacing: {denser[0]}` gives {denser[1]} slots, or use at most {have} shots"
+           if denser else f"use at most {have} shots, or drop `pacing:` to give each shot one cut")
+    return (f"pacing {_pacing_text(pacing)}: {m} shots for {have} paced slots{where}, so the pace is dropped and "
+            f"each shot gets one cut, balanced to the takes ({fix})")
+
+
+def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                 pacing, cuts: list[_Cut], pin0: str | None) -> list[_Clip] | None:
+    """Clips for one anchored span under `pacing`; None when there are fewer paced slots than shots
+    (the balanced planner then places one cut per shot, and `pacing_shortfall` says so)."""
+    by_frame = {c.frame: c for c in inner}
+    slots = _paced_slots(song, group, inner, f0, f1, fps, pacing)
     m = len(group)
     if len(slots) < m:
         return None
