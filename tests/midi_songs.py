@@ -5,9 +5,11 @@ domain: Scott Joplin, "Maple Leaf Rag" (1899); W. A. Mozart, String Quartet K. 1
 1st movement (1772); J. S. Bach chorale BWV 66.6), written to MIDI and rendered to audio
 with Debian's `fluidsynth` and the FluidR3 GM soundfont (`fluid-soundfont-gm`, MIT).
 The beats and downbeats come from the MIDI's own tempo map (pretty_midi), so they are
-exact. A "drifting" version warps the piece's time with a slow tempo curve (rubato,
-+-10-12 %, a 14-20 s swing), and the true beats are warped the same way; a "ramp" version writes an accelerando
-and ritardando into the MIDI's own tempo map (a new tempo every bar), so the truth is the map.
+exact. A "drifting" version plays the piece with a slow rubato (tempo +-4-12 %, a 14-25 s
+swing) written into the MIDI's own tempo map (a new tempo every sixteenth note) and rendered by
+FluidSynth, as a player's rubato: the notes move, their pitch does not (the audio is never
+resampled); a "ramp" version writes an accelerando and ritardando into the tempo map (a new
+tempo every bar). Either way the truth is the map.
 Sections come from Mozart's Menuetto and Rondeau of K. 80 and Haydn's Op. 1 No. 1 finale too;
 Mozart's K. 156 Tempo di Menuetto is held out (added after tuning, never tuned on: `HELD_OUT`).
 
@@ -337,12 +339,19 @@ def render(name: str) -> Rendered:
 def section_material(name: str) -> list[tuple[float, str]]:
     """The annotated sections as (start second, material letter): spans made of the same
     measures of the written score (a repeat; first and second endings aside) share a letter.
-    For steady pieces only (the letters' times come from the one tempo)."""
+    For steady and rubato pieces (a rubato's times come from its MIDI's tempo map)."""
     import music21
+    import pretty_midi
 
     piece = PIECES[name]
-    if piece.drift or piece.ramp:
-        raise ValueError(f"{name}: section material is annotated for steady pieces only")
+    if piece.ramp:
+        raise ValueError(f"{name}: section material is annotated for steady and rubato pieces only")
+    r = render(name)
+    if piece.drift:
+        pm = pretty_midi.PrettyMIDI(str(r.wav.parent / "song.mid"))
+        sec = lambda q: pm.tick_to_time(int(round(q * pm.resolution))) if q != float("inf") else q  # noqa: E731
+    else:
+        sec = lambda q: q * 60.0 / piece.bpm  # noqa: E731
     written = music21.corpus.parse(piece.corpus)
     score = written.expandRepeats()
     ts = score.recurse().getElementsByClass(music21.meter.TimeSignature).first()
@@ -356,14 +365,14 @@ def section_material(name: str) -> list[tuple[float, str]]:
         same = next((letters[j] for j in range(i) if len(s & spans[j]) >= 0.6 * max(1, min(len(s), len(spans[j])))),
                     None)
         letters.append(same or "ABCDEFGHIJKLMNOP"[len(set(letters))])
-    dur = render(name).piece.seconds
+    dur = r.piece.seconds
     out: list[tuple[float, str]] = []
     for a, b, m in zip(edges[:-1], edges[1:], letters):
-        if a * 60.0 / piece.bpm >= dur - 1.0:
+        if sec(a) >= dur - 1.0:
             break
-        if (b - a) * 60.0 / piece.bpm < 1.0:  # a pickup bar: part of what follows
+        if sec(b) - sec(a) < 1.0:  # a pickup bar: part of what follows
             continue
-        out.append((0.0 if not out else round(a * 60.0 / piece.bpm, 4), m))
+        out.append((0.0 if not out else round(float(sec(a)), 4), m))
     return out
 
 
