@@ -339,15 +339,13 @@ def render(name: str) -> Rendered:
 def section_material(name: str) -> list[tuple[float, str]]:
     """The annotated sections as (start second, material letter): spans made of the same
     measures of the written score (a repeat; first and second endings aside) share a letter.
-    For steady and rubato pieces (a rubato's times come from its MIDI's tempo map)."""
+    A moving piece's times come from its MIDI's tempo map."""
     import music21
     import pretty_midi
 
     piece = PIECES[name]
-    if piece.ramp:
-        raise ValueError(f"{name}: section material is annotated for steady and rubato pieces only")
     r = render(name)
-    if piece.drift:
+    if piece.drift or piece.ramp:
         pm = pretty_midi.PrettyMIDI(str(r.wav.parent / "song.mid"))
         sec = lambda q: pm.tick_to_time(int(round(q * pm.resolution))) if q != float("inf") else q  # noqa: E731
     else:
