@@ -105,6 +105,24 @@ PIECES = {
     "k80-minuet-rubato": Piece("k80-minuet-rubato", "Mozart K. 80, III, with rubato (tempo +-8 %, 25 s cycle)",
                                "mozart/k80/movement3", 126, 70.0, drift=0.08, cycle=25.0),
     # --- session 5, development recordings for the tempo level (s5-tempo adds here) ---
+    # Fast 3/4 (s5-tempo, tuned on): the bar-level pulse competes with the beat. The fast minuets
+    # are heard at their beat; the others fail in the ways the held-out ones did (README): a tempo
+    # heard at 2/3 of the beat whose level then lands an octave low (K.155 I, K.156 III at 176:
+    # 88), a local tempo whose spikes said "moving" (K.155 II at 176), a polonaise tracked half a
+    # beat off for part of its length, and an Adagio at 69 heard at twice its tempo.
+    "k156-minuet-fast": Piece("k156-minuet-fast", "Mozart K. 156, III, played at 165 bpm",
+                              "mozart/k156/movement3", 165, 60.0),
+    "haydn-minuet2-fast": Piece("haydn-minuet2-fast", "Haydn Op. 1 No. 1, IV, played at 168 bpm",
+                                "haydn/opus1no1/movement4", 168, 60.0),
+    "k156-minuet-176": Piece("k156-minuet-176", "Mozart K. 156, III, played at 176 bpm",
+                             "mozart/k156/movement3", 176, 60.0),
+    "k155-176": Piece("k155-176", "Mozart K. 155, I, played at 176 bpm", "mozart/k155/movement1", 176, 60.0),
+    "k155-andante-176": Piece("k155-andante-176", "Mozart K. 155, II, played at 176 bpm",
+                              "mozart/k155/movement2", 176, 60.0),
+    "clara-polonaise1-150": Piece("clara-polonaise1-150", "Clara Schumann, Polonaise Op. 1 No. 1, at 150 bpm",
+                                  "schumann_clara/polonaise_op1n1", 150, 60.0),
+    "k156-adagio-69": Piece("k156-adagio-69", "Mozart K. 156, first Adagio, played at 69 bpm",
+                            "mozart/k156/movement4", 69, 60.0),
     # --- session 5, development recordings for sections (s5-sec adds here) ---
 }
 # Sealed (session 5): named and committed before any analysis of them was run; the benchmark
