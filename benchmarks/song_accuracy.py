@@ -6,7 +6,7 @@ one row per recording: mir_eval beat F (+-70 ms), downbeat F, the share of downb
 planner's preferred cut places) within 70 ms of a true beat, the share of a planned edit's
 cuts (24 fps, `pacing: auto`) within 70 ms of a true beat (and of a true downbeat), and the share of annotated
 section boundaries with a detected boundary within one bar (the totals: steady recordings
-only; the rubato and ramp versions are there for the beat). Recordings in
+only; the rubato and ramp versions' rows say their own). Recordings in
 `midi_songs.HELD_OUT` were added after tuning and are reported apart; the recordings in
 `midi_songs.SEALED` were named before any analysis of them and are measured only with `--sealed`
 (run it once the analysis work is done, never while tuning).
@@ -73,7 +73,7 @@ def score(recording) -> dict:
     bar = float(np.median(np.diff(r.downbeats)))
     found = sections_found(r.sections, [s.start for s in a.sections[1:]], bar, r.seconds)
     same_pairs = None
-    if not r.moving and r.sections:
+    if r.sections:
         # labels: do two annotated sections share a label exactly when they share material?
         pairs, truth, got = midi_songs.material_agreement(r.material(), [(s.start, s.end, s.label) for s in a.sections],
                                                           a.duration)

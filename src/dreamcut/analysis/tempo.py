@@ -190,16 +190,20 @@ def _tempo_level(tempo: float, sr: int, evidence: list[np.ndarray]) -> tuple[flo
     """
     fps = sr / HOP
     win = int(LEVEL_WINDOW_S * fps)
-    contrast: dict[float, float] = {}
-    where: dict[float, float] = {}
-    for L in (1.0,) + LEVELS:
-        best, at = -np.inf, tempo * L
+
+    def best_near(bpm0: float) -> tuple[float, float]:  # the grid standing out most within LEVEL_SPAN of bpm0
+        best, at = -np.inf, bpm0
         for r in np.arange(1.0 - LEVEL_SPAN, 1.0 + LEVEL_SPAN + 1e-9, 0.01):
-            bpm = tempo * L * r
+            bpm = bpm0 * r
             s = sum(_grid_contrast(e, 60.0 * fps / bpm, win) for e in evidence)
             if s > best:
                 best, at = s, bpm
-        contrast[L], where[L] = best, at
+        return best, at
+
+    contrast: dict[float, float] = {}
+    where: dict[float, float] = {}
+    for L in (1.0,) + LEVELS:
+        contrast[L], where[L] = best_near(tempo * L)
     level = choose_level(contrast)
     if level == 1.0:
         return tempo, contrast  # the heard tempo is a level of the score: librosa's prior chose its octave
@@ -211,11 +215,6 @@ def _tempo_level(tempo: float, sr: int, evidence: list[np.ndarray]) -> tuple[flo
     chosen = where[level]
     at = {chosen: contrast[level]}
     for f in (0.5, 2.0):
-        best, bpm_at = -np.inf, chosen * f
-        for r in np.arange(1.0 - LEVEL_SPAN, 1.0 + LEVEL_SPAN + 1e-9, 0.01):
-            bpm = chosen * f * r
-            s = sum(_grid_contrast(e, 60.0 * fps / bpm, win) for e in evidence)
-            if s > best:
-                best, bpm_at = s, bpm
+        best, bpm_at = best_near(chosen * f)
         at[bpm_at] = best
     return choose_octave(at), contrast

@@ -72,9 +72,9 @@ def section_bonus(song: SongAnalysis, index: int) -> float:
 def section_downbeat(song: SongAnalysis, index: int) -> float:
     """Where the song's `index`-th section begins for the edit: its bar line. The analysis places a
     boundary where the music changes, often a beat or two off the bar (a pickup, a late change of
-    texture); an editor cuts, and counts the section's phrases, from the downbeat nearest it: one
-    or two beats into a 4/4 bar the bar line before, two or three beats into it the next (half a bar
-    away: the next, the bar the change leads into). Under a weak pulse too: the cut must fall on the
+    texture); an editor cuts, and counts the section's phrases, from the downbeat nearest it: a beat
+    into a 4/4 bar, the bar line before; two or three beats into it, the next (half a bar away goes to
+    the next: the bar the change leads into). Under a weak pulse too: the cut must fall on the
     guessed grid either way, and its bar lines are where the phrase cuts go. Exactly the section's
     start when the director gave the sections (`song:` block) or no downbeat is within a bar.
     Measured (analysis v46, development recordings, MIDI and POP909): the section's cut on the
