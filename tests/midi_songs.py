@@ -5,9 +5,11 @@ domain: Scott Joplin, "Maple Leaf Rag" (1899); W. A. Mozart, String Quartet K. 1
 1st movement (1772); J. S. Bach chorale BWV 66.6), written to MIDI and rendered to audio
 with Debian's `fluidsynth` and the FluidR3 GM soundfont (`fluid-soundfont-gm`, MIT).
 The beats and downbeats come from the MIDI's own tempo map (pretty_midi), so they are
-exact. A "drifting" version warps the piece's time with a slow tempo curve (rubato,
-+-10-12 %, a 14-20 s swing), and the true beats are warped the same way; a "ramp" version writes an accelerando
-and ritardando into the MIDI's own tempo map (a new tempo every bar), so the truth is the map.
+exact. A "drifting" version plays the piece with a slow rubato (tempo +-4-12 %, a 14-25 s
+swing) written into the MIDI's own tempo map (a new tempo every sixteenth note) and rendered by
+FluidSynth, as a player's rubato: the notes move, their pitch does not (the audio is never
+resampled); a "ramp" version writes an accelerando and ritardando into the tempo map (a new
+tempo every bar). Either way the truth is the map.
 Sections come from Mozart's Menuetto and Rondeau of K. 80 and Haydn's Op. 1 No. 1 finale too;
 Mozart's K. 156 Tempo di Menuetto is held out (added after tuning, never tuned on: `HELD_OUT`).
 
@@ -45,6 +47,7 @@ class Piece:
     program: int | None = None  # a GM program for every part (None: the score's own)
     ramp: float = 0.0  # accelerando then ritardando in the MIDI's tempo map: +ramp at mid-excerpt (0 = none)
     cycle: float = 20.0  # seconds per swing of the rubato warp
+    warp: str = "tempo-map"  # how the rubato is made: written into the MIDI's tempo map (in the cache key of drift pieces only)
 
 
 PIECES = {
@@ -102,6 +105,24 @@ PIECES = {
     "k80-minuet-rubato": Piece("k80-minuet-rubato", "Mozart K. 80, III, with rubato (tempo +-8 %, 25 s cycle)",
                                "mozart/k80/movement3", 126, 70.0, drift=0.08, cycle=25.0),
     # --- session 5, development recordings for the tempo level (s5-tempo adds here) ---
+    # Fast 3/4 (s5-tempo, tuned on): the bar-level pulse competes with the beat. The fast minuets
+    # are heard at their beat; the others fail in the ways the held-out ones did (README): a tempo
+    # heard at 2/3 of the beat whose level then lands an octave low (K.155 I, K.156 III at 176:
+    # 88), a local tempo whose spikes said "moving" (K.155 II at 176), a polonaise tracked half a
+    # beat off for part of its length, and an Adagio at 69 heard at twice its tempo.
+    "k156-minuet-fast": Piece("k156-minuet-fast", "Mozart K. 156, III, played at 165 bpm",
+                              "mozart/k156/movement3", 165, 60.0),
+    "haydn-minuet2-fast": Piece("haydn-minuet2-fast", "Haydn Op. 1 No. 1, IV, played at 168 bpm",
+                                "haydn/opus1no1/movement4", 168, 60.0),
+    "k156-minuet-176": Piece("k156-minuet-176", "Mozart K. 156, III, played at 176 bpm",
+                             "mozart/k156/movement3", 176, 60.0),
+    "k155-176": Piece("k155-176", "Mozart K. 155, I, played at 176 bpm", "mozart/k155/movement1", 176, 60.0),
+    "k155-andante-176": Piece("k155-andante-176", "Mozart K. 155, II, played at 176 bpm",
+                              "mozart/k155/movement2", 176, 60.0),
+    "clara-polonaise1-150": Piece("clara-polonaise1-150", "Clara Schumann, Polonaise Op. 1 No. 1, at 150 bpm",
+                                  "schumann_clara/polonaise_op1n1", 150, 60.0),
+    "k156-adagio-69": Piece("k156-adagio-69", "Mozart K. 156, first Adagio, played at 69 bpm",
+                            "mozart/k156/movement4", 69, 60.0),
     # --- session 5, development recordings for sections (s5-sec adds here) ---
 }
 # Sealed (session 5): named and committed before any analysis of them was run; the benchmark
@@ -209,6 +230,48 @@ def synthesize(pm, keep_s: float, d: Path) -> np.ndarray:
     return y.mean(axis=1)
 
 
+RUBATO_STEP = 0.25  # quarter notes per tempo of a rubato's tempo map (a new tempo every sixteenth)
+
+
+def rubato_tempo_map(mid: Path, bpm: float, drift: float, cycle: float) -> None:
+    """Rewrite the steady MIDI file `mid` (one tempo, `bpm`) in place with a rubato in its tempo
+    map: the local tempo is bpm * (1 + drift * sin(2 pi t / cycle)) at second t, a new tempo every
+    RUBATO_STEP quarter notes. A player's rubato: the notes move, their pitch does not."""
+    import mido
+
+    f = mido.MidiFile(str(mid))
+    tpq = f.ticks_per_beat
+    tracks = []
+    for tr in f.tracks:
+        t, evs = 0, []
+        for msg in tr:
+            t += msg.time
+            if msg.type != "set_tempo" and msg.type != "end_of_track":
+                evs.append((t, msg))
+        tracks.append((t, evs))
+    end_tick = max(t for t, _ in tracks)
+    # Score position (quarter notes) at second t: bpm/60 * the integral of the local tempo factor.
+    end_q = end_tick / tpq + RUBATO_STEP
+    t = np.arange(0.0, end_q * 60.0 / bpm / (1 - drift) + 1.0, 1e-3)
+    q = bpm / 60.0 * (t + drift * cycle / (2 * np.pi) * (1 - np.cos(2 * np.pi * t / cycle)))
+    grid = np.arange(0.0, end_q + RUBATO_STEP, RUBATO_STEP)
+    at = np.interp(grid, q, t)  # when each step of the grid is played
+    step_ticks = int(round(RUBATO_STEP * tpq))
+    tempi = [(i * step_ticks, mido.MetaMessage("set_tempo", tempo=int(round((b - a) / RUBATO_STEP * 1e6))))
+             for i, (a, b) in enumerate(zip(at[:-1], at[1:]))]
+    out = mido.MidiFile(type=f.type, ticks_per_beat=tpq)
+    for i, (_, evs) in enumerate(tracks):
+        if i == 0:
+            evs = sorted(tempi + evs, key=lambda e: e[0])  # stable: a step's tempo before its notes
+        tr, last = mido.MidiTrack(), 0
+        for tick, msg in evs:
+            tr.append(msg.copy(time=tick - last))
+            last = tick
+        tr.append(mido.MetaMessage("end_of_track", time=max(0, end_tick - last)))
+        out.tracks.append(tr)
+    out.save(str(mid))
+
+
 def write_excerpt(y: np.ndarray, seconds: float, wav: Path) -> float:
     """Write the first `seconds` of `y` (at SR) with a 1 s fade out at the cut, as an excerpt
     would have; returns its duration (s)."""
@@ -228,7 +291,8 @@ def render(name: str) -> Rendered:
 
     piece = PIECES[name]
     fields = {k: v for k, v in piece.__dict__.items()
-              if not (k == "ramp" and v == 0.0) and not (k == "cycle" and v == 20.0)}  # keys from before these
+              if not (k == "ramp" and v == 0.0) and not (k == "cycle" and v == 20.0)  # keys from before these
+              and not (k == "warp" and not piece.drift)}
     key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
     d = CACHE / f"{piece.name}-{key}"
     meta = d / "truth.json"
@@ -262,6 +326,8 @@ def render(name: str) -> Rendered:
     sec_q = _score_sections(score, starts, bar_q)
     mid = d / "song.mid"
     score.write("midi", fp=str(mid))
+    if piece.drift:
+        rubato_tempo_map(mid, piece.bpm, piece.drift, piece.cycle)
     pm = pretty_midi.PrettyMIDI(str(mid))
     # Beats: quarter notes from the tempo map (the score's time signature may count halves).
     first_note = min(n.start for inst in pm.instruments for n in inst.notes)
@@ -277,22 +343,9 @@ def render(name: str) -> Rendered:
         bpb = 4
     # Only the excerpt goes to fluidsynth (some scores' MIDI kept it rendering for hours).
     y = synthesize(pm, piece.seconds * (1 + piece.drift) + 3.0, d)
-    sr = SR
     # fluidsynth starts the MIDI at 0: the truth is the tempo map's times, to the sample.
-    if piece.drift:
-        # Rubato: local tempo factor 1 + drift * sin(2 pi t / cycle); warp audio and truth alike.
-        t_new = np.arange(0, len(y)) / sr
-        rate = 1.0 + piece.drift * np.sin(2 * np.pi * t_new / piece.cycle)
-        t_src = np.concatenate([[0.0], np.cumsum(rate[:-1]) / sr])  # source time played at new time t
-        keep = t_src < len(y) / sr
-        y = np.interp(t_src[keep] * sr, np.arange(len(y)), y).astype(np.float32)
-        warp = lambda ts: np.interp(ts, t_src[keep], t_new[keep])  # noqa: E731
-        beats = warp(beats)
-        downbeats_q_t = warp(q2t(downbeats_q))
-        secs = warp(q2t(np.array(sec_q))) if sec_q else np.array([])
-    else:
-        downbeats_q_t = q2t(downbeats_q)
-        secs = q2t(np.array(sec_q)) if sec_q else np.array([])
+    downbeats_q_t = q2t(downbeats_q)
+    secs = q2t(np.array(sec_q)) if sec_q else np.array([])
     dur = write_excerpt(y, piece.seconds, d / "song.wav")
     cut = lambda a: [round(float(x), 4) for x in a if first_note - 0.01 <= x < dur - 1.0]  # noqa: E731
     t = {"beats": cut(beats), "downbeats": cut(downbeats_q_t), "beats_per_bar": bpb,
@@ -304,12 +357,17 @@ def render(name: str) -> Rendered:
 def section_material(name: str) -> list[tuple[float, str]]:
     """The annotated sections as (start second, material letter): spans made of the same
     measures of the written score (a repeat; first and second endings aside) share a letter.
-    For steady pieces only (the letters' times come from the one tempo)."""
+    A moving piece's times come from its MIDI's tempo map."""
     import music21
+    import pretty_midi
 
     piece = PIECES[name]
+    r = render(name)
     if piece.drift or piece.ramp:
-        raise ValueError(f"{name}: section material is annotated for steady pieces only")
+        pm = pretty_midi.PrettyMIDI(str(r.wav.parent / "song.mid"))
+        sec = lambda q: pm.tick_to_time(int(round(q * pm.resolution))) if q != float("inf") else q  # noqa: E731
+    else:
+        sec = lambda q: q * 60.0 / piece.bpm  # noqa: E731
     written = music21.corpus.parse(piece.corpus)
     score = written.expandRepeats()
     ts = score.recurse().getElementsByClass(music21.meter.TimeSignature).first()
@@ -323,14 +381,14 @@ def section_material(name: str) -> list[tuple[float, str]]:
         same = next((letters[j] for j in range(i) if len(s & spans[j]) >= 0.6 * max(1, min(len(s), len(spans[j])))),
                     None)
         letters.append(same or "ABCDEFGHIJKLMNOP"[len(set(letters))])
-    dur = render(name).piece.seconds
+    dur = r.piece.seconds
     out: list[tuple[float, str]] = []
     for a, b, m in zip(edges[:-1], edges[1:], letters):
-        if a * 60.0 / piece.bpm >= dur - 1.0:
+        if sec(a) >= dur - 1.0:
             break
-        if (b - a) * 60.0 / piece.bpm < 1.0:  # a pickup bar: part of what follows
+        if sec(b) - sec(a) < 1.0:  # a pickup bar: part of what follows
             continue
-        out.append((0.0 if not out else round(a * 60.0 / piece.bpm, 4), m))
+        out.append((0.0 if not out else round(float(sec(a)), 4), m))
     return out
 
 

@@ -25,8 +25,9 @@ def test_a_beat_is_sure_where_a_second_tracker_agrees():
 
 
 def _cut_starts(song: SongAnalysis) -> list[float]:
-    tl = plan_edit(song, shots_for([16.0] * 6), fps=FPS, size=(320, 180), title="T", song_media="song.wav",
+    tl = plan_edit(song, shots_for([16.0] * 5), fps=FPS, size=(320, 180), title="T", song_media="song.wav",
                    pacing=8)
+    assert list(tl.metadata["dreamcut"]["warnings"]) == []  # the 8-bar pace holds every shot: no balanced fallback
     return [c.metadata["dreamcut"]["record_start"] for c in tl.tracks[0] if isinstance(c, otio.schema.Clip)][1:]
 
 
@@ -43,7 +44,7 @@ def test_a_paced_cut_moves_off_a_doubtful_downbeat_to_a_sure_one_in_the_phrase()
     # it moved to a sure downbeat within half the phrase
     assert any(0.9 * bar < abs(c - doubtful) <= 4.05 * bar and
                min(abs(c - d) for d in song.downbeats) < 0.05 for c in cuts)
-    tl = plan_edit(song, shots_for([16.0] * 6), fps=FPS, size=(320, 180), title="T", song_media="song.wav",
+    tl = plan_edit(song, shots_for([16.0] * 5), fps=FPS, size=(320, 180), title="T", song_media="song.wav",
                    pacing=8)
     assert not any("doubtful" in c.metadata["dreamcut"]["reason"] for c in tl.tracks[0]
                    if isinstance(c, otio.schema.Clip))

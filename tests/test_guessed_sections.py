@@ -140,8 +140,12 @@ def test_the_board_draws_a_guessed_section_start_differently(room, artifacts_dir
         assert chorus["guess"] and chorus["edge"] == "dashed", chorus
         assert ("guessed boundary (confidence 0.31): check it in `dreamcut song` or fix it in the spec's "
                 "song: block") in chorus["title"] and chorus["confidence"] == str(GUESS), chorus
-        # a cut dragged onto the guessed start is told it is a guess; onto the sure one, not
-        at = {s.label: song.beats[song.nearest_beat(s.start)] for s in song.sections[1:]}
+        # a cut dragged onto the guessed start is told it is a guess; onto the sure one, not (a section's
+        # cut goes on its bar line, `section_downbeat`, where the planner puts it)
+        from dreamcut.edit.cut_places import section_downbeat
+
+        at = {s.label: song.beats[song.nearest_beat(section_downbeat(song, k))]
+              for k, s in enumerate(song.sections) if k}
         to = page.evaluate("t => window.dreamcutRoom.snapTime(t)", at["chorus"])
         assert to["kind"] == "section" and to["guess"] and "chorus? starts (guessed boundary)" in to["label"], to
         to = page.evaluate("t => window.dreamcutRoom.snapTime(t)", at["verse"])

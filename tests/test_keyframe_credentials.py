@@ -4,6 +4,7 @@ dreamcut's take assertion, and `dreamcut verify` says it. Real project, Runway s
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def _take(root: Path):
     return project, project.catalog.take_for_job(planned[0].key)
 
 
-def test_a_take_names_its_cast_keyframe_as_an_ingredient_and_verify_says_it(monkeypatch, tmp_path, cli):
+@contextlib.contextmanager
+def runway_running(monkeypatch):
+    """The Runway simulator, with this test's environment pointing the backend at it (fast clock)."""
     from simulators.runway import RunwaySim
 
     server = RunwaySim(key=KEY).start()
@@ -49,6 +52,13 @@ def test_a_take_names_its_cast_keyframe_as_an_ingredient_and_verify_says_it(monk
         for name, value in server.env.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", "500")
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_take_names_its_cast_keyframe_as_an_ingredient_and_verify_says_it(monkeypatch, tmp_path, cli):
+    with runway_running(monkeypatch):
         root = _project(tmp_path / "k", keyframe=True)
         project, take = _take(root)
         keyframe = project.keyframes_dir / f"{take.job_key}.png"
@@ -76,5 +86,3 @@ def test_a_take_names_its_cast_keyframe_as_an_ingredient_and_verify_says_it(monk
         m = active_manifest(read_manifest_store(plain / take.path))
         assert not m.get("ingredients") and "cast_keyframe" not in assertion(m, TAKE_ASSERTION)
         assert verify(plain / take.path).keyframe is None
-    finally:
-        server.stop()

@@ -5,6 +5,7 @@ things in silence: pins the song does not have, handle room, degraded decisions 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,22 @@ def test_a_take_from_an_older_prompt_is_not_chosen_over_a_current_one(project):
     assert notes == []
     p.catalog.select(shot.id, "old-1")  # the director's pick stands
     assert pipeline.selected_takes(p)[shot.id].id == "old-1"
+
+
+def test_pacing_dropped_for_too_many_shots_is_said_by_check_and_edit(project, cli):
+    # 8 shots of 6.5 s over a 24-bar song paced every 8 bars: 6 slots (takes fill 8 s at most), so the planner
+    # places one cut per shot instead; `check` says it before anything is made, `edit` after.
+    def crowd(d):
+        d["song"] = {"file": d["song"], "pacing": 8}
+        d["take_seconds"] = 6.5
+        d["shots"] = [{"id": f"shot-{i + 1:02d}", "prompt": f"Shot {i + 1}: the camera drifts through a lit street"}
+                      for i in range(8)]
+    _edit_spec(project, crowd)
+    out = cli("--project", str(project), "check")
+    text = " ".join(out.stdout.split())
+    assert out.returncode == 0 and re.search(r"warning: pacing 8: 8 shots for \d+ paced slots", text), text
+    _import_takes(project, 6.5)
+    edit = cli("--project", str(project), "edit", "--json", "--strict")
+    assert edit.returncode == 1
+    lines = [x for x in json.loads(edit.stdout)["degraded"] if x.startswith("pacing 8: 8 shots for")]
+    assert len(lines) == 1 and "so the pace is dropped" in lines[0] and "use at most" in lines[0]

@@ -10,21 +10,13 @@ import json
 from PIL import Image
 
 from dreamcut.media import file_sha256
-from test_keyframe_credentials import KEY, _project, _take
+from test_keyframe_credentials import _project, _take, runway_running
 
 
 def test_verify_rehashes_the_projects_keyframe_file(monkeypatch, tmp_path, cli):
-    from simulators.runway import RunwaySim
-
-    server = RunwaySim(key=KEY).start()
-    try:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", "500")
+    with runway_running(monkeypatch):
         root = _project(tmp_path / "k", keyframe=True)
         project, take = _take(root)
-    finally:
-        server.stop()
     keyframe = project.keyframes_dir / f"{take.job_key}.png"
     signed = file_sha256(keyframe)
     rel = keyframe.relative_to(root).as_posix()

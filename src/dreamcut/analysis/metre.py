@@ -1,5 +1,6 @@
 """The metre: beats per bar (3 or 4) and where the first downbeat is, from where chords
-change, the low end hits and the accents recur, with how clearly the bar lines are heard.
+change, the low end hits and the accents recur (and, of a 4-beat bar's two halves, which is
+louder), with how clearly the bar lines are heard.
 """
 
 from __future__ import annotations
@@ -46,22 +47,57 @@ def _metre(beat_frames: np.ndarray, chroma: np.ndarray, low: np.ndarray, n_frame
                 best = (contrast, p)
         return best
 
+    accent = None
+    if oenv is not None:
+        accent = np.array([oenv[max(0, f - w): f + w + 1].max() if f < len(oenv) else 0.0 for f in beat_frames])
+
+    def phase4() -> tuple[float, int]:
+        """The best phase of 4, then the stronger half of its bar (`_stronger_half`)."""
+        c, p = phase(4)
+        return c, _stronger_half(score, accent, p)
+
     if beats_per_bar:
-        c, p = phase(beats_per_bar)
+        c, p = phase4() if beats_per_bar == 4 else phase(beats_per_bar)
         return beats_per_bar, p, c
-    (c3, p3), (c4, p4) = phase(3), phase(4)
+    (c3, p3), (c4, p4) = phase(3), phase4()
     # The best phase of 4 stands out more by chance than the best of 3 (four tries, a quarter of the
     # beats), and a 2/4 piece counts 4; so the contrasts alone took a 3/4 minuet for 4/4. The accents'
     # own periodicity (the onsets, the low end and the chord changes recur every 3 or every 4 beats)
     # decides with them.
-    accents = [hit, change]
-    if oenv is not None:
-        accents.append(np.array([oenv[max(0, f - w): f + w + 1].max() if f < len(oenv) else 0.0
-                                 for f in beat_frames]))
+    accents = [hit, change] + ([accent] if accent is not None else [])
     periodic = sum(_lag_correlation(x, 3) - _lag_correlation(x, 4) for x in accents)
     if (c3 - c4) + ACCENT_WEIGHT * periodic > 0:
         return 3, p3, c3
     return 4, p4, c4
+
+
+def _stronger_half(score: np.ndarray, accent: np.ndarray | None, p: int) -> int:
+    """Of a 4-beat bar's two halves (phase `p` and `p + 2`), the one where the chords change and
+    the low end hits more (`score`, as the phase was found) and the beats are louder (`accent`,
+    `HALF_ACCENT` times as much).
+
+    Chords change at both halves of a 4-beat bar (in 2/4 the "bar" is two notated bars, and a
+    rag's harmony moves every half bar), so the chord changes and the low end found the half bar
+    but put the bar line on beat 3 of Maple Leaf Rag: every "phrase start" cut on beat 3 (downbeat
+    F 0.000). The accent of every band (the onset strength on the beat) is louder on the true
+    bar's first half in all ten development recordings in 2/4 and 4/4 (0.08-0.70 standard
+    deviations; the rag 0.70, its chords -0.35 the other way). A pop song's snare makes beats 2
+    and 4 the loud ones and can make beat 3 louder than 1 (the synthesized short song: -0.29), but
+    its chords change on the bar (+1.40): both count. Bach's chorale BWV 66.6 stays on beat 3: its
+    chords change more on beat 3 (-0.41) and its accents barely say otherwise (+0.08). Not tuned
+    on, POP909's piano song 001 went from 0.000 to 0.993; the other seven dev songs are unchanged.
+    """
+    if accent is None or len(accent) < 8:
+        return p
+    q = (p + 2) % 4
+    a = (accent - accent.mean()) / (accent.std() + 1e-9)
+    d = (score[p::4].mean() - score[q::4].mean()) + HALF_ACCENT * (a[p::4].mean() - a[q::4].mean())
+    return q if d < 0 else p
+
+
+# How much the accents weigh against the chord changes and the low end in choosing a 4-beat bar's
+# stronger half: the rag needs more than 0.5, the synthesized pop song less than 4.8.
+HALF_ACCENT = 1.5
 
 
 def _lag_correlation(x: np.ndarray, lag: int) -> float:

@@ -19,7 +19,7 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     """Where repeated material starts or stops repeating: {bar index: (strength 0..1, beat time)}.
 
     Structure features (Serra et al. 2014): a recurrence matrix of beat-synchronous chroma
-    (with 4 beats of context; alike up to a chroma bin where the speed wavers: `_recurrence`), turned into time-lag form, smoothed over 4 beats; a boundary
+    (with 4 beats of context: `_recurrence`), turned into time-lag form, smoothed over 4 beats; a boundary
     is where the lag pattern changes (a repeat begins: the second A of A A B, or the B after
     it). Peaks at least 8 bars apart (4 either side), above 30 % of the strongest, on the beat
     where the change is (the bar index is the nearest downbeat's: the heard downbeats can be
@@ -44,7 +44,7 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     cs = librosa.util.sync(chroma, bf, aggregate=np.median)
     starts = np.concatenate([[0.0], np.asarray(beats)[: len(bf)]])[: cs.shape[1]]
     k = max(2, int(2 * np.sqrt(cs.shape[1])))
-    rec = _recurrence(cs, k, slack=PITCH_SLACK if _sways(beats) else 0)
+    rec = _recurrence(cs, k)
     lag = gaussian_filter(librosa.segment.recurrence_to_lag(rec, pad=False), sigma=(0.5, 4))
     nov = np.concatenate([[0.0], np.linalg.norm(np.diff(lag, axis=1), axis=0)])
     nov = gaussian_filter1d(nov, 2)
@@ -67,43 +67,14 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     return out
 
 
-PITCH_SLACK = 1  # chroma bins a repeat may be heard off by in a swaying recording (see _sways)
-SWAY = 1.05  # a recording sways when its local tempo (over 8 beats) spans more than 5 % (5th to 95th percentile)
-
-
-def _sways(beats: list[float]) -> bool:
-    """Whether the recording's speed wavers (its local tempo, over 8 beats, spans more than
-    SWAY). A wavering speed (a tape, a turntable, a resampled file) wavers the pitch with it:
-    +-4 % is +-0.7 semitone, and a repeat heard at another point of the sway is that far off."""
-    from scipy.ndimage import median_filter, uniform_filter1d
-
-    if len(beats) < 16:
-        return False
-    local = uniform_filter1d(median_filter(np.diff(beats), 5), 8)
-    lo, hi = np.percentile(local, [5, 95])
-    return bool(hi / max(lo, 1e-9) > SWAY)
-
-
-def _recurrence(cs: np.ndarray, k: int, width: int = 3, slack: int = 0) -> np.ndarray:
+def _recurrence(cs: np.ndarray, k: int, width: int = 3) -> np.ndarray:
     """The beats' recurrence (affinity 0..1 between mutual k nearest neighbours, as librosa's
-    `recurrence_matrix`) from beat chroma with 4 beats of context, where two beats alike up to
-    a shift of PITCH_SLACK chroma bins count as alike: a passage played 4 % fast off a tape is
-    0.7 semitone sharp, and its repeats must still be heard as repeats."""
+    `recurrence_matrix`) from beat chroma with 4 beats of context."""
     import librosa
 
-    def stacked(c: np.ndarray) -> np.ndarray:
-        return librosa.feature.stack_memory(c, n_steps=4, mode="edge")
-
-    base = stacked(cs)
+    base = librosa.feature.stack_memory(cs, n_steps=4, mode="edge")
     sq = (base * base).sum(axis=0)
-
-    def dist_to(f: np.ndarray) -> np.ndarray:
-        return np.sqrt(np.maximum((f * f).sum(axis=0)[:, None] + sq[None, :] - 2 * f.T @ base, 0.0))
-
-    dist = dist_to(base)
-    for s in range(1, slack + 1):
-        for sh in (s, -s):
-            dist = np.minimum(dist, dist_to(stacked(np.roll(cs, sh, axis=0))))
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * base.T @ base, 0.0))
     dist = np.minimum(dist, dist.T)
     n = dist.shape[0]
     idx = np.arange(n)

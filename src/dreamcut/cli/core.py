@@ -114,8 +114,10 @@ def check(
         for line in cast_lines:
             console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     for pr in problems:
-        if pr.shot_id == "*":
-            console.print(f"[red]error[/]: {pr.message} (fix: {pr.fix})", highlight=False)
+        if pr.shot_id == "*":  # song-wide: a warning (pacing dropped, a weak pulse) stays a warning
+            colour = "red" if pr.severity == "error" else "yellow"
+            console.print(f"[{colour}]{pr.severity}[/]: {pr.message}" + (f" (fix: {pr.fix})" if pr.fix else ""),
+                          highlight=False)
     if result.errors and not est.over_budget:
         raise BadInput(f"{len(result.errors)} problem(s) in the shot list (listed above)", where="dreamcut.yaml",
                        fix="fix them, then run `dreamcut check` again")

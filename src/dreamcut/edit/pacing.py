@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.edit.cut_places import _Cut
-from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _usable_frames
+from dreamcut.edit.cut_places import OFF_BAR_NOTE, _Cut, section_bar, section_downbeat
+from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _tc, _usable_frames
 from dreamcut.spec import TransitionSpec
 
 
@@ -42,26 +42,27 @@ def section_pace(song: SongAnalysis, index: int, pacing) -> int:
 
 
 def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list[int]:
-    """Record frames of the paced cuts in (f0, f1): every N bars from each sure section's start
-    (a guessed section boundary, `SongAnalysis.sure_section`, forces no cut: the phrase grid of
-    the sections before carries on across it, at this section's pace)."""
+    """Record frames of the paced cuts in (f0, f1): every N bars from each sure section's bar line
+    (`section_downbeat`: the downbeat nearest where the analysis heard it begin). A guessed section
+    boundary (`SongAnalysis.sure_section`) forces no cut: the phrase grid of the sections before
+    carries on across it, at this section's pace."""
     out: list[int] = []
     nb = len(song.downbeats)
+    lines = [section_downbeat(song, i) for i in range(len(song.sections))]  # where each section's cut goes
     last: int | None = None  # bar of the previous paced cut (or sure section start)
     for i, sec in enumerate(song.sections):
         n = section_pace(song, i, pacing)
-        first = max(0, song.bar_index(sec.start))
-        if first < nb and song.downbeats[first] < sec.start - 0.25:
-            first += 1  # the section starts mid-bar: its phrases count from the next bar
+        first = section_bar(song, i)
+        end = lines[i + 1] if i + 1 < len(lines) else sec.end
         if last is None or song.sure_section(i):
-            starts = [sec.start] if sec.start > 0 else []
+            starts = [lines[i]] if lines[i] > 0 else []
             last = first
         else:
             starts = []
         k = last + n
         while k < first:
             k += n
-        while k < nb and song.downbeats[k] < sec.end - 0.05:
+        while k < nb and song.downbeats[k] < end - 0.05:
             starts.append(song.downbeats[k])
             last = k
             k += n
@@ -88,10 +89,10 @@ def _sure_beat_near(song: SongAnalysis, t: float, bars: int) -> int:
     return min(sure, key=lambda j: (abs(song.beats[j] - t), j)) if sure else i
 
 
-def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
-                 pacing, cuts: list[_Cut], pin0: str | None) -> list[_Clip] | None:
-    """Clips for one anchored span under `pacing`; None when there are fewer paced slots than shots
-    (the balanced planner then places one cut per shot)."""
+def _paced_slots(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                 pacing) -> list[tuple[int, int]]:
+    """(start, end) record frames of the paced slots of one anchored span: a cut every N bars,
+    none closer than a bar, and a slot longer than any take can fill split on its strongest cut."""
     by_frame = {c.frame: c for c in inner}
     points = [f for f in _pace_points(song, f0, f1, fps, pacing) if f in by_frame]
     bar = max(1, int(round(song.beat_period * song.beats_per_bar * fps)))
@@ -119,7 +120,48 @@ def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], 
             split.append(best.frame)
             a = best.frame
         split.append(b)
-    slots = list(zip(split[:-1], split[1:]))
+    return list(zip(split[:-1], split[1:]))
+
+
+def _pacing_text(pacing) -> str:
+    """`pacing` as the director wrote it in the song: block."""
+    if isinstance(pacing, dict):
+        return "{" + ", ".join(f"{k}: {_num(v)}" for k, v in pacing.items()) + "}"
+    return _num(pacing)
+
+
+def _num(v) -> str:
+    return v if isinstance(v, str) else f"{float(v):g}"
+
+
+def pacing_shortfall(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                     total: int, pacing) -> str | None:
+    """The line `edit` and `check` say when `pacing` gives this anchored span fewer slots than it has
+    shots, so the planner drops the pace and places one cut per shot, balanced to the takes; with
+    the fix: a denser pace that fits (every N bars everywhere, the least change) or how many shots
+    the asked pace holds. None when the pace holds every shot."""
+    have = len(_paced_slots(song, group, inner, f0, f1, fps, pacing))
+    m = len(group)
+    if have >= m:
+        return None
+    where = "" if f0 == 0 and f1 >= total else f" from {_tc(f0, fps)} to {_tc(f1, fps)} (between pins)"
+    paces = sorted({section_pace(song, i, pacing) for i, sec in enumerate(song.sections)
+                    if sec.start * fps < f1 and sec.end * fps > f0}) or [1]
+    start = paces[0] if len(paces) > 1 else paces[0] - 1  # denser than the asked pace everywhere
+    denser = next(((n, k) for n in range(start, 0, -1)
+                   if (k := len(_paced_slots(song, group, inner, f0, f1, fps, n))) >= m), None)
+    fix = (f"pace more often, e.g. `pacing: {denser[0]}` gives {denser[1]} slots, or use at most {have} shots"
+           if denser else f"use at most {have} shots, or drop `pacing:` to give each shot one cut")
+    return (f"pacing {_pacing_text(pacing)}: {m} shots for {have} paced slots{where}, so the pace is dropped and "
+            f"each shot gets one cut, balanced to the takes ({fix})")
+
+
+def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], f0: int, f1: int, fps: int,
+                 pacing, cuts: list[_Cut], pin0: str | None) -> list[_Clip] | None:
+    """Clips for one anchored span under `pacing`; None when there are fewer paced slots than shots
+    (the balanced planner then places one cut per shot, and `pacing_shortfall` says so)."""
+    by_frame = {c.frame: c for c in inner}
+    slots = _paced_slots(song, group, inner, f0, f1, fps, pacing)
     m = len(group)
     if len(slots) < m:
         return None
@@ -157,7 +199,26 @@ def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], 
             cut = None if a == 0 else by_frame.get(a) or next((c for c in cuts if c.frame == a), None)
             clips.append(_Clip(shot=shot, start=a, end=b, cut=cut, pin=pin0 if (j == 0 and k == 0) else None,
                                use=(k + 1, n) if n > 1 else None))
+            why = _off_bar(song, cut) if clips[-1].pin is None else None
+            if why:
+                clips[-1].notes.append(why)
             if n > 1 and k > 0 and _usable_frames(group[j], fps) <= b - a:
                 clips[-1].notes.append("repeats the same footage: the take is no longer than its slot "
                                        "(longer takes give each use its own stretch)")
     return clips
+
+
+def _off_bar(song: SongAnalysis, cut: _Cut | None) -> str | None:
+    """Why a paced cut is not on a downbeat (None when it is, or when the director's section start
+    put it there): the downbeats near it are doubtful beats with no sure one within reach, its
+    section is heard starting far from any bar line, or no take is long enough to reach the next one."""
+    if cut is None or cut.beat_in_bar == 1 or (cut.section_start and "sections" in song.corrected):
+        return None
+    bar = song.bar_index(song.beats[cut.beat])
+    down = song.nearest_beat(song.downbeats[bar]) if 0 <= bar < len(song.downbeats) else -1
+    if down >= 0 and not song.sure_beat(down):
+        return (f"{OFF_BAR_NOTE}: the downbeats near it are doubtful beats (the two beat trackers disagree) "
+                "and no sure one is within reach; pin the shot to a bar if it sounds off")
+    if cut.section_start:
+        return f"{OFF_BAR_NOTE}: {cut.section} is heard starting more than a bar from any downbeat"
+    return f"{OFF_BAR_NOTE}: no take reaches the next downbeat (takes longer than a bar keep cuts on it)"

@@ -5,7 +5,7 @@ against the song map, and the anchors (song start, each pin, song end) the plann
 from __future__ import annotations
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.edit.cut_places import _Cut
+from dreamcut.edit.cut_places import _Cut, section_downbeat
 from dreamcut.edit.shots import ShotInput, _tc
 from dreamcut.errors import BadInput
 
@@ -54,7 +54,7 @@ def pin_time(song: SongAnalysis, shot: ShotInput) -> tuple[str, float]:
             have = ", ".join(song.section_names()) or "none"
             raise BadInput(f"pinned to section {p.section!r}, which the song does not have", where=shot.shot_id,
                            fix=f"use one of: {have}")
-        return f"section {label}#{n}", song.sections[k].start
+        return f"section {label}#{n}", section_downbeat(song, k)  # its bar line, where its unpinned cut goes
     if p.bar is not None:
         if p.bar > len(song.downbeats):
             raise BadInput(f"pinned to bar {p.bar}, but the song has {len(song.downbeats)} bars",

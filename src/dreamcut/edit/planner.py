@@ -32,7 +32,7 @@ import opentimelineio as otio
 from dreamcut.analysis.audio import SongAnalysis
 from dreamcut.edit.cut_places import (BONUS_DOWNBEAT, BONUS_PHRASE4, BONUS_PHRASE8, BONUS_SECTION, DOUBTFUL_NOTE, _weak,
                                       cut_places)
-from dreamcut.edit.pacing import AUTO_CALM, AUTO_FAST, _paced_clips, section_pace
+from dreamcut.edit.pacing import AUTO_CALM, AUTO_FAST, _paced_clips, pacing_shortfall, section_pace
 from dreamcut.edit.pins import _anchors, pin_doubt, pin_time
 from dreamcut.edit.placing import LOST_TRANSITION, _place_cuts
 from dreamcut.edit.report import DEGRADED_MARKS, degraded, degraded_items, explain
@@ -82,6 +82,7 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
     anchors = _anchors(song, shots, cuts, fps, total)
 
     clips: list[_Clip] = []
+    warnings = _song_warnings(song)
     for (i0, f0, pin0), (i1, f1, _) in zip(anchors[:-1], anchors[1:]):
         group = shots[i0:i1]
         inner = [c for c in cuts if f0 < c.frame < f1]
@@ -90,6 +91,7 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
             if paced is not None:
                 clips.extend(paced)
                 continue
+            warnings.append(pacing_shortfall(song, group, inner, f0, f1, fps, total, pacing) or "")
         chosen = None
         if _weak(song):
             # The grid is a guess: cut only on phrase starts and section boundaries when they suffice.
@@ -114,19 +116,19 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
         if doubt:
             c.notes.append(doubt)
     _retime_and_trim(clips, song, fps)
-    return _timeline(clips, song, fps, size, title, song_media, total)
+    return _timeline(clips, song, fps, size, title, song_media, total, [w for w in warnings if w])
 
 
 # -- the timeline -------------------------------------------------------------------------------
 
 
 def _timeline(clips: list[_Clip], song: SongAnalysis, fps: int, size: tuple[int, int], title: str,
-              song_media: str, total: int) -> otio.schema.Timeline:
+              song_media: str, total: int, warnings: list[str]) -> otio.schema.Timeline:
     rt = lambda f: otio.opentime.RationalTime(f, fps)  # noqa: E731
     tl = otio.schema.Timeline(name=title)
     tl.metadata["dreamcut"] = {"version": TIMELINE_VERSION, "song": song_media, "fps": int(fps),
                                "size": [int(size[0]), int(size[1])], "tempo": float(song.tempo), "title": title,
-                               "beats_per_bar": int(song.beats_per_bar), "warnings": _song_warnings(song)}
+                               "beats_per_bar": int(song.beats_per_bar), "warnings": warnings}
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     for k, c in enumerate(clips):
         take = int(math.floor(c.shot.take_seconds * fps + 1e-6))
