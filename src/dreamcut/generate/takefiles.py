@@ -115,11 +115,7 @@ def _write_sidecar(path: Path, text: str) -> None:
     without its mkdir and random temp name: a take has one writer, and this runs once per job."""
     tmp = path.with_name(f"{temp_prefix(path.stem)}sidecar.part{path.suffix}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            os.write(fd, text.encode("utf-8"))
-        finally:
-            os.close(fd)
+        tmp.write_text(text, encoding="utf-8")  # writes it all (a bare os.write may write part)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
