@@ -116,6 +116,7 @@ def _describe_take(f: dict) -> str:
     label = f"shot {f.get('shot')} take {f.get('take')}" if f.get("shot") else str(f.get("title") or f.get("take"))
     return f"{label} ({', '.join(bits)})"
 
+
 def check_keyframe_file(report: VerifyReport, project) -> None:
     """Re-hash the cast keyframe a take names in its credentials, as `project` still keeps it
     (`provenance.takes.keyframe_file` of the take the credentials name): `report.keyframe_file`
