@@ -12,13 +12,15 @@ Bar 0's time in the MIDI: the first note of `melody.txt` is put on the MIDI's fi
 note; the rest of `melody.txt` must then land on the MIDI's melody (see `alignment`). The truth
 follows from the MIDI's one tempo: beats are its quarter notes from bar 0, downbeats every four,
 and a section boundary falls where the annotator's letter changes (phrases in a row with the
-same letter are one section). The 16 songs were chosen by a rule fixed before any analysis
-(`is_candidate`, `select`): DEV for development, SEALED measured only at the end.
+same letter are one section). The songs were chosen by a rule fixed before any analysis
+(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5 (session 5's sealed set,
+measured once then) now studied too, SEALED (session 6's) measured only at the end.
 
 Only the first `SECONDS` are rendered (same soundfont and cache as tests/midi_songs.py, a 1 s
 fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
-    python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR   # re-run the choice
+    python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR         # DEV and SEEN_S5
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 6's SEALED
 """
 
 from __future__ import annotations
@@ -50,7 +52,11 @@ FILES = ("{id}.mid", "beat_midi.txt", "human_label1.txt", "human_label2.txt", "m
 # Chosen by `select` (ids 001..150 in order; the first 8 candidates with an odd id, the first 8
 # with an even id), committed before dreamcut analysed any of them.
 DEV: tuple[str, ...] = ('001', '003', '007', '009', '015', '019', '021', '027')
-SEALED: tuple[str, ...] = ('006', '024', '026', '028', '042', '046', '050', '052')  # never analyse these while working (the integrator measures them)
+# Session 5's sealed set: measured once at the end of session 5, so seen; studied from session 6 on.
+SEEN_S5: tuple[str, ...] = ('006', '024', '026', '028', '042', '046', '050', '052')
+# Session 6's sealed set (`select_sealed`: the first 12 candidates from id 151 on, the same rule),
+# committed before dreamcut analysed any of them. Never analyse these while working.
+SEALED: tuple[str, ...] = ('151', '153', '155', '156', '160', '161', '166', '168', '169', '170', '174', '179')
 
 
 def phrases(label: str) -> list[tuple[str, int]]:
@@ -135,6 +141,41 @@ def _git_show(git_dir: str, path: str) -> bytes | None:
     return r.stdout if r.returncode == 0 else None
 
 
+def _files(pop909_git: str, structure_git: str, sid: str) -> dict[str, bytes | None]:
+    files = {"mid": _git_show(pop909_git, f"POP909/{sid}/{sid}.mid"),
+             "beat_midi.txt": _git_show(pop909_git, f"POP909/{sid}/beat_midi.txt")}
+    for f in ("human_label1.txt", "human_label2.txt", "melody.txt", "tempo.txt"):
+        files[f] = _git_show(structure_git, f"POP909/{sid}/{f}")
+    return files
+
+
+def _keep(sid: str, files: dict[str, bytes | None]) -> None:
+    d = DATA / sid
+    d.mkdir(parents=True, exist_ok=True)
+    for f in FILES:
+        data = files["mid" if f.endswith(".mid") else f]
+        if data is None:
+            raise SystemExit(f"{sid}: {f} is missing in the source repositories")
+        (d / f.format(id=sid)).write_bytes(data)
+
+
+def select_sealed(pop909_git: str, structure_git: str, *, first: int = 151, n: int = 12) -> list[str]:
+    """Session 6's sealed set: the first n candidates (any id) from `first` on, by the same rule.
+    Writes the chosen songs' files under DATA."""
+    out: list[str] = []
+    for k in range(first, 910):
+        sid = f"{k:03d}"
+        files = _files(pop909_git, structure_git, sid)
+        ok, why = is_candidate(files)
+        print(sid, "candidate" if ok else "not:", why)
+        if ok:
+            out.append(sid)
+            _keep(sid, files)
+            if len(out) == n:
+                break
+    return out
+
+
 def select(pop909_git: str, structure_git: str, *, last: int = 150, n: int = 8) -> tuple[list[str], list[str]]:
     """Scan ids 001..last in order; DEV = the first n candidates with an odd id, SEALED the first
     n with an even id. Writes the chosen songs' files under DATA."""
@@ -142,22 +183,13 @@ def select(pop909_git: str, structure_git: str, *, last: int = 150, n: int = 8) 
     sealed: list[str] = []
     for k in range(1, last + 1):
         sid = f"{k:03d}"
-        files = {"mid": _git_show(pop909_git, f"POP909/{sid}/{sid}.mid"),
-                 "beat_midi.txt": _git_show(pop909_git, f"POP909/{sid}/beat_midi.txt")}
-        for f in ("human_label1.txt", "human_label2.txt", "melody.txt", "tempo.txt"):
-            files[f] = _git_show(structure_git, f"POP909/{sid}/{f}")
+        files = _files(pop909_git, structure_git, sid)
         ok, why = is_candidate(files)
         print(sid, "candidate" if ok else "not:", why)
         pick = dev if k % 2 else sealed
         if ok and len(pick) < n:
             pick.append(sid)
-            d = DATA / sid
-            d.mkdir(parents=True, exist_ok=True)
-            for f in FILES:
-                data = files["mid" if f.endswith(".mid") else f]
-                if data is None:
-                    raise SystemExit(f"{sid}: {f} is missing in the source repositories")
-                (d / f.format(id=sid)).write_bytes(data)
+            _keep(sid, files)
         if len(dev) == n and len(sealed) == n:
             break
     return dev, sealed
@@ -270,7 +302,9 @@ def render(song_id: str) -> Song:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--select":
+    if len(sys.argv) == 4 and sys.argv[1] == "--select-sealed":
+        print("SEALED =", tuple(select_sealed(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--select":
         dev, sealed = select(sys.argv[2], sys.argv[3])
         print("DEV =", tuple(dev))
         print("SEALED =", tuple(sealed))
