@@ -1,7 +1,8 @@
 """The song's sections: boundaries from its repetition structure and changes of sound, and names.
 
 Boundaries come from where repeated material starts (`_repeat_bounds`, structure features) and a
-checkerboard novelty on the bar-by-bar self-similarity (`_sections`), strongest first, every
+checkerboard novelty on the bar-by-bar self-similarity (`_sections_on_grid`; a slow song's bars
+are split in two for it, `_sections`), strongest first, every
 section at least a phrase long (`_phrases_apart`); `_name_segments` calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position.
@@ -145,6 +146,48 @@ def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
 
 def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray,
               rms: np.ndarray, beats: list[float] | None = None, bars_clear: bool = True) -> list[Section]:
+    """The song's sections, found on a grid of about two seconds whatever its tempo is heard as.
+
+    A slow song's bars (longer than LONG_BAR) are split in two for the search (`_sections_on_grid`
+    measures repeats, phrases and gaps in grid steps: a ballad heard at its true quarter note
+    and the same ballad heard at double speed must give the same sections); a section found on
+    a half-bar line starts on the downbeat before it (a repeat or a change is heard at the bar
+    it belongs to, a little late), and every section starts on a downbeat.
+    """
+    d = np.asarray(downbeats, dtype=float)
+    if len(d) < 4 or float(np.median(np.diff(d))) <= LONG_BAR:
+        return _sections_on_grid(downbeats, duration, times, chroma, mfcc, rms, beats=beats, bars_clear=bars_clear)
+    bar = float(np.median(np.diff(d)))
+    last = d[-1] + bar / 2  # the last bar's half-bar line, when the song lasts that long
+    grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2, [last] if last < duration else []]))
+    found = _sections_on_grid([float(x) for x in grid], duration, times, chroma, mfcc, rms, beats=beats,
+                              bars_clear=bars_clear)
+    out: list[Section] = []
+    for sec in found:
+        start = sec.start
+        if out:
+            k = int(np.searchsorted(d, start + 1e-6)) - 1  # the downbeat at or before it
+            nearest = int(np.argmin(np.abs(d - start)))
+            # on (or within a quarter bar of) a downbeat: that downbeat; on a half-bar line: the one before
+            start = float(d[nearest] if abs(d[nearest] - start) <= 0.25 * bar else d[max(0, k)])
+            if start <= out[-1].start + 1e-6:
+                continue  # two grid steps of one bar: the first section found there stands
+        out.append(Section(round(start, 4), 0.0, sec.label, sec.confidence))
+    return [Section(s.start, round(out[i + 1].start if i + 1 < len(out) else duration, 4), s.label, s.confidence)
+            for i, s in enumerate(out)]
+
+
+# Bars longer than this (s) are split in two for the section search: a slow ballad's bar heard
+# at its true quarter note (3.7-4.2 s in the POP909 ballads) is two of the bars it is heard as at
+# double speed, and repeats, phrases and gaps are measured in grid steps. No recording of the
+# benchmark is heard with bars over 2.93 s today (the slowest: a quartet adagio, 2.86 s, and
+# POP909 003, 2.93 s), so none of them changes.
+LONG_BAR = 3.0
+
+
+def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
+                      mfcc: np.ndarray, rms: np.ndarray, beats: list[float] | None = None,
+                      bars_clear: bool = True) -> list[Section]:
     """Segment by repetition structure on a bar grid and name the segments.
 
     Boundaries come from two kinds of evidence: where repeated material starts (structure
