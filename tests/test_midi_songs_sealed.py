@@ -46,8 +46,6 @@ def test_a_tempo_is_read_from_the_first_word_the_table_knows():
     assert rule.score_tempo(s) == (100.0, "metronome mark 100")
 
 
-@pytest.mark.slow
-def test_the_rule_chooses_the_committed_set_again():
-    chosen = rule.select_sealed()
-    got = [(v.corpus, v.bpm, v.sections > 0) for v in chosen]
-    assert got == [(p.corpus, p.bpm, True) for p in midi_songs.SEALED_PIECES.values()]
+# The rule's full re-run (every candidate parsed, expanded and written: ~4 min) is a command, not a
+# test, so the suite stays inside its time: `python tests/midi_songs_sealed.py` prints the verdicts
+# and the chosen set, which must read as SEALED_PIECES does.
