@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-ANALYSIS_VERSION = 48
+ANALYSIS_VERSION = 49
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cut on without doubt
