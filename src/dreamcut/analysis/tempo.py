@@ -168,8 +168,10 @@ def choose_octave(contrast_at: dict[float, float]) -> float:
 # heard at twice that, against 007 and 009 at 136-138: the same onsets, bass notes, chord changes and
 # melody notes per heard beat), so the analysis says so instead: the development songs heard an
 # octave off score within 0.03-2.26 of the octave they missed (at twice the tempo) and 0.64-1.48
-# (at half it); OCTAVE_DOUBT covers them all. Most songs at 130-180 bpm and 80-96 bpm are named with
-# their other octave too: the analysis is not sure of those either.
+# (at half it); OCTAVE_DOUBT covers them all. The songs heard at their beat score the same way
+# (0.0-1.97 to half of 114-168 bpm, 0.4-1.3 to twice 82-96 bpm; the synthesized demo song at 120:
+# 2.07): every development recording, 82-168 bpm, names its other octave. That is what the analysis
+# knows; a margin that told the two apart was not found.
 OCTAVE_DOUBT = 2.5
 
 
