@@ -152,7 +152,8 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     measures repeats, phrases and gaps in grid steps: a ballad heard at its true quarter note
     and the same ballad heard at double speed must give the same sections); a section found on
     a half-bar line starts on the downbeat before it (a repeat or a change is heard at the bar
-    it belongs to, a little late), and every section starts on a downbeat.
+    it belongs to, a little late), so every section starts on a downbeat (or, where the bar lines
+    are unclear, on its repeat's own beat, as `_sections_on_grid` puts it).
     """
     d = np.asarray(downbeats, dtype=float)
     if len(d) < 4 or float(np.median(np.diff(d))) <= LONG_BAR:
@@ -166,10 +167,10 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     for sec in found:
         start = sec.start
         if out:
-            k = int(np.searchsorted(d, start + 1e-6)) - 1  # the downbeat at or before it
-            nearest = int(np.argmin(np.abs(d - start)))
-            # on (or within a quarter bar of) a downbeat: that downbeat; on a half-bar line: the one before
-            start = float(d[nearest] if abs(d[nearest] - start) <= 0.25 * bar else d[max(0, k)])
+            on_grid = float(np.min(np.abs(grid - start))) < 1e-3
+            if on_grid:  # on a bar line: there; on a half-bar line: the bar line before it
+                start = float(d[max(0, int(np.searchsorted(d, start + 1e-3)) - 1)])
+            # (off the grid: a repeat's own beat where the bar lines are unclear, kept as it is)
             if start <= out[-1].start + 1e-6:
                 continue  # two grid steps of one bar: the first section found there stands
         out.append(Section(round(start, 4), 0.0, sec.label, sec.confidence))
