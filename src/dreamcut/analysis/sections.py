@@ -146,7 +146,7 @@ def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
 
 def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray,
               rms: np.ndarray, beats: list[float] | None = None, bars_clear: bool = True) -> list[Section]:
-    """The song's sections, found on a grid of about two seconds whatever its tempo is heard as.
+    """The song's sections, searched on a grid of steps no longer than LONG_BAR, however its beat is heard.
 
     A slow song's bars (longer than LONG_BAR) are split in two for the search (`_sections_on_grid`
     measures repeats, phrases and gaps in grid steps: a ballad heard at its true quarter note
