@@ -150,8 +150,18 @@ class _Pacer:
     def first_poll(self, default: float) -> float:
         return self.expected if self.expected is not None else default
 
-    def repoll_floor(self) -> float:
-        return 0.025 * self.expected if self.expected is not None else 0.0
+    def repoll_floor(self, running_for: float = 0.0, progress: float = 0.0) -> float:
+        """The least wait before polling again a job seen unfinished `running_for` seconds after its
+        submit, at `progress` (0-1, the provider's figure; 0 when it gives none): a small share of
+        how long such jobs take. Before any has finished in this run, the provider's progress,
+        extrapolated, says when it should be done (capped at a quarter of the time it has run, as
+        progress need not be linear): the first jobs of a run are not polled every few
+        milliseconds while the provider finishes them."""
+        if self.expected is not None:
+            return 0.025 * self.expected
+        if not 0.0 < progress < 1.0:
+            return 0.0
+        return min(running_for * (1.0 - progress) / progress, 0.25 * running_for)
 
     def learn(self, took: float, *, first_poll_found_it: bool, last_running: float | None = None,
               aimed_at: float | None = None) -> None:

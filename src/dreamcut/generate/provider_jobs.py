@@ -249,7 +249,7 @@ class ProviderJobs:
             # long such jobs take (a provider that says "20 ms" while it renders gets a few polls, not dozens).
             after = self._provider_wait(status.poll_after)
             after = after if after is not None else self.poll_interval
-            self._sleep(max(after, pacer.repoll_floor()))
+            self._sleep(max(after, pacer.repoll_floor(last_running, status.progress)))
 
     def _give_up(self, ref: BackendRef, backend: Backend, key: str, provider_id: str,
                  request: GenerationRequest) -> tuple[float, float, str]:
