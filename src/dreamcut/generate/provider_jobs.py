@@ -54,7 +54,7 @@ class ProviderJobs:
             if row["state"] == "canceled" or done >= limits.retries:
                 return False
             if f.billed:
-                left = self.budget_usd - self.catalog.spent_usd() - self.catalog.reserved_usd()
+                left = self.budget_usd - self.catalog.committed_usd()
                 if f.billed > left + 1e-9:
                     return False
                 self.catalog.ledger_add("charge", f.billed, key, f"billed by the provider: {f.code} (retried)")
@@ -99,8 +99,7 @@ class ProviderJobs:
             with warm.hold():
                 sent_at = time.time()
                 with self._db:  # committed before the paid request leaves: a crash from here on is "unknown"
-                    self.catalog.update_job(key, state="submitting", sent_at=sent_at,
-                                            attempts=self.catalog.job(key)["attempts"] + 1)
+                    self.catalog.start_attempt(key, state="submitting", sent_at=sent_at)
                 try:
                     provider_id = submit(backend, key)
                 except ProviderError as e:
