@@ -24,13 +24,14 @@ from typing import Callable
 
 import numpy as np
 
-from dreamcut.analysis.beats import _beat_confidence, _on_the_beat, _refine_beats, _regularise, _track_beats
+from dreamcut.analysis.beats import (_beat_confidence, _harmonic_novelty, _on_the_beat, _refine_beats, _regularise,
+                                      _track_beats)
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
 from dreamcut.analysis.metre import CLEAR_BARS, _metre
 from dreamcut.analysis.sections import _sections
 from dreamcut.analysis.song import ANALYSIS_VERSION, LABELS, Section, SongAnalysis
-from dreamcut.analysis.tempo import DRIFT, HOP, WEAK_PULSE, _tempo_curve_points
+from dreamcut.analysis.tempo import DRIFT, HOP, WEAK_PULSE, _tempo_curve_points, other_octave
 from dreamcut.errors import BadInput
 from dreamcut.media import file_sha256, write_text_atomic
 
@@ -142,6 +143,9 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
         tempo = float(60.0 / np.polyfit(np.arange(len(beats)), beats, 1)[0])
     else:
         tempo = float(np.atleast_1d(tempo)[0])
+    # the tempo's other octave when it is nearly as likely (`tempo.other_octave`): the song map says it
+    changes = _harmonic_novelty(chroma[:, : len(oenv)], int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9))))
+    octave = other_octave(tempo, sr, [oenv, low[: len(oenv)], changes])
 
     report(0.35)
     bpb, first, bar_contrast = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar, oenv=oenv)
@@ -170,7 +174,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                         beats=[round(b, 4) for b in beats], downbeats=[round(d, 4) for d in downbeats],
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
                         energy=[round(float(e), 4) for e in energy], sections=sections,
-                        beat_confidence=confidence)
+                        beat_confidence=confidence, other_octave=round(octave, 2))
 
 
 def song_map(song: SongAnalysis) -> dict:
@@ -180,7 +184,8 @@ def song_map(song: SongAnalysis) -> dict:
     for i, d in enumerate(song.downbeats):
         bars.append({"bar": i + 1, "start": d})
     return {
-        "duration": song.duration, "tempo": song.tempo, "tempo_curve": song.tempo_curve,
+        "duration": song.duration, "tempo": song.tempo, "tempo_doubt": song.octave_doubt() or None,
+        "tempo_curve": song.tempo_curve,
         "tempo_moves": _tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
         "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,
         "beats": len(song.beats), "bars": bars, "corrected": song.corrected,

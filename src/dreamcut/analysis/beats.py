@@ -149,8 +149,11 @@ def _track_beats(oenv: np.ndarray, sr: int,
 
 
 # How much more evidence a steady tracking's beats must sit on than a moving one's to be kept
-# (`_track_beats`): measured 1.86 on a steady Adagio taken for moving, 0.86-0.95 on rubato and ramps.
-STEADY_GAIN = 1.3
+# (`_track_beats`). Measured on every development recording the local tempo calls moving: the rubato
+# and ramp versions 0.87-0.95 (K.155's ramp 0.954 the highest); steady songs taken for moving 1.86
+# (R. Schumann's Adagio) and 1.09 (POP909 052 at 85 bpm, whose local tempo sat at 68 for a fifth of
+# the song: beat F 0.66 -> 0.99 tracked steady). 1.3 had left 052 on its curve; 1.02 sits midway.
+STEADY_GAIN = 1.02
 
 
 def _beat_evidence(frames: np.ndarray, evidence: np.ndarray) -> float:
@@ -182,8 +185,10 @@ GUESSED_HOLD = 0.3
 
 # A steady song's grid (`_steady_grid`) against the z-scored evidence: 1 took an Adagio's triplet
 # passages back onto the beat (K.156: beat F 0.68 -> 0.99, 0.5: 0.91); the other steady pieces
-# measured the same at 0, 0.5, 1 and 2.
-GRID_WEIGHT = 1.0
+# measured the same at 0, 0.5, 1 and 2. 2 (session 6) holds POP909 009 on its beat through the
+# 7 s it had followed half a beat off (beat F 0.92 -> 1.00); every other development recording
+# measured the same at 1 and 2.
+GRID_WEIGHT = 2.0
 STEADY_SPAN = 0.05  # `_steady_tempo` looks this far (relative) either side of librosa's tempo
 
 
@@ -219,6 +224,13 @@ LATTICE = 0.88
 # Adagio's accompaniment a sixteenth after the beat outweighs a grid of weight 1 in the passages where
 # it plays (K.156 at 84 bpm: beat F 0.54 at 1; 0.99 at 1.5, 2, 3 and 5).
 QUARTER_GRID = 2.0
+# How much more (summed z-scores) the bass notes and chord changes must sit on one half of a half-beat
+# lattice than on the other for it to be the grid (`_steady_grid`). Measured on every development
+# recording whose tracked beats sit on such a lattice: Clara Schumann's Polonaise Op. 1/1 at 150 0.25
+# (and the other half is its beat: left without a grid); the others 0.42-1.96, each tracked better on
+# the chosen half: her Polonaise 3 beat F 0.60 -> 0.99, POP909 046 0.75 -> 1.00, 024 and 027 (heard
+# at twice their tempo) 0.55 -> 0.67, K.156's Menuetto at 176 and Adagio at 69 (an octave off) better.
+HALF_MARGIN = 0.33
 
 
 def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
@@ -230,7 +242,9 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
     passage that can be a third of a beat off (in a slow one's dotted figures a quarter: the quarter
     shifts are the lattice when the thirds' is not), so of it and its two third-beat shifts the one whose
     rigid grid sits on the most onset strength wins (K.156's Adagio: 0.42 -> 0.09 of a beat; a half
-    beat is left alone: a rag's louder off-beats would win it, `_on_the_beat` judges that).
+    beat is not the onsets' to judge: a rag's louder off-beats would win it, `_on_the_beat` judges
+    the whole grid). Where the tracker itself jumped half a beat for a passage, the half shifts are
+    the lattice and the bass notes and chord changes choose the half (`HALF_MARGIN`).
     """
     n = len(oenv)
     ph = (np.asarray(frames, dtype=float) / per) % 1.0
@@ -255,6 +269,16 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
         # at 84 bpm: 0.86 of its beats on the thirds' lattice, 0.97 on the quarters'; the swaying
         # Menuetto 0.82 and 0.80, so it stays without a grid).
         shifts = np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0
+        if on_lattice(shifts) < LATTICE and score:
+            # Or a passage tracked half a beat off (a pop song's intro and ending on the off-beats, a
+            # polonaise's first bars): the half shifts are the lattice. Which half is the beat is the
+            # bass notes' and the chord changes' to say, and only when they say it clearly (HALF_MARGIN).
+            halves = np.array([c, c + 1 / 2]) % 1.0
+            if on_lattice(halves) >= LATTICE:
+                s0, s1 = (sum(comb(p, _z(e[:n])) for e in score) for p in halves)
+                if abs(s0 - s1) < HALF_MARGIN:
+                    return None
+                shifts = halves
         if on_lattice(shifts) < LATTICE or not score:
             return None
         # Which quarter is the beat: where the bass notes and the chord changes fall (an Adagio's

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-ANALYSIS_VERSION = 48
+ANALYSIS_VERSION = 49
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cut on without doubt
@@ -51,6 +51,9 @@ class SongAnalysis:
     # 0..1 per beat: how sure the analysis is of it (a clear attack of its own, standing out from
     # the half-beats around it); empty: every beat is sure (the director's grid, an older cache)
     beat_confidence: list[float] = field(default_factory=list)
+    # half or twice the tempo (bpm) when the analysis finds it nearly as likely the beat
+    # (`analysis.tempo.other_octave`); 0: the tempo's octave is clear
+    other_octave: float = 0.0
 
     # -- serialisation --------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -70,7 +73,16 @@ class SongAnalysis:
                    content_hash=str(d.get("content_hash", "")),
                    tempo_curve=[[float(a), float(b)] for a, b in d.get("tempo_curve", [])],
                    pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])],
-                   beat_confidence=[float(x) for x in d.get("beat_confidence", [])])
+                   beat_confidence=[float(x) for x in d.get("beat_confidence", [])],
+                   other_octave=float(d.get("other_octave", 0.0)))
+
+    def octave_doubt(self) -> str:
+        """The tempo's other octave, said plainly when the analysis is not sure of it ('' when it is,
+        or when the director set the tempo): what `dreamcut song` prints beside the tempo."""
+        if not self.other_octave or "tempo" in self.corrected:
+            return ""
+        which = "half" if self.other_octave < self.tempo else "double"
+        return f"{which}, {self.other_octave:.0f} bpm, is nearly as likely: set `song: bpm:` to correct"
 
     # -- questions the planner asks -------------------------------------------------
     @property

@@ -46,7 +46,8 @@ def song(
     if data["tempo_moves"] and curve:
         bpms = [b for _, b in curve]
         moves = f" (moves {min(bpms):.0f}-{max(bpms):.0f})"
-    say(f"{project.spec.song}: {timecode(analysis.duration)}, {analysis.tempo:.1f} bpm{moves}, "
+    doubt = f" ([yellow]{data['tempo_doubt']}[/])" if data["tempo_doubt"] else ""
+    say(f"{project.spec.song}: {timecode(analysis.duration)}, {analysis.tempo:.1f} bpm{moves}{doubt}, "
         f"{analysis.beats_per_bar} beats a bar, {len(analysis.downbeats)} bars, first downbeat "
         f"{data['first_downbeat'] if data['first_downbeat'] is not None else '-'} s")
     if data["weak_pulse"]:
