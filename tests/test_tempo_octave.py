@@ -25,7 +25,8 @@ def _song(tempo: float, other: float, corrected: list[str] | None = None) -> Son
 
 
 def test_the_other_octave_is_said_plainly_with_the_fix():
-    assert _song(116.0, 58.0).octave_doubt() == "half, 58 bpm, is nearly as likely: set `song: bpm:` to correct"
+    assert _song(116.0, 58.0).octave_doubt() == ("half, 58 bpm, is nearly as likely from the audio: if that is the beat you count, "
+                                                 "set `song: bpm: 58`")
     assert _song(88.1, 176.2).octave_doubt().startswith("double, 176 bpm, is nearly as likely")
     assert _song(120.0, 0.0).octave_doubt() == ""
     assert _song(116.0, 58.0, ["tempo"]).octave_doubt() == ""  # the director set it

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-ANALYSIS_VERSION = 49
+ANALYSIS_VERSION = 51
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cut on without doubt
@@ -82,7 +82,8 @@ class SongAnalysis:
         if not self.other_octave or "tempo" in self.corrected:
             return ""
         which = "half" if self.other_octave < self.tempo else "double"
-        return f"{which}, {self.other_octave:.0f} bpm, is nearly as likely: set `song: bpm:` to correct"
+        return (f"{which}, {self.other_octave:.0f} bpm, is nearly as likely from the audio: if that is the beat you count, "
+                f"set `song: bpm: {self.other_octave:.0f}`")
 
     # -- questions the planner asks -------------------------------------------------
     @property

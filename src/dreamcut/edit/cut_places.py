@@ -127,6 +127,41 @@ def _weak(song: SongAnalysis) -> bool:
     return song.pulse < WEAK_PULSE and "tempo" not in song.corrected
 
 
+# Under a weak pulse a cut on a beat that no onset marks may be a beat of the guessed grid between
+# the heard ones (a slow piece tracked at double tempo, half a beat off): `attack_beat` moves it to
+# the tracked beat next to it that an onset marks (an attack the grid also has). Measured (analysis
+# v51, benchmarks/song_accuracy.py's edit, the ten MIDI recordings with pulse <= 0.21): K. 458's
+# Adagio (69 bpm tracked at 138, pulse 0.15) planned cuts within 70 ms of a score beat 2 of 9 -> 5 of
+# 9; the other nine keep every cut on a beat (op59-3-minuet: one of 13 cuts moves off its bar line).
+ATTACK = 0.05  # s: an onset this close to a beat marks it
+ATTACK_BARS = 4  # bars either side in which the onsets' parity is counted
+ATTACK_MIN = 3  # onsets on the other parity needed to move a cut
+ATTACK_NOTE = "moved a beat onto an attack the beat grid also has (weak pulse)"
+
+
+def marks(song: SongAnalysis, i: int) -> bool:
+    """An onset within ATTACK of the song's `i`-th beat."""
+    t = song.beats[i]
+    return any(abs(o - t) <= ATTACK for o in song.onsets)
+
+
+def attack_beat(song: SongAnalysis, i: int) -> int:
+    """The beat a cut on the song's `i`-th beat goes to under a weak pulse (`_weak`). When no onset
+    marks the beat and, within ATTACK_BARS bars either side, onsets mark the beats of the other
+    parity (i +- 1, 3, ...) at least twice as often as the beat's own (i, i +- 2, ...) and at least
+    ATTACK_MIN times, the grid is counting the heard beat's off-beats there (a slow piece tracked at
+    double tempo, half a beat off): the cut goes to the beat before or after that an onset marks (a
+    sure one first, then the earlier). Else the beat itself (the grid's guess stands)."""
+    reach = ATTACK_BARS * max(1, song.beats_per_bar)
+    lo, hi = max(0, i - reach), min(len(song.beats), i + reach + 1)
+    on = sum(marks(song, j) for j in range(lo, hi) if (j - i) % 2 == 0)
+    off = sum(marks(song, j) for j in range(lo, hi) if (j - i) % 2)
+    if marks(song, i) or off < max(ATTACK_MIN, 2 * on):
+        return i
+    near = [j for j in (i - 1, i + 1) if 0 <= j < len(song.beats) and marks(song, j)]
+    return min(near, key=lambda j: (not song.sure_beat(j), j)) if near else i
+
+
 def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
     """Every beat a cut may fall on (frame, bar, beat in bar, section, phrase start, bonus).
     The one rule for what a downbeat / 4- or 8-bar phrase start / section start is: the planner

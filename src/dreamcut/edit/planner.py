@@ -30,13 +30,13 @@ import math
 import opentimelineio as otio
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.edit.cut_places import (BONUS_DOWNBEAT, BONUS_PHRASE4, BONUS_PHRASE8, BONUS_SECTION, DOUBTFUL_NOTE, _weak,
-                                      cut_places)
+from dreamcut.edit.cut_places import (ATTACK_NOTE, BONUS_DOWNBEAT, BONUS_PHRASE4, BONUS_PHRASE8, BONUS_SECTION,
+                                      DOUBTFUL_NOTE, _Cut, _weak, attack_beat, cut_places)
 from dreamcut.edit.pacing import AUTO_CALM, AUTO_FAST, _paced_clips, pacing_shortfall, section_pace
 from dreamcut.edit.pins import _anchors, pin_doubt, pin_time
 from dreamcut.edit.placing import LOST_TRANSITION, _place_cuts
 from dreamcut.edit.report import DEGRADED_MARKS, degraded, degraded_items, explain
-from dreamcut.edit.shots import MAX_SPEED, MIN_SPEED, ShotInput, _Clip
+from dreamcut.edit.shots import MAX_SPEED, MIN_SPEED, ShotInput, _Clip, _usable_frames
 from dreamcut.edit.trim import DEFECT_WEIGHTS, _retime_and_trim
 from dreamcut.errors import BadInput
 from dreamcut.timeline import VERSION, make_clip, make_transition
@@ -109,6 +109,8 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
                 chosen[k - 1] if k > 0 else next((c for c in cuts if c.frame == f0), None))
             clips.append(_Clip(shot=shot, start=starts[k], end=ends[k], cut=cut, pin=pin0 if k == 0 else None))
 
+    if _weak(song):
+        _onto_attacks(clips, song, cuts, fps)
     for c in clips:
         if c.cut is not None and not c.cut.sure and c.pin is None:
             c.notes.append(DOUBTFUL_NOTE)
@@ -117,6 +119,25 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
             c.notes.append(doubt)
     _retime_and_trim(clips, song, fps)
     return _timeline(clips, song, fps, size, title, song_media, total, [w for w in warnings if w])
+
+
+def _onto_attacks(clips: list[_Clip], song: SongAnalysis, cuts: list[_Cut], fps: int) -> None:
+    """Under a weak pulse, move each cut that is not pinned onto the beat next to it an onset marks
+    (`cut_places.attack_beat`), when both takes still fill their slots (at most slowed to MIN_SPEED)."""
+    by_beat = {c.beat: c for c in cuts}
+    for k in range(1, len(clips)):
+        a, b = clips[k - 1], clips[k]
+        if b.cut is None or b.pin is not None or b.start != b.cut.frame:
+            continue
+        to = by_beat.get(attack_beat(song, b.cut.beat))
+        if to is None or to.beat == b.cut.beat or not (a.start < to.frame < b.end):
+            continue
+        if to.frame - a.start > _usable_frames(a.shot, fps) / MIN_SPEED or \
+                b.end - to.frame > _usable_frames(b.shot, fps) / MIN_SPEED:
+            continue
+        a.end = b.start = to.frame
+        b.cut = to
+        b.notes.append(ATTACK_NOTE)
 
 
 # -- the timeline -------------------------------------------------------------------------------
