@@ -93,6 +93,7 @@ def run_orchestrator(serve, jobs: int, concurrency: int, root: Path, *, sign: bo
     planned = plan_takes(project.spec, root=str(project.root))
     orch = Orchestrator(project, default_limits=Limits(concurrency=concurrency), sign_takes=sign)
     orch.check(planned)  # warm: backend, SDK client, the server's model list
+    polls = _count_polls(orch)
     load0 = os.getloadavg()[0]
     cpu0, t0 = _cpu(), time.monotonic()
     with RssSampler() as rss:
@@ -101,8 +102,25 @@ def run_orchestrator(serve, jobs: int, concurrency: int, root: Path, *, sign: bo
     assert summary.made == len(planned), summary
     project.catalog.close()
     return {"jobs": len(planned), "signing": sign, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "cpu_ms_per_job": round(1000 * cpu / len(planned), 2), "spent_usd": round(summary.spent_usd, 2),
+            "cpu_ms_per_job": round(1000 * cpu / len(planned), 2), "polls_per_job": round(polls[0] / len(planned), 3),
+            "spent_usd": round(summary.spent_usd, 2),
             "rss": rss.summary(), "load_avg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)]}
+
+
+def _count_polls(orch) -> list[int]:
+    """Count the status polls the run makes (each a GET through the SDK: the largest cost a job
+    pays after its create and download); [count], updated as the run goes."""
+    count, lock = [0], threading.Lock()
+    for backend in orch._backends.values():
+        poll = backend.poll
+
+        def counted(job_id, _poll=poll):
+            with lock:
+                count[0] += 1
+            return _poll(job_id)
+
+        backend.poll = counted
+    return count
 
 
 def _peer(one, jobs: int, concurrency: int) -> dict:
@@ -209,11 +227,12 @@ def main() -> None:
                           "rss_flat(growth<=30MB)": o["rss"]["growth_mb"] <= 30}
     print(f"\n{args.jobs} jobs x 20 s, {args.latency:g} s per job, concurrency {args.concurrency} "
           f"(bound {bound:.1f} s), {os.cpu_count()} CPUs\n")
-    print("| runner | wall s | throughput vs bound | CPU ms/job | RSS peak MB | RSS growth MB | load avg (1 min) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| runner | wall s | throughput vs bound | CPU ms/job | polls/job | RSS peak MB | RSS growth MB | load avg (1 min) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:
+        polls = r.get("polls_per_job", r.get("retrieves_per_job"))
         print(f"| {name} | {r['wall_s']:.1f} | {100 * r['throughput_vs_bound']:.1f} % | {r['cpu_ms_per_job']:.2f} | "
-              f"{r['rss']['peak_mb']:.0f} | {r['rss']['growth_mb']:+.1f} | "
+              f"{'-' if polls is None else f'{polls:.2f}'} | {r['rss']['peak_mb']:.0f} | {r['rss']['growth_mb']:+.1f} | "
               f"{r['load_avg_1m'][0]:.1f} -> {r['load_avg_1m'][1]:.1f} |")
     if ratios:
         print(f"\nratios (orchestrator, signing off): {ratios}")

@@ -11,6 +11,14 @@ from dreamcut.catalog.base import Connected
 from dreamcut.catalog.schema import RESERVING_STATES
 
 
+# The money sums, each read through its covering index (schema 5): the ledger's charges, and the
+# reservations of jobs in the reserving states (as two index searches: an OR would scan every job).
+_SPENT_SQL = "SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'"
+_RESERVED_SQL = (f"(SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({','.join('?' * len(RESERVING_STATES))}))"
+                 " + (SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ('failed', 'canceled') "
+                 "AND reserved_usd > 0)")
+
+
 class JobQueries(Connected):
     """Jobs and the money ledger (a part of Catalog)."""
 
@@ -31,6 +39,21 @@ class JobQueries(Connected):
         fields["updated_at"] = time.time()
         cols = ", ".join(f"{k}=?" for k in fields)
         self.db.execute(f"UPDATE jobs SET {cols} WHERE key=?", (*fields.values(), key))
+
+    def start_attempt(self, key: str, **fields: Any) -> None:
+        """Count one more attempt at job `key` and set `fields` (as `update_job`), in one statement."""
+        fields["updated_at"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE jobs SET attempts=attempts+1, {cols} WHERE key=?", (*fields.values(), key))
+
+    def jobs_by_key(self, keys: list[str]) -> dict[str, sqlite3.Row]:
+        """The rows of those of `keys` that exist, by key: one statement per 500 keys."""
+        rows: dict[str, sqlite3.Row] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            marks = ",".join("?" * len(part))
+            rows.update((r["key"], r) for r in self.db.execute(f"SELECT * FROM jobs WHERE key IN ({marks})", part))
+        return rows
 
     def add_job(self, key: str, *, shot_id: str, kind: str, variant: int, backend: str, request_json: str,
                 reserved_usd: float, key_version: int, state: str = "pending") -> bool:
@@ -86,16 +109,17 @@ class JobQueries(Connected):
             "SELECT job_key, SUM(amount_usd) FROM ledger WHERE kind='charge' GROUP BY job_key")}
 
     def spent_usd(self) -> float:
-        return float(self.db.execute("SELECT COALESCE(SUM(amount_usd),0) FROM ledger WHERE kind='charge'").fetchone()[0])
+        return float(self.db.execute(_SPENT_SQL).fetchone()[0])
 
     def reserved_usd(self) -> float:
         """Money held for jobs in flight, the worst case of parked ones, and of jobs cancelled where
         a refund is possible but not guaranteed (their reservation is kept on the finished row)."""
-        marks = ",".join("?" * len(RESERVING_STATES))
-        row = self.db.execute(f"SELECT COALESCE(SUM(reserved_usd),0) FROM jobs WHERE state IN ({marks}) "
-                              "OR (state IN ('failed', 'canceled') AND reserved_usd > 0)",
-                              RESERVING_STATES).fetchone()
-        return float(row[0])
+        return float(self.db.execute(f"SELECT {_RESERVED_SQL}", RESERVING_STATES).fetchone()[0])
+
+    def committed_usd(self) -> float:
+        """Spent plus reserved (`spent_usd() + reserved_usd()`, in one statement): what a budget
+        check subtracts from the budget."""
+        return float(self.db.execute(f"SELECT ({_SPENT_SQL}) + ({_RESERVED_SQL})", RESERVING_STATES).fetchone()[0])
 
     def rekey_job(self, old: str, new: str, key_version: int) -> None:
         """Move job `old` (and its chain segments `old.sN`, ledger lines and take) to key `new`."""

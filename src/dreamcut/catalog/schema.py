@@ -6,7 +6,7 @@ one transaction on open). Never edit a shipped migration: add a new one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Job states that hold money reserved: in flight, or parked with an unknown outcome (worst case).
 RESERVING_STATES = ("pending", "submitting", "submitted", "running", "downloading", "needs_reconcile")
@@ -123,5 +123,12 @@ MIGRATIONS: dict[int, str] = {
         after_json TEXT NOT NULL,
         undone INTEGER NOT NULL DEFAULT 0
     )
+    """,
+    # 4 -> 5: the money sums read only their own rows (covering indexes), not whole tables: what is
+    #   spent (the ledger's charges) and what is reserved (jobs by state) are summed before every
+    #   reservation, and a project's ledger only grows.
+    4: """
+    CREATE INDEX ledger_kind ON ledger(kind, amount_usd);
+    CREATE INDEX jobs_state_reserved ON jobs(state, reserved_usd)
     """,
 }

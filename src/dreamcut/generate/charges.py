@@ -59,7 +59,7 @@ class Charging:
         with self._db, self.catalog.transaction():
             if self.catalog.job(p.key) is None:
                 if price > 0:
-                    left = self.budget_usd - self.catalog.spent_usd() - self.catalog.reserved_usd()
+                    left = self.budget_usd - self.catalog.committed_usd()
                     if price > left + 1e-9:
                         summary.failed += 1
                         summary.failures.append((p.key, f"budget: needs ${price:.2f}, ${max(0, left):.2f} left"))

@@ -129,8 +129,7 @@ class CastKeyframes:
                 removed.append(part)
         return removed
 
-    def _keyframe_cost(self, key: str) -> float:
-        """What take `key`'s keyframe was charged (0 without one)."""
-        with self._db:
-            row = self.catalog.job(key + KEYFRAME_SUFFIX)
-        return float(row["cost_usd"] or 0.0) if row is not None and row["state"] == "completed" else 0.0
+
+def keyframe_cost(row) -> float:
+    """What a cast keyframe's job row says it was charged: its cost once completed, else 0 (none, or not made)."""
+    return float(row["cost_usd"] or 0.0) if row is not None and row["state"] == "completed" else 0.0

@@ -70,7 +70,7 @@ from dreamcut.media import atomic_path, sweep_stale
 from dreamcut.project import Project
 from dreamcut.generate.chains import Chains
 from dreamcut.generate.charges import Charging
-from dreamcut.generate.keyframes import CastKeyframes
+from dreamcut.generate.keyframes import CastKeyframes, keyframe_cost
 from dreamcut.generate.jobs import (ACTIVE, PARKED, RECONCILE_SKEW_S, Limits, RunSummary, _Canceled,  # noqa: F401
                                     _Failed, _GaveUp, _KeyedTake, _Parked, _Stopped, _distinct, cancel_outcome,
                                     done_keys, is_extension, known_keys, loaded_request, match_provider_jobs, migrate_job_keys,
@@ -172,11 +172,13 @@ class Orchestrator(Charging, ProviderJobs, Reconciling, Chains, CastKeyframes):
                 fix = ("export it in the shell that runs dreamcut (keys are never read from files)"
                        if "API_KEY" in problems[0] else "change the shot's seconds, size or backend in dreamcut.yaml")
                 raise BadInput(problems[0], where=f"shot {p.shot_id}", fix=fix)
-        todo = [p for p in planned if self.catalog.job(p.key) is None]
+        with self._db:
+            known = self.catalog.jobs_by_key([p.key for p in planned])
+        todo = [p for p in planned if p.key not in known]
         need = sum(self.price(p) for p in todo)
         if need > 0:
             with self._db:
-                left = self.budget_usd - self.catalog.spent_usd() - self.catalog.reserved_usd()
+                left = self.budget_usd - self.catalog.committed_usd()
             if need > left + 1e-9:
                 raise BadInput(f"this batch costs ${need:,.2f} but the budget leaves ${max(0.0, left):,.2f} "
                                f"(budget ${self.budget_usd:,.2f})", where="budget_usd",
@@ -342,8 +344,7 @@ class Orchestrator(Charging, ProviderJobs, Reconciling, Chains, CastKeyframes):
             # Free to re-run: a crash loses compute, never money, so nothing is resumed.
             with self._slots_for(ref):
                 with self._db:
-                    self.catalog.update_job(key, state="running", attempts=self.catalog.job(key)["attempts"] + 1,
-                                            submitted_at=time.time())
+                    self.catalog.start_attempt(key, state="running", submitted_at=time.time())
                 self._check_stop()
                 try:
                     with atomic_path(dest) as tmp:
@@ -392,11 +393,12 @@ class Orchestrator(Charging, ProviderJobs, Reconciling, Chains, CastKeyframes):
         key = p.key
         info = _probe_once(dest)
         assert info.video is not None
-        with self._db:
-            row = self.catalog.job(key)
-            chained = self.catalog.job(f"{key}.s0") is not None
+        with self._db:  # the take's job, its chain's first segment and its cast keyframe, in one read
+            rows = self.catalog.jobs_by_key([key, f"{key}.s0", key + KEYFRAME_SUFFIX])
+        row, krow = rows[key], rows.get(key + KEYFRAME_SUFFIX)
+        chained = f"{key}.s0" in rows
         cost = float(row["cost_usd"]) if chained else float(row["cost_usd"] or row["reserved_usd"])
-        keyframe = self._keyframe_cost(key)  # charged on its own ledger line; part of what the take cost
+        keyframe = keyframe_cost(krow)  # charged on its own ledger line; part of what the take cost
         take = Take(id=take_id, shot_id=p.shot_id, kind=p.kind, job_key=key, path=self.project.rel(dest),
                     variant=p.request.variant, seed=p.request.seed, backend=p.backend.name, model=p.backend.model,
                     prompt=p.request.prompt, seconds=info.duration, width=info.video.width,
@@ -412,8 +414,6 @@ class Orchestrator(Charging, ProviderJobs, Reconciling, Chains, CastKeyframes):
                    "request": stored_request(p.request, self.project.root),
                    "provider_job_id": row["provider_job_id"], "created_at": time.time()}
         if keyframe:  # the take was animated from a cast keyframe: which provider job made it, and its cost
-            with self._db:
-                krow = self.catalog.job(key + KEYFRAME_SUFFIX)
             sidecar["cast_keyframe"] = {"job_key": krow["key"], "provider_job_id": krow["provider_job_id"],
                                         "cost_usd": krow["cost_usd"]}
         _write_sidecar(dest.with_suffix(".json"), json.dumps(sidecar, indent=2, sort_keys=True))

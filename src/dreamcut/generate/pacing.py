@@ -132,10 +132,12 @@ class _Pacer:
     poll that saw it running and the poll that saw it done. A miss costs a poll or two (the provider's
     `poll_after` says when to come back); a late first poll costs a slot's time.
 
-    With many jobs in flight, the jobs found done come back a round trip after the estimate they
-    were polled at: each one moves the estimate a step below THAT estimate (`aimed_at`), never below
-    an estimate already lowered, so a run of such jobs lowers it by at most one step (25 %) per
-    round trip instead of compounding towards zero (every job then polled three times).
+    With many jobs in flight, the jobs polled at one estimate (`aimed_at`) come back together, a
+    round trip later: they are one piece of evidence, not one each. The first of them to come back
+    moves the estimate (a step below, or above, THAT estimate) and counts in the streak; the others
+    of its cohort, polled at an estimate since lowered (found done) or since raised (not done), change
+    nothing. Counting each of them doubled the step with every job, swinging the estimate a quarter
+    below how long jobs take and back within a few jobs (about one job in three polled twice).
     """
 
     EARLIER, LATER, MAX_STEP = 0.001, 0.006, 0.25  # first steps, and the largest
@@ -148,8 +150,18 @@ class _Pacer:
     def first_poll(self, default: float) -> float:
         return self.expected if self.expected is not None else default
 
-    def repoll_floor(self) -> float:
-        return 0.025 * self.expected if self.expected is not None else 0.0
+    def repoll_floor(self, running_for: float = 0.0, progress: float = 0.0) -> float:
+        """The least wait before polling again a job seen unfinished `running_for` seconds after its
+        submit, at `progress` (0-1, the provider's figure; 0 when it gives none): a small share of
+        how long such jobs take. Before any has finished in this run, the provider's progress,
+        extrapolated, says when it should be done (capped at a quarter of the time it has run, as
+        progress need not be linear): the first jobs of a run are not polled every few
+        milliseconds while the provider finishes them."""
+        if self.expected is not None:
+            return 0.025 * self.expected
+        if not 0.0 < progress < 1.0:
+            return 0.0
+        return min(running_for * (1.0 - progress) / progress, 0.25 * running_for)
 
     def learn(self, took: float, *, first_poll_found_it: bool, last_running: float | None = None,
               aimed_at: float | None = None) -> None:
@@ -159,16 +171,19 @@ class _Pacer:
         with self.lock:
             if self.expected is None:
                 self.expected = took
-            elif first_poll_found_it:
+                return
+            aimed = self.expected if aimed_at is None else aimed_at
+            if first_poll_found_it:
+                if aimed > self.expected * (1.0 + 1e-6):
+                    return  # polled at an estimate since lowered: a job of that cohort says nothing new
                 step = min(self.MAX_STEP, self.EARLIER * 2 ** max(0, self.hits - 3))
-                # A step below the estimate this job was polled at, not below today's: with many jobs
-                # in flight, the ones polled at an estimate since lowered must not lower it again each.
-                aimed = self.expected if aimed_at is None else aimed_at
                 self.expected = min(self.expected, aimed * (1.0 - step))
                 self.hits, self.misses = self.hits + 1, 0
                 return
-            elif last_running is not None and last_running > 1.25 * self.expected:
+            if last_running is not None and last_running > 1.25 * self.expected:
                 self.expected = (last_running + took) / 2  # jobs got much slower: start again from this one
+            elif aimed < self.expected * (1.0 - 1e-6):
+                return  # polled at an estimate since raised: its miss is already answered
             else:
                 self.expected = min(took, self.expected * (1.0 + min(self.MAX_STEP, self.LATER * 2 ** self.misses)))
                 self.misses += 1

@@ -54,7 +54,7 @@ class ProviderJobs:
             if row["state"] == "canceled" or done >= limits.retries:
                 return False
             if f.billed:
-                left = self.budget_usd - self.catalog.spent_usd() - self.catalog.reserved_usd()
+                left = self.budget_usd - self.catalog.committed_usd()
                 if f.billed > left + 1e-9:
                     return False
                 self.catalog.ledger_add("charge", f.billed, key, f"billed by the provider: {f.code} (retried)")
@@ -99,8 +99,7 @@ class ProviderJobs:
             with warm.hold():
                 sent_at = time.time()
                 with self._db:  # committed before the paid request leaves: a crash from here on is "unknown"
-                    self.catalog.update_job(key, state="submitting", sent_at=sent_at,
-                                            attempts=self.catalog.job(key)["attempts"] + 1)
+                    self.catalog.start_attempt(key, state="submitting", sent_at=sent_at)
                 try:
                     provider_id = submit(backend, key)
                 except ProviderError as e:
@@ -249,7 +248,7 @@ class ProviderJobs:
             # long such jobs take (a provider that says "20 ms" while it renders gets a few polls, not dozens).
             after = self._provider_wait(status.poll_after)
             after = after if after is not None else self.poll_interval
-            self._sleep(max(after, pacer.repoll_floor()))
+            self._sleep(max(after, pacer.repoll_floor(last_running, status.progress)))
 
     def _give_up(self, ref: BackendRef, backend: Backend, key: str, provider_id: str,
                  request: GenerationRequest) -> tuple[float, float, str]:
