@@ -29,18 +29,19 @@ def _project(tmp_path):
 def test_the_vertical_is_cropped_from_the_current_final_else_from_the_master_said(tmp_path):
     root = _project(tmp_path)
     renders = root / "renders"
-    args = ("--no-teasers", "--aspects", "16:9,9:16", "--short-side", "144", "--json")
+    args = ("--no-teasers", "--aspects", "16:9,9:16,1:1", "--short-side", "144", "--json")
 
     proc = deliver_cli(root, *args)
     assert proc.returncode == 0, proc.stderr
     outputs = {o["name"]: o for o in json.loads(proc.stdout)["outputs"]}
-    assert outputs["full_9x16.mp4"]["source"] == "renders/final_640x360.mp4"
-    assert outputs["full_16x9.mp4"]["source"] == "renders/final_320x180.mp4"
+    assert outputs["full_9x16.mp4"]["source"] == outputs["full_1x1.mp4"]["source"] == "renders/final_640x360.mp4"
+    assert outputs["full_16x9.mp4"]["source"] == "renders/final_320x180.mp4"   # the master's pictures, untouched
     assert "not from" not in proc.stderr
     vertical = root / "renders" / "deliver" / "full_9x16.mp4"
     assert ffprobe(vertical)[:2] == (144, 256)
     report = verify(vertical)
     assert report.valid and report.parent == "final_640x360.mp4"   # the parent ingredient is the file cropped
+    assert verify(root / "renders" / "deliver" / "full_1x1.mp4").parent == "final_640x360.mp4"
 
     # A final that was not upscaled from this master (the master rendered again since): the master, said.
     old_final = tmp_path / "old_final.mp4"

@@ -185,15 +185,15 @@ def _audio_note(audio) -> str:
     return f"audio {audio.gain_db:+.1f} dB" + (", peaks limited" if audio.limited else "")
 
 
-def _derivation(item, master_size: tuple[int, int], target, audio) -> list[tuple[str, str]]:
-    """What was done to its parent render (of `master_size`) to make a deliverable, as C2PA actions."""
+def _derivation(item, parent_size: tuple[int, int], target, audio) -> list[tuple[str, str]]:
+    """What was done to its parent render (of `parent_size`) to make a deliverable, as C2PA actions."""
     steps = []
     if item.teaser:
         steps.append(("c2pa.trimmed", f"{item.seconds:g} s teaser from {item.start:.2f} s ({item.note})"))
     if item.aspect != "16:9":
         steps.append(("c2pa.cropped", f"reframed to {item.aspect} around the subject"))
-    if tuple(item.size) != tuple(master_size):
-        steps.append(("c2pa.resized", f"{list(master_size)} -> {list(item.size)}"))
+    if tuple(item.size) != tuple(parent_size):
+        steps.append(("c2pa.resized", f"{list(parent_size)} -> {list(item.size)}"))
     steps.append(("c2pa.edited", f"audio loudness-normalised to {target.integrated:g} LUFS, true peak "
                                  f"{target.true_peak:g} dBTP (EBU R128): {audio.gain_db:+.1f} dB"
                                  + (", peaks limited" if audio.limited else "")))
