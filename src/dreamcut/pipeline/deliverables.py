@@ -56,11 +56,6 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
         raise BadInput("the master render has no video or no audio", where=project.rel(master),
                        fix="run `dreamcut render` again")
     master_size = (info.video.width, info.video.height)
-    source = dl.reframe_source((master.name, master_size),
-                               None if final == master else (final.name, _size_of(final) or spec.final_size),
-                               None if final == master else made_from(final, master))
-    if say and source.degraded:
-        say(source.note)
     master_seconds = plan.total_frames / fps
     if abs(info.duration - master_seconds) > 2.0 / fps + 0.05:
         raise BadInput(f"the master lasts {info.duration:.2f} s but the edit {master_seconds:.2f} s",
@@ -83,12 +78,19 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
                 say(f"{seconds:g} s teaser: {w.reason}")
     items = dl.plan_deliverables(master_size=master_size, master_seconds=master_seconds, short_side=short_side,
                                  aspects=list(aspects), teaser_aspects=list(teaser_aspects), windows=windows)
+    # The 9:16 and 1:1 are cropped from the sharpest current render (a degraded choice is said).
+    reframes = [a for a in dict.fromkeys(i.aspect for i in items) if a != "16:9"]
+    single = final == master or not reframes
+    source = dl.reframe_source((master.name, master_size),
+                               None if single else (final.name, _size_of(final) or spec.final_size),
+                               None if single else made_from(final, master))
+    if say and source.degraded:
+        say(source.note)
 
     # The crop path: the subject tracked on the master (small frames), per shot, with the spec's
     # overrides; its centres are fractions of the width, so they place the crop on either source.
     reframed = project.renders_dir / source.name
     xs_by_aspect: dict[str, list[int]] = {}
-    reframes = [a for a in dict.fromkeys(i.aspect for i in items) if a != "16:9"]
     if reframes:
         fixed = {s.id: s.reframe.x for s in spec.shots if s.reframe is not None}
         shots = [(c.record_start, c.record_end, fixed.get(c.shot or "")) for c in tl.clips(timeline, fps)]
