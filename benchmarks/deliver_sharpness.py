@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -98,9 +99,11 @@ def main() -> None:
     ref = cv2.resize(ref_full[:ch, x:x + cw], (1080, 1920), interpolation=cv2.INTER_LANCZOS4)
 
     p = project(work / "p", (1280, 720), NATIVE, frames)
-    got, aligned = {}, {}
+    got, aligned, took = {}, {}, {}
     for label, size in (("from the 2K final", NATIVE), ("from the 720p master", (1280, 720))):
+        t0 = time.monotonic()
         cli(p, "deliver", "--no-teasers", "--aspects", "9:16", "--json")
+        took[label] = time.monotonic() - t0
         got[label] = frame(p / "renders" / "deliver" / "full_9x16.mp4", FRAME)
         (p / "renders" / "final_2048x1152.mp4").unlink(missing_ok=True)
         # the same window of the native frame as the crop the code took (even-pixel rounding included)
@@ -124,7 +127,8 @@ def main() -> None:
         apsnr = peak_signal_noise_ratio(grey(aligned[label]), grey(img), data_range=255)
         assim = structural_similarity(grey(aligned[label]), grey(img), data_range=255)
         print(f"9:16 {label:<22} PSNR {psnr:.2f} dB  SSIM {ssim:.4f}  Laplacian variance {lap(img):.1f}  "
-              f"(against the native window it cropped: PSNR {apsnr:.2f} dB  SSIM {assim:.4f})")
+              f"(against the native window it cropped: PSNR {apsnr:.2f} dB  SSIM {assim:.4f}); "
+              f"deliver took {took[label]:.1f} s")
 
 
 if __name__ == "__main__":
