@@ -85,7 +85,9 @@ def deliver(
 
     From renders/final_<master>.mp4 (run `dreamcut render` first): the 16:9 master, a 9:16
     (1080x1920) and a 1:1 version reframed around the subject (a shot's `reframe: left|center|right`
-    or `{x: 0..1}` in dreamcut.yaml fixes its crop), and 15 s and 30 s teasers cut from the
+    or `{x: 0..1}` in dreamcut.yaml fixes its crop), cropped from the larger final render (2K) when
+    its credentials say it was upscaled from this master, else from the master (said in one line),
+    and 15 s and 30 s teasers cut from the
     strongest chorus on a downbeat, with short audio fades. The audio of each is normalised to
     the target (loudnorm's measurement, then a measured gain and peak limiter) and measured (ebur128); each file is signed with the master
     as its parent. The previous deliverables are replaced only when every new one is ready.
@@ -107,16 +109,23 @@ def deliver(
         update = fraction_updater(bar, task)
         done = pipeline.deliver(project, target=target, short_side=short_side, aspects=tuple(full),
                                 teaser_aspects=tuple(teaser_list), teasers=None if teasers else (),
-                                progress=update, say=say if not as_json else None)
+                                progress=update, say=say if not as_json else _say_to_stderr)
     if as_json:
         print(json.dumps({"target": {"integrated_lufs": target.integrated, "true_peak_dbtp": target.true_peak},
                           "outputs": [d.to_dict() for d in done]}, indent=2))
         return
     folder = project.rel(pipeline.deliver_dir(project))
     table = Table(title=f"{folder}/ (target {target.integrated:g} LUFS, {target.true_peak:g} dBTP)")
-    for col in ("file", "size", "seconds", "MB", "LUFS", "dBTP", "note"):
+    for col in ("file", "size", "from", "seconds", "MB", "LUFS", "dBTP", "note"):
         table.add_column(col)
     for d in done:
-        table.add_row(d.name, f"{d.width}x{d.height}", f"{d.seconds:.2f}", f"{d.bytes / 1e6:.1f}",
-                      f"{d.loudness.integrated:.1f}", f"{d.loudness.true_peak:.1f}", d.note)
+        table.add_row(d.name, f"{d.width}x{d.height}", d.source.rsplit("/", 1)[-1], f"{d.seconds:.2f}",
+                      f"{d.bytes / 1e6:.1f}", f"{d.loudness.integrated:.1f}", f"{d.loudness.true_peak:.1f}", d.note)
     console.print(table)
+
+
+def _say_to_stderr(message: str) -> None:
+    """With --json, the lines said to the user (a degraded decision) go to stderr, stdout stays JSON."""
+    import sys
+
+    print(message, file=sys.stderr)

@@ -1,5 +1,6 @@
 """The release versions of the master render (`renders/deliver/`): reframed aspects, loudness,
-each signed with how it was derived from the master.
+each signed with how it was derived from the render it was cut from (the master, or for the
+9:16 and 1:1 versions the larger final render when its credentials say it was made from this master).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
     project.check_writable()
     target = target or dl.LoudnessTarget()
     teasers = dl.TEASER_SECONDS if teasers is None else teasers
-    master, _ = render_paths(project)
+    master, final = render_paths(project)
     if not master.is_file():
         raise BadInput("there is no master render yet", where=project.rel(master), fix="run `dreamcut render` first")
     timeline = load_edit(project)
@@ -77,10 +78,19 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
                 say(f"{seconds:g} s teaser: {w.reason}")
     items = dl.plan_deliverables(master_size=master_size, master_seconds=master_seconds, short_side=short_side,
                                  aspects=list(aspects), teaser_aspects=list(teaser_aspects), windows=windows)
-
-    # The crop path: the subject tracked on the master, per shot, with the spec's overrides.
-    xs_by_aspect: dict[str, list[int]] = {}
+    # The 9:16 and 1:1 are cropped from the sharpest current render (a degraded choice is said).
     reframes = [a for a in dict.fromkeys(i.aspect for i in items) if a != "16:9"]
+    single = final == master or not reframes
+    source = dl.reframe_source((master.name, master_size),
+                               None if single else (final.name, _size_of(final) or spec.final_size),
+                               None if single else made_from(final, master))
+    if say and source.degraded:
+        say(source.note)
+
+    # The crop path: the subject tracked on the master (small frames), per shot, with the spec's
+    # overrides; its centres are fractions of the width, so they place the crop on either source.
+    reframed = project.renders_dir / source.name
+    xs_by_aspect: dict[str, list[int]] = {}
     if reframes:
         fixed = {s.id: s.reframe.x for s in spec.shots if s.reframe is not None}
         shots = [(c.record_start, c.record_end, fixed.get(c.shot or "")) for c in tl.clips(timeline, fps)]
@@ -89,7 +99,7 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
         for aspect in reframes:
             cw, _ = dl.crop_box(aspect, master_size)
             path = dl.crop_path(samples, frames=plan.total_frames, fps=fps, shots=shots, crop_fraction=cw / master_size[0])
-            xs_by_aspect[aspect] = dl.crop_x_pixels(path, master_size[0], cw)
+            xs_by_aspect[aspect] = dl.crop_x_pixels(path, source.size[0], dl.crop_box(aspect, source.size)[0])
 
     tags = disclosure_metadata(project, timeline)
     stage = Path(tempfile.mkdtemp(prefix=f".dreamcut-deliver-pid{os.getpid()}-", dir=out_dir))
@@ -105,22 +115,24 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
                                                    start=item.start if item.teaser else 0.0,
                                                    seconds=item.seconds if item.teaser else None, fades=item.teaser)
             staged = stage / item.name
-            dl.encode(master, staged, item, fps=fps, master_size=master_size, xs=xs_by_aspect.get(item.aspect),
+            src, src_size = (reframed, source.size) if item.aspect != "16:9" else (master, master_size)
+            dl.encode(src, staged, item, fps=fps, source_size=src_size, xs=xs_by_aspect.get(item.aspect),
                       audio=audio[window].wav, work_dir=stage, crf=spec.render.crf,
                       preset=spec.render.preset, metadata=tags, progress=step)
             loud = dl.measure_ebur128(staged)
             if say and loud.true_peak > target.true_peak + 0.1:
                 say(f"{item.name}: true peak {loud.true_peak:+.1f} dBTP is over the {target.true_peak:g} dBTP "
                     "ceiling after the AAC encode (the limiter held the WAV under it)")
-            sign_render(project, staged, timeline, parent=master, disclose=False, title=item.name,
-                        parent_title=master.name,
-                        derived=_derivation(item, master_size, target, audio[window]))
+            sign_render(project, staged, timeline, parent=src, disclose=False, title=item.name,
+                        parent_title=src.name,
+                        derived=_derivation(item, src_size, target, audio[window]))
             check_signed(project, staged, out_dir / item.name)
             got = probe(staged)
             delivered.append(dl.Delivered(name=item.name, path=project.rel(out_dir / item.name), aspect=item.aspect,
                                           width=got.video.width, height=got.video.height, seconds=got.duration,
                                           bytes=staged.stat().st_size, loudness=loud, teaser=item.teaser,
-                                          note="; ".join(x for x in (item.note, _audio_note(audio[window])) if x)))
+                                          note="; ".join(x for x in (item.note, _audio_note(audio[window])) if x),
+                                          source=project.rel(src)))
         for item in items:
             os.replace(stage / item.name, out_dir / item.name)
         # A deliverable of a previous run that this run did not make (a shorter master) would be stale.
@@ -136,19 +148,54 @@ def deliver(project: Project, *, target=None, short_side: int = 1080, aspects: t
     return delivered
 
 
+def made_from(final: Path, master: Path) -> str | None:
+    """None when `final` was made from `master` as it is now, else why not (one phrase).
+
+    The render signs the final with the master as its parent ingredient; that ingredient names
+    the master's manifest (a label unique to each signing). The final is current when both
+    files' credentials validate and the master carries that very manifest.
+    """
+    from dreamcut.provenance import verify
+    from dreamcut.provenance.manifest import read_manifest_store
+
+    if not final.is_file():
+        return f"{final.name} is missing"
+    if not verify(final).valid:
+        return f"{final.name}'s Content Credentials do not validate"
+    store = read_manifest_store(final) or {}
+    active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
+    parents = [i.get("active_manifest") for i in active.get("ingredients", []) or []
+               if i.get("relationship") == "parentOf"]
+    mine = (read_manifest_store(master) or {}).get("active_manifest")
+    if not mine or not verify(master).valid:
+        return f"{master.name}'s Content Credentials do not validate"
+    if mine not in parents:
+        return f"{final.name} was not upscaled from the current {master.name} (it is stale)"
+    return None
+
+
+def _size_of(path: Path) -> tuple[int, int] | None:
+    from dreamcut.media import probe
+
+    if not path.is_file():
+        return None
+    info = probe(path)
+    return (info.video.width, info.video.height) if info.video else None
+
+
 def _audio_note(audio) -> str:
     return f"audio {audio.gain_db:+.1f} dB" + (", peaks limited" if audio.limited else "")
 
 
-def _derivation(item, master_size: tuple[int, int], target, audio) -> list[tuple[str, str]]:
-    """What was done to the master to make a deliverable, as C2PA actions (action, description)."""
+def _derivation(item, parent_size: tuple[int, int], target, audio) -> list[tuple[str, str]]:
+    """What was done to its parent render (of `parent_size`) to make a deliverable, as C2PA actions."""
     steps = []
     if item.teaser:
         steps.append(("c2pa.trimmed", f"{item.seconds:g} s teaser from {item.start:.2f} s ({item.note})"))
     if item.aspect != "16:9":
         steps.append(("c2pa.cropped", f"reframed to {item.aspect} around the subject"))
-    if tuple(item.size) != tuple(master_size):
-        steps.append(("c2pa.resized", f"{list(master_size)} -> {list(item.size)}"))
+    if tuple(item.size) != tuple(parent_size):
+        steps.append(("c2pa.resized", f"{list(parent_size)} -> {list(item.size)}"))
     steps.append(("c2pa.edited", f"audio loudness-normalised to {target.integrated:g} LUFS, true peak "
                                  f"{target.true_peak:g} dBTP (EBU R128): {audio.gain_db:+.1f} dB"
                                  + (", peaks limited" if audio.limited else "")))

@@ -5,6 +5,9 @@ Decisions are pure functions:
 - `crop_path`: a crop centre per frame, per shot: tracked, median-filtered, smoothed over time
   (Gaussian, zero phase), pan speed bounded, clamped inside the frame; a shot's `reframe:` in the
   spec replaces tracking with a fixed position;
+- `reframe_source`: which render the 9:16 and 1:1 versions are cropped from: the final
+  (upscaled, e.g. 2K) render when it is larger and was made from this very master, else the
+  master, with the reason said (the crop path is relative, so it applies to either);
 - `teaser_window`: the strongest chorus (highest mean energy in the song analysis the edit
   used), started on a downbeat, moved back bar by bar to fit inside the master;
 - loudness: `render.loudness` (the gain to the EBU R128 target, a true-peak limiter, measured
@@ -63,7 +66,41 @@ class TeaserWindow:
     degraded: bool = False  # not a chorus (said to the user)
 
 
+@dataclass(frozen=True)
+class ReframeSource:
+    """The render the reframed versions (9:16, 1:1, their teasers) are cropped from."""
+
+    name: str               # file name (renders/<name>)
+    size: tuple[int, int]
+    final: bool             # the final (upscaled) render, not the master
+    note: str               # why, in one line
+    degraded: bool = False  # a larger final exists but cannot be used (said to the user)
+
+
 # -- pure decisions -------------------------------------------------------------------------------
+
+
+def reframe_source(master: tuple[str, tuple[int, int]], final: tuple[str, tuple[int, int]] | None,
+                   unusable: str | None = None) -> ReframeSource:
+    """Crop the reframed versions from the final render when it has more pixels and is current.
+
+    master, final: (file name, size); final None when the spec's final render is the master itself.
+    unusable: why the final cannot be used (missing; not upscaled from this master), or None when
+    its Content Credentials name this master as its parent. A 9:16 cropped from a 1280x720
+    master is 405x720 blown up 2.67x; from a 2048x1152 final, 648x1152 blown up 1.67x.
+    """
+    (mname, msize), mw = master, master[1][0]
+    if final is None:
+        return ReframeSource(mname, msize, False, f"from {mname} (the master is the final render)")
+    fname, fsize = final
+    if fsize[0] <= mw or abs(fsize[0] / fsize[1] - msize[0] / msize[1]) > 0.01:
+        return ReframeSource(mname, msize, False, f"from {mname} ({fname} is not a larger picture of the same frame)")
+    if unusable is not None:
+        return ReframeSource(mname, msize, False,
+                             f"reframed versions cropped from the {msize[1]}p master {mname}, not from {fname}: "
+                             f"{unusable} (run `dreamcut render` to make it again)", degraded=True)
+    return ReframeSource(fname, fsize, True, f"from {fname} (upscaled from {mname}, its signed parent)")
+
 
 
 def output_size(aspect: str, master: tuple[int, int], short_side: int) -> tuple[int, int]:
@@ -294,24 +331,28 @@ def track_subject(master: Path, progress: Callable[[float], None] | None = None,
     return samples
 
 
-def encode(master: Path, out: Path, item: Deliverable, *, fps: int, master_size: tuple[int, int],
+def encode(source: Path, out: Path, item: Deliverable, *, fps: int, source_size: tuple[int, int],
            xs: list[int] | None, audio: Path, work_dir: Path, crf: int = 18, preset: str = "veryfast",
            metadata: dict[str, str] | None = None, progress: Callable[[float], None] | None = None) -> None:
-    """Write one deliverable with one ffmpeg: cut, reframe (per-frame crop via sendcmd), scale; `audio` muxed in."""
+    """Write one deliverable with one ffmpeg: cut, reframe (per-frame crop via sendcmd), scale; `audio` muxed in.
+
+    source: the render the pictures come from (the master, or the final for a reframed version);
+    xs: the crop's left edge per frame in `source` pixels (`crop_x_pixels` at the source's width).
+    """
     vf: list[str] = []
-    if item.aspect != "16:9" or item.size != master_size:
+    if item.aspect != "16:9" or item.size != source_size:
         if item.aspect != "16:9":
-            cw, ch = crop_box(item.aspect, master_size)
+            cw, ch = crop_box(item.aspect, source_size)
             first = round(item.start * fps)
             assert xs is not None
             cmd_file = work_dir / f"{Path(item.name).stem}.cmds"
             cmd_file.write_text(crop_commands(xs, fps, first), encoding="utf-8")
             vf.append(f"sendcmd=f={_escape(str(cmd_file))}")
             x0 = xs[min(first, len(xs) - 1)]
-            vf.append(f"crop@reframe=w={cw}:h={ch}:x={x0}:y={(master_size[1] - ch) // 2}")
+            vf.append(f"crop@reframe=w={cw}:h={ch}:x={x0}:y={(source_size[1] - ch) // 2}")
         vf.append(f"scale={item.size[0]}:{item.size[1]}:flags=lanczos,setsar=1,format=yuv420p")
     frames = round(item.seconds * fps)
-    args = [*(window_args(item.start, item.seconds) if item.teaser else []), "-i", str(master), "-i", str(audio),
+    args = [*(window_args(item.start, item.seconds) if item.teaser else []), "-i", str(source), "-i", str(audio),
             "-map", "0:v:0", "-map", "1:a:0"]
     video = output_args("h264", crf, fps, preset)
     if not vf and not item.teaser:
@@ -351,15 +392,18 @@ class Delivered:
     loudness: Loudness
     teaser: bool = False
     note: str = ""
+    source: str = ""        # the render its pictures were cropped or copied from (project-relative)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "path": self.path, "aspect": self.aspect, "width": self.width,
                 "height": self.height, "seconds": round(self.seconds, 3), "bytes": self.bytes,
                 "integrated_lufs": round(self.loudness.integrated, 2), "true_peak_dbtp": round(self.loudness.true_peak, 2),
-                "lra_lu": round(self.loudness.lra, 2), "teaser": self.teaser, "note": self.note}
+                "lra_lu": round(self.loudness.lra, 2), "teaser": self.teaser, "note": self.note,
+                "source": self.source}
 
 
 __all__ = ["ASPECTS", "TEASER_SECONDS", "LoudnessTarget", "Loudness", "Deliverable", "TeaserWindow", "Delivered",
+           "ReframeSource", "reframe_source",
            "output_size", "crop_box", "subject_x", "crop_path", "crop_x_pixels", "crop_commands", "teaser_window",
            "loudness_gain", "loudness_filter", "normalise_audio", "NormalisedAudio", "next_gain", "peak_margin", "parse_ebur128", "plan_deliverables", "parse_aspects", "track_subject",
            "measure_loudnorm", "measure_ebur128", "encode"]
