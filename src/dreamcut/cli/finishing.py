@@ -89,8 +89,8 @@ def deliver(
     its credentials say it was upscaled from this master, else from the master (said in one line),
     and 15 s and 30 s teasers cut from the
     strongest chorus on a downbeat, with short audio fades. The audio of each is normalised to
-    the target (loudnorm's measurement, then a measured gain and peak limiter) and measured (ebur128); each file is signed with the master
-    as its parent. The previous deliverables are replaced only when every new one is ready.
+    the target (loudnorm's measurement, then a measured gain and peak limiter) and measured (ebur128); each file is signed with
+    the render it was cut from as its parent. The previous deliverables are replaced only when every new one is ready.
     """
     import json
 

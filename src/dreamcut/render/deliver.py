@@ -102,7 +102,6 @@ def reframe_source(master: tuple[str, tuple[int, int]], final: tuple[str, tuple[
     return ReframeSource(fname, fsize, True, f"from {fname} (upscaled from {mname}, its signed parent)")
 
 
-
 def output_size(aspect: str, master: tuple[int, int], short_side: int) -> tuple[int, int]:
     """The size of a version: the master's for 16:9; else `short_side` on the short side (1080 -> 1080x1920)."""
     if aspect == "16:9":
