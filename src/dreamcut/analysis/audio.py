@@ -24,8 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from dreamcut.analysis.beats import (_beat_confidence, _harmonic_novelty, _on_the_beat, _refine_beats, _regularise,
-                                      _track_beats)
+from dreamcut.analysis.beats import (_beat_confidence, _on_the_beat, _refine_beats, _regularise, _track_beats,
+                                      tempo_evidence)
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
 from dreamcut.analysis.metre import CLEAR_BARS, _metre
@@ -144,8 +144,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     else:
         tempo = float(np.atleast_1d(tempo)[0])
     # the tempo's other octave when it is nearly as likely (`tempo.other_octave`): the song map says it
-    changes = _harmonic_novelty(chroma[:, : len(oenv)], int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9))))
-    octave = other_octave(tempo, sr, [oenv, low[: len(oenv)], changes])
+    octave = other_octave(tempo, sr, tempo_evidence(oenv, low, chroma, tempo, sr))
 
     report(0.35)
     bpb, first, bar_contrast = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar, oenv=oenv)

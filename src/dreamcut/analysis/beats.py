@@ -30,6 +30,14 @@ def _harmonic_novelty(chroma: np.ndarray, half: int) -> np.ndarray:
     return np.clip(1.0 - num / den, 0.0, 1.0)
 
 
+def tempo_evidence(oenv: np.ndarray, low: np.ndarray, chroma: np.ndarray, bpm: float, sr: int) -> list[np.ndarray]:
+    """The music's evidence for a beat at `bpm`, on the onset envelope's frames: the onsets, the bass
+    onsets and the chord changes (`_harmonic_novelty` over half a beat). What the tempo level, the
+    tempo's other octave and a steady grid's half are judged on."""
+    half = int(round(0.5 * 60.0 * sr / HOP / max(bpm, 1e-9)))
+    return [oenv, low[: len(oenv)], _harmonic_novelty(chroma[:, : len(oenv)], half)]
+
+
 def _on_beat_contrast(frames: np.ndarray, nov: np.ndarray) -> float:
     """Mean harmonic novelty on the beats over its mean half-way between them."""
     frames = np.asarray(frames, dtype=int)
@@ -68,9 +76,8 @@ def _track_beats(oenv: np.ndarray, sr: int,
         # The tempo level from the score's evidence too (`tempo._tempo_level`: onsets, bass notes,
         # chord changes), before the spread test, so a steady song heard at 4/3 its tempo is not
         # taken for a moving one (K.155 II at 84 bpm: heard 111, spread 1.18).
-        half = int(round(0.5 * 60.0 * sr / HOP / max(global_tempo, 1e-9)))
-        changes = _harmonic_novelty(chroma[:, : len(oenv)], half)
-        global_tempo, _ = _tempo_level(global_tempo, sr, [oenv, np.asarray(low, dtype=np.float64)[: len(oenv)], changes])
+        global_tempo, _ = _tempo_level(global_tempo, sr,
+                                       tempo_evidence(oenv, np.asarray(low, dtype=np.float64), chroma, global_tempo, sr))
     local, clarity = _local_tempo(oenv, sr, global_tempo)
     tightness = 120
     moving = moves(local, sr) and not steady
@@ -124,7 +131,7 @@ def _track_beats(oenv: np.ndarray, sr: int,
     per = 60.0 * sr / HOP / tempo
     score = None
     if low is not None and chroma is not None:
-        score = [np.asarray(low, dtype=np.float64), _harmonic_novelty(chroma[:, : len(oenv)], int(round(0.5 * per)))]
+        score = tempo_evidence(oenv, np.asarray(low, dtype=np.float64), chroma, tempo, sr)[1:]
     grid = _steady_grid(oenv, per, frames, score) if not moving and len(frames) >= 8 else None
     if grid is not None:
         _, frames = librosa.beat.beat_track(onset_envelope=chosen / (chosen.std() + 1e-9) + GRID_WEIGHT * grid, sr=sr,
