@@ -7,14 +7,14 @@ planner's preferred cut places) within 70 ms of a true beat, the share of a plan
 cuts (24 fps, `pacing: auto`) within 70 ms of a true beat (and of a true downbeat), and the share of annotated
 section boundaries with a detected boundary within one bar (the totals: steady recordings
 only; the rubato and ramp versions' rows say their own). Recordings in
-`midi_songs.HELD_OUT` were added after tuning and are reported apart, as are session 5's sealed
-ones (`midi_songs.SEEN_S5`, measured once then, studied since); the recordings in
-`midi_songs.SEALED` were named before any analysis of them and are measured only with `--sealed`
-(run it once the analysis work is done, never while tuning).
+`midi_songs.HELD_OUT` were added after tuning and are reported apart, as are sessions 5's and 6's
+sealed ones (`midi_songs.SEEN_S5`, `SEEN_S6`, each measured once then, studied since); recordings
+in `midi_songs.SEALED` (none in session 7) are measured only with `--sealed`.
 
 Then pop songs with human section labels (tests/pop909_songs.py: POP909 piano arrangements,
-the first 180 s, sections from Dai, Zhang and Dannenberg's annotator 1): the DEV and SEEN_S5
-songs by default, the SEALED ones only with `--sealed`, each set with its own totals, and the human
+the first 180 s, sections from Dai, Zhang and Dannenberg's annotator 1): the DEV, SEEN_S5 and
+SEEN_S6 songs by default, the SEALED ones only with `--sealed` (run it once the analysis work is
+done, never while tuning), each set with its own totals, and the human
 ceiling: annotator 2's boundaries and labels scored against annotator 1's the same way.
 `--pop909` measures the POP909 songs only.
 
@@ -103,7 +103,8 @@ def main() -> None:
     if "--pop909" in sys.argv:
         names = []
     rows = [score(n) for n in names]
-    pop_sets = [("POP909 dev", pop909_songs.DEV), ("POP909 sealed in s5", pop909_songs.SEEN_S5)]
+    pop_sets = [("POP909 dev", pop909_songs.DEV), ("POP909 sealed in s5", pop909_songs.SEEN_S5),
+                ("POP909 sealed in s6", pop909_songs.SEEN_S6)]
     if "--sealed" in sys.argv:
         pop_sets.append(("POP909 sealed", pop909_songs.SEALED))
     pop: list[tuple[str, list[dict], list[dict]]] = []
@@ -114,6 +115,7 @@ def main() -> None:
         r["held_out"] = r["recording"] in midi_songs.HELD_OUT
         r["sealed"] = r["recording"] in midi_songs.SEALED
         r["seen_s5"] = r["recording"] in midi_songs.SEEN_S5
+        r["seen_s6"] = r["recording"] in midi_songs.SEEN_S6
 
     def group(rs) -> str:  # boundaries hit, boundaries found near one, label pairs agreeing: summed
         rs = [r for r in rs if not r["moving"]]  # steady recordings (a moving one's row says its own)
@@ -140,7 +142,7 @@ def main() -> None:
     def print_row(r) -> None:
         sec = "-" if r["section_hits"] is None else f"{r['section_hit_count']} of {r['sections']}"
         prec = "-" if r["section_precision"] is None else f"{r['section_near_count']} of {r['section_found']}"
-        print(f"| {r['title']}{' (held out, s4)' if r.get('held_out') else ' (sealed in s5)' if r.get('seen_s5') else ' (sealed, s6)' if r.get('sealed') else ''} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
+        print(f"| {r['title']}{' (held out, s4)' if r.get('held_out') else ' (sealed in s5)' if r.get('seen_s5') else ' (sealed in s6)' if r.get('seen_s6') else ' (sealed)' if r.get('sealed') else ''} | {r['beat_f']:.3f} | {r['downbeat_f']:.3f} | {r['cuts_on_beat']:.3f} | "
               f"{r['planned_cuts_on_beat']:.2f} of {r['planned_cuts']} | {sec} | {prec} | {r['planned_cuts_on_downbeat']:.2f} |"
               f"  {r['labels']}")
         if r["label_pairs"]:
@@ -149,17 +151,19 @@ def main() -> None:
                   f"{'annotated' if r['recording'].startswith('pop909') else 'score'} {truth}, heard {got}")
     if rows:
         table(rows)
-    tuned = [r for r in rows if not (r["held_out"] or r["sealed"] or r["seen_s5"])]
+    tuned = [r for r in rows if not (r["held_out"] or r["sealed"] or r["seen_s5"] or r["seen_s6"])]
     held, sealed = [r for r in rows if r["held_out"]], [r for r in rows if r["sealed"]]
-    seen = [r for r in rows if r["seen_s5"]]
+    seen, seen6 = [r for r in rows if r["seen_s5"]], [r for r in rows if r["seen_s6"]]
     if tuned:
         print(f"\nsections, tuned-on recordings: {group(tuned)}")
     if held:
         print(f"sections, held out in session 4: {group(held)}")
     if seen:
         print(f"sections, sealed in session 5 (seen since): {group(seen)}")
+    if seen6:
+        print(f"sections, sealed in session 6 (seen since): {group(seen6)}")
     if sealed:
-        print(f"sections, sealed in session 6: {group(sealed)}")
+        print(f"sections, sealed: {group(sealed)}")
     for label, rs, hs in pop:
         print(f"\n{label} (POP909, human section labels of annotator 1):")
         table(rs)

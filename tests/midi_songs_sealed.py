@@ -1,5 +1,5 @@
 """Session 6's sealed scores, chosen by a rule fixed before any analysis of them (see the comment
-above `midi_songs.SEALED_PIECES`): this module repeats the choice from the music21 corpus.
+above `midi_songs.SEEN_S6_PIECES`): this module repeats the choice from the music21 corpus.
 
 It reads the scores only (parse, expand repeats, write and read a MIDI); it never renders audio
 and never runs dreamcut's analysis.
@@ -159,7 +159,7 @@ def select_sealed(verdicts: list[Verdict] | None = None) -> list[Verdict]:
 
 def used_corpus_paths() -> set[str]:
     """The corpus paths of every piece named before session 6's sealed set."""
-    return {p.corpus for n, p in midi_songs.PIECES.items() if n not in midi_songs.SEALED}
+    return {p.corpus for n, p in midi_songs.PIECES.items() if n not in midi_songs.SEEN_S6}
 
 
 def judge_all() -> list[Verdict]:

@@ -1,4 +1,4 @@
-"""Session 6's sealed scores (tests/midi_songs.py `SEALED_PIECES`): named by the rule in
+"""Session 6's sealed scores (tests/midi_songs.py `SEEN_S6_PIECES`): named by the rule in
 tests/midi_songs_sealed.py before any analysis of them. These tests read the scores only: they
 never render the pieces nor run dreamcut's analysis on them."""
 
@@ -13,8 +13,8 @@ music21 = pytest.importorskip("music21")
 
 
 def test_the_sealed_set_is_named_apart_from_every_other_recording():
-    sealed = midi_songs.SEALED_PIECES
-    assert midi_songs.SEALED == tuple(sealed) and 5 <= len(sealed) <= rule.MOST
+    sealed = midi_songs.SEEN_S6_PIECES
+    assert midi_songs.SEEN_S6 == tuple(sealed) and 5 <= len(sealed) <= rule.MOST
     assert all(midi_songs.PIECES[n] is p for n, p in sealed.items())
     # unseen: no other recording plays the same score, and none is held out or seen already
     assert not {p.corpus for p in sealed.values()} & rule.used_corpus_paths()
@@ -24,9 +24,9 @@ def test_the_sealed_set_is_named_apart_from_every_other_recording():
     assert bpms[0] <= 84 and bpms[-1] >= 120, f"a slow and a fast movement: {bpms}"
 
 
-@pytest.mark.parametrize("name", list(midi_songs.SEALED_PIECES))
+@pytest.mark.parametrize("name", list(midi_songs.SEEN_S6_PIECES))
 def test_a_sealed_score_parses_in_one_meter_at_its_stated_tempo(name):
-    piece = midi_songs.SEALED_PIECES[name]
+    piece = midi_songs.SEEN_S6_PIECES[name]
     score = music21.corpus.parse(piece.corpus)
     meters = {ts.ratioString for p in score.parts for ts in p.recurse().getElementsByClass(music21.meter.TimeSignature)}
     assert len(meters) == 1 and meters <= set(rule.METERS)
@@ -48,4 +48,4 @@ def test_a_tempo_is_read_from_the_first_word_the_table_knows():
 
 # The rule's full re-run (every candidate parsed, expanded and written: ~4 min) is a command, not a
 # test, so the suite stays inside its time: `python tests/midi_songs_sealed.py` prints the verdicts
-# and the chosen set, which must read as SEALED_PIECES does.
+# and the chosen set, which must read as SEEN_S6_PIECES does.
