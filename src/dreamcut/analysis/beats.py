@@ -34,8 +34,13 @@ def tempo_evidence(oenv: np.ndarray, low: np.ndarray, chroma: np.ndarray, bpm: f
     """The music's evidence for a beat at `bpm`, on the onset envelope's frames: the onsets, the bass
     onsets and the chord changes (`_harmonic_novelty` over half a beat). What the tempo level, the
     tempo's other octave and a steady grid's half are judged on."""
+    return [oenv, low[: len(oenv)], _chord_changes(chroma, bpm, sr, len(oenv))]
+
+
+def _chord_changes(chroma: np.ndarray, bpm: float, sr: int, n: int) -> np.ndarray:
+    """The harmony's changes over half a beat at `bpm` (`_harmonic_novelty`) on the first `n` frames."""
     half = int(round(0.5 * 60.0 * sr / HOP / max(bpm, 1e-9)))
-    return [oenv, low[: len(oenv)], _harmonic_novelty(chroma[:, : len(oenv)], half)]
+    return _harmonic_novelty(chroma[:, :n], half)
 
 
 def _on_beat_contrast(frames: np.ndarray, nov: np.ndarray) -> float:
@@ -98,9 +103,8 @@ def _track_beats(oenv: np.ndarray, sr: int,
         tempo = _steady_tempo(oenv, sr, global_tempo)
         local = np.full(len(oenv), tempo)
     nov = None
-    if chroma is not None:
-        half = int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9)))
-        nov = _harmonic_novelty(chroma[:, : len(oenv)], half)
+    if chroma is not None:  # the chord changes over half a beat (as `tempo_evidence` has them), on oenv's frames
+        nov = _chord_changes(chroma, tempo, sr, len(oenv))
         nov = np.pad(nov, (0, max(0, len(oenv) - len(nov))))[: len(oenv)]
     # Two trackers of different kinds: librosa's on the tempo curve, and the joint beat-and-tempo
     # programme (`_follow_tempo`) on the onsets and the harmony's changes, held near that curve.
@@ -129,9 +133,8 @@ def _track_beats(oenv: np.ndarray, sr: int,
     # a rag's syncopations are louder off the beat. A song that sways a little (under the
     # tempo's DRIFT) has no rigid grid: its beats are left as tracked.
     per = 60.0 * sr / HOP / tempo
-    score = None
-    if low is not None and chroma is not None:
-        score = tempo_evidence(oenv, np.asarray(low, dtype=np.float64), chroma, tempo, sr)[1:]
+    # the bass onsets and the chord changes over half a beat (`tempo_evidence`'s; `nov` is the latter)
+    score = [np.asarray(low, dtype=np.float64)[: len(oenv)], nov] if low is not None and nov is not None else None
     grid = _steady_grid(oenv, per, frames, score) if not moving and len(frames) >= 8 else None
     if grid is not None:
         _, frames = librosa.beat.beat_track(onset_envelope=chosen / (chosen.std() + 1e-9) + GRID_WEIGHT * grid, sr=sr,
