@@ -223,11 +223,15 @@ def _steady_tempo(oenv: np.ndarray, sr: int, around: float, step: float = 0.0005
     return out
 
 
-# The share of a steady song's tracked beats that must sit within 0.1 beat of one rigid grid (or
-# its third-beat shifts) for the grid to be evidence: the tuned-on steady pieces 0.90-1.00 (the
-# Adagio 0.93); Haydn's Menuetto swaying +-4 % over 16 s 0.82, where the grid took beat F
-# 0.99 -> 0.86.
-LATTICE = 0.88
+# The share of a steady song's tracked beats that must sit within 0.1 beat of one rigid grid's lattice
+# (its third-, quarter- or half-beat shifts, the one holding the most; `_steady_grid`) for the grid to
+# be evidence. Measured on every development recording: Haydn's Menuetto swaying +-4 % over 16 s 0.818
+# (a grid took it from beat F 0.99 to 0.75 at 0.80); Op. 59/1's finale 0.851 (0.65 -> 0.99 with its
+# grid), K.458's Adagio 0.870 (heard at twice its tempo; 0.46 -> 0.66, every eighth on its grid: 0.99);
+# the other steady pieces 0.90-1.00. Midway between 0.818 and 0.851 (it was 0.88, the first lattice
+# that held it taken: K.156's Adagio at 84 bpm 0.86 on the thirds', 0.97 on the quarters'). K.155 at
+# 176 (0.833, heard at 88) stays without a grid.
+LATTICE = 0.835
 
 
 # A grid found on the quarter-beat lattice (`_steady_grid`) weighs this many times GRID_WEIGHT: an
@@ -250,7 +254,7 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
 
     The tracker's phase is the densest 0.08-beat neighbourhood of `frames`' phases; in a triplet
     passage that can be a third of a beat off (in a slow one's dotted figures a quarter: the quarter
-    shifts are the lattice when the thirds' is not), so of it and its two third-beat shifts the one whose
+    shifts are the lattice when they hold more of the beats), so of it and its two third-beat shifts the one whose
     rigid grid sits on the most onset strength wins (K.156's Adagio: 0.42 -> 0.09 of a beat; a half
     beat is not the onsets' to judge: a rag's louder off-beats would win it, `_on_the_beat` judges
     the whole grid). Where the tracker itself jumped half a beat for a passage, the half shifts are
@@ -273,32 +277,32 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
         off = np.abs(ph[None, :] - shifts[:, None]) % 1.0
         return float(np.mean(np.minimum(off, 1.0 - off).min(axis=0) <= 0.1))
 
-    shifts = np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0
-    if on_lattice(shifts) < LATTICE:
-        # A slow song's dotted figures can take the tracker a quarter beat off instead (K.156's Adagio
-        # at 84 bpm: 0.86 of its beats on the thirds' lattice, 0.97 on the quarters'; the swaying
-        # Menuetto 0.82 and 0.80, so it stays without a grid).
-        shifts = np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0
-        if on_lattice(shifts) < LATTICE and score:
-            # Or a passage tracked half a beat off (a pop song's intro and ending on the off-beats, a
-            # polonaise's first bars): the half shifts are the lattice. Which half is the beat is the
-            # bass notes' and the chord changes' to say, and only when they say it clearly (HALF_MARGIN).
-            halves = np.array([c, c + 1 / 2]) % 1.0
-            if on_lattice(halves) >= LATTICE:
-                s0, s1 = (sum(comb(p, _z(e[:n])) for e in score) for p in halves)
-                if abs(s0 - s1) < HALF_MARGIN:
-                    return None
-                shifts = halves
-        if on_lattice(shifts) < LATTICE or not score:
+    # The lattice holding the most of the tracked beats: its third-beat shifts (a triplet passage), its
+    # quarter-beat shifts (a slow song's dotted figures: K.156's Adagio at 84 bpm, 0.86 of its beats on
+    # the thirds' lattice, 0.97 on the quarters'), or its half-beat shifts (a passage tracked on the
+    # off-beats: a pop song's intro and ending, a polonaise's first bars), when it holds LATTICE of them.
+    lattices = {"thirds": np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0, "quarters": np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0}
+    if score:
+        lattices["halves"] = np.array([c, c + 1 / 2]) % 1.0
+    kind = max(lattices, key=lambda name: on_lattice(lattices[name]))  # ties: the first
+    shifts = lattices[kind]
+    if on_lattice(shifts) < LATTICE or (kind != "thirds" and not score):
+        return None
+    if kind == "halves":
+        # Which half is the beat is the bass notes' and the chord changes' to say, and only when they
+        # say it clearly (HALF_MARGIN).
+        s0, s1 = (sum(comb(p, _z(e[:n])) for e in score) for p in shifts)
+        if abs(s0 - s1) < HALF_MARGIN:
             return None
-        # Which quarter is the beat: where the bass notes and the chord changes fall (an Adagio's
-        # accompaniment repeats its notes a sixteenth after the beat, louder in the onsets:
+    if kind == "thirds":
+        c = max(shifts, key=comb)
+        weight = 1.0
+    else:
+        # Which quarter (or half) is the beat: where the bass notes and the chord changes fall (an
+        # Adagio's accompaniment repeats its notes a sixteenth after the beat, louder in the onsets:
         # bass + harmony 1.81 on the beat, 1.40 there).
         c = max(shifts, key=lambda p: sum(comb(p, _z(e[:n])) for e in score))
         weight = QUARTER_GRID
-    else:
-        c = max(shifts, key=comb)
-        weight = 1.0
     d = (np.arange(n) / per - c) % 1.0
     d = np.minimum(d, 1.0 - d)
     return weight * np.exp(-0.5 * (d / 0.08) ** 2)
