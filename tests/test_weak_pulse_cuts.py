@@ -35,7 +35,8 @@ def _plan(a):
 
 def test_a_weak_pulse_adagio_is_cut_on_its_attacks_and_says_the_pulse_is_weak():
     r = midi_songs.render("k458-adagio")
-    a = SongAnalysis.from_dict(json.loads((Path(__file__).parent / "data" / "k458_adagio_song_map_v52.json").read_text()))
+    frozen = Path(__file__).parent / "data" / "k458_adagio_song_map_v52.json"
+    a = SongAnalysis.from_dict(json.loads(frozen.read_text()))
     assert a.pulse < WEAK_PULSE
     tl = _plan(a)
     assert any(w.startswith("weak pulse") for w in tl.metadata["dreamcut"]["warnings"])

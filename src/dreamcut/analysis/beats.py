@@ -281,7 +281,8 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
     # quarter-beat shifts (a slow song's dotted figures: K.156's Adagio at 84 bpm, 0.86 of its beats on
     # the thirds' lattice, 0.97 on the quarters'), or its half-beat shifts (a passage tracked on the
     # off-beats: a pop song's intro and ending, a polonaise's first bars), when it holds LATTICE of them.
-    lattices = {"thirds": np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0, "quarters": np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0}
+    lattices = {"thirds": np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0,
+                "quarters": np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0}
     if score:
         lattices["halves"] = np.array([c, c + 1 / 2]) % 1.0
     kind = max(lattices, key=lambda name: on_lattice(lattices[name]))  # ties: the first
@@ -418,7 +419,8 @@ def _slow_song_eighths(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: 
     mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
     if _beat_evidence(mids, oenv) >= EIGHTHS_EMPTY * _beat_evidence(frames, oenv):
         return frames, tempo
-    bass, chords = _z(np.asarray(low, dtype=np.float64)[: len(oenv)]), _z(_chord_changes(chroma, tempo / 2, sr, len(oenv)))
+    bass = _z(np.asarray(low, dtype=np.float64)[: len(oenv)])
+    chords = _z(_chord_changes(chroma, tempo / 2, sr, len(oenv)))
     half = max((0, 1), key=lambda p: _beat_evidence(frames[p::2], bass) + _beat_evidence(frames[p::2], chords))
     return frames[half::2], tempo / 2
 
