@@ -431,7 +431,10 @@ class Simulator:
                 if kind == "slow":
                     time.sleep(sim.slow_seconds)
                 if kind == "refused":  # stop listening before answering: the client's next connect is refused
-                    sim._stop_listening(self.connection)
+                    try:
+                        sim._stop_listening(self.connection)
+                    finally:  # whatever happens there, the provider comes back after refuse_seconds
+                        threading.Thread(target=sim._listen_again, daemon=True).start()
                 data, ctype = out.encoded()
                 try:
                     self.send_response(out.status)
@@ -449,8 +452,6 @@ class Simulator:
                     self.wfile.flush()
                 except OSError:  # the client gave up (slow answers)
                     self.close_connection = True
-                if kind == "refused":
-                    threading.Thread(target=sim._listen_again, daemon=True).start()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -489,8 +490,8 @@ class Simulator:
             try:
                 if select.select([c], [], [], 0)[0] and c.recv(1, socket.MSG_PEEK):
                     continue  # a request arrived and is about to be read: it is in flight
-            except OSError:
-                pass
+            except (OSError, ValueError):  # closed meanwhile by its own handler (ValueError: no descriptor)
+                continue
             with self.lock:
                 if c in self._busy:
                     continue
