@@ -106,8 +106,9 @@ def test_a_queued_runway_cancel_says_what_stays_reserved_and_release_frees_it(mo
         assert f"{key}: $0.25 held since it was cancelled (runway:gen4_turbo); `dreamcut reconcile --release {key}`" \
             in listed
         done = cli("reconcile", "--release", key[:10], "--json", cwd=root, check=True)
-        assert json.loads(done.stdout) == {"command": "reconcile", "version": 1, "key": key, "released_usd": 0.25,
-                                           "reserved_usd": 0.0}
+        assert {k: v for k, v in json.loads(done.stdout).items() if k != "note"} == {
+            "command": "reconcile", "version": 1, "key": key, "released_usd": 0.25, "charged_usd": 0.0,
+            "reserved_usd": 0.0}
         assert _ledger(root)[-1] == ("release", -0.25, key)
         assert _reserved(root) == pytest.approx(0.0, abs=1e-9)
 

@@ -19,8 +19,9 @@ What a test controls:
     5xx           not handled: a 503 from the front door
     drop          not handled: the connection is closed with no response
     refused       the listener goes away for `refuse_seconds`: new connections are refused
-                  (ECONNREFUSED, the request never leaves the client); the request that
-                  triggered it is answered normally
+                  (ECONNREFUSED, the request never leaves the client); requests already being
+                  handled (the one that triggered it among them) are answered, then their
+                  connections closed; idle keep-alive connections are closed at once
 - job plans (`sim.plan("policy", "stuck", ...)`) for the next jobs created; with random faults on,
   a share (`faults / 4`) of the other new jobs also fails in one of the provider's documented ways
   (`failure_plans`: content policy, internal errors...), billed or not as that provider bills them;
@@ -37,6 +38,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import select
 import socket
 import subprocess
 import tempfile
@@ -209,6 +211,7 @@ class Simulator:
         self._server: ThreadingHTTPServer | None = None
         self._port = 0
         self._conns: set[socket.socket] = set()
+        self._busy: set[socket.socket] = set()  # connections with a request being handled
         self._down_until = 0.0
         self._stopped = False
         self._outage_over = threading.Event()  # `reopen()` ends a `refused` outage early
@@ -387,15 +390,31 @@ class Simulator:
                 with sim.lock:
                     sim._conns.add(self.connection)
 
+            def parse_request(self) -> bool:  # the request line is in: this connection is busy till answered
+                with sim.lock:
+                    sim._busy.add(self.connection)
+                return super().parse_request()
+
             def finish(self) -> None:
                 with sim.lock:
                     sim._conns.discard(self.connection)
+                    sim._busy.discard(self.connection)
                 try:
                     super().finish()
                 except OSError:
                     pass
 
             def _handle(self) -> None:
+                try:
+                    self._answer()
+                finally:
+                    with sim.lock:
+                        sim._busy.discard(self.connection)
+                        outage = sim._server is None
+                    if outage:  # the listener went away meanwhile: answered, this connection goes too
+                        self.close_connection = True
+
+            def _answer(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -412,7 +431,10 @@ class Simulator:
                 if kind == "slow":
                     time.sleep(sim.slow_seconds)
                 if kind == "refused":  # stop listening before answering: the client's next connect is refused
-                    sim._stop_listening(self.connection)
+                    try:
+                        sim._stop_listening(self.connection)
+                    finally:  # whatever happens there, the provider comes back after refuse_seconds
+                        threading.Thread(target=sim._listen_again, daemon=True).start()
                 data, ctype = out.encoded()
                 try:
                     self.send_response(out.status)
@@ -420,7 +442,9 @@ class Simulator:
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
-                    if kind == "refused":
+                    with sim.lock:
+                        outage = sim._server is None
+                    if kind == "refused" or outage:
                         self.send_header("Connection", "close")
                         self.close_connection = True
                     self.end_headers()
@@ -428,8 +452,6 @@ class Simulator:
                     self.wfile.flush()
                 except OSError:  # the client gave up (slow answers)
                     self.close_connection = True
-                if kind == "refused":
-                    threading.Thread(target=sim._listen_again, daemon=True).start()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -448,15 +470,31 @@ class Simulator:
 
     def _stop_listening(self, current: socket.socket) -> None:
         """New connections are refused from now on; idle keep-alive ones are closed (the client's pool
-        must reconnect, and is refused)."""
+        must reconnect, and is refused); requests being handled are answered (`_handle` closes their
+        connections after the answer).
+
+        A server going away gracefully does this: Go's net/http `Server.Shutdown` "works by first
+        closing all open listeners, then closing all idle connections, and then waiting indefinitely
+        for connections to return to idle" (pkg.go.dev/net/http#Server.Shutdown, read 2026-11-30);
+        closing a listening socket does not touch the connections it accepted (close(2), listen(2)).
+        A connection counts as busy from its request line (`parse_request`), or when bytes of a
+        request wait on it unread."""
         with self.lock:
             server, self._server = self._server, None
-            conns = [c for c in self._conns if c is not current]
+            conns = [c for c in self._conns if c is not current and c not in self._busy]
         if server is None:
             return
         server.shutdown()
         server.server_close()
         for c in conns:
+            try:
+                if select.select([c], [], [], 0)[0] and c.recv(1, socket.MSG_PEEK):
+                    continue  # a request arrived and is about to be read: it is in flight
+            except (OSError, ValueError):  # closed meanwhile by its own handler (ValueError: no descriptor)
+                continue
+            with self.lock:
+                if c in self._busy:
+                    continue
             try:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:

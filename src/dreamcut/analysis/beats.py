@@ -34,8 +34,13 @@ def tempo_evidence(oenv: np.ndarray, low: np.ndarray, chroma: np.ndarray, bpm: f
     """The music's evidence for a beat at `bpm`, on the onset envelope's frames: the onsets, the bass
     onsets and the chord changes (`_harmonic_novelty` over half a beat). What the tempo level, the
     tempo's other octave and a steady grid's half are judged on."""
+    return [oenv, low[: len(oenv)], _chord_changes(chroma, bpm, sr, len(oenv))]
+
+
+def _chord_changes(chroma: np.ndarray, bpm: float, sr: int, n: int) -> np.ndarray:
+    """The harmony's changes over half a beat at `bpm` (`_harmonic_novelty`) on the first `n` frames."""
     half = int(round(0.5 * 60.0 * sr / HOP / max(bpm, 1e-9)))
-    return [oenv, low[: len(oenv)], _harmonic_novelty(chroma[:, : len(oenv)], half)]
+    return _harmonic_novelty(chroma[:, :n], half)
 
 
 def _on_beat_contrast(frames: np.ndarray, nov: np.ndarray) -> float:
@@ -98,9 +103,8 @@ def _track_beats(oenv: np.ndarray, sr: int,
         tempo = _steady_tempo(oenv, sr, global_tempo)
         local = np.full(len(oenv), tempo)
     nov = None
-    if chroma is not None:
-        half = int(round(0.5 * 60.0 * sr / HOP / max(tempo, 1e-9)))
-        nov = _harmonic_novelty(chroma[:, : len(oenv)], half)
+    if chroma is not None:  # the chord changes over half a beat (as `tempo_evidence` has them), on oenv's frames
+        nov = _chord_changes(chroma, tempo, sr, len(oenv))
         nov = np.pad(nov, (0, max(0, len(oenv) - len(nov))))[: len(oenv)]
     # Two trackers of different kinds: librosa's on the tempo curve, and the joint beat-and-tempo
     # programme (`_follow_tempo`) on the onsets and the harmony's changes, held near that curve.
@@ -129,9 +133,8 @@ def _track_beats(oenv: np.ndarray, sr: int,
     # a rag's syncopations are louder off the beat. A song that sways a little (under the
     # tempo's DRIFT) has no rigid grid: its beats are left as tracked.
     per = 60.0 * sr / HOP / tempo
-    score = None
-    if low is not None and chroma is not None:
-        score = tempo_evidence(oenv, np.asarray(low, dtype=np.float64), chroma, tempo, sr)[1:]
+    # the bass onsets and the chord changes over half a beat (`tempo_evidence`'s; `nov` is the latter)
+    score = [np.asarray(low, dtype=np.float64)[: len(oenv)], nov] if low is not None and nov is not None else None
     grid = _steady_grid(oenv, per, frames, score) if not moving and len(frames) >= 8 else None
     if grid is not None:
         _, frames = librosa.beat.beat_track(onset_envelope=chosen / (chosen.std() + 1e-9) + GRID_WEIGHT * grid, sr=sr,
@@ -220,11 +223,15 @@ def _steady_tempo(oenv: np.ndarray, sr: int, around: float, step: float = 0.0005
     return out
 
 
-# The share of a steady song's tracked beats that must sit within 0.1 beat of one rigid grid (or
-# its third-beat shifts) for the grid to be evidence: the tuned-on steady pieces 0.90-1.00 (the
-# Adagio 0.93); Haydn's Menuetto swaying +-4 % over 16 s 0.82, where the grid took beat F
-# 0.99 -> 0.86.
-LATTICE = 0.88
+# The share of a steady song's tracked beats that must sit within 0.1 beat of one rigid grid's lattice
+# (its third-, quarter- or half-beat shifts, the one holding the most; `_steady_grid`) for the grid to
+# be evidence. Measured on every development recording: Haydn's Menuetto swaying +-4 % over 16 s 0.818
+# (a grid took it from beat F 0.99 to 0.75 at 0.80); Op. 59/1's finale 0.851 (0.65 -> 0.99 with its
+# grid), K.458's Adagio 0.870 (heard at twice its tempo; 0.46 -> 0.66, every eighth on its grid: 0.99);
+# the other steady pieces 0.90-1.00. Midway between 0.818 and 0.851 (it was 0.88, the first lattice
+# that held it taken: K.156's Adagio at 84 bpm 0.86 on the thirds', 0.97 on the quarters'). K.155 at
+# 176 (0.833, heard at 88) stays without a grid.
+LATTICE = 0.835
 
 
 # A grid found on the quarter-beat lattice (`_steady_grid`) weighs this many times GRID_WEIGHT: an
@@ -247,7 +254,7 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
 
     The tracker's phase is the densest 0.08-beat neighbourhood of `frames`' phases; in a triplet
     passage that can be a third of a beat off (in a slow one's dotted figures a quarter: the quarter
-    shifts are the lattice when the thirds' is not), so of it and its two third-beat shifts the one whose
+    shifts are the lattice when they hold more of the beats), so of it and its two third-beat shifts the one whose
     rigid grid sits on the most onset strength wins (K.156's Adagio: 0.42 -> 0.09 of a beat; a half
     beat is not the onsets' to judge: a rag's louder off-beats would win it, `_on_the_beat` judges
     the whole grid). Where the tracker itself jumped half a beat for a passage, the half shifts are
@@ -270,32 +277,33 @@ def _steady_grid(oenv: np.ndarray, per: float, frames: np.ndarray,
         off = np.abs(ph[None, :] - shifts[:, None]) % 1.0
         return float(np.mean(np.minimum(off, 1.0 - off).min(axis=0) <= 0.1))
 
-    shifts = np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0
-    if on_lattice(shifts) < LATTICE:
-        # A slow song's dotted figures can take the tracker a quarter beat off instead (K.156's Adagio
-        # at 84 bpm: 0.86 of its beats on the thirds' lattice, 0.97 on the quarters'; the swaying
-        # Menuetto 0.82 and 0.80, so it stays without a grid).
-        shifts = np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0
-        if on_lattice(shifts) < LATTICE and score:
-            # Or a passage tracked half a beat off (a pop song's intro and ending on the off-beats, a
-            # polonaise's first bars): the half shifts are the lattice. Which half is the beat is the
-            # bass notes' and the chord changes' to say, and only when they say it clearly (HALF_MARGIN).
-            halves = np.array([c, c + 1 / 2]) % 1.0
-            if on_lattice(halves) >= LATTICE:
-                s0, s1 = (sum(comb(p, _z(e[:n])) for e in score) for p in halves)
-                if abs(s0 - s1) < HALF_MARGIN:
-                    return None
-                shifts = halves
-        if on_lattice(shifts) < LATTICE or not score:
+    # The lattice holding the most of the tracked beats: its third-beat shifts (a triplet passage), its
+    # quarter-beat shifts (a slow song's dotted figures: K.156's Adagio at 84 bpm, 0.86 of its beats on
+    # the thirds' lattice, 0.97 on the quarters'), or its half-beat shifts (a passage tracked on the
+    # off-beats: a pop song's intro and ending, a polonaise's first bars), when it holds LATTICE of them.
+    lattices = {"thirds": np.array([c, c + 1 / 3, c - 1 / 3]) % 1.0,
+                "quarters": np.array([c, c + 1 / 4, c - 1 / 4]) % 1.0}
+    if score:
+        lattices["halves"] = np.array([c, c + 1 / 2]) % 1.0
+    kind = max(lattices, key=lambda name: on_lattice(lattices[name]))  # ties: the first
+    shifts = lattices[kind]
+    if on_lattice(shifts) < LATTICE or (kind != "thirds" and not score):
+        return None
+    if kind == "halves":
+        # Which half is the beat is the bass notes' and the chord changes' to say, and only when they
+        # say it clearly (HALF_MARGIN).
+        s0, s1 = (sum(comb(p, _z(e[:n])) for e in score) for p in shifts)
+        if abs(s0 - s1) < HALF_MARGIN:
             return None
-        # Which quarter is the beat: where the bass notes and the chord changes fall (an Adagio's
-        # accompaniment repeats its notes a sixteenth after the beat, louder in the onsets:
+    if kind == "thirds":
+        c = max(shifts, key=comb)
+        weight = 1.0
+    else:
+        # Which quarter (or half) is the beat: where the bass notes and the chord changes fall (an
+        # Adagio's accompaniment repeats its notes a sixteenth after the beat, louder in the onsets:
         # bass + harmony 1.81 on the beat, 1.40 there).
         c = max(shifts, key=lambda p: sum(comb(p, _z(e[:n])) for e in score))
         weight = QUARTER_GRID
-    else:
-        c = max(shifts, key=comb)
-        weight = 1.0
     d = (np.arange(n) / per - c) % 1.0
     d = np.minimum(d, 1.0 - d)
     return weight * np.exp(-0.5 * (d / 0.08) ** 2)
@@ -364,7 +372,7 @@ def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: 
     - the harmony changes on beats (chords change on bar starts, which are beats): the
       chroma change between neighbouring half-beats is larger on the beat than between;
     - the bass and kick hit on the beat.
-    The half-beat phase with the harmony changes wins unless the low end clearly disagrees;
+    The half-beat phase with the harmony changes wins unless the low end disagrees (LOW_OBJECTION);
     the low end alone moves the grid when it is decisive and the harmony does not object.
     """
     if len(frames) < 8:
@@ -377,16 +385,56 @@ def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: 
 
     on, off = strength(frames, low), strength(mids, low)
     harmony = _harmony_ratio(frames, mids, chroma)  # > 1: the harmony changes between the tracked beats
-    if harmony > HARMONY_SWITCH and off > 0.7 * on:
+    if harmony > HARMONY_SWITCH and off > LOW_OBJECTION * on:
         return mids
     if off > 1.3 * on and strength(mids, oenv) > 0.8 * strength(frames, oenv) and harmony > 1.0 / HARMONY_SWITCH:
         return mids
     return frames
 
 
+# A heard tempo within EIGHTHS_BPM (twice a ballad's 70-85) whose beats have next to nothing between
+# them (the onsets half-way between the beats under EIGHTHS_EMPTY of those on them) is a slow song's
+# eighth notes (`_slow_song_eighths`). Measured on every development recording heard there: the slow
+# POP909 songs heard at twice their tempo 0.08 (151), 0.16 (168), 0.20 (026), 0.25 (174) and 0.35
+# (042, left as heard); the scores at 144-168 0.50-0.93; the synthesized demo song (drums, quiet
+# hi-hats) 0.33-0.40 at 140-165 bpm (0.30 at 175, outside the band). Midway between 0.25 and 0.33.
+EIGHTHS_BPM = (140.0, 170.0)
+EIGHTHS_EMPTY = 0.29
+
+
+def _slow_song_eighths(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: np.ndarray, chroma: np.ndarray,
+                       sr: int) -> tuple[np.ndarray, float]:
+    """(beat frames, tempo): every other beat at half the tempo when the tracked beats are a slow song's
+    eighth notes (EIGHTHS_BPM, EIGHTHS_EMPTY), else the beats as tracked.
+
+    A ballad's eighths at 146-162 bpm are played evenly, nothing between them; a song that fast has
+    its own subdivisions between its beats. Of the two halves the beat is the one where the bass notes
+    and the chord changes fall (on those four songs 1.4-3.4x the other's; every other beat of theirs
+    then on a true beat). What a song whose beat is truly that fast and that bare loses: every cut
+    still on a beat, every other one (and `tempo.other_octave` names the double).
+    """
+    frames = np.asarray(frames, dtype=int)
+    if not EIGHTHS_BPM[0] <= tempo < EIGHTHS_BPM[1] or len(frames) < 16:
+        return frames, tempo
+    mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
+    if _beat_evidence(mids, oenv) >= EIGHTHS_EMPTY * _beat_evidence(frames, oenv):
+        return frames, tempo
+    bass = _z(np.asarray(low, dtype=np.float64)[: len(oenv)])
+    chords = _z(_chord_changes(chroma, tempo / 2, sr, len(oenv)))
+    half = max((0, 1), key=lambda p: _beat_evidence(frames[p::2], bass) + _beat_evidence(frames[p::2], chords))
+    return frames[half::2], tempo / 2
+
+
 # How much more the harmony must change on the half-beats than on the tracked beats to move the grid
 # (measured: 1.22 on a syncopated rag, at most 0.78 on steady and rubato classical pieces).
 HARMONY_SWITCH = 1.1
+# The harmony moves the grid only when the bass onsets between the tracked beats reach this share of
+# those on them: a pop song whose chords come an eighth early (POP909 170 at 88 bpm: harmony 1.40,
+# bass 0.73, tracked on its beat) kept its beat at 0.8 and lost it at 0.7 (beat F 1.00 -> 0.00).
+# Measured on every development recording as tracked (none else has harmony over 1.1) and with its
+# grid moved half a beat off (the move must come back): the bass between the off-beat grid's beats
+# 0.92 of that on them where the harmony decides (the rag), over 1.0 everywhere else.
+LOW_OBJECTION = 0.8
 HARMONY_WEIGHT = 2.0  # the harmonic novelty's weight against the onset envelope in the guided tracking
 GUIDED_GAIN = 1.2
 

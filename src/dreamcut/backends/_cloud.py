@@ -190,7 +190,7 @@ def http_status_error(provider: str, status: int, message: str, headers: Mapping
     retry_after = retry_after_seconds(headers)
     if status == 429:
         return ProviderError(f"{provider}: rate limited ({text})", code="rate_limited", transient=True,
-                             retry_after=retry_after)
+                             retry_after=retry_after, rate_limited=True)
     if status in (408, 409) or status >= 500:
         return ProviderError(f"{provider}: server error {status} ({text})", code=f"http_{status}", transient=True,
                              retry_after=retry_after)

@@ -193,12 +193,15 @@ class ProviderError(Exception):
     """A provider refused or failed. `transient` ones are retried with backoff."""
 
     def __init__(self, message: str, *, code: str = "error", transient: bool = False,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, rate_limited: bool = False):
         super().__init__(message)
         self.message = message
         self.code = code
         self.transient = transient
         self.retry_after = retry_after
+        # the provider's rate limit (HTTP 429): it is busy, not broken; the job runner waits what it
+        # asks for, on a retry budget of its own (`Limits.rate_limit_attempts`)
+        self.rate_limited = rate_limited
 
 
 class OutcomeUnknown(ProviderError):

@@ -436,7 +436,8 @@ def _map_error(e: Exception, key: str | None) -> _Mapped:
         if status in (401, 403):
             return _Mapped("the server refused the API key (OPENAI_API_KEY)", code="auth", transient=False)
         if status == 429 or status == 408 or status == 409 or status >= 500:
-            mapped = _Mapped(_scrub(message, key), code=str(code), transient=True, retry_after=_retry_after(e.response))
+            mapped = _Mapped(_scrub(message, key), code=str(code), transient=True, retry_after=_retry_after(e.response),
+                             rate_limited=status == 429)
             mapped.ambiguous = status == 408 or status >= 500
             return mapped
         if status == 404:

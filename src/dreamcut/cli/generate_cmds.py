@@ -280,8 +280,10 @@ def reconcile(
     not_billed: bool = typer.Option(False, "--not-billed",
                                     help="With --abandon: the provider did not bill it (release the money)."),
     release: Optional[str] = typer.Option(None, "--release", metavar="KEY",
-                                          help="Free the money a cancel kept reserved for this job (Runway may bill "
-                                               "a task that started before the cancel): once your invoice shows no charge."),
+                                          help="Settle the money a cancel kept reserved for this job (Runway may bill "
+                                               "a task that started before the cancel): the provider is asked first; "
+                                               "billed, the hold becomes a charge of its amount; not billed (or no "
+                                               "longer known: check your invoice first), it is released."),
     json_out: bool = typer.Option(False, "--json", help="Print the parked jobs (or what --release freed) as JSON."),
 ) -> None:
     """Parked jobs (a paid create whose outcome is unknown): list them, or adopt, resubmit or abandon one;
@@ -306,14 +308,19 @@ def reconcile(
     if actions:  # the project is locked: no generate runs, so leftovers of killed runs can go
         orch.sweep_strays()
     if release:
-        key, usd = orch.release(release)
+        done = orch.release(release)
         reserved = project.catalog.reserved_usd()
         if json_out:
             from dreamcut.cli.json_out import document, emit
 
-            emit(document("reconcile", key=key, released_usd=round(usd, 6), reserved_usd=round(reserved, 6)))
+            emit(document("reconcile", key=done.key, released_usd=round(done.released, 6),
+                          charged_usd=round(done.charged, 6), reserved_usd=round(reserved, 6), note=done.note))
+        elif done.charged:
+            say(f"{done.key}: {done.note}: the ${done.held:,.2f} held since its cancel is now a charge of "
+                f"${done.charged:,.2f}; reserved now ${reserved:,.2f}")
         else:
-            say(f"{key}: released ${usd:,.2f} held since its cancel; reserved now ${reserved:,.2f}")
+            say(f"{done.key}: released ${done.held:,.2f} held since its cancel ({done.note}); "
+                f"reserved now ${reserved:,.2f}")
         return
     if adopt:
         key = orch.adopt(adopt[0], adopt[1])

@@ -46,9 +46,13 @@ class Limits:
     """How hard to push one backend.
 
     concurrency: jobs in flight at once. requests_per_second: API calls per second (0 = no limit).
-    max_attempts: tries per API call on transient errors before leaving the job for the next run.
-    backoff_base / backoff_cap: seconds; the n-th retry waits a random time in [d/2, d] with
-    d = min(cap, base * 2**n), or what the provider's Retry-After says.
+    max_attempts: tries per API call on transient errors (5xx, a dropped or refused connection, an
+    unreadable answer) before leaving the job for the next run.
+    rate_limit_attempts: tries per API call the provider answers with its rate limit (429), counted
+    apart from max_attempts: a burst of 429s never uses up the tries a dropped connection needs,
+    nor the reverse (`pacing.RetryBudget`).
+    backoff_base / backoff_cap: seconds; the n-th retry of a kind waits a random time in [d/2, d]
+    with d = min(cap, base * 2**n), or what the provider's Retry-After (rate-limit headers) says.
     job_timeout: seconds from submission after which a job the provider never finishes is
     cancelled and recorded as failed.
     retries: new paid creates after a failure the provider documents as retryable (Runway's
@@ -58,6 +62,7 @@ class Limits:
     concurrency: int = 4
     requests_per_second: float = 0.0
     max_attempts: int = 8
+    rate_limit_attempts: int = 8
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     job_timeout: float = 3600.0

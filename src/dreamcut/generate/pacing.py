@@ -50,6 +50,32 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
     return rng.uniform(d / 2, d)
 
 
+class RetryBudget:
+    """The tries one API call has left, per kind of failure, each kind with its own count.
+
+    A rate limit (`ProviderError.rate_limited`, a 429) is the provider saying it is busy: the call
+    waits what its Retry-After / rate-limit headers ask (else the backoff) and may do so
+    `limits.rate_limit_attempts` times. Any other transient failure (a 5xx, a dropped or refused
+    connection, an unreadable answer) gets the bounded jittered exponential backoff, up to
+    `limits.max_attempts` tries. `wait(error)` is the seconds to sleep before the next try, or None
+    when that kind's tries are spent (the caller gives up on the call)."""
+
+    def __init__(self, limits, rng: random.Random | None = None):
+        self.limits = limits
+        self.rng = rng
+        self.failed = {"rate_limit": 0, "transient": 0}  # failed tries so far, per kind
+
+    def wait(self, error, retry_after: float | None) -> float | None:
+        """error: the transient `ProviderError` the last try met; retry_after: its Retry-After in our time."""
+        kind = "rate_limit" if getattr(error, "rate_limited", False) else "transient"
+        n = self.failed[kind]
+        self.failed[kind] = n + 1
+        most = self.limits.rate_limit_attempts if kind == "rate_limit" else self.limits.max_attempts
+        if n + 1 >= most:
+            return None
+        return backoff_delay(n, self.limits.backoff_base, self.limits.backoff_cap, retry_after, self.rng)
+
+
 TIME_SCALE_ENV = "DREAMCUT_PROVIDER_TIME_SCALE"
 
 

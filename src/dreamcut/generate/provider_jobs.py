@@ -16,7 +16,7 @@ from dreamcut.backends.registry import BackendRef
 from dreamcut.generate.jobs import (PARKED, RECONCILE_SKEW_S, _Canceled, _Failed, _GaveUp, _Parked, cancel_outcome,
                                     loaded_request, match_provider_jobs,
                                     retried_provider_ids)
-from dreamcut.generate.pacing import _Pacer, _WarmGate, backoff_delay
+from dreamcut.generate.pacing import RetryBudget, _Pacer, _WarmGate
 from dreamcut.generate.takefiles import _fsync, _remember_probe, _verify
 
 
@@ -89,9 +89,9 @@ class ProviderJobs:
             return self._reconcile(ref, backend, key, request, row["sent_at"] or row["created_at"], reason)
         limits = self.limits_for(ref)
         limiter = self._limiter(ref)
-        last: ProviderError | None = None
+        budget = RetryBudget(limits, self._rng)
         warm = self._warm_gate(ref)
-        for attempt in range(limits.max_attempts):
+        while True:
             self._check_stop()
             limiter.acquire()
             # A backend's first create in a process loads its SDK; the others wait for it, so a
@@ -114,15 +114,12 @@ class ProviderJobs:
                     self.catalog.update_job(key, state="pending")
                 if not e.transient:
                     raise _Failed(e.code, e.message) from None
-                last = e
-                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap,
-                                          self._provider_wait(e.retry_after), self._rng))
+                self._sleep_or_give_up(budget, e)
                 continue
             submitted_at = time.time()
             with self._db:
                 self.catalog.update_job(key, state="submitted", provider_job_id=provider_id, submitted_at=submitted_at)
             return provider_id, submitted_at
-        raise _GaveUp(f"{last.code}: {last.message}" if last else "no answer")
 
     def _warm_gate(self, ref: BackendRef):
         """A context held around a create: exclusive until the backend's first create in this run returned."""
@@ -310,11 +307,11 @@ class ProviderJobs:
         return dest
 
     def _call(self, ref: BackendRef, key: str, fn: Callable):
-        """One API call with rate limiting and retries. Terminal errors become _Failed."""
-        limits = self.limits_for(ref)
+        """One API call with rate limiting and retries (rate limits and other transient failures on
+        budgets of their own, `RetryBudget`). Terminal errors become _Failed; spent tries, _GaveUp."""
         limiter = self._limiter(ref)
-        last: ProviderError | None = None
-        for attempt in range(limits.max_attempts):
+        budget = RetryBudget(self.limits_for(ref), self._rng)
+        while True:
             self._check_stop()
             limiter.acquire()
             try:
@@ -324,7 +321,11 @@ class ProviderJobs:
                     raise  # only the submit path may see it, and it reconciles
                 if not e.transient:
                     raise _Failed(e.code, e.message) from None
-                last = e
-                self._sleep(backoff_delay(attempt, limits.backoff_base, limits.backoff_cap,
-                                          self._provider_wait(e.retry_after), self._rng))
-        raise _GaveUp(f"{last.code}: {last.message}" if last else "no answer")
+                self._sleep_or_give_up(budget, e)
+
+    def _sleep_or_give_up(self, budget: RetryBudget, e: ProviderError) -> None:
+        """Wait before the next try after transient error `e`, or raise _GaveUp when its kind's tries are spent."""
+        wait = budget.wait(e, self._provider_wait(e.retry_after))
+        if wait is None:
+            raise _GaveUp(f"{e.code}: {e.message}")
+        self._sleep(wait)

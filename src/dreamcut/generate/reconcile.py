@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from dreamcut.backends.base import Backend, CancelBilling, GenerationRequest, JobState
+from dreamcut.backends.base import Backend, CancelBilling, GenerationRequest, JobState, JobStatus
 from dreamcut.backends.registry import BackendRef, parse_backend
 from dreamcut.errors import BadInput, WorkFailed
 from dreamcut.generate.cost import cast_keyframe
@@ -25,6 +25,41 @@ class Cancelled:
     provider: str
     billed: float
     held: float
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A hold `reconcile --release` settled: `charged` what the provider bills (0: released), and why."""
+
+    key: str
+    held: float
+    charged: float
+    note: str
+
+    @property
+    def released(self) -> float:
+        """Dollars of the hold that went back to the budget."""
+        return max(0.0, self.held - self.charged)
+
+
+def settle_hold(ref, status: JobStatus | None, billed: float) -> tuple[str, str]:
+    """("charge" | "release" | "wait", why) for a held job whose provider now reports `status`, with
+    `billed` what the billing rule (`charged`) makes of that status.
+
+    Completed and failed jobs, and cancelled ones whose cost the provider reports, are the provider's
+    word: billed -> a charge of `billed`, else released. A cancelled job whose cost it no longer reports
+    (deleted, gone), or a local job (`status` None), is the director's word (the invoice): released.
+    A job still queued or running may yet be billed: wait."""
+    if status is None:
+        return "release", "released by the director (the invoice shows no charge)"
+    if not status.state.terminal:
+        return "wait", f"{ref} still reports the job {status.state.value}: it may yet be billed"
+    if status.state == JobState.CANCELED and status.cost_usd is None:
+        return "release", (f"{ref} no longer reports the job's cost ({status.error_code or 'cancelled'}): "
+                           "released by the director (the invoice shows no charge)")
+    if billed > 0:
+        return "charge", f"{ref} reports the job {status.state.value} and bills ${billed:.2f}"
+    return "release", f"{ref} reports the job {status.state.value}, not billed"
 
 
 class Reconciling:
@@ -92,9 +127,15 @@ class Reconciling:
         refund them but does not guarantee it."""
         return [r for r in self.catalog.jobs("canceled", "failed") if r["reserved_usd"] > 0]
 
-    def release(self, key: str) -> tuple[str, float]:
-        """Free the reservation a cancel kept for job `key` (a unique prefix), once the director's invoice
-        shows the provider did not bill it. Returns (key, dollars released); BadInput for any other job."""
+    def release(self, key: str) -> "Settled":
+        """Settle the reservation a cancel kept for job `key` (a unique prefix), asking the provider first.
+
+        The provider's word decides when it has one (`settle_hold`): a job it reports billed (completed,
+        a billed failure, a cancel it charged) turns the hold into a charge of the provider's amount,
+        never a release; one it reports not billed is released. When it no longer knows the job's cost
+        (Runway answers 404 for a deleted task) the director's invoice decides: released, and said.
+        A job the provider still runs, or a provider that does not answer, keeps the hold (WorkFailed).
+        BadInput for a job that holds no money."""
         held = self.held_jobs()
         rows = [r for r in held if r["key"].startswith(key)]
         if len(rows) != 1:
@@ -103,12 +144,29 @@ class Reconciling:
             raise BadInput(f"{what} with key {key!r} (held: {listed})", where="reconcile --release",
                            fix="use a key `dreamcut cancel` named (a unique prefix is enough)")
         row = rows[0]
-        usd = float(row["reserved_usd"])
+        key, usd = row["key"], float(row["reserved_usd"])
+        ref, backend, request = self._job_backend(row)
+        status = None
+        if row["provider_job_id"] and not backend.capabilities().local:
+            try:
+                status = self._call(ref, key, lambda: backend.poll(row["provider_job_id"]))
+            except (_Failed, _GaveUp) as e:
+                raise WorkFailed(f"{ref} did not say what job {row['provider_job_id']} cost ({e}); "
+                                 f"the ${usd:.2f} stays held", where=key,
+                                 fix="run `dreamcut reconcile --release` again when the provider answers") from None
+        billed = self.charged(ref, backend, request, status, key) if status is not None else 0.0
+        decision, why = settle_hold(ref, status, billed)
+        if decision == "wait":
+            raise WorkFailed(f"{why}; the ${usd:.2f} stays held", where=key,
+                             fix="run `dreamcut reconcile --release` again once the job has ended there")
+        billed = billed if decision == "charge" else 0.0
         with self.catalog.transaction():
-            self.catalog.update_job(row["key"], reserved_usd=0.0)
-            self.catalog.ledger_add("release", -usd, row["key"],
-                                    "reconcile: released by the director (the invoice shows no charge)")
-        return row["key"], usd
+            self.catalog.update_job(key, reserved_usd=0.0, cost_usd=float(row["cost_usd"] or 0.0) + billed)
+            if billed:
+                self.catalog.ledger_add("charge", billed, key, f"reconcile: {why}")
+            self.catalog.ledger_add("release", -usd, key, f"reconcile: {why}" if not billed else
+                                    "reconcile: the hold is replaced by the provider's charge")
+        return Settled(key, held=usd, charged=billed, note=why)
 
     # -- reconcile: the director resolves parked jobs ---------------------------------------------
     def parked_job(self, key: str):

@@ -153,23 +153,22 @@ def made_from(final: Path, master: Path) -> str | None:
 
     The render signs the final with the master as its parent ingredient; that ingredient names
     the master's manifest (a label unique to each signing). The final is current when both
-    files' credentials validate and the master carries that very manifest.
+    files' credentials validate and the master carries that very manifest. Each file's manifest
+    store is read once (validated as it is read); the master's not at all when the final fails.
     """
-    from dreamcut.provenance import verify
-    from dreamcut.provenance.manifest import read_manifest_store
+    from dreamcut.provenance.manifest import active_manifest, credentials_valid, read_manifest_store
 
     if not final.is_file():
         return f"{final.name} is missing"
-    if not verify(final).valid:
+    store = read_manifest_store(final)
+    if not credentials_valid(store):
         return f"{final.name}'s Content Credentials do not validate"
-    store = read_manifest_store(final) or {}
-    active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
-    parents = [i.get("active_manifest") for i in active.get("ingredients", []) or []
+    parents = [i.get("active_manifest") for i in active_manifest(store).get("ingredients", []) or []
                if i.get("relationship") == "parentOf"]
-    mine = (read_manifest_store(master) or {}).get("active_manifest")
-    if not mine or not verify(master).valid:
+    master_store = read_manifest_store(master)
+    if not credentials_valid(master_store):
         return f"{master.name}'s Content Credentials do not validate"
-    if mine not in parents:
+    if master_store["active_manifest"] not in parents:
         return f"{final.name} was not upscaled from the current {master.name} (it is stale)"
     return None
 

@@ -143,3 +143,9 @@ def provider_credentials(path: Path) -> dict | None:
 def validation_problems(store: dict | None) -> list[str]:
     codes = [s.get("code", "") for s in (store or {}).get("validation_status", []) or []]
     return [c for c in codes if c not in _TRUST_ONLY_CODES]
+
+
+def credentials_valid(store: dict | None) -> bool:
+    """Whether a manifest store (`read_manifest_store`) has an active manifest that validates
+    (signature and content hashes; an untrusted signer alone is not a problem): `verify`'s `valid`."""
+    return active_manifest(store) is not None and not validation_problems(store)

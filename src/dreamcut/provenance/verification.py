@@ -12,8 +12,8 @@ from dreamcut.errors import BadInput
 from dreamcut.media import file_sha256
 from dreamcut.provenance.identity import CERT_ENV
 from dreamcut.provenance.manifest import (RENDER_ASSERTION, TAKE_ASSERTION, active_manifest, assertion,
-                                          json_sidecar_path, mime_for, read_manifest_store, sidecar_path,
-                                          validation_problems)
+                                          credentials_valid, json_sidecar_path, mime_for, read_manifest_store,
+                                          sidecar_path, validation_problems)
 
 @dataclass
 class IngredientFacts:
@@ -173,7 +173,7 @@ def verify(path: Path, project=None) -> VerifyReport:
         report.sidecar = sidecar_path(path).name
     report.problems = validation_problems(store)
     report.tampered = any("mismatch" in c or "dataHash" in c or "bmffHash" in c for c in report.problems)
-    report.valid = not report.problems
+    report.valid = credentials_valid(store)
     gen = (m.get("claim_generator_info") or [{}])[0]
     report.generator = f"{gen.get('name', '')} {gen.get('version', '')}".strip()
     serial = str((m.get("signature_info") or {}).get("cert_serial_number", ""))

@@ -116,12 +116,20 @@ def output_size(aspect: str, master: tuple[int, int], short_side: int) -> tuple[
 
 
 def crop_box(aspect: str, master: tuple[int, int]) -> tuple[int, int]:
-    """Width and height (even) of the largest `aspect` window inside the master frame."""
+    """Width and height of the largest `aspect` window inside the master frame, in whole pixels.
+
+    The window spans the master's full height (9:16, 1:1 from a wide master) or full width; the
+    other side is the exact aspect rounded to the NEAREST pixel, not down to an even number: the
+    crop is only an intermediate picture (`encode` crops with `exact=1`, so ffmpeg keeps an odd
+    width on yuv420p, and scales it to the even output size), so evenness is not needed here and
+    the picture is stretched by at most half a pixel over the window (0 for 720p and 2K 9:16 / 1:1:
+    1280x720 -> 405x720, 2048x1152 -> 648x1152; 1920x1080 -> 608x1080, 0.08 %).
+    """
     W, H = master
     aw, ah = ASPECTS[aspect]
-    w = min(W, H * aw / ah)
-    h = min(H, W * ah / aw)
-    return max(2, int(w) // 2 * 2), max(2, int(h) // 2 * 2)
+    if W * ah >= H * aw:    # wider than the aspect: full height
+        return max(1, min(W, round(H * aw / ah))), H
+    return W, max(1, min(H, round(W * ah / aw)))
 
 
 def _even(x: float) -> int:
@@ -348,7 +356,8 @@ def encode(source: Path, out: Path, item: Deliverable, *, fps: int, source_size:
             cmd_file.write_text(crop_commands(xs, fps, first), encoding="utf-8")
             vf.append(f"sendcmd=f={_escape(str(cmd_file))}")
             x0 = xs[min(first, len(xs) - 1)]
-            vf.append(f"crop@reframe=w={cw}:h={ch}:x={x0}:y={(source_size[1] - ch) // 2}")
+            # exact=1: without it ffmpeg rounds an odd width down to even on yuv420p (405 -> 404, a 0.25 % stretch)
+            vf.append(f"crop@reframe=w={cw}:h={ch}:x={x0}:y={(source_size[1] - ch) // 2 // 2 * 2}:exact=1")
         vf.append(f"scale={item.size[0]}:{item.size[1]}:flags=lanczos,setsar=1,format=yuv420p")
     frames = round(item.seconds * fps)
     args = [*(window_args(item.start, item.seconds) if item.teaser else []), "-i", str(source), "-i", str(audio),
