@@ -97,6 +97,37 @@ def make_project(root: Path, shots: int | list[dict] = 3, *, song_seconds: float
     return root
 
 
+_HEARD: dict[str, Path] = {}  # a song's sha256 -> the folder holding its analysis cache, made this session
+
+
+def hear_song_once(root: Path) -> Path:
+    """Put the song map of `root/song.wav` in the project's analysis cache, as `dreamcut check` leaves it.
+
+    For tests whose subject is not the song (kill -9 and resume, billing): each distinct song is heard
+    once per session by the real analysis (`analyze_song`, the function `check` and `generate` call),
+    and every project with the same song starts with that cache file instead of hearing it again in its
+    first CLI process (librosa's import and numba's compiles: seconds per process on this machine).
+    The file is keyed by the song's content hash and ANALYSIS_VERSION, so a changed song is heard anew."""
+    import atexit
+    import tempfile
+
+    from dreamcut.analysis.audio import analyze_song
+    from dreamcut.media import file_sha256
+
+    song = root / "song.wav"
+    digest = file_sha256(song)
+    if digest not in _HEARD:
+        folder = Path(tempfile.mkdtemp(prefix="dreamcut-heard-"))
+        atexit.register(shutil.rmtree, folder, True)
+        analyze_song(song, cache_dir=folder)
+        _HEARD[digest] = folder
+    cache = root / ".dreamcut" / "cache" / "audio"
+    cache.mkdir(parents=True, exist_ok=True)
+    for f in _HEARD[digest].glob("song-*.json"):
+        shutil.copy2(f, cache / f.name)
+    return root
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -339,9 +340,6 @@ def write_excerpt(y: np.ndarray, seconds: float, wav: Path) -> float:
 
 def render(name: str) -> Rendered:
     """The piece as a wav with its exact beats, downbeats and section boundaries (cached)."""
-    import music21
-    import pretty_midi
-
     piece = PIECES[name]
     fields = {k: v for k, v in piece.__dict__.items()
               if not (k == "ramp" and v == 0.0) and not (k == "cycle" and v == 20.0)  # keys from before these
@@ -353,6 +351,30 @@ def render(name: str) -> Rendered:
         t = json.loads(meta.read_text())
         return Rendered(piece, d / "song.wav", t["beats"], t["downbeats"], t["sections"], t["beats_per_bar"])
     d.mkdir(parents=True, exist_ok=True)
+    # Rendered in a folder of its own inside `d`, then published file by file (`_publish`): two
+    # processes (a benchmark and a test) may render the same piece at once.
+    with tempfile.TemporaryDirectory(dir=d, prefix=".render-") as work:
+        t = _render_into(piece, Path(work))
+        _publish(Path(work), d, t)
+    return Rendered(piece, d / "song.wav", t["beats"], t["downbeats"], t["sections"], t["beats_per_bar"])
+
+
+def _publish(work: Path, d: Path, truth: dict) -> None:
+    """Move a finished render from `work` (a folder inside the cache folder `d`, so on the same file
+    system) into `d`, each file by `os.replace` (atomic), truth.json last: a reader that finds
+    truth.json finds song.mid and song.wav whole, and a second process publishing the same render at
+    the same time replaces whole files with whole files."""
+    os.replace(work / "song.mid", d / "song.mid")
+    os.replace(work / "song.wav", d / "song.wav")
+    (work / "truth.json").write_text(json.dumps(truth))
+    os.replace(work / "truth.json", d / "truth.json")
+
+
+def _render_into(piece: Piece, d: Path) -> dict:
+    """Render `piece` into the empty folder `d` (song.mid, song.wav); returns its truth."""
+    import music21
+    import pretty_midi
+
     written = music21.corpus.parse(piece.corpus)
     starts = _section_starts(written)
     score = written.expandRepeats()
@@ -402,10 +424,8 @@ def render(name: str) -> Rendered:
     secs = q2t(np.array(sec_q)) if sec_q else np.array([])
     dur = write_excerpt(y, piece.seconds, d / "song.wav")
     cut = lambda a: [round(float(x), 4) for x in a if first_note - 0.01 <= x < dur - 1.0]  # noqa: E731
-    t = {"beats": cut(beats), "downbeats": cut(downbeats_q_t), "beats_per_bar": bpb,
-         "sections": [round(float(x), 4) for x in secs if 1.0 < x < dur - 1.0]}
-    meta.write_text(json.dumps(t))
-    return Rendered(piece, d / "song.wav", t["beats"], t["downbeats"], t["sections"], t["beats_per_bar"])
+    return {"beats": cut(beats), "downbeats": cut(downbeats_q_t), "beats_per_bar": bpb,
+            "sections": [round(float(x), 4) for x in secs if 1.0 < x < dur - 1.0]}
 
 
 def section_material(name: str) -> list[tuple[float, str]]:

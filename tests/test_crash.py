@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dreamcut.media import probe
+from conftest import hear_song_once
 from serve_helpers import Serve, cli_env, make_project
 
 
@@ -65,7 +66,7 @@ def test_resume_after_killed_generate(start_serve, tmp_path):
     """Issue 2: kill the real generate mid-batch, run it again: every take present, none twice."""
     serve = start_serve("--backend", "testcard", "--price", "0.01", "--latency", "0.5", "--workers", "8",
                         "--poll-after-ms", "100")
-    root = make_project(tmp_path / "proj", shots=6, takes=2)
+    root = hear_song_once(make_project(tmp_path / "proj", shots=6, takes=2))  # the song is not the subject
     proc = _generate(root, serve, "--concurrency", "3", "--poll-interval", "0.1")
     db_path = root / ".dreamcut" / "catalog.sqlite"
     for _ in range(1200):  # kill once some takes exist and others are in flight (60 s at most)
@@ -110,7 +111,7 @@ def test_kill_9_twenty_times_under_chaos(start_serve, tmp_path):
     serve = start_serve("--backend", "testcard", "--price", "0.01", "--latency", "3.0", "--workers", "24",
                         "--poll-after-ms", "100", "--chaos", "0.2", "--chaos-seed", "7", "--fps", "8")
     args = ("--concurrency", "4", "--poll-interval", "0.1", "--job-timeout", "6")
-    root = make_project(tmp_path / "proj", shots=50, takes=2, size="64x64", fps=8)
+    root = hear_song_once(make_project(tmp_path / "proj", shots=50, takes=2, size="64x64", fps=8))
     kills = 0
     for _ in range(20):
         # Kill at a random point of the batch, found by what the server saw (not by the clock):

@@ -21,12 +21,13 @@ from dreamcut.generate import batch
 from dreamcut.generate.batch import KEY_VERSION, plan_takes
 from dreamcut.generate.orchestrator import Orchestrator, migrate_job_keys
 from dreamcut.project import Project
+from conftest import hear_song_once
 from serve_helpers import cli_env, make_project
 
 
 def _project(root: Path) -> Path:
-    make_project(root, shots=3, takes=2, seconds=1, backend="animatic", size="64x64", fps=8,
-                 extra="style: grainy 16mm film", shot_extra="")
+    hear_song_once(make_project(root, shots=3, takes=2, seconds=1, backend="animatic", size="64x64", fps=8,
+                                extra="style: grainy 16mm film", shot_extra=""))  # keys, not the song, are the subject
     Image.new("RGB", (64, 64), (200, 40, 40)).save(root / "refs.png")
     (root / "refs").mkdir()
     shutil.move(root / "refs.png", root / "refs" / "red.png")

@@ -34,7 +34,7 @@ from dreamcut.errors import WorkFailed
 from dreamcut.generate.orchestrator import Orchestrator
 from dreamcut.media import probe
 from dreamcut.project import Project
-from conftest import make_project
+from conftest import hear_song_once, make_project
 from serve_helpers import cli_env
 from simulators import PROVIDERS
 
@@ -45,10 +45,11 @@ MARK = re.compile(r"K(\d{4})Z")  # each take's prompt carries its own marker: th
 
 
 def _project(root: Path, spec: str, seconds: float, budget: float) -> Path:
-    return make_project(root, TAKES, song_kind="silence", prompt="K{i:04d}Z a slow dolly through a corridor of lanterns",
+    """The batch's project; its silent song heard once for all providers (`hear_song_once`)."""
+    return hear_song_once(make_project(root, TAKES, song_kind="silence", prompt="K{i:04d}Z a slow dolly through a corridor of lanterns",
                         version=1, title="never pay twice", fps=24, backend=spec, budget_usd=round(budget, 2),
                         takes_per_shot=1, take_seconds=seconds, caption=False,
-                        render={"master": "1280x720", "resolution": "1280x720"})
+                        render={"master": "1280x720", "resolution": "1280x720"}))
 
 
 def _cli(root: Path, env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

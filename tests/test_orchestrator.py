@@ -20,6 +20,7 @@ from dreamcut.generate.cost import segment_plan
 from dreamcut.generate.orchestrator import Limits, Orchestrator, RateLimiter, backoff_delay
 from dreamcut.media import FrameWriter, probe, read_frames
 from dreamcut.project import Project
+from conftest import hear_song_once
 from serve_helpers import make_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -210,8 +211,8 @@ def test_ray_executor_runs_local_renders(tmp_path):
 
 def test_estimate_700_takes_of_20_seconds(tmp_path, cli):
     extra = "prices: {'openai-videos:sora-2': 0.046}"
-    root = make_project(tmp_path / "p", shots=35, takes=20, seconds=20, backend="openai-videos:sora-2",
-                        budget=600, size="1280x720", fps=8, extra=extra)
+    root = hear_song_once(make_project(tmp_path / "p", shots=35, takes=20, seconds=20, backend="openai-videos:sora-2",
+                                       budget=600, size="1280x720", fps=8, extra=extra))
     env = {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}  # sora-2 lives on compatible servers only
     out = cli("-p", str(root), "estimate", env=env, check=True).stdout
     assert "700 takes" in out and "$644.00" in out and "233 minutes" in out and "OVER BUDGET" in out
@@ -229,8 +230,8 @@ def test_bad_input_is_one_line_before_any_money(tmp_path, cli, serve, case):
         seconds = 6
     elif case == "key":
         env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": serve.base_url}
-    root = make_project(tmp_path / "p", shots=1, seconds=seconds, backend=backend, budget=10, size="1280x720",
-                        fps=8)
+    root = hear_song_once(make_project(tmp_path / "p", shots=1, seconds=seconds, backend=backend, budget=10,
+                                       size="1280x720", fps=8))
     if case == "reference":
         (root / "refs").mkdir()
         (root / "refs" / "still.png").write_text("not really a picture")

@@ -119,6 +119,9 @@ def test_check_says_how_much_more_take_a_transition_needs(project, cli):
     assert "s more take" in text
 
 
+SMALL = {"master": "256x144", "resolution": "256x144"}  # the render of tests that import takes but do not look at their size
+
+
 def _import_takes(project: Path, seconds: float) -> None:
     """Real takes through the real importer (in-process: one Python start instead of one per shot)."""
     from dreamcut.importer import import_one
@@ -132,7 +135,8 @@ def _import_takes(project: Path, seconds: float) -> None:
 
 
 def test_edit_lists_degraded_decisions_and_strict_fails(project, cli):
-    _edit_spec(project, lambda d: d.update(transition={"kind": "dissolve", "beats": 4}))
+    # A small master from the start: the takes are normalised to it on import (not to 720p, then rendered small).
+    _edit_spec(project, lambda d: d.update(transition={"kind": "dissolve", "beats": 4}, render=SMALL))
     spec = yaml.safe_load((project / "dreamcut.yaml").read_text())
     _import_takes(project, spec["take_seconds"] * 0.85)
     out = cli("--project", str(project), "edit")
@@ -207,6 +211,7 @@ def test_pacing_dropped_for_too_many_shots_is_said_by_check_and_edit(project, cl
         d["shots"] = [{"id": f"shot-{i + 1:02d}", "prompt": f"Shot {i + 1}: the camera drifts through a lit street"}
                       for i in range(8)]
     _edit_spec(project, crowd)
+    _edit_spec(project, lambda d: d.update(render=SMALL))  # takes normalised to a small master on import
     out = cli("--project", str(project), "check")
     text = " ".join(out.stdout.split())
     assert out.returncode == 0 and re.search(r"warning: pacing 8: 8 shots for \d+ paced slots", text), text
