@@ -128,6 +128,15 @@ def hear_song_once(root: Path) -> Path:
     return root
 
 
+def point_at(monkeypatch, server, time_scale: float = 500):
+    """This test's environment points the backend (and its official SDK) at simulator `server`,
+    with the provider's clock `time_scale` times faster. Returns the server."""
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", f"{time_scale:g}")
+    return server
+
+
 @pytest.fixture
 def cli():
     return run_cli

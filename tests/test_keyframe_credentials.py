@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from conftest import make_project
+from conftest import make_project, point_at
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.orchestrator import Orchestrator
 from dreamcut.media import file_sha256
@@ -49,10 +49,7 @@ def runway_running(monkeypatch):
 
     server = RunwaySim(key=KEY).start()
     try:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", "500")
-        yield server
+        yield point_at(monkeypatch, server)
     finally:
         server.stop()
 

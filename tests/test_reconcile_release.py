@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from _ledger import ledger_lines, reserved, spent
-from conftest import make_project
+from conftest import make_project, point_at
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.orchestrator import Orchestrator
 from dreamcut.project import Project
@@ -32,10 +32,7 @@ def runway(monkeypatch):
     from simulators.runway import RunwaySim
 
     with RunwaySim(key=KEY) as server:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", "500")
-        yield server
+        yield point_at(monkeypatch, server)
 
 
 def _held_after_a_cancel_that_never_took(root: Path, runway, cli) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_project
+from conftest import make_project, point_at
 from dreamcut.backends.base import ProviderError
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.jobs import Limits
@@ -28,10 +28,7 @@ def fal(monkeypatch):
     from simulators.fal import FalSim
 
     with FalSim(key=KEY) as server:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("DREAMCUT_PROVIDER_TIME_SCALE", "500")
-        yield server
+        yield point_at(monkeypatch, server)
 
 
 def _generate(root, fal, faults: list[str]):
