@@ -9,16 +9,16 @@ import pytest
 
 import midi_songs
 import pop909_songs
+import test_beats_halves
 from dreamcut.analysis.beats import _on_the_beat
+from test_beats_halves import PER  # frames a beat
 
-PER = 20  # frames a beat
 N = 2400
 
 
 def _impulses(phase: int, n: int = N) -> np.ndarray:
-    d = (np.arange(n) - phase) % PER
-    d = np.minimum(d, PER - d)
-    return np.exp(-0.5 * (d / 1.5) ** 2)
+    """An onset envelope's peaks every beat from `phase` (test_beats_halves' own), `n` frames long."""
+    return test_beats_halves._impulses(phase, n)
 
 
 def _chords_changing_at(phase: int, n: int = N) -> np.ndarray:
