@@ -13,16 +13,17 @@ note; the rest of `melody.txt` must then land on the MIDI's melody (see `alignme
 follows from the MIDI's one tempo: beats are its quarter notes from bar 0, downbeats every four,
 and a section boundary falls where the annotator's letter changes (phrases in a row with the
 same letter are one section). The songs were chosen by a rule fixed before any analysis
-(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5 and SEEN_S6 (sessions 5's
-and 6's sealed sets, each measured once then) now studied too, SEALED (session 7's) measured only
-at the end.
+(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5, SEEN_S6 and SEEN_S7
+(sessions 5's, 6's and 7's sealed sets, each measured once then) now studied too, SEALED (session
+8's) measured only at the end.
 
 Only the first `SECONDS` are rendered (same soundfont and cache as tests/midi_songs.py, a 1 s
 fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
     python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR         # DEV and SEEN_S5
-    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 7's SEALED
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 8's SEALED
     python tests/pop909_songs.py --select-sealed-s6 POP909_GIT_DIR STRUCTURE_GIT_DIR  # SEEN_S6
+    python tests/pop909_songs.py --select-sealed-s7 POP909_GIT_DIR STRUCTURE_GIT_DIR  # SEEN_S7
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ SEEN_S5: tuple[str, ...] = ('006', '024', '026', '028', '042', '046', '050', '05
 # measured once at the end of session 6, so seen; studied from session 7 on.
 SEEN_S6: tuple[str, ...] = ('151', '153', '155', '156', '160', '161', '166', '168', '169', '170', '174', '179')
 # Session 7's sealed set (`select_sealed(first=180)`: the first 12 candidates from id 180 on, the
+# same rule): measured once at the end of session 7, so seen; studied from session 8 on.
+SEEN_S7: tuple[str, ...] = ('180', '181', '183', '184', '187', '188', '189', '190', '191', '192', '193', '196')
+# Session 8's sealed set (`select_sealed(first=197)`: the first 12 candidates from id 197 on, the
 # same rule), committed before dreamcut analysed any of them. Never analyse these while working.
-SEALED: tuple[str, ...] = ('180', '181', '183', '184', '187', '188', '189', '190', '191', '192', '193', '196')
-SEALED_FIRST = 180  # where session 7's scan began (session 6's began at 151)
+SEALED: tuple[str, ...] = ('200', '201', '202', '204', '205', '207', '212', '217', '220', '223', '229', '236')
+SEALED_FIRST = 197  # where session 8's scan began (session 6's began at 151, session 7's at 180)
 
 
 def phrases(label: str) -> list[tuple[str, int]]:
@@ -167,7 +171,7 @@ def _keep(sid: str, files: dict[str, bytes | None]) -> None:
 
 def select_sealed(pop909_git: str, structure_git: str, *, first: int = SEALED_FIRST, n: int = 12) -> list[str]:
     """A sealed set: the first n candidates (any id) from `first` on, by the same rule (session 6:
-    from 151; session 7: from SEALED_FIRST).
+    from 151; session 7: from 180; session 8: from SEALED_FIRST).
     Writes the chosen songs' files under DATA."""
     out: list[str] = []
     for k in range(first, 910):
@@ -313,6 +317,8 @@ if __name__ == "__main__":
         print("SEALED =", tuple(select_sealed(sys.argv[2], sys.argv[3])))
     elif len(sys.argv) == 4 and sys.argv[1] == "--select-sealed-s6":
         print("SEEN_S6 =", tuple(select_sealed(sys.argv[2], sys.argv[3], first=151)))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--select-sealed-s7":
+        print("SEEN_S7 =", tuple(select_sealed(sys.argv[2], sys.argv[3], first=180)))
     elif len(sys.argv) == 4 and sys.argv[1] == "--select":
         dev, sealed = select(sys.argv[2], sys.argv[3])
         print("DEV =", tuple(dev))
