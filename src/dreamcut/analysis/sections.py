@@ -156,8 +156,8 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     are unclear, on its repeat's own beat, as `_sections_on_grid` puts it).
     """
     found = _sections_searched(downbeats, duration, times, chroma, mfcc, rms, beats, bars_clear)
-    if not beats or len(downbeats) < 2 * STRIPE_BARS:
-        return found
+    if not beats or len(downbeats) < 2 * STRIPE_BARS or float(np.median(np.diff(downbeats))) > LONG_BAR:
+        return found  # (a slow song's bars, searched as half bars: their boundaries stay as found)
     return _to_repeat_ends(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma)), duration)
 
 
