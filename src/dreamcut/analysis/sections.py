@@ -3,7 +3,9 @@
 Boundaries come from where repeated material starts (`_repeat_bounds`, structure features) and a
 checkerboard novelty on the bar-by-bar self-similarity (`_sections_on_grid`; a slow song's bars
 are split in two for it, `_sections`), strongest first, every
-section at least a phrase long (`_phrases_apart`); `_name_segments` calls the segments intro /
+section at least a phrase long (`_phrases_apart`); each boundary then moves, within two bars,
+onto the bar line where repeated material starts or stops most (`_repeat_ends`,
+`_to_repeat_ends`: the smoothed curves put it a bar or two off); `_name_segments` calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position.
 """
