@@ -1,5 +1,7 @@
 """Section boundaries land where a repeat starts or stops (`sections._repeat_ends`, `_to_repeat_ends`).
 
+A repeat stopping one bar before a boundary leaves it where it is (a section's last bar often differs).
+
 The section search's smoothed curves put a boundary a bar or two from where a listener hears the
 section turn; each boundary then moves, within two bars, onto the bar line where repeated material
 starts or stops most. Checked on bars with a known form and on a POP909 development song against
@@ -27,12 +29,13 @@ def _form(letters: str, bars_each: int = 8, seed: int = 0) -> np.ndarray:
 
 
 def test_repeats_start_and_stop_on_the_sections_bar_lines():
-    ends = _repeat_ends(_form("ABBA"))  # 32 bars: A at 0 and 24, B at 8 and 16
-    assert len(ends) == 33
-    assert np.flatnonzero(ends).tolist() == [8, 16, 24]  # no repeat starts or stops inside a section
+    starts, stops = _repeat_ends(_form("ABBA"))  # 32 bars: A at 0 and 24, B at 8 and 16
+    assert len(starts) == len(stops) == 33
+    assert np.flatnonzero(starts).tolist() == [8, 16, 24]  # no repeat starts or stops inside a section
+    assert np.flatnonzero(stops).tolist() == [8, 16, 24]  # (B repeats 8-16 at 16-24; A 0-8 at 24-32)
     # A B played again as a whole (A B C A B): the repeat's ends are the whole's, not the A-B line
-    ends = _repeat_ends(_form("ABCAB"))
-    assert np.flatnonzero(ends).tolist() == [16, 24]
+    starts, stops = _repeat_ends(_form("ABCAB"))
+    assert np.flatnonzero(starts).tolist() == [24] and np.flatnonzero(stops).tolist() == [16]
 
 
 def test_a_boundary_a_bar_or_two_off_moves_onto_the_repeats_start():
@@ -49,9 +52,33 @@ def test_a_boundary_a_bar_or_two_off_moves_onto_the_repeats_start():
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_a_sections_last_bar_that_differs_keeps_the_boundary_after_it():
+    """The demo song's form (intro 4, verse 8, chorus 8, verse 8, chorus 8, outro 4 bars), its
+    second chorus's last bar turned into the outro: verse + chorus repeat from bar 20, but the
+    repeat stops at bar 35, one bar before the outro. Session 7's move put the outro there."""
+    rows = _form("IVCVCO", bars_each=8)
+    keep = list(range(0, 4)) + list(range(8, 44))  # intro and outro: their first 4 bars
+    rows = rows[keep].copy()
+    rng = np.random.default_rng(7)
+    for last in (19, 35):  # each chorus's last bar leads somewhere else: a verse, the outro
+        rows[last] = rng.standard_normal(48)
+        rows[last] /= np.linalg.norm(rows[last])
+    starts, stops = _repeat_ends(rows)
+    assert stops[35] > 0 and stops[36] == 0  # the repeat stops a bar before the outro
+    downbeats = [2.0 * i for i in range(len(rows))]
+    bars = [0, 4, 12, 20, 28, 36]
+    found = [Section(2.0 * a, 2.0 * b, "verse") for a, b in zip(bars, bars[1:] + [40])]
+    moved = _to_repeat_ends(found, downbeats, (starts, stops), duration=80.0)
+    assert [s.start for s in moved] == [2.0 * b for b in bars]
+    # a boundary found two bars after the stop still moves onto it (the stop is no last bar then)
+    off = found[:5] + [Section(74.0, 80.0, "outro")]
+    assert [s.start for s in _to_repeat_ends(off, downbeats, (starts, stops), duration=80.0)][-1] == 70.0
+
+
 def test_a_pop_songs_sections_turn_where_its_annotator_hears_them():
-    """POP909 007 (dev; i8A8A8x1B8B8C4C4b4b4A8A8B8B8b4b4B8B8X6): measured 8 of 9 annotated
-    boundaries within a bar (6 of 9 before the move onto repeat ends), 8 of 12 found near one."""
+    """POP909 007 (dev; i8A8A8x1B8B8C4C4b4b4A8A8B8B8b4b4B8B8X6): measured 7 of 9 annotated
+    boundaries within a bar (6 of 9 before the move onto repeat ends; 8 when a repeat stopping a
+    bar before a boundary also pulled it, which moved the demo song's outro), 7 of 12 found near one."""
     import sys
     from pathlib import Path
 
@@ -59,5 +86,5 @@ def test_a_pop_songs_sections_turn_where_its_annotator_hears_them():
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render("007"))
-    assert row["section_hit_count"] >= 8
-    assert row["section_near_count"] >= 8
+    assert row["section_hit_count"] >= 7
+    assert row["section_near_count"] >= 7

@@ -278,20 +278,20 @@ def _bar_rows(beats: list[float], downbeats: list[float], times: np.ndarray, chr
     return X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
 
 
-def _repeat_ends(rows: np.ndarray) -> np.ndarray:
-    """How strongly a repeat starts or stops at each bar line (0 .. n bars).
+def _repeat_ends(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How strongly repeats start, and how strongly they stop, at each bar line (0 .. n bars).
 
     The bar-by-bar likeness of `rows` is cut at its STRIPE_TOP most alike pairs; a repeat is a
     run of at least STRIPE_BARS such bars along one lag (bar i like bar i - L; a one-bar gap is
     bridged: a repeat is played, not copied). Each repeat adds its length at its four ends: where
-    it starts and stops, and where the material it repeats starts and stops.
+    it and the material it repeats start (the first array), and where both stop (the second).
     """
     from scipy.ndimage import binary_closing
 
     n = len(rows)
-    out = np.zeros(n + 1)
+    starts, stops = np.zeros(n + 1), np.zeros(n + 1)
     if n < 2 * STRIPE_BARS:
-        return out
+        return starts, stops
     S = rows @ rows.T
     near = S >= np.quantile(S[np.triu_indices(n, STRIPE_BARS)], 1.0 - STRIPE_TOP)
     for L in range(STRIPE_BARS, n - STRIPE_BARS + 1):
@@ -300,23 +300,29 @@ def _repeat_ends(rows: np.ndarray) -> np.ndarray:
         edges = np.flatnonzero(np.diff(np.concatenate([[0], v.astype(int), [0]])))
         for a, b in zip(edges[::2], edges[1::2]):
             if b - a >= STRIPE_BARS:
-                for e in (a + L, b + L, a, b):
-                    if 0 < e < n:
-                        out[e] += b - a
-    return out
+                for out, ends in ((starts, (a + L, a)), (stops, (b + L, b))):
+                    for e in ends:
+                        if 0 < e < n:
+                            out[e] += b - a
+    return starts, stops
 
 
-def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: np.ndarray, duration: float,
-                    ) -> list[Section]:
+def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np.ndarray, np.ndarray],
+                    duration: float) -> list[Section]:
     """The sections with each start (but the first) moved to the bar line within ENDS_REACH bars
-    where repeats start or stop most (`_repeat_ends`), when that is more than at its own bar line.
+    where repeats start or stop most (`_repeat_ends`: `ends` is its starts and stops), when that
+    is more than at its own bar line.
 
     The search's boundaries come from smoothed curves (a repeat's lag novelty over 4 beats, a
     change of sound over 4 bars) that put them a bar or two from where a listener hears the
     section turn (POP909 dev and seen songs: 50 of 94 missed boundaries had a found one 1-2.5 bars
-    away); the ends of a repeat itself are sharper. A start more than ON_BAR s from a bar line
-    (a repeat's own beat where the bar lines are unclear) moves only onto a bar line.
+    away); the ends of a repeat itself are sharper. A repeat stopping one bar before a boundary
+    does not pull it: a section's last bar often differs (a fill, a turn into what comes next:
+    the demo song's last chorus into its outro), so the section still ends at the boundary. A
+    start more than ON_BAR s from a bar line (a repeat's own beat where the bar lines are
+    unclear) moves only onto a bar line.
     """
+    starts_at, stops_at = ends
     d = np.asarray(downbeats, dtype=float)
     n = len(d)
     starts = [found[0].start]
@@ -326,8 +332,9 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: np.ndarr
             starts.append(sec.start)
             continue
         w = np.arange(max(1, b - ENDS_REACH), min(n, b + ENDS_REACH + 1))
-        best = int(w[np.argmax(ends[w])])
-        starts.append(round(float(d[best]), 4) if ends[best] > ends[b] else sec.start)
+        pull = starts_at[w] + np.where(w == b - 1, 0.0, stops_at[w])  # (a last bar that differs: no pull)
+        best = int(w[np.argmax(pull)])
+        starts.append(round(float(d[best]), 4) if pull.max() > pull[w == b][0] else sec.start)
     out: list[Section] = []
     for start, sec in zip(starts, found):
         if out and start <= out[-1].start + 1e-6:
