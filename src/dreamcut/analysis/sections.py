@@ -5,7 +5,8 @@ checkerboard novelty on the bar-by-bar self-similarity (`_sections_on_grid`; a s
 are split in two for it, `_sections`), strongest first, every
 section at least a phrase long (`_phrases_apart`); each boundary then moves, within two bars,
 onto the bar line where repeated material starts or stops most (`_repeat_ends`,
-`_to_repeat_ends`: the smoothed curves put it a bar or two off); `_name_segments` calls the segments intro /
+`_to_repeat_ends`: the smoothed curves put it a bar or two off; a stop pulls it only later, as a
+section's last bar often differs); `_name_segments` calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position.
 """
@@ -316,11 +317,11 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np
     The search's boundaries come from smoothed curves (a repeat's lag novelty over 4 beats, a
     change of sound over 4 bars) that put them a bar or two from where a listener hears the
     section turn (POP909 dev and seen songs: 50 of 94 missed boundaries had a found one 1-2.5 bars
-    away); the ends of a repeat itself are sharper. A repeat stopping one bar before a boundary
-    does not pull it: a section's last bar often differs (a fill, a turn into what comes next:
-    the demo song's last chorus into its outro), so the section still ends at the boundary. A
-    start more than ON_BAR s from a bar line (a repeat's own beat where the bar lines are
-    unclear) moves only onto a bar line.
+    away); the ends of a repeat itself are sharper. A repeat's stop pulls a boundary only later,
+    never earlier: a section's last bar often differs (a fill, a turn into what comes next: the
+    demo song's last chorus stops repeating the first a bar before its outro), so a section ends
+    where its repeat stops or after, never before. A start more than ON_BAR s from a bar line (a
+    repeat's own beat where the bar lines are unclear) moves only onto a bar line.
     """
     starts_at, stops_at = ends
     d = np.asarray(downbeats, dtype=float)
@@ -332,7 +333,7 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np
             starts.append(sec.start)
             continue
         w = np.arange(max(1, b - ENDS_REACH), min(n, b + ENDS_REACH + 1))
-        pull = starts_at[w] + np.where(w == b - 1, 0.0, stops_at[w])  # (a last bar that differs: no pull)
+        pull = starts_at[w] + np.where(w >= b, stops_at[w], 0.0)  # (a stop before it: a last bar that differs)
         best = int(w[np.argmax(pull)])
         starts.append(round(float(d[best]), 4) if pull.max() > pull[w == b][0] else sec.start)
     out: list[Section] = []
