@@ -423,8 +423,9 @@ def _slow_song_eighths(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: 
     A ballad's eighths at 136-162 bpm are played evenly, nothing between them (or little, with the
     bass on every other one: EIGHTHS_SPARSE, EIGHTHS_ALTERNATION); a song that fast has its own
     subdivisions between its beats. Of the two halves the beat is the one where the bass notes and
-    the chord changes fall (every other beat of the ten POP909 songs halved then on a true beat). What a song whose beat is truly that fast and that bare loses: every cut
-    still on a beat, every other one (and `tempo.other_octave` names the double).
+    the chord changes fall (every other beat of the ten POP909 songs halved then on a true beat). What a
+    song whose beat is truly that fast and that bare loses: every cut still on a beat, every other one
+    (and `tempo.other_octave` names the double).
     """
     frames = np.asarray(frames, dtype=int)
     if not EIGHTHS_BPM[0] <= tempo < EIGHTHS_BPM[1] or len(frames) < 16:
