@@ -397,7 +397,7 @@ def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: 
 # eighth notes (`_slow_song_eighths`). Measured on every development recording heard there: the slow
 # POP909 songs heard at twice their tempo 0.08 (151), 0.15 (181), 0.16 (168, 189), 0.20 (026), 0.25
 # (174); the scores at 136-168 0.50-0.95; POP909 songs at their own tempo there (007 at 136, 009 at
-# 138) 0.82 and 0.59; the synthesized demo song (drums, quiet hi-hats) 0.31-0.41 at 140-170 bpm.
+# 138) 0.82 and 0.59; the synthesized demo song (drums, quiet hi-hats) 0.31-0.41 at 135-175 bpm.
 # Midway between 0.25 and 0.33. The band began at 140 in session 7: POP909 189 (heard at 139.97,
 # 0.16) and 181 (136.0, 0.15) were left doubled; 134 is twice 67, and below it the studied songs at
 # their own tempo look like the doubled ones (POP909 179 at 124: 0.38, its bass alternating 0.50).
@@ -407,7 +407,7 @@ EIGHTHS_EMPTY = 0.29
 # weaker half of the beats (every other one) under EIGHTHS_ALTERNATION of those on the stronger, the
 # onsets between the beats under EIGHTHS_SPARSE. Measured in the band: the doubled POP909 songs the
 # emptiness leaves (0.31-0.36) alternate 0.38 (183), 0.46 (193), 0.50 (042), 0.53 (190); the synthesized
-# demo song, as sparse (0.31-0.41), 0.68-0.91 (its bass on every beat); the scores there are 0.50-0.95
+# demo song and waltz at 135-175, as sparse (0.31-0.41), 0.68-0.97 (bass on every beat); the scores 0.50-0.95
 # full between the beats and the POP909 songs at their own tempo 0.59 and 0.82. The songs halved are
 # the same for any band edge 132-134, EIGHTHS_SPARSE 0.40-0.48 and EIGHTHS_ALTERNATION 0.56-0.64.
 EIGHTHS_SPARSE = 0.45
