@@ -392,37 +392,61 @@ def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: 
     return frames
 
 
-# A heard tempo within EIGHTHS_BPM (twice a ballad's 70-85) whose beats have next to nothing between
+# A heard tempo within EIGHTHS_BPM (twice a ballad's 67-85) whose beats have next to nothing between
 # them (the onsets half-way between the beats under EIGHTHS_EMPTY of those on them) is a slow song's
 # eighth notes (`_slow_song_eighths`). Measured on every development recording heard there: the slow
-# POP909 songs heard at twice their tempo 0.08 (151), 0.16 (168), 0.20 (026), 0.25 (174) and 0.35
-# (042, left as heard); the scores at 144-168 0.50-0.93; the synthesized demo song (drums, quiet
-# hi-hats) 0.33-0.40 at 140-165 bpm (0.30 at 175, outside the band). Midway between 0.25 and 0.33.
-EIGHTHS_BPM = (140.0, 170.0)
+# POP909 songs heard at twice their tempo 0.08 (151), 0.15 (181), 0.16 (168, 189), 0.20 (026), 0.25
+# (174); the scores at 136-168 0.50-0.95; POP909 songs at their own tempo there (007 at 136, 009 at
+# 138) 0.82 and 0.59; the synthesized demo song (drums, quiet hi-hats) 0.31-0.41 at 135-175 bpm.
+# Midway between 0.25 and 0.33. The band began at 140 in session 7: POP909 189 (heard at 139.97,
+# 0.16) and 181 (136.0, 0.15) were left doubled; 134 is twice 67, and below it the studied songs at
+# their own tempo look like the doubled ones (POP909 179 at 124: 0.38, its bass alternating 0.50).
+EIGHTHS_BPM = (134.0, 170.0)
 EIGHTHS_EMPTY = 0.29
+# A sparser heard beat is a slow song's eighths too when its bass alternates: the bass onsets on the
+# weaker half of the beats (every other one) under EIGHTHS_ALTERNATION of those on the stronger, the
+# onsets between the beats under EIGHTHS_SPARSE. Measured in the band: the doubled POP909 songs the
+# emptiness leaves (0.31-0.36) alternate 0.38 (183), 0.46 (193), 0.50 (042), 0.53 (190); the synthesized
+# demo song and waltz at 135-175, as sparse (0.31-0.41), 0.68-0.97 (bass on every beat); the scores 0.50-0.95
+# full between the beats and the POP909 songs at their own tempo 0.59 and 0.82. The songs halved are
+# the same for any band edge 132-134, EIGHTHS_SPARSE 0.40-0.48 and EIGHTHS_ALTERNATION 0.56-0.64.
+EIGHTHS_SPARSE = 0.45
+EIGHTHS_ALTERNATION = 0.60
 
 
 def _slow_song_eighths(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: np.ndarray, chroma: np.ndarray,
                        sr: int) -> tuple[np.ndarray, float]:
     """(beat frames, tempo): every other beat at half the tempo when the tracked beats are a slow song's
-    eighth notes (EIGHTHS_BPM, EIGHTHS_EMPTY), else the beats as tracked.
+    eighth notes (EIGHTHS_BPM; EIGHTHS_EMPTY, or EIGHTHS_SPARSE with the bass alternating), else the
+    beats as tracked.
 
-    A ballad's eighths at 146-162 bpm are played evenly, nothing between them; a song that fast has
-    its own subdivisions between its beats. Of the two halves the beat is the one where the bass notes
-    and the chord changes fall (on those four songs 1.4-3.4x the other's; every other beat of theirs
-    then on a true beat). What a song whose beat is truly that fast and that bare loses: every cut
-    still on a beat, every other one (and `tempo.other_octave` names the double).
+    A ballad's eighths at 136-162 bpm are played evenly, nothing between them (or little, with the
+    bass on every other one: EIGHTHS_SPARSE, EIGHTHS_ALTERNATION); a song that fast has its own
+    subdivisions between its beats. Of the two halves the beat is the one where the bass notes and
+    the chord changes fall (every other beat of the ten POP909 songs halved then on a true beat). What a
+    song whose beat is truly that fast and that bare loses: every cut still on a beat, every other one
+    (and `tempo.other_octave` names the double).
     """
     frames = np.asarray(frames, dtype=int)
     if not EIGHTHS_BPM[0] <= tempo < EIGHTHS_BPM[1] or len(frames) < 16:
         return frames, tempo
     mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
-    if _beat_evidence(mids, oenv) >= EIGHTHS_EMPTY * _beat_evidence(frames, oenv):
+    between = _beat_evidence(mids, oenv) / max(1e-9, _beat_evidence(frames, oenv))
+    if between >= EIGHTHS_EMPTY and (between >= EIGHTHS_SPARSE
+                                     or _bass_alternation(frames, low) >= EIGHTHS_ALTERNATION):
         return frames, tempo
     bass = _z(np.asarray(low, dtype=np.float64)[: len(oenv)])
     chords = _z(_chord_changes(chroma, tempo / 2, sr, len(oenv)))
     half = max((0, 1), key=lambda p: _beat_evidence(frames[p::2], bass) + _beat_evidence(frames[p::2], chords))
     return frames[half::2], tempo / 2
+
+
+def _bass_alternation(frames: np.ndarray, low: np.ndarray) -> float:
+    """The bass onsets on the weaker half of `frames` (every other beat) over those on the stronger:
+    near 1 when the bass plays every beat alike, low when it plays on every other one."""
+    low = np.asarray(low, dtype=np.float64)
+    a, b = _beat_evidence(frames[0::2], low), _beat_evidence(frames[1::2], low)
+    return min(a, b) / max(a, b, 1e-9)
 
 
 # How much more the harmony must change on the half-beats than on the tracked beats to move the grid

@@ -171,10 +171,10 @@ def choose_octave(contrast_at: dict[float, float]) -> float:
 # (at half it); OCTAVE_DOUBT covers them all. The songs heard at their beat score the same way
 # (0.0-1.97 to half of 114-168 bpm, 0.4-1.3 to twice 82-96 bpm; the synthesized demo song at 120:
 # 2.07): every development recording, 82-168 bpm, names its other octave. That is what the analysis
-# knows; a margin that told the two apart was not found below 140 bpm (session 7 measured the grid
+# knows; a margin that told the two apart was not found below 134 bpm (session 7 measured the grid
 # contrasts' shape, log-normal priors at 70-160 bpm, the onsets between the heard beats, the chords'
-# and the repeats' periods: none). From 140 to 170 bpm a ballad's eighths have nothing between them
-# and are halved (`beats._slow_song_eighths`).
+# and the repeats' periods: none). From 134 to 170 bpm a ballad's eighths have (next to) nothing between
+# them and are halved (`beats._slow_song_eighths`).
 OCTAVE_DOUBT = 2.5
 
 
