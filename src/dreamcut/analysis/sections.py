@@ -6,7 +6,8 @@ are split in two for it, `_sections`), strongest first, every
 section at least a phrase long (`_phrases_apart`); each boundary then moves, within two bars,
 onto the bar line where repeated material starts or stops most (`_repeat_ends`,
 `_to_repeat_ends`: the smoothed curves put it a bar or two off; a stop pulls it only later, as a
-section's last bar often differs); `_name_segments` calls the segments intro /
+section's last bar often differs; a slow song's, within a bar, only where its bars and half bars
+agree: `_slow_to_repeat_ends`); `_name_segments` calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position.
 """
@@ -156,12 +157,43 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     and the same ballad heard at double speed must give the same sections); a section found on
     a half-bar line starts on the downbeat before it (a repeat or a change is heard at the bar
     it belongs to, a little late), so every section starts on a downbeat (or, where the bar lines
-    are unclear, on its repeat's own beat, as `_sections_on_grid` puts it).
+    are unclear, on its repeat's own beat, as `_sections_on_grid` puts it). Each boundary then
+    moves onto where repeats start or stop (`_to_repeat_ends`; a slow song's: `_slow_to_repeat_ends`).
     """
     found = _sections_searched(downbeats, duration, times, chroma, mfcc, rms, beats, bars_clear)
-    if not beats or len(downbeats) < 2 * STRIPE_BARS or float(np.median(np.diff(downbeats))) > LONG_BAR:
-        return found  # (a slow song's bars, searched as half bars: their boundaries stay as found)
-    return _to_repeat_ends(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma)), duration)
+    if not beats or len(downbeats) < 2 * STRIPE_BARS:
+        return found
+    if float(np.median(np.diff(downbeats))) <= LONG_BAR:
+        return _to_repeat_ends(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma)), duration)
+    return _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration)
+
+
+def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: list[float], times: np.ndarray,
+                         chroma: np.ndarray, duration: float) -> list[Section]:
+    """A slow song's sections moved onto repeat ends (`_to_repeat_ends`) only where its bars and
+    its half bars agree.
+
+    A bar over LONG_BAR is two of a usual one, so the move reaches one bar (not ENDS_REACH) and a
+    repeat needs SLOW_STRIPE_BARS bars (half of STRIPE_BARS). The true bars alone shifted two of
+    POP909 021's annotated boundaries a bar late (a repeat stopping a bar into the next section);
+    the half bars alone (the song's eighths on the half-bar grid, as heard at double speed) others.
+    A boundary moves only when both analyses put it on the same bar line (a half bar's line
+    counts as the bar line before it, as in `_sections_searched`); else it stays as found.
+    """
+    d = np.asarray(downbeats, dtype=float)
+    b = np.asarray(beats, dtype=float)
+    grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2]))
+    eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
+    on_bars = _repeat_end_targets(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma),
+                                                                 SLOW_STRIPE_BARS), 1)
+    on_halves = _repeat_end_targets(found, [float(x) for x in grid],
+                                    _repeat_ends(_bar_rows([float(x) for x in eighths], [float(x) for x in grid],
+                                                           times, chroma), 2 * SLOW_STRIPE_BARS), 2)
+    starts = [found[0].start]
+    for sec, to_bar, to_half in zip(found[1:], on_bars[1:], on_halves[1:]):
+        half_on_bar = float(d[max(0, int(np.searchsorted(d, to_half + 1e-3)) - 1)])
+        starts.append(to_bar if to_bar != sec.start and abs(to_bar - half_on_bar) < 1e-3 else sec.start)
+    return _assemble(found, starts, duration)
 
 
 def _sections_searched(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -257,6 +289,7 @@ def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray
 # STRIPE_TOP most alike pairs of bars, each bar against the bar a fixed lag before it.
 STRIPE_TOP = 0.05
 STRIPE_BARS = 4
+SLOW_STRIPE_BARS = 2  # the least repeat, in bars, where a bar is over LONG_BAR (`_slow_to_repeat_ends`)
 ENDS_REACH = 2  # bars a boundary may move onto a clearer repeat start or end (`_to_repeat_ends`)
 
 
@@ -279,28 +312,29 @@ def _bar_rows(beats: list[float], downbeats: list[float], times: np.ndarray, chr
     return X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
 
 
-def _repeat_ends(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _repeat_ends(rows: np.ndarray, min_bars: int = STRIPE_BARS) -> tuple[np.ndarray, np.ndarray]:
     """How strongly repeats start, and how strongly they stop, at each bar line (0 .. n bars).
 
     The bar-by-bar likeness of `rows` is cut at its STRIPE_TOP most alike pairs; a repeat is a
-    run of at least STRIPE_BARS such bars along one lag (bar i like bar i - L; a one-bar gap is
+    run of at least `min_bars` (STRIPE_BARS) such bars along one lag (bar i like bar i - L; a one-bar gap is
     bridged: a repeat is played, not copied). Each repeat adds its length at its four ends: where
     it and the material it repeats start (the first array), and where both stop (the second).
     """
     from scipy.ndimage import binary_closing
 
     n = len(rows)
+    mb = min_bars
     starts, stops = np.zeros(n + 1), np.zeros(n + 1)
-    if n < 2 * STRIPE_BARS:
+    if n < 2 * mb:
         return starts, stops
     S = rows @ rows.T
-    near = S >= np.quantile(S[np.triu_indices(n, STRIPE_BARS)], 1.0 - STRIPE_TOP)
-    for L in range(STRIPE_BARS, n - STRIPE_BARS + 1):
+    near = S >= np.quantile(S[np.triu_indices(n, mb)], 1.0 - STRIPE_TOP)
+    for L in range(mb, n - mb + 1):
         v = np.array([near[i, i - L] for i in range(L, n)])
         v = binary_closing(np.concatenate([[False], v, [False]]), structure=np.ones(3))[1:-1]
         edges = np.flatnonzero(np.diff(np.concatenate([[0], v.astype(int), [0]])))
         for a, b in zip(edges[::2], edges[1::2]):
-            if b - a >= STRIPE_BARS:
+            if b - a >= mb:
                 for out, ends in ((starts, (a + L, a)), (stops, (b + L, b))):
                     for e in ends:
                         if 0 < e < n:
@@ -323,6 +357,12 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np
     where its repeat stops or after, never before. A start more than ON_BAR s from a bar line (a
     repeat's own beat where the bar lines are unclear) moves only onto a bar line.
     """
+    return _assemble(found, _repeat_end_targets(found, downbeats, ends, ENDS_REACH), duration)
+
+
+def _repeat_end_targets(found: list[Section], downbeats: list[float], ends: tuple[np.ndarray, np.ndarray],
+                        reach: int) -> list[float]:
+    """Each section's start after the move of `_to_repeat_ends` (the first stays)."""
     starts_at, stops_at = ends
     d = np.asarray(downbeats, dtype=float)
     n = len(d)
@@ -332,10 +372,15 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np
         if abs(d[b] - sec.start) > ON_BAR or not 0 < b < n:
             starts.append(sec.start)
             continue
-        w = np.arange(max(1, b - ENDS_REACH), min(n, b + ENDS_REACH + 1))
+        w = np.arange(max(1, b - reach), min(n, b + reach + 1))
         pull = starts_at[w] + np.where(w >= b, stops_at[w], 0.0)  # (a stop before it: a last bar that differs)
         best = int(w[np.argmax(pull)])
         starts.append(round(float(d[best]), 4) if pull.max() > pull[w == b][0] else sec.start)
+    return starts
+
+
+def _assemble(found: list[Section], starts: list[float], duration: float) -> list[Section]:
+    """The sections at their new `starts` (one a section), each ending where the next starts."""
     out: list[Section] = []
     for start, sec in zip(starts, found):
         if out and start <= out[-1].start + 1e-6:
