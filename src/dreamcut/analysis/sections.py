@@ -200,21 +200,26 @@ def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: li
     POP909 021's annotated boundaries a bar late (a repeat stopping a bar into the next section);
     the half bars alone (the song's eighths on the half-bar grid, as heard at double speed) others.
     A boundary moves only when both analyses put it on the same bar line (a half bar's line
-    counts as the bar line before it, as in `_sections_searched`); else it stays as found.
+    counts as the bar line before it, as in `_sections_searched`); else it stays as found. A start
+    off the bar lines (a repeat's own beat where they are unclear) is looked at from its nearest
+    bar line, and moves only onto another one (POP909 151 and 183: onto the annotated boundary).
     """
     d = np.asarray(downbeats, dtype=float)
     b = np.asarray(beats, dtype=float)
     grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2]))
     eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
-    on_bars = _repeat_end_targets(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma),
-                                                                 SLOW_STRIPE_BARS), 1)
-    on_halves = _repeat_end_targets(found, [float(x) for x in grid],
+    nearest = [found[0].start] + [float(d[int(np.argmin(np.abs(d - s.start)))]) for s in found[1:]]
+    on_line = [Section(t, s.end, s.label, s.confidence) for t, s in zip(nearest, found)]
+    on_bars = _repeat_end_targets(on_line, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma),
+                                                                   SLOW_STRIPE_BARS), 1)
+    on_halves = _repeat_end_targets(on_line, [float(x) for x in grid],
                                     _repeat_ends(_bar_rows([float(x) for x in eighths], [float(x) for x in grid],
                                                            times, chroma), 2 * SLOW_STRIPE_BARS), 2)
     starts = [found[0].start]
-    for sec, to_bar, to_half in zip(found[1:], on_bars[1:], on_halves[1:]):
+    for sec, near, to_bar, to_half in zip(found[1:], nearest[1:], on_bars[1:], on_halves[1:]):
         half_on_bar = float(d[max(0, int(np.searchsorted(d, to_half + 1e-3)) - 1)])
-        starts.append(to_bar if to_bar != sec.start and abs(to_bar - half_on_bar) < 1e-3 else sec.start)
+        agree = abs(to_bar - half_on_bar) < 1e-3
+        starts.append(round(to_bar, 4) if agree and abs(to_bar - near) > 1e-3 else sec.start)
     return _assemble(found, starts, duration)
 
 
