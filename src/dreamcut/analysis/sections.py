@@ -6,7 +6,9 @@ are split in two for it, `_sections`), strongest first, every
 section at least a phrase long (`_phrases_apart`); each boundary then moves, within two bars,
 onto the bar line where repeated material starts or stops most (`_repeat_ends`,
 `_to_repeat_ends`: the smoothed curves put it a bar or two off; a stop pulls it only later, as a
-section's last bar often differs); `_name_segments` calls the segments intro /
+section's last bar often differs; a slow song's, within a bar, only where its bars and half bars
+agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sections' own bars:
+`_renamed`) calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position.
 """
@@ -156,12 +158,69 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     and the same ballad heard at double speed must give the same sections); a section found on
     a half-bar line starts on the downbeat before it (a repeat or a change is heard at the bar
     it belongs to, a little late), so every section starts on a downbeat (or, where the bar lines
-    are unclear, on its repeat's own beat, as `_sections_on_grid` puts it).
+    are unclear, on its repeat's own beat, as `_sections_on_grid` puts it). Each boundary then
+    moves onto where repeats start or stop (`_to_repeat_ends`; a slow song's: `_slow_to_repeat_ends`).
     """
     found = _sections_searched(downbeats, duration, times, chroma, mfcc, rms, beats, bars_clear)
-    if not beats or len(downbeats) < 2 * STRIPE_BARS or float(np.median(np.diff(downbeats))) > LONG_BAR:
-        return found  # (a slow song's bars, searched as half bars: their boundaries stay as found)
-    return _to_repeat_ends(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma)), duration)
+    if not beats or len(downbeats) < 2 * STRIPE_BARS:
+        return found
+    if float(np.median(np.diff(downbeats))) <= LONG_BAR:
+        moved = _to_repeat_ends(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma)), duration)
+    else:
+        moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration)
+    if [s.start for s in moved] == [s.start for s in found]:
+        return moved
+    return _renamed(moved, downbeats, duration, times, chroma, mfcc, rms)
+
+
+def _renamed(secs: list[Section], downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
+             mfcc: np.ndarray, rms: np.ndarray) -> list[Section]:
+    """The sections named afresh from their own bars (`_segment_names`), after their boundaries moved.
+
+    The search names its segments before the move; a segment moved a bar or two onto its repeat's
+    start holds other bars than the one named, and a name from the old span no longer says what
+    it repeats (POP909 studied songs: label pairs agreeing 728 -> 765 of 1102 named afresh). Each
+    start is taken at its nearest bar line; two on one bar line keep the names they have.
+    """
+    d = np.asarray(downbeats, dtype=float)
+    segs = [0] + [int(np.argmin(np.abs(d - s.start))) for s in secs[1:]] + [len(d)]
+    if any(b <= a for a, b in zip(segs[:-1], segs[1:])):
+        return secs
+    Xn, loud = _bar_features([float(x) for x in d] + [duration], times, chroma, mfcc, rms)
+    return [Section(s.start, s.end, name, s.confidence) for s, name in zip(secs, _segment_names(Xn, loud, segs))]
+
+
+def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: list[float], times: np.ndarray,
+                         chroma: np.ndarray, duration: float) -> list[Section]:
+    """A slow song's sections moved onto repeat ends (`_to_repeat_ends`) only where its bars and
+    its half bars agree.
+
+    A bar over LONG_BAR is two of a usual one, so the move reaches one bar (not ENDS_REACH) and a
+    repeat needs SLOW_STRIPE_BARS bars (half of STRIPE_BARS). The true bars alone shifted two of
+    POP909 021's annotated boundaries a bar late (a repeat stopping a bar into the next section);
+    the half bars alone (the song's eighths on the half-bar grid, as heard at double speed) others.
+    A boundary moves only when both analyses put it on the same bar line (a half bar's line
+    counts as the bar line before it, as in `_sections_searched`); else it stays as found. A start
+    off the bar lines (a repeat's own beat where they are unclear) is looked at from its nearest
+    bar line, and moves only onto another one (POP909 151 and 183: onto the annotated boundary).
+    """
+    d = np.asarray(downbeats, dtype=float)
+    b = np.asarray(beats, dtype=float)
+    grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2]))
+    eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
+    nearest = [found[0].start] + [float(d[int(np.argmin(np.abs(d - s.start)))]) for s in found[1:]]
+    on_line = [Section(t, s.end, s.label, s.confidence) for t, s in zip(nearest, found)]
+    on_bars = _repeat_end_targets(on_line, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma),
+                                                                   SLOW_STRIPE_BARS), 1)
+    on_halves = _repeat_end_targets(on_line, [float(x) for x in grid],
+                                    _repeat_ends(_bar_rows([float(x) for x in eighths], [float(x) for x in grid],
+                                                           times, chroma), 2 * SLOW_STRIPE_BARS), 2)
+    starts = [found[0].start]
+    for sec, near, to_bar, to_half in zip(found[1:], nearest[1:], on_bars[1:], on_halves[1:]):
+        half_on_bar = float(d[max(0, int(np.searchsorted(d, to_half + 1e-3)) - 1)])
+        agree = abs(to_bar - half_on_bar) < 1e-3
+        starts.append(round(to_bar, 4) if agree and abs(to_bar - near) > 1e-3 else sec.start)
+    return _assemble(found, starts, duration)
 
 
 def _sections_searched(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -236,10 +295,7 @@ def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray
     strength_of = {b: max(NOVELTY_TRUST * novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}
     bounds = _phrases_apart(bounds, strength_of, half)
     segs = [0] + bounds + [nbars]
-    # Segment signatures: mean feature, loudness.
-    sig = [Xn[a:b].mean(axis=0) for a, b in zip(segs[:-1], segs[1:])]
-    lv = [float(np.mean(loud[a:b])) for a, b in zip(segs[:-1], segs[1:])]
-    labels = _name_segments(sig, lv, [(a, b) for a, b in zip(segs[:-1], segs[1:])], nbars, bars=Xn)
+    labels = _segment_names(Xn, loud, segs)
     out = []
     for (a, b), lab in zip(zip(segs[:-1], segs[1:]), labels):
         start = 0.0 if a == 0 else edges[a]
@@ -257,6 +313,7 @@ def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray
 # STRIPE_TOP most alike pairs of bars, each bar against the bar a fixed lag before it.
 STRIPE_TOP = 0.05
 STRIPE_BARS = 4
+SLOW_STRIPE_BARS = 2  # the least repeat, in bars, where a bar is over LONG_BAR (`_slow_to_repeat_ends`)
 ENDS_REACH = 2  # bars a boundary may move onto a clearer repeat start or end (`_to_repeat_ends`)
 
 
@@ -279,28 +336,29 @@ def _bar_rows(beats: list[float], downbeats: list[float], times: np.ndarray, chr
     return X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
 
 
-def _repeat_ends(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _repeat_ends(rows: np.ndarray, min_bars: int = STRIPE_BARS) -> tuple[np.ndarray, np.ndarray]:
     """How strongly repeats start, and how strongly they stop, at each bar line (0 .. n bars).
 
     The bar-by-bar likeness of `rows` is cut at its STRIPE_TOP most alike pairs; a repeat is a
-    run of at least STRIPE_BARS such bars along one lag (bar i like bar i - L; a one-bar gap is
+    run of at least `min_bars` (STRIPE_BARS) such bars along one lag (bar i like bar i - L; a one-bar gap is
     bridged: a repeat is played, not copied). Each repeat adds its length at its four ends: where
     it and the material it repeats start (the first array), and where both stop (the second).
     """
     from scipy.ndimage import binary_closing
 
     n = len(rows)
+    mb = min_bars
     starts, stops = np.zeros(n + 1), np.zeros(n + 1)
-    if n < 2 * STRIPE_BARS:
+    if n < 2 * mb:
         return starts, stops
     S = rows @ rows.T
-    near = S >= np.quantile(S[np.triu_indices(n, STRIPE_BARS)], 1.0 - STRIPE_TOP)
-    for L in range(STRIPE_BARS, n - STRIPE_BARS + 1):
+    near = S >= np.quantile(S[np.triu_indices(n, mb)], 1.0 - STRIPE_TOP)
+    for L in range(mb, n - mb + 1):
         v = np.array([near[i, i - L] for i in range(L, n)])
         v = binary_closing(np.concatenate([[False], v, [False]]), structure=np.ones(3))[1:-1]
         edges = np.flatnonzero(np.diff(np.concatenate([[0], v.astype(int), [0]])))
         for a, b in zip(edges[::2], edges[1::2]):
-            if b - a >= STRIPE_BARS:
+            if b - a >= mb:
                 for out, ends in ((starts, (a + L, a)), (stops, (b + L, b))):
                     for e in ends:
                         if 0 < e < n:
@@ -323,6 +381,12 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np
     where its repeat stops or after, never before. A start more than ON_BAR s from a bar line (a
     repeat's own beat where the bar lines are unclear) moves only onto a bar line.
     """
+    return _assemble(found, _repeat_end_targets(found, downbeats, ends, ENDS_REACH), duration)
+
+
+def _repeat_end_targets(found: list[Section], downbeats: list[float], ends: tuple[np.ndarray, np.ndarray],
+                        reach: int) -> list[float]:
+    """Each section's start after the move of `_to_repeat_ends` (the first stays)."""
     starts_at, stops_at = ends
     d = np.asarray(downbeats, dtype=float)
     n = len(d)
@@ -332,10 +396,15 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np
         if abs(d[b] - sec.start) > ON_BAR or not 0 < b < n:
             starts.append(sec.start)
             continue
-        w = np.arange(max(1, b - ENDS_REACH), min(n, b + ENDS_REACH + 1))
+        w = np.arange(max(1, b - reach), min(n, b + reach + 1))
         pull = starts_at[w] + np.where(w >= b, stops_at[w], 0.0)  # (a stop before it: a last bar that differs)
         best = int(w[np.argmax(pull)])
         starts.append(round(float(d[best]), 4) if pull.max() > pull[w == b][0] else sec.start)
+    return starts
+
+
+def _assemble(found: list[Section], starts: list[float], duration: float) -> list[Section]:
+    """The sections at their new `starts` (one a section), each ending where the next starts."""
     out: list[Section] = []
     for start, sec in zip(starts, found):
         if out and start <= out[-1].start + 1e-6:
@@ -367,6 +436,15 @@ def _bar_features(edges: list[float], times: np.ndarray, chroma: np.ndarray, mfc
     # timbre more, but keep harmony so two sections with one sound still separate.
     X[:, :12] *= 0.7
     return X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9), loud
+
+
+def _segment_names(Xn: np.ndarray, loud: list[float], segs: list[int]) -> list[str]:
+    """The names of the segments between the bar indices `segs` (the first 0, the last the
+    number of bars): `_name_segments` on their bars (`Xn`, unit rows) and loudness."""
+    spans = list(zip(segs[:-1], segs[1:]))
+    sig = [Xn[a:b].mean(axis=0) for a, b in spans]  # segment signatures: mean feature, loudness
+    lv = [float(np.mean(loud[a:b])) for a, b in spans]
+    return _name_segments(sig, lv, spans, len(Xn), bars=Xn)
 
 
 def _phrases_apart(bounds: list[int], strength: dict[int, float], phrase: int) -> list[int]:
