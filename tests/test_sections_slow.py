@@ -70,3 +70,14 @@ def test_a_ballads_sections_do_not_depend_on_hearing_its_beat_as_the_quarter_or_
     assert all(min(abs(a - b) for b in on_eighths) <= bar for a in on_quarters)
     assert all(min(abs(a - b) for b in on_quarters) <= bar for a in on_eighths)
     assert all(min(abs(a - b) for b in bars) < 0.01 for a in on_quarters)
+
+
+def test_the_agreement_keeps_a_boundary_the_half_bars_put_elsewhere(features):
+    """A slow song's boundaries move onto repeat ends only where its bars and half bars agree
+    (`sections._slow_to_repeat_ends`; tests/test_sections_slow_move.py): on POP909 021's own quarter
+    notes the bars alone move 53.3 s (annotated) to 57.5 s; the half bars put it a bar earlier: it
+    stays. (Both move 137.5 s, annotated, a bar later to 141.7 s.)"""
+    song = features[0]
+    starts = _boundaries(features, np.array(song.beats), np.array(song.downbeats))
+    assert min(abs(t - 53.25) for t in starts) < 0.05
+    assert min(abs(t - 57.46) for t in starts) > 1.0
