@@ -398,7 +398,8 @@ def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: 
 # POP909 songs heard at twice their tempo 0.08 (151), 0.15 (181), 0.16 (168, 189), 0.20 (026), 0.25
 # (174); the scores at 136-168 0.50-0.95; POP909 songs at their own tempo there (007 at 136, 009 at
 # 138) 0.82 and 0.59; the synthesized demo song (drums, quiet hi-hats) 0.31-0.41 at 135-175 bpm.
-# Midway between 0.25 and 0.33. The band began at 140 in session 7: POP909 189 (heard at 139.97,
+# Set in session 7 midway between 0.25 and the demo's 0.33 then; session 8's wider measurement put a
+# demo seed at 0.31, so this condition alone is 0.02 from halving the demo song. The band began at 140 in session 7: POP909 189 (heard at 139.97,
 # 0.16) and 181 (136.0, 0.15) were left doubled; 134 is twice 67, and below it the studied songs at
 # their own tempo look like the doubled ones (POP909 179 at 124: 0.38, its bass alternating 0.50).
 EIGHTHS_BPM = (134.0, 170.0)
