@@ -315,6 +315,7 @@ STRIPE_TOP = 0.05
 STRIPE_BARS = 4
 SLOW_STRIPE_BARS = 2  # the least repeat, in bars, where a bar is over LONG_BAR (`_slow_to_repeat_ends`)
 ENDS_REACH = 2  # bars a boundary may move onto a clearer repeat start or end (`_to_repeat_ends`)
+ON_BAR = 0.3  # s: a start farther than this from a bar line is on a repeat's own beat (moves only onto a bar line)
 
 
 def _bar_rows(beats: list[float], downbeats: list[float], times: np.ndarray, chroma: np.ndarray) -> np.ndarray:
@@ -413,8 +414,6 @@ def _assemble(found: list[Section], starts: list[float], duration: float) -> lis
     return [Section(s.start, round(out[i + 1].start if i + 1 < len(out) else duration, 4), s.label, s.confidence)
             for i, s in enumerate(out)]
 
-
-ON_BAR = 0.3
 
 
 def _bar_features(edges: list[float], times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray, rms: np.ndarray,
