@@ -22,8 +22,7 @@ fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
     python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR         # DEV and SEEN_S5
     python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 8's SEALED
-    python tests/pop909_songs.py --select-sealed-s6 POP909_GIT_DIR STRUCTURE_GIT_DIR  # SEEN_S6
-    python tests/pop909_songs.py --select-sealed-s7 POP909_GIT_DIR STRUCTURE_GIT_DIR  # SEEN_S7
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR 151  # SEEN_S6 (180: SEEN_S7)
 """
 
 from __future__ import annotations
@@ -313,12 +312,10 @@ def render(song_id: str) -> Song:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--select-sealed":
-        print("SEALED =", tuple(select_sealed(sys.argv[2], sys.argv[3])))
-    elif len(sys.argv) == 4 and sys.argv[1] == "--select-sealed-s6":
-        print("SEEN_S6 =", tuple(select_sealed(sys.argv[2], sys.argv[3], first=151)))
-    elif len(sys.argv) == 4 and sys.argv[1] == "--select-sealed-s7":
-        print("SEEN_S7 =", tuple(select_sealed(sys.argv[2], sys.argv[3], first=180)))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--select-sealed":  # FIRST: 151 (SEEN_S6), 180 (SEEN_S7)
+        first = int(sys.argv[4]) if len(sys.argv) == 5 else SEALED_FIRST
+        print("SEALED =" if first == SEALED_FIRST else f"from {first}:",
+              tuple(select_sealed(sys.argv[2], sys.argv[3], first=first)))
     elif len(sys.argv) == 4 and sys.argv[1] == "--select":
         dev, sealed = select(sys.argv[2], sys.argv[3])
         print("DEV =", tuple(dev))
