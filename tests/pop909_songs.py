@@ -13,16 +13,16 @@ note; the rest of `melody.txt` must then land on the MIDI's melody (see `alignme
 follows from the MIDI's one tempo: beats are its quarter notes from bar 0, downbeats every four,
 and a section boundary falls where the annotator's letter changes (phrases in a row with the
 same letter are one section). The songs were chosen by a rule fixed before any analysis
-(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5, SEEN_S6 and SEEN_S7
-(sessions 5's, 6's and 7's sealed sets, each measured once then) now studied too, SEALED (session
-8's) measured only at the end.
+(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5, SEEN_S6, SEEN_S7 and
+SEEN_S8 (sessions 5's to 8's sealed sets, each measured once then) now studied too, SEALED (session
+9's) measured only at the end.
 
 Only the first `SECONDS` are rendered (same soundfont and cache as tests/midi_songs.py, a 1 s
 fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
     python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR         # DEV and SEEN_S5
-    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 8's SEALED
-    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR 151  # SEEN_S6 (180: SEEN_S7)
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 9's SEALED
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR 151  # SEEN_S6 (180: SEEN_S7, 197: SEEN_S8)
 """
 
 from __future__ import annotations
@@ -63,9 +63,12 @@ SEEN_S6: tuple[str, ...] = ('151', '153', '155', '156', '160', '161', '166', '16
 # same rule): measured once at the end of session 7, so seen; studied from session 8 on.
 SEEN_S7: tuple[str, ...] = ('180', '181', '183', '184', '187', '188', '189', '190', '191', '192', '193', '196')
 # Session 8's sealed set (`select_sealed(first=197)`: the first 12 candidates from id 197 on, the
+# same rule): measured once at the end of session 8, so seen; studied from session 9 on.
+SEEN_S8: tuple[str, ...] = ('200', '201', '202', '204', '205', '207', '212', '217', '220', '223', '229', '236')
+# Session 9's sealed set (`select_sealed(first=237)`: the first 12 candidates from id 237 on, the
 # same rule), committed before dreamcut analysed any of them. Never analyse these while working.
-SEALED: tuple[str, ...] = ('200', '201', '202', '204', '205', '207', '212', '217', '220', '223', '229', '236')
-SEALED_FIRST = 197  # where session 8's scan began (session 6's began at 151, session 7's at 180)
+SEALED: tuple[str, ...] = ('248', '249', '250', '251', '258', '259', '260', '261', '262', '263', '265', '268')
+SEALED_FIRST = 237  # where session 9's scan began (sessions 6, 7, 8 began at 151, 180, 197)
 
 
 def phrases(label: str) -> list[tuple[str, int]]:
@@ -170,7 +173,7 @@ def _keep(sid: str, files: dict[str, bytes | None]) -> None:
 
 def select_sealed(pop909_git: str, structure_git: str, *, first: int = SEALED_FIRST, n: int = 12) -> list[str]:
     """A sealed set: the first n candidates (any id) from `first` on, by the same rule (session 6:
-    from 151; session 7: from 180; session 8: from SEALED_FIRST).
+    from 151; session 7: from 180; session 8: from 197; session 9: from SEALED_FIRST).
     Writes the chosen songs' files under DATA."""
     out: list[str] = []
     for k in range(first, 910):
@@ -312,7 +315,7 @@ def render(song_id: str) -> Song:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) in (4, 5) and sys.argv[1] == "--select-sealed":  # FIRST: 151 (SEEN_S6), 180 (SEEN_S7)
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--select-sealed":  # FIRST: 151 (SEEN_S6), 180 (SEEN_S7), 197 (SEEN_S8)
         first = int(sys.argv[4]) if len(sys.argv) == 5 else SEALED_FIRST
         print("SEALED =" if first == SEALED_FIRST else f"from {first}:",
               tuple(select_sealed(sys.argv[2], sys.argv[3], first=first)))
