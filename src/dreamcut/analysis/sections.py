@@ -10,7 +10,8 @@ section's last bar often differs; a slow song's, within a bar, only where its ba
 agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sections' own bars:
 `_renamed`) calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
-order), loudness and position.
+order), loudness and position. Last, where most boundaries keep to one phase of a 4-bar phrase
+lattice, the others move onto it (`_on_phrase_lattice`), keeping their names.
 """
 
 from __future__ import annotations
