@@ -8,7 +8,8 @@ it), and the only one whose PIANO track starts more notes half a beat from the t
 them (477 against 323; the other 51: 0.02-1.06 of those on them, 0.42 at the median). Against
 beat_midi.txt dreamcut's beats measure F 0.998 (7 ms from them at the median), its downbeats F 1.000,
 and 18 of 18 planned cuts fall on a beat and on a downbeat. These tests hold the analysis there: the
-music, the MIDI's notes and POP909's own beats agree on it.
+music, the MIDI's notes and POP909's own beats agree on it. Since then `pop909_songs.truth` moves bar 0
+onto beat_midi.txt's beats where the two grids sit half a beat apart (`half_beat_off`): 202 only.
 """
 
 from __future__ import annotations
@@ -59,3 +60,12 @@ def test_pop909_202_is_tracked_on_pop909s_beats():
     assert a.tempo == pytest.approx(78.0, abs=0.5)
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
     assert mir_eval.beat.f_measure(inside(downbeats), np.array(a.downbeats), 0.07) >= 0.9
+
+
+def test_the_truth_of_pop909_202_is_pop909s_beat():
+    """`pop909_songs.truth` follows beat_midi.txt's half of the beat on 202 (and only moves a song by
+    half a beat or nothing)."""
+    beats, _ = _pop909_beats("202")
+    t = pop909_songs.truth("202")
+    ph = _phase(beats[8:40], t.bar0, 60.0 / t.bpm)
+    assert np.all(np.minimum(ph, 1 - ph) < 0.05)
