@@ -17,6 +17,8 @@ This module runs the steps and owns the cache; each step lives in its own module
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -70,11 +72,23 @@ def analyze_song(path: Path, *, cache_dir: Path | None = None, beats_per_bar: in
 _ANALYSIS_LOCK = threading.Lock()
 
 
+@functools.lru_cache(maxsize=1)
+def analysis_code_digest() -> str:
+    """A hash of the song analysis's own sources (this package's modules; not `video/`): part of the
+    cache key beside ANALYSIS_VERSION, so a song map is heard anew whenever the code that hears it
+    changed, even where nobody bumped the version."""
+    h = hashlib.sha256()
+    for src in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(src.name.encode() + b"\0" + src.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _analyze_song_once(path: Path, cache_dir, beats_per_bar: int | None, report: Callable[[float], None]):
     digest = file_sha256(path)
     cache_file = None
     if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"song-{digest[:32]}-v{ANALYSIS_VERSION}-m{beats_per_bar or 0}.json"
+        cache_file = Path(cache_dir) / (f"song-{digest[:32]}-v{ANALYSIS_VERSION}-c{analysis_code_digest()}"
+                                        f"-m{beats_per_bar or 0}.json")
         if cache_file.is_file():
             try:
                 d = json.loads(cache_file.read_text(encoding="utf-8"))
