@@ -203,8 +203,10 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
     (and 3 or more) agree on a phase (`_phrase_lattice`), the others are a bar or two off it
     (the smoothed novelty and lag curves put a boundary late or early), and move to the nearest
     lattice line: one bar off, to its line; two bars off (halfway), to the line before it, as
-    the search's curves put a boundary late more often than early (POP909 studied songs: found
-    boundaries 1-2 bars late 55 times, early 23 times). A song whose boundaries keep no lattice
+    the search's curves put a boundary late a little more often than early (POP909 studied
+    songs: the found boundary nearest an annotated one two bars late 23 times, two early 18; on
+    every boundary of the 52 songs, to the line before found 13 more annotated boundaries within
+    a bar than to the line after). A song whose boundaries keep no lattice
     (a minuet's 6-bar phrases, a pickup into each section) keeps them where they are. Two
     boundaries moved onto one line are one (`_assemble`). A start off the bar lines (on a
     repeat's own beat, where the bar lines are unclear: more than ON_BAR from one) stays where
