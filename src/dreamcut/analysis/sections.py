@@ -10,7 +10,8 @@ section's last bar often differs; a slow song's, within a bar, only where its ba
 agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sections' own bars:
 `_renamed`) calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
-order), loudness and position.
+order), loudness and position. Last, where most boundaries keep to one phase of a 4-bar phrase
+lattice, the others move onto it (`_on_phrase_lattice`), keeping their names.
 """
 
 from __future__ import annotations
@@ -168,9 +169,69 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         moved = _to_repeat_ends(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma)), duration)
     else:
         moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration)
-    if [s.start for s in moved] == [s.start for s in found]:
-        return moved
-    return _renamed(moved, downbeats, duration, times, chroma, mfcc, rms)
+    if [s.start for s in moved] != [s.start for s in found]:
+        moved = _renamed(moved, downbeats, duration, times, chroma, mfcc, rms)
+    return _on_phrase_lattice(moved, downbeats, duration)
+
+
+# A song's boundaries keep to a 4-bar phrase lattice when more than this share of them (and
+# LATTICE_LEAST of them or more) fall on one phase of it (`_on_phrase_lattice`).
+PHRASE = 4
+LATTICE_SHARE = 0.5
+LATTICE_LEAST = 3
+
+
+def _phrase_lattice(bars: list[int], phrase: int = PHRASE) -> int | None:
+    """The phase (0..phrase-1, in bars) of the song's lattice of `phrase`-bar phrases from its
+    boundaries' bar indices, or None when no phase holds more than LATTICE_SHARE of them (and
+    LATTICE_LEAST)."""
+    if not bars:
+        return None
+    counts = np.bincount(np.asarray(bars) % phrase, minlength=phrase)
+    phase = int(np.argmax(counts))
+    if counts[phase] < LATTICE_LEAST or counts[phase] <= LATTICE_SHARE * len(bars):
+        return None
+    return phase
+
+
+def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: float) -> list[Section]:
+    """The sections with each boundary off the song's phrase lattice moved onto it.
+
+    Pop sections are built of 4-bar phrases: of the 462 annotated boundaries of the 52 studied
+    POP909 songs, 305 fall on one phase of a 4-bar lattice counted from bar 0 (the rest after a
+    1- or 2-bar turn, or in a 9-bar or 5-bar phrase). Where more than half the found boundaries
+    (and 3 or more) agree on a phase (`_phrase_lattice`), the others are a bar or two off it
+    (the smoothed novelty and lag curves put a boundary late or early), and move to the nearest
+    lattice line: one bar off, to its line; two bars off (halfway), to the line before it, as
+    the search's curves put a boundary late a little more often than early (POP909 studied
+    songs: the found boundary nearest an annotated one two bars late 23 times, two early 18; on
+    every boundary of the 52 songs, to the line before found 13 more annotated boundaries within
+    a bar than to the line after). A song whose boundaries keep no lattice
+    (a minuet's 6-bar phrases, a pickup into each section) keeps them where they are. Two
+    boundaries moved onto one line are one (`_assemble`). A start off the bar lines (on a
+    repeat's own beat, where the bar lines are unclear: more than ON_BAR from one) stays where
+    it is, and counts for the lattice at its nearest bar line. A slow song's bars (over
+    LONG_BAR, searched as half bars) are left alone: its phrase is two of them, and a lattice
+    of its bars and one of its half bars disagree (tests/test_sections_slow.py).
+    """
+    d = np.asarray(downbeats, dtype=float)
+    if len(secs) < 2 or len(d) < 4 * PHRASE or float(np.median(np.diff(d))) > LONG_BAR:
+        return secs
+    phrase = PHRASE
+    bars = [int(np.argmin(np.abs(d - s.start))) for s in secs[1:]]
+    phase = _phrase_lattice(bars, phrase)
+    if phase is None:
+        return secs
+    starts = [secs[0].start]
+    for b, sec in zip(bars, secs[1:]):
+        if abs(d[b] - sec.start) > ON_BAR:  # on its repeat's own beat (the bar lines unclear): it stays
+            starts.append(sec.start)
+            continue
+        off = (b - phase) % phrase
+        to = b - off if off <= phrase // 2 else b + phrase - off
+        to = min(max(to, 1), len(d) - 1)
+        starts.append(sec.start if to == b else round(float(d[to]), 4))
+    return _assemble(secs, starts, duration)
 
 
 def _renamed(secs: list[Section], downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
