@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dreamcut.analysis.repeats import with_exact_repeats
 from dreamcut.analysis.song import Section
 
 
@@ -171,7 +172,17 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration)
     if [s.start for s in moved] != [s.start for s in found]:
         moved = _renamed(moved, downbeats, duration, times, chroma, mfcc, rms)
-    return _on_phrase_lattice(moved, downbeats, duration)
+    kept = _on_phrase_lattice(moved, downbeats, duration)
+    # a song that repeats whole phrases exactly: where a long repeat starts or stops and no
+    # boundary was found near, one is added (`repeats.with_exact_repeats`)
+    d = np.asarray(downbeats, dtype=float)
+    added = with_exact_repeats(_bar_rows(beats, downbeats, times, chroma),
+                               [int(np.argmin(np.abs(d - s.start))) for s in kept[1:]])
+    if not added:
+        return kept
+    starts = sorted([s.start for s in kept] + [round(float(d[b]), 4) for b in added])
+    secs = _assemble([Section(t, 0.0, "verse", 1.0) for t in starts], starts, duration)
+    return _renamed(secs, downbeats, duration, times, chroma, mfcc, rms)
 
 
 # A song's boundaries keep to a 4-bar phrase lattice when more than this share of them (and
