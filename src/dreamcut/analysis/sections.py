@@ -11,7 +11,9 @@ agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sec
 `_renamed`) calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position. Last, where most boundaries keep to one phase of a 4-bar phrase
-lattice, the others move onto it (`_on_phrase_lattice`), keeping their names.
+lattice, the others move onto it (`_on_phrase_lattice`), keeping their names. Where the song
+repeats whole phrases exactly, the ends of its long repeats with no boundary near are added and
+the sections named afresh (`repeats.with_exact_repeats`, `_renamed`).
 """
 
 from __future__ import annotations
