@@ -198,15 +198,23 @@ LATTICE_SHARE = 0.5
 LATTICE_LEAST = 3
 
 
-def _phrase_lattice(bars: list[int], phrase: int = PHRASE) -> int | None:
+def _phrase_lattice(bars: list[int], phrase: int = PHRASE, weights: list[float] | None = None) -> int | None:
     """The phase (0..phrase-1, in bars) of the song's lattice of `phrase`-bar phrases from its
     boundaries' bar indices, or None when no phase holds more than LATTICE_SHARE of them (and
-    LATTICE_LEAST)."""
+    LATTICE_LEAST).
+
+    With `weights` (each boundary's confidence) the share is of their summed weight: a sure
+    boundary (a repeat starting clearly) says more about the song's phrases than a faint change of
+    sound (POP909 studied songs: 169 -> 171 of 343 boundaries within a bar, 019 and 052 one more
+    each, no song fewer; the scores' rows unchanged). LATTICE_LEAST still counts boundaries.
+    """
     if not bars:
         return None
-    counts = np.bincount(np.asarray(bars) % phrase, minlength=phrase)
-    phase = int(np.argmax(counts))
-    if counts[phase] < LATTICE_LEAST or counts[phase] <= LATTICE_SHARE * len(bars):
+    b = np.asarray(bars) % phrase
+    counts = np.bincount(b, minlength=phrase)
+    w = np.bincount(b, weights=None if weights is None else np.asarray(weights, dtype=float), minlength=phrase)
+    phase = int(np.argmax(w))
+    if counts[phase] < LATTICE_LEAST or w[phase] <= LATTICE_SHARE * float(w.sum()):
         return None
     return phase
 
@@ -216,8 +224,8 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
 
     Pop sections are built of 4-bar phrases: of the 462 annotated boundaries of the 52 studied
     POP909 songs, 305 fall on one phase of a 4-bar lattice counted from bar 0 (the rest after a
-    1- or 2-bar turn, or in a 9-bar or 5-bar phrase). Where more than half the found boundaries
-    (and 3 or more) agree on a phase (`_phrase_lattice`), the others are a bar or two off it
+    1- or 2-bar turn, or in a 9-bar or 5-bar phrase). Where more than half the found boundaries,
+    weighed by their confidence (and 3 or more), agree on a phase (`_phrase_lattice`), the others are a bar or two off it
     (the smoothed novelty and lag curves put a boundary late or early), and move to the nearest
     lattice line: one bar off, to its line; two bars off (halfway), to the line before it, as
     the search's curves put a boundary late a little more often than early (POP909 studied
@@ -236,7 +244,7 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
         return secs
     phrase = PHRASE
     bars = [int(np.argmin(np.abs(d - s.start))) for s in secs[1:]]
-    phase = _phrase_lattice(bars, phrase)
+    phase = _phrase_lattice(bars, phrase, [s.confidence for s in secs[1:]])
     if phase is None:
         return secs
     starts = [secs[0].start]
