@@ -11,13 +11,16 @@ agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sec
 `_renamed`) calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position. Last, where most boundaries keep to one phase of a 4-bar phrase
-lattice, the others move onto it (`_on_phrase_lattice`), keeping their names.
+lattice, the others move onto it (`_on_phrase_lattice`), keeping their names. Where the song
+repeats whole phrases exactly, the ends of its long repeats with no boundary near are added, each
+new section keeping the name of the one it splits off (`repeats.with_exact_repeats`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dreamcut.analysis.repeats import with_exact_repeats
 from dreamcut.analysis.song import Section
 
 
@@ -171,7 +174,21 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration)
     if [s.start for s in moved] != [s.start for s in found]:
         moved = _renamed(moved, downbeats, duration, times, chroma, mfcc, rms)
-    return _on_phrase_lattice(moved, downbeats, duration)
+    kept = _on_phrase_lattice(moved, downbeats, duration)
+    # a song that repeats whole phrases exactly: where a long repeat starts or stops and no
+    # boundary was found near, one is added (`repeats.with_exact_repeats`)
+    d = np.asarray(downbeats, dtype=float)
+    added = with_exact_repeats(_bar_rows(beats, downbeats, times, chroma),
+                               [int(np.argmin(np.abs(d - s.start))) for s in kept[1:]])
+    if not added:
+        return kept
+    # each added section keeps the name of the one it splits off (named afresh from their bars,
+    # the score renders' label pairs went 92 -> 88 of 112; studied POP909 961 -> 978 of 1414)
+    # (an exact repeat's end is sure: confidence 1)
+    found = [(s.start, s.label, s.confidence) for s in kept]
+    found += [(round(float(d[b]), 4), next(s.label for s in reversed(kept) if s.start <= d[b]), 1.0) for b in added]
+    secs = [Section(t, 0.0, label, conf) for t, label, conf in sorted(found)]
+    return _assemble(secs, [s.start for s in secs], duration)
 
 
 # A song's boundaries keep to a 4-bar phrase lattice when more than this share of them (and

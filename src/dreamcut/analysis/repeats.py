@@ -1,0 +1,111 @@
+"""Section boundaries from exact repetition: where a song repeats whole phrases, their ends are boundaries.
+
+A song rendered from a score (or played to a click) repeats its verse and chorus nearly exactly.
+Each bar is one row of its first four beats' chroma in order (`sections._bar_rows`); two bars
+are alike when their rows' cosine is at least SAME_BAR. A repeat (`stripes`) is a run of at
+least MIN_BARS alike bars along one lag (bar i like bar i - L, a one-bar gap bridged). Its ends,
+and the ends of the material it repeats, are boundaries (`repeat_ends`).
+
+Repetition alone does not cut a song well: a verse and chorus that only ever come together are
+one repeat, and a repeat's first bar is often the bar before the section (a lead-in played the
+same both times). So the section search's own boundaries stay (`with_exact_repeats`), and the
+end of a long repeat (STRONG_BARS) with no found boundary within REACH - 1 bars is added. (Tried
+on the studied POP909 songs and left out: cutting by repeats alone, each boundary carried
+through every repeat it falls inside: 205 of 343 within a bar but 849 boundaries found for 343;
+moving found boundaries onto repeat ends: +5, but it broke the synthesized waltz and bridge;
+carrying each found boundary inside a long repeat into its other copy: 193 of 343, 516 found,
+and the score renders' found boundaries near an annotated one fell under the 0.58 of
+tests/test_song_recordings.py.) A song with too little exact repetition (`clear_repeats`)
+keeps the search's boundaries as they are."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAME_BAR = 0.9  # cosine of two bars' rows over which they are the same material
+MIN_BARS = 4  # the shortest repeat, in bars
+MIN_LAG = 4  # the shortest lag of a repeat, in bars
+CLEAR_SHARE = 0.5  # share of a song's bars inside a repeat for its repeats to be clear
+MIN_GAP = 4  # bars between two repeat boundaries at least (the weaker goes)
+REACH = 3  # a repeat end is added only this many bars or more from every found boundary
+STRONG_BARS = 8  # a repeat boundary this strong (bars repeated) is added where none was found near
+
+
+def stripes(rows: np.ndarray, same: float = SAME_BAR, min_bars: int = MIN_BARS,
+            min_lag: int = MIN_LAG) -> list[tuple[int, int, int]]:
+    """The song's repeats as (first bar, end bar, lag): bars first..end-1 repeat bars first-lag..end-lag."""
+    n = len(rows)
+    if n < 2 * min_bars:
+        return []
+    S = rows @ rows.T
+    out = []
+    for L in range(max(1, min_lag), n - min_bars + 1):
+        v = np.array([S[i, i - L] >= same for i in range(L, n)])
+        # bridge one-bar gaps (a repeat is played, not copied), but not at either end
+        w = v.copy()
+        for k in range(1, len(v) - 1):
+            if not v[k] and v[k - 1] and v[k + 1]:
+                w[k] = True
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], w.astype(int), [0]])))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a >= min_bars:
+                out.append((int(a + L), int(b + L), int(L)))
+    return out
+
+
+def covered(n: int, reps: list[tuple[int, int, int]]) -> np.ndarray:
+    """Which of the n bars lie inside a repeat or the material it repeats."""
+    c = np.zeros(n, dtype=bool)
+    for a, b, L in reps:
+        c[a:b] = True
+        c[a - L:b - L] = True
+    return c
+
+
+def clear_repeats(n: int, reps: list[tuple[int, int, int]], share: float = CLEAR_SHARE) -> bool:
+    """Whether more than `share` of the song's n bars lie in exact repeats."""
+    return n > 0 and float(covered(n, reps).mean()) > share
+
+
+def repeat_ends(n: int, reps: list[tuple[int, int, int]]) -> dict[int, float]:
+    """The bar lines (1..n-1) where a repeat, or the material it repeats, starts or stops: the
+    length in bars of the longest repeat ending there."""
+    out: dict[int, float] = {}
+    for a, b, L in reps:
+        for x in (a, b, a - L, b - L):
+            if 0 < x < n and b - a > out.get(x, 0.0):
+                out[x] = float(b - a)
+    return out
+
+
+def apart(bounds: dict[int, float], gap: int) -> list[int]:
+    """The boundaries, strongest first, at least `gap` bars from the song's start and from each other."""
+    kept: list[int] = [0]
+    for b in sorted(bounds, key=lambda b: (-bounds[b], b)):
+        if all(abs(b - k) >= gap for k in kept):
+            kept.append(b)
+    return sorted(kept[1:])
+
+
+def with_exact_repeats(rows: np.ndarray, found: list[int]) -> list[int] | None:
+    """The boundaries (bar indices) to add to the found ones (`found`, the section search's) where
+    the song's exact repeats start or stop and the search found none near, or None when the song
+    repeats too little for it (`clear_repeats`: CLEAR_SHARE of its bars or fewer in repeats).
+
+    A repeat end (`repeat_ends`, at least MIN_GAP bars from a stronger one: `apart`) of a repeat
+    at least STRONG_BARS long with no found boundary fewer than REACH bars away is added. The
+    found boundaries stay: a repeat's ends are often a bar off the section's (a lead-in played
+    the same both times, a last bar that differs), and moving found boundaries onto them broke
+    the synthesized waltz and bridge (tests/test_audio.py). Studied POP909 songs (52, annotator
+    1; benchmarks/song_accuracy.py --pop909): 171 -> 187 of 343 annotated boundaries within a
+    bar, 169 of 452 -> 185 of 492 found boundaries near one, label pairs 960 of 1414 both; no
+    song fewer. The tuned-on score renders: 41 -> 43 of 52 within a bar, 41 of 70 -> 43 of 75
+    found near one, label pairs 92 of 112 both.
+    """
+    n = len(rows)
+    reps = stripes(rows)
+    if not clear_repeats(n, reps):
+        return None
+    strength = repeat_ends(n, reps)
+    return [t for t in apart(strength, MIN_GAP)
+            if strength[t] >= STRONG_BARS and all(abs(t - b) >= REACH for b in found)]
