@@ -88,9 +88,12 @@ def test_the_second_annotator_is_scored_like_dreamcut():
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 def test_a_pop_song_is_tracked_on_its_beat_and_cut_on_it():
     """Dev song 001 (90 bpm, piano arrangement): measured beat F 0.998, 17 of 17 planned cuts on a
-    beat, 5 of 10 section boundaries within a bar (downbeat F 0.000: the bar heard half a bar off)."""
+    beat, 5 of 10 section boundaries within a bar (downbeat F 0.000: the bar heard half a bar off).
+    Session 9 (its boundaries; the bar line either side counted without float luck): 7 of 10 within
+    a bar, 6 on the annotated bar line."""
     row = _benchmark().score(pop909_songs.render(SONG))
     assert row["beat_f"] >= 0.95
     assert row["planned_cuts"] >= 10
     assert row["planned_cuts_on_beat"] == 1.0
-    assert row["section_hit_count"] >= 5
+    assert row["section_hit_count"] >= 7
+    assert row["section_on_bar_count"] >= 6

@@ -81,7 +81,8 @@ def test_a_pop_songs_sections_turn_where_its_annotator_hears_them():
     """POP909 007 (dev; i8A8A8x1B8B8C4C4b4b4A8A8B8B8b4b4B8B8X6): measured 7 of 9 annotated
     boundaries within a bar (6 of 9 before the move onto repeat ends; 8 when a repeat stopping a
     bar or two before a boundary also pulled it earlier, which moved the demo song's outro), 7 of
-    12 found near one."""
+    12 found near one. Session 9 (its boundaries; the bar line either side counted without float
+    luck): 9 of 9 within a bar, 7 on the annotated bar line, 8 of 13 found near one."""
     import sys
     from pathlib import Path
 
@@ -89,5 +90,6 @@ def test_a_pop_songs_sections_turn_where_its_annotator_hears_them():
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render("007"))
-    assert row["section_hit_count"] >= 7
-    assert row["section_near_count"] >= 7
+    assert row["section_hit_count"] >= 9
+    assert row["section_on_bar_count"] >= 7
+    assert row["section_near_count"] >= 8

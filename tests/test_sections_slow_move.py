@@ -29,5 +29,8 @@ def test_a_slow_songs_boundaries_move_onto_its_repeats_where_bars_and_half_bars_
     song = pop909_songs.render("042")
     row = song_accuracy.score(song)
     assert row["tempo"] < 90  # heard at its true quarter note: bars over LONG_BAR
-    assert row["section_hit_count"] >= 5  # measured 5 of 8 (3 before the move)
+    # measured 5 of 8 (3 before the move); session 9, the bar line either side counted without float
+    # luck: 7 of 8, 3 on the annotated bar line
+    assert row["section_hit_count"] >= 7
+    assert row["section_on_bar_count"] >= 3
     assert row["section_hits"] is not None and row["sections"] == 8

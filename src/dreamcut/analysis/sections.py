@@ -225,9 +225,9 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
     Pop sections are built of 4-bar phrases: of the 462 annotated boundaries of the 52 studied
     POP909 songs, 305 fall on one phase of a 4-bar lattice counted from bar 0 (the rest after a
     1- or 2-bar turn, or in a 9-bar or 5-bar phrase). Where more than half the found boundaries,
-    weighed by their confidence (and 3 or more), agree on a phase (`_phrase_lattice`), the others are a bar or two off it
-    (the smoothed novelty and lag curves put a boundary late or early), and move to the nearest
-    lattice line: one bar off, to its line; two bars off (halfway), to the line before it, as
+    weighed by their confidence (and 3 or more), agree on a phase (`_phrase_lattice`), the others
+    are a bar or two off it (the smoothed novelty and lag curves put a boundary late or early), and
+    move to the nearest lattice line: one bar off, to its line; two bars off (halfway), to the line before it, as
     the search's curves put a boundary late a little more often than early (POP909 studied
     songs: the found boundary nearest an annotated one two bars late 23 times, two early 18; on
     every boundary of the 52 songs, to the line before found 13 more annotated boundaries within
