@@ -11,7 +11,8 @@ import pytest
 
 import midi_songs
 import pop909_songs
-from dreamcut.analysis.repeats import STRONG_BARS, clear_repeats, repeat_ends, stripes, with_exact_repeats
+from dreamcut.analysis.repeats import (STRONG_BARS, clear_repeats, phrase_goes_on, repeat_ends, stripes,
+                                      with_exact_repeats)
 
 
 def _form(letters: str, bars_each: int = 8, seed: int = 0) -> np.ndarray:
@@ -41,6 +42,34 @@ def test_a_long_repeats_start_is_added_where_no_boundary_was_found():
     # a boundary found a bar or two from the repeat's start stands: nothing is added or moved
     assert with_exact_repeats(rows, [8, 16, 24, 31, 40]) == []
     assert with_exact_repeats(rows, [8, 16, 24, 34, 40]) == []
+
+
+def _looped(form: list[tuple[str, int]], loop: int = 4, seed: int = 1) -> np.ndarray:
+    """Unit rows for sections each made of one `loop`-bar phrase played over and over (the
+    synthesized demo songs, a loop-based track): (letter, bars) in order, a letter's loop the same
+    every time it comes back."""
+    rng = np.random.default_rng(seed)
+    loops = {c: rng.standard_normal((loop, 48)) for c, _ in form}
+    rows = np.vstack([np.vstack([loops[c]] * (bars // loop)) + 0.05 * rng.standard_normal((bars, 48))
+                      for c, bars in form])
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_a_phrase_looped_through_a_section_adds_no_boundary_at_its_turns():
+    """The analysis benchmark's 4-minute synthesized song (benchmarks/bench_audio.py) got 28 sections
+    for its 8 once exact repeats added their ends: each 4-bar turn of a looped section starts and
+    stops a long repeat at some lag (on this form, with every start found: 20 turns added). A bar
+    line where the next 4 (or 8) bars play the 4 (or 8) before it again goes on with a phrase, and
+    is not a section's start (`phrase_goes_on`)."""
+    form = [("i", 8), ("V", 16), ("C", 16), ("V", 16), ("C", 16), ("B", 8), ("C", 16), ("O", 24)]
+    rows = _looped(form)
+    starts = np.cumsum([0] + [b for _, b in form])[1:-1]
+    assert not any(phrase_goes_on(rows, int(t)) for t in starts)
+    assert all(phrase_goes_on(rows, t) for t in (12, 28, 36, 44))  # turns inside the sections
+    assert with_exact_repeats(rows, [int(t) for t in starts]) == []
+    # half the song's starts found: what is added is the other sections' starts, never a turn inside one
+    added = with_exact_repeats(rows, [8, 24, 40, 56])
+    assert added and set(added) <= set(starts.tolist())
 
 
 def test_a_short_repeat_adds_nothing_and_a_song_that_repeats_little_is_left_alone():
