@@ -6,7 +6,8 @@ one row per recording: mir_eval beat F (+-70 ms), downbeat F, the share of downb
 planner's preferred cut places) within 70 ms of a true beat, the share of a planned edit's
 cuts (24 fps, `pacing: auto`) within 70 ms of a true beat (and of a true downbeat), and the share of annotated
 section boundaries with a detected boundary within one bar (`sections_found`: the bar line before
-or after counts; and, stricter, on the annotated bar line) (the totals: steady recordings only; the rubato and ramp versions' rows say their own). Recordings in
+or after counts; and, stricter, on the annotated bar line) (the totals: steady recordings only;
+the rubato and ramp versions' rows say their own). Recordings in
 `midi_songs.HELD_OUT` were added after tuning and are reported apart, as are sessions 5's and 6's
 sealed ones (`midi_songs.SEEN_S5`, `SEEN_S6`, each measured once then, studied since); recordings
 in `midi_songs.SEALED` (none since session 7) are measured only with `--sealed`.

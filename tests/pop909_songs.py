@@ -25,7 +25,8 @@ fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
     python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR         # DEV and SEEN_S5
     python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 9's SEALED
-    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR 151  # SEEN_S6 (180: SEEN_S7, 197: SEEN_S8)
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR 151  # SEEN_S6
+    (the same with 180: SEEN_S7; with 197: SEEN_S8)
 """
 
 from __future__ import annotations
@@ -334,7 +335,8 @@ def render(song_id: str) -> Song:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) in (4, 5) and sys.argv[1] == "--select-sealed":  # FIRST: 151 (SEEN_S6), 180 (SEEN_S7), 197 (SEEN_S8)
+    # FIRST: 151 (SEEN_S6), 180 (SEEN_S7), 197 (SEEN_S8); none: SEALED_FIRST
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--select-sealed":
         first = int(sys.argv[4]) if len(sys.argv) == 5 else SEALED_FIRST
         print("SEALED =" if first == SEALED_FIRST else f"from {first}:",
               tuple(select_sealed(sys.argv[2], sys.argv[3], first=first)))

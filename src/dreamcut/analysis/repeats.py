@@ -113,8 +113,8 @@ def with_exact_repeats(rows: np.ndarray, found: list[int]) -> list[int] | None:
     the synthesized waltz and bridge (tests/test_audio.py). Studied POP909 songs (52, annotator
     1; benchmarks/song_accuracy.py --pop909): 171 -> 187 of 343 annotated boundaries within a
     bar, 169 of 452 -> 185 of 492 found boundaries near one (488 found with `phrase_goes_on`, the
-    same hits), label pairs 960 of 1414 both; no song fewer. The tuned-on score renders: 41 -> 43 of 52 within a bar, 41 of 70 -> 43 of 75
-    found near one, label pairs 92 of 112 both.
+    same hits), label pairs 960 of 1414 both; no song fewer. The tuned-on score renders: 41 -> 43
+    of 52 within a bar, 41 of 70 -> 43 of 75 found near one, label pairs 92 of 112 both.
     """
     n = len(rows)
     reps = stripes(rows)
