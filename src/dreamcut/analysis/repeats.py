@@ -35,6 +35,13 @@ STRONG_BARS = 8  # a repeat boundary this strong (bars repeated) is added where 
 LOOP_BARS = (4, 8)  # a phrase of this many bars played again right after itself is one section
 
 
+def runs(v: np.ndarray, least: int) -> list[tuple[int, int]]:
+    """The runs of True in `v` at least `least` long, as (first, end) indices (end exclusive): the
+    repeats along one lag, here and in `sections._repeat_ends`."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(v).astype(int), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= least]
+
+
 def stripes(rows: np.ndarray, same: float = SAME_BAR, min_bars: int = MIN_BARS,
             min_lag: int = MIN_LAG) -> list[tuple[int, int, int]]:
     """The song's repeats as (first bar, end bar, lag): bars first..end-1 repeat bars first-lag..end-lag."""
@@ -50,10 +57,7 @@ def stripes(rows: np.ndarray, same: float = SAME_BAR, min_bars: int = MIN_BARS,
         for k in range(1, len(v) - 1):
             if not v[k] and v[k - 1] and v[k + 1]:
                 w[k] = True
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], w.astype(int), [0]])))
-        for a, b in zip(edges[::2], edges[1::2]):
-            if b - a >= min_bars:
-                out.append((int(a + L), int(b + L), int(L)))
+        out += [(a + L, b + L, int(L)) for a, b in runs(w, min_bars)]
     return out
 
 

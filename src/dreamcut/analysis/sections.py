@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.repeats import with_exact_repeats
+from dreamcut.analysis.repeats import runs, with_exact_repeats
 from dreamcut.analysis.song import Section
 
 
@@ -168,18 +168,18 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     found = _sections_searched(downbeats, duration, times, chroma, mfcc, rms, beats, bars_clear)
     if not beats or len(downbeats) < 2 * STRIPE_BARS:
         return found
+    rows = _bar_rows(beats, downbeats, times, chroma)  # (the move's and the exact repeats' bars)
     if float(np.median(np.diff(downbeats))) <= LONG_BAR:
-        moved = _to_repeat_ends(found, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma)), duration)
+        moved = _to_repeat_ends(found, downbeats, _repeat_ends(rows), duration)
     else:
-        moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration)
+        moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration, rows)
     if [s.start for s in moved] != [s.start for s in found]:
         moved = _renamed(moved, downbeats, duration, times, chroma, mfcc, rms)
     kept = _on_phrase_lattice(moved, downbeats, duration)
     # a song that repeats whole phrases exactly: where a long repeat starts or stops and no
     # boundary was found near, one is added (`repeats.with_exact_repeats`)
     d = np.asarray(downbeats, dtype=float)
-    added = with_exact_repeats(_bar_rows(beats, downbeats, times, chroma),
-                               [int(np.argmin(np.abs(d - s.start))) for s in kept[1:]])
+    added = with_exact_repeats(rows, [int(np.argmin(np.abs(d - s.start))) for s in kept[1:]])
     if not added:
         return kept
     # each added section keeps the name of the one it splits off (named afresh from their bars,
@@ -277,9 +277,9 @@ def _renamed(secs: list[Section], downbeats: list[float], duration: float, times
 
 
 def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: list[float], times: np.ndarray,
-                         chroma: np.ndarray, duration: float) -> list[Section]:
-    """A slow song's sections moved onto repeat ends (`_to_repeat_ends`) only where its bars and
-    its half bars agree.
+                         chroma: np.ndarray, duration: float, rows: np.ndarray) -> list[Section]:
+    """A slow song's sections moved onto repeat ends (`_to_repeat_ends`) only where its bars
+    (`rows`: `_bar_rows` of the song's beats and downbeats) and its half bars agree.
 
     A bar over LONG_BAR is two of a usual one, so the move reaches one bar (not ENDS_REACH) and a
     repeat needs SLOW_STRIPE_BARS bars (half of STRIPE_BARS). The true bars alone shifted two of
@@ -296,8 +296,7 @@ def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: li
     eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
     nearest = [found[0].start] + [float(d[int(np.argmin(np.abs(d - s.start)))]) for s in found[1:]]
     on_line = [Section(t, s.end, s.label, s.confidence) for t, s in zip(nearest, found)]
-    on_bars = _repeat_end_targets(on_line, downbeats, _repeat_ends(_bar_rows(beats, downbeats, times, chroma),
-                                                                   SLOW_STRIPE_BARS), 1)
+    on_bars = _repeat_end_targets(on_line, downbeats, _repeat_ends(rows, SLOW_STRIPE_BARS), 1)
     on_halves = _repeat_end_targets(on_line, [float(x) for x in grid],
                                     _repeat_ends(_bar_rows([float(x) for x in eighths], [float(x) for x in grid],
                                                            times, chroma), 2 * SLOW_STRIPE_BARS), 2)
@@ -443,13 +442,11 @@ def _repeat_ends(rows: np.ndarray, min_bars: int = STRIPE_BARS) -> tuple[np.ndar
     for L in range(mb, n - mb + 1):
         v = np.array([near[i, i - L] for i in range(L, n)])
         v = binary_closing(np.concatenate([[False], v, [False]]), structure=np.ones(3))[1:-1]
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], v.astype(int), [0]])))
-        for a, b in zip(edges[::2], edges[1::2]):
-            if b - a >= mb:
-                for out, ends in ((starts, (a + L, a)), (stops, (b + L, b))):
-                    for e in ends:
-                        if 0 < e < n:
-                            out[e] += b - a
+        for a, b in runs(v, mb):
+            for out, ends in ((starts, (a + L, a)), (stops, (b + L, b))):
+                for e in ends:
+                    if 0 < e < n:
+                        out[e] += b - a
     return starts, stops
 
 
