@@ -370,12 +370,25 @@ def _publish(work: Path, d: Path, truth: dict) -> None:
     os.replace(work / "truth.json", d / "truth.json")
 
 
+def parse_score(corpus: str):
+    """The written score at music21 corpus path `corpus`, parsed from its source file every time.
+
+    music21 otherwise keeps a pickle of each parsed score in its scratch folder, written in place
+    and read back by the next parse: a second process parsing the same score while the first is
+    still writing that pickle read it truncated (CI, session 9: zlib "incomplete or truncated
+    stream" in tests/test_midi_cache.py). `forceSource=True` neither reads nor writes the pickle
+    (music21/converter/__init__.py, `PickleFilter.status`, music21 10.5)."""
+    import music21
+
+    return music21.corpus.parse(corpus, forceSource=True)
+
+
 def _render_into(piece: Piece, d: Path) -> dict:
     """Render `piece` into the empty folder `d` (song.mid, song.wav); returns its truth."""
     import music21
     import pretty_midi
 
-    written = music21.corpus.parse(piece.corpus)
+    written = parse_score(piece.corpus)
     starts = _section_starts(written)
     score = written.expandRepeats()
     for el in list(score.recurse().getElementsByClass(music21.tempo.MetronomeMark)):
@@ -442,7 +455,7 @@ def section_material(name: str) -> list[tuple[float, str]]:
         sec = lambda q: pm.tick_to_time(int(round(q * pm.resolution))) if q != float("inf") else q  # noqa: E731
     else:
         sec = lambda q: q * 60.0 / piece.bpm  # noqa: E731
-    written = music21.corpus.parse(piece.corpus)
+    written = parse_score(piece.corpus)
     score = written.expandRepeats()
     ts = score.recurse().getElementsByClass(music21.meter.TimeSignature).first()
     bar_q = ts.barDuration.quarterLength if ts else 4.0

@@ -92,7 +92,7 @@ def judge(composer: str, corpus: str) -> Verdict:
 
     v = Verdict(corpus, composer)
     try:
-        written = music21.corpus.parse(corpus)
+        written = midi_songs.parse_score(corpus)
     except Exception as e:  # noqa: BLE001 - any parse failure is a drop, named
         v.dropped = f"(a) music21 cannot parse it: {type(e).__name__}"
         return v

@@ -53,3 +53,15 @@ def test_publish_moves_whole_files_truth_last(tmp_path):
     assert {name: (d / name).stat().st_ino for name in inodes} == inodes  # moved, not copied or rewritten
     assert json.loads((d / "truth.json").read_text()) == {"beats": [0.5]}
     assert list(work.iterdir()) == []
+
+
+def test_a_score_is_parsed_from_its_source_and_leaves_no_pickle_for_another_process(tmp_path, monkeypatch):
+    """music21 writes a pickle of each parsed score in place in its scratch folder, and a second
+    process read one half-written (CI, session 9); `parse_score` neither reads nor writes one."""
+    music21 = pytest.importorskip("music21")
+    monkeypatch.setattr(music21.converter.environLocal, "getRootTempDir", lambda: tmp_path)
+    piece = midi_songs.PIECES["bach"].corpus
+    score = midi_songs.parse_score(piece)
+    assert len(score.parts) == 4 and list(tmp_path.iterdir()) == []
+    music21.corpus.parse(piece)  # music21's default: the pickle this test would see
+    assert [p.suffixes[-2:] for p in tmp_path.iterdir()] == [[".p", ".gz"]]

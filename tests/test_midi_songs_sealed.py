@@ -27,7 +27,7 @@ def test_the_sealed_set_is_named_apart_from_every_other_recording():
 @pytest.mark.parametrize("name", list(midi_songs.SEEN_S6_PIECES))
 def test_a_sealed_score_parses_in_one_meter_at_its_stated_tempo(name):
     piece = midi_songs.SEEN_S6_PIECES[name]
-    score = music21.corpus.parse(piece.corpus)
+    score = midi_songs.parse_score(piece.corpus)
     meters = {ts.ratioString for p in score.parts for ts in p.recurse().getElementsByClass(music21.meter.TimeSignature)}
     assert len(meters) == 1 and meters <= set(rule.METERS)
     bpm, said = rule.score_tempo(score)
