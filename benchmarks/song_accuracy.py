@@ -36,25 +36,8 @@ import midi_songs  # noqa: E402
 import pop909_songs  # noqa: E402
 
 
-# A boundary found on the bar line before or after the annotated one is "within a bar": the
-# two differ by one bar of the analysis's downbeats against one bar of the truth's (`bar`, their
-# median), so without a slack float rounding counted some of those and not others (measured in
-# session 9 on the studied POP909 songs: 28 of 65 such boundaries counted). The slack is the beat
-# tolerance. The strict count beside it, "on the annotated bar line", takes half a bar.
-BAR_SLACK = 0.07
-
-
-def sections_found(annotated: list[float], found: list[float], bar: float, seconds: float) -> dict:
-    """Annotated boundaries with a found one within a bar (and on the annotated bar line: within
-    half a bar), and found boundaries (inside the excerpt) within a bar of an annotated one."""
-    hits = [any(abs(f - b) <= bar + BAR_SLACK for f in found) for b in annotated]
-    on_bar = [any(abs(f - b) <= bar / 2 for f in found) for b in annotated]
-    # precision: of the boundaries found inside the annotated span, the share near an annotated one
-    exact = [any(abs(f - b) <= bar + BAR_SLACK for b in annotated) for f in found if f < seconds - 1.0]
-    return {"sections": len(annotated), "section_hits": round(float(np.mean(hits)), 3) if hits else None,
-            "section_hit_count": int(sum(hits)), "section_on_bar_count": int(sum(on_bar)),
-            "section_near_count": int(sum(exact)),
-            "section_found": len(exact), "section_precision": round(float(np.mean(exact)), 3) if hits and exact else None}
+BAR_SLACK = midi_songs.BAR_SLACK  # tests/test_sections_exact_repeats.py names it here
+sections_found = midi_songs.sections_found
 
 
 def score(recording) -> dict:
@@ -82,8 +65,7 @@ def score(recording) -> dict:
     cuts_on = float(np.mean([np.min(np.abs(ref - c)) <= 0.07 for c in cuts])) if cuts else 0.0
     true_down = np.array(r.downbeats)  # (in 2/4: every other bar line, as the analysis counts)
     cuts_down = float(np.mean([np.min(np.abs(true_down - c)) <= 0.07 for c in cuts])) if cuts else 0.0
-    bar = float(np.median(np.diff(r.downbeats)))
-    found = sections_found(r.sections, [s.start for s in a.sections[1:]], bar, r.seconds)
+    found = midi_songs.sections_heard(r, a)
     same_pairs = None
     if r.sections:
         # labels: do two annotated sections share a label exactly when they share material?

@@ -50,7 +50,7 @@ def _boundaries(features, beats: np.ndarray, downbeats: np.ndarray) -> list[floa
 
 def _hits(song, found: list[float]) -> int:
     bar = float(np.median(np.diff(song.downbeats)))
-    return sum(any(abs(f - b) <= bar for f in found) for b in song.sections)
+    return midi_songs.sections_found(song.sections, found, bar, song.seconds)["section_hit_count"]
 
 
 def test_a_ballads_sections_do_not_depend_on_hearing_its_beat_as_the_quarter_or_the_eighth(features):
