@@ -104,7 +104,8 @@ def main() -> int:
     bar = 60.0 / truth.bpm * truth.beats_per_bar
     est_b = [s.start for s in first.sections]
     ref_b = [s.start for s in truth.sections]
-    boundary_err = max(abs(a - b) for a, b in zip(est_b, ref_b)) if len(est_b) == len(ref_b) else float("nan")
+    # each true section start against the nearest found one (the song's looping phrases may add found ones)
+    boundary_err = max(min(abs(e - t) for e in est_b) for t in ref_b)
     labels_match = [s.label for s in first.sections] == [s.label for s in truth.sections]
 
     print(f"song: {truth.duration:.0f} s, {truth.bpm:g} bpm, {len(truth.sections)} sections; "
@@ -119,8 +120,8 @@ def main() -> int:
           f"{analysis.cpu / max(peer.cpu, 1e-9):.2f}x |")
     print()
     print(f"accuracy (mir_eval, +-70 ms): beat F {beat_f:.3f}, downbeat F {down_f:.3f}, worst beat error "
-          f"{worst_beat * 1000:.1f} ms; sections {len(est_b)}/{len(ref_b)}, worst boundary error "
-          f"{boundary_err:.3f} s (a bar is {bar:.1f} s), labels {'match' if labels_match else 'differ'}")
+          f"{worst_beat * 1000:.1f} ms; sections {len(est_b)} found for {len(ref_b)}, every true start within "
+          f"{boundary_err:.3f} s of a found one (a bar is {bar:.1f} s), labels {'match' if labels_match else 'differ'}")
     ok = fresh.wall <= 10.0
     print(f"target: a 4-minute song analysed in <= 10 s, fresh process, cold cache: "
           f"{'met' if ok else 'NOT met'} on wall time ({fresh.wall:.2f} s); {fresh.cpu:.2f} s of CPU "
