@@ -88,3 +88,20 @@ def test_a_slow_pop909_song_is_heard_at_its_tempo(song_id, bpm):
     assert a.tempo == pytest.approx(bpm, abs=0.5)
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
     assert a.other_octave == pytest.approx(2 * bpm, rel=0.03)
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("248", 138.0), ("261", 134.0)])
+def test_a_fast_pop909_song_with_sparse_beats_keeps_its_tempo(song_id, bpm):
+    """POP909 248 (SEEN_S9, 138 bpm): 0.347 of the onsets between its beats, but its bass on every beat
+    alike (0.588: EIGHTHS_ALTERNATION); POP909 261 (SEEN_S9, 134 bpm): its bass alternates (0.41), but
+    0.416 between its beats (EIGHTHS_SPARSE). Both were halved as a ballad's eighths (beat F 0.66)."""
+    import mir_eval
+
+    from dreamcut.analysis.audio import analyze_song
+
+    song = pop909_songs.render(song_id)
+    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
+    ref, est = np.array(song.beats), np.array(a.beats)
+    assert a.tempo == pytest.approx(bpm, abs=0.5)
+    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95

@@ -407,12 +407,20 @@ EIGHTHS_EMPTY = 0.29
 # A sparser heard beat is a slow song's eighths too when its bass alternates: the bass onsets on the
 # weaker half of the beats (every other one) under EIGHTHS_ALTERNATION of those on the stronger, the
 # onsets between the beats under EIGHTHS_SPARSE. Measured in the band: the doubled POP909 songs the
-# emptiness leaves (0.31-0.36) alternate 0.38 (183), 0.46 (193), 0.50 (042), 0.53 (190); the synthesized
-# demo song and waltz at 135-175, as sparse (0.31-0.41), 0.68-0.97 (bass on every beat); the scores 0.50-0.95
-# full between the beats and the POP909 songs at their own tempo 0.59 and 0.82. The songs halved are
-# the same for any band edge 132-134, EIGHTHS_SPARSE 0.40-0.48 and EIGHTHS_ALTERNATION 0.56-0.64.
-EIGHTHS_SPARSE = 0.45
-EIGHTHS_ALTERNATION = 0.60
+# emptiness leaves (0.31-0.36: 183 0.306, 193 0.344, 042 0.352, 190 0.358) alternate 0.38 (183), 0.46
+# (193), 0.50 (042), 0.53 (190); the synthesized demo song and waltz at 135-175, as sparse (0.31-0.41),
+# 0.68-0.97 (bass on every beat); the scores 0.50-0.95 full between the beats; the POP909 songs at their
+# own tempo 0.82 (007), 0.59 (009), 0.416 (261 at 134, bass 0.41) and 0.347 (248 at 138, bass 0.588).
+# Each constant sits midway in its gap: EIGHTHS_SPARSE between 190's 0.358 and 261's 0.416,
+# EIGHTHS_ALTERNATION between 190's 0.529 and 248's 0.588: 0.03 either way. (0.45 and 0.60 until
+# session 10: they halved 261 and 248, studied since, to every other beat: beat F 0.66.)
+# Session 10 found no other cue that tells 248 and 261 from the sparse doubled songs: not the onsets'
+# own alternation, the chord changes' place in a bar of 4 or 8 beats, the downbeats' contrast at
+# either octave, the grid contrasts at either octave (`tempo._grid_contrast`), the repetition at 16
+# against 32 beats; in the MIDI neither where the notes start nor their velocities (261's piano plays
+# its 1st and 3rd beats as a ballad plays its beats).
+EIGHTHS_SPARSE = 0.39
+EIGHTHS_ALTERNATION = 0.56
 
 
 def _slow_song_eighths(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: np.ndarray, chroma: np.ndarray,
