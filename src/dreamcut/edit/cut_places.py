@@ -137,6 +137,8 @@ def _weak(song: SongAnalysis) -> bool:
 # grid's lattice, v53, put its beats on its eighths); it moves two cuts among the weak-pulse scores,
 # op59-3's (no change) and one of op59-2-allegretto's (13 ms -> 263 ms from a beat: 9 of 11, 10 without).
 # Kept: the frozen K. 458 map of tests/test_weak_pulse_cuts.py is the case it exists for.
+# Session 10: not where the tempo's double is the other likely octave (`attack_beat`), which keeps
+# op59-2-allegretto's cut on its beat.
 ATTACK = 0.05  # s: an onset this close to a beat marks it
 ATTACK_BARS = 4  # bars either side in which the onsets' parity is counted
 ATTACK_MIN = 3  # onsets on the other parity needed to move a cut
@@ -155,7 +157,15 @@ def attack_beat(song: SongAnalysis, i: int) -> int:
     parity (i +- 1, 3, ...) at least twice as often as the beat's own (i, i +- 2, ...) and at least
     ATTACK_MIN times, the grid is counting the heard beat's off-beats there (a slow piece tracked at
     double tempo, half a beat off): the cut goes to the beat before or after that an onset marks (a
-    sure one first, then the earlier). Else the beat itself (the grid's guess stands)."""
+    sure one first, then the earlier). Else the beat itself (the grid's guess stands), and always when
+    the tempo's other likely octave is its double (`SongAnalysis.other_octave`): a grid that could be
+    counting too slowly is not counting a slow piece's eighths, and its off-beats are no heard beats.
+    Measured (session 10, benchmarks/song_accuracy.py's edit): Beethoven's Op. 59/2 Allegretto (108 bpm
+    tracked at 72, its double 144 named) had a cut 13 ms from a score beat moved 263 ms off it (the
+    grid's odd beats fall on its eighths, which onsets mark more often: 0.54 against 0.39); K. 458's
+    frozen map (138 bpm; v52 named no other octave, today's analysis names its half, 69) keeps every move."""
+    if song.other_octave > song.tempo:
+        return i
     reach = ATTACK_BARS * max(1, song.beats_per_bar)
     lo, hi = max(0, i - reach), min(len(song.beats), i + reach + 1)
     on = sum(marks(song, j) for j in range(lo, hi) if (j - i) % 2 == 0)
