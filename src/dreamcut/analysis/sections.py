@@ -11,8 +11,8 @@ agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sec
 `_renamed`) calls the segments intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position. Then, in a song in four, every start is put on its nearest bar line
-(`_on_bar_lines`: where the bar lines are unclear the search put a repeat's start on its own beat). Last, where most boundaries keep to one phase of a 4-bar phrase
-lattice, the others move onto it (`_on_phrase_lattice`), keeping their names. Where the song
+(`_on_bar_lines`: where the bar lines are unclear the search put a repeat's start on its own beat).
+Last, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move onto it (`_on_phrase_lattice`), keeping their names. Where the song
 repeats whole phrases exactly, the ends of its long repeats with no boundary near are added, each
 new section keeping the name of the one it splits off (`repeats.with_exact_repeats`).
 """
@@ -210,8 +210,10 @@ def _on_bar_lines(secs: list[Section], downbeats: list[float], beats: list[float
     In a song in four, ending there, off the bar lines, missed more annotated boundaries than the
     nearest heard bar line does: POP909 studied songs 273 -> 280 of 421 within a bar, 174 -> 181
     on the annotated bar line (each of the 10 with unclear bar lines the same or better: 001, 052,
-    151, 168, 181, 189, 192, 248, 251; 248 on the bar line 1 -> 5 of 6); the scores' renders in
-    four unchanged (67 of 80 within a bar). In a bar of three the repeat's own beat one beat after
+    151, 168, 181, 183, 189, 192, 248, 251; 248 on the bar line 1 -> 5 of 6); the scores' renders
+    in four unchanged (67 of 80 within a bar; k155-andante-176, heard at 117 bpm for 176, every
+    other heard beat between two true ones, got one planned cut of 8 on such a beat: the cuts
+    around its moved sections fell on the other parity). In a bar of three the repeat's own beat one beat after
     a heard downbeat is, in the minuets, the pickup into the next bar (or the heard downbeat is the
     one a beat off): there the nearest bar line lost a boundary within a bar in haydn-minuet and
     k80-minuet-rubato (the annotated one is the bar line after; op59-3-minuet gained one), and
