@@ -12,9 +12,10 @@ agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sec
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position. Then, in a song in four, every start is put on its nearest bar line
 (`_on_bar_lines`: where the bar lines are unclear the search put a repeat's start on its own beat).
-Last, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move onto it (`_on_phrase_lattice`), keeping their names. Where the song
-repeats whole phrases exactly, the ends of its long repeats with no boundary near are added, each
-new section keeping the name of the one it splits off (`repeats.with_exact_repeats`).
+Last, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move onto it
+(`_on_phrase_lattice`), keeping their names. Where the song repeats whole phrases exactly, the
+ends of its long repeats with no boundary near are added, each new section keeping the name of the
+one it splits off (`repeats.with_exact_repeats`).
 """
 
 from __future__ import annotations
