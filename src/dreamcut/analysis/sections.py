@@ -211,7 +211,9 @@ def _on_bar_lines(secs: list[Section], downbeats: list[float], beats: list[float
     In a song in four, ending there, off the bar lines, missed more annotated boundaries than the
     nearest heard bar line does: POP909 studied songs 273 -> 280 of 421 within a bar, 174 -> 181
     on the annotated bar line (each of the 10 with unclear bar lines the same or better: 001, 052,
-    151, 168, 181, 183, 189, 192, 248, 251; 248 on the bar line 1 -> 5 of 6); the scores' renders
+    151, 168, 181, 183, 189, 192, 248, 251; 248 on the bar line 1 -> 5 of 6 while heard at half its
+    tempo; with session 10's beats, 248 heard at its own, the ten read 42 -> 49 within a bar and
+    31 -> 34 on the bar line, 052 5 -> 6 on it); the scores' renders
     in four unchanged (67 of 80 within a bar; k155-andante-176, heard at 117 bpm for 176, every
     other heard beat between two true ones, got one planned cut of 8 on such a beat: the cuts
     around its moved sections fell on the other parity). In a bar of three the repeat's own beat one beat after
