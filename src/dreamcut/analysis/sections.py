@@ -189,7 +189,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # Last, every section is named from the bars it holds at its final boundaries (`_renamed`): the
     # names given where the search or the move put them said what other bars repeat (studied
     # POP909 songs, label pairs agreeing 1191 -> 1194 of 1729 with the names of v72, the scores
-    # 150 -> 151 of 188; with today's names, `_name_segments`, 1308 and 159).
+    # 150 -> 151 of 188; with today's names, `_name_segments`, 1294 and 159).
     if not added:
         return _renamed(kept, downbeats, duration, times, chroma, mfcc, rms)
     # (an exact repeat's end is sure: confidence 1)
@@ -647,11 +647,10 @@ def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray
 # in the scores measured 0.49-0.92, different sections of one string quartet -0.4-0.3 with the same
 # sound; in the studied POP909 songs (piano arrangements: a verse comes back with other
 # accompaniment) the found segments of one annotated letter a median 0.36, of different letters
-# 0.08 (over the whole shorter one). Named at the final boundaries (`_sections`), with
-# LONG_OVERLAP and `_name_segments`' names, SAME_BARS 0.25, 0.3, 0.35, 0.4: label pairs agreeing
-# on the studied POP909 songs 1254, 1308, 1310, 1311 of 1729; the scores 156, 159, 159, 155 of
-# 188; test_song_recordings' ten scores 65, 65, 65, 62 of 72 (0.4 and 0.75 of the longer, as
-# before: 1240, 152, 61).
+# 0.08 (over the whole shorter one). 0.4 -> 0.3, with LONG_OVERLAP, named at the final boundaries
+# (`_sections`): label pairs agreeing on the studied POP909 songs 1231 -> 1294 of 1729, the
+# scores 152 -> 159 of 188 (0.3-0.35 all within 6 pairs of it; 0.375 lost the scores' AABAA
+# rondo).
 SAME_BARS = 0.3
 # Two segments are compared where they overlap by at least MIN_OVERLAP of the shorter and
 # LONG_OVERLAP of the longer one. 3/4 of the longer compared only half the studied POP909 pairs
@@ -659,7 +658,7 @@ SAME_BARS = 0.3
 # with its pre-chorus, 16) and named them apart; 3/4 of the shorter alone let an 8-bar phrase of
 # A returning inside a longer B make B an A (tests/test_sections.py; the scores' rondo and
 # polonaise, AABAA, went "verse" throughout). LONG_OVERLAP 0.5, 0.55, 0.6, 0.75 at SAME_BARS 0.3:
-# POP909 1292, 1308, 1295, 1224 of 1729; test_song_recordings' ten scores 61, 65, 65, 64 of 72.
+# POP909 1276, 1294, 1276, 1219 of 1729; test_song_recordings' ten scores 61, 65, 65, 64 of 72.
 MIN_OVERLAP = 0.75
 LONG_OVERLAP = 0.55
 
@@ -671,10 +670,8 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
 
     A quiet first / last segment whose material does not come back in the body of the song is
     the intro / outro. Of the rest, the loudest repeated material is the chorus (one repeated
-    material quieter than the rest is the verse), the other repeated material heard most often the
-    verse (a chorus found in pieces makes two loud materials of the chorus's bars; the verse still
-    comes back most: studied POP909 1294 -> 1308 of 1729 label pairs, the next loudest as verse),
-    any other repeated one a bridge; material heard once takes the first of verse, chorus, bridge that
+    material quieter than the rest is the verse), the next loudest repeated one the verse, any
+    other repeated one a bridge; material heard once takes the first of verse, chorus, bridge that
     no repeated material has (a song of one repeated material and a contrasting passage: verse
     and chorus, or chorus and verse; a third: bridge). With `bars` (unit feature rows, one a bar)
     material is compared bar by bar in order (`_same_material`), else by the segments' mean
@@ -683,7 +680,7 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
     Every group of the same material gets a name of its own first: naming two repeated materials
     "verse" alike, and a passage heard once before the first chorus "verse" as the verse is, gave
     two sections of different annotated letters one label (studied POP909, grouped as annotated:
-    1267 -> 1448 of 1729 label pairs agreeing; as found: 1194 -> 1240 at SAME_BARS 0.4, the
+    1267 -> 1444 of 1729 label pairs agreeing; as found: 1194 -> 1231 at SAME_BARS 0.4, the
     scores 151 -> 152 of 188).
     """
     n = len(sig)
@@ -727,10 +724,9 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
             if others and loudness(repeated[0]) < np.mean(others):
                 names[repeated[0]] = "verse"
         else:
-            # the verse: the other material heard most often (of two as often, the louder)
-            names[max(repeated[1:], key=lambda g: len(members[g]))] = "verse"
-        for g in repeated[1:]:
-            names.setdefault(g, "bridge")
+            names[repeated[1]] = "verse"
+        for g in repeated[2:]:
+            names[g] = "bridge"
     free = [x for x in ("verse", "chorus", "bridge") if x not in names.values()]
     for g in sorted((g for g, m in members.items() if len(m) == 1), key=lambda g: members[g][0]):
         names[g] = free.pop(0) if free else "bridge"  # heard once, in order
