@@ -12,10 +12,11 @@ agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sec
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position. Then, in a song in four, every start is put on its nearest bar line
 (`_on_bar_lines`: where the bar lines are unclear the search put a repeat's start on its own beat).
-Last, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move onto it
-(`_on_phrase_lattice`), keeping their names. Where the song repeats whole phrases exactly, the
-ends of its long repeats with no boundary near are added, each new section keeping the name of the
-one it splits off (`repeats.with_exact_repeats`).
+Then, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move onto it
+(`_on_phrase_lattice`). Where the song repeats whole phrases exactly, the ends of its long repeats
+with no boundary near are added (`repeats.with_exact_repeats`). Last, the sections are named
+afresh from the bars they hold (`_renamed`): different material under different names while the
+five names last.
 """
 
 from __future__ import annotations
@@ -185,15 +186,17 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # boundary was found near, one is added (`repeats.with_exact_repeats`)
     d = np.asarray(downbeats, dtype=float)
     added = with_exact_repeats(rows, [int(np.argmin(np.abs(d - s.start))) for s in kept[1:]])
+    # Last, every section is named from the bars it holds at its final boundaries (`_renamed`): the
+    # names given where the search or the move put them said what other bars repeat (studied
+    # POP909 songs, label pairs agreeing 1191 -> 1194 of 1729 with the names of v72, the scores
+    # 150 -> 151 of 188; with today's names, `_name_segments`, 1294 and 159).
     if not added:
-        return kept
-    # each added section keeps the name of the one it splits off (named afresh from their bars,
-    # the score renders' label pairs went 92 -> 88 of 112; studied POP909 961 -> 978 of 1414)
+        return _renamed(kept, downbeats, duration, times, chroma, mfcc, rms)
     # (an exact repeat's end is sure: confidence 1)
     found = [(s.start, s.label, s.confidence) for s in kept]
     found += [(round(float(d[b]), 4), next(s.label for s in reversed(kept) if s.start <= d[b]), 1.0) for b in added]
     secs = [Section(t, 0.0, label, conf) for t, label, conf in sorted(found)]
-    return _assemble(secs, [s.start for s in secs], duration)
+    return _renamed(_assemble(secs, [s.start for s in secs], duration), downbeats, duration, times, chroma, mfcc, rms)
 
 
 # The beats a bar where a start on a repeat's own beat moves onto its nearest bar line (`_on_bar_lines`).
@@ -612,10 +615,11 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
 
 def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """How alike two segments' bar sequences are: the mean bar-by-bar cosine along their best
-    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the longer:
-    a boundary found a few bars off must not hide a repeat, and a phrase of A inside a longer
-    B that returns to it does not make B an A). The song's last segment may be cut short (an
-    excerpt, a fade): against it, MIN_OVERLAP of the shorter is enough.
+    alignment (one slid against the other, overlapping by at least MIN_OVERLAP of the shorter and
+    LONG_OVERLAP of the longer: a boundary found a few bars off, or a verse found with its
+    pre-chorus, must not hide a repeat, and a phrase of A inside a B three times as long that
+    returns to it does not make B an A). The song's last segment may be cut short (an excerpt, a
+    fade): against it, MIN_OVERLAP of the shorter is enough.
 
     A repeat plays the same bars in the same order; two different sections of one ensemble
     share a sound (similar mean features) but not the order of their bars.
@@ -629,7 +633,8 @@ def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray
             best = -1.0
             la, lb = a1 - a0, b1 - b0
             cut_short = (a1 == end and la < lb) or (b1 == end and lb < la)
-            need = max(2, int(np.ceil(MIN_OVERLAP * (min(la, lb) if cut_short else max(la, lb)))))
+            share = MIN_OVERLAP * min(la, lb) if cut_short else max(MIN_OVERLAP * min(la, lb), LONG_OVERLAP * max(la, lb))
+            need = max(2, int(np.ceil(share)))
             for d in range(-(b1 - b0), a1 - a0 + 1):  # bar a0 + d of one against bar b0 of the other
                 ka = np.arange(max(a0, a0 + d), a1)
                 kb = ka - a0 - d + b0
@@ -640,18 +645,46 @@ def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray
     return S
 
 
-# Bar-by-bar likeness from which two segments are the same material (repeats measured 0.49-0.92,
-# different sections of one string quartet -0.4-0.3 with the same sound).
-SAME_BARS = 0.4
-MIN_OVERLAP = 0.75  # two segments are compared where they overlap by at least 3/4 of the longer one
+# Bar-by-bar likeness above which two segments are the same material (`_same_material`). Repeats
+# in the scores measured 0.49-0.92, different sections of one string quartet -0.4-0.3 with the same
+# sound; in the studied POP909 songs (piano arrangements: a verse comes back with other
+# accompaniment) the found segments of one annotated letter a median 0.36, of different letters
+# 0.08 (over the whole shorter one). 0.4 -> 0.3, with LONG_OVERLAP, named at the final boundaries
+# (`_sections`): label pairs agreeing on the studied POP909 songs 1231 -> 1294 of 1729, the
+# scores 152 -> 159 of 188 (0.3-0.35 all within 6 pairs of it; 0.375 lost the scores' AABAA
+# rondo).
+SAME_BARS = 0.3
+# Two segments are compared where they overlap by at least MIN_OVERLAP of the shorter and
+# LONG_OVERLAP of the longer one. 3/4 of the longer compared only half the studied POP909 pairs
+# of found segments of one annotated letter at all (a verse found 8 bars long against one found
+# with its pre-chorus, 16) and named them apart; 3/4 of the shorter alone let an 8-bar phrase of
+# A returning inside a longer B make B an A (tests/test_sections.py; the scores' rondo and
+# polonaise, AABAA, went "verse" throughout). LONG_OVERLAP 0.5, 0.55, 0.6, 0.75 at SAME_BARS 0.3:
+# POP909 1276, 1294, 1276, 1219 of 1729; test_song_recordings' ten scores 61, 65, 65, 64 of 72.
+MIN_OVERLAP = 0.75
+LONG_OVERLAP = 0.55
 
 
 def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[int, int]], nbars: int,
                    bars: np.ndarray | None = None) -> list[str]:
-    """Same material -> same label. Loudest repeated group = chorus; other repeated = verse;
-    a quiet first / last segment = intro / outro; anything else that occurs once = bridge.
-    With `bars` (unit feature rows, one a bar) material is compared bar by bar in order
-    (`_same_material`), else by the segments' mean features."""
+    """Same material -> same label, and different material -> a different label while the five
+    last (intro, verse, chorus, bridge, outro).
+
+    A quiet first / last segment whose material does not come back in the body of the song is
+    the intro / outro. Of the rest, the loudest repeated material is the chorus (one repeated
+    material quieter than the rest is the verse), the next loudest repeated one the verse, any
+    other repeated one a bridge; material heard once takes the first of verse, chorus, bridge that
+    no repeated material has (a song of one repeated material and a contrasting passage: verse
+    and chorus, or chorus and verse; a third: bridge). With `bars` (unit feature rows, one a bar)
+    material is compared bar by bar in order (`_same_material`), else by the segments' mean
+    features.
+
+    Every group of the same material gets a name of its own first: naming two repeated materials
+    "verse" alike, and a passage heard once before the first chorus "verse" as the verse is, gave
+    two sections of different annotated letters one label (studied POP909, grouped as annotated:
+    1267 -> 1444 of 1729 label pairs agreeing; as found: 1194 -> 1231 at SAME_BARS 0.4, the
+    scores 151 -> 152 of 188).
+    """
     n = len(sig)
     if n == 1:
         return ["verse"]
@@ -668,7 +701,6 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
                 best_j, best_s = j, S[i, j]
         if best_j is not None:
             group[i] = group[best_j]
-    mean_loud = float(np.mean(loud))
     labels: list[str | None] = [None] * n
     middle = set(group[1:-1])
     # The first / last segment is an intro / outro when its material does not come
@@ -677,32 +709,30 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
         labels[0] = "intro"
     if n >= 3 and group[-1] not in middle and loud[-1] <= max(loud):
         labels[-1] = "outro"
-    counts = {g: sum(1 for i in range(n) if group[i] == g and labels[i] is None) for g in set(group)}
-    repeated = sorted({g for g, c in counts.items() if c >= 2},
-                      key=lambda g: -np.mean([loud[i] for i in range(n) if group[i] == g]))
-    names = {}
+    members: dict[int, list[int]] = {}
+    for i in range(n):
+        if labels[i] is None:
+            members.setdefault(group[i], []).append(i)
+    def loudness(g: int) -> float:
+        return float(np.mean([loud[i] for i in members[g]]))
+
+    repeated = sorted((g for g, m in members.items() if len(m) >= 2), key=lambda g: -loudness(g))
+    names: dict[int, str] = {}
     if repeated:
         names[repeated[0]] = "chorus"
-        for g in repeated[1:]:
-            names[g] = "verse"
         if len(repeated) == 1:
             # One repeated group: if it is the quieter material it is the verse.
-            g = repeated[0]
-            others = [loud[i] for i in range(n) if group[i] != g and labels[i] is None]
-            if others and np.mean([loud[i] for i in range(n) if group[i] == g]) < np.mean(others):
-                names[g] = "verse"
-    for i in range(n):
-        if labels[i] is None:
-            labels[i] = names.get(group[i])
-    first_chorus = next((i for i in range(n) if labels[i] == "chorus"), n)
-    for i in range(n):
-        if labels[i] is None:
-            if not repeated:
-                labels[i] = "chorus" if loud[i] > mean_loud else "verse"
-            elif first_chorus == n:
-                # The one repeated material is the verse: what is heard once contrasts with it.
-                labels[i] = "bridge"
-            else:
-                # Material heard once: before the first chorus it is a verse; after, a bridge.
-                labels[i] = "verse" if i < first_chorus else "bridge"
+            others = [loud[i] for g, m in members.items() if g != repeated[0] for i in m]
+            if others and loudness(repeated[0]) < np.mean(others):
+                names[repeated[0]] = "verse"
+        else:
+            names[repeated[1]] = "verse"
+        for g in repeated[2:]:
+            names[g] = "bridge"
+    free = [x for x in ("verse", "chorus", "bridge") if x not in names.values()]
+    for g in sorted((g for g, m in members.items() if len(m) == 1), key=lambda g: members[g][0]):
+        names[g] = free.pop(0) if free else "bridge"  # heard once, in order
+    for g, m in members.items():
+        for i in m:
+            labels[i] = names[g]
     return [str(x) for x in labels]
