@@ -73,7 +73,7 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
         if REPEAT_EDGE:
             i = _repeat_edge(rec, i, per_bar)
         t = starts[max(0, i - 1)]
-        bar = int(np.argmin(np.abs(d - t)))
+        bar = _bar_at(d, t)
         strength = float(nov[i] / nov.max())
         if 0 < bar < len(downbeats) and t > downbeats[0] and strength > out.get(bar, (0.0, 0.0))[0]:
             out[bar] = (strength, float(t))
@@ -173,7 +173,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     if not beats or len(downbeats) < 2 * STRIPE_BARS:
         return found
     rows = _bar_rows(beats, downbeats, times, chroma)  # (the move's and the exact repeats' bars)
-    if float(np.median(np.diff(downbeats))) <= LONG_BAR:
+    if not _slow(downbeats):
         moved = _to_repeat_ends(found, downbeats, _repeat_ends(rows), duration)
     else:
         moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration, rows)
@@ -185,7 +185,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # a song that repeats whole phrases exactly: where a long repeat starts or stops and no
     # boundary was found near, one is added (`repeats.with_exact_repeats`)
     d = np.asarray(downbeats, dtype=float)
-    added = with_exact_repeats(rows, [int(np.argmin(np.abs(d - s.start))) for s in kept[1:]])
+    added = with_exact_repeats(rows, [_bar_at(d, s.start) for s in kept[1:]])
     # Last, every section is named from the bars it holds at its final boundaries (`_renamed`): the
     # names given where the search or the move put them said what other bars repeat (studied
     # POP909 songs, label pairs agreeing 1191 -> 1194 of 1729 with the names of v72, the scores
@@ -230,7 +230,7 @@ def _on_bar_lines(secs: list[Section], downbeats: list[float], beats: list[float
     d = np.asarray(downbeats, dtype=float)
     if len(secs) < 2 or len(d) == 0 or round(len(beats) / len(d)) != ON_BAR_LINES_BEATS:
         return secs
-    starts = [secs[0].start] + [round(float(d[int(np.argmin(np.abs(d - s.start)))]), 4) for s in secs[1:]]
+    starts = [secs[0].start] + [round(float(d[_bar_at(d, s.start)]), 4) for s in secs[1:]]
     return _assemble(secs, starts, duration)
 
 
@@ -284,11 +284,10 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
     of its bars and one of its half bars disagree (tests/test_sections_slow.py).
     """
     d = np.asarray(downbeats, dtype=float)
-    if len(secs) < 2 or len(d) < 4 * PHRASE or float(np.median(np.diff(d))) > LONG_BAR:
+    if len(secs) < 2 or len(d) < 4 * PHRASE or _slow(d):
         return secs
-    phrase = PHRASE
-    bars = [int(np.argmin(np.abs(d - s.start))) for s in secs[1:]]
-    phase = _phrase_lattice(bars, phrase, [s.confidence for s in secs[1:]])
+    bars = [_bar_at(d, s.start) for s in secs[1:]]
+    phase = _phrase_lattice(bars, PHRASE, [s.confidence for s in secs[1:]])
     if phase is None:
         return secs
     starts = [secs[0].start]
@@ -296,8 +295,8 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
         if abs(d[b] - sec.start) > ON_BAR:  # on its repeat's own beat (the bar lines unclear): it stays
             starts.append(sec.start)
             continue
-        off = (b - phase) % phrase
-        to = b - off if off <= phrase // 2 else b + phrase - off
+        off = (b - phase) % PHRASE
+        to = b - off if off <= PHRASE // 2 else b + PHRASE - off
         to = min(max(to, 1), len(d) - 1)
         starts.append(sec.start if to == b else round(float(d[to]), 4))
     return _assemble(secs, starts, duration)
@@ -313,7 +312,7 @@ def _renamed(secs: list[Section], downbeats: list[float], duration: float, times
     start is taken at its nearest bar line; two on one bar line keep the names they have.
     """
     d = np.asarray(downbeats, dtype=float)
-    segs = [0] + [int(np.argmin(np.abs(d - s.start))) for s in secs[1:]] + [len(d)]
+    segs = [0] + [_bar_at(d, s.start) for s in secs[1:]] + [len(d)]
     if any(b <= a for a, b in zip(segs[:-1], segs[1:])):
         return secs
     Xn, loud = _bar_features([float(x) for x in d] + [duration], times, chroma, mfcc, rms)
@@ -338,7 +337,7 @@ def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: li
     b = np.asarray(beats, dtype=float)
     grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2]))
     eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
-    nearest = [found[0].start] + [float(d[int(np.argmin(np.abs(d - s.start)))]) for s in found[1:]]
+    nearest = [found[0].start] + [float(d[_bar_at(d, s.start)]) for s in found[1:]]
     on_line = [Section(t, s.end, s.label, s.confidence) for t, s in zip(nearest, found)]
     on_bars = _repeat_end_targets(on_line, downbeats, _repeat_ends(rows, SLOW_STRIPE_BARS), 1)
     on_halves = _repeat_end_targets(on_line, [float(x) for x in grid],
@@ -356,7 +355,7 @@ def _sections_searched(downbeats: list[float], duration: float, times: np.ndarra
                        mfcc: np.ndarray, rms: np.ndarray, beats: list[float] | None, bars_clear: bool,
                        ) -> list[Section]:
     d = np.asarray(downbeats, dtype=float)
-    if len(d) < 4 or float(np.median(np.diff(d))) <= LONG_BAR:
+    if len(d) < 4 or not _slow(d):
         return _sections_on_grid(downbeats, duration, times, chroma, mfcc, rms, beats=beats, bars_clear=bars_clear)
     bar = float(np.median(np.diff(d)))
     last = d[-1] + bar / 2  # the last bar's half-bar line, when the song lasts that long
@@ -384,6 +383,16 @@ def _sections_searched(downbeats: list[float], duration: float, times: np.ndarra
 # benchmark is heard with bars over 2.93 s today (the slowest: a quartet adagio, 2.86 s, and
 # POP909 003, 2.93 s), so none of them changes.
 LONG_BAR = 3.0
+
+
+def _slow(downbeats) -> bool:
+    """A slow song's bars: their median longer than LONG_BAR (searched as half bars)."""
+    return float(np.median(np.diff(np.asarray(downbeats, dtype=float)))) > LONG_BAR
+
+
+def _bar_at(d: np.ndarray, t: float) -> int:
+    """The index of the bar line in `d` (the downbeats, an array) nearest `t`."""
+    return int(np.argmin(np.abs(d - t)))
 
 
 def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -520,7 +529,7 @@ def _repeat_end_targets(found: list[Section], downbeats: list[float], ends: tupl
     n = len(d)
     starts = [found[0].start]
     for sec in found[1:]:
-        b = int(np.argmin(np.abs(d - sec.start)))
+        b = _bar_at(d, sec.start)
         if abs(d[b] - sec.start) > ON_BAR or not 0 < b < n:
             starts.append(sec.start)
             continue
