@@ -7,16 +7,14 @@ section at least a phrase long (`_phrases_apart`); each boundary then moves, wit
 onto the bar line where repeated material starts or stops most (`_repeat_ends`,
 `_to_repeat_ends`: the smoothed curves put it a bar or two off; a stop pulls it only later, as a
 section's last bar often differs; a slow song's, within a bar, only where its bars and half bars
-agree: `_slow_to_repeat_ends`); `_name_segments` (after a move, on the moved sections' own bars:
-`_renamed`) calls the segments intro /
+agree: `_slow_to_repeat_ends`). Then, in a song in four, every start is put on its nearest bar
+line (`_on_bar_lines`: where the bar lines are unclear the search put a repeat's start on its own
+beat). Then, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move
+onto it (`_on_phrase_lattice`). Where the song repeats whole phrases exactly, the ends of its long
+repeats with no boundary near are added (`repeats.with_exact_repeats`). Last, the sections are
+named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
-order), loudness and position. Then, in a song in four, every start is put on its nearest bar line
-(`_on_bar_lines`: where the bar lines are unclear the search put a repeat's start on its own beat).
-Then, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move onto it
-(`_on_phrase_lattice`). Where the song repeats whole phrases exactly, the ends of its long repeats
-with no boundary near are added (`repeats.with_exact_repeats`). Last, the sections are named
-afresh from the bars they hold (`_renamed`): different material under different names while the
-five names last.
+order), loudness and position, different material under different names while the five last.
 """
 
 from __future__ import annotations
@@ -177,8 +175,6 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         moved = _to_repeat_ends(found, downbeats, _repeat_ends(rows), duration)
     else:
         moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration, rows)
-    if [s.start for s in moved] != [s.start for s in found]:
-        moved = _renamed(moved, downbeats, duration, times, chroma, mfcc, rms)
     # in a song in four every start on a bar line from here on (`_on_bar_lines`: a repeat's own beat,
     # where the bar lines are unclear, served the search, the move and the names)
     kept = _on_phrase_lattice(_on_bar_lines(moved, downbeats, beats, duration), downbeats, duration)
@@ -304,12 +300,14 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
 
 def _renamed(secs: list[Section], downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
              mfcc: np.ndarray, rms: np.ndarray) -> list[Section]:
-    """The sections named afresh from their own bars (`_segment_names`), after their boundaries moved.
+    """The sections named afresh from their own bars (`_segment_names`), at their final boundaries.
 
-    The search names its segments before the move; a segment moved a bar or two onto its repeat's
+    The search names its segments before the moves; a segment moved a bar or two onto its repeat's
     start holds other bars than the one named, and a name from the old span no longer says what
-    it repeats (POP909 studied songs: label pairs agreeing 728 -> 765 of 1102 named afresh). Each
-    start is taken at its nearest bar line; two on one bar line keep the names they have.
+    it repeats (POP909 studied songs: label pairs agreeing 728 -> 765 of 1102 named afresh, session
+    8). Each start is taken at its nearest bar line; two on one bar line keep the names they have.
+    (Until session 10 they were also named afresh right after the move onto repeat ends; since the
+    names are given last, that changed no name on the 104 studied recordings and is gone.)
     """
     d = np.asarray(downbeats, dtype=float)
     segs = [0] + [_bar_at(d, s.start) for s in secs[1:]] + [len(d)]
