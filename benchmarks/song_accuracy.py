@@ -55,12 +55,7 @@ def score(recording) -> dict:
     inside = [d for d in a.downbeats if ref[0] - 0.07 <= d <= ref[-1] + 0.07]
     on_beat = float(np.mean([np.min(np.abs(ref - d)) <= 0.07 for d in inside])) if inside else 0.0
     # a real edit: 24 fps, `pacing: auto`, takes of 12 s, as many shots as 8-bar phrases
-    from dreamcut.edit.planner import ShotInput, plan_edit
-
-    n = max(3, int(a.duration // (8 * a.beats_per_bar * 60.0 / a.tempo)))
-    shots = [ShotInput(shot_id=f"s{i}", take_id=f"s{i}", media="x.mp4", take_seconds=12.0) for i in range(n)]
-    tl = plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
-    cuts = [c.metadata["dreamcut"]["record_start"] for c in tl.tracks[0].find_clips()][1:]
+    cuts = [m["record_start"] for m in midi_songs.planned_cuts(a)]
     cuts = [c for c in cuts if ref[0] - 0.07 <= c <= ref[-1] + 0.07]  # where the score has beats
     cuts_on = float(np.mean([np.min(np.abs(ref - c)) <= 0.07 for c in cuts])) if cuts else 0.0
     true_down = np.array(r.downbeats)  # (in 2/4: every other bar line, as the analysis counts)

@@ -516,6 +516,33 @@ def sections_heard(recording, analysis) -> dict:
     return sections_found(recording.sections, [s.start for s in analysis.sections[1:]], bar, recording.seconds)
 
 
+def planned_edit(analysis):
+    """The edit the benchmark and the tests plan on a recording's `analysis`: 24 fps, `pacing:
+    auto`, 12 s takes, as many shots as 8-bar phrases (3 at least); the timeline."""
+    from dreamcut.edit.planner import ShotInput, plan_edit
+
+    a = analysis
+    n = max(3, int(a.duration // (8 * a.beats_per_bar * 60.0 / a.tempo)))
+    shots = [ShotInput(shot_id=f"s{i}", take_id=f"s{i}", media="x.mp4", take_seconds=12.0) for i in range(n)]
+    return plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
+
+
+def planned_cuts(analysis) -> list[dict]:
+    """Each cut of `planned_edit` (after the first clip's start): its clip's dreamcut metadata, as
+    plain Python (OpenTimelineIO's metadata dies with its timeline)."""
+    from collections.abc import Mapping
+
+    def plain(x):
+        if isinstance(x, Mapping):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)) or type(x).__name__ == "AnyVector":
+            return [plain(v) for v in x]
+        return x
+
+    tl = planned_edit(analysis)
+    return [plain(c.metadata["dreamcut"]) for c in tl.tracks[0].find_clips()][1:]
+
+
 def material_agreement(mat: list[tuple[float, str]], heard: list[tuple[float, float, str]],
                        duration: float) -> tuple[list[bool], str, list[str]]:
     """`label_agreement` for annotated sections `mat` ((start, letter)) and heard sections

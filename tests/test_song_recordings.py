@@ -24,12 +24,7 @@ def _analysed(name: str):
 
 
 def _cuts(a) -> list[float]:
-    from dreamcut.edit.planner import ShotInput, plan_edit
-
-    n = max(3, int(a.duration // (8 * a.beats_per_bar * 60.0 / a.tempo)))
-    shots = [ShotInput(shot_id=f"s{i}", take_id=f"s{i}", media="x.mp4", take_seconds=12.0) for i in range(n)]
-    tl = plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
-    return [c.metadata["dreamcut"]["record_start"] for c in tl.tracks[0].find_clips()][1:]
+    return [m["record_start"] for m in midi_songs.planned_cuts(a)]
 
 
 def test_a_syncopated_rag_is_tracked_on_its_beat_and_cut_on_it():

@@ -16,7 +16,6 @@ import pytest
 import midi_songs
 from dreamcut.analysis.audio import WEAK_PULSE, analyze_song
 from dreamcut.edit.cut_places import ATTACK_NOTE
-from dreamcut.edit.planner import ShotInput, plan_edit
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 
@@ -25,11 +24,7 @@ def test_a_split_slot_goes_to_a_strong_beat_of_the_bar():
     r = midi_songs.render("op59-2-allegretto")
     a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
     assert a.pulse < WEAK_PULSE and a.beats_per_bar == 4
-    # benchmarks/song_accuracy.py's edit: 24 fps, `pacing: auto`, 12 s takes, a shot per 8 bars
-    n = max(3, int(a.duration // (8 * a.beats_per_bar * 60.0 / a.tempo)))
-    shots = [ShotInput(shot_id=f"s{i}", take_id=f"s{i}", media="x.mp4", take_seconds=12.0) for i in range(n)]
-    tl = plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
-    cuts = [c.metadata["dreamcut"] for c in tl.tracks[0].find_clips()][1:]
+    cuts = midi_songs.planned_cuts(a)  # benchmarks/song_accuracy.py's edit
     # a slot no take fills, split where no phrase or section decides (not a cut the weak pulse moved
     # onto an attack, `cut_places.attack_beat`)
     split = [m for m in cuts if not m["phrase"] and "start of" not in m["reason"] and ATTACK_NOTE not in m["notes"]]

@@ -21,16 +21,8 @@ import pytest
 import midi_songs
 from dreamcut.analysis.audio import WEAK_PULSE, SongAnalysis, analyze_song
 from dreamcut.edit.cut_places import ATTACK_NOTE, attack_beat, marks
-from dreamcut.edit.planner import ShotInput, plan_edit
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
-
-
-def _plan(a):
-    # benchmarks/song_accuracy.py's edit: 24 fps, `pacing: auto`, 12 s takes, a shot per 8 bars
-    n = max(3, int(a.duration // (8 * a.beats_per_bar * 60.0 / a.tempo)))
-    shots = [ShotInput(shot_id=f"s{i}", take_id=f"s{i}", media="x.mp4", take_seconds=12.0) for i in range(n)]
-    return plan_edit(a, shots, fps=24, size=(320, 180), title="t", song_media="song.wav", pacing="auto")
 
 
 def test_a_weak_pulse_adagio_is_cut_on_its_attacks_and_says_the_pulse_is_weak():
@@ -38,7 +30,7 @@ def test_a_weak_pulse_adagio_is_cut_on_its_attacks_and_says_the_pulse_is_weak():
     frozen = Path(__file__).parent / "data" / "k458_adagio_song_map_v52.json"
     a = SongAnalysis.from_dict(json.loads(frozen.read_text()))
     assert a.pulse < WEAK_PULSE
-    tl = _plan(a)
+    tl = midi_songs.planned_edit(a)
     assert any(w.startswith("weak pulse") for w in tl.metadata["dreamcut"]["warnings"])
     ref = np.array(r.beats)
     clips = list(tl.tracks[0].find_clips())[1:]
@@ -69,7 +61,7 @@ def test_a_grid_whose_double_is_as_likely_keeps_its_cuts_off_the_attacks():
     r = midi_songs.render("op59-2-allegretto")
     a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
     assert a.pulse < WEAK_PULSE and a.other_octave > a.tempo
-    clips = list(_plan(a).tracks[0].find_clips())[1:]
+    clips = list(midi_songs.planned_edit(a).tracks[0].find_clips())[1:]
     assert not [c for c in clips if ATTACK_NOTE in c.metadata["dreamcut"]["notes"]]
     ref = np.array(r.beats)
     cuts = [c.metadata["dreamcut"]["record_start"] for c in clips]

@@ -61,7 +61,7 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     nov = gaussian_filter1d(nov, 2)
     if nov.max() <= 0:
         return {}
-    per_bar = max(1, int(round(len(beats) / max(1, len(downbeats)))))
+    per_bar = _beats_a_bar(beats, downbeats)
     reach = REPEAT_REACH * per_bar
     out: dict[int, tuple[float, float]] = {}
     d = np.asarray(downbeats)
@@ -224,7 +224,7 @@ def _on_bar_lines(secs: list[Section], downbeats: list[float], beats: list[float
     (`_assemble`).
     """
     d = np.asarray(downbeats, dtype=float)
-    if len(secs) < 2 or len(d) == 0 or round(len(beats) / len(d)) != ON_BAR_LINES_BEATS:
+    if len(secs) < 2 or len(d) == 0 or _beats_a_bar(beats, downbeats) != ON_BAR_LINES_BEATS:
         return secs
     starts = [secs[0].start] + [round(float(d[_bar_at(d, s.start)]), 4) for s in secs[1:]]
     return _assemble(secs, starts, duration)
@@ -386,6 +386,11 @@ LONG_BAR = 3.0
 def _slow(downbeats) -> bool:
     """A slow song's bars: their median longer than LONG_BAR (searched as half bars)."""
     return float(np.median(np.diff(np.asarray(downbeats, dtype=float)))) > LONG_BAR
+
+
+def _beats_a_bar(beats, downbeats) -> int:
+    """The beats a heard bar holds, from the grid itself (1 at least)."""
+    return max(1, int(round(len(beats) / max(1, len(downbeats)))))
 
 
 def _bar_at(d: np.ndarray, t: float) -> int:
