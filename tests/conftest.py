@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 # shared/ lives beside the checkout; DREAMCUT_SHARED_DATA points elsewhere (e.g. from a git worktree).
 SHARED_DATA = Path(os.environ.get("DREAMCUT_SHARED_DATA") or REPO.parent / "shared" / "data")
 
+# The benchmarks' scoring (song_accuracy, bench_audio) is imported by the tests that hold a number to it.
+sys.path.insert(0, str(REPO / "benchmarks"))
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -72,10 +72,7 @@ def test_a_dev_song_is_a_candidate_and_its_truth_agrees_with_pop909s_beats():
 
 
 def _benchmark():
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     return song_accuracy

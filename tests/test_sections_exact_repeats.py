@@ -88,10 +88,7 @@ def test_pop_songs_exact_repeats_give_the_annotators_boundaries(song_id, before,
     one: 205 3/8 -> 6/11, 024 3/10 -> 5/12. Since the benchmark counts the bar line either side
     without float luck (`song_accuracy.BAR_SLACK`), `after` is that count on main (205: 7 -> 9) and
     `on_bar` the boundaries on the annotated bar line itself."""
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render(song_id))
@@ -103,10 +100,7 @@ def test_the_analysis_benchmarks_four_minute_song_keeps_its_sections(tmp_path):
     """The synthesized 4-minute song of benchmarks/bench_audio.py (8 sections of 8-24 bars, each
     looping its phrase), heard for real: 12 sections, every true start within a bar of a found one
     (28 when exact repeats added each loop's turns)."""
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from bench_audio import STRUCTURE
 
     from dreamcut.analysis.audio import analyze_song

@@ -7,8 +7,6 @@ annotated sections share a label exactly when they share material).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +25,6 @@ import pop909_songs
 ])
 def test_repeated_material_shares_a_name_and_other_material_gets_its_own(song, pairs, least, before):
     """Measured 41 of 45 and 13 of 15 label pairs agreeing (`before`: ANALYSIS_VERSION 72)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render(song))

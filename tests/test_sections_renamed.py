@@ -9,8 +9,6 @@ share material).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,7 +60,6 @@ def test_two_starts_on_one_bar_line_keep_their_names():
 def test_a_pop_songs_repeats_share_a_name_after_the_move():
     """POP909 009 (dev; annotated A8B8B8x1A8A8b4b4A8B8B8x1...): label pairs agreeing measured 32 of 36
     named afresh after the move, 16 of 36 with the names found before it."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render("009"))

@@ -83,10 +83,7 @@ def test_a_pop_songs_sections_turn_where_its_annotator_hears_them():
     bar or two before a boundary also pulled it earlier, which moved the demo song's outro), 7 of
     12 found near one. Session 9 (its boundaries; the bar line either side counted without float
     luck): 9 of 9 within a bar, 7 on the annotated bar line, 8 of 13 found near one."""
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render("007"))

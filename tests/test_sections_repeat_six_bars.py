@@ -7,8 +7,6 @@ annotated bar line, no song fewer; found boundaries 598 -> 616.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,6 @@ pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(m
 def test_a_phrase_repeated_but_for_its_first_or_last_bar_ends_a_section(song_id, within, on_bar):
     # POP909 170 (SEEN_S6; i4A4A4B4C4C4D4D4A4A4B4...) and 019 (DEV; a ballad heard at double speed):
     # with STRONG_BARS 8, 6 of 9 within a bar (5 on the annotated bar line) and 4 of 5 (4)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render(song_id))

@@ -11,8 +11,6 @@ POP909 021's annotated boundaries a bar late (tests/test_sections_slow.py keeps 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +21,6 @@ pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(m
 
 
 def test_a_slow_songs_boundaries_move_onto_its_repeats_where_bars_and_half_bars_agree():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     song = pop909_songs.render("042")

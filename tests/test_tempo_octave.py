@@ -59,10 +59,7 @@ def test_a_ballad_heard_at_twice_its_tempo_names_its_true_tempo_in_the_song_map(
 def test_steady_pop_songs_once_tracked_off_their_beat_are_tracked_and_cut_on_it(song_id):
     """046: its intro and ending had been tracked half a beat off (beat F 0.75); 052: a fifth of it
     heard at 68 bpm took the song for moving (beat F 0.67, downbeat F 0.00). Measured 0.998 / 0.996."""
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render(song_id))
