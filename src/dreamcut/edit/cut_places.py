@@ -143,12 +143,34 @@ ATTACK = 0.05  # s: an onset this close to a beat marks it
 ATTACK_BARS = 4  # bars either side in which the onsets' parity is counted
 ATTACK_MIN = 3  # onsets on the other parity needed to move a cut
 ATTACK_NOTE = "moved a beat onto an attack the beat grid also has (weak pulse)"
+# ... but never onto the parity of beats (every other tracked beat) whose attacks, over the whole
+# song, are under this share as strong as those of the cut's own parity (`attack_strength`): there
+# the tracked grid counts a heard beat on every other beat, the cut's, and the local off-parity onsets
+# are its off-beats. Measured (session 11, analysis v78, benchmarks/song_accuracy.py's edit): the
+# only two moves among the studied recordings (no POP909 song has a weak pulse): Mozart's K. 155
+# Andante at 176 (heard at 2/3 of it, every second tracked beat on a score beat) moved a cut from a
+# score beat onto a beat 160 ms off one, its parity's attacks 0.031 against 0.180 (0.17 of them);
+# Op. 59/3's Menuetto kept its move (on a beat either way), 0.098 against 0.087 (1.13).
+ATTACK_PARITY = 0.5
 
 
 def marks(song: SongAnalysis, i: int) -> bool:
     """An onset within ATTACK of the song's `i`-th beat."""
     t = song.beats[i]
     return any(abs(o - t) <= ATTACK for o in song.onsets)
+
+
+def attack_strength(song: SongAnalysis) -> tuple[float, float]:
+    """The mean strength of the attack on the song's even and odd beats (the strongest onset within
+    ATTACK of each, `SongAnalysis.onset_strength`; 0 where none): which half of the tracked beats
+    the music plays on. (0, 0) for a song map without onset strengths (an older cache)."""
+    import numpy as np
+
+    if not song.beats or len(song.onset_strength) != len(song.onsets) or not song.onsets:
+        return 0.0, 0.0
+    onsets, strength = np.asarray(song.onsets), np.asarray(song.onset_strength)
+    at = [float(strength[np.abs(onsets - t) <= ATTACK].max(initial=0.0)) for t in song.beats]
+    return float(np.mean(at[0::2])), float(np.mean(at[1::2])) if len(at) > 1 else 0.0
 
 
 def attack_beat(song: SongAnalysis, i: int) -> int:
@@ -163,7 +185,9 @@ def attack_beat(song: SongAnalysis, i: int) -> int:
     Measured (session 10, benchmarks/song_accuracy.py's edit): Beethoven's Op. 59/2 Allegretto (108 bpm
     tracked at 72, its double 144 named) had a cut 13 ms from a score beat moved 263 ms off it (the
     grid's odd beats fall on its eighths, which onsets mark more often: 0.54 against 0.39); K. 458's
-    frozen map (138 bpm; v52 named no other octave, today's analysis names its half, 69) keeps every move."""
+    frozen map (138 bpm; v52 named no other octave, today's analysis names its half, 69) keeps every move.
+    Nor when the other parity's attacks over the whole song are under ATTACK_PARITY of the beat's own
+    (`attack_strength`): the grid counts a heard beat on every other beat, this one's."""
     if song.other_octave > song.tempo:
         return i
     reach = ATTACK_BARS * max(1, song.beats_per_bar)
@@ -171,6 +195,9 @@ def attack_beat(song: SongAnalysis, i: int) -> int:
     on = sum(marks(song, j) for j in range(lo, hi) if (j - i) % 2 == 0)
     off = sum(marks(song, j) for j in range(lo, hi) if (j - i) % 2)
     if marks(song, i) or off < max(ATTACK_MIN, 2 * on):
+        return i
+    parity = attack_strength(song)
+    if parity[1 - i % 2] < ATTACK_PARITY * parity[i % 2]:
         return i
     near = [j for j in (i - 1, i + 1) if 0 <= j < len(song.beats) and marks(song, j)]
     return min(near, key=lambda j: (not song.sure_beat(j), j)) if near else i
