@@ -140,8 +140,9 @@ def _weak(song: SongAnalysis) -> bool:
 # its beat): on a beat whichever tempo is heard. Measured (session 11, analysis v78,
 # benchmarks/song_accuracy.py's edit): Mozart's K. 80 Adagio (3/4 at 66, heard at 132 in threes)
 # planned cuts on a score beat 15 of 20 -> 19 of 19; 14 other scores are paired (no POP909 song), each
-# keeps its cuts on a beat (the polonaise at 150, its grid half a beat off in places: 3 of 7 -> 3 of
-# 8; Op. 59/3's Menuetto: one cut of 15 on a beat off the bar line), and phrases count as the music
+# keeps its cuts on a beat (Op. 59/3's Menuetto: one cut of 15 on a beat off the bar line; the
+# polonaise at 150, its grid then half a beat off in places, 3 of 7 -> 3 of 8, 9 of 9 since the grid
+# holds its phase, `analysis.beats.HALF_MARGIN`), and phrases count as the music
 # does, in pairs of bars: the 15 paired scores' annotated section boundaries with a planned cut within
 # half a bar 32 -> 41 of 48 (Haydn's Op. 1/1 Menuetto 0 -> 3 of 3).
 def paired_bars(song: SongAnalysis) -> bool:
