@@ -20,7 +20,7 @@ import pytest
 
 import midi_songs
 from dreamcut.analysis.audio import WEAK_PULSE, SongAnalysis, analyze_song
-from dreamcut.edit.cut_places import ATTACK_NOTE, attack_beat, marks
+from dreamcut.edit.cut_places import ATTACK_NOTE, attack_beat, attack_strength, marks
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 
@@ -66,3 +66,20 @@ def test_a_grid_whose_double_is_as_likely_keeps_its_cuts_off_the_attacks():
     ref = np.array(r.beats)
     cuts = [c.metadata["dreamcut"]["record_start"] for c in clips]
     assert len(cuts) == 11 and all(np.min(np.abs(ref - c)) <= 0.07 for c in cuts)
+
+
+def test_a_cut_stays_on_the_half_of_the_beats_that_carries_the_attacks():
+    # Mozart's K. 155 Andante at 176 bpm, heard at 2/3 of it (117 bpm) under a weak pulse: every second
+    # tracked beat is a score beat, and those carry the song's attacks (0.18 against 0.03). Near its end
+    # the onsets fall on the other half for a few bars, and a downbeat cut on a score beat was moved onto
+    # the tracked beat before it, 160 ms from any score beat (7 of 8 planned cuts on a beat).
+    r = midi_songs.render("k155-andante-176")
+    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    assert a.pulse < WEAK_PULSE
+    even, odd = attack_strength(a)
+    assert odd < 0.25 * even  # the score beats carry the attacks
+    cuts = midi_songs.planned_cuts(a)  # benchmarks/song_accuracy.py's edit
+    ref = np.array(r.beats)
+    assert len(cuts) == 8
+    assert all(np.min(np.abs(ref - m["record_start"])) <= 0.07 for m in cuts)
+    assert not [m for m in cuts if ATTACK_NOTE in m["notes"]]

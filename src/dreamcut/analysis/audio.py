@@ -168,6 +168,12 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     report(0.5)
     onset_frames = librosa.onset.onset_detect(onset_envelope=oenv, sr=sr, hop_length=HOP, units="frames")
     onsets = [round(max(0.0, float(t) + shift), 4) for t in times[onset_frames]]
+    # each onset's strength (the envelope's peak within a frame of it, over the song's largest), full
+    # band and bass: the planner prefers a cut on a strong attack (`edit.cut_places`)
+    def peaks(env: np.ndarray) -> list[float]:
+        top = max(1e-9, float(env.max())) if env.size else 1.0
+        return [round(float(env[max(0, f - 1):f + 2].max()) / top, 3) for f in onset_frames]
+    onset_strength, onset_bass = peaks(oenv), peaks(low)
 
     report(0.6)
     rms = np.sqrt(np.maximum(mel.sum(axis=0), 0))
@@ -188,7 +194,8 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                         beats=[round(b, 4) for b in beats], downbeats=[round(d, 4) for d in downbeats],
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
                         energy=[round(float(e), 4) for e in energy], sections=sections,
-                        beat_confidence=confidence, other_octave=round(octave, 2))
+                        beat_confidence=confidence, other_octave=round(octave, 2),
+                        onset_strength=onset_strength, onset_bass=onset_bass)
 
 
 def song_map(song: SongAnalysis) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-ANALYSIS_VERSION = 75  # bumped whenever the analysis changes: cached song maps of another version are redone
+ANALYSIS_VERSION = 78  # bumped whenever the analysis changes: cached song maps of another version are redone
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cut on without doubt
@@ -54,6 +54,10 @@ class SongAnalysis:
     # half or twice the tempo (bpm) when the analysis finds it nearly as likely the beat
     # (`analysis.tempo.other_octave`); 0: the tempo's octave is clear
     other_octave: float = 0.0
+    # per onset (same order as `onsets`): how strong an attack it is, the onset envelope's peak there
+    # over the song's largest (0..1), and the same of the bass band's; empty: an older cache
+    onset_strength: list[float] = field(default_factory=list)
+    onset_bass: list[float] = field(default_factory=list)
 
     # -- serialisation --------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -74,7 +78,9 @@ class SongAnalysis:
                    tempo_curve=[[float(a), float(b)] for a, b in d.get("tempo_curve", [])],
                    pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])],
                    beat_confidence=[float(x) for x in d.get("beat_confidence", [])],
-                   other_octave=float(d.get("other_octave", 0.0)))
+                   other_octave=float(d.get("other_octave", 0.0)),
+                   onset_strength=[float(x) for x in d.get("onset_strength", [])],
+                   onset_bass=[float(x) for x in d.get("onset_bass", [])])
 
     def octave_doubt(self) -> str:
         """The tempo's other octave, said plainly when the analysis is not sure of it ('' when it is,

@@ -91,7 +91,13 @@ def section_downbeat(song: SongAnalysis, index: int) -> float:
     else:
         into = song.beat_in_bar(song.beats[i]) - 1
         line = song.downbeats[bar] if 2 * into < bpb or bar + 1 >= len(song.downbeats) else song.downbeats[bar + 1]
-    return line if 0 < line < song.duration and abs(line - sec.start) <= song.beat_period * bpb else sec.start
+    reach = song.beat_period * bpb
+    k = song.bar_index(line)
+    if half_bar_line(song, k):  # the nearer bar line of the half tempo's, the later on a tie
+        near = [j for j in (k - 1, k + 1) if 0 <= j < len(song.downbeats)]
+        line = song.downbeats[min(near, key=lambda j: (abs(song.downbeats[j] - sec.start), -j))] if near else line
+        reach *= 2
+    return line if 0 < line < song.duration and abs(line - sec.start) <= reach else sec.start
 
 
 def section_bar(song: SongAnalysis, index: int) -> int:
@@ -127,6 +133,30 @@ def _weak(song: SongAnalysis) -> bool:
     return song.pulse < WEAK_PULSE and "tempo" not in song.corrected
 
 
+# A bar of an odd number of beats whose tempo's half is nearly as likely (`SongAnalysis.other_octave`)
+# may be half a bar: at the half tempo every other heard bar line is a bar line and the ones between
+# fall half a beat off the beat (a 3/4 Adagio heard at double, its eighths counted in threes). The
+# edit then cuts, and counts phrases, on every other bar line from the song's first (a piece begins on
+# its beat): on a beat whichever tempo is heard. Measured (session 11, analysis v78,
+# benchmarks/song_accuracy.py's edit): Mozart's K. 80 Adagio (3/4 at 66, heard at 132 in threes)
+# planned cuts on a score beat 15 of 20 -> 19 of 19; 14 other scores are paired (no POP909 song), each
+# keeps its cuts on a beat (Op. 59/3's Menuetto: one cut of 15 on a beat off the bar line; the
+# polonaise at 150, its grid then half a beat off in places, 3 of 7 -> 3 of 8, 9 of 9 since the grid
+# holds its phase, `analysis.beats.HALF_MARGIN`), and phrases count as the music
+# does, in pairs of bars: the 15 paired scores' annotated section boundaries with a planned cut within
+# half a bar 32 -> 41 of 48 (Haydn's Op. 1/1 Menuetto 0 -> 3 of 3).
+def paired_bars(song: SongAnalysis) -> bool:
+    """Whether the song's heard bars pair into the bars of its half tempo (odd beats a bar, the half
+    named nearly as likely, no tempo, metre or downbeat from the director)."""
+    return (0 < song.other_octave < song.tempo and song.beats_per_bar % 2 == 1 and song.beats_per_bar > 1
+            and not {"tempo", "meter", "downbeat"} & set(song.corrected))
+
+
+def half_bar_line(song: SongAnalysis, bar: int) -> bool:
+    """A heard bar line (0-based bar `bar`) that is mid-bar at the half tempo (`paired_bars`)."""
+    return paired_bars(song) and bar % 2 == 1
+
+
 # Under a weak pulse a cut on a beat that no onset marks may be a beat of the guessed grid between
 # the heard ones (a slow piece tracked at double tempo, half a beat off): `attack_beat` moves it to
 # the tracked beat next to it that an onset marks (an attack the grid also has). Measured (analysis
@@ -143,12 +173,34 @@ ATTACK = 0.05  # s: an onset this close to a beat marks it
 ATTACK_BARS = 4  # bars either side in which the onsets' parity is counted
 ATTACK_MIN = 3  # onsets on the other parity needed to move a cut
 ATTACK_NOTE = "moved a beat onto an attack the beat grid also has (weak pulse)"
+# ... but never onto the parity of beats (every other tracked beat) whose attacks, over the whole
+# song, are under this share as strong as those of the cut's own parity (`attack_strength`): there
+# the tracked grid counts a heard beat on every other beat, the cut's, and the local off-parity onsets
+# are its off-beats. Measured (session 11, analysis v78, benchmarks/song_accuracy.py's edit): the
+# only two moves among the studied recordings (no POP909 song has a weak pulse): Mozart's K. 155
+# Andante at 176 (heard at 2/3 of it, every second tracked beat on a score beat) moved a cut from a
+# score beat onto a beat 160 ms off one, its parity's attacks 0.031 against 0.180 (0.17 of them);
+# Op. 59/3's Menuetto kept its move (on a beat either way), 0.098 against 0.087 (1.13).
+ATTACK_PARITY = 0.5
 
 
 def marks(song: SongAnalysis, i: int) -> bool:
     """An onset within ATTACK of the song's `i`-th beat."""
     t = song.beats[i]
     return any(abs(o - t) <= ATTACK for o in song.onsets)
+
+
+def attack_strength(song: SongAnalysis) -> tuple[float, float]:
+    """The mean strength of the attack on the song's even and odd beats (the strongest onset within
+    ATTACK of each, `SongAnalysis.onset_strength`; 0 where none): which half of the tracked beats
+    the music plays on. (0, 0) for a song map without onset strengths (an older cache)."""
+    import numpy as np
+
+    if not song.beats or len(song.onset_strength) != len(song.onsets) or not song.onsets:
+        return 0.0, 0.0
+    onsets, strength = np.asarray(song.onsets), np.asarray(song.onset_strength)
+    at = [float(strength[np.abs(onsets - t) <= ATTACK].max(initial=0.0)) for t in song.beats]
+    return float(np.mean(at[0::2])), float(np.mean(at[1::2])) if len(at) > 1 else 0.0
 
 
 def attack_beat(song: SongAnalysis, i: int) -> int:
@@ -163,7 +215,9 @@ def attack_beat(song: SongAnalysis, i: int) -> int:
     Measured (session 10, benchmarks/song_accuracy.py's edit): Beethoven's Op. 59/2 Allegretto (108 bpm
     tracked at 72, its double 144 named) had a cut 13 ms from a score beat moved 263 ms off it (the
     grid's odd beats fall on its eighths, which onsets mark more often: 0.54 against 0.39); K. 458's
-    frozen map (138 bpm; v52 named no other octave, today's analysis names its half, 69) keeps every move."""
+    frozen map (138 bpm; v52 named no other octave, today's analysis names its half, 69) keeps every move.
+    Nor when the other parity's attacks over the whole song are under ATTACK_PARITY of the beat's own
+    (`attack_strength`): the grid counts a heard beat on every other beat, this one's."""
     if song.other_octave > song.tempo:
         return i
     reach = ATTACK_BARS * max(1, song.beats_per_bar)
@@ -171,6 +225,9 @@ def attack_beat(song: SongAnalysis, i: int) -> int:
     on = sum(marks(song, j) for j in range(lo, hi) if (j - i) % 2 == 0)
     off = sum(marks(song, j) for j in range(lo, hi) if (j - i) % 2)
     if marks(song, i) or off < max(ATTACK_MIN, 2 * on):
+        return i
+    parity = attack_strength(song)
+    if parity[1 - i % 2] < ATTACK_PARITY * parity[i % 2]:
         return i
     near = [j for j in (i - 1, i + 1) if 0 <= j < len(song.beats) and marks(song, j)]
     return min(near, key=lambda j: (not song.sure_beat(j), j)) if near else i
@@ -205,12 +262,13 @@ def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
             sec_name, sec_index = section_beats[i]
             sec_sure = song.sure_section(sec_index)
         phrase = 0
-        if in_bar == 1 and bar0 >= 0:
+        strong = in_bar == 1 and not half_bar_line(song, bar0)  # a bar line at either tempo
+        if strong and bar0 >= 0:
             # the latest section whose bar line is at or before this bar counts the phrases
             k = max((j for j, b in enumerate(section_bars) if b <= bar0), default=0) if found else None
             into = bar0 - (phrase_bars[k] if k is not None else 0)
             phrase = 8 if into % 8 == 0 else 4 if into % 4 == 0 else 0
-        bonus = (BONUS_DOWNBEAT if in_bar == 1 else 0.0)
+        bonus = (BONUS_DOWNBEAT if strong else 0.0)
         bonus += BONUS_PHRASE4 if phrase >= 4 else 0.0
         bonus += BONUS_PHRASE8 if phrase >= 8 else 0.0
         if weak:  # the grid is a guess: only phrase starts and section boundaries are worth a move
