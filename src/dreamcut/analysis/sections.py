@@ -207,7 +207,8 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
 # section 8-16 bars long; novelty peaks added anywhere (kernels of 4 and 8 bars, chroma, MFCC,
 # loudness or bar rows) were near an annotated boundary only 10-17 % of the time (chance is about
 # 30 %): splitting only the long sections keeps what they find to those that hold one.
-# SPLIT_BARS 11 / 12 / 13: +31 / +27 / +15 within a bar for +114 / +90 / +52 found boundaries.
+# SPLIT_BARS 11 / 12: +34 / +27 within a bar for +114 / +90 found boundaries (the 24 more at 11
+# were near an annotated boundary 6 times; 13, with the split anywhere a phrase from the ends: +15 for +52).
 SPLIT_BARS = 12
 SPLIT_KERNELS = (2, 4)  # half widths in bars of the checkerboard kernels (4 and 8 bars) of `_bar_novelty`
 SPLIT_CONFIDENCE = 0.3  # a split is a guess: below SURE_SECTION, it does not restart the phrase grid
@@ -241,14 +242,21 @@ def _bar_novelty(downbeats: list[float], duration: float, times: np.ndarray, chr
 
 def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int) -> list[int]:
     """The boundaries (bar indices) to add: in each section between `bounds` (the song's start
-    and end count) SPLIT_BARS bars long or longer, the bar line where `novelty` is highest, at
-    least a phrase (PHRASE bars) from the section's ends and two bars from the song's end (a fade)."""
+    and end count) SPLIT_BARS bars long or longer, the bar line where `novelty` is highest of
+    those a whole number of phrases (PHRASE bars) after the section's start, at least a phrase
+    before its end and two bars before the song's end (a fade).
+
+    Pop sections are built of 4-bar phrases counted from where they start: on the studied POP909
+    songs the phrase grid from the section's start kept the split's 27 more annotated boundaries
+    within a bar and put 19 of them on the annotated bar line (15 with any bar line a phrase from
+    the ends; the grid counted from either end: 25 and 19).
+    """
     segs = [0] + list(bounds) + [nbars]
     out = []
     for a, b in zip(segs[:-1], segs[1:]):
         if b - a < SPLIT_BARS:
             continue
-        inside = [k for k in range(a + PHRASE, b - PHRASE + 1) if k < nbars - 2]
+        inside = [k for k in range(a + PHRASE, b - PHRASE + 1, PHRASE) if k < nbars - 2]
         if inside:
             out.append(max(inside, key=lambda k: float(novelty[k])))
     return out
