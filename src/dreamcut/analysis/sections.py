@@ -243,8 +243,8 @@ def _bar_novelty(downbeats: list[float], duration: float, times: np.ndarray, chr
 def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int) -> list[int]:
     """The boundaries (bar indices) to add: in each section between `bounds` (the song's start
     and end count) SPLIT_BARS bars long or longer, the bar line where `novelty` is highest of
-    those a whole number of phrases (PHRASE bars) after the section's start, at least a phrase
-    before its end and two bars before the song's end (a fade).
+    those a whole number of phrases (PHRASE bars) after the section's start and at least a phrase
+    before its end (so every section stays at least a phrase long).
 
     Pop sections are built of 4-bar phrases counted from where they start: on the studied POP909
     songs the phrase grid from the section's start kept the split's 27 more annotated boundaries
@@ -256,7 +256,7 @@ def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int) -> list[int]
     for a, b in zip(segs[:-1], segs[1:]):
         if b - a < SPLIT_BARS:
             continue
-        inside = [k for k in range(a + PHRASE, b - PHRASE + 1, PHRASE) if k < nbars - 2]
+        inside = list(range(a + PHRASE, b - PHRASE + 1, PHRASE))
         if inside:
             out.append(max(inside, key=lambda k: float(novelty[k])))
     return out
