@@ -3,7 +3,7 @@ sound and harmony change most, on its own 4-bar phrase grid (`analysis.sections.
 
 Studied POP909 songs (76, annotator 1): 340 -> 367 of 491 annotated boundaries within a bar, 219
 -> 238 on the annotated bar line, no song fewer; found boundaries 745 -> 835, near an annotated
-one 321 -> 347.
+one 321 -> 347; label pairs agreeing unchanged (the halves keep the section's name).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 
 import midi_songs
 import pop909_songs
-from dreamcut.analysis.sections import SPLIT_BARS, _split_long
+from dreamcut.analysis.sections import SPLIT_BARS, SPLIT_CONFIDENCE, _split_long, _with_splits
+from dreamcut.analysis.song import Section
 
 
 def test_only_a_long_section_is_split_on_its_phrase_grid_where_it_changes_most():
@@ -34,6 +35,14 @@ def test_only_a_long_section_is_split_on_its_phrase_grid_where_it_changes_most()
     edge = np.zeros(12)
     edge[10] = 1.0
     assert _split_long([], edge, 12) in ([4], [8])
+
+
+def test_a_split_section_keeps_its_name_and_is_a_guess():
+    d = np.arange(0.0, 80.0, 2.0)  # 40 bars of 2 s
+    secs = [Section(0.0, 16.0, "intro", 1.0), Section(16.0, 80.0, "verse", 0.8)]
+    got = _with_splits(secs, [16], d, 80.0)
+    assert [(s.start, s.end, s.label) for s in got] == [(0.0, 16.0, "intro"), (16.0, 32.0, "verse"), (32.0, 80.0, "verse")]
+    assert got[2].confidence == SPLIT_CONFIDENCE and got[1].confidence == 0.8
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))

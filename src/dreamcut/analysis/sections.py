@@ -15,6 +15,9 @@ repeats with no boundary near are added (`repeats.with_exact_repeats`). Last, th
 named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position, different material under different names while the five last.
+Then, in a song in four, a section still SPLIT_BARS long or longer is split on its own 4-bar
+phrase grid where its timbre and harmony change most (`_split_long`, `_bar_novelty`), each half
+keeping the section's name (`_with_splits`).
 """
 
 from __future__ import annotations
