@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.repeats import runs, with_exact_repeats
+from dreamcut.analysis.repeats import phrase_goes_on, runs, with_exact_repeats
 from dreamcut.analysis.song import Section
 
 
@@ -174,6 +174,11 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     if not beats or len(downbeats) < 2 * STRIPE_BARS:
         return found
     rows = _bar_rows(beats, downbeats, times, chroma)  # (the move's and the exact repeats' bars)
+    d = np.asarray(downbeats, dtype=float)
+    # in a song heard in four, a section much longer than the song's others is split where its sound
+    # and harmony change most (`_splits`), before the moves: they treat a split as any boundary
+    found = _with_splits(found, _splits(sorted({_bar_at(d, s.start) for s in found[1:]}), downbeats, beats, duration,
+                                        times, chroma, mfcc, rows), d, duration)
     if not _slow(downbeats):
         moved = _to_repeat_ends(found, downbeats, _repeat_ends(rows), duration)
     else:
@@ -183,18 +188,16 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     kept = _on_phrase_lattice(_on_bar_lines(moved, downbeats, beats, duration), downbeats, duration)
     # a song that repeats whole phrases exactly: where a long repeat starts or stops and no
     # boundary was found near, one is added (`repeats.with_exact_repeats`)
-    d = np.asarray(downbeats, dtype=float)
     added = with_exact_repeats(rows, [_bar_at(d, s.start) for s in kept[1:]])
-    # in a song in four, a section still SPLIT_BARS long or longer is split where its sound and harmony
-    # change most (`_split_long`; not a slow song's: its bars were searched as half bars)
-    split = []
-    if not _slow(d) and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
-        split = _split_long(sorted({_bar_at(d, s.start) for s in kept[1:]} | set(added or [])),
-                            _bar_novelty(downbeats, duration, times, chroma, mfcc), len(d))
-    # Then every section is named from the bars it holds at its final boundaries (`_renamed`): the
+    # Last, every section is named from the bars it holds at its final boundaries (`_renamed`): the
     # names given where the search or the move put them said what other bars repeat (studied
     # POP909 songs, label pairs agreeing 1191 -> 1194 of 1729 with the names of v72, the scores
-    # 150 -> 151 of 188; with today's names, `_name_segments`, 1294 and 159).
+    # 150 -> 151 of 188; with today's names, `_name_segments`, 1294 and 159). The splits (confidence
+    # SPLIT_CONFIDENCE, which no other boundary has) are left out of the naming and then keep the name
+    # of the section they split (`_with_splits`).
+    split = [_bar_at(d, s.start) for s in kept[1:] if s.confidence == SPLIT_CONFIDENCE]
+    kept = [kept[0]] + [s for s in kept[1:] if s.confidence != SPLIT_CONFIDENCE]
+    kept = _assemble(kept, [s.start for s in kept], duration)
     if not added:
         return _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
     # (an exact repeat's end is sure: confidence 1)
@@ -223,18 +226,28 @@ def _with_splits(secs: list[Section], bars: list[int], d: np.ndarray, duration: 
     return _assemble(out, [s.start for s in out], duration)
 
 
-# A section found SPLIT_BARS bars long or longer (after every other step) holds a boundary the search
-# missed often enough to split it (`_split_long`). Studied POP909 songs (76, annotator 1): of the 151
-# annotated boundaries with no found one within a bar, 79 had no candidate of the search within a
-# bar (no novelty peak, repeat start or exact repeat end), and most of those lay inside a found
-# section 8-16 bars long; novelty peaks added anywhere (kernels of 4 and 8 bars, chroma, MFCC,
-# loudness or bar rows) were near an annotated boundary only 10-17 % of the time (chance is about
-# 30 %): splitting only the long sections keeps what they find to those that hold one.
-# SPLIT_BARS 11 / 12: +34 / +27 within a bar for +114 / +90 found boundaries (the 24 more at 11
-# were near an annotated boundary 6 times; 13, with the split anywhere a phrase from the ends: +15 for +52).
+# A section the search found SPLIT_BARS bars long or longer, and SPLIT_OVER times the median of the
+# song's, holds a boundary the search missed often enough to split it (`_splits`, `_split_long`).
+# Studied POP909 songs (76, annotator 1): of the 151 annotated boundaries with no found one within a
+# bar, 79 had no candidate of the search within a bar (no novelty peak, repeat start or exact repeat
+# end), and most of them lay inside a found section 8-16 bars long; novelty peaks added anywhere
+# (kernels of 4 and 8 bars; chroma, MFCC, loudness or bar rows) were near an annotated boundary only
+# 10-17 % of the time (about chance): splitting only the long sections keeps what it adds to those
+# that hold one. Measured split after every other step (the final sections): SPLIT_BARS 11 / 12,
+# +34 / +27 within a bar for +114 / +90 found boundaries; 12 with SPLIT_OVER 1.25 / 1.5 / 2, +38 /
+# +31 / +7 for +130 / +107 / +28 (with slow songs split on their half bars). Split there, a ballad
+# heard at its eighth split where the same ballad heard at its quarter note did not
+# (tests/test_sections_slow.py); split before the moves, as now, both alike: +23 within a bar, 219 ->
+# 238 on the annotated bar line, +81 found, no song fewer. SPLIT_OVER 1.5 keeps the scores' sectioned
+# renders' found boundaries near an annotated one over 0.58 (tests/test_song_recordings.py: 29 of
+# 50; 28 of 53 without it: in their sections, long as a form's, the split found no annotated boundary).
 SPLIT_BARS = 12
+SPLIT_OVER = 1.5
 SPLIT_KERNELS = (2, 4)  # half widths in bars of the checkerboard kernels (4 and 8 bars) of `_bar_novelty`
-SPLIT_CONFIDENCE = 0.3  # a split is a guess: below SURE_SECTION, it does not restart the phrase grid
+# A split is a guess: confidence 0 (below SURE_SECTION, it does not restart the phrase grid, and it
+# does not weigh on the phrase lattice; every other boundary's confidence is above 0: a novelty peak's
+# at least NOVELTY_TRUST * NOVELTY_FLOOR, a repeat's at least REPEAT_FLOOR, an exact repeat's 1).
+SPLIT_CONFIDENCE = 0.0
 # Only a song heard with this many beats a bar is split. Every studied POP909 song is; in the scores'
 # renders (sections annotated where a form's repeats start: long sections) the split found no
 # annotated boundary and added 32 found boundaries (151 -> 183 on the 29 steady sectioned ones), 18
@@ -269,7 +282,31 @@ def _bar_novelty(downbeats: list[float], duration: float, times: np.ndarray, chr
     return total / (float(total.max()) or 1.0)
 
 
-def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int) -> list[int]:
+def _splits(bounds: list[int], downbeats: list[float], beats: list[float], duration: float, times: np.ndarray,
+            chroma: np.ndarray, mfcc: np.ndarray, rows: np.ndarray) -> list[int]:
+    """The bar lines (indices into `downbeats`) where `_split_long` splits the sections between
+    `bounds` (bar indices), in a song heard with SPLIT_BEATS beats a bar (`rows`: its `_bar_rows`).
+
+    A slow song's (bars over LONG_BAR) are split on its half bars, as it is searched: SPLIT_BARS and
+    PHRASE count half bars there, and a split, a whole number of phrases from a bar line, is on a
+    bar line; so a ballad heard at its quarter note and at its eighth splits alike
+    (tests/test_sections_slow.py).
+    """
+    d = np.asarray(downbeats, dtype=float)
+    if len(d) < 2 or _beats_a_bar(beats, downbeats) != SPLIT_BEATS:
+        return []
+    grid, step = d, 1
+    if _slow(d):
+        grid, step = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2])), 2
+        b = np.asarray(beats, dtype=float)
+        eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
+        rows = _bar_rows([float(x) for x in eighths], [float(x) for x in grid], times, chroma)
+    novelty = _bar_novelty([float(x) for x in grid], duration, times, chroma, mfcc)
+    at = _split_long([step * b for b in bounds], novelty, len(grid), rows)
+    return [_bar_at(d, float(grid[k])) for k in at]
+
+
+def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int, rows: np.ndarray | None = None) -> list[int]:
     """The boundaries (bar indices) to add: in each section between `bounds` (the song's start
     and end count) SPLIT_BARS bars long or longer, the bar line where `novelty` is highest of
     those a whole number of phrases (PHRASE bars) after the section's start and at least a phrase
@@ -282,10 +319,12 @@ def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int) -> list[int]
     """
     segs = [0] + list(bounds) + [nbars]
     out = []
+    lens = np.diff(segs)
+    least = max(SPLIT_BARS, SPLIT_OVER * float(np.median(lens)))
     for a, b in zip(segs[:-1], segs[1:]):
-        if b - a < SPLIT_BARS:
+        if b - a < least:
             continue
-        inside = list(range(a + PHRASE, b - PHRASE + 1, PHRASE))
+        inside = [k for k in range(a + PHRASE, b - PHRASE + 1, PHRASE) if rows is None or not phrase_goes_on(rows, k)]
         if inside:
             out.append(max(inside, key=lambda k: float(novelty[k])))
     return out
