@@ -15,9 +15,10 @@ repeats with no boundary near are added (`repeats.with_exact_repeats`). Last, th
 named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position, different material under different names while the five last.
-Then, in a song in four, a section still SPLIT_BARS long or longer is split on its own 4-bar
-phrase grid where its timbre and harmony change most (`_split_long`, `_bar_novelty`), each half
-keeping the section's name (`_with_splits`).
+In a song in four, a section the search found much longer than the song's others is split, before
+the moves, on its own 4-bar phrase grid where its timbre and harmony change most (`_splits`,
+`_split_long`, `_bar_novelty`); a split is left out of the naming and keeps the name of the section
+it splits (`_with_splits`).
 """
 
 from __future__ import annotations
@@ -308,9 +309,12 @@ def _splits(bounds: list[int], downbeats: list[float], beats: list[float], durat
 
 def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int, rows: np.ndarray | None = None) -> list[int]:
     """The boundaries (bar indices) to add: in each section between `bounds` (the song's start
-    and end count) SPLIT_BARS bars long or longer, the bar line where `novelty` is highest of
-    those a whole number of phrases (PHRASE bars) after the section's start and at least a phrase
-    before its end (so every section stays at least a phrase long).
+    and end count) SPLIT_BARS bars long or longer and SPLIT_OVER times the sections' median, the bar
+    line where `novelty` is highest of those a whole number of phrases (PHRASE bars) after the
+    section's start and at least a phrase before its end (so every section stays at least a phrase
+    long), and, with `rows` (`_bar_rows`), where the bars after it do not only play the phrase
+    before it again (`repeats.phrase_goes_on`: a section looping one phrase; the analysis
+    benchmark's synthesized song, tests/test_sections_exact_repeats.py).
 
     Pop sections are built of 4-bar phrases counted from where they start: on the studied POP909
     songs the phrase grid from the section's start kept the split's 27 more annotated boundaries
