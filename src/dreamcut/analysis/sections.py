@@ -15,13 +15,17 @@ repeats with no boundary near are added (`repeats.with_exact_repeats`). Last, th
 named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position, different material under different names while the five last.
+In a song in four, a section the search found much longer than the song's others is split, before
+the moves, on its own 4-bar phrase grid where its timbre and harmony change most (`_splits`,
+`_split_long`, `_bar_novelty`); a split is left out of the naming and keeps the name of the section
+it splits (`_with_splits`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.repeats import runs, with_exact_repeats
+from dreamcut.analysis.repeats import LOOP_BARS, SAME_BAR, runs, with_exact_repeats
 from dreamcut.analysis.song import Section
 
 
@@ -171,6 +175,11 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     if not beats or len(downbeats) < 2 * STRIPE_BARS:
         return found
     rows = _bar_rows(beats, downbeats, times, chroma)  # (the move's and the exact repeats' bars)
+    d = np.asarray(downbeats, dtype=float)
+    # in a song heard in four, a section much longer than the song's others is split where its sound
+    # and harmony change most (`_splits`), before the moves: they treat a split as any boundary
+    found = _with_splits(found, _splits(sorted({_bar_at(d, s.start) for s in found[1:]}), downbeats, beats, duration,
+                                        times, chroma, mfcc, rows), d, duration)
     if not _slow(downbeats):
         moved = _to_repeat_ends(found, downbeats, _repeat_ends(rows), duration)
     else:
@@ -180,19 +189,161 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     kept = _on_phrase_lattice(_on_bar_lines(moved, downbeats, beats, duration), downbeats, duration)
     # a song that repeats whole phrases exactly: where a long repeat starts or stops and no
     # boundary was found near, one is added (`repeats.with_exact_repeats`)
-    d = np.asarray(downbeats, dtype=float)
     added = with_exact_repeats(rows, [_bar_at(d, s.start) for s in kept[1:]])
     # Last, every section is named from the bars it holds at its final boundaries (`_renamed`): the
     # names given where the search or the move put them said what other bars repeat (studied
     # POP909 songs, label pairs agreeing 1191 -> 1194 of 1729 with the names of v72, the scores
-    # 150 -> 151 of 188; with today's names, `_name_segments`, 1294 and 159).
+    # 150 -> 151 of 188; with today's names, `_name_segments`, 1294 and 159). The splits (confidence
+    # SPLIT_CONFIDENCE, which no other boundary has) are left out of the naming and then keep the name
+    # of the section they split (`_with_splits`).
+    split = [_bar_at(d, s.start) for s in kept[1:] if s.confidence == SPLIT_CONFIDENCE]
+    kept = [kept[0]] + [s for s in kept[1:] if s.confidence != SPLIT_CONFIDENCE]
+    kept = _assemble(kept, [s.start for s in kept], duration)
     if not added:
-        return _renamed(kept, downbeats, duration, times, chroma, mfcc, rms)
+        return _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
     # (an exact repeat's end is sure: confidence 1)
     found = [(s.start, s.label, s.confidence) for s in kept]
     found += [(round(float(d[b]), 4), next(s.label for s in reversed(kept) if s.start <= d[b]), 1.0) for b in added]
     secs = [Section(t, 0.0, label, conf) for t, label, conf in sorted(found)]
-    return _renamed(_assemble(secs, [s.start for s in secs], duration), downbeats, duration, times, chroma, mfcc, rms)
+    named = _renamed(_assemble(secs, [s.start for s in secs], duration), downbeats, duration, times, chroma, mfcc, rms)
+    return _with_splits(named, split, d, duration)
+
+
+def _with_splits(secs: list[Section], bars: list[int], d: np.ndarray, duration: float) -> list[Section]:
+    """The sections with a start added on each bar line of `bars` (indices into the downbeats `d`,
+    from `_split_long`), each new section keeping the name of the one it splits, with confidence
+    SPLIT_CONFIDENCE.
+
+    The names are given at the boundaries before the split: the split is a guess, and naming its
+    halves afresh (`_renamed`) gave the studied POP909 songs' annotated sections fewer label pairs
+    agreeing (1476 -> 1440 of 1979; a new short section took a name another material had).
+    """
+    if not bars:
+        return secs
+    found = [(s.start, s.label, s.confidence) for s in secs]
+    found += [(round(float(d[b]), 4), next(s.label for s in reversed(secs) if s.start <= d[b]), SPLIT_CONFIDENCE)
+              for b in bars]
+    out = [Section(t, 0.0, label, conf) for t, label, conf in sorted(found)]
+    return _assemble(out, [s.start for s in out], duration)
+
+
+# A section the search found SPLIT_BARS bars long or longer, and SPLIT_OVER times the median of the
+# song's, holds a boundary the search missed often enough to split it (`_splits`, `_split_long`).
+# Studied POP909 songs (76, annotator 1): of the 151 annotated boundaries with no found one within a
+# bar, 79 had no candidate of the search within a bar (no novelty peak, repeat start or exact repeat
+# end), and most of them lay inside a found section 8-16 bars long; novelty peaks added anywhere
+# (kernels of 4 and 8 bars; chroma, MFCC, loudness or bar rows) were near an annotated boundary only
+# 10-17 % of the time (about chance): splitting only the long sections keeps what it adds to those
+# that hold one. Measured split after every other step (the final sections): SPLIT_BARS 11 / 12,
+# +34 / +27 within a bar for +114 / +90 found boundaries; 12 with SPLIT_OVER 1.25 / 1.5 / 2, +38 /
+# +31 / +7 for +130 / +107 / +28 (with slow songs split on their half bars). Split there, a ballad
+# heard at its eighth split where the same ballad heard at its quarter note did not
+# (tests/test_sections_slow.py); split before the moves, as now, both alike: +23 within a bar, 219 ->
+# 238 on the annotated bar line, +81 found, no song fewer. SPLIT_OVER 1.5 keeps the scores' sectioned
+# renders' found boundaries near an annotated one over 0.58 (tests/test_song_recordings.py: 29 of
+# 50; 28 of 53 without it: in their sections, long as a form's, the split found no annotated boundary).
+SPLIT_BARS = 12
+SPLIT_OVER = 1.5
+LOOP_SHARE = 0.75  # of a section's bars like the bar a phrase later for it to loop its phrase (`_loops`)
+SPLIT_KERNELS = (2, 4)  # half widths in bars of the checkerboard kernels (4 and 8 bars) of `_bar_novelty`
+# A split is a guess: confidence 0 (below SURE_SECTION, it does not restart the phrase grid, and it
+# does not weigh on the phrase lattice; every other boundary's confidence is above 0: a novelty peak's
+# at least NOVELTY_TRUST * NOVELTY_FLOOR, a repeat's at least REPEAT_FLOOR, an exact repeat's 1).
+SPLIT_CONFIDENCE = 0.0
+# Only a song heard with this many beats a bar is split. Every studied POP909 song is; in the scores'
+# renders (sections annotated where a form's repeats start: long sections) the split found no
+# annotated boundary and added 32 found boundaries (151 -> 183 on the 29 steady sectioned ones), 18
+# of them in the minuets, polonaises and K. 80's Adagio, heard in three (whose planned cuts on a beat fell
+# 0.75 of 20 -> 0.64 of 22: a section start is a cut place).
+SPLIT_BEATS = 4
+
+
+def _bar_novelty(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
+                 mfcc: np.ndarray) -> np.ndarray:
+    """How much the sound and the harmony change at each bar line (0..1, one value a bar line).
+
+    The Foote checkerboard novelty (`_checkerboard_novelty`, kernels of SPLIT_KERNELS) of two
+    bar-by-bar self-similarities, the cosine of each bar's mean timbre (MFCC 1-19, standardised
+    over the song: its loudness, MFCC 0, left out) and of its mean chroma, each curve scaled to its
+    largest value, summed, and scaled to 1. (Loudness and `_bar_rows` as third and fourth curves
+    found 3 fewer annotated boundaries with `_split_long`.)
+    """
+    edges = np.searchsorted(times, list(downbeats) + [duration])
+    tim, har = [], []
+    for i in range(len(downbeats)):
+        a, b = int(edges[i]), max(int(edges[i + 1]), int(edges[i]) + 1)
+        tim.append(mfcc[1:, a:b].mean(axis=1))
+        har.append(chroma[:, a:b].mean(axis=1))
+    T = np.asarray(tim)
+    total = np.zeros(len(downbeats))
+    for X in ((T - T.mean(axis=0)) / (T.std(axis=0) + 1e-9), np.asarray(har)):
+        Xn = X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
+        for half in SPLIT_KERNELS:
+            nov = _checkerboard_novelty(Xn @ Xn.T, half)
+            total += nov / (float(nov.max()) or 1.0)
+    return total / (float(total.max()) or 1.0)
+
+
+def _splits(bounds: list[int], downbeats: list[float], beats: list[float], duration: float, times: np.ndarray,
+            chroma: np.ndarray, mfcc: np.ndarray, rows: np.ndarray) -> list[int]:
+    """The bar lines (indices into `downbeats`) where `_split_long` splits the sections between
+    `bounds` (bar indices), in a song heard with SPLIT_BEATS beats a bar (`rows`: its `_bar_rows`).
+
+    A slow song's (bars over LONG_BAR) are split on its half bars, as it is searched: SPLIT_BARS and
+    PHRASE count half bars there, and a split, a whole number of phrases from a bar line, is on a
+    bar line; so a ballad heard at its quarter note and at its eighth splits alike
+    (tests/test_sections_slow.py).
+    """
+    d = np.asarray(downbeats, dtype=float)
+    if len(d) < 2 or _beats_a_bar(beats, downbeats) != SPLIT_BEATS:
+        return []
+    grid, step = d, 1
+    if _slow(d):
+        grid, step = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2])), 2
+        b = np.asarray(beats, dtype=float)
+        eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
+        rows = _bar_rows([float(x) for x in eighths], [float(x) for x in grid], times, chroma)
+    novelty = _bar_novelty([float(x) for x in grid], duration, times, chroma, mfcc)
+    at = _split_long([step * b for b in bounds], novelty, len(grid), rows)
+    return [_bar_at(d, float(grid[k])) for k in at]
+
+
+def _loops(rows: np.ndarray, a: int, b: int) -> bool:
+    """Whether bars a..b-1 loop one phrase: for a lag L in `repeats.LOOP_BARS`, LOOP_SHARE of them
+    or more are the same material (`repeats.SAME_BAR`, on `_bar_rows`) as the bar L later (the
+    search's section may hold a bar or two of its neighbour). The studied POP909 songs' splits are
+    the same with LOOP_SHARE 0.75 or 0.9, or without the check; at 0.5, two fewer found."""
+    return any(b - a > L and np.mean([float(rows[i] @ rows[i + L]) >= SAME_BAR
+                                      for i in range(a, min(b, len(rows)) - L)]) >= LOOP_SHARE
+               for L in LOOP_BARS)
+
+
+def _split_long(bounds: list[int], novelty: np.ndarray, nbars: int, rows: np.ndarray | None = None) -> list[int]:
+    """The boundaries (bar indices) to add: in each section between `bounds` (the song's start
+    and end count) SPLIT_BARS bars long or longer and SPLIT_OVER times the sections' median, the bar
+    line where `novelty` is highest of those a whole number of phrases (PHRASE bars) after the
+    section's start and at least a phrase before its end (so every section stays at least a phrase
+    long). With `rows` (`_bar_rows`) a section that loops one phrase (`_loops`) stays whole: the
+    analysis benchmark's synthesized song, whose sections each loop their phrase, got a 13th
+    section for its 8 (tests/test_sections_exact_repeats.py; a split not where the phrase only goes
+    on, `repeats.phrase_goes_on`, did not keep it, and changed nothing on the studied POP909 songs).
+
+    Pop sections are built of 4-bar phrases counted from where they start: on the studied POP909
+    songs the phrase grid from the section's start kept the split's 27 more annotated boundaries
+    within a bar and put 19 of them on the annotated bar line (15 with any bar line a phrase from
+    the ends; the grid counted from either end: 25 and 19).
+    """
+    segs = [0] + list(bounds) + [nbars]
+    out = []
+    lens = np.diff(segs)
+    least = max(SPLIT_BARS, SPLIT_OVER * float(np.median(lens)))
+    for a, b in zip(segs[:-1], segs[1:]):
+        if b - a < least or (rows is not None and _loops(rows, a, b)):
+            continue
+        inside = list(range(a + PHRASE, b - PHRASE + 1, PHRASE))
+        if inside:
+            out.append(max(inside, key=lambda k: float(novelty[k])))
+    return out
 
 
 # The beats a bar where a start on a repeat's own beat moves onto its nearest bar line (`_on_bar_lines`).
