@@ -12,12 +12,11 @@ line (`_on_bar_lines`: where the bar lines are unclear the search put a repeat's
 beat). Then, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move
 onto it (`_on_phrase_lattice`). Where the song repeats whole phrases exactly, the ends of its long
 repeats with no boundary near are added (`repeats.with_exact_repeats`). Then two neighbours
-of the same material with no change of sound between them become one (`_merged_alike`), and a
-section shorter than a phrase that starts with no change of sound joins the one before it
-(`_short_merged`). Last, the sections are named from the bars they hold at their final
-boundaries (`_renamed`, `_name_segments`): intro / verse / chorus / bridge / outro from
-repetition (`_same_material`: the same bars in the same order), loudness and position, different
-material under different names while the five last.
+of the same material with no change of sound between them become one (`_merged_alike`). Last,
+the sections are named from the bars they hold at their final boundaries (`_renamed`,
+`_name_segments`): intro / verse / chorus / bridge / outro from repetition (`_same_material`: the
+same bars in the same order), loudness and position, different material under different names
+while the five last.
 """
 
 from __future__ import annotations
@@ -192,10 +191,8 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         secs = [Section(t, 0.0, label, conf) for t, label, conf in sorted(found)]
         kept = _assemble(secs, [s.start for s in secs], duration)
     # Before the names, fewer spurious boundaries: neighbours of the same material with no change
-    # of sound between them are one section (`_merged_alike`), and a section shorter than a phrase
-    # that starts with no change of sound belongs to the one before it (`_short_merged`).
-    kept = _short_merged(_merged_alike(kept, downbeats, duration, times, chroma, mfcc, rms),
-                         downbeats, duration, times, chroma, mfcc, rms)
+    # of sound between them are one section (`_merged_alike`).
+    kept = _merged_alike(kept, downbeats, duration, times, chroma, mfcc, rms)
     # Last, every section is named from the bars it holds at its final boundaries (`_renamed`): the
     # names given where the search or the move put them said what other bars repeat (studied
     # POP909 songs, label pairs agreeing 1191 -> 1194 of 1729 with the names of v72, the scores
@@ -216,14 +213,6 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
 ALIKE_BARS = 0.5
 ALIKE_NOVELTY = 0.4
 ALIKE_SURE = 0.95
-# A section shorter than SHORT_STEPS grid steps (a phrase) whose start shows a change of sound under
-# SHORT_NOVELTY of the song's strongest (the checkerboard novelty of 4 grid steps either side)
-# belongs to the section before it (`_short_merged`). After `_merged_alike`, studied POP909 songs:
-# found boundaries 725 -> 715, none of the 340 within a bar lost (001, 009, 019, 028, 168, 170 and
-# 265 one to three fewer), the scores unchanged; at 0.35 one annotated boundary of POP909 184 went
-# off its bar line, at 0.25 one fewer taken out (001's).
-SHORT_STEPS = 4
-SHORT_NOVELTY = 0.3
 
 
 def _grid_novelty(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -273,26 +262,6 @@ def _merged_alike(secs: list[Section], downbeats: list[float], duration: float, 
             break
         cur = cur[:best_i] + cur[best_i + 1:]
     return _assemble(cur, [s.start for s in cur], duration)
-
-
-def _short_merged(secs: list[Section], downbeats: list[float], duration: float, times: np.ndarray,
-                  chroma: np.ndarray, mfcc: np.ndarray, rms: np.ndarray) -> list[Section]:
-    """The sections with each one shorter than SHORT_STEPS grid steps (a phrase) whose start shows
-    little change of sound (the checkerboard novelty of 4 grid steps either side under
-    SHORT_NOVELTY of the song's strongest) joined to the section before it.
-
-    A section a phrase long or more, or one that starts with a clear change of sound (an annotated
-    pickup or turn of a bar or two: POP909's lower-case 'x' and 'b'), stays. On the search's grid
-    (`_grid_novelty`), as `_merged_alike`; the song's first section stays.
-    """
-    d = np.asarray(downbeats, dtype=float)
-    if len(secs) < 2 or len(d) < 4:
-        return secs
-    grid, _, nov = _grid_novelty(downbeats, duration, times, chroma, mfcc, rms, 4)
-    at = [0] + [_bar_at(grid, s.start) for s in secs[1:]] + [len(grid)]
-    keep = [secs[0]] + [s for i, s in enumerate(secs[1:], 1)
-                        if not (at[i + 1] - at[i] < SHORT_STEPS and nov[at[i]] < SHORT_NOVELTY)]
-    return _assemble(keep, [s.start for s in keep], duration)
 
 
 # The beats a bar where a start on a repeat's own beat moves onto its nearest bar line (`_on_bar_lines`).
