@@ -55,14 +55,11 @@ def test_without_a_clear_half_the_grid_holds_the_trackers_phase():
 
 def test_a_polonaise_tracked_half_a_beat_off_for_a_passage_is_held_on_its_beat():
     import midi_songs
-    from dreamcut.analysis.audio import analyze_song
-
     if midi_songs.available() is not None:
         pytest.skip(str(midi_songs.available()))
     import mir_eval
 
-    r = midi_songs.render("clara-polonaise1-150")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("clara-polonaise1-150")
     ref = np.array(r.beats)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
     assert f >= 0.95  # was 0.469

@@ -91,10 +91,7 @@ def test_op59_1_finale_is_held_on_its_beat():
     for its rigid grid: measured beat F 0.992."""
     import mir_eval
 
-    from dreamcut.analysis.audio import analyze_song
-
-    r = midi_songs.render("op59-1-finale")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("op59-1-finale")
     ref, est = np.array(r.beats), np.array(a.beats)
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
 
@@ -106,10 +103,7 @@ def test_k458_adagio_is_held_on_its_eighths():
     for its rigid grid: every eighth on it (measured 0.99), beat F 0.661 (the octave stays: `octave_doubt`)."""
     import mir_eval
 
-    from dreamcut.analysis.audio import analyze_song
-
-    r = midi_songs.render("k458-adagio")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("k458-adagio")
     ref = np.array(r.beats)
     eighths = np.sort(np.concatenate([ref, (ref[:-1] + ref[1:]) / 2]))
     est = np.array(a.beats)

@@ -17,14 +17,12 @@ import numpy as np
 import pytest
 
 import midi_songs
-from dreamcut.analysis.audio import analyze_song
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 
 
 def test_a_three_beat_bar_heard_at_double_is_cut_on_every_other_bar_line():
-    r = midi_songs.render("k80-adagio")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("k80-adagio")
     assert a.beats_per_bar == 3 and 0 < a.other_octave < a.tempo  # the half tempo nearly as likely
     cuts = midi_songs.planned_cuts(a)  # benchmarks/song_accuracy.py's edit
     ref = np.array(r.beats)
@@ -34,8 +32,7 @@ def test_a_three_beat_bar_heard_at_double_is_cut_on_every_other_bar_line():
 
 
 def test_a_minuet_heard_at_its_tempo_cuts_its_sections_on_their_pairs_of_bars():
-    r = midi_songs.render("haydn-minuet")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("haydn-minuet")
     assert a.beats_per_bar == 3 and 0 < a.other_octave < a.tempo
     cuts = np.array([m["record_start"] for m in midi_songs.planned_cuts(a)])
     ref = np.array(r.beats)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import midi_songs
-from dreamcut.analysis.audio import analyze_song, song_map
+from dreamcut.analysis.audio import song_map
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 
@@ -23,8 +23,7 @@ def _beat_f(ref, est) -> float:
 
 
 def test_steady_quartet_beats_and_bars():
-    r = midi_songs.render("k155")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("k155")
     assert _beat_f(r.beats, a.beats) >= 0.9
     assert abs(a.tempo - r.piece.bpm) / r.piece.bpm < 0.01
     ref = np.array(r.beats)
@@ -46,8 +45,7 @@ def test_steady_quartet_beats_and_bars():
 
 
 def test_rubato_is_heard_as_a_moving_tempo():
-    r = midi_songs.render("k155-rubato")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("k155-rubato")
     m = song_map(a)
     assert m["tempo_moves"]
     bpms = [b for _, b in a.tempo_curve]

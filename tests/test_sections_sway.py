@@ -15,8 +15,5 @@ def test_a_swaying_menuettos_sections_are_found_within_a_bar():
     # 3 of 3 (3 of the 6 found boundaries near an annotated one).
     if midi_songs.available() is not None:
         pytest.skip(str(midi_songs.available()))
-    from dreamcut.analysis.audio import analyze_song
-
-    r = midi_songs.render("haydn-minuet-sway")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("haydn-minuet-sway")
     assert midi_songs.sections_heard(r, a)["section_hit_count"] == len(r.sections)

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import midi_songs
-from dreamcut.analysis.audio import analyze_song
 from dreamcut.analysis.metre import _metre
 
 needs_renders = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
@@ -42,8 +41,7 @@ def test_the_louder_half_of_a_four_beat_bar_is_its_downbeat():
 
 @needs_renders
 def test_a_rags_downbeats_are_on_the_bar_line_not_beat_three_and_its_cuts_on_them():
-    r = midi_songs.render("maple")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("maple")
     assert a.beats_per_bar == 4
     f = mir_eval.beat.f_measure(np.array(r.downbeats), np.array(a.downbeats), 0.07)
     assert f >= 0.95  # 0.000 before: every downbeat on beat 3; measured 1.000

@@ -13,14 +13,8 @@ import numpy as np
 import pytest
 
 import midi_songs
-from dreamcut.analysis.audio import analyze_song
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
-
-
-def _analysed(name: str):
-    r = midi_songs.render(name)
-    return r, analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
 
 
 def _cuts(a) -> list[float]:
@@ -28,7 +22,7 @@ def _cuts(a) -> list[float]:
 
 
 def test_a_syncopated_rag_is_tracked_on_its_beat_and_cut_on_it():
-    r, a = _analysed("maple")
+    r, a = midi_songs.analysed("maple")
     ref = np.array(r.beats)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
     assert f >= 0.9  # was 0.138: the tracker sat on the melody's off-beat syncopations
@@ -45,7 +39,7 @@ def test_a_syncopated_rag_is_tracked_on_its_beat_and_cut_on_it():
 @pytest.mark.parametrize("name", ["k80-minuet", "k80-rondo", "haydn-presto", "haydn-minuet2", "k156-adagio",
                                   "k155-andante", "k155-andante-slow", "k156-adagio-slow"])
 def test_steady_quartets_every_cut_on_a_true_beat(name):
-    r, a = _analysed(name)
+    r, a = midi_songs.analysed(name)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.array(r.beats)), mir_eval.beat.trim_beats(np.array(a.beats)),
                                 0.07)
     assert f >= 0.98
@@ -64,7 +58,7 @@ SECTIONED = ("maple", "k80-minuet", "k80-rondo", "haydn-presto", "clara-polonais
 def test_section_boundaries_from_the_scores_repeats_within_a_bar():
     rows = []
     for name in SECTIONED:
-        r, a = _analysed(name)
+        r, a = midi_songs.analysed(name)
         assert r.sections, name
         rows.append(midi_songs.sections_heard(r, a))
     annotated, found = sum(x["sections"] for x in rows), sum(x["section_found"] for x in rows)
@@ -80,7 +74,7 @@ def test_a_tempo_ramp_from_the_midis_own_tempo_map_is_followed_and_cut_on_its_be
     # K.155 with an accelerando 116 -> 151 bpm and back written into the MIDI's tempo map (a new
     # tempo every bar): the truth is the map. Was 0.777 with 5 of 7 cuts on a beat (the grid
     # slipped half a beat near the end); a despiked tempo curve held tighter follows it.
-    r, a = _analysed("k155-ramp")
+    r, a = midi_songs.analysed("k155-ramp")
     ref = np.array(r.beats)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
     assert f >= 0.97  # measured 0.995 (the joint beat-and-tempo tracker)
@@ -99,14 +93,14 @@ def test_repeated_material_shares_a_label_and_contrasting_material_does_not():
     # which a string quartet keeps: the Rondeau was "verse" throughout).
     agree = []
     for name in SECTIONED:
-        _, a = _analysed(name)
+        _, a = midi_songs.analysed(name)
         agree += midi_songs.label_agreement(name, a)[0]
     assert len(agree) >= 70
     # 61 of 72 since the steady beat grid (s4-beat): K.80's Rondeau's beats moved by one frame (23 ms)
     # at 20 of its 200 beats, beat F unchanged at 0.995, and its pairs went 7 -> 4 of 10 (the labels
     # follow the beats that finely; left to the section finding).
     assert np.mean(agree) >= 0.84
-    _, rondo = _analysed("k80-rondo")
+    _, rondo = midi_songs.analysed("k80-rondo")
     assert len({s.label for s in rondo.sections}) >= 2  # was "verse" throughout
 
 
@@ -120,7 +114,7 @@ def test_rubato_is_followed_and_every_cut_lands_on_a_true_beat(name):
     # beats at 41-43 s, where its tempo falls fastest; its cuts all stay on a beat).
     # The swaying Menuetto (+-4 % over 16 s) counts as steady: it measured 0.859 when a steady
     # song's rigid grid took it, 0.991 now that a grid its beats do not sit on is left out.
-    r, a = _analysed(name)
+    r, a = midi_songs.analysed(name)
     ref = np.array(r.beats)
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(a.beats)), 0.07)
     assert f >= 0.94
@@ -132,13 +126,13 @@ def test_rubato_is_followed_and_every_cut_lands_on_a_true_beat(name):
 def test_an_adagios_triplets_keep_its_downbeats():
     # K.156's Adagio in 4/4 with triplet passages: downbeat F 0.40 while the grid sat a third of a
     # beat off; measured 0.987.
-    r, a = _analysed("k156-adagio")
+    r, a = midi_songs.analysed("k156-adagio")
     assert a.beats_per_bar == r.beats_per_bar == 4
     assert mir_eval.beat.f_measure(np.array(r.downbeats), np.array(a.downbeats), 0.07) >= 0.95
 
 
 def test_a_minuet_is_heard_in_three_with_its_downbeats():
     # K.80's Menuetto was heard in 4/4 (downbeat F 0.29) until the accents' periodicity had a say.
-    r, a = _analysed("k80-minuet")
+    r, a = midi_songs.analysed("k80-minuet")
     assert r.beats_per_bar == 3 and a.beats_per_bar == 3
     assert mir_eval.beat.f_measure(np.array(r.downbeats), np.array(a.downbeats), 0.07) >= 0.95  # measured 0.990

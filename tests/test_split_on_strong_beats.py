@@ -14,15 +14,14 @@ import numpy as np
 import pytest
 
 import midi_songs
-from dreamcut.analysis.audio import WEAK_PULSE, analyze_song
+from dreamcut.analysis.audio import WEAK_PULSE
 from dreamcut.edit.cut_places import ATTACK_NOTE
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 
 
 def test_a_split_slot_goes_to_a_strong_beat_of_the_bar():
-    r = midi_songs.render("op59-2-allegretto")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("op59-2-allegretto")
     assert a.pulse < WEAK_PULSE and a.beats_per_bar == 4
     cuts = midi_songs.planned_cuts(a)  # benchmarks/song_accuracy.py's edit
     # a slot no take fills, split where no phrase or section decides (not a cut the weak pulse moved

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import midi_songs
-from dreamcut.analysis.audio import WEAK_PULSE, SongAnalysis, analyze_song
+from dreamcut.analysis.audio import WEAK_PULSE, SongAnalysis
 from dreamcut.edit.cut_places import ATTACK_NOTE, attack_beat, attack_strength, marks
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
@@ -46,8 +46,7 @@ def test_a_weak_pulse_adagio_is_cut_on_its_attacks_and_says_the_pulse_is_weak():
 
 
 def test_a_beat_an_onset_marks_keeps_its_cut():
-    r = midi_songs.render("k458-adagio")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("k458-adagio")
     marked = [i for i in range(len(a.beats)) if marks(a, i)]
     assert marked
     assert all(attack_beat(a, i) == i for i in marked)
@@ -58,8 +57,7 @@ def test_a_grid_whose_double_is_as_likely_keeps_its_cuts_off_the_attacks():
     # as nearly as likely: the grid is not counting a slow piece's eighths, and its odd beats fall on
     # the piece's eighths, which onsets mark more often than its heard beats. A cut 13 ms from a score
     # beat was moved 263 ms off it (10 of 11 planned cuts on a beat).
-    r = midi_songs.render("op59-2-allegretto")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("op59-2-allegretto")
     assert a.pulse < WEAK_PULSE and a.other_octave > a.tempo
     clips = list(midi_songs.planned_edit(a).tracks[0].find_clips())[1:]
     assert not [c for c in clips if ATTACK_NOTE in c.metadata["dreamcut"]["notes"]]
@@ -73,8 +71,7 @@ def test_a_cut_stays_on_the_half_of_the_beats_that_carries_the_attacks():
     # tracked beat is a score beat, and those carry the song's attacks (0.18 against 0.03). Near its end
     # the onsets fall on the other half for a few bars, and a downbeat cut on a score beat was moved onto
     # the tracked beat before it, 160 ms from any score beat (7 of 8 planned cuts on a beat).
-    r = midi_songs.render("k155-andante-176")
-    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    r, a = midi_songs.analysed("k155-andante-176")
     assert a.pulse < WEAK_PULSE
     even, odd = attack_strength(a)
     assert odd < 0.25 * even  # the score beats carry the attacks
