@@ -2,24 +2,23 @@
 
 Boundaries come from where repeated material starts (`_repeat_bounds`, structure features) and a
 checkerboard novelty on the bar-by-bar self-similarity (`_sections_on_grid`; a slow song's bars
-are split in two for it, `_sections`), strongest first, every
-section at least a phrase long (`_phrases_apart`); each boundary then moves, within two bars,
-onto the bar line where repeated material starts or stops most (`_repeat_ends`,
-`_to_repeat_ends`: the smoothed curves put it a bar or two off; a stop pulls it only later, as a
-section's last bar often differs; a slow song's, within a bar, only where its bars and half bars
-agree: `_slow_to_repeat_ends`). Then, in a song in four, every start is put on its nearest bar
-line (`_on_bar_lines`: where the bar lines are unclear the search put a repeat's start on its own
-beat). Then, where most boundaries keep to one phase of a 4-bar phrase lattice, the others move
-onto it (`_on_phrase_lattice`). Where the song repeats whole phrases exactly, the ends of its long
-repeats with no boundary near are added (`repeats.with_exact_repeats`). Then two neighbours
-of the same material with no change of sound between them become one (`_merged_alike`). Last,
-the sections are named from the bars they hold at their final boundaries (`_renamed`,
-`_name_segments`): intro / verse / chorus / bridge / outro from repetition (`_same_material`: the
-same bars in the same order), loudness and position, different material under different names
-while the five last. In a song in four, a section the search found much longer than the song's others is split, before
-the moves, on its own 4-bar phrase grid where its timbre and harmony change most (`_splits`,
-`_split_long`, `_bar_novelty`); a split is left out of the naming and keeps the name of the section
-it splits (`_with_splits`).
+are split in two for it, `_sections`), strongest first, every section at least a phrase long
+(`_phrases_apart`). In a song in four, a section found much longer than the song's others is then
+split on its own 4-bar phrase grid where its timbre and harmony change most (`_splits`,
+`_split_long`, `_bar_novelty`). Each boundary then moves, within two bars, onto the bar line where
+repeated material starts or stops most (`_repeat_ends`, `_to_repeat_ends`: the smoothed curves put
+it a bar or two off; a stop pulls it only later, as a section's last bar often differs; a slow
+song's, within a bar, only where its bars and half bars agree: `_slow_to_repeat_ends`). Then, in a
+song in four, every start is put on its nearest bar line (`_on_bar_lines`: where the bar lines are
+unclear the search put a repeat's start on its own beat). Then, where most boundaries keep to one
+phase of a 4-bar phrase lattice, the others move onto it (`_on_phrase_lattice`). Where the song
+repeats whole phrases exactly, the ends of its long repeats with no boundary near are added
+(`repeats.with_exact_repeats`). Then two neighbours of the same material with no change of sound
+between them become one (`_merged_alike`; the splits are not looked at). Last, the sections are
+named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
+verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
+order), loudness and position, different material under different names while the five last; a
+split is left out of the naming and keeps the name of the section it splits (`_with_splits`).
 """
 
 from __future__ import annotations
