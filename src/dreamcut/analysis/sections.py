@@ -49,8 +49,7 @@ def _repeat_bounds(beats: list[float], downbeats: list[float], times: np.ndarray
     # Beats heard at half or double speed (two a bar or fewer, more than six): split or skip them,
     # so the 4-beat context and a repeat's edge keep their size in bars.
     if len(beats) < 2.5 * len(downbeats):
-        b = np.asarray(beats, dtype=float)
-        beats = list(np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2])))
+        beats = list(_halves(beats))
     elif len(beats) > 6.5 * len(downbeats):
         first = int(np.argmin(np.abs(np.asarray(beats) - downbeats[0])))
         beats = list(beats[first % 2::2])
@@ -175,15 +174,17 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     if not beats or len(downbeats) < 2 * STRIPE_BARS:
         return found
     rows = _bar_rows(beats, downbeats, times, chroma)  # (the move's and the exact repeats' bars)
+    # a slow song's half bars and their rows, as the search saw them (the split's and the move's)
+    halves = _half_bars(beats, downbeats, times, chroma) if _slow(downbeats) else None
     d = np.asarray(downbeats, dtype=float)
     # in a song heard in four, a section much longer than the song's others is split where its sound
     # and harmony change most (`_splits`), before the moves: they treat a split as any boundary
     found = _with_splits(found, _splits(sorted({_bar_at(d, s.start) for s in found[1:]}), downbeats, beats, duration,
-                                        times, chroma, mfcc, rows), d, duration)
-    if not _slow(downbeats):
+                                        times, chroma, mfcc, rows, halves), d, duration)
+    if halves is None:
         moved = _to_repeat_ends(found, downbeats, _repeat_ends(rows), duration)
     else:
-        moved = _slow_to_repeat_ends(found, downbeats, beats, times, chroma, duration, rows)
+        moved = _slow_to_repeat_ends(found, downbeats, duration, rows, halves)
     # in a song in four every start on a bar line from here on (`_on_bar_lines`: a repeat's own beat,
     # where the bar lines are unclear, served the search, the move and the names)
     kept = _on_phrase_lattice(_on_bar_lines(moved, downbeats, beats, duration), downbeats, duration)
@@ -232,7 +233,7 @@ def _grid_novelty(downbeats: list[float], duration: float, times: np.ndarray, ch
     features (`_bar_features`, one row a grid step) and the checkerboard novelty of `half` grid
     steps either side at each grid line, over the song's strongest (0..1)."""
     d = np.asarray(downbeats, dtype=float)
-    grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2])) if _slow(d) else d
+    grid = _halves(d) if _slow(d) else d
     Xn, _ = _bar_features([float(x) for x in grid] + [duration], times, chroma, mfcc, rms)
     nov = _checkerboard_novelty(Xn @ Xn.T, half)
     return grid, Xn, nov / (float(nov.max()) or 1.0)
@@ -351,24 +352,22 @@ def _bar_novelty(downbeats: list[float], duration: float, times: np.ndarray, chr
 
 
 def _splits(bounds: list[int], downbeats: list[float], beats: list[float], duration: float, times: np.ndarray,
-            chroma: np.ndarray, mfcc: np.ndarray, rows: np.ndarray) -> list[int]:
+            chroma: np.ndarray, mfcc: np.ndarray, rows: np.ndarray,
+            halves: tuple[np.ndarray, np.ndarray] | None = None) -> list[int]:
     """The bar lines (indices into `downbeats`) where `_split_long` splits the sections between
     `bounds` (bar indices), in a song heard with SPLIT_BEATS beats a bar (`rows`: its `_bar_rows`).
 
-    A slow song's (bars over LONG_BAR) are split on its half bars, as it is searched: SPLIT_BARS and
-    PHRASE count half bars there, and a split, a whole number of phrases from a bar line, is on a
-    bar line; so a ballad heard at its quarter note and at its eighth splits alike
-    (tests/test_sections_slow.py).
+    A slow song's (bars over LONG_BAR; `halves`: its `_half_bars`) are split on its half bars, as
+    it is searched: SPLIT_BARS and PHRASE count half bars there, and a split, a whole number of
+    phrases from a bar line, is on a bar line; so a ballad heard at its quarter note and at its
+    eighth splits alike (tests/test_sections_slow.py).
     """
     d = np.asarray(downbeats, dtype=float)
     if len(d) < 2 or _beats_a_bar(beats, downbeats) != SPLIT_BEATS:
         return []
     grid, step = d, 1
-    if _slow(d):
-        grid, step = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2])), 2
-        b = np.asarray(beats, dtype=float)
-        eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
-        rows = _bar_rows([float(x) for x in eighths], [float(x) for x in grid], times, chroma)
+    if halves is not None:
+        (grid, rows), step = halves, 2
     novelty = _bar_novelty([float(x) for x in grid], duration, times, chroma, mfcc)
     at = _split_long([step * b for b in bounds], novelty, len(grid), rows)
     return [_bar_at(d, float(grid[k])) for k in at]
@@ -534,10 +533,11 @@ def _renamed(secs: list[Section], downbeats: list[float], duration: float, times
     return [Section(s.start, s.end, name, s.confidence) for s, name in zip(secs, _segment_names(Xn, loud, segs))]
 
 
-def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: list[float], times: np.ndarray,
-                         chroma: np.ndarray, duration: float, rows: np.ndarray) -> list[Section]:
+def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], duration: float, rows: np.ndarray,
+                         halves: tuple[np.ndarray, np.ndarray]) -> list[Section]:
     """A slow song's sections moved onto repeat ends (`_to_repeat_ends`) only where its bars
-    (`rows`: `_bar_rows` of the song's beats and downbeats) and its half bars agree.
+    (`rows`: `_bar_rows` of the song's beats and downbeats) and its half bars (`halves`:
+    `_half_bars`) agree.
 
     A bar over LONG_BAR is two of a usual one, so the move reaches one bar (not ENDS_REACH) and a
     repeat needs SLOW_STRIPE_BARS bars (half of STRIPE_BARS). The true bars alone shifted two of
@@ -549,15 +549,11 @@ def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], beats: li
     bar line, and moves only onto another one (POP909 151 and 183: onto the annotated boundary).
     """
     d = np.asarray(downbeats, dtype=float)
-    b = np.asarray(beats, dtype=float)
-    grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2]))
-    eighths = np.sort(np.concatenate([b, (b[:-1] + b[1:]) / 2]))
+    grid, half_rows = halves
     nearest = [found[0].start] + [float(d[_bar_at(d, s.start)]) for s in found[1:]]
     on_line = [Section(t, s.end, s.label, s.confidence) for t, s in zip(nearest, found)]
     on_bars = _repeat_end_targets(on_line, downbeats, _repeat_ends(rows, SLOW_STRIPE_BARS), 1)
-    on_halves = _repeat_end_targets(on_line, [float(x) for x in grid],
-                                    _repeat_ends(_bar_rows([float(x) for x in eighths], [float(x) for x in grid],
-                                                           times, chroma), 2 * SLOW_STRIPE_BARS), 2)
+    on_halves = _repeat_end_targets(on_line, [float(x) for x in grid], _repeat_ends(half_rows, 2 * SLOW_STRIPE_BARS), 2)
     starts = [found[0].start]
     for sec, near, to_bar, to_half in zip(found[1:], nearest[1:], on_bars[1:], on_halves[1:]):
         half_on_bar = float(d[max(0, int(np.searchsorted(d, to_half + 1e-3)) - 1)])
@@ -574,7 +570,7 @@ def _sections_searched(downbeats: list[float], duration: float, times: np.ndarra
         return _sections_on_grid(downbeats, duration, times, chroma, mfcc, rms, beats=beats, bars_clear=bars_clear)
     bar = float(np.median(np.diff(d)))
     last = d[-1] + bar / 2  # the last bar's half-bar line, when the song lasts that long
-    grid = np.sort(np.concatenate([d, (d[:-1] + d[1:]) / 2, [last] if last < duration else []]))
+    grid = np.concatenate([_halves(d), [last] if last < duration else []])  # (last: after every line)
     found = _sections_on_grid([float(x) for x in grid], duration, times, chroma, mfcc, rms, beats=beats,
                               bars_clear=bars_clear)
     out: list[Section] = []
@@ -694,6 +690,21 @@ def _bar_rows(beats: list[float], downbeats: list[float], times: np.ndarray, chr
     X = np.asarray(rows)
     return X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
 
+
+
+def _halves(x) -> np.ndarray:
+    """The times `x` (sorted) with the midpoint of each two neighbours between them: bar lines and
+    their half-bar lines, beats and their eighths."""
+    x = np.asarray(x, dtype=float)
+    return np.sort(np.concatenate([x, (x[:-1] + x[1:]) / 2]))
+
+
+def _half_bars(beats: list[float], downbeats: list[float], times: np.ndarray,
+               chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A slow song's half-bar grid (`_halves` of its bar lines) and its rows there (`_bar_rows` of
+    its eighths on that grid: the song as heard at double speed, as the search sees it)."""
+    grid = _halves(downbeats)
+    return grid, _bar_rows([float(x) for x in _halves(beats)], [float(x) for x in grid], times, chroma)
 
 def _repeat_ends(rows: np.ndarray, min_bars: int = STRIPE_BARS) -> tuple[np.ndarray, np.ndarray]:
     """How strongly repeats start, and how strongly they stop, at each bar line (0 .. n bars).
