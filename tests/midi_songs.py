@@ -359,7 +359,6 @@ def render(name: str) -> Rendered:
     return Rendered(piece, d / "song.wav", t["beats"], t["downbeats"], t["sections"], t["beats_per_bar"])
 
 
-
 def analysed(name: str):
     """The piece rendered (`render`) and its song map from the real analysis, cached beside the
     renders (CACHE / "analysis"): what the tests that hold a score's analysis to its truth start from."""
@@ -367,6 +366,7 @@ def analysed(name: str):
 
     r = render(name)
     return r, analyze_song(r.wav, cache_dir=CACHE / "analysis")
+
 
 def _publish(work: Path, d: Path, truth: dict) -> None:
     """Move a finished render from `work` (a folder inside the cache folder `d`, so on the same file

@@ -8,9 +8,6 @@ bar before and after (219 on the annotated bar line both), label pairs agreeing 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import midi_songs
@@ -23,7 +20,6 @@ pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(m
 def test_neighbours_of_the_same_material_with_no_change_of_sound_are_one_section(song_id, within, on_bar, found):
     # POP909 052 (SEEN_S5; annotated iABCxABC) and 200 (SEEN_S8): without the merge 11 and 10
     # boundaries found, the same 6 of 7 (6 on the bar line) and 5 of 7 (4) within a bar
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render(song_id))

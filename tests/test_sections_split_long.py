@@ -10,9 +10,6 @@ one 321 -> 345; label pairs agreeing 1476 -> 1471 of 1979.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -54,7 +51,6 @@ def test_a_split_section_keeps_its_name_and_is_a_guess():
 def test_a_long_section_the_search_left_whole_is_split_at_its_change(song_id, within, on_bar):
     # POP909 174 (SEEN_S6) and 187 (SEEN_S7): without the split 2 of 5 within a bar (2 on the
     # annotated bar line) and 2 of 7 (2)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import song_accuracy
 
     row = song_accuracy.score(pop909_songs.render(song_id))
