@@ -157,6 +157,29 @@ def half_bar_line(song: SongAnalysis, bar: int) -> bool:
     return paired_bars(song) and bar % 2 == 1
 
 
+# The strength of a place in the bar, the one rule for it: the planner's downbeat bonus here, and
+# where a paced slot too long for any take is split when no phrase, section or bonus decides
+# (`pacing.metric_weight`). The downbeat, then (a 4-beat bar) its half bar, beat 3: when the grid
+# counts a slow piece's eighths or a third more beats than are heard, beats 1 and 3 are the heard
+# ones and 2 and 4 fall between them. A paired song's half-bar line (`half_bar_line`) is no downbeat.
+HALF_BAR = 3  # the half bar of a 4-beat bar (1-based beat in the bar)
+
+
+def metric_weight(song: SongAnalysis, bar: int, beat_in_bar: int) -> int:
+    """How strong a place in the bar the `beat_in_bar`-th beat (1-based) of the heard bar `bar`
+    (0-based, -1 for a pickup) is: 2 on a bar line at either tempo (a heard downbeat that is no
+    paired song's half-bar line, `half_bar_line`), 1 on a 4-beat bar's half bar (`HALF_BAR`), else 0:
+    a paired song's half-bar line too, which falls half a beat off the half tempo's beat."""
+    if beat_in_bar == 1:
+        return 0 if half_bar_line(song, bar) else 2
+    return 1 if song.beats_per_bar == 4 and beat_in_bar == HALF_BAR else 0
+
+
+def on_bar_line(song: SongAnalysis, bar: int, beat_in_bar: int) -> bool:
+    """A heard downbeat that is a bar line at either tempo (`metric_weight` 2)."""
+    return metric_weight(song, bar, beat_in_bar) == 2
+
+
 # Under a weak pulse a cut on a beat that no onset marks may be a beat of the guessed grid between
 # the heard ones (a slow piece tracked at double tempo, half a beat off): `attack_beat` moves it to
 # the tracked beat next to it that an onset marks (an attack the grid also has). Measured (analysis
@@ -262,7 +285,7 @@ def cut_places(song: SongAnalysis, fps: int, total: int) -> list[_Cut]:
             sec_name, sec_index = section_beats[i]
             sec_sure = song.sure_section(sec_index)
         phrase = 0
-        strong = in_bar == 1 and not half_bar_line(song, bar0)  # a bar line at either tempo
+        strong = on_bar_line(song, bar0, in_bar)  # a bar line at either tempo
         if strong and bar0 >= 0:
             # the latest section whose bar line is at or before this bar counts the phrases
             k = max((j for j, b in enumerate(section_bars) if b <= bar0), default=0) if found else None

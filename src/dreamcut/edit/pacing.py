@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from dreamcut.analysis.audio import SongAnalysis
+from dreamcut.edit import cut_places
 from dreamcut.edit.cut_places import OFF_BAR_NOTE, _Cut, section_bar, section_downbeat
 from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _tc, _usable_frames
 from dreamcut.spec import TransitionSpec
@@ -125,20 +126,14 @@ def _paced_slots(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], 
 
 # Where a slot too long for any take is split and no phrase, section or bonus decides (under a weak
 # pulse a plain downbeat is worth no bonus, `cut_places.cut_places`), the split went to the latest beat
-# within reach, often beat 2 or 4. It goes to the stronger place of the bar first: its downbeat, then
-# (a 4-beat bar) its half bar, beat 3. When the grid counts a slow piece's eighths or a third more
-# beats than are heard, beats 1 and 3 are the heard ones and 2 and 4 fall between them: Beethoven's
-# Op. 59/2 Allegretto (108 bpm tracked at 72, pulse 0.18) split a slot on beat 4 of bar 23, 278 ms
-# from any score beat (benchmarks/song_accuracy.py: planned cuts on a beat 9 of 11 -> 10 of 11).
-HALF_BAR = 3  # the half bar of a 4-beat bar (1-based beat in the bar)
-
-
+# within reach, often beat 2 or 4. It goes to the stronger place of the bar first
+# (`cut_places.metric_weight`): Beethoven's Op. 59/2 Allegretto (108 bpm tracked at 72, pulse 0.18)
+# split a slot on beat 4 of bar 23, 278 ms from any score beat (benchmarks/song_accuracy.py: planned
+# cuts on a beat 9 of 11 -> 10 of 11).
 def metric_weight(song: SongAnalysis, cut: _Cut) -> int:
-    """How strong a place in the bar `cut` is: 2 on the downbeat, 1 on a 4-beat bar's half bar
-    (`HALF_BAR`), else 0."""
-    if cut.beat_in_bar == 1:
-        return 2
-    return 1 if song.beats_per_bar == 4 and cut.beat_in_bar == HALF_BAR else 0
+    """How strong a place in the bar `cut` is (`cut_places.metric_weight`): 2 on a bar line at either
+    tempo, 1 on a 4-beat bar's half bar, else 0."""
+    return cut_places.metric_weight(song, cut.bar - 1, cut.beat_in_bar)
 
 
 def _pacing_text(pacing) -> str:
