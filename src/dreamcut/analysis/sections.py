@@ -442,8 +442,7 @@ def _on_bar_lines(secs: list[Section], downbeats: list[float], beats: list[float
     d = np.asarray(downbeats, dtype=float)
     if len(secs) < 2 or len(d) == 0 or _beats_a_bar(beats, downbeats) != ON_BAR_LINES_BEATS:
         return secs
-    starts = [secs[0].start] + [round(float(d[_bar_at(d, s.start)]), 4) for s in secs[1:]]
-    return _assemble(secs, starts, duration)
+    return _assemble(secs, _nearest_bar_lines(secs, d), duration)
 
 
 # A song's boundaries keep to a 4-bar phrase lattice when more than this share of them (and
@@ -550,7 +549,7 @@ def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], duration:
     """
     d = np.asarray(downbeats, dtype=float)
     grid, half_rows = halves
-    nearest = [found[0].start] + [float(d[_bar_at(d, s.start)]) for s in found[1:]]
+    nearest = _nearest_bar_lines(found, d)
     on_line = [Section(t, s.end, s.label, s.confidence) for t, s in zip(nearest, found)]
     on_bars = _repeat_end_targets(on_line, downbeats, _repeat_ends(rows, SLOW_STRIPE_BARS), 1)
     on_halves = _repeat_end_targets(on_line, [float(x) for x in grid], _repeat_ends(half_rows, 2 * SLOW_STRIPE_BARS), 2)
@@ -609,6 +608,12 @@ def _beats_a_bar(beats, downbeats) -> int:
 def _bar_at(d: np.ndarray, t: float) -> int:
     """The index of the bar line in `d` (the downbeats, an array) nearest `t`."""
     return int(np.argmin(np.abs(d - t)))
+
+
+def _nearest_bar_lines(secs: list[Section], d: np.ndarray) -> list[float]:
+    """Each section's start (the first as it is) on the bar line in `d` (the downbeats, an array)
+    nearest it (`_bar_at`), to 0.1 ms as every moved start is kept."""
+    return [secs[0].start] + [round(float(d[_bar_at(d, s.start)]), 4) for s in secs[1:]]
 
 
 def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
