@@ -503,7 +503,7 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
         return secs
     starts = [secs[0].start]
     for b, sec in zip(bars, secs[1:]):
-        if abs(d[b] - sec.start) > ON_BAR:  # on its repeat's own beat (the bar lines unclear): it stays
+        if _off_bar_line(d, b, sec.start):  # on its repeat's own beat (the bar lines unclear): it stays
             starts.append(sec.start)
             continue
         off = (b - phase) % PHRASE
@@ -555,7 +555,7 @@ def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], duration:
     on_halves = _repeat_end_targets(on_line, [float(x) for x in grid], _repeat_ends(half_rows, 2 * SLOW_STRIPE_BARS), 2)
     starts = [found[0].start]
     for sec, near, to_bar, to_half in zip(found[1:], nearest[1:], on_bars[1:], on_halves[1:]):
-        half_on_bar = float(d[max(0, int(np.searchsorted(d, to_half + 1e-3)) - 1)])
+        half_on_bar = _bar_line_before(d, to_half)
         agree = abs(to_bar - half_on_bar) < 1e-3
         starts.append(round(to_bar, 4) if agree and abs(to_bar - near) > 1e-3 else sec.start)
     return _assemble(found, starts, duration)
@@ -578,7 +578,7 @@ def _sections_searched(downbeats: list[float], duration: float, times: np.ndarra
         if out:
             on_grid = float(np.min(np.abs(grid - start))) < 1e-3
             if on_grid:  # on a bar line: there; on a half-bar line: the bar line before it
-                start = float(d[max(0, int(np.searchsorted(d, start + 1e-3)) - 1)])
+                start = _bar_line_before(d, start)
             # (off the grid: a repeat's own beat where the bar lines are unclear, kept as it is)
             if start <= out[-1].start + 1e-6:
                 continue  # two grid steps of one bar: the first section found there stands
@@ -608,6 +608,19 @@ def _beats_a_bar(beats, downbeats) -> int:
 def _bar_at(d: np.ndarray, t: float) -> int:
     """The index of the bar line in `d` (the downbeats, an array) nearest `t`."""
     return int(np.argmin(np.abs(d - t)))
+
+
+def _bar_line_before(d: np.ndarray, t: float) -> float:
+    """The bar line in `d` (the downbeats, an array) at `t` or the last before it (the first when
+    none is): where a start on a half-bar line of a slow song's search counts (`_sections_searched`,
+    `_slow_to_repeat_ends`)."""
+    return float(d[max(0, int(np.searchsorted(d, t + 1e-3)) - 1)])
+
+
+def _off_bar_line(d: np.ndarray, b: int, t: float) -> bool:
+    """A start at `t` more than ON_BAR from its nearest bar line `d[b]` (`_bar_at`): on a repeat's own
+    beat where the bar lines are unclear, which moves only onto a bar line."""
+    return abs(float(d[b]) - t) > ON_BAR
 
 
 def _nearest_bar_lines(secs: list[Section], d: np.ndarray) -> list[float]:
@@ -766,7 +779,7 @@ def _repeat_end_targets(found: list[Section], downbeats: list[float], ends: tupl
     starts = [found[0].start]
     for sec in found[1:]:
         b = _bar_at(d, sec.start)
-        if abs(d[b] - sec.start) > ON_BAR or not 0 < b < n:
+        if _off_bar_line(d, b, sec.start) or not 0 < b < n:
             starts.append(sec.start)
             continue
         w = np.arange(max(1, b - reach), min(n, b + reach + 1))
