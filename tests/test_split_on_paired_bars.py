@@ -4,12 +4,14 @@ nearly as likely pairs into the half tempo's bars, and only every other heard ba
 slot too long for any take is split on the strongest place of the bar (`edit.pacing.metric_weight`),
 which is the same rule as the planner's downbeat (`edit.cut_places.metric_weight`): under a weak pulse
 (no downbeat bonus) a heard half-bar line weighed as much as the bar line before it, and the later one
-won."""
+won. Likewise a paced cut off a doubtful downbeat goes to the nearest sure bar line of the half tempo
+(`edit.pacing._sure_beat_near`), and a paced cut on a half-bar line is said to be off the bar line
+(`edit.pacing._off_bar`)."""
 
 from __future__ import annotations
 
-from dreamcut.edit.cut_places import cut_places, half_bar_line, metric_weight
-from dreamcut.edit.pacing import _paced_slots
+from dreamcut.edit.cut_places import OFF_BAR_NOTE, cut_places, half_bar_line, metric_weight
+from dreamcut.edit.pacing import _off_bar, _paced_slots, _sure_beat_near
 from test_planner import FPS, grid_song, shots_for
 
 
@@ -38,3 +40,22 @@ def test_a_split_slot_of_a_paired_song_goes_to_a_bar_line_of_the_half_tempo():
     assert len(splits) > 4  # 8-bar slots (11 s) no 3.6 s take fills (4.5 s slowed: 3.3 heard bars)
     assert all(c.beat_in_bar == 1 for c in splits)
     assert all(c.bar % 2 == 1 for c in splits)  # heard bars 1, 3, 5, ...: 6 of 14 on heard bars 4, 8, 12, ... before
+
+
+def test_a_paced_cut_off_a_doubtful_downbeat_goes_to_a_bar_line_of_the_half_tempo():
+    song = paired_song(pulse=1.0)
+    song.beat_confidence = [1.0] * len(song.beats)
+    song.beat_confidence[3 * 8] = 0.1  # heard bar 8's downbeat (a bar line at either tempo) is doubtful
+    i = _sure_beat_near(song, song.downbeats[8], 8)
+    assert song.beats[i] in (song.downbeats[6], song.downbeats[10])  # was heard bar 7's, a half-bar line
+
+
+def test_a_paced_cut_on_a_half_bar_line_is_said_off_the_bar_line():
+    song = paired_song(pulse=1.0)
+    total = int(round(song.duration * FPS))
+    by_bar = {(c.bar, c.beat_in_bar): c for c in cut_places(song, FPS, total)}
+    assert _off_bar(song, by_bar[(11, 1)]) is None  # heard bar 11 (0-based 10): a bar line at either tempo
+    assert _off_bar(song, by_bar[(10, 1)]).startswith(OFF_BAR_NOTE)  # was None: mid-bar at the half tempo
+    song.beat_confidence = [1.0] * len(song.beats)
+    song.beat_confidence[3 * 8] = 0.1  # the bar line it is in is doubtful (heard bar 9's, 0-based 8)
+    assert "doubtful" in _off_bar(song, by_bar[(10, 1)])

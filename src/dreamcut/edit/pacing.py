@@ -8,7 +8,7 @@ import numpy as np
 
 from dreamcut.analysis.audio import SongAnalysis
 from dreamcut.edit import cut_places
-from dreamcut.edit.cut_places import OFF_BAR_NOTE, _Cut, section_bar, section_downbeat
+from dreamcut.edit.cut_places import OFF_BAR_NOTE, _Cut, half_bar_line, on_bar_line, section_bar, section_downbeat
 from dreamcut.edit.shots import MIN_SPEED, ShotInput, _Clip, _tc, _usable_frames
 from dreamcut.spec import TransitionSpec
 
@@ -76,14 +76,16 @@ def _pace_points(song: SongAnalysis, f0: int, f1: int, fps: int, pacing) -> list
 
 def _sure_beat_near(song: SongAnalysis, t: float, bars: int) -> int:
     """The beat a paced cut at `t` goes to: the nearest beat when the analysis is sure of it,
-    else the nearest sure downbeat within half the pace (`bars`) either side, else the nearest
-    sure beat within a bar, else the nearest beat (a doubtful one; the clip's reason says so)."""
+    else the nearest sure downbeat within half the pace (`bars`) either side (a bar line at either
+    tempo: not a paired song's half-bar line, `cut_places.half_bar_line`), else the nearest sure
+    beat within a bar, else the nearest beat (a doubtful one; the clip's reason says so)."""
     i = song.nearest_beat(t)
     if song.sure_beat(i):
         return i
     bar = song.beat_period * song.beats_per_bar
     reach = max(1, bars // 2) * bar + 0.05
-    downs = [song.nearest_beat(d) for d in song.downbeats if abs(d - t) <= reach]
+    downs = [song.nearest_beat(d) for k, d in enumerate(song.downbeats)
+             if abs(d - t) <= reach and not half_bar_line(song, k)]
     sure = [j for j in downs if song.sure_beat(j)]
     if not sure:
         sure = [j for j in range(len(song.beats)) if abs(song.beats[j] - t) <= bar + 0.05 and song.sure_beat(j)]
@@ -222,12 +224,15 @@ def _paced_clips(song: SongAnalysis, group: list[ShotInput], inner: list[_Cut], 
 
 
 def _off_bar(song: SongAnalysis, cut: _Cut | None) -> str | None:
-    """Why a paced cut is not on a downbeat (None when it is, or when the director's section start
-    put it there): the downbeats near it are doubtful beats with no sure one within reach, its
-    section is heard starting far from any bar line, or no take is long enough to reach the next one."""
-    if cut is None or cut.beat_in_bar == 1 or (cut.section_start and "sections" in song.corrected):
+    """Why a paced cut is not on a downbeat (a bar line at either tempo, `cut_places.on_bar_line`;
+    None when it is, or when the director's section start put it there): the downbeats near it are
+    doubtful beats with no sure one within reach, its section is heard starting far from any bar
+    line, or no take is long enough to reach the next one."""
+    if cut is None or on_bar_line(song, cut.bar - 1, cut.beat_in_bar) or \
+            (cut.section_start and "sections" in song.corrected):
         return None
     bar = song.bar_index(song.beats[cut.beat])
+    bar -= 1 if half_bar_line(song, bar) else 0  # a paired song's bar begins on the heard bar line before
     down = song.nearest_beat(song.downbeats[bar]) if 0 <= bar < len(song.downbeats) else -1
     if down >= 0 and not song.sure_beat(down):
         return (f"{OFF_BAR_NOTE}: the downbeats near it are doubtful beats (the two beat trackers disagree) "
