@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.sections import _name_segments, _phrases_apart, _repeat_bounds, _same_material
+from dreamcut.analysis.repeats import apart
+from dreamcut.analysis.sections import _name_segments, _repeat_bounds, _same_material
 
 
 def _bars(pattern: str, seed: int = 0) -> np.ndarray:
@@ -17,9 +18,9 @@ def _bars(pattern: str, seed: int = 0) -> np.ndarray:
 
 
 def test_a_pickup_bar_is_no_section_and_the_stronger_of_two_close_boundaries_stays():
-    assert _phrases_apart([1, 8, 16], {1: 0.9, 8: 0.8, 16: 0.7}, 4) == [8, 16]
-    assert _phrases_apart([8, 10, 16], {8: 0.5, 10: 0.9, 16: 0.7}, 4) == [10, 16]
-    assert _phrases_apart([2, 4], {2: 1.0, 4: 0.5}, 2) == [2, 4]  # a short song: phrases of 2 bars
+    assert apart({1: 0.9, 8: 0.8, 16: 0.7}, 4) == [8, 16]
+    assert apart({8: 0.5, 10: 0.9, 16: 0.7}, 4) == [10, 16]
+    assert apart({2: 1.0, 4: 0.5}, 2) == [2, 4]  # a short song: phrases of 2 bars
 
 
 def test_a_returning_phrase_inside_a_longer_section_does_not_make_it_the_same_material():

@@ -3,7 +3,7 @@
 Boundaries come from where repeated material starts (`_repeat_bounds`, structure features) and a
 checkerboard novelty on the bar-by-bar self-similarity (`_sections_on_grid`; a slow song's bars
 are split in two for it, `_sections`), strongest first, every section at least a phrase long
-(`_phrases_apart`). In a song in four, a section found much longer than the song's others is then
+(`repeats.apart`). In a song in four, a section found much longer than the song's others is then
 split on its own 4-bar phrase grid where its timbre and harmony change most (`_splits`,
 `_split_long`, `_bar_novelty`). Each boundary then moves, within two bars, onto the bar line where
 repeated material starts or stops most (`_repeat_ends`, `_to_repeat_ends`: the smoothed curves put
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.repeats import LOOP_BARS, SAME_BAR, runs, with_exact_repeats
+from dreamcut.analysis.repeats import LOOP_BARS, SAME_BAR, apart, runs, with_exact_repeats
 from dreamcut.analysis.song import Section
 
 
@@ -655,7 +655,7 @@ def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray
     min_gap = 8 if nbars >= LONG_SONG else max(1, half)
     bounds = _pick_peaks(novelty, min_gap=min_gap, nbars=nbars)
     # a repeat "starting" within a phrase of the song's start is the first phrase's pickup, no
-    # section (`_phrases_apart` drops it): it must not push a change of sound there aside either
+    # section (`repeats.apart` drops it): it must not push a change of sound there aside either
     repeats = {b: v for b, v in _repeat_bounds(beats or [], downbeats, times, chroma).items() if b >= half}
     if repeats:
         # a repeat boundary wins over a change of sound within min_gap bars of it (a repeat
@@ -665,7 +665,7 @@ def _sections_on_grid(downbeats: list[float], duration: float, times: np.ndarray
     top = float(novelty.max()) or 1.0
     # a repeat starting is surer than a change of sound alone (NOVELTY_TRUST)
     strength_of = {b: max(NOVELTY_TRUST * novelty[b] / top, repeats.get(b, (0.0, 0.0))[0]) for b in bounds}
-    bounds = _phrases_apart(bounds, strength_of, half)
+    bounds = apart(strength_of, half)  # (a phrase apart; the song's start counts as a boundary)
     segs = [0] + bounds + [nbars]
     labels = _segment_names(Xn, loud, segs)
     out = []
@@ -829,16 +829,6 @@ def _segment_names(Xn: np.ndarray, loud: list[float], segs: list[int]) -> list[s
     sig = [Xn[a:b].mean(axis=0) for a, b in spans]  # segment signatures: mean feature, loudness
     lv = [float(np.mean(loud[a:b])) for a, b in spans]
     return _name_segments(sig, lv, spans, len(Xn), bars=Xn)
-
-
-def _phrases_apart(bounds: list[int], strength: dict[int, float], phrase: int) -> list[int]:
-    """The boundaries, strongest first, that leave every section at least `phrase` bars long
-    (the song's start counts as a boundary: a pickup bar or two is not an intro)."""
-    kept: list[int] = [0]
-    for b in sorted(bounds, key=lambda b: -strength[b]):
-        if all(abs(b - k) >= phrase for k in kept):
-            kept.append(b)
-    return sorted(kept[1:])
 
 
 def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
