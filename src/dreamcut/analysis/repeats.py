@@ -92,13 +92,14 @@ def repeat_ends(n: int, reps: list[tuple[int, int, int]]) -> dict[int, float]:
     return out
 
 
-def apart(bounds: dict[int, float], gap: int) -> list[int]:
-    """The boundaries, strongest first, at least `gap` bars from the song's start and from each other."""
-    kept: list[int] = [0]
+def apart(bounds: dict[int, float], gap: int, from_start: bool = True) -> list[int]:
+    """The boundaries, strongest first (the earlier of two as strong), at least `gap` bars from each
+    other and (`from_start`) from the song's start."""
+    kept: list[int] = []
     for b in sorted(bounds, key=lambda b: (-bounds[b], b)):
-        if all(abs(b - k) >= gap for k in kept):
+        if all(abs(b - k) >= gap for k in kept) and not (from_start and b < gap):
             kept.append(b)
-    return sorted(kept[1:])
+    return sorted(kept)
 
 
 def phrase_goes_on(rows: np.ndarray, t: int, same: float = SAME_BAR) -> bool:

@@ -854,11 +854,7 @@ def _pick_peaks(nov: np.ndarray, *, min_gap: int, nbars: int) -> list[int]:
     reach = max(1, min_gap // 2)
     peaks = [i for i in range(1, nbars)
              if nov[i] >= thresh and nov[i] >= nov[max(0, i - reach): i + reach + 1].max() - 1e-9]
-    chosen: list[int] = []
-    for i in sorted(peaks, key=lambda i: -nov[i]):
-        if all(abs(i - c) >= min_gap for c in chosen):
-            chosen.append(i)
-    return sorted(chosen)
+    return apart({i: float(nov[i]) for i in peaks}, min_gap, from_start=False)
 
 
 def _same_material(bars: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
