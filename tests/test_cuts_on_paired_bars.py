@@ -41,3 +41,15 @@ def test_a_minuet_heard_at_its_tempo_cuts_its_sections_on_their_pairs_of_bars():
     half_bar = float(np.median(np.diff(r.downbeats))) / 2
     near = [np.min(np.abs(cuts - b)) <= half_bar + 0.07 for b in r.sections]
     assert len(near) == 3 and all(near)  # was 0 of 3: a cut a bar before or after each
+
+
+def test_a_paced_cut_off_a_doubtful_bar_line_goes_to_a_bar_line_of_the_pairs():
+    # Haydn's Op. 1/1 Menuetto, swaying (heard in threes, its half tempo nearly as likely): the paced
+    # cut due on heard bar 57, a doubtful beat, went to the nearest sure heard bar line, bar 56, the
+    # second bar of a pair (`edit.pacing._sure_beat_near`); it goes to bar 55, where the pair begins
+    r, a = midi_songs.analysed("haydn-minuet-sway")
+    assert a.beats_per_bar == 3 and 0 < a.other_octave < a.tempo
+    cuts = midi_songs.planned_cuts(a)
+    ref = np.array(r.beats)
+    assert all(np.min(np.abs(ref - m["record_start"])) <= 0.07 for m in cuts)
+    assert all(m["bar"] % 2 == 1 for m in cuts if m["beat_in_bar"] == 1)  # bar 56 before
