@@ -36,7 +36,7 @@ from dreamcut.edit.pacing import AUTO_CALM, AUTO_FAST, _paced_clips, pacing_shor
 from dreamcut.edit.pins import _anchors, pin_doubt, pin_time
 from dreamcut.edit.placing import LOST_TRANSITION, _place_cuts
 from dreamcut.edit.report import DEGRADED_MARKS, degraded, degraded_items, explain
-from dreamcut.edit.shots import MAX_SPEED, MIN_SPEED, ShotInput, _Clip, _usable_frames
+from dreamcut.edit.shots import MAX_SPEED, MIN_SPEED, ShotInput, _Clip, _usable_frames, beat_frames
 from dreamcut.edit.trim import DEFECT_WEIGHTS, _retime_and_trim
 from dreamcut.errors import BadInput
 from dreamcut.timeline import VERSION, make_clip, make_transition
@@ -77,7 +77,7 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
                            where=s.shot_id, fix=f"choose an in point between 0 and {s.take_seconds:.2f} s")
 
     total = int(round(song.duration * fps))
-    beat_frames = max(1, int(round(song.beat_period * fps)))
+    one_beat = beat_frames(song, fps)
     cuts = cut_places(song, fps, total)
     anchors = _anchors(song, shots, cuts, fps, total)
 
@@ -97,11 +97,11 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
             # The grid is a guess: cut only on phrase starts and section boundaries when they suffice.
             try:
                 firm = [c for c in inner if c.phrase or (c.section_start and c.section_sure)]
-                chosen = _place_cuts(group, firm, f0, f1, fps, beat_frames, song_media)
+                chosen = _place_cuts(group, firm, f0, f1, fps, one_beat, song_media)
             except BadInput:
                 chosen = None
         if chosen is None:
-            chosen = _place_cuts(group, inner, f0, f1, fps, beat_frames, song_media)
+            chosen = _place_cuts(group, inner, f0, f1, fps, one_beat, song_media)
         starts = [f0] + [c.frame for c in chosen]
         ends = starts[1:] + [f1]
         for k, shot in enumerate(group):

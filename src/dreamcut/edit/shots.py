@@ -56,6 +56,13 @@ def _usable_frames(shot: ShotInput, fps: int) -> int:
     return max(0, int(math.floor((shot.take_seconds - start) * fps + 1e-6)))
 
 
+def beat_frames(song, fps: int) -> int:
+    """A beat of the song (`SongAnalysis.beat_period`) in record frames, 1 at least: what the cuts'
+    placing (`planner.plan_edit`) and the trim (`trim._retime_and_trim`) measure transition handles in,
+    so both leave the same room."""
+    return max(1, int(round(song.beat_period * fps)))
+
+
 def _handle_frames(shot: ShotInput, beat_frames: int) -> int:
     if shot.transition.kind == "cut":
         return 0

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from dreamcut.analysis.audio import SongAnalysis
-from dreamcut.edit.shots import MIN_SPEED, _Clip, _handle_frames, _usable_frames
+from dreamcut.edit.shots import MIN_SPEED, _Clip, _handle_frames, _usable_frames, beat_frames
 
 
 # How much each kind of take defect is worth avoiding, per occurrence plus per second.
@@ -18,7 +18,7 @@ DEFECT_WEIGHTS = {"frozen": 1.0, "freeze": 1.0, "flash": 2.0, "hard_cut": 3.0, "
 
 
 def _retime_and_trim(clips: list[_Clip], song: SongAnalysis, fps: int) -> None:
-    beat_frames = max(1, int(round(song.beat_period * fps)))
+    one_beat = beat_frames(song, fps)
     # 1. speed: 1.0 when the take is long enough, else slowed (>= 0.8x by the planner's limits).
     for c in clips:
         rec = c.end - c.start
@@ -34,7 +34,7 @@ def _retime_and_trim(clips: list[_Clip], song: SongAnalysis, fps: int) -> None:
     halves: list[int] = []
     for k in range(len(clips) - 1):
         a, b = clips[k], clips[k + 1]
-        h = _handle_frames(a.shot, beat_frames)
+        h = _handle_frames(a.shot, one_beat)
         h = min(h, (a.end - a.start) // 2, (b.end - b.start) // 2)
         halves.append(h)
     want = list(halves)
