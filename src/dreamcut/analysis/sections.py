@@ -211,9 +211,10 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # Before the names, fewer spurious boundaries: neighbours of the same material with no change
     # of sound between them are one section (`_merged_alike`; the splits are not looked at).
     kept = _merged_alike(kept, downbeats, duration, times, chroma, mfcc, rms)
-    # Then, in a song in four with usual bars, each boundary (the splits too) is chosen afresh within
-    # RECHOOSE_REACH bars by a score of the evidence at each bar line (`_rechosen`).
-    if halves is None and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
+    # Then, in a long song (LONG_SONG bars or more) in four with usual bars, each boundary (the splits
+    # too) is chosen afresh within RECHOOSE_REACH bars by a score of the evidence at each bar line
+    # (`_rechosen`).
+    if halves is None and len(d) >= LONG_SONG and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
         kept, split = _rechosen_sections(kept, split, d, duration,
                                          _boundary_curves(downbeats, duration, times, chroma, mfcc, rms, rows))
     return _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
@@ -230,11 +231,18 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
 # as target, L2 1 on standardised features; the weights here are over the standard deviations, the
 # means drop out of a choice within a window) on the 65 studied POP909 songs in four with bars
 # under LONG_BAR (DEV, SEEN_S5 ... SEEN_S11), at the boundaries of analysis version 79. Held out
-# strictly a set at a time (fitted on the seven others): boundaries within a bar 420 -> 431 of 557
-# (dev 44 -> 46, s5 42 -> 43, s6 56 -> 58, s7 51 -> 55, s8 58 -> 60, s9 54, s10 58, s11 57: no set
-# fewer), found 935 -> 923, near an annotated one 404 -> 416. A boundary moves only when the best
-# bar line scores RECHOOSE_MARGIN over its own (held out: margin 0 428, 1.0 424; reach 2: 420-422;
-# slow songs' bars too, reach 3: 422-431 with s5 losing up to 9, so they are left out).
+# strictly a set at a time (fitted on the seven others; with LONG_SONG, below): boundaries within a
+# bar 420 -> 430 of 557 (dev 44 -> 46, s5 42 -> 43, s6 56 -> 58, s7 51 -> 55, s8 58 -> 59, s9 54,
+# s10 58, s11 57: no set fewer), on the annotated bar line 276 -> 297, found 935 -> 924, near an
+# annotated one 404 -> 415; with these weights (all 65 songs) 428, 304 on the bar line, 923 found,
+# 409 near one (s11 57 -> 56). A boundary moves only when the best bar line scores RECHOOSE_MARGIN
+# over its own (held out, before LONG_SONG: margin 0 428, 0.5 431, 1.0 424; reach 2: 420-422; slow
+# songs' bars too, reach 3: 422-431 with s5 losing up to 9, so they are left out). Only a song
+# of LONG_SONG bars or more is looked at: the fit's songs are 180 s excerpts (51-104 bars, all but
+# five of them 64 or more); the scores' renders in four (24-66 bars; whole pieces, their sections a
+# form's long strains) lost 4 of their 68 boundaries within a bar with every length looked at
+# (maple 2 -> 1, haydn-presto 2 -> 0, k80-rondo 4 -> 3: 24, 48, 50 bars), none with LONG_SONG (their
+# three rows of 66 bars unchanged), and the studied POP909 songs kept 428 of the 429 (in-sample).
 RECHOOSE_REACH = 3
 RECHOOSE_MARGIN = 0.5
 RECHOOSE_WEIGHTS = (
