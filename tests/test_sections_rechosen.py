@@ -2,7 +2,7 @@
 score of the evidence at each bar line (`analysis.sections._rechosen`, `_boundary_curves`).
 
 Held out a studied POP909 set at a time (weights fitted on the other seven): boundaries within a bar
-420 -> 430 of 557, no set fewer, found 935 -> 924, near an annotated one 404 -> 415 (songs of
+420 -> 429 of 557, no set fewer, found 935 -> 933, near an annotated one 404 -> 416 (songs of
 LONG_SONG bars or more: the scores' shorter renders are left as they were).
 """
 
