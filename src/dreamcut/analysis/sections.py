@@ -15,10 +15,10 @@ phase of a 4-bar phrase lattice, the others move onto it (`_on_phrase_lattice`).
 repeats whole phrases exactly, the ends of its long repeats with no boundary near are added
 (`repeats.with_exact_repeats`). Then two neighbours of the same material with no change of sound
 between them become one (`_merged_alike`; the splits are not looked at). Then, in a song in four
-with bars under LONG_BAR, each boundary (the splits too) is chosen afresh among the bar lines within
-RECHOOSE_REACH bars by a score fitted on the studied POP909 songs: the changes of sound and harmony,
-repeat starts and stops, loudness and the phrase lattice there (`_rechosen`, `_boundary_curves`). Last, the sections are
-named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
+of LONG_SONG bars or more with bars under LONG_BAR, each boundary but a sure one (the splits too) is
+chosen afresh among the bar lines within RECHOOSE_REACH bars by a score fitted on the studied POP909
+songs: the changes of sound and harmony, repeat starts and stops, loudness and the phrase lattice
+there (`_rechosen`, `_boundary_curves`). Last, the sections are named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
 verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
 order), loudness and position, different material under different names while the five last; a
 split is left out of the naming and keeps the name of the section it splits (`_with_splits`).
