@@ -105,3 +105,33 @@ def test_a_fast_pop909_song_with_sparse_beats_keeps_its_tempo(song_id, bpm):
     ref, est = np.array(song.beats), np.array(a.beats)
     assert a.tempo == pytest.approx(bpm, abs=0.5)
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("019", 61.0), ("301", 58.5)])
+def test_a_ballad_whose_bass_plays_every_other_heard_beat_is_heard_at_its_tempo(song_id, bpm):
+    """POP909 019 (DEV, 61 bpm) and 301 (SEEN_S11, 58.5 bpm) were heard at 122 and 117 (beat F 0.66):
+    below EIGHTHS_BPM, but their bass holds a grid at half that tempo (4.07, 4.44 over BALLAD_BASS_GRID)
+    and plays on every other heard beat (0.43, 0.22 under BALLAD_ALTERNATION: `beats._ballad_half`)."""
+    import mir_eval
+
+    from dreamcut.analysis.audio import analyze_song
+
+    song = pop909_songs.render(song_id)
+    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
+    ref, est = np.array(song.beats), np.array(a.beats)
+    assert a.tempo == pytest.approx(bpm, abs=0.5)
+    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("207", 110.0), ("260", 120.0)])
+def test_a_song_at_its_own_tempo_near_the_ballads_bass_keeps_it(song_id, bpm):
+    """POP909 207 (SEEN_S8, 110 bpm; bass alternating 0.41 but its half-beat grid 3.52) and 260
+    (SEEN_S9, 120 bpm; 3.57 and 0.51): the songs at their own tempo nearest `beats._ballad_half`'s
+    thresholds keep their tempo."""
+    from dreamcut.analysis.audio import analyze_song
+
+    song = pop909_songs.render(song_id)
+    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
+    assert a.tempo == pytest.approx(bpm, abs=0.5)
