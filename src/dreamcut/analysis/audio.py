@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from dreamcut.analysis.beats import (_ballad_half, _beat_confidence, _on_the_beat, _refine_beats, _regularise,
-                                      _slow_song_eighths, _track_beats, tempo_evidence)
+                                      _slow_song_eighths, _track_beats, mid_band, tempo_evidence)
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
 from dreamcut.analysis.metre import CLEAR_BARS, _metre
@@ -145,7 +145,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     beat_frames = _on_the_beat(beat_frames, low, oenv, chroma)
     beat_frames, tempo = _slow_song_eighths(beat_frames, tempo, oenv, low, chroma, sr)
     heard_frames = beat_frames
-    beat_frames, tempo = _ballad_half(beat_frames, tempo, oenv, low, chroma, sr)
+    beat_frames, tempo = _ballad_half(beat_frames, tempo, oenv, low, chroma, sr, mid_band(mel_db, sr))
     by_bass = len(beat_frames) < len(heard_frames)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
     refined, shift = _refine_beats(y, sr, times[beat_frames])
