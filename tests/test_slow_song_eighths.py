@@ -105,3 +105,73 @@ def test_a_fast_pop909_song_with_sparse_beats_keeps_its_tempo(song_id, bpm):
     ref, est = np.array(song.beats), np.array(a.beats)
     assert a.tempo == pytest.approx(bpm, abs=0.5)
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("019", 61.0), ("301", 58.5)])
+def test_a_ballad_whose_bass_plays_every_other_heard_beat_is_heard_at_its_tempo(song_id, bpm):
+    """POP909 019 (DEV, 61 bpm) and 301 (SEEN_S11, 58.5 bpm) were heard at 122 and 117 (beat F 0.66):
+    below EIGHTHS_BPM, but their bass holds a grid at half that tempo (4.07, 4.44 over BALLAD_BASS_GRID)
+    and plays on every other heard beat (0.43, 0.22 under BALLAD_ALTERNATION: `beats._ballad_half`)."""
+    import mir_eval
+
+    from dreamcut.analysis.audio import analyze_song
+
+    song = pop909_songs.render(song_id)
+    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
+    ref, est = np.array(song.beats), np.array(a.beats)
+    assert a.tempo == pytest.approx(bpm, abs=0.5)
+    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("207", 110.0), ("260", 120.0)])
+def test_a_song_at_its_own_tempo_near_the_ballads_bass_keeps_it(song_id, bpm):
+    """POP909 207 (SEEN_S8, 110 bpm; bass alternating 0.41 but its half-beat grid 3.52) and 260
+    (SEEN_S9, 120 bpm; 3.57 and 0.51): the songs at their own tempo nearest `beats._ballad_half`'s
+    thresholds keep their tempo."""
+    from dreamcut.analysis.audio import analyze_song
+
+    song = pop909_songs.render(song_id)
+    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
+    assert a.tempo == pytest.approx(bpm, abs=0.5)
+
+
+def _with_drums(song_id: str, wav, kick: int, snare: int) -> None:
+    """The POP909 song's first SECONDS with a General MIDI drum track in its annotated grid (kick on beats
+    1 and 3 at velocity `kick`, snare on 2 and 4 at `snare`, closed hi-hat eighths), rendered as
+    pop909_songs.render does."""
+    import pretty_midi
+
+    t = pop909_songs.truth(song_id)
+    pm = pretty_midi.PrettyMIDI(str(pop909_songs._path(song_id, "{id}.mid")))
+    beat = 60.0 / t.bpm
+    drums = pretty_midi.Instrument(program=0, is_drum=True, name="DRUMS")
+    k0 = int(np.ceil((t.first_note - 0.01 - t.bar0) / beat))
+    for k in range(k0, int((pop909_songs.SECONDS + 3.0 - t.bar0) / beat)):
+        for half in (0.0, 0.5):
+            at = t.bar0 + (k + half) * beat
+            notes = [(42, 70)] + ([(36, kick) if k % 2 == 0 else (38, snare)] if half == 0.0 else [])
+            drums.notes += [pretty_midi.Note(velocity=v, pitch=p, start=at, end=at + 0.1) for p, v in notes]
+    pm.instruments.append(drums)
+    midi_songs.write_excerpt(midi_songs.synthesize(pm, pop909_songs.SECONDS + 3.0, wav.parent), pop909_songs.SECONDS, wav)
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("187", 120.0), ("220", 124.0)])
+def test_a_pop_beat_with_its_kick_on_one_and_three_keeps_its_tempo(song_id, bpm, tmp_path):
+    """POP909 187 (SEEN_S7) and 220 (SEEN_S8) with a drum kit, the kick loud on 1 and 3 (127) and a soft
+    snare on 2 and 4 (45): their bass plays on every other heard beat as a ballad's does (grid 4.9 and
+    4.7, alternation 0.33 and 0.30) and they were heard at half their tempo (beat F 0.66); the snare
+    answers the kick in the mid band (0.57, 0.55 over BALLAD_BACKBEAT: `beats._backbeat`)."""
+    import mir_eval
+
+    from dreamcut.analysis.audio import analyze_song
+
+    wav = tmp_path / "song.wav"
+    _with_drums(song_id, wav, kick=127, snare=45)
+    song = pop909_songs.render(song_id)
+    a = analyze_song(wav)
+    ref, est = np.array(song.beats), np.array(a.beats)
+    assert a.tempo == pytest.approx(bpm, abs=0.5)
+    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
