@@ -125,6 +125,22 @@ def test_a_ballad_whose_bass_plays_every_other_heard_beat_is_heard_at_its_tempo(
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_a_ballad_halved_by_its_bass_starts_its_sections_on_its_own_downbeats():
+    """POP909 050 (SEEN_S5, 65 bpm, heard at 130): halved by its bass, its sections are searched on the
+    bars it was heard with (half bars of its own), 11 of its 14 starts half a bar from a downbeat; each
+    goes to the next downbeat (`sections.on_next_downbeats`): within a bar of the annotated 5 -> 6."""
+    from dreamcut.analysis.audio import analyze_song
+
+    song = pop909_songs.render("050")
+    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
+    assert a.tempo == pytest.approx(65.0, abs=0.5)
+    d = np.array(a.downbeats)
+    assert all(np.min(np.abs(d - s.start)) < 0.01 for s in a.sections[1:])
+    assert midi_songs.sections_heard(song, a)["section_hit_count"] >= 6
+    assert a.octave_doubt()  # the double it was heard at is said beside the tempo
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 @pytest.mark.parametrize("song_id,bpm", [("207", 110.0), ("260", 120.0)])
 def test_a_song_at_its_own_tempo_near_the_ballads_bass_keeps_it(song_id, bpm):
     """POP909 207 (SEEN_S8, 110 bpm; bass alternating 0.41 but its half-beat grid 3.52) and 260

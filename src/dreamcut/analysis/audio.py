@@ -31,7 +31,7 @@ from dreamcut.analysis.beats import (_ballad_half, _beat_confidence, _on_the_bea
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
 from dreamcut.analysis.metre import CLEAR_BARS, _metre
-from dreamcut.analysis.sections import _sections
+from dreamcut.analysis.sections import _sections, on_next_downbeats
 from dreamcut.analysis.song import ANALYSIS_VERSION, LABELS, Section, SongAnalysis
 from dreamcut.analysis.tempo import DRIFT, HOP, WEAK_PULSE, _tempo_curve_points, other_octave
 from dreamcut.errors import BadInput
@@ -119,6 +119,14 @@ def _click_track(sr: int, seconds: float = 3.0) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def _kept_beats(refined: np.ndarray, frames: np.ndarray, duration: float) -> tuple[list[int], list[float], np.ndarray]:
+    """(the indices kept, their times, their frames) of the refined beats: a "beat" in the last 0.1 s
+    is the song's end (the fade), not a beat; one pulled a few ms before 0 by the refinement is the
+    song's first beat, kept at 0."""
+    keep = [k for k, t in enumerate(refined) if -0.05 <= t < duration - 0.1]
+    return keep, [max(0.0, float(refined[k])) for k in keep], np.asarray([frames[k] for k in keep], dtype=int)
+
+
 def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                     progress: Callable[[float], None] | None = None) -> SongAnalysis:
     """The analysis on decoded mono samples (no I/O)."""
@@ -150,11 +158,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
     refined, shift = _refine_beats(y, sr, times[beat_frames])
     confidence = _beat_confidence(refined, _refine_beats(y, sr, times[_regularise(other, oenv)])[0])
-    # A "beat" in the last 0.1 s is the song's end (the fade), not a beat.
-    # (A beat pulled a few ms before 0 by the refinement is the song's first beat: keep it at 0.)
-    keep = [k for k, t in enumerate(refined) if -0.05 <= t < duration - 0.1]
-    beats = [max(0.0, float(refined[k])) for k in keep]
-    beat_frames = np.asarray([beat_frames[k] for k in keep], dtype=int)
+    keep, beats, beat_frames = _kept_beats(refined, beat_frames, duration)
     confidence = [round(float(confidence[k]), 3) for k in keep]
     if len(beats) >= 2:
         # The slope of a straight line through the beats: robust to one late beat.
@@ -193,14 +197,13 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
         # its eighths and their bars (half bars of its own): searched on its own slow bars, the 14 ballads
         # halved lost 12 boundaries on the annotated bar line (276 -> 264 of the 88 studied songs) and one
         # within a bar (POP909 019, 024: tests/test_sections_*); as heard, every section column is as it
-        # was before the halving. A section may then start half a bar from a downbeat (on beat 3).
-        hrefined, _ = _refine_beats(y, sr, times[heard_frames])
-        hkeep = [k for k, t in enumerate(hrefined) if -0.05 <= t < duration - 0.1]
-        hbeats = [max(0.0, float(hrefined[k])) for k in hkeep]
-        hframes = np.asarray([heard_frames[k] for k in hkeep], dtype=int)
+        # was before the halving. A start half a bar from a downbeat then goes to the next one
+        # (`sections.on_next_downbeats`).
+        _, hbeats, hframes = _kept_beats(_refine_beats(y, sr, times[heard_frames])[0], heard_frames, duration)
         hbpb, hfirst, hcontrast = _metre(hframes, chroma, low, len(oenv), beats_per_bar, oenv=oenv)
-        sections = _sections([hbeats[i] for i in range(hfirst, len(hbeats), hbpb)], duration, times, chroma, mfcc, rms,
-                             beats=hbeats, bars_clear=hcontrast >= CLEAR_BARS)
+        heard = _sections([hbeats[i] for i in range(hfirst, len(hbeats), hbpb)], duration, times, chroma, mfcc, rms,
+                          beats=hbeats, bars_clear=hcontrast >= CLEAR_BARS)
+        sections = on_next_downbeats(heard, downbeats, duration)
     else:
         sections = _sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats,
                              bars_clear=bar_contrast >= CLEAR_BARS)
