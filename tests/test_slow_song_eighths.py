@@ -71,13 +71,8 @@ def test_a_sparser_beat_is_halved_only_when_its_bass_alternates():
     assert _slow_song_eighths(beats, 136.0, oenv, low, chroma, SR)[1] == pytest.approx(68.0)
 
 
-@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
-@pytest.mark.parametrize("song_id,bpm", [("174", 73.0), ("183", 71.0)])
-def test_a_slow_pop909_song_is_heard_at_its_tempo(song_id, bpm):
-    """POP909 174 (SEEN_S6, 73 bpm): its even eighths, nothing between them, were heard as the beat at
-    146 (beat F 0.665); measured 0.998 at 73.0. POP909 183 (SEEN_S7, 71 bpm): heard at 142 with a
-    little between its eighths (0.31 of the onsets on them) and the bass alternating (0.38: EIGHTHS_SPARSE,
-    EIGHTHS_ALTERNATION); measured 0.998 at 71.0. Either way the double is named as the other octave."""
+def _heard_at(song_id: str, bpm: float):
+    """POP909 `song_id`'s analysis, heard at `bpm` with its annotated beats (beat F >= 0.95)."""
     import mir_eval
 
     from dreamcut.analysis.audio import analyze_song
@@ -87,6 +82,17 @@ def test_a_slow_pop909_song_is_heard_at_its_tempo(song_id, bpm):
     ref, est = np.array(song.beats), np.array(a.beats)
     assert a.tempo == pytest.approx(bpm, abs=0.5)
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+    return a
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("174", 73.0), ("183", 71.0)])
+def test_a_slow_pop909_song_is_heard_at_its_tempo(song_id, bpm):
+    """POP909 174 (SEEN_S6, 73 bpm): its even eighths, nothing between them, were heard as the beat at
+    146 (beat F 0.665); measured 0.998 at 73.0. POP909 183 (SEEN_S7, 71 bpm): heard at 142 with a
+    little between its eighths (0.31 of the onsets on them) and the bass alternating (0.38: EIGHTHS_SPARSE,
+    EIGHTHS_ALTERNATION); measured 0.998 at 71.0. Either way the double is named as the other octave."""
+    a = _heard_at(song_id, bpm)
     assert a.other_octave == pytest.approx(2 * bpm, rel=0.03)
 
 
@@ -96,15 +102,7 @@ def test_a_fast_pop909_song_with_sparse_beats_keeps_its_tempo(song_id, bpm):
     """POP909 248 (SEEN_S9, 138 bpm): 0.347 of the onsets between its beats, but its bass on every beat
     alike (0.588: EIGHTHS_ALTERNATION); POP909 261 (SEEN_S9, 134 bpm): its bass alternates (0.41), but
     0.416 between its beats (EIGHTHS_SPARSE). Both were halved as a ballad's eighths (beat F 0.66)."""
-    import mir_eval
-
-    from dreamcut.analysis.audio import analyze_song
-
-    song = pop909_songs.render(song_id)
-    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
-    ref, est = np.array(song.beats), np.array(a.beats)
-    assert a.tempo == pytest.approx(bpm, abs=0.5)
-    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+    _heard_at(song_id, bpm)
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
@@ -113,15 +111,7 @@ def test_a_ballad_whose_bass_plays_every_other_heard_beat_is_heard_at_its_tempo(
     """POP909 019 (DEV, 61 bpm) and 301 (SEEN_S11, 58.5 bpm) were heard at 122 and 117 (beat F 0.66):
     below EIGHTHS_BPM, but their bass holds a grid at half that tempo (4.07, 4.44 over BALLAD_BASS_GRID)
     and plays on every other heard beat (0.43, 0.22 under BALLAD_ALTERNATION: `beats._ballad_half`)."""
-    import mir_eval
-
-    from dreamcut.analysis.audio import analyze_song
-
-    song = pop909_songs.render(song_id)
-    a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
-    ref, est = np.array(song.beats), np.array(a.beats)
-    assert a.tempo == pytest.approx(bpm, abs=0.5)
-    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+    _heard_at(song_id, bpm)
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
