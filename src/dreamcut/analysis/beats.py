@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.tempo import HOP, _despike, _local_tempo, _tempo_level, moves
+from dreamcut.analysis.tempo import HOP, LEVEL_WINDOW_S, _despike, _grid_contrast, _local_tempo, _tempo_level, moves
 
 
 def _harmonic_novelty(chroma: np.ndarray, half: int) -> np.ndarray:
@@ -498,8 +498,6 @@ def _ballad_half(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: np.nda
     """(beat frames, tempo): every other beat at half the tempo (`_halved`) when the tracked beats are a
     ballad's eighth notes by its bass (BALLAD_BPM, BALLAD_BASS_GRID, BALLAD_ALTERNATION) and no backbeat
     answers the bass in the mid band `mid` (`_backbeat` under BALLAD_BACKBEAT), else as tracked."""
-    from dreamcut.analysis.tempo import LEVEL_WINDOW_S, _grid_contrast
-
     frames = np.asarray(frames, dtype=int)
     if not BALLAD_BPM[0] <= tempo < BALLAD_BPM[1] or len(frames) < 16:
         return frames, tempo

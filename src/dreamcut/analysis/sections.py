@@ -18,10 +18,12 @@ between them become one (`_merged_alike`; the splits are not looked at). Then, i
 of LONG_SONG bars or more with bars under LONG_BAR, each boundary but a sure one (the splits too) is
 chosen afresh among the bar lines within RECHOOSE_REACH bars by a score fitted on the studied POP909
 songs: the changes of sound and harmony, repeat starts and stops, loudness and the phrase lattice
-there (`_rechosen`, `_boundary_curves`). Last, the sections are named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro /
-verse / chorus / bridge / outro from repetition (`_same_material`: the same bars in the same
-order), loudness and position, different material under different names while the five last; a
-split is left out of the naming and keeps the name of the section it splits (`_with_splits`).
+there (`_rechosen`, `_boundary_curves`). Last, the sections are named from the bars they hold at
+their final boundaries (`_renamed`, `_name_segments`): intro / verse / chorus / bridge / outro from
+repetition (`_same_material`: the same bars in the same order), loudness and position, different
+material under different names while the five last; a split is left out of the naming and keeps
+the name of the section it splits (`_with_splits`). A ballad halved by its bass is searched on the
+bars it was heard with, and its starts put on its own downbeats after (`on_next_downbeats`).
 """
 
 from __future__ import annotations
@@ -330,7 +332,7 @@ def _rechosen_sections(kept: list[Section], split: list[int], d: np.ndarray, dur
     """The sections and the splits (bar indices) with every boundary where `_rechosen` puts it, but
     a sure one (confidence 1: an exact repeat's end, the strongest repeat start); two on one bar
     line are one (a section's start before a split's), a start off the bar lines stays."""
-    bars = {_bar_at(d, s.start) for s in kept[1:] if abs(d[_bar_at(d, s.start)] - s.start) <= ON_BAR} | set(split)
+    bars = {_bar_at(d, s.start) for s in kept[1:] if not _off_bar_line(d, _bar_at(d, s.start), s.start)} | set(split)
     to = _rechosen(sorted(bars), curves)
     for s in kept[1:]:  # a sure boundary stays
         if s.confidence >= 1.0 and _bar_at(d, s.start) in to:
@@ -338,7 +340,7 @@ def _rechosen_sections(kept: list[Section], split: list[int], d: np.ndarray, dur
     moved = [kept[0]]
     for s in kept[1:]:
         b = _bar_at(d, s.start)
-        start = round(float(d[to[b]]), 4) if b in to and abs(d[b] - s.start) <= ON_BAR else s.start
+        start = round(float(d[to[b]]), 4) if b in to and not _off_bar_line(d, b, s.start) else s.start
         moved.append(Section(start, s.end, s.label, s.confidence))
     moved = [moved[0]] + sorted(moved[1:], key=lambda s: s.start)
     out = _assemble(moved, [s.start for s in moved], duration)
@@ -766,16 +768,19 @@ def _off_bar_line(d: np.ndarray, b: int, t: float) -> bool:
 # annotated boundaries, on the annotated bar line 38 -> 36, found near one 49 -> 51; the downbeat
 # before instead: 48, 28 and 49.
 def on_next_downbeats(secs: list[Section], downbeats: list[float], duration: float) -> list[Section]:
-    """The sections with each start (but the first) that is off the `downbeats` on the next one (the
-    last before it past the last downbeat); two on one downbeat are one (`_assemble`)."""
+    """The sections with each start (but the first) that is off the `downbeats` (`_off_bar_line`) on
+    the next one (the last before it past the last downbeat); two on one downbeat are one
+    (`_assemble`)."""
     d = np.asarray(downbeats, dtype=float)
     if len(secs) < 2 or len(d) == 0:
         return secs
     starts = [secs[0].start]
     for s in secs[1:]:
-        k = int(np.searchsorted(d, s.start - ON_BAR))
-        on = k < len(d) and abs(d[k] - s.start) <= ON_BAR
-        starts.append(s.start if on else round(float(d[min(k, len(d) - 1)] if k < len(d) else d[-1]), 4))
+        if not _off_bar_line(d, _bar_at(d, s.start), s.start):
+            starts.append(s.start)
+            continue
+        k = int(np.searchsorted(d, s.start))
+        starts.append(round(float(d[k] if k < len(d) else d[-1]), 4))
     return _assemble(secs, starts, duration)
 
 
