@@ -268,20 +268,12 @@ def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray,
     from the bar before, and one less the likeness of the bar's row to the bar before's; each
     scaled to its largest."""
     n = len(downbeats)
-    edges = np.searchsorted(times, list(downbeats) + [duration])
-    tim, har, loud = [], [], []
-    for i in range(n):
-        a, b = int(edges[i]), max(int(edges[i + 1]), int(edges[i]) + 1)
-        tim.append(mfcc[1:, a:b].mean(axis=1))
-        har.append(chroma[:, a:b].mean(axis=1))
-        loud.append(np.log(rms[a:b].mean() + 1e-9))
-    T = np.asarray(tim)
     out = []
-    for X in ((T - T.mean(axis=0)) / (T.std(axis=0) + 1e-9), np.asarray(har)):
-        Xn = X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
+    for ssm in _bar_likeness(downbeats, duration, times, chroma, mfcc):
         for half in (1, 2, 4):
-            nov = _checkerboard_novelty(Xn @ Xn.T, half)
+            nov = _checkerboard_novelty(ssm, half)
             out.append(nov / (float(nov.max()) or 1.0))
+    loud = [np.log(rms[a:b].mean() + 1e-9) for a, b in _bar_spans(downbeats, duration, times)]
     starts, stops = _repeat_ends(rows)
     out += [starts[:n] / (float(starts.max()) or 1.0), stops[:n] / (float(stops.max()) or 1.0)]
     L = np.asarray(loud)
@@ -473,20 +465,33 @@ def _bar_novelty(downbeats: list[float], duration: float, times: np.ndarray, chr
     largest value, summed, and scaled to 1. (Loudness and `_bar_rows` as third and fourth curves
     found 3 fewer annotated boundaries with `_split_long`.)
     """
-    edges = np.searchsorted(times, list(downbeats) + [duration])
-    tim, har = [], []
-    for i in range(len(downbeats)):
-        a, b = int(edges[i]), max(int(edges[i + 1]), int(edges[i]) + 1)
-        tim.append(mfcc[1:, a:b].mean(axis=1))
-        har.append(chroma[:, a:b].mean(axis=1))
-    T = np.asarray(tim)
     total = np.zeros(len(downbeats))
-    for X in ((T - T.mean(axis=0)) / (T.std(axis=0) + 1e-9), np.asarray(har)):
-        Xn = X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
+    for ssm in _bar_likeness(downbeats, duration, times, chroma, mfcc):
         for half in SPLIT_KERNELS:
-            nov = _checkerboard_novelty(Xn @ Xn.T, half)
+            nov = _checkerboard_novelty(ssm, half)
             total += nov / (float(nov.max()) or 1.0)
     return total / (float(total.max()) or 1.0)
+
+
+def _bar_spans(downbeats: list[float], duration: float, times: np.ndarray) -> list[tuple[int, int]]:
+    """Each bar's frames (first, past the last; one frame at least) in `times`."""
+    edges = np.searchsorted(times, list(downbeats) + [duration])
+    return [(int(edges[i]), max(int(edges[i + 1]), int(edges[i]) + 1)) for i in range(len(downbeats))]
+
+
+def _bar_likeness(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
+                  mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bar-by-bar self-similarities (cosine) of each bar's mean timbre (MFCC 1-19, standardised
+    over the song: its loudness, MFCC 0, left out) and of its mean chroma (`_bar_novelty`,
+    `_boundary_curves`)."""
+    spans = _bar_spans(downbeats, duration, times)
+    T = np.asarray([mfcc[1:, a:b].mean(axis=1) for a, b in spans])
+    H = np.asarray([chroma[:, a:b].mean(axis=1) for a, b in spans])
+    out = []
+    for X in ((T - T.mean(axis=0)) / (T.std(axis=0) + 1e-9), H):
+        Xn = X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-9)
+        out.append(Xn @ Xn.T)
+    return out[0], out[1]
 
 
 def _splits(bounds: list[int], downbeats: list[float], beats: list[float], duration: float, times: np.ndarray,
