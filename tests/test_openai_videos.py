@@ -142,8 +142,27 @@ def test_chaos_faults_are_transient_with_retry_after(start_serve, monkeypatch):
 
 def test_dreamcut_serve_honours_idempotency_and_cancels_unbilled(backend, serve):
     assert backend.honours_idempotency() and backend.cancel_billing == CancelBilling.REFUNDED
+    before = serve.billing()
     job = backend.submit(_request(prompt="to be cancelled"), "cancel-me")
-    backend.cancel(job)  # dreamcut serve's DELETE stops a queued or running job
+    backend.cancel(job)  # dreamcut serve's POST /videos/{id}/cancel stops a queued or running job, then DELETE
+    backend.cancel(job)  # a second cancel (the first one's answer lost) finds it gone: nothing to do
+    with pytest.raises(ProviderError) as e:
+        backend.poll(job)
+    assert e.value.code == "not_found"
+    assert serve.billing()["billed_usd"] == before["billed_usd"]
+
+
+def test_a_cancel_that_comes_after_the_video_completed_keeps_it(backend, serve, tmp_path):
+    """A job given up just as it completed is billed: the cancel neither deletes nor refunds it, so
+    the orchestrator can take it (the DELETE it used first removed a paid video)."""
+    before = serve.billing()["billed_usd"]
+    job = backend.submit(_request(prompt="finished before the cancel"), "late-cancel")
+    assert _wait(backend, job).state == JobState.COMPLETED
+    backend.cancel(job)
+    assert backend.poll(job).state == JobState.COMPLETED
+    backend.download(job, tmp_path / "kept.mp4")
+    assert probe(tmp_path / "kept.mp4").video is not None
+    assert serve.billing()["billed_usd"] == pytest.approx(before + 4 * 0.02)
 
 
 # -- OpenAI's own API, as documented: retired, no idempotency key, no cancel ------------------------------

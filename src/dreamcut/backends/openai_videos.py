@@ -324,25 +324,29 @@ class OpenAIVideosBackend:
         return CancelBilling.REFUNDED if self.honours_idempotency() else CancelBilling.IMPOSSIBLE
 
     def cancel(self, job_id: str) -> None:
-        """`dreamcut serve` only (the official API has no cancel): DELETE the job; a queued or running
-        one (DELETE is for completed or failed videos, 409 invalid_video_state) is stopped with serve's
-        `POST /videos/{id}/cancel`, then deleted."""
+        """`dreamcut serve` only (the official API has no cancel): stop a queued or running job with
+        serve's `POST /videos/{id}/cancel`, then DELETE it. A job that is neither any more (409
+        invalid_video_state: a cancel before this one got through, or it ended) is deleted only when
+        it failed: a video that completed is billed, so it stays for the caller to take."""
         if not self.honours_idempotency():
             raise ProviderError(f"{self.name}: the /videos API has no cancel (DELETE only removes completed or failed "
                                 f"videos); the job runs on and is billed", code="cancel_unsupported")
         import openai
 
         try:
-            self._call(lambda c: c.videos.delete(job_id))
+            self._call(lambda c: c.post(f"/videos/{job_id}/cancel", cast_to=openai.types.Video))
         except ProviderError as e:
-            if e.code == "invalid_video_state":
-                self._call(lambda c: c.post(f"/videos/{job_id}/cancel", cast_to=openai.types.Video))
-                self._call(lambda c: c.videos.delete(job_id))  # now failed (cancelled): deletable
+            if e.code == "not_found":  # already deleted (a try before this one got through)
                 return
-            if e.code not in ("not_found", "video_not_found"):
+            if e.code != "invalid_video_state":
                 raise
-        except openai.NotFoundError:
-            pass
+            if self.poll(job_id).state == JobState.COMPLETED:
+                return
+        try:
+            self._call(lambda c: c.videos.delete(job_id))  # failed (cancelled): deletable
+        except ProviderError as e:
+            if e.code != "not_found":
+                raise
 
     def charged(self, request: GenerationRequest, status: JobStatus) -> float:
         """Dollars billed for a job that ended in `status`: a completed video costs its price (per

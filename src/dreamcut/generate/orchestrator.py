@@ -20,7 +20,9 @@ Durability contract (what makes "never pay twice, lose nothing" true, even after
 4. Transient failures that certainly did not create anything (429, refused connections, 5xx on
    polls) are retried with jittered exponential backoff, honouring Retry-After; terminal ones
    (content policy, invalid request) are recorded with the provider's reason and never retried.
-   A job the provider never finishes is cancelled after `job_timeout` and recorded as failed.
+   A job the provider never finishes is cancelled after `job_timeout` and recorded as failed;
+   one that completed as it was given up is billed, so it is taken. A cancel that meets only
+   transient errors decides nothing: the job stays in flight and the next run looks at it again.
    The ledger records what the provider bills, failures and cancels included (`charged`): a
    billed failure is charged; a job given up at a provider that cannot cancel, or bills
    cancels, keeps its price as spent. The budget guard counts spent + reserved + parked worst

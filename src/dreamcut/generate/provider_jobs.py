@@ -211,7 +211,9 @@ class ProviderJobs:
             try:
                 status = self._call(ref, key, poll)
             except _Failed as f:  # we give up on a job the provider may still finish: bill it as it will
-                billed, held, how = self._give_up(ref, backend, key, provider_id, request)
+                billed, held, how, finished = self._give_up(ref, backend, key, provider_id, request)
+                if finished is not None:
+                    return self._finished(ref, backend, key, request, finished)
                 raise _Failed(f.code, f"{f.message}; {how}", billed=billed, held=held, key=key) from None
             polls += 1
             # Our backoff and the provider's Retry-After are not how long such jobs take: learn nothing from this one.
@@ -220,10 +222,7 @@ class ProviderJobs:
                 if learning:
                     pacer.learn(sent[-1] - submitted_at, first_poll_found_it=polls == 1, last_running=last_running,
                                 aimed_at=aimed)
-                cost = self.charged(ref, backend, request, status, key)
-                with self._db:
-                    self.catalog.update_job(key, cost_usd=cost)
-                return status
+                return self._finished(ref, backend, key, request, status)
             if status.state.terminal:  # failed or cancelled there: charged what the provider bills for it
                 raise _Failed(status.error_code or status.state.value,
                               status.error_message or f"the provider reports {status.state.value}",
@@ -238,7 +237,9 @@ class ProviderJobs:
                 running = True
             last_running = sent[-1] - submitted_at
             if time.time() - submitted_at > limits.job_timeout:
-                billed, held, how = self._give_up(ref, backend, key, provider_id, request)
+                billed, held, how, finished = self._give_up(ref, backend, key, provider_id, request)
+                if finished is not None:
+                    return self._finished(ref, backend, key, request, finished)
                 raise _Failed("timeout", f"the provider did not finish within {limits.job_timeout:g} s; {how}",
                               billed=billed, held=held, key=key)
             # Not done: come back when the provider says, but not sooner than a small share of how
@@ -247,14 +248,24 @@ class ProviderJobs:
             after = after if after is not None else self.poll_interval
             self._sleep(max(after, pacer.repoll_floor(last_running, status.progress)))
 
+    def _finished(self, ref: BackendRef, backend: Backend, key: str, request: GenerationRequest,
+                  status: JobStatus) -> JobStatus:
+        """Job `key` completed at the provider: record what it bills (charged with its take) and return `status`."""
+        cost = self.charged(ref, backend, request, status, key)
+        with self._db:
+            self.catalog.update_job(key, cost_usd=cost)
+        return status
+
     def _give_up(self, ref: BackendRef, backend: Backend, key: str, provider_id: str,
-                 request: GenerationRequest) -> tuple[float, float, str]:
+                 request: GenerationRequest) -> tuple[float, float, str, JobStatus | None]:
         """Stop waiting for a provider job: cancel it where that helps. Returns (dollars it bills,
-        dollars kept reserved as the worst case of a refund that is not guaranteed, what happened)."""
+        dollars kept reserved as the worst case of a refund that is not guaranteed, what happened, and
+        the job's status when it completed as we gave up on it: billed, so the caller takes it).
+        A cancel that meets only transient errors leaves the job in flight (`_GaveUp`)."""
         billing = getattr(backend, "cancel_billing", CancelBilling.REFUNDED)
         price = self.job_price(ref, request, key)
         if billing == CancelBilling.IMPOSSIBLE:
-            return price, 0.0, f"{ref} cannot cancel: it finishes and bills there, so ${price:.2f} stays spent"
+            return price, 0.0, f"{ref} cannot cancel: it finishes and bills there, so ${price:.2f} stays spent", None
         seen: JobStatus | None = None
         if billing == CancelBilling.BILLED_IF_RUNNING:
             try:  # what the provider sees now decides the refund: look just before cancelling
@@ -262,23 +273,31 @@ class ProviderJobs:
             except (_Failed, _GaveUp):
                 seen = None
             if seen is not None and seen.state.terminal:  # it ended meanwhile: billed as it ended
-                return self.charged(ref, backend, request, seen, key), 0.0, f"it ended {seen.state.value} meanwhile"
+                return (self.charged(ref, backend, request, seen, key), 0.0, f"it ended {seen.state.value} meanwhile",
+                        seen if seen.state == JobState.COMPLETED else None)
         try:
             self._call(ref, key, lambda: backend.cancel(provider_id))
-        except (_Failed, _GaveUp) as e:
-            return price, 0.0, f"the cancel failed ({e}): ${price:.2f} kept as spent"
+        except _GaveUp as e:
+            # The cancel met only transient errors: it may have stopped the job (an answer lost after
+            # the provider acted on it) or not. Neither is known, so nothing is charged yet: the job
+            # stays in flight, and the next run looks at it again (cancels it, or bills it as it ended).
+            raise _GaveUp(f"the cancel got no answer ({e}); the next run looks at the job again") from None
+        except _Failed as e:
+            return price, 0.0, f"the cancel failed ({e}): ${price:.2f} kept as spent", None
         if billing == CancelBilling.BILLED:
-            return price, 0.0, f"cancelled; {ref} bills cancelled jobs, so ${price:.2f} stays spent"
+            return price, 0.0, f"cancelled; {ref} bills cancelled jobs, so ${price:.2f} stays spent", None
         if billing == CancelBilling.BILLED_IF_RUNNING:
             billed, held, how = cancel_outcome(ref, seen, price)
             if held:  # said at run time too: `dreamcut reconcile` lists it with its key, --release frees it
                 how += "; `dreamcut reconcile` lists it, `--release KEY` frees it once your invoice shows no charge"
-            return billed, held, how
+            return billed, held, how, None
         try:  # the provider's own word on what the cancelled job costs, when it says
             status = self._call(ref, key, lambda: backend.poll(provider_id))
         except (_Failed, _GaveUp):
-            return 0.0, 0.0, "cancelled"
-        return (self.charged(ref, backend, request, status, key) if status.state.terminal else 0.0), 0.0, "cancelled"
+            return 0.0, 0.0, "cancelled", None
+        if status.state == JobState.COMPLETED:  # it finished before the cancel reached it: billed, so taken
+            return self.charged(ref, backend, request, status, key), 0.0, "it completed before the cancel", status
+        return (self.charged(ref, backend, request, status, key) if status.state.terminal else 0.0), 0.0, "cancelled", None
 
     def _fetch(self, ref: BackendRef, backend: Backend, key: str, provider_id: str, dest: Path) -> Path:
         with self._db:
