@@ -18,8 +18,11 @@ between them become one (`_merged_alike`; the splits are not looked at). Then, i
 of LONG_SONG bars or more with bars under LONG_BAR, each boundary but a sure one (the splits too) is
 chosen afresh among the bar lines within RECHOOSE_REACH bars by a score fitted on the studied POP909
 songs: the changes of sound and harmony, repeat starts and stops, loudness and the phrase lattice
-there (`_rechosen`, `_boundary_curves`). Last, the sections are named from the bars they hold at
-their final boundaries (`_renamed`, `_name_segments`): intro / verse / chorus / bridge / outro from
+there (`_rechosen`, `_boundary_curves`). Then, inside a section left longer than ADD_LONGER bars, a
+start is added where a segmentation of the whole song over its bar lines wants one: the one that
+maximises a fitted score of the same evidence at its starts plus the annotated sections' lengths
+(`_added_starts`, `_best_starts`, `_start_rows`; a split, named with the section it splits). Last,
+the sections are named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro / verse / chorus / bridge / outro from
 repetition (`_same_material`: the same bars in the same order), loudness and position, different
 material under different names while the five last; a split is left out of the naming and keeps
 the name of the section it splits (`_with_splits`). A ballad halved by its bass is searched on the
@@ -377,6 +380,8 @@ def _rechosen_sections(kept: list[Section], split: list[int], d: np.ndarray, dur
 # the added starts without the lengths' prior (513 for 1219 found); with half of it 505 for 1126, with
 # twice 498 for 1083; the score without the pipeline's boundaries (511 for 1134, 494 near one);
 # starts added in every section with the pipeline's boundaries kept in the segmentation (516 for 1177).
+# ADD_LONGER 4, 6, 8, 12, 16: 505, 505, 503, 489, 486 within a bar for 1109, 1104, 1097, 1062, 1055
+# found (most added starts split a section of 9-12 bars).
 ADD_LONGER = 8
 ADD_INSIDE = 2  # bars an added start keeps from its section's ends
 START_WEIGHTS = (
