@@ -22,11 +22,12 @@ there (`_rechosen`, `_boundary_curves`). Then, inside a section left longer than
 start is added where a segmentation of the whole song over its bar lines wants one: the one that
 maximises a fitted score of the same evidence at its starts plus the annotated sections' lengths
 (`_added_starts`, `_best_starts`, `_start_rows`; a split, named with the section it splits). Last,
-the sections are named from the bars they hold at their final boundaries (`_renamed`, `_name_segments`): intro / verse / chorus / bridge / outro from
-repetition (`_same_material`: the same bars in the same order), loudness and position, different
-material under different names while the five last; a split is left out of the naming and keeps
-the name of the section it splits (`_with_splits`). A ballad halved by its bass is searched on the
-bars it was heard with, and its starts put on its own downbeats after (`on_next_downbeats`).
+the sections are named from the bars they hold at their final boundaries (`_renamed`,
+`_name_segments`): intro / verse / chorus / bridge / outro from repetition (`_same_material`: the
+same bars in the same order), loudness and position, different material under different names
+while the five last; a split is left out of the naming and keeps the name of the section it splits
+(`_with_splits`). A ballad halved by its bass is searched on the bars it was heard with, and its
+starts put on its own downbeats after (`on_next_downbeats`).
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
         # score of the same evidence and the annotated sections' lengths, wants one inside a section
         # left longer than ADD_LONGER bars (`_added_starts`): a split, named with the section it splits.
         final = [_bar_at(d, s.start) for s in kept[1:]] + split
-        split = sorted(set(split) | set(_added_starts(curves, starts, before, sure, final)))
+        split = sorted(set(split) | set(_added_starts(curves, starts, before, sure, final, rows)))
     return _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
 
 
@@ -458,17 +459,20 @@ def _best_starts(z: np.ndarray, forced: set[int]) -> list[int]:
 
 
 def _added_starts(curves: np.ndarray, starts: dict[int, float], split: list[int], sure: set[int],
-                  final: list[int]) -> list[int]:
+                  final: list[int], rows: np.ndarray | None = None) -> list[int]:
     """The bar lines where a start is added (`_best_starts` of START_WEIGHTS on `_start_rows`, with
     START_BIAS; `starts` {bar: confidence} and `split` the pipeline's boundaries before the re-choice,
     `sure` the bar lines that stay starts): those inside a section of the `final` boundaries (bar
-    indices) longer than ADD_LONGER bars, ADD_INSIDE bars or more from its ends."""
+    indices) longer than ADD_LONGER bars, ADD_INSIDE bars or more from its ends. With `rows`
+    (`_bar_rows`) a section that loops one phrase (`_loops`) stays whole, as in `_split_long`."""
     n = len(curves)
     z = _start_rows(curves, starts, split) @ np.asarray(START_WEIGHTS) + START_BIAS
     z[0] = -np.inf
     segs = [0] + sorted(set(final)) + [n]
+    long = [(a, e) for a, e in zip(segs[:-1], segs[1:])
+            if e - a > ADD_LONGER and not (rows is not None and _loops(rows, a, e))]
     return [b for b in _best_starts(z, {b for b in sure if 0 < b < n})
-            if any(a + ADD_INSIDE <= b <= e - ADD_INSIDE and e - a > ADD_LONGER for a, e in zip(segs[:-1], segs[1:]))]
+            if any(a + ADD_INSIDE <= b <= e - ADD_INSIDE for a, e in long)]
 
 
 # Two neighbouring sections are one (`_merged_alike`) when their bars are the same material
