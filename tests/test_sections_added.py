@@ -4,8 +4,8 @@ each bar line plus the annotated sections' lengths: `analysis.sections._best_sta
 (`_added_starts`).
 
 Held out a studied POP909 set at a time (fitted on the other eight): boundaries within a bar
-486 -> 503 of 629, no set fewer, on the annotated bar line 340 -> 356, found 1054 -> 1097, near
-an annotated one 467 -> 486, label pairs unchanged.
+486 -> 502 of 629, no set fewer, on the annotated bar line 340 -> 355, found 1054 -> 1092, near
+an annotated one 467 -> 485, label pairs unchanged.
 """
 
 from __future__ import annotations
