@@ -382,8 +382,9 @@ def _rechosen_sections(kept: list[Section], split: list[int], d: np.ndarray, dur
 # (tests/test_sections_exact_repeats.py) and held out 503 for 1097 found. Measured (held out, without
 # that guard) and not kept: the segmentation's starts in place of all the pipeline's (396 within a
 # bar for 837 found; its score raised by 1 to find about as many: 489 for 1111, label pairs 1737; by
-# 1.5: 505 for 1189, pairs 1768: the gain is the found boundaries, the names suffer); the added starts without the lengths' prior (513 for 1219 found); with half of it 505 for 1126, with
-# twice 498 for 1083; the score without the pipeline's boundaries (511 for 1134, 494 near one);
+# 1.5: 505 for 1189, pairs 1768: the gain is the found boundaries, the names suffer); the added
+# starts without the lengths' prior (513 for 1219 found); with half of it 505 for 1126, with twice
+# 498 for 1083; the score without the pipeline's boundaries (511 for 1134, 494 near one);
 # starts added in every section with the pipeline's boundaries kept in the segmentation (516 for 1177).
 # ADD_LONGER 4, 6, 8, 12, 16: 505, 505, 503, 489, 486 within a bar for 1109, 1104, 1097, 1062, 1055
 # found (most added starts split a section of 9-12 bars).
