@@ -115,6 +115,16 @@ def test_a_ballad_whose_bass_plays_every_other_heard_beat_is_heard_at_its_tempo(
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+@pytest.mark.parametrize("song_id,bpm", [("304", 56.0), ("314", 66.0)])
+def test_a_ballad_whose_heard_bars_are_half_bars_is_heard_at_its_tempo(song_id, bpm):
+    """POP909 304 (SEEN_S11, 56 bpm, heard at 112) and 314 (SEEN_S11, 66 bpm, heard at 132): their bass
+    leaves them at double (half-beat grid 2.97 and 3.08 under BALLAD_BASS_GRID), but each heard bar's
+    harmony is unlike the one two heard bars later, their own next bar (0.614 and 0.645 under
+    BALLAD_TWO_BARS: `beats._two_bar_likeness`); beat F was 0.66 at double."""
+    _heard_at(song_id, bpm)
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 def test_a_ballad_halved_by_its_bass_starts_its_sections_on_its_own_downbeats():
     """POP909 050 (SEEN_S5, 65 bpm, heard at 130): halved by its bass, its sections are searched on the
     bars it was heard with (half bars of its own), 11 of its 14 starts half a bar from a downbeat; each
@@ -180,4 +190,20 @@ def test_a_pop_beat_with_its_kick_on_one_and_three_keeps_its_tempo(song_id, bpm,
     a = analyze_song(wav)
     ref, est = np.array(song.beats), np.array(a.beats)
     assert a.tempo == pytest.approx(bpm, abs=0.5)
+    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_a_piece_in_three_at_its_own_tempo_is_not_halved_by_its_bars_harmony():
+    """Clara Schumann's Polonaise Op. 1 No. 4 (a development score, in three at 120): its harmony two
+    heard bars later is as unlike as a ballad's heard at double (0.63 under BALLAD_TWO_BARS), but that
+    measure is of songs heard in four (`beats._two_bar_likeness`); halved by it, beat F 0.99 -> 0.66."""
+    import mir_eval
+
+    from dreamcut.analysis.audio import analyze_song
+
+    r = midi_songs.render("clara-polonaise4")
+    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    assert a.tempo == pytest.approx(120.0, abs=1.0)
+    ref, est = np.array(r.beats), np.array(a.beats)
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07) >= 0.95
