@@ -222,12 +222,7 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # (`_rechosen`).
     if halves is None and len(d) >= LONG_SONG and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
         curves = _boundary_curves(downbeats, duration, times, chroma, mfcc, rms, rows)
-        starts: dict[int, float] = {}
-        for s in kept[1:]:
-            b = _bar_at(d, s.start)
-            starts[b] = max(starts.get(b, 0.0), s.confidence)
-        sure = {_bar_at(d, s.start) for s in kept[1:]
-                if s.confidence >= 1.0 or _off_bar_line(d, _bar_at(d, s.start), s.start)}
+        starts, sure = _start_bars(kept, d)
         before = list(split)
         kept, split = _rechosen_sections(kept, split, d, duration, curves)
         # Then a start is added where a segmentation of the whole song over its bar lines, by a fitted
@@ -401,6 +396,20 @@ START_BIAS = -3.94
 # studied POP909 songs, annotator 1: 529 sections, a third 8 bars long, a quarter 16, an eighth 4.
 SECTION_LENGTHS = {1: 35, 2: 21, 3: 12, 4: 65, 5: 6, 6: 2, 7: 9, 8: 186, 9: 22, 10: 3, 12: 9, 13: 2, 14: 4,
                    15: 5, 16: 133, 18: 4, 20: 1, 24: 4, 26: 1, 32: 4, 40: 1}
+
+
+def _start_bars(kept: list[Section], d: np.ndarray) -> tuple[dict[int, float], set[int]]:
+    """The section starts of `kept` (after the first) as `_added_starts` reads them: {bar index: the
+    highest confidence of a start there}, and the bar indices that stay starts (sure: confidence 1,
+    or off the bar lines)."""
+    starts: dict[int, float] = {}
+    sure: set[int] = set()
+    for s in kept[1:]:
+        b = _bar_at(d, s.start)
+        starts[b] = max(starts.get(b, 0.0), s.confidence)
+        if s.confidence >= 1.0 or _off_bar_line(d, b, s.start):
+            sure.add(b)
+    return starts, sure
 
 
 def _start_rows(curves: np.ndarray, starts: dict[int, float], split: list[int]) -> np.ndarray:
