@@ -42,7 +42,7 @@ def test_a_start_is_added_only_inside_a_long_section():
     for b in (8, 16, 24, 32, 40):
         curves[b, :7] = 1.0  # timbre, harmony and repeat starts change every 8 bars
     starts = {8: 0.6, 16: 0.6, 32: 0.6, 40: 0.6}
-    added = _added_starts(curves, starts, [], set(), sorted(starts))
+    added = _added_starts(curves, starts, [], set())
     assert added == [24]  # 16 .. 32 is longer than ADD_LONGER; the 8-bar sections stay whole
     assert 32 - 16 > ADD_LONGER >= 8
 

@@ -88,8 +88,7 @@ def test_pop_songs_exact_repeats_give_the_annotators_boundaries(song_id, before,
     one: 205 3/8 -> 6/11, 024 3/10 -> 5/12. Since the benchmark counts the bar line either side
     without float luck (`song_accuracy.BAR_SLACK`), `after` is that count on main (205: 7 -> 9) and
     `on_bar` the boundaries on the annotated bar line itself. Session 12's re-choice of every
-    boundary (`sections._rechosen`) moves 205's at bar 63 to 62 (annotated: 64): 9 -> 8, while the
-    88 studied songs gain 420 -> 428 within a bar and 276 -> 306 on the bar line."""
+    boundary moved 205's at bar 63 to 62 (annotated: 64): 9 -> 8; session 13 took it out."""
 
     import song_accuracy
 

@@ -67,8 +67,8 @@ def test_a_ballads_sections_do_not_depend_on_hearing_its_beat_as_the_quarter_or_
     assert _hits(song, on_eighths) >= 4
     # every section found one way starts within a bar of one found the other way, on a bar line;
     # "within a bar" as the benchmark counts it (`midi_songs.BAR_SLACK`): heard on its eighths the
-    # song's half bars are usual bars, so its boundaries are chosen afresh (`sections._rechosen`),
-    # and three of them sit exactly one bar (4.2105 s) from the quarters' (session 12)
+    # song's half bars are usual bars, and session 12's re-choice of every boundary (since taken
+    # out) put three of them exactly one bar (4.2105 s) from the quarters'
     bar = float(np.median(np.diff(bars))) + midi_songs.BAR_SLACK
     assert all(min(abs(a - b) for b in on_eighths) <= bar for a in on_quarters)
     assert all(min(abs(a - b) for b in on_quarters) <= bar for a in on_eighths)

@@ -15,13 +15,12 @@ phase of a 4-bar phrase lattice, the others move onto it (`_on_phrase_lattice`).
 repeats whole phrases exactly, the ends of its long repeats with no boundary near are added
 (`repeats.with_exact_repeats`). Then two neighbours of the same material with no change of sound
 between them become one (`_merged_alike`; the splits are not looked at). Then, in a song in four
-of LONG_SONG bars or more with bars under LONG_BAR, each boundary but a sure one (the splits too) is
-chosen afresh among the bar lines within RECHOOSE_REACH bars by a score fitted on the studied POP909
-songs: the changes of sound and harmony, repeat starts and stops, loudness and the phrase lattice
-there (`_rechosen`, `_boundary_curves`). Then, inside a section left longer than ADD_LONGER bars, a
+of LONG_SONG bars or more with bars under LONG_BAR, inside a section longer than ADD_LONGER bars a
 start is added where a segmentation of the whole song over its bar lines wants one: the one that
-maximises a fitted score of the same evidence at its starts plus the annotated sections' lengths
-(`_added_starts`, `_best_starts`, `_start_rows`; a split, named with the section it splits). Last,
+maximises a score fitted on the studied POP909 songs of the evidence at its starts (the changes of
+sound and harmony, repeat starts and stops, loudness, the phrase lattice: `_boundary_curves`,
+`_start_rows`) plus the annotated sections' lengths (`_added_starts`, `_best_starts`; a split,
+named with the section it splits). Last,
 the sections are named from the bars they hold at their final boundaries (`_renamed`,
 `_name_segments`): intro / verse / chorus / bridge / outro from repetition (`_same_material`: the
 same bars in the same order), loudness and position, different material under different names
@@ -217,57 +216,24 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # Before the names, fewer spurious boundaries: neighbours of the same material with no change
     # of sound between them are one section (`_merged_alike`; the splits are not looked at).
     kept = _merged_alike(kept, downbeats, duration, times, chroma, mfcc, rms)
-    # Then, in a long song (LONG_SONG bars or more) in four with usual bars, each boundary (the splits
-    # too) is chosen afresh within RECHOOSE_REACH bars by a score of the evidence at each bar line
-    # (`_rechosen`).
+    # Then, in a long song (LONG_SONG bars or more) in four with usual bars, a start is added where a
+    # segmentation of the whole song over its bar lines, by a fitted score of the evidence at each bar
+    # line and the annotated sections' lengths, wants one inside a section longer than ADD_LONGER
+    # bars (`_added_starts`): a split, named with the section it splits.
     if halves is None and len(d) >= LONG_SONG and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
         curves = _boundary_curves(downbeats, duration, times, chroma, mfcc, rms, rows)
         starts, sure = _start_bars(kept, d)
-        before = list(split)
-        kept, split = _rechosen_sections(kept, split, d, duration, curves)
-        # Then a start is added where a segmentation of the whole song over its bar lines, by a fitted
-        # score of the same evidence and the annotated sections' lengths, wants one inside a section
-        # left longer than ADD_LONGER bars (`_added_starts`): a split, named with the section it splits.
-        final = [_bar_at(d, s.start) for s in kept[1:]] + split
-        split = sorted(set(split) | set(_added_starts(curves, starts, before, sure, final, rows)))
+        split = sorted(set(split) | set(_added_starts(curves, starts, split, sure, rows)))
     return _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
 
 
-# Each final boundary is chosen afresh among the bar lines within RECHOOSE_REACH bars of it by a
-# linear score of the evidence there (`_rechosen`): the change of timbre and of harmony at each bar
-# line (checkerboard novelty of 1, 2 and 4 bars either side), where repeats start and stop
-# (`_repeat_ends`), the change of loudness, the change from the bar before (`_bar_rows`), each also
-# against its largest within RECHOOSE_REACH bars, whether the bar line is on the song's 4-bar phrase
-# lattice (and on its 2-bar one: `_phrase_lattice` of the boundaries), whether it is the boundary's
-# own bar line and how far from it (`_boundary_curves`, `_rechoice_rows`). RECHOOSE_WEIGHTS was fitted
-# (session 12) as a conditional logit (softmax over each boundary's 7 bar lines, the annotated one
-# as target, L2 1 on standardised features; the weights here are over the standard deviations, the
-# means drop out of a choice within a window) on the 65 studied POP909 songs in four with bars
-# under LONG_BAR (DEV, SEEN_S5 ... SEEN_S11), at the boundaries of analysis version 79. Held out
-# strictly a set at a time (fitted on the seven others; with LONG_SONG, below, and an exact repeat's
-# end left where it is): boundaries within a bar 420 -> 429 of 557 (dev 44 -> 47, s5 42, s6 56 -> 58,
-# s7 51 -> 55, s8 58, s9 54, s10 58, s11 57: no set fewer), on the annotated bar line 276 -> 300,
-# found 935 -> 933, near an annotated one 404 -> 416; with these weights (all 65 songs) 428 (dev 48,
-# s5 42, s6 57, s7 55, s8 57, s9 55, s10 58, s11 56), 306 on the bar line, 934 found, 412 near one.
-# A boundary of confidence 1 (an exact repeat's end, `repeats.with_exact_repeats`, or the song's
-# strongest repeat start) stays: moved, POP909 024 lost a boundary on the annotated bar line and 009
-# 6 label pairs (tests/test_sections_exact_repeats.py, test_sections_renamed.py; held out then 430
-# within a bar, 415 near one). A boundary moves only when the best bar line scores RECHOOSE_MARGIN
-# over its own (held out, before LONG_SONG: margin 0 428, 0.5 431, 1.0 424; reach 2: 420-422; slow
-# songs' bars too, reach 3: 422-431 with s5 losing up to 9, so they are left out). Only a song
-# of LONG_SONG bars or more is looked at: the fit's songs are 180 s excerpts (51-104 bars, all but
-# five of them 64 or more); the scores' renders in four (24-66 bars; whole pieces, their sections a
-# form's long strains) lost 4 of their 68 boundaries within a bar with every length looked at
-# (maple 2 -> 1, haydn-presto 2 -> 0, k80-rondo 4 -> 3: 24, 48, 50 bars), none with LONG_SONG (their
-# three rows of 66 bars unchanged), and the studied POP909 songs kept 428 of the 429 (in-sample).
-RECHOOSE_REACH = 3
-RECHOOSE_MARGIN = 0.5
-RECHOOSE_WEIGHTS = (
-    0.592, 1.03, 0.986, 0.629, 1.76, -1.66, 2.08, 0.41, 2.09, 0.749,  # the curves at the bar line
-    -0.341, -0.823, 1.18, -1.83, -1.4, 0.144, -0.0334, -0.297, 0.13, -0.69,  # each less its largest near
-    1.95, 0.0555,  # on the 4-bar lattice, on the 2-bar one
-    -0.448, -0.402,  # the boundary's own bar line, bars from it
-)
+# The evidence at each bar line the added starts read (`_boundary_curves`, `_start_rows`): each curve
+# also against its largest within NEAR_BARS bars of the bar line. Session 12 also chose every final
+# boundary afresh within 3 bars by a fitted score of this evidence (`_rechosen`: held out on the
+# studied songs +9 within a bar); on the two unseen sets after it, sessions 12's and 13's, it gained
+# no boundary within a bar (55 of 72, 54 of 76, with and without it), 2 on the annotated bar line,
+# and cost 16 label pairs (189 -> 183, 201 -> 191), so session 13 took it out.
+NEAR_BARS = 3
 
 
 def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -297,92 +263,42 @@ def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray,
     return np.stack(out, axis=1)
 
 
-def _rechoice_rows(curves: np.ndarray, b: int, phase: int | None) -> tuple[list[int], np.ndarray]:
-    """The bar lines within RECHOOSE_REACH of boundary `b` (bar 0 and the song's end left out) and
-    their evidence rows, in RECHOOSE_WEIGHTS' order."""
-    n, r = len(curves), RECHOOSE_REACH
-    ks = list(range(max(1, b - r), min(n, b + r + 1)))
-    X = []
-    for k in ks:
-        near = curves[max(0, k - r): k + r + 1].max(axis=0)
-        lattice = [float(phase is not None and (k - phase) % PHRASE == 0),
-                   float(phase is not None and (k - phase) % 2 == 0)]
-        X.append(np.concatenate([curves[k], curves[k] - near, lattice, [float(k == b), abs(k - b)]]))
-    return ks, np.asarray(X)
-
-
-def _rechosen(bars: list[int], curves: np.ndarray) -> dict[int, int]:
-    """Where each boundary (bar index) goes: {bar: bar}, the bar line within RECHOOSE_REACH whose
-    score (RECHOOSE_WEIGHTS on `_rechoice_rows` of `curves`, `_boundary_curves`) is highest, when it
-    is RECHOOSE_MARGIN over the boundary's own; else its own. The phrase lattice is that of all the
-    boundaries (`_phrase_lattice`, unweighted)."""
-    phase = _phrase_lattice(list(bars), PHRASE)
-    w = np.asarray(RECHOOSE_WEIGHTS)
-    out = {}
-    for b in bars:
-        if not 0 < b < len(curves):
-            out[b] = b
-            continue
-        ks, X = _rechoice_rows(curves, b, phase)
-        z = X @ w
-        j = int(np.argmax(z))
-        out[b] = ks[j] if z[j] > z[ks.index(b)] + RECHOOSE_MARGIN else b
-    return out
-
-
-def _rechosen_sections(kept: list[Section], split: list[int], d: np.ndarray, duration: float,
-                       curves: np.ndarray) -> tuple[list[Section], list[int]]:
-    """The sections and the splits (bar indices) with every boundary where `_rechosen` puts it, but
-    a sure one (confidence 1: an exact repeat's end, the strongest repeat start); two on one bar
-    line are one (a section's start before a split's), a start off the bar lines stays."""
-    bars = {_bar_at(d, s.start) for s in kept[1:] if not _off_bar_line(d, _bar_at(d, s.start), s.start)} | set(split)
-    to = _rechosen(sorted(bars), curves)
-    for s in kept[1:]:  # a sure boundary stays
-        if s.confidence >= 1.0 and _bar_at(d, s.start) in to:
-            to[_bar_at(d, s.start)] = _bar_at(d, s.start)
-    moved = [kept[0]]
-    for s in kept[1:]:
-        b = _bar_at(d, s.start)
-        start = round(float(d[to[b]]), 4) if b in to and not _off_bar_line(d, b, s.start) else s.start
-        moved.append(Section(start, s.end, s.label, s.confidence))
-    moved = [moved[0]] + sorted(moved[1:], key=lambda s: s.start)
-    out = _assemble(moved, [s.start for s in moved], duration)
-    taken = {_bar_at(d, s.start) for s in out[1:]}
-    new_split = sorted({to[b] for b in split} - taken)
-    return out, new_split
-
-
-# Where the search, the moves and the re-choice left a section longer than ADD_LONGER bars, a start
-# is added where a segmentation of the whole song over its bar lines wants one (`_added_starts`,
-# `_best_starts`): the segmentation that maximises, over its starts, a fitted score of the evidence
-# at each bar line (START_WEIGHTS on `_start_rows`: the curves of `_boundary_curves`, each also
-# against its largest within RECHOOSE_REACH bars, the song's 4- and 2-bar phrase lattice, and where
-# the pipeline's own boundaries lie, before the re-choice: a start or a split on the bar line, one
-# 1, 2 or 3 bars away, the start's confidence), plus the log share of each section's length in bars
-# among the studied POP909 songs' annotated sections (SECTION_LENGTHS; the last section is cut by
-# the excerpt: the share of that length or longer). START_WEIGHTS and START_BIAS are a logistic
-# regression (L2 1 on standardised features; the weights here are over the standard deviations)
-# of "an annotated section starts on this bar line" on the 68 studied POP909 songs the re-choice
-# looks at (DEV, SEEN_S5 ... SEEN_S12; 5689 bar lines, 441 starts), at the boundaries of analysis
-# version 87; START_BIAS is its intercept less the log odds of a start (0.0775), so each bar line's
-# score is a log likelihood ratio and the lengths' shares are the prior (a semi-Markov segmentation).
-# Held out strictly a set at a time (fitted on the eight others), the added starts gave boundaries
-# within a bar 486 -> 502 of 629 (dev 48, s5 43 -> 45, s6 57 -> 60, s7 55 -> 56, s8 57 -> 60, s9 55
-# -> 59, s10 58 -> 59, s11 58, s12 55 -> 57: no set fewer), on the annotated bar line 340 -> 355,
-# found 1054 -> 1092, near an annotated one 467 -> 485 (the added: 18 of 38; the others 44 %), label
-# pairs 1810 both (an added start is a split: it keeps its section's name); with these weights (all
-# nine sets) 503, 356 on the bar line, 1093 found, 486 near one; the scores' renders unchanged, every
-# planned cut on a beat. A section that loops one phrase (`_loops`) is left whole, as by the long
-# split: without that, the analysis benchmark's synthesized song got a 10th section
-# (tests/test_sections_exact_repeats.py) and held out 503 for 1097 found. Measured (held out, without
-# that guard) and not kept: the segmentation's starts in place of all the pipeline's (396 within a
-# bar for 837 found; its score raised by 1 to find about as many: 489 for 1111, label pairs 1737; by
-# 1.5: 505 for 1189, pairs 1768: the gain is the found boundaries, the names suffer); the added
-# starts without the lengths' prior (513 for 1219 found); with half of it 505 for 1126, with twice
-# 498 for 1083; the score without the pipeline's boundaries (511 for 1134, 494 near one);
-# starts added in every section with the pipeline's boundaries kept in the segmentation (516 for 1177).
-# ADD_LONGER 4, 6, 8, 12, 16: 505, 505, 503, 489, 486 within a bar for 1109, 1104, 1097, 1062, 1055
-# found (most added starts split a section of 9-12 bars).
+# Where the search and the moves left a section longer than ADD_LONGER bars, a start is added where
+# a segmentation of the whole song over its bar lines wants one (`_added_starts`, `_best_starts`):
+# the segmentation that maximises, over its starts, a fitted score of the evidence at each bar line
+# (START_WEIGHTS on `_start_rows`: the curves of `_boundary_curves`, each also against its largest
+# within NEAR_BARS bars, the song's 4- and 2-bar phrase lattice, and where the pipeline's own
+# boundaries lie: a start or a split on the bar line, one 1, 2 or 3 bars away, the start's
+# confidence), plus the log share of each section's length in bars among the studied POP909 songs'
+# annotated sections (SECTION_LENGTHS; the last section is cut by the excerpt: the share of that
+# length or longer). START_WEIGHTS and START_BIAS are a logistic regression (L2 1 on standardised
+# features; the weights here are over the standard deviations) of "an annotated section starts on
+# this bar line" on the 68 studied POP909 songs it looks at (DEV, SEEN_S5 ... SEEN_S12; 5689 bar
+# lines, 441 starts), at the boundaries of analysis version 87 (before session 12's re-choice, then
+# still in); START_BIAS is its intercept less the log odds of a start (0.0775), so each bar line's
+# score is a log likelihood ratio and the lengths' shares are the prior (a semi-Markov
+# segmentation). Held out strictly a set at a time (fitted on the eight others; the sections then
+# re-chosen before, as the re-choice was still in, and the long ones found after it), the added
+# starts gave boundaries within a bar 486 -> 502 of 629 (dev 48, s5 43 -> 45, s6 57 -> 60, s7 55 ->
+# 56, s8 57 -> 60, s9 55 -> 59, s10 58 -> 59, s11 58, s12 55 -> 57: no set fewer), on the annotated
+# bar line 340 -> 355, found 1054 -> 1092, near an annotated one 467 -> 485 (the added: 18 of 38;
+# the others 44 %), label pairs 1810 both (an added start is a split: it keeps its section's name);
+# with these weights (all nine sets) 503, 356 on the bar line, 1093 found, 486 near one; the scores'
+# renders unchanged, every planned cut on a beat. A section that loops one phrase (`_loops`) is left
+# whole, as by the long split: without that, the analysis benchmark's synthesized song got a 10th
+# section (tests/test_sections_exact_repeats.py) and held out 503 for 1097 found. Measured (held
+# out, without that guard) and not kept: the segmentation's starts in place of all the pipeline's
+# (396 within a bar for 837 found; its score raised by 1 to find about as many: 489 for 1111, label
+# pairs 1737; by 1.5: 505 for 1189, pairs 1768: the gain is the found boundaries, the names suffer);
+# the added starts without the lengths' prior (513 for 1219 found); with half of it 505 for 1126,
+# with twice 498 for 1083; the score without the pipeline's boundaries (511 for 1134, 494 near one);
+# starts added in every section with the pipeline's boundaries kept in the segmentation (516 for
+# 1177). ADD_LONGER 4, 6, 8, 12, 16: 505, 505, 503, 489, 486 within a bar for 1109, 1104, 1097,
+# 1062, 1055 found (most added starts split a section of 9-12 bars). With the re-choice taken out
+# (the long sections found on the pipeline's own boundaries), the studied songs' 503 within a bar is
+# 497 (dev 45, s5 45, s6 60, s7 52, s8 61, s9 58, s10 59, s11 60, s12 57), label pairs 1813 -> 1822
+# of 2466; on session 13's unseen songs 54 of 76 within a bar, as with the re-choice with or without
+# the added starts (which added one boundary there, not near an annotated one).
 ADD_LONGER = 8
 ADD_INSIDE = 2  # bars an added start keeps from its section's ends
 START_WEIGHTS = (
@@ -414,11 +330,11 @@ def _start_bars(kept: list[Section], d: np.ndarray) -> tuple[dict[int, float], s
 
 def _start_rows(curves: np.ndarray, starts: dict[int, float], split: list[int]) -> np.ndarray:
     """The evidence for a section start at each bar line (one row a bar, in START_WEIGHTS' order):
-    `curves` (`_boundary_curves`) and each less its largest within RECHOOSE_REACH bars, whether the
+    `curves` (`_boundary_curves`) and each less its largest within NEAR_BARS bars, whether the
     bar line is on the 4-bar and the 2-bar phrase lattice of the boundaries (`_phrase_lattice`),
     whether a start (`starts`: {bar: confidence}) or a split (`split`) is on it, whether the
     nearest of them is 1, 2 or 3 bars away, and the start's confidence."""
-    n, r = len(curves), RECHOOSE_REACH
+    n, r = len(curves), NEAR_BARS
     ends = sorted(set(starts) | set(split))
     phase = _phrase_lattice(ends, PHRASE)
     out = []
@@ -473,16 +389,16 @@ def _best_starts(z: np.ndarray, forced: set[int]) -> list[int]:
 
 
 def _added_starts(curves: np.ndarray, starts: dict[int, float], split: list[int], sure: set[int],
-                  final: list[int], rows: np.ndarray | None = None) -> list[int]:
+                  rows: np.ndarray | None = None) -> list[int]:
     """The bar lines where a start is added (`_best_starts` of START_WEIGHTS on `_start_rows`, with
-    START_BIAS; `starts` {bar: confidence} and `split` the pipeline's boundaries before the re-choice,
-    `sure` the bar lines that stay starts): those inside a section of the `final` boundaries (bar
-    indices) longer than ADD_LONGER bars, ADD_INSIDE bars or more from its ends. With `rows`
+    START_BIAS; `starts` {bar: confidence} and `split` the pipeline's boundaries, `sure` the bar
+    lines that stay starts): those inside a section between two of those boundaries (bar indices)
+    longer than ADD_LONGER bars, ADD_INSIDE bars or more from its ends. With `rows`
     (`_bar_rows`) a section that loops one phrase (`_loops`) stays whole, as in `_split_long`."""
     n = len(curves)
     z = _start_rows(curves, starts, split) @ np.asarray(START_WEIGHTS) + START_BIAS
     z[0] = -np.inf
-    segs = [0] + sorted(set(final)) + [n]
+    segs = [0] + sorted(set(starts) | set(split)) + [n]
     long = [(a, e) for a, e in zip(segs[:-1], segs[1:])
             if e - a > ADD_LONGER and not (rows is not None and _loops(rows, a, e))]
     return [b for b in _best_starts(z, {b for b in sure if 0 < b < n})
