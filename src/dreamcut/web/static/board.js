@@ -253,13 +253,26 @@
     });
   }
 
+  // Seek video `el` to t and wait until its frame there is shown: "seeked" says the position is
+  // there, but Chromium may paint the new frame a moment later (seen on a loaded machine: a grab
+  // right after "seeked" read the frame before). The video's frame callback, asked for before the
+  // seek, says the frame was presented; at most 1 s, so a seek never hangs on it.
+  function seekVideo(el, t) {
+    const painted = el.requestVideoFrameCallback ? new Promise((ok) => {
+      const timer = setTimeout(() => { el.cancelVideoFrameCallback(id); ok(); }, 1000);
+      const id = el.requestVideoFrameCallback(() => { clearTimeout(timer); ok(); });
+    }) : Promise.resolve();
+    el.currentTime = t;
+    return Promise.all([waitFor(el, "seeked"), painted]);
+  }
+
   async function place(t) {  // show the frame of the edit at record time t
     if (useRender()) {
       if (mon.dataset.src !== cut.render.url) {
         mon.dataset.src = cut.render.url; mon.src = cut.render.url; mon.muted = false; mon.playbackRate = 1;
         await waitFor(mon, "loadedmetadata");
       }
-      if (Math.abs(mon.currentTime - t) > 1e-4) { mon.currentTime = t; await waitFor(mon, "seeked"); }
+      if (Math.abs(mon.currentTime - t) > 1e-4) await seekVideo(mon, t);
       shown = null;
       return;
     }
@@ -272,7 +285,7 @@
     shown = c;
     mon.playbackRate = c.speed || 1;
     const want = c.source_in + (t - c.start) * (c.speed || 1);
-    if (Math.abs(mon.currentTime - want) > 1e-4) { mon.currentTime = want; await waitFor(mon, "seeked"); }
+    if (Math.abs(mon.currentTime - want) > 1e-4) await seekVideo(mon, want);
   }
   function drawHead(t) {
     $("#playhead").style.left = pct(t);
