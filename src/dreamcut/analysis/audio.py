@@ -154,7 +154,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     beat_frames, tempo = _slow_song_eighths(beat_frames, tempo, oenv, low, chroma, sr)
     heard_frames = beat_frames
     beat_frames, tempo = _ballad_half(beat_frames, tempo, oenv, low, chroma, sr, mid_band(mel_db, sr))
-    by_bass = len(beat_frames) < len(heard_frames)
+    halved = len(beat_frames) < len(heard_frames)  # a ballad heard on its eighths (either cue)
     times = librosa.frames_to_time(np.arange(len(oenv)), sr=sr, hop_length=HOP)
     refined, shift = _refine_beats(y, sr, times[beat_frames])
     confidence = _beat_confidence(refined, _refine_beats(y, sr, times[_regularise(other, oenv)])[0])
@@ -192,13 +192,13 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
 
     report(0.7)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=20)
-    if by_bass:
-        # A ballad halved by its bass (`beats._ballad_half`) is searched for sections as it was heard, on
-        # its eighths and their bars (half bars of its own): searched on its own slow bars, the 14 ballads
-        # halved lost 12 boundaries on the annotated bar line (276 -> 264 of the 88 studied songs) and one
-        # within a bar (POP909 019, 024: tests/test_sections_*); as heard, every section column is as it
-        # was before the halving. A start half a bar from a downbeat then goes to the next one
-        # (`sections.on_next_downbeats`).
+    if halved:
+        # A ballad halved (`beats._ballad_half`: by its bass or by its bars' harmony) is searched for
+        # sections as it was heard, on its eighths and their bars (half bars of its own): searched on
+        # its own slow bars, the 14 ballads halved by their bass (session 12) lost 12 boundaries on the
+        # annotated bar line (276 -> 264 of the 88 studied songs) and one within a bar (POP909 019,
+        # 024: tests/test_sections_*); as heard, every section column is as it was before the halving.
+        # A start half a bar from a downbeat then goes to the next one (`sections.on_next_downbeats`).
         _, hbeats, hframes = _kept_beats(_refine_beats(y, sr, times[heard_frames])[0], heard_frames, duration)
         hbpb, hfirst, hcontrast = _metre(hframes, chroma, low, len(oenv), beats_per_bar, oenv=oenv)
         heard = _sections([hbeats[i] for i in range(hfirst, len(hbeats), hbpb)], duration, times, chroma, mfcc, rms,

@@ -25,7 +25,7 @@ the sections are named from the bars they hold at their final boundaries (`_rena
 `_name_segments`): intro / verse / chorus / bridge / outro from repetition (`_same_material`: the
 same bars in the same order), loudness and position, different material under different names
 while the five last; a split is left out of the naming and keeps the name of the section it splits
-(`_with_splits`). A ballad halved by its bass is searched on the bars it was heard with, and its
+(`_with_splits`). A halved ballad (`beats._ballad_half`) is searched on the bars it was heard with, and its
 starts put on its own downbeats after (`on_next_downbeats`).
 """
 
@@ -830,7 +830,7 @@ def _off_bar_line(d: np.ndarray, b: int, t: float) -> bool:
     return abs(float(d[b]) - t) > ON_BAR
 
 
-# A ballad halved by its bass (`beats._ballad_half`) is searched for sections on the bars it was heard
+# A halved ballad (`beats._ballad_half`) is searched for sections on the bars it was heard
 # with, half bars of its own, so a start may fall half a bar from its downbeats: each such start goes
 # to the next downbeat (`on_next_downbeats`). Measured (session 12, analysis v86, the 11 studied POP909
 # ballads halved with a start off their downbeats, 55 of 124 starts): within a bar 46 -> 49 of their
