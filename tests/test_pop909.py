@@ -21,7 +21,8 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert len(pop909_songs.DEV) == 8 and len(pop909_songs.SEEN_S5) == 8
     assert len(pop909_songs.SEEN_S6) == 12 and len(pop909_songs.SEEN_S7) == 12 and len(pop909_songs.SEEN_S8) == 12
     assert len(pop909_songs.SEEN_S9) == 12 and len(pop909_songs.SEEN_S10) == 12
-    assert len(pop909_songs.SEEN_S11) == 12 and len(pop909_songs.SEEN_S12) == 12 and len(pop909_songs.SEALED) == 12
+    assert len(pop909_songs.SEEN_S11) == 12 and len(pop909_songs.SEEN_S12) == 12
+    assert len(pop909_songs.SEEN_S13) == 12 and len(pop909_songs.SEALED) == 12
     assert all(int(s) % 2 == 1 for s in pop909_songs.DEV)
     assert all(int(s) % 2 == 0 for s in pop909_songs.SEEN_S5)
     assert all(151 <= int(s) < 180 for s in pop909_songs.SEEN_S6)
@@ -30,11 +31,12 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert all(237 <= int(s) < 269 for s in pop909_songs.SEEN_S9)
     assert all(269 <= int(s) < 293 for s in pop909_songs.SEEN_S10)
     assert all(293 <= int(s) < 318 for s in pop909_songs.SEEN_S11)
-    assert all(318 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S12)
+    assert all(318 <= int(s) < 341 for s in pop909_songs.SEEN_S12)
+    assert all(341 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S13)
     assert all(int(s) >= pop909_songs.SEALED_FIRST for s in pop909_songs.SEALED)
     studied = (pop909_songs.DEV + pop909_songs.SEEN_S5 + pop909_songs.SEEN_S6 + pop909_songs.SEEN_S7
                + pop909_songs.SEEN_S8 + pop909_songs.SEEN_S9 + pop909_songs.SEEN_S10 + pop909_songs.SEEN_S11
-               + pop909_songs.SEEN_S12)
+               + pop909_songs.SEEN_S12 + pop909_songs.SEEN_S13)
     for s in studied + pop909_songs.SEALED:
         for f in pop909_songs.FILES:
             assert (pop909_songs.DATA / s / f.format(id=s)).is_file(), f"{s}/{f}"
