@@ -71,6 +71,22 @@ def test_a_sparser_beat_is_halved_only_when_its_bass_alternates():
     assert _slow_song_eighths(beats, 136.0, oenv, low, chroma, SR)[1] == pytest.approx(68.0)
 
 
+def test_a_ballads_eighths_with_a_few_busy_passages_are_halved_when_most_beats_are_bare():
+    """A third of the beats with a run between them, the rest bare, the bass on every beat: the mean between
+    the beats (0.4) says a fast song, its bass no ballad's; the median (0.1: `_between_mostly` under
+    EIGHTHS_MOSTLY_EMPTY) says a slow song's eighths (POP909 357: 0.316 on average, 0.095 on most beats)."""
+    beats, _, _, chroma = _song(150.0, between=0.0)
+    mids = np.round((beats[:-1] + beats[1:]) / 2).astype(int)
+    busy = (np.arange(len(mids)) // 16) % 3 == 0  # every third passage of 16 beats
+    oenv = _impulses(beats) + _impulses(mids[busy], height=1.0) + _impulses(mids[~busy], height=0.1)
+    low = _impulses(beats)  # the bass on every heard beat alike
+    kept, tempo = _slow_song_eighths(beats, 150.0, oenv, low, chroma, SR)
+    assert tempo == pytest.approx(75.0) and np.array_equal(kept, beats[::2])  # the half the chords change on
+    # a fast song's even subdivision as sparse on average keeps its tempo (the demo song: 0.35-0.53 on most beats)
+    even = _impulses(beats) + _impulses(mids, height=0.4)
+    assert _slow_song_eighths(beats, 150.0, even, low, chroma, SR)[1] == 150.0
+
+
 def _heard_at(song_id: str, bpm: float):
     """POP909 `song_id`'s analysis, heard at `bpm` with its annotated beats (beat F >= 0.95)."""
     import mir_eval
@@ -94,6 +110,15 @@ def test_a_slow_pop909_song_is_heard_at_its_tempo(song_id, bpm):
     EIGHTHS_ALTERNATION); measured 0.998 at 71.0. Either way the double is named as the other octave."""
     a = _heard_at(song_id, bpm)
     assert a.other_octave == pytest.approx(2 * bpm, rel=0.03)
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_a_slow_pop909_song_with_runs_between_a_few_of_its_eighths_is_heard_at_its_tempo():
+    """POP909 357 (SEEN_S13, 76 bpm): heard at 152 with 0.316 of the onsets between its eighths on average (its
+    runs) and its bass on every one (0.86): left doubled (beat F 0.66). Most of its heard beats have next to
+    nothing between them (the median 0.095: EIGHTHS_MOSTLY_EMPTY), so it is heard at 76, the double named."""
+    a = _heard_at("357", 76.0)
+    assert a.other_octave == pytest.approx(152.0, rel=0.03)
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
