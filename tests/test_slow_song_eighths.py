@@ -117,8 +117,11 @@ def test_a_slow_pop909_song_with_runs_between_a_few_of_its_eighths_is_heard_at_i
     """POP909 357 (SEEN_S13, 76 bpm): heard at 152 with 0.316 of the onsets between its eighths on average (its
     runs) and its bass on every one (0.86): left doubled (beat F 0.66). Most of its heard beats have next to
     nothing between them (the median 0.095: EIGHTHS_MOSTLY_EMPTY), so it is heard at 76, the double named."""
+    from dreamcut.analysis.audio import song_map
+
     a = _heard_at("357", 76.0)
     assert a.other_octave == pytest.approx(152.0, rel=0.03)
+    assert song_map(a)["tempo_doubt"].startswith("double, 152 bpm, is nearly as likely")
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
