@@ -174,7 +174,12 @@ def _beat_evidence(frames: np.ndarray, evidence: np.ndarray) -> float:
     frames = frames[frames < len(evidence)]
     if len(frames) == 0:
         return -np.inf
-    return float(np.mean([evidence[max(0, f - 2): f + 3].max() for f in frames]))
+    return float(np.mean(_at_beats(frames, evidence)))
+
+
+def _at_beats(frames: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+    """`evidence` at each of the beat frames `frames` (all inside it): the most within 2 frames."""
+    return np.asarray([evidence[max(0, f - 2): f + 3].max() for f in frames])
 
 
 # How tightly the tracker holds a moving tempo curve (librosa's tightness; a steady song: 120).
@@ -472,18 +477,14 @@ def _slow_song_eighths(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: 
 
 def _between_mostly(frames: np.ndarray, oenv: np.ndarray) -> float:
     """The median onset strength half-way between the beat frames `frames` over the median on them (each
-    the most within 2 frames, as `_beat_evidence`): low when most beats have next to nothing between them,
+    the most within 2 frames, `_at_beats`): low when most beats have next to nothing between them,
     however busy a few passages are (`_slow_song_eighths`, EIGHTHS_MOSTLY_EMPTY)."""
     frames = np.asarray(frames, dtype=int)
     frames = frames[frames < len(oenv)]
     if len(frames) < 4:
         return np.inf
     mids = ((frames[:-1] + frames[1:]) // 2).astype(int)
-
-    def at(fr: np.ndarray) -> np.ndarray:
-        return np.asarray([oenv[max(0, f - 2): f + 3].max() for f in fr])
-
-    return float(np.median(at(mids)) / max(1e-9, float(np.median(at(frames[:-1])))))
+    return float(np.median(_at_beats(mids, oenv)) / max(1e-9, float(np.median(_at_beats(frames[:-1], oenv)))))
 
 
 def _halved(frames: np.ndarray, tempo: float, oenv: np.ndarray, low: np.ndarray, chroma: np.ndarray,
