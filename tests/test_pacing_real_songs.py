@@ -1,0 +1,153 @@
+"""Issue 16's pacing line on real third-party recordings, judged against the human annotation:
+"a 175 s song at ~140 bpm with 10 shots and `pacing: auto` cuts at least every 4 bars in choruses
+and at most every 8 bars in verses, 90% of cuts on phrase starts".
+
+POP909 piano arrangements (tests/pop909_songs.py), the first 180 s, annotator 1's phrases
+(`human_label1.txt`: a letter and a length in bars each; B chorus, A verse). Bars, beats and phrases
+are the annotation's, never the analysis'. A "phrase start" is a bar on the 4-bar grid of the
+annotated phrase it lies in (its first bar, or 4, 8, 12 bars into it): POP909's phrases are 8 or 16
+bars long, so a chorus cut every 4 bars is half the time mid-phrase, on its 4-bar half.
+
+Measured (session 14, analysis v93, 10 shots of 16 s, every cut within 70 ms of an annotated beat on
+all 112 studied songs), the five studied songs heard at 130-138 bpm:
+
+    song  bpm | the analysis' sections            | the annotated sections given (`song:` block)
+              | chorus  verse   on the 4-bar grid | chorus  verse   on the 4-bar grid
+    007   136 | 4.0     1-8.0   19/23 (0.83)      | 4.0     8.0     21/21 (1.00)
+    009   138 | 8.0     1-4.0   12/25 (0.48)      | 4.0     1-8.0   22/23 (0.96)
+    248   138 | 8.0     1-5.0   11/22 (0.50)      | 4.0     8.0     16/16 (1.00)
+    261   134 | 4.0     1-7.0    8/23 (0.35)      | 4.0     8.0     18/19 (0.95)
+    327   130 | (none)  1-8.0    8/16 (0.50)      | (none)  8.0     16/17 (0.94)
+
+(longest stretch without a cut inside an annotated chorus / verse, in annotated bars). The planner
+holds the line once it knows where the sections begin; with the analysis' own sections it does not:
+009's and 248's first choruses are heard as verses (paced every 8 bars), and the phrase grid is
+counted from section starts heard a bar or more off the annotated ones (all 112 studied songs: 891
+of 1872 cuts on the annotated 4-bar grid, 0.48; chance is 0.25). Carrying the phrase grid over a
+section start the analysis is sure of instead of restarting it there would help 178 of those starts
+and hurt 203: no rule of the planner's own; the phrase grid waits on the section boundaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+import midi_songs
+import pop909_songs
+from test_planner import FPS, shots_for
+
+pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+
+# POP909's letters as a director names sections in the `song:` block
+NAMES = {"A": "verse", "B": "chorus", "i": "intro", "o": "outro"}
+BEAT_S = 0.07  # a cut "on" an annotated beat (the benchmark's beat tolerance)
+SLACK = 0.1  # bars: two cuts each within BEAT_S of their beat at ~136 bpm are at most 0.08 bar off
+
+
+def _name(letter: str) -> str:
+    return NAMES.get(letter, "transition" if letter in "xX" else "interlude" if letter.islower() else "refrain")
+
+
+def _annotated(song_id: str) -> tuple[pop909_songs.Truth, float, list[tuple[float, str, int]]]:
+    """The truth, the annotated bar (s) and annotator 1's phrases: (start s, letter, bars)."""
+    t = pop909_songs.truth(song_id)
+    bar = 4 * 60.0 / t.bpm
+    out, b = [], 0
+    for letter, n in pop909_songs.phrases(pop909_songs._path(song_id, "human_label1.txt").read_text()):
+        out.append((t.bar0 + b * bar, letter, n))
+        b += n
+    return t, bar, out
+
+
+def _annotated_sections(analysis, song_id: str):
+    """The analysis with annotator 1's sections given as the director's corrections (`song:` block)."""
+    from dreamcut.analysis.audio import apply_corrections
+    from dreamcut.spec import SongSpec
+
+    _, _, phr = _annotated(song_id)
+    marks: list[dict] = []
+    for start, letter, _ in phr:
+        if (marks and marks[-1]["name"] == _name(letter)) or start >= analysis.duration - 1.0:
+            continue
+        marks.append({"name": _name(letter), "start": round(max(0.0, start), 3) if marks else 0.0})
+    return apply_corrections(analysis, SongSpec(file="song.wav", sections=marks))
+
+
+def _paced(song_id: str, pacing, *, given_sections: bool) -> dict:
+    """Plan the edit `dreamcut edit` plans (10 shots of 16 s takes) on the real analysis of the song's
+    render; measure it against annotator 1: the longest stretch without a cut inside an annotated
+    chorus (B) and verse (A) in annotated bars, the cuts on an annotated beat and on the 4-bar grid
+    of the annotated phrase they fall in."""
+    from dreamcut.analysis.audio import analyze_song
+    from dreamcut.edit.planner import plan_edit
+
+    r = pop909_songs.render(song_id)
+    a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
+    if given_sections:
+        a = _annotated_sections(a, song_id)
+    tl = plan_edit(a, shots_for([16.0] * 10), fps=FPS, size=(320, 180), title="T", song_media="song.wav",
+                   pacing=pacing)
+    spans = [(c.metadata["dreamcut"]["record_start"], c.metadata["dreamcut"]["record_end"])
+             for c in tl.tracks[0] if isinstance(c, otio.schema.Clip)]
+    t, bar, phr = _annotated(song_id)
+    beats = np.array(t.beats)
+    cuts = [s for s, _ in spans[1:] if r.beats[0] - BEAT_S <= s <= r.beats[-1] + BEAT_S]
+    starts = [round((s - t.bar0) / bar) for s, _, _ in phr]
+    on_grid = 0
+    for c in cuts:
+        b = round((c - t.bar0) / bar)
+        k = max([j for j, p in enumerate(starts) if p <= b], default=0)
+        on_grid += abs(c - (t.bar0 + b * bar)) <= BEAT_S and (b - starts[k]) % 4 == 0
+    # annotated sections (letter runs) inside the excerpt
+    secs: list[list] = []
+    for i, (s, letter, n) in enumerate(phr):
+        e = phr[i + 1][0] if i + 1 < len(phr) else s + n * bar
+        if secs and secs[-1][2] == letter:
+            secs[-1][1] = e
+        elif s < pop909_songs.SECONDS - 1.0:
+            secs.append([s, e, letter])
+    longest: dict[str, float] = {}
+    for a0, b0 in spans[:-1]:  # the last clip runs into the excerpt's fade, no bar line
+        for s, e, letter in secs:
+            inside = min(b0, e, pop909_songs.SECONDS - 1.0) - max(a0, s)
+            if inside > 0:
+                longest[letter] = max(longest.get(letter, 0.0), inside / bar)
+    return {"cuts": len(cuts), "chorus": longest.get("B", 0.0), "verse": longest.get("A", 0.0),
+            "on_grid": on_grid, "off_beat": [round(c, 3) for c in cuts if np.min(np.abs(beats - c)) > BEAT_S]}
+
+
+def _holds(m: dict) -> bool:
+    return (m["chorus"] <= 4 + SLACK and m["verse"] <= 8 + SLACK and m["on_grid"] >= 0.9 * m["cuts"]
+            and m["cuts"] >= 10 and not m["off_beat"])
+
+
+@pytest.mark.parametrize("song_id", ["007", "248"])
+def test_auto_pacing_on_a_real_pop_song_with_its_sections_given_meets_the_line_by_the_annotation(song_id):
+    # 007 at 136 bpm and 248 at 138 (first 180 s), the annotated sections given as the director's
+    # `song:` block, beats and bars the analysis'. Measured: chorus 4.0 / 4.0 bars, verse 8.0 / 8.0,
+    # on the annotated 4-bar grid 21/21 and 16/16, every cut on an annotated beat.
+    m = _paced(song_id, "auto", given_sections=True)
+    assert m["off_beat"] == []
+    assert m["chorus"] <= 4 + SLACK, m
+    assert m["verse"] <= 8 + SLACK, m
+    assert m["on_grid"] >= 0.9 * m["cuts"] and m["cuts"] >= 10, m
+
+
+def test_a_pace_of_16_bars_breaks_the_line_on_a_real_pop_song():
+    # the measure can fail: a cut every 16 bars leaves 007's choruses 8 bars uncut
+    m = _paced("007", 16, given_sections=True)
+    assert m["chorus"] > 4 + SLACK and not _holds(m), m
+
+
+@pytest.mark.xfail(strict=True, reason="the analysis' sections of POP909 007 put 4 cuts off the annotated 4-bar "
+                   "phrase grid (19/23, 0.83; its first verse heard from bar 9, 14, 17 and 22 where the "
+                   "annotation has 8 and 16): issue 16's line waits on the section boundaries")
+def test_auto_pacing_on_a_real_pop_song_with_its_heard_sections_meets_the_line_by_the_annotation():
+    # what `dreamcut edit` does with no `song:` block. Measured: chorus 4.0, verse 8.0, 19 of 23 cuts
+    # on the annotated 4-bar grid, every cut on an annotated beat. Strict: passing here says the
+    # analysis now holds the line on 007 (remove the mark, and measure the other four).
+    m = _paced("007", "auto", given_sections=False)
+    assert m["off_beat"] == []
+    assert _holds(m), m
