@@ -19,7 +19,9 @@ the five studied songs heard correctly at 130-138 bpm:
     261   134 | 4.0     1-7.0    8/23 (0.35)      | 4.0     8.0     18/19 (0.95)
     327   130 | (none)  1-8.0    8/16 (0.50)      | (none)  8.0     16/17 (0.94)
 
-(longest stretch without a cut inside an annotated chorus / verse, in annotated bars). The planner
+(in annotated bars: chorus, the longest stretch without a cut inside an annotated chorus; verse, the
+shortest to the longest stretch inside a verse). On the annotated phrase's first bar itself: 14/23,
+8/25, 10/22, 1/23, 7/16 heard; 16/21, 13/23, 16/16, 9/19, 16/17 given. The planner
 holds the line once it knows where the sections begin; with the analysis' own sections it does not:
 009's and 248's first choruses are heard as verses (paced every 8 bars), and the phrase grid is
 counted from section starts heard a bar or more off the annotated ones. All 112 studied songs: 891
@@ -29,7 +31,10 @@ whose 4 bars outlast a 16 s take, and phrases of 5, 7, 9, 13 or 15 bars); every 
 an annotated beat either way. Carrying the phrase grid over a sure section start that falls off it
 instead of restarting it there would help 178 of those starts and hurt 203, and the boundary's
 confidence does not tell the two apart (AUC 0.54), nor its label or its distance from the grid's
-origin: no rule of the planner's own; the phrase grid waits on the analysis' section boundaries.
+origin; a grid from the song's first downbeat, ignoring sections, puts 705 of 1754 bar lines on the
+annotated 4-bar grid (0.40; the annotation's own grid bars are on it 1075 of 1875 times: POP909's
+phrase grid shifts at 1-bar transitions and odd-length phrases). No rule of the planner's own: the
+phrase grid waits on the analysis' section boundaries.
 """
 
 from __future__ import annotations
