@@ -30,8 +30,7 @@ def main() -> None:
     if args and args[0].replace(".", "").isdigit() and len(args[0]) < 3:
         pacing = float(args.pop(0))
     if args == ["--studied"]:
-        ids = [x for g in (P.DEV, P.SEEN_S5, P.SEEN_S6, P.SEEN_S7, P.SEEN_S8, P.SEEN_S9, P.SEEN_S10, P.SEEN_S11,
-                           P.SEEN_S12, P.SEEN_S13) for x in g]
+        ids = list(P.STUDIED)
     else:
         ids = args or list(NEAR_140)
     if set(ids) & set(P.SEALED):

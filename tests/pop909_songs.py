@@ -89,6 +89,9 @@ SEEN_S13: tuple[str, ...] = ('341', '342', '345', '346', '347', '349', '351', '3
 # same rule), committed before dreamcut analysed any of them. Never analyse these while working.
 SEALED: tuple[str, ...] = ('359', '363', '364', '367', '368', '374', '376', '381', '383', '384', '385', '386')
 SEALED_FIRST = 358  # where session 14's scan began (sessions 6 to 13 began at 151, 180, 197, 237, 269, 293, 318, 341)
+# Every song analysed while working (all but SEALED), in the order of the sets above.
+STUDIED: tuple[str, ...] = (DEV + SEEN_S5 + SEEN_S6 + SEEN_S7 + SEEN_S8 + SEEN_S9 + SEEN_S10 + SEEN_S11 + SEEN_S12
+                            + SEEN_S13)
 
 
 def phrases(label: str) -> list[tuple[str, int]]:
