@@ -11,8 +11,9 @@ import pytest
 
 import midi_songs
 import pop909_songs
-from dreamcut.analysis.repeats import (STRONG_BARS, clear_repeats, phrase_goes_on, repeat_ends, stripes,
-                                      with_exact_repeats)
+from dreamcut.analysis.repeats import (REACH, STRONG_BARS, UNLATTICED_REACH, clear_repeats, phrase_goes_on,
+                                      repeat_ends, stripes, with_exact_repeats)
+from dreamcut.analysis.sections import _phrase_lattice
 
 
 def _form(letters: str, bars_each: int = 8, seed: int = 0) -> np.ndarray:
@@ -42,6 +43,19 @@ def test_a_long_repeats_start_is_added_where_no_boundary_was_found():
     # a boundary found a bar or two from the repeat's start stands: nothing is added or moved
     assert with_exact_repeats(rows, [8, 16, 24, 31, 40]) == []
     assert with_exact_repeats(rows, [8, 16, 24, 34, 40]) == []
+
+
+def test_where_the_boundaries_keep_no_phrase_lattice_a_repeats_start_two_bars_from_one_is_added():
+    # two bars off, the found boundary is as often another annotated boundary (the end of a 2-bar
+    # turn) or displaced as the same one: the repeat's start is added and the found one stays; a
+    # bar off it stands (repeats.UNLATTICED_REACH, which the section search passes for a song whose
+    # boundaries keep no 4-bar lattice, as 8, 16, 23, 34, 41 do not; 8, 16, 24, 34, 40 keep one)
+    rows = _form("iABxAB")
+    assert _phrase_lattice([8, 16, 23, 34, 41]) is None and _phrase_lattice([8, 16, 24, 34, 40]) == 0
+    assert UNLATTICED_REACH == 2 < REACH
+    assert with_exact_repeats(rows, [8, 16, 23, 34, 41], UNLATTICED_REACH) == [32]
+    assert with_exact_repeats(rows, [8, 16, 22, 34, 41], UNLATTICED_REACH) == [24, 32]
+    assert with_exact_repeats(rows, [8, 16, 23, 33, 41], UNLATTICED_REACH) == []
 
 
 def _looped(form: list[tuple[str, int]], loop: int = 4, seed: int = 1) -> np.ndarray:
@@ -95,6 +109,20 @@ def test_pop_songs_exact_repeats_give_the_annotators_boundaries(song_id, before,
     row = song_accuracy.score(pop909_songs.render(song_id))
     assert row["section_hit_count"] >= after > before
     assert row["section_on_bar_count"] >= on_bar
+
+
+@pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
+def test_a_pop_songs_repeat_start_two_bars_from_a_found_boundary_is_its_annotated_start():
+    """POP909 272 (i5A8B4x1C8x4A8B4x1C11 in the excerpt, SEEN_S10): the verse A after the intro and
+    after the 4-bar turn x starts a long exact repeat two bars from a found boundary (the search put
+    one two bars early at both), and its found boundaries keep no 4-bar lattice: with repeats.REACH
+    3 there nothing was added, 7 of 9 annotated boundaries within a bar (4 on the bar line), 14
+    found; with UNLATTICED_REACH 2 the repeat's starts are added, 9 (6), 16."""
+    import song_accuracy
+
+    row = song_accuracy.score(pop909_songs.render("272"))
+    assert row["section_hit_count"] >= 9
+    assert row["section_on_bar_count"] >= 6
 
 
 def test_the_analysis_benchmarks_four_minute_song_keeps_its_sections(tmp_path):

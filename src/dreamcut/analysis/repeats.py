@@ -31,6 +31,23 @@ MIN_LAG = 4  # the shortest lag of a repeat, in bars
 CLEAR_SHARE = 0.5  # share of a song's bars inside a repeat for its repeats to be clear
 MIN_GAP = 4  # bars between two repeat boundaries at least (the weaker goes)
 REACH = 3  # a repeat end is added only this many bars or more from every found boundary
+# ... and in a song whose found boundaries keep no 4-bar phrase lattice (`sections._phrase_lattice`
+# None: its phrases are shifted by 1-2-bar turns, X2 or x1 between two sections, or are of 5, 6 or
+# 9 bars), this many: a found boundary two bars from a long exact repeat's end is then as often
+# another annotated boundary (the turn's other end) or beside the one the repeat marks as on it. A
+# bar away it is the same boundary (a lead-in played the same both times) and stands. Where the
+# boundaries keep a lattice, a repeat end two bars off it is halfway through a phrase (a 2-bar turn
+# of a loop, the synthesized demo song's outro: tests/test_audio.py) and is not added. Studied
+# POP909 songs (112, analysis version 96): within a bar 550 -> 557 of 705 (s6 60 -> 61, s9 58 ->
+# 60, s10 59 -> 62, s13 53 -> 54, no set fewer; 7 songs +1 or +2, 336 -1), on the annotated bar
+# line 347 -> 355, found 1229 -> 1260, near an annotated one 526 -> 539 (the added 31: 13 near one).
+# Measured and not kept (s14-sec): 2 in every song the same 557 for 1291 found (the 31 more in
+# lattice songs: none near a missed boundary), label pairs 2023 -> 2013, the demo song an outro too
+# many; 1 in every song 561 for 1380 (1-bar sections beside a found start); 2 with STRONG_BARS 4
+# 565 for 1379 (s5 -1), 5 559 for 1342, 7 553 for 1268, 8 551 for 1253; MIN_GAP 2 560 for 1367;
+# moving the found start onto the repeat end in place of adding one (two bars away: 553 for 1251,
+# on the bar line 347 -> 342; a bar away: 551 for 1241).
+UNLATTICED_REACH = 2
 # A repeat boundary this strong (bars repeated) is added where none was found near. 6, not a whole
 # 8-bar phrase: a pop section's 8-bar phrase played again often differs in its first bar (a pickup)
 # or its last (a turn into what follows), and repeats for 6 or 7 bars. Studied POP909 songs (64, with
@@ -112,13 +129,14 @@ def phrase_goes_on(rows: np.ndarray, t: int, same: float = SAME_BAR) -> bool:
                for L in LOOP_BARS)
 
 
-def with_exact_repeats(rows: np.ndarray, found: list[int]) -> list[int] | None:
+def with_exact_repeats(rows: np.ndarray, found: list[int], reach: int = REACH) -> list[int] | None:
     """The boundaries (bar indices) to add to the found ones (`found`, the section search's) where
     the song's exact repeats start or stop and the search found none near, or None when the song
     repeats too little for it (`clear_repeats`: CLEAR_SHARE of its bars or fewer in repeats).
 
     A repeat end (`repeat_ends`, at least MIN_GAP bars from a stronger one: `apart`) of a repeat
-    at least STRONG_BARS long with no found boundary fewer than REACH bars away is added. The
+    at least STRONG_BARS long with no found boundary fewer than `reach` bars away (REACH; the
+    section search passes UNLATTICED_REACH for a song whose boundaries keep no phrase lattice) is added. The
     found boundaries stay: a repeat's ends are often a bar off the section's (a lead-in played
     the same both times, a last bar that differs), and moving found boundaries onto them broke
     the synthesized waltz and bridge (tests/test_audio.py). Studied POP909 songs (52, annotator
@@ -133,5 +151,5 @@ def with_exact_repeats(rows: np.ndarray, found: list[int]) -> list[int] | None:
         return None
     strength = repeat_ends(n, reps)
     return [t for t in apart(strength, MIN_GAP)
-            if strength[t] >= STRONG_BARS and all(abs(t - b) >= REACH for b in found)
+            if strength[t] >= STRONG_BARS and all(abs(t - b) >= reach for b in found)
             and not phrase_goes_on(rows, t)]

@@ -13,7 +13,8 @@ song in four, every start is put on its nearest bar line (`_on_bar_lines`: where
 unclear the search put a repeat's start on its own beat). Then, where most boundaries keep to one
 phase of a 4-bar phrase lattice, the others move onto it (`_on_phrase_lattice`). Where the song
 repeats whole phrases exactly, the ends of its long repeats with no boundary near are added
-(`repeats.with_exact_repeats`). Then two neighbours of the same material with no change of sound
+(`repeats.with_exact_repeats`; near: within two bars, or one where the found boundaries keep no
+phrase lattice). Then two neighbours of the same material with no change of sound
 between them become one (`_merged_alike`; the splits are not looked at). Then, in a song in four
 of LONG_SONG bars or more with bars under LONG_BAR, inside a section longer than ADD_LONGER bars a
 start is added where a segmentation of the whole song over its bar lines wants one: the one that
@@ -33,7 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamcut.analysis.repeats import LOOP_BARS, SAME_BAR, apart, runs, with_exact_repeats
+from dreamcut.analysis.repeats import (LOOP_BARS, REACH, SAME_BAR, UNLATTICED_REACH, apart, runs,
+                                      with_exact_repeats)
 from dreamcut.analysis.song import Section
 
 
@@ -197,8 +199,10 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # where the bar lines are unclear, served the search, the move and the names)
     kept = _on_phrase_lattice(_on_bar_lines(moved, downbeats, beats, duration), downbeats, duration)
     # a song that repeats whole phrases exactly: where a long repeat starts or stops and no
-    # boundary was found near, one is added (`repeats.with_exact_repeats`)
-    added = with_exact_repeats(rows, [_bar_at(d, s.start) for s in kept[1:]])
+    # boundary was found near, one is added (`repeats.with_exact_repeats`); near is a bar where the
+    # found boundaries keep no phrase lattice, two where they do (`repeats.UNLATTICED_REACH`)
+    bars = [_bar_at(d, s.start) for s in kept[1:]]
+    added = with_exact_repeats(rows, bars, REACH if _phrase_lattice(bars) is not None else UNLATTICED_REACH)
     # Last, every section is named from the bars it holds at its final boundaries (`_renamed`): the
     # names given where the search or the move put them said what other bars repeat (studied
     # POP909 songs, label pairs agreeing 1191 -> 1194 of 1729 with the names of v72, the scores
