@@ -109,14 +109,11 @@ def paced_by_annotation(song_id: str, pacing, *, given_sections: bool) -> dict:
         b = round((c - t.bar0) / bar)
         k = max([j for j, p in enumerate(starts) if p <= b], default=0)
         on_grid += abs(c - (t.bar0 + b * bar)) <= BEAT_S and (b - starts[k]) % 4 == 0
-    # annotated sections (letter runs) inside the excerpt
-    secs: list[list] = []
-    for i, (s, letter, n) in enumerate(phr):
-        e = phr[i + 1][0] if i + 1 < len(phr) else s + n * bar
-        if secs and secs[-1][2] == letter:
-            secs[-1][1] = e
-        elif s < pop909_songs.SECONDS - 1.0:
-            secs.append([s, e, letter])
+    # annotated sections (letter runs: pop909_songs.sections_in_bars) inside the excerpt
+    runs = pop909_songs.sections_in_bars(pop909_songs._path(song_id, "human_label1.txt").read_text())
+    ends = [b for b, _ in runs[1:]] + [sum(n for _, _, n in phr)]
+    secs = [(t.bar0 + b * bar, t.bar0 + e * bar, letter) for (b, letter), e in zip(runs, ends)
+            if t.bar0 + b * bar < pop909_songs.SECONDS - 1.0]
     longest: dict[str, float] = {}
     for a0, b0 in spans[:-1]:  # the last clip runs into the excerpt's fade, no bar line
         for s, e, letter in secs:
