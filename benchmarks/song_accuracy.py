@@ -19,13 +19,19 @@ done, never while tuning), each set with its own totals, and the human
 ceiling: annotator 2's boundaries and labels scored against annotator 1's the same way.
 `--pop909` measures the POP909 songs only.
 
-    python benchmarks/song_accuracy.py [--json] [--sealed] [--pop909]
+`--peers` scores named peers on the same recordings in the same run, with the same functions
+(benchmarks/song_peers.py: librosa's beat tracker; McFee and Ellis's Laplacian segmentation and
+librosa's agglomerative segmentation), and prints a table per set of dreamcut against each of them,
+as counts and ratios (dreamcut / peer). Their results are cached beside the analysis cache.
+
+    python benchmarks/song_accuracy.py [--json] [--sealed] [--pop909] [--peers]
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +40,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import midi_songs  # noqa: E402
 import pop909_songs  # noqa: E402
+import song_peers  # noqa: E402 - benchmarks/, beside this file
 
 
 BAR_SLACK = midi_songs.BAR_SLACK  # tests/test_sections_exact_repeats.py names it here
 sections_found = midi_songs.sections_found
+
+
+def beat_f_measure(true_beats: list[float], heard_beats: list[float]) -> float:
+    """mir_eval's beat F within 70 ms, the first 5 s of both ignored (`trim_beats`): dreamcut's
+    row and the peers' (`--peers`) alike."""
+    import mir_eval
+
+    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.array(true_beats)),
+                                         mir_eval.beat.trim_beats(np.array(heard_beats)), 0.07))
 
 
 def score(recording) -> dict:
@@ -49,8 +65,8 @@ def score(recording) -> dict:
 
     r = midi_songs.render(recording) if isinstance(recording, str) else recording
     a = analyze_song(r.wav, cache_dir=midi_songs.CACHE / "analysis")
-    ref, est = np.array(r.beats), np.array(a.beats)
-    beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est), 0.07)
+    ref = np.array(r.beats)
+    beat_f = beat_f_measure(r.beats, a.beats)
     down_f = mir_eval.beat.f_measure(np.array(r.downbeats), np.array(a.downbeats), 0.07)
     inside = [d for d in a.downbeats if ref[0] - 0.07 <= d <= ref[-1] + 0.07]
     on_beat = float(np.mean([np.min(np.abs(ref - d)) <= 0.07 for d in inside])) if inside else 0.0
@@ -74,6 +90,54 @@ def score(recording) -> dict:
             **found, "labels": [s.label for s in a.sections]}
 
 
+def score_peers(recording) -> dict:
+    """The named peers' row for a recording (benchmarks/song_peers.py): librosa's beat tracker
+    scored with `beat_f_measure`, the Laplacian and the agglomerative segmentations' boundaries with
+    `midi_songs.sections_heard`, as `score` scores dreamcut's."""
+    r = midi_songs.render(recording) if isinstance(recording, str) else recording
+    heard = song_peers.hear(r.wav, cache_dir=midi_songs.CACHE / "peers")
+    sections = {name: midi_songs.sections_heard(r, song_peers.PeerSections.from_boundaries(heard[name]))
+                for name in ("laplacian", "agglomerative")}
+    return {"librosa_beat_f": round(beat_f_measure(r.beats, heard["librosa_beats"]), 3), **sections}
+
+
+def peers_table(sets: list[tuple[str, list[dict]]]) -> None:
+    """dreamcut against the peers, set by set, on the rows `score` made with `score_peers`'s
+    under "peers": beat F >= 0.9 and mean beat F (every recording of the set), boundaries within a
+    bar and found boundaries near an annotated one (steady recordings with annotated sections, as
+    the section totals count), and dreamcut / peer."""
+    def ratio(ours: float, theirs: float) -> str:
+        return f"{ours / theirs:.2f}" if theirs else "-"
+
+    print("\ndreamcut against named peers, same recordings, same run (ratio: dreamcut / peer). Beats: librosa "
+          "0.11 beat_track, defaults. Sections: McFee & Ellis 2014 Laplacian segmentation (librosa's gallery, "
+          f"k = {song_peers.LAPLACIAN_K}), librosa agglomerative on beat-synchronous chroma + MFCC "
+          f"(one segment per {song_peers.AGGLOMERATIVE_SECONDS:.0f} s).")
+    print("| set | songs | beat F >= 0.9: dreamcut, librosa (ratio) | mean beat F: dreamcut, librosa (ratio) | "
+          "boundaries within a bar: dreamcut, Laplacian (ratio), agglomerative (ratio) | "
+          "found boundaries near an annotated one: dreamcut, Laplacian, agglomerative |")
+    print("|---|---|---|---|---|---|")
+    for label, rs in sets:
+        if not rs:
+            continue
+        good = sum(r["beat_f"] >= 0.9 for r in rs)
+        peer_good = sum(r["peers"]["librosa_beat_f"] >= 0.9 for r in rs)
+        mean, peer_mean = float(np.mean([r["beat_f"] for r in rs])), float(np.mean([r["peers"]["librosa_beat_f"] for r in rs]))
+        steady = [r for r in rs if not r["moving"] and r["section_hits"] is not None]
+        n = sum(r["sections"] for r in steady)
+
+        def hits(rows) -> tuple[int, int, int]:  # within a bar, found near one, found
+            return (sum(x["section_hit_count"] for x in rows), sum(x["section_near_count"] for x in rows),
+                    sum(x["section_found"] for x in rows))
+        ours = hits(steady)
+        lap = hits([r["peers"]["laplacian"] for r in steady])
+        agg = hits([r["peers"]["agglomerative"] for r in steady])
+        print(f"| {label} | {len(rs)} | {good}, {peer_good} ({ratio(good, peer_good)}) | "
+              f"{mean:.3f}, {peer_mean:.3f} ({ratio(mean, peer_mean)}) | "
+              f"{ours[0]}, {lap[0]} ({ratio(ours[0], lap[0])}), {agg[0]} ({ratio(ours[0], agg[0])}) of {n} | "
+              f"{ours[1]} of {ours[2]}, {lap[1]} of {lap[2]}, {agg[1]} of {agg[2]} |")
+
+
 def human_ceiling(song: pop909_songs.Song) -> dict:
     """Annotator 2's sections scored against annotator 1's as `score` scores dreamcut's: how far
     two careful listeners agree."""
@@ -90,7 +154,18 @@ def main() -> None:
     names = [n for n in midi_songs.PIECES if "--sealed" in sys.argv or n not in midi_songs.SEALED]
     if "--pop909" in sys.argv:
         names = []
-    rows = [score(n) for n in names]
+    peers = "--peers" in sys.argv
+    peer_seconds = 0.0
+
+    def scored(recording) -> dict:  # dreamcut's row, with the peers' under "peers" when asked
+        nonlocal peer_seconds
+        row = score(recording)
+        if peers:
+            t0 = time.perf_counter()
+            row["peers"] = score_peers(recording)
+            peer_seconds += time.perf_counter() - t0
+        return row
+    rows = [scored(n) for n in names]
     pop_sets = [("POP909 dev", pop909_songs.DEV), ("POP909 sealed in s5", pop909_songs.SEEN_S5),
                 ("POP909 sealed in s6", pop909_songs.SEEN_S6), ("POP909 sealed in s7", pop909_songs.SEEN_S7),
                 ("POP909 sealed in s8", pop909_songs.SEEN_S8), ("POP909 sealed in s9", pop909_songs.SEEN_S9),
@@ -104,7 +179,7 @@ def main() -> None:
     pop: list[tuple[str, list[dict], list[dict]]] = []
     for label, ids in pop_sets:
         songs = [pop909_songs.render(i) for i in ids]
-        pop.append((label, [score(s) for s in songs], [human_ceiling(s) for s in songs]))
+        pop.append((label, [scored(s) for s in songs], [human_ceiling(s) for s in songs]))
     for r in rows:
         r["held_out"] = r["recording"] in midi_songs.HELD_OUT
         r["sealed"] = r["recording"] in midi_songs.SEALED
@@ -173,6 +248,11 @@ def main() -> None:
         print(f"{label}: {group(rs)}; mean beat F {mean('beat_f'):.3f}, downbeat F {mean('downbeat_f'):.3f}, "
               f"planned cuts on a beat {mean('planned_cuts_on_beat'):.2f}")
         print(f"{label}, human ceiling (annotator 2 against annotator 1): {group(hs)}")
+    if peers:
+        every_pop = [r for _, rs, _ in pop for r in rs]
+        peers_table([("music21 scores", rows)] + [(label, rs) for label, rs, _ in pop]
+                    + ([("POP909, all sets", every_pop)] if len(pop) > 1 else []))
+        print(f"\nthe peers heard and were scored in {peer_seconds:.0f} s (their cache: {midi_songs.CACHE / 'peers'})")
 
 
 if __name__ == "__main__":
