@@ -105,7 +105,7 @@ def peers_table(sets: list[tuple[str, list[dict]]]) -> None:
     """dreamcut against the peers, set by set, on the rows `score` made with `score_peers`'s
     under "peers": beat F >= 0.9 and mean beat F (every recording of the set), boundaries within a
     bar and found boundaries near an annotated one (steady recordings with annotated sections, as
-    the section totals count), and dreamcut / peer."""
+    the section totals count), their F, and dreamcut / peer."""
     def ratio(ours: float, theirs: float) -> str:
         return f"{ours / theirs:.2f}" if theirs else "-"
 
@@ -115,8 +115,9 @@ def peers_table(sets: list[tuple[str, list[dict]]]) -> None:
           f"(one segment per {song_peers.AGGLOMERATIVE_SECONDS:.0f} s).")
     print("| set | songs | beat F >= 0.9: dreamcut, librosa (ratio) | mean beat F: dreamcut, librosa (ratio) | "
           "boundaries within a bar: dreamcut, Laplacian (ratio), agglomerative (ratio) | "
-          "found boundaries near an annotated one: dreamcut, Laplacian, agglomerative |")
-    print("|---|---|---|---|---|---|")
+          "found boundaries near an annotated one: dreamcut, Laplacian, agglomerative | "
+          "boundary F within a bar: dreamcut, Laplacian (ratio), agglomerative (ratio) |")
+    print("|---|---|---|---|---|---|---|")
     for label, rs in sets:
         if not rs:
             continue
@@ -129,13 +130,21 @@ def peers_table(sets: list[tuple[str, list[dict]]]) -> None:
         def hits(rows) -> tuple[int, int, int]:  # within a bar, found near one, found
             return (sum(x["section_hit_count"] for x in rows), sum(x["section_near_count"] for x in rows),
                     sum(x["section_found"] for x in rows))
+        def f_measure(counts: tuple[int, int, int]) -> float:
+            # recall: annotated boundaries within a bar of a found one; precision: found ones near
+            # an annotated one. A peer that finds a boundary every few beats hits most annotated
+            # ones (recall alone flatters it); F weighs the two.
+            recall, precision = counts[0] / max(1, n), counts[1] / max(1, counts[2])
+            return 2 * recall * precision / (recall + precision) if recall + precision else 0.0
         ours = hits(steady)
         lap = hits([r["peers"]["laplacian"] for r in steady])
         agg = hits([r["peers"]["agglomerative"] for r in steady])
+        f, f_lap, f_agg = f_measure(ours), f_measure(lap), f_measure(agg)
         print(f"| {label} | {len(rs)} | {good}, {peer_good} ({ratio(good, peer_good)}) | "
               f"{mean:.3f}, {peer_mean:.3f} ({ratio(mean, peer_mean)}) | "
               f"{ours[0]}, {lap[0]} ({ratio(ours[0], lap[0])}), {agg[0]} ({ratio(ours[0], agg[0])}) of {n} | "
-              f"{ours[1]} of {ours[2]}, {lap[1]} of {lap[2]}, {agg[1]} of {agg[2]} |")
+              f"{ours[1]} of {ours[2]}, {lap[1]} of {lap[2]}, {agg[1]} of {agg[2]} | "
+              f"{f:.2f}, {f_lap:.2f} ({ratio(f, f_lap)}), {f_agg:.2f} ({ratio(f, f_agg)}) |")
 
 
 def human_ceiling(song: pop909_songs.Song) -> dict:
