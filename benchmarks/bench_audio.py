@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import mir_eval  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dreamcut.demo.song import SongTruth, synthesize_song  # noqa: E402
+from dreamcut.demo.song import synthesize_song  # noqa: E402
 
 STRUCTURE = [("intro", 8), ("verse", 16), ("chorus", 16), ("verse", 16), ("chorus", 16), ("bridge", 8),
              ("chorus", 16), ("outro", 24)]  # 120 bars at 120 bpm = 240 s

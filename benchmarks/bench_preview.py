@@ -33,7 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 BOUND = 0.05
 
 
-def _project(folder: Path, backend: str, seconds: float, master: str) -> "Project":
+def _project(folder: Path, backend: str, seconds: float, master: str):  # -> dreamcut.project.Project
     import numpy as np
     import soundfile as sf
 

@@ -73,7 +73,6 @@ def first_paint(tmp: Path) -> dict:
 
 
 def analysis_speed(tmp: Path) -> dict:
-    import cv2
     import numpy as np
 
     from _takes import texture

@@ -109,8 +109,10 @@ def peers_table(sets: list[tuple[str, list[dict]]]) -> None:
     def ratio(ours: float, theirs: float) -> str:
         return f"{ours / theirs:.2f}" if theirs else "-"
 
+    import librosa
+
     print("\ndreamcut against named peers, same recordings, same run (ratio: dreamcut / peer). Beats: librosa "
-          "0.11 beat_track, defaults. Sections: McFee & Ellis 2014 Laplacian segmentation (librosa's gallery, "
+          f"{librosa.__version__} beat_track, defaults. Sections: McFee & Ellis 2014 Laplacian segmentation (librosa's gallery, "
           f"k = {song_peers.LAPLACIAN_K}), librosa agglomerative on beat-synchronous chroma + MFCC "
           f"(one segment per {song_peers.AGGLOMERATIVE_SECONDS:.0f} s).")
     print("| set | songs | beat F >= 0.9: dreamcut, librosa (ratio) | mean beat F: dreamcut, librosa (ratio) | "
