@@ -9,7 +9,8 @@ them (477 against 323; the other 51: 0.02-1.06 of those on them, 0.42 at the med
 beat_midi.txt dreamcut's beats measure F 0.998 (7 ms from them at the median), its downbeats F 1.000,
 and 18 of 18 planned cuts fall on a beat and on a downbeat. These tests hold the analysis there: the
 music, the MIDI's notes and POP909's own beats agree on it. Since then `pop909_songs.truth` moves bar 0
-onto beat_midi.txt's beats where the two grids sit half a beat apart (`half_beat_off`): 202 only.
+onto beat_midi.txt's beats where the two grids sit half a beat apart (`beat_offset`: 202; since session 16
+also a sixteenth apart: 395 and 409).
 """
 
 from __future__ import annotations

@@ -77,6 +77,42 @@ def test_a_dev_song_is_a_candidate_and_its_truth_agrees_with_pop909s_beats():
     assert np.allclose(np.diff(t.downbeats), bar, atol=1e-3)
 
 
+
+def _notes_per_sixteenth(song_id: str, bar0: float, beat: float) -> np.ndarray:
+    """How many of the MIDI's PIANO notes start on each sixteenth of the beat counted from bar 0."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(pop909_songs._path(song_id, "{id}.mid")))
+    on = np.array([n.start for i in pm.instruments if i.name.strip().upper() == "PIANO" for n in i.notes])
+    return np.bincount((np.round((on - bar0) / beat * 4) % 4).astype(int), minlength=4)
+
+
+def test_bar_0_moves_onto_pop909s_beats_where_the_melody_grid_sits_a_sixteenth_or_an_eighth_off():
+    pretty_midi = pytest.importorskip("pretty_midi")
+    moved = {}
+    for sid in pop909_songs.STUDIED + pop909_songs.SEALED:
+        t = pop909_songs.truth(sid)
+        beat = 60.0 / t.bpm
+        theirs = pop909_songs._path(sid, "beat_midi.txt").read_text()
+        assert pop909_songs.beat_offset(t.bar0, beat, theirs) == 0.0, sid  # the truth is on POP909's beats
+        pm = pretty_midi.PrettyMIDI(str(pop909_songs._path(sid, "{id}.mid")))
+        melody_bar0, _ = pop909_songs.alignment(pm, pop909_songs._path(sid, "melody.txt").read_text())
+        off = pop909_songs.beat_offset(melody_bar0, beat, theirs)
+        if off:
+            moved[sid] = off
+            assert t.bar0 == pytest.approx(melody_bar0 + off * beat, abs=1e-6)
+    assert moved == {"202": 0.5, "395": 0.25, "409": 0.25}
+    # the music agrees: the piano starts most of its notes on the moved grid's beats, and on the
+    # melody grid's it would have started fewer than on the sixteenth after them
+    for sid, off in moved.items():
+        t = pop909_songs.truth(sid)
+        beat = 60.0 / t.bpm
+        on_truth = _notes_per_sixteenth(sid, t.bar0, beat)
+        assert on_truth.argmax() == 0, (sid, on_truth)
+        on_melody_grid = _notes_per_sixteenth(sid, t.bar0 - off * beat, beat)
+        assert on_melody_grid[0] < on_melody_grid[int(round(off * 4))], (sid, on_melody_grid)
+
+
 def _benchmark():
 
     import song_accuracy
