@@ -16,18 +16,18 @@ grid: then bar 0 moves onto POP909's beats (`beat_offset`: 202 by an eighth, sin
 409 by a sixteenth, since session 16; the MIDI's piano and the audio agree with beat_midi.txt there;
 the other 133 songs named so far agree with the melody grid within 0.054 of a beat), and a section boundary falls where the annotator's letter changes
 (phrases in a row with the same letter are one section). The songs were chosen by a rule fixed before any analysis
-(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5 to SEEN_S14 (sessions
-5's to 14's sealed sets, each measured once then) now studied too, SEALED (session 15's) measured
+(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5 to SEEN_S15 (sessions
+5's to 15's sealed sets, each measured once then) now studied too, SEALED (session 16's) measured
 only at the end.
 
 Only the first `SECONDS` are rendered (same soundfont and cache as tests/midi_songs.py, a 1 s
 fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
     python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR         # DEV and SEEN_S5
-    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 15's SEALED
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # session 16's SEALED
     python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR 151  # SEEN_S6
     (the same with 180: SEEN_S7; with 197: SEEN_S8; with 237: SEEN_S9; with 269: SEEN_S10; with 293: SEEN_S11;
-    with 318: SEEN_S12; with 341: SEEN_S13; with 358: SEEN_S14)
+    with 318: SEEN_S12; with 341: SEEN_S13; with 358: SEEN_S14; with 387: SEEN_S15)
 """
 
 from __future__ import annotations
@@ -89,12 +89,15 @@ SEEN_S13: tuple[str, ...] = ('341', '342', '345', '346', '347', '349', '351', '3
 # same rule): measured once at the end of session 14, so seen; studied from session 15 on.
 SEEN_S14: tuple[str, ...] = ('359', '363', '364', '367', '368', '374', '376', '381', '383', '384', '385', '386')
 # Session 15's sealed set (`select_sealed(first=387)`: the first 12 candidates from id 387 on, the
+# same rule): measured once in session 16 (session 15 ended before it), so seen; studied since.
+SEEN_S15: tuple[str, ...] = ('390', '392', '395', '397', '403', '404', '409', '410', '411', '414', '415', '421')
+# Session 16's sealed set (`select_sealed(first=422)`: the first 12 candidates from id 422 on, the
 # same rule), committed before dreamcut analysed any of them. Never analyse these while working.
-SEALED: tuple[str, ...] = ('390', '392', '395', '397', '403', '404', '409', '410', '411', '414', '415', '421')
-SEALED_FIRST = 387  # where session 15's scan began (sessions 6 to 14 began at 151, 180, 197, 237, 269, 293, 318, 341, 358)
+SEALED: tuple[str, ...] = ('422', '425', '427', '429', '430', '433', '436', '443', '444', '445', '446', '449')
+SEALED_FIRST = 422  # where session 16's scan began (sessions 6 to 15 began at 151, 180, 197, 237, 269, 293, 318, 341, 358, 387)
 # Every song analysed while working (all but SEALED), in the order of the sets above.
 STUDIED: tuple[str, ...] = (DEV + SEEN_S5 + SEEN_S6 + SEEN_S7 + SEEN_S8 + SEEN_S9 + SEEN_S10 + SEEN_S11 + SEEN_S12
-                            + SEEN_S13 + SEEN_S14)
+                            + SEEN_S13 + SEEN_S14 + SEEN_S15)
 
 
 def phrases(label: str) -> list[tuple[str, int]]:
@@ -220,7 +223,7 @@ def select_sealed(pop909_git: str, structure_git: str, *, first: int = SEALED_FI
     """A sealed set: the first n candidates (any id) from `first` on, by the same rule (session 6:
     from 151; session 7: from 180; session 8: from 197; session 9: from 237; session 10: from
     269; session 11: from 293; session 12: from 318;
-    session 13: from 341; session 14: from 358; session 15: from SEALED_FIRST).
+    session 13: from 341; session 14: from 358; session 15: from 387; session 16: from SEALED_FIRST).
     Writes the chosen songs' files under DATA."""
     out: list[str] = []
     for k in range(first, 910):
@@ -364,7 +367,7 @@ def render(song_id: str) -> Song:
 
 if __name__ == "__main__":
     # FIRST: 151 (SEEN_S6), 180 (SEEN_S7), 197 (SEEN_S8), 237 (SEEN_S9), 269 (SEEN_S10), 293 (SEEN_S11),
-    # 318 (SEEN_S12), 341 (SEEN_S13), 358 (SEEN_S14); none: SEALED_FIRST
+    # 318 (SEEN_S12), 341 (SEEN_S13), 358 (SEEN_S14), 387 (SEEN_S15); none: SEALED_FIRST
     if len(sys.argv) in (4, 5) and sys.argv[1] == "--select-sealed":
         first = int(sys.argv[4]) if len(sys.argv) == 5 else SEALED_FIRST
         print("SEALED =" if first == SEALED_FIRST else f"from {first}:",
