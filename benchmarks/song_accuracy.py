@@ -83,7 +83,10 @@ def score(recording) -> dict:
         pairs, truth, got = midi_songs.material_agreement(r.material(), [(s.start, s.end, s.label) for s in a.sections],
                                                           a.duration)
         same_pairs = (sum(pairs), len(pairs), truth, got)
-    return {"recording": r.name, "moving": r.moving, "label_pairs": same_pairs, "title": r.title, "seconds": r.seconds, "tempo": a.tempo,
+    heard = [(s.start, s.end, s.label) for s in a.sections]
+    # POP909's letters say verse (A) and chorus (B); the scores' letters name no such thing
+    names = naming(r.material(), heard, r.downbeats) if r.name.startswith("pop909") else None
+    return {"naming": names, "heard_sections": heard, "recording": r.name, "moving": r.moving, "label_pairs": same_pairs, "title": r.title, "seconds": r.seconds, "tempo": a.tempo,
             "pulse": a.pulse,
             "beat_f": round(beat_f, 3), "downbeat_f": round(down_f, 3), "cuts_on_beat": round(on_beat, 3), "planned_cuts": len(cuts), "planned_cuts_on_beat": round(cuts_on, 3),
             "planned_cuts_on_downbeat": round(cuts_down, 3),
@@ -149,6 +152,49 @@ def peers_table(sets: list[tuple[str, list[dict]]]) -> None:
               f"{f:.2f}, {f_lap:.2f} ({ratio(f, f_lap)}), {f_agg:.2f} ({ratio(f, f_agg)}) |")
 
 
+# POP909's letters the measured names stand for (Dai, Zhang and Dannenberg: A verse, B chorus)
+NAMED = {"chorus": "B", "verse": "A"}
+
+
+def naming(annotated: list[tuple[float, str]], heard: list[tuple[float, float, str]],
+           downbeats: list[float]) -> dict[str, list[int]]:
+    """Whether the chorus is named chorus (and the verse verse), bar by bar: each bar between two
+    of `downbeats` (the annotated ones inside the excerpt) is annotated with the letter of the
+    section of `annotated` ((start s, letter), the first at 0) playing at its middle and heard with
+    the name of the section of `heard` ((start, end, name)) there. Per name of NAMED:
+    [bars annotated with its letter, of them heard with the name, bars heard with the name, of them
+    annotated with the letter]: recall is the second over the first, precision the fourth over the
+    third. The label pairs say only whether sections share a name when they share material; this
+    says whether the name is the right one (what `pacing: auto` and `place: {section: chorus}` read)."""
+    out = {name: [0, 0, 0, 0] for name in NAMED}
+    starts = [t for t, _ in annotated]
+    for a, b in zip(downbeats[:-1], downbeats[1:]):
+        mid = (a + b) / 2
+        i = int(np.searchsorted(starts, mid, side="right")) - 1
+        letter = annotated[max(0, i)][1]
+        name = next((lab for t0, t1, lab in heard if t0 <= mid < t1), None)
+        for want, c in out.items():
+            is_letter, is_name = letter == NAMED[want], name == want
+            c[0] += is_letter
+            c[1] += is_letter and is_name
+            c[2] += is_name
+            c[3] += is_name and is_letter
+    return out
+
+
+def naming_totals(rows: list[dict]) -> str:
+    """`naming` summed over rows that have it: recall and precision of each name."""
+    rows = [r for r in rows if r.get("naming")]
+    if not rows:
+        return ""
+    parts = []
+    for name, letter in NAMED.items():
+        c = [sum(r["naming"][name][k] for r in rows) for k in range(4)]
+        parts.append(f"{letter} bars heard {name} {c[1]} of {c[0]} ({c[1] / max(1, c[0]):.2f}), "
+                     f"{name} bars annotated {letter} {c[3]} of {c[2]} ({c[3] / max(1, c[2]):.2f})")
+    return "; names: " + ", ".join(parts)
+
+
 def human_ceiling(song: pop909_songs.Song) -> dict:
     """Annotator 2's sections scored against annotator 1's as `score` scores dreamcut's: how far
     two careful listeners agree."""
@@ -158,7 +204,11 @@ def human_ceiling(song: pop909_songs.Song) -> dict:
     ends = [t for t, _ in other[1:]] + [song.seconds]
     pairs, truth, got = midi_songs.material_agreement(song.material_1, [(t0, t1, m) for (t0, m), t1 in zip(other, ends)],
                                                       song.seconds)
-    return {"recording": song.name, "moving": False, "label_pairs": (sum(pairs), len(pairs), truth, got), **found}
+    # annotator 2's letters named as NAMED names them (B chorus, A verse), scored as dreamcut's names
+    letter_name = {v: k for k, v in NAMED.items()}
+    named = [(t0, t1, letter_name.get(m, m)) for (t0, m), t1 in zip(other, ends)]
+    return {"recording": song.name, "moving": False, "label_pairs": (sum(pairs), len(pairs), truth, got), **found,
+            "naming": naming(song.material_1, named, song.downbeats)}
 
 
 def main() -> None:
@@ -209,7 +259,8 @@ def main() -> None:
         pairs = sum(r["label_pairs"][1] for r in rs if r["label_pairs"])
         return (f"boundaries within a bar {hit} of {n} ({hit / max(1, n):.2f}), on the annotated bar line {on_bar} "
                 f"({on_bar / max(1, n):.2f}); found boundaries near an annotated "
-                f"one {near} of {found}; label pairs agreeing {agree} of {pairs} ({agree / max(1, pairs):.2f})")
+                f"one {near} of {found}; label pairs agreeing {agree} of {pairs} ({agree / max(1, pairs):.2f})"
+                + naming_totals(rs))
     if "--json" in sys.argv:
         # one list as before; the POP909 rows and their human ceiling say their set
         print(json.dumps(rows + [{**r, "set": label} for label, rs, hs in pop for r in rs]

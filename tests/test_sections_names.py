@@ -31,3 +31,25 @@ def test_repeated_material_shares_a_name_and_other_material_gets_its_own(song, p
     agree, n, _, _ = row["label_pairs"]
     assert n == pairs
     assert agree >= least > before
+
+
+def test_the_verse_is_the_repeated_material_holding_most_bars_not_the_next_loudest():
+    """A B C A B C, A 8 bars and quietest, B 4 bars and loudest, C 2 bars between: B is the chorus,
+    A (16 bars in all) the verse and C a bridge. Until session 16 the next loudest repeated material,
+    C, was the verse and A a bridge (studied POP909: A bars heard verse 1497 -> 1839 of 3506)."""
+    import numpy as np
+
+    from dreamcut.analysis.sections import _name_segments
+
+    rng = np.random.default_rng(7)
+    bars = {m: rng.normal(size=(n, 24)) for m, n in (("A", 8), ("B", 4), ("C", 2))}
+    order = "ABCABC"
+    X = np.concatenate([bars[m] for m in order])
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    spans, at = [], 0
+    for m in order:
+        spans.append((at, at + len(bars[m])))
+        at += len(bars[m])
+    loud = [{"A": 1.0, "B": 3.0, "C": 2.0}[m] for m in order]
+    labels = _name_segments([X[a:b].mean(axis=0) for a, b in spans], loud, spans, len(X), bars=X)
+    assert labels == ["verse", "chorus", "bridge", "verse", "chorus", "bridge"]
