@@ -16,7 +16,7 @@ repeats whole phrases exactly, the ends of its long repeats with no boundary nea
 (`repeats.with_exact_repeats`; near: within two bars, or one where the found boundaries keep no
 phrase lattice). Then two neighbours of the same material with no change of sound
 between them become one (`_merged_alike`; the splits are not looked at). Then, in a song in four
-of LONG_SONG bars or more with bars under LONG_BAR, inside a section longer than ADD_LONGER bars a
+of ADD_SONG bars or more with bars under LONG_BAR, inside a section longer than ADD_LONGER bars a
 start is added where a segmentation of the whole song over its bar lines wants one: the one that
 maximises a score fitted on the studied POP909 songs of the evidence at its starts (the changes of
 sound and harmony, repeat starts and stops, loudness, the phrase lattice: `_boundary_curves`,
@@ -220,11 +220,11 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # Before the names, fewer spurious boundaries: neighbours of the same material with no change
     # of sound between them are one section (`_merged_alike`; the splits are not looked at).
     kept = _merged_alike(kept, downbeats, duration, times, chroma, mfcc, rms)
-    # Then, in a long song (LONG_SONG bars or more) in four with usual bars, a start is added where a
+    # Then, in a song of ADD_SONG bars or more in four with usual bars, a start is added where a
     # segmentation of the whole song over its bar lines, by a fitted score of the evidence at each bar
     # line and the annotated sections' lengths, wants one inside a section longer than ADD_LONGER
     # bars (`_added_starts`): a split, named with the section it splits.
-    if halves is None and len(d) >= LONG_SONG and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
+    if halves is None and len(d) >= ADD_SONG and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
         curves = _boundary_curves(downbeats, duration, times, chroma, mfcc, rms, rows)
         starts, sure = _start_bars(kept, d)
         split = sorted(set(split) | set(_added_starts(curves, starts, split, sure, rows)))
@@ -305,6 +305,21 @@ def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray,
 # the added starts (which added one boundary there, not near an annotated one).
 ADD_LONGER = 8
 ADD_INSIDE = 2  # bars an added start keeps from its section's ends
+# A song of ADD_SONG bars or more gets added starts (until session 16: LONG_SONG, 64). The songs
+# under 64 held fewer of their annotated boundaries within a bar (session 16, 2026-12-02, analysis
+# version 98, the 136 studied POP909 songs: the 8 heard in 61-63 bars 44 of 68, 0.65; the others 632
+# of 791; 24 of the 183 missed). With starts added there too, within a bar 676 -> 680 of 859 (003,
+# 341, 368, 384 one more each; no song fewer), on the annotated bar line +4, found 1522 -> 1526, every
+# added one near an annotated one (661 -> 665), label pairs unchanged; held out a set at a time (the
+# gate chosen on the other twelve sets among 64, 56, 48, 40, 32, 16) the same 680 (dev 45 -> 46, s13
+# 55 -> 56, s14 56 -> 58, no set fewer). Every gate from 16 to 61 measured the same there (no studied
+# song is heard in 16-60 usual bars in four); the scores' renders in four are heard in 23-66 bars, and
+# with no gate 9 of them, of 25-48 bars, got more sections (k155, k155-ramp, k156-adagio,
+# k156-adagio-slow, k80-rondo-rubato, k155-finale, op18-1-finale, k80-allegro, k458-adagio): in the
+# steady ones' totals 4 found boundaries more and none more within a bar (found near an annotated one
+# 45 of 84 -> 45 of 87, session 5's 7 of 11 -> 7 of 12; k80-rondo-rubato, outside the totals, 0 -> 1
+# of 2 within a bar), label pairs unchanged: so the gate is over them, under POP909's shortest excerpt.
+ADD_SONG = 56
 START_WEIGHTS = (
     2.6, -0.0636, 1.56, 0.195, 0.212, -0.642, 1.94, 0.476, 0.946, -0.924,  # the curves at the bar line
     -2.21, 0.338, 0.367, -1.11, -0.00805, -0.651, 0.508, -0.254, 0.83, 0.324,  # each less its largest near
