@@ -153,7 +153,7 @@ def peers_table(sets: list[tuple[str, list[dict]]]) -> None:
 
 
 # POP909's letters the measured names stand for (Dai, Zhang and Dannenberg: A verse, B chorus)
-NAMED = {"chorus": "B", "verse": "A"}
+NAMED = {pop909_songs.LETTER_NAMES[letter]: letter for letter in "BA"}  # chorus B, verse A
 
 
 def naming(annotated: list[tuple[float, str]], heard: list[tuple[float, float, str]],

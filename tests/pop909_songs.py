@@ -100,6 +100,12 @@ STUDIED: tuple[str, ...] = (DEV + SEEN_S5 + SEEN_S6 + SEEN_S7 + SEEN_S8 + SEEN_S
                             + SEEN_S13 + SEEN_S14 + SEEN_S15)
 
 
+# What the structure annotators' letters mean, in the director's section names (Dai, Zhang and
+# Dannenberg: A verse, B chorus, i intro, o outro): the one home of the mapping for the pacing test's
+# `song:` block and the benchmark's naming measure.
+LETTER_NAMES = {"A": "verse", "B": "chorus", "i": "intro", "o": "outro"}
+
+
 def phrases(label: str) -> list[tuple[str, int]]:
     """`i4A4B8` -> [("i", 4), ("A", 4), ("B", 8)]: the annotated phrases, letter and bars."""
     label = label.strip()

@@ -51,14 +51,13 @@ from test_planner import FPS, shots_for
 
 pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
 
-# POP909's letters as a director names sections in the `song:` block
-NAMES = {"A": "verse", "B": "chorus", "i": "intro", "o": "outro"}
 BEAT_S = 0.07  # a cut "on" an annotated beat (the benchmark's beat tolerance)
 SLACK = 0.1  # bars: two cuts each within BEAT_S of their beat at ~136 bpm are at most 0.08 bar off
 
 
 def _name(letter: str) -> str:
-    return NAMES.get(letter, "transition" if letter in "xX" else "interlude" if letter.islower() else "refrain")
+    """POP909's letter as a director names the section in the `song:` block."""
+    return pop909_songs.LETTER_NAMES.get(letter, "transition" if letter in "xX" else "interlude" if letter.islower() else "refrain")
 
 
 def _annotated(song_id: str) -> tuple[pop909_songs.Truth, float, list[tuple[float, str, int]]]:

@@ -1166,8 +1166,8 @@ def _name_segments(sig: list[np.ndarray], loud: list[float], spans: list[tuple[i
     A quiet first / last segment whose material does not come back in the body of the song is
     the intro / outro. Of the rest, the loudest repeated material is the chorus (one repeated
     material quieter than the rest is the verse), of the other repeated ones the one holding the
-    most bars the verse, any other repeated one a bridge; material heard once takes the first of verse, chorus, bridge that
-    no repeated material has (a song of one repeated material and a contrasting passage: verse
+    most bars the verse, any other repeated one a bridge; material heard once takes the first of
+    verse, chorus, bridge that no repeated material has (a song of one repeated material and a contrasting passage: verse
     and chorus, or chorus and verse; a third: bridge). With `bars` (unit feature rows, one a bar)
     material is compared bar by bar in order (`_same_material`), else by the segments' mean
     features.
