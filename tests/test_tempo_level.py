@@ -43,3 +43,38 @@ def test_a_clear_tempo_is_kept_exactly():
     tempo, contrast = _tempo_level(120.0, SR, [env, env, env])
     assert tempo == 120.0
     assert max(contrast[L] for L in contrast if L != 1.0) < LEVEL_GAIN * contrast[1.0]
+
+
+def _every(bpm: float, seconds: float, weight: float) -> np.ndarray:
+    """An onset envelope with `weight` on every beat of `bpm`."""
+    n = int(seconds * FPS)
+    env = np.zeros(n)
+    per = 60.0 * FPS / bpm
+    for k in range(int(n / per) + 1):
+        f = int(round(k * per))
+        if f < n:
+            env[f] = weight
+    return env
+
+
+def test_each_kind_of_evidence_votes_alike_for_the_level():
+    # POP909 425 as measured (onsets, bass onsets, chord changes; 69 bpm in 4/4 heard at 92): summed,
+    # the 69 grid stands out 1.28x, under the gain; the chord changes 2.49x: the geometric mean 1.53x.
+    measured = {1.0: [2.089, 1.774, 0.262], 0.75: [2.438, 2.183, 0.652], 2 / 3: [1.277, 1.327, 0.571],
+                1.5: [1.925, 1.584, 0.249], 4 / 3: [0.526, 0.607, 0.237]}
+    assert choose_level({L: sum(c) for L, c in measured.items()}) == 1.0
+    assert choose_level(measured) == 0.75
+    # a kind of evidence that says nothing (chords that never change) does not vote
+    assert choose_level({1.0: [2.0, 2.0, 0.001], 0.75: [2.0, 2.0, 0.05]}) == 1.0
+
+
+def test_a_dotted_figure_heard_for_the_beat_gives_way_to_the_chords_beat():
+    # 69 bpm, its chords changing on the beat (a smooth novelty curve, as `_harmonic_novelty` draws it),
+    # under a louder figure of dotted eighths (every 3 sixteenths: 92 bpm) in the onsets and the bass
+    bpm = 69.0
+    onset = _every(bpm, 60.0, 1.0) + _every(bpm * 4 / 3, 60.0, 1.2)
+    chords = np.convolve(_every(bpm, 60.0, 1.0), np.hanning(15), "same")
+    tempo, contrast = _tempo_level(92.0, SR, [onset, onset.copy(), chords])
+    assert contrast[0.75] < LEVEL_GAIN * contrast[1.0]  # summed, the onsets had kept 92
+    octaves = np.log2(tempo / bpm)
+    assert abs(octaves - round(octaves)) < 0.02  # a level of the score (69 or its octave), not 92
