@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_project
+from conftest import hear_song_once, make_project
 from serve_helpers import cli_env
 from simulators import PROVIDERS
 
@@ -29,10 +29,11 @@ def sim():
 
 
 def _project(root: Path, shots: int = 1) -> Path:
-    return make_project(root, [{"id": f"s{i}", "prompt": f"shot {i}, a paper boat on a puddle"} for i in range(shots)],
+    """A project whose silent song is heard once a session (`hear_song_once`): the subject is reconciling."""
+    return hear_song_once(make_project(root, [{"id": f"s{i}", "prompt": f"shot {i}, a paper boat on a puddle"} for i in range(shots)],
                         song_kind="silence", version=1, title="reconcile", fps=24, backend=SPEC, budget_usd=10,
                         takes_per_shot=1, take_seconds=2, caption=False,
-                        render={"master": "1280x720", "resolution": "1280x720"})
+                        render={"master": "1280x720", "resolution": "1280x720"}))
 
 
 def _cli(root: Path, sim, *args: str) -> subprocess.CompletedProcess:
@@ -134,9 +135,10 @@ def test_a_job_given_up_where_cancel_is_impossible_stays_spent(tmp_path):
     """Luma cannot cancel: a generation timed out here finishes and bills there, so its price stays spent."""
     sim = PROVIDERS["luma"].factory(key=PROVIDERS["luma"].key).start()
     try:
-        root = make_project(tmp_path / "p", [{"id": "s0", "prompt": "a kite over dunes"}], song_kind="silence",
-                            version=1, title="t", fps=24, backend="luma:ray-flash-2", budget_usd=10, takes_per_shot=1,
-                            take_seconds=5, caption=False, render={"master": "1280x720", "resolution": "1280x720"})
+        root = hear_song_once(make_project(
+            tmp_path / "p", [{"id": "s0", "prompt": "a kite over dunes"}], song_kind="silence", version=1, title="t",
+            fps=24, backend="luma:ray-flash-2", budget_usd=10, takes_per_shot=1, take_seconds=5, caption=False,
+            render={"master": "1280x720", "resolution": "1280x720"}))
         r = _cli(root, sim, "generate", "--poll-interval", "0.05", "--job-timeout", "0.5")
         assert "failed 1" in r.stdout and "cannot cancel" in r.stdout + r.stderr, r.stdout + r.stderr
         spent, held = _ledger(root)

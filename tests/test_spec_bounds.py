@@ -11,6 +11,7 @@ import tracemalloc
 import pytest
 
 from _luma_project import luma_env, luma_project, source_env
+from conftest import hear_song_once
 from dreamcut.errors import BadInput
 from dreamcut.spec import parse_spec_text
 from simulators.luma import LumaSim
@@ -86,7 +87,7 @@ def test_billion_laughs_check_process_stays_small(tmp_path):
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_check_and_generate_refuse_alike_before_any_create(name, tmp_path):
     text, expected = HOSTILE[name]
-    root = luma_project(tmp_path / "p")
+    root = hear_song_once(luma_project(tmp_path / "p"))  # the subject is the spec, not the song: heard once a session
     (root / "refs").mkdir()
     (root / "refs" / "fake.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 10)
     (root / "dreamcut.yaml").write_text(text)
