@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from _ledger import ledger_lines as _ledger, reserved as _reserved, spent as _spent
-from conftest import make_project
+from conftest import hear_song_once, make_project
 from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.cost import estimate, take_price
 from dreamcut.generate.orchestrator import Orchestrator
@@ -51,9 +51,10 @@ def _project(root: Path, backend: str, refs: dict[str, list[str]], *, keyframe: 
         shot["cast_keyframe"] = True
     if own_refs:
         shot["refs"] = own_refs
-    return make_project(root, [shot], song_kind="silence", song_seconds=seconds, title="cast keyframe", fps=24,
-                        backend=backend, budget_usd=50, takes_per_shot=1, caption=False, cast=cast,
-                        render={"master": "1280x720", "resolution": "1280x720"})
+    # its silent song heard once a session (`hear_song_once`): the subject is the keyframe, not the song
+    return hear_song_once(make_project(root, [shot], song_kind="silence", song_seconds=seconds, title="cast keyframe",
+                                       fps=24, backend=backend, budget_usd=50, takes_per_shot=1, caption=False, cast=cast,
+                                       render={"master": "1280x720", "resolution": "1280x720"}))
 
 
 def _run(root: Path):
@@ -370,9 +371,10 @@ def test_random_faults_on_both_steps_never_make_a_keyframe_or_a_video_twice(monk
         root = tmp_path / "p"
         shots = [{"id": f"s{i}", "prompt": f"K{i:03d}Z dancing on a rooftop", "seconds": 5, "cast": ["mia"],
                   "cast_keyframe": True} for i in range(6)]
-        make_project(root, shots, song_kind="silence", song_seconds=5, title="faults", fps=24, backend="luma:ray-flash-2",
-                     budget_usd=50, takes_per_shot=1, caption=False, render={"master": "1280x720", "resolution": "1280x720"},
-                     cast=[{"name": "mia", "description": "a dancer", "refs": ["https://cdn.example.com/mia.png"]}])
+        hear_song_once(make_project(
+            root, shots, song_kind="silence", song_seconds=5, title="faults", fps=24, backend="luma:ray-flash-2",
+            budget_usd=50, takes_per_shot=1, caption=False, render={"master": "1280x720", "resolution": "1280x720"},
+            cast=[{"name": "mia", "description": "a dancer", "refs": ["https://cdn.example.com/mia.png"]}]))
         for kind in ("accept_drop", "accept_5xx", "html"):  # whatever the random draws, the image route meets these
             server.inject("create_image", kind)
         for _ in range(3):
