@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from _luma_project import KEY, luma_env, luma_project
+from conftest import hear_song_once
 from simulators.luma import LumaSim
 
 
@@ -34,7 +35,7 @@ def _facts(root: Path) -> tuple:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """A cloud project with 4 paid takes made through the Luma simulator."""
-    root = luma_project(tmp_path_factory.mktemp("catalog") / "p")
+    root = hear_song_once(luma_project(tmp_path_factory.mktemp("catalog") / "p"))  # its song heard once a session
     with LumaSim(key=KEY) as server:
         env = luma_env(server)
         proc = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate", "--poll-interval",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from _luma_project import KEY, luma_env, luma_project, source_env
+from conftest import hear_song_once
 from simulators.luma import LumaSim
 
 
@@ -67,7 +68,7 @@ def _no_orphans(root: Path) -> None:
 
 def test_local_batch_on_a_full_disk_finishes_after_space_is_freed(small_disk):
     env = source_env()
-    root = luma_project(small_disk / "p", shots=3, takes=2)
+    root = hear_song_once(luma_project(small_disk / "p", shots=3, takes=2))  # the song is heard once a session
     text = (root / "dreamcut.yaml").read_text().replace("luma:ray-flash-2", "animatic")
     (root / "dreamcut.yaml").write_text(text)
     assert _run(root, env, "check").returncode == 0
@@ -108,7 +109,7 @@ class _FillsDiskOnDownload(LumaSim):
 
 
 def test_cloud_batch_on_a_full_disk_fetches_again_never_pays_again(small_disk):
-    root = luma_project(small_disk / "p", shots=2, takes=2)
+    root = hear_song_once(luma_project(small_disk / "p", shots=2, takes=2))  # the song is heard once a session
     with _FillsDiskOnDownload(key=KEY) as server:
         env = luma_env(server)
         server.disk = small_disk
