@@ -18,7 +18,7 @@ from dreamcut.generate.batch import plan_takes
 from dreamcut.generate.cost import estimate, job_price, take_price
 from dreamcut.generate.orchestrator import Orchestrator, RunSummary
 from dreamcut.project import Project
-from conftest import make_project, write_song
+from conftest import hear_song_once, make_project, write_song
 
 TABLES = {  # backend name -> (module, its table of models)
     "runway": ("dreamcut.backends.runway", "MODELS"),
@@ -140,6 +140,7 @@ def test_a_veo_chain_is_planned_priced_made_and_charged_as_veo_makes_it(tmp_path
         root = tmp_path / "veo"
         root.mkdir()
         write_song(root / "song.wav", seconds=1.0, kind="silence")
+        hear_song_once(root)  # the subject is the chain's price: the silent song is heard once a session
         (root / "dreamcut.yaml").write_text("\n".join([
             "version: 1", "title: chain", "song: song.wav", "fps: 24", f"backend: {ps.spec}", "budget_usd: 5",
             "takes_per_shot: 1", "caption: false", "render: {master: 1280x720, resolution: 1280x720}", "shots:",
