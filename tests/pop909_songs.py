@@ -12,9 +12,10 @@ Bar 0's time in the MIDI: the first note of `melody.txt` is put on the MIDI's fi
 note; the rest of `melody.txt` must then land on the MIDI's melody (see `alignment`). The truth
 follows from the MIDI's one tempo: beats are its quarter notes from bar 0, downbeats every four,
 except where POP909's own beat annotation (`beat_midi.txt`) sits a sixteenth or an eighth from that
-grid: then bar 0 moves onto POP909's beats (`beat_offset`: 202 by an eighth, since session 9; 395 and
-409 by a sixteenth, since session 16; 465 by a sixteenth, named in session 17; the MIDI's piano and
-the audio agree with beat_midi.txt there; the other 156 songs named so far agree with the melody grid within 0.054 of a beat), and a section boundary falls where the annotator's letter changes
+grid: then bar 0 moves onto POP909's beats (`beat_offset`: 202 by an eighth, since session 9; 395
+and 409 by a sixteenth, since session 16; 465 by a sixteenth, named in session 17; the MIDI's piano
+and the audio agree with beat_midi.txt there; the other 156 songs named so far agree with the melody
+grid within 0.054 of a beat), and a section boundary falls where the annotator's letter changes
 (phrases in a row with the same letter are one section). The songs were chosen by a rule fixed before any analysis
 (`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5 to SEEN_S16 (sessions
 5's to 16's sealed sets, each measured once then) now studied too, SEALED (session 17's) measured
@@ -97,7 +98,8 @@ SEEN_S16: tuple[str, ...] = ('422', '425', '427', '429', '430', '433', '436', '4
 # Session 17's sealed set (`select_sealed(first=450)`: the first 12 candidates from id 450 on, the
 # same rule), committed before dreamcut analysed any of them. Never analyse these while working.
 SEALED: tuple[str, ...] = ('450', '451', '454', '458', '460', '461', '464', '465', '466', '469', '472', '473')
-SEALED_FIRST = 450  # where session 17's scan began (sessions 6 to 16 began at 151, 180, 197, 237, 269, 293, 318, 341, 358, 387, 422)
+# where session 17's scan began (sessions 6 to 16 began at 151, 180, 197, 237, 269, 293, 318, 341, 358, 387, 422)
+SEALED_FIRST = 450
 # Every song analysed while working (all but SEALED), in the order of the sets above.
 STUDIED: tuple[str, ...] = (DEV + SEEN_S5 + SEEN_S6 + SEEN_S7 + SEEN_S8 + SEEN_S9 + SEEN_S10 + SEEN_S11 + SEEN_S12
                             + SEEN_S13 + SEEN_S14 + SEEN_S15 + SEEN_S16)
@@ -167,9 +169,10 @@ def beat_offset(bar0: float, beat: float, beat_midi_txt: str) -> float:
     notes on POP909's beats, 323 half a beat from them), 395 and 409 a sixteenth (0.249 and 0.250:
     their PIANO tracks start 404 and 347 notes on POP909's beats, 99 and 68 on the melody grid's);
     of the 12 named in session 17, 465 moves a sixteenth (0.250; PIANO 689 notes on POP909's beats,
-    92 on the melody grid's); the other 156 of the 160 sit within 0.054 of a beat of the melody grid. Until session 16 only a half-beat
-    offset was moved (`half_beat_off`): 395 and 409 were measured a sixteenth off their beats (beat
-    F 0.000 on music whose every note is on POP909's grid, and on dreamcut's)."""
+    92 on the melody grid's); the other 156 of the 160 sit within 0.054 of a beat of the melody
+    grid. Until session 16 only a half-beat offset was moved (`half_beat_off`): 395 and 409 were
+    measured a sixteenth off their beats (beat F 0.000 on music whose every note is on POP909's grid,
+    and on dreamcut's)."""
     times = np.loadtxt(io.StringIO(beat_midi_txt), ndmin=2)[:, 0]
     ph = ((times - bar0) / beat) % 1.0
     share = {c: float(np.mean(np.abs((ph - c + 0.5) % 1.0 - 0.5) <= 0.125)) for c in (0.0, 0.25, 0.5, 0.75)}

@@ -52,9 +52,9 @@ def _project(root: Path, backend: str, refs: dict[str, list[str]], *, keyframe: 
     if own_refs:
         shot["refs"] = own_refs
     # its silent song heard once a session (`hear_song_once`): the subject is the keyframe, not the song
-    return hear_song_once(make_project(root, [shot], song_kind="silence", song_seconds=seconds, title="cast keyframe",
-                                       fps=24, backend=backend, budget_usd=50, takes_per_shot=1, caption=False, cast=cast,
-                                       render={"master": "1280x720", "resolution": "1280x720"}))
+    return hear_song_once(make_project(
+        root, [shot], song_kind="silence", song_seconds=seconds, title="cast keyframe", fps=24, backend=backend,
+        budget_usd=50, takes_per_shot=1, caption=False, cast=cast, render={"master": "1280x720", "resolution": "1280x720"}))
 
 
 def _run(root: Path):

@@ -31,7 +31,8 @@ of 2334 (0.46), held on 7; v101 1053 of 2292, held on 6 (more sections named ver
 179's share 0.92 -> 0.89); given, 1833 of 2049 (0.89), held on 85 both (the others mostly ballads at 56-90 bpm,
 whose 4 bars outlast a 16 s take, and phrases of 5, 7, 9, 13 or 15 bars); every cut within 70 ms of
 an annotated beat either way. Session 17, the 148 studied songs, v102: 1139 of 2509 (0.45), held on 6;
-given, 1982 of 2236 (0.89), held on 89; every cut on an annotated beat (425's too, its level found). Carrying the phrase grid over a sure section start that falls off it
+given, 1982 of 2236 (0.89), held on 89; every cut on an annotated beat (425's too, its level found).
+Carrying the phrase grid over a sure section start that falls off it
 instead of restarting it there would help 178 of those starts and hurt 203, and the boundary's
 confidence does not tell the two apart (AUC 0.54), nor its label or its distance from the grid's
 origin; a grid from the song's first downbeat, ignoring sections, puts 705 of 1754 bar lines on the

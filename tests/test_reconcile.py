@@ -30,10 +30,10 @@ def sim():
 
 def _project(root: Path, shots: int = 1) -> Path:
     """A project whose silent song is heard once a session (`hear_song_once`): the subject is reconciling."""
-    return hear_song_once(make_project(root, [{"id": f"s{i}", "prompt": f"shot {i}, a paper boat on a puddle"} for i in range(shots)],
-                        song_kind="silence", version=1, title="reconcile", fps=24, backend=SPEC, budget_usd=10,
-                        takes_per_shot=1, take_seconds=2, caption=False,
-                        render={"master": "1280x720", "resolution": "1280x720"}))
+    shot_list = [{"id": f"s{i}", "prompt": f"shot {i}, a paper boat on a puddle"} for i in range(shots)]
+    return hear_song_once(make_project(root, shot_list, song_kind="silence", version=1, title="reconcile", fps=24,
+                                       backend=SPEC, budget_usd=10, takes_per_shot=1, take_seconds=2, caption=False,
+                                       render={"master": "1280x720", "resolution": "1280x720"}))
 
 
 def _cli(root: Path, sim, *args: str) -> subprocess.CompletedProcess:
