@@ -24,7 +24,7 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert len(pop909_songs.SEEN_S11) == 12 and len(pop909_songs.SEEN_S12) == 12
     assert len(pop909_songs.SEEN_S13) == 12 and len(pop909_songs.SEEN_S14) == 12
     assert len(pop909_songs.SEEN_S15) == 12 and len(pop909_songs.SEEN_S16) == 12
-    assert len(pop909_songs.SEALED) == 12
+    assert len(pop909_songs.SEEN_S17) == 12 and len(pop909_songs.SEALED) == 12
     assert all(int(s) % 2 == 1 for s in pop909_songs.DEV)
     assert all(int(s) % 2 == 0 for s in pop909_songs.SEEN_S5)
     assert all(151 <= int(s) < 180 for s in pop909_songs.SEEN_S6)
@@ -37,9 +37,10 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert all(341 <= int(s) < 358 for s in pop909_songs.SEEN_S13)
     assert all(358 <= int(s) < 387 for s in pop909_songs.SEEN_S14)
     assert all(387 <= int(s) < 422 for s in pop909_songs.SEEN_S15)
-    assert all(422 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S16)
+    assert all(422 <= int(s) < 450 for s in pop909_songs.SEEN_S16)
+    assert all(450 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S17)
     assert all(int(s) >= pop909_songs.SEALED_FIRST for s in pop909_songs.SEALED)
-    assert len(pop909_songs.STUDIED) == 148 and not set(pop909_songs.STUDIED) & set(pop909_songs.SEALED)
+    assert len(pop909_songs.STUDIED) == 160 and not set(pop909_songs.STUDIED) & set(pop909_songs.SEALED)
     for s in pop909_songs.STUDIED + pop909_songs.SEALED:
         for f in pop909_songs.FILES:
             assert (pop909_songs.DATA / s / f.format(id=s)).is_file(), f"{s}/{f}"
