@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO_DIR ?= demo-project
 PYTEST_ARGS ?=
+# `make test` runs the suite on this many pytest-xdist workers (worksteal: an idle worker takes
+# queued tests from a busy one); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test bench install install-test chromium fluidsynth clean help
 
@@ -63,7 +66,7 @@ demo: install
 	$(BIN)/dreamcut demo $(DEMO_DIR)
 
 test: install-test chromium fluidsynth
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python benchmarks/run_all.py
