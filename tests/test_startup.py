@@ -31,6 +31,27 @@ def test_four_edits_at_once_on_a_fresh_numba_cache(tmp_path):
         assert (r / "edits" / "cut.otio").is_file()
 
 
+def test_a_second_install_with_the_same_versions_warms_the_shared_cache_under_the_lock(tmp_path, monkeypatch):
+    """A fresh clone's virtualenv shares the per-user cache with an older one at the same numba and
+    librosa versions: numba keys entries by source path, so it has none yet and must compile them
+    under the lock, not take the older install's marker as its own."""
+    from dreamcut import _startup
+
+    here = _startup._librosa_location()
+    assert here  # librosa is installed in the test environment
+    versions = _startup._versions()
+    assert _startup.warm_marker(versions, here) != _startup.warm_marker(versions, "/another/venv/librosa")
+    (tmp_path / _startup.warm_marker(versions, "/another/venv/librosa")).write_text("older install\n")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(_startup, "_warmed", False)
+    _startup.warm_librosa(lambda: calls.append("warmed"))
+    assert calls == ["warmed"] and (tmp_path / _startup.warm_marker(versions, here)).is_file()
+    monkeypatch.setattr(_startup, "_warmed", False)  # a later process of the same install only reads it
+    _startup.warm_librosa(lambda: calls.append("again"))
+    assert calls == ["warmed"]
+
+
 def test_numba_cache_is_per_user_by_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(REPO / "src"))

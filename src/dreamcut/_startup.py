@@ -67,6 +67,27 @@ def _versions() -> str:
     return "_".join(out) + f"_py{sys.version_info[0]}{sys.version_info[1]}"
 
 
+def _librosa_location() -> str:
+    """The folder librosa is installed in, found without importing it ("" when it is not installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("librosa")
+    return os.path.dirname(spec.origin) if spec is not None and spec.origin else ""
+
+
+def warm_marker(versions: str, location: str) -> str:
+    """The name of the file saying the cache holds librosa's compiled functions for this install.
+
+    numba keys a cache entry by the source file's path, so a second virtualenv with the same
+    versions (a fresh clone, a reinstall) has no entries yet: its marker must differ too, or its
+    first processes skip the lock and compile into the shared folder together (two pytest-xdist
+    workers of a fresh clone's `make test` did, and every later worker died with a segmentation
+    fault in librosa's beat tracker)."""
+    import hashlib
+
+    return f".dreamcut-warm-{versions}-{hashlib.sha256(location.encode()).hexdigest()[:12]}"
+
+
 def warm_librosa(warm: Callable[[], None]) -> None:
     """Run `warm` (a call that compiles every numba function dreamcut uses) once per cache folder,
     under an exclusive lock, so concurrent first runs never compile into the cache together."""
@@ -78,7 +99,7 @@ def warm_librosa(warm: Callable[[], None]) -> None:
     if not folder:
         return
     d = Path(folder)
-    marker = d / f".dreamcut-warm-{_versions()}"
+    marker = d / warm_marker(_versions(), _librosa_location())
     if marker.exists():
         return
     try:
