@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -10,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Before any test module imports librosa (numba): dreamcut's import makes numba's compiles take the
+# numba cache folder's lock, which the pytest-xdist workers and the CLI processes they start share.
+importlib.import_module("dreamcut")
 
 REPO = Path(__file__).resolve().parents[1]
 # shared/ lives beside the checkout; DREAMCUT_SHARED_DATA points elsewhere (e.g. from a git worktree).

@@ -1,5 +1,5 @@
-"""Start-up robustness: concurrent first runs share numba's cache without corrupting it, and a
-native crash of a board job reads as one line."""
+"""Start-up robustness: concurrent first runs share numba's cache without corrupting it (numba's
+compiles take a lock across processes), and a native crash of a board job reads as one line."""
 
 from __future__ import annotations
 
@@ -15,41 +15,98 @@ from _takes import make_project
 from dreamcut._startup import crash_line
 
 
+BARE_LIBROSA = """
+import dreamcut  # first: its import makes numba's compiles take the cache folder's lock
+import numpy as np, librosa
+y = np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32)
+envelope = librosa.onset.onset_strength(y=y, sr=22050)
+print(len(librosa.onset.onset_detect(onset_envelope=envelope, sr=22050)),
+      float(np.atleast_1d(librosa.beat.beat_track(onset_envelope=envelope, sr=22050)[0])[0]))
+"""
+
+
 @pytest.mark.slow
-def test_four_edits_at_once_on_a_fresh_numba_cache(tmp_path):
-    """Four `dreamcut edit` (each hears its song with librosa) start together on an empty cache."""
+def test_edits_and_bare_librosa_at_once_on_a_fresh_numba_cache_then_later_runs(tmp_path):
+    """Two `dreamcut edit` (each hears its song with librosa) and two processes that only import
+    dreamcut and then call librosa (as the test workers and `dreamcut serve`'s jobs do) start together
+    on an empty cache; then two more runs read that cache. Without the lock, three such bare
+    processes left a cache that killed every later run with a segmentation fault (three trials of
+    three, 2026-12-02), and so did CI's two pytest-xdist workers."""
     cache = tmp_path / "numba-cache"  # fresh: every numba function of librosa must be compiled
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(REPO / "src"))
-    roots = [make_project(tmp_path / f"p{i}", shots=3, takes_per_shot=2) for i in range(4)]
-    procs = [subprocess.Popen([sys.executable, "-m", "dreamcut", "--project", str(r), "edit"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in roots]
-    results = [(p, *p.communicate(timeout=400)) for p in procs]
+    roots = [make_project(tmp_path / f"p{i}", shots=3, takes_per_shot=2) for i in range(2)]
+    edits = [[sys.executable, "-m", "dreamcut", "--project", str(r), "edit"] for r in roots]
+    bare = [sys.executable, "-c", BARE_LIBROSA]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for cmd in edits + [bare, bare]]
+    results = [(p, *p.communicate(timeout=500)) for p in procs]
     for p, out, err in results:
         assert p.returncode == 0, (p.returncode, out[-500:], err[-1500:])
-    assert any(cache.glob(".dreamcut-warm-*")), sorted(x.name for x in cache.iterdir())
+    assert (cache / ".dreamcut-compile.lock").is_file()
     for r in roots:
         assert (r / "edits" / "cut.otio").is_file()
+    heard = {results[2][1], results[3][1]}
+    for _ in range(2):
+        later = subprocess.run(bare, env=env, capture_output=True, text=True, timeout=300)
+        assert later.returncode == 0, (later.returncode, later.stderr[-1500:])
+        heard.add(later.stdout)
+    assert len(heard) == 1, heard  # every run hears the same onsets and tempo
 
 
-def test_a_second_install_with_the_same_versions_warms_the_shared_cache_under_the_lock(tmp_path, monkeypatch):
-    """A fresh clone's virtualenv shares the per-user cache with an older one at the same numba and
-    librosa versions: numba keys entries by source path, so it has none yet and must compile them
-    under the lock, not take the older install's marker as its own."""
+HOLD_THE_COMPILER = """
+import sys, time
+import dreamcut, numba
+from numba.core.compiler_lock import global_compiler_lock
+with global_compiler_lock:
+    with global_compiler_lock:  # numba re-enters its lock: the file stays locked until the outer exit
+        print("held", flush=True)
+        time.sleep(float(sys.argv[1]))
+    time.sleep(float(sys.argv[1]))
+    print(time.time(), flush=True)
+"""
+
+COMPILE_ONE = """
+import time
+import dreamcut, numba
+
+@numba.njit(cache=True)
+def twice(x):
+    return 2 * x
+
+assert twice(21) == 42
+print(time.time(), flush=True)
+"""
+
+
+def test_a_compile_waits_while_another_process_holds_numbas_compiler_lock(tmp_path):
+    """The mechanism itself: while one process is inside numba's compiler lock (held twice, as numba
+    re-enters it), another that must compile waits until the outer release, then compiles."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO / "src"))
+    (tmp_path / "compile_one.py").write_text(COMPILE_ONE)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_COMPILER, "1.5"], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "held"
+    waiter = subprocess.run([sys.executable, str(tmp_path / "compile_one.py")], env=env, capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    released = float(holder.communicate(timeout=60)[0].strip())
+    assert holder.returncode == 0 and waiter.returncode == 0, waiter.stderr[-1500:]
+    assert float(waiter.stdout.strip()) >= released
+    assert (tmp_path / "cache" / ".dreamcut-compile.lock").is_file()
+
+
+def test_numbas_lock_in_this_process_is_the_cross_process_one():
+    """dreamcut is imported before numba here (tests/conftest.py), so numba's lock was replaced as
+    numba loaded; replacing it again changes nothing."""
+    import numba.core.compiler_lock as compiler_lock
+
     from dreamcut import _startup
 
-    here = _startup._librosa_location()
-    assert here  # librosa is installed in the test environment
-    versions = _startup._versions()
-    assert _startup.warm_marker(versions, here) != _startup.warm_marker(versions, "/another/venv/librosa")
-    (tmp_path / _startup.warm_marker(versions, "/another/venv/librosa")).write_text("older install\n")
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    calls = []
-    monkeypatch.setattr(_startup, "_warmed", False)
-    _startup.warm_librosa(lambda: calls.append("warmed"))
-    assert calls == ["warmed"] and (tmp_path / _startup.warm_marker(versions, here)).is_file()
-    monkeypatch.setattr(_startup, "_warmed", False)  # a later process of the same install only reads it
-    _startup.warm_librosa(lambda: calls.append("again"))
-    assert calls == ["warmed"]
+    lock = compiler_lock.global_compiler_lock._lock
+    assert isinstance(lock, _startup._CompileLock)
+    assert _startup.lock_compiles(compiler_lock, Path("/elsewhere")) and compiler_lock.global_compiler_lock._lock is lock
+    assert not compiler_lock.global_compiler_lock.is_locked()
+    with compiler_lock.global_compiler_lock:
+        assert compiler_lock.global_compiler_lock.is_locked()
 
 
 def test_numba_cache_is_per_user_by_default(tmp_path):

@@ -1,25 +1,34 @@
 """Process start-up that must happen before heavy libraries load: numba's cache and crash reports.
 
 librosa compiles its numba functions with `cache=True`, and numba writes that cache beside
-librosa's own files (inside the virtualenv) unless NUMBA_CACHE_DIR says otherwise. Two
-processes compiling the same functions at once can leave cache entries from different
-compilations side by side, and the next process that loads them dies with a segmentation
-fault (numba/numba#10128, librosa/librosa#1998; the board re-rendering while the director
-runs `dreamcut edit` is enough). So:
+librosa's own files (inside the virtualenv) unless NUMBA_CACHE_DIR says otherwise. numba's
+cache is not safe across processes: two processes compiling at once can each number a new
+entry's data file the same (`IndexDataCacheFile.save`), and a gufunc's kernel and its wrapper
+(two files) can come from two processes whose symbol names differ (numba/numba#10128, open as
+of 2026-12; librosa/librosa#1998). The next process to load such entries dies with a
+segmentation fault, and so does every one after it: three bare `import librosa; onset_detect;
+beat_track` processes started together on an empty cache did so in three trials of three, and
+CI's two pytest-xdist workers did on a clean machine. So:
 
 - `configure_numba_cache()` (called from `dreamcut/__init__`, before anything imports numba)
   points NUMBA_CACHE_DIR at a per-user folder (`$XDG_CACHE_HOME/dreamcut/numba`), unless the
-  user set it;
-- `warm_librosa(warm)` fills that cache once under an exclusive file lock: the first process
-  compiles (running `warm`) while the others wait, then they all only read it.
+  user set it, and
+- makes numba's own compiler lock (a threading lock around every compile, cache load and cache
+  save: `numba/core/compiler_lock.py`) hold an exclusive `flock` on that folder too, so that
+  across every process that imported dreamcut first, one compiles at a time and each reads the
+  cache as the one before it left it. A process that finds a function compiled loads it, which
+  takes the lock for milliseconds.
 
 It must never import numba or librosa itself, and never fail a command: a folder it cannot
-create falls back to one under the temp dir.
+create falls back to one under the temp dir, and a lock file it cannot open leaves numba as
+it was.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.abc
+import importlib.util
 import os
 import sys
 import tempfile
@@ -27,7 +36,6 @@ from pathlib import Path
 from typing import Callable
 
 NUMBA_ENV = "NUMBA_CACHE_DIR"
-_warmed = False
 
 
 def user_cache_dir() -> Path:
@@ -37,84 +45,128 @@ def user_cache_dir() -> Path:
 
 
 def configure_numba_cache() -> Path | None:
-    """Set NUMBA_CACHE_DIR to a per-user folder unless it is set already; returns the folder.
+    """Set NUMBA_CACHE_DIR to a per-user folder unless it is set already, and make numba's compiles
+    take that folder's lock (`lock_compiles`); returns the folder.
 
-    Does nothing (returns the current setting) once numba is imported: numba reads it at import."""
+    Sets nothing (returns None) when numba is imported already without NUMBA_CACHE_DIR: numba reads
+    it at import."""
+    folder = None
     if os.environ.get(NUMBA_ENV):
-        return Path(os.environ[NUMBA_ENV])
-    if "numba" in sys.modules:
-        return None
-    for folder in (user_cache_dir() / "numba", Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba"):
+        folder = Path(os.environ[NUMBA_ENV])
+    elif "numba" not in sys.modules:
+        for candidate in (user_cache_dir() / "numba",
+                          Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba"):
+            try:
+                candidate.mkdir(parents=True, exist_ok=True)
+                if os.access(candidate, os.W_OK):
+                    os.environ[NUMBA_ENV] = str(candidate)
+                    folder = candidate
+                    break
+            except OSError:
+                continue
+    if folder is not None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            if os.access(folder, os.W_OK):
-                os.environ[NUMBA_ENV] = str(folder)
-                return folder
+            _lock_compiles_when_numba_loads(folder)
         except OSError:
-            continue
-    return None
+            pass
+    return folder
 
 
-def _versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for dist in ("numba", "librosa"):
-        try:
-            out.append(f"{dist}-{version(dist)}")
-        except PackageNotFoundError:
-            out.append(f"{dist}-none")
-    return "_".join(out) + f"_py{sys.version_info[0]}{sys.version_info[1]}"
+LOCK_NAME = ".dreamcut-compile.lock"
 
 
-def _librosa_location() -> str:
-    """The folder librosa is installed in, found without importing it ("" when it is not installed)."""
-    import importlib.util
+class _CompileLock:
+    """numba's compiler lock (`global_compiler_lock._lock`, a threading.RLock) that also holds an
+    exclusive `flock` on the cache folder's lock file while its outermost holder is inside.
 
-    spec = importlib.util.find_spec("librosa")
-    return os.path.dirname(spec.origin) if spec is not None and spec.origin else ""
+    numba takes its lock re-entrantly (a compile calls into compiles), so the file is locked on the
+    first acquire and unlocked on the matching last release; the depth is only touched by the thread
+    holding the inner lock. The file is opened once per process (a forked child opens its own: an
+    inherited descriptor would share the parent's lock instead of waiting for it)."""
+
+    def __init__(self, inner, path: Path):
+        self._inner = inner
+        self._path = path
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    def acquire(self, *args, **kwargs) -> bool:
+        got = self._inner.acquire(*args, **kwargs)
+        if got:
+            self._depth += 1
+            if self._depth == 1:
+                self._lock_file()
+        return got
+
+    def release(self) -> None:
+        if self._depth == 1:
+            self._unlock_file()
+        self._depth -= 1
+        self._inner.release()
+
+    def _is_owned(self) -> bool:  # numba's `is_locked` asks the inner lock this
+        return self._inner._is_owned()
+
+    def _lock_file(self) -> None:
+        if self._pid != os.getpid():
+            self._fd, self._pid = None, os.getpid()
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError:
+                return
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def _unlock_file(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-def warm_marker(versions: str, location: str) -> str:
-    """The name of the file saying the cache holds librosa's compiled functions for this install.
+def lock_compiles(compiler_lock_module, folder: Path) -> bool:
+    """Make numba's compiler lock (in `numba.core.compiler_lock`) hold across processes sharing
+    `folder`; True when it does (once: a second call changes nothing)."""
+    lock = getattr(compiler_lock_module, "global_compiler_lock", None)
+    inner = getattr(lock, "_lock", None)
+    if inner is None or not hasattr(inner, "_is_owned"):
+        return False  # a numba whose lock is not the one read here: leave it as it is
+    if not isinstance(inner, _CompileLock):
+        lock._lock = _CompileLock(inner, folder / LOCK_NAME)
+    return True
 
-    numba keys a cache entry by the source file's path, so a second virtualenv with the same
-    versions (a fresh clone, a reinstall) has no entries yet: its marker must differ too, or its
-    first processes skip the lock and compile into the shared folder together (two pytest-xdist
-    workers of a fresh clone's `make test` did, and every later worker died with a segmentation
-    fault in librosa's beat tracker)."""
-    import hashlib
 
-    return f".dreamcut-warm-{versions}-{hashlib.sha256(location.encode()).hexdigest()[:12]}"
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls `then(module)` right after the module `name` is first executed: a finder ahead of the
+    others that hands back the real spec with its loader's `exec_module` wrapped (Python's import
+    system: importlib.abc.MetaPathFinder, importlib.abc.Loader.exec_module)."""
+
+    def __init__(self, name: str, then: Callable[[object], object]):
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)  # once; and the real search below must not find this finder
+        spec = importlib.util.find_spec(fullname)
+        loader = getattr(spec, "loader", None)
+        if loader is not None and hasattr(loader, "exec_module"):
+            run = loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                self.then(module)
+
+            loader.exec_module = exec_module
+        return spec
 
 
-def warm_librosa(warm: Callable[[], None]) -> None:
-    """Run `warm` (a call that compiles every numba function dreamcut uses) once per cache folder,
-    under an exclusive lock, so concurrent first runs never compile into the cache together."""
-    global _warmed
-    if _warmed:
-        return
-    _warmed = True  # before `warm` runs: it calls back into code that calls this
-    folder = os.environ.get(NUMBA_ENV)
-    if not folder:
-        return
-    d = Path(folder)
-    marker = d / warm_marker(_versions(), _librosa_location())
-    if marker.exists():
-        return
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        lock = open(d / ".dreamcut-compile.lock", "a+")
-    except OSError:
-        return
-    with lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            if not marker.exists():
-                warm()
-                marker.write_text("numba cache filled by dreamcut\n")
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+def _lock_compiles_when_numba_loads(folder: Path) -> None:
+    name = "numba.core.compiler_lock"
+    if name in sys.modules:
+        lock_compiles(sys.modules[name], folder)
+    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, lambda module: lock_compiles(module, folder)))
 
 
 def crash_line(returncode: int, what: str) -> str | None:

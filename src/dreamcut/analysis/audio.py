@@ -108,17 +108,6 @@ def _analyze_song_once(path: Path, cache_dir, beats_per_bar: int | None, report:
     return analysis
 
 
-def _click_track(sr: int, seconds: float = 3.0) -> np.ndarray:
-    """A 120 bpm click track with a little noise: enough for every step of the analysis to run."""
-    t = np.arange(int(sr * seconds)) / sr
-    y = 0.01 * np.random.default_rng(0).standard_normal(t.size)
-    for beat in np.arange(0.0, seconds, 0.5):
-        i = int(beat * sr)
-        n = min(int(0.03 * sr), t.size - i)
-        y[i:i + n] += np.sin(2 * np.pi * 1000 * t[:n]) * np.exp(-t[:n] * 80)
-    return y.astype(np.float32)
-
-
 def _kept_beats(refined: np.ndarray, frames: np.ndarray, duration: float) -> tuple[list[int], list[float], np.ndarray]:
     """(the indices kept, their times, their frames) of the refined beats: a "beat" in the last 0.1 s
     is the song's end (the fade), not a beat; one pulled a few ms before 0 by the refinement is the
@@ -130,11 +119,6 @@ def _kept_beats(refined: np.ndarray, frames: np.ndarray, duration: float) -> tup
 def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                     progress: Callable[[float], None] | None = None) -> SongAnalysis:
     """The analysis on decoded mono samples (no I/O)."""
-    from dreamcut._startup import warm_librosa
-
-    # Compile librosa's numba functions into the per-user cache once, under a lock (a 3 s click
-    # track runs every function this analysis uses), so concurrent first runs never race on it.
-    warm_librosa(lambda: analyze_samples(_click_track(sr), sr))
     import librosa
 
     report = progress or (lambda f: None)
