@@ -109,6 +109,31 @@ def test_numbas_lock_in_this_process_is_the_cross_process_one():
         assert compiler_lock.global_compiler_lock.is_locked()
 
 
+def test_a_folder_without_flock_leaves_numba_compiling_as_before(tmp_path, monkeypatch):
+    """Where the cache folder cannot be locked (flock failing with ENOLCK, as on some NFS mounts) the
+    lock still works within the process and never fails a compile; this process stops trying."""
+    import errno
+    import threading
+
+    from dreamcut import _startup
+
+    calls = []
+
+    def no_flock(fd, op):
+        calls.append(op)
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(_startup.fcntl, "flock", no_flock)
+    lock = _startup._CompileLock(threading.RLock(), tmp_path / _startup.LOCK_NAME)
+    for _ in range(2):
+        assert lock.acquire()
+        assert lock.acquire() and lock._is_owned()  # re-entered, as numba does
+        lock.release()
+        lock.release()
+        assert not lock._is_owned()
+    assert calls == [_startup.fcntl.LOCK_EX]  # tried once, then compiled without it
+
+
 def test_numba_cache_is_per_user_by_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(REPO / "src"))

@@ -117,11 +117,20 @@ class _CompileLock:
             except OSError:
                 return
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError:
+                # a file system without flock (some NFS mounts: ENOLCK): compile as numba would
+                # alone rather than fail every analysis; this process stops trying
+                os.close(self._fd)
+                self._fd = None
 
     def _unlock_file(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            except OSError:
+                pass
 
 
 def lock_compiles(compiler_lock_module, folder: Path) -> bool:
