@@ -400,10 +400,13 @@ def _on_the_beat(frames: np.ndarray, low: np.ndarray, oenv: np.ndarray, chroma: 
     harmony = _harmony_ratio(frames, mids, chroma)  # > 1: the harmony changes between the tracked beats
     if harmony > HARMONY_SWITCH and off > LOW_OBJECTION * on:
         return mids
-    if off > 1.3 * on and strength(mids, oenv) > 0.8 * strength(frames, oenv) and harmony > 1.0 / HARMONY_SWITCH:
-        return mids
-    if off > LOW_LEAN * on and strength(mids, oenv) > ONSET_LEAN * strength(frames, oenv) and harmony > 1.0 / HARMONY_SWITCH:
-        return mids  # the bass and every onset lean between the tracked beats and the harmony does not object
+    if harmony > 1.0 / HARMONY_SWITCH:  # the harmony does not object: the low end may move the grid
+        onsets_on, onsets_off = strength(frames, oenv), strength(mids, oenv)
+        # the bass decisive (1.3x) with the onsets not against it (0.8x), or leaning (LOW_LEAN) with
+        # every onset leaning between the tracked beats too (ONSET_LEAN)
+        for low_lean, onset_lean in ((1.3, 0.8), (LOW_LEAN, ONSET_LEAN)):
+            if off > low_lean * on and onsets_off > onset_lean * onsets_on:
+                return mids
     return frames
 
 
