@@ -50,27 +50,33 @@ def configure_numba_cache() -> Path | None:
 
     Sets nothing (returns None) when numba is imported already without NUMBA_CACHE_DIR: numba reads
     it at import."""
-    folder = None
+    folder = _cache_folder()
+    if folder is not None:
+        _lock_compiles_when_numba_loads(folder)
+    return folder
+
+
+def _cache_folder() -> Path | None:
+    """The user's NUMBA_CACHE_DIR (made if missing, so its lock file can be), else the first writable
+    per-user folder, put in NUMBA_CACHE_DIR; None when numba already runs without one."""
     if os.environ.get(NUMBA_ENV):
         folder = Path(os.environ[NUMBA_ENV])
-    elif "numba" not in sys.modules:
-        for candidate in (user_cache_dir() / "numba",
-                          Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba"):
-            try:
-                candidate.mkdir(parents=True, exist_ok=True)
-                if os.access(candidate, os.W_OK):
-                    os.environ[NUMBA_ENV] = str(candidate)
-                    folder = candidate
-                    break
-            except OSError:
-                continue
-    if folder is not None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _lock_compiles_when_numba_loads(folder)
         except OSError:
-            pass
-    return folder
+            pass  # numba says why when it caches; the lock file then cannot be opened: no lock
+        return folder
+    if "numba" in sys.modules:
+        return None
+    for folder in (user_cache_dir() / "numba", Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            os.environ[NUMBA_ENV] = str(folder)
+            return folder
+    return None
 
 
 LOCK_NAME = ".dreamcut-compile.lock"
