@@ -16,6 +16,9 @@ import pytest
 # numba cache folder's lock, which the pytest-xdist workers and the CLI processes they start share.
 importlib.import_module("dreamcut")
 
+# A worker that dies in native code is reported with its stack and the numba cache's setting.
+pytest_plugins = ["_crash_report"]
+
 REPO = Path(__file__).resolve().parents[1]
 # shared/ lives beside the checkout; DREAMCUT_SHARED_DATA points elsewhere (e.g. from a git worktree).
 SHARED_DATA = Path(os.environ.get("DREAMCUT_SHARED_DATA") or REPO.parent / "shared" / "data")

@@ -4,6 +4,7 @@ compiles take a lock across processes), and a native crash of a board job reads 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,45 @@ def test_a_folder_without_flock_leaves_numba_compiling_as_before(tmp_path, monke
     assert calls == [_startup.fcntl.LOCK_EX]  # tried once, then compiled without it
 
 
+def test_flock_excludes_on_a_local_folder_even_while_another_holder_compiles(tmp_path):
+    import fcntl
+
+    from dreamcut._startup import LOCK_NAME, flock_excludes
+
+    assert flock_excludes(tmp_path)
+    holder = os.open(tmp_path / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process compiling, as far as the probe can tell
+        assert flock_excludes(tmp_path)
+    finally:
+        os.close(holder)
+
+
+NO_FLOCK = {  # fcntl.flock replaced before dreamcut loads: a file system where flock cannot be trusted
+    "excludes nothing": "import fcntl\nfcntl.flock = lambda fd, op: None\n",
+    "ENOLCK": "import errno, fcntl\n"
+              "def flock(fd, op):\n    raise OSError(errno.ENOLCK, 'No locks available')\nfcntl.flock = flock\n",
+}
+
+
+@pytest.mark.parametrize("flock", sorted(NO_FLOCK))
+def test_where_no_folder_can_be_locked_each_process_compiles_into_a_private_cache(tmp_path, flock):
+    """Sharing numba's cache without a lock is the crash (numba/numba#10128), so where flock fails or
+    excludes nothing in every shared folder, a process and its child each get a folder of their own,
+    removed when each exits."""
+    child = NO_FLOCK[flock] + "import dreamcut, os\nprint(os.environ['NUMBA_CACHE_DIR'])\n"
+    parent = (NO_FLOCK[flock] + "import dreamcut, os, subprocess, sys\n"
+              "print(os.environ['NUMBA_CACHE_DIR'])\n"
+              f"print(subprocess.run([sys.executable, '-c', {child!r}], capture_output=True, text=True,"
+              " check=True).stdout.strip())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "DREAMCUT_NUMBA_PRIVATE")}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(REPO / "src"))
+    out = subprocess.run([sys.executable, "-c", parent], env=env, capture_output=True, text=True, check=True)
+    mine, childs = map(Path, out.stdout.split())
+    assert mine != childs
+    assert all(f.name.startswith("dreamcut-numba-private-") and not f.exists() for f in (mine, childs))
+
+
 def test_numba_cache_is_per_user_by_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(REPO / "src"))
@@ -164,3 +204,32 @@ def test_a_crashed_ffmpeg_is_one_line(tmp_path, monkeypatch):
         media.run_ffmpeg(["-i", "x.mp4", "y.mp4"], what="rendering the master")
     assert e.value.message.startswith("rendering the master crashed in native code (SIGSEGV)")
     assert "\n" not in e.value.line()
+
+
+DIES = """
+import ctypes
+
+
+def test_lives():
+    pass
+
+
+def test_dies_in_native_code():
+    ctypes.string_at(0)  # reads address 0: a segmentation fault, as numba's mismatched cache gives
+"""
+
+
+def test_a_pytest_worker_that_dies_in_native_code_is_reported_with_its_stack(tmp_path):
+    """xdist says only that a worker crashed; the summary says with what signal, where, and how numba's
+    cache was set (tests/_crash_report.py, which tests/conftest.py loads)."""
+    (tmp_path / "test_dies.py").write_text(DIES)
+    env = {k: v for k, v in os.environ.items() if k != "DREAMCUT_TEST_CRASH_DIR"}  # its own run, its own folder
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO / "src")])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "_crash_report", "-p", "no:cacheprovider", "-n", "1",
+                           "--rootdir", str(tmp_path), "test_dies.py"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    summary = proc.stdout[proc.stdout.index("native crashes in pytest workers: 1"):]
+    assert proc.returncode == 1 and "1 passed" in proc.stdout
+    assert "Segmentation fault (in 1 worker), innermost first:" in summary
+    assert re.search(r'File ".*test_dies.py", line \d+ in test_dies_in_native_code', summary)
+    assert "NUMBA_CACHE_DIR=" in summary and "flock excludes" in summary

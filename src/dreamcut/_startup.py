@@ -19,17 +19,27 @@ CI's two pytest-xdist workers did on a clean machine. So:
   cache as the one before it left it. A process that finds a function compiled loads it, which
   takes the lock for milliseconds.
 
+A shared folder is only chosen where `flock` really excludes (`flock_excludes`: a second open of
+the lock file is refused while the first holds it): a file system whose flock fails (ENOLCK on
+some NFS mounts) or succeeds without excluding (some FUSE and network mounts) would let processes
+compile into one cache together, which is the crash above. The per-user folder comes first, then
+one under the temp dir; where neither locks, each process compiles into a private folder of its
+own (`dreamcut-numba-private-*` under the temp dir, removed at exit): slower first runs, never a
+shared cache without its lock.
+
 It must never import numba or librosa itself, and never fail a command: a folder it cannot
-create falls back to one under the temp dir, and a lock file it cannot open leaves numba as
-it was.
+create is skipped, and a lock file it cannot open leaves numba as it was.
 """
 
 from __future__ import annotations
 
+import atexit
+import errno
 import fcntl
 import importlib.abc
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -56,27 +66,85 @@ def configure_numba_cache() -> Path | None:
     return folder
 
 
+PRIVATE_ENV = "DREAMCUT_NUMBA_PRIVATE"  # the private folder a parent made for itself, not to share
+
+
 def _cache_folder() -> Path | None:
     """The user's NUMBA_CACHE_DIR (made if missing, so its lock file can be), else the first writable
-    per-user folder, put in NUMBA_CACHE_DIR; None when numba already runs without one."""
-    if os.environ.get(NUMBA_ENV):
-        folder = Path(os.environ[NUMBA_ENV])
+    shared folder whose flock excludes, else a private one; put in NUMBA_CACHE_DIR. None when numba
+    already runs without one."""
+    chosen = os.environ.get(NUMBA_ENV)
+    if "numba" in sys.modules:  # numba read its folder as it loaded: lock that one, if any
+        return Path(chosen) if chosen else None
+    if chosen and chosen != os.environ.get(PRIVATE_ENV):
+        folder = Path(chosen)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
             pass  # numba says why when it caches; the lock file then cannot be opened: no lock
         return folder
-    if "numba" in sys.modules:
-        return None
-    for folder in (user_cache_dir() / "numba", Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba"):
+    for folder in shared_folders():
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
             continue
-        if os.access(folder, os.W_OK):
+        if os.access(folder, os.W_OK) and flock_excludes(folder):
             os.environ[NUMBA_ENV] = str(folder)
+            os.environ.pop(PRIVATE_ENV, None)
             return folder
-    return None
+    return _private_folder()
+
+
+def shared_folders() -> tuple[Path, Path]:
+    """Where processes share numba's cache, in order: per user, then per user under the temp dir."""
+    return user_cache_dir() / "numba", Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba"
+
+
+def flock_excludes(folder: Path) -> bool:
+    """True when an exclusive flock on the folder's lock file keeps a second holder out.
+
+    flock locks belong to an open file description, so two opens in this process are two holders:
+    the second's non-blocking lock must be refused while the first holds it. A first lock refused
+    at once means another process holds it (compiling): that, too, shows flock excludes here."""
+    path = folder / LOCK_NAME
+    try:
+        first = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False  # ENOLCK, EOPNOTSUPP: no flock on this file system
+        second = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as refused:
+            return refused.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+        finally:
+            os.close(second)
+        return False  # both held at once: a flock that excludes nothing
+    except OSError:
+        return False
+    finally:
+        os.close(first)  # closing the last descriptor of an open file description drops its lock
+
+
+def _private_folder() -> Path:
+    """A numba cache for this process alone (no folder here can be locked): made under the temp dir,
+    removed when this process exits; a child process makes its own (PRIVATE_ENV)."""
+    folder = Path(tempfile.mkdtemp(prefix="dreamcut-numba-private-"))
+    os.environ[NUMBA_ENV] = os.environ[PRIVATE_ENV] = str(folder)
+    pid = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == pid:  # not from a forked child's exit
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+    return folder
 
 
 LOCK_NAME = ".dreamcut-compile.lock"
