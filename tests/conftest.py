@@ -30,6 +30,36 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+WARM_NUMBA = """
+import sys
+import dreamcut  # first: numba's compiles take the cache folder's lock
+from pathlib import Path
+from dreamcut.analysis.audio import analyze_song
+analyze_song(Path(sys.argv[1]))
+"""
+
+
+def pytest_configure(config):
+    """Before pytest-xdist starts its workers, one process compiles librosa's numba functions into the
+    shared cache by hearing a short song, so the workers load what it left instead of compiling the
+    same functions at the same moment; the cross-process lock (dreamcut/_startup.py) covers what one
+    song leaves out. Seconds on a warm cache; on an empty one, the compile the first worker would do."""
+    import tempfile
+
+    from dreamcut._startup import crash_line
+
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return
+    with tempfile.TemporaryDirectory(prefix="dreamcut-warm-") as folder:
+        song = write_song(Path(folder) / "song.wav", seconds=20.0, kind="swell")
+        env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        proc = subprocess.run([sys.executable, "-c", WARM_NUMBA, str(song)], env=env, capture_output=True, text=True)
+    if proc.returncode:  # said, and the run goes on: the tests that hear songs will say more
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        print(crash_line(proc.returncode, "warming numba's cache") or f"warming numba's cache failed: {last}",
+              file=sys.stderr)
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
             check: bool = False) -> subprocess.CompletedProcess:
     """Run `python -m dreamcut ARGS` as a real process (so exit codes and stderr are real)."""
