@@ -11,7 +11,7 @@ beat_track` processes started together on an empty cache did so in three trials 
 CI's two pytest-xdist workers did on a clean machine. So:
 
 - `configure_numba_cache()` (called from `dreamcut/__init__`, before anything imports numba)
-  points NUMBA_CACHE_DIR at a per-user folder (`$XDG_CACHE_HOME/dreamcut/numba`), unless the
+  points NUMBA_CACHE_DIR at a per-user folder (`$XDG_CACHE_HOME/dreamcut/numba-locked`), unless the
   user set it, and
 - makes numba's own compiler lock (a threading lock around every compile, cache load and cache
   save: `numba/core/compiler_lock.py`) hold an exclusive `flock` on that folder too, so that
@@ -95,9 +95,15 @@ def _cache_folder() -> Path | None:
     return _private_folder()
 
 
+# The shared folders' name: written only by processes holding the lock. Older dreamcuts compiled into
+# `numba` with no lock, so a cache there may hold a kernel and its wrapper from two processes, and
+# every analysis that loads it dies; a new name leaves that folder unread.
+SHARED_NAME = "numba-locked"
+
+
 def shared_folders() -> tuple[Path, Path]:
     """Where processes share numba's cache, in order: per user, then per user under the temp dir."""
-    return user_cache_dir() / "numba", Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba"
+    return user_cache_dir() / SHARED_NAME, Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / SHARED_NAME
 
 
 def flock_excludes(folder: Path) -> bool:
