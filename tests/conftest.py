@@ -31,7 +31,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 WARM_NUMBA = """
-import sys
+import faulthandler, sys
+faulthandler.enable()
 import dreamcut  # first: numba's compiles take the cache folder's lock
 from pathlib import Path
 from dreamcut.analysis.audio import analyze_song
@@ -53,11 +54,16 @@ def pytest_configure(config):
     with tempfile.TemporaryDirectory(prefix="dreamcut-warm-") as folder:
         song = write_song(Path(folder) / "song.wav", seconds=20.0, kind="swell")
         env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        proc = subprocess.run([sys.executable, "-c", WARM_NUMBA, str(song)], env=env, capture_output=True, text=True)
+        try:
+            proc = subprocess.run([sys.executable, "-c", WARM_NUMBA, str(song)], env=env, capture_output=True,
+                                  text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            print("warming numba's cache took over 600 s; the workers compile what it left", file=sys.stderr)
+            return
     if proc.returncode:  # said, and the run goes on: the tests that hear songs will say more
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        print(crash_line(proc.returncode, "warming numba's cache") or f"warming numba's cache failed: {last}",
-              file=sys.stderr)
+        lines = proc.stderr.strip().splitlines() or ["no message"]
+        print(crash_line(proc.returncode, "warming numba's cache") or f"warming numba's cache failed: {lines[-1]}",
+              *[line for line in lines if line.startswith("  File")][:8], sep="\n", file=sys.stderr)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
