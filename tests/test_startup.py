@@ -174,12 +174,31 @@ def test_where_no_folder_can_be_locked_each_process_compiles_into_a_private_cach
     assert all(f.name.startswith("dreamcut-numba-private-") and not f.exists() for f in (mine, childs))
 
 
-def test_numba_cache_is_per_user_by_default(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+WHERE = "import sys\n{prefix}import dreamcut, os\nprint(os.environ['NUMBA_CACHE_DIR'])\n"
+
+
+def _numba_cache_dir(tmp_path: Path, prefix: Path | None = None) -> Path:
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "DREAMCUT_NUMBA_PRIVATE")}
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(REPO / "src"))
-    out = subprocess.run([sys.executable, "-c", "import dreamcut, os; print(os.environ['NUMBA_CACHE_DIR'])"],
-                         env=env, capture_output=True, text=True, check=True).stdout.strip()
-    assert Path(out) == tmp_path / "xdg" / "dreamcut" / "numba-locked"  # not `numba`: older dreamcuts' unlocked one
+    code = WHERE.format(prefix=f"sys.prefix = {str(prefix)!r}\n" if prefix else "")
+    return Path(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                               check=True).stdout.strip())
+
+
+def test_numba_cache_is_the_installs_own(tmp_path):
+    """Inside the virtualenv (as numba's default is), so two checkouts or two CI runs sharing a home
+    never share a cache; sessions 18 and 19 kept one per user and CI died in numba both times."""
+    assert _numba_cache_dir(tmp_path) == Path(os.path.realpath(sys.prefix)) / "var" / "cache" / "dreamcut" / "numba"
+
+
+def test_an_install_this_user_cannot_write_gets_a_per_user_cache_named_by_the_install(tmp_path):
+    folders = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "var").write_text("a file where the install's var/ would be: no folder can go there")
+        folders.append(_numba_cache_dir(tmp_path, tmp_path / name))
+    assert all(f.parent == tmp_path / "xdg" / "dreamcut" / "numba-installs" for f in folders)
+    assert folders[0] != folders[1]  # and never `numba`: older dreamcuts compiled there with no lock
 
 
 def test_a_native_crash_is_one_line():

@@ -11,8 +11,8 @@ beat_track` processes started together on an empty cache did so in three trials 
 CI's two pytest-xdist workers did on a clean machine. So:
 
 - `configure_numba_cache()` (called from `dreamcut/__init__`, before anything imports numba)
-  points NUMBA_CACHE_DIR at a per-user folder (`$XDG_CACHE_HOME/dreamcut/numba-locked`), unless the
-  user set it, and
+  points NUMBA_CACHE_DIR at a folder of this install (`<sys.prefix>/var/cache/dreamcut/numba`:
+  inside the virtualenv, as numba's own default is), unless the user set it, and
 - makes numba's own compiler lock (a threading lock around every compile, cache load and cache
   save: `numba/core/compiler_lock.py`) hold an exclusive `flock` on that folder too, so that
   across every process that imported dreamcut first, one compiles at a time and each reads the
@@ -22,10 +22,17 @@ CI's two pytest-xdist workers did on a clean machine. So:
 A shared folder is only chosen where `flock` really excludes (`flock_excludes`: a second open of
 the lock file is refused while the first holds it): a file system whose flock fails (ENOLCK on
 some NFS mounts) or succeeds without excluding (some FUSE and network mounts) would let processes
-compile into one cache together, which is the crash above. The per-user folder comes first, then
-one under the temp dir; where neither locks, each process compiles into a private folder of its
-own (`dreamcut-numba-private-*` under the temp dir, removed at exit): slower first runs, never a
+compile into one cache together, which is the crash above. The install's folder comes first,
+then (an install this user cannot write) one per user and one under the temp dir, each named by
+the install; where none locks, each process compiles into a private folder of its own
+(`dreamcut-numba-private-*` under the temp dir, removed at exit): slower first runs, never a
 shared cache without its lock.
+
+One cache per install, never per user alone: sessions 18 and 19 kept one per user
+(`~/.cache/dreamcut/numba`) and CI, where every run's clone has the same path, died in numba
+both times (session 17's CI, with numba's cache inside the virtualenv, passed); two checkouts
+or two runs that share a home never share a cache this way, and deleting the virtualenv deletes
+its cache.
 
 It must never import numba or librosa itself, and never fail a command: a folder it cannot
 create is skipped, and a lock file it cannot open leaves numba as it was.
@@ -36,6 +43,7 @@ from __future__ import annotations
 import atexit
 import errno
 import fcntl
+import hashlib
 import importlib.abc
 import importlib.util
 import os
@@ -95,15 +103,15 @@ def _cache_folder() -> Path | None:
     return _private_folder()
 
 
-# The shared folders' name: written only by processes holding the lock. Older dreamcuts compiled into
-# `numba` with no lock, so a cache there may hold a kernel and its wrapper from two processes, and
-# every analysis that loads it dies; a new name leaves that folder unread.
-SHARED_NAME = "numba-locked"
-
-
-def shared_folders() -> tuple[Path, Path]:
-    """Where processes share numba's cache, in order: per user, then per user under the temp dir."""
-    return user_cache_dir() / SHARED_NAME, Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / SHARED_NAME
+def shared_folders() -> tuple[Path, Path, Path]:
+    """Where this install's processes share numba's cache, in order: inside the install, then per user
+    and under the temp dir, named by the install (older dreamcuts compiled into the per-user `numba`
+    folder with no lock: a cache there may hold a kernel and its wrapper from two processes)."""
+    prefix = os.path.realpath(sys.prefix)
+    install = hashlib.sha256(prefix.encode()).hexdigest()[:16]
+    return (Path(prefix) / "var" / "cache" / "dreamcut" / "numba",
+            user_cache_dir() / "numba-installs" / install,
+            Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba-installs" / install)
 
 
 def flock_excludes(folder: Path) -> bool:
