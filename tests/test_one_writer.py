@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from _luma_project import KEY, luma_env, luma_project
 from simulators.luma import LumaSim
 
@@ -79,3 +81,34 @@ def test_reads_are_never_blocked_by_a_writer(tmp_path, cli):
         assert edit.returncode == 2 and f"pid {os.getpid()}" in edit.stderr and "dreamcut render" in edit.stderr
     finally:
         lock.release(root / ".dreamcut")
+
+
+NO_FLOCK = {  # sitecustomize.py for the dreamcut process: a file system where flock cannot be trusted
+    "excludes nothing": "import fcntl\nfcntl.flock = lambda fd, op: None\n",
+    "ENOLCK": "import errno, fcntl\n"
+              "def flock(fd, op):\n    raise OSError(errno.ENOLCK, 'No locks available')\nfcntl.flock = flock\n",
+}
+
+
+
+
+
+@pytest.mark.parametrize("flock", sorted(NO_FLOCK))
+def test_a_project_folder_that_cannot_lock_is_refused_with_one_line(tmp_path, flock):
+    """Without the writer lock two commands could create the same jobs (and pay twice), so a folder
+    whose flock fails or excludes nothing is refused before anything is written."""
+    from conftest import REPO, make_project
+
+    root = make_project(tmp_path / "p", shots=1)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(NO_FLOCK[flock])
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO / "src")]))
+    proc = subprocess.run([sys.executable, "-m", "dreamcut", "-p", str(root), "generate"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "cannot be locked" in lines[0] and "writer.lock" in lines[0] and "local disk" in lines[0]
+    after = sorted(p.relative_to(root) for p in root.rglob("*"))
+    assert set(after) - set(before) <= {Path(".dreamcut"), Path(".dreamcut/writer.lock")}

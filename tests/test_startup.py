@@ -140,11 +140,11 @@ def test_flock_excludes_on_a_local_folder_even_while_another_holder_compiles(tmp
 
     from dreamcut._startup import LOCK_NAME, flock_excludes
 
-    assert flock_excludes(tmp_path)
+    assert flock_excludes(tmp_path / LOCK_NAME)
     holder = os.open(tmp_path / LOCK_NAME, os.O_RDWR)
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)  # another process compiling, as far as the probe can tell
-        assert flock_excludes(tmp_path)
+        assert flock_excludes(tmp_path / LOCK_NAME)
     finally:
         os.close(holder)
 

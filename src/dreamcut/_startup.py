@@ -96,7 +96,7 @@ def _cache_folder() -> Path | None:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
             continue
-        if os.access(folder, os.W_OK) and flock_excludes(folder):
+        if os.access(folder, os.W_OK) and flock_excludes(folder / LOCK_NAME):
             os.environ[NUMBA_ENV] = str(folder)
             os.environ.pop(PRIVATE_ENV, None)
             return folder
@@ -114,13 +114,13 @@ def shared_folders() -> tuple[Path, Path, Path]:
             Path(tempfile.gettempdir()) / f"dreamcut-{os.getuid()}" / "numba-installs" / install)
 
 
-def flock_excludes(folder: Path) -> bool:
-    """True when an exclusive flock on the folder's lock file keeps a second holder out.
+def flock_excludes(path: Path) -> bool:
+    """True when an exclusive flock on the file at `path` (made if missing) keeps a second holder out.
 
     flock locks belong to an open file description, so two opens in this process are two holders:
     the second's non-blocking lock must be refused while the first holds it. A first lock refused
-    at once means another process holds it (compiling): that, too, shows flock excludes here."""
-    path = folder / LOCK_NAME
+    at once means another process (or this one, elsewhere) holds it: that, too, shows flock excludes.
+    numba's cache folders here, and the project's writer lock (`dreamcut.lock`), ask it."""
     try:
         first = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:

@@ -3,7 +3,9 @@
 Every command that writes a project (generate, make, render, export, preview, import, cancel,
 catalog restore/rebuild, ...) holds the lock for the rest of its process; reads (status, check,
 verify, the board's GETs) never take it. The lock is `fcntl.flock` on an open file, so the kernel
-releases it when the holder exits or is killed: a crash never leaves a stale lock behind.
+releases it when the holder exits or is killed: a crash never leaves a stale lock behind. A folder
+whose file system cannot lock (flock failing, or succeeding without keeping a second holder out:
+`_startup.flock_excludes`) is refused with one line, not written without the guarantee.
 
 The holder writes who it is (pid, command, since when) into the lock file, so the one that is
 refused can say who holds it. `wait=True` queues behind the holder instead of refusing.
@@ -11,6 +13,7 @@ refused can say who holds it. `wait=True` queues behind the holder instead of re
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -19,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from dreamcut._startup import flock_excludes
 from dreamcut.errors import BadInput
 
 LOCK_NAME = "writer.lock"
@@ -58,6 +62,8 @@ def acquire(state_dir: Path, command: str, *, wait: bool = False,
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if not flock_excludes(path):  # held here, so a second open must be refused
+            raise OSError(errno.ENOLCK, "a lock that keeps no second writer out")
     except BlockingIOError:
         who = describe(holder(path))
         if not wait:
@@ -67,6 +73,13 @@ def acquire(state_dir: Path, command: str, *, wait: bool = False,
         if on_wait:
             on_wait(f"waiting for {who} to finish writing this project")
         fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            raise BadInput(f"this project's folder cannot be locked ({e.strerror or e}): two dreamcut commands could "
+                           "write it at once and pay for a take twice", where=str(path),
+                           fix="move the project to a local disk: network and some FUSE mounts cannot lock") from None
+        raise
     except BaseException:
         os.close(fd)
         raise
