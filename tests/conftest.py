@@ -66,6 +66,15 @@ def pytest_configure(config):
               *[line for line in lines if line.startswith("  File")][:8], sep="\n", file=sys.stderr)
 
 
+# Code run before dreamcut loads (`python -c`, or a sitecustomize.py) that makes this machine a file system
+# whose flock cannot be trusted: numba's cache (tests/test_startup.py) and the writer lock (test_one_writer.py).
+NO_FLOCK = {
+    "excludes nothing": "import fcntl\nfcntl.flock = lambda fd, op: None\n",
+    "ENOLCK": "import errno, fcntl\n"
+              "def flock(fd, op):\n    raise OSError(errno.ENOLCK, 'No locks available')\nfcntl.flock = flock\n",
+}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
             check: bool = False) -> subprocess.CompletedProcess:
     """Run `python -m dreamcut ARGS` as a real process (so exit codes and stderr are real)."""

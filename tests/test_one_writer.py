@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from _luma_project import KEY, luma_env, luma_project
+from conftest import NO_FLOCK, REPO, make_project
 from simulators.luma import LumaSim
 
 
@@ -83,22 +84,10 @@ def test_reads_are_never_blocked_by_a_writer(tmp_path, cli):
         lock.release(root / ".dreamcut")
 
 
-NO_FLOCK = {  # sitecustomize.py for the dreamcut process: a file system where flock cannot be trusted
-    "excludes nothing": "import fcntl\nfcntl.flock = lambda fd, op: None\n",
-    "ENOLCK": "import errno, fcntl\n"
-              "def flock(fd, op):\n    raise OSError(errno.ENOLCK, 'No locks available')\nfcntl.flock = flock\n",
-}
-
-
-
-
-
 @pytest.mark.parametrize("flock", sorted(NO_FLOCK))
 def test_a_project_folder_that_cannot_lock_is_refused_with_one_line(tmp_path, flock):
     """Without the writer lock two commands could create the same jobs (and pay twice), so a folder
     whose flock fails or excludes nothing is refused before anything is written."""
-    from conftest import REPO, make_project
-
     root = make_project(tmp_path / "p", shots=1)
     site = tmp_path / "site"
     site.mkdir()

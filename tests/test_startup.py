@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import NO_FLOCK, REPO
 from _takes import make_project
 from dreamcut._startup import crash_line
 
@@ -147,13 +147,6 @@ def test_flock_excludes_on_a_local_folder_even_while_another_holder_compiles(tmp
         assert flock_excludes(tmp_path / LOCK_NAME)
     finally:
         os.close(holder)
-
-
-NO_FLOCK = {  # fcntl.flock replaced before dreamcut loads: a file system where flock cannot be trusted
-    "excludes nothing": "import fcntl\nfcntl.flock = lambda fd, op: None\n",
-    "ENOLCK": "import errno, fcntl\n"
-              "def flock(fd, op):\n    raise OSError(errno.ENOLCK, 'No locks available')\nfcntl.flock = flock\n",
-}
 
 
 @pytest.mark.parametrize("flock", sorted(NO_FLOCK))
