@@ -67,14 +67,14 @@ def numba_setting() -> str:
     """One line: numba's cache folder, its file system, whether flock excludes there, the host CPU."""
     from importlib import metadata
 
-    from dreamcut._startup import LOCK_NAME, NUMBA_ENV, PRIVATE_ENV, flock_excludes
+    from dreamcut._startup import LOCK_NAME, NUMBA_ENV, PRIVATE_PREFIX, flock_excludes
 
     folder = os.environ.get(NUMBA_ENV, "")
     parts = [f"NUMBA_CACHE_DIR={folder or '(unset)'}"]
     if folder:
         parts.append(f"file system {_file_system(Path(folder))}")
         parts.append("flock excludes" if flock_excludes(Path(folder) / LOCK_NAME) else "flock DOES NOT exclude")
-        if folder == os.environ.get(PRIVATE_ENV):
+        if Path(folder).name.startswith(PRIVATE_PREFIX):
             parts.append("private")
     try:
         import llvmlite.binding as llvm

@@ -53,9 +53,8 @@ def pytest_configure(config):
         return
     with tempfile.TemporaryDirectory(prefix="dreamcut-warm-") as folder:
         song = write_song(Path(folder) / "song.wav", seconds=20.0, kind="swell")
-        env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
         try:
-            proc = subprocess.run([sys.executable, "-c", WARM_NUMBA, str(song)], env=env, capture_output=True,
+            proc = subprocess.run([sys.executable, "-c", WARM_NUMBA, str(song)], env=src_env(), capture_output=True,
                                   text=True, timeout=600)
         except subprocess.TimeoutExpired:
             print("warming numba's cache took over 600 s; the workers compile what it left", file=sys.stderr)
@@ -75,13 +74,17 @@ NO_FLOCK = {
 }
 
 
+def src_env(extra: dict | None = None) -> dict:
+    """This process's environment with the checkout's src/ first on PYTHONPATH, then `extra`."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.update(extra or {})
+    return env
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
             check: bool = False) -> subprocess.CompletedProcess:
     """Run `python -m dreamcut ARGS` as a real process (so exit codes and stderr are real)."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "dreamcut", *args], cwd=cwd, env=full_env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "dreamcut", *args], cwd=cwd, env=src_env(env), capture_output=True,
                           text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"dreamcut {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

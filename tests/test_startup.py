@@ -159,9 +159,8 @@ def test_where_no_folder_can_be_locked_each_process_compiles_into_a_private_cach
               "print(os.environ['NUMBA_CACHE_DIR'])\n"
               f"print(subprocess.run([sys.executable, '-c', {child!r}], capture_output=True, text=True,"
               " check=True).stdout.strip())\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "DREAMCUT_NUMBA_PRIVATE")}
-    env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(REPO / "src"))
-    out = subprocess.run([sys.executable, "-c", parent], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", parent], env=_unset_cache_env(tmp_path), capture_output=True,
+                         text=True, check=True)
     mine, childs = map(Path, out.stdout.split())
     assert mine != childs
     assert all(f.name.startswith("dreamcut-numba-private-") and not f.exists() for f in (mine, childs))
@@ -170,12 +169,17 @@ def test_where_no_folder_can_be_locked_each_process_compiles_into_a_private_cach
 WHERE = "import sys\n{prefix}import dreamcut, os\nprint(os.environ['NUMBA_CACHE_DIR'])\n"
 
 
-def _numba_cache_dir(tmp_path: Path, prefix: Path | None = None) -> Path:
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "DREAMCUT_NUMBA_PRIVATE")}
+def _unset_cache_env(tmp_path: Path) -> dict:
+    """This environment with no NUMBA_CACHE_DIR (dreamcut chooses) and a per-user cache under tmp_path."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(REPO / "src"))
+    return env
+
+
+def _numba_cache_dir(tmp_path: Path, prefix: Path | None = None) -> Path:
     code = WHERE.format(prefix=f"sys.prefix = {str(prefix)!r}\n" if prefix else "")
-    return Path(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                               check=True).stdout.strip())
+    return Path(subprocess.run([sys.executable, "-c", code], env=_unset_cache_env(tmp_path), capture_output=True,
+                               text=True, check=True).stdout.strip())
 
 
 def test_numba_cache_is_the_installs_own(tmp_path):

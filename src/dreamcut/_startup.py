@@ -25,7 +25,7 @@ some NFS mounts) or succeeds without excluding (some FUSE and network mounts) wo
 compile into one cache together, which is the crash above. The install's folder comes first,
 then (an install this user cannot write) one per user and one under the temp dir, each named by
 the install; where none locks, each process compiles into a private folder of its own
-(`dreamcut-numba-private-*` under the temp dir, removed at exit): slower first runs, never a
+(`dreamcut-numba-private-*` under the temp dir, removed at exit; a child makes its own): slower first runs, never a
 shared cache without its lock.
 
 One cache per install, never per user alone: sessions 18 and 19 kept one per user
@@ -74,7 +74,7 @@ def configure_numba_cache() -> Path | None:
     return folder
 
 
-PRIVATE_ENV = "DREAMCUT_NUMBA_PRIVATE"  # the private folder a parent made for itself, not to share
+PRIVATE_PREFIX = "dreamcut-numba-private-"  # a folder one process made for itself: a child makes its own
 
 
 def _cache_folder() -> Path | None:
@@ -84,7 +84,7 @@ def _cache_folder() -> Path | None:
     chosen = os.environ.get(NUMBA_ENV)
     if "numba" in sys.modules:  # numba read its folder as it loaded: lock that one, if any
         return Path(chosen) if chosen else None
-    if chosen and chosen != os.environ.get(PRIVATE_ENV):
+    if chosen and not Path(chosen).name.startswith(PRIVATE_PREFIX):
         folder = Path(chosen)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,6 @@ def _cache_folder() -> Path | None:
             continue
         if os.access(folder, os.W_OK) and flock_excludes(folder / LOCK_NAME):
             os.environ[NUMBA_ENV] = str(folder)
-            os.environ.pop(PRIVATE_ENV, None)
             return folder
     return _private_folder()
 
@@ -148,9 +147,9 @@ def flock_excludes(path: Path) -> bool:
 
 def _private_folder() -> Path:
     """A numba cache for this process alone (no folder here can be locked): made under the temp dir,
-    removed when this process exits; a child process makes its own (PRIVATE_ENV)."""
-    folder = Path(tempfile.mkdtemp(prefix="dreamcut-numba-private-"))
-    os.environ[NUMBA_ENV] = os.environ[PRIVATE_ENV] = str(folder)
+    removed when this process exits; a child process, seeing its name, makes its own."""
+    folder = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))
+    os.environ[NUMBA_ENV] = str(folder)
     pid = os.getpid()
 
     def remove() -> None:

@@ -63,7 +63,7 @@ def acquire(state_dir: Path, command: str, *, wait: bool = False,
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if not flock_excludes(path):  # held here, so a second open must be refused
-            raise OSError(errno.ENOLCK, "a lock that keeps no second writer out")
+            raise _cannot_lock(path, "a lock that keeps no second writer out")
     except BlockingIOError:
         who = describe(holder(path))
         if not wait:
@@ -76,9 +76,7 @@ def acquire(state_dir: Path, command: str, *, wait: bool = False,
     except OSError as e:
         os.close(fd)
         if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-            raise BadInput(f"this project's folder cannot be locked ({e.strerror or e}): two dreamcut commands could "
-                           "write it at once and pay for a take twice", where=str(path),
-                           fix="move the project to a local disk: network and some FUSE mounts cannot lock") from None
+            raise _cannot_lock(path, e.strerror or str(e)) from None
         raise
     except BaseException:
         os.close(fd)
@@ -90,6 +88,12 @@ def acquire(state_dir: Path, command: str, *, wait: bool = False,
     except OSError:
         pass  # a full disk: the lock still holds; only the holder's description is missing
     _held[key] = fd
+
+
+def _cannot_lock(path: Path, why: str) -> BadInput:
+    return BadInput(f"this project's folder cannot be locked ({why}): two dreamcut commands could write it at "
+                    "once and pay for a take twice", where=str(path),
+                    fix="move the project to a local disk: network and some FUSE mounts cannot lock")
 
 
 def release(state_dir: Path) -> None:
