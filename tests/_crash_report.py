@@ -92,7 +92,7 @@ def _file_system(path: Path) -> str:
     try:
         for line in Path("/proc/self/mounts").read_text().splitlines():
             fields = line.split()
-            if len(fields) > 2 and str(path).startswith(fields[1]) and len(fields[1]) >= len(best[0]):
+            if len(fields) > 2 and path.is_relative_to(fields[1]) and len(fields[1]) >= len(best[0]):
                 best = (fields[1], f"{fields[2]} at {fields[1]}")
     except OSError:
         pass
