@@ -102,6 +102,16 @@ def _cache_folder() -> Path | None:
     return _private_folder()
 
 
+def private_cache_note() -> str | None:
+    """The line the CLI says when this process compiles into a private numba cache (no folder here
+    could be locked): every run then compiles librosa's functions anew."""
+    if not Path(os.environ.get(NUMBA_ENV, "")).name.startswith(PRIVATE_PREFIX):
+        return None
+    return ("no folder for numba's cache could be locked here (flock fails or keeps no second holder out), so "
+            "this run compiles librosa's functions anew, tens of seconds; set NUMBA_CACHE_DIR to a folder on a "
+            "local disk")
+
+
 def shared_folders() -> tuple[Path, Path, Path]:
     """Where this install's processes share numba's cache, in order: inside the install, then per user
     and under the temp dir, named by the install (older dreamcuts compiled into the per-user `numba`

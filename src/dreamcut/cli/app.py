@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
+from dreamcut._startup import private_cache_note
 from dreamcut.errors import DreamcutError
 
 app = typer.Typer(
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # A native crash (numba, a codec) then leaves a stack on stderr instead of a silent exit.
     faulthandler.enable()
+    cache_note = private_cache_note()  # a slower run, said (stderr: --json output stays one document)
+    if cache_note:
+        err_console.print(f"[yellow]note[/]: {cache_note}", highlight=False, soft_wrap=True)
     load_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
