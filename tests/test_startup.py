@@ -166,6 +166,26 @@ def test_where_no_folder_can_be_locked_each_process_compiles_into_a_private_cach
     assert all(f.name.startswith("dreamcut-numba-private-") and not f.exists() for f in (mine, childs))
 
 
+def test_a_private_cache_a_killed_process_left_is_removed_by_the_next_run(tmp_path):
+    """A process killed (SIGKILL, the crash tests' way) never runs atexit: its private folder stays, and
+    on a machine where no folder can be locked every run makes one. The next run removes those whose
+    process is gone, and keeps a living process's."""
+    env = dict(_unset_cache_env(tmp_path), TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    living = tmp_path / "tmp" / f"dreamcut-numba-private-{os.getpid()}-abc"  # this test's own process
+    living.mkdir()
+    code = NO_FLOCK["excludes nothing"] + "import dreamcut, os, signal\nprint(os.environ['NUMBA_CACHE_DIR'], flush=True)\n"
+    killed = subprocess.run([sys.executable, "-c", code + "os.kill(os.getpid(), signal.SIGKILL)\n"], env=env,
+                            capture_output=True, text=True)
+    assert killed.returncode == -9
+    orphan = Path(killed.stdout.strip())
+    assert orphan.is_dir() and orphan.parent == tmp_path / "tmp"
+    later = Path(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                check=True).stdout.strip())
+    assert later.parent == orphan.parent and later != orphan
+    assert not orphan.exists() and living.is_dir() and not later.exists()
+
+
 WHERE = "import sys\n{prefix}import dreamcut, os\nprint(os.environ['NUMBA_CACHE_DIR'])\n"
 
 

@@ -157,8 +157,10 @@ def flock_excludes(path: Path) -> bool:
 
 def _private_folder() -> Path:
     """A numba cache for this process alone (no folder here can be locked): made under the temp dir,
-    removed when this process exits; a child process, seeing its name, makes its own."""
-    folder = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))
+    named by this process's id, removed when this process exits; a child process, seeing its name,
+    makes its own. Those a killed process left behind (atexit never ran) are removed first."""
+    _remove_orphaned_private_folders()
+    folder = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
     os.environ[NUMBA_ENV] = str(folder)
     pid = os.getpid()
 
@@ -168,6 +170,21 @@ def _private_folder() -> Path:
 
     atexit.register(remove)
     return folder
+
+
+def _remove_orphaned_private_folders() -> None:
+    """Remove this user's private numba folders whose process is gone (killed, so atexit never ran):
+    on a machine where no folder can be locked every run makes one, and a killed one would stay."""
+    for folder in Path(tempfile.gettempdir()).glob(PRIVATE_PREFIX + "*"):
+        pid = folder.name[len(PRIVATE_PREFIX):].split("-")[0]
+        try:
+            if not pid.isdigit() or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)  # its process is gone
+        except OSError:
+            continue  # alive under another user, or the folder just went: not ours to remove
 
 
 LOCK_NAME = ".dreamcut-compile.lock"
