@@ -2,7 +2,9 @@
 
 Of the 462 annotated boundaries of the 52 studied POP909 songs, 305 fall on one phase of a 4-bar
 lattice; the search put many found boundaries a bar or two off it. Where more than half of the
-found boundaries agree on a phase, the others move onto it.
+found boundaries agree on a phase, the others a bar off move onto it; one halfway (two bars off)
+stays where it was heard (session 21: on the 184 studied songs 903 of 1145 annotated boundaries
+within a bar against 896 moving it to the line before).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ def _bars(secs: list[Section], bar: float = BAR) -> list[float]:
 
 
 def test_boundaries_off_the_lattice_move_onto_it():
-    # four of six on bars 0 mod 4: 30 (two off, halfway) moves to the line before it, 57 (one off) to 56
+    # four of six on bars 0 mod 4: 57 (one off) moves to 56, 43 (three off) to 44; 30 (two off,
+    # halfway between two lines: a 2-bar turn, or a boundary heard two bars late or early) stays
     assert _phrase_lattice([8, 16, 30, 41, 48, 57]) is None  # only 3 of 6 on one phase: not more than half
-    secs, downbeats, duration = _song([8, 16, 30, 40, 48, 57])
+    secs, downbeats, duration = _song([8, 16, 30, 40, 43, 48, 57])
     moved = _on_phrase_lattice(secs, downbeats, duration)
-    assert _bars(moved) == [8, 16, 28, 40, 48, 56]
+    assert _bars(moved) == [8, 16, 30, 40, 44, 48, 56]
     assert moved[-1].end == duration and all(a.end == b.start for a, b in zip(moved[:-1], moved[1:]))
 
 
@@ -54,22 +57,25 @@ def test_a_start_on_a_repeats_own_beat_and_a_slow_songs_bars_stay():
 
 
 def test_two_boundaries_moved_onto_one_line_are_one():
-    secs, downbeats, duration = _song([8, 16, 24, 29, 30, 40])
+    secs, downbeats, duration = _song([8, 16, 24, 27, 29, 40])
     assert _bars(_on_phrase_lattice(secs, downbeats, duration)) == [8, 16, 24, 28, 40]
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
-@pytest.mark.parametrize("song_id, before, after", [("003", 4, 5), ("180", 3, 4)])
-def test_pop_songs_boundaries_on_their_phrase_lattice_are_found_within_a_bar(song_id, before, after):
-    # POP909 003 (DEV; annotated i8A4A4B4B4C8b4b4A4A4...) and 180 (SEEN_S7; i8A16B16X2b5b5A16...), heard
-    # with dreamcut's own beats: boundaries within a bar 4 of 7 and 3 of 5 before the lattice
-    # (003's last found two bars late, at bar 58 for 56; 180's at 54 for 52), 5 of 7 and 4 of 5 on it.
+@pytest.mark.parametrize("song_id, moved, kept", [("338", 2, 4), ("504", 4, 5)])
+def test_pop_songs_boundaries_halfway_off_their_lattice_stay_where_heard(song_id, moved, kept):
+    # POP909 338 (SEEN_S12; annotated i12A8A8B8B8x8A8B8B8X6B8B8...: a 12-bar intro puts every later
+    # section halfway off a lattice from bar 0) and 504 (SEEN_S19; i8A8A8B9B9x8...: 9-bar phrases),
+    # heard with dreamcut's own beats: annotated boundaries within a bar 2 of 5 and 4 of 5 with the
+    # halfway ones moved to the line before (until session 21), 4 of 5 and 5 of 5 kept where heard.
     from dreamcut.analysis.audio import analyze_song
 
     song = pop909_songs.render(song_id)
     a = analyze_song(song.wav, cache_dir=midi_songs.CACHE / "analysis")
-    assert midi_songs.sections_heard(song, a)["section_hit_count"] >= after  # (before: `before`)
-    found = [s.start for s in a.sections[1:]]
+    assert midi_songs.sections_heard(song, a)["section_hit_count"] >= kept  # (moved: `moved`)
     d = np.asarray(a.downbeats)
-    on_bars = [int(np.argmin(np.abs(d - f))) for f in found]
-    assert len({b % 4 for b in on_bars}) == 1  # every found boundary on one lattice
+    on_bars = [int(np.argmin(np.abs(d - s.start))) for s in a.sections[1:]]
+    phases = np.bincount(np.asarray(on_bars) % 4, minlength=4)
+    lattice = int(np.argmax(phases))
+    assert phases[(lattice + 2) % 4] >= 1  # a boundary halfway off the song's lattice
+    assert phases[(lattice + 1) % 4] == phases[(lattice + 3) % 4] == 0  # none a bar off it

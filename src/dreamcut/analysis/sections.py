@@ -706,12 +706,21 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
     POP909 songs, 305 fall on one phase of a 4-bar lattice counted from bar 0 (the rest after a
     1- or 2-bar turn, or in a 9-bar or 5-bar phrase). Where more than half the found boundaries,
     weighed by their confidence (and 3 or more), agree on a phase (`_phrase_lattice`), the others
-    are a bar or two off it (the smoothed novelty and lag curves put a boundary late or early), and
-    move to the nearest lattice line: one bar off, to its line; two bars off (halfway), to the line before it, as
-    the search's curves put a boundary late a little more often than early (POP909 studied
-    songs: the found boundary nearest an annotated one two bars late 23 times, two early 18; on
-    every boundary of the 52 songs, to the line before found 13 more annotated boundaries within
-    a bar than to the line after). A song whose boundaries keep no lattice
+    are a bar or two off it (the smoothed novelty and lag curves put a boundary late or early): one
+    bar off, it moves to its line; two bars off (halfway between two lines) it stays, as a 2-bar
+    turn or pickup starts a section there as often as the search heard one late or early. Until
+    session 21 it moved to the line before (on the 52 songs studied then, 13 more annotated
+    boundaries within a bar than to the line after); on the 184 studied in session 21 (analysis
+    version 103, annotator 1) staying found 903 of 1145 within a bar against 896 (13 songs one or
+    two more, 6 fewer: 003 and 180, the two this rule was first shown on, among them), 2104 found
+    boundaries against 2093, 892 near an annotated one against 881, on the annotated bar line 546
+    against 548; with no lattice at all 903 too, but 530 on the bar line; moving it to whichever of
+    the two lines the added starts' fitted score (`_start_rows`) prefers, 902; label pairs agreeing
+    3345 -> 3375 of 4491. On session 21's unseen songs (this rule, and that it would be kept only if it
+    gained there, fixed before they were first analysed): 53 -> 55 of 68 within a bar (533 two more,
+    no song fewer), 35 -> 37 on the bar line, label pairs 180 -> 172 of 236. Songs with fewer since:
+    003 7 -> 5 within a bar, 019 and 024 one fewer on the bar line, 229's label pairs 13 -> 7 of 15
+    (tests/test_sections_*). A song whose boundaries keep no lattice
     (a minuet's 6-bar phrases, a pickup into each section) keeps them where they are. Two
     boundaries moved onto one line are one (`_assemble`). A start off the bar lines (on a
     repeat's own beat, where the bar lines are unclear: more than ON_BAR from one; `_sections`
@@ -733,7 +742,10 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
             starts.append(sec.start)
             continue
         off = (b - phase) % PHRASE
-        to = b - off if off <= PHRASE // 2 else b + PHRASE - off
+        if off == PHRASE // 2:  # halfway between two lines: where it was heard
+            starts.append(sec.start)
+            continue
+        to = b - off if off < PHRASE // 2 else b + PHRASE - off
         to = min(max(to, 1), len(d) - 1)
         starts.append(sec.start if to == b else round(float(d[to]), 4))
     return _assemble(secs, starts, duration)
