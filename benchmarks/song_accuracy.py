@@ -227,21 +227,7 @@ def main() -> None:
             peer_seconds += time.perf_counter() - t0
         return row
     rows = [scored(n) for n in names]
-    pop_sets = [("POP909 dev", pop909_songs.DEV), ("POP909 sealed in s5", pop909_songs.SEEN_S5),
-                ("POP909 sealed in s6", pop909_songs.SEEN_S6), ("POP909 sealed in s7", pop909_songs.SEEN_S7),
-                ("POP909 sealed in s8", pop909_songs.SEEN_S8), ("POP909 sealed in s9", pop909_songs.SEEN_S9),
-                ("POP909 sealed in s10", pop909_songs.SEEN_S10),
-                ("POP909 sealed in s11", pop909_songs.SEEN_S11),
-                ("POP909 sealed in s12", pop909_songs.SEEN_S12),
-                ("POP909 sealed in s13", pop909_songs.SEEN_S13),
-                ("POP909 sealed in s14", pop909_songs.SEEN_S14),
-                ("POP909 sealed in s15", pop909_songs.SEEN_S15),
-                ("POP909 sealed in s16", pop909_songs.SEEN_S16),
-                ("POP909 sealed in s17", pop909_songs.SEEN_S17),
-                ("POP909 sealed in s18", pop909_songs.SEEN_S18),
-                ("POP909 sealed in s19", pop909_songs.SEEN_S19),
-                ("POP909 sealed in s21", pop909_songs.SEEN_S21),
-                ("POP909 sealed in s22", pop909_songs.SEEN_S22)]
+    pop_sets = [(f"POP909 {name}", ids) for name, ids in pop909_songs.STUDIED_SETS]
     if "--sealed" in sys.argv:
         pop_sets.append(("POP909 sealed", pop909_songs.SEALED))
     pop: list[tuple[str, list[dict], list[dict]]] = []

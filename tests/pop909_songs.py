@@ -120,10 +120,17 @@ SEALED: tuple[str, ...] = ('566', '569', '571', '572', '574', '578', '581', '586
 # where this scan began (sessions 6 to 22 began at 151, 180, 197, 237, 269, 293, 318, 341, 358, 387, 422,
 # 450, 474, 491, 519, 548)
 SEALED_FIRST = 566
+# The studied sets in order, each with the name the benchmark prints (the one list of them: a new
+# set seen is added here, and `STUDIED` and `benchmarks/song_accuracy.py` follow).
+STUDIED_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dev", DEV), ("sealed in s5", SEEN_S5), ("sealed in s6", SEEN_S6), ("sealed in s7", SEEN_S7),
+    ("sealed in s8", SEEN_S8), ("sealed in s9", SEEN_S9), ("sealed in s10", SEEN_S10), ("sealed in s11", SEEN_S11),
+    ("sealed in s12", SEEN_S12), ("sealed in s13", SEEN_S13), ("sealed in s14", SEEN_S14),
+    ("sealed in s15", SEEN_S15), ("sealed in s16", SEEN_S16), ("sealed in s17", SEEN_S17),
+    ("sealed in s18", SEEN_S18), ("sealed in s19", SEEN_S19), ("sealed in s21", SEEN_S21),
+    ("sealed in s22", SEEN_S22))
 # Every song analysed while working (all but SEALED), in the order of the sets above.
-STUDIED: tuple[str, ...] = (DEV + SEEN_S5 + SEEN_S6 + SEEN_S7 + SEEN_S8 + SEEN_S9 + SEEN_S10 + SEEN_S11 + SEEN_S12
-                            + SEEN_S13 + SEEN_S14 + SEEN_S15 + SEEN_S16 + SEEN_S17 + SEEN_S18 + SEEN_S19 + SEEN_S21
-                            + SEEN_S22)
+STUDIED: tuple[str, ...] = tuple(sid for _, ids in STUDIED_SETS for sid in ids)
 
 
 # What the structure annotators' letters mean, in the director's section names (Dai, Zhang and
