@@ -14,7 +14,7 @@ in `midi_songs.SEALED` (none since session 7) are measured only with `--sealed`.
 
 Then pop songs with human section labels (tests/pop909_songs.py: POP909 piano arrangements,
 the first 180 s, sections from Dai, Zhang and Dannenberg's annotator 1): the DEV and SEEN_S5 to
-SEEN_S22 songs by default, the SEALED ones only with `--sealed` (run it once the analysis work is
+SEEN_S23 songs by default, the SEALED ones only with `--sealed` (run it once the analysis work is
 done, never while tuning), each set with its own totals, and the human
 ceiling: annotator 2's boundaries and labels scored against annotator 1's the same way.
 `--pop909` measures the POP909 songs only.
