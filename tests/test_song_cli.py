@@ -95,6 +95,29 @@ def test_song_block_corrections_reach_the_song_map(project, cli):
     assert abs(m["tempo"] - 121.0) < 0.05
 
 
+def test_a_corrected_downbeat_carries_the_heard_sections_onto_its_bar_lines(project, cli):
+    # The director moves the first downbeat one beat later and gives no section list: the bar lines
+    # move under the heard sections. `song` shows each section where `edit` cuts it (the bar line
+    # `cut_places.section_downbeat` picks), not a beat before it.
+    from dreamcut.edit.cut_places import section_downbeat
+    from dreamcut.pipeline.cut import analyse_song
+    from dreamcut.project import Project
+
+    heard = json.loads(cli("--project", str(project), "song", "--json", check=True).stdout)
+    beat = 60.0 / heard["tempo"]
+    _edit_spec(project, lambda d: d.update(song={"file": d["song"], "downbeat": round(heard["first_downbeat"] + beat, 4)}))
+    m = json.loads(cli("--project", str(project), "song", "--json", check=True).stdout)
+    assert m["corrected"] == ["downbeat"]
+    bar_lines = [b["start"] for b in m["bars"]]
+    assert [s["label"] for s in m["sections"]] == [s["label"] for s in heard["sections"]]  # none lost
+    for was, now in zip(heard["sections"][1:], m["sections"][1:]):
+        assert min(abs(now["start"] - b) for b in bar_lines) < 1e-3, now  # on a corrected bar line
+        assert 0 < abs(now["start"] - was["start"]) <= 4 * beat + 1e-3  # the nearest one, within a bar
+    song = analyse_song(Project.open(project))
+    assert [s.start for s in song.sections] == [s["start"] for s in m["sections"]]
+    assert all(section_downbeat(song, i) == s.start for i, s in enumerate(song.sections))  # the edit's start
+
+
 @pytest.mark.parametrize("place,expect", [({"section": "bridge#3"}, "does not have"),
                                           ({"second": 300}, "long"), ({"bar": 900}, "bars")])
 def test_check_refuses_pins_the_song_does_not_have(project, cli, place, expect):

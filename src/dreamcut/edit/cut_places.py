@@ -100,6 +100,33 @@ def section_downbeat(song: SongAnalysis, index: int) -> float:
     return line if 0 < line < song.duration and abs(line - sec.start) <= reach else sec.start
 
 
+def sections_on_the_directors_grid(song: SongAnalysis) -> SongAnalysis:
+    """The song map with each heard section starting where the edit cuts it (`section_downbeat`),
+    when the director corrected the grid (`song:` bpm or tempo map, downbeat, meter) and gave no
+    section list; else `song` as it is.
+
+    The sections are heard on the heard bar lines; a corrected downbeat or metre moves the bar lines
+    under them (a downbeat one beat later: every section then began on beat 4 of the bar before),
+    and `dreamcut song` showed the heard start while `edit` cut on the bar line nearest it. One start
+    for both: the song map's is the edit's. Two sections moved onto one bar line are one (the first
+    stands, as the analysis keeps them, `sections._assemble`)."""
+    import dataclasses
+
+    from dreamcut.analysis.song import Section
+
+    if "sections" in song.corrected or not {"tempo", "meter", "downbeat"} & set(song.corrected) or len(song.sections) < 2:
+        return song
+    kept: list[tuple[float, Section]] = []
+    for i, sec in enumerate(song.sections):
+        start = round(section_downbeat(song, i), 4)
+        if kept and start <= kept[-1][0] + 1e-6:
+            continue
+        kept.append((start, sec))
+    ends = [t for t, _ in kept[1:]] + [song.duration]
+    return dataclasses.replace(song, sections=[Section(t, round(e, 4), sec.label, sec.confidence)
+                                               for (t, sec), e in zip(kept, ends)])
+
+
 def section_bar(song: SongAnalysis, index: int) -> int:
     """The bar (0-based index into `song.downbeats`) the `index`-th section's phrases count from:
     the bar of its bar line (`section_downbeat`), or the next bar when the section still starts

@@ -20,13 +20,15 @@ from dreamcut.project import Project
 
 
 def analyse_song(project: Project, progress: Progress | None = None):
-    """The song map: heard from the song (cached), with the spec's `song:` corrections applied."""
+    """The song map: heard from the song (cached), with the spec's `song:` corrections applied (a
+    corrected grid carries the heard sections onto its bar lines, where the edit cuts them)."""
     from dreamcut.analysis.audio import analyze_song, apply_corrections
+    from dreamcut.edit.cut_places import sections_on_the_directors_grid
 
     meter = project.spec.song_map.meter if project.spec.song_map else None
     heard = analyze_song(project.song_path, cache_dir=project.cache_dir / "audio", progress=progress,
                          beats_per_bar=meter if meter in (3, 4) else None)
-    return apply_corrections(heard, project.spec.song_map)
+    return sections_on_the_directors_grid(apply_corrections(heard, project.spec.song_map))
 
 
 def beat_effects(project: Project, timeline) -> list:
