@@ -211,12 +211,12 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # of the section they split (`_with_splits`).
     split = [_bar_at(d, s.start) for s in kept[1:] if s.confidence == SPLIT_CONFIDENCE]
     kept = [kept[0]] + [s for s in kept[1:] if s.confidence != SPLIT_CONFIDENCE]
-    kept = _assemble(kept, [s.start for s in kept], duration)
+    kept = sections_at_starts(kept, [s.start for s in kept], duration)
     if added:  # (an exact repeat's end is sure: confidence 1)
         found = [(s.start, s.label, s.confidence) for s in kept]
         found += [(round(float(d[b]), 4), next(s.label for s in reversed(kept) if s.start <= d[b]), 1.0) for b in added]
         secs = [Section(t, 0.0, label, conf) for t, label, conf in sorted(found)]
-        kept = _assemble(secs, [s.start for s in secs], duration)
+        kept = sections_at_starts(secs, [s.start for s in secs], duration)
     # Before the names, fewer spurious boundaries: neighbours of the same material with no change
     # of sound between them are one section (`_merged_alike`; the splits are not looked at).
     kept = _merged_alike(kept, downbeats, duration, times, chroma, mfcc, rms)
@@ -486,7 +486,7 @@ def _merged_alike(secs: list[Section], downbeats: list[float], duration: float, 
         if best_i is None:
             break
         cur = cur[:best_i] + cur[best_i + 1:]
-    return _assemble(cur, [s.start for s in cur], duration)
+    return sections_at_starts(cur, [s.start for s in cur], duration)
 
 
 def _with_splits(secs: list[Section], bars: list[int], d: np.ndarray, duration: float) -> list[Section]:
@@ -504,7 +504,7 @@ def _with_splits(secs: list[Section], bars: list[int], d: np.ndarray, duration: 
     found += [(round(float(d[b]), 4), next(s.label for s in reversed(secs) if s.start <= d[b]), SPLIT_CONFIDENCE)
               for b in bars]
     out = [Section(t, 0.0, label, conf) for t, label, conf in sorted(found)]
-    return _assemble(out, [s.start for s in out], duration)
+    return sections_at_starts(out, [s.start for s in out], duration)
 
 
 # A section the search found SPLIT_BARS bars long or longer, and SPLIT_OVER times the median of the
@@ -663,12 +663,12 @@ def _on_bar_lines(secs: list[Section], downbeats: list[float], beats: list[float
     k80-minuet-rubato (the annotated one is the bar line after; op59-3-minuet gained one), and
     haydn-minuet-sway's test failed, so those stay. Put onto the bar lines any earlier
     (before the move onto repeat ends) the scores lost 67 -> 63. Two starts on one bar line are one
-    (`_assemble`).
+    (`sections_at_starts`).
     """
     d = np.asarray(downbeats, dtype=float)
     if len(secs) < 2 or len(d) == 0 or _beats_a_bar(beats, downbeats) != ON_BAR_LINES_BEATS:
         return secs
-    return _assemble(secs, _nearest_bar_lines(secs, d), duration)
+    return sections_at_starts(secs, _nearest_bar_lines(secs, d), duration)
 
 
 # A song's boundaries keep to a 4-bar phrase lattice when more than this share of them (and
@@ -722,7 +722,7 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
     003 7 -> 5 within a bar, 019 and 024 one fewer on the bar line, 229's label pairs 13 -> 7 of 15
     (tests/test_sections_*). A song whose boundaries keep no lattice
     (a minuet's 6-bar phrases, a pickup into each section) keeps them where they are. Two
-    boundaries moved onto one line are one (`_assemble`). A start off the bar lines (on a
+    boundaries moved onto one line are one (`sections_at_starts`). A start off the bar lines (on a
     repeat's own beat, where the bar lines are unclear: more than ON_BAR from one; `_sections`
     puts every start on a bar line before this) stays where it is, and counts for the lattice at
     its nearest bar line. A slow song's bars (over
@@ -748,7 +748,7 @@ def _on_phrase_lattice(secs: list[Section], downbeats: list[float], duration: fl
         to = b - off if off < PHRASE // 2 else b + PHRASE - off
         to = min(max(to, 1), len(d) - 1)
         starts.append(sec.start if to == b else round(float(d[to]), 4))
-    return _assemble(secs, starts, duration)
+    return sections_at_starts(secs, starts, duration)
 
 
 def _renamed(secs: list[Section], downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -796,7 +796,7 @@ def _slow_to_repeat_ends(found: list[Section], downbeats: list[float], duration:
         half_on_bar = _bar_line_before(d, to_half)
         agree = abs(to_bar - half_on_bar) < 1e-3
         starts.append(round(to_bar, 4) if agree and abs(to_bar - near) > 1e-3 else sec.start)
-    return _assemble(found, starts, duration)
+    return sections_at_starts(found, starts, duration)
 
 
 def _sections_searched(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -870,7 +870,7 @@ def _off_bar_line(d: np.ndarray, b: int, t: float) -> bool:
 def on_next_downbeats(secs: list[Section], downbeats: list[float], duration: float) -> list[Section]:
     """The sections with each start (but the first) that is off the `downbeats` (`_off_bar_line`) on
     the next one (the last before it past the last downbeat); two on one downbeat are one
-    (`_assemble`)."""
+    (`sections_at_starts`)."""
     d = np.asarray(downbeats, dtype=float)
     if len(secs) < 2 or len(d) == 0:
         return secs
@@ -881,7 +881,7 @@ def on_next_downbeats(secs: list[Section], downbeats: list[float], duration: flo
             continue
         k = int(np.searchsorted(d, s.start))
         starts.append(round(float(d[k] if k < len(d) else d[-1]), 4))
-    return _assemble(secs, starts, duration)
+    return sections_at_starts(secs, starts, duration)
 
 
 def _nearest_bar_lines(secs: list[Section], d: np.ndarray) -> list[float]:
@@ -1028,7 +1028,7 @@ def _to_repeat_ends(found: list[Section], downbeats: list[float], ends: tuple[np
     where its repeat stops or after, never before. A start more than ON_BAR s from a bar line (a
     repeat's own beat where the bar lines are unclear) moves only onto a bar line.
     """
-    return _assemble(found, _repeat_end_targets(found, downbeats, ends, ENDS_REACH), duration)
+    return sections_at_starts(found, _repeat_end_targets(found, downbeats, ends, ENDS_REACH), duration)
 
 
 def _repeat_end_targets(found: list[Section], downbeats: list[float], ends: tuple[np.ndarray, np.ndarray],
@@ -1050,7 +1050,7 @@ def _repeat_end_targets(found: list[Section], downbeats: list[float], ends: tupl
     return starts
 
 
-def _assemble(found: list[Section], starts: list[float], duration: float) -> list[Section]:
+def sections_at_starts(found: list[Section], starts: list[float], duration: float) -> list[Section]:
     """The sections at their new `starts` (one a section), each ending where the next starts."""
     out: list[Section] = []
     for start, sec in zip(starts, found):

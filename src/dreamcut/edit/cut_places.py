@@ -109,22 +109,15 @@ def sections_on_the_directors_grid(song: SongAnalysis) -> SongAnalysis:
     under them (a downbeat one beat later: every section then began on beat 4 of the bar before),
     and `dreamcut song` showed the heard start while `edit` cut on the bar line nearest it. One start
     for both: the song map's is the edit's. Two sections moved onto one bar line are one (the first
-    stands, as the analysis keeps them, `sections._assemble`)."""
+    stands, as the analysis keeps them: `sections.sections_at_starts`)."""
     import dataclasses
 
-    from dreamcut.analysis.song import Section
+    from dreamcut.analysis.sections import sections_at_starts
 
     if "sections" in song.corrected or not {"tempo", "meter", "downbeat"} & set(song.corrected) or len(song.sections) < 2:
         return song
-    kept: list[tuple[float, Section]] = []
-    for i, sec in enumerate(song.sections):
-        start = round(section_downbeat(song, i), 4)
-        if kept and start <= kept[-1][0] + 1e-6:
-            continue
-        kept.append((start, sec))
-    ends = [t for t, _ in kept[1:]] + [song.duration]
-    return dataclasses.replace(song, sections=[Section(t, round(e, 4), sec.label, sec.confidence)
-                                               for (t, sec), e in zip(kept, ends)])
+    starts = [round(section_downbeat(song, i), 4) for i in range(len(song.sections))]
+    return dataclasses.replace(song, sections=sections_at_starts(song.sections, starts, song.duration))
 
 
 def section_bar(song: SongAnalysis, index: int) -> int:
