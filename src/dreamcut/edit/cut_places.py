@@ -108,15 +108,20 @@ def sections_on_the_directors_grid(song: SongAnalysis) -> SongAnalysis:
     The sections are heard on the heard bar lines; a corrected downbeat or metre moves the bar lines
     under them (a downbeat one beat later: every section then began on beat 4 of the bar before),
     and `dreamcut song` showed the heard start while `edit` cut on the bar line nearest it. One start
-    for both: the song map's is the edit's. Two sections moved onto one bar line are one (the first
-    stands, as the analysis keeps them: `sections.sections_at_starts`)."""
+    for both: the song map's is the edit's. A section whose bar line the section before already took
+    keeps the start it was heard at, so no heard section is lost (studied POP909 songs, a downbeat one
+    beat later on each of 220 and the true bpm on the 37 heard an octave off: once, 299's outro heard
+    0.7 s before the excerpt's end, on the last bar with the chorus before it)."""
     import dataclasses
 
     from dreamcut.analysis.sections import sections_at_starts
 
     if "sections" in song.corrected or not {"tempo", "meter", "downbeat"} & set(song.corrected) or len(song.sections) < 2:
         return song
-    starts = [round(section_downbeat(song, i), 4) for i in range(len(song.sections))]
+    starts: list[float] = []
+    for i, sec in enumerate(song.sections):
+        line = round(section_downbeat(song, i), 4)
+        starts.append(sec.start if starts and line <= starts[-1] + 1e-6 else line)
     return dataclasses.replace(song, sections=sections_at_starts(song.sections, starts, song.duration))
 
 
