@@ -11,7 +11,7 @@ import opentimelineio as otio
 import pytest
 
 from dreamcut.analysis.audio import Section, apply_corrections
-from dreamcut.edit.cut_places import section_downbeat
+from dreamcut.edit.cut_places import section_downbeat, sections_on_the_directors_grid
 from dreamcut.edit.planner import plan_edit
 from dreamcut.spec import SongSpec
 from test_planner import FPS, grid_song, shots_for
@@ -101,3 +101,23 @@ def test_a_shot_pinned_to_a_section_heard_off_the_bar_starts_on_its_bar_line():
     line = grid.downbeats[grid.downbeats.index(grid.sections[2].start) + 1]  # the bar the pickup leads into
     assert m["record_start_frame"] == round(line * FPS) and m["beat_in_bar"] == 1
     assert "pinned to section chorus#1" in m["reason"]
+
+
+def test_sections_that_meet_on_one_corrected_bar_line_are_both_kept():
+    # heard at 120 bpm: a one-bar verse at 14 s and the chorus at 16 s; the director halves the tempo
+    # (bars of 4 s): the verse's nearest bar line is 16 s too. The chorus, heard on it, keeps it; the
+    # verse keeps where it was heard. Nothing vanishes from the song map.
+    heard = grid_song(bpm=120.0, sections=(("intro", 7), ("verse", 1), ("chorus", 8), ("outro", 8)))
+    fixed = sections_on_the_directors_grid(apply_corrections(heard, SongSpec(file="song.wav", bpm=60.0, downbeat=0.0)))
+    assert [(s.start, s.label) for s in fixed.sections] == [(0.0, "intro"), (14.0, "verse"), (16.0, "chorus"),
+                                                           (32.0, "outro")]
+    # a section heard a beat before the song's end, in its last bar, with the section before cut on
+    # that bar's line: it stays where it was heard
+    end = grid_song(bpm=120.0, sections=(("verse", 15), ("chorus", 1)), tail=0.4)
+    late = dataclasses.replace(end.sections[1], end=end.beats[-1])
+    end = dataclasses.replace(end, sections=[end.sections[0], late,
+                                             dataclasses.replace(late, start=end.beats[-1], end=end.duration,
+                                                                 label="outro")])
+    fixed = sections_on_the_directors_grid(apply_corrections(end, SongSpec(file="song.wav", meter=4)))
+    assert [s.label for s in fixed.sections] == ["verse", "chorus", "outro"]
+    assert fixed.sections[2].start == end.beats[-1]

@@ -108,20 +108,27 @@ def sections_on_the_directors_grid(song: SongAnalysis) -> SongAnalysis:
     The sections are heard on the heard bar lines; a corrected downbeat or metre moves the bar lines
     under them (a downbeat one beat later: every section then began on beat 4 of the bar before),
     and `dreamcut song` showed the heard start while `edit` cut on the bar line nearest it. One start
-    for both: the song map's is the edit's. A section whose bar line the section before already took
-    keeps the start it was heard at, so no heard section is lost (studied POP909 songs, a downbeat one
-    beat later on each of 220 and the true bpm on the 37 heard an octave off: once, 299's outro heard
-    0.7 s before the excerpt's end, on the last bar with the chorus before it)."""
+    for both: the song map's is the edit's. Where two sections would start on one bar line (heard
+    less than a corrected bar apart: a bpm halved, the song's last bar), the one heard nearer it takes
+    it and the other keeps the start it was heard at, so no heard section is lost (studied POP909
+    songs, a downbeat one beat later on each of 220 and the true bpm on the 37 heard an octave off:
+    once, 299's outro heard 0.7 s before the excerpt's end, on the last bar with the chorus before it)."""
     import dataclasses
 
     from dreamcut.analysis.sections import sections_at_starts
 
     if "sections" in song.corrected or not {"tempo", "meter", "downbeat"} & set(song.corrected) or len(song.sections) < 2:
         return song
-    starts: list[float] = []
-    for i, sec in enumerate(song.sections):
-        line = round(section_downbeat(song, i), 4)
-        starts.append(sec.start if starts and line <= starts[-1] + 1e-6 else line)
+    heard = [s.start for s in song.sections]
+    starts = [round(section_downbeat(song, i), 4) for i in range(len(heard))]
+    for i in range(1, len(starts)):
+        if starts[i] > starts[i - 1] + 1e-6:
+            continue
+        line = starts[i - 1]
+        if i >= 2 and abs(heard[i] - line) < abs(heard[i - 1] - line) and heard[i - 1] > starts[i - 2] + 1e-6:
+            starts[i - 1] = heard[i - 1]  # the later one was heard on (nearer) the line: it takes it
+        else:
+            starts[i] = heard[i]
     return dataclasses.replace(song, sections=sections_at_starts(song.sections, starts, song.duration))
 
 
