@@ -26,7 +26,7 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert len(pop909_songs.SEEN_S15) == 12 and len(pop909_songs.SEEN_S16) == 12
     assert len(pop909_songs.SEEN_S17) == 12 and len(pop909_songs.SEEN_S18) == 12 and len(pop909_songs.SEEN_S19) == 12
     assert len(pop909_songs.SEEN_S21) == 12 and len(pop909_songs.SEEN_S22) == 12
-    assert len(pop909_songs.SEEN_S23) == 12
+    assert len(pop909_songs.SEEN_S23) == 12 and len(pop909_songs.SEEN_S24) == 12
     assert len(pop909_songs.SEALED) == 12
     assert all(int(s) % 2 == 1 for s in pop909_songs.DEV)
     assert all(int(s) % 2 == 0 for s in pop909_songs.SEEN_S5)
@@ -46,9 +46,10 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert all(491 <= int(s) < 519 for s in pop909_songs.SEEN_S19)
     assert all(519 <= int(s) < 548 for s in pop909_songs.SEEN_S21)
     assert all(548 <= int(s) < 566 for s in pop909_songs.SEEN_S22)
-    assert all(566 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S23)
+    assert all(566 <= int(s) < 596 for s in pop909_songs.SEEN_S23)
+    assert all(596 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S24)
     assert all(int(s) >= pop909_songs.SEALED_FIRST for s in pop909_songs.SEALED)
-    assert len(pop909_songs.STUDIED) == 220 and not set(pop909_songs.STUDIED) & set(pop909_songs.SEALED)
+    assert len(pop909_songs.STUDIED) == 232 and not set(pop909_songs.STUDIED) & set(pop909_songs.SEALED)
     for s in pop909_songs.STUDIED + pop909_songs.SEALED:
         for f in pop909_songs.FILES:
             assert (pop909_songs.DATA / s / f.format(id=s)).is_file(), f"{s}/{f}"
