@@ -114,7 +114,8 @@ def test_bar_0_moves_onto_pop909s_beats_where_the_melody_grid_sits_a_sixteenth_o
         if off:
             moved[sid] = off
             assert t.bar0 == pytest.approx(melody_bar0 + off * beat, abs=1e-6)
-    assert moved == {"202": 0.5, "395": 0.25, "409": 0.25, "465": 0.25, "495": 0.25, "501": 0.25, "546": 0.25}
+    assert moved == {"202": 0.5, "395": 0.25, "409": 0.25, "465": 0.25, "495": 0.25, "501": 0.25, "546": 0.25,
+                     "629": 0.25}
     # the music agrees: the piano starts most of its notes on the moved grid's beats, and on the
     # melody grid's it would have started fewer than on the sixteenth after them
     for sid, off in moved.items():
