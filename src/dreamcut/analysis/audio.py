@@ -211,7 +211,7 @@ def song_map(song: SongAnalysis) -> dict:
     return {
         "duration": song.duration, "tempo": song.tempo, "tempo_doubt": song.octave_doubt() or None,
         "tempo_curve": song.tempo_curve,
-        "tempo_moves": _tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
+        "tempo_moves": tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
         "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,
         "beats": len(song.beats), "bars": bars, "corrected": song.corrected,
         "doubtful_beats": [b for i, b in enumerate(song.beats) if not song.sure_beat(i)],
@@ -221,7 +221,10 @@ def song_map(song: SongAnalysis) -> dict:
     }
 
 
-def _tempo_moves(song: SongAnalysis) -> bool:
+def tempo_moves(song: SongAnalysis) -> bool:
+    """Whether the song's tempo moves: its tempo curve's 95th percentile over its 5th beyond DRIFT. The
+    one rule for `dreamcut song`'s "moves" and song.png's tempo curve (a steady song's bar-to-bar jitter,
+    a few per cent, is not drawn as if it drifted)."""
     bpms = [b for _, b in song.tempo_curve]
     if len(bpms) < 3:
         return False

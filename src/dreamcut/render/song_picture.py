@@ -2,7 +2,8 @@
 
 Energy over time with the bar grid (downbeats; every 4th bar stronger), the sections
 as coloured bands with their names and confidence (a start the analysis only guessed,
-`SongAnalysis.sure_section`, has a dashed edge and a "?" after its name), the tempo curve, and
+`SongAnalysis.sure_section`, has a dashed edge and a "?" after its name), the tempo curve where the
+tempo moves (`analysis.audio.tempo_moves`, the rule `dreamcut song` says "moves" by), and
 the planned cuts (red ticks) when an edit exists. Drawn with Pillow and numpy only.
 """
 
@@ -12,9 +13,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from dreamcut.analysis.audio import SongAnalysis
+from dreamcut.analysis.audio import SongAnalysis, tempo_moves
 
 BOUNDARY = (255, 255, 255)  # a section boundary's line (solid: sure; dashed: a guess)
+TEMPO = (240, 220, 90)  # the tempo curve, drawn where the tempo moves
 DASH = 4  # px: a guessed boundary's dashes and gaps
 _COLOURS = {"intro": (90, 110, 160), "verse": (70, 140, 90), "chorus": (200, 120, 40), "bridge": (150, 80, 160),
             "outro": (90, 110, 160)}
@@ -65,11 +67,11 @@ def draw_song_map(song: SongAnalysis, path: Path, *, cuts: list[float] | None = 
         pts_bot = [(x(t), mid + e * half) for t, e in zip(song.energy_times, song.energy)]
         d.polygon(pts_top + list(reversed(pts_bot)), fill=(120, 170, 220))
     bpms = [b for _, b in song.tempo_curve]
-    if len(bpms) >= 2 and max(bpms) > 1.03 * min(bpms):  # a tempo that moves: draw its curve
+    if tempo_moves(song):  # a tempo that moves (the song map's own rule): draw its curve
         lo, hi = min(bpms) * 0.95, max(bpms) * 1.05
         pts = [(x(t), wave_bot - (b - lo) / max(hi - lo, 1e-6) * (wave_bot - wave_top)) for t, b in song.tempo_curve]
-        d.line(pts, fill=(240, 220, 90), width=2)
-        d.text((right - 190, wave_top + 2), f"tempo {min(bpms):.0f}-{max(bpms):.0f} bpm", fill=(240, 220, 90),
+        d.line(pts, fill=TEMPO, width=2)
+        d.text((right - 190, wave_top + 2), f"tempo {min(bpms):.0f}-{max(bpms):.0f} bpm", fill=TEMPO,
                font=small)
     for t in cuts or []:
         d.line([x(t), wave_top - 4, x(t), wave_bot + 4], fill=(230, 60, 60), width=2)
