@@ -30,7 +30,7 @@ from dreamcut.analysis.beats import (_ballad_half, _beat_confidence, _on_the_bea
                                       _slow_song_eighths, _track_beats, mid_band, tempo_evidence)
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
-from dreamcut.analysis.metre import CLEAR_BARS, _metre
+from dreamcut.analysis.metre import CLEAR_BARS, HALF_BAR_DOUBT, _metre, half_bar_margin
 from dreamcut.analysis.sections import _sections, on_next_downbeats
 from dreamcut.analysis.song import ANALYSIS_VERSION, LABELS, Section, SongAnalysis
 from dreamcut.analysis.tempo import DRIFT, HOP, WEAK_PULSE, _tempo_curve_points, other_octave
@@ -155,6 +155,10 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     report(0.35)
     bpb, first, bar_contrast = _metre(beat_frames, chroma, low, len(oenv), beats_per_bar, oenv=oenv)
     downbeats = [beats[i] for i in range(first, len(beats), bpb)]
+    # the other half of a 4-beat bar when the two sound nearly alike: the song map says it
+    other_downbeat = None
+    if bpb == 4 and half_bar_margin(beat_frames, chroma, low, len(oenv), oenv, first) < HALF_BAR_DOUBT:
+        other_downbeat = round(float(beats[(first + 2) % 4]), 4)
 
     report(0.5)
     onset_frames = librosa.onset.onset_detect(onset_envelope=oenv, sr=sr, hop_length=HOP, units="frames")
@@ -198,7 +202,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                         beats=[round(b, 4) for b in beats], downbeats=[round(d, 4) for d in downbeats],
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
                         energy=[round(float(e), 4) for e in energy], sections=sections,
-                        beat_confidence=confidence, other_octave=round(octave, 2),
+                        beat_confidence=confidence, other_octave=round(octave, 2), other_downbeat=other_downbeat,
                         onset_strength=onset_strength, onset_bass=onset_bass)
 
 
@@ -210,6 +214,7 @@ def song_map(song: SongAnalysis) -> dict:
         bars.append({"bar": i + 1, "start": d})
     return {
         "duration": song.duration, "tempo": song.tempo, "tempo_doubt": song.octave_doubt() or None,
+        "downbeat_doubt": song.downbeat_doubt() or None,
         "tempo_curve": song.tempo_curve,
         "tempo_moves": tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
         "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,

@@ -54,6 +54,9 @@ class SongAnalysis:
     # half or twice the tempo (bpm) when the analysis finds it nearly as likely the beat
     # (`analysis.tempo.other_octave`); 0: the tempo's octave is clear
     other_octave: float = 0.0
+    # the first downbeat had the bar started half a bar on, when the two halves of the 4-beat bar
+    # sound nearly alike (`analysis.metre.half_bar_margin` under HALF_BAR_DOUBT); None: the bar line is clear
+    other_downbeat: float | None = None
     # per onset (same order as `onsets`): how strong an attack it is, the onset envelope's peak there
     # over the song's largest (0..1), and the same of the bass band's; empty: an older cache
     onset_strength: list[float] = field(default_factory=list)
@@ -79,6 +82,7 @@ class SongAnalysis:
                    pulse=float(d.get("pulse", 1.0)), corrected=[str(x) for x in d.get("corrected", [])],
                    beat_confidence=[float(x) for x in d.get("beat_confidence", [])],
                    other_octave=float(d.get("other_octave", 0.0)),
+                   other_downbeat=None if d.get("other_downbeat") is None else float(d["other_downbeat"]),
                    onset_strength=[float(x) for x in d.get("onset_strength", [])],
                    onset_bass=[float(x) for x in d.get("onset_bass", [])])
 
@@ -90,6 +94,15 @@ class SongAnalysis:
         which = "half" if self.other_octave < self.tempo else "double"
         return (f"{which}, {self.other_octave:.0f} bpm, is nearly as likely from the audio: if that is the beat you count, "
                 f"set `song: bpm: {self.other_octave:.0f}`")
+
+    def downbeat_doubt(self) -> str:
+        """The other half of the bar, said plainly when the analysis heard its two halves nearly alike
+        ('' when it did not, or when the director set the downbeat, the tempo or the meter): what
+        `dreamcut song` prints below the tempo line."""
+        if self.other_downbeat is None or {"downbeat", "tempo", "meter"} & set(self.corrected):
+            return ""
+        return (f"the bar may start on beat 3 as heard (its two halves sound nearly alike): if you count bar 1 "
+                f"from {self.other_downbeat:.2f} s, set `song: downbeat: {self.other_downbeat:.2f}`")
 
     # -- questions the planner asks -------------------------------------------------
     @property

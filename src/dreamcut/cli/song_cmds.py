@@ -50,6 +50,8 @@ def song(
     say(f"{project.spec.song}: {timecode(analysis.duration)}, {analysis.tempo:.1f} bpm{moves}{doubt}, "
         f"{analysis.beats_per_bar} beats a bar, {len(analysis.downbeats)} bars, first downbeat "
         f"{data['first_downbeat'] if data['first_downbeat'] is not None else '-'} s")
+    if data["downbeat_doubt"]:
+        say(f"[yellow]bar line in doubt[/]: {data['downbeat_doubt']}")
     if data["weak_pulse"]:
         say(f"[yellow]weak pulse[/] ({analysis.pulse:.2f}): the beat is hard to hear; cuts follow phrases and "
             "onsets. Give `bpm:` and `downbeat:` in the `song:` block if you hear one.")
