@@ -95,11 +95,16 @@ class SongAnalysis:
         return (f"{which}, {self.other_octave:.0f} bpm, is nearly as likely from the audio: if that is the beat you count, "
                 f"set `song: bpm: {self.other_octave:.0f}`")
 
+    @property
+    def grid_corrected(self) -> bool:
+        """Whether the director set the bar grid (the spec's `song:` tempo or bpm, meter or downbeat)."""
+        return bool({"tempo", "meter", "downbeat"} & set(self.corrected))
+
     def downbeat_doubt(self) -> str:
         """The other half of the bar, said plainly when the analysis heard its two halves nearly alike
         ('' when it did not, or when the director set the downbeat, the tempo or the meter): what
         `dreamcut song` prints below the tempo line."""
-        if self.other_downbeat is None or {"downbeat", "tempo", "meter"} & set(self.corrected):
+        if self.other_downbeat is None or self.grid_corrected:
             return ""
         return (f"the bar may start on beat 3 as heard (its two halves sound nearly alike): if you count bar 1 "
                 f"from {self.other_downbeat:.2f} s, set `song: downbeat: {self.other_downbeat:.2f}`")

@@ -117,7 +117,7 @@ def sections_on_the_directors_grid(song: SongAnalysis) -> SongAnalysis:
 
     from dreamcut.analysis.sections import sections_at_starts
 
-    if "sections" in song.corrected or not {"tempo", "meter", "downbeat"} & set(song.corrected) or len(song.sections) < 2:
+    if "sections" in song.corrected or not song.grid_corrected or len(song.sections) < 2:
         return song
     heard = [s.start for s in song.sections]
     starts = [round(section_downbeat(song, i), 4) for i in range(len(heard))]
@@ -181,7 +181,7 @@ def paired_bars(song: SongAnalysis) -> bool:
     """Whether the song's heard bars pair into the bars of its half tempo (odd beats a bar, the half
     named nearly as likely, no tempo, metre or downbeat from the director)."""
     return (0 < song.other_octave < song.tempo and song.beats_per_bar % 2 == 1 and song.beats_per_bar > 1
-            and not {"tempo", "meter", "downbeat"} & set(song.corrected))
+            and not song.grid_corrected)
 
 
 def half_bar_line(song: SongAnalysis, bar: int) -> bool:
