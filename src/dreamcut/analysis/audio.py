@@ -31,7 +31,7 @@ from dreamcut.analysis.beats import (_ballad_half, _beat_confidence, _on_the_bea
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
 from dreamcut.analysis.metre import CLEAR_BARS, HALF_BAR_DOUBT, _metre, half_bar_margin
-from dreamcut.analysis.sections import _sections, on_next_downbeats
+from dreamcut.analysis.sections import _sections, chorus_rival, on_next_downbeats
 from dreamcut.analysis.song import ANALYSIS_VERSION, LABELS, Section, SongAnalysis
 from dreamcut.analysis.tempo import DRIFT, HOP, WEAK_PULSE, _tempo_curve_points, other_octave
 from dreamcut.errors import BadInput
@@ -195,6 +195,8 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
     else:
         sections = _sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats,
                              bars_clear=bar_contrast >= CLEAR_BARS)
+    # the repeated material nearly as loud as the chorus, when the chorus's name is a coin toss: the song map says it
+    rival = chorus_rival(sections, downbeats, duration, times, rms)
     report(0.95)
     curve = _tempo_curve_points(tempo_curve, times, beats)
     return SongAnalysis(duration=round(duration, 6), sample_rate=sr, tempo=round(tempo, 4),
@@ -203,7 +205,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
                         beats_per_bar=bpb, onsets=onsets, energy_times=energy_times,
                         energy=[round(float(e), 4) for e in energy], sections=sections,
                         beat_confidence=confidence, other_octave=round(octave, 2), other_downbeat=other_downbeat,
-                        onset_strength=onset_strength, onset_bass=onset_bass)
+                        other_chorus=rival, onset_strength=onset_strength, onset_bass=onset_bass)
 
 
 def song_map(song: SongAnalysis) -> dict:
@@ -214,7 +216,7 @@ def song_map(song: SongAnalysis) -> dict:
         bars.append({"bar": i + 1, "start": d})
     return {
         "duration": song.duration, "tempo": song.tempo, "tempo_doubt": song.octave_doubt() or None,
-        "downbeat_doubt": song.downbeat_doubt() or None,
+        "downbeat_doubt": song.downbeat_doubt() or None, "chorus_doubt": song.chorus_doubt() or None,
         "tempo_curve": song.tempo_curve,
         "tempo_moves": tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
         "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,

@@ -22,6 +22,11 @@ SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cu
 SURE_SECTION = 0.5
 
 
+def minute_second(t: float) -> str:
+    """'m:ss' of a second in the song: how the song map's doubts and the pins' lines name a place."""
+    return f"{int(t // 60)}:{int(t % 60):02d}"
+
+
 @dataclass(frozen=True)
 class Section:
     start: float
@@ -57,6 +62,9 @@ class SongAnalysis:
     # the first downbeat had the bar started half a bar on, when the two halves of the 4-beat bar
     # sound nearly alike (`analysis.metre.half_bar_margin` under HALF_BAR_DOUBT); None: the bar line is clear
     other_downbeat: float | None = None
+    # the name of the repeated material nearly as loud as the chorus (`analysis.sections.chorus_rival`):
+    # which of the two is the chorus is a guess; None: the chorus is clearly the loudest (or none repeats)
+    other_chorus: str | None = None
     # per onset (same order as `onsets`): how strong an attack it is, the onset envelope's peak there
     # over the song's largest (0..1), and the same of the bass band's; empty: an older cache
     onset_strength: list[float] = field(default_factory=list)
@@ -83,6 +91,7 @@ class SongAnalysis:
                    beat_confidence=[float(x) for x in d.get("beat_confidence", [])],
                    other_octave=float(d.get("other_octave", 0.0)),
                    other_downbeat=None if d.get("other_downbeat") is None else float(d["other_downbeat"]),
+                   other_chorus=None if d.get("other_chorus") is None else str(d["other_chorus"]),
                    onset_strength=[float(x) for x in d.get("onset_strength", [])],
                    onset_bass=[float(x) for x in d.get("onset_bass", [])])
 
@@ -108,6 +117,17 @@ class SongAnalysis:
             return ""
         return (f"the bar may start on beat 3 as heard (its two halves sound nearly alike): if you count bar 1 "
                 f"from {self.other_downbeat:.2f} s, set `song: downbeat: {self.other_downbeat:.2f}`")
+
+    def chorus_doubt(self) -> str:
+        """The material nearly as loud as the chorus, said plainly when the analysis named the chorus by a
+        coin toss ('' when the chorus is clearly the loudest repeated material, or when the director gave
+        the sections): what `dreamcut song` prints above the sections, and what a pin onto either says
+        (`edit.pins.pin_doubt`)."""
+        if self.other_chorus is None or "sections" in self.corrected:
+            return ""
+        at = ", ".join(minute_second(s.start) for s in self.sections if s.label == self.other_chorus)
+        return (f"the {self.other_chorus} ({at}) is nearly as loud as the chorus, so which of the two is the chorus "
+                f"is a guess: if you hear the chorus there, give the section list in the spec's song: block")
 
     # -- questions the planner asks -------------------------------------------------
     @property

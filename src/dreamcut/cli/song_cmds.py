@@ -57,6 +57,8 @@ def song(
             "onsets. Give `bpm:` and `downbeat:` in the `song:` block if you hear one.")
     if analysis.corrected:
         say(f"set in dreamcut.yaml: {', '.join(analysis.corrected)}")
+    if data["chorus_doubt"]:
+        say(f"[yellow]chorus in doubt[/]: {data['chorus_doubt']}")
     table = Table(title="sections")
     for col in ("section", "start", "end", "bar", "bars", "confidence", "start is"):
         table.add_column(col)

@@ -5,6 +5,7 @@ against the song map, and the anchors (song start, each pin, song end) the plann
 from __future__ import annotations
 
 from dreamcut.analysis.audio import SongAnalysis
+from dreamcut.analysis.song import minute_second
 from dreamcut.edit.cut_places import _Cut, section_downbeat
 from dreamcut.edit.shots import ShotInput, _tc
 from dreamcut.errors import BadInput
@@ -89,13 +90,19 @@ def _pinned_section(song: SongAnalysis, shot: ShotInput) -> int | None:
 
 def pin_doubt(song: SongAnalysis, shot: ShotInput) -> str | None:
     """The one line `check` and `edit` say when a shot is pinned to a section the analysis is not
-    sure of (the pin is kept); None for a sure section or a pin that is not to a section. A
-    section given in the spec's `song:` block is sure."""
+    sure of (the pin is kept): a guessed start, or a name that is a coin toss between the chorus and
+    the material nearly as loud (`SongAnalysis.chorus_doubt`); None for a sure section or a pin that
+    is not to a section. A section given in the spec's `song:` block is sure."""
     k = _pinned_section(song, shot)
-    if k is None or song.sure_section(k):
+    if k is None:
         return None
     sec = song.sections[k]
     name = song.section_names()[k]
-    at = f"{int(sec.start // 60)}:{int(sec.start % 60):02d}"
-    return (f"section {name} at {at} {GUESSED_PIN} (confidence {sec.confidence:.2f}): check `dreamcut song` "
-            "or give the section list in the spec's song: block")
+    at = minute_second(sec.start)
+    if not song.sure_section(k):
+        return (f"section {name} at {at} {GUESSED_PIN} (confidence {sec.confidence:.2f}): check `dreamcut song` "
+                "or give the section list in the spec's song: block")
+    if song.chorus_doubt() and sec.label in ("chorus", song.other_chorus):
+        return (f"section {name} at {at}: its name {GUESSED_PIN} (the {song.other_chorus} is nearly as loud as the "
+                "chorus): check `dreamcut song` or give the section list in the spec's song: block")
+    return None

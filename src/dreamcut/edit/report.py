@@ -17,8 +17,8 @@ DEGRADED_MARKS = ("became a cut", "shortened to", "retimed", "repeats the same f
 def degraded_items(timeline: otio.schema.Timeline) -> list[tuple[int | None, str | None, str]]:
     """(record frame, shot, what) for every decision the edit took against what was asked:
     a transition that became a cut or was shortened, a clip retimed, footage repeated, a cut on
-    a doubtful beat, a paced cut off the bar line, a pin onto a guessed section, a stale take used,
-    a weak pulse. Song-wide items have no frame or shot."""
+    a doubtful beat, a paced cut off the bar line, a pin onto a guessed section or a name in doubt
+    (`pin_doubt`), a stale take used, a weak pulse. Song-wide items have no frame or shot."""
     meta = timeline.metadata.get("dreamcut", {})
     out: list[tuple[int | None, str | None, str]] = [(None, None, str(x)) for x in meta.get("warnings", [])]
     for item in timeline.tracks[0]:
