@@ -98,7 +98,7 @@ def test_a_pin_onto_the_chorus_or_its_rival_is_kept_and_said_once():
 def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_path: Path, cli):
     """248 (138 bpm): the material named chorus and the one named verse are within CHORUS_DOUBT_DB; the
     "verse" holds most of the annotated chorus (B) bars. `dreamcut song` says the doubt, naming the verse;
-    the director's section list silences it."""
+    `check` says it for a pin onto the chorus; the director's section list silences both."""
     song = pop909_songs.render("248")
     root = tmp_path / "p"
     cli("init", str(root), "--song", str(song.wav), check=True)
@@ -123,9 +123,14 @@ def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_pat
     assert f"chorus in doubt: {said}" in text
 
     spec = yaml.safe_load((root / "dreamcut.yaml").read_text())
+    spec["shots"][1]["place"] = {"section": "chorus"}
+    (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    out = " ".join(cli("--project", str(root), "check").stdout.split())
+    assert "section chorus#1 at" in out and "its name is a guess (the verse is nearly as loud" in out
     spec["song"] = {"file": spec["song"], "sections": [{"name": "intro", "start": 0.0},
                                                        {"name": "verse", "start": 15.9},
                                                        {"name": "chorus", "start": 40.2}]}
     (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     m = json.loads(cli("--project", str(root), "song", "--json", check=True).stdout)
     assert m["chorus_doubt"] is None and "sections" in m["corrected"]
+    assert "its name is a guess" not in cli("--project", str(root), "check").stdout
