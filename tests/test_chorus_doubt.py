@@ -1,7 +1,7 @@
 """The chorus in doubt is said (`sections.chorus_rival`, `SongAnalysis.chorus_doubt`): the chorus is named
 as the loudest repeated material, and where another repeated material is within CHORUS_DOUBT_DB of it,
 which of the two is the chorus is a coin toss (session 25, the studied POP909 songs: 49 and 51 of 119).
-`dreamcut song` says so, a pin onto either name says so (`pin_doubt`, counted among the degraded
+`dreamcut song` says so, the board marks both names with a "?", a pin onto either name says so (`pin_doubt`, counted among the degraded
 decisions), and the director's section list silences it. Seen on POP909 248: its annotated choruses
 heard as "verse", the material named chorus holding a quarter of the chorus bars, nothing said."""
 
@@ -134,3 +134,16 @@ def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_pat
     m = json.loads(cli("--project", str(root), "song", "--json", check=True).stdout)
     assert m["chorus_doubt"] is None and "sections" in m["corrected"]
     assert "its name is a guess" not in cli("--project", str(root), "check").stdout
+
+
+def test_the_board_marks_both_names_in_doubt():
+    from dreamcut.web.room import section_band
+
+    song = _analysis("verse")
+    names = song.section_names()
+    bands = [section_band(song, i, names[i]) for i in range(len(names))]
+    assert [b["text"] for b in bands] == ["verse?", "chorus?", "verse?", "chorus?", "outro"]
+    assert all(b["sure"] for b in bands)  # the starts are sure; the names are not
+    assert bands[1]["doubt"] == song.chorus_doubt() and bands[4]["doubt"] == ""
+    assert [section_band(_analysis(None), i, names[i])["text"] for i in range(len(names))] == [
+        "verse", "chorus", "verse", "chorus", "outro"]

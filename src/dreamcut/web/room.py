@@ -68,13 +68,18 @@ GUESSED_BOUNDARY = "guessed boundary"  # how the board names a section start the
 def section_band(song, i: int, name: str) -> dict[str, Any]:
     """What the board shows for the song's `i`-th section (`name`: its label with its occurrence):
     where it lies, its confidence, whether its start is sure (`SongAnalysis.sure_section`, the one
-    rule), the text on its band (a guess ends in "?") and, for a guess, the line that says so."""
+    rule), the text on its band (a guess ends in "?") and, for a guess, the line that says so: a guessed
+    start, or a name that is a coin toss between the chorus and the material nearly as loud
+    (`SongAnalysis.chorus_doubt`, the song map's own line)."""
     s = song.sections[i]
     sure = song.sure_section(i)
+    doubts = [] if sure else [f"{GUESSED_BOUNDARY} (confidence {s.confidence:.2f}): check it in "
+                              "`dreamcut song` or fix it in the spec's song: block"]
+    named = song.chorus_doubt() if s.label in ("chorus", song.other_chorus) else ""
+    if named:
+        doubts.append(named)
     return {"start": s.start, "end": s.end, "label": s.label, "name": name, "confidence": round(s.confidence, 3),
-            "sure": sure, "text": s.label if sure else s.label + "?",
-            "doubt": "" if sure else (f"{GUESSED_BOUNDARY} (confidence {s.confidence:.2f}): check it in "
-                                      "`dreamcut song` or fix it in the spec's song: block")}
+            "sure": sure, "text": s.label + ("?" if doubts else ""), "doubt": "; ".join(doubts)}
 
 
 # How far a snap target pulls a dragged cut, from what the planner says a cut there is worth
