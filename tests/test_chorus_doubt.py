@@ -1,7 +1,7 @@
 """The chorus in doubt is said (`sections.chorus_rival`, `SongAnalysis.chorus_doubt`): the chorus is named
 as the loudest repeated material, and where another repeated material is within CHORUS_DOUBT_DB of it,
 which of the two is the chorus is a coin toss (session 25, the studied POP909 songs: 49 and 51 of 119).
-`dreamcut song` says so, the board marks both names with a "?", a pin onto either name says so (`pin_doubt`, counted among the degraded
+`dreamcut song` says so, the board and song.png mark both names with a "?", a pin onto either name says so (`pin_doubt`, counted among the degraded
 decisions), and the director's section list silences it. Seen on POP909 248: its annotated choruses
 heard as "verse", the material named chorus holding a quarter of the chorus bars, nothing said."""
 
@@ -134,6 +134,27 @@ def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_pat
     m = json.loads(cli("--project", str(root), "song", "--json", check=True).stdout)
     assert m["chorus_doubt"] is None and "sections" in m["corrected"]
     assert "its name is a guess" not in cli("--project", str(root), "check").stdout
+
+
+def test_song_png_marks_the_names_in_doubt_and_nothing_else(tmp_path):
+    from PIL import Image
+
+    from dreamcut.render.song_picture import draw_song_map
+
+    def picture(song, name: str) -> np.ndarray:
+        return np.asarray(Image.open(draw_song_map(song, tmp_path / name)).convert("RGB")).astype(int)
+
+    sure, doubt = picture(_analysis(None), "sure.png"), picture(_analysis("verse"), "doubt.png")
+    changed = np.argwhere(np.any(sure != doubt, axis=2))
+    assert len(changed)  # a "?" drawn
+    song = _analysis("verse")
+    width = sure.shape[1]
+    left, right = 40, width - 20
+    x = lambda t: left + (right - left) * t / song.duration  # noqa: E731 (song_picture's own scale)
+    # only on the bands' text row, and only in the four sections in doubt (not the outro)
+    assert changed[:, 0].min() >= 30 and changed[:, 0].max() <= 30 + 34
+    assert changed[:, 1].max() < x(song.sections[4].start)
+    assert all(any(x(s.start) <= c < x(s.end) for s in song.sections[:4]) for c in changed[:, 1])
 
 
 def test_the_board_marks_both_names_in_doubt():

@@ -129,6 +129,11 @@ class SongAnalysis:
         return (f"the {self.other_chorus} ({at}) is nearly as loud as the chorus, so which of the two is the chorus "
                 f"is a guess: if you hear the chorus there, give the section list in the spec's song: block")
 
+    def name_in_doubt(self, i: int) -> bool:
+        """Whether the `i`-th section's name is a coin toss (`chorus_doubt`: it is the chorus or the material
+        nearly as loud): the one test the pins' line, the pacing, the board and song.png ask."""
+        return bool(self.chorus_doubt()) and self.sections[i].label in ("chorus", self.other_chorus)
+
     # -- questions the planner asks -------------------------------------------------
     @property
     def beat_period(self) -> float:

@@ -41,7 +41,7 @@ def section_pace(song: SongAnalysis, index: int, pacing) -> int:
         loud = quiet = False
     # a name that is a coin toss between the chorus and the material nearly as loud says nothing: those
     # sections are paced by their energy alone, alike (`SongAnalysis.chorus_doubt`)
-    label = "" if song.chorus_doubt() and sec.label in ("chorus", song.other_chorus) else sec.label
+    label = "" if song.name_in_doubt(index) else sec.label
     if label in ("chorus", "bridge") or (loud and label not in ("intro", "outro")):
         return AUTO_FAST
     if quiet or label in ("verse", "intro", "outro"):

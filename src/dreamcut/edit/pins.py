@@ -102,7 +102,7 @@ def pin_doubt(song: SongAnalysis, shot: ShotInput) -> str | None:
     if not song.sure_section(k):
         return (f"section {name} at {at} {GUESSED_PIN} (confidence {sec.confidence:.2f}): check `dreamcut song` "
                 "or give the section list in the spec's song: block")
-    if song.chorus_doubt() and sec.label in ("chorus", song.other_chorus):
+    if song.name_in_doubt(k):
         return (f"section {name} at {at}: its name {GUESSED_PIN} (the {song.other_chorus} is nearly as loud as the "
                 "chorus): check `dreamcut song` or give the section list in the spec's song: block")
     return None

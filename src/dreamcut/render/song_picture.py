@@ -2,7 +2,8 @@
 
 Energy over time with the bar grid (downbeats; every 4th bar stronger), the sections
 as coloured bands with their names and confidence (a start the analysis only guessed,
-`SongAnalysis.sure_section`, has a dashed edge and a "?" after its name), the tempo curve where the
+`SongAnalysis.sure_section`, has a dashed edge and a "?" after its name; a name in doubt,
+`SongAnalysis.name_in_doubt`, the "?" alone), the tempo curve where the
 tempo moves (`analysis.audio.tempo_moves`, the rule `dreamcut song` says "moves" by), and
 the planned cuts (red ticks) when an edit exists. Drawn with Pillow and numpy only.
 """
@@ -43,7 +44,8 @@ def draw_song_map(song: SongAnalysis, path: Path, *, cuts: list[float] | None = 
         c = _COLOURS.get(sec.label, (120, 120, 120))
         d.rectangle([x(sec.start), top, x(sec.end), top + band], fill=c)
         sure = song.sure_section(i)
-        d.text((x(sec.start) + 4, top + 3), name if sure else name + "?", fill=(255, 255, 255), font=font)
+        doubt = not sure or song.name_in_doubt(i)
+        d.text((x(sec.start) + 4, top + 3), name + "?" if doubt else name, fill=(255, 255, 255), font=font)
         d.text((x(sec.start) + 4, top + 19), f"{sec.confidence:.2f}", fill=(235, 235, 235), font=small)
     for i, sec in enumerate(song.sections):  # the boundaries: solid where sure, dashed where guessed
         if i == 0:
@@ -81,7 +83,7 @@ def draw_song_map(song: SongAnalysis, path: Path, *, cuts: list[float] | None = 
                + (f"; {len(cuts)} cuts" if cuts else "") + (f"; set in the spec: {', '.join(song.corrected)}"
                                                              if song.corrected else ""))
     d.text((left, height - 28), caption, fill=(220, 220, 220), font=font)
-    d.text((left, 8), "song map: sections (confidence; a dashed edge and ?: a guessed start), energy, bar grid "
+    d.text((left, 8), "song map: sections (confidence; ?: a guess, with a dashed edge the start), energy, bar grid "
                       "(numbers every 4 bars), tempo, cuts in red", fill=(170, 170, 170), font=small)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -75,9 +75,8 @@ def section_band(song, i: int, name: str) -> dict[str, Any]:
     sure = song.sure_section(i)
     doubts = [] if sure else [f"{GUESSED_BOUNDARY} (confidence {s.confidence:.2f}): check it in "
                               "`dreamcut song` or fix it in the spec's song: block"]
-    named = song.chorus_doubt() if s.label in ("chorus", song.other_chorus) else ""
-    if named:
-        doubts.append(named)
+    if song.name_in_doubt(i):
+        doubts.append(song.chorus_doubt())
     return {"start": s.start, "end": s.end, "label": s.label, "name": name, "confidence": round(s.confidence, 3),
             "sure": sure, "text": s.label + ("?" if doubts else ""), "doubt": "; ".join(doubts)}
 
