@@ -1,8 +1,9 @@
 """The chorus in doubt is said (`sections.chorus_rival`, `SongAnalysis.chorus_doubt`): the chorus is named
 as the loudest repeated material, and where another repeated material is within CHORUS_DOUBT_DB of it,
 which of the two is the chorus is a coin toss (session 25, the studied POP909 songs: 49 and 51 of 119).
-`dreamcut song` says so, the board and song.png mark both names with a "?", a pin onto either name says so (`pin_doubt`, counted among the degraded
-decisions), and the director's section list silences it. Seen on POP909 248: its annotated choruses
+`dreamcut song` says so, the board and song.png mark both names with a "?", a pin onto either name says
+so (`pin_doubt`, counted among the degraded decisions), `pacing: auto` paces both by energy alone, and
+the director's section list silences it all. Seen on POP909 248: its annotated choruses
 heard as "verse", the material named chorus holding a quarter of the chorus bars, nothing said."""
 
 from __future__ import annotations
