@@ -105,7 +105,7 @@ def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_pat
     cli("init", str(root), "--song", str(song.wav), check=True)
     m = json.loads(cli("--project", str(root), "song", "--json", check=True).stdout)
     said = m["chorus_doubt"]
-    assert said and said.startswith("the verse (")
+    assert said and said.startswith("the verse (") and m["chorus_rival"] == "verse"
     material = song.material()
     starts = [t for t, _ in material]
 
@@ -133,7 +133,7 @@ def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_pat
                                                        {"name": "chorus", "start": 40.2}]}
     (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     m = json.loads(cli("--project", str(root), "song", "--json", check=True).stdout)
-    assert m["chorus_doubt"] is None and "sections" in m["corrected"]
+    assert m["chorus_doubt"] is None and m["chorus_rival"] is None and "sections" in m["corrected"]
     assert "its name is a guess" not in cli("--project", str(root), "check").stdout
 
 
