@@ -220,7 +220,7 @@ def song_map(song: SongAnalysis) -> dict:
         # the values the doubts name, for a script (None where nothing is said)
         "other_bpm": round(song.other_octave, 2) if song.octave_doubt() else None,
         "other_downbeat": song.other_downbeat if song.downbeat_doubt() else None,
-        "chorus_rival": song.other_chorus if song.chorus_doubt() else None,
+        "chorus_rival": song.other_chorus if song.chorus_in_doubt else None,
         "tempo_curve": song.tempo_curve,
         "tempo_moves": tempo_moves(song), "beats_per_bar": song.beats_per_bar, "pulse": song.pulse,
         "weak_pulse": song.pulse < WEAK_PULSE, "first_downbeat": song.downbeats[0] if song.downbeats else None,

@@ -1287,9 +1287,9 @@ def chorus_rival(secs: list[Section], downbeats: list[float], duration: float, t
     loud = _bar_loudness([float(x) for x in d] + [duration], times, rms)
     levels: dict[str, list[float]] = {}
     for s in secs:
-        bars = [loud[i] for i in range(len(d)) if s.start - 0.005 <= d[i] < s.end - 0.005]
-        if bars and s.label not in ("intro", "outro"):
-            levels.setdefault(s.label, []).append(float(np.mean(bars)))
+        a, b = np.searchsorted(d, [s.start - 0.005, s.end - 0.005])  # the bars starting inside it
+        if b > a and s.label not in ("intro", "outro"):
+            levels.setdefault(s.label, []).append(float(np.mean(loud[a:b])))
     repeated = {name: float(np.mean(v)) for name, v in levels.items() if len(v) >= 2}
     rivals = {name: v for name, v in repeated.items() if name != "chorus"}
     if "chorus" not in repeated or not rivals:

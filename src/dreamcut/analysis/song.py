@@ -123,16 +123,22 @@ class SongAnalysis:
         coin toss ('' when the chorus is clearly the loudest repeated material, or when the director gave
         the sections): what `dreamcut song` prints above the sections, and what a pin onto either says
         (`edit.pins.pin_doubt`)."""
-        if self.other_chorus is None or "sections" in self.corrected:
+        if not self.chorus_in_doubt:
             return ""
         at = ", ".join(minute_second(s.start) for s in self.sections if s.label == self.other_chorus)
         return (f"the {self.other_chorus} ({at}) is nearly as loud as the chorus, so which of the two is the chorus "
                 f"is a guess: if you hear the chorus there, give the section list in the spec's song: block")
 
+    @property
+    def chorus_in_doubt(self) -> bool:
+        """Whether the chorus's name is a coin toss the song map says (`other_chorus`, and no section list
+        from the director): what `chorus_doubt` and `name_in_doubt` ask, without building the line."""
+        return self.other_chorus is not None and "sections" not in self.corrected
+
     def name_in_doubt(self, i: int) -> bool:
-        """Whether the `i`-th section's name is a coin toss (`chorus_doubt`: it is the chorus or the material
-        nearly as loud): the one test the pins' line, the pacing, the board and song.png ask."""
-        return bool(self.chorus_doubt()) and self.sections[i].label in ("chorus", self.other_chorus)
+        """Whether the `i`-th section's name is a coin toss (`chorus_in_doubt`: it is the chorus or the
+        material nearly as loud): the one test the pins' line, the pacing, the board and song.png ask."""
+        return self.chorus_in_doubt and self.sections[i].label in ("chorus", self.other_chorus)
 
     # -- questions the planner asks -------------------------------------------------
     @property
