@@ -368,6 +368,26 @@ def analysed(name: str):
     return r, analyze_song(r.wav, cache_dir=CACHE / "analysis")
 
 
+def heard_before_the_choice(wav: Path):
+    """The song map of `wav` from the real analysis, its sections as the steps before the final choice
+    of starts found them (`analysis.sections._sections` without `texture`: the boundaries
+    `sections._chosen_starts` reads as evidence). What the tests of those steps on real songs look at;
+    an analysis of its own, not cached."""
+    from unittest import mock
+
+    import dreamcut.analysis.audio as audio
+    from dreamcut.analysis.decode import ANALYSIS_SR, load_audio
+
+    found = audio._sections
+
+    def before_the_choice(*args, **kwargs):
+        return found(*args, **{**kwargs, "texture": None})
+
+    y, _ = load_audio(wav)
+    with mock.patch.object(audio, "_sections", before_the_choice):
+        return audio.analyze_samples(y, ANALYSIS_SR)
+
+
 def _publish(work: Path, d: Path, truth: dict) -> None:
     """Move a finished render from `work` (a folder inside the cache folder `d`, so on the same file
     system) into `d`, each file by `os.replace` (atomic), truth.json last: a reader that finds

@@ -4,7 +4,10 @@ which of the two is the chorus is a coin toss (session 25, the studied POP909 so
 `dreamcut song` says so, the board and song.png mark both names with a "?", a pin onto either name says
 so (`pin_doubt`, counted among the degraded decisions), `pacing: auto` paces both by energy alone, and
 the director's section list silences it all. Seen on POP909 248: its annotated choruses
-heard as "verse", the material named chorus holding a quarter of the chorus bars, nothing said."""
+heard as "verse", the material named chorus holding a quarter of the chorus bars, nothing said. Since
+analysis version 106 (session 26: the final section starts chosen afresh) 248's sections are other ones
+and the doubt is no longer said there; the real-song tests hear POP909 342 (120 bpm), where the
+"verse" holds 15 of the annotated chorus bars and the "chorus" 1."""
 
 from __future__ import annotations
 
@@ -96,11 +99,11 @@ def test_a_pin_onto_the_chorus_or_its_rival_is_kept_and_said_once():
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
-def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_path: Path, cli):
-    """248 (138 bpm): the material named chorus and the one named verse are within CHORUS_DOUBT_DB; the
+def test_pop909_342s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_path: Path, cli):
+    """342 (120 bpm): the material named chorus and the one named verse are within CHORUS_DOUBT_DB; the
     "verse" holds most of the annotated chorus (B) bars. `dreamcut song` says the doubt, naming the verse;
     `check` says it for a pin onto the chorus; the director's section list silences both."""
-    song = pop909_songs.render("248")
+    song = pop909_songs.render("342")
     root = tmp_path / "p"
     cli("init", str(root), "--song", str(song.wav), check=True)
     m = json.loads(cli("--project", str(root), "song", "--json", check=True).stdout)
@@ -119,7 +122,7 @@ def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_pat
                     n += material[max(0, int(np.searchsorted(starts, mid, side="right")) - 1)][1] == "B"
         return n
 
-    assert chorus_bars("verse") > 2 * chorus_bars("chorus")  # measured 28 and 8
+    assert chorus_bars("verse") > 2 * chorus_bars("chorus")  # measured 15 and 1 (248 on version 105: 28 and 8)
     text = " ".join(cli("--project", str(root), "song", check=True).stdout.split())  # the console wraps lines
     assert f"chorus in doubt: {said}" in text
 
@@ -127,10 +130,12 @@ def test_pop909_248s_chorus_in_doubt_names_the_material_annotated_chorus(tmp_pat
     spec["shots"][1]["place"] = {"section": "chorus"}
     (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     out = " ".join(cli("--project", str(root), "check").stdout.split())
-    assert "section chorus#1 at" in out and "its name is a guess (the verse is nearly as loud" in out
+    # one line for the pin: on version 106 342's chorus#1 starts on a guessed bar line (confidence 0.11),
+    # which is said first (`pins.pin_doubt`; the name's doubt alone: test_a_pin_onto_the_chorus_...)
+    assert "section chorus#1 at 0:36 is a guess (confidence" in out and out.count("section chorus#1 at") == 1
     spec["song"] = {"file": spec["song"], "sections": [{"name": "intro", "start": 0.0},
-                                                       {"name": "verse", "start": 15.9},
-                                                       {"name": "chorus", "start": 40.2}]}
+                                                       {"name": "verse", "start": 20.64},
+                                                       {"name": "chorus", "start": 56.64}]}
     (root / "dreamcut.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     m = json.loads(cli("--project", str(root), "song", "--json", check=True).stdout)
     assert m["chorus_doubt"] is None and m["chorus_rival"] is None and "sections" in m["corrected"]
@@ -185,12 +190,13 @@ def test_auto_pacing_paces_both_names_in_doubt_by_their_energy_alike():
 
 
 @pytest.mark.skipif(midi_songs.available() is not None, reason=str(midi_songs.available()))
-def test_pop909_248s_choruses_heard_as_verses_are_cut_every_4_bars():
-    """248's annotated choruses are heard as the "verse" nearly as loud as the chorus: paced as a verse
-    they went 8 bars without a cut (session 14 on); paced by energy with the chorus, at most 4. Over
-    the 268 studied songs with their heard sections this took the annotated choruses cut at least every
-    4 bars from 231 to 241 songs, none fewer, the verses cut at least every 8 bars on all 268."""
+def test_pop909_342s_choruses_heard_as_verses_are_cut_every_4_bars():
+    """342's annotated choruses are heard as the "verse" nearly as loud as the chorus: paced as a verse
+    they go 8 bars without a cut (measured on version 106 with the names trusted); paced by energy with
+    the chorus, at most 4 (248 on version 105 the same: 8 and 4). Over the 268 studied songs with their
+    heard sections this took the annotated choruses cut at least every 4 bars from 231 to 241 songs
+    (session 25, version 105), none fewer, the verses cut at least every 8 bars on all 268."""
     from test_pacing_real_songs import SLACK, paced_by_annotation
 
-    m = paced_by_annotation("248", "auto", given_sections=False)
+    m = paced_by_annotation("342", "auto", given_sections=False)
     assert m["chorus"] <= 4 + SLACK and m["verse"] <= 8 + SLACK and m["off_beat"] == [], m

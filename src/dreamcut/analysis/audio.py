@@ -31,7 +31,7 @@ from dreamcut.analysis.beats import (_ballad_half, _beat_confidence, _on_the_bea
 from dreamcut.analysis.corrections import apply_corrections
 from dreamcut.analysis.decode import ANALYSIS_SR, _fix_for, load_audio
 from dreamcut.analysis.metre import CLEAR_BARS, HALF_BAR_DOUBT, _metre, half_bar_margin
-from dreamcut.analysis.sections import _sections, chorus_rival, on_next_downbeats
+from dreamcut.analysis.sections import _sections, chorus_rival, on_next_downbeats, texture_inputs
 from dreamcut.analysis.song import ANALYSIS_VERSION, LABELS, Section, SongAnalysis
 from dreamcut.analysis.tempo import DRIFT, HOP, WEAK_PULSE, _tempo_curve_points, other_octave
 from dreamcut.errors import BadInput
@@ -180,6 +180,7 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
 
     report(0.7)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=20)
+    texture = texture_inputs(mel_db, oenv)  # the register and the attacks, for the section starts' evidence
     if halved:
         # A ballad halved (`beats._ballad_half`: by its bass or by its bars' harmony) is searched for
         # sections as it was heard, on its eighths and their bars (half bars of its own): searched on
@@ -190,11 +191,11 @@ def analyze_samples(y: np.ndarray, sr: int, *, beats_per_bar: int | None = None,
         _, hbeats, hframes = _kept_beats(_refine_beats(y, sr, times[heard_frames])[0], heard_frames, duration)
         hbpb, hfirst, hcontrast = _metre(hframes, chroma, low, len(oenv), beats_per_bar, oenv=oenv)
         heard = _sections([hbeats[i] for i in range(hfirst, len(hbeats), hbpb)], duration, times, chroma, mfcc, rms,
-                          beats=hbeats, bars_clear=hcontrast >= CLEAR_BARS)
+                          beats=hbeats, bars_clear=hcontrast >= CLEAR_BARS, texture=texture)
         sections = on_next_downbeats(heard, downbeats, duration)
     else:
         sections = _sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats,
-                             bars_clear=bar_contrast >= CLEAR_BARS)
+                             bars_clear=bar_contrast >= CLEAR_BARS, texture=texture)
     # the repeated material nearly as loud as the chorus, when the chorus's name is a coin toss: the song map says it
     rival = chorus_rival(sections, downbeats, duration, times, rms)
     report(0.95)

@@ -16,13 +16,13 @@ repeats whole phrases exactly, the ends of its long repeats with no boundary nea
 (`repeats.with_exact_repeats`; near: within two bars, or one where the found boundaries keep no
 phrase lattice). Then two neighbours of the same material with no change of sound
 between them become one (`_merged_alike`; the splits are not looked at). Then, in a song in four
-of ADD_SONG bars or more with bars under LONG_BAR, inside a section longer than ADD_LONGER bars a
-start is added where a segmentation of the whole song over its bar lines wants one: the one that
-maximises a score fitted on the studied POP909 songs of the evidence at its starts (the changes of
-sound and harmony, repeat starts and stops, loudness, the phrase lattice: `_boundary_curves`,
-`_start_rows`) plus the annotated sections' lengths (`_added_starts`, `_best_starts`; a split,
-named with the section it splits). Last,
-the sections are named from the bars they hold at their final boundaries (`_renamed`,
+of ADD_SONG bars or more with bars under LONG_BAR, the final starts are chosen afresh: those of the
+segmentation of the whole song over its bar lines that maximises a score fitted on the studied POP909
+songs of the evidence at its starts (the changes of sound, harmony, register and attacks, repeat
+starts and stops, loudness, the phrase lattice and the boundaries found so far: `_boundary_curves`,
+`_texture_curves`, `_start_rows`) plus the annotated sections' lengths (`_chosen_starts`,
+`_best_starts`), each named as the section found so far that holds most of its bars
+(`_at_chosen_starts`). The names: the sections found before that are named from the bars they hold (`_renamed`,
 `_name_segments`): intro / verse / chorus / bridge / outro from repetition (`_same_material`: the
 same bars in the same order), loudness and position, different material under different names
 while the five last; a split is left out of the naming and keeps the name of the section it splits
@@ -168,7 +168,8 @@ def _repeat_edge(rec: np.ndarray, i0: int, per_bar: int) -> int:
 
 
 def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray,
-              rms: np.ndarray, beats: list[float] | None = None, bars_clear: bool = True) -> list[Section]:
+              rms: np.ndarray, beats: list[float] | None = None, bars_clear: bool = True,
+              texture: tuple[np.ndarray, np.ndarray] | None = None) -> list[Section]:
     """The song's sections, searched on a grid of steps no longer than LONG_BAR, however its beat is heard.
 
     A slow song's bars (longer than LONG_BAR) are split in two for the search (`_sections_on_grid`
@@ -220,14 +221,16 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # Before the names, fewer spurious boundaries: neighbours of the same material with no change
     # of sound between them are one section (`_merged_alike`; the splits are not looked at).
     kept = _merged_alike(kept, downbeats, duration, times, chroma, mfcc, rms)
-    # Then, in a song of ADD_SONG bars or more in four with usual bars, a start is added where a
-    # segmentation of the whole song over its bar lines, by a fitted score of the evidence at each bar
-    # line and the annotated sections' lengths, wants one inside a section longer than ADD_LONGER
-    # bars (`_added_starts`): a split, named with the section it splits.
-    if halves is None and len(d) >= ADD_SONG and _beats_a_bar(beats, downbeats) == SPLIT_BEATS:
+    # Then, in a song of ADD_SONG bars or more in four with usual bars, the starts are those of the
+    # segmentation of the whole song over its bar lines that a fitted score of the evidence at each
+    # bar line (these boundaries among it) and the annotated sections' lengths want
+    # (`_chosen_starts`), each named as the section here that holds most of its bars.
+    if (texture is not None and halves is None and len(d) >= ADD_SONG
+            and _beats_a_bar(beats, downbeats) == SPLIT_BEATS):
         curves = _boundary_curves(downbeats, duration, times, chroma, mfcc, rms, rows)
-        starts, sure = _start_bars(kept, d)
-        split = sorted(set(split) | set(_added_starts(curves, starts, split, sure, rows)))
+        tex = _texture_curves(downbeats, duration, times, texture)
+        named = _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
+        return _at_chosen_starts(named, d, duration, _chosen_starts(curves, tex, _start_bars(kept, d), split, rows))
     return _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
 
 
@@ -238,6 +241,16 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
 # no boundary within a bar (55 of 72, 54 of 76, with and without it), 2 on the annotated bar line,
 # and cost 16 label pairs (189 -> 183, 201 -> 191), so session 13 took it out.
 NEAR_BARS = 3
+
+
+TEXTURE_BANDS = 8  # equal slices of the 96 mel bands (`texture_inputs`): bass to treble
+
+
+def texture_inputs(mel_db: np.ndarray, oenv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What `_texture_curves` reads of the sound: the mean level (dB) in each of TEXTURE_BANDS equal
+    slices of the mel bands (the register the music sits in), and the onset envelope (its attacks)."""
+    n = mel_db.shape[0] // TEXTURE_BANDS * TEXTURE_BANDS
+    return mel_db[:n].reshape(TEXTURE_BANDS, -1, mel_db.shape[1]).mean(axis=1), oenv
 
 
 def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray, chroma: np.ndarray,
@@ -267,84 +280,74 @@ def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray,
     return np.stack(out, axis=1)
 
 
-# Where the search and the moves left a section longer than ADD_LONGER bars, a start is added where
-# a segmentation of the whole song over its bar lines wants one (`_added_starts`, `_best_starts`):
-# the segmentation that maximises, over its starts, a fitted score of the evidence at each bar line
-# (START_WEIGHTS on `_start_rows`: the curves of `_boundary_curves`, each also against its largest
-# within NEAR_BARS bars, the song's 4- and 2-bar phrase lattice, and where the pipeline's own
-# boundaries lie: a start or a split on the bar line, one 1, 2 or 3 bars away, the start's
-# confidence), plus the log share of each section's length in bars among the studied POP909 songs'
-# annotated sections (SECTION_LENGTHS; the last section is cut by the excerpt: the share of that
-# length or longer). START_WEIGHTS and START_BIAS are a logistic regression (L2 1 on standardised
-# features; the weights here are over the standard deviations) of "an annotated section starts on
-# this bar line" on the 68 studied POP909 songs it looks at (DEV, SEEN_S5 ... SEEN_S12; 5689 bar
-# lines, 441 starts), at the boundaries of analysis version 87 (before session 12's re-choice, then
-# still in); START_BIAS is its intercept less the log odds of a start (0.0775), so each bar line's
-# score is a log likelihood ratio and the lengths' shares are the prior (a semi-Markov
-# segmentation). Held out strictly a set at a time (fitted on the eight others; the sections then
-# re-chosen before, as the re-choice was still in, and the long ones found after it), the added
-# starts gave boundaries within a bar 486 -> 502 of 629 (dev 48, s5 43 -> 45, s6 57 -> 60, s7 55 ->
-# 56, s8 57 -> 60, s9 55 -> 59, s10 58 -> 59, s11 58, s12 55 -> 57: no set fewer), on the annotated
-# bar line 340 -> 355, found 1054 -> 1092, near an annotated one 467 -> 485 (the added: 18 of 38;
-# the others 44 %), label pairs 1810 both (an added start is a split: it keeps its section's name);
-# with these weights (all nine sets) 503, 356 on the bar line, 1093 found, 486 near one; the scores'
-# renders unchanged, every planned cut on a beat. A section that loops one phrase (`_loops`) is left
-# whole, as by the long split: without that, the analysis benchmark's synthesized song got a 10th
-# section (tests/test_sections_exact_repeats.py) and held out 503 for 1097 found. Measured (held
-# out, without that guard) and not kept: the segmentation's starts in place of all the pipeline's
-# (396 within a bar for 837 found; its score raised by 1 to find about as many: 489 for 1111, label
-# pairs 1737; by 1.5: 505 for 1189, pairs 1768: the gain is the found boundaries, the names suffer);
-# the added starts without the lengths' prior (513 for 1219 found); with half of it 505 for 1126,
-# with twice 498 for 1083; the score without the pipeline's boundaries (511 for 1134, 494 near one);
-# starts added in every section with the pipeline's boundaries kept in the segmentation (516 for
-# 1177). ADD_LONGER 4, 6, 8, 12, 16: 505, 505, 503, 489, 486 within a bar for 1109, 1104, 1097,
-# 1062, 1055 found (most added starts split a section of 9-12 bars). With the re-choice taken out
-# (the long sections found on the pipeline's own boundaries), the studied songs' 503 within a bar is
-# 497 (dev 45, s5 45, s6 60, s7 52, s8 61, s9 58, s10 59, s11 60, s12 57), label pairs 1813 -> 1822
-# of 2466; on session 13's unseen songs 54 of 76 within a bar, as with the re-choice with or without
-# the added starts (which added one boundary there, not near an annotated one).
-ADD_LONGER = 8
-ADD_INSIDE = 2  # bars an added start keeps from its section's ends
-# A song of ADD_SONG bars or more gets added starts (until session 16: LONG_SONG, 64). The songs
-# under 64 held fewer of their annotated boundaries within a bar (session 16, 2026-12-02, analysis
-# version 98, the 136 studied POP909 songs: the 8 heard in 61-63 bars 44 of 68, 0.65; the others 632
-# of 791; 24 of the 183 missed). With starts added there too, within a bar 676 -> 680 of 859 (003,
-# 341, 368, 384 one more each; no song fewer), on the annotated bar line +4, found 1522 -> 1526, every
-# added one near an annotated one (661 -> 665), label pairs unchanged; held out a set at a time (the
-# gate chosen on the other twelve sets among 64, 56, 48, 40, 32, 16) the same 680 (dev 45 -> 46, s13
-# 55 -> 56, s14 56 -> 58, no set fewer). Every gate from 16 to 61 measured the same there (no studied
-# song is heard in 16-60 usual bars in four); the scores' renders in four are heard in 23-66 bars, and
-# with no gate 9 of them, of 25-48 bars, got more sections (k155, k155-ramp, k156-adagio,
-# k156-adagio-slow, k80-rondo-rubato, k155-finale, op18-1-finale, k80-allegro, k458-adagio): in the
-# steady ones' totals 4 found boundaries more and none more within a bar (found near an annotated one
-# 45 of 84 -> 45 of 87, session 5's 7 of 11 -> 7 of 12; k80-rondo-rubato, outside the totals, 0 -> 1
-# of 2 within a bar), label pairs unchanged: so the gate is over them, under POP909's shortest excerpt.
+# The final section starts (since session 26, analysis version 106; `_chosen_starts`, `_best_starts`):
+# in a song of ADD_SONG bars or more in four with bars under LONG_BAR, the pipeline's boundaries are
+# evidence, not the answer. The starts are those of the segmentation of the whole song over its bar
+# lines that maximises, over its starts, a fitted score of the evidence at each bar line
+# (START_WEIGHTS on `_start_rows`: the curves of `_boundary_curves` and of `_texture_curves` (the
+# register and the attacks), each also against its largest within NEAR_BARS bars, the 4- and 2-bar
+# phrase lattice of the pipeline's boundaries, and where those lie: a start or a split on the bar
+# line, one 1, 2 or 3 bars away, the start's confidence), plus START_SHIFT, plus the log share of
+# each section's length in bars among the studied POP909 songs' annotated sections
+# (SECTION_LENGTHS; the last section is cut by the excerpt: the share of that length or longer).
+# START_WEIGHTS and START_BIAS are a logistic regression (L2 1 on standardised features; the
+# weights here are over the standard deviations) of "an annotated section starts within half a bar
+# of this bar line" on the 195 of the 268 studied POP909 songs that take this path (16141 bar lines,
+# 1252 starts: START_SHARE), analysis version 105's pipeline boundaries; START_BIAS is its intercept
+# less the log odds of a start, so a bar line's score is a log likelihood ratio and the lengths'
+# shares are the prior (a semi-Markov segmentation). Measured 2026-12-03 (session 26), the weights
+# fitted strictly a studied set at a time on the others (23 folds) and the whole analysis of
+# sections run on the dumped inputs of every studied song (the 73 off this path unchanged), against
+# version 105: boundaries within a bar 1325 -> 1373 of 1682 (0.788 -> 0.816), on the annotated bar
+# line 816 -> 970, found 3105 -> 3023, found near an annotated one 1321 -> 1407 (0.425 -> 0.465),
+# boundary F 0.553 -> 0.593; label pairs agreeing 4919 -> 4858 of 6622 (0.743 -> 0.734: more of the
+# starts fall inside an annotated section). START_SHIFT 1.0 / 1.5 / 2.0: within a bar 1309 / 1373 /
+# 1411, found 2743 / 3023 / 3294, F 0.594 / 0.593 / 0.589: F is flat from 1.0 to 1.5, and 1.5 is
+# where both the share found and the share of found ones near an annotated one are above version
+# 105's. Measured and not kept: the pipeline's exact repeat ends and off-bar-line starts forced to
+# stay starts (as the added starts had them): 1376 within a bar for 3303 found, F 0.577 (the forced
+# ones near an annotated one 156 of 389); the new sections named afresh from their bars (`_renamed`,
+# label pairs 0.726) or by the pipeline's section at their start (0.714) rather than by the one that
+# holds most of their bars (0.731, with forced starts); without the texture curves, held-out bar-line
+# AUC 0.797 against 0.813; a gradient-boosted score in place of the logistic one, no better.
+# The confidence of a start is the score's chance that an annotated section starts within a bar
+# of it (held out: of the starts given 0.0-0.1, 26 % are near an annotated one; 0.3, 51 %; 0.5, 64 %;
+# 0.8, 82 %), so a weak one is a guess (under 0.5) to the edit and the song map.
+#
+# Until version 105 this score only added starts (a split, named with the section it split) inside
+# sections the pipeline left longer than 8 bars (session 12: the logistic regression fitted on the
+# 68 songs then studied, version 87; held out 486 -> 502 of 629 within a bar). Refitted on the 268
+# studied songs in session 26 it gave no more (held out 1315 against 1325), nor did raising its
+# score (+1: 1372 within a bar for 3274 found, F 0.5525 -> 0.5553, a trade of precision for recall).
+# A song of ADD_SONG bars or more takes this path (session 16: the songs under 64 bars held fewer of
+# their annotated boundaries within a bar; no studied POP909 song is heard in 16-55 usual bars in
+# four, and the scores' renders, heard in 23-66 bars, mostly stay under it).
 ADD_SONG = 56
 START_WEIGHTS = (
-    2.6, -0.0636, 1.56, 0.195, 0.212, -0.642, 1.94, 0.476, 0.946, -0.924,  # the curves at the bar line
-    -2.21, 0.338, 0.367, -1.11, -0.00805, -0.651, 0.508, -0.254, 0.83, 0.324,  # each less its largest near
-    2.27, -1.03,  # on the 4-bar lattice, on the 2-bar one
-    0.97, 1.25, 1.37, 0.849, 0.46, 0.68,  # a start, a split there; one 1, 2, 3 bars away; the start's confidence
+    0.859, 0.135, 0.515, -0.186, -0.0442, -0.298, 1.59, 0.547, -0.415, -0.583,  # `_boundary_curves` at the bar line
+    0.621, 0.157, 0.142, 0.78, -0.094, 0.377, 0.481, 1.19,  # `_texture_curves` at the bar line
+    -0.789, 0.114, 0.836, -0.46, 0.215, -0.435, 0.343, -0.291, 0.479, -0.0543,  # each less its largest near
+    -0.444, -0.313, -0.157, 1.14, -0.224, -0.142, -0.33, 1.21,  # (the texture's)
+    1.45, -0.526,  # on the 4-bar lattice, on the 2-bar one
+    0.544, 0.924, 1.07, 0.709, 0.0332, 0.98,  # a start, a split there; one 1, 2, 3 bars away; the start's confidence
 )
-START_BIAS = -3.94
+START_BIAS = -2.68
+START_SHIFT = 1.5  # added to every bar line's score in the segmentation (above)
+START_SHARE = 0.0776  # of the bar lines of the fit an annotated section starts on (the confidence's prior)
 # Annotated section lengths in bars (between two annotated boundaries; 40: 40 or more), the 100
 # studied POP909 songs, annotator 1: 529 sections, a third 8 bars long, a quarter 16, an eighth 4.
 SECTION_LENGTHS = {1: 35, 2: 21, 3: 12, 4: 65, 5: 6, 6: 2, 7: 9, 8: 186, 9: 22, 10: 3, 12: 9, 13: 2, 14: 4,
                    15: 5, 16: 133, 18: 4, 20: 1, 24: 4, 26: 1, 32: 4, 40: 1}
 
 
-def _start_bars(kept: list[Section], d: np.ndarray) -> tuple[dict[int, float], set[int]]:
-    """The section starts of `kept` (after the first) as `_added_starts` reads them: {bar index: the
-    highest confidence of a start there}, and the bar indices that stay starts (sure: confidence 1,
-    or off the bar lines)."""
+def _start_bars(kept: list[Section], d: np.ndarray) -> dict[int, float]:
+    """The section starts of `kept` (after the first) as `_start_rows` reads them: {bar index: the
+    highest confidence of a start there}."""
     starts: dict[int, float] = {}
-    sure: set[int] = set()
     for s in kept[1:]:
         b = _bar_at(d, s.start)
         starts[b] = max(starts.get(b, 0.0), s.confidence)
-        if s.confidence >= 1.0 or _off_bar_line(d, b, s.start):
-            sure.add(b)
-    return starts, sure
+    return starts
 
 
 def _start_rows(curves: np.ndarray, starts: dict[int, float], split: list[int]) -> np.ndarray:
@@ -407,21 +410,69 @@ def _best_starts(z: np.ndarray, forced: set[int]) -> list[int]:
     return sorted(out)
 
 
-def _added_starts(curves: np.ndarray, starts: dict[int, float], split: list[int], sure: set[int],
-                  rows: np.ndarray | None = None) -> list[int]:
-    """The bar lines where a start is added (`_best_starts` of START_WEIGHTS on `_start_rows`, with
-    START_BIAS; `starts` {bar: confidence} and `split` the pipeline's boundaries, `sure` the bar
-    lines that stay starts): those inside a section between two of those boundaries (bar indices)
-    longer than ADD_LONGER bars, ADD_INSIDE bars or more from its ends. With `rows`
-    (`_bar_rows`) a section that loops one phrase (`_loops`) stays whole, as in `_split_long`."""
+def _texture_curves(downbeats: list[float], duration: float, times: np.ndarray,
+                    texture: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """More evidence for a section start at each bar line (one row a bar, 8 columns, each 0..1), from
+    `texture` (`texture_inputs`): the checkerboard novelty of 1, 2 and 4 bars either side and the
+    step from the bar before, of the bars' register (their level in each band, standardised over
+    the song) and of their attacks (the onset envelope's mean, spread and share of strong frames);
+    each scaled to its largest. A new section changes the register or the rhythm of the
+    accompaniment where its harmony may repeat."""
+    bands, oenv = texture
+    level, attack = [], []
+    for a, b in _bar_spans(downbeats, duration, times):
+        level.append(bands[:, a:b].mean(axis=1))
+        o = oenv[a:b]
+        attack.append([o.mean(), o.std(), float(np.mean(o > o.mean() + o.std()))])
+    out = []
+    for f in (np.asarray(level), np.asarray(attack)):
+        z = (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-9)
+        unit = z / (np.linalg.norm(z, axis=1, keepdims=True) + 1e-9)
+        for half in (1, 2, 4):
+            nov = _checkerboard_novelty(unit @ unit.T, half)
+            out.append(nov / (float(nov.max()) or 1.0))
+        step = np.r_[0.0, np.linalg.norm(np.diff(z, axis=0), axis=1)]
+        out.append(step / (float(step.max()) or 1.0))
+    return np.stack(out, axis=1)
+
+
+def _chosen_starts(curves: np.ndarray, tex: np.ndarray, starts: dict[int, float], split: list[int],
+                   rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """The section starts (bar index, confidence) of the segmentation of the song over its bar lines
+    (`_best_starts`) that a fitted score of the evidence at each bar line (START_WEIGHTS on
+    `_start_rows` of `curves` and `tex` side by side, START_BIAS, START_SHIFT) and the annotated
+    sections' lengths want, `starts` ({bar: confidence}) and `split` being the pipeline's boundaries.
+    A start's confidence is the score's chance that a section starts on its bar line or one either
+    side of it. With `rows` (`_bar_rows`) a section between two of the pipeline's boundaries that
+    loops one phrase (`_loops`) gets no start inside it."""
     n = len(curves)
-    z = _start_rows(curves, starts, split) @ np.asarray(START_WEIGHTS) + START_BIAS
+    llr = _start_rows(np.hstack([curves, tex]), starts, split) @ np.asarray(START_WEIGHTS) + START_BIAS
+    z = llr + START_SHIFT
     z[0] = -np.inf
-    segs = [0] + sorted(set(starts) | set(split)) + [n]
-    long = [(a, e) for a, e in zip(segs[:-1], segs[1:])
-            if e - a > ADD_LONGER and not (rows is not None and _loops(rows, a, e))]
-    return [b for b in _best_starts(z, {b for b in sure if 0 < b < n})
-            if any(a + ADD_INSIDE <= b <= e - ADD_INSIDE for a, e in long)]
+    if rows is not None:
+        ends = [0] + sorted(set(starts) | set(split)) + [n]
+        for a, e in zip(ends[:-1], ends[1:]):
+            if _loops(rows, a, e):
+                z[a + 1:e] = -np.inf
+    chance = 1.0 / (1.0 + np.exp(-(llr + np.log(START_SHARE / (1.0 - START_SHARE)))))
+    return [(b, round(float(1.0 - np.prod(1.0 - chance[max(1, b - 1): b + 2])), 3)) for b in _best_starts(z, set())]
+
+
+def _at_chosen_starts(named: list[Section], d: np.ndarray, duration: float,
+                      chosen: list[tuple[int, float]]) -> list[Section]:
+    """The sections starting where `_chosen_starts` put them (bar indices into the downbeats `d`,
+    with their confidences), each named as the section of `named` (the pipeline's, named) that
+    holds most of its bars."""
+    starts = [0.0] + [round(float(d[b]), 4) for b, _ in chosen]
+    conf = [named[0].confidence] + [c for _, c in chosen]
+    ends = starts[1:] + [round(duration, 4)]
+    out = []
+    for t0, t1, c in zip(starts, ends, conf):
+        share = {}
+        for s in named:
+            share[s.label] = share.get(s.label, 0.0) + max(0.0, min(t1, s.end) - max(t0, s.start))
+        out.append(Section(t0, t1, max(share, key=share.get), c))
+    return out
 
 
 # Two neighbouring sections are one (`_merged_alike`) when their bars are the same material
