@@ -6,9 +6,9 @@ pipeline's boundaries are part of that evidence, and the register and the attack
 most of its bars (`_at_chosen_starts`).
 
 Session 26 (analysis version 106), the weights fitted a studied POP909 set at a time on the others
-and the whole section analysis run on every studied song: boundaries within a bar 1325 -> 1373 of
-1682, on the annotated bar line 816 -> 970, found 3105 -> 3023, found near an annotated one 1321 ->
-1407; label pairs 4919 -> 4858 of 6622.
+and the whole section analysis run on every studied song: boundaries within a bar 1325 -> 1366 of
+1682, on the annotated bar line 816 -> 959, found 3105 -> 2959, found near an annotated one 1321 ->
+1394; label pairs 4919 -> 4822 of 6622.
 """
 
 from __future__ import annotations

@@ -298,13 +298,15 @@ def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray,
 # shares are the prior (a semi-Markov segmentation). Measured 2026-12-03 (session 26), the weights
 # fitted strictly a studied set at a time on the others (23 folds) and the whole analysis of
 # sections run on the dumped inputs of every studied song (the 73 off this path unchanged), against
-# version 105: boundaries within a bar 1325 -> 1373 of 1682 (0.788 -> 0.816), on the annotated bar
-# line 816 -> 970, found 3105 -> 3023, found near an annotated one 1321 -> 1407 (0.425 -> 0.465),
-# boundary F 0.553 -> 0.593; label pairs agreeing 4919 -> 4858 of 6622 (0.743 -> 0.734: more of the
-# starts fall inside an annotated section). START_SHIFT 1.0 / 1.5 / 2.0: within a bar 1309 / 1373 /
-# 1411, found 2743 / 3023 / 3294, F 0.594 / 0.593 / 0.589: F is flat from 1.0 to 1.5, and 1.5 is
-# where both the share found and the share of found ones near an annotated one are above version
-# 105's. Measured and not kept: the pipeline's exact repeat ends and off-bar-line starts forced to
+# version 105: boundaries within a bar 1325 -> 1366 of 1682 (0.788 -> 0.812), on the annotated bar
+# line 816 -> 959, found 3105 -> 2959, found near an annotated one 1321 -> 1394 (0.425 -> 0.471),
+# boundary F 0.553 -> 0.596; label pairs agreeing 4919 -> 4822 of 6622 (0.743 -> 0.728: more of the
+# starts fall inside an annotated section); these weights on all of them: 1366, 969 on the bar line,
+# 2956 found, 1393 near one. Without the guard on looped sections (below): 1373 within a bar for 3023
+# found, and the analysis benchmark's synthesized song 15 sections for its 8. START_SHIFT 1.0 / 1.5 /
+# 2.0, held out: within a bar 1300 / 1366 / 1399, found 2684 / 2959 / 3212, F 0.596 / 0.596 / 0.593:
+# F is flat from 1.0 to 1.5, and 1.5 is where both the share found and the share of found ones near
+# an annotated one are above version 105's. Measured and not kept: the pipeline's exact repeat ends and off-bar-line starts forced to
 # stay starts (as the added starts had them): 1376 within a bar for 3303 found, F 0.577 (the forced
 # ones near an annotated one 156 of 389); the new sections named afresh from their bars (`_renamed`,
 # label pairs 0.726) or by the pipeline's section at their start (0.714) rather than by the one that
