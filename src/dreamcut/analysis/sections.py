@@ -225,16 +225,16 @@ def _sections(downbeats: list[float], duration: float, times: np.ndarray, chroma
     # segmentation of the whole song over its bar lines that a fitted score of the evidence at each
     # bar line (these boundaries among it) and the annotated sections' lengths want
     # (`_chosen_starts`), each named as the section here that holds most of its bars.
-    if (texture is not None and halves is None and len(d) >= ADD_SONG
-            and _beats_a_bar(beats, downbeats) == SPLIT_BEATS):
-        curves = _boundary_curves(downbeats, duration, times, chroma, mfcc, rms, rows)
-        tex = _texture_curves(downbeats, duration, times, texture)
-        named = _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
-        return _at_chosen_starts(named, d, duration, _chosen_starts(curves, tex, _start_bars(kept, d), split, rows))
-    return _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
+    named = _with_splits(_renamed(kept, downbeats, duration, times, chroma, mfcc, rms), split, d, duration)
+    if (texture is None or halves is not None or len(d) < ADD_SONG
+            or _beats_a_bar(beats, downbeats) != SPLIT_BEATS):
+        return named
+    curves = _boundary_curves(downbeats, duration, times, chroma, mfcc, rms, rows)
+    tex = _texture_curves(downbeats, duration, times, texture)
+    return _at_chosen_starts(named, d, duration, _chosen_starts(curves, tex, _start_bars(kept, d), split, rows))
 
 
-# The evidence at each bar line the added starts read (`_boundary_curves`, `_start_rows`): each curve
+# The evidence at each bar line the chosen starts read (`_boundary_curves`, `_start_rows`): each curve
 # also against its largest within NEAR_BARS bars of the bar line. Session 12 also chose every final
 # boundary afresh within 3 bars by a fitted score of this evidence (`_rechosen`: held out on the
 # studied songs +9 within a bar); on the two unseen sets after it, sessions 12's and 13's, it gained
@@ -354,7 +354,8 @@ def _start_bars(kept: list[Section], d: np.ndarray) -> dict[int, float]:
 
 def _start_rows(curves: np.ndarray, starts: dict[int, float], split: list[int]) -> np.ndarray:
     """The evidence for a section start at each bar line (one row a bar, in START_WEIGHTS' order):
-    `curves` (`_boundary_curves`) and each less its largest within NEAR_BARS bars, whether the
+    `curves` (`_boundary_curves`, with `_texture_curves` beside them) and each less its largest
+    within NEAR_BARS bars, whether the
     bar line is on the 4-bar and the 2-bar phrase lattice of the boundaries (`_phrase_lattice`),
     whether a start (`starts`: {bar: confidence}) or a split (`split`) is on it, whether the
     nearest of them is 1, 2 or 3 bars away, and the start's confidence."""
