@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
-ANALYSIS_VERSION = 106  # bumped whenever the analysis changes: cached song maps of another version are redone
+ANALYSIS_VERSION = 107  # bumped whenever the analysis changes: cached song maps of another version are redone
 _ON_TIME = 0.005  # seconds: a time this close to a beat / bar / section start is on it
 LABELS = ("intro", "verse", "chorus", "bridge", "outro")
 SURE_BEAT = 0.5  # a beat with this confidence or more is one the planner may cut on without doubt
