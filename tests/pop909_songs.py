@@ -15,23 +15,23 @@ except where POP909's own beat annotation (`beat_midi.txt`) sits a sixteenth or 
 grid: then bar 0 moves onto POP909's beats (`beat_offset`: 202 by an eighth, since session 9; 395
 and 409 by a sixteenth, since session 16; 465 by a sixteenth, named in session 17; 495 and 501
 by a sixteenth, named in session 19; 546 by a sixteenth, named in session 21; 629 and 679 by a sixteenth, named in session 24; the MIDI's piano and the
-audio agree with beat_midi.txt there; the other 295 songs named so far agree with the melody grid within 0.054 of a beat), and a section boundary falls where the annotator's letter changes
+audio agree with beat_midi.txt there; the other 307 songs named so far agree with the melody grid within 0.054 of a beat), and a section boundary falls where the annotator's letter changes
 (phrases in a row with the same letter are one section). The songs were chosen by a rule fixed before any analysis
-(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5 to SEEN_S27 (sessions
-5's to 26's sealed sets, each measured once then; 21's twice; three in 24, two in 26) now studied too, SEALED (named in
-session 26 after its own set was measured) measured only at the end.
+(`is_candidate`, `select`, `select_sealed`): DEV for development, SEEN_S5 to SEEN_S28 (sessions
+5's to 27's sealed sets, each measured once then; 21's twice; three in 24, two in 26) now studied too, SEALED (named in
+session 27 after its own set was measured) measured only at the end.
 
 Only the first `SECONDS` are rendered (same soundfont and cache as tests/midi_songs.py, a 1 s
 fade at the cut). The files and their sources: tests/data/pop909/SOURCE.md.
 
     python tests/pop909_songs.py --select POP909_GIT_DIR STRUCTURE_GIT_DIR         # DEV and SEEN_S5
-    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # SEALED (from 761)
+    python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR  # SEALED (from 784)
     python tests/pop909_songs.py --select-sealed POP909_GIT_DIR STRUCTURE_GIT_DIR 151  # SEEN_S6
     (the same with 180: SEEN_S7; with 197: SEEN_S8; with 237: SEEN_S9; with 269: SEEN_S10; with 293: SEEN_S11;
     with 318: SEEN_S12; with 341: SEEN_S13; with 358: SEEN_S14; with 387: SEEN_S15; with 422: SEEN_S16;
     with 450: SEEN_S17; with 474: SEEN_S18; with 491: SEEN_S19; with 519: SEEN_S21; with 548: SEEN_S22;
     with 566: SEEN_S23; with 596: SEEN_S24; with 617: SEEN_S24B;
-    with 661: SEEN_S24C; with 685: SEEN_S25; with 715: SEEN_S26; with 733: SEEN_S27)
+    with 661: SEEN_S24C; with 685: SEEN_S25; with 715: SEEN_S26; with 733: SEEN_S27; with 761: SEEN_S28)
 """
 
 from __future__ import annotations
@@ -142,13 +142,17 @@ SEEN_S26: tuple[str, ...] = ('717', '718', '719', '721', '723', '724', '725', '7
 # rule; named in session 26 right after SEEN_S26 was measured): measured once in session 26 on
 # version 106, so seen; studied from then on.
 SEEN_S27: tuple[str, ...] = ('733', '736', '742', '747', '748', '750', '751', '752', '754', '758', '759', '760')
-# The next sealed set (`select_sealed(first=761)`: the first 12 candidates from id 761 on, the same
-# rule), named in session 26 after SEEN_S27 was measured, before dreamcut analysed any of them.
+# Session 26's second named set (`select_sealed(first=761)`: the first 12 candidates from id 761 on,
+# the same rule; named in session 26 right after SEEN_S27 was measured): measured once in session 27
+# on version 107, so seen; studied from then on.
+SEEN_S28: tuple[str, ...] = ('761', '765', '767', '768', '769', '774', '777', '778', '779', '781', '782', '783')
+# The next sealed set (`select_sealed(first=784)`: the first 12 candidates from id 784 on, the same
+# rule), named in session 27 after SEEN_S28 was measured, before dreamcut analysed any of them.
 # Never analyse these while working.
-SEALED: tuple[str, ...] = ('761', '765', '767', '768', '769', '774', '777', '778', '779', '781', '782', '783')
+SEALED: tuple[str, ...] = ('784', '785', '796', '798', '800', '809', '810', '814', '815', '820', '827', '829')
 # where this scan began (sessions 6 to 25 began at 151, 180, 197, 237, 269, 293, 318, 341, 358, 387, 422,
-# 450, 474, 491, 519, 548, 566, 596, 617, 661, 685; session 26 at 715 and 733)
-SEALED_FIRST = 761
+# 450, 474, 491, 519, 548, 566, 596, 617, 661, 685; session 26 at 715, 733 and 761)
+SEALED_FIRST = 784
 # The studied sets in order, each with the name the benchmark prints (the one list of them: a new
 # set seen is added here, and `STUDIED` and `benchmarks/song_accuracy.py` follow).
 STUDIED_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -160,7 +164,7 @@ STUDIED_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sealed in s22", SEEN_S22), ("sealed in s23", SEEN_S23),
     ("sealed in s24", SEEN_S24), ("sealed in s24b", SEEN_S24B),
     ("sealed in s24c", SEEN_S24C), ("sealed in s25", SEEN_S25), ("sealed in s26", SEEN_S26),
-    ("sealed in s27", SEEN_S27))
+    ("sealed in s27", SEEN_S27), ("sealed in s28", SEEN_S28))
 # Every song analysed while working (all but SEALED), in the order of the sets above.
 STUDIED: tuple[str, ...] = tuple(sid for _, ids in STUDIED_SETS for sid in ids)
 
@@ -306,7 +310,7 @@ def select_sealed(pop909_git: str, structure_git: str, *, first: int = SEALED_FI
     269; session 11: from 293; session 12: from 318;
     session 13: from 341; session 14: from 358; session 15: from 387; session 16: from 422;
     session 17: from 450; session 18: from 474; session 19: from 491; session 21: from 519; session 22: from 548;
-    session 23: from 566; session 24: from 596, 617 and 661; session 25: from 685, then from SEALED_FIRST).
+    session 23: from 566; session 24: from 596, 617 and 661; session 25: from 685; session 26: from 715, 733 and 761; session 27: from SEALED_FIRST).
     Writes the chosen songs' files under DATA."""
     out: list[str] = []
     for k in range(first, 910):

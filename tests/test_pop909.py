@@ -29,6 +29,7 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert len(pop909_songs.SEEN_S23) == 12 and len(pop909_songs.SEEN_S24) == 12
     assert len(pop909_songs.SEEN_S24B) == 12 and len(pop909_songs.SEEN_S24C) == 12
     assert len(pop909_songs.SEEN_S25) == 12 and len(pop909_songs.SEEN_S26) == 12 and len(pop909_songs.SEEN_S27) == 12
+    assert len(pop909_songs.SEEN_S28) == 12
     assert len(pop909_songs.SEALED) == 12
     assert all(int(s) % 2 == 1 for s in pop909_songs.DEV)
     assert all(int(s) % 2 == 0 for s in pop909_songs.SEEN_S5)
@@ -54,9 +55,10 @@ def test_the_chosen_songs_are_committed_and_split_by_the_rule():
     assert all(661 <= int(s) < 685 for s in pop909_songs.SEEN_S24C)
     assert all(685 <= int(s) < 715 for s in pop909_songs.SEEN_S25)
     assert all(715 <= int(s) < 733 for s in pop909_songs.SEEN_S26)
-    assert all(733 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S27)
+    assert all(733 <= int(s) < 761 for s in pop909_songs.SEEN_S27)
+    assert all(761 <= int(s) < pop909_songs.SEALED_FIRST for s in pop909_songs.SEEN_S28)
     assert all(int(s) >= pop909_songs.SEALED_FIRST for s in pop909_songs.SEALED)
-    assert len(pop909_songs.STUDIED) == 292 and not set(pop909_songs.STUDIED) & set(pop909_songs.SEALED)
+    assert len(pop909_songs.STUDIED) == 304 and not set(pop909_songs.STUDIED) & set(pop909_songs.SEALED)
     for s in pop909_songs.STUDIED + pop909_songs.SEALED:
         for f in pop909_songs.FILES:
             assert (pop909_songs.DATA / s / f.format(id=s)).is_file(), f"{s}/{f}"
