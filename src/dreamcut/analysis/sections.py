@@ -326,7 +326,8 @@ def _boundary_curves(downbeats: list[float], duration: float, times: np.ndarray,
 # 68 songs then studied, version 87; held out 486 -> 502 of 629 within a bar). Refitted on the 268
 # studied songs in session 26 it gave no more (held out 1315 against 1325), nor did raising its
 # score (+1: 1372 within a bar for 3274 found, F 0.5525 -> 0.5553, a trade of precision for recall).
-# A song of ADD_SONG bars or more takes this path (session 16: the songs under 64 bars held fewer of
+# A song of ADD_SONG bars or more (since version 107, search steps: a slow song's half bars count)
+# takes this path (session 16: the songs under 64 bars held fewer of
 # their annotated boundaries within a bar; no studied POP909 song is heard in 16-55 usual bars in
 # four, and the scores' renders, heard in 23-66 bars, mostly stay under it).
 ADD_SONG = 56
