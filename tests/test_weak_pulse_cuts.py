@@ -56,14 +56,15 @@ def test_a_grid_whose_double_is_as_likely_keeps_its_cuts_off_the_attacks():
     # Beethoven's Op. 59/2 Allegretto (108 bpm) tracked at 72 under a weak pulse, its double (144) named
     # as nearly as likely: the grid is not counting a slow piece's eighths, and its odd beats fall on
     # the piece's eighths, which onsets mark more often than its heard beats. A cut 13 ms from a score
-    # beat was moved 263 ms off it (10 of 11 planned cuts on a beat).
+    # beat was moved 263 ms off it (10 of 11 planned cuts on a beat). Since version 107 (the piece's bars,
+    # 3.3 s, are a slow song's: its section starts are chosen too) 10 cuts, every one on a beat.
     r, a = midi_songs.analysed("op59-2-allegretto")
     assert a.pulse < WEAK_PULSE and a.other_octave > a.tempo
     clips = list(midi_songs.planned_edit(a).tracks[0].find_clips())[1:]
     assert not [c for c in clips if ATTACK_NOTE in c.metadata["dreamcut"]["notes"]]
     ref = np.array(r.beats)
     cuts = [c.metadata["dreamcut"]["record_start"] for c in clips]
-    assert len(cuts) == 11 and all(np.min(np.abs(ref - c)) <= 0.07 for c in cuts)
+    assert len(cuts) == 10 and all(np.min(np.abs(ref - c)) <= 0.07 for c in cuts)
 
 
 def test_a_cut_stays_on_the_half_of_the_beats_that_carries_the_attacks():
