@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(midi_songs.available() is not None, reason=str(m
 def test_a_split_slot_goes_to_a_strong_beat_of_the_bar():
     # the piece's sections as the steps before the final choice of starts found them: since version 107
     # (a slow piece's starts chosen too) its own sections leave no slot to split
-    r, _ = midi_songs.analysed("op59-2-allegretto")
+    r = midi_songs.render("op59-2-allegretto")
     a = midi_songs.heard_before_the_choice(r.wav)
     assert a.pulse < WEAK_PULSE and a.beats_per_bar == 4
     cuts = midi_songs.planned_cuts(a)  # benchmarks/song_accuracy.py's edit
