@@ -116,20 +116,25 @@ def test_a_pop_songs_chosen_starts_find_the_annotated_ones(song_id, within, on_b
     assert row["section_on_bar_count"] >= on_bar
 
 
-def test_without_the_texture_the_sections_are_the_steps_before_the_choice():
-    # `_sections` without `texture` (a caller with no spectrum) stops before the choice: the found
-    # boundaries as the earlier steps left them, which tests/midi_songs.heard_before_the_choice reads
-    rng = np.random.default_rng(1)
-    times = np.arange(0.0, 160.0, 512 / 22050)
-    downbeats = [2.0 * b for b in range(80)]
-    beats = [0.5 * k for k in range(320)]
+def _noise_sections(bars: int, bar: float, rng: np.random.Generator) -> tuple[list[Section], list[Section]]:
+    """`_sections` of `bars` bars of `bar` s in four whose features are noise from `rng`, without
+    `texture` and with it (noise too)."""
+    duration = bars * bar
+    times = np.arange(0.0, duration, 512 / 22050)
+    downbeats = [bar * b for b in range(bars)]
+    beats = [bar / 4 * k for k in range(4 * bars)]
     chroma = np.abs(rng.standard_normal((12, len(times))))
     mfcc = rng.standard_normal((20, len(times)))
     rms = np.abs(rng.standard_normal(len(times))) + 0.1
-    bands = rng.standard_normal((8, len(times)))
-    oenv = np.abs(rng.standard_normal(len(times)))
-    before = _sections(downbeats, 160.0, times, chroma, mfcc, rms, beats=beats)
-    after = _sections(downbeats, 160.0, times, chroma, mfcc, rms, beats=beats, texture=(bands, oenv))
+    texture = (rng.standard_normal((8, len(times))), np.abs(rng.standard_normal(len(times))))
+    return (_sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats),
+            _sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats, texture=texture))
+
+
+def test_without_the_texture_the_sections_are_the_steps_before_the_choice():
+    # `_sections` without `texture` (a caller with no spectrum) stops before the choice: the found
+    # boundaries as the earlier steps left them, which tests/midi_songs.heard_before_the_choice reads
+    before, after = _noise_sections(80, 2.0, np.random.default_rng(1))
     assert before and after and before[0].start == after[0].start == 0.0
     assert before[-1].end == after[-1].end == 160.0
     assert [s.start for s in before] != [s.start for s in after]  # the choice reads its own evidence
@@ -140,14 +145,5 @@ def test_a_slow_song_counts_its_half_bars_for_the_choice():
     # the same 40 bars at 2 s (40 bar lines, under ADD_SONG) do not
     rng = np.random.default_rng(2)
     for bar, chosen in ((3.2, True), (2.0, False)):
-        duration = 40 * bar
-        times = np.arange(0.0, duration, 512 / 22050)
-        downbeats = [bar * b for b in range(40)]
-        beats = [bar / 4 * k for k in range(160)]
-        chroma = np.abs(rng.standard_normal((12, len(times))))
-        mfcc = rng.standard_normal((20, len(times)))
-        rms = np.abs(rng.standard_normal(len(times))) + 0.1
-        texture = (rng.standard_normal((8, len(times))), np.abs(rng.standard_normal(len(times))))
-        before = _sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats)
-        after = _sections(downbeats, duration, times, chroma, mfcc, rms, beats=beats, texture=texture)
+        before, after = _noise_sections(40, bar, rng)
         assert ([s.start for s in before] != [s.start for s in after]) is chosen
