@@ -404,25 +404,21 @@ def _length_prior(top: int = 40) -> tuple[np.ndarray, np.ndarray]:
     return np.log(p), np.log(np.maximum(p[::-1].cumsum()[::-1], 1e-12))
 
 
-def _best_starts(z: np.ndarray, forced: set[int]) -> list[int]:
+def _best_starts(z: np.ndarray) -> list[int]:
     """The bar lines (1 .. n-1 of n = len(z)) of the segmentation of bars 0 .. n whose starts' scores
-    `z` and sections' lengths (`_length_prior`; the last's: that length or longer) sum highest;
-    every bar line in `forced` is a start."""
+    `z` and sections' lengths (`_length_prior`; the last's: that length or longer) sum highest."""
     logp, logs = _length_prior()
     top = len(logp) - 1
     n = len(z)
     best = np.full(n + 1, -np.inf)
     best[0] = 0.0
     back = np.zeros(n + 1, dtype=int)
-    last_forced = 0
     for j in range(1, n + 1):
-        i = np.arange(last_forced, j)  # a section may not hold a forced start
+        i = np.arange(j)
         lengths = np.minimum(j - i, top)
         v = best[i] + (logs[lengths] if j == n else logp[lengths]) + (float(z[j]) if j < n else 0.0)
         k = int(np.argmax(v))
         best[j], back[j] = float(v[k]), int(i[k])
-        if j in forced:
-            last_forced = j
     out, j = [], n
     while j > 0:
         j = int(back[j])
@@ -476,7 +472,7 @@ def _chosen_starts(curves: np.ndarray, tex: np.ndarray, starts: dict[int, float]
             if _loops(rows, a, e):
                 z[a + 1:e] = -np.inf
     chance = 1.0 / (1.0 + np.exp(-(llr + np.log(START_SHARE / (1.0 - START_SHARE)))))
-    return [(b, round(float(1.0 - np.prod(1.0 - chance[max(1, b - 1): b + 2])), 3)) for b in _best_starts(z, set())]
+    return [(b, round(float(1.0 - np.prod(1.0 - chance[max(1, b - 1): b + 2])), 3)) for b in _best_starts(z)]
 
 
 def _at_chosen_starts(named: list[Section], d: np.ndarray, duration: float,
